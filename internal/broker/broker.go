@@ -1,0 +1,117 @@
+// Package broker runs the embedded Kafka-protocol broker (franz-go's kfake)
+// that "emostream up" and "emostream kafka" use as the local default: one
+// broker on a chosen address, its log persisted under a data directory with
+// every produced batch fsynced, and the events topic created.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Config describes the broker. Zero values are the documented defaults.
+type Config struct {
+	// DataDir holds the log. Empty means in memory only (tests).
+	DataDir string
+	// Listener is the bound listener to serve on. Nil means a new one on
+	// 127.0.0.1 with a random port.
+	Listener net.Listener
+	// Topic is created if missing. Empty means wire.DefaultTopic.
+	Topic string
+	// Partitions of Topic when it is created. Zero means wire.DefaultPartitions.
+	Partitions int32
+	// NoSync turns off the fsync of every produced batch (faster, and a crash
+	// may lose what the broker acknowledged).
+	NoSync bool
+	// Logger receives the broker's warnings. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	c    *kfake.Cluster
+	addr string
+}
+
+// Start starts the broker; Close stops it.
+func Start(cfg Config) (*Broker, error) {
+	if cfg.Topic == "" {
+		cfg.Topic = wire.DefaultTopic
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = wire.DefaultPartitions
+	}
+	if cfg.Partitions < 0 {
+		return nil, errors.New("broker: negative partition count")
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
+		kfake.DefaultNumPartitions(int(cfg.Partitions)),
+		kfake.SeedTopics(cfg.Partitions, cfg.Topic),
+		kfake.ClusterID("emostream"),
+		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, kfake.WithLogger(logger{cfg.Logger}))
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")))
+		if !cfg.NoSync {
+			opts = append(opts, kfake.SyncWrites())
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("broker: starting: %w", err)
+	}
+	b := &Broker{c: c, addr: ln.Addr().String()}
+	if c.TopicInfo(cfg.Topic) == nil { // loaded from a data dir without it
+		if err := c.CreateTopic(cfg.Topic, cfg.Partitions, nil); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("broker: creating topic %s: %w", cfg.Topic, err)
+		}
+	}
+	return b, nil
+}
+
+// Addr is the host:port clients bootstrap from.
+func (b *Broker) Addr() string { return b.addr }
+
+// Cluster is the underlying kfake cluster, for tests that inject faults.
+func (b *Broker) Cluster() *kfake.Cluster { return b.c }
+
+// Close stops the broker, flushing its log to the data directory.
+func (b *Broker) Close() { b.c.Close() }
+
+type logger struct{ l *slog.Logger }
+
+func (l logger) Logf(level kfake.LogLevel, msg string, args ...any) {
+	lv := slog.LevelDebug
+	switch level {
+	case kfake.LogLevelError:
+		lv = slog.LevelError
+	case kfake.LogLevelWarn:
+		lv = slog.LevelWarn
+	case kfake.LogLevelNone:
+		return
+	}
+	l.l.Log(context.Background(), lv, fmt.Sprintf(msg, args...))
+}

@@ -1,0 +1,110 @@
+// Package streams declares EmoStream's two JetStream streams, partials and
+// swarms, and creates them idempotently: whichever stage starts first makes
+// them, the others find them.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Config tunes the streams. The zero value is the documented default.
+type Config struct {
+	// Replicas is the stream replica count on a NATS cluster. Zero means 1.
+	Replicas int
+	// SwarmHistory is how many swarms per match the swarm stream keeps.
+	// Zero means 300: ten minutes of 2-second windows.
+	SwarmHistory int64
+	// PartialHistory is how many partials per partition the partial stream
+	// keeps. Zero means 3600: two hours of 2-second windows.
+	PartialHistory int64
+	// Duplicates is the Nats-Msg-Id dedup window. Zero means 2 minutes.
+	// Recovery never relies on it.
+	Duplicates time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.SwarmHistory == 0 {
+		c.SwarmHistory = 300
+	}
+	if c.PartialHistory == 0 {
+		c.PartialHistory = 3600
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = 2 * time.Minute
+	}
+	return c
+}
+
+// Partials is the configuration of wire.PartialsStream.
+func Partials(c Config) jetstream.StreamConfig {
+	c = c.withDefaults()
+	return jetstream.StreamConfig{
+		Name:              wire.PartialsStream,
+		Description:       "EmoStream bridge partials: one per Kafka partition per window, with their offsets",
+		Subjects:          []string{wire.PartialsSubjects},
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		MaxMsgsPerSubject: c.PartialHistory,
+		Duplicates:        c.Duplicates,
+		AllowDirect:       true,
+		DenyDelete:        true,
+		DenyPurge:         true,
+		Discard:           jetstream.DiscardOld,
+	}
+}
+
+// Swarms is the configuration of wire.SwarmsStream. Stored swarms are
+// republished to emostream.live.<match>, so a duplicate publish, which the
+// stream drops, never reaches a viewer.
+func Swarms(c Config) jetstream.StreamConfig {
+	c = c.withDefaults()
+	return jetstream.StreamConfig{
+		Name:              wire.SwarmsStream,
+		Description:       "EmoStream swarms: one per match per window, republished to emostream.live.<match>",
+		Subjects:          []string{wire.SwarmsSubjects},
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		MaxMsgsPerSubject: c.SwarmHistory,
+		Duplicates:        c.Duplicates,
+		AllowDirect:       true,
+		DenyDelete:        true,
+		DenyPurge:         true,
+		Discard:           jetstream.DiscardOld,
+		RePublish:         &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects},
+	}
+}
+
+// Ensure creates both streams, or updates them to this configuration if they
+// exist. Concurrent callers are fine.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
+	for _, sc := range []jetstream.StreamConfig{Partials(c), Swarms(c)} {
+		if err := ensure(ctx, js, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensure(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err = js.CreateOrUpdateStream(ctx, sc); err == nil {
+			return nil
+		}
+		// Two stages creating at once: one wins, the other retries as an update.
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			break
+		}
+	}
+	return fmt.Errorf("streams: creating %s: %w", sc.Name, err)
+}

@@ -1,0 +1,67 @@
+package testenv_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/wire"
+)
+
+// The embedded broker keeps what it acknowledged across a restart on the
+// same data dir and port.
+func TestKafkaRestartKeepsLog(t *testing.T) {
+	k := testenv.StartKafka(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(k.Addr()), Topic: k.Topic, RequiredAcks: kafka.RequireAll, Balancer: &kafka.Hash{}}
+	msgs := []kafka.Message{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}, {Key: []byte("c"), Value: []byte("3")}}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	k.Stop()
+	k.Start()
+	var total int64
+	for p := 0; p < 2; p++ {
+		conn, err := kafka.DialLeader(ctx, "tcp", k.Addr(), k.Topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += last
+	}
+	if total != 3 {
+		t.Fatalf("after restart the log holds %d records, want 3", total)
+	}
+}
+
+func TestStreamsEnsureIdempotent(t *testing.T) {
+	n := testenv.StartNATS(t)
+	_, js := n.Connect()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := js.Stream(ctx, wire.SwarmsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.RePublish; got == nil || got.Destination != wire.LiveSubjects {
+		t.Fatalf("swarms stream republish = %+v", got)
+	}
+	n.Restart()
+	if _, err := js.Stream(ctx, wire.PartialsStream); err != nil {
+		t.Fatalf("partials stream after restart: %v", err)
+	}
+}

@@ -1,0 +1,49 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Codes of the errors a client sees. They are the whole table: internal
+// errors are mapped onto one of these before they reach a client.
+const (
+	CodeBadJSON          = "bad_json"           // 400: not valid JSON, or not an object or array of objects
+	CodeBadField         = "bad_field"          // 400: a field is missing, of the wrong type, too long, or unknown
+	CodeUnknownEmoji     = "unknown_emoji"      // 400: emoji_type is not in the allow-list
+	CodeTooManyEvents    = "too_many_events"    // 400: more than MaxBatch events, or none
+	CodeBodyTooLarge     = "body_too_large"     // 413
+	CodeUnsupportedMedia = "unsupported_media"  // 415: Content-Type is not application/json
+	CodeRateLimited      = "rate_limited"       // 429
+	CodeUnavailable      = "kafka_unavailable"  // 503
+	CodeNotFound         = "not_found"          // 404
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeInternal         = "internal"           // 500
+)
+
+// ErrInvalid is wrapped by every *RequestError, so callers can test with
+// errors.Is(err, wire.ErrInvalid).
+var ErrInvalid = errors.New("wire: invalid event")
+
+// RequestError says why a request was refused: a code from the table above,
+// a message for people, and the index of the first bad event (-1 when the
+// error is not about one event).
+type RequestError struct {
+	Code    string
+	Message string
+	Index   int
+}
+
+func (e *RequestError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("%s: event %d: %s", e.Code, e.Index, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap makes every RequestError match ErrInvalid.
+func (e *RequestError) Unwrap() error { return ErrInvalid }
+
+func reqErr(code string, index int, format string, args ...any) *RequestError {
+	return &RequestError{Code: code, Message: fmt.Sprintf(format, args...), Index: index}
+}

@@ -1,0 +1,76 @@
+package wire
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the Event API.
+const (
+	// MaxBatch is the most events one request may carry.
+	MaxBatch = 1000
+	// MaxUserID is the longest user_id, in bytes.
+	MaxUserID = 128
+	// MaxMatchID is the longest match_id, in bytes.
+	MaxMatchID = 64
+	// MaxEventID is the longest event_id, in bytes.
+	MaxEventID = 64
+)
+
+// Event is one reaction as a viewer sends it to POST /v1/emojis:
+//
+//	{"user_id": "u-42", "match_id": "final-2026", "emoji_type": "🔥",
+//	 "timestamp": "2026-11-23T05:00:00.123Z", "event_id": "optional"}
+//
+// timestamp (RFC 3339 or Unix milliseconds) and event_id are optional.
+type Event struct {
+	EventID   string
+	UserID    string
+	MatchID   string
+	EmojiType string
+	// ClientTS is the client's timestamp in Unix milliseconds, 0 if absent.
+	// It is informational: the server's receive time decides the window.
+	ClientTS int64
+}
+
+// ValidMatchID reports whether m can be a match_id: 1 to 64 bytes of
+// [A-Za-z0-9_-], so that it is a single NATS subject token.
+func ValidMatchID(m string) bool {
+	if len(m) == 0 || len(m) > MaxMatchID {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validText reports whether s is 1..max bytes of UTF-8 with no control
+// characters.
+func validText(s string, max int) bool {
+	if len(s) == 0 || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTimestamp accepts RFC 3339 (any sub-second precision) and returns Unix
+// milliseconds.
+func parseTimestamp(s string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 1970 || t.Year() > 9999 {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+// maxClientTS is the last millisecond of year 9999.
+const maxClientTS = 253402300799999

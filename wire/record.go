@@ -1,0 +1,147 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Record is an event as kept in Kafka: the record's key is UserID, its
+// timestamp is ReceivedAt, and its value is this JSON object:
+//
+//	{"event_id":"","user_id":"u-42","match_id":"final-2026","emoji_type":"🔥",
+//	 "client_ts":1795410000123,"received_at":1795410000456}
+//
+// client_ts and received_at are Unix milliseconds; client_ts is 0 when the
+// client sent no timestamp, event_id is "" when it sent no event_id.
+type Record struct {
+	EventID    string
+	UserID     string
+	MatchID    string
+	EmojiType  string
+	ClientTS   int64
+	ReceivedAt int64
+}
+
+// Record returns the record of ev received at receivedAt (Unix ms).
+func (ev *Event) Record(receivedAt int64) Record {
+	return Record{EventID: ev.EventID, UserID: ev.UserID, MatchID: ev.MatchID,
+		EmojiType: ev.EmojiType, ClientTS: ev.ClientTS, ReceivedAt: receivedAt}
+}
+
+// AppendJSON appends r's JSON encoding to dst.
+func (r *Record) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"event_id":`...)
+	dst = appendString(dst, r.EventID)
+	dst = append(dst, `,"user_id":`...)
+	dst = appendString(dst, r.UserID)
+	dst = append(dst, `,"match_id":`...)
+	dst = appendString(dst, r.MatchID)
+	dst = append(dst, `,"emoji_type":`...)
+	dst = appendString(dst, r.EmojiType)
+	dst = append(dst, `,"client_ts":`...)
+	dst = strconv.AppendInt(dst, r.ClientTS, 10)
+	dst = append(dst, `,"received_at":`...)
+	dst = strconv.AppendInt(dst, r.ReceivedAt, 10)
+	return append(dst, '}')
+}
+
+// MarshalJSON implements json.Marshaler.
+func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeRecord's rules.
+func (r *Record) UnmarshalJSON(b []byte) error { return DecodeRecord(b, r) }
+
+// ErrBadRecord is wrapped by DecodeRecord's errors.
+var ErrBadRecord = fmt.Errorf("wire: bad record")
+
+// DecodeRecord parses a Kafka record value into r. Unknown fields are
+// skipped, so newer producers may add some; match_id must be a valid match
+// and emoji_type non-empty, or the record could not be counted.
+func DecodeRecord(data []byte, r *Record) error {
+	*r = Record{}
+	s := &scanner{data: data}
+	err := s.object(func(key []byte) error { return r.field(s, key) })
+	if err == nil {
+		err = s.end()
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrBadRecord, err)
+	case !ValidMatchID(r.MatchID):
+		return fmt.Errorf("%w: match_id %q", ErrBadRecord, r.MatchID)
+	case r.EmojiType == "":
+		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
+	}
+	return nil
+}
+
+func (r *Record) field(s *scanner, key []byte) error {
+	var dst *string
+	switch string(key) {
+	case "event_id":
+		dst = &r.EventID
+	case "user_id":
+		dst = &r.UserID
+	case "match_id":
+		dst = &r.MatchID
+	case "emoji_type":
+		dst = &r.EmojiType
+	case "client_ts":
+		return s.intInto(&r.ClientTS)
+	case "received_at":
+		return s.intInto(&r.ReceivedAt)
+	default:
+		return s.skip(0)
+	}
+	v, err := s.str()
+	if err != nil {
+		return fmt.Errorf("field %q: %w", key, err)
+	}
+	*dst = string(v)
+	return nil
+}
+
+func (s *scanner) intInto(dst *int64) error {
+	n, err := s.integer()
+	*dst = n
+	return err
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,198 @@
+package wire
+
+// Decoder decodes and validates POST /v1/emojis bodies. Build it once with
+// NewDecoder; it is safe for concurrent use.
+type Decoder struct {
+	emojis *EmojiSet
+}
+
+// NewDecoder returns a decoder that accepts the emojis of set (nil means
+// DefaultEmojis).
+func NewDecoder(set *EmojiSet) *Decoder {
+	if set == nil {
+		set = MustEmojiSet(nil)
+	}
+	return &Decoder{emojis: set}
+}
+
+// Emojis returns the decoder's allow-list.
+func (d *Decoder) Emojis() *EmojiSet { return d.emojis }
+
+// Decode parses body, one event object or an array of 1 to MaxBatch of them,
+// and validates every event. It appends to dst and returns it. On any error
+// it returns a *RequestError naming the first bad event; then no event of the
+// body may be used.
+func (d *Decoder) Decode(dst []Event, body []byte) ([]Event, error) {
+	s := &scanner{data: body}
+	switch s.peek() {
+	case '{':
+		ev, err := d.event(s, 0)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, ev)
+	case '[':
+		var err error
+		if dst, err = d.events(s, dst); err != nil {
+			return dst, err
+		}
+	case 0:
+		return dst, reqErr(CodeBadJSON, -1, "empty body: want an event object or an array of them")
+	default:
+		return dst, reqErr(CodeBadJSON, -1, "want an event object or an array of them")
+	}
+	if err := s.end(); err != nil {
+		return dst, reqErr(CodeBadJSON, -1, "data after the JSON value")
+	}
+	return dst, nil
+}
+
+func (d *Decoder) events(s *scanner, dst []Event) ([]Event, error) {
+	n := 0
+	var bad error
+	err := s.array(func() error {
+		if n == MaxBatch {
+			bad = reqErr(CodeTooManyEvents, n, "more than %d events in one request", MaxBatch)
+			return bad
+		}
+		if s.peek() != '{' {
+			bad = reqErr(CodeBadJSON, n, "want an event object")
+			return bad
+		}
+		ev, err := d.event(s, n)
+		if err != nil {
+			bad = err
+			return err
+		}
+		dst = append(dst, ev)
+		n++
+		return nil
+	})
+	switch {
+	case bad != nil:
+		return dst, bad
+	case err != nil:
+		return dst, reqErr(CodeBadJSON, n, "%v", err)
+	case n == 0:
+		return dst, reqErr(CodeTooManyEvents, -1, "empty array: want 1 to %d events", MaxBatch)
+	}
+	return dst, nil
+}
+
+// Field bits, to find missing and repeated keys.
+const (
+	fUser = 1 << iota
+	fMatch
+	fEmoji
+	fEventID
+	fTimestamp
+	fNullEventID // event_id was null, which means absent
+)
+
+func (d *Decoder) event(s *scanner, i int) (Event, error) {
+	var ev Event
+	var seen int
+	var bad *RequestError
+	err := s.object(func(key []byte) error {
+		bit, ferr := d.field(s, &ev, string(key), i)
+		if ferr != nil {
+			bad = ferr
+			return ferr
+		}
+		if seen&bit != 0 {
+			bad = reqErr(CodeBadField, i, "field %q given twice", key)
+			return bad
+		}
+		seen |= bit
+		return nil
+	})
+	if bad != nil {
+		return ev, bad
+	}
+	if err != nil {
+		return ev, reqErr(CodeBadJSON, i, "%v", err)
+	}
+	return ev, d.check(&ev, seen, i)
+}
+
+// field decodes the value of one key into ev and returns the key's bit.
+func (d *Decoder) field(s *scanner, ev *Event, key string, i int) (int, *RequestError) {
+	var dst *string
+	var bit int
+	switch key {
+	case "user_id":
+		dst, bit = &ev.UserID, fUser
+	case "match_id":
+		dst, bit = &ev.MatchID, fMatch
+	case "emoji_type":
+		dst, bit = &ev.EmojiType, fEmoji
+	case "event_id":
+		dst, bit = &ev.EventID, fEventID
+	case "timestamp":
+		return fTimestamp, d.timestamp(s, ev, i)
+	default:
+		return 0, reqErr(CodeBadField, i, "unknown field %q", key)
+	}
+	if bit == fEventID && s.null() {
+		return fEventID | fNullEventID, nil
+	}
+	if s.peek() != '"' {
+		return 0, reqErr(CodeBadField, i, "field %q: want a string", key)
+	}
+	v, err := s.str()
+	if err != nil {
+		return 0, reqErr(CodeBadJSON, i, "field %q: %v", key, err)
+	}
+	*dst = string(v)
+	return bit, nil
+}
+
+func (d *Decoder) timestamp(s *scanner, ev *Event, i int) *RequestError {
+	switch c := s.peek(); {
+	case c == 'n' && s.null():
+		return nil
+	case c == '"':
+		v, err := s.str()
+		if err != nil {
+			return reqErr(CodeBadJSON, i, "field \"timestamp\": %v", err)
+		}
+		ms, ok := parseTimestamp(string(v))
+		if !ok {
+			return reqErr(CodeBadField, i, "field \"timestamp\": want RFC 3339 (2026-11-23T05:00:00.123Z) or Unix milliseconds")
+		}
+		ev.ClientTS = ms
+		return nil
+	case c == '-' || c >= '0' && c <= '9':
+		ms, err := s.integer()
+		if err != nil || ms < 0 || ms > maxClientTS {
+			return reqErr(CodeBadField, i, "field \"timestamp\": want Unix milliseconds as a whole number from 0 to year 9999")
+		}
+		ev.ClientTS = ms
+		return nil
+	}
+	return reqErr(CodeBadField, i, "field \"timestamp\": want a string or a number")
+}
+
+// check validates a decoded event and canonicalises its emoji.
+func (d *Decoder) check(ev *Event, seen, i int) error {
+	switch {
+	case seen&fUser == 0:
+		return reqErr(CodeBadField, i, "field \"user_id\" is required")
+	case !validText(ev.UserID, MaxUserID):
+		return reqErr(CodeBadField, i, "field \"user_id\": want 1 to %d bytes without control characters", MaxUserID)
+	case seen&fMatch == 0:
+		return reqErr(CodeBadField, i, "field \"match_id\" is required")
+	case !ValidMatchID(ev.MatchID):
+		return reqErr(CodeBadField, i, "field \"match_id\": want 1 to %d characters of A-Z a-z 0-9 _ -", MaxMatchID)
+	case seen&fEmoji == 0:
+		return reqErr(CodeBadField, i, "field \"emoji_type\" is required")
+	case seen&fEventID != 0 && seen&fNullEventID == 0 && !validText(ev.EventID, MaxEventID):
+		return reqErr(CodeBadField, i, "field \"event_id\": want 1 to %d bytes without control characters", MaxEventID)
+	}
+	c, ok := d.emojis.Canonical(ev.EmojiType)
+	if !ok {
+		return reqErr(CodeUnknownEmoji, i, "emoji_type %q is not allowed (GET /v1/emoji-types lists them)", ev.EmojiType)
+	}
+	ev.EmojiType = c
+	return nil
+}

@@ -1,0 +1,92 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Closing rules, the values of Swarm.ClosedBy.
+const (
+	ClosedByAllPartitions = "all_partitions"
+	ClosedByDeadline      = "deadline"
+)
+
+// Swarm is one window of one match, as the processor publishes it on
+// SwarmSubject(MatchID) and viewers receive it on LiveSubject(MatchID):
+//
+//	{"match_id":"final-2026","window_start":"2026-11-23T05:00:00Z",
+//	 "window_end":"2026-11-23T05:00:02Z","counts":{"🔥":12345},"swarm":{"🔥":12},
+//	 "carry":{"🔥":345},"total":12345,"partitions":8,"closed_by":"all_partitions",
+//	 "published_at":"2026-11-23T05:00:02.041Z"}
+//
+// Counts are the window's events per emoji. Swarm is the number of units:
+// every threshold identical emojis, counting the remainder carried from the
+// match's previous window, make one unit; Carry is what is left over for the
+// next window, so over a match nothing is lost.
+type Swarm struct {
+	MatchID     string           `json:"match_id"`
+	WindowStart time.Time        `json:"window_start"`
+	WindowEnd   time.Time        `json:"window_end"`
+	Counts      map[string]int64 `json:"counts"`
+	Swarm       map[string]int64 `json:"swarm"`
+	Carry       map[string]int64 `json:"carry"`
+	Total       int64            `json:"total"`
+	Partitions  int              `json:"partitions"`
+	ClosedBy    string           `json:"closed_by"`
+	PublishedAt time.Time        `json:"published_at"`
+	// Late is how many of Counts arrived after their own window had closed.
+	Late int64 `json:"late,omitempty"`
+}
+
+// SwarmMsgID is the Nats-Msg-Id of a match's swarm for the window starting at
+// windowStartMs: a window is stored, and so delivered, once.
+func SwarmMsgID(match string, windowStartMs int64) string {
+	return match + "/" + strconv.FormatInt(windowStartMs, 10)
+}
+
+// MsgID is the swarm's Nats-Msg-Id.
+func (s *Swarm) MsgID() string { return SwarmMsgID(s.MatchID, s.WindowStart.UnixMilli()) }
+
+// Compress turns counts plus the carried remainder into swarm units of
+// threshold each and the new remainder. It does not change its arguments.
+func Compress(counts, carry map[string]int64, threshold int64) (units, rest map[string]int64) {
+	units, rest = map[string]int64{}, map[string]int64{}
+	for e, n := range carry {
+		rest[e] = n
+	}
+	for e, n := range counts {
+		rest[e] += n
+	}
+	for e, n := range rest {
+		if u := n / threshold; u > 0 {
+			units[e] = u
+		}
+		if rest[e] = n % threshold; rest[e] == 0 {
+			delete(rest, e)
+		}
+	}
+	return units, rest
+}
+
+// Encode returns the swarm's JSON, with times in UTC at millisecond precision.
+func (s *Swarm) Encode() ([]byte, error) {
+	c := *s
+	c.WindowStart = s.WindowStart.UTC().Truncate(time.Millisecond)
+	c.WindowEnd = s.WindowEnd.UTC().Truncate(time.Millisecond)
+	c.PublishedAt = s.PublishedAt.UTC().Truncate(time.Millisecond)
+	return json.Marshal(&c)
+}
+
+// DecodeSwarm parses and checks a swarm.
+func DecodeSwarm(data []byte) (*Swarm, error) {
+	var s Swarm
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("wire: swarm: %w", err)
+	}
+	if !ValidMatchID(s.MatchID) || !s.WindowEnd.After(s.WindowStart) {
+		return nil, fmt.Errorf("wire: swarm: bad match %q or window %v..%v", s.MatchID, s.WindowStart, s.WindowEnd)
+	}
+	return &s, nil
+}
