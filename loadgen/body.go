@@ -1,0 +1,90 @@
+package loadgen
+
+import (
+	"math/rand/v2"
+	"strconv"
+)
+
+// Prefixes of the generated identifiers: user_id u-<n>, match_id match-<n>,
+// event_id <run>-<n> where run is random per Generator and n counts events
+// from 0.
+const (
+	UserPrefix  = "u-"
+	MatchPrefix = "match-"
+)
+
+// encoder appends request bodies of generated events. It is read-only after
+// construction and shared by every worker; each brings its own rand.
+type encoder struct {
+	users, matches uint64
+	emojis         [][]byte // `","emoji_type":"🔥"` per mix entry
+	picker         picker
+	runID          string // "" means no event_id
+}
+
+func newEncoder(c Config, runID string) *encoder {
+	e := &encoder{users: uint64(c.Users), matches: uint64(c.Matches), picker: newPicker(c.Mix)}
+	for _, w := range c.Mix {
+		frag := appendJSONString([]byte(`","emoji_type":`), w.Emoji)
+		e.emojis = append(e.emojis, frag)
+	}
+	if c.EventIDs {
+		e.runID = runID
+	}
+	return e
+}
+
+// appendBody appends n events numbered from first: a bare object when n is
+// one, else an array.
+func (e *encoder) appendBody(dst []byte, r *rand.Rand, first int64, n int) []byte {
+	if n == 1 {
+		return e.appendEvent(dst, r, first)
+	}
+	dst = append(dst, '[')
+	for i := range n {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.appendEvent(dst, r, first+int64(i))
+	}
+	return append(dst, ']')
+}
+
+// appendEvent appends one event object.
+func (e *encoder) appendEvent(dst []byte, r *rand.Rand, seq int64) []byte {
+	dst = append(dst, `{"user_id":"`+UserPrefix...)
+	dst = strconv.AppendUint(dst, r.Uint64N(e.users), 10)
+	dst = append(dst, `","match_id":"`+MatchPrefix...)
+	dst = strconv.AppendUint(dst, r.Uint64N(e.matches), 10)
+	dst = append(dst, e.emojis[e.picker.pick(r.Uint32N(e.picker.total))]...)
+	if e.runID != "" {
+		dst = append(dst, `,"event_id":"`...)
+		dst = appendEventID(dst, e.runID, seq)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendEventID appends the event_id of event seq of run runID.
+func appendEventID(dst []byte, runID string, seq int64) []byte {
+	dst = append(dst, runID...)
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, seq, 10)
+}
+
+// appendJSONString appends s as a quoted JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

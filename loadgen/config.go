@@ -1,0 +1,172 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Defaults and hard limits of a Config.
+const (
+	DefaultTarget           = "http://127.0.0.1:8080"
+	DefaultPath             = "/v1/emojis"
+	DefaultDuration         = 10 * time.Second
+	MaxDuration             = time.Hour
+	DefaultUsers            = 10_000
+	DefaultMatches          = 1
+	DefaultBatch            = 1
+	MaxBatch                = 1000
+	DefaultConnections      = 64
+	MaxConnections          = 10_000
+	DefaultTimeout          = 5 * time.Second
+	DefaultProgressInterval = time.Second
+)
+
+// Sentinel errors.
+var (
+	// ErrInvalidConfig wraps every problem New finds in a Config.
+	ErrInvalidConfig = errors.New("loadgen: invalid config")
+	// ErrRemoteTarget is returned for a target that does not resolve only to
+	// loopback addresses, unless AllowRemote is set.
+	ErrRemoteTarget = errors.New("loadgen: target is not a loopback address")
+	// ErrBadMix is returned by ParseMix for a malformed emoji mix.
+	ErrBadMix = errors.New("loadgen: bad emoji mix")
+)
+
+// Doer sends one HTTP request. *fasthttp.HostClient is one; tests may pass
+// their own.
+type Doer interface {
+	DoTimeout(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error
+}
+
+var _ Doer = (*fasthttp.HostClient)(nil)
+
+// Config describes one load run. The zero value is a valid run of 10 seconds
+// of single-event POSTs over 64 connections against the local ingest.
+type Config struct {
+	// Target is the base URL of the ingest API. Zero means DefaultTarget.
+	Target string
+	// Path is posted to under Target. Zero means DefaultPath (/v1/emojis).
+	Path string
+	// AllowRemote permits a target that resolves to non-loopback addresses.
+	AllowRemote bool
+	// Resolver looks up the target's host for the loopback check. Zero means
+	// net.DefaultResolver.
+	Resolver Resolver
+
+	// Rate is the total events per second across all connections. Zero means
+	// unlimited: every connection sends as soon as its last answer arrived.
+	Rate float64
+	// Duration bounds the run. Zero means DefaultDuration when Events is also
+	// zero, else MaxDuration. It may not exceed MaxDuration.
+	Duration time.Duration
+	// Events bounds the number of events sent. Zero means no bound other than
+	// Duration.
+	Events int64
+
+	// Users is how many distinct user_id values events carry (u-0 … u-N-1).
+	// Zero means DefaultUsers.
+	Users int
+	// Matches is how many distinct match_id values events carry (match-0 …).
+	// Zero means DefaultMatches.
+	Matches int
+	// Batch is the number of events per POST, 1 … MaxBatch. One sends a bare
+	// JSON object, more send an array. Zero means DefaultBatch.
+	Batch int
+	// Connections is the number of concurrent HTTP connections, each with
+	// one request in flight. Zero means DefaultConnections.
+	Connections int
+	// Mix is the weighted set of emoji types to send. Zero means
+	// ZipfMix(DefaultEmojiTypes).
+	Mix Mix
+	// EventIDs attaches a unique event_id to every event.
+	EventIDs bool
+	// Timeout bounds each request. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Seed makes the choice of users, matches and emojis repeatable. Zero
+	// means a random seed.
+	Seed uint64
+
+	// Client sends the requests. Zero means a fasthttp.HostClient to Target
+	// with Connections connections.
+	Client Doer
+	// Progress, if set, is called every ProgressInterval from one goroutine
+	// while the run lasts.
+	Progress func(Progress)
+	// ProgressInterval is how often Progress is called. Zero means
+	// DefaultProgressInterval.
+	ProgressInterval time.Duration
+	// OnResult, if set, is called after every request from the goroutine
+	// that sent it, so it must be safe for concurrent use and quick.
+	OnResult func(Result)
+}
+
+// withDefaults returns c with zero fields replaced by their defaults.
+func (c Config) withDefaults() Config {
+	c.Target = orDefault(c.Target, DefaultTarget)
+	c.Path = orDefault(c.Path, DefaultPath)
+	if c.Duration == 0 {
+		c.Duration = MaxDuration
+		if c.Events == 0 {
+			c.Duration = DefaultDuration
+		}
+	}
+	c.Users = orDefault(c.Users, DefaultUsers)
+	c.Matches = orDefault(c.Matches, DefaultMatches)
+	c.Batch = orDefault(c.Batch, DefaultBatch)
+	c.Connections = orDefault(c.Connections, DefaultConnections)
+	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
+	c.ProgressInterval = orDefault(c.ProgressInterval, DefaultProgressInterval)
+	if len(c.Mix) == 0 {
+		c.Mix = ZipfMix(DefaultEmojiTypes)
+	}
+	return c
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// validate reports the first problem of a config with defaults applied.
+func (c Config) validate() error {
+	switch {
+	case c.Rate < 0:
+		return invalid("rate %v is negative", c.Rate)
+	case c.Duration < 0 || c.Duration > MaxDuration:
+		return invalid("duration %v not in (0, %v]", c.Duration, MaxDuration)
+	case c.Events < 0:
+		return invalid("events %d is negative", c.Events)
+	case c.Users < 1 || c.Matches < 1:
+		return invalid("users %d and matches %d must be positive", c.Users, c.Matches)
+	case c.Batch < 1 || c.Batch > MaxBatch:
+		return invalid("batch %d not in 1..%d", c.Batch, MaxBatch)
+	case c.Connections < 1 || c.Connections > MaxConnections:
+		return invalid("connections %d not in 1..%d", c.Connections, MaxConnections)
+	case c.Timeout < 0 || c.ProgressInterval < 0:
+		return invalid("timeout %v and progress interval %v must be positive", c.Timeout, c.ProgressInterval)
+	}
+	return c.Mix.validate()
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// parseTarget checks that target is an absolute http(s) URL with a host.
+func parseTarget(target string) (*url.URL, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, invalid("target %q: %v", target, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, invalid("target %q: want http://host:port", target)
+	}
+	return u, nil
+}

@@ -1,0 +1,54 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Resolver looks up a host name; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+var _ Resolver = (*net.Resolver)(nil)
+
+// CheckLoopback returns nil if host (a name or an IP literal) resolves only
+// to loopback addresses: 127.0.0.0/8 or ::1. Otherwise it returns an error
+// wrapping ErrRemoteTarget, or the lookup error.
+func CheckLoopback(ctx context.Context, r Resolver, host string) error {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	addrs, err := lookup(ctx, r, host)
+	if err != nil {
+		return fmt.Errorf("resolving target host %q: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return fmt.Errorf("%w: %q resolves to no address", ErrRemoteTarget, host)
+	}
+	for _, a := range addrs {
+		if !isLoopback(a) {
+			return fmt.Errorf("%w: %q resolves to %v (use --allow-remote to load a remote system)", ErrRemoteTarget, host, a)
+		}
+	}
+	return nil
+}
+
+// lookup resolves host, taking IP literals as they are.
+func lookup(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	return r.LookupNetIP(ctx, "ip", host)
+}
+
+var loopback4 = netip.MustParsePrefix("127.0.0.0/8")
+
+// isLoopback reports whether a is in 127.0.0.0/8 (also written as an
+// IPv4-mapped IPv6 address) or is ::1.
+func isLoopback(a netip.Addr) bool {
+	a = a.WithZone("")
+	return loopback4.Contains(a.Unmap()) || a == netip.IPv6Loopback()
+}
