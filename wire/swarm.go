@@ -38,6 +38,11 @@ type Swarm struct {
 	PublishedAt time.Time        `json:"published_at"`
 	// Late is how many of Counts arrived after their own window had closed.
 	Late int64 `json:"late,omitempty"`
+	// Offsets is, per Kafka partition, the next offset after the partials
+	// that this match's swarms have counted so far. A processor that
+	// restarts or takes over skips a redelivered partial whose offsets are
+	// below it, so no event is counted twice for the match.
+	Offsets map[int32]int64 `json:"offsets,omitempty"`
 }
 
 // SwarmMsgID is the Nats-Msg-Id of a match's swarm for the window starting at
