@@ -143,6 +143,10 @@ func (d *Decoder) field(s *scanner, ev *Event, key string, i int) (int, *Request
 	if err != nil {
 		return 0, reqErr(CodeBadJSON, i, "field %q: %v", key, err)
 	}
+	if c, ok := d.emojis.byKey[string(v)]; ok && bit == fEmoji {
+		*dst = c // the configured spelling: no allocation
+		return bit, nil
+	}
 	*dst = string(v)
 	return bit, nil
 }

@@ -1,0 +1,155 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+)
+
+func TestWindowStart(t *testing.T) {
+	tests := []struct{ t, w, want int64 }{
+		{0, 2000, 0}, {1999, 2000, 0}, {2000, 2000, 2000}, {2001, 2000, 2000},
+		{-1, 2000, -2000}, {1795410001999, 2000, 1795410000000}, {1795410002000, 2000, 1795410002000},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.t), func(t *testing.T) {
+			if got := wire.WindowStart(tt.t, tt.w); got != tt.want {
+				t.Fatalf("WindowStart(%d, %d) = %d, want %d", tt.t, tt.w, got, tt.want)
+			}
+		})
+	}
+	at := time.UnixMilli(1795410001500)
+	if got, want := wire.NextBoundary(at, 2*time.Second), time.UnixMilli(1795410002000); !got.Equal(want) {
+		t.Fatalf("NextBoundary = %v, want %v", got, want)
+	}
+}
+
+func TestCompress(t *testing.T) {
+	tests := []struct {
+		name              string
+		counts, carry     map[string]int64
+		wantUnits, wantRe map[string]int64
+	}{
+		{"under threshold carries", map[string]int64{"🔥": 700}, nil, map[string]int64{}, map[string]int64{"🔥": 700}},
+		{"units and rest", map[string]int64{"🔥": 2500}, nil, map[string]int64{"🔥": 2}, map[string]int64{"🔥": 500}},
+		{"carry completes a unit", map[string]int64{"🔥": 700}, map[string]int64{"🔥": 500}, map[string]int64{"🔥": 1}, map[string]int64{"🔥": 200}},
+		{"exact leaves no rest", map[string]int64{"👏": 1000}, nil, map[string]int64{"👏": 1}, map[string]int64{}},
+		{"carry of an idle emoji stays", map[string]int64{"👏": 1}, map[string]int64{"🔥": 999}, map[string]int64{}, map[string]int64{"🔥": 999, "👏": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			units, rest := wire.Compress(tt.counts, tt.carry, 1000)
+			if !reflect.DeepEqual(units, tt.wantUnits) || !reflect.DeepEqual(rest, tt.wantRe) {
+				t.Fatalf("got units %v rest %v, want %v %v", units, rest, tt.wantUnits, tt.wantRe)
+			}
+		})
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	recs := []wire.Record{
+		{UserID: "u-42", MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: 1795410000456},
+		{EventID: "e\"1\\", UserID: "é\n\x01", MatchID: "m", EmojiType: "❤️", ClientTS: 1, ReceivedAt: 2},
+	}
+	for _, r := range recs {
+		b := r.AppendJSON(nil)
+		if !json.Valid(b) {
+			t.Fatalf("invalid JSON %s", b)
+		}
+		var got wire.Record
+		if err := wire.DecodeRecord(b, &got); err != nil || got != r {
+			t.Fatalf("round trip of %+v: got %+v, %v", r, got, err)
+		}
+		var std map[string]any
+		if err := json.Unmarshal(b, &std); err != nil || std["user_id"] != r.UserID {
+			t.Fatalf("encoding/json reads %v, %v", std, err)
+		}
+	}
+}
+
+func TestDecodeRecordRejects(t *testing.T) {
+	for _, s := range []string{``, `{}`, `{"match_id":"a.b","emoji_type":"🔥"}`, `{"match_id":"m"}`, `{"match_id":"m","emoji_type":"🔥","received_at":"x"}`, `[]`} {
+		var r wire.Record
+		if err := wire.DecodeRecord([]byte(s), &r); err == nil {
+			t.Errorf("DecodeRecord(%q) accepted", s)
+		}
+	}
+	var r wire.Record
+	if err := wire.DecodeRecord([]byte(`{"match_id":"m","emoji_type":"🔥","future":{"x":[1,2.5e3,true,null]}}`), &r); err != nil {
+		t.Errorf("unknown fields must be skipped: %v", err)
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"event_id":"","user_id":"u-42","match_id":"final-2026","emoji_type":"🔥","client_ts":0,"received_at":1795410000456}`))
+	f.Add([]byte(`{"match_id":"m","emoji_type":"x","z":[{"a":[]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r wire.Record
+		if err := wire.DecodeRecord(b, &r); err != nil {
+			return
+		}
+		var again wire.Record
+		if err := wire.DecodeRecord(r.AppendJSON(nil), &again); err != nil || again != r {
+			t.Fatalf("re-encoding %+v gives %+v, %v", r, again, err)
+		}
+	})
+}
+
+func FuzzDecodePartial(f *testing.F) {
+	f.Add([]byte(`{"topic":"emostream.events","partition":1,"window_start_ms":2000,"window_ms":2000,"first_offset":5,"last_offset":9,"counts":{"m":{"🔥":5}},"late":0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := wire.DecodePartial(b)
+		if err != nil {
+			return
+		}
+		if p.NextOffset() < p.FirstOffset || p.Counts.Total() < 0 {
+			t.Fatalf("accepted %+v", p)
+		}
+	})
+}
+
+func FuzzDecodeSwarm(f *testing.F) {
+	f.Add([]byte(`{"match_id":"m","window_start":"2026-11-23T05:00:00Z","window_end":"2026-11-23T05:00:02Z","counts":{"🔥":1},"swarm":{},"total":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := wire.DecodeSwarm(b)
+		if err != nil {
+			return
+		}
+		if !wire.ValidMatchID(s.MatchID) {
+			t.Fatalf("accepted match %q", s.MatchID)
+		}
+	})
+}
+
+func ExampleDecoder_Decode() {
+	d := wire.NewDecoder(nil)
+	evs, err := d.Decode(nil, []byte(`[{"user_id":"u-42","match_id":"final-2026","emoji_type":"❤"}]`))
+	fmt.Println(evs[0].EmojiType, err)
+	_, err = d.Decode(nil, []byte(`{"user_id":"u-42","match_id":"final 2026","emoji_type":"🔥"}`))
+	fmt.Println(err)
+	// Output:
+	// ❤️ <nil>
+	// bad_field: event 0: field "match_id": want 1 to 64 characters of A-Z a-z 0-9 _ -
+}
+
+func ExampleRecord_AppendJSON() {
+	r := wire.Record{UserID: "u-42", MatchID: "final-2026", EmojiType: "🔥", ClientTS: 1795410000123, ReceivedAt: 1795410000456}
+	fmt.Println(string(r.AppendJSON(nil)))
+	// Output:
+	// {"event_id":"","user_id":"u-42","match_id":"final-2026","emoji_type":"🔥","client_ts":1795410000123,"received_at":1795410000456}
+}
+
+func ExampleSwarm_Encode() {
+	units, carry := wire.Compress(map[string]int64{"🔥": 2500}, map[string]int64{"🔥": 700}, 1000)
+	s := wire.Swarm{MatchID: "final-2026", WindowStart: time.UnixMilli(1795410000000), WindowEnd: time.UnixMilli(1795410002000),
+		Counts: map[string]int64{"🔥": 2500}, Swarm: units, Carry: carry, Total: 2500, Partitions: 8,
+		ClosedBy: wire.ClosedByAllPartitions, PublishedAt: time.UnixMilli(1795410002041)}
+	b, _ := s.Encode()
+	fmt.Println(string(b))
+	// Output:
+	// {"match_id":"final-2026","window_start":"2026-11-23T05:00:00Z","window_end":"2026-11-23T05:00:02Z","counts":{"🔥":2500},"swarm":{"🔥":3},"carry":{"🔥":200},"total":2500,"partitions":8,"closed_by":"all_partitions","published_at":"2026-11-23T05:00:02.041Z"}
+}
