@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/emostream/emostream/internal/broker"
+	"github.com/emostream/emostream/wire"
+)
+
+// Defaults of emostream kafka and emostream up.
+const (
+	defaultDataDir   = "./.emostream"
+	defaultKafkaAddr = "127.0.0.1:9092"
+)
+
+func init() {
+	register(&command{
+		name:    "kafka",
+		summary: "run the embedded Kafka-protocol broker alone (kfake, persisted, fsync per batch)",
+		run:     runKafka,
+	})
+}
+
+func runKafka(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "kafka", "Runs the embedded Kafka-protocol broker (franz-go kfake) with its log under\n--data-dir, creating the events topic. Any Kafka client can use it.")
+	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts)")
+	listen := fs.String("listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
+	topic := fs.String("topic", wire.DefaultTopic, "topic to create if missing")
+	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
+	noSync := fs.Bool("no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	log, err := newLogger()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	b, err := broker.Start(broker.Config{DataDir: *dataDir, Listener: ln, Topic: *topic,
+		Partitions: int32(*partitions), NoSync: *noSync, Logger: log.With("component", "kafka")})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Kafka broker on %s, topic %s, data in %s\n", b.Addr(), *topic, *dataDir)
+	<-ctx.Done()
+	b.Close()
+	return nil
+}
