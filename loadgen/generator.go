@@ -60,7 +60,7 @@ func New(cfg Config) (*Generator, error) {
 	if !cfg.AllowRemote {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := CheckLoopback(ctx, cfg.Resolver, u.Hostname()); err != nil {
+		if err := CheckTarget(ctx, cfg.Resolver, cfg.Target); err != nil {
 			return nil, err
 		}
 	}

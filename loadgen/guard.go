@@ -14,6 +14,18 @@ type Resolver interface {
 
 var _ Resolver = (*net.Resolver)(nil)
 
+// CheckTarget returns nil if target is an http(s) URL whose host resolves
+// only to loopback addresses (see CheckLoopback). New runs it unless
+// Config.AllowRemote is set; call it yourself before any other traffic to
+// a target.
+func CheckTarget(ctx context.Context, r Resolver, target string) error {
+	u, err := parseTarget(target)
+	if err != nil {
+		return err
+	}
+	return CheckLoopback(ctx, r, u.Hostname())
+}
+
 // CheckLoopback returns nil if host (a name or an IP literal) resolves only
 // to loopback addresses: 127.0.0.0/8 or ::1. Otherwise it returns an error
 // wrapping ErrRemoteTarget, or the lookup error.

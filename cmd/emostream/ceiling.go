@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/emostream/emostream/loadgen"
+)
+
+func init() {
+	register(&command{
+		name:    "ceiling",
+		summary: "bare HTTP server answering 202 to everything: the benchmark ceiling",
+		run:     runCeiling,
+	})
+}
+
+const ceilingSynopsis = `Answers every HTTP request with 202 {"accepted":N} and does nothing else,
+so "emostream loadgen --target" at it measures the most any ingest could
+reach on this machine. Prints the URL it listens on, then serves until
+interrupted.`
+
+func runCeiling(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "ceiling", ceilingSynopsis)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	log, err := newLogger()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("ceiling: %w", err)
+	}
+	fmt.Fprintf(env.stdout, "ceiling listening on http://%s\n", ln.Addr())
+	var c loadgen.Ceiling
+	served := make(chan error, 1)
+	go func() { served <- c.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("ceiling: %w", err)
+	case <-ctx.Done():
+	}
+	if err := c.Shutdown(); err != nil {
+		return fmt.Errorf("ceiling: shutting down: %w", err)
+	}
+	log.Info("ceiling stopped", "component", "ceiling", "requests", c.Requests(), "events", c.Events())
+	return <-served
+}
