@@ -1,0 +1,300 @@
+// The page: reads /v1/config, builds the emoji buttons, sends reactions,
+// shows the live swarm of one match, and logs what went in and came out.
+import { getConfig, postEvents } from "./api.js";
+import { Live } from "./live.js";
+import { Sender } from "./sender.js";
+import { SwarmView } from "./swarm.js";
+
+const $ = (id) => document.getElementById(id);
+const MATCH_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const DEFAULT_MATCH = "final-2026";
+const LOG_MAX = 150;
+const fmt = new Intl.NumberFormat("en");
+
+const state = {
+  cfg: null,
+  match: "",
+  lastWindowStart: -Infinity,
+  sinceJoin: {},  // emoji -> count summed over the windows shown
+  rows: {},       // emoji -> {last, swarm, total} elements of its tile
+  userID: userID(),
+};
+let live, sender, view;
+
+boot();
+
+async function boot() {
+  setMatch(initialMatch(), false);
+  view = new SwarmView($("stage"));
+  wireControls();
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 10000)) {
+    try {
+      state.cfg = await getConfig();
+      break;
+    } catch (err) {
+      showMessage(`Can't load the configuration (${err.message}); retrying…`, "error");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  showMessage("");
+  start(state.cfg);
+}
+
+function start(cfg) {
+  buildEmojiButtons(cfg.emojiTypes);
+  for (const e of cfg.emojiTypes) countRow(e);
+  $("legend").textContent = `Each large emoji is one swarm unit of ${fmt.format(cfg.swarmThreshold)} identical reactions. Small ones sample the window's raw reactions.`;
+  sender = new Sender({ getMatch: () => state.match, emojiTypes: cfg.emojiTypes,
+    onResult: senderResult, onChange: renderSender });
+  live = new Live({ servers: cfg.wsURLs, onStatus: renderStatus, onSwarm: showSwarm,
+    onNote: (text) => log("info", text) });
+  live.watch(state.match);
+  if (cfg.wsURLs.length) live.connect();
+  else renderStatus("disconnected", "the server lists no WebSocket URLs");
+  document.body.dataset.ready = "true";
+}
+
+function wireControls() {
+  $("match-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const m = $("match-input").value.trim();
+    if (MATCH_RE.test(m)) setMatch(m, true);
+  });
+  $("connect").addEventListener("click", () => live && live.connect());
+  $("disconnect").addEventListener("click", () => live && live.disconnect());
+  $("auto-toggle").addEventListener("click", () => {
+    if (!sender) return;
+    sender.running ? sender.stop() : sender.start();
+  });
+  $("auto-rate").addEventListener("input", readSenderInputs);
+  $("auto-users").addEventListener("input", readSenderInputs);
+  readSenderInputs();
+}
+
+// ---- match ----
+
+function initialMatch() {
+  const q = new URLSearchParams(location.search).get("match");
+  if (q && MATCH_RE.test(q)) return q;
+  const saved = localStorage.getItem("emostream.match");
+  return saved && MATCH_RE.test(saved) ? saved : DEFAULT_MATCH;
+}
+
+function setMatch(match, switching) {
+  if (match === state.match) return;
+  state.match = match;
+  $("match-input").value = match;
+  const url = new URL(location.href);
+  url.searchParams.set("match", match);
+  history.replaceState(null, "", url);
+  localStorage.setItem("emostream.match", match);
+  rememberMatch(match);
+  document.title = `${match} · EmoStream`;
+  if (!switching) return;
+  resetCounts();
+  if (view) view.clear();
+  if (live) live.watch(match);
+  log("info", `watching ${match}`);
+}
+
+function rememberMatch(match) {
+  let recent = [];
+  try { recent = JSON.parse(localStorage.getItem("emostream.recent") || "[]"); } catch {}
+  recent = [match, ...recent.filter((m) => m !== match && MATCH_RE.test(m))].slice(0, 8);
+  localStorage.setItem("emostream.recent", JSON.stringify(recent));
+  $("match-list").replaceChildren(...[...new Set([...recent, DEFAULT_MATCH])].map((m) => {
+    const o = document.createElement("option");
+    o.value = m;
+    return o;
+  }));
+}
+
+// ---- sending ----
+
+function buildEmojiButtons(emojis) {
+  const box = $("emoji-buttons");
+  box.replaceChildren(...emojis.map((e) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "emoji";
+    b.dataset.emoji = e;
+    b.textContent = e;
+    b.setAttribute("aria-label", `React with ${e}`);
+    b.addEventListener("click", () => react(e, b));
+    return b;
+  }));
+}
+
+async function react(emoji, button) {
+  button.animate([{ transform: "scale(1)" }, { transform: "scale(1.25)" }, { transform: "scale(1)" }],
+    { duration: 220, easing: "ease-out" });
+  const res = await postEvents({ user_id: state.userID, match_id: state.match, emoji_type: emoji });
+  if (res.ok) {
+    log("sent", `${emoji} → ${res.status} accepted ${res.accepted} (${Math.round(res.ms)} ms)`);
+    showMessage("");
+  } else {
+    log("error", `${emoji} → ${res.status || "network"}: ${res.text}`);
+    showMessage(res.text, "error");
+  }
+}
+
+function senderResult(res, n) {
+  if (res.ok) {
+    log("sent", `auto ${fmt.format(n)} events → ${res.status} accepted ${fmt.format(res.accepted)} (${Math.round(res.ms)} ms)`);
+  } else {
+    log("error", `auto ${fmt.format(n)} events → ${res.status || "network"}: ${res.text}`);
+    showMessage(res.text, "error");
+  }
+}
+
+function readSenderInputs() {
+  const rate = Number($("auto-rate").value) || 1;
+  const users = Math.max(1, Math.floor(Number($("auto-users").value) || 1));
+  $("auto-rate-out").textContent = fmt.format(rate);
+  if (sender) {
+    sender.rate = rate;
+    sender.users = users;
+  }
+}
+
+function renderSender() {
+  const s = sender.stats;
+  const btn = $("auto-toggle");
+  btn.textContent = sender.running ? "Stop sender" : "Start sender";
+  btn.setAttribute("aria-pressed", String(sender.running));
+  btn.classList.toggle("on", sender.running);
+  const paused = sender.running && Date.now() < sender.pausedUntil ? " · paused" : "";
+  $("auto-stats").textContent = `${sender.running ? "Running" : "Stopped"}${paused} · ${fmt.format(s.accepted)} accepted` +
+    (s.failed ? ` · ${fmt.format(s.failed)} refused` : "");
+}
+
+// ---- receiving ----
+
+function renderStatus(st, detail) {
+  const el = $("status");
+  el.dataset.state = st;
+  const text = { connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…",
+    disconnected: "Disconnected" }[st] || st;
+  $("status-text").textContent = text;
+  el.title = detail || "";
+  const open = st !== "disconnected";
+  $("connect").disabled = open;
+  $("disconnect").disabled = !open;
+  log("status", `${text}${detail ? ` (${detail})` : ""}`);
+}
+
+function showSwarm(swarm, source) {
+  const received = Date.now();
+  const start = Date.parse(swarm.window_start);
+  const end = Date.parse(swarm.window_end);
+  if (!(start > state.lastWindowStart)) {
+    if (source === "latest") log("info", `stored window ${clock(start)} already shown`);
+    return;
+  }
+  state.lastWindowStart = start;
+  const delay = received - end;
+  const counts = swarm.counts || {};
+  const units = swarm.swarm || {};
+  let total = 0, totalUnits = 0;
+  for (const [e, row] of Object.entries(state.rows)) {
+    row.last.parentElement.classList.toggle("hot", (counts[e] || 0) > 0);
+    row.last.textContent = fmt.format(counts[e] || 0);
+    row.swarm.textContent = fmt.format(units[e] || 0);
+  }
+  for (const [e, n] of Object.entries(counts)) {
+    const row = countRow(e);
+    row.last.parentElement.classList.toggle("hot", n > 0);
+    row.last.textContent = fmt.format(n);
+    row.swarm.textContent = fmt.format(units[e] || 0);
+    state.sinceJoin[e] = (state.sinceJoin[e] || 0) + n;
+    row.total.textContent = fmt.format(state.sinceJoin[e]);
+    total += n;
+  }
+  for (const n of Object.values(units)) totalUnits += n;
+  $("total-last").textContent = fmt.format(swarm.total ?? total);
+  $("total-swarm").textContent = fmt.format(totalUnits);
+  $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, 0));
+  const tag = source === "latest" ? "stored · " : "";
+  $("window-info").textContent = `${tag}${clock(start)}–${clock(end)} · delay ${fmtDelay(delay)}` +
+    (swarm.partitions ? ` · ${swarm.partitions} partition${swarm.partitions === 1 ? "" : "s"}` : "") + (swarm.closed_by ? ` · closed by ${swarm.closed_by.replace(/_/g, " ")}` : "");
+  $("stage-idle").hidden = true;
+  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${fmt.format(total)} reactions, ${totalUnits} units, delay ${fmtDelay(delay)}`);
+  view.play(swarm, state.cfg.windowMs);
+}
+
+function countRow(emoji) {
+  if (state.rows[emoji]) return state.rows[emoji];
+  const li = document.createElement("li");
+  li.dataset.emoji = emoji;
+  const span = (cls, text) => {
+    const el = document.createElement("span");
+    el.className = cls;
+    el.textContent = text;
+    return el;
+  };
+  const row = { last: span("last", "0"), swarm: span("swarm", "0"), total: span("total", "0") };
+  const sub = span("sub", "");
+  sub.append(row.swarm, " units · ", row.total, " total");
+  li.append(span("e", emoji), span("visually-hidden", " last window: "), row.last, sub);
+  $("counts").append(li);
+  return (state.rows[emoji] = row);
+}
+
+function resetCounts() {
+  state.lastWindowStart = -Infinity;
+  state.sinceJoin = {};
+  for (const row of Object.values(state.rows)) {
+    row.last.textContent = row.swarm.textContent = row.total.textContent = "0";
+    row.last.parentElement.classList.remove("hot");
+  }
+  for (const id of ["total-last", "total-swarm", "total-all"]) $(id).textContent = "0";
+  $("window-info").textContent = "No window yet";
+  $("stage-idle").hidden = false;
+}
+
+// ---- log and messages ----
+
+function log(kind, text) {
+  const li = document.createElement("li");
+  li.className = kind;
+  const t = document.createElement("time");
+  t.textContent = clock(Date.now());
+  const k = document.createElement("span");
+  k.className = "kind";
+  k.textContent = kind;
+  const m = document.createElement("span");
+  m.className = "text";
+  m.textContent = text;
+  li.append(t, k, m);
+  const list = $("log");
+  list.prepend(li);
+  while (list.children.length > LOG_MAX) list.lastElementChild.remove();
+}
+
+let messageTimer = 0;
+function showMessage(text, kind = "info") {
+  const el = $("message");
+  el.textContent = text;
+  el.dataset.kind = text ? kind : "";
+  clearTimeout(messageTimer);
+  if (text) messageTimer = setTimeout(() => showMessage(""), 10000);
+}
+
+function clock(ms) {
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function fmtDelay(ms) {
+  return Math.abs(ms) < 10000 ? `${fmt.format(Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function userID() {
+  let id = localStorage.getItem("emostream.user");
+  if (!id) {
+    id = `web-${crypto.getRandomValues(new Uint32Array(2)).join("")}`.slice(0, 32);
+    localStorage.setItem("emostream.user", id);
+  }
+  return id;
+}
