@@ -1,0 +1,124 @@
+package bridge
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Defaults of the zero Config.
+const (
+	// DefaultCloseDelay is how long after a window's end the bridge waits
+	// for its last records before it closes the window.
+	DefaultCloseDelay = 200 * time.Millisecond
+	// DefaultDedupHorizon is how long, in receive time, an event_id is
+	// remembered.
+	DefaultDedupHorizon = 10 * time.Minute
+	// DefaultDedupMax is how many event_ids are remembered per partition.
+	DefaultDedupMax = 200_000
+	// DefaultSessionTimeout is the consumer group session timeout.
+	DefaultSessionTimeout = 10 * time.Second
+	// DefaultHeartbeat is the consumer group heartbeat interval.
+	DefaultHeartbeat = time.Second
+)
+
+// Sentinel errors.
+var (
+	// ErrConfig is wrapped by every error of New.
+	ErrConfig = errors.New("bridge: invalid config")
+	// ErrFenced means another bridge published on a partition's subject
+	// since this one read it: this one stops and re-reads the stream.
+	ErrFenced = errors.New("bridge: fenced by a newer partial")
+	// ErrOffsetRegression means the partition's log ends before the offset
+	// the last partial resumes at (a truncated or replaced log).
+	ErrOffsetRegression = errors.New("bridge: kafka log ends before the resume offset")
+)
+
+// Config describes a bridge. The zero value of every field but Brokers is a
+// documented default.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses. Required.
+	Brokers []string
+	// Topic is the events topic. Empty means wire.DefaultTopic.
+	Topic string
+	// Group is the Kafka consumer group. Empty means wire.DefaultGroup.
+	Group string
+	// NATS is a connection to the JetStream hub; the bridge does not close
+	// it. Nil means the bridge dials NATSURL and closes that connection
+	// when Run returns.
+	NATS *nats.Conn
+	// NATSURL is dialled when NATS is nil. Empty means nats.DefaultURL.
+	NATSURL string
+	// Window is the window length. Zero means wire.DefaultWindow.
+	Window time.Duration
+	// CloseDelay is how long after its end a window closes when no record
+	// of a later window closed it first. Zero means DefaultCloseDelay.
+	CloseDelay time.Duration
+	// DedupHorizon is how long, in receive time, a non-empty event_id is
+	// remembered so that a repeat counts once. Zero means
+	// DefaultDedupHorizon; negative turns dedup off.
+	DedupHorizon time.Duration
+	// DedupMax caps the event_ids remembered per partition; the oldest go
+	// first. Zero means DefaultDedupMax.
+	DedupMax int
+	// SessionTimeout is the consumer group session timeout: how long a
+	// bridge that vanished keeps its partitions. Zero means
+	// DefaultSessionTimeout.
+	SessionTimeout time.Duration
+	// Heartbeat is the consumer group heartbeat interval, which also bounds
+	// how fast a bridge notices a rebalance. Zero means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Clock tells the time that closes windows. Nil means time.Now.
+	Clock func() time.Time
+	// Logger receives the bridge's logs. Nil discards them.
+	Logger *slog.Logger
+	// Metrics registers the bridge's metrics. Nil means a private registry.
+	Metrics prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	c.Topic = cmp.Or(c.Topic, wire.DefaultTopic)
+	c.Group = cmp.Or(c.Group, wire.DefaultGroup)
+	c.NATSURL = cmp.Or(c.NATSURL, nats.DefaultURL)
+	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
+	c.CloseDelay = cmp.Or(c.CloseDelay, DefaultCloseDelay)
+	c.DedupHorizon = cmp.Or(c.DedupHorizon, DefaultDedupHorizon)
+	c.DedupMax = cmp.Or(c.DedupMax, DefaultDedupMax)
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return fmt.Errorf("%w: no Kafka brokers", ErrConfig)
+	case !wire.ValidWindow(c.Window):
+		return fmt.Errorf("%w: window %v (want whole ms, 100ms..1h)", ErrConfig, c.Window)
+	case c.CloseDelay < 0 || c.CloseDelay >= c.Window:
+		return fmt.Errorf("%w: close delay %v (want 0..window)", ErrConfig, c.CloseDelay)
+	case c.DedupMax < 0:
+		return fmt.Errorf("%w: negative dedup cap %d", ErrConfig, c.DedupMax)
+	case c.Heartbeat <= 0 || c.SessionTimeout < 2*c.Heartbeat:
+		return fmt.Errorf("%w: session timeout %v must be at least twice the heartbeat %v",
+			ErrConfig, c.SessionTimeout, c.Heartbeat)
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package bridge reads events from Kafka and publishes one partial count per
+// partition per window to JetStream.
+//
+// A Kafka consumer group (wire.DefaultGroup) decides which bridge owns which
+// partition. For each partition it owns, a bridge reads the last partial
+// published on wire.PartialSubject(p) (a JetStream direct get) and resumes at
+// its NextOffset; with none, it starts at the partition's first offset. It
+// counts records per match and emoji in windows of receive time (the Kafka
+// record timestamp) and publishes one wire.Partial per window, empty ones
+// included while it is caught up: they are the heartbeat that lets the
+// processor close a window early.
+//
+// A partial covers a contiguous offset range, and every record in that range
+// is counted in it (or as bad or duplicate), so resuming at NextOffset never
+// skips or repeats a record. Publishes carry the Nats-Msg-Id of the partial
+// and expect the last sequence on the partition's subject, so a stale owner
+// after a rebalance is fenced off: it stops, re-reads the stream and resumes
+// from what was stored. Offsets are committed to the consumer group only after
+// JetStream acknowledged the partial, and only for lag monitoring.
+//
+// Event-id dedup keeps a bounded set per partition (a horizon of receive time
+// and a cap on entries). When a bridge takes a partition over, it rebuilds
+// the set by re-reading up to the cap of records before the resume offset, so
+// a retried event is counted once across restarts as long as it repeats
+// within the horizon and within the cap.
+package bridge

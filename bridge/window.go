@@ -1,0 +1,142 @@
+package bridge
+
+import (
+	"math"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// outcome is what became of one record.
+type outcome uint8
+
+const (
+	counted   outcome = iota // counted in Counts
+	bad                      // not decodable: counted in Bad
+	duplicate                // event_id seen before: counted in Duplicates
+)
+
+// noFloor is the floor of a partition with no partial yet.
+const noFloor = math.MinInt64
+
+// windower is one partition's window state: the open window, which collects
+// records in offset order. It is pure (time comes in as arguments) and owned
+// by the partition's worker goroutine.
+type windower struct {
+	win, delay int64 // window length and close delay, ms
+	// floor is the earliest window that may still open: the one after the
+	// last window closed.
+	floor int64
+	open  bool
+	cur   wire.Partial // the open window; LastOffset is the last offset read
+}
+
+// newWindower returns the state of a partition whose next record is at
+// offset next and whose windows before floor are closed.
+func newWindower(topic string, partition int32, winMs, delayMs, next, floor int64) *windower {
+	w := &windower{win: winMs, delay: delayMs, floor: floor}
+	w.cur = wire.Partial{Topic: topic, Partition: partition, WindowMs: winMs,
+		FirstOffset: next, LastOffset: next - 1}
+	return w
+}
+
+// next is the offset of the next record to read.
+func (w *windower) next() int64 { return w.cur.LastOffset + 1 }
+
+// add takes the record at offset off (at or after next), received at tsMs.
+// A record of a later window than the open one closes the open window, whose
+// partial add returns; a record of an earlier window counts in the open one
+// as late.
+func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed *wire.Partial) {
+	ws := wire.WindowStart(tsMs, w.win)
+	switch {
+	case !w.open:
+		w.openAt(max(ws, w.floor))
+	case ws >= w.cur.WindowStartMs+w.win:
+		closed = w.close(off - 1)
+		w.openAt(ws)
+	}
+	w.cur.LastOffset = off
+	w.count(ws < w.cur.WindowStartMs, match, emoji, o)
+	return closed
+}
+
+func (w *windower) count(late bool, match, emoji string, o outcome) {
+	switch o {
+	case bad:
+		w.cur.Bad++
+		return
+	case duplicate:
+		w.cur.Duplicates++
+		return
+	}
+	if w.cur.Counts == nil {
+		w.cur.Counts = make(wire.Counts)
+	}
+	w.cur.Counts.Add(match, emoji, 1)
+	if late {
+		w.cur.Late++
+	}
+}
+
+// skip moves the open window's range past offsets that hold no record
+// (compacted away or transaction markers), up to but not including next.
+func (w *windower) skip(next int64) {
+	if next > w.next() {
+		w.cur.LastOffset = next - 1
+	}
+}
+
+// tick is called at wall time nowMs. When the partition is caught up (every
+// record the broker had was read), it opens the current window if none is
+// open, and closes the open window once its end plus the close delay has
+// passed, returning its partial. Windows that passed in between are skipped:
+// no flood of empty partials after a pause.
+func (w *windower) tick(nowMs int64, caughtUp bool) (closed *wire.Partial) {
+	if !caughtUp {
+		return nil
+	}
+	if w.open && nowMs < w.cur.WindowStartMs+w.win+w.delay {
+		return nil
+	}
+	if w.open {
+		closed = w.close(w.cur.LastOffset)
+	}
+	w.openAt(max(w.floor, wire.WindowStart(nowMs-w.delay, w.win)))
+	return closed
+}
+
+// due is the wall time at which tick has something to do.
+func (w *windower) due() int64 {
+	if !w.open {
+		return math.MinInt64
+	}
+	return w.cur.WindowStartMs + w.win + w.delay
+}
+
+// close ends the open window's range at offset last and returns its partial.
+func (w *windower) close(last int64) *wire.Partial {
+	p := w.cur
+	p.LastOffset = last
+	w.floor = p.WindowStartMs + w.win
+	w.open = false
+	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.win,
+		FirstOffset: last + 1, LastOffset: last}
+	return &p
+}
+
+func (w *windower) openAt(start int64) {
+	w.open = true
+	w.cur.WindowStartMs = start
+}
+
+// floorAfter is the first window of length winMs that starts at or after the
+// end of the window p covers, so a change of window length never reopens
+// time that was already published.
+func floorAfter(p *wire.Partial, winMs int64) int64 {
+	end := p.WindowStartMs + p.WindowMs
+	ws := wire.WindowStart(end, winMs)
+	if ws < end {
+		ws += winMs
+	}
+	return ws
+}

@@ -1,0 +1,171 @@
+package bridge
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// step is one input to a windower: a record (off >= 0), or a tick at now.
+type step struct {
+	off, ts  int64 // record at offset off received at ts
+	o        outcome
+	now      int64 // tick at wall time now (when off < 0)
+	caughtUp bool
+}
+
+func rec(off, ts int64) step     { return step{off: off, ts: ts} }
+func badRec(off, ts int64) step  { return step{off: off, ts: ts, o: bad} }
+func dupRec(off, ts int64) step  { return step{off: off, ts: ts, o: duplicate} }
+func tick(now int64) step        { return step{off: -1, now: now, caughtUp: true} }
+func tickBehind(now int64) step  { return step{off: -1, now: now} }
+func counts(n int64) wire.Counts { return wire.Counts{"m": {"🔥": n}} }
+func part(ws, first, last int64, c wire.Counts, late int64) wire.Partial {
+	return wire.Partial{Topic: "t", Partition: 3, WindowStartMs: ws, WindowMs: 1000,
+		FirstOffset: first, LastOffset: last, Counts: c, Late: late}
+}
+
+func TestWindower(t *testing.T) {
+	tests := []struct {
+		name  string
+		next  int64
+		floor int64
+		steps []step
+		want  []wire.Partial
+	}{
+		{"records of one window stay open until the close delay",
+			0, noFloor, []step{rec(0, 1000), rec(1, 1999), tick(2199)}, nil},
+		{"close delay passed: the window closes",
+			0, noFloor, []step{rec(0, 1000), rec(1, 1999), tick(2200)},
+			[]wire.Partial{part(1000, 0, 1, counts(2), 0)}},
+		{"a record of a later window ends the range before it",
+			5, noFloor, []step{rec(5, 1000), rec(6, 1500), rec(7, 2000)},
+			[]wire.Partial{part(1000, 5, 6, counts(2), 0)}},
+		{"a record far later skips the empty windows between (catch-up)",
+			0, noFloor, []step{rec(0, 1000), rec(1, 9000), rec(2, 12000)},
+			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(9000, 1, 1, counts(1), 0)}},
+		{"a record of a closed window counts late in the open one",
+			0, noFloor, []step{rec(0, 1000), tick(2200), rec(1, 1900), rec(2, 2100), tick(3200)},
+			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(2000, 1, 2, counts(2), 1)}},
+		{"caught up with no records: empty heartbeat partials, one per window",
+			7, noFloor, []step{tick(1250), tick(2199), tick(2200), tick(3200)},
+			[]wire.Partial{part(1000, 7, 6, nil, 0), part(2000, 7, 6, nil, 0)}},
+		{"not caught up: no wall-clock close",
+			0, noFloor, []step{rec(0, 1000), tickBehind(5000), rec(1, 1500)}, nil},
+		{"after a pause the next window opens at the present, no flood",
+			0, noFloor, []step{rec(0, 1000), tick(60500), tick(61000), tick(61200)},
+			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(60000, 1, 0, nil, 0)}},
+		{"resume: records before the floor are late in the floor's window",
+			10, 4000, []step{rec(10, 3500), rec(11, 4100), tick(5200)},
+			[]wire.Partial{part(4000, 10, 11, counts(2), 1)}},
+		{"resume: first record after the floor opens its own window, no extra empty partial",
+			10, 4000, []step{rec(10, 9100), tick(10200)},
+			[]wire.Partial{part(9000, 10, 10, counts(1), 0)}},
+		{"bad and duplicate records are in the range but not the counts",
+			0, noFloor, []step{rec(0, 1000), badRec(1, 1100), dupRec(2, 1200), tick(2200)},
+			[]wire.Partial{{Topic: "t", Partition: 3, WindowStartMs: 1000, WindowMs: 1000,
+				FirstOffset: 0, LastOffset: 2, Counts: counts(1), Bad: 1, Duplicates: 1}}},
+		{"offset gaps are covered by the range",
+			0, noFloor, []step{rec(0, 1000), rec(3, 1100), rec(9, 2000)},
+			[]wire.Partial{part(1000, 0, 8, counts(2), 0)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWindower("t", 3, 1000, 200, tt.next, tt.floor)
+			var got []wire.Partial
+			for _, s := range tt.steps {
+				var p *wire.Partial
+				if s.off >= 0 {
+					p = w.add(s.off, s.ts, "m", "🔥", s.o)
+				} else {
+					p = w.tick(s.now, s.caughtUp)
+				}
+				if p != nil {
+					got = append(got, *p)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			for _, p := range got {
+				if err := p.Validate(); err != nil {
+					t.Errorf("invalid partial: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestWindowerContiguous(t *testing.T) {
+	w := newWindower("t", 0, 1000, 100, 0, noFloor)
+	var got []wire.Partial
+	now := int64(0)
+	for off := int64(0); off < 1000; off++ {
+		now += int64(off % 7 * 3)
+		if p := w.add(off, now-int64(off%5*150), "m", "🔥", counted); p != nil {
+			got = append(got, *p)
+		}
+		if p := w.tick(now, off%3 == 0); p != nil {
+			got = append(got, *p)
+		}
+	}
+	next, total := int64(0), int64(0)
+	for _, p := range got {
+		if p.FirstOffset != next {
+			t.Fatalf("partial %+v starts at %d, want %d", p, p.FirstOffset, next)
+		}
+		next, total = p.NextOffset(), total+p.Counts.Total()
+	}
+	if total != next {
+		t.Errorf("counted %d records in offsets 0..%d", total, next-1)
+	}
+}
+
+func TestFloorAfter(t *testing.T) {
+	tests := []struct {
+		start, ms, win, want int64
+	}{
+		{2000, 2000, 2000, 4000},
+		{2000, 2000, 3000, 6000},
+		{3000, 1000, 2000, 4000},
+		{2000, 1000, 2000, 4000},
+	}
+	for _, tt := range tests {
+		p := wire.Partial{WindowStartMs: tt.start, WindowMs: tt.ms}
+		if got := floorAfter(&p, tt.win); got != tt.want {
+			t.Errorf("floorAfter(%d+%d, %d) = %d, want %d", tt.start, tt.ms, tt.win, got, tt.want)
+		}
+	}
+}
+
+func TestDedup(t *testing.T) {
+	tests := []struct {
+		name    string
+		horizon int64
+		limit   int
+		ids     []string
+		ts      []int64
+		want    []bool
+	}{
+		{"repeat within horizon", 100, 10, []string{"a", "b", "a"}, []int64{0, 10, 50}, []bool{false, false, true}},
+		{"repeat after horizon counts again", 100, 10, []string{"a", "a"}, []int64{0, 101}, []bool{false, false}},
+		{"empty ids never repeat", 100, 10, []string{"", ""}, []int64{0, 1}, []bool{false, false}},
+		{"the cap forgets the oldest", 100, 2, []string{"a", "b", "c", "a", "c"}, []int64{0, 1, 2, 3, 4},
+			[]bool{false, false, false, false, true}},
+		{"off", -1, 10, []string{"a", "a"}, []int64{0, 1}, []bool{false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDedup(tt.horizon, tt.limit)
+			for i, id := range tt.ids {
+				if got := d.repeat(id, tt.ts[i]); got != tt.want[i] {
+					t.Errorf("repeat(%q, %d) = %v, want %v", id, tt.ts[i], got, tt.want[i])
+				}
+			}
+			if d.len() > max(tt.limit, 0) {
+				t.Errorf("remembers %d ids, cap %d", d.len(), tt.limit)
+			}
+		})
+	}
+}
