@@ -1,0 +1,105 @@
+package fanout
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Subjects of the permission model. A viewer (and a leaf, towards its hub)
+// may receive LiveSubjects and reply inboxes, and may send exactly one kind
+// of request: the direct get of the last swarm of a match.
+const (
+	// LatestSwarmRequests matches wire.LatestSwarmRequest of every match:
+	// what a viewer may publish on its leaf.
+	LatestSwarmRequests = "$JS.API.DIRECT.GET." + wire.SwarmsStream + ".emostream.swarm.*"
+	// HubDomain is the hub's JetStream domain. nats-server never forwards
+	// plain $JS.API.> over a leafnode connection, so a leaf forwards a
+	// viewer's request under the hub's domain prefix, which the hub maps
+	// back to $JS.API.> in the leaves' account.
+	HubDomain = "hub"
+	// hubLatestSwarmRequests is LatestSwarmRequests as it travels between
+	// leaf and hub.
+	hubLatestSwarmRequests = "$JS." + HubDomain + ".API.DIRECT.GET." + wire.SwarmsStream + ".emostream.swarm.*"
+	inboxes             = "_INBOX.>"
+	// serviceReplies are the reply subjects nats-server gives requests that
+	// cross an account boundary through a service import.
+	serviceReplies = "_R_.>"
+)
+
+// ErrBadCredential is returned for a user name or password that a .conf
+// file could not carry verbatim.
+var ErrBadCredential = errors.New("fanout: user names and passwords must be 1-128 of [A-Za-z0-9._~-]")
+
+// checkCredential reports whether s is safe to write into a .conf string.
+func checkCredential(s string) error {
+	if len(s) == 0 || len(s) > 128 {
+		return ErrBadCredential
+	}
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._~-", c)
+		if !ok {
+			return ErrBadCredential
+		}
+	}
+	return nil
+}
+
+// randomSecret returns 32 hex digits from crypto/rand.
+func randomSecret() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// hostPort splits a listen address; port 0 becomes -1, nats-server's
+// "random port".
+func hostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("fanout: listen address %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("fanout: listen address %q: bad port", addr)
+	}
+	if n == 0 {
+		n = -1
+	}
+	return h, n, nil
+}
+
+// listen renders "host:port" for a .conf listen line (port -1 = random).
+func listen(addr string) (string, error) {
+	h, p, err := hostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	return strconv.Quote(net.JoinHostPort(h, strconv.Itoa(p))), nil
+}
+
+var confFuncs = template.FuncMap{
+	"q": strconv.Quote,
+	"join": func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = strconv.Quote(s)
+		}
+		return strings.Join(q, ", ")
+	},
+}
+
+func render(t *template.Template, data any) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("fanout: rendering %s: %w", t.Name(), err)
+	}
+	return b.String(), nil
+}

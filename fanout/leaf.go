@@ -1,0 +1,255 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"text/template"
+	"time"
+)
+
+// Defaults of LeafConfig.
+const (
+	DefaultLeafName          = "emostream-leaf"
+	DefaultWebSocketListen   = "127.0.0.1:9222"
+	DefaultLeafClientListen  = "127.0.0.1:0"
+	DefaultLeafMaxConns      = 16384
+	DefaultLeafMaxSubs       = 256
+	DefaultLeafMaxPayload    = 64 << 10
+	DefaultLeafMaxPending    = 256 << 10
+	DefaultLeafWriteDeadline = 2 * time.Second
+	DefaultLeafPingInterval  = 30 * time.Second
+	viewerUser               = "viewer"
+)
+
+// ErrNoRemotes is returned for a leaf with no hub to connect to.
+var ErrNoRemotes = errors.New("fanout: a leaf needs at least one remote (hub or parent leaf)")
+
+// LeafConfig builds a leaf cluster node when no .conf file is given. It
+// renders to the same configuration as deploy/leaf-a.conf.
+type LeafConfig struct {
+	// ConfigFile is a nats-server .conf to load as is. When set, every
+	// other field but Logger is ignored.
+	ConfigFile string
+	// Name is the server name. Zero means "emostream-leaf".
+	Name string
+	// Remotes are leafnode URLs of the hub (or a parent leaf) with
+	// credentials, e.g. Hub.LeafRemote(). Several URLs are one remote with
+	// fail-over. Required.
+	Remotes []string
+	// WebSocketListen serves viewers. Port 0 picks a free port. Zero means
+	// "127.0.0.1:9222".
+	WebSocketListen string
+	// ClientListen is the plain NATS port, which no viewer can use (viewers
+	// are WebSocket-only). Zero means "127.0.0.1:0".
+	ClientListen string
+	// LeafListen accepts leaves of this leaf. Zero means none.
+	LeafListen string
+	// LeafUser and LeafPassword are the credentials of leaves of this leaf.
+	// Zero means "leaf" and a random password (read back with LeafRemote).
+	LeafUser, LeafPassword string
+	// MonitorListen serves /varz, /connz, /subsz, /leafz. Zero means none.
+	MonitorListen string
+	// TLSCert and TLSKey are PEM files; set both to serve wss://. Zero
+	// means plain ws://, which is right on loopback or behind a TLS proxy.
+	TLSCert, TLSKey string
+	// AllowedOrigins limits the browser origins that may connect. Zero
+	// means any origin.
+	AllowedOrigins []string
+	// Compression negotiates permessage-deflate with viewers. Zero means
+	// off (cheaper in memory per viewer; swarms are small).
+	Compression bool
+	// MaxConnections caps connections. Zero means 16384.
+	MaxConnections int
+	// MaxSubscriptions caps subscriptions per connection (also of a leaf of
+	// this leaf: one per match its viewers watch). Zero means 256.
+	MaxSubscriptions int
+	// MaxPayload caps a message's size. Zero means 64 KiB.
+	MaxPayload int
+	// MaxPending is the most bytes buffered for one slow viewer before it is
+	// cut off as a slow consumer. Zero means 256 KiB.
+	MaxPending int
+	// WriteDeadline cuts off a viewer that cannot take writes for this long
+	// (counted as a slow consumer). Zero means 2s.
+	WriteDeadline time.Duration
+	// PingInterval is how often idle viewers are pinged. Zero means 30s.
+	PingInterval time.Duration
+	// Logger receives the server's log. Zero means slog.Default().
+	Logger *slog.Logger
+}
+
+// Leaf is a cluster publisher: an embedded nats-server that is a leafnode of
+// the hub and serves NATS WebSocket to viewers.
+type Leaf struct {
+	*embedded
+	cfg LeafConfig
+}
+
+// NewLeaf validates cfg and builds the leaf; Start or Run starts it.
+func NewLeaf(cfg LeafConfig) (*Leaf, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	text := ""
+	if cfg.ConfigFile == "" {
+		var err error
+		if cfg, err = cfg.withDefaults(); err != nil {
+			return nil, err
+		}
+		if text, err = cfg.render(); err != nil {
+			return nil, err
+		}
+	}
+	opts, err := loadOptions(cfg.ConfigFile, text)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEmbedded(opts, log.With("component", "leaf", "leaf", opts.ServerName))
+	if err != nil {
+		return nil, err
+	}
+	return &Leaf{embedded: e, cfg: cfg}, nil
+}
+
+func (c LeafConfig) withDefaults() (LeafConfig, error) {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Name, DefaultLeafName)
+	def(&c.WebSocketListen, DefaultWebSocketListen)
+	def(&c.ClientListen, DefaultLeafClientListen)
+	def(&c.LeafUser, DefaultLeafUser)
+	def(&c.LeafPassword, randomSecret())
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	defInt(&c.MaxConnections, DefaultLeafMaxConns)
+	defInt(&c.MaxSubscriptions, DefaultLeafMaxSubs)
+	defInt(&c.MaxPayload, DefaultLeafMaxPayload)
+	defInt(&c.MaxPending, DefaultLeafMaxPending)
+	if c.WriteDeadline == 0 {
+		c.WriteDeadline = DefaultLeafWriteDeadline
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultLeafPingInterval
+	}
+	return c, c.validate()
+}
+
+func (c LeafConfig) validate() error {
+	if len(c.Remotes) == 0 {
+		return ErrNoRemotes
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("fanout: leaf TLS needs both a certificate and a key")
+	}
+	if c.MaxConnections < 0 || c.MaxSubscriptions < 0 || c.MaxPayload < 0 || c.MaxPending < 0 ||
+		c.WriteDeadline < 0 || c.PingInterval < 0 {
+		return fmt.Errorf("fanout: leaf limits must not be negative")
+	}
+	if err := checkCredential(c.LeafUser); err != nil {
+		return err
+	}
+	return checkCredential(c.LeafPassword)
+}
+
+func (c LeafConfig) render() (string, error) {
+	data := map[string]any{"C": c, "Get": LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": "emostream.live.>",
+		"LeafAllow":   []string{"emostream.live.>", serviceReplies, inboxes},
+		"ViewerAllow": []string{"emostream.live.>", inboxes}, "Viewer": viewerUser}
+	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
+		"Leaf": c.LeafListen, "Monitor": c.MonitorListen}
+	for k, a := range addrs {
+		if a == "" {
+			continue
+		}
+		l, err := listen(a)
+		if err != nil {
+			return "", err
+		}
+		data[k] = l
+	}
+	return render(leafTemplate, data)
+}
+
+// WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222.
+func (l *Leaf) WebSocketURL() string {
+	scheme := "ws"
+	if l.opts.Websocket.TLSConfig != nil {
+		scheme = "wss"
+	}
+	return url(scheme, l.opts.Websocket.Host, l.opts.Websocket.Port)
+}
+
+// LeafURL is this leaf's own leafnode listener (for leaves of this leaf),
+// without credentials; "" if it has none.
+func (l *Leaf) LeafURL() string {
+	if l.opts.LeafNode.Port == 0 {
+		return ""
+	}
+	return url("nats-leaf", l.opts.LeafNode.Host, l.opts.LeafNode.Port)
+}
+
+// LeafRemote is LeafURL with credentials, for LeafConfig.Remotes of a leaf
+// of this leaf. A leaf loaded from a file returns LeafURL.
+func (l *Leaf) LeafRemote() string {
+	u := l.LeafURL()
+	if u == "" || l.cfg.ConfigFile != "" {
+		return u
+	}
+	return u[:len("nats-leaf://")] + l.cfg.LeafUser + ":" + l.cfg.LeafPassword + "@" + u[len("nats-leaf://"):]
+}
+
+// leafTemplate mirrors deploy/leaf-a.conf.
+var leafTemplate = template.Must(template.New("leaf").Funcs(confFuncs).Parse(`
+server_name: {{q .C.Name}}
+listen: {{.Client}}
+{{- if .Monitor}}
+http: {{.Monitor}}
+{{- end}}
+max_connections: {{.C.MaxConnections}}
+max_subscriptions: {{.C.MaxSubscriptions}}
+max_payload: {{.C.MaxPayload}}
+max_pending: {{.C.MaxPending}}
+write_deadline: "{{.C.WriteDeadline}}"
+websocket {
+  listen: {{.WS}}
+{{- if .C.TLSCert}}
+  tls { cert_file: {{q .C.TLSCert}}, key_file: {{q .C.TLSKey}} }
+{{- else}}
+  no_tls: true
+{{- end}}
+  no_auth_user: {{q .Viewer}}
+{{- if .C.AllowedOrigins}}
+  allowed_origins: [{{join .C.AllowedOrigins}}]
+{{- end}}
+  compression: {{.C.Compression}}
+  ping_interval: "{{.C.PingInterval}}"
+}
+accounts {
+  HUB {
+    users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
+      permissions: {publish: {allow: [{{q .HubGet}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}]
+    exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}]
+  }
+  VIEWERS {
+    users: [{user: {{q .Viewer}}, password: "", allowed_connection_types: ["WEBSOCKET"],
+      permissions: {publish: {allow: [{{q .Get}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
+    imports: [
+      {stream: {account: HUB, subject: {{q .Live}}}}
+      {service: {account: HUB, subject: {{q .HubGet}}}, to: {{q .Get}}}
+    ]
+  }
+}
+leafnodes {
+{{- if .Leaf}}
+  listen: {{.Leaf}}
+{{- end}}
+  remotes: [{urls: [{{join .C.Remotes}}], account: HUB}]
+}
+`))
