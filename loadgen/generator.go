@@ -148,13 +148,22 @@ func (g *Generator) reportProgress(ctx context.Context, start time.Time) {
 			snap, counts := g.stats.latency.Snapshot(), g.stats.counts()
 			interval := snap.Sub(prev)
 			g.cfg.Progress(Progress{
-				Elapsed: now.Sub(start), Counts: counts,
+				Elapsed: now.Sub(start), Done: g.done(now.Sub(start), counts.Events), Counts: counts,
 				EventRate: perSecond(counts.Events-prevEvents, now.Sub(prevAt)),
 				P50:       interval.Quantile(0.5), P99: interval.Quantile(0.99),
 			})
 			prev, prevEvents, prevAt = snap, counts.Events, now
 		}
 	}
+}
+
+// done returns the fraction of the run behind after elapsed and events.
+func (g *Generator) done(elapsed time.Duration, events int64) float64 {
+	f := float64(elapsed) / float64(g.cfg.Duration)
+	if g.cfg.Events > 0 {
+		f = max(f, float64(events)/float64(g.cfg.Events))
+	}
+	return min(f, 1)
 }
 
 func (g *Generator) summary(elapsed time.Duration) Summary {

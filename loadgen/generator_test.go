@@ -184,6 +184,9 @@ func TestProgressReportsIntervals(t *testing.T) {
 			if p.Elapsed != time.Duration(i+1)*100*time.Millisecond || p.Events != int64(i+1)*100 {
 				t.Errorf("report %d: %v elapsed, %d events", i, p.Elapsed, p.Events)
 			}
+			if want := float64(i+1) / 10; p.Done < want-1e-9 || p.Done > want+1e-9 {
+				t.Errorf("report %d: done %v, want %v", i, p.Done, want)
+			}
 			if p.EventRate != 1000 || p.P50 != 500*time.Microsecond || p.P99 != 500*time.Microsecond {
 				t.Errorf("report %d: rate %v p50 %v p99 %v, want 1000/s and 500µs", i, p.EventRate, p.P50, p.P99)
 			}

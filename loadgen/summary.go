@@ -69,6 +69,9 @@ type Summary struct {
 // Progress is a report on a run under way.
 type Progress struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
+	// Done is the fraction of the run behind, 0…1: elapsed of the duration
+	// or events of the event bound, whichever is further.
+	Done float64 `json:"done"`
 	Counts
 	// EventRate is events/s sent over the last interval.
 	EventRate float64 `json:"events_per_s"`
@@ -121,11 +124,29 @@ func (s Summary) String() string {
 	return b.String()
 }
 
-// String writes the progress as one line.
+// String writes the progress as one line; statuses other than 2xx are
+// listed after the rejected count, and errors and timeouts when there are any.
 func (p Progress) String() string {
-	return fmt.Sprintf("%6.1fs  sent %d  accepted %d  rejected %d [%s]  errors %d  timeouts %d  %.0f ev/s  p50 %v  p99 %v",
-		p.Elapsed.Seconds(), p.Events, p.Accepted, p.Rejected, statusText(p.ByStatus), p.Errors, p.Timeouts,
-		p.EventRate, round(p.P50), round(p.P99))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5.1fs  sent %d  accepted %d  rejected %d", p.Elapsed.Seconds(), p.Events, p.Accepted, p.Rejected)
+	if bad := rejectedStatuses(p.ByStatus); len(bad) > 0 {
+		fmt.Fprintf(&b, " (%s)", statusText(bad))
+	}
+	if p.Errors+p.Timeouts > 0 {
+		fmt.Fprintf(&b, "  errors %d  timeouts %d", p.Errors, p.Timeouts)
+	}
+	fmt.Fprintf(&b, "  %.0f ev/s  p50 %v  p99 %v", p.EventRate, round(p.P50), round(p.P99))
+	return b.String()
+}
+
+func rejectedStatuses(m map[int]int64) map[int]int64 {
+	bad := map[int]int64{}
+	for code, n := range m {
+		if code/100 != 2 {
+			bad[code] = n
+		}
+	}
+	return bad
 }
 
 func rateText(r float64) string {

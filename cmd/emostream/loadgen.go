@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,9 +134,16 @@ func chooseMix(ctx context.Context, log *slog.Logger, target, flag string) (load
 // terminal, or prints a line every few seconds otherwise.
 func progressPrinter(w io.Writer, tty bool) (func(loadgen.Progress), time.Duration) {
 	if tty {
-		return func(p loadgen.Progress) { fmt.Fprintf(w, "\r\033[K%s", p) }, loadgenTTYInterval
+		return func(p loadgen.Progress) { fmt.Fprintf(w, "\r\033[K%s %s", progressBar(p.Done), p) }, loadgenTTYInterval
 	}
 	return func(p loadgen.Progress) { fmt.Fprintln(w, p) }, loadgenLinesInterval
+}
+
+// progressBar draws done (0…1) as a bar of 20 cells and a percentage.
+func progressBar(done float64) string {
+	const width = 20
+	full := int(done * width)
+	return "[" + strings.Repeat("#", full) + strings.Repeat(".", width-full) + fmt.Sprintf("] %3.0f%%", done*100)
 }
 
 func printSummary(w io.Writer, s loadgen.Summary, asJSON bool) error {
