@@ -28,7 +28,7 @@ const (
 	// hubLatestSwarmRequests is LatestSwarmRequests as it travels between
 	// leaf and hub.
 	hubLatestSwarmRequests = "$JS." + HubDomain + ".API.DIRECT.GET." + wire.SwarmsStream + ".emostream.swarm.*"
-	inboxes             = "_INBOX.>"
+	inboxes                = "_INBOX.>"
 	// serviceReplies are the reply subjects nats-server gives requests that
 	// cross an account boundary through a service import.
 	serviceReplies = "_R_.>"
