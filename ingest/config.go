@@ -1,0 +1,190 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Defaults of Config, the values its zero fields stand for.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultBroker          = "127.0.0.1:9092"
+	DefaultBodyLimit       = 1 << 20
+	DefaultUserRate        = 20     // events/s per user_id
+	DefaultUserBurst       = 100    // events
+	DefaultIPRate          = 10_000 // events/s per client IP
+	DefaultIPBurst         = 20_000 // events
+	DefaultMaxBuckets      = 100_000
+	DefaultReadTimeout     = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultProduceTimeout  = 5 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultMaxBatchBytes   = 900 << 10
+	DefaultMaxInFlight     = 4
+)
+
+// AckMode says when POST /v1/emojis answers 202.
+type AckMode string
+
+const (
+	// AckAll answers once Kafka acknowledged the request's events from all
+	// in-sync replicas. It is the default.
+	AckAll AckMode = "all"
+	// AckBuffered answers once the events are in the producer's buffer; a
+	// crash may lose the last flush interval.
+	AckBuffered AckMode = "buffered"
+)
+
+// Errors of New and Run.
+var (
+	ErrConfig = errors.New("ingest: invalid config")
+	ErrClosed = errors.New("ingest: producer closed")
+)
+
+// Config configures a Server. Every zero value means the documented default.
+type Config struct {
+	// Listener is the bound listener the API is served on. Nil means a new
+	// one on DefaultListen.
+	Listener net.Listener
+	// Brokers are the Kafka bootstrap addresses. Empty means DefaultBroker.
+	Brokers []string
+	// Topic is the events topic. Empty means wire.DefaultTopic.
+	Topic string
+	// Ack is when a request is answered. Empty means AckAll.
+	Ack AckMode
+	// FlushInterval is the longest an event waits in the producer's buffer.
+	// Zero means wire.DefaultFlushInterval.
+	FlushInterval time.Duration
+	// Window is the counting window length. Zero means wire.DefaultWindow.
+	Window time.Duration
+	// Emojis is the allow-list. Empty means wire.DefaultEmojis.
+	Emojis []string
+	// SwarmThreshold is served in GET /v1/config. Zero means
+	// wire.DefaultSwarmThreshold.
+	SwarmThreshold int64
+	// WSURLs are the NATS WebSocket URLs served in GET /v1/config.
+	WSURLs []string
+
+	// UserRate is the sustained events/s allowed per user_id. Zero means
+	// DefaultUserRate; negative turns the per-user limit off.
+	UserRate float64
+	// UserBurst is the per-user bucket size in events. Zero means
+	// DefaultUserBurst (at least UserRate).
+	UserBurst int
+	// IPRate is the sustained events/s allowed per client IP. Zero means
+	// DefaultIPRate; negative turns the per-IP limit off.
+	IPRate float64
+	// IPBurst is the per-IP bucket size in events. Zero means
+	// DefaultIPBurst (at least IPRate).
+	IPBurst int
+	// MaxBuckets bounds each limiter's memory: past it, idle buckets are
+	// evicted first, then arbitrary ones. Zero means DefaultMaxBuckets.
+	MaxBuckets int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	// Empty means none: the client IP is always the TCP peer.
+	TrustedProxies []netip.Prefix
+
+	// BodyLimit is the largest request body in bytes. Zero means
+	// DefaultBodyLimit.
+	BodyLimit int
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the HTTP connection.
+	// Zero means DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ProduceTimeout bounds one produce request. Zero means
+	// DefaultProduceTimeout.
+	ProduceTimeout time.Duration
+	// ShutdownTimeout bounds the wait for open requests when Run's context
+	// ends. Zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// MaxBatchBytes is the size at which a partition's batch is sent even
+	// while another produce is in flight. Zero means DefaultMaxBatchBytes.
+	MaxBatchBytes int
+	// MaxInFlight is the most produce requests in flight per partition.
+	// Zero means DefaultMaxInFlight.
+	MaxInFlight int
+
+	// Registerer receives the metrics and Gatherer serves GET /metrics. Nil
+	// Registerer means a private registry; nil Gatherer means the
+	// Registerer if it is a Gatherer, else the private registry.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Static is served at "/". Nil means web.Static().
+	Static fs.FS
+	// Logger receives the stage's logs. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns c with every zero field set to its default, or an
+// error wrapping ErrConfig.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{DefaultBroker}
+	}
+	setDefault(&c.Topic, wire.DefaultTopic)
+	setDefault(&c.Ack, AckAll)
+	setDefault(&c.FlushInterval, wire.DefaultFlushInterval)
+	setDefault(&c.Window, wire.DefaultWindow)
+	setDefault(&c.SwarmThreshold, wire.DefaultSwarmThreshold)
+	setDefault(&c.UserRate, DefaultUserRate)
+	setDefault(&c.UserBurst, max(DefaultUserBurst, int(c.UserRate)))
+	setDefault(&c.IPRate, DefaultIPRate)
+	setDefault(&c.IPBurst, max(DefaultIPBurst, int(c.IPRate)))
+	setDefault(&c.MaxBuckets, DefaultMaxBuckets)
+	setDefault(&c.BodyLimit, DefaultBodyLimit)
+	setDefault(&c.ReadTimeout, DefaultReadTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.ProduceTimeout, DefaultProduceTimeout)
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Ack != AckAll && c.Ack != AckBuffered:
+		return fmt.Errorf("%w: ack %q: want all or buffered", ErrConfig, c.Ack)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("%w: negative flush interval", ErrConfig)
+	case !wire.ValidWindow(c.Window):
+		return fmt.Errorf("%w: window %v: want whole milliseconds from 100ms to 1h", ErrConfig, c.Window)
+	case c.UserBurst < 0 || c.IPBurst < 0 || c.MaxBuckets < 0:
+		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
+	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
+		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)
+	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ProduceTimeout < 0 || c.ShutdownTimeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrConfig)
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("%w: broker %q: %v", ErrConfig, b, err)
+		}
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

@@ -1,0 +1,72 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// errorBody is every error response: {"error":{"code","message","index"}},
+// index only when the error is about one event of the request.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Index   *int   `json:"index,omitempty"`
+}
+
+// fail writes the JSON error and counts it. It returns nil: the response is
+// complete.
+func (s *Server) fail(c *fiber.Ctx, status int, code, msg string, index int) error {
+	s.m.reject(code)
+	d := errorDetail{Code: code, Message: msg}
+	if index >= 0 {
+		d.Index = &index
+	}
+	b, err := json.Marshal(errorBody{Error: d})
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// failRequest answers a decoder error: every code of the decoder is a 400.
+func (s *Server) failRequest(c *fiber.Ctx, err error) error {
+	var re *wire.RequestError
+	if !errors.As(err, &re) {
+		return s.fail(c, fiber.StatusBadRequest, wire.CodeBadJSON, err.Error(), -1)
+	}
+	return s.fail(c, fiber.StatusBadRequest, re.Code, re.Message, re.Index)
+}
+
+// errorHandler turns fiber's and fasthttp's errors (oversized body, unknown
+// route, malformed HTTP) into the JSON error.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	status, msg := fiber.StatusInternalServerError, "internal error"
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status, msg = fe.Code, fe.Message
+	}
+	code := wire.CodeInternal
+	switch {
+	case status == fiber.StatusRequestEntityTooLarge:
+		code, msg = wire.CodeBodyTooLarge, "request body is larger than the limit"
+	case status == fiber.StatusNotFound:
+		code = wire.CodeNotFound
+	case status == fiber.StatusMethodNotAllowed:
+		code = wire.CodeMethodNotAllowed
+	case status >= 400 && status < 500:
+		code = wire.CodeBadJSON
+	default:
+		s.cfg.Logger.Error("request failed", "path", c.Path(), "err", err)
+	}
+	return s.fail(c, status, code, msg, -1)
+}

@@ -1,0 +1,171 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// postEmojis is POST /v1/emojis: decode, rate-limit, produce, answer.
+func (s *Server) postEmojis(c *fiber.Ctx) error {
+	if !isJSON(c.Request().Header.ContentType()) {
+		return s.fail(c, fiber.StatusUnsupportedMediaType, wire.CodeUnsupportedMedia,
+			"Content-Type must be application/json", -1)
+	}
+	now := s.cfg.Now()
+	r := acquireRequest()
+	n, err := s.accept(c, r, now)
+	if err != nil {
+		return err
+	}
+	s.m.accepted.Add(float64(n))
+	s.m.requestEvents.Observe(float64(n))
+	return s.accepted(c, n, wire.WindowStart(now.UnixMilli(), s.cfg.Window.Milliseconds()))
+}
+
+// accept decodes, limits and produces r, releasing it when done; it returns
+// the event count or the error response already written.
+func (s *Server) accept(c *fiber.Ctx, r *request, now time.Time) (int, error) {
+	var err error
+	if r.events, err = s.dec.Decode(r.events, c.Body()); err != nil {
+		releaseRequest(r)
+		return 0, s.failRequest(c, err)
+	}
+	if ok, wait := s.lim.allow(s.clientIP(c), r, now); !ok {
+		releaseRequest(r)
+		return 0, s.rateLimited(c, wait)
+	}
+	if s.cfg.Ack == AckBuffered {
+		if err := s.prod.ready(); err != nil {
+			releaseRequest(r)
+			return 0, s.unavailable(c, err)
+		}
+	}
+	n := len(r.events)
+	r.encode(now.UnixMilli())
+	if err := s.produce(r); err != nil {
+		return 0, s.unavailable(c, err)
+	}
+	return n, nil
+}
+
+// produce hands r to the producer and, in AckAll mode, waits for Kafka.
+// Whatever happens, r is released exactly once.
+func (s *Server) produce(r *request) error {
+	r.wait = s.cfg.Ack == AckAll
+	if err := s.prod.submit(r); err != nil {
+		releaseRequest(r)
+		return err
+	}
+	if !r.wait {
+		return nil
+	}
+	err := <-r.done
+	releaseRequest(r)
+	return err
+}
+
+// accepted writes 202 {"accepted":n,"windows":[w]}. All events of a request
+// share its receive time, so they fall in one window.
+func (s *Server) accepted(c *fiber.Ctx, n int, window int64) error {
+	var a [64]byte
+	b := append(a[:0], `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"windows":[`...)
+	b = strconv.AppendInt(b, window, 10)
+	b = append(b, "]}"...)
+	c.Status(fiber.StatusAccepted)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// clientIP is the address the per-IP limit charges.
+func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
+	var peer netip.Addr
+	if a, ok := c.Context().RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort().Addr()
+	}
+	if len(s.cfg.TrustedProxies) == 0 {
+		return peer.Unmap()
+	}
+	return clientIP(peer, c.Request().Header.Peek(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
+}
+
+var (
+	mimeJSON = []byte("application/json")
+	charset  = []byte("charset")
+	utf8Name = []byte("utf-8")
+)
+
+// isJSON reports whether ct is application/json, with parameters allowed
+// but a charset, if given, only utf-8.
+func isJSON(ct []byte) bool {
+	mt, params, _ := bytes.Cut(ct, []byte{';'})
+	if !bytes.EqualFold(bytes.TrimSpace(mt), mimeJSON) {
+		return false
+	}
+	for len(params) > 0 {
+		var p []byte
+		p, params, _ = bytes.Cut(params, []byte{';'})
+		k, v, _ := bytes.Cut(p, []byte{'='})
+		v = bytes.Trim(bytes.TrimSpace(v), `"`)
+		if bytes.EqualFold(bytes.TrimSpace(k), charset) && !bytes.EqualFold(v, utf8Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) sendJSON(body func() []byte) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(body())
+	}
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.SendString(`{"status":"ok"}`)
+}
+
+// readyz answers 200 while Kafka answered recently, else 503.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if err := s.prod.ready(); err != nil {
+		return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeUnavailable, err.Error(), -1)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.SendString(`{"status":"ready"}`)
+}
+
+func (s *Server) methodNotAllowed(allow string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderAllow, allow)
+		return s.fail(c, fiber.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
+			c.Method()+" is not allowed on "+c.Path()+"; allowed: "+allow, -1)
+	}
+}
+
+func (s *Server) rateLimited(c *fiber.Ctx, wait time.Duration) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	return s.fail(c, fiber.StatusTooManyRequests, wire.CodeRateLimited,
+		"rate limited: retry after "+strconv.Itoa(secs)+" s", -1)
+}
+
+func (s *Server) unavailable(c *fiber.Ctx, err error) error {
+	s.cfg.Logger.Debug("refusing request", "err", err)
+	msg := "kafka is unavailable; nothing of this request was stored, retry later"
+	if errors.Is(err, ErrBusy) {
+		msg = "the producer is overloaded; nothing of this request was stored, retry later"
+	}
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeUnavailable, msg, -1)
+}

@@ -1,0 +1,191 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/testenv"
+)
+
+// stack is an ingest server on a random loopback port in front of k.
+type stack struct {
+	k    *testenv.Kafka
+	srv  *ingest.Server
+	url  string
+	stop func() error
+}
+
+// startIngest runs a server against k with cfg (Listener, Brokers and
+// Logger filled in), waits until /readyz is green, and stops it when the
+// test ends.
+func startIngest(t *testing.T, k *testenv.Kafka, cfg ingest.Config) *stack {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listener, cfg.Brokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
+	srv, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	st := &stack{k: k, srv: srv, url: "http://" + ln.Addr().String()}
+	var once bool
+	var runErr error
+	st.stop = func() error {
+		if !once {
+			once = true
+			cancel()
+			runErr = <-done
+		}
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := st.stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	st.waitReady(t, true)
+	return st
+}
+
+func (st *stack) waitReady(t *testing.T, want bool) {
+	t.Helper()
+	testenv.WaitFor(t, 20*time.Second, "/readyz", func() bool {
+		res, err := http.Get(st.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return (res.StatusCode == http.StatusOK) == want
+	})
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// post sends body to POST /v1/emojis as application/json.
+func (st *stack) post(t testing.TB, body string) reply {
+	t.Helper()
+	return st.do(t, http.MethodPost, "/v1/emojis", "application/json", strings.NewReader(body))
+}
+
+func (st *stack) do(t testing.TB, method, path, contentType string, body io.Reader) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, st.url+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// accepted is the body of a 202.
+type accepted struct {
+	Accepted int     `json:"accepted"`
+	Windows  []int64 `json:"windows"`
+}
+
+// apiError is the body of every error.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Index   *int   `json:"index"`
+	} `json:"error"`
+}
+
+func decodeJSON[T any](t testing.TB, b []byte) T {
+	t.Helper()
+	var v T
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}
+
+// endOffsets returns the next offset of every partition of the topic.
+func endOffsets(t testing.TB, k *testenv.Kafka) []int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(k.Addr()), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	defer c.Transport.(*kafka.Transport).CloseIdleConnections()
+	reqs := make([]kafka.OffsetRequest, k.Partitions)
+	for p := range reqs {
+		reqs[p] = kafka.LastOffsetOf(p)
+	}
+	res, err := c.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.Topic: reqs}})
+	if err != nil {
+		t.Fatalf("listing offsets: %v", err)
+	}
+	out := make([]int64, k.Partitions)
+	for _, po := range res.Topics[k.Topic] {
+		if po.Error != nil {
+			t.Fatalf("offsets of partition %d: %v", po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out
+}
+
+// readRange reads, with kafka-go, every record from offsets from up to to.
+func readRange(t testing.TB, k *testenv.Kafka, from, to []int64) []kafka.Message {
+	t.Helper()
+	var out []kafka.Message
+	for p := range to {
+		if to[p] == from[p] {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, Topic: k.Topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		if err := r.SetOffset(from[p]); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		for off := from[p]; off < to[p]; off++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("reading partition %d at %d: %v", p, off, err)
+			}
+			out = append(out, m)
+		}
+		cancel()
+		r.Close()
+	}
+	return out
+}
+
+func sum(xs []int64) int64 {
+	var n int64
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}

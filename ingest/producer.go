@@ -1,0 +1,170 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Errors of the producer; a client sees them as 503 kafka_unavailable.
+var (
+	ErrNoPartitions = errors.New("ingest: topic partitions not known yet")
+	ErrBusy         = errors.New("ingest: producer queue full")
+)
+
+// queueLen is each partition's queue of requests waiting for its goroutine.
+const queueLen = 4096
+
+// producer writes requests to Kafka: all events of one request to one
+// partition in one produce request.
+type producer struct {
+	cfg      *Config
+	windowMs int64
+	client   *kafka.Client
+	log      *slog.Logger
+	m        *metrics
+	health   health
+
+	mu     sync.RWMutex // guards closed and sends on the partitions' queues
+	closed bool
+	parts  atomic.Pointer[[]*partition]
+	wg     sync.WaitGroup
+
+	abandon       context.Context // ends when buffered retries give up
+	abandonCancel context.CancelFunc
+}
+
+func newProducer(cfg *Config, m *metrics) *producer {
+	tr := &kafka.Transport{ClientID: "emostream-ingest", MetadataTopics: []string{cfg.Topic}, MetadataTTL: 5 * time.Second}
+	p := &producer{
+		cfg:      cfg,
+		windowMs: cfg.Window.Milliseconds(),
+		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr},
+		log:      cfg.Logger,
+		m:        m,
+	}
+	p.parts.Store(&[]*partition{})
+	p.abandon, p.abandonCancel = context.WithCancel(context.Background())
+	return p
+}
+
+// submit queues r on the partition its first user_id hashes to.
+func (p *producer) submit(r *request) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	parts := *p.parts.Load()
+	switch {
+	case p.closed:
+		return ErrClosed
+	case len(parts) == 0:
+		return ErrNoPartitions
+	}
+	w := parts[partitionOf(r.events[0].UserID, len(parts))]
+	select {
+	case w.in <- r:
+		return nil
+	default:
+	}
+	t := time.NewTimer(p.cfg.ProduceTimeout)
+	defer t.Stop()
+	select {
+	case w.in <- r:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	}
+}
+
+// partitionOf is the partition kafka-go's Hash balancer picks for key:
+// FNV-1a of the key, as an int32, modulo n, made non-negative.
+func partitionOf(key string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	p := int32(h) % int32(n)
+	if p < 0 {
+		p = -p
+	}
+	return int(p)
+}
+
+// grow starts goroutines for partitions up to n; partitions never shrink.
+func (p *producer) grow(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.parts.Load()
+	if p.closed || n <= len(old) {
+		return
+	}
+	parts := append([]*partition(nil), old...)
+	for id := len(old); id < n; id++ {
+		w := &partition{p: p, id: id, in: make(chan *request, queueLen)}
+		parts = append(parts, w)
+		p.wg.Go(w.run)
+	}
+	p.parts.Store(&parts)
+	p.log.Info("partitions", "topic", p.cfg.Topic, "count", n)
+}
+
+// write produces one batch to partition part. In AckAll mode it tries once
+// and the requests' clients see the error; in AckBuffered mode they were
+// answered already, so it retries until it succeeds or close gives up.
+func (p *producer) write(part int, b []*request) error {
+	rd := &batchReader{reqs: b}
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := p.produce(part, rd)
+		if err == nil || p.cfg.Ack == AckAll {
+			return err
+		}
+		select {
+		case <-p.abandon.Done():
+			p.m.lost.Add(float64(rd.count()))
+			p.log.Error("dropping buffered events", "partition", part, "events", rd.count(), "err", err)
+			return err
+		case <-time.After(wait):
+		}
+		rd.reset()
+	}
+}
+
+func (p *producer) produce(part int, rd *batchReader) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ProduceTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := p.client.Produce(ctx, &kafka.ProduceRequest{
+		Topic: p.cfg.Topic, Partition: part, RequiredAcks: kafka.RequireAll, Records: rd,
+	})
+	if err == nil && res.Error != nil {
+		err = res.Error
+	}
+	if err != nil {
+		err = fmt.Errorf("producing to %s/%d: %w", p.cfg.Topic, part, err)
+	}
+	p.m.observeProduce(time.Since(start), rd.count(), err)
+	p.report(err)
+	return err
+}
+
+// close stops accepting, sends what is buffered, and waits for every
+// produce. Buffered-mode retries give up after timeout.
+func (p *producer) close(timeout time.Duration) {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		for _, w := range *p.parts.Load() {
+			close(w.in)
+		}
+	}
+	p.mu.Unlock()
+	t := time.AfterFunc(timeout, p.abandonCancel)
+	defer t.Stop()
+	p.wg.Wait()
+	p.abandonCancel()
+}

@@ -1,0 +1,178 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+
+	"github.com/emostream/emostream/web"
+	"github.com/emostream/emostream/wire"
+)
+
+// Server is the ingest stage: the HTTP API in front of the Kafka producer.
+type Server struct {
+	cfg        Config
+	ln         net.Listener
+	app        *fiber.App
+	dec        *wire.Decoder
+	prod       *producer
+	lim        *limits
+	m          *metrics
+	gatherer   prometheus.Gatherer
+	emojisJSON []byte // GET /v1/emoji-types
+	clientJSON []byte // GET /v1/config
+}
+
+// New validates cfg and builds a Server; Run serves it. It does not contact
+// Kafka: /readyz turns green once Run reached it.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	set, err := wire.NewEmojiSet(cfg.Emojis)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	s := &Server{cfg: cfg, dec: wire.NewDecoder(set), lim: newLimits(&cfg)}
+	s.cfg.Logger = cfg.Logger.With("component", "ingest")
+	if err := s.initMetrics(); err != nil {
+		return nil, err
+	}
+	s.initJSON(set.List())
+	s.app = s.newApp()
+	if s.ln = cfg.Listener; s.ln == nil {
+		if s.ln, err = net.Listen("tcp", DefaultListen); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) initMetrics() error {
+	reg, gath := s.cfg.Registerer, s.cfg.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gath = r, r
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok && gath == nil {
+		gath = g
+	}
+	if gath == nil {
+		return fmt.Errorf("%w: a Registerer that is no Gatherer needs a Gatherer", ErrConfig)
+	}
+	s.gatherer = gath
+	s.prod = newProducer(&s.cfg, nil)
+	m, err := newMetrics(reg, s.prod.ready)
+	s.m, s.prod.m = m, m
+	return err
+}
+
+func (s *Server) initJSON(emojis []string) {
+	s.emojisJSON, _ = json.Marshal(map[string][]string{"emoji_types": emojis})
+	s.clientJSON, _ = json.Marshal(clientConfig(&s.cfg, emojis))
+}
+
+// clientConfig is the page's configuration, GET /v1/config.
+func clientConfig(cfg *Config, emojis []string) web.ClientConfig {
+	ws := cfg.WSURLs
+	if ws == nil {
+		ws = []string{}
+	}
+	return web.ClientConfig{WSURLs: ws, WindowMS: cfg.Window.Milliseconds(),
+		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis}
+}
+
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		BodyLimit:             s.cfg.BodyLimit,
+		ReadTimeout:           s.cfg.ReadTimeout,
+		WriteTimeout:          s.cfg.WriteTimeout,
+		IdleTimeout:           s.cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		DisableDefaultDate:    true,
+		ErrorHandler:          s.errorHandler,
+	})
+	app.Post("/v1/emojis", s.postEmojis)
+	app.Get("/v1/emoji-types", s.sendJSON(func() []byte { return s.emojisJSON }))
+	app.Get("/v1/config", s.sendJSON(func() []byte { return s.clientJSON }))
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	for path, allow := range map[string]string{"/v1/emojis": "POST", "/v1/emoji-types": "GET, HEAD",
+		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD"} {
+		app.All(path, s.methodNotAllowed(allow))
+	}
+	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
+	app.Use(func(c *fiber.Ctx) error {
+		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
+	})
+	return app
+}
+
+// Addr is the address the API is served on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Handler is the API as a fasthttp handler, for benchmarks and fuzzing
+// without a network.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Handler() }
+
+// Run serves until ctx ends, then stops accepting, waits for open requests,
+// sends what is buffered and waits for every produce, so no event answered
+// 202 is lost. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go s.prod.watch(watchCtx)
+	go s.sweep(watchCtx)
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(s.ln) }()
+	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack)
+	var err error
+	select {
+	case err = <-errc:
+		err = fmt.Errorf("ingest: serving: %w", err)
+	case <-ctx.Done():
+	}
+	if serr := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); serr != nil {
+		err = errors.Join(err, fmt.Errorf("ingest: shutting down http: %w", serr))
+	}
+	s.prod.close(s.cfg.ShutdownTimeout)
+	s.prod.client.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+	s.cfg.Logger.Info("stopped")
+	return err
+}
+
+// sweep drops idle rate-limit buckets until ctx ends.
+func (s *Server) sweep(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.lim.sweep(s.cfg.Now())
+		}
+	}
+}
+
+// static is the file tree served at "/".
+func (s *Server) static() fs.FS {
+	if s.cfg.Static != nil {
+		return s.cfg.Static
+	}
+	return web.Static()
+}
