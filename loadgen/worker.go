@@ -40,22 +40,25 @@ func (g *Generator) newWorker(i uint64) *worker {
 }
 
 func (w *worker) run(ctx context.Context, s *schedule) {
+	now := time.Now()
 	for {
-		first, n, due, ok := s.take(time.Now())
+		first, n, due, ok := s.take(now)
 		if !ok || !w.sleep.wait(ctx, due) {
 			return
 		}
-		w.send(first, n)
+		now = w.send(first, n)
 	}
 }
 
-// send posts n events numbered from first and records the outcome.
-func (w *worker) send(first int64, n int) {
+// send posts n events numbered from first, records the outcome and returns
+// when the answer came.
+func (w *worker) send(first int64, n int) time.Time {
 	w.body = w.g.enc.appendBody(w.body[:0], w.rng, first, n)
 	w.req.SetBodyRaw(w.body)
 	sent := time.Now()
 	err := w.g.client.DoTimeout(w.req, w.resp, w.g.cfg.Timeout)
-	r := Result{FirstEvent: first, Events: n, Sent: sent, Latency: time.Since(sent), Err: err}
+	done := time.Now()
+	r := Result{FirstEvent: first, Events: n, Sent: sent, Latency: done.Sub(sent), Err: err}
 	if err == nil {
 		r.Status = w.resp.StatusCode()
 		r.Body = w.resp.Body()
@@ -65,6 +68,7 @@ func (w *worker) send(first int64, n int) {
 	if w.g.cfg.OnResult != nil {
 		w.g.cfg.OnResult(r)
 	}
+	return done
 }
 
 // record adds one request's outcome to the counters.
