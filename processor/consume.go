@@ -1,0 +1,146 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// pinHeader names the pin of the client a pinned consumer delivers to.
+const pinHeader = "Nats-Pin-Id"
+
+// consumerConfig is the durable consumer shared by every processor. Its
+// priority group pins it to one of them; another takes over when the
+// pinned one stops pulling for PinnedTTL.
+func (p *Processor) consumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        p.cfg.Consumer,
+		Description:    "EmoStream processors: partials merged into swarms",
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        p.cfg.AckWait,
+		MaxAckPending:  20000,
+		FilterSubject:  wire.PartialsSubjects,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{DefaultGroup},
+		PinnedTTL:      p.cfg.PinnedTTL,
+	}
+}
+
+// consume pulls partials and hands them to the window owner. It renews its
+// pull well within PinnedTTL so that a live processor keeps the pin.
+func (p *Processor) consume(ctx context.Context, out chan<- jetstream.Msg) error {
+	it, err := p.cons.Messages(jetstream.PullPriorityGroup(DefaultGroup),
+		jetstream.PullExpiry(max(time.Second, p.cfg.PinnedTTL/3)), jetstream.PullMaxMessages(500))
+	if err != nil {
+		return fmt.Errorf("processor: consuming %s: %w", p.cfg.Consumer, err)
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			p.log.Warn("pulling partials", "err", err)
+			continue
+		}
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// receive merges one delivered partial. The first partial under a new pin
+// starts a session: this processor has (again) taken over.
+func (p *Processor) receive(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		p.bad(msg, err)
+		return nil
+	}
+	if pin := msg.Headers().Get(pinHeader); p.s == nil || pin != p.s.pin {
+		if err := p.startSession(ctx, pin); err != nil {
+			return err
+		}
+	}
+	p.s.lastMsg, p.s.pending = p.cfg.Now(), meta.NumPending
+	p.merge(msg.Data(), meta.Sequence.Stream, meta.Timestamp, msg)
+	return nil
+}
+
+// startSession drops the windows of any earlier session unacknowledged,
+// reads every match's last swarm back, and merges again, in stream order,
+// every partial the consumer delivered without an acknowledgement: those a
+// crashed or displaced processor held would otherwise come back only after
+// AckWait, out of order.
+func (p *Processor) startSession(ctx context.Context, pin string) error {
+	states, err := p.store.loadAll(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
+	p.s = &session{pin: pin, m: newMerger(p.cfg.Window, p.cfg.Deadline, p.parts), states: states,
+		lastMsg: p.cfg.Now(), replaying: true}
+	defer func() { p.s.replaying = false }()
+	info, err := p.cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
+	}
+	from, to := info.AckFloor.Stream+1, info.Delivered.Stream
+	p.log.Info("session started", "pin", pin, "matches", len(states), "replay_from", from, "replay_to", to)
+	for seq := from; seq <= to; seq++ {
+		if err := p.replay(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replay merges the partial stored at seq, read straight from the stream.
+func (p *Processor) replay(ctx context.Context, seq uint64) error {
+	raw, err := p.partials.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("processor: replaying partial %d: %w", seq, err)
+	}
+	p.merge(raw.Data, seq, raw.Time, nil)
+	return p.closeDue(ctx)
+}
+
+// merge decodes a partial and merges it into the session's windows.
+func (p *Processor) merge(data []byte, seq uint64, stored time.Time, ack acker) {
+	part, err := wire.DecodePartial(data)
+	if err == nil && part.WindowMs != p.cfg.Window.Milliseconds() {
+		err = fmt.Errorf("window of %dms, not %v", part.WindowMs, p.cfg.Window)
+	}
+	if err != nil {
+		p.bad(ack, fmt.Errorf("partial %d: %w", seq, err))
+		return
+	}
+	kind := "merged"
+	if part.WindowStartMs <= p.s.m.closed {
+		kind = "late"
+	}
+	if !p.s.m.add(part, seq, stored, ack) {
+		kind = "redelivered"
+	}
+	p.met.partials.WithLabelValues(kind).Inc()
+}
+
+// bad drops a partial that cannot be merged, so it is not redelivered.
+func (p *Processor) bad(ack acker, err error) {
+	p.log.Error("dropping a bad partial", "err", err)
+	p.met.partials.WithLabelValues("bad").Inc()
+	if t, ok := ack.(interface{ Term() error }); ok {
+		_ = t.Term()
+	}
+}

@@ -1,0 +1,105 @@
+package processor
+
+import (
+	"maps"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// matchState is what the swarm stream says about one match: its last
+// stored swarm.
+type matchState struct {
+	seq     uint64 // stream sequence of the last swarm; 0 if there is none
+	window  int64  // its window start, Unix ms
+	carry   map[string]int64
+	offsets map[int32]int64
+}
+
+// stateOf is the state a stored swarm at sequence seq leaves behind.
+func stateOf(s *wire.Swarm, seq uint64) *matchState {
+	st := &matchState{seq: seq, window: s.WindowStart.UnixMilli(), carry: s.Carry, offsets: s.Offsets}
+	if st.carry == nil {
+		st.carry = map[string]int64{}
+	}
+	if st.offsets == nil {
+		st.offsets = map[int32]int64{}
+	}
+	return st
+}
+
+func newMatchState() *matchState {
+	return &matchState{carry: map[string]int64{}, offsets: map[int32]int64{}}
+}
+
+// published reports whether the match's swarm of the window starting at
+// start, or of a later window, is stored: such a window is never published
+// again.
+func (st *matchState) published(start int64) bool {
+	return st.seq > 0 && start <= st.window
+}
+
+// counted reports whether the match's stored swarms already counted p.
+func (st *matchState) counted(p *wire.Partial) bool {
+	next, ok := st.offsets[p.Partition]
+	return ok && p.LastOffset < next
+}
+
+// tally is one match's share of a closing window: the counts of the
+// partials its swarms have not counted yet.
+type tally struct {
+	counts  map[string]int64
+	late    int64
+	offsets map[int32]int64 // st.offsets advanced past every partial of the window
+	entries []entry         // the entries that contributed counts
+}
+
+// tallyOf sums match's counts over w's entries that st has not counted.
+func tallyOf(w *window, match string, st *matchState) tally {
+	t := tally{counts: map[string]int64{}, offsets: maps.Clone(st.offsets)}
+	for _, e := range w.entries {
+		if e.match != "" && e.match != match {
+			continue
+		}
+		if next := e.p.NextOffset(); next > t.offsets[e.p.Partition] {
+			t.offsets[e.p.Partition] = next
+		}
+		c := e.counts(match)
+		if len(c) == 0 || st.counted(e.p) {
+			continue
+		}
+		t.entries = append(t.entries, e)
+		for emoji, n := range c {
+			t.counts[emoji] += n
+			if e.late {
+				t.late += n
+			}
+		}
+	}
+	return t
+}
+
+// swarmParams are the per-processor inputs of a swarm.
+type swarmParams struct {
+	window    time.Duration
+	threshold int64
+	closedBy  string
+	now       time.Time
+}
+
+// buildSwarm is match's swarm of w from its tally, compressed with the
+// match's carry.
+func buildSwarm(w *window, match string, t tally, st *matchState, sp swarmParams) *wire.Swarm {
+	units, rest := wire.Compress(t.counts, st.carry, sp.threshold)
+	start := time.UnixMilli(w.start).UTC()
+	var total int64
+	for _, n := range t.counts {
+		total += n
+	}
+	return &wire.Swarm{
+		MatchID: match, WindowStart: start, WindowEnd: start.Add(sp.window),
+		Counts: t.counts, Swarm: units, Carry: rest, Total: total,
+		Partitions: len(w.parts), ClosedBy: sp.closedBy, PublishedAt: sp.now,
+		Late: t.late, Offsets: t.offsets,
+	}
+}

@@ -1,0 +1,208 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/wire"
+)
+
+// Processor merges partials into swarms. Build it with New, run it with Run.
+type Processor struct {
+	cfg Config
+	log *slog.Logger
+	met *metrics
+
+	// Set by Run; used by the goroutine that owns the windows.
+	store    *swarmStore
+	partials jetstream.Stream
+	cons     jetstream.Consumer
+	parts    int      // current partition count, 0 while unknown
+	s        *session // nil before the first partial
+
+	// beforePublish, if set, is called before each swarm is published
+	// (a test hook: it may cancel Run's context).
+	beforePublish func(*wire.Swarm)
+}
+
+// session is the state of one stretch during which this processor holds
+// the consumer's pin. It begins with the last swarms read back from the
+// stream.
+type session struct {
+	pin     string
+	m       *merger
+	states  map[string]*matchState
+	lastMsg time.Time // wall time of the last partial received
+	pending uint64    // partials not yet delivered, as of the last one
+	// replaying is set while the session merges undelivered partials again.
+	replaying bool
+}
+
+// New checks cfg and returns a processor.
+func New(cfg Config) (*Processor, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	met, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions}
+	met.partitions.Set(float64(cfg.Partitions))
+	return p, nil
+}
+
+// Run consumes partials and publishes swarms until ctx ends, then returns
+// nil; it returns an error only if it cannot go on. Partials merged into
+// windows not yet published are left unacknowledged, to be redelivered.
+func (p *Processor) Run(ctx context.Context) error {
+	nc, err := nats.Connect(p.cfg.NATS, nats.Name("emostream-processor"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATS, err)
+	}
+	defer nc.Close()
+	if err := p.open(ctx, nc); err != nil {
+		return err
+	}
+	p.log.Info("processor started", "consumer", p.cfg.Consumer, "partitions", p.parts,
+		"window", p.cfg.Window, "deadline", p.cfg.Deadline)
+	err = p.run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// open ensures the streams and the consumer.
+func (p *Processor) open(ctx context.Context, nc *nats.Conn) error {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
+	if err := streams.Ensure(ctx, js, p.cfg.Streams); err != nil {
+		return err
+	}
+	swarms, err := js.Stream(ctx, wire.SwarmsStream)
+	if err != nil {
+		return fmt.Errorf("processor: opening %s: %w", wire.SwarmsStream, err)
+	}
+	p.store = &swarmStore{js: js, stream: swarms}
+	if p.partials, err = js.Stream(ctx, wire.PartialsStream); err != nil {
+		return fmt.Errorf("processor: opening %s: %w", wire.PartialsStream, err)
+	}
+	p.cons, err = p.partials.CreateOrUpdateConsumer(ctx, p.consumerConfig())
+	if err != nil {
+		return fmt.Errorf("processor: creating consumer %s: %w", p.cfg.Consumer, err)
+	}
+	return nil
+}
+
+// run starts the consumer, the partition watcher and the window owner.
+func (p *Processor) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	msgs := make(chan jetstream.Msg, 256)
+	counts := make(chan int)
+	g.Go(func() error { return p.consume(ctx, msgs) })
+	if p.cfg.Partitions == 0 {
+		g.Go(func() error { p.watchPartitions(ctx, counts); return nil })
+	}
+	g.Go(func() error { return p.own(ctx, msgs, counts) })
+	return g.Wait()
+}
+
+// own is the goroutine that owns the windows: it merges partials as they
+// come and closes windows as they become due.
+func (p *Processor) own(ctx context.Context, msgs <-chan jetstream.Msg, counts <-chan int) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.arm(timer)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case n := <-counts:
+			p.setPartitions(n)
+		case msg := <-msgs:
+			if err := p.receive(ctx, msg); err != nil {
+				return err
+			}
+		case <-timer.C:
+		}
+		if err := p.closeDue(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Processor) setPartitions(n int) {
+	if n != p.parts {
+		p.log.Info("partition count", "partitions", n)
+	}
+	p.parts = n
+	p.met.partitions.Set(float64(n))
+	if p.s != nil {
+		p.s.m.partitions = n
+	}
+}
+
+// arm sets timer to the next moment a window may close by deadline.
+func (p *Processor) arm(timer *time.Timer) {
+	d := time.Hour
+	if p.s != nil && len(p.s.m.open) > 0 {
+		now := p.cfg.Now()
+		d = p.s.m.nextDue().Sub(now)
+		if !p.live(now) {
+			d = max(d, p.s.lastMsg.Add(p.stall()).Sub(now))
+		}
+	}
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+	timer.Reset(max(d, time.Millisecond))
+}
+
+// live reports whether the consumer has caught up with the stream (or has
+// been silent long enough to be treated so): then the wall clock may close
+// windows by deadline.
+func (p *Processor) live(now time.Time) bool {
+	return !p.s.replaying && (p.s.pending == 0 || now.Sub(p.s.lastMsg) >= p.stall())
+}
+
+func (p *Processor) stall() time.Duration { return max(p.cfg.Deadline, time.Second) }
+
+// closeDue hands out due acknowledgements and closes, in order, every
+// window that may close now.
+func (p *Processor) closeDue(ctx context.Context) error {
+	if p.s == nil {
+		return nil
+	}
+	ackAll(p.s.m.takeAcks())
+	for {
+		now := p.cfg.Now()
+		w, rule := p.s.m.next(now, p.live(now))
+		if w == nil {
+			return nil
+		}
+		if err := p.closeWindow(ctx, w, rule); err != nil {
+			return err
+		}
+	}
+}
+
+func ackAll(acks []acker) {
+	for _, a := range acks {
+		_ = a.Ack() // a lost ack only means a redelivery, which is skipped
+	}
+}

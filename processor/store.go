@@ -1,0 +1,95 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// swarmStore reads and writes the swarm stream.
+type swarmStore struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// loadAll reads the last swarm of every match.
+func (s *swarmStore) loadAll(ctx context.Context) (map[string]*matchState, error) {
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(wire.SwarmsSubjects))
+	if err != nil {
+		return nil, fmt.Errorf("listing swarm subjects: %w", err)
+	}
+	states := make(map[string]*matchState, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		match := wire.MatchOfSubject(subject)
+		if match == "" {
+			continue
+		}
+		if states[match], err = s.load(ctx, match); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+// load reads the last swarm of one match.
+func (s *swarmStore) load(ctx context.Context, match string) (*matchState, error) {
+	raw, err := s.stream.GetLastMsgForSubject(ctx, wire.SwarmSubject(match))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return newMatchState(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the last swarm of %s: %w", match, err)
+	}
+	sw, err := wire.DecodeSwarm(raw.Data)
+	if err != nil {
+		return nil, fmt.Errorf("reading the last swarm of %s: %w", match, err)
+	}
+	return stateOf(sw, raw.Sequence), nil
+}
+
+// publish starts storing sw after the match's swarm at lastSeq. The stream
+// refuses it if the match's subject moved past lastSeq, or if the window
+// was already stored (same Nats-Msg-Id).
+func (s *swarmStore) publish(sw *wire.Swarm, lastSeq uint64) (jetstream.PubAckFuture, error) {
+	data, err := sw.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encoding swarm %s: %w", sw.MsgID(), err)
+	}
+	msg := nats.NewMsg(wire.SwarmSubject(sw.MatchID))
+	msg.Data = data
+	return s.js.PublishMsgAsync(msg, jetstream.WithMsgID(sw.MsgID()),
+		jetstream.WithExpectLastSequencePerSubject(lastSeq))
+}
+
+// wait waits for a publish's acknowledgement. A refusal because another
+// swarm of the match got there first is errConflict.
+func wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	select {
+	case ack := <-f.Ok():
+		if ack.Duplicate {
+			return ack, errConflict
+		}
+		return ack, nil
+	case err := <-f.Err():
+		if isConflict(err) {
+			return nil, errConflict
+		}
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func isConflict(err error) bool {
+	var je jetstream.JetStreamError
+	if !errors.As(err, &je) || je.APIError() == nil {
+		return false
+	}
+	c := je.APIError().ErrorCode
+	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}

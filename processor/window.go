@@ -1,0 +1,216 @@
+package processor
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// acker acknowledges a partial once the swarms that used it are stored.
+// jetstream.Msg is one.
+type acker interface{ Ack() error }
+
+// entry is one partial merged into a window.
+type entry struct {
+	p   *wire.Partial
+	seq uint64 // stream sequence in the partials stream
+	// late means the partial arrived after its own window had closed.
+	late bool
+	// match, when set, limits the entry to that match's counts: it was
+	// folded forward for that match alone (see merger.foldMatch).
+	match string
+}
+
+// counts returns the entry's counts for match, nil if it has none.
+func (e *entry) counts(match string) map[string]int64 {
+	if e.match != "" && e.match != match {
+		return nil
+	}
+	return e.p.Counts[match]
+}
+
+// window is an open window: the partials merged into it and the messages
+// to acknowledge once its swarms are stored.
+type window struct {
+	start   int64 // Unix ms
+	entries []entry
+	parts   map[int32]struct{} // partitions that delivered a partial of this window
+	acks    []acker
+}
+
+// matches returns the matches with counts in the window, sorted.
+func (w *window) matches() []string {
+	seen := map[string]struct{}{}
+	for i := range w.entries {
+		for m := range w.entries[i].p.Counts {
+			if w.entries[i].match == "" || w.entries[i].match == m {
+				seen[m] = struct{}{}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for m := range seen {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// merger holds the open windows of one session. It is pure: the caller
+// passes time in, and performs every acknowledgement it hands out.
+type merger struct {
+	windowMs   int64
+	deadline   time.Duration
+	partitions int
+	closed     int64            // start of the last closed window
+	open       []*window        // sorted by start
+	mark       map[int32]int64  // per partition: latest window it delivered
+	seen       map[int32]uint64 // per partition: highest stream sequence merged
+	streamTime time.Time        // latest stored time of a merged partial
+	ackNow     []acker          // acknowledgements due now (redeliveries)
+}
+
+func newMerger(window, deadline time.Duration, partitions int) *merger {
+	return &merger{windowMs: window.Milliseconds(), deadline: deadline, partitions: partitions,
+		closed: math.MinInt64, mark: map[int32]int64{}, seen: map[int32]uint64{}}
+}
+
+// add merges partial p, stored at sequence seq at time stored. A partial
+// later than its window's close folds into the next open window. A
+// redelivery of a partial already merged is not merged again, and add
+// reports false.
+func (m *merger) add(p *wire.Partial, seq uint64, stored time.Time, ack acker) bool {
+	if seq <= m.seen[p.Partition] {
+		m.hold(ack)
+		return false
+	}
+	m.seen[p.Partition] = seq
+	if stored.After(m.streamTime) {
+		m.streamTime = stored
+	}
+	if mk, ok := m.mark[p.Partition]; !ok || p.WindowStartMs > mk {
+		m.mark[p.Partition] = p.WindowStartMs
+	}
+	var w *window
+	if p.WindowStartMs <= m.closed {
+		w = m.after(m.closed)
+		w.entries = append(w.entries, entry{p: p, seq: seq, late: true})
+	} else {
+		w = m.at(p.WindowStartMs)
+		w.entries = append(w.entries, entry{p: p, seq: seq})
+		w.parts[p.Partition] = struct{}{}
+	}
+	if ack != nil {
+		w.acks = append(w.acks, ack)
+	}
+	return true
+}
+
+// hold keeps a redelivery's acknowledgement until everything open now is
+// stored, or hands it out at once when nothing is open.
+func (m *merger) hold(ack acker) {
+	switch {
+	case ack == nil:
+	case len(m.open) == 0:
+		m.ackNow = append(m.ackNow, ack)
+	default:
+		last := m.open[len(m.open)-1]
+		last.acks = append(last.acks, ack)
+	}
+}
+
+// at returns the open window starting at start, opening it if needed.
+func (m *merger) at(start int64) *window {
+	i := sort.Search(len(m.open), func(i int) bool { return m.open[i].start >= start })
+	if i < len(m.open) && m.open[i].start == start {
+		return m.open[i]
+	}
+	w := &window{start: start, parts: map[int32]struct{}{}}
+	m.open = append(m.open, nil)
+	copy(m.open[i+1:], m.open[i:])
+	m.open[i] = w
+	return w
+}
+
+// after returns the first open window after start, opening the next one if
+// none is.
+func (m *merger) after(start int64) *window {
+	for _, w := range m.open {
+		if w.start > start {
+			return w
+		}
+	}
+	return m.at(start + m.windowMs)
+}
+
+// foldMatch moves match's uncounted entries of the closed window from into
+// the next open window, with from's acknowledgements: they are counted
+// (and acknowledged) there.
+func (m *merger) foldMatch(from *window, match string, es []entry) {
+	to := m.after(from.start)
+	for _, e := range es {
+		to.entries = append(to.entries, entry{p: e.p, seq: e.seq, late: true, match: match})
+	}
+	to.acks = append(to.acks, from.acks...)
+	from.acks = nil
+}
+
+// next removes and returns the earliest open window if it may close at now,
+// with the rule that closes it. live says the consumer has caught up, so
+// the wall clock may close windows by deadline; while catching up only the
+// stored time of the partials does, so a backlog of windows long past closes
+// as fast as its partials arrive.
+func (m *merger) next(now time.Time, live bool) (*window, string) {
+	if len(m.open) == 0 {
+		return nil, ""
+	}
+	w, rule := m.open[0], ""
+	switch {
+	case m.reached(w.start):
+		rule = wire.ClosedByAllPartitions
+	case !m.streamTime.Before(m.due(w)), live && !now.Before(m.due(w)):
+		rule = wire.ClosedByDeadline
+	default:
+		return nil, ""
+	}
+	m.open[0] = nil
+	m.open = m.open[1:]
+	m.closed = w.start
+	return w, rule
+}
+
+// reached reports whether every partition delivered a partial of the
+// window starting at start or of a later one.
+func (m *merger) reached(start int64) bool {
+	if m.partitions <= 0 {
+		return false
+	}
+	for p := 0; p < m.partitions; p++ {
+		if mk, ok := m.mark[int32(p)]; !ok || mk < start {
+			return false
+		}
+	}
+	return true
+}
+
+// due is the deadline of w.
+func (m *merger) due(w *window) time.Time {
+	return time.UnixMilli(w.start + m.windowMs).Add(m.deadline)
+}
+
+// nextDue is the deadline of the earliest open window, zero if none.
+func (m *merger) nextDue() time.Time {
+	if len(m.open) == 0 {
+		return time.Time{}
+	}
+	return m.due(m.open[0])
+}
+
+// takeAcks returns and forgets the acknowledgements due now.
+func (m *merger) takeAcks() []acker {
+	a := m.ackNow
+	m.ackNow = nil
+	return a
+}
