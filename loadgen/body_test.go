@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/emostream/emostream/wire"
 )
 
 type testEvent struct {
@@ -60,4 +62,21 @@ func BenchmarkAppendBody(b *testing.B) {
 		buf = e.appendBody(buf[:0], r, int64(i)*100, 100)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestBodiesPassIngestDecoder checks the bodies against the decoder ingest
+// uses, with the default emoji set.
+func TestBodiesPassIngestDecoder(t *testing.T) {
+	e := newEncoder(Config{EventIDs: true, Matches: 50}.withDefaults(), "run1")
+	r := rand.New(rand.NewPCG(3, 4))
+	d := wire.NewDecoder(nil)
+	for _, n := range []int{1, 2, MaxBatch} {
+		events, err := d.Decode(nil, e.appendBody(nil, r, 10, n))
+		if err != nil || len(events) != n {
+			t.Fatalf("batch of %d: decoded %d events, %v", n, len(events), err)
+		}
+		if events[n-1].EventID != "run1-"+strconv.Itoa(10+n-1) {
+			t.Fatalf("batch of %d: last event_id %q", n, events[n-1].EventID)
+		}
+	}
 }

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/emostream/emostream/wire"
 )
 
-// DefaultEmojiTypes is ingest's default allow-list, used when the target's
-// GET /v1/emoji-types cannot be read. Ordered from the most to the least
-// popular, which is the order ZipfMix weights them in.
-var DefaultEmojiTypes = []string{"🔥", "👏", "😂", "😮", "😢", "😡", "❤️", "👍", "👎", "🎉", "⚽", "🏆"}
+// DefaultEmojiTypes is ingest's default allow-list (wire.DefaultEmojis),
+// used when the target's GET /v1/emoji-types cannot be read. ZipfMix takes
+// its order as most to least popular.
+var DefaultEmojiTypes = wire.DefaultEmojis
 
 // Weighted is one emoji type and its relative weight in a Mix.
 type Weighted struct {
