@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -92,27 +93,36 @@ func newLimits(cfg *Config) *limits {
 	}
 }
 
-// allow charges one token per event to ip and to each event's user.
-func (l *limits) allow(ip netip.Addr, r *request, now time.Time) (bool, time.Duration) {
+// allow charges one token per event to ip and to each event's user, or
+// says why not.
+func (l *limits) allow(ip netip.Addr, r *request, now time.Time) *httpError {
 	n := len(r.events)
 	if l.ip.enabled() {
 		if ok, wait := l.ip.take(ip, n, now); !ok {
-			return false, wait
+			return rateLimited(wait, "client IP", n, l.ip)
 		}
 	}
-	ok, wait := l.allowUsers(r, now)
-	if !ok && l.ip.enabled() {
-		l.ip.give(ip, n)
+	user, n, wait := l.allowUsers(r, now)
+	if user == "" {
+		return nil
 	}
-	return ok, wait
+	if l.ip.enabled() {
+		l.ip.give(ip, len(r.events))
+	}
+	return rateLimited(wait, "user "+strconv.Quote(user), n, l.user)
 }
 
-func (l *limits) allowUsers(r *request, now time.Time) (bool, time.Duration) {
-	switch {
-	case !l.user.enabled():
-		return true, 0
-	case len(r.events) == 1:
-		return l.user.take(r.events[0].UserID, 1, now)
+// allowUsers charges every user of r, all or nothing, and returns the
+// first user refused with their event count.
+func (l *limits) allowUsers(r *request, now time.Time) (string, int, time.Duration) {
+	if !l.user.enabled() {
+		return "", 0, 0
+	}
+	if len(r.events) == 1 {
+		if ok, wait := l.user.take(r.events[0].UserID, 1, now); !ok {
+			return r.events[0].UserID, 1, wait
+		}
+		return "", 0, 0
 	}
 	for i := range r.events {
 		r.users[r.events[i].UserID]++
@@ -120,13 +130,12 @@ func (l *limits) allowUsers(r *request, now time.Time) (bool, time.Duration) {
 	for u, n := range r.users {
 		if ok, wait := l.user.take(u, n, now); !ok {
 			l.refund(r.users)
-			return false, wait
+			return u, n, wait
 		}
 		r.users[u] = -n // taken
 	}
-	return true, 0
+	return "", 0, 0
 }
-
 func (l *limits) refund(users map[string]int) {
 	for u, n := range users {
 		if n < 0 {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -38,13 +39,28 @@ func (s *Server) fail(c *fiber.Ctx, status int, code, msg string, index int) err
 	return c.Send(b)
 }
 
-// failRequest answers a decoder error: every code of the decoder is a 400.
-func (s *Server) failRequest(c *fiber.Ctx, err error) error {
+// httpError is a refusal of POST /v1/emojis, written by postEmojis.
+type httpError struct {
+	status     int
+	code, msg  string
+	index      int
+	retryAfter int // seconds; 0 means no Retry-After header
+}
+
+func (e *httpError) write(s *Server, c *fiber.Ctx) error {
+	if e.retryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.retryAfter))
+	}
+	return s.fail(c, e.status, e.code, e.msg, e.index)
+}
+
+// badRequest is a decoder error: every code of the decoder is a 400.
+func badRequest(err error) *httpError {
 	var re *wire.RequestError
 	if !errors.As(err, &re) {
-		return s.fail(c, fiber.StatusBadRequest, wire.CodeBadJSON, err.Error(), -1)
+		return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadJSON, msg: err.Error(), index: -1}
 	}
-	return s.fail(c, fiber.StatusBadRequest, re.Code, re.Message, re.Index)
+	return &httpError{status: fiber.StatusBadRequest, code: re.Code, msg: re.Message, index: re.Index}
 }
 
 // errorHandler turns fiber's and fasthttp's errors (oversized body, unknown
@@ -58,7 +74,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	code := wire.CodeInternal
 	switch {
 	case status == fiber.StatusRequestEntityTooLarge:
-		code, msg = wire.CodeBodyTooLarge, "request body is larger than the limit"
+		code, msg = wire.CodeBodyTooLarge, "request body is larger than "+strconv.Itoa(s.cfg.BodyLimit)+" bytes"
 	case status == fiber.StatusNotFound:
 		code = wire.CodeNotFound
 	case status == fiber.StatusMethodNotAllowed:

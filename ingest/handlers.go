@@ -21,38 +21,38 @@ func (s *Server) postEmojis(c *fiber.Ctx) error {
 			"Content-Type must be application/json", -1)
 	}
 	now := s.cfg.Now()
-	r := acquireRequest()
-	n, err := s.accept(c, r, now)
-	if err != nil {
-		return err
+	n, herr := s.accept(c, now)
+	if herr != nil {
+		return herr.write(s, c)
 	}
 	s.m.accepted.Add(float64(n))
 	s.m.requestEvents.Observe(float64(n))
 	return s.accepted(c, n, wire.WindowStart(now.UnixMilli(), s.cfg.Window.Milliseconds()))
 }
 
-// accept decodes, limits and produces r, releasing it when done; it returns
-// the event count or the error response already written.
-func (s *Server) accept(c *fiber.Ctx, r *request, now time.Time) (int, error) {
+// accept decodes, limits and produces the request's events; it returns
+// their count, or why none of them was accepted.
+func (s *Server) accept(c *fiber.Ctx, now time.Time) (int, *httpError) {
+	r := acquireRequest()
 	var err error
 	if r.events, err = s.dec.Decode(r.events, c.Body()); err != nil {
 		releaseRequest(r)
-		return 0, s.failRequest(c, err)
+		return 0, badRequest(err)
 	}
-	if ok, wait := s.lim.allow(s.clientIP(c), r, now); !ok {
+	if herr := s.lim.allow(s.clientIP(c), r, now); herr != nil {
 		releaseRequest(r)
-		return 0, s.rateLimited(c, wait)
+		return 0, herr
 	}
 	if s.cfg.Ack == AckBuffered {
 		if err := s.prod.ready(); err != nil {
 			releaseRequest(r)
-			return 0, s.unavailable(c, err)
+			return 0, s.unavailable(err)
 		}
 	}
 	n := len(r.events)
 	r.encode(now.UnixMilli())
 	if err := s.produce(r); err != nil {
-		return 0, s.unavailable(c, err)
+		return 0, s.unavailable(err)
 	}
 	return n, nil
 }
@@ -153,19 +153,23 @@ func (s *Server) methodNotAllowed(allow string) fiber.Handler {
 	}
 }
 
-func (s *Server) rateLimited(c *fiber.Ctx, wait time.Duration) error {
+// rateLimited is the 429 for n events of who, refused by l after which
+// they could pass in wait. More events than the burst never pass at once.
+func rateLimited[K comparable](wait time.Duration, who string, n int, l *limiter[K]) *httpError {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
-	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-	return s.fail(c, fiber.StatusTooManyRequests, wire.CodeRateLimited,
-		"rate limited: retry after "+strconv.Itoa(secs)+" s", -1)
+	msg := "too many events from " + who + ": retry after " + strconv.Itoa(secs) + " s"
+	if float64(n) > l.burst {
+		msg = strconv.Itoa(n) + " events from " + who + " in one request; at most " +
+			strconv.Itoa(int(l.burst)) + " are allowed at once"
+	}
+	return &httpError{status: fiber.StatusTooManyRequests, code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}
 }
 
-func (s *Server) unavailable(c *fiber.Ctx, err error) error {
+func (s *Server) unavailable(err error) *httpError {
 	s.cfg.Logger.Debug("refusing request", "err", err)
 	msg := "kafka is unavailable; nothing of this request was stored, retry later"
 	if errors.Is(err, ErrBusy) {
 		msg = "the producer is overloaded; nothing of this request was stored, retry later"
 	}
-	c.Set(fiber.HeaderRetryAfter, "1")
-	return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeUnavailable, msg, -1)
+	return &httpError{status: fiber.StatusServiceUnavailable, code: wire.CodeUnavailable, msg: msg, index: -1, retryAfter: 1}
 }

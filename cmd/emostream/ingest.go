@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/wire"
+)
+
+func init() {
+	register(&command{
+		name:    "ingest",
+		summary: "HTTP emoji API: validates reactions and writes them to Kafka",
+		run:     runIngest,
+	})
+}
+
+const ingestSynopsis = `Serves POST /v1/emojis, GET /v1/emoji-types, /v1/config, /healthz, /readyz,
+/metrics and the web client, and writes every accepted event to the Kafka
+topic (key user_id, timestamp = receive time). See docs/api.md.`
+
+// ingestFlags are the flags of "emostream ingest" that "emostream up" shares.
+type ingestFlags struct {
+	brokers, topic, ack, emojis, proxies, wsURLs string
+	flush, window                                time.Duration
+	userRate, ipRate                             float64
+	userBurst, ipBurst, bodyLimit                int
+	swarmThreshold                               int64
+}
+
+func addIngestFlags(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	Float64Var(*float64, string, float64, string)
+	IntVar(*int, string, int, string)
+	Int64Var(*int64, string, int64, string)
+}) *ingestFlags {
+	f := &ingestFlags{}
+	fs.StringVar(&f.brokers, "kafka-brokers", ingest.DefaultBroker, "Kafka bootstrap brokers, host:port,...")
+	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
+	fs.StringVar(&f.ack, "ack", string(ingest.AckAll), "answer 202 when Kafka acknowledged (all) or when buffered (buffered)")
+	fs.DurationVar(&f.flush, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
+	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
+	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
+	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
+	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events")
+	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client IP (0 disables the limit)")
+	fs.IntVar(&f.ipBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
+	fs.IntVar(&f.bodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes")
+	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
+	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
+	return f
+}
+
+// config turns the flags into an ingest.Config; 0 rates disable a limit.
+func (f *ingestFlags) config() (ingest.Config, error) {
+	proxies, err := ingest.ParseCIDRs(f.proxies)
+	if err != nil {
+		return ingest.Config{}, err
+	}
+	cfg := ingest.Config{
+		Brokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),
+		FlushInterval: f.flush, Window: f.window, Emojis: splitList(f.emojis),
+		UserRate: disabledIfZero(f.userRate), UserBurst: f.userBurst,
+		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,
+		TrustedProxies: proxies, BodyLimit: f.bodyLimit, WSURLs: splitList(f.wsURLs),
+		SwarmThreshold: f.swarmThreshold,
+	}
+	return cfg, nil
+}
+
+func disabledIfZero(rate float64) float64 {
+	if rate == 0 {
+		return -1
+	}
+	return rate
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func runIngest(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "ingest", ingestSynopsis)
+	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
+	f := addIngestFlags(fs)
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	log, err := newLogger()
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	cfg.Listener, cfg.Logger = ln, log
+	srv, err := ingest.New(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(env.stdout, "ingest listening on http://%s\n", ln.Addr())
+	return srv.Run(ctx)
+}
