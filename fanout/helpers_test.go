@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emostream/emostream/wire"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -182,4 +184,32 @@ func watch(t testing.TB, nc *nats.Conn, match string) *recorder {
 		}
 	})
 	return r
+}
+
+// waitInterest waits until n leafnode connections of e carry interest in
+// subject.
+func waitInterest(t testing.TB, e *embedded, subject string, n int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() bool {
+		lz, err := e.Server().Leafz(&server.LeafzOptions{Subscriptions: true})
+		if err != nil {
+			return false
+		}
+		got := 0
+		for _, l := range lz.Leafs {
+			if slices.Contains(l.Subs, subject) {
+				got++
+			}
+		}
+		return got >= n
+	}, "%s: %d leafnodes interested in %s", e.Server().Name(), n, subject)
+}
+
+// waitWindows waits until r holds want.
+func waitWindows(t testing.TB, name string, r *recorder, want []int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() bool { return len(r.got()) >= len(want) }, "%s: windows %v", name, want)
+	if got := r.got(); !slices.Equal(got, want) {
+		t.Errorf("%s: got windows %v, want %v", name, got, want)
+	}
 }

@@ -253,3 +253,6 @@ leafnodes {
   remotes: [{urls: [{{join .C.Remotes}}], account: HUB}]
 }
 `))
+
+// ClientURL is the leaf's plain NATS port (not for viewers).
+func (l *Leaf) ClientURL() string { return url("nats", l.opts.Host, l.opts.Port) }

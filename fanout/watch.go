@@ -38,7 +38,7 @@ func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte
 	}
 	defer sub.Unsubscribe()
 	w := &watcher{nc: nc, match: match, fn: fn}
-	if err := w.join(ctx); err != nil {
+	if err := w.join(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return w.loop(ctx, sub)
