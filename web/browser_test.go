@@ -68,8 +68,8 @@ func number(id string) string {
 
 func TestBrowser(t *testing.T) {
 	ctx := webtest.NewBrowser(t)
-	wsURL, js := startNATS(t)
-	ingest := newFakeIngest(t, wsURL, js)
+	nats := startNATS(t)
+	ingest := newFakeIngest(t, nats)
 	p := page{t, ctx}
 	shots = t.TempDir()
 	if dir := os.Getenv("EMOSTREAM_SCREENSHOT_DIR"); dir != "" {
@@ -179,6 +179,33 @@ func TestBrowser(t *testing.T) {
 		p.until("sprites in flight on a phone", started("", 30))
 		p.screenshot("phone.png")
 		p.do(chromedp.EmulateViewport(1280, 900))
+	})
+
+	t.Run("match picker", func(t *testing.T) {
+		p := page{t, ctx}
+		p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("match-input").value = ""`),
+			chromedp.SendKeys(chromedp.ID("match-input"), "semi-2\r"))
+		p.until("the URL to name the new match", `new URLSearchParams(location.search).get("match") === "semi-2"`)
+		p.until("counts reset", number("total-all")+` === 0`)
+		ingest.publish(testMatch, map[string]int64{"👍": 9}) // the old match: not shown
+		sw := ingest.publish("semi-2", map[string]int64{"👎": 4})
+		p.until("the new match's window", cell("👎", "last")+` === 4 && `+number("total-all")+fmt.Sprintf(` === %d`, sw.Total))
+		if got := p.eval(`String(` + cell("👍", "total") + `)`); got != "0" {
+			t.Errorf("👍 since join = %s after a window of another match, want 0", got)
+		}
+		p.do(chromedp.SetValue(chromedp.ID("match-input"), testMatch), chromedp.Click(chromedp.ID("match-go")))
+		p.until("back on the first match", `new URLSearchParams(location.search).get("match") === "`+testMatch+`"`)
+	})
+
+	t.Run("server restart", func(t *testing.T) {
+		p := page{t, ctx}
+		p.until("connected", `document.getElementById("status").dataset.state === "connected"`)
+		const reconnects = `[...document.querySelectorAll("#log li.status")].filter((li) => li.textContent.includes("Reconnecting")).length`
+		before := p.eval(`String(` + reconnects + `)`)
+		nats.restart()
+		p.until("reconnected on its own", reconnects+` > `+before+` && document.getElementById("status").dataset.state === "connected"`)
+		sw := ingest.publish(testMatch, map[string]int64{"😢": 6})
+		p.until("a window after the restart", cell("😢", "last")+` === 6 && `+fmt.Sprintf(`%s === %d`, number("total-last"), sw.Total))
 	})
 
 	t.Run("disconnect", func(t *testing.T) {

@@ -3,8 +3,11 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,12 +30,21 @@ const (
 	testThreshold = 5 // small, so that a few clicks make swarm units
 )
 
-// startNATS runs a nats-server on loopback with JetStream and NATS WebSocket,
-// creates the swarm stream, and returns the WebSocket URL and a JetStream
-// client.
-func startNATS(t *testing.T) (wsURL string, js jetstream.JetStream) {
+// natsServer is a nats-server on loopback with JetStream and NATS WebSocket,
+// holding the swarm stream.
+type natsServer struct {
+	t     *testing.T
+	opts  server.Options
+	srv   *server.Server
+	WSURL string
+	JS    jetstream.JetStream
+}
+
+// startNATS starts the server on random ports, creates the swarm stream, and
+// connects a JetStream client to it.
+func startNATS(t *testing.T) *natsServer {
 	t.Helper()
-	opts := &server.Options{
+	n := &natsServer{t: t, opts: server.Options{
 		ServerName: "web-test",
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
@@ -41,28 +53,29 @@ func startNATS(t *testing.T) (wsURL string, js jetstream.JetStream) {
 		NoLog:      true,
 		NoSigs:     true,
 		Websocket:  server.WebsocketOpts{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoTLS: true},
-	}
-	s, err := server.NewServer(opts)
+	}}
+	n.start()
+	t.Cleanup(n.stop)
+	// Keep the ports, so that a restart comes back where the clients look.
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
+	u, err := url.Parse(n.srv.WebsocketURL())
 	if err != nil {
-		t.Fatalf("nats-server: %v", err)
+		t.Fatal(err)
 	}
-	go s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	nc, err := nats.Connect(s.ClientURL())
+	n.opts.Websocket.Port, _ = strconv.Atoi(u.Port())
+	n.WSURL = n.srv.WebsocketURL()
+
+	nc, err := nats.Connect(n.srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connecting to nats-server: %v", err)
 	}
 	t.Cleanup(nc.Close)
-	js, err = jetstream.New(nc)
-	if err != nil {
+	if n.JS, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+	_, err = n.JS.CreateStream(ctx, jetstream.StreamConfig{
 		Name:              wire.SwarmsStream,
 		Subjects:          []string{wire.SwarmsSubjects},
 		MaxMsgsPerSubject: 100,
@@ -72,7 +85,35 @@ func startNATS(t *testing.T) (wsURL string, js jetstream.JetStream) {
 	if err != nil {
 		t.Fatalf("creating %s: %v", wire.SwarmsStream, err)
 	}
-	return s.WebsocketURL(), js
+	return n
+}
+
+func (n *natsServer) start() {
+	n.t.Helper()
+	opts := n.opts // NewServer keeps and changes its options
+	s, err := server.NewServer(&opts)
+	if err != nil {
+		n.t.Fatalf("nats-server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		n.t.Fatal("nats-server did not start")
+	}
+	n.srv = s
+}
+
+func (n *natsServer) stop() {
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// restart stops the server and starts it again on the same ports and store,
+// then waits for the JetStream client to be back.
+func (n *natsServer) restart() {
+	n.t.Helper()
+	n.stop()
+	n.start()
+	waitFor(n.t, "the test's NATS client to reconnect", func() bool { return n.JS.Conn().IsConnected() })
 }
 
 // fakeIngest serves the page and the ingest API's routes. Its /v1/emojis
@@ -91,12 +132,12 @@ type fakeIngest struct {
 	fail     int                         // answer the next requests with this status (0: accept)
 }
 
-func newFakeIngest(t *testing.T, wsURL string, js jetstream.JetStream) *fakeIngest {
+func newFakeIngest(t *testing.T, n *natsServer) *fakeIngest {
 	f := &fakeIngest{
 		t:  t,
-		js: js,
+		js: n.JS,
 		cfg: web.ClientConfig{
-			WSURLs:         []string{wsURL},
+			WSURLs:         []string{n.WSURL},
 			WindowMS:       testWindow.Milliseconds(),
 			SwarmThreshold: testThreshold,
 			EmojiTypes:     wire.DefaultEmojis,

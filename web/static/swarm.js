@@ -3,9 +3,9 @@
 // continuous stream. Large sprites are swarm units; small ones sample the
 // window's raw counts so that quiet matches still show movement.
 
-const MAX_UNITS = 240;     // large sprites per window; more are folded together
-const MAX_SAMPLES = 16;    // small sprites per emoji per window
-const MAX_ON_STAGE = 700;  // sprites alive or waiting at once
+const MAX_UNITS = 160;     // large sprites per window; more are folded together
+const MAX_SAMPLES = 10;    // small sprites per emoji per window
+const MAX_ON_STAGE = 500;  // sprites alive or waiting at once
 const reduceMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
 export class SwarmView {
