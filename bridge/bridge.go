@@ -1,0 +1,224 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/wire"
+)
+
+// Restart backoff of a partition worker that failed.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	// commitEvery is how often acknowledged offsets are committed to the
+	// consumer group.
+	commitEvery = time.Second
+)
+
+// Bridge reads the events topic and publishes partials. Build it with New.
+type Bridge struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	dialer  *kafka.Dialer
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+}
+
+// New validates cfg and returns a bridge; Run starts it.
+func New(cfg Config) (*Bridge, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Bridge{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "bridge"),
+		metrics: newMetrics(cfg.Metrics),
+		dialer:  &kafka.Dialer{ClientID: "emostream-bridge", Timeout: 10 * time.Second, DualStack: true},
+	}, nil
+}
+
+// Run joins the consumer group and works the partitions it is assigned
+// until ctx ends. Open windows are dropped then: the next owner re-reads
+// them from Kafka.
+func (b *Bridge) Run(ctx context.Context) error {
+	nc, err := b.connect()
+	if err != nil {
+		return err
+	}
+	if b.cfg.NATS == nil {
+		defer nc.Close()
+	}
+	if err := b.openStream(ctx, nc); err != nil {
+		return err
+	}
+	cg, err := kafka.NewConsumerGroup(b.groupConfig())
+	if err != nil {
+		return fmt.Errorf("bridge: joining group %s: %w", b.cfg.Group, err)
+	}
+	defer cg.Close()
+	return b.generations(ctx, cg)
+}
+
+func (b *Bridge) connect() (*nats.Conn, error) {
+	if b.cfg.NATS != nil {
+		return b.cfg.NATS, nil
+	}
+	nc, err := nats.Connect(b.cfg.NATSURL, nats.Name("emostream-bridge"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: connecting to NATS at %s: %w", b.cfg.NATSURL, err)
+	}
+	return nc, nil
+}
+
+func (b *Bridge) openStream(ctx context.Context, nc *nats.Conn) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	if b.stream, err = js.Stream(ctx, wire.PartialsStream); err != nil {
+		return fmt.Errorf("bridge: opening %s: %w", wire.PartialsStream, err)
+	}
+	b.js = js
+	return nil
+}
+
+func (b *Bridge) groupConfig() kafka.ConsumerGroupConfig {
+	log := b.log.With("group", b.cfg.Group)
+	return kafka.ConsumerGroupConfig{
+		ID:                b.cfg.Group,
+		Brokers:           b.cfg.Brokers,
+		Dialer:            b.dialer,
+		Topics:            []string{b.cfg.Topic},
+		HeartbeatInterval: b.cfg.Heartbeat,
+		SessionTimeout:    b.cfg.SessionTimeout,
+		RebalanceTimeout:  b.cfg.SessionTimeout,
+		JoinGroupBackoff:  b.cfg.Heartbeat,
+		Logger:            kafkaLogger(log, slog.LevelDebug),
+		ErrorLogger:       kafkaLogger(log, slog.LevelWarn),
+	}
+}
+
+// generations works each generation of the group until ctx ends.
+func (b *Bridge) generations(ctx context.Context, cg *kafka.ConsumerGroup) error {
+	for {
+		gen, err := cg.Next(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, kafka.ErrGroupClosed):
+			return fmt.Errorf("bridge: consumer group closed: %w", err)
+		case err != nil:
+			b.log.Warn("consumer group generation failed; rejoining", "err", err)
+			continue
+		}
+		b.startGeneration(ctx, gen)
+	}
+}
+
+// startGeneration starts a worker per assigned partition and a committer,
+// all bound to the generation and to ctx.
+func (b *Bridge) startGeneration(ctx context.Context, gen *kafka.Generation) {
+	assigned := gen.Assignments[b.cfg.Topic]
+	ids := make([]int32, len(assigned))
+	for i, a := range assigned {
+		ids[i] = int32(a.ID)
+	}
+	b.log.Info("partitions assigned", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+	commits := make(chan [2]int64, 64)
+	gen.Start(func(gctx context.Context) {
+		b.commitLoop(bind(ctx, gctx), gen, commits)
+	})
+	commit := func(p int32, next int64) {
+		select {
+		case commits <- [2]int64{int64(p), next}:
+		default: // for lag monitoring only: the next commit carries it
+		}
+	}
+	for _, id := range ids {
+		gen.Start(func(gctx context.Context) { b.work(bind(ctx, gctx), id, commit) })
+	}
+}
+
+// bind returns a context that ends when either ctx or gctx ends.
+func bind(ctx, gctx context.Context) context.Context {
+	c, cancel := context.WithCancel(ctx)
+	context.AfterFunc(gctx, cancel)
+	return c
+}
+
+// work runs partition id, restarting it after failures, until ctx ends.
+func (b *Bridge) work(ctx context.Context, id int32, commit func(int32, int64)) {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := b.runPartition(ctx, id, commit)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > maxBackoff {
+			backoff = minBackoff
+		}
+		b.logFailure(id, err, backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (b *Bridge) logFailure(id int32, err error, backoff time.Duration) {
+	lv := slog.LevelError
+	if errors.Is(err, ErrFenced) {
+		lv = slog.LevelWarn
+	}
+	b.log.Log(context.Background(), lv, "partition stopped; re-reading its last partial",
+		"partition", id, "err", err, "retry_in", backoff)
+}
+
+// commitLoop commits the offsets of acknowledged partials, for lag
+// monitoring only, every commitEvery.
+func (b *Bridge) commitLoop(ctx context.Context, gen *kafka.Generation, commits <-chan [2]int64) {
+	t := time.NewTicker(commitEvery)
+	defer t.Stop()
+	pending := map[int]int64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-commits:
+			pending[int(c[0])] = c[1]
+		case <-t.C:
+			if len(pending) == 0 {
+				continue
+			}
+			if err := gen.CommitOffsets(map[string]map[int]int64{b.cfg.Topic: pending}); err != nil {
+				b.log.Debug("committing offsets", "err", err)
+			}
+			pending = map[int]int64{}
+		}
+	}
+}
+
+// kafkaLogger adapts slog to kafka-go's printf-style logger.
+func kafkaLogger(l *slog.Logger, lv slog.Level) kafka.Logger {
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		if l.Enabled(context.Background(), lv) {
+			l.Log(context.Background(), lv, fmt.Sprintf(format, args...))
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package bridge
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// metrics are the bridge's Prometheus metrics, labelled by partition.
+type metrics struct {
+	events, late, duplicates, bad  *prometheus.CounterVec
+	published, fenced, regressions *prometheus.CounterVec
+	dedupEvicted                   *prometheus.CounterVec
+	lag, dedupEntries              *prometheus.GaugeVec
+	closeDelay                     prometheus.Histogram
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	counter := func(name, help string) *prometheus.CounterVec {
+		return register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "emostream", Subsystem: "bridge", Name: name, Help: help}, []string{"partition"}))
+	}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "emostream", Subsystem: "bridge", Name: name, Help: help}, []string{"partition"}))
+	}
+	return &metrics{
+		events:       counter("events_total", "Events counted in published partials."),
+		late:         counter("late_events_total", "Events counted in a later window than their own."),
+		duplicates:   counter("duplicates_total", "Events dropped because their event_id repeated within the horizon."),
+		bad:          counter("bad_records_total", "Kafka records that could not be decoded."),
+		published:    counter("partials_published_total", "Partials acknowledged by JetStream, empty ones included."),
+		fenced:       counter("fenced_total", "Publishes refused because another bridge published on the partition."),
+		regressions:  counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
+		dedupEvicted: counter("dedup_evicted_total", "Event ids forgotten before their horizon because of the cap."),
+		lag:          gauge("consumer_lag", "Kafka high watermark minus the next offset to read."),
+		dedupEntries: gauge("dedup_entries", "Event ids remembered for dedup."),
+		closeDelay: register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "emostream", Subsystem: "bridge", Name: "close_delay_seconds",
+			Help:    "Time from a window's end to its partial's acknowledgement (live windows only).",
+			Buckets: []float64{.01, .025, .05, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2, 5}})),
+	}
+}
+
+// register registers c, or returns the collector already registered under
+// its name (two bridges in one process share their metrics).
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	err := r.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if prev, ok := are.ExistingCollector.(C); ok {
+			return prev
+		}
+	}
+	return c
+}
+
+// published records the acknowledged partial p, acknowledged at now.
+func (m *metrics) partial(p *wire.Partial, now time.Time) {
+	l := strconv.Itoa(int(p.Partition))
+	m.published.WithLabelValues(l).Inc()
+	m.events.WithLabelValues(l).Add(float64(p.Counts.Total()))
+	m.late.WithLabelValues(l).Add(float64(p.Late))
+	m.duplicates.WithLabelValues(l).Add(float64(p.Duplicates))
+	m.bad.WithLabelValues(l).Add(float64(p.Bad))
+	if d := now.Sub(time.UnixMilli(p.WindowStartMs + p.WindowMs)); d < time.Duration(p.WindowMs)*time.Millisecond {
+		m.closeDelay.Observe(d.Seconds())
+	}
+}
+
+// forget removes the gauges of a partition this bridge no longer owns.
+func (m *metrics) forget(partition int32) {
+	l := strconv.Itoa(int(partition))
+	m.lag.DeleteLabelValues(l)
+	m.dedupEntries.DeleteLabelValues(l)
+}

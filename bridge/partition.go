@@ -1,0 +1,268 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// publishTimeout bounds one partial's publish.
+const publishTimeout = 10 * time.Second
+
+// partition is the worker of one owned partition. Its goroutine owns the
+// open window, the dedup set and the subject's last sequence; the fetcher
+// talks to it over a channel.
+type partition struct {
+	b        *Bridge
+	id       int32
+	label    string
+	win      *windower
+	dd       *dedup
+	seq      uint64 // the last sequence stored on the partition's subject
+	caughtUp bool
+	commit   func(partition int32, next int64)
+	free     chan []item
+}
+
+// resumed is where a partition's last published partial left it.
+type resumed struct {
+	seq     uint64
+	last    *wire.Partial // nil when nothing was ever published
+	subject string
+}
+
+// runPartition works partition id until ctx ends or something fails: it
+// reads the last partial, reads Kafka from there, and publishes partials.
+func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, int64)) error {
+	st, err := b.resume(ctx, id)
+	if err != nil {
+		return err
+	}
+	conn, err := b.dial(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	next, warm, err := b.startOffsets(conn, id, st.last)
+	if err != nil {
+		return err
+	}
+	p := b.newPartition(id, st, next, commit)
+	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free}
+	g, ctx := errgroup.WithContext(ctx)
+	chunks := make(chan chunk, 4)
+	g.Go(func() error { return f.run(ctx, warm, chunks) })
+	g.Go(func() error { return p.loop(ctx, chunks) })
+	return g.Wait()
+}
+
+func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int32, int64)) *partition {
+	floor := int64(noFloor)
+	if st.last != nil {
+		floor = floorAfter(st.last, b.cfg.Window.Milliseconds())
+	}
+	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
+		win:  newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor),
+		dd:   newDedup(b.cfg.DedupHorizon.Milliseconds(), b.cfg.DedupMax),
+		free: make(chan []item, 8)}
+}
+
+// resume reads the last partial published for partition id.
+func (b *Bridge) resume(ctx context.Context, id int32) (resumed, error) {
+	st := resumed{subject: wire.PartialSubject(id)}
+	msg, err := b.stream.GetLastMsgForSubject(ctx, st.subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading the last partial of partition %d: %w", id, err)
+	}
+	if st.last, err = wire.DecodePartial(msg.Data); err != nil {
+		return st, fmt.Errorf("last partial of partition %d (seq %d): %w", id, msg.Sequence, err)
+	}
+	if st.last.Topic != b.cfg.Topic || st.last.Partition != id {
+		return st, fmt.Errorf("last partial on %s is of %s/%d", st.subject, st.last.Topic, st.last.Partition)
+	}
+	st.seq = msg.Sequence
+	return st, nil
+}
+
+// dial connects to the leader of partition id.
+func (b *Bridge) dial(ctx context.Context, id int32) (*kafka.Conn, error) {
+	var err error
+	for _, addr := range b.cfg.Brokers {
+		var conn *kafka.Conn
+		if conn, err = b.dialer.DialLeader(ctx, "tcp", addr, b.cfg.Topic, int(id)); err == nil {
+			return conn, nil
+		}
+	}
+	return nil, fmt.Errorf("dialling the leader of partition %d: %w", id, err)
+}
+
+// startOffsets returns the offset to resume counting at, and the earlier
+// offset to start reading at so the dedup set is rebuilt first.
+func (b *Bridge) startOffsets(conn *kafka.Conn, id int32, last *wire.Partial) (next, warm int64, err error) {
+	first, hwm, err := conn.ReadOffsets()
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the offsets of partition %d: %w", id, err)
+	}
+	if last == nil {
+		return first, first, nil
+	}
+	next = last.NextOffset()
+	switch {
+	case next > hwm:
+		b.metrics.regressions.WithLabelValues(strconv.Itoa(int(id))).Inc()
+		return 0, 0, fmt.Errorf("%w: partition %d resumes at %d, its log holds %d..%d",
+			ErrOffsetRegression, id, next, first, hwm-1)
+	case next < first:
+		b.log.Error("records deleted from Kafka before they were counted", "partition", id,
+			"resume_offset", next, "first_offset", first, "lost", first-next)
+		return next, first, nil
+	}
+	return next, b.warmStart(conn, last, first, next), nil
+}
+
+// warmStart is the first offset to re-read for the dedup set: within the
+// horizon before the last partial's window end, and at most DedupMax records.
+func (b *Bridge) warmStart(conn *kafka.Conn, last *wire.Partial, first, next int64) int64 {
+	if b.cfg.DedupHorizon <= 0 {
+		return next
+	}
+	warm := max(first, next-int64(b.cfg.DedupMax))
+	since := time.UnixMilli(last.WindowStartMs + last.WindowMs).Add(-b.cfg.DedupHorizon)
+	if off, err := conn.ReadOffset(since); err == nil && off >= 0 {
+		warm = max(warm, min(off, next))
+	}
+	return warm
+}
+
+// loop takes fetched records and wall-clock ticks until ctx ends or a
+// publish fails.
+func (p *partition) loop(ctx context.Context, chunks <-chan chunk) error {
+	defer p.b.metrics.forget(p.id)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var tick <-chan time.Time
+		if p.caughtUp {
+			timer.Reset(time.Until(time.UnixMilli(p.win.due())) + p.clockSkew())
+			tick = timer.C
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-chunks:
+			err = p.take(ctx, c)
+		case <-tick:
+			err = p.tick(ctx, chunks)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// clockSkew is how far time.Now is ahead of the configured clock, so timers
+// fire when the configured clock reaches a window's close time.
+func (p *partition) clockSkew() time.Duration { return time.Since(p.b.cfg.Clock()) }
+
+// take counts the records of one fetch.
+func (p *partition) take(ctx context.Context, c chunk) error {
+	for i := range c.items {
+		if err := p.record(ctx, &c.items[i]); err != nil {
+			return err
+		}
+	}
+	p.win.skip(c.end)
+	p.caughtUp = c.end >= c.hwm
+	p.b.metrics.lag.WithLabelValues(p.label).Set(float64(c.hwm - p.win.next()))
+	p.b.metrics.dedupEntries.WithLabelValues(p.label).Set(float64(p.dd.len()))
+	select {
+	case p.free <- c.items:
+	default:
+	}
+	return nil
+}
+
+// record counts one record, publishing the window it closes.
+func (p *partition) record(ctx context.Context, it *item) error {
+	if it.off < p.win.next() { // re-read to rebuild the dedup set
+		p.dd.repeat(it.event, it.tsMs)
+		return nil
+	}
+	o := it.o
+	if o == counted && p.dd.repeat(it.event, it.tsMs) {
+		o = duplicate
+	}
+	if closed := p.win.add(it.off, it.tsMs, it.match, it.emoji, o); closed != nil {
+		return p.publish(ctx, closed)
+	}
+	return nil
+}
+
+// tick closes the open window if its time came. It first takes the fetches
+// already waiting, so records that made it in time are never late.
+func (p *partition) tick(ctx context.Context, chunks <-chan chunk) error {
+	for n := len(chunks); n > 0; n-- {
+		if err := p.take(ctx, <-chunks); err != nil {
+			return err
+		}
+	}
+	if closed := p.win.tick(p.b.cfg.Clock().UnixMilli(), p.caughtUp); closed != nil {
+		return p.publish(ctx, closed)
+	}
+	return nil
+}
+
+// publish stores a partial, expecting the last sequence this worker knows
+// on the subject, then commits its offset to the consumer group.
+func (p *partition) publish(ctx context.Context, part *wire.Partial) error {
+	if part.Counts == nil {
+		part.Counts = wire.Counts{}
+	}
+	data, err := json.Marshal(part)
+	if err != nil {
+		return fmt.Errorf("encoding partial %s: %w", part.MsgID(), err)
+	}
+	msg := &nats.Msg{Subject: wire.PartialSubject(p.id), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, part.MsgID())
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	ack, err := p.b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(p.seq))
+	if err = p.acked(part, ack, err); err != nil {
+		return err
+	}
+	p.seq = ack.Sequence
+	p.b.metrics.partial(part, time.Now())
+	p.commit(p.id, part.NextOffset())
+	return nil
+}
+
+// acked interprets a publish's outcome.
+func (p *partition) acked(part *wire.Partial, ack *jetstream.PubAck, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		p.b.metrics.fenced.WithLabelValues(p.label).Inc()
+		return fmt.Errorf("%w: partition %d after seq %d, partial %s", ErrFenced, p.id, p.seq, part.MsgID())
+	case err != nil:
+		return fmt.Errorf("publishing partial %s: %w", part.MsgID(), err)
+	case ack.Duplicate:
+		return fmt.Errorf("partial %s was already stored (seq %d): re-reading", part.MsgID(), ack.Sequence)
+	}
+	return nil
+}
