@@ -208,6 +208,21 @@ func TestBrowser(t *testing.T) {
 		p.until("a window after the restart", cell("😢", "last")+` === 6 && `+fmt.Sprintf(`%s === %d`, number("total-last"), sw.Total))
 	})
 
+	t.Run("server down at load", func(t *testing.T) {
+		p := page{t, ctx}
+		nats.stop()
+		p.do(chromedp.Reload())
+		p.until("connecting", `document.body.dataset.ready === "true" && document.getElementById("status").dataset.state === "connecting"`)
+		p.click("#disconnect") // gives up dialing
+		p.until("gave up", `document.getElementById("status").dataset.state === "disconnected"`)
+		p.click("#connect")
+		p.until("dialing again", `document.getElementById("status").dataset.state === "connecting"`)
+		nats.start()
+		waitFor(t, "the test's NATS client to reconnect", func() bool { return nats.JS.Conn().IsConnected() })
+		p.until("connected once the server is up", `document.getElementById("status").dataset.state === "connected"`)
+		p.until("the stored window on join", number("total-all")+` > 0`)
+	})
+
 	t.Run("disconnect", func(t *testing.T) {
 		p := page{t, ctx}
 		p.click("#disconnect")

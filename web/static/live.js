@@ -21,21 +21,31 @@ export class Live {
     this.nc = null;
     this.sub = null;
     this.match = "";
+    this.dialing = false;    // a first connection is pending
+    this.cancelled = false;  // disconnect was pressed while dialing
   }
 
-  get connected() { return this.nc !== null; }
-
   // connect dials the leaf clusters (any of servers, failing over and
-  // reconnecting on its own) and watches the current match.
+  // reconnecting on its own) and watches the current match. While the first
+  // connection is pending (the servers may be down), disconnect gives up.
   async connect() {
     if (this.nc) return;
+    this.cancelled = false;
     this.onStatus("connecting", this.servers.join(", "));
+    if (this.dialing) return; // the pending dial goes on
+    this.dialing = true;
     let nc;
     try {
       nc = await wsconnect({ servers: this.servers, name: "emostream-web",
         maxReconnectAttempts: -1, reconnectTimeWait: 1000, waitOnFirstConnect: true });
     } catch (err) {
       this.onStatus("disconnected", `could not connect: ${err.message}`);
+      return;
+    } finally {
+      this.dialing = false;
+    }
+    if (this.cancelled) {
+      nc.close();
       return;
     }
     this.nc = nc;
@@ -63,6 +73,11 @@ export class Live {
 
   // disconnect drains the subscription and closes the connection.
   async disconnect() {
+    if (this.dialing) {
+      this.cancelled = true;
+      this.onStatus("disconnected", "by you");
+      return;
+    }
     const nc = this.nc;
     if (!nc) return;
     this.nc = null;
