@@ -99,3 +99,25 @@ func TestFetchEmojiTypes(t *testing.T) {
 		t.Fatal("FetchEmojiTypes from a closed port succeeded")
 	}
 }
+
+func FuzzParseMix(f *testing.F) {
+	for _, s := range []string{"🔥=40,👏=20", "a", "=", ",,", "x=4294967295", "🔥=1,🔥=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMix(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadMix) {
+				t.Fatalf("ParseMix(%q) error %v is not ErrBadMix", s, err)
+			}
+			return
+		}
+		again, err := ParseMix(m.String())
+		if err != nil || !reflect.DeepEqual(again, m) {
+			t.Fatalf("ParseMix(%q) = %v, but its String reparses as %v, %v", s, m, again, err)
+		}
+		if p := newPicker(m); p.pick(p.total-1) != len(m)-1 || p.pick(0) != 0 {
+			t.Fatalf("picker of %v does not span the mix", m)
+		}
+	})
+}
