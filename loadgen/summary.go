@@ -31,6 +31,9 @@ type Counts struct {
 
 // Latency summarises request latencies: from just before a request is
 // written to just after its answer is read. Only answered requests count.
+// With a Rate, a request that falls behind its due time is sent at once and
+// timed from then, not from when it was due, so a stalled server shows as a
+// lower rate rather than as longer latencies (coordinated omission).
 type Latency struct {
 	Count uint64        `json:"count"`
 	Min   time.Duration `json:"min_ns"`
