@@ -1,0 +1,236 @@
+// Package stack composes every EmoStream stage on one machine, in pipeline
+// order: the embedded Kafka-protocol broker (or external brokers), ingest,
+// bridge, processor, the NATS hub and one leaf cluster per WebSocket
+// address. "emostream up" runs it, and so do the end-to-end, browser and
+// benchmark tests, so they exercise exactly what a user starts.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/broker"
+	"github.com/emostream/emostream/processor"
+	"github.com/emostream/emostream/wire"
+)
+
+// Config describes the stack. Zero values are documented defaults; the
+// listen addresses default to random loopback ports (tests), and
+// "emostream up" passes DESIGN.md's fixed ones.
+type Config struct {
+	// DataDir holds the Kafka log (DataDir/kafka) and JetStream's store
+	// (DataDir/jetstream). Required.
+	DataDir string
+	// KafkaBrokers, when set, are external Kafka brokers and no embedded
+	// broker starts.
+	KafkaBrokers []string
+	// KafkaListener serves the embedded broker. Nil means 127.0.0.1:0.
+	KafkaListener net.Listener
+	// Partitions of the events topic when the embedded broker creates it.
+	// Zero means wire.DefaultPartitions.
+	Partitions int32
+	// HubListen, LeafListen and MonitorListen are the hub's client,
+	// leafnode and monitoring addresses. Empty means 127.0.0.1:0 (and no
+	// monitoring port).
+	HubListen, LeafListen, MonitorListen string
+	// WebSocketListens has one address per leaf cluster. Empty means one
+	// leaf on 127.0.0.1:0.
+	WebSocketListens []string
+	// Window is the counting window. Zero means wire.DefaultWindow.
+	Window time.Duration
+	// SwarmThreshold is how many identical emojis make a unit. Zero means
+	// wire.DefaultSwarmThreshold.
+	SwarmThreshold int64
+	// Ingest, Bridge and Processor tune the stages; the stack fills in how
+	// they reach Kafka and NATS, the window, the threshold, metrics and
+	// logger. Ingest.Listener nil means 127.0.0.1:0.
+	Ingest    ingest.Config
+	Bridge    bridge.Config
+	Processor processor.Config
+	// Logger receives every stage's log. Nil discards it.
+	Logger *slog.Logger
+}
+
+// Stack is a started set of servers with its stages built; Run runs them.
+type Stack struct {
+	cfg       Config
+	Broker    *broker.Broker // nil with external brokers
+	Hub       *fanout.Hub
+	Leaves    []*fanout.Leaf
+	Ingest    *ingest.Server
+	Bridge    *bridge.Bridge
+	Processor *processor.Processor
+	Registry  *prometheus.Registry
+}
+
+// Start starts the servers (broker, hub, leaves) and builds the stages. On
+// error everything started is stopped again.
+func Start(cfg Config) (st *Stack, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("stack: DataDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	st = &Stack{cfg: cfg, Registry: prometheus.NewRegistry()}
+	st.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			st.stopServers()
+		}
+	}()
+	if err = st.startKafka(); err != nil {
+		return nil, err
+	}
+	if err = st.startFanout(); err != nil {
+		return nil, err
+	}
+	if err = st.buildStages(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *Stack) startKafka() error {
+	if len(st.cfg.KafkaBrokers) > 0 {
+		return nil
+	}
+	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
+		Partitions: st.cfg.Partitions, Logger: st.cfg.Logger.With("component", "kafka")})
+	if err != nil {
+		return err
+	}
+	st.Broker = b
+	st.cfg.KafkaBrokers = []string{b.Addr()}
+	return nil
+}
+
+func (st *Stack) startFanout() error {
+	hub, err := fanout.NewHub(fanout.HubConfig{
+		DataDir: st.cfg.DataDir, ClientListen: orAddr(st.cfg.HubListen), LeafListen: orAddr(st.cfg.LeafListen),
+		MonitorListen: st.cfg.MonitorListen, Logger: st.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if err := hub.Start(); err != nil {
+		return err
+	}
+	st.Hub = hub
+	ws := st.cfg.WebSocketListens
+	if len(ws) == 0 {
+		ws = []string{"127.0.0.1:0"}
+	}
+	for i, addr := range ws {
+		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
+			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, Logger: st.cfg.Logger})
+		if err != nil {
+			return err
+		}
+		if err := leaf.Start(); err != nil {
+			return err
+		}
+		st.Leaves = append(st.Leaves, leaf)
+	}
+	return nil
+}
+
+func orAddr(a string) string {
+	if a == "" {
+		return "127.0.0.1:0"
+	}
+	return a
+}
+
+func (st *Stack) buildStages() error {
+	c := &st.cfg
+	window, threshold := c.Window, c.SwarmThreshold
+	if window == 0 {
+		window = wire.DefaultWindow
+	}
+	if threshold == 0 {
+		threshold = wire.DefaultSwarmThreshold
+	}
+	pc := c.Processor
+	pc.NATS, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
+	pc.Registerer, pc.Logger = st.Registry, c.Logger
+	var err error
+	if st.Processor, err = processor.New(pc); err != nil {
+		return err
+	}
+	bc := c.Bridge
+	bc.Brokers, bc.NATSURL, bc.Window, bc.Metrics, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
+	if st.Bridge, err = bridge.New(bc); err != nil {
+		return err
+	}
+	ic := c.Ingest
+	ic.Brokers, ic.Window, ic.SwarmThreshold, ic.WSURLs = c.KafkaBrokers, window, threshold, st.WebSocketURLs()
+	ic.Registerer, ic.Gatherer, ic.Logger = st.Registry, st.Registry, c.Logger
+	if ic.Listener == nil {
+		if ic.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("stack: %w", err)
+		}
+	}
+	st.Ingest, err = ingest.New(ic)
+	return err
+}
+
+// WebSocketURLs are the leaves' viewer URLs.
+func (st *Stack) WebSocketURLs() []string {
+	var urls []string
+	for _, l := range st.Leaves {
+		urls = append(urls, l.WebSocketURL())
+	}
+	return urls
+}
+
+// HTTPURL is the ingest API and web client's base URL.
+func (st *Stack) HTTPURL() string { return "http://" + st.Ingest.Addr().String() }
+
+// KafkaBrokers are the brokers the stages use.
+func (st *Stack) KafkaBrokers() []string { return st.cfg.KafkaBrokers }
+
+// NATSURL is the hub's client URL.
+func (st *Stack) NATSURL() string { return st.Hub.ClientURL() }
+
+// Run runs every stage until ctx ends or one fails, then shuts down in
+// pipeline order: ingest flushes what it acknowledged into Kafka before the
+// broker stops, the bridge and processor stop before the NATS servers.
+func (st *Stack) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return named("ingest", st.Ingest.Run(gctx)) })
+	g.Go(func() error { return named("bridge", st.Bridge.Run(gctx)) })
+	g.Go(func() error { return named("processor", st.Processor.Run(gctx)) })
+	err := g.Wait()
+	st.stopServers()
+	return err
+}
+
+func named(stage string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}
+
+func (st *Stack) stopServers() {
+	for i := len(st.Leaves) - 1; i >= 0; i-- {
+		st.Leaves[i].Shutdown()
+	}
+	if st.Hub != nil {
+		st.Hub.Shutdown()
+	}
+	if st.Broker != nil {
+		st.Broker.Close()
+	}
+}
