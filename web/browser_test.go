@@ -20,13 +20,16 @@ const testMatch = "final-2026"
 
 // page wraps the chromedp context of one tab with the test's helpers.
 type page struct {
-	t   *testing.T
-	ctx context.Context
+	t     *testing.T
+	ctx   context.Context
+	shots string // where screenshots go: the top test's temp dir, or $EMOSTREAM_SCREENSHOT_DIR
 }
 
-// shots is where the test saves its screenshots: the top test's temp dir, or
-// $EMOSTREAM_SCREENSHOT_DIR.
-var shots string
+// in returns the page for a subtest.
+func (p page) in(t *testing.T) page {
+	p.t = t
+	return p
+}
 
 func (p page) do(actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
@@ -70,10 +73,9 @@ func TestBrowser(t *testing.T) {
 	ctx := webtest.NewBrowser(t)
 	nats := startNATS(t)
 	ingest := newFakeIngest(t, nats)
-	p := page{t, ctx}
-	shots = t.TempDir()
+	p := page{t: t, ctx: ctx, shots: t.TempDir()}
 	if dir := os.Getenv("EMOSTREAM_SCREENSHOT_DIR"); dir != "" {
-		shots = dir // keep them to look at
+		p.shots = dir // keep them to look at
 	}
 
 	// A swarm stored before the viewer joins is shown at once (direct get).
@@ -86,7 +88,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	t.Run("click", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		for range 3 {
 			p.click(`button[data-emoji="🔥"]`)
 		}
@@ -107,7 +109,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("auto sender", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		before := ingest.total()
 		p.do(chromedp.Evaluate[chromedp.Void](`(() => {
 			const r = document.getElementById("auto-rate"); r.value = "400"; r.dispatchEvent(new Event("input"));
@@ -140,7 +142,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("api errors", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		totalBefore := ingest.total()
 		for _, c := range []struct {
 			status int
@@ -162,11 +164,11 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("swarm animation and screenshots", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		p.click(`button[data-emoji="🔥"]`) // a success clears any error message
 		ingest.publishOnTime(testMatch, map[string]int64{"🔥": 160, "👏": 90, "😂": 60, "❤️": 45, "🎉": 30, "⚽": 20})
 		p.until("sprites in flight", started(".big", 55))
-		shot := p.screenshot("desktop.png")
+		shot := p.screenshot("desktop.png", chromedp.CaptureScreenshot())
 		if os.Getenv("EMOSTREAM_UPDATE_SCREENSHOT") == "1" {
 			if err := os.WriteFile(filepath.Join("..", "docs", "screenshot.png"), shot, 0o644); err != nil {
 				t.Fatal(err)
@@ -177,12 +179,13 @@ func TestBrowser(t *testing.T) {
 		p.until("no horizontal scrolling on a phone", `document.documentElement.scrollWidth <= window.innerWidth`)
 		ingest.publish(testMatch, map[string]int64{"🔥": 40, "👏": 25})
 		p.until("sprites in flight on a phone", started("", 30))
-		p.screenshot("phone.png")
+		p.screenshot("phone.png", chromedp.CaptureScreenshot())
+		p.screenshot("phone-full.png", chromedp.FullScreenshot(100))
 		p.do(chromedp.EmulateViewport(1280, 900))
 	})
 
 	t.Run("match picker", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("match-input").value = ""`),
 			chromedp.SendKeys(chromedp.ID("match-input"), "semi-2\r"))
 		p.until("the URL to name the new match", `new URLSearchParams(location.search).get("match") === "semi-2"`)
@@ -198,7 +201,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("server restart", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		p.until("connected", `document.getElementById("status").dataset.state === "connected"`)
 		const reconnects = `[...document.querySelectorAll("#log li.status")].filter((li) => li.textContent.includes("Reconnecting")).length`
 		before := p.eval(`String(` + reconnects + `)`)
@@ -209,7 +212,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("server down at load", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		nats.stop()
 		p.do(chromedp.Reload())
 		p.until("connecting", `document.body.dataset.ready === "true" && document.getElementById("status").dataset.state === "connecting"`)
@@ -224,7 +227,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("disconnect", func(t *testing.T) {
-		p := page{t, ctx}
+		p := p.in(t)
 		p.click("#disconnect")
 		p.until("status disconnected", `document.getElementById("status").dataset.state === "disconnected"`)
 		if got := p.eval(`document.getElementById("status-text").textContent`); got != "Disconnected" {
@@ -246,14 +249,14 @@ func started(class string, n int) string {
 	}).length >= %d`, class, n)
 }
 
-// screenshot saves the viewport as name in the test's temp dir and returns it.
-func (p page) screenshot(name string) []byte {
+// screenshot saves a PNG screenshot as name in the shots folder and returns it.
+func (p page) screenshot(name string, shoot chromedp.Action[[]byte]) []byte {
 	p.t.Helper()
-	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+	buf, err := chromedp.Run(p.ctx, shoot)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	path := filepath.Join(shots, name)
+	path := filepath.Join(p.shots, name)
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		p.t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ export class SwarmView {
     el.className = big ? "sprite big" : "sprite";
     el.textContent = emoji;
     el.style.left = `${2 + Math.random() * 90}%`;
+    if (reduceMotion.matches) el.style.bottom = `${5 + Math.random() * 80}%`; // fade in place
     this.stage.append(el);
     this.alive++;
     const anim = el.animate(keyframes(this.stage.clientHeight, big), {
