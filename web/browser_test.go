@@ -167,8 +167,9 @@ func TestBrowser(t *testing.T) {
 		p := p.in(t)
 		p.click(`button[data-emoji="🔥"]`) // a success clears any error message
 		ingest.publishOnTime(testMatch, map[string]int64{"🔥": 160, "👏": 90, "😂": 60, "❤️": 45, "🎉": 30, "⚽": 20})
-		p.until("sprites in flight", started(".big", 55))
+		p.until("sprites in flight", freeze(started(".big", 55)))
 		shot := p.screenshot("desktop.png", chromedp.CaptureScreenshot())
+		p.do(thaw)
 		if os.Getenv("EMOSTREAM_UPDATE_SCREENSHOT") == "1" {
 			if err := os.WriteFile(filepath.Join("..", "docs", "screenshot.png"), shot, 0o644); err != nil {
 				t.Fatal(err)
@@ -178,9 +179,10 @@ func TestBrowser(t *testing.T) {
 		p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
 		p.until("no horizontal scrolling on a phone", `document.documentElement.scrollWidth <= window.innerWidth`)
 		ingest.publish(testMatch, map[string]int64{"🔥": 40, "👏": 25})
-		p.until("sprites in flight on a phone", started("", 30))
+		p.until("sprites in flight on a phone", freeze(started("", 30)))
 		p.screenshot("phone.png", chromedp.CaptureScreenshot())
 		p.screenshot("phone-full.png", chromedp.FullScreenshot(100))
+		p.do(thaw)
 		p.do(chromedp.EmulateViewport(1280, 900))
 	})
 
@@ -248,6 +250,15 @@ func started(class string, n int) string {
 		return a && a.currentTime > a.effect.getTiming().delay + 300;
 	}).length >= %d`, class, n)
 }
+
+// freeze is the JavaScript for "cond holds, and then every animation is
+// paused", so that a screenshot on a slow machine shows that moment.
+func freeze(cond string) string {
+	return `(() => { if (!(` + cond + `)) return false; document.getAnimations().forEach((a) => a.pause()); return true; })()`
+}
+
+// thaw resumes the animations that freeze paused.
+var thaw = chromedp.Evaluate[chromedp.Void](`document.getAnimations().forEach((a) => a.play())`)
 
 // screenshot saves a PNG screenshot as name in the shots folder and returns it.
 func (p page) screenshot(name string, shoot chromedp.Action[[]byte]) []byte {
