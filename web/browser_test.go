@@ -192,6 +192,8 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("match-input"), "semi-2\r"))
 		p.until("the URL to name the new match", `new URLSearchParams(location.search).get("match") === "semi-2"`)
 		p.until("counts reset", number("total-all")+` === 0`)
+		p.until("the direct get's 404 for a match with no swarm yet",
+			`document.getElementById("log").innerText.includes("no stored swarm for semi-2 yet")`)
 		ingest.publish(testMatch, map[string]int64{"👍": 9}) // the old match: not shown
 		sw := ingest.publish("semi-2", map[string]int64{"👎": 4})
 		p.until("the new match's window", cell("👎", "last")+` === 4 && `+number("total-all")+fmt.Sprintf(` === %d`, sw.Total))
