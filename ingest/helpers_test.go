@@ -28,7 +28,7 @@ type stack struct {
 // startIngest runs a server against k with cfg (Listener, Brokers and
 // Logger filled in), waits until /readyz is green, and stops it when the
 // test ends.
-func startIngest(t *testing.T, k *testenv.Kafka, cfg ingest.Config) *stack {
+func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +62,7 @@ func startIngest(t *testing.T, k *testenv.Kafka, cfg ingest.Config) *stack {
 	return st
 }
 
-func (st *stack) waitReady(t *testing.T, want bool) {
+func (st *stack) waitReady(t testing.TB, want bool) {
 	t.Helper()
 	testenv.WaitFor(t, 20*time.Second, "/readyz", func() bool {
 		res, err := http.Get(st.url + "/readyz")

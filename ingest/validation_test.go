@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +149,38 @@ func TestOtherRoutes(t *testing.T) {
 	if r.header.Get("Allow") != "POST" {
 		t.Errorf("Allow %q", r.header.Get("Allow"))
 	}
+}
+
+// TestTrustedProxy limits by the X-Forwarded-For client only when the peer
+// is a configured proxy.
+func TestTrustedProxy(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	postFrom := func(st *stack, xff string) int {
+		req, _ := http.NewRequest(http.MethodPost, st.url+"/v1/emojis", strings.NewReader(batch(2, func(i int) string { return xff + string(rune('a'+i)) })))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", xff)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	trusting := startIngest(t, k, ingest.Config{IPRate: 0.001, IPBurst: 2, UserRate: -1, TrustedProxies: mustCIDRs(t, "127.0.0.0/8")})
+	if a, b, c := postFrom(trusting, "1.1.1.1"), postFrom(trusting, "1.1.1.1"), postFrom(trusting, "2.2.2.2"); a != 202 || b != 429 || c != 202 {
+		t.Errorf("trusting proxy: statuses %d %d %d, want 202 429 202", a, b, c)
+	}
+	plain := startIngest(t, k, ingest.Config{IPRate: 0.001, IPBurst: 2, UserRate: -1})
+	if a, b := postFrom(plain, "1.1.1.1"), postFrom(plain, "2.2.2.2"); a != 202 || b != 429 {
+		t.Errorf("no trusted proxy: statuses %d %d, want 202 429", a, b)
+	}
+}
+
+func mustCIDRs(t *testing.T, s string) []netip.Prefix {
+	t.Helper()
+	p, err := ingest.ParseCIDRs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
