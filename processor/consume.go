@@ -72,7 +72,7 @@ func (p *Processor) receive(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 	p.s.lastMsg, p.s.pending = p.cfg.Now(), meta.NumPending
-	p.merge(msg.Data(), meta.Sequence.Stream, meta.Timestamp, msg)
+	p.merge(msg.Data(), meta.Sequence.Stream, msg)
 	return nil
 }
 
@@ -112,12 +112,12 @@ func (p *Processor) replay(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("processor: replaying partial %d: %w", seq, err)
 	}
-	p.merge(raw.Data, seq, raw.Time, nil)
+	p.merge(raw.Data, seq, nil)
 	return p.closeDue(ctx)
 }
 
 // merge decodes a partial and merges it into the session's windows.
-func (p *Processor) merge(data []byte, seq uint64, stored time.Time, ack acker) {
+func (p *Processor) merge(data []byte, seq uint64, ack acker) {
 	part, err := wire.DecodePartial(data)
 	if err == nil && part.WindowMs != p.cfg.Window.Milliseconds() {
 		err = fmt.Errorf("window of %dms, not %v", part.WindowMs, p.cfg.Window)
@@ -130,7 +130,7 @@ func (p *Processor) merge(data []byte, seq uint64, stored time.Time, ack acker) 
 	if part.WindowStartMs <= p.s.m.closed {
 		kind = "late"
 	}
-	if !p.s.m.add(part, seq, stored, ack) {
+	if !p.s.m.add(part, seq, p.cfg.Now(), ack) {
 		kind = "redelivered"
 	}
 	p.met.partials.WithLabelValues(kind).Inc()

@@ -34,7 +34,8 @@ func (e *entry) counts(match string) map[string]int64 {
 // window is an open window: the partials merged into it and the messages
 // to acknowledge once its swarms are stored.
 type window struct {
-	start   int64 // Unix ms
+	start   int64     // Unix ms
+	opened  time.Time // when its first partial arrived
 	entries []entry
 	parts   map[int32]struct{} // partitions that delivered a partial of this window
 	acks    []acker
@@ -68,8 +69,8 @@ type merger struct {
 	open       []*window        // sorted by start
 	mark       map[int32]int64  // per partition: latest window it delivered
 	seen       map[int32]uint64 // per partition: highest stream sequence merged
-	streamTime time.Time        // latest stored time of a merged partial
 	ackNow     []acker          // acknowledgements due now (redeliveries)
+	now        time.Time        // the time of the last call of add or next
 }
 
 func newMerger(window, deadline time.Duration, partitions int) *merger {
@@ -77,19 +78,17 @@ func newMerger(window, deadline time.Duration, partitions int) *merger {
 		closed: math.MinInt64, mark: map[int32]int64{}, seen: map[int32]uint64{}}
 }
 
-// add merges partial p, stored at sequence seq at time stored. A partial
+// add merges partial p, stored at sequence seq, received at now. A partial
 // later than its window's close folds into the next open window. A
 // redelivery of a partial already merged is not merged again, and add
 // reports false.
-func (m *merger) add(p *wire.Partial, seq uint64, stored time.Time, ack acker) bool {
+func (m *merger) add(p *wire.Partial, seq uint64, now time.Time, ack acker) bool {
+	m.now = now
 	if seq <= m.seen[p.Partition] {
 		m.hold(ack)
 		return false
 	}
 	m.seen[p.Partition] = seq
-	if stored.After(m.streamTime) {
-		m.streamTime = stored
-	}
 	if mk, ok := m.mark[p.Partition]; !ok || p.WindowStartMs > mk {
 		m.mark[p.Partition] = p.WindowStartMs
 	}
@@ -127,7 +126,7 @@ func (m *merger) at(start int64) *window {
 	if i < len(m.open) && m.open[i].start == start {
 		return m.open[i]
 	}
-	w := &window{start: start, parts: map[int32]struct{}{}}
+	w := &window{start: start, opened: m.now, parts: map[int32]struct{}{}}
 	m.open = append(m.open, nil)
 	copy(m.open[i+1:], m.open[i:])
 	m.open[i] = w
@@ -158,11 +157,13 @@ func (m *merger) foldMatch(from *window, match string, es []entry) {
 }
 
 // next removes and returns the earliest open window if it may close at now,
-// with the rule that closes it. live says the consumer has caught up, so
-// the wall clock may close windows by deadline; while catching up only the
-// stored time of the partials does, so a backlog of windows long past closes
-// as fast as its partials arrive.
+// with the rule that closes it. live says the consumer has caught up with
+// the stream: only then may a window close by deadline. While it catches up
+// on a backlog of windows long past, each closes as soon as every partition
+// reached it, and those still missing one close together, in order, once
+// the backlog is drained.
 func (m *merger) next(now time.Time, live bool) (*window, string) {
+	m.now = now
 	if len(m.open) == 0 {
 		return nil, ""
 	}
@@ -170,7 +171,7 @@ func (m *merger) next(now time.Time, live bool) (*window, string) {
 	switch {
 	case m.reached(w.start):
 		rule = wire.ClosedByAllPartitions
-	case !m.streamTime.Before(m.due(w)), live && !now.Before(m.due(w)):
+	case live && !now.Before(m.due(w)):
 		rule = wire.ClosedByDeadline
 	default:
 		return nil, ""
@@ -195,9 +196,15 @@ func (m *merger) reached(start int64) bool {
 	return true
 }
 
-// due is the deadline of w.
+// due is the deadline of w: the deadline after its end, or after its first
+// partial arrived if that was later (a bridge catching up on windows long
+// past gives the others as long to catch up too).
 func (m *merger) due(w *window) time.Time {
-	return time.UnixMilli(w.start + m.windowMs).Add(m.deadline)
+	end := time.UnixMilli(w.start + m.windowMs)
+	if w.opened.After(end) {
+		end = w.opened
+	}
+	return end.Add(m.deadline)
 }
 
 // nextDue is the deadline of the earliest open window, zero if none.

@@ -28,9 +28,9 @@ func part(p int32, i int, first, last, n int64) *wire.Partial {
 }
 
 type delivery struct {
-	p      *wire.Partial
-	seq    uint64
-	stored time.Time
+	p        *wire.Partial
+	seq      uint64
+	received time.Time
 }
 
 type closing struct {
@@ -68,9 +68,12 @@ func TestMergerClosing(t *testing.T) {
 		{"catching up, the wall clock does not close", 2,
 			[]delivery{{part(0, 0, 0, 9, 10), 1, end(0, 0)}},
 			end(50, 0), false, nil},
-		{"catching up, stored time closes", 2,
-			[]delivery{{part(0, 0, 0, 9, 10), 1, end(0, 0)}, {part(0, 1, 10, 9, 0), 2, end(0, dl)}},
-			end(50, 0), false, []closing{{0, wire.ClosedByDeadline, 10, 0}}},
+		{"a window first seen after its end waits the deadline from then", 2,
+			[]delivery{{part(0, 0, 0, 9, 10), 1, end(5, 0)}},
+			end(5, dl-time.Millisecond), true, nil},
+		{"a window first seen after its end closes a deadline after", 2,
+			[]delivery{{part(0, 0, 0, 9, 10), 1, end(5, 0)}},
+			end(5, dl), true, []closing{{0, wire.ClosedByDeadline, 10, 0}}},
 		{"a redelivery is merged once", 1,
 			[]delivery{{part(0, 0, 0, 9, 10), 1, end(0, 0)}, {part(0, 0, 0, 9, 10), 1, end(0, 0)}},
 			end(0, 0), true, []closing{{0, wire.ClosedByAllPartitions, 10, 0}}},
@@ -85,7 +88,7 @@ func TestMergerClosing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMerger(testWindow, dl, tt.parts)
 			for _, d := range tt.in {
-				m.add(d.p, d.seq, d.stored, nil)
+				m.add(d.p, d.seq, d.received, nil)
 			}
 			got := drain(m, tt.now, tt.live)
 			if !equalClosings(got, tt.want) {

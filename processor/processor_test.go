@@ -1,0 +1,134 @@
+package processor
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/wire"
+)
+
+const (
+	winMs   = int64(2000)
+	timeout = 30 * time.Second
+)
+
+// pastWindow is the start of the i-th window of a stretch an hour ago.
+func pastWindow(i int) int64 {
+	return wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), winMs) + int64(i)*winMs
+}
+
+// A backlog of windows long past, then live windows: every window of every
+// match is delivered once, closed as soon as all partitions arrived, and
+// the swarms sum to exactly what the partials held. The partition count
+// comes from Kafka's metadata.
+func TestSwarmsSumToPartials(t *testing.T) {
+	k := testenv.StartKafka(t, 3)
+	r := newRig(t, 3, streams.Config{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20 {
+		r.window(rng, pastWindow(i), winMs)
+	}
+	r.processor(Config{KafkaBrokers: []string{k.Addr()}})
+	r.exact(timeout)
+	for i := range 5 {
+		r.window(rng, pastWindow(20+i), winMs)
+	}
+	r.exact(timeout)
+	for i := range 25 {
+		sw := r.viewer.swarm("m1", pastWindow(i))
+		if sw == nil || sw.ClosedBy != wire.ClosedByAllPartitions || sw.Partitions != 3 || sw.Late != 0 {
+			r.dump(t, 25)
+			t.Fatalf("window %d: %+v, want closed by all 3 partitions", i, sw)
+		}
+	}
+}
+
+// A processor killed between two matches' swarms of one window, then
+// replaced: the match already stored is neither republished nor recounted,
+// the other is published, and nothing is lost, also after the dedup window
+// has expired.
+func TestKillBetweenMatchesAndRestart(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dup  time.Duration
+	}{{"within the dedup window", 0}, {"after the dedup window", time.Second}} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, 3, streams.Config{Duplicates: tt.dup})
+			rng := rand.New(rand.NewPCG(3, 4))
+			for i := range 6 {
+				r.window(rng, pastWindow(i), winMs)
+			}
+			cancel, done, p := r.processor(Config{})
+			p.beforePublish = func(sw *wire.Swarm) {
+				if sw.MatchID == "m2" && sw.WindowStart.UnixMilli() == pastWindow(3) {
+					testenv.WaitFor(t, timeout, "m1's swarm of window 3", func() bool { return r.viewer.has("m1", pastWindow(3)) })
+					cancel()
+				}
+			}
+			<-done
+			killed := time.Now()
+			if r.viewer.has("m2", pastWindow(3)) || r.viewer.equal(r.want) {
+				t.Fatal("the kill did not fall between two matches' swarms")
+			}
+			testenv.WaitFor(t, timeout, "the dedup window to pass", func() bool { return time.Since(killed) > tt.dup })
+			r.processor(Config{})
+			r.exact(timeout)
+			for i := range 4 {
+				r.window(rng, pastWindow(6+i), winMs)
+			}
+			r.exact(timeout)
+		})
+	}
+}
+
+// Two processors at once, the first then killed: exact counts, each window
+// once.
+func TestTwoProcessors(t *testing.T) {
+	r := newRig(t, 3, streams.Config{})
+	rng := rand.New(rand.NewPCG(5, 6))
+	cancel1, done1, _ := r.processor(Config{})
+	for i := range 4 {
+		r.window(rng, pastWindow(i), winMs)
+	}
+	r.exact(timeout)
+	r.processor(Config{})
+	for i := range 4 {
+		r.window(rng, pastWindow(4+i), winMs)
+	}
+	r.exact(timeout)
+	cancel1()
+	<-done1
+	for i := range 4 {
+		r.window(rng, pastWindow(8+i), winMs)
+	}
+	r.exact(timeout)
+}
+
+// A partition whose partial is slow: its window closes by deadline without
+// it, and its counts appear, late, in the next window.
+func TestSlowPartitionFoldsIntoNextWindow(t *testing.T) {
+	const win = 500 * time.Millisecond
+	r := newRig(t, 3, streams.Config{})
+	r.processor(Config{Window: win, Deadline: 150 * time.Millisecond})
+	w0 := wire.WindowStart(time.Now().UnixMilli(), win.Milliseconds()) + win.Milliseconds()
+	counts := func(n int64) wire.Counts { c := wire.Counts{}; c.Add("m1", "🔥", n); return c }
+	r.publish(0, w0, win.Milliseconds(), counts(10))
+	r.publish(1, w0, win.Milliseconds(), counts(20))
+	testenv.WaitFor(t, timeout, "window 0 closed by deadline", func() bool { return r.viewer.has("m1", w0) })
+	r.publish(2, w0, win.Milliseconds(), counts(7)) // the slow bridge
+	w1 := w0 + win.Milliseconds()
+	for p := range int32(3) {
+		r.publish(p, w1, win.Milliseconds(), counts(1))
+	}
+	r.exact(timeout)
+	s0, s1 := r.viewer.swarm("m1", w0), r.viewer.swarm("m1", w1)
+	if s0.ClosedBy != wire.ClosedByDeadline || s0.Partitions != 2 || s0.Total != 30 {
+		t.Errorf("window 0: %+v, want 30 from 2 partitions, closed by deadline", s0)
+	}
+	if s1.ClosedBy != wire.ClosedByAllPartitions || s1.Total != 10 || s1.Late != 7 {
+		t.Errorf("window 1: %+v, want 10 of which 7 late, closed by all partitions", s1)
+	}
+}
