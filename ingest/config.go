@@ -30,7 +30,8 @@ const (
 	DefaultProduceTimeout  = 5 * time.Second
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultMaxBatchBytes   = 900 << 10
-	DefaultMaxInFlight     = 4
+	DefaultMaxInFlight     = 2
+	DefaultMaxBuffered     = 200_000
 )
 
 // AckMode says when POST /v1/emojis answers 202.
@@ -113,6 +114,11 @@ type Config struct {
 	// Zero means DefaultMaxInFlight.
 	MaxInFlight int
 
+	// MaxBuffered is the most events buffered or in flight to Kafka; a
+	// request that finds no room within ProduceTimeout gets 503. Zero means
+	// DefaultMaxBuffered; it must be at least wire.MaxBatch.
+	MaxBuffered int
+
 	// Registerer receives the metrics and Gatherer serves GET /metrics. Nil
 	// Registerer means a private registry; nil Gatherer means the
 	// Registerer if it is a Gatherer, else the private registry.
@@ -150,6 +156,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
+	setDefault(&c.MaxBuffered, DefaultMaxBuffered)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -171,6 +178,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
 	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
 		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)
+	case c.MaxBuffered < wire.MaxBatch:
+		return fmt.Errorf("%w: max buffered %d is below one full request (%d)", ErrConfig, c.MaxBuffered, wire.MaxBatch)
 	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ProduceTimeout < 0 || c.ShutdownTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrConfig)
 	}

@@ -84,20 +84,29 @@ func (p *producer) watch(ctx context.Context) {
 
 // probe refreshes the partition count and, when no produce succeeded lately,
 // makes one real round trip so /readyz tells the truth while traffic is low.
+// A failed probe counts only if no produce succeeded meanwhile: a broker
+// busy with produces may answer a probe late.
 func (p *producer) probe(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, probeInterval)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
 	defer cancel()
 	if err := p.refresh(ctx); err != nil {
 		p.report(err)
 		return
 	}
-	if p.idle() {
-		_, err := p.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
-		if err != nil && ctx.Err() == nil {
-			err = fmt.Errorf("probing kafka: %w", err)
-		}
-		p.report(err)
+	if !p.idle() {
+		return
 	}
+	_, err := p.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
+	if err == nil || p.idle() && ctx.Err() != context.Canceled {
+		p.report(wrapProbe(err))
+	}
+}
+
+func wrapProbe(err error) error {
+	if err != nil {
+		return fmt.Errorf("probing kafka: %w", err)
+	}
+	return nil
 }
 
 // refresh reads the topic's partition count from the cluster metadata.

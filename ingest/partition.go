@@ -40,7 +40,9 @@ func (w *partition) run() {
 				break
 			}
 			w.add(&q, r)
-			w.drain(&q, in)
+			if !w.drain(&q, in) {
+				in, q.closing = nil, true
+			}
 		case <-done:
 			q.inflight--
 		case <-timer.C:
@@ -50,16 +52,21 @@ func (w *partition) run() {
 	}
 }
 
-// drain takes whatever else is already queued, so it joins this batch.
-func (w *partition) drain(q *queue, in chan *request) {
+// drain takes whatever else is already queued, so it joins this batch. It
+// returns false if it found the queue closed.
+func (w *partition) drain(q *queue, in chan *request) bool {
 	for range cap(in) {
 		select {
-		case r := <-in:
+		case r, ok := <-in:
+			if !ok {
+				return false
+			}
 			w.add(q, r)
 		default:
-			return
+			return true
 		}
 	}
+	return true
 }
 
 func (w *partition) add(q *queue, r *request) {
@@ -126,6 +133,7 @@ func (w *partition) arm(t *time.Timer, q *queue) {
 func (w *partition) send(b []*request, done chan<- struct{}) {
 	err := w.p.write(w.id, b)
 	for _, r := range b {
+		w.p.budget.Release(int64(len(r.ends)))
 		r.finish(err)
 	}
 	done <- struct{}{}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
 )
 
 // Errors of the producer; a client sees them as 503 kafka_unavailable.
@@ -30,6 +31,7 @@ type producer struct {
 	log      *slog.Logger
 	m        *metrics
 	health   health
+	budget   *semaphore.Weighted // events buffered or in flight
 
 	mu     sync.RWMutex // guards closed and sends on the partitions' queues
 	closed bool
@@ -48,14 +50,33 @@ func newProducer(cfg *Config, m *metrics) *producer {
 		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr},
 		log:      cfg.Logger,
 		m:        m,
+		budget:   semaphore.NewWeighted(int64(cfg.MaxBuffered)),
 	}
 	p.parts.Store(&[]*partition{})
 	p.abandon, p.abandonCancel = context.WithCancel(context.Background())
 	return p
 }
 
-// submit queues r on the partition its first user_id hashes to.
+// submit queues r on the partition its first user_id hashes to, waiting at
+// most ProduceTimeout for room in the buffer.
 func (p *producer) submit(r *request) error {
+	n := int64(len(r.ends))
+	if !p.budget.TryAcquire(n) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ProduceTimeout)
+		err := p.budget.Acquire(ctx, n)
+		cancel()
+		if err != nil {
+			return ErrBusy
+		}
+	}
+	if err := p.enqueue(r); err != nil {
+		p.budget.Release(n)
+		return err
+	}
+	return nil
+}
+
+func (p *producer) enqueue(r *request) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	parts := *p.parts.Load()
