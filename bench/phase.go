@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/emostream/emostream/loadgen"
+)
+
+// PhaseReport is one load phase: loadgen against one target.
+type PhaseReport struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	// Load is loadgen's summary: counts, rates and its own latency figures.
+	Load loadgen.Summary `json:"load"`
+	// HTTP is the request latency, 202s only, from the bench's samples.
+	HTTP Stats `json:"http_latency"`
+	// Timeline is accepted events/s per progress interval.
+	Timeline []TimePoint `json:"timeline"`
+	// Process is this process's CPU and memory over the phase.
+	Process PhaseProcess `json:"process"`
+
+	http *Dist
+}
+
+// TimePoint is the accepted rate over the interval ending at Seconds.
+type TimePoint struct {
+	Seconds      float64 `json:"s"`
+	EventsPerSec float64 `json:"events_per_s"`
+}
+
+// PhaseProcess is this process's resource use during a phase: everything
+// in it (loadgen, the servers under test, in-process viewers), measured
+// from /proc/self and the Go runtime.
+type PhaseProcess struct {
+	CPUSeconds   float64 `json:"cpu_s"`
+	Cores        float64 `json:"cores"` // CPUSeconds per second of the phase
+	GCCPUSeconds float64 `json:"gc_cpu_s"`
+	GCCycles     int64   `json:"gc_cycles"`
+	RSSBytes     int64   `json:"rss_bytes"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"` // since the process started
+	HeapBytes    int64   `json:"heap_bytes"`
+	Goroutines   int64   `json:"goroutines"`
+}
+
+// phase is one loadgen run to prepare.
+type phase struct {
+	name, target string
+	rate         float64
+	wrap         func(loadgen.Doer) loadgen.Doer // nil: none
+}
+
+// runPhase runs loadgen as cfg and ph say and measures it.
+func runPhase(ctx context.Context, cfg Config, ph phase) (PhaseReport, error) {
+	rep := PhaseReport{Name: ph.name, Target: ph.target, http: &Dist{}}
+	var mu sync.Mutex
+	lc := loadgenConfig(cfg, ph)
+	lc.OnResult = func(r loadgen.Result) {
+		if r.Err == nil && r.Status == fasthttp.StatusAccepted {
+			mu.Lock()
+			rep.http.Add(r.Latency, 1)
+			mu.Unlock()
+		}
+	}
+	var prev int64
+	var prevAt time.Duration
+	lc.Progress = func(p loadgen.Progress) {
+		rate := ratio(float64(p.Accepted-prev), (p.Elapsed - prevAt).Seconds())
+		prev, prevAt = p.Accepted, p.Elapsed
+		rep.Timeline = append(rep.Timeline, TimePoint{Seconds: p.Elapsed.Seconds(), EventsPerSec: rate})
+		if cfg.Progress != nil {
+			cfg.Progress(ph.name, p)
+		}
+	}
+	g, err := loadgen.New(lc)
+	if err != nil {
+		return rep, fmt.Errorf("bench: %s: %w", ph.name, err)
+	}
+	p0, r0, t0 := readProc(0), readRuntime(), time.Now()
+	if rep.Load, err = g.Run(ctx); err != nil {
+		return rep, fmt.Errorf("bench: %s: %w", ph.name, err)
+	}
+	rep.Process = phaseProcess(p0, r0, time.Since(t0))
+	mu.Lock()
+	rep.HTTP = rep.http.Stats()
+	mu.Unlock()
+	return rep, nil
+}
+
+// loadgenConfig is the load of a phase, with a client that never retries.
+func loadgenConfig(cfg Config, ph phase) loadgen.Config {
+	lc := loadgen.Config{Target: ph.target, Rate: ph.rate, Duration: cfg.Duration, Users: cfg.Users,
+		Matches: cfg.Matches, Batch: cfg.Batch, Connections: cfg.Connections}
+	u, _ := url.Parse(ph.target)
+	var client loadgen.Doer = &fasthttp.HostClient{Addr: u.Host, MaxConns: cfg.Connections,
+		MaxConnWaitTimeout: loadgen.DefaultTimeout, MaxIdemponentCallAttempts: 1,
+		ReadTimeout: loadgen.DefaultTimeout, WriteTimeout: loadgen.DefaultTimeout,
+		NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: true, DisablePathNormalizing: true}
+	if ph.wrap != nil {
+		client = ph.wrap(client)
+	}
+	lc.Client = client
+	return lc
+}
+
+func phaseProcess(p0 ProcStats, r0 runtimeStats, elapsed time.Duration) PhaseProcess {
+	p1, r1 := readProc(0), readRuntime()
+	cpu := p1.CPUSeconds - p0.CPUSeconds
+	return PhaseProcess{CPUSeconds: cpu, Cores: ratio(cpu, elapsed.Seconds()),
+		GCCPUSeconds: r1.GCCPU - r0.GCCPU, GCCycles: r1.GCCycles - r0.GCCycles,
+		RSSBytes: p1.RSSBytes, PeakRSSBytes: p1.PeakRSSBytes, HeapBytes: r1.HeapBytes, Goroutines: r1.Goroutines}
+}

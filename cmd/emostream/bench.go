@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/emostream/emostream/bench"
+	"github.com/emostream/emostream/loadgen"
+)
+
+func init() {
+	register(&command{
+		name:    "bench",
+		summary: "end-to-end benchmark: load, viewers, latency, correctness, ceilings; writes a report",
+		run:     runBench,
+	})
+	register(&command{
+		name:    "bench-viewers",
+		summary: "(started by bench) a process of WebSocket viewers that reports what it received",
+		run: func(ctx context.Context, env *environment, args []string) error {
+			return bench.ServeViewers(ctx, args, env.stdin, env.stdout)
+		},
+	})
+}
+
+const benchSynopsis = `Measures EmoStream end to end on this machine. Starts the whole stack on
+free loopback ports (or uses --against a running ingest with its --ws leaves),
+connects --viewers WebSocket viewers (child "bench-viewers" processes when
+there are more than 16), and runs three phases of --duration each with the
+same load: loadgen against a bare 202 handler (the ceiling) and against a null
+pipeline (decode, publish to NATS core), both at an unlimited rate, then
+against the pipeline at --rate. It reports throughput, HTTP latency, window
+delivery lag, event-to-screen latency, whether the viewers' totals equal the
+accepted events, and CPU and memory; --out DIR writes report.json, report.md
+and SVG plots. Ingest's rate limits are off in the embedded stack.`
+
+func runBench(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "bench", benchSynopsis)
+	var c bench.Config
+	ws := fs.String("ws", "", "with --against: the leaves' WebSocket URLs, comma-separated")
+	fs.StringVar(&c.Against, "against", "", "base URL of a running ingest; empty starts the embedded stack")
+	fs.DurationVar(&c.Duration, "duration", bench.DefaultDuration, "length of each phase")
+	fs.Float64Var(&c.Rate, "rate", 0, "pipeline phase events/s; 0 means unlimited")
+	fs.IntVar(&c.Batch, "batch", bench.DefaultBatch, "events per POST, 1..1000")
+	fs.IntVar(&c.Connections, "connections", bench.DefaultConnections, "concurrent HTTP connections")
+	fs.IntVar(&c.Users, "users", bench.DefaultUsers, "distinct user_id values")
+	fs.IntVar(&c.Matches, "matches", bench.DefaultMatches, "distinct match_id values (match-0 ...)")
+	fs.IntVar(&c.Viewers, "viewers", bench.DefaultViewers, "WebSocket viewers, each subscribed to every match")
+	fs.IntVar(&c.ViewersPerProcess, "viewers-per-process", bench.DefaultViewersPerProcess, "most viewers per child process")
+	fs.DurationVar(&c.Window, "window", 0, "counting window of the embedded stack (or of --against's); 0 means 2s")
+	partitions := fs.Int("partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
+	fs.BoolVar(&c.SkipCeilings, "skip-ceilings", false, "leave out the ceiling and null-pipeline phases")
+	out := fs.String("out", "", "directory for report.json, report.md and the plots")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	log, err := newLogger()
+	if err != nil {
+		return err
+	}
+	c.Logger, c.Partitions, c.WebSocketURLs = log, int32(*partitions), splitList(*ws)
+	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }
+	if c.ViewerCommand, err = viewerCommand(); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		c.CPUProfile = f
+	}
+	return benchAndReport(ctx, env, c, *out, *asJSON)
+}
+
+func benchAndReport(ctx context.Context, env *environment, c bench.Config, out string, asJSON bool) error {
+	r, err := bench.New(c)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	rep, err := r.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "bench done in %v\n", time.Since(start).Round(time.Second))
+	if out != "" {
+		if err := rep.WriteDir(out); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		err = rep.WriteJSON(env.stdout)
+	} else {
+		err = rep.WriteMarkdown(env.stdout)
+	}
+	if err == nil && !rep.Pipeline.Correctness.OK {
+		err = errors.New("bench: the viewers' totals do not equal the accepted events (see the report)")
+	}
+	return err
+}
+
+// viewerCommand re-runs this binary as "emostream bench-viewers".
+func viewerCommand() ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: finding this binary for the viewer processes: %w", err)
+	}
+	return []string{exe, "bench-viewers"}, nil
+}
