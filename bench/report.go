@@ -43,9 +43,9 @@ type PipelineFigures struct {
 	EventToScreen    Stats      `json:"event_to_screen"`
 	EventToScreenCDF []CDFPoint `json:"event_to_screen_cdf"`
 	// WindowLag is, per viewer and window, receipt time minus window end.
-	WindowLag    Stats      `json:"window_delivery_lag"`
-	WindowLagCDF []CDFPoint `json:"window_delivery_lag_cdf"`
-	HTTPCDF      []CDFPoint `json:"http_latency_cdf"`
+	WindowLag    Stats       `json:"window_delivery_lag"`
+	WindowLagCDF []CDFPoint  `json:"window_delivery_lag_cdf"`
+	HTTPCDF      []CDFPoint  `json:"http_latency_cdf"`
 	Correctness  Correctness `json:"correctness"`
 	// ViewerProcesses are the child processes' CPU and memory at the end.
 	ViewerProcesses []ProcStats `json:"viewer_processes,omitempty"`
