@@ -3,7 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emostream/emostream/fanout"
 )
@@ -30,6 +36,10 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	cert := fs.String("tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
 	key := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
+	maxConns := fs.Int("max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
+	gcPercent := fs.String("gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
+	memLimit := fs.String("memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 1GiB); empty for none")
+	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
 	newLogger := logFlags(fs, env)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -38,11 +48,21 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := setLeafGC(*gcPercent, *memLimit); err != nil {
+		return err
+	}
 	l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(*remote),
 		WebSocketListen: *ws, LeafListen: *leafs, MonitorListen: *monitor, TLSCert: *cert, TLSKey: *key,
-		AllowedOrigins: fanoutList(*origins), Logger: log})
+		AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns, Logger: log})
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		u, err := servePprof(ctx, *pprofAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
 	if err := l.Start(); err != nil {
 		return err
@@ -55,6 +75,69 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "leaf: monitoring on %s/varz\n", u)
 	}
 	return l.Run(ctx)
+}
+
+// defaultLeafGCPercent is the leaf's GC target; empty keeps the runtime's
+// (GOGC, else 100). See docs/bench-fanout.md for what it saves per viewer.
+const defaultLeafGCPercent = ""
+
+// setLeafGC applies --gc-percent and --memory-limit to this process.
+func setLeafGC(percent, limit string) error {
+	if percent != "" {
+		p, err := strconv.Atoi(percent)
+		if err != nil || p < 1 {
+			return fmt.Errorf("--gc-percent: want a positive integer, got %q", percent)
+		}
+		debug.SetGCPercent(p)
+	}
+	if limit == "" {
+		return nil
+	}
+	n, err := parseBytes(limit)
+	if err != nil {
+		return fmt.Errorf("--memory-limit: %w", err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// parseBytes reads 512MiB, 2GiB, 100MB or a plain byte count.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("bad size %q", s)
+			}
+			return n * u.mult, nil
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 1GiB)", s)
+	}
+	return n, nil
+}
+
+// servePprof serves the Go profiles on addr until ctx ends and returns its
+// base URL.
+func servePprof(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	context.AfterFunc(ctx, func() { srv.Close() })
+	return "http://" + ln.Addr().String(), nil
 }
 
 // fanoutList splits a comma-separated list, dropping empty items.
