@@ -103,6 +103,31 @@ func (p *Processor) startSession(ctx context.Context, pin string) error {
 	return nil
 }
 
+// startIfIdle starts a session, before any partial is delivered to this
+// processor, if there is none yet and no processor holds the pin:
+// the partials a crashed one left unacknowledged are then published now,
+// not when they are redelivered after AckWait or when new partials arrive.
+// The first partial delivered under a pin starts a new session, which
+// replays them again, harmlessly: what is stored is not counted twice.
+func (p *Processor) startIfIdle(ctx context.Context) error {
+	if p.s != nil {
+		return nil
+	}
+	info, err := p.cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
+	}
+	for _, g := range info.PriorityGroups {
+		if g.PinnedClientID != "" {
+			return nil
+		}
+	}
+	if err := p.startSession(ctx, ""); err != nil {
+		return err
+	}
+	return p.closeDue(ctx)
+}
+
 // replay merges the partial stored at seq, read straight from the stream.
 func (p *Processor) replay(ctx context.Context, seq uint64) error {
 	raw, err := p.partials.GetMsg(ctx, seq)

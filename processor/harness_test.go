@@ -88,7 +88,7 @@ func (r *rig) window(rng *rand.Rand, startMs, windowMs int64) {
 }
 
 // processor starts a processor on the rig; cancel kills it.
-func (r *rig) processor(cfg Config) (cancel func(), done <-chan error, p *Processor) {
+func (r *rig) processor(cfg Config) (cancel func(), done <-chan struct{}, p *Processor) {
 	cfg.NATS, cfg.Streams, cfg.Logger = r.nats.URL, r.scfg, testenv.Logger(r.t)
 	if cfg.Partitions == 0 && len(cfg.KafkaBrokers) == 0 {
 		cfg.Partitions = r.parts
@@ -101,8 +101,13 @@ func (r *rig) processor(cfg Config) (cancel func(), done <-chan error, p *Proces
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan error, 1)
-	go func() { ch <- p.Run(ctx) }()
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		if err := p.Run(ctx); err != nil {
+			r.t.Errorf("processor: %v", err)
+		}
+	}()
 	r.t.Cleanup(func() { cancel(); <-ch })
 	return cancel, ch, p
 }

@@ -125,6 +125,9 @@ func (p *Processor) own(ctx context.Context, msgs <-chan jetstream.Msg, counts <
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if err := p.startIfIdle(ctx); err != nil {
+			return err
+		}
 		p.arm(timer)
 		select {
 		case <-ctx.Done():
@@ -157,7 +160,9 @@ func (p *Processor) setPartitions(n int) {
 // arm sets timer to the next moment a window may close by deadline.
 func (p *Processor) arm(timer *time.Timer) {
 	d := time.Hour
-	if p.s != nil && len(p.s.m.open) > 0 {
+	if p.s == nil {
+		d = p.cfg.PinnedTTL / 2 // look again for a pin to take over
+	} else if len(p.s.m.open) > 0 {
 		now := p.cfg.Now()
 		d = p.s.m.nextDue().Sub(now)
 		if !p.live(now) {
