@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/emostream/emostream/processor"
+	"github.com/emostream/emostream/wire"
+)
+
+func init() {
+	register(&command{name: "processor", summary: "merge bridge partials into per-match swarms on JetStream", run: runProcessor})
+}
+
+// defaultProcessorMetrics is where the processor serves /metrics.
+const defaultProcessorMetrics = "127.0.0.1:9103"
+
+func runProcessor(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "processor", "Merges the bridges' partials of every Kafka partition into one swarm per match and window,\n"+
+		"published to the JetStream stream "+wire.SwarmsStream+" (viewers get them on emostream.live.<match>).")
+	brokers := fs.String("kafka-brokers", defaultKafkaAddr, "Kafka brokers asked for the topic's partition count, comma-separated")
+	topic := fs.String("topic", wire.DefaultTopic, "Kafka topic of the events")
+	partitions := fs.Int("partitions", 0, "partition count; 0 reads it from Kafka's metadata")
+	natsURL := fs.String("nats", "nats://"+defaultNATSAddr, "NATS server holding the streams")
+	window := fs.Duration("window", wire.DefaultWindow, "window length")
+	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
+	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
+	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of the Prometheus /metrics listener; empty disables it")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
+	}
+	log, err := newLogger()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	p, err := processor.New(processor.Config{
+		NATS: *natsURL, KafkaBrokers: splitList(*brokers), Topic: *topic, Partitions: *partitions,
+		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(ctx) })
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		g.Go(func() error { return serveMetrics(ctx, ln, reg) })
+	}
+	return g.Wait()
+}
