@@ -119,6 +119,9 @@ func checkPipeline(t *testing.T, rep *Report) {
 	if p.WindowLag.Count == 0 || len(p.WindowLagCDF) == 0 || len(p.EventToScreenCDF) == 0 || len(p.HTTPCDF) == 0 {
 		t.Errorf("lag %+v, CDF points %d %d %d", p.WindowLag, len(p.WindowLagCDF), len(p.EventToScreenCDF), len(p.HTTPCDF))
 	}
+	if len(p.Stages) == 0 {
+		t.Error("no stage metrics from the embedded stack")
+	}
 	if len(rep.Targets) < 4 || ph.Process.CPUSeconds <= 0 || ph.Process.RSSBytes == 0 {
 		t.Errorf("targets %+v, process %+v", rep.Targets, ph.Process)
 	}

@@ -49,6 +49,9 @@ type PipelineFigures struct {
 	Correctness  Correctness `json:"correctness"`
 	// ViewerProcesses are the child processes' CPU and memory at the end.
 	ViewerProcesses []ProcStats `json:"viewer_processes,omitempty"`
+	// Stages are the embedded stack's own metrics over the phase and the
+	// wait for its last windows (none with Against).
+	Stages []StageMetric `json:"stage_metrics,omitempty"`
 }
 
 // Correctness compares what the viewers counted with what was accepted.

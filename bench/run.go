@@ -109,7 +109,7 @@ func (r *Runner) runPipeline(ctx context.Context, rep *Report) (err error) {
 	if err := warmUp(ctx, t, warmupTimeout); err != nil {
 		return err
 	}
-	reqs := NewRequests()
+	reqs, before := NewRequests(), gather(t.metrics)
 	ph, err := r.loadPipeline(ctx, t, reqs)
 	if err != nil {
 		return err
@@ -120,6 +120,7 @@ func (r *Runner) runPipeline(ctx context.Context, rep *Report) (err error) {
 		return err
 	}
 	rep.Pipeline = pipelineFigures(reqs, views, ph)
+	rep.Pipeline.Stages = stageMetrics(before, gather(t.metrics))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/stack"
@@ -24,6 +25,7 @@ const warmupMatch = "bench-warmup"
 type target struct {
 	httpURL string
 	wsURLs  []string
+	metrics prometheus.Gatherer // nil for a running stack
 	stop    func() error
 }
 
@@ -52,7 +54,7 @@ func startStack(cfg Config) (*target, error) {
 		cleanup()
 		return err
 	}
-	return &target{httpURL: st.HTTPURL(), wsURLs: st.WebSocketURLs(), stop: stop}, nil
+	return &target{httpURL: st.HTTPURL(), wsURLs: st.WebSocketURLs(), metrics: st.Registry, stop: stop}, nil
 }
 
 // dataDir returns dir, or a new temporary directory removed by cleanup.

@@ -67,6 +67,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.targetsMD(&b)
 	r.phasesMD(&b)
 	r.pipelineMD(&b)
+	r.stagesMD(&b)
 	fmt.Fprintf(&b, "\n![accepted events/s over time](%s)\n\n![latency CDFs](%s)\n", FileThroughput, FileLatency)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -117,6 +118,21 @@ func (r *Report) pipelineMD(b *strings.Builder) {
 	}
 	if len(p.ViewerProcesses) > 0 {
 		b.WriteString("\n")
+	}
+}
+
+func (r *Report) stagesMD(b *strings.Builder) {
+	if len(r.Pipeline.Stages) == 0 {
+		return
+	}
+	b.WriteString("\n## Stage metrics\n\nThe embedded stack's Prometheus series over the pipeline phase and the wait for its last windows: counters as their increase, histograms as observations with mean and bucket-estimated p50 and p99 (seconds for *_seconds).\n\n")
+	b.WriteString("| series | increase / observations | mean | p50 | p99 |\n|---|---|---|---|---|\n")
+	for _, m := range r.Pipeline.Stages {
+		if m.Count == 0 {
+			fmt.Fprintf(b, "| `%s` | %.0f | | | |\n", m.Name, m.Delta)
+			continue
+		}
+		fmt.Fprintf(b, "| `%s` | %d | %.4g | %.4g | %.4g |\n", m.Name, m.Count, m.Mean, m.P50, m.P99)
 	}
 }
 

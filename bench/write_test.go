@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,15 @@ func TestProcParsing(t *testing.T) {
 	}
 	if s := readProc(0); s.PID != os.Getpid() {
 		t.Errorf("readProc(0).PID = %d", s.PID)
+	}
+}
+
+func TestBucketQuantile(t *testing.T) {
+	bounds := []float64{0.1, 0.2, 0.4, 0.8}
+	cum := []uint64{0, 50, 90, 100}
+	for _, tt := range []struct{ q, want float64 }{{0.5, 0.2}, {0.25, 0.15}, {0.9, 0.4}, {0.99, 0.76}, {1, 0.8}} {
+		if got := bucketQuantile(tt.q, bounds, cum, 100); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("bucketQuantile(%v) = %v, want %v", tt.q, got, tt.want)
+		}
 	}
 }
