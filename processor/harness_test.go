@@ -178,3 +178,22 @@ func (v *viewer) dups() string {
 	}
 	return out
 }
+
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+// dump logs match m1's swarms of the first n past windows.
+func (r *rig) dump(t *testing.T, n int) {
+	for i := range n {
+		if sw := r.viewer.swarm("m1", pastWindow(i)); sw != nil {
+			t.Logf("window %d: %s, %d partitions, total %d, late %d, offsets %v", i, sw.ClosedBy, sw.Partitions, sw.Total, sw.Late, sw.Offsets)
+		} else {
+			t.Logf("window %d: none", i)
+		}
+	}
+}

@@ -15,10 +15,11 @@ const (
 	timeout = 30 * time.Second
 )
 
-// pastWindow is the start of the i-th window of a stretch an hour ago.
-func pastWindow(i int) int64 {
-	return wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), winMs) + int64(i)*winMs
-}
+// pastBase is the start of a window an hour ago.
+var pastBase = wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), winMs)
+
+// pastWindow is the start of the i-th window from pastBase.
+func pastWindow(i int) int64 { return pastBase + int64(i)*winMs }
 
 // A backlog of windows long past, then live windows: every window of every
 // match is delivered once, closed as soon as all partitions arrived, and
@@ -40,6 +41,7 @@ func TestSwarmsSumToPartials(t *testing.T) {
 	for i := range 25 {
 		sw := r.viewer.swarm("m1", pastWindow(i))
 		if sw == nil || sw.ClosedBy != wire.ClosedByAllPartitions || sw.Partitions != 3 || sw.Late != 0 {
+			r.dump(t, 25)
 			t.Fatalf("window %d: %+v, want closed by all 3 partitions", i, sw)
 		}
 	}

@@ -1,0 +1,127 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/wire"
+)
+
+// BenchmarkMergeAndPublish measures one window: merging 8 partitions'
+// partials of 20 matches × 4 emojis, then publishing the 20 swarms to a
+// real JetStream (fsync on every write) and waiting for their PubAcks.
+func BenchmarkMergeAndPublish(b *testing.B) {
+	const parts, matches = 8, 20
+	n := testenv.StartNATS(b)
+	nc, js := n.Connect()
+	ctx := context.Background()
+	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(Config{NATS: n.URL, Partitions: parts, Logger: testenv.Logger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.open(ctx, nc); err != nil {
+		b.Fatal(err)
+	}
+	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.Deadline, parts), states: map[string]*matchState{}}
+	counts := wire.Counts{}
+	for m := range matches {
+		for _, e := range []string{"🔥", "👏", "😂", "⚽"} {
+			counts.Add(fmt.Sprintf("match-%d", m), e, 250)
+		}
+	}
+	total := counts.Total()
+	start := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 2000)
+	b.ResetTimer()
+	for i := range b.N {
+		ws := start + int64(i)*2000
+		for q := range int32(parts) {
+			pt := &wire.Partial{Partition: q, WindowStartMs: ws, WindowMs: 2000,
+				FirstOffset: int64(i) * total, LastOffset: int64(i+1)*total - 1, Counts: counts}
+			p.s.m.add(pt, uint64(i*parts)+uint64(q)+1, time.Now(), nil)
+		}
+		w, rule := p.s.m.next(time.Now(), true)
+		if err := p.closeWindow(ctx, w, rule); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(matches), "swarms/op")
+}
+
+// BenchmarkDeliveryLag measures window end → swarm received on
+// emostream.live, with a running processor and 8 partitions whose partials
+// are published closeDelay after each window's end, as bridges would.
+// Run with -benchtime=40x: each op is one 500ms window.
+func BenchmarkDeliveryLag(b *testing.B) {
+	const parts, closeDelay, win = 8, 50 * time.Millisecond, 500 * time.Millisecond
+	n := testenv.StartNATS(b)
+	nc, js := n.Connect()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+		b.Fatal(err)
+	}
+	lags := make(chan time.Duration, b.N+16)
+	sub, err := nc.Subscribe(wire.LiveSubject("m1"), func(m *nats.Msg) {
+		if sw, err := wire.DecodeSwarm(m.Data); err == nil {
+			lags <- time.Since(sw.WindowEnd)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	p, err := New(Config{NATS: n.URL, Partitions: parts, Window: win, Logger: testenv.Logger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	b.ResetTimer()
+	got := bridgeWindows(b, js, parts, win, closeDelay, lags)
+	b.StopTimer()
+	cancel()
+	<-done
+	slices.Sort(got)
+	b.ReportMetric(float64(got[len(got)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(got[len(got)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// bridgeWindows publishes b.N windows of partials, each closeDelay after the
+// window's end, and collects each window's lag.
+func bridgeWindows(b *testing.B, js jetstream.JetStream, parts int, win, closeDelay time.Duration, lags <-chan time.Duration) []time.Duration {
+	var got []time.Duration
+	next := map[int32]int64{}
+	ws := wire.WindowOf(time.Now(), win).Add(win)
+	for i := range b.N {
+		start := ws.Add(time.Duration(i) * win)
+		time.Sleep(time.Until(start.Add(win + closeDelay))) // pacing the load, not synchronising
+		for q := range int32(parts) {
+			c := wire.Counts{}
+			c.Add("m1", "🔥", 100)
+			pt := &wire.Partial{Partition: q, WindowStartMs: start.UnixMilli(), WindowMs: win.Milliseconds(),
+				FirstOffset: next[q], LastOffset: next[q] + 99, Counts: c}
+			next[q] += 100
+			if _, err := js.PublishAsync(wire.PartialSubject(q), mustJSON(pt), jetstream.WithMsgID(pt.MsgID())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		select {
+		case l := <-lags:
+			got = append(got, l)
+		case <-time.After(10 * time.Second):
+			b.Fatalf("window %d: no swarm", i)
+		}
+	}
+	return got
+}
