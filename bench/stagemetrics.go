@@ -46,7 +46,7 @@ func gather(g prometheus.Gatherer) snapshot {
 			s.help[name] = f.GetHelp()
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:
-				s.counters[name] = m.GetCounter().GetValue()
+				s.counters[name] += m.GetCounter().GetValue()
 			case dto.MetricType_HISTOGRAM:
 				s.hists[name] = m.GetHistogram()
 			}
@@ -55,9 +55,14 @@ func gather(g prometheus.Gatherer) snapshot {
 	return s
 }
 
+// seriesName names a series by its family and labels, leaving out the
+// partition: a stage's partitions are summed.
 func seriesName(family string, m *dto.Metric) string {
 	var labels []string
 	for _, l := range m.GetLabel() {
+		if l.GetName() == "partition" {
+			continue
+		}
 		labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
 	}
 	if len(labels) == 0 {

@@ -116,7 +116,7 @@ func polylines(t *testing.T, svg []byte) int {
 }
 
 func TestNiceCeilAndNum(t *testing.T) {
-	for _, tt := range []struct{ v, want float64 }{{0, 1}, {1, 1}, {1.2, 2}, {2.2, 2.5}, {3, 5}, {7, 10}, {48_000, 50_000}, {0.3, 0.5}} {
+	for _, tt := range []struct{ v, want float64 }{{0, 1}, {1, 1}, {1.3, 1.5}, {2.2, 2.5}, {3.5, 4}, {7, 8}, {10.05, 12}, {48_000, 50_000}, {0.35, 0.4}} {
 		if got := niceCeil(tt.v); got != tt.want {
 			t.Errorf("niceCeil(%v) = %v, want %v", tt.v, got, tt.want)
 		}
