@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -46,6 +45,9 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
 	f := addIngestFlags(fs)
+	kb := fs.Lookup("kafka-brokers")
+	kb.Usage, kb.DefValue = "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ""
+	_ = kb.Value.Set("")
 	newLogger := logFlags(fs, env)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -64,8 +66,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	cfg := stack.Config{DataDir: *dataDir, Partitions: int32(*partitions), HubListen: *natsAddr,
 		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs),
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
-	if !isSet(fs, "kafka-brokers") { // the embedded broker
-		cfg.Ingest.Brokers = nil
+	if len(ic.Brokers) == 0 { // the embedded broker
 		if cfg.KafkaListener, err = net.Listen("tcp", *kafkaAddr); err != nil {
 			return fmt.Errorf("up: kafka: %w", err)
 		}
@@ -83,14 +84,6 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	err = st.Run(ctx)
 	fmt.Fprintln(env.stdout, "EmoStream stopped.")
 	return err
-}
-
-// isSet reports whether a flag was given on the command line or through its
-// environment variable.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 func printURLs(env *environment, st *stack.Stack, dataDir string) {

@@ -174,7 +174,10 @@ func (st *Stack) buildStages() error {
 		return err
 	}
 	ic := c.Ingest
-	ic.Brokers, ic.Window, ic.SwarmThreshold, ic.WSURLs = c.KafkaBrokers, window, threshold, st.WebSocketURLs()
+	ic.Brokers, ic.Window, ic.SwarmThreshold = c.KafkaBrokers, window, threshold
+	if len(ic.WSURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
+		ic.WSURLs = st.WebSocketURLs()
+	}
 	ic.Registerer, ic.Gatherer, ic.Logger = st.Registry, st.Registry, c.Logger
 	if ic.Listener == nil {
 		if ic.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
