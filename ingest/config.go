@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,6 +120,10 @@ type Config struct {
 	// DefaultMaxBuffered; it must be at least wire.MaxBatch.
 	MaxBuffered int
 
+	// Sync, when set, is called after Kafka acknowledged a batch and before
+	// its requests are answered. "emostream up" sets it to the embedded
+	// broker's group fsync; nil means Kafka's acks=all is the durability.
+	Sync func(context.Context) error
 	// Registerer receives the metrics and Gatherer serves GET /metrics. Nil
 	// Registerer means a private registry; nil Gatherer means the
 	// Registerer if it is a Gatherer, else the private registry.

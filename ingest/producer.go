@@ -165,6 +165,9 @@ func (p *producer) produce(part int, rd *batchReader) error {
 	if err == nil && res.Error != nil {
 		err = res.Error
 	}
+	if err == nil && p.cfg.Sync != nil {
+		err = p.cfg.Sync(ctx)
+	}
 	if err != nil {
 		err = fmt.Errorf("producing to %s/%d: %w", p.cfg.Topic, part, err)
 	}

@@ -107,7 +107,7 @@ func (st *Stack) startKafka() error {
 		return nil
 	}
 	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
-		Partitions: st.cfg.Partitions, Logger: st.cfg.Logger.With("component", "kafka")})
+		Partitions: st.cfg.Partitions, GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
 	if err != nil {
 		return err
 	}
@@ -175,6 +175,9 @@ func (st *Stack) buildStages() error {
 	}
 	ic := c.Ingest
 	ic.Brokers, ic.Window, ic.SwarmThreshold = c.KafkaBrokers, window, threshold
+	if st.Broker != nil {
+		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
+	}
 	if len(ic.WSURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
 		ic.WSURLs = st.WebSocketURLs()
 	}
