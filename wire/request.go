@@ -91,43 +91,69 @@ const (
 
 func (d *Decoder) event(s *scanner, i int) (Event, error) {
 	var ev Event
-	var seen int
-	var bad *RequestError
-	err := s.object(func(key []byte) error {
-		bit, ferr := d.field(s, &ev, string(key), i)
-		if ferr != nil {
-			bad = ferr
-			return ferr
-		}
-		if seen&bit != 0 {
-			bad = reqErr(CodeBadField, i, "field %q given twice", key)
-			return bad
-		}
-		seen |= bit
-		return nil
-	})
-	if bad != nil {
-		return ev, bad
-	}
+	seen, err := d.members(s, &ev, i)
 	if err != nil {
-		return ev, reqErr(CodeBadJSON, i, "%v", err)
+		return ev, err
 	}
+	s.settle(&ev)
 	return ev, d.check(&ev, seen, i)
 }
 
+// members reads an event object's members into ev (strings are kept in the
+// scanner until settle) and returns the bits of the keys it saw. It is a
+// plain loop rather than scanner.object with a closure, which would move ev
+// to the heap: this is the hot path of ingest.
+func (d *Decoder) members(s *scanner, ev *Event, i int) (int, error) {
+	if err := s.expect('{'); err != nil {
+		return 0, reqErr(CodeBadJSON, i, "%v", err)
+	}
+	seen := 0
+	if s.peek() == '}' {
+		s.pos++
+		return 0, nil
+	}
+	for {
+		key, err := s.str()
+		if err == nil {
+			err = s.expect(':')
+		}
+		if err != nil {
+			return 0, reqErr(CodeBadJSON, i, "%v", err)
+		}
+		bit, ferr := d.field(s, ev, key, i)
+		if ferr != nil {
+			return 0, ferr
+		}
+		if seen&bit != 0 {
+			return 0, reqErr(CodeBadField, i, "field %q given twice", key)
+		}
+		seen |= bit
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return seen, nil
+		case 0:
+			return 0, reqErr(CodeBadJSON, i, "%v", errEOF)
+		default:
+			return 0, reqErr(CodeBadJSON, i, "%v", errSyntax)
+		}
+	}
+}
+
 // field decodes the value of one key into ev and returns the key's bit.
-func (d *Decoder) field(s *scanner, ev *Event, key string, i int) (int, *RequestError) {
-	var dst *string
+func (d *Decoder) field(s *scanner, ev *Event, key []byte, i int) (int, *RequestError) {
 	var bit int
-	switch key {
+	switch string(key) {
 	case "user_id":
-		dst, bit = &ev.UserID, fUser
+		bit = fUser
 	case "match_id":
-		dst, bit = &ev.MatchID, fMatch
+		bit = fMatch
 	case "emoji_type":
-		dst, bit = &ev.EmojiType, fEmoji
+		bit = fEmoji
 	case "event_id":
-		dst, bit = &ev.EventID, fEventID
+		bit = fEventID
 	case "timestamp":
 		return fTimestamp, d.timestamp(s, ev, i)
 	default:
@@ -144,10 +170,10 @@ func (d *Decoder) field(s *scanner, ev *Event, key string, i int) (int, *Request
 		return 0, reqErr(CodeBadJSON, i, "field %q: %v", key, err)
 	}
 	if c, ok := d.emojis.byKey[string(v)]; ok && bit == fEmoji {
-		*dst = c // the configured spelling: no allocation
+		ev.EmojiType = c // the configured spelling: no allocation
 		return bit, nil
 	}
-	*dst = string(v)
+	s.keep(bit, v)
 	return bit, nil
 }
 

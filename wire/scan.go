@@ -15,6 +15,42 @@ type scanner struct {
 	data []byte
 	pos  int
 	buf  []byte // unescaping scratch
+
+	// keep and settle turn an object's string values into substrings of
+	// one allocated string.
+	arena []byte
+	kept  []keptString
+}
+
+type keptString struct {
+	field      int // an f… bit of request.go
+	start, end int
+}
+
+// keep records that the field gets v's bytes at the next settle.
+func (s *scanner) keep(field int, v []byte) {
+	start := len(s.arena)
+	s.arena = append(s.arena, v...)
+	s.kept = append(s.kept, keptString{field, start, len(s.arena)})
+}
+
+// settle assigns the kept strings to ev, with one allocation for all.
+func (s *scanner) settle(ev *Event) {
+	all := string(s.arena)
+	for _, k := range s.kept {
+		v := all[k.start:k.end]
+		switch k.field {
+		case fUser:
+			ev.UserID = v
+		case fMatch:
+			ev.MatchID = v
+		case fEmoji:
+			ev.EmojiType = v
+		case fEventID:
+			ev.EventID = v
+		}
+	}
+	s.arena, s.kept = s.arena[:0], s.kept[:0]
 }
 
 var (
