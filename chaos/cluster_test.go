@@ -1,0 +1,261 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// binary is the emostream binary TestMain builds for this run.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "emostream-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "emostream")
+	build := exec.Command("go", "build", "-o", binary, "github.com/emostream/emostream/cmd/emostream")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos: building emostream:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Stage names, in pipeline start order.
+const (
+	stKafka     = "kafka"
+	stHub       = "hub"
+	stLeaf      = "leaf"
+	stIngest    = "ingest"
+	stBridge    = "bridge"
+	stProcessor = "processor"
+)
+
+var startOrder = []string{stKafka, stHub, stLeaf, stIngest, stBridge, stProcessor}
+
+// chaosPartitions keeps the two-core machine's work small.
+const chaosPartitions = 4
+
+// cluster is every stage as its own process, on fixed random loopback
+// ports so that a restarted stage comes back where its peers look for it.
+type cluster struct {
+	t         testing.TB
+	dir       string
+	addr      map[string]string // kafka, nats, leafnodes, hubmon, ws, leafmon, http, bridgemet, procmet
+	leafPass  string
+	procs     map[string]*proc
+	nc        *nats.Conn // the harness's own connection to the hub (STAGES account)
+	js        jetstream.JetStream
+	startedAt time.Time
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCluster starts every stage, each waited for, and stops them all when
+// the test ends. extra adds flags per stage.
+func startCluster(t testing.TB, extra map[string][]string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
+		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
+	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "bridgemet", "procmet"} {
+		c.addr[k] = freeAddr(t)
+	}
+	args := c.args()
+	for _, name := range startOrder {
+		p := &proc{t: t, name: name, args: append(args[name], extra[name]...), log: filepath.Join(c.dir, name+".log")}
+		c.procs[name] = p
+		t.Cleanup(p.kill)
+	}
+	for _, name := range startOrder {
+		c.procs[name].start()
+		c.waitReady(name, 60*time.Second)
+	}
+	c.startedAt = time.Now()
+	return c
+}
+
+func (c *cluster) args() map[string][]string {
+	a := c.addr
+	natsURL := "nats://" + a["nats"]
+	return map[string][]string{
+		stKafka: {"kafka", "--data-dir", filepath.Join(c.dir, "broker"), "--listen", a["kafka"],
+			"--partitions", strconv.Itoa(chaosPartitions)},
+		stHub: {"hub", "--data-dir", filepath.Join(c.dir, "hub"), "--nats", a["nats"], "--leafnodes", a["leafnodes"],
+			"--monitor", a["hubmon"], "--leaf-password", c.leafPass},
+		stLeaf: {"leaf", "--name", "chaos-leaf", "--remote", "nats-leaf://leaf:" + c.leafPass + "@" + a["leafnodes"],
+			"--ws", a["ws"], "--monitor", a["leafmon"]},
+		stIngest: {"ingest", "--listen", a["http"], "--kafka-brokers", a["kafka"], "--user-rate", "0", "--ip-rate", "0"},
+		stBridge: {"bridge", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["bridgemet"],
+			"--log-level", "info"},
+		stProcessor: {"processor", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["procmet"]},
+	}
+}
+
+// waitReady waits until the stage answers the way a healthy one does.
+func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	ready := map[string]func() bool{
+		stKafka:     c.kafkaReady,
+		stHub:       c.hubReady,
+		stLeaf:      c.leafReady,
+		stIngest:    func() bool { return httpStatus("http://"+c.addr["http"]+"/readyz") == 200 },
+		stBridge:    func() bool { return metric(c.addr["bridgemet"], "emostream_bridge_partials_published_total") > 0 },
+		stProcessor: func() bool { return httpStatus("http://"+c.addr["procmet"]+"/metrics") == 200 },
+	}[name]
+	if !waitUntil(timeout, ready) {
+		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
+	}
+	return time.Since(start)
+}
+
+func (c *cluster) kafkaReady() bool {
+	conn, err := kafka.DialContext(context.Background(), "tcp", c.addr["kafka"])
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	parts, err := conn.ReadPartitions(wire.DefaultTopic)
+	return err == nil && len(parts) == chaosPartitions
+}
+
+func (c *cluster) hubReady() bool {
+	if c.nc == nil {
+		nc, err := nats.Connect("nats://"+c.addr["nats"], nats.MaxReconnects(-1),
+			nats.ReconnectWait(50*time.Millisecond), nats.Timeout(2*time.Second))
+		if err != nil {
+			return false
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return false
+		}
+		c.nc, c.js = nc, js
+		c.t.Cleanup(nc.Close)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := c.js.AccountInfo(ctx)
+	return err == nil
+}
+
+func (c *cluster) leafReady() bool {
+	var leafz struct {
+		Leafs int `json:"leafnodes"`
+	}
+	if err := getJSON("http://"+c.addr["hubmon"]+"/leafz", &leafz); err != nil || leafz.Leafs < 1 {
+		return false
+	}
+	nc, err := nats.Connect("ws://"+c.addr["ws"], nats.Timeout(2*time.Second))
+	if err != nil {
+		return false
+	}
+	nc.Close()
+	return true
+}
+
+// waitUntil polls cond until it holds or timeout passes; it reports which.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait) // a poll interval, not a synchronisation
+	}
+}
+
+var probeClient = &http.Client{Timeout: 2 * time.Second}
+
+func httpStatus(url string) int {
+	res, err := probeClient.Get(url)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func getJSON(url string, v any) error {
+	res, err := probeClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// metric sums every series of a Prometheus counter or gauge on addr's
+// /metrics; -1 when it cannot be read.
+func metric(addr, name string) float64 {
+	res, err := probeClient.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return -1
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// crashes lists the stage exits the harness did not cause.
+func (c *cluster) crashes() []string {
+	var out []string
+	for _, name := range startOrder {
+		for _, cr := range c.procs[name].crashed() {
+			out = append(out, cr+"\n"+c.procs[name].logTail(20))
+		}
+	}
+	return out
+}

@@ -1,0 +1,14 @@
+// Package chaos is EmoStream's fault harness. Its tests run every stage as
+// its own OS process of the real emostream binary on loopback (the Kafka
+// broker, the NATS hub, one leaf, ingest, bridge and processor), drive load
+// in which every event has a unique event_id and every request is recorded
+// as acked, rejected or unknown, inject faults (kill -9 and restart,
+// SIGSTOP/SIGCONT, a truncated Kafka log), and then account for every event
+// against the swarms stored in EMOSTREAM_SWARMS and those a WebSocket viewer
+// received.
+//
+// "go test ./chaos" runs the short version (one seeded sequence of faults
+// across all stages, and the truncated-log check); "go test -tags chaos
+// ./chaos" adds the long runs: each fault alone, with several seeds. See
+// docs/reliability.md for the method and the figures.
+package chaos

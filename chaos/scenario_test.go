@@ -1,0 +1,197 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fault is one thing done to one stage.
+type fault struct {
+	stage string
+	pause time.Duration // zero: kill -9 and restart; else SIGSTOP for this long
+}
+
+func (f fault) String() string {
+	if f.pause > 0 {
+		return fmt.Sprintf("SIGSTOP %s %v", f.stage, f.pause)
+	}
+	return "kill -9 " + f.stage
+}
+
+// run is one seeded scenario on one cluster.
+type run struct {
+	t      testing.TB
+	c      *cluster
+	l      *ledger
+	v      *viewer
+	seed   uint64
+	rng    *rand.Rand
+	probes int
+
+	mu       sync.Mutex
+	recovery []time.Duration
+	notes    []string
+}
+
+func newRun(t testing.TB, seed uint64, extra map[string][]string) *run {
+	c := startCluster(t, extra)
+	r := &run{t: t, c: c, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)),
+		l: newLedger(c.addr["http"], 60*time.Second)}
+	r.v = c.startViewer()
+	return r
+}
+
+// loadDuring runs load in the background and returns a function that stops
+// sending new requests and waits for the sent ones to settle.
+func (r *run) loadDuring(ctx context.Context, maxRequests int, rate float64) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.l.load(ctx, stop, fmt.Sprintf("s%d", r.seed), r.seed, maxRequests, 4, rate)
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
+
+// gap waits until between lo and hi more events were acknowledged, the
+// seeded point of the next fault.
+func (r *run) gap(lo, hi int) {
+	target := r.l.ackedEvents.Load() + int64(lo+r.rng.IntN(hi-lo+1))
+	if !waitUntil(30*time.Second, func() bool { return r.l.ackedEvents.Load() >= target }) {
+		r.note("load stalled before a fault: %d of %d events acked", r.l.ackedEvents.Load(), target)
+	}
+}
+
+// inject applies f and returns once the stage is back, recording the
+// recovery time: from the fault until a viewer received a probe event's
+// swarm sent after it.
+func (r *run) inject(ctx context.Context, f fault) {
+	r.t.Helper()
+	p := r.c.procs[f.stage]
+	t0 := time.Now()
+	if f.pause > 0 {
+		p.pause()
+		select { // the length of the pause is the fault itself
+		case <-time.After(f.pause):
+		case <-ctx.Done():
+		}
+		p.resume()
+	} else {
+		p.kill()
+		// Down until a few more requests were tried (or 5s).
+		target := r.l.attempts.Load() + int64(3+r.rng.IntN(20))
+		waitUntil(5*time.Second, func() bool { return r.l.attempts.Load() >= target })
+		p.start()
+		r.c.waitReady(f.stage, 90*time.Second)
+	}
+	r.t.Logf("%s: stage back after %v", f, time.Since(t0).Round(time.Millisecond))
+	d := r.probe(ctx, t0)
+	r.mu.Lock()
+	r.recovery = append(r.recovery, d)
+	r.mu.Unlock()
+	r.t.Logf("%s: recovered after %v", f, d.Round(time.Millisecond))
+}
+
+// probe sends one event of its own match and waits until the viewer
+// received its swarm; it returns the time from t0, or -1.
+func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
+	r.probes++
+	req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probes, r.rng, 1)
+	if r.l.send(ctx, req) != acked {
+		r.note("probe %s not acked: %v", req.match, req.attempts)
+		return -1
+	}
+	var at time.Time
+	if !waitUntil(90*time.Second, func() bool {
+		var ok bool
+		at, ok = r.v.seen(req.match)
+		return ok
+	}) {
+		r.note("probe %s acked but no viewer received it within 90s", req.match)
+		return -1
+	}
+	return at.Sub(t0)
+}
+
+// settle sends two rounds of sentinel events, one request per user, and
+// waits until a viewer received every one: everything acked before them
+// has then been read by the bridges and merged by the processor.
+func (r *run) settle(ctx context.Context) {
+	r.t.Helper()
+	for round := range 2 {
+		var reqs []*request
+		for i := range 32 {
+			reqs = append(reqs, r.l.newRequest(fmt.Sprintf("sentinel%d-%d", r.seed, round), i, r.rng, 1))
+		}
+		var wg sync.WaitGroup
+		for _, q := range reqs {
+			wg.Go(func() { r.l.send(ctx, q) })
+		}
+		wg.Wait()
+		ok := waitUntil(90*time.Second, func() bool {
+			for _, q := range reqs {
+				if _, seen := r.v.seen(q.match); !seen && q.outcome() == acked {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			r.note("sentinel round %d not all received within 90s", round)
+		}
+	}
+}
+
+func (r *run) note(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+	r.t.Logf("note: "+format, args...)
+}
+
+// finish reads the truth, classifies every event, reports and checks.
+func (r *run) finish(scenario string) *tally {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := r.c.readSwarms(ctx)
+	if err != nil {
+		r.t.Fatalf("reading the swarm stream: %v", err)
+	}
+	k, err := r.c.readKafka(ctx)
+	if err != nil {
+		r.t.Fatalf("reading kafka: %v", err)
+	}
+	tl := classify(r.l.snapshot(), st, k, r.v.deliveries())
+	tl.Scenario, tl.Seed, tl.Recovery, tl.Notes = scenario, r.seed, r.recovery, r.notes
+	tl.Crashes = r.c.crashes()
+	report(r.t, tl)
+	return tl
+}
+
+// seeds are the seeds of the long runs: EMOSTREAM_CHAOS_SEEDS=1,2,3.
+func seeds(t testing.TB, def string) []uint64 {
+	s := os.Getenv("EMOSTREAM_CHAOS_SEEDS")
+	if s == "" {
+		s = def
+	}
+	var out []uint64
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			t.Fatalf("EMOSTREAM_CHAOS_SEEDS: %v", err)
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -1,0 +1,198 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// stored is what the swarm stream holds: the ground truth of what was
+// published to viewers.
+type stored struct {
+	counts  map[string]map[string]int64 // match → emoji → events over all its swarms
+	windows map[string]int              // swarm Nats-Msg-Id → copies stored
+}
+
+// readSwarms reads every message of EMOSTREAM_SWARMS.
+func (c *cluster) readSwarms(ctx context.Context) (*stored, error) {
+	s, err := c.js.Stream(ctx, wire.SwarmsStream)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", wire.SwarmsStream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &stored{counts: map[string]map[string]int64{}, windows: map[string]int{}}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading swarm seq %d: %w", seq, err)
+		}
+		sw, err := wire.DecodeSwarm(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("swarm seq %d: %w", seq, err)
+		}
+		st.windows[sw.MsgID()]++
+		for e, n := range sw.Counts {
+			if st.counts[sw.MatchID] == nil {
+				st.counts[sw.MatchID] = map[string]int64{}
+			}
+			st.counts[sw.MatchID][e] += n
+		}
+	}
+	return st, nil
+}
+
+// matchTotal is the events of match stored in the swarm stream so far, the
+// sum over its stored swarms.
+func (c *cluster) matchTotal(ctx context.Context, match string) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := c.js.Stream(ctx, wire.SwarmsStream)
+	if err != nil {
+		return 0
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{wire.SwarmSubject(match)}})
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(wire.SwarmSubject(match)))
+	if err != nil || info.State.Subjects[wire.SwarmSubject(match)] == 0 {
+		return 0
+	}
+	want := int(info.State.Subjects[wire.SwarmSubject(match)])
+	batch, err := cons.FetchNoWait(want)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for m := range batch.Messages() {
+		if sw, err := wire.DecodeSwarm(m.Data()); err == nil {
+			total += sw.Total
+		}
+	}
+	return total
+}
+
+// inKafka is what the events topic holds, per match: records, and copies of
+// each event_id (a producer retry or a client retry stores a second copy).
+type inKafka struct {
+	records map[string]int64
+	copies  map[string]int // event_id → records
+}
+
+// readKafka reads every partition of the topic from its start to its end.
+func (c *cluster) readKafka(ctx context.Context) (*inKafka, error) {
+	k := &inKafka{records: map[string]int64{}, copies: map[string]int{}}
+	for p := range chaosPartitions {
+		if err := c.readPartition(ctx, p, k); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+func (c *cluster) readPartition(ctx context.Context, p int, k *inKafka) error {
+	conn, err := kafka.DialLeader(ctx, "tcp", c.addr["kafka"], wire.DefaultTopic, p)
+	if err != nil {
+		return fmt.Errorf("partition %d: %w", p, err)
+	}
+	defer conn.Close()
+	first, end, err := conn.ReadOffsets()
+	if err != nil {
+		return fmt.Errorf("partition %d offsets: %w", p, err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{c.addr["kafka"]}, Topic: wire.DefaultTopic,
+		Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return err
+	}
+	for off := first; off < end; {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := r.FetchMessage(rctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("partition %d at %d of %d: %w", p, off, end, err)
+		}
+		off = m.Offset + 1
+		var rec wire.Record
+		if err := wire.DecodeRecord(m.Value, &rec); err != nil {
+			continue
+		}
+		k.records[rec.MatchID]++
+		k.copies[rec.EventID]++
+	}
+	return nil
+}
+
+// viewer is a NATS WebSocket client of the leaf subscribed to every live
+// swarm, as the web client is to one match.
+type viewer struct {
+	nc       *nats.Conn
+	mu       sync.Mutex
+	got      map[string]int // swarm Nats-Msg-Id → deliveries
+	gotAt    map[string]time.Time
+	reconned int
+}
+
+func (c *cluster) startViewer() *viewer {
+	c.t.Helper()
+	v := &viewer{got: map[string]int{}, gotAt: map[string]time.Time{}}
+	nc, err := nats.Connect("ws://"+c.addr["ws"], nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.ReconnectHandler(func(*nats.Conn) { v.mu.Lock(); v.reconned++; v.mu.Unlock() }))
+	if err != nil {
+		c.t.Fatalf("viewer: %v", err)
+	}
+	c.t.Cleanup(nc.Close)
+	_, err = nc.Subscribe(wire.LiveSubjects, func(m *nats.Msg) {
+		sw, err := wire.DecodeSwarm(m.Data)
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.got[sw.MsgID()]++
+		if _, ok := v.gotAt[sw.MatchID]; !ok {
+			v.gotAt[sw.MatchID] = time.Now()
+		}
+		v.mu.Unlock()
+	})
+	if err != nil {
+		c.t.Fatalf("viewer subscribe: %v", err)
+	}
+	if err := nc.Flush(); err != nil {
+		c.t.Fatalf("viewer flush: %v", err)
+	}
+	v.nc = nc
+	return v
+}
+
+// seen reports when the viewer first received a swarm of match.
+func (v *viewer) seen(match string) (time.Time, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.gotAt[match]
+	return t, ok
+}
+
+func (v *viewer) deliveries() map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]int, len(v.got))
+	for k, n := range v.got {
+		out[k] = n
+	}
+	return out
+}
