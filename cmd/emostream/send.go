@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +22,11 @@ func init() {
 	})
 }
 
-const sendSynopsis = `Sends --count reactions of --user to --match with --emoji to an ingest
-server, one POST each, or with --batch as arrays of up to 1,000, and prints
-each reply: how many were accepted and the windows they fell into, or the
-error.`
+const sendSynopsis = `Sends --count reactions with --emoji to --match through an ingest server, in
+arrays of --batch events, spread over --users simulated users (so a large
+--count stays under the per-user rate limit), and prints each reply: how many
+were accepted and the windows they fell into, or the error. A 429 is retried
+after its Retry-After, up to three times.`
 
 type sendEvent struct {
 	UserID    string `json:"user_id"`
@@ -33,31 +35,42 @@ type sendEvent struct {
 	Timestamp int64  `json:"timestamp"`
 }
 
+// sendUserShare is how many events send gives one simulated user by default:
+// under ingest's default per-user burst.
+const sendUserShare = 50
+
 func runSend(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "send", sendSynopsis)
 	target := fs.String("target", "http://127.0.0.1:8080", "ingest base URL")
 	match := fs.String("match", "final-2026", "match_id")
 	emoji := fs.String("emoji", "🔥", "emoji_type")
-	user := fs.String("user", "cli-user", "user_id")
+	user := fs.String("user", "cli-user", "user_id, or the prefix of the simulated users' ids")
+	users := fs.Int("users", 0, fmt.Sprintf("simulated users; 0 means one per %d events", sendUserShare))
 	count := fs.Int("count", 1, "number of reactions")
-	asBatch := fs.Bool("batch", false, "send arrays of up to 1,000 events instead of one POST per event")
+	batch := fs.Int("batch", wire.MaxBatch, "events per POST, 1 to 1000")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if *count < 1 {
+	switch {
+	case *count < 1:
 		return fmt.Errorf("send: --count must be at least 1")
+	case *batch < 1 || *batch > wire.MaxBatch:
+		return fmt.Errorf("send: --batch must be 1 to %d", wire.MaxBatch)
+	case *users < 0:
+		return fmt.Errorf("send: --users must not be negative")
 	}
-	per := 1
-	if *asBatch {
-		per = wire.MaxBatch
+	if *users == 0 {
+		*users = (*count + sendUserShare - 1) / sendUserShare
 	}
 	url := strings.TrimSuffix(*target, "/") + "/v1/emojis"
-	ev := sendEvent{UserID: *user, MatchID: *match, EmojiType: *emoji}
 	var failed int
-	for left := *count; left > 0; left -= per {
-		n := min(left, per)
-		ev.Timestamp = time.Now().UnixMilli()
-		status, err := sendOnce(ctx, env.stdout, url, ev, n, *asBatch)
+	for sent := 0; sent < *count; sent += *batch {
+		evs := make([]sendEvent, min(*batch, *count-sent))
+		for i := range evs {
+			evs[i] = sendEvent{UserID: userID(*user, *users, sent+i), MatchID: *match, EmojiType: *emoji,
+				Timestamp: time.Now().UnixMilli()}
+		}
+		status, err := sendRetrying(ctx, env.stdout, url, evs)
 		if err != nil {
 			return err
 		}
@@ -74,31 +87,52 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// sendOnce posts n copies of ev (an array if batch), prints the reply and
-// returns its status.
-func sendOnce(ctx context.Context, out io.Writer, url string, ev sendEvent, n int, batch bool) (int, error) {
-	var body any = ev
-	if batch {
-		evs := make([]sendEvent, n)
-		for i := range evs {
-			evs[i] = ev
+// userID is the id of the simulated user who sends event i.
+func userID(prefix string, users, i int) string {
+	if users == 1 {
+		return prefix
+	}
+	return fmt.Sprintf("%s-%d", prefix, i%users)
+}
+
+// sendRetrying posts evs, retrying a 429 after its Retry-After (at most 5 s)
+// up to three times, and returns the last status.
+func sendRetrying(ctx context.Context, out io.Writer, url string, evs []sendEvent) (int, error) {
+	for attempt := 0; ; attempt++ {
+		status, retryAfter, err := sendOnce(ctx, out, url, evs)
+		if err != nil || status != http.StatusTooManyRequests || attempt == 3 {
+			return status, err
 		}
-		body = evs
+		select {
+		case <-ctx.Done():
+			return status, ctx.Err()
+		case <-time.After(min(retryAfter, 5*time.Second)):
+		}
+	}
+}
+
+// sendOnce posts evs (one object if there is one), prints the reply and
+// returns its status and Retry-After.
+func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (int, time.Duration, error) {
+	var body any = evs
+	if len(evs) == 1 {
+		body = evs[0]
 	}
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return 0, fmt.Errorf("send: %w", err)
+		return 0, 0, fmt.Errorf("send: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("send: %w", err)
+		return 0, 0, fmt.Errorf("send: %w", err)
 	}
 	defer res.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	printReply(out, res, reply)
-	return res.StatusCode, nil
+	secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	return res.StatusCode, time.Duration(max(secs, 1)) * time.Second, nil
 }
 
 // printReply prints a 202's count and windows, or the error.
