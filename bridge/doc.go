@@ -5,8 +5,10 @@
 // partition. For each partition it owns, a bridge reads the last partial
 // published on wire.PartialSubject(p) (a JetStream direct get) and resumes at
 // its NextOffset; with none, it starts at the partition's first offset. It
-// counts records per match and emoji in windows of receive time (the Kafka
-// record timestamp) and publishes one wire.Partial per window, empty ones
+// counts records per match and emoji in windows of receive time (the
+// value's received_at, which wire.Record defines as the record's Kafka
+// timestamp; a record without it is windowed by the time it is read) and
+// publishes one wire.Partial per window, empty ones
 // included while it is caught up: they are the heartbeat that lets the
 // processor close a window early.
 //

@@ -59,7 +59,8 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 		return err
 	}
 	p := b.newPartition(id, st, next, commit)
-	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free}
+	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free, clock: b.cfg.Clock,
+		buf: make([]byte, 0, minValueBytes)}
 	g, ctx := errgroup.WithContext(ctx)
 	chunks := make(chan chunk, 4)
 	g.Go(func() error { return f.run(ctx, warm, chunks) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 const (
 	fetchMaxBytes = 4 << 20
 	fetchMaxWait  = 100 * time.Millisecond
+	// minValueBytes and maxValueBytes bound the buffer a record's value is
+	// read into; it grows when a value does not fit.
+	minValueBytes = 1 << 20
+	maxValueBytes = 64 << 20
 	// badLogEvery rate-limits the log of undecodable records.
 	badLogEvery = 10 * time.Second
 )
@@ -45,6 +50,9 @@ type fetcher struct {
 	badQuiet  int       // bad records not logged since
 	free      chan []item
 	partition int32
+	clock     func() time.Time
+	buf       []byte      // values are read into it
+	rec       wire.Record // decoding scratch
 }
 
 // run reads from offset from until ctx ends or a fetch fails.
@@ -68,36 +76,50 @@ func (f *fetcher) run(ctx context.Context, from int64, out chan<- chunk) error {
 	return nil
 }
 
-// fetch reads one batch of records.
+// fetch reads one batch of records. It reads values into one reused buffer
+// (kafka-go's Batch.Read), which makes the bridge about a quarter cheaper per
+// record than ReadMessage but drops the record's Kafka timestamp: the window
+// comes from the value's received_at, which wire.Record defines as that
+// timestamp.
 func (f *fetcher) fetch() (chunk, error) {
 	f.conn.SetReadDeadline(time.Now().Add(fetchMaxWait + 10*time.Second))
 	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
 	c := chunk{hwm: b.HighWaterMark(), items: f.buffer()}
-	var r wire.Record
+	want, _ := f.conn.Offset()
 	for {
-		m, err := b.ReadMessage()
+		n, err := b.Read(f.buf[:cap(f.buf)])
 		if err != nil {
 			break
 		}
-		c.items = append(c.items, f.item(&m, &r))
+		if off := b.Offset() - 1; off >= want { // a batch may begin before want
+			c.items = append(c.items, f.item(off, f.buf[:n]))
+		}
 	}
-	// kafka-go reports a fetch that found nothing new as RequestTimedOut.
-	if err := b.Close(); err != nil && !errors.Is(err, kafka.RequestTimedOut) {
+	err := b.Close()
+	c.end, _ = f.conn.Offset()
+	switch {
+	case errors.Is(err, io.ErrShortBuffer) && cap(f.buf) < maxValueBytes:
+		f.buf = make([]byte, 0, 2*cap(f.buf)) // the next fetch starts at the large record
+	case errors.Is(err, kafka.RequestTimedOut): // how kafka-go reports a fetch that found nothing
+	case err != nil:
 		return c, err
 	}
-	c.end, _ = f.conn.Offset()
 	return c, nil
 }
 
-// item decodes m, using r as scratch.
-func (f *fetcher) item(m *kafka.Message, r *wire.Record) item {
-	it := item{off: m.Offset, tsMs: m.Time.UnixMilli()}
-	if err := wire.DecodeRecord(m.Value, r); err != nil {
-		it.o = bad
-		f.logBad(m.Offset, err)
+// item decodes the record at offset off. A record without received_at is
+// windowed by the time it is read.
+func (f *fetcher) item(off int64, value []byte) item {
+	it := item{off: off}
+	if err := wire.DecodeRecord(value, &f.rec); err != nil {
+		it.o, it.tsMs = bad, f.clock().UnixMilli()
+		f.logBad(off, err)
 		return it
 	}
-	it.match, it.emoji, it.event = r.MatchID, r.EmojiType, r.EventID
+	it.tsMs, it.match, it.emoji, it.event = f.rec.ReceivedAt, f.rec.MatchID, f.rec.EmojiType, f.rec.EventID
+	if it.tsMs == 0 {
+		it.tsMs = f.clock().UnixMilli()
+	}
 	return it
 }
 
