@@ -20,6 +20,7 @@ func init() {
 	register(&command{
 		name:    "bench-viewers",
 		summary: "(started by bench) a process of WebSocket viewers that reports what it received",
+		hidden:  true,
 		run: func(ctx context.Context, env *environment, args []string) error {
 			return bench.ServeViewers(ctx, args, env.stdin, env.stdout)
 		},

@@ -20,6 +20,8 @@ import (
 type command struct {
 	name    string
 	summary string
+	// hidden keeps a command that other commands start out of the usage.
+	hidden bool
 	// run parses args (the arguments after the subcommand name) and blocks
 	// until ctx ends or the command is done.
 	run func(ctx context.Context, env *environment, args []string) error
@@ -81,8 +83,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: emostream <command> [flags]   (emostream <command> --help for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
