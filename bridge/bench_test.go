@@ -166,3 +166,63 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkCloseDelay measures which close delay is enough: a producer
+// writes records received "now" every 10 ms (acks=all into the fsyncing
+// embedded broker, as ingest does at a window boundary) for four 1 s
+// windows, and the benchmark reports the share of records that a bridge with
+// that close delay counted late.
+//
+//	go test ./bridge -run '^$' -bench CloseDelay -benchtime 1x -count 3
+func BenchmarkCloseDelay(b *testing.B) {
+	for _, d := range []time.Duration{10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond} {
+		b.Run(d.String(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				late, total := lateShare(b, d)
+				b.ReportMetric(100*float64(late)/float64(total), "%late")
+			}
+		})
+	}
+}
+
+func lateShare(b *testing.B, delay time.Duration) (late, total int64) {
+	k, n := testenv.StartKafka(b, benchPartitions), testenv.StartNATS(b)
+	nc, js := n.Connect()
+	if err := streams.Ensure(context.Background(), js, streams.Config{}); err != nil {
+		b.Fatal(err)
+	}
+	bb, err := New(Config{Brokers: []string{k.Addr()}, NATS: nc, Window: time.Second, CloseDelay: delay,
+		Logger: testenv.Logger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go bb.Run(ctx)
+	w := &kafka.Writer{Addr: kafka.TCP(k.Addr()), Topic: wire.DefaultTopic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	var sent int64
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); sent += 40 {
+		now := time.Now()
+		msgs := make([]kafka.Message, 40)
+		for j := range msgs {
+			r := wire.Record{UserID: fmt.Sprint("u-", j), MatchID: "m", EmojiType: "🔥", ReceivedAt: now.UnixMilli()}
+			msgs[j] = kafka.Message{Key: []byte(r.UserID), Value: r.AppendJSON(nil), Time: now}
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // the producer's pace, not a synchronisation
+	}
+	e := &env{t: b, js: js}
+	testenv.WaitFor(b, time.Minute, "every record counted", func() bool {
+		late, total = 0, 0
+		for _, p := range e.partials() {
+			late, total = late+p.Late, total+p.Counts.Total()
+		}
+		return total == sent
+	})
+	return late, total
+}

@@ -24,7 +24,7 @@ import (
 // env is a Kafka broker, a JetStream hub and a producer, with what the test
 // produced so far.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	kafka *testenv.Kafka
 	nats  *testenv.NATS
 	nc    *nats.Conn
