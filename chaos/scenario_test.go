@@ -27,22 +27,25 @@ func (f fault) String() string {
 
 // run is one seeded scenario on one cluster.
 type run struct {
-	t      testing.TB
-	c      *cluster
-	l      *ledger
-	v      *viewer
-	seed   uint64
-	rng    *rand.Rand
-	probes int
+	t       testing.TB
+	c       *cluster
+	l       *ledger
+	v       *viewer
+	seed    uint64
+	rng     *rand.Rand
+	probes  int
+	settles int
 
 	mu       sync.Mutex
 	recovery []time.Duration
-	notes    []string
+	// settleFor bounds the wait for sentinels. Zero means 90s.
+	settleFor time.Duration
+	notes     []string
 }
 
 func newRun(t testing.TB, seed uint64, extra map[string][]string) *run {
 	c := startCluster(t, extra)
-	r := &run{t: t, c: c, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)),
+	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
 	r.v = c.startViewer()
 	return r
@@ -129,16 +132,17 @@ func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
 func (r *run) settle(ctx context.Context) {
 	r.t.Helper()
 	for round := range 2 {
+		r.settles++
 		var reqs []*request
 		for i := range 32 {
-			reqs = append(reqs, r.l.newRequest(fmt.Sprintf("sentinel%d-%d", r.seed, round), i, r.rng, 1))
+			reqs = append(reqs, r.l.newRequest(fmt.Sprintf("sentinel%d-%d", r.seed, r.settles), i, r.rng, 1))
 		}
 		var wg sync.WaitGroup
 		for _, q := range reqs {
 			wg.Go(func() { r.l.send(ctx, q) })
 		}
 		wg.Wait()
-		ok := waitUntil(90*time.Second, func() bool {
+		ok := waitUntil(r.settleFor, func() bool {
 			for _, q := range reqs {
 				if _, seen := r.v.seen(q.match); !seen && q.outcome() == acked {
 					return false
@@ -147,7 +151,7 @@ func (r *run) settle(ctx context.Context) {
 			return true
 		})
 		if !ok {
-			r.note("sentinel round %d not all received within 90s", round)
+			r.note("sentinel round %d: not every acked sentinel reached the viewer within %v", round, r.settleFor)
 		}
 	}
 }
