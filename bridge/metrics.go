@@ -59,7 +59,7 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
-// published records the acknowledged partial p, acknowledged at now.
+// partial records the partial p, acknowledged by JetStream at now.
 func (m *metrics) partial(p *wire.Partial, now time.Time) {
 	l := strconv.Itoa(int(p.Partition))
 	m.published.WithLabelValues(l).Inc()
