@@ -56,6 +56,7 @@ wait_line() {
 	exit 1
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 varz() { curl -fsS "$1/varz" | jq -r ".$2"; }
 
 BIN=$OUT/emostream
@@ -116,11 +117,13 @@ echo "$VIEWERS viewers connected in $(echo "$(date +%s.%N) - $start" | bc) s"
 
 report_rss() { # report_rss LABEL: KiB per viewer for each leaf, against the baseline
 	for i in "${!leaf_pids[@]}"; do
-		local c r
+		local c r h
 		c=$(varz "${leaf_mon[$i]}" connections)
 		r=$(rss_kib "${leaf_pids[$i]}")
-		printf 'leaf %d %-6s viewers %6d  RSS %5d MiB (idle %3d MiB)  %5.1f KiB/viewer\n' "$((i + 1))" "$1" "$c" \
-			$((r / 1024)) $((${base[$i]} / 1024)) "$(echo "($r - ${base[$i]}) / $c" | bc -l)"
+		h=$(hwm_kib "${leaf_pids[$i]}")
+		printf 'leaf %d %-6s viewers %6d  RSS %5d MiB (idle %3d MiB)  %5.1f KiB/viewer  peak %5.1f KiB/viewer\n' \
+			"$((i + 1))" "$1" "$c" $((r / 1024)) $((${base[$i]} / 1024)) \
+			"$(echo "($r - ${base[$i]}) / $c" | bc -l)" "$(echo "($h - ${base[$i]}) / $c" | bc -l)"
 	done
 }
 profile() { # profile STAGE: heap and goroutine profiles of each leaf
@@ -128,6 +131,10 @@ profile() { # profile STAGE: heap and goroutine profiles of each leaf
 	for i in "${!leaf_prof[@]}"; do
 		curl -fsS "${leaf_prof[$i]}heap" -o "$OUT/leaf-$((i + 1))-$1-heap.pprof"
 		curl -fsS "${leaf_prof[$i]}goroutine" -o "$OUT/leaf-$((i + 1))-$1-goroutine.pprof"
+		curl -fsS "${leaf_prof[$i]}heap?debug=1" | grep -E '^# (HeapAlloc|HeapSys|HeapIdle|HeapInuse|HeapReleased|Stack|MSpan|NextGC|Sys|NumGC|GCSys|OtherSys)' \
+			>"$OUT/leaf-$((i + 1))-$1-memstats.txt"
+		grep -E 'HeapInuse|Stack =|NextGC|HeapReleased' "$OUT/leaf-$((i + 1))-$1-memstats.txt" | tr '\n' ' ' | sed "s/^/leaf $((i + 1)) $1: /"
+		echo
 	done
 }
 report_rss held
@@ -138,6 +145,8 @@ profile held
 sleep 2 # the last swarm's delivery; receipts are counted below, not assumed
 report_rss after
 profile after
+sleep "${SETTLE:-10}" # no swarms: what the leaf holds between matches' bursts
+report_rss idle
 for i in "${!leaf_mon[@]}"; do
 	echo "leaf $((i + 1)) slow_consumers $(varz "${leaf_mon[$i]}" slow_consumers)"
 done

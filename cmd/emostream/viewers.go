@@ -480,4 +480,3 @@ func printReport(w io.Writer, bySeq map[int][]time.Duration, expect int) error {
 	}
 	return nil
 }
-
