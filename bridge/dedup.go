@@ -10,7 +10,6 @@ import "hash/maphash"
 type dedup struct {
 	horizon int64 // ms; dedup is off when <= 0
 	limit   int
-	seed    maphash.Seed
 	seen    map[uint64]struct{}
 	fifo    []seenID // ring buffer, oldest at head
 	head, n int
@@ -23,17 +22,28 @@ type seenID struct {
 }
 
 func newDedup(horizonMs int64, limit int) *dedup {
-	return &dedup{horizon: horizonMs, limit: limit, seed: maphash.MakeSeed(), seen: make(map[uint64]struct{})}
+	return &dedup{horizon: horizonMs, limit: limit, seen: make(map[uint64]struct{})}
 }
 
-// repeat reports whether id was seen within the horizon before tsMs, and
-// remembers it if not. The empty id is never a repeat.
-func (d *dedup) repeat(id string, tsMs int64) bool {
-	if id == "" || d.horizon <= 0 || d.limit <= 0 {
+// eventSeed keys eventHash for this process.
+var eventSeed = maphash.MakeSeed()
+
+// eventHash is the hash dedup keeps of an event_id; 0 means no id.
+func eventHash(id []byte) uint64 {
+	if len(id) == 0 {
+		return 0
+	}
+	return max(maphash.Bytes(eventSeed, id), 1)
+}
+
+// repeat reports whether the event_id of hash h (eventHash) was seen within
+// the horizon before tsMs, and remembers it if not. No id (0) is never a
+// repeat.
+func (d *dedup) repeat(h uint64, tsMs int64) bool {
+	if h == 0 || d.horizon <= 0 || d.limit <= 0 {
 		return false
 	}
 	d.expire(tsMs - d.horizon)
-	h := maphash.String(d.seed, id)
 	if _, ok := d.seen[h]; ok {
 		return true
 	}

@@ -29,9 +29,10 @@ const (
 
 // item is one Kafka record, decoded as far as the worker needs it.
 type item struct {
-	off, tsMs           int64
-	match, emoji, event string
-	o                   outcome // counted or bad
+	off, tsMs    int64
+	match, emoji string  // interned: no allocation per record
+	event        uint64  // eventHash of the event_id, 0 for none
+	o            outcome // counted or bad
 }
 
 // chunk is what one fetch returned.
@@ -51,8 +52,9 @@ type fetcher struct {
 	free      chan []item
 	partition int32
 	clock     func() time.Time
-	buf       []byte      // values are read into it
-	rec       wire.Record // decoding scratch
+	buf       []byte             // values are read into it
+	rec       wire.RecordScanner // decoding scratch
+	names     map[string]string  // interned match and emoji names
 }
 
 // run reads from offset from until ctx ends or a fetch fails.
@@ -111,16 +113,32 @@ func (f *fetcher) fetch() (chunk, error) {
 // windowed by the time it is read.
 func (f *fetcher) item(off int64, value []byte) item {
 	it := item{off: off}
-	if err := wire.DecodeRecord(value, &f.rec); err != nil {
+	if err := f.rec.Scan(value); err != nil {
 		it.o, it.tsMs = bad, f.clock().UnixMilli()
 		f.logBad(off, err)
 		return it
 	}
-	it.tsMs, it.match, it.emoji, it.event = f.rec.ReceivedAt, f.rec.MatchID, f.rec.EmojiType, f.rec.EventID
+	it.tsMs, it.match, it.emoji, it.event = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType), eventHash(f.rec.EventID)
 	if it.tsMs == 0 {
 		it.tsMs = f.clock().UnixMilli()
 	}
 	return it
+}
+
+// maxNames bounds the interned names; past it the table starts again.
+const maxNames = 1 << 16
+
+// intern returns b as a string, allocating only the first time it is seen.
+func (f *fetcher) intern(b []byte) string {
+	if s, ok := f.names[string(b)]; ok {
+		return s
+	}
+	if f.names == nil || len(f.names) >= maxNames {
+		f.names = make(map[string]string)
+	}
+	s := string(b)
+	f.names[s] = s
+	return s
 }
 
 // logBad logs an undecodable record, at most once per badLogEvery.

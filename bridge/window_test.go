@@ -159,7 +159,7 @@ func TestDedup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDedup(tt.horizon, tt.limit)
 			for i, id := range tt.ids {
-				if got := d.repeat(id, tt.ts[i]); got != tt.want[i] {
+				if got := d.repeat(eventHash([]byte(id)), tt.ts[i]); got != tt.want[i] {
 					t.Errorf("repeat(%q, %d) = %v, want %v", id, tt.ts[i], got, tt.want[i])
 				}
 			}

@@ -153,3 +153,51 @@ func ExampleSwarm_Encode() {
 	// Output:
 	// {"match_id":"final-2026","window_start":"2026-11-23T05:00:00Z","window_end":"2026-11-23T05:00:02Z","counts":{"🔥":2500},"swarm":{"🔥":3},"carry":{"🔥":200},"total":2500,"partitions":8,"closed_by":"all_partitions","published_at":"2026-11-23T05:00:02.041Z"}
 }
+
+// RecordScanner agrees with DecodeRecord on every input.
+func FuzzRecordScanner(f *testing.F) {
+	f.Add([]byte(`{"event_id":"e","user_id":"u-42","match_id":"final-2026","emoji_type":"🔥","client_ts":1,"received_at":2}`))
+	f.Add([]byte(`{"user_id":"\u00e9\"","match_id":"m","emoji_type":"\ud83d\udd25","x":[1,{"y":null}]}`))
+	f.Add([]byte(`{"match_id":"a.b","emoji_type":"x"}`))
+	var sc wire.RecordScanner
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r wire.Record
+		errD := wire.DecodeRecord(b, &r)
+		errS := sc.Scan(b)
+		if (errD == nil) != (errS == nil) {
+			t.Fatalf("DecodeRecord: %v, Scan: %v", errD, errS)
+		}
+		if errD != nil {
+			return
+		}
+		got := wire.Record{EventID: string(sc.EventID), UserID: string(sc.UserID), MatchID: string(sc.MatchID),
+			EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt}
+		if got != r {
+			t.Fatalf("Scan %+v, DecodeRecord %+v", got, r)
+		}
+	})
+}
+
+func BenchmarkRecordScanner(b *testing.B) {
+	r := wire.Record{EventID: "ev-123456", UserID: "user-123456", MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: 1795410000456}
+	data := r.AppendJSON(nil)
+	var sc wire.RecordScanner
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sc.Scan(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeRecord(b *testing.B) {
+	r := wire.Record{EventID: "ev-123456", UserID: "user-123456", MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: 1795410000456}
+	data := r.AppendJSON(nil)
+	var got wire.Record
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := wire.DecodeRecord(data, &got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
