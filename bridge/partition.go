@@ -124,15 +124,35 @@ func (b *Bridge) startOffsets(conn *kafka.Conn, id int32, last *wire.Partial) (n
 	next = last.NextOffset()
 	switch {
 	case next > hwm:
-		b.metrics.regressions.WithLabelValues(strconv.Itoa(int(id))).Inc()
-		return 0, 0, fmt.Errorf("%w: partition %d resumes at %d, its log holds %d..%d",
-			ErrOffsetRegression, id, next, first, hwm-1)
+		return b.afterRegression(conn, id, last, first, hwm)
 	case next < first:
 		b.log.Error("records deleted from Kafka before they were counted", "partition", id,
 			"resume_offset", next, "first_offset", first, "lost", first-next)
 		return next, first, nil
 	}
 	return next, b.warmStart(conn, last, first, next), nil
+}
+
+// afterRegression resumes a partition whose log now ends before the offset
+// its last partial resumes at: the broker lost the tail of its log (an
+// unclean failure), records that were already counted. Every record left
+// below hwm was counted; records appended since then carry receive times
+// after the last partial's window, so counting resumes at the first record
+// at or after that window's end. It is reported loudly, as an error log and
+// the offset_regressions_total metric, and counting goes on: the partials'
+// offsets step back, which the processor allows (it tracks partials by
+// their stream sequence).
+func (b *Bridge) afterRegression(conn *kafka.Conn, id int32, last *wire.Partial, first, hwm int64) (next, warm int64, err error) {
+	b.metrics.regressions.WithLabelValues(strconv.Itoa(int(id))).Inc()
+	next = hwm
+	end := time.UnixMilli(last.WindowStartMs + last.WindowMs)
+	if off, err := conn.ReadOffset(end); err == nil && off >= first && off < hwm {
+		next = off
+	}
+	b.log.Error(ErrOffsetRegression.Error()+": the broker lost records that were already counted",
+		"partition", id, "resume_offset", last.NextOffset(), "log_end", hwm, "lost", last.NextOffset()-hwm,
+		"counting_from", next)
+	return next, next, nil
 }
 
 // warmStart is the first offset to re-read for the dedup set: within the

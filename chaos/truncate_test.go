@@ -97,11 +97,6 @@ func TestTruncatedLogThenLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts six processes")
 	}
-	if os.Getenv("EMOSTREAM_CHAOS_KNOWN_BUGS") == "" {
-		t.Skip("known bug: after a truncated log grows past the bridge's resume offset, the bridge resumes there " +
-			"and skips the new records below it (acked events lost), see docs/reliability.md; " +
-			"EMOSTREAM_CHAOS_KNOWN_BUGS=1 runs it")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	r := newRun(t, 11, nil)

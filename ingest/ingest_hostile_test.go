@@ -87,6 +87,12 @@ func hostilePost(t *testing.T, url string, body []byte, header map[string]string
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if len(body) > 64<<10 {
+		// Ask before sending a large body: a server that refuses it as too
+		// large answers 413 at once and closes, which would otherwise race
+		// the client's write into a connection reset.
+		req.Header.Set("Expect", "100-continue")
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -368,9 +374,8 @@ func TestSlowLoris(t *testing.T) {
 
 // TestNonJSONLiteralInField: a bare word where a value belongs (NaN,
 // Infinity, a misspelt true) is not JSON, which docs/api.md answers with
-// bad_json; the decoder reports bad_field for the field instead.
+// bad_json, not bad_field.
 func TestNonJSONLiteralInField(t *testing.T) {
-	t.Skip("known bug (minor): a non-JSON literal as a field value is bad_field, docs/api.md says bad_json; see docs/reliability.md")
 	k := testenv.StartKafka(t, 1)
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: -1})
 	for _, lit := range []string{"NaN", "Infinity", "tru", "nul"} {

@@ -82,3 +82,22 @@ func TestFoldMatchIntoNextWindow(t *testing.T) {
 		t.Errorf("next window: %v late %d, %d acks moved; other match %v", got.counts, got.late, len(next.acks), other.counts)
 	}
 }
+
+// A broker that lost the tail of its log makes the bridge's Kafka offsets
+// step back; the processor goes by stream sequence, so the new partial,
+// whose offsets are below what was counted, still counts, and a redelivered
+// old one still does not.
+func TestCountedByStreamSequenceAcrossOffsetRegression(t *testing.T) {
+	st := &matchState{seq: 3, window: w(0), offsets: map[int32]int64{0: 100}, partials: map[int32]uint64{0: 7}}
+	m := newMerger(testWindow, time.Second, 1)
+	m.add(part(0, 1, 40, 49, 10), 9, end(1, 0), nil) // after the regression: offsets 40..49 < 100
+	win, _ := m.next(end(1, 0), true)
+	tl := tallyOf(win, "m1", st)
+	if tl.counts["🔥"] != 10 || tl.partials[0] != 9 || tl.offsets[0] != 50 {
+		t.Fatalf("after regression: counts %v, partials %v, offsets %v", tl.counts, tl.partials, tl.offsets)
+	}
+	old := &entry{p: part(0, 0, 90, 99, 10), seq: 7}
+	if !st.counted(old) {
+		t.Fatal("a redelivered partial at the stored sequence counted again")
+	}
+}

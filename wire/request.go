@@ -163,7 +163,7 @@ func (d *Decoder) field(s *scanner, ev *Event, key []byte, i int) (int, *Request
 		return fEventID | fNullEventID, nil
 	}
 	if s.peek() != '"' {
-		return 0, reqErr(CodeBadField, i, "field %q: want a string", key)
+		return 0, notA(s, "a string", key, i)
 	}
 	v, err := s.str()
 	if err != nil {
@@ -200,7 +200,16 @@ func (d *Decoder) timestamp(s *scanner, ev *Event, i int) *RequestError {
 		ev.ClientTS = ms
 		return nil
 	}
-	return reqErr(CodeBadField, i, "field \"timestamp\": want a string or a number")
+	return notA(s, "a string or a number", []byte("timestamp"), i)
+}
+
+// notA is the error for a value of the wrong type: bad_field if it is
+// JSON, bad_json if it is not (NaN, a misspelt true).
+func notA(s *scanner, want string, key []byte, i int) *RequestError {
+	if err := s.skip(0); err != nil && err != errTooDeep {
+		return reqErr(CodeBadJSON, i, "field %q: %v", key, err)
+	}
+	return reqErr(CodeBadField, i, "field %q: want %s", key, want)
 }
 
 // check validates a decoded event and canonicalises its emoji.

@@ -90,6 +90,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{"fractional timestamp", `{"user_id":"u","match_id":"m","emoji_type":"🔥","timestamp":1.5}`, wire.CodeBadField, 0},
 		{"negative timestamp", `{"user_id":"u","match_id":"m","emoji_type":"🔥","timestamp":-1}`, wire.CodeBadField, 0},
 		{"bool timestamp", `{"user_id":"u","match_id":"m","emoji_type":"🔥","timestamp":true}`, wire.CodeBadField, 0},
+		{"NaN timestamp is not JSON", `{"user_id":"u","match_id":"m","emoji_type":"🔥","timestamp":NaN}`, wire.CodeBadJSON, 0},
+		{"misspelt literal is not JSON", `{"user_id":tru,"match_id":"m","emoji_type":"🔥"}`, wire.CodeBadJSON, 0},
 		{"invalid utf-8", "{\"user_id\":\"\xff\",\"match_id\":\"m\",\"emoji_type\":\"🔥\"}", wire.CodeBadJSON, 0},
 		{"lone surrogate", `{"user_id":"\ud800","match_id":"m","emoji_type":"🔥"}`, wire.CodeBadJSON, 0},
 		{"bad escape", `{"user_id":"\x41","match_id":"m","emoji_type":"🔥"}`, wire.CodeBadJSON, 0},

@@ -39,10 +39,16 @@ type Swarm struct {
 	// Late is how many of Counts arrived after their own window had closed.
 	Late int64 `json:"late,omitempty"`
 	// Offsets is, per Kafka partition, the next offset after the partials
-	// that this match's swarms have counted so far. A processor that
-	// restarts or takes over skips a redelivered partial whose offsets are
-	// below it, so no event is counted twice for the match.
+	// that this match's swarms have counted so far (for operators: compare
+	// with the partition's end offset).
 	Offsets map[int32]int64 `json:"offsets,omitempty"`
+	// Partials is, per Kafka partition, the stream sequence in
+	// PartialsStream of the last partial this match's swarms have counted.
+	// A processor that restarts or takes over skips a redelivered partial
+	// at or below it, so no event is counted twice for the match. Stream
+	// sequences only grow, even when a broker that lost its log tail makes
+	// Kafka offsets step back.
+	Partials map[int32]uint64 `json:"partials,omitempty"`
 }
 
 // SwarmMsgID is the Nats-Msg-Id of a match's swarm for the window starting at
