@@ -86,7 +86,7 @@ func (b *Bridge) openStream(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+	if err := streams.Ensure(ctx, js, b.cfg.Streams); err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	if b.stream, err = js.Stream(ctx, wire.PartialsStream); err != nil {

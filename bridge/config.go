@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -82,6 +83,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics registers the bridge's metrics. Nil means a private registry.
 	Metrics prometheus.Registerer
+	// Streams configures the JetStream streams that Run ensures exist.
+	Streams streams.Config
 }
 
 func (c Config) withDefaults() Config {

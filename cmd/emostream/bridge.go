@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -36,9 +37,9 @@ const defaultBridgeBroker = "127.0.0.1:9092"
 
 // bridgeFlags are the flags of "emostream bridge" that "emostream up" shares.
 type bridgeFlags struct {
-	brokers, topic, group, nats string
-	window, closeDelay, horizon time.Duration
-	dedupMax                    int
+	brokers, topic, group, nats              string
+	window, closeDelay, horizon, streamDedup time.Duration
+	dedupMax                                 int
 }
 
 func addBridgeFlags(fs interface {
@@ -55,13 +56,15 @@ func addBridgeFlags(fs interface {
 	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
 	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long a repeated event_id counts once (negative: off)")
 	fs.IntVar(&f.dedupMax, "dedup-max", bridge.DefaultDedupMax, "most event_ids remembered per partition")
+	fs.DurationVar(&f.streamDedup, "stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
 	return f
 }
 
 // config turns the flags into a bridge.Config.
 func (f *bridgeFlags) config() bridge.Config {
 	return bridge.Config{Brokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats,
-		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax}
+		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax,
+		Streams: streams.Config{Duplicates: f.streamDedup}}
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {

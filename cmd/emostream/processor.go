@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/wire"
 )
@@ -29,6 +30,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	window := fs.Duration("window", wire.DefaultWindow, "window length")
 	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
+	streamDedup := fs.Duration("stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
 	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of the Prometheus /metrics listener; empty disables it")
 	newLogger := logFlags(fs, env)
 	if err := parseFlags(fs, env, args); err != nil {
@@ -43,6 +45,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	p, err := processor.New(processor.Config{
 		NATS: *natsURL, KafkaBrokers: splitList(*brokers), Topic: *topic, Partitions: *partitions,
 		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
+		Streams: streams.Config{Duplicates: *streamDedup},
 	})
 	if err != nil {
 		return err

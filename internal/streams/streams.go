@@ -14,6 +14,9 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
+// DefaultDuplicates is the streams' Nats-Msg-Id dedup window.
+const DefaultDuplicates = 2 * time.Minute
+
 // Config tunes the streams. The zero value is the documented default.
 type Config struct {
 	// Replicas is the stream replica count on a NATS cluster. Zero means 1.
@@ -40,7 +43,7 @@ func (c Config) withDefaults() Config {
 		c.PartialHistory = 3600
 	}
 	if c.Duplicates == 0 {
-		c.Duplicates = 2 * time.Minute
+		c.Duplicates = DefaultDuplicates
 	}
 	return c
 }
