@@ -19,7 +19,7 @@ import (
 const (
 	// DefaultCloseDelay is how long after a window's end the bridge waits
 	// for its last records before it closes the window.
-	DefaultCloseDelay = 200 * time.Millisecond
+	DefaultCloseDelay = 100 * time.Millisecond
 	// DefaultDedupHorizon is how long, in receive time, an event_id is
 	// remembered.
 	DefaultDedupHorizon = 10 * time.Minute
