@@ -38,7 +38,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
 	maxConns := fs.Int("max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
 	gcPercent := fs.String("gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
-	memLimit := fs.String("memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/bench-fanout.md); empty for none")
+	memLimit := fs.String("memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
 	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
 	newLogger := logFlags(fs, env)
 	if err := parseFlags(fs, env, args); err != nil {
@@ -79,7 +79,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 
 // defaultLeafGCPercent is the leaf's GC target. Half the runtime's default
 // held 3-4 KiB less per WebSocket viewer at 10,000 viewers per leaf with no
-// measurable delay cost (docs/bench-fanout.md). Empty keeps GOGC.
+// measurable delay cost (docs/benchmarks.md, Fan-out). Empty keeps GOGC.
 const defaultLeafGCPercent = "50"
 
 // setLeafGC applies --gc-percent and --memory-limit to this process.
