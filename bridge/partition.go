@@ -59,6 +59,14 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 		return err
 	}
 	p := b.newPartition(id, st, next, commit)
+	if st.last != nil && next < st.last.NextOffset() {
+		// After a regression, store the new resume point before anything
+		// else: a restart in between would otherwise resume at the old one
+		// and skip the records appended since.
+		if err := p.publish(ctx, regressionMarker(st.last, next)); err != nil {
+			return err
+		}
+	}
 	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free, clock: b.cfg.Clock,
 		buf: make([]byte, 0, minValueBytes)}
 	g, ctx := errgroup.WithContext(ctx)
@@ -153,6 +161,14 @@ func (b *Bridge) afterRegression(conn *kafka.Conn, id int32, last *wire.Partial,
 		"partition", id, "resume_offset", last.NextOffset(), "log_end", hwm, "lost", last.NextOffset()-hwm,
 		"counting_from", next)
 	return next, next, nil
+}
+
+// regressionMarker is the empty partial that moves a partition's resume
+// point back to next after its log lost its tail. It repeats the last
+// partial's window, which the processor has closed long since.
+func regressionMarker(last *wire.Partial, next int64) *wire.Partial {
+	return &wire.Partial{Topic: last.Topic, Partition: last.Partition, WindowStartMs: last.WindowStartMs,
+		WindowMs: last.WindowMs, FirstOffset: next, LastOffset: next - 1, Counts: wire.Counts{}}
 }
 
 // warmStart is the first offset to re-read for the dedup set: within the
