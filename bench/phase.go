@@ -86,6 +86,10 @@ func runPhase(ctx context.Context, cfg Config, ph phase) (PhaseReport, error) {
 		return rep, fmt.Errorf("bench: %s: %w", ph.name, err)
 	}
 	rep.Process = phaseProcess(p0, r0, time.Since(t0))
+	if end := rep.Load.Elapsed; rep.Load.Accepted > prev && end > prevAt { // the tail after the last progress report
+		rate := ratio(float64(rep.Load.Accepted-prev), (end - prevAt).Seconds())
+		rep.Timeline = append(rep.Timeline, TimePoint{Seconds: end.Seconds(), EventsPerSec: rate})
+	}
 	mu.Lock()
 	rep.HTTP = rep.http.Stats()
 	mu.Unlock()

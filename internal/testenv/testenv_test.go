@@ -61,7 +61,8 @@ func TestStreamsEnsureIdempotent(t *testing.T) {
 		t.Fatalf("swarms stream republish = %+v", got)
 	}
 	n.Restart()
-	if _, err := js.Stream(ctx, wire.PartialsStream); err != nil {
-		t.Fatalf("partials stream after restart: %v", err)
-	}
+	testenv.WaitFor(t, 30*time.Second, "the partials stream after a restart", func() bool {
+		_, err := js.Stream(ctx, wire.PartialsStream) // the client reconnects meanwhile
+		return err == nil
+	})
 }
