@@ -57,48 +57,16 @@ var ErrBadRecord = fmt.Errorf("wire: bad record")
 
 // DecodeRecord parses a Kafka record value into r. Unknown fields are
 // skipped, so newer producers may add some; match_id must be a valid match
-// and emoji_type non-empty, or the record could not be counted.
+// and emoji_type non-empty, or the record could not be counted. It is
+// RecordScanner with the fields copied into strings.
 func DecodeRecord(data []byte, r *Record) error {
 	*r = Record{}
-	s := &scanner{data: data}
-	err := s.object(func(key []byte) error { return r.field(s, key) })
-	if err == nil {
-		err = s.end()
+	var sc RecordScanner
+	if err := sc.Scan(data); err != nil {
+		return err
 	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: %v", ErrBadRecord, err)
-	case !ValidMatchID(r.MatchID):
-		return fmt.Errorf("%w: match_id %q", ErrBadRecord, r.MatchID)
-	case r.EmojiType == "":
-		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
-	}
-	return nil
-}
-
-func (r *Record) field(s *scanner, key []byte) error {
-	var dst *string
-	switch string(key) {
-	case "event_id":
-		dst = &r.EventID
-	case "user_id":
-		dst = &r.UserID
-	case "match_id":
-		dst = &r.MatchID
-	case "emoji_type":
-		dst = &r.EmojiType
-	case "client_ts":
-		return s.intInto(&r.ClientTS)
-	case "received_at":
-		return s.intInto(&r.ReceivedAt)
-	default:
-		return s.skip(0)
-	}
-	v, err := s.str()
-	if err != nil {
-		return fmt.Errorf("field %q: %w", key, err)
-	}
-	*dst = string(v)
+	*r = Record{EventID: string(sc.EventID), UserID: string(sc.UserID), MatchID: string(sc.MatchID),
+		EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt}
 	return nil
 }
 
