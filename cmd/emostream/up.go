@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/emostream/emostream/internal/stack"
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -44,6 +45,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	wsAddrs := fs.String("ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers")
 	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
+	streamDedup := fs.Duration("stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
 	f := addIngestFlags(fs)
 	kb := fs.Lookup("kafka-brokers")
 	kb.Usage, kb.DefValue = "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ""
@@ -66,6 +68,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	cfg := stack.Config{DataDir: *dataDir, Partitions: int32(*partitions), HubListen: *natsAddr,
 		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs),
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
+	cfg.Bridge.Streams.Duplicates, cfg.Processor.Streams.Duplicates = *streamDedup, *streamDedup
 	if len(ic.Brokers) == 0 { // the embedded broker
 		if cfg.KafkaListener, err = net.Listen("tcp", *kafkaAddr); err != nil {
 			return fmt.Errorf("up: kafka: %w", err)
