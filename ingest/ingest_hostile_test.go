@@ -26,53 +26,9 @@ import (
 // test ends and returns its base URL.
 func hostileServer(t *testing.T, k *testenv.Kafka, cfg ingest.Config) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener, cfg.Brokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
-	srv, err := ingest.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	url := "http://" + ln.Addr().String()
-	testenv.WaitFor(t, 20*time.Second, "/readyz", func() bool {
-		res, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	return url
+	return startIngest(t, k, cfg).url
 }
 
-// hostileOffsets is the end offset of every partition of k's topic.
-func hostileOffsets(t *testing.T, k *testenv.Kafka) []int64 {
-	t.Helper()
-	out := make([]int64, k.Partitions)
-	for p := range out {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", k.Addr(), k.Topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, out[p], err = conn.ReadOffsets()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
 
 type hostileReply struct {
 	status int
@@ -173,7 +129,7 @@ func TestHostileBodies(t *testing.T) {
 		{"lone variation selector", "{\"user_id\":\"u\",\"match_id\":\"m\",\"emoji_type\":\"\ufe0f\"}", 400, wire.CodeUnknownEmoji},
 		{"1001 events", "[" + strings.Repeat(okEvent+",", 1000) + okEvent + "]", 400, wire.CodeTooManyEvents},
 	}
-	before := hostileOffsets(t, k)
+	before := endOffsets(t, k)
 	heap0 := heapInUse()
 	for round := range 3 { // repeated, so a leak would show in the heap
 		for _, tt := range tests {
@@ -183,7 +139,7 @@ func TestHostileBodies(t *testing.T) {
 			}
 		}
 	}
-	if after := hostileOffsets(t, k); !slices.Equal(before, after) {
+	if after := endOffsets(t, k); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 	if grew := int64(heapInUse()) - int64(heap0); grew > 32<<20 {
@@ -195,11 +151,11 @@ func TestHostileBodies(t *testing.T) {
 	// Over the limit: the headers announce a body larger than the limit and
 	// the server answers 413 before reading it. Sending no body keeps the
 	// server's close from racing the client's write into a reset.
-	before = hostileOffsets(t, k)
+	before = endOffsets(t, k)
 	if status, code := announceOversized(t, url, 2<<20); status != 413 || code != wire.CodeBodyTooLarge {
 		t.Errorf("over the body limit: %d %s, want 413 %s", status, code, wire.CodeBodyTooLarge)
 	}
-	if after := hostileOffsets(t, k); !slices.Equal(before, after) {
+	if after := endOffsets(t, k); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 }
@@ -219,7 +175,7 @@ func TestEmojiVariants(t *testing.T) {
 		{"⚽\ufe0f", "⚽"},       // emoji presentation selector added
 		{"👏\ufe0f\ufe0f", "👏"}, // repeated selector
 	}
-	before := hostileOffsets(t, k)
+	before := endOffsets(t, k)
 	for i, v := range variants {
 		body := fmt.Sprintf(`{"user_id":"u%d","match_id":"m","emoji_type":%q,"event_id":"v%d"}`, i, v.sent, i)
 		if r := hostilePost(t, url, []byte(body), nil); r.status != 202 {
@@ -256,7 +212,7 @@ func TestEmojiVariants(t *testing.T) {
 func TestSpoofedForwardedFor(t *testing.T) {
 	k := testenv.StartKafka(t, 2)
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: 1, IPBurst: 20})
-	before := hostileOffsets(t, k)
+	before := endOffsets(t, k)
 	var ok, limited int
 	for i := range 200 {
 		h := map[string]string{
@@ -279,7 +235,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 		t.Errorf("%d accepted, %d limited: spoofed headers evaded the per-IP limit", ok, limited)
 	}
 	var written int64
-	for p, end := range hostileOffsets(t, k) {
+	for p, end := range endOffsets(t, k) {
 		written += end - before[p]
 	}
 	if written != int64(ok) {
