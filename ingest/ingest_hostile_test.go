@@ -29,7 +29,6 @@ func hostileServer(t *testing.T, k *testenv.Kafka, cfg ingest.Config) string {
 	return startIngest(t, k, cfg).url
 }
 
-
 type hostileReply struct {
 	status int
 	code   string
