@@ -17,7 +17,7 @@ func (r *RecordScanner) Scan(data []byte) error {
 	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.EventID[:0], r.UserID[:0], r.MatchID[:0], r.EmojiType[:0]
 	r.ClientTS, r.ReceivedAt = 0, 0
 	r.s.data, r.s.pos = data, 0
-	err := r.members()
+	err := r.s.object(r.field)
 	if err == nil {
 		err = r.s.end()
 	}
@@ -30,40 +30,6 @@ func (r *RecordScanner) Scan(data []byte) error {
 		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
 	}
 	return nil
-}
-
-func (r *RecordScanner) members() error {
-	s := &r.s
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.pos++
-		return nil
-	}
-	for {
-		key, err := s.str()
-		if err == nil {
-			err = s.expect(':')
-		}
-		if err == nil {
-			err = r.field(key)
-		}
-		if err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		case 0:
-			return errEOF
-		default:
-			return errSyntax
-		}
-	}
 }
 
 func (r *RecordScanner) field(key []byte) error {
