@@ -57,11 +57,8 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	out := fs.String("out", "", "directory for report.json, report.md and the plots")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

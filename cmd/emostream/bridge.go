@@ -71,11 +71,8 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bridge", bridgeSynopsis)
 	f := addBridgeFlags(fs)
 	metricsAddr := fs.String("metrics", "", "listen address of /metrics (empty: off)")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,8 @@ interrupted.`
 func runCeiling(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ceiling", ceilingSynopsis)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

@@ -56,12 +56,16 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	return err
 }
 
-// logFlags adds --log-level and --log-format and returns a constructor for
-// the logger they describe.
-func logFlags(fs *flag.FlagSet, env *environment) func() (*slog.Logger, error) {
+// logFlags adds --log-level and --log-format. Once every other flag is
+// defined, the function it returns parses the arguments (parseFlags) and
+// builds the logger they describe.
+func logFlags(fs *flag.FlagSet, env *environment) func(args []string) (*slog.Logger, error) {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
-	return func() (*slog.Logger, error) {
+	return func(args []string) (*slog.Logger, error) {
+		if err := parseFlags(fs, env, args); err != nil {
+			return nil, err
+		}
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(*level)); err != nil {
 			return nil, fmt.Errorf("--log-level: %w", err)

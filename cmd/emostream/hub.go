@@ -25,11 +25,8 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	leafs := fs.String("leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
 	monitor := fs.String("monitor", "127.0.0.1:8222", "monitoring address (/varz /connz /leafz /jsz); empty for none")
 	leafPass := fs.String("leaf-password", "", "password of user \"leaf\" for leaf clusters; empty for a random one")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

@@ -95,11 +95,8 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ingest", ingestSynopsis)
 	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
 	f := addIngestFlags(fs)
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,8 @@ func runKafka(ctx context.Context, env *environment, args []string) error {
 	topic := fs.String("topic", wire.DefaultTopic, "topic to create if missing")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
 	noSync := fs.Bool("no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

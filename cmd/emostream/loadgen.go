@@ -40,11 +40,11 @@ stderr, the summary to stdout. Only loopback targets unless --allow-remote.`
 
 // loadgenFlags holds what runLoadgen reads besides the Config.
 type loadgenFlags struct {
-	cfg    loadgen.Config
-	mix    string
-	json   bool
-	logger func() (*slog.Logger, error)
-	isTTY  bool
+	cfg   loadgen.Config
+	mix   string
+	json  bool
+	log   *slog.Logger
+	isTTY bool
 }
 
 func runLoadgen(ctx context.Context, env *environment, args []string) error {
@@ -52,11 +52,7 @@ func runLoadgen(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := f.logger()
-	if err != nil {
-		return err
-	}
-	log = log.With("component", "loadgen")
+	log := f.log.With("component", "loadgen")
 	if !f.cfg.AllowRemote {
 		if err := loadgen.CheckTarget(ctx, nil, f.cfg.Target); err != nil {
 			return err
@@ -106,8 +102,8 @@ func parseLoadgenFlags(env *environment, args []string) (*loadgenFlags, error) {
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed for users, matches and emojis; 0 means random")
 	fs.BoolVar(&f.json, "json", false, "print the final summary as JSON")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on 127.0.0.0/8 or ::1")
-	f.logger = logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
+	var err error
+	if f.log, err = logFlags(fs, env)(args); err != nil {
 		return nil, err
 	}
 	f.isTTY = isTerminal(env.stderr)

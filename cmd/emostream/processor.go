@@ -32,11 +32,8 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
 	streamDedup := fs.Duration("stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
 	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of the Prometheus /metrics listener; empty disables it")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}

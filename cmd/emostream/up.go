@@ -50,11 +50,8 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	kb := fs.Lookup("kafka-brokers")
 	kb.Usage, kb.DefValue = "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ""
 	_ = kb.Value.Set("")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(fs, env, args); err != nil {
-		return err
-	}
-	log, err := newLogger()
+	parseLogged := logFlags(fs, env)
+	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}
