@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,7 +35,47 @@ type Bridge struct {
 	dialer  *kafka.Dialer
 	js      jetstream.JetStream
 	stream  jetstream.Stream
+	health  health
 }
+
+// health is, per partition, the fatal publish problem it last met.
+type health struct {
+	mu       sync.Mutex
+	problems map[int32]error
+}
+
+func (h *health) set(id int32, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.problems == nil {
+		h.problems = map[int32]error{}
+	}
+	h.problems[id] = err
+}
+
+func (h *health) clear(id int32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.problems, id)
+}
+
+// err joins the problems in partition order.
+func (h *health) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(h.problems))
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		errs[i] = fmt.Errorf("partition %d: %w", id, h.problems[id])
+	}
+	return errors.Join(errs...)
+}
+
+// Ready reports whether the bridge can publish every partition it works:
+// nil, or the last fatal publish problem of each partition that has one (a
+// partial over a server's limit, ErrTooLarge). A partition's problem
+// stands until it publishes a partial again or the bridge stops working it.
+func (b *Bridge) Ready() error { return b.health.err() }
 
 // New validates cfg and returns a bridge; Run starts it.
 func New(cfg Config) (*Bridge, error) {
@@ -58,6 +101,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	if b.cfg.NATS == nil {
 		defer nc.Close()
+	}
+	if err := b.cfg.checkPayload(nc); err != nil {
+		return err
 	}
 	if err := b.openStream(ctx, nc); err != nil {
 		return err
@@ -162,6 +208,7 @@ func bind(ctx, gctx context.Context) context.Context {
 
 // work runs partition id, restarting it after failures, until ctx ends.
 func (b *Bridge) work(ctx context.Context, id int32, commit func(int32, int64)) {
+	defer b.health.clear(id) // no longer this bridge's to publish
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		start := time.Now()

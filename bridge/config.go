@@ -29,6 +29,13 @@ const (
 	DefaultSessionTimeout = 10 * time.Second
 	// DefaultHeartbeat is the consumer group heartbeat interval.
 	DefaultHeartbeat = time.Second
+	// DefaultMaxPartialBytes bounds a partial's JSON encoding: a quarter of
+	// the hub's default max_payload (1 MiB). About 2,500 keys fit when each
+	// is a new match id of 64 bytes, about 9,000 of emojis of known matches.
+	DefaultMaxPartialBytes = 256 << 10
+	// partialHeaderBytes is what a partial's publish adds to its payload in
+	// headers (Nats-Msg-Id, the expected last sequence), with room to spare.
+	partialHeaderBytes = 1 << 10
 )
 
 // Sentinel errors.
@@ -41,6 +48,9 @@ var (
 	// ErrOffsetRegression means the partition's log ends before the offset
 	// the last partial resumes at (a truncated or replaced log).
 	ErrOffsetRegression = errors.New("bridge: kafka log ends before the resume offset")
+	// ErrTooLarge means a partial could not be published because it
+	// exceeds a server's limit: the partition stops, and Ready reports it.
+	ErrTooLarge = errors.New("bridge: partial too large to publish")
 )
 
 // Config describes a bridge. The zero value of every field but Brokers is a
@@ -67,9 +77,18 @@ type Config struct {
 	// remembered so that a repeat counts once. Zero means
 	// DefaultDedupHorizon; negative turns dedup off.
 	DedupHorizon time.Duration
-	// DedupMax caps the event_ids remembered per partition; the oldest go
-	// first. Zero means DefaultDedupMax.
+	// DedupMax caps the events remembered per partition, about 40 bytes
+	// each; the oldest go first. A retry is counted once if it comes within
+	// DedupHorizon and within the time DedupMax events with an event_id take
+	// to arrive on the partition (the dedup_horizon_seconds metric): size
+	// it as that rate times DedupHorizon. Zero means DefaultDedupMax.
 	DedupMax int
+	// MaxPartialBytes bounds the JSON encoding of every partial: a window
+	// whose counts would outgrow it is published as several partials (the
+	// window is split). It must fit, with 1 KiB for headers, within the
+	// NATS server's max_payload, which Run checks. Zero means
+	// DefaultMaxPartialBytes.
+	MaxPartialBytes int
 	// SessionTimeout is the consumer group session timeout: how long a
 	// bridge that vanished keeps its partitions. Zero means
 	// DefaultSessionTimeout.
@@ -95,6 +114,7 @@ func (c Config) withDefaults() Config {
 	c.CloseDelay = cmp.Or(c.CloseDelay, DefaultCloseDelay)
 	c.DedupHorizon = cmp.Or(c.DedupHorizon, DefaultDedupHorizon)
 	c.DedupMax = cmp.Or(c.DedupMax, DefaultDedupMax)
+	c.MaxPartialBytes = cmp.Or(c.MaxPartialBytes, DefaultMaxPartialBytes)
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
 	if c.Clock == nil {
@@ -119,9 +139,26 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: close delay %v (want 0..window)", ErrConfig, c.CloseDelay)
 	case c.DedupMax < 0:
 		return fmt.Errorf("%w: negative dedup cap %d", ErrConfig, c.DedupMax)
+	case c.MaxPartialBytes < minPartialBytes(c.Topic) || c.MaxPartialBytes > maxPartialBytes:
+		return fmt.Errorf("%w: max partial bytes %d (want %d..%d)", ErrConfig, c.MaxPartialBytes,
+			minPartialBytes(c.Topic), maxPartialBytes)
 	case c.Heartbeat <= 0 || c.SessionTimeout < 2*c.Heartbeat:
 		return fmt.Errorf("%w: session timeout %v must be at least twice the heartbeat %v",
 			ErrConfig, c.SessionTimeout, c.Heartbeat)
+	}
+	return nil
+}
+
+// maxPartialBytes is the largest MaxPartialBytes: NATS allows no payload
+// above 64 MiB.
+const maxPartialBytes = 64 << 20
+
+// checkPayload checks that a partial of MaxPartialBytes fits the server's
+// max_payload.
+func (c Config) checkPayload(nc *nats.Conn) error {
+	if mp := nc.MaxPayload(); mp > 0 && int64(c.MaxPartialBytes+partialHeaderBytes) > mp {
+		return fmt.Errorf("%w: max partial bytes %d plus %d for headers exceed the server's max_payload %d",
+			ErrConfig, c.MaxPartialBytes, partialHeaderBytes, mp)
 	}
 	return nil
 }

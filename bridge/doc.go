@@ -20,9 +20,17 @@
 // from what was stored. Offsets are committed to the consumer group only after
 // JetStream acknowledged the partial, and only for lag monitoring.
 //
+// A partial never exceeds Config.MaxPartialBytes: the bridge keeps an upper
+// bound on the open partial's encoding, and a new (match, emoji) key that
+// would pass it splits the window into several partials of the same window,
+// each with its own offset range, all but the last marked More. A partial
+// that still cannot be published (ErrTooLarge) stops its partition loudly:
+// an error, publish_errors_total{reason="too_large"} and Ready.
+//
 // Event-id dedup keeps a bounded set per partition (a horizon of receive time
-// and a cap on entries). When a bridge takes a partition over, it rebuilds
-// the set by re-reading up to the cap of records before the resume offset, so
-// a retried event is counted once across restarts as long as it repeats
-// within the horizon and within the cap.
+// and a cap on entries) of events identified by (user_id, match_id,
+// event_id). When a bridge takes a partition over, it rebuilds the set by
+// re-reading up to the cap of records before the resume offset, so a retried
+// event is counted once across restarts as long as it repeats within the
+// horizon and within the cap.
 package bridge

@@ -60,6 +60,13 @@ func (e *env) config(reg prometheus.Registerer) Config {
 // abruptly and waits for Run to return.
 func (e *env) start(cfg Config) (stop func()) {
 	e.t.Helper()
+	_, stop = e.startBridge(cfg)
+	return stop
+}
+
+// startBridge is start that also returns the bridge.
+func (e *env) startBridge(cfg Config) (b *Bridge, stop func()) {
+	e.t.Helper()
 	b, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -78,7 +85,7 @@ func (e *env) start(cfg Config) (stop func()) {
 		}
 	}
 	e.t.Cleanup(stop)
-	return stop
+	return b, stop
 }
 
 var (
@@ -185,21 +192,27 @@ func nextOffsets(ps []wire.Partial, n int) []int64 {
 }
 
 // check verifies that, per partition, the partials form one contiguous chain
-// of offsets from 0 with increasing windows, and that they count exactly
+// of offsets from 0 with increasing windows (a split partial, More, is
+// followed by one of the same window or later), and that they count exactly
 // what was produced. It returns the summed partials' bad and duplicate counts.
 func (e *env) check(ps []wire.Partial) (bad, dups int64) {
 	e.t.Helper()
 	next := map[int32]int64{}
 	lastWin := map[int32]int64{}
+	more := map[int32]bool{} // the partition's last partial was split
 	got := wire.Counts{}
 	for _, p := range ps {
 		if p.FirstOffset != next[p.Partition] {
 			e.t.Fatalf("partition %d: partial %s starts at %d, want %d", p.Partition, p.MsgID(), p.FirstOffset, next[p.Partition])
 		}
-		if w, ok := lastWin[p.Partition]; ok && p.WindowStartMs <= w {
+		w, ok := lastWin[p.Partition]
+		switch {
+		case ok && more[p.Partition] && p.WindowStartMs < w:
+			e.t.Errorf("partition %d: window %d after a split partial of window %d", p.Partition, p.WindowStartMs, w)
+		case ok && !more[p.Partition] && p.WindowStartMs <= w:
 			e.t.Errorf("partition %d: window %d after window %d", p.Partition, p.WindowStartMs, w)
 		}
-		next[p.Partition], lastWin[p.Partition] = p.NextOffset(), p.WindowStartMs
+		next[p.Partition], lastWin[p.Partition], more[p.Partition] = p.NextOffset(), p.WindowStartMs, p.More
 		got.Merge(p.Counts)
 		bad, dups = bad+p.Bad, dups+p.Duplicates
 	}

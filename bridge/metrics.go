@@ -12,12 +12,21 @@ import (
 
 // metrics are the bridge's Prometheus metrics, labelled by partition.
 type metrics struct {
-	events, late, duplicates, bad  *prometheus.CounterVec
-	published, fenced, regressions *prometheus.CounterVec
-	dedupEvicted                   *prometheus.CounterVec
-	lag, dedupEntries              *prometheus.GaugeVec
-	closeDelay                     prometheus.Histogram
+	events, late, duplicates, bad   *prometheus.CounterVec
+	published, fenced, regressions  *prometheus.CounterVec
+	dedupEvicted, splits            *prometheus.CounterVec
+	publishErrors                   *prometheus.CounterVec // by partition and reason
+	lag, dedupEntries, dedupHorizon *prometheus.GaugeVec
+	openPartialBytes                *prometheus.GaugeVec
+	closeDelay                      prometheus.Histogram
 }
+
+// Reasons of publish_errors_total.
+const (
+	reasonTooLarge = "too_large" // the partial exceeds a server's limit
+	reasonFenced   = "fenced"    // another bridge published on the partition
+	reasonOther    = "other"     // timeouts, lost connections, refusals
+)
 
 func newMetrics(r prometheus.Registerer) *metrics {
 	counter := func(name, help string) *prometheus.CounterVec {
@@ -37,8 +46,14 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		fenced:       counter("fenced_total", "Publishes refused because another bridge published on the partition."),
 		regressions:  counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
 		dedupEvicted: counter("dedup_evicted_total", "Event ids forgotten before their horizon because of the cap."),
-		lag:          gauge("consumer_lag", "Kafka high watermark minus the next offset to read."),
-		dedupEntries: gauge("dedup_entries", "Event ids remembered for dedup."),
+		splits:       counter("partial_splits_total", "Partials closed before their window's end because the next key would have outgrown the size bound."),
+		publishErrors: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "emostream", Subsystem: "bridge", Name: "publish_errors_total",
+			Help: "Partial publishes that failed, by reason: too_large, fenced, other."}, []string{"partition", "reason"})),
+		lag:              gauge("consumer_lag", "Kafka high watermark minus the next offset to read."),
+		dedupEntries:     gauge("dedup_entries", "Event ids remembered for dedup."),
+		dedupHorizon:     gauge("dedup_horizon_seconds", "How far back in receive time the dedup set remembers: the configured horizon, or less while the set is full."),
+		openPartialBytes: gauge("open_partial_bytes", "Upper bound on the encoding of the open partial (the split bound caps it)."),
 		closeDelay: register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "close_delay_seconds",
 			Help:    "Time from a window's end to its partial's acknowledgement (live windows only).",
@@ -65,6 +80,9 @@ func (m *metrics) partial(p *wire.Partial, now time.Time) {
 	m.published.WithLabelValues(l).Inc()
 	m.events.WithLabelValues(l).Add(float64(p.Counts.Total()))
 	m.late.WithLabelValues(l).Add(float64(p.Late))
+	if p.More {
+		m.splits.WithLabelValues(l).Inc()
+	}
 	m.duplicates.WithLabelValues(l).Add(float64(p.Duplicates))
 	m.bad.WithLabelValues(l).Add(float64(p.Bad))
 	if d := now.Sub(time.UnixMilli(p.WindowStartMs + p.WindowMs)); d < time.Duration(p.WindowMs)*time.Millisecond {
@@ -77,4 +95,6 @@ func (m *metrics) forget(partition int32) {
 	l := strconv.Itoa(int(partition))
 	m.lag.DeleteLabelValues(l)
 	m.dedupEntries.DeleteLabelValues(l)
+	m.dedupHorizon.DeleteLabelValues(l)
+	m.openPartialBytes.DeleteLabelValues(l)
 }

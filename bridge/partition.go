@@ -30,6 +30,8 @@ type partition struct {
 	dd       *dedup
 	seq      uint64 // the last sequence stored on the partition's subject
 	caughtUp bool
+	lagHWM   int64 // the high watermark of the last fetch
+	evicted  int64 // dd.evicted already added to the metric
 	commit   func(partition int32, next int64)
 	free     chan []item
 }
@@ -82,7 +84,8 @@ func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int3
 		floor = floorAfter(st.last, b.cfg.Window.Milliseconds())
 	}
 	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
-		win:  newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor),
+		win: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
+			b.cfg.MaxPartialBytes),
 		dd:   newDedup(b.cfg.DedupHorizon.Milliseconds(), b.cfg.DedupMax),
 		free: make(chan []item, 8)}
 }
@@ -224,14 +227,26 @@ func (p *partition) take(ctx context.Context, c chunk) error {
 		}
 	}
 	p.win.skip(c.end)
-	p.caughtUp = c.end >= c.hwm
-	p.b.metrics.lag.WithLabelValues(p.label).Set(float64(c.hwm - p.win.next()))
-	p.b.metrics.dedupEntries.WithLabelValues(p.label).Set(float64(p.dd.len()))
+	p.caughtUp, p.lagHWM = c.end >= c.hwm, c.hwm
+	p.gauges()
 	select {
 	case p.free <- c.items:
 	default:
 	}
 	return nil
+}
+
+// gauges updates the partition's gauges and the dedup evictions.
+func (p *partition) gauges() {
+	m := p.b.metrics
+	m.lag.WithLabelValues(p.label).Set(float64(p.lagHWM - p.win.next()))
+	m.dedupEntries.WithLabelValues(p.label).Set(float64(p.dd.len()))
+	m.dedupHorizon.WithLabelValues(p.label).Set(float64(p.dd.effectiveHorizon()) / 1000)
+	m.openPartialBytes.WithLabelValues(p.label).Set(float64(p.win.size))
+	if n := p.dd.evicted - p.evicted; n > 0 {
+		m.dedupEvicted.WithLabelValues(p.label).Add(float64(n))
+		p.evicted = p.dd.evicted
+	}
 }
 
 // record counts one record, publishing the window it closes.
@@ -274,29 +289,56 @@ func (p *partition) publish(ctx context.Context, part *wire.Partial) error {
 	if err != nil {
 		return fmt.Errorf("encoding partial %s: %w", part.MsgID(), err)
 	}
+	if len(data) > p.b.cfg.MaxPartialBytes { // the bound the windower keeps failed: a bug
+		return p.tooLarge(fmt.Errorf("%w: partial %s is %d bytes, over the bound of %d",
+			ErrTooLarge, part.MsgID(), len(data), p.b.cfg.MaxPartialBytes))
+	}
 	msg := &nats.Msg{Subject: wire.PartialSubject(p.id), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, part.MsgID())
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	ack, err := p.b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(p.seq))
-	if err = p.acked(part, ack, err); err != nil {
+	if err = p.acked(part, len(data), ack, err); err != nil {
 		return err
 	}
 	p.seq = ack.Sequence
+	p.b.health.clear(p.id)
 	p.b.metrics.partial(part, time.Now())
 	p.commit(p.id, part.NextOffset())
 	return nil
 }
 
+// tooLarge reports a partial that cannot be published: the partition
+// stops (its records stay in Kafka, uncounted, until it can), the metric
+// counts it and Ready fails until the partition publishes again. The
+// worker logs err as an error when it stops.
+func (p *partition) tooLarge(err error) error {
+	p.b.metrics.publishErrors.WithLabelValues(p.label, reasonTooLarge).Inc()
+	p.b.health.set(p.id, err)
+	return err
+}
+
+// isTooLarge reports whether a publish failed because the message exceeds
+// the server's max_payload or the stream's maximum message size.
+func isTooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
 // acked interprets a publish's outcome.
-func (p *partition) acked(part *wire.Partial, ack *jetstream.PubAck, err error) error {
+func (p *partition) acked(part *wire.Partial, size int, ack *jetstream.PubAck, err error) error {
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
 		p.b.metrics.fenced.WithLabelValues(p.label).Inc()
+		p.b.metrics.publishErrors.WithLabelValues(p.label, reasonFenced).Inc()
 		return fmt.Errorf("%w: partition %d after seq %d, partial %s", ErrFenced, p.id, p.seq, part.MsgID())
+	case isTooLarge(err):
+		return p.tooLarge(fmt.Errorf("%w: partial %s (%d bytes): %w", ErrTooLarge, part.MsgID(), size, err))
 	case err != nil:
+		p.b.metrics.publishErrors.WithLabelValues(p.label, reasonOther).Inc()
 		return fmt.Errorf("publishing partial %s: %w", part.MsgID(), err)
 	case ack.Duplicate:
 		return fmt.Errorf("partial %s was already stored (seq %d): re-reading", part.MsgID(), ack.Sequence)

@@ -31,7 +31,7 @@ const (
 type item struct {
 	off, tsMs    int64
 	match, emoji string  // interned: no allocation per record
-	event        uint64  // eventHash of the event_id, 0 for none
+	event        uint64  // eventHasher.sum of the event's identity, 0 for none
 	o            outcome // counted or bad
 }
 
@@ -55,7 +55,13 @@ type fetcher struct {
 	buf       []byte             // values are read into it
 	rec       wire.RecordScanner // decoding scratch
 	names     map[string]string  // interned match and emoji names
+	ids       eventHasher
 }
+
+// errLongEmoji means a record's emoji_type is longer than any allow-list
+// spelling: ingest never writes one, and counting it could outgrow a
+// partial's bound.
+var errLongEmoji = fmt.Errorf("emoji_type longer than %d bytes", wire.MaxEmojiBytes)
 
 // run reads from offset from until ctx ends or a fetch fails.
 func (f *fetcher) run(ctx context.Context, from int64, out chan<- chunk) error {
@@ -113,19 +119,26 @@ func (f *fetcher) fetch() (chunk, error) {
 // windowed by the time it is read.
 func (f *fetcher) item(off int64, value []byte) item {
 	it := item{off: off}
-	if err := f.rec.Scan(value); err != nil {
+	err := f.rec.Scan(value)
+	if err == nil && len(f.rec.EmojiType) > wire.MaxEmojiBytes {
+		err = errLongEmoji
+	}
+	if err != nil {
 		it.o, it.tsMs = bad, f.clock().UnixMilli()
 		f.logBad(off, err)
 		return it
 	}
-	it.tsMs, it.match, it.emoji, it.event = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType), eventHash(f.rec.EventID)
+	it.tsMs, it.match, it.emoji = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType)
+	it.event = f.ids.sum(f.rec.UserID, f.rec.MatchID, f.rec.EventID)
 	if it.tsMs == 0 {
 		it.tsMs = f.clock().UnixMilli()
 	}
 	return it
 }
 
-// maxNames bounds the interned names; past it the table starts again.
+// maxNames bounds the interned names (match ids of at most 64 bytes and
+// emojis of at most wire.MaxEmojiBytes, so about 10 MiB per partition at
+// most); past it the table starts again.
 const maxNames = 1 << 16
 
 // intern returns b as a string, allocating only the first time it is seen.

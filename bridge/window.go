@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"math"
+	"strings"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -21,6 +22,12 @@ const noFloor = math.MinInt64
 // windower is one partition's window state: the open window, which collects
 // records in offset order. It is pure (time comes in as arguments) and owned
 // by the partition's worker goroutine.
+//
+// It keeps an upper bound on the open partial's JSON encoding (size), which
+// grows with each new (match, emoji) key by wire.CountKeyBytes. A key that
+// would take it past maxBytes splits the window: the open partial ends at the
+// record before, with More set, and a new partial of the same window begins
+// at the record, so no partial is ever larger than maxBytes.
 type windower struct {
 	win, delay int64 // window length and close delay, ms
 	// floor is the earliest window that may still open: the one after the
@@ -28,15 +35,27 @@ type windower struct {
 	floor int64
 	open  bool
 	cur   wire.Partial // the open window; LastOffset is the last offset read
+	// maxBytes bounds a partial's encoding; base is the bound of one with
+	// no counts and size that of cur.
+	maxBytes, base, size int
 }
 
 // newWindower returns the state of a partition whose next record is at
-// offset next and whose windows before floor are closed.
-func newWindower(topic string, partition int32, winMs, delayMs, next, floor int64) *windower {
-	w := &windower{win: winMs, delay: delayMs, floor: floor}
+// offset next and whose windows before floor are closed. maxBytes must be at
+// least minPartialBytes(topic).
+func newWindower(topic string, partition int32, winMs, delayMs, next, floor int64, maxBytes int) *windower {
+	w := &windower{win: winMs, delay: delayMs, floor: floor, maxBytes: maxBytes, base: wire.PartialBaseBytes(topic)}
+	w.size = w.base
 	w.cur = wire.Partial{Topic: topic, Partition: partition, WindowMs: winMs,
 		FirstOffset: next, LastOffset: next - 1}
 	return w
+}
+
+// minPartialBytes is the least bound on a partial's size that holds one key
+// of the longest match and emoji.
+func minPartialBytes(topic string) int {
+	return wire.PartialBaseBytes(topic) +
+		wire.CountKeyBytes(strings.Repeat("m", wire.MaxMatchID), strings.Repeat("<", wire.MaxEmojiBytes), true)
 }
 
 // next is the offset of the next record to read.
@@ -55,9 +74,26 @@ func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed 
 		closed = w.close(off - 1)
 		w.openAt(ws)
 	}
+	grow := 0
+	if o == counted {
+		if grow = w.grows(match, emoji); w.size+grow > w.maxBytes && closed == nil {
+			closed = w.split(off - 1)
+		}
+	}
 	w.cur.LastOffset = off
+	w.size += grow
 	w.count(ws < w.cur.WindowStartMs, match, emoji, o)
 	return closed
+}
+
+// grows is how much counting (match, emoji) adds to the open partial's
+// bound: nothing for a key it has.
+func (w *windower) grows(match, emoji string) int {
+	m, ok := w.cur.Counts[match]
+	if _, has := m[emoji]; has {
+		return 0
+	}
+	return wire.CountKeyBytes(match, emoji, !ok)
 }
 
 func (w *windower) count(late bool, match, emoji string, o outcome) {
@@ -76,6 +112,18 @@ func (w *windower) count(late bool, match, emoji string, o outcome) {
 	if late {
 		w.cur.Late++
 	}
+}
+
+// split ends the open partial at offset last, marked More, and continues
+// the same window in a new partial from last+1. The floor stays: the window
+// is still open.
+func (w *windower) split(last int64) *wire.Partial {
+	p := w.cur
+	p.LastOffset, p.More = last, true
+	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowStartMs: p.WindowStartMs,
+		WindowMs: w.win, FirstOffset: last + 1, LastOffset: last}
+	w.size = w.base
+	return &p
 }
 
 // skip moves the open window's range past offsets that hold no record
@@ -121,6 +169,7 @@ func (w *windower) close(last int64) *wire.Partial {
 	w.open = false
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.win,
 		FirstOffset: last + 1, LastOffset: last}
+	w.size = w.base
 	return &p
 }
 
@@ -131,8 +180,12 @@ func (w *windower) openAt(start int64) {
 
 // floorAfter is the first window of length winMs that starts at or after the
 // end of the window p covers, so a change of window length never reopens
-// time that was already published.
+// time that was already published. After a split partial (More) it is p's
+// own window, which is still to be completed.
 func floorAfter(p *wire.Partial, winMs int64) int64 {
+	if p.More && p.WindowMs == winMs {
+		return p.WindowStartMs
+	}
 	end := p.WindowStartMs + p.WindowMs
 	ws := wire.WindowStart(end, winMs)
 	if ws < end {

@@ -72,7 +72,7 @@ func TestWindower(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWindower("t", 3, 1000, 200, tt.next, tt.floor)
+			w := newWindower("t", 3, 1000, 200, tt.next, tt.floor, 1<<20)
 			var got []wire.Partial
 			for _, s := range tt.steps {
 				var p *wire.Partial
@@ -98,7 +98,7 @@ func TestWindower(t *testing.T) {
 }
 
 func TestWindowerContiguous(t *testing.T) {
-	w := newWindower("t", 0, 1000, 100, 0, noFloor)
+	w := newWindower("t", 0, 1000, 100, 0, noFloor, 1<<20)
 	var got []wire.Partial
 	now := int64(0)
 	for off := int64(0); off < 1000; off++ {
@@ -137,6 +137,13 @@ func TestFloorAfter(t *testing.T) {
 			t.Errorf("floorAfter(%d+%d, %d) = %d, want %d", tt.start, tt.ms, tt.win, got, tt.want)
 		}
 	}
+	// A split partial leaves its window open, unless the window length changed.
+	for _, tt := range []struct{ win, want int64 }{{2000, 2000}, {1000, 4000}} {
+		p := wire.Partial{WindowStartMs: 2000, WindowMs: 2000, More: true}
+		if got := floorAfter(&p, tt.win); got != tt.want {
+			t.Errorf("split: floorAfter(2000+2000, %d) = %d, want %d", tt.win, got, tt.want)
+		}
+	}
 }
 
 func TestDedup(t *testing.T) {
@@ -159,7 +166,8 @@ func TestDedup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDedup(tt.horizon, tt.limit)
 			for i, id := range tt.ids {
-				if got := d.repeat(eventHash([]byte(id)), tt.ts[i]); got != tt.want[i] {
+				var h eventHasher
+				if got := d.repeat(h.sum([]byte("u"), []byte("m"), []byte(id)), tt.ts[i]); got != tt.want[i] {
 					t.Errorf("repeat(%q, %d) = %v, want %v", id, tt.ts[i], got, tt.want[i])
 				}
 			}

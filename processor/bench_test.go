@@ -33,7 +33,7 @@ func BenchmarkMergeAndPublish(b *testing.B) {
 	if err := p.open(ctx, nc); err != nil {
 		b.Fatal(err)
 	}
-	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.Deadline, parts), states: map[string]*matchState{}}
+	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.Deadline, parts), states: newStateCache(p.cfg.MaxMatchStates)}
 	counts := wire.Counts{}
 	for m := range matches {
 		for _, e := range []string{"🔥", "👏", "😂", "⚽"} {

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,18 @@ const (
 	DefaultAckWait = 30 * time.Second
 	// DefaultPartitionRefresh is how often the partition count is re-read.
 	DefaultPartitionRefresh = 30 * time.Second
+	// DefaultMaxOpenWindows caps the windows open at once: 10 minutes of
+	// 2-second windows.
+	DefaultMaxOpenWindows = 300
+	// DefaultMaxMatchStates caps the match states cached per session
+	// (each a few hundred bytes plus 24 bytes per partition).
+	DefaultMaxMatchStates = 100_000
+	// DefaultMaxSwarmBytes bounds a swarm's encoding: a leaf's default
+	// max_payload (64 KiB) less 4 KiB for the headers of its republish.
+	DefaultMaxSwarmBytes = 60 << 10
+	// maxAckPending caps the partials delivered and not yet acknowledged,
+	// and so the entries of the open windows.
+	maxAckPending = 20_000
 )
 
 // Sentinel errors.
@@ -43,6 +56,10 @@ var (
 	// errConflict means the swarm stream holds a newer swarm of a match than
 	// this processor knew: another processor, or an earlier attempt, stored it.
 	errConflict = errors.New("processor: swarm stream moved on")
+	// ErrTooLarge means a swarm exceeds MaxSwarmBytes or a server's limit:
+	// Run stops with it, its window's partials unacknowledged, and Ready
+	// reports it.
+	ErrTooLarge = errors.New("processor: swarm too large to publish")
 )
 
 // Config configures a Processor. The zero value of every field is its
@@ -75,6 +92,20 @@ type Config struct {
 	PinnedTTL time.Duration
 	// AckWait is the consumer's redelivery timeout. Zero means 30s.
 	AckWait time.Duration
+	// MaxOpenWindows caps the windows open at once. Past it, the earliest
+	// closes at once, as by deadline (counted as closed_by
+	// "open_windows_cap"); a partition's partial that arrives later is
+	// counted, late, in the next window. Zero means DefaultMaxOpenWindows.
+	MaxOpenWindows int
+	// MaxMatchStates caps the matches whose last swarm is cached in a
+	// session; the least recently used is dropped and read back from the
+	// swarm stream when needed again. Zero means DefaultMaxMatchStates.
+	MaxMatchStates int
+	// MaxSwarmBytes bounds a swarm's encoding, which every server on the
+	// way to viewers must take (the hub's max_payload is checked in Run).
+	// A swarm over it stops Run with ErrTooLarge. Zero means
+	// DefaultMaxSwarmBytes.
+	MaxSwarmBytes int
 	// Streams configures the streams that New's Run ensures exist.
 	Streams streams.Config
 	// Registerer receives the metrics. Nil means a private registry.
@@ -97,6 +128,9 @@ func (c Config) withDefaults() Config {
 	c.Deadline = orDuration(c.Deadline, DefaultDeadline)
 	c.PinnedTTL = orDuration(c.PinnedTTL, DefaultPinnedTTL)
 	c.AckWait = orDuration(c.AckWait, DefaultAckWait)
+	c.MaxOpenWindows = cmp.Or(c.MaxOpenWindows, DefaultMaxOpenWindows)
+	c.MaxMatchStates = cmp.Or(c.MaxMatchStates, DefaultMaxMatchStates)
+	c.MaxSwarmBytes = cmp.Or(c.MaxSwarmBytes, DefaultMaxSwarmBytes)
 	if c.SwarmThreshold == 0 {
 		c.SwarmThreshold = wire.DefaultSwarmThreshold
 	}
@@ -114,6 +148,12 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// minSwarmBytes is the least MaxSwarmBytes.
+const minSwarmBytes = 4 << 10
+
+// swarmHeaderBytes is room for a swarm publish's headers.
+const swarmHeaderBytes = 1 << 10
 
 func orDuration(d, def time.Duration) time.Duration {
 	if d == 0 {
@@ -136,6 +176,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: partitions %d, refresh %v, ack wait %v", ErrConfig, c.Partitions, c.PartitionRefresh, c.AckWait)
 	case c.Partitions == 0 && len(c.KafkaBrokers) == 0:
 		return ErrNoPartitions
+	case c.MaxOpenWindows < 1 || c.MaxMatchStates < 1 || c.MaxSwarmBytes < minSwarmBytes:
+		return fmt.Errorf("%w: max open windows %d, max match states %d, max swarm bytes %d (want >= 1, 1, %d)",
+			ErrConfig, c.MaxOpenWindows, c.MaxMatchStates, c.MaxSwarmBytes, minSwarmBytes)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func (p *Processor) consumerConfig() jetstream.ConsumerConfig {
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        p.cfg.AckWait,
-		MaxAckPending:  20000,
+		MaxAckPending:  maxAckPending,
 		FilterSubject:  wire.PartialsSubjects,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PriorityGroups: []string{DefaultGroup},
@@ -76,25 +76,26 @@ func (p *Processor) receive(ctx context.Context, msg jetstream.Msg) error {
 	return nil
 }
 
-// startSession drops the windows of any earlier session unacknowledged,
-// reads every match's last swarm back, and merges again, in stream order,
-// every partial the consumer delivered without an acknowledgement: those a
-// crashed or displaced processor held would otherwise come back only after
-// AckWait, out of order.
+// startSession drops the windows and match states of any earlier session
+// unacknowledged, and merges again, in stream order, every partial the
+// consumer delivered without an acknowledgement: those a crashed or
+// displaced processor held would otherwise come back only after AckWait,
+// out of order. A match's last swarm is read back when a window of the
+// session first needs it, not here: a restart costs nothing per match ever
+// seen.
 func (p *Processor) startSession(ctx context.Context, pin string) error {
-	states, err := p.store.loadAll(ctx)
-	if err != nil {
-		return fmt.Errorf("processor: %w", err)
-	}
-	p.s = &session{pin: pin, m: newMerger(p.cfg.Window, p.cfg.Deadline, p.parts), states: states,
+	m := newMerger(p.cfg.Window, p.cfg.Deadline, p.parts)
+	m.maxOpen = p.cfg.MaxOpenWindows
+	p.s = &session{pin: pin, m: m, states: newStateCache(p.cfg.MaxMatchStates),
 		lastMsg: p.cfg.Now(), replaying: true}
+	p.met.states.Set(0)
 	defer func() { p.s.replaying = false }()
 	info, err := p.cons.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
 	}
 	from, to := info.AckFloor.Stream+1, info.Delivered.Stream
-	p.log.Info("session started", "pin", pin, "matches", len(states), "replay_from", from, "replay_to", to)
+	p.log.Info("session started", "pin", pin, "replay_from", from, "replay_to", to)
 	for seq := from; seq <= to; seq++ {
 		if err := p.replay(ctx, seq); err != nil {
 			return err

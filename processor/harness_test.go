@@ -51,9 +51,15 @@ func newRig(t testing.TB, parts int, scfg streams.Config) *rig {
 // publish stores partition p's partial of the window starting at startMs.
 func (r *rig) publish(p int32, startMs int64, windowMs int64, counts wire.Counts) {
 	r.t.Helper()
+	r.publishPart(p, startMs, windowMs, counts, false)
+}
+
+// publishPart is publish of a partial that may be split (more).
+func (r *rig) publishPart(p int32, startMs int64, windowMs int64, counts wire.Counts, more bool) {
+	r.t.Helper()
 	n := counts.Total()
 	pt := &wire.Partial{Topic: wire.DefaultTopic, Partition: p, WindowStartMs: startMs, WindowMs: windowMs,
-		FirstOffset: r.next[p], LastOffset: r.next[p] + n - 1, Counts: counts}
+		FirstOffset: r.next[p], LastOffset: r.next[p] + n - 1, Counts: counts, More: more}
 	r.next[p] += n
 	data, _ := json.Marshal(pt)
 	if _, err := r.js.Publish(context.Background(), wire.PartialSubject(p), data, jetstream.WithMsgID(pt.MsgID())); err != nil {

@@ -14,6 +14,10 @@ type metrics struct {
 	partials   *prometheus.CounterVec // by kind: merged, late, redelivered, bad
 	lag        prometheus.Histogram
 	partitions prometheus.Gauge
+
+	publishErrors                    *prometheus.CounterVec // by reason
+	states, openWindows, openEntries prometheus.Gauge
+	stateLoads, stateEvictions       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,8 +35,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.01, .025, .05, .1, .2, .3, .4, .5, .75, 1, 2, 5, 10}}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_partitions",
 			Help: "Kafka partitions whose partials each window waits for."}),
+		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_publish_errors_total",
+			Help: "Swarms that could not be published, by reason (too_large stops the processor)."}, []string{"reason"}),
+		states: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_match_states",
+			Help: "Match states (last swarm) cached in the session; capped by MaxMatchStates."}),
+		stateLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_match_state_loads_total",
+			Help: "Match states read back from the swarm stream."}),
+		stateEvictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_match_state_evictions_total",
+			Help: "Match states dropped from the cache at its cap (read back when needed again)."}),
+		openWindows: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_open_windows",
+			Help: "Windows open, waiting for partials; capped by MaxOpenWindows."}),
+		openEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_open_entries",
+			Help: "Partials merged into the open windows."}),
 	}
-	for _, c := range []prometheus.Collector{m.closed, m.swarms, m.rejected, m.partials, m.lag, m.partitions} {
+	for _, c := range []prometheus.Collector{m.closed, m.swarms, m.rejected, m.partials, m.lag, m.partitions,
+		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: registering metrics: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +31,33 @@ type Processor struct {
 	// beforePublish, if set, is called before each swarm is published
 	// (a test hook: it may cancel Run's context).
 	beforePublish func(*wire.Swarm)
+
+	fatal struct {
+		sync.Mutex
+		err error
+	}
+}
+
+// Ready reports whether the processor can publish: nil, or the fatal
+// publish problem that stopped Run (a swarm over MaxSwarmBytes or a
+// server's limit, ErrTooLarge).
+func (p *Processor) Ready() error {
+	p.fatal.Lock()
+	defer p.fatal.Unlock()
+	return p.fatal.err
+}
+
+// tooLarge records a swarm that cannot be published, loudly: an error log,
+// the publish_errors_total metric and Ready. Run stops with it, the
+// window's partials unacknowledged, so nothing is lost: they are merged
+// again once the limit is raised.
+func (p *Processor) tooLarge(err error) error {
+	p.met.publishErrors.WithLabelValues("too_large").Inc()
+	p.log.Error("cannot publish a swarm; stopping", "err", err)
+	p.fatal.Lock()
+	defer p.fatal.Unlock()
+	p.fatal.err = err
+	return err
 }
 
 // session is the state of one stretch during which this processor holds
@@ -38,7 +66,7 @@ type Processor struct {
 type session struct {
 	pin     string
 	m       *merger
-	states  map[string]*matchState
+	states  *stateCache
 	lastMsg time.Time // wall time of the last partial received
 	pending uint64    // partials not yet delivered, as of the last one
 	// replaying is set while the session merges undelivered partials again.
@@ -70,6 +98,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATS, err)
 	}
 	defer nc.Close()
+	if mp := nc.MaxPayload(); mp > 0 && int64(p.cfg.MaxSwarmBytes+swarmHeaderBytes) > mp {
+		return fmt.Errorf("%w: max swarm bytes %d plus %d for headers exceed the server's max_payload %d",
+			ErrConfig, p.cfg.MaxSwarmBytes, swarmHeaderBytes, mp)
+	}
 	if err := p.open(ctx, nc); err != nil {
 		return err
 	}
@@ -95,7 +127,7 @@ func (p *Processor) open(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return fmt.Errorf("processor: opening %s: %w", wire.SwarmsStream, err)
 	}
-	p.store = &swarmStore{js: js, stream: swarms}
+	p.store = &swarmStore{js: js, stream: swarms, maxBytes: p.cfg.MaxSwarmBytes}
 	if p.partials, err = js.Stream(ctx, wire.PartialsStream); err != nil {
 		return fmt.Errorf("processor: opening %s: %w", wire.PartialsStream, err)
 	}
@@ -197,6 +229,8 @@ func (p *Processor) closeDue(ctx context.Context) error {
 	for {
 		now := p.cfg.Now()
 		w, rule := p.s.m.next(now, p.live(now))
+		p.met.openWindows.Set(float64(len(p.s.m.open)))
+		p.met.openEntries.Set(float64(p.s.m.entries))
 		if w == nil {
 			return nil
 		}

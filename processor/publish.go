@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,22 +21,28 @@ type pending struct {
 // all at once, and acknowledges w's partials once every swarm is stored.
 func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) error {
 	p.met.closed.WithLabelValues(rule).Inc()
+	matches := w.matches()
+	if err := p.prefetch(ctx, matches); err != nil && ctx.Err() == nil {
+		p.log.Warn("reading match states; reading them one by one", "err", err)
+	}
 	var waiting []pending
-	for _, match := range w.matches() {
-		sw := p.prepare(w, match, rule)
-		if sw == nil {
+	for _, match := range matches {
+		sw, st, err := p.prepare(ctx, w, match, rule)
+		if err == nil && sw == nil {
 			continue
 		}
-		if p.beforePublish != nil {
-			p.beforePublish(sw)
+		var f jetstream.PubAckFuture
+		if err == nil {
+			if p.beforePublish != nil {
+				p.beforePublish(sw)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			f, err = p.store.publish(sw, st.seq)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		f, err := p.store.publish(sw, p.state(match).seq)
 		if err != nil {
-			p.refused(match, err)
-			if err := p.settle(ctx, w, match, rule); err != nil {
+			if err := p.failed(ctx, w, match, rule, err); err != nil {
 				return err
 			}
 			continue
@@ -51,21 +58,42 @@ func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) err
 	return nil
 }
 
-// prepare returns match's swarm of w, or nil when it has no uncounted
-// counts in w. A match whose swarm of w (or of a later window) is already
-// stored gets its uncounted counts folded into its next window instead.
-func (p *Processor) prepare(w *window, match, rule string) *wire.Swarm {
-	st := p.state(match)
+// prepare returns match's swarm of w and the match's state, or a nil swarm
+// when it has no uncounted counts in w. A match whose swarm of w (or of a
+// later window) is already stored gets its uncounted counts folded into its
+// next window instead.
+func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) (*wire.Swarm, *matchState, error) {
+	st, err := p.state(ctx, match)
+	if err != nil {
+		return nil, nil, err
+	}
 	t := tallyOf(w, match, st)
 	if len(t.counts) == 0 {
-		return nil
+		return nil, st, nil
 	}
 	if st.published(w.start) {
 		p.s.m.foldMatch(w, match, t.entries)
-		return nil
+		return nil, st, nil
+	}
+	if rule == closedByCap {
+		rule = wire.ClosedByDeadline
 	}
 	return buildSwarm(w, match, t, st, swarmParams{window: p.cfg.Window,
-		threshold: p.cfg.SwarmThreshold, closedBy: rule, now: p.cfg.Now()})
+		threshold: p.cfg.SwarmThreshold, closedBy: rule, now: p.cfg.Now()}), st, nil
+}
+
+// failed handles a swarm of match that could not be prepared or
+// published: a swarm too large stops the processor, anything else is
+// settled.
+func (p *Processor) failed(ctx context.Context, w *window, match, rule string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrTooLarge):
+		return p.tooLarge(err)
+	}
+	p.refused(match, err)
+	return p.settle(ctx, w, match, rule)
 }
 
 // await waits for a swarm's acknowledgement, and settles its match again
@@ -76,32 +104,37 @@ func (p *Processor) await(ctx context.Context, w *window, pd pending, rule strin
 		p.stored(pd.sw, ack.Sequence)
 		return nil
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if errors.Is(err, ErrTooLarge) {
+		err = fmt.Errorf("swarm %s: %w", pd.sw.MsgID(), err)
 	}
-	p.refused(pd.sw.MatchID, err)
-	return p.settle(ctx, w, pd.sw.MatchID, rule)
+	return p.failed(ctx, w, pd.sw.MatchID, rule, err)
 }
 
 // settle reads match's last swarm back from the stream, then publishes
 // what it has not counted of w, or folds it forward; it retries until that
-// is done or ctx ends.
+// is done or ctx ends, or stops at a swarm too large to publish.
 func (p *Processor) settle(ctx context.Context, w *window, match, rule string) error {
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		err := p.resync(ctx, match)
 		if err == nil {
-			sw := p.prepare(w, match, rule)
-			if sw == nil {
+			var sw *wire.Swarm
+			var st *matchState
+			if sw, st, err = p.prepare(ctx, w, match, rule); err == nil && sw == nil {
 				return nil
 			}
 			var ack *jetstream.PubAck
-			if ack, err = p.publishWait(ctx, sw); err == nil {
-				p.stored(sw, ack.Sequence)
-				return nil
+			if err == nil {
+				if ack, err = p.publishWait(ctx, sw, st.seq); err == nil {
+					p.stored(sw, ack.Sequence)
+					return nil
+				}
 			}
 		}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, ErrTooLarge):
+			return p.tooLarge(err)
 		}
 		p.refused(match, err)
 		if !errors.Is(err, errConflict) {
@@ -110,12 +143,16 @@ func (p *Processor) settle(ctx context.Context, w *window, match, rule string) e
 	}
 }
 
-func (p *Processor) publishWait(ctx context.Context, sw *wire.Swarm) (*jetstream.PubAck, error) {
-	f, err := p.store.publish(sw, p.state(sw.MatchID).seq)
+func (p *Processor) publishWait(ctx context.Context, sw *wire.Swarm, lastSeq uint64) (*jetstream.PubAck, error) {
+	f, err := p.store.publish(sw, lastSeq)
 	if err != nil {
 		return nil, err
 	}
-	return wait(ctx, f)
+	ack, err := wait(ctx, f)
+	if errors.Is(err, ErrTooLarge) {
+		err = fmt.Errorf("swarm %s: %w", sw.MsgID(), err)
+	}
+	return ack, err
 }
 
 // resync replaces what this processor knows of match with its last swarm
@@ -123,24 +160,15 @@ func (p *Processor) publishWait(ctx context.Context, sw *wire.Swarm) (*jetstream
 func (p *Processor) resync(ctx context.Context, match string) error {
 	st, err := p.store.load(ctx, match)
 	if err == nil {
-		p.s.states[match] = st
+		p.cache(match, st)
+		p.met.stateLoads.Inc()
 	}
 	return err
 }
 
-// state is what this processor knows of match's last swarm.
-func (p *Processor) state(match string) *matchState {
-	st := p.s.states[match]
-	if st == nil {
-		st = newMatchState()
-		p.s.states[match] = st
-	}
-	return st
-}
-
 // stored records that sw is stored at sequence seq.
 func (p *Processor) stored(sw *wire.Swarm, seq uint64) {
-	p.s.states[sw.MatchID] = stateOf(sw, seq)
+	p.cache(sw.MatchID, stateOf(sw, seq))
 	p.met.swarms.Inc()
 	p.met.lag.Observe(p.cfg.Now().Sub(sw.WindowEnd).Seconds())
 }

@@ -13,27 +13,9 @@ import (
 
 // swarmStore reads and writes the swarm stream.
 type swarmStore struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
-}
-
-// loadAll reads the last swarm of every match.
-func (s *swarmStore) loadAll(ctx context.Context) (map[string]*matchState, error) {
-	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(wire.SwarmsSubjects))
-	if err != nil {
-		return nil, fmt.Errorf("listing swarm subjects: %w", err)
-	}
-	states := make(map[string]*matchState, len(info.State.Subjects))
-	for subject := range info.State.Subjects {
-		match := wire.MatchOfSubject(subject)
-		if match == "" {
-			continue
-		}
-		if states[match], err = s.load(ctx, match); err != nil {
-			return nil, err
-		}
-	}
-	return states, nil
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	maxBytes int // MaxSwarmBytes
 }
 
 // load reads the last swarm of one match.
@@ -60,10 +42,25 @@ func (s *swarmStore) publish(sw *wire.Swarm, lastSeq uint64) (jetstream.PubAckFu
 	if err != nil {
 		return nil, fmt.Errorf("encoding swarm %s: %w", sw.MsgID(), err)
 	}
+	if len(data) > s.maxBytes {
+		return nil, fmt.Errorf("%w: swarm %s is %d bytes, over the bound of %d", ErrTooLarge, sw.MsgID(), len(data), s.maxBytes)
+	}
 	msg := nats.NewMsg(wire.SwarmSubject(sw.MatchID))
 	msg.Data = data
-	return s.js.PublishMsgAsync(msg, jetstream.WithMsgID(sw.MsgID()),
+	f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(sw.MsgID()),
 		jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	if isTooLarge(err) {
+		err = fmt.Errorf("%w: swarm %s (%d bytes): %w", ErrTooLarge, sw.MsgID(), len(data), err)
+	}
+	return f, err
+}
+
+// isTooLarge reports whether a publish failed because the message exceeds
+// the server's max_payload or the stream's maximum message size.
+func isTooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
 
 // wait waits for a publish's acknowledgement. A refusal because another
@@ -78,6 +75,9 @@ func wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, err
 	case err := <-f.Err():
 		if isConflict(err) {
 			return nil, errConflict
+		}
+		if isTooLarge(err) {
+			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		return nil, err
 	case <-ctx.Done():

@@ -71,7 +71,15 @@ type merger struct {
 	seen       map[int32]uint64 // per partition: highest stream sequence merged
 	ackNow     []acker          // acknowledgements due now (redeliveries)
 	now        time.Time        // the time of the last call of add or next
+	// maxOpen caps the open windows (0: no cap): past it the earliest
+	// closes by closedByCap.
+	maxOpen int
+	entries int // entries of the open windows
 }
+
+// closedByCap is the rule of a window closed because too many were open.
+// Its swarms say wire.ClosedByDeadline: it closed without waiting.
+const closedByCap = "open_windows_cap"
 
 func newMerger(window, deadline time.Duration, partitions int) *merger {
 	return &merger{windowMs: window.Milliseconds(), deadline: deadline, partitions: partitions,
@@ -89,9 +97,12 @@ func (m *merger) add(p *wire.Partial, seq uint64, now time.Time, ack acker) bool
 		return false
 	}
 	m.seen[p.Partition] = seq
-	if mk, ok := m.mark[p.Partition]; !ok || p.WindowStartMs > mk {
+	// A split partial (More) does not complete its window: the rest of the
+	// partition's counts for it follow in the next partial.
+	if mk, ok := m.mark[p.Partition]; !p.More && (!ok || p.WindowStartMs > mk) {
 		m.mark[p.Partition] = p.WindowStartMs
 	}
+	m.entries++
 	var w *window
 	if p.WindowStartMs <= m.closed {
 		w = m.after(m.closed)
@@ -149,6 +160,7 @@ func (m *merger) after(start int64) *window {
 // (and acknowledged) there.
 func (m *merger) foldMatch(from *window, match string, es []entry) {
 	to := m.after(from.start)
+	m.entries += len(es)
 	for _, e := range es {
 		to.entries = append(to.entries, entry{p: e.p, seq: e.seq, late: true, match: match})
 	}
@@ -158,7 +170,8 @@ func (m *merger) foldMatch(from *window, match string, es []entry) {
 
 // next removes and returns the earliest open window if it may close at now,
 // with the rule that closes it. live says the consumer has caught up with
-// the stream: only then may a window close by deadline. While it catches up
+// the stream: only then may a window close by deadline. More than maxOpen
+// windows open close the earliest at once (closedByCap). While it catches up
 // on a backlog of windows long past, each closes as soon as every partition
 // reached it, and those still missing one close together, in order, once
 // the backlog is drained.
@@ -173,12 +186,15 @@ func (m *merger) next(now time.Time, live bool) (*window, string) {
 		rule = wire.ClosedByAllPartitions
 	case live && !now.Before(m.due(w)):
 		rule = wire.ClosedByDeadline
+	case m.maxOpen > 0 && len(m.open) > m.maxOpen:
+		rule = closedByCap
 	default:
 		return nil, ""
 	}
 	m.open[0] = nil
 	m.open = m.open[1:]
 	m.closed = w.start
+	m.entries -= len(w.entries)
 	return w, rule
 }
 

@@ -3,7 +3,9 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Counts is a count per match and emoji: counts["final-2026"]["🔥"].
@@ -45,6 +47,10 @@ func (c Counts) Total() int64 {
 // records at offsets FirstOffset..LastOffset of the partition; an empty
 // partial has LastOffset = FirstOffset-1. A bridge that takes the partition
 // over resumes at NextOffset of the last partial published for it.
+//
+// A window whose counts would not fit one message is split: the bridge
+// publishes several partials of the same partition and window, each with its
+// own contiguous offset range, all but the last with More set.
 type Partial struct {
 	Topic         string `json:"topic"`
 	Partition     int32  `json:"partition"`
@@ -61,6 +67,79 @@ type Partial struct {
 	Duplicates int64 `json:"duplicates,omitempty"`
 	// Bad counts records that could not be decoded (not in Counts).
 	Bad int64 `json:"bad,omitempty"`
+	// More says that another partial of the same partition and window
+	// follows this one: the bridge split the window because its counts
+	// would have outgrown the bridge's bound on a partial's size. A
+	// processor takes the partition as having delivered the window only
+	// from a partial without More (or of a later window).
+	More bool `json:"more,omitempty"`
+}
+
+// MaxEmojiBytes is the longest emoji spelling an allow-list may hold
+// (NewEmojiSet refuses longer ones); a bridge counts a record with a longer
+// emoji_type as bad, so every key of a partial's counts is bounded.
+const MaxEmojiBytes = 64
+
+// PartialBaseBytes is an upper bound on the JSON encoding of a partial of
+// topic with empty counts: every number at its widest, More set.
+func PartialBaseBytes(topic string) int {
+	data, err := json.Marshal(&Partial{Topic: topic, Partition: math.MinInt32, WindowStartMs: math.MinInt64,
+		WindowMs: math.MinInt64, FirstOffset: math.MinInt64, LastOffset: math.MinInt64, Counts: Counts{},
+		Late: math.MinInt64, Duplicates: math.MinInt64, Bad: math.MinInt64, More: true})
+	if err != nil { // a string and numbers always encode
+		panic(err)
+	}
+	return len(data)
+}
+
+// maxCountDigits is the width of the widest int64, sign included.
+const maxCountDigits = 20
+
+// CountKeyBytes is an upper bound on what adding the key (match, emoji) to
+// a partial's counts adds to its JSON encoding, whatever the count becomes:
+// the emoji's member ("emoji":count,) and, if newMatch, the match's object
+// ("match":{},). Added up from PartialBaseBytes over a partial's keys, it
+// bounds the partial's encoding.
+func CountKeyBytes(match, emoji string, newMatch bool) int {
+	n := JSONStringBytes(emoji) + len(":,") + maxCountDigits
+	if newMatch {
+		n += JSONStringBytes(match) + len(":{},")
+	}
+	return n
+}
+
+// JSONStringBytes is an upper bound on the length of s encoded as a JSON
+// string by encoding/json, quotes included: control characters, the HTML
+// characters <, > and &, U+2028, U+2029 and every byte of invalid UTF-8
+// take 6 bytes (\uXXXX), '"' and '\\' take 2.
+func JSONStringBytes(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6
+		case r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
 }
 
 // NextOffset is the first offset after the records this partial covers.
