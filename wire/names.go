@@ -23,6 +23,9 @@ const (
 	SwarmsStream = "EMOSTREAM_SWARMS"
 	// SwarmsSubjects is the subject filter of SwarmsStream.
 	SwarmsSubjects = "emostream.swarm.>"
+	// MatchesBucket is the JetStream key-value bucket of the match
+	// registry: key = match id, value = registry.Match as JSON.
+	MatchesBucket = "EMOSTREAM_MATCHES"
 	// LiveSubjects is what SwarmsStream republishes to and viewers subscribe to.
 	LiveSubjects = "emostream.live.>"
 

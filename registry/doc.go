@@ -1,0 +1,8 @@
+// Package registry is the match registry: which matches exist, and which of
+// them are live. It keeps them in the JetStream key-value bucket
+// wire.MatchesBucket on the hub (replicated with the hub's streams), so every
+// ingest instance and operator shares one store. Operators write it with
+// "emostream match" or ingest's admin API; ingest reads it through a watch
+// (Registry.Run), never once per request, and admits reactions only to live
+// matches (Registry.Admit).
+package registry
