@@ -14,6 +14,7 @@ import (
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/stack"
+	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -40,7 +41,8 @@ func startStack(cfg Config) (*target, error) {
 		return nil, err
 	}
 	st, err := stack.Start(stack.Config{DataDir: dir, Partitions: cfg.Partitions, Window: cfg.Window,
-		Ingest: ingest.Config{UserRate: -1, IPRate: -1}, Logger: cfg.Logger})
+		Ingest: ingest.Config{UserRate: -1, IPRate: -1}, Registry: registry.Config{AutoMatches: benchAutoMatches},
+		Logger: cfg.Logger})
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("bench: starting the stack: %w", err)
@@ -119,3 +121,7 @@ func postWarmup(ctx context.Context, base string) error {
 		}
 	}
 }
+
+// benchAutoMatches is how many matches the embedded stack admits without
+// declaring them: more than any load mix uses.
+const benchAutoMatches = 10_000

@@ -7,6 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // ParseCIDRs parses a comma-separated list of CIDR prefixes or single
@@ -82,66 +87,145 @@ func parseHop(b []byte) (netip.Addr, bool) {
 // limits applies the per-IP and per-user buckets to a request, all or
 // nothing: a refused request takes no tokens.
 type limits struct {
-	ip   *limiter[netip.Addr]
-	user *limiter[string]
+	ip     *limiter[netip.Prefix] // per client network
+	user   *limiter[string]
+	v4, v6 int // prefix lengths of a client network
+	// key is the per-user key of event i of r. Today it is the event's
+	// user_id; once requests carry signed tokens, the authentication layer
+	// replaces this one function with the token's subject, which a client
+	// cannot vary from event to event.
+	key func(r *request, i int) string
 }
 
 func newLimits(cfg *Config) *limits {
 	return &limits{
-		ip:   newLimiter[netip.Addr](cfg.IPRate, cfg.IPBurst, cfg.MaxBuckets),
+		ip:   newLimiter[netip.Prefix](cfg.IPRate, cfg.IPBurst, cfg.MaxBuckets),
 		user: newLimiter[string](cfg.UserRate, cfg.UserBurst, cfg.MaxBuckets),
+		v4:   cfg.IPPrefixV4, v6: cfg.IPPrefixV6,
+		key: eventUser,
 	}
 }
 
-// allow charges one token per event to ip and to each event's user, or
-// says why not.
+// eventUser is the default per-user key: the user_id the client wrote.
+func eventUser(r *request, i int) string { return r.events[i].UserID }
+
+// network is the client network a (unmapped) address belongs to: its /v4
+// or /v6 prefix. The zero Addr is the zero Prefix.
+func network(a netip.Addr, v4, v6 int) netip.Prefix {
+	bits := v6
+	if a.Is4() {
+		bits = v4
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// allow charges one token per event to ip's network and to each event's
+// user, or says why not.
 func (l *limits) allow(ip netip.Addr, r *request, now time.Time) *httpError {
-	n := len(r.events)
+	if herr := l.overBurst(r); herr != nil {
+		return herr
+	}
+	n, cn := len(r.events), network(ip, l.v4, l.v6)
 	if l.ip.enabled() {
-		if ok, wait := l.ip.take(ip, n, now); !ok {
-			return rateLimited(wait, "client IP", n, l.ip)
+		if ok, wait := l.ip.take(cn, n, now); !ok {
+			return rateLimited(wait, "client network "+cn.String())
 		}
 	}
-	user, n, wait := l.allowUsers(r, now)
+	user, wait := l.allowUsers(r, now)
 	if user == "" {
 		return nil
 	}
 	if l.ip.enabled() {
-		l.ip.give(ip, len(r.events))
+		l.ip.give(cn, len(r.events))
 	}
-	return rateLimited(wait, "user "+strconv.Quote(user), n, l.user)
+	return rateLimited(wait, "user "+strconv.Quote(user))
 }
 
-// allowUsers charges every user of r, all or nothing, and returns the
-// first user refused with their event count.
-func (l *limits) allowUsers(r *request, now time.Time) (string, int, time.Duration) {
-	if !l.user.enabled() {
-		return "", 0, 0
+// overBurst refuses a request that no wait lets through: more events than
+// the per-IP burst, or more events of one user than the per-user burst. It
+// counts each user's events into r.users on the way; index is the first
+// event past the burst, so a client can split the request there.
+func (l *limits) overBurst(r *request) *httpError {
+	n := len(r.events)
+	if l.ip.enabled() && float64(n) > l.ip.burst {
+		return burstExceeded(int(l.ip.burst), fmt.Sprintf("%d events in one request: the per-IP burst is %d, so it would never pass", n, int(l.ip.burst)))
 	}
-	if len(r.events) == 1 {
-		if ok, wait := l.user.take(r.events[0].UserID, 1, now); !ok {
-			return r.events[0].UserID, 1, wait
-		}
-		return "", 0, 0
+	if !l.user.enabled() || n == 1 {
+		return nil
 	}
 	for i := range r.events {
-		r.users[r.events[i].UserID]++
+		k := l.key(r, i)
+		if r.users[k]++; float64(r.users[k]) > l.user.burst {
+			return burstExceeded(i, fmt.Sprintf("more than %d events of user %s in one request: the per-user burst is %d, so it would never pass",
+				int(l.user.burst), strconv.Quote(k), int(l.user.burst)))
+		}
+	}
+	return nil
+}
+
+func burstExceeded(index int, msg string) *httpError {
+	return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBurstExceeded, msg: msg + "; split the request (GET /v1/config has the limits)", index: index}
+}
+
+// allowUsers charges every user of r (counted by overBurst), all or
+// nothing, and returns the first user refused and when they could pass.
+func (l *limits) allowUsers(r *request, now time.Time) (string, time.Duration) {
+	if !l.user.enabled() {
+		return "", 0
+	}
+	if len(r.events) == 1 {
+		if ok, wait := l.user.take(l.key(r, 0), 1, now); !ok {
+			return l.key(r, 0), wait
+		}
+		return "", 0
 	}
 	for u, n := range r.users {
 		if ok, wait := l.user.take(u, n, now); !ok {
 			l.refund(r.users)
-			return u, n, wait
+			return u, wait
 		}
 		r.users[u] = -n // taken
 	}
-	return "", 0, 0
+	return "", 0
 }
+
 func (l *limits) refund(users map[string]int) {
 	for u, n := range users {
 		if n < 0 {
 			l.user.give(u, -n)
 		}
 	}
+}
+
+// register adds a gauge of each limiter's buckets, the state that grows
+// with distinct users and client networks (bounded by MaxBuckets each).
+func (l *limits) register(reg prometheus.Registerer) error {
+	for name, n := range map[string]func() int{"user": l.user.len, "ip": l.ip.len} {
+		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
+			Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
+			ConstLabels: prometheus.Labels{"limiter": name}}, func() float64 { return float64(n()) }))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// giveBack returns the tokens allow charged for r, whose events were then
+// not stored (Kafka unavailable).
+func (l *limits) giveBack(ip netip.Addr, r *request) {
+	if l.ip.enabled() {
+		l.ip.give(network(ip, l.v4, l.v6), len(r.events))
+	}
+	if !l.user.enabled() {
+		return
+	}
+	if len(r.events) == 1 {
+		l.user.give(l.key(r, 0), 1)
+		return
+	}
+	l.refund(r.users)
 }
 
 // sweep drops idle buckets.

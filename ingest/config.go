@@ -33,6 +33,14 @@ const (
 	DefaultMaxBatchBytes   = 900 << 10
 	DefaultMaxInFlight     = 2
 	DefaultMaxBuffered     = 200_000
+
+	// Connections and client networks (docs/api.md, "Limits").
+	DefaultMaxConns          = 10_000 // or fewer: see Config.MaxConns
+	DefaultMaxConnsPerPrefix = 4_096
+	DefaultFDReserve         = 1_024 // file descriptors left to Kafka, NATS, the store and listeners
+	DefaultIPPrefixV4        = 24
+	DefaultIPPrefixV6        = 64
+	minDefaultMaxConns       = 64
 )
 
 // AckMode says when POST /v1/emojis answers 202.
@@ -96,9 +104,36 @@ type Config struct {
 	// Empty means none: the client IP is always the TCP peer.
 	TrustedProxies []netip.Prefix
 
-	// BodyLimit is the largest request body in bytes. Zero means
-	// DefaultBodyLimit.
+	// BodyLimit is the largest request body in bytes, as sent and, for a
+	// gzip body, once inflated. Zero means DefaultBodyLimit.
 	BodyLimit int
+	// AcceptGzip accepts bodies with Content-Encoding gzip (one layer),
+	// inflated as a stream and refused with 413 as soon as they pass
+	// BodyLimit. False, the default, answers them 415 like every other
+	// coding.
+	AcceptGzip bool
+
+	// IPPrefixV4 and IPPrefixV6 are the prefix lengths that group client
+	// addresses into one network for the per-IP rate limit and the
+	// per-prefix connection cap: all of a /24 (IPv4) or a /64 (IPv6) share
+	// one bucket, since a client that holds one address of them usually
+	// holds them all. Zero means DefaultIPPrefixV4 and DefaultIPPrefixV6;
+	// 32 and 128 limit single addresses.
+	IPPrefixV4, IPPrefixV6 int
+	// MaxConns caps the open HTTP connections; a connection past it is
+	// answered 503 too_many_connections and closed. Zero means
+	// DefaultMaxConns or, if lower, the soft open-file limit less
+	// FDReserve (at least 64), so clients cannot take the file descriptors
+	// Kafka, NATS and the listeners need.
+	MaxConns int
+	// MaxConnsPerPrefix caps the open connections from one client network
+	// (IPPrefixV4, IPPrefixV6) of TCP peers; peers in TrustedProxies are
+	// exempt. Zero means DefaultMaxConnsPerPrefix (at most MaxConns);
+	// negative turns the cap off.
+	MaxConnsPerPrefix int
+	// FDReserve is how many file descriptors a defaulted MaxConns leaves
+	// free. Zero means DefaultFDReserve.
+	FDReserve int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the HTTP connection.
 	// Zero means DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -131,6 +166,20 @@ type Config struct {
 	Gatherer   prometheus.Gatherer
 	// Static is served at "/". Nil means web.Static().
 	Static fs.FS
+	// Matches is the match registry: reactions are taken only for matches
+	// it admits, GET /v1/matches lists its live and scheduled matches, and
+	// the admin API (with AdminToken) changes it. Nil admits every match
+	// and serves neither: for benchmarks of ingest alone.
+	Matches Registry
+	// Ready, when set, is one more readiness check of /readyz (503
+	// stage_failing with its error while it fails): "emostream up" passes
+	// the bridge's and processor's, so a stage that cannot publish fails
+	// the whole stack's readiness.
+	Ready func() error
+	// AdminToken is the bearer token of the admin API (/v1/admin/...).
+	// Empty turns the admin API off; otherwise at least MinAdminToken
+	// bytes.
+	AdminToken string
 	// Logger receives the stage's logs. Nil discards them.
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -154,6 +203,11 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.IPBurst, max(DefaultIPBurst, int(c.IPRate)))
 	setDefault(&c.MaxBuckets, DefaultMaxBuckets)
 	setDefault(&c.BodyLimit, DefaultBodyLimit)
+	setDefault(&c.IPPrefixV4, DefaultIPPrefixV4)
+	setDefault(&c.IPPrefixV6, DefaultIPPrefixV6)
+	setDefault(&c.FDReserve, DefaultFDReserve)
+	setDefault(&c.MaxConns, defaultMaxConns(c.FDReserve))
+	setDefault(&c.MaxConnsPerPrefix, min(DefaultMaxConnsPerPrefix, c.MaxConns))
 	setDefault(&c.ReadTimeout, DefaultReadTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
@@ -187,6 +241,13 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: max buffered %d is below one full request (%d)", ErrConfig, c.MaxBuffered, wire.MaxBatch)
 	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ProduceTimeout < 0 || c.ShutdownTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrConfig)
+	case c.IPPrefixV4 < 1 || c.IPPrefixV4 > 32 || c.IPPrefixV6 < 1 || c.IPPrefixV6 > 128:
+		return fmt.Errorf("%w: client prefix lengths /%d, /%d: want 1 to 32 and 1 to 128", ErrConfig, c.IPPrefixV4, c.IPPrefixV6)
+	case c.MaxConns < 1 || c.FDReserve < 0:
+		return fmt.Errorf("%w: max connections %d: want at least 1 (and a non-negative fd reserve)", ErrConfig, c.MaxConns)
+	}
+	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminToken || c.Matches == nil) {
+		return fmt.Errorf("%w: the admin token needs a match registry and at least %d bytes", ErrConfig, MinAdminToken)
 	}
 	for _, b := range c.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
@@ -201,4 +262,14 @@ func setDefault[T comparable](v *T, def T) {
 	if *v == zero {
 		*v = def
 	}
+}
+
+// defaultMaxConns is DefaultMaxConns, or the soft open-file limit less
+// reserve if that is lower, but at least minDefaultMaxConns.
+func defaultMaxConns(reserve int) int {
+	soft, ok := openFileLimit()
+	if !ok || soft >= DefaultMaxConns+uint64(reserve) {
+		return DefaultMaxConns
+	}
+	return max(int(soft)-reserve, minDefaultMaxConns)
 }

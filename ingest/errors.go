@@ -54,8 +54,14 @@ func (e *httpError) write(s *Server, c *fiber.Ctx) error {
 	return s.fail(c, e.status, e.code, e.msg, e.index)
 }
 
-// badRequest is a decoder error: every code of the decoder is a 400.
+func (e *httpError) Error() string { return e.code + ": " + e.msg }
+
+// badRequest is a decoder error: every code of the decoder is a 400. A
+// refused body coding comes as the *httpError to send.
 func badRequest(err error) *httpError {
+	if he := (*httpError)(nil); errors.As(err, &he) {
+		return he
+	}
 	var re *wire.RequestError
 	if !errors.As(err, &re) {
 		return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadJSON, msg: err.Error(), index: -1}

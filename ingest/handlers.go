@@ -35,16 +35,22 @@ func (s *Server) postEmojis(c *fiber.Ctx) error {
 func (s *Server) accept(c *fiber.Ctx, now time.Time) (int, *httpError) {
 	r := acquireRequest()
 	var err error
-	if r.events, err = s.dec.Decode(r.events, c.Body()); err != nil {
+	if r.events, err = s.decode(c, r.events); err != nil {
 		releaseRequest(r)
 		return 0, badRequest(err)
 	}
-	if herr := s.lim.allow(s.clientIP(c), r, now); herr != nil {
+	if herr := s.admit(r); herr != nil {
+		releaseRequest(r)
+		return 0, herr
+	}
+	ip := s.clientIP(c)
+	if herr := s.lim.allow(ip, r, now); herr != nil {
 		releaseRequest(r)
 		return 0, herr
 	}
 	if s.cfg.Ack == AckBuffered {
 		if err := s.prod.ready(); err != nil {
+			s.lim.giveBack(ip, r)
 			releaseRequest(r)
 			return 0, s.unavailable(err)
 		}
@@ -52,25 +58,29 @@ func (s *Server) accept(c *fiber.Ctx, now time.Time) (int, *httpError) {
 	n := len(r.events)
 	r.encode(now.UnixMilli())
 	if err := s.produce(r); err != nil {
+		s.lim.giveBack(ip, r) // nothing was stored: the retry must not find the tokens spent
+		releaseRequest(r)
 		return 0, s.unavailable(err)
 	}
 	return n, nil
 }
 
-// produce hands r to the producer and, in AckAll mode, waits for Kafka.
-// Whatever happens, r is released exactly once.
+// produce hands r to the producer and, in AckAll mode, waits for Kafka. On
+// success r is released (or left to the producer, which releases it in
+// AckBuffered mode); on an error it is still the caller's.
 func (s *Server) produce(r *request) error {
 	r.wait = s.cfg.Ack == AckAll
 	if err := s.prod.submit(r); err != nil {
-		releaseRequest(r)
 		return err
 	}
 	if !r.wait {
 		return nil
 	}
-	err := <-r.done
+	if err := <-r.done; err != nil {
+		return err
+	}
 	releaseRequest(r)
-	return err
+	return nil
 }
 
 // accepted writes 202 {"accepted":n,"windows":[w]}. All events of a request
@@ -141,6 +151,16 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.prod.ready(); err != nil {
 		return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeUnavailable, err.Error(), -1)
 	}
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeStageFailing, err.Error(), -1)
+		}
+	}
+	if r, ok := s.cfg.Matches.(interface{ Ready() error }); ok {
+		if err := r.Ready(); err != nil {
+			return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeRegistryUnavailable, err.Error(), -1)
+		}
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.SendString(`{"status":"ready"}`)
 }
@@ -153,15 +173,11 @@ func (s *Server) methodNotAllowed(allow string) fiber.Handler {
 	}
 }
 
-// rateLimited is the 429 for n events of who, refused by l after which
-// they could pass in wait. More events than the burst never pass at once.
-func rateLimited[K comparable](wait time.Duration, who string, n int, l *limiter[K]) *httpError {
+// rateLimited is the 429 for events of who that could pass after wait.
+// (More events than the burst never pass: limits.overBurst refuses them.)
+func rateLimited(wait time.Duration, who string) *httpError {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	msg := "too many events from " + who + ": retry after " + strconv.Itoa(secs) + " s"
-	if float64(n) > l.burst {
-		msg = strconv.Itoa(n) + " events from " + who + " in one request; at most " +
-			strconv.Itoa(int(l.burst)) + " are allowed at once"
-	}
 	return &httpError{status: fiber.StatusTooManyRequests, code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}
 }
 

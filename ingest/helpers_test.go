@@ -25,14 +25,17 @@ type stack struct {
 	stop func() error
 }
 
-// startIngest runs a server against k with cfg (Listener, Brokers and
-// Logger filled in), waits until /readyz is green, and stops it when the
-// test ends.
+// startIngest runs a server against k with cfg (Brokers, Logger and, if
+// nil, Listener filled in), waits until /readyz is green, and stops it when
+// the test ends.
 func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.Listener, cfg.Brokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
 	srv, err := ingest.New(cfg)

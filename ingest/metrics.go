@@ -14,6 +14,9 @@ var errorCodes = []string{
 	wire.CodeBadJSON, wire.CodeBadField, wire.CodeUnknownEmoji, wire.CodeTooManyEvents,
 	wire.CodeBodyTooLarge, wire.CodeUnsupportedMedia, wire.CodeRateLimited, wire.CodeUnavailable,
 	wire.CodeNotFound, wire.CodeMethodNotAllowed, wire.CodeInternal,
+	wire.CodeBadEncoding, wire.CodeBurstExceeded,
+	wire.CodeUnknownMatch, wire.CodeMatchNotLive, wire.CodeUnauthorized, wire.CodeConflict,
+	wire.CodeRegistryUnavailable, wire.CodeStageFailing,
 }
 
 // metrics are the stage's Prometheus series, all named emostream_ingest_*.

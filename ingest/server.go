@@ -30,6 +30,7 @@ type Server struct {
 	prod       *producer
 	lim        *limits
 	m          *metrics
+	conns      *connMetrics
 	gatherer   prometheus.Gatherer
 	emojisJSON []byte // GET /v1/emoji-types
 	clientJSON []byte // GET /v1/config
@@ -58,6 +59,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	s.ln = newConnLimiter(s.ln, &s.cfg, s.conns)
 	return s, nil
 }
 
@@ -77,6 +79,12 @@ func (s *Server) initMetrics() error {
 	s.prod = newProducer(&s.cfg, nil)
 	m, err := newMetrics(reg, s.prod.ready)
 	s.m, s.prod.m = m, m
+	if err == nil {
+		s.conns, err = newConnMetrics(reg)
+	}
+	if err == nil {
+		err = s.lim.register(reg)
+	}
 	return err
 }
 
@@ -92,7 +100,20 @@ func clientConfig(cfg *Config, emojis []string) web.ClientConfig {
 		ws = []string{}
 	}
 	return web.ClientConfig{WSURLs: ws, WindowMS: cfg.Window.Milliseconds(),
-		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis}
+		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis, Limits: clientLimits(cfg)}
+}
+
+// clientLimits are the rate limits a client splits its requests by; a
+// disabled limit is 0.
+func clientLimits(cfg *Config) *web.Limits {
+	l := &web.Limits{MaxEvents: wire.MaxBatch}
+	if cfg.UserRate > 0 {
+		l.UserRate, l.UserBurst = cfg.UserRate, cfg.UserBurst
+	}
+	if cfg.IPRate > 0 {
+		l.IPRate, l.IPBurst = cfg.IPRate, cfg.IPBurst
+	}
+	return l
 }
 
 func (s *Server) newApp() *fiber.App {
@@ -115,6 +136,7 @@ func (s *Server) newApp() *fiber.App {
 		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD"} {
 		app.All(path, s.methodNotAllowed(allow))
 	}
+	s.matchRoutes(app)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
 		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
@@ -139,7 +161,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.sweep(watchCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(s.ln) }()
-	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack)
+	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
+		"max_conns", s.cfg.MaxConns, "max_conns_per_prefix", s.cfg.MaxConnsPerPrefix, "accept_gzip", s.cfg.AcceptGzip)
 	var err error
 	select {
 	case err = <-errc:

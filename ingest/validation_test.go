@@ -130,7 +130,8 @@ func TestOtherRoutes(t *testing.T) {
 		t.Errorf("emoji-types: %d %s", r.status, r.body)
 	}
 	r = st.do(t, http.MethodGet, "/v1/config", "", nil)
-	if want := `{"ws_urls":["ws://127.0.0.1:9222"],"window_ms":2000,"swarm_threshold":1000,"emoji_types":["🔥","👏"]}`; string(r.body) != want {
+	if want := `{"ws_urls":["ws://127.0.0.1:9222"],"window_ms":2000,"swarm_threshold":1000,"emoji_types":["🔥","👏"],` +
+		`"limits":{"max_events":1000,"user_rate":20,"user_burst":100,"ip_rate":10000,"ip_burst":20000}}`; string(r.body) != want {
 		t.Errorf("config: %s, want %s", r.body, want)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/", "/index.html"} {

@@ -35,4 +35,21 @@ type ClientConfig struct {
 	// EmojiTypes is the accepted emoji set, in the order of the page's
 	// buttons; the same list as GET /v1/emoji-types.
 	EmojiTypes []string `json:"emoji_types"`
+	// Limits are the server's request limits, which a client sending many
+	// events splits its requests by. Nil when the server does not say.
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// Limits are the request limits of POST /v1/emojis that a client can plan
+// for. A rate or burst of 0 means no such limit.
+type Limits struct {
+	// MaxEvents is the most events in one request (1000).
+	MaxEvents int `json:"max_events"`
+	// UserRate and UserBurst are the per-user token bucket: events/s and
+	// the most events of one user a request may hold.
+	UserRate  float64 `json:"user_rate"`
+	UserBurst int     `json:"user_burst"`
+	// IPRate and IPBurst are the same per client network (docs/api.md).
+	IPRate  float64 `json:"ip_rate"`
+	IPBurst int     `json:"ip_burst"`
 }

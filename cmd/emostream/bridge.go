@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -37,16 +38,13 @@ const defaultBridgeBroker = "127.0.0.1:9092"
 
 // bridgeFlags are the flags of "emostream bridge" that "emostream up" shares.
 type bridgeFlags struct {
-	brokers, topic, group, nats              string
-	window, closeDelay, horizon, streamDedup time.Duration
-	dedupMax                                 int
+	brokers, topic, group, nats string
+	window, closeDelay, horizon time.Duration
+	dedupMax, maxPartialBytes   int
+	streams                     *streamFlags
 }
 
-func addBridgeFlags(fs interface {
-	StringVar(*string, string, string, string)
-	DurationVar(*time.Duration, string, time.Duration, string)
-	IntVar(*int, string, int, string)
-}) *bridgeFlags {
+func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	f := &bridgeFlags{}
 	fs.StringVar(&f.brokers, "kafka-brokers", defaultBridgeBroker, "Kafka bootstrap brokers, host:port,...")
 	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
@@ -56,15 +54,17 @@ func addBridgeFlags(fs interface {
 	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
 	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long a repeated event_id counts once (negative: off)")
 	fs.IntVar(&f.dedupMax, "dedup-max", bridge.DefaultDedupMax, "most event_ids remembered per partition")
-	fs.DurationVar(&f.streamDedup, "stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
+	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
+	f.streams = addStreamFlags(fs)
 	return f
 }
 
 // config turns the flags into a bridge.Config.
-func (f *bridgeFlags) config() bridge.Config {
+func (f *bridgeFlags) config() (bridge.Config, error) {
+	sc, err := f.streams.config()
 	return bridge.Config{Brokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats,
 		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax,
-		Streams: streams.Config{Duplicates: f.streamDedup}}
+		MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {
@@ -77,7 +77,10 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	cfg := f.config()
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
 	cfg.Logger, cfg.Metrics = log, reg
 	b, err := bridge.New(cfg)
 	if err != nil {
@@ -90,16 +93,34 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("bridge: metrics: %w", err)
 		}
 		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ln.Addr())
-		g.Go(func() error { return serveMetrics(ctx, ln, reg) })
+		g.Go(func() error { return serveMetrics(ctx, ln, reg, b.Ready) })
 	}
 	g.Go(func() error { return b.Run(ctx) })
 	return g.Wait()
 }
 
 // serveMetrics serves reg on ln at /metrics until ctx ends.
-func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
+// With ready set, it also serves /healthz (200 while the process runs) and
+// /readyz (503 with ready's error while it fails).
+func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready func() error) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if ready != nil {
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		})
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if err := ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				b, _ := json.Marshal(map[string]string{"status": "failing", "error": err.Error()})
+				_, _ = w.Write(append(b, '\n'))
+				return
+			}
+			_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+		})
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
+
+	"github.com/emostream/emostream/internal/streams"
 )
 
 // newFlags returns a flag set for a subcommand whose usage names the command
@@ -79,4 +82,24 @@ func logFlags(fs *flag.FlagSet, env *environment) func(args []string) (*slog.Log
 		}
 		return nil, fmt.Errorf("--log-format: want text or json, got %q", *format)
 	}
+}
+
+// streamFlags are the JetStream stream settings that every stage creating
+// the streams (bridge, processor, up) must agree on.
+type streamFlags struct {
+	dedup, swarmRetention time.Duration
+}
+
+func addStreamFlags(fs *flag.FlagSet) *streamFlags {
+	f := &streamFlags{}
+	fs.DurationVar(&f.dedup, "stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
+	fs.DurationVar(&f.swarmRetention, "swarm-retention", streams.DefaultSwarmRetention, "how long a match's swarms stay stored after its last window")
+	return f
+}
+
+func (f *streamFlags) config() (streams.Config, error) {
+	if f.dedup < 0 || f.swarmRetention < 0 || f.swarmRetention > 0 && f.swarmRetention < f.dedup {
+		return streams.Config{}, fmt.Errorf("--swarm-retention %v and --stream-dedup-window %v: want positive, retention at least the dedup window", f.swarmRetention, f.dedup)
+	}
+	return streams.Config{Duplicates: f.dedup, SwarmRetention: f.swarmRetention}, nil
 }

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -19,9 +22,11 @@ func init() {
 	})
 }
 
-const ingestSynopsis = `Serves POST /v1/emojis, GET /v1/emoji-types, /v1/config, /healthz, /readyz,
-/metrics and the web client, and writes every accepted event to the Kafka
-topic (key user_id, timestamp = receive time). See docs/api.md.`
+const ingestSynopsis = `Serves POST /v1/emojis, GET /v1/emoji-types, /v1/config, /v1/matches,
+/healthz, /readyz, /metrics, the web client and, with an admin token, the
+admin API (/v1/admin/matches), and writes every accepted event to the Kafka
+topic (key user_id, timestamp = receive time). Reactions are taken only for
+live matches of the match registry on the NATS hub (--nats). See docs/api.md.`
 
 // ingestFlags are the flags of "emostream ingest" that "emostream up" shares.
 type ingestFlags struct {
@@ -30,6 +35,10 @@ type ingestFlags struct {
 	userRate, ipRate                             float64
 	userBurst, ipBurst, bodyLimit                int
 	swarmThreshold                               int64
+	acceptGzip                                   bool
+	ipPrefixV4, ipPrefixV6                       int
+	maxConns, maxConnsPerPrefix, fdReserve       int
+	readTimeout, writeTimeout, idleTimeout       time.Duration
 }
 
 func addIngestFlags(fs interface {
@@ -38,6 +47,7 @@ func addIngestFlags(fs interface {
 	Float64Var(*float64, string, float64, string)
 	IntVar(*int, string, int, string)
 	Int64Var(*int64, string, int64, string)
+	BoolVar(*bool, string, bool, string)
 }) *ingestFlags {
 	f := &ingestFlags{}
 	fs.StringVar(&f.brokers, "kafka-brokers", ingest.DefaultBroker, "Kafka bootstrap brokers, host:port,...")
@@ -47,11 +57,20 @@ func addIngestFlags(fs interface {
 	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
 	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
 	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
-	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events")
-	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client IP (0 disables the limit)")
-	fs.IntVar(&f.ipBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events")
+	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
+	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client network, see --ip-prefix-v4 (0 disables the limit)")
+	fs.IntVar(&f.ipBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events: the most one request may hold")
 	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
-	fs.IntVar(&f.bodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes")
+	fs.IntVar(&f.bodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
+	fs.BoolVar(&f.acceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
+	fs.IntVar(&f.ipPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
+	fs.IntVar(&f.ipPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
+	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower", ingest.DefaultMaxConns))
+	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, trusted proxies exempt (0 disables the cap)")
+	fs.IntVar(&f.fdReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
+	fs.DurationVar(&f.readTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
+	fs.DurationVar(&f.writeTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
 	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
 	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
 	return f
@@ -69,7 +88,10 @@ func (f *ingestFlags) config() (ingest.Config, error) {
 		UserRate: disabledIfZero(f.userRate), UserBurst: f.userBurst,
 		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,
 		TrustedProxies: proxies, BodyLimit: f.bodyLimit, WSURLs: splitList(f.wsURLs),
-		SwarmThreshold: f.swarmThreshold,
+		SwarmThreshold: f.swarmThreshold, AcceptGzip: f.acceptGzip,
+		IPPrefixV4: f.ipPrefixV4, IPPrefixV6: f.ipPrefixV6, MaxConns: f.maxConns,
+		MaxConnsPerPrefix: int(disabledIfZero(float64(f.maxConnsPerPrefix))), FDReserve: f.fdReserve,
+		ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout,
 	}
 	return cfg, nil
 }
@@ -95,6 +117,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ingest", ingestSynopsis)
 	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
 	f := addIngestFlags(fs)
+	rf, af := addRegistryFlags(fs), addAdmissionFlags(fs)
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
@@ -104,10 +127,21 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	rc := registry.Config{Logger: log}
+	if err := af.apply(env, &rc, &cfg.AdminToken); err != nil {
+		return err
+	}
+	reg, closeReg, err := rf.open(ctx, rc)
+	if err != nil {
+		return err
+	}
+	defer closeReg()
+	cfg.Matches = reg
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
+	logFileLimit(log, env)
 	cfg.Listener, cfg.Logger = ln, log
 	srv, err := ingest.New(cfg)
 	if err != nil {
@@ -115,5 +149,8 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "ingest listening on http://%s\n", ln.Addr())
-	return srv.Run(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return reg.Run(ctx) })
+	g.Go(func() error { return srv.Run(ctx) })
+	return g.Wait()
 }

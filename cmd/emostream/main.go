@@ -33,6 +33,8 @@ type environment struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// files is the open-file limit, raised by main at start.
+	files fileLimit
 }
 
 var commands = map[string]*command{}
@@ -46,7 +48,8 @@ func register(c *command) {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		files: raiseFileLimit()}
 	err := dispatch(ctx, env, os.Args[1:])
 	stop()
 	switch {

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/wire"
 )
@@ -30,10 +29,17 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	window := fs.Duration("window", wire.DefaultWindow, "window length")
 	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
-	streamDedup := fs.Duration("stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
+	sf := addStreamFlags(fs)
+	maxWindows := fs.Int("max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
+	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
+	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
 	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of the Prometheus /metrics listener; empty disables it")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
+	if err != nil {
+		return err
+	}
+	sc, err := sf.config()
 	if err != nil {
 		return err
 	}
@@ -42,7 +48,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	p, err := processor.New(processor.Config{
 		NATS: *natsURL, KafkaBrokers: splitList(*brokers), Topic: *topic, Partitions: *partitions,
 		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
-		Streams: streams.Config{Duplicates: *streamDedup},
+		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
 	})
 	if err != nil {
 		return err
@@ -54,7 +60,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return fmt.Errorf("--metrics: %w", err)
 		}
-		g.Go(func() error { return serveMetrics(ctx, ln, reg) })
+		g.Go(func() error { return serveMetrics(ctx, ln, reg, p.Ready) })
 	}
 	return g.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -25,8 +27,11 @@ func init() {
 const sendSynopsis = `Sends --count reactions with --emoji to --match through an ingest server, in
 arrays of --batch events, spread over --users simulated users (so a large
 --count stays under the per-user rate limit), and prints each reply: how many
-were accepted and the windows they fell into, or the error. A 429 is retried
-after its Retry-After, up to three times.`
+were accepted and the windows they fell into, or the error. Arrays are made
+small enough for the server's bursts (GET /v1/config, or split where a
+burst_exceeded error points), and a 429 is retried after its Retry-After (at
+most 30 s), up to three times, so a count above one user's burst is spread
+over time.`
 
 type sendEvent struct {
 	UserID    string `json:"user_id"`
@@ -45,7 +50,7 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 	match := fs.String("match", "final-2026", "match_id")
 	emoji := fs.String("emoji", "🔥", "emoji_type")
 	user := fs.String("user", "cli-user", "user_id, or the prefix of the simulated users' ids")
-	users := fs.Int("users", 0, fmt.Sprintf("simulated users; 0 means one per %d events", sendUserShare))
+	users := fs.Int("users", 0, fmt.Sprintf("simulated users; 0 means one per %d events, or just --user if it is given", sendUserShare))
 	count := fs.Int("count", 1, "number of reactions")
 	batch := fs.Int("batch", wire.MaxBatch, "events per POST, 1 to 1000")
 	if err := parseFlags(fs, env, args); err != nil {
@@ -61,23 +66,33 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 	}
 	if *users == 0 {
 		*users = (*count + sendUserShare - 1) / sendUserShare
+		if flagGiven(fs, "user") {
+			*users = 1
+		}
 	}
-	url := strings.TrimSuffix(*target, "/") + "/v1/emojis"
+	base := strings.TrimSuffix(*target, "/")
+	size := fitBatch(*batch, *users, serverLimits(ctx, base))
 	var failed int
-	for sent := 0; sent < *count; sent += *batch {
-		evs := make([]sendEvent, min(*batch, *count-sent))
+	for sent := 0; sent < *count; {
+		evs := make([]sendEvent, min(size, *count-sent))
 		for i := range evs {
 			evs[i] = sendEvent{UserID: userID(*user, *users, sent+i), MatchID: *match, EmojiType: *emoji,
 				Timestamp: time.Now().UnixMilli()}
 		}
-		status, err := sendRetrying(ctx, env.stdout, url, evs)
+		res, err := sendRetrying(ctx, env.stdout, base+"/v1/emojis", evs)
 		if err != nil {
 			return err
 		}
-		if status != http.StatusAccepted {
+		if res.code == wire.CodeBurstExceeded && res.index > 0 && res.index < len(evs) {
+			size = res.index // the events before index fit: send those
+			fmt.Fprintf(env.stdout, "splitting into arrays of %d events\n", size)
+			continue
+		}
+		sent += len(evs)
+		if res.status != http.StatusAccepted {
 			failed++
 		}
-		if status >= 400 && status < 500 && status != http.StatusTooManyRequests {
+		if res.status >= 400 && res.status < 500 && res.status != http.StatusTooManyRequests {
 			break // the same request would fail the same way
 		}
 	}
@@ -95,25 +110,82 @@ func userID(prefix string, users, i int) string {
 	return fmt.Sprintf("%s-%d", prefix, i%users)
 }
 
-// sendRetrying posts evs, retrying a 429 after its Retry-After (at most 5 s)
-// up to three times, and returns the last status.
-func sendRetrying(ctx context.Context, out io.Writer, url string, evs []sendEvent) (int, error) {
+// flagGiven reports whether the flag was set, on the command line or from
+// its environment variable.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// serverLimits reads the server's request limits from GET /v1/config; nil
+// if it does not say (send then splits where a burst_exceeded points).
+func serverLimits(ctx context.Context, base string) *web.Limits {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/config", nil)
+	if err != nil {
+		return nil
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var cfg web.ClientConfig
+	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&cfg) != nil {
+		return nil
+	}
+	return cfg.Limits
+}
+
+// fitBatch is the largest array, at most want events, that the server's
+// bursts let through when its events go round-robin to users: each user
+// then holds at most ⌈size/users⌉ of them.
+func fitBatch(want, users int, l *web.Limits) int {
+	if l == nil {
+		return want
+	}
+	if l.MaxEvents > 0 {
+		want = min(want, l.MaxEvents)
+	}
+	if l.IPBurst > 0 {
+		want = min(want, l.IPBurst)
+	}
+	if l.UserBurst > 0 && users < want {
+		want = min(want, l.UserBurst*users)
+	}
+	return max(want, 1)
+}
+
+// sendResult is one reply: its status, Retry-After, and error code and
+// index (-1 when none).
+type sendResult struct {
+	status     int
+	retryAfter time.Duration
+	code       string
+	index      int
+}
+
+// sendRetrying posts evs, retrying a 429 after its Retry-After (at most
+// 30 s) up to three times, and returns the last reply.
+func sendRetrying(ctx context.Context, out io.Writer, url string, evs []sendEvent) (sendResult, error) {
 	for attempt := 0; ; attempt++ {
-		status, retryAfter, err := sendOnce(ctx, out, url, evs)
-		if err != nil || status != http.StatusTooManyRequests || attempt == 3 {
-			return status, err
+		res, err := sendOnce(ctx, out, url, evs)
+		if err != nil || res.status != http.StatusTooManyRequests || attempt == 3 {
+			return res, err
 		}
 		select {
 		case <-ctx.Done():
-			return status, ctx.Err()
-		case <-time.After(min(retryAfter, 5*time.Second)):
+			return res, ctx.Err()
+		case <-time.After(min(res.retryAfter, 30*time.Second)):
 		}
 	}
 }
 
 // sendOnce posts evs (one object if there is one), prints the reply and
-// returns its status and Retry-After.
-func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (int, time.Duration, error) {
+// returns it.
+func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (sendResult, error) {
 	var body any = evs
 	if len(evs) == 1 {
 		body = evs[0]
@@ -121,18 +193,31 @@ func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return 0, 0, fmt.Errorf("send: %w", err)
+		return sendResult{}, fmt.Errorf("send: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("send: %w", err)
+		return sendResult{}, fmt.Errorf("send: %w", err)
 	}
 	defer res.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	printReply(out, res, reply)
 	secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
-	return res.StatusCode, time.Duration(max(secs, 1)) * time.Second, nil
+	r := sendResult{status: res.StatusCode, retryAfter: time.Duration(max(secs, 1)) * time.Second, index: -1}
+	var bad struct {
+		Error struct {
+			Code  string
+			Index *int
+		} `json:"error"`
+	}
+	if json.Unmarshal(reply, &bad) == nil {
+		r.code = bad.Error.Code
+		if bad.Error.Index != nil {
+			r.index = *bad.Error.Index
+		}
+	}
+	return r, nil
 }
 
 // printReply prints a 202's count and windows, or the error.

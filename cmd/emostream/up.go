@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/emostream/emostream/internal/stack"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -18,6 +17,7 @@ const (
 	defaultLeafAddr    = "127.0.0.1:7422"
 	defaultWSAddrs     = "127.0.0.1:9222,127.0.0.1:9223"
 	defaultMonitorAddr = "127.0.0.1:8222"
+	defaultDemoMatch   = "final-2026"
 )
 
 func init() {
@@ -45,8 +45,10 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	wsAddrs := fs.String("ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers")
 	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
-	streamDedup := fs.Duration("stream-dedup-window", streams.DefaultDuplicates, "JetStream Nats-Msg-Id dedup window of the streams (recovery never relies on it)")
+	sf := addStreamFlags(fs)
 	f := addIngestFlags(fs)
+	af := addAdmissionFlags(fs)
+	demo := fs.String("demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
 	kb := fs.Lookup("kafka-brokers")
 	kb.Usage, kb.DefValue = "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ""
 	_ = kb.Value.Set("")
@@ -55,6 +57,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	logFileLimit(log, env)
 	ic, err := f.config()
 	if err != nil {
 		return err
@@ -65,7 +68,17 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	cfg := stack.Config{DataDir: *dataDir, Partitions: int32(*partitions), HubListen: *natsAddr,
 		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs),
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
-	cfg.Bridge.Streams.Duplicates, cfg.Processor.Streams.Duplicates = *streamDedup, *streamDedup
+	if cfg.Bridge.Streams, err = sf.config(); err != nil {
+		return err
+	}
+	cfg.Processor.Streams = cfg.Bridge.Streams
+	if err := af.apply(env, &cfg.Registry, &cfg.Ingest.AdminToken); err != nil {
+		return err
+	}
+	if *demo != "" && !wire.ValidMatchID(*demo) {
+		return fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", *demo, wire.MaxMatchID)
+	}
+	cfg.DemoMatch = *demo
 	if len(ic.Brokers) == 0 { // the embedded broker
 		if cfg.KafkaListener, err = net.Listen("tcp", *kafkaAddr); err != nil {
 			return fmt.Errorf("up: kafka: %w", err)
@@ -80,13 +93,13 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	printURLs(env, st, *dataDir)
+	printURLs(env, st, *dataDir, *demo)
 	err = st.Run(ctx)
 	fmt.Fprintln(env.stdout, "EmoStream stopped.")
 	return err
 }
 
-func printURLs(env *environment, st *stack.Stack, dataDir string) {
+func printURLs(env *environment, st *stack.Stack, dataDir, demo string) {
 	w := env.stdout
 	fmt.Fprintf(w, "EmoStream is up. Data in %s. Ctrl-C stops it.\n", dataDir)
 	fmt.Fprintf(w, "  web client   %s/\n", st.HTTPURL())
@@ -100,6 +113,12 @@ func printURLs(env *environment, st *stack.Stack, dataDir string) {
 	for i, u := range st.WebSocketURLs() {
 		fmt.Fprintf(w, "  WebSocket    %s   (leaf cluster %d)\n", u, i+1)
 	}
-	fmt.Fprintf(w, "Try: emostream send --match final-2026 --emoji 🔥 --count 2500\n")
-	fmt.Fprintf(w, "     emostream watch --ws %s --match final-2026\n", st.WebSocketURLs()[0])
+	if demo == "" {
+		demo = "final-2026"
+		fmt.Fprintf(w, "Matches: emostream match create --id %s --live   (reactions need a live match)\n", demo)
+	} else {
+		fmt.Fprintf(w, "Match %s is live; more with: emostream match create --id ID --live\n", demo)
+	}
+	fmt.Fprintf(w, "Try: emostream send --match %s --emoji 🔥 --count 2500\n", demo)
+	fmt.Fprintf(w, "     emostream watch --ws %s --match %s\n", st.WebSocketURLs()[0], demo)
 }

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/web/webtest"
 )
 
@@ -35,8 +37,14 @@ func TestBrowserFullStack(t *testing.T) {
 	}
 	totalAll := `Number(document.getElementById("total-all").textContent.replace(/,/g, ""))`
 
+	if _, err := st.Matches.Create(context.Background(), registry.Match{ID: "registered-final", State: registry.Live,
+		Title: "Registered final", Home: "Home", Away: "Away"}); err != nil {
+		t.Fatal(err)
+	}
 	run("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(st.HTTPURL()+"/?match=e2e-browser"))
 	until("connected", `document.getElementById("status").dataset.state === "connected"`)
+	until("the live registered match in the picker", `[...document.querySelectorAll("#match-list option")].some((o) =>
+		o.value === "registered-final" && o.label.includes("live") && o.label.includes("Home v Away"))`)
 	for range 3 {
 		run("click 🔥", chromedp.Click(chromedp.CSS(`button[data-emoji="🔥"]`)))
 	}

@@ -13,6 +13,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -22,6 +24,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/processor"
+	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -58,6 +61,12 @@ type Config struct {
 	Ingest    ingest.Config
 	Bridge    bridge.Config
 	Processor processor.Config
+	// Registry tunes the match registry on the hub (AutoMatches,
+	// MaxMatches); the stack fills in its metrics and logger.
+	Registry registry.Config
+	// DemoMatch, when set, is created live in the registry at start unless
+	// the registry already has it (in whatever state).
+	DemoMatch string
 	// Logger receives every stage's log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -72,6 +81,9 @@ type Stack struct {
 	Bridge    *bridge.Bridge
 	Processor *processor.Processor
 	Registry  *prometheus.Registry
+	// Matches is the match registry ingest admits reactions by.
+	Matches *registry.Registry
+	nc      *nats.Conn // the registry's connection to the hub
 }
 
 // Start starts the servers (broker, hub, leaves) and builds the stages. On
@@ -94,6 +106,9 @@ func Start(cfg Config) (st *Stack, err error) {
 		return nil, err
 	}
 	if err = st.startFanout(); err != nil {
+		return nil, err
+	}
+	if err = st.openRegistry(); err != nil {
 		return nil, err
 	}
 	if err = st.buildStages(); err != nil {
@@ -145,6 +160,36 @@ func (st *Stack) startFanout() error {
 	return nil
 }
 
+// openRegistry opens the match registry on the hub and creates the demo
+// match.
+func (st *Stack) openRegistry() error {
+	nc, err := nats.Connect(st.Hub.ClientURL(), nats.Name("emostream-registry"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("stack: connecting to the hub: %w", err)
+	}
+	st.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	rc := st.cfg.Registry
+	rc.Registerer, rc.Logger = st.Registry, st.cfg.Logger
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st.Matches, err = registry.Open(ctx, js, rc); err != nil {
+		return err
+	}
+	if st.cfg.DemoMatch == "" {
+		return nil
+	}
+	_, err = st.Matches.Create(ctx, registry.Match{ID: st.cfg.DemoMatch, State: registry.Live, Title: "Demo match"})
+	if err != nil && !errors.Is(err, registry.ErrExists) {
+		return fmt.Errorf("stack: demo match: %w", err)
+	}
+	return nil
+}
+
 func orAddr(a string) string {
 	if a == "" {
 		return "127.0.0.1:0"
@@ -181,7 +226,8 @@ func (st *Stack) buildStages() error {
 	if len(ic.WSURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
 		ic.WSURLs = st.WebSocketURLs()
 	}
-	ic.Registerer, ic.Gatherer, ic.Logger = st.Registry, st.Registry, c.Logger
+	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
+	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }
 	if ic.Listener == nil {
 		if ic.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return fmt.Errorf("stack: %w", err)
@@ -214,6 +260,7 @@ func (st *Stack) NATSURL() string { return st.Hub.ClientURL() }
 // broker stops, the bridge and processor stop before the NATS servers.
 func (st *Stack) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return named("registry", st.Matches.Run(gctx)) })
 	g.Go(func() error { return named("ingest", st.Ingest.Run(gctx)) })
 	g.Go(func() error { return named("bridge", st.Bridge.Run(gctx)) })
 	g.Go(func() error { return named("processor", st.Processor.Run(gctx)) })
@@ -230,6 +277,9 @@ func named(stage string, err error) error {
 }
 
 func (st *Stack) stopServers() {
+	if st.nc != nil {
+		st.nc.Close()
+	}
 	for i := len(st.Leaves) - 1; i >= 0; i-- {
 		st.Leaves[i].Shutdown()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -21,8 +22,16 @@ import (
 // window, and stops it when the test ends.
 func startStack(t *testing.T, window time.Duration) *stack.Stack {
 	t.Helper()
-	st, err := stack.Start(stack.Config{DataDir: t.TempDir(), Partitions: 4, Window: window,
-		WebSocketListens: []string{"127.0.0.1:0", "127.0.0.1:0"}, Logger: testenv.Logger(t)})
+	return startStackWith(t, stack.Config{Window: window, Registry: registry.Config{AutoMatches: 1000}})
+}
+
+// startStackWith runs the pipeline of cfg, filled in with a temp data dir,
+// 4 partitions, two leaves and the test's logger.
+func startStackWith(t *testing.T, cfg stack.Config) *stack.Stack {
+	t.Helper()
+	cfg.DataDir, cfg.Partitions, cfg.Logger = t.TempDir(), 4, testenv.Logger(t)
+	cfg.WebSocketListens = []string{"127.0.0.1:0", "127.0.0.1:0"}
+	st, err := stack.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +43,14 @@ func startStack(t *testing.T, window time.Duration) *stack.Stack {
 		if err := <-done; err != nil {
 			t.Errorf("stack: %v", err)
 		}
+	})
+	testenv.WaitFor(t, 20*time.Second, "ingest ready", func() bool {
+		res, err := http.Get(st.HTTPURL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
 	})
 	return st
 }
@@ -81,7 +98,19 @@ func (v *viewer) total() int64 {
 	return v.counts.Total()
 }
 
+// post posts evs, which must all be accepted, and returns how many were.
 func post(t *testing.T, base string, evs []map[string]string) int {
+	t.Helper()
+	status, code, n := postStatus(t, base, evs)
+	if status != http.StatusAccepted {
+		t.Fatalf("POST: status %d %s", status, code)
+	}
+	return n
+}
+
+// postStatus posts evs and returns the status, the error code of a refusal
+// and the accepted count of a 202.
+func postStatus(t *testing.T, base string, evs []map[string]string) (status int, code string, accepted int) {
 	t.Helper()
 	body, _ := json.Marshal(evs)
 	resp, err := http.Post(base+"/v1/emojis", "application/json", bytes.NewReader(body))
@@ -89,11 +118,14 @@ func post(t *testing.T, base string, evs []map[string]string) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct{ Accepted int }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted {
+	var out struct {
+		Accepted int
+		Error    struct{ Code string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("POST: status %d, %v", resp.StatusCode, err)
 	}
-	return out.Accepted
+	return resp.StatusCode, out.Error.Code, out.Accepted
 }
 
 // Events of several matches and emojis posted over HTTP reach WebSocket

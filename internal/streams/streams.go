@@ -17,6 +17,14 @@ import (
 // DefaultDuplicates is the streams' Nats-Msg-Id dedup window.
 const DefaultDuplicates = 2 * time.Minute
 
+// DefaultSwarmRetention is how long a match's swarms are kept after its
+// last one: a match ended for longer has no subject left in the stream.
+const DefaultSwarmRetention = 24 * time.Hour
+
+// DefaultPartialRetention is how long partials are kept: a processor down
+// for longer loses what the bridges counted meanwhile.
+const DefaultPartialRetention = 24 * time.Hour
+
 // Config tunes the streams. The zero value is the documented default.
 type Config struct {
 	// Replicas is the stream replica count on a NATS cluster. Zero means 1.
@@ -30,6 +38,13 @@ type Config struct {
 	// Duplicates is the Nats-Msg-Id dedup window. Zero means 2 minutes.
 	// Recovery never relies on it.
 	Duplicates time.Duration
+	// SwarmRetention is the swarm stream's MaxAge: each match's swarms stay
+	// while it is live (its last SwarmHistory of them) and for this long
+	// after its last window. Zero means DefaultSwarmRetention.
+	SwarmRetention time.Duration
+	// PartialRetention is the partial stream's MaxAge. Zero means
+	// DefaultPartialRetention.
+	PartialRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -45,6 +60,12 @@ func (c Config) withDefaults() Config {
 	if c.Duplicates == 0 {
 		c.Duplicates = DefaultDuplicates
 	}
+	if c.SwarmRetention == 0 {
+		c.SwarmRetention = DefaultSwarmRetention
+	}
+	if c.PartialRetention == 0 {
+		c.PartialRetention = DefaultPartialRetention
+	}
 	return c
 }
 
@@ -58,6 +79,7 @@ func Partials(c Config) jetstream.StreamConfig {
 		Storage:           jetstream.FileStorage,
 		Replicas:          c.Replicas,
 		MaxMsgsPerSubject: c.PartialHistory,
+		MaxAge:            c.PartialRetention,
 		Duplicates:        c.Duplicates,
 		AllowDirect:       true,
 		DenyDelete:        true,
@@ -78,6 +100,7 @@ func Swarms(c Config) jetstream.StreamConfig {
 		Storage:           jetstream.FileStorage,
 		Replicas:          c.Replicas,
 		MaxMsgsPerSubject: c.SwarmHistory,
+		MaxAge:            c.SwarmRetention,
 		Duplicates:        c.Duplicates,
 		AllowDirect:       true,
 		DenyDelete:        true,

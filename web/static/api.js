@@ -14,6 +14,16 @@ export async function getConfig() {
   };
 }
 
+// getMatches reads GET /v1/matches: the registry's live matches, then the
+// scheduled ones. It resolves to [] when the server has no registry.
+export async function getMatches() {
+  const res = await fetch("/v1/matches", { headers: { Accept: "application/json" } });
+  if (res.status === 404) return [];
+  if (!res.ok) throw new Error(`GET /v1/matches answered ${res.status}`);
+  const data = await res.json();
+  return Array.isArray(data.matches) ? data.matches : [];
+}
+
 // postEvents sends one event object or an array of them. It never throws:
 // it resolves to {ok, status, accepted, text, retryAfterMs, ms}, where text
 // explains a failure.
@@ -54,6 +64,12 @@ export function describe(status, err, retryMs) {
       const which = Number.isInteger(err.index) ? ` (event #${err.index + 1})` : "";
       return `Rejected, nothing was counted${which}${detail}.`;
     }
+    case 404:
+      if (err.code === "unknown_match") return "This match is not in the registry: pick a live match.";
+      break;
+    case 409:
+      if (err.code === "match_not_live") return `This match takes no reactions now${detail}.`;
+      break;
     case 413: return "Rejected: too many events in one request (at most 1,000).";
     case 415: return "Rejected: the request was not sent as JSON.";
     case 429: {

@@ -1,6 +1,6 @@
 // The page: reads /v1/config, builds the emoji buttons, sends reactions,
 // shows the live swarm of one match, and logs what went in and came out.
-import { getConfig, postEvents } from "./api.js";
+import { getConfig, getMatches, postEvents } from "./api.js";
 import { Live } from "./live.js";
 import { Sender } from "./sender.js";
 import { SwarmView } from "./swarm.js";
@@ -18,7 +18,9 @@ const state = {
   sinceJoin: {},  // emoji -> count summed over the windows shown
   rows: {},       // emoji -> {last, swarm, total} elements of its tile
   userID: userID(),
+  registry: [],   // the registry's live and scheduled matches, GET /v1/matches
 };
+const MATCHES_REFRESH_MS = 30000;
 let live, sender, view;
 
 boot();
@@ -38,6 +40,19 @@ async function boot() {
   }
   showMessage("");
   start(state.cfg);
+  refreshMatches();
+}
+
+// refreshMatches lists the registry's matches in the picker, now and every
+// MATCHES_REFRESH_MS.
+async function refreshMatches() {
+  try {
+    state.registry = await getMatches();
+    renderMatchList();
+  } catch (err) {
+    log("error", `can't list the matches: ${err.message}`);
+  }
+  setTimeout(refreshMatches, MATCHES_REFRESH_MS);
 }
 
 function start(cfg) {
@@ -102,9 +117,27 @@ function rememberMatch(match) {
   try { recent = JSON.parse(localStorage.getItem("emostream.recent") || "[]"); } catch {}
   recent = [match, ...recent.filter((m) => m !== match && MATCH_RE.test(m))].slice(0, 8);
   localStorage.setItem("emostream.recent", JSON.stringify(recent));
-  $("match-list").replaceChildren(...[...new Set([...recent, DEFAULT_MATCH])].map((m) => {
+  renderMatchList();
+}
+
+// renderMatchList fills the picker: the registry's live matches first
+// (labelled with their title or teams), then scheduled ones, then recent.
+function renderMatchList() {
+  let recent = [];
+  try { recent = JSON.parse(localStorage.getItem("emostream.recent") || "[]"); } catch {}
+  const opts = new Map();
+  for (const m of state.registry) {
+    if (!MATCH_RE.test(m.id || "")) continue;
+    const teams = m.home && m.away ? `${m.home} v ${m.away}` : "";
+    const label = [m.state === "live" ? "● live" : m.state, m.title, teams].filter(Boolean).join(" · ");
+    opts.set(m.id, label);
+  }
+  for (const m of [...recent, DEFAULT_MATCH]) if (!opts.has(m)) opts.set(m, "recent");
+  $("match-list").replaceChildren(...[...opts].map(([id, label]) => {
     const o = document.createElement("option");
-    o.value = m;
+    o.value = id;
+    o.label = label;
+    o.textContent = label;
     return o;
   }));
 }

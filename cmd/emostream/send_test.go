@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/web"
+)
+
+func TestFitBatch(t *testing.T) {
+	limits := &web.Limits{MaxEvents: 1000, UserBurst: 100, IPBurst: 20000}
+	tests := []struct {
+		name        string
+		want, users int
+		limits      *web.Limits
+		got         int
+	}{
+		{"server says nothing", 1000, 1, nil, 1000},
+		{"one user", 1000, 1, limits, 100},
+		{"three users", 1000, 3, limits, 300},
+		{"many users", 1000, 50, limits, 1000},
+		{"small ip burst", 1000, 50, &web.Limits{MaxEvents: 1000, UserBurst: 100, IPBurst: 250}, 250},
+		{"no user limit", 500, 1, &web.Limits{MaxEvents: 1000}, 500},
+		{"more users than events", 10, 20, limits, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fitBatch(tt.want, tt.users, tt.limits); got != tt.got {
+				t.Errorf("fitBatch(%d, %d) = %d, want %d", tt.want, tt.users, got, tt.got)
+			}
+		})
+	}
+}
+
+// TestSendSplitsToFitTheBurst: 150 events of one user are more than the
+// per-user burst (100); send splits them to fit and spreads them over time,
+// and every one is stored.
+func TestSendSplitsToFitTheBurst(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ingest.New(ingest.Config{Listener: ln, Brokers: []string{k.Addr()}, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	url := "http://" + ln.Addr().String()
+	var out bytes.Buffer
+	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
+	runCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	if err := dispatch(runCtx, env, []string{"send", "--target", url, "--user", "u", "--count", "150"}); err != nil {
+		t.Fatalf("send: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "202 accepted 100") || !strings.Contains(out.String(), "202 accepted 50") {
+		t.Errorf("send's output:\n%s", out.String())
+	}
+	conn, err := kafka.DialLeader(context.Background(), "tcp", k.Addr(), k.Topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 150 {
+		t.Errorf("%d records stored, want 150", last)
+	}
+}

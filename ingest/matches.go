@@ -1,0 +1,211 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
+)
+
+// MinAdminToken is the shortest admin token accepted: long enough that
+// guessing it over HTTP is hopeless.
+const MinAdminToken = 16
+
+// publicMatches caps GET /v1/matches.
+const publicMatches = 200
+
+// adminTimeout bounds one admin request's registry call.
+const adminTimeout = 5 * time.Second
+
+// Registry is what ingest needs of the match registry.
+type Registry interface {
+	// Admit is nil for a live match, else an error wrapping
+	// registry.ErrUnknownMatch, registry.ErrNotLive or another reason.
+	Admit(id string) error
+	// Matches lists the loaded matches in a state (all when empty).
+	Matches(s registry.State, limit int) []registry.Match
+	Create(ctx context.Context, m registry.Match) (registry.Match, error)
+	Get(ctx context.Context, id string) (registry.Match, error)
+	List(ctx context.Context) ([]registry.Match, error)
+	Start(ctx context.Context, id string) (registry.Match, error)
+	End(ctx context.Context, id string) (registry.Match, error)
+	Remove(ctx context.Context, id string) error
+}
+
+var _ Registry = (*registry.Registry)(nil)
+
+// admit refuses a request with an event for a match that is not live. A
+// refused request writes nothing.
+func (s *Server) admit(r *request) *httpError {
+	if s.cfg.Matches == nil {
+		return nil
+	}
+	last := ""
+	for i := range r.events {
+		m := r.events[i].MatchID
+		if m == last {
+			continue
+		}
+		if err := s.cfg.Matches.Admit(m); err != nil {
+			return matchError(err, i)
+		}
+		last = m
+	}
+	return nil
+}
+
+// matchError maps a registry error onto the client's error table.
+func matchError(err error, index int) *httpError {
+	switch {
+	case errors.Is(err, registry.ErrUnknownMatch):
+		return &httpError{status: fiber.StatusNotFound, code: wire.CodeUnknownMatch, index: index,
+			msg: strings.TrimPrefix(err.Error(), "registry: ") + " (matches must be created in the registry first)"}
+	case errors.Is(err, registry.ErrNotLive):
+		return &httpError{status: fiber.StatusConflict, code: wire.CodeMatchNotLive, index: index,
+			msg: strings.TrimPrefix(err.Error(), "registry: ") + ": it takes no reactions now"}
+	case errors.Is(err, registry.ErrInvalid):
+		return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadField, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+	case errors.Is(err, registry.ErrExists), errors.Is(err, registry.ErrTransition), errors.Is(err, registry.ErrFull):
+		return &httpError{status: fiber.StatusConflict, code: wire.CodeConflict, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+	}
+	return &httpError{status: fiber.StatusServiceUnavailable, code: wire.CodeRegistryUnavailable, index: index,
+		retryAfter: 1, msg: "the match registry is unavailable; nothing of this request was stored, retry later"}
+}
+
+// matchRoutes adds GET /v1/matches and, with an admin token, the admin API.
+func (s *Server) matchRoutes(app *fiber.App) {
+	if s.cfg.Matches == nil {
+		return
+	}
+	app.Get("/v1/matches", s.publicMatches)
+	app.All("/v1/matches", s.methodNotAllowed("GET, HEAD"))
+	if s.cfg.AdminToken == "" {
+		return
+	}
+	admin := app.Group("/v1/admin", s.requireAdmin)
+	admin.Get("/matches", s.adminList)
+	admin.Post("/matches", s.adminCreate)
+	admin.Get("/matches/:id", s.adminGet)
+	admin.Delete("/matches/:id", s.adminRemove)
+	admin.Post("/matches/:id/start", s.adminMove(Registry.Start))
+	admin.Post("/matches/:id/end", s.adminMove(Registry.End))
+}
+
+// publicMatch is what anyone may read of a match.
+type publicMatch struct {
+	ID           string         `json:"id"`
+	State        registry.State `json:"state"`
+	Title        string         `json:"title,omitempty"`
+	Home         string         `json:"home,omitempty"`
+	Away         string         `json:"away,omitempty"`
+	PlannedStart *time.Time     `json:"planned_start,omitempty"`
+}
+
+// publicMatches is GET /v1/matches: the live matches, then the scheduled
+// ones, at most publicMatches.
+func (s *Server) publicMatches(c *fiber.Ctx) error {
+	out := []publicMatch{}
+	for _, st := range []registry.State{registry.Live, registry.Scheduled} {
+		for _, m := range s.cfg.Matches.Matches(st, publicMatches-len(out)) {
+			out = append(out, publicMatch{ID: m.ID, State: m.State, Title: m.Title, Home: m.Home,
+				Away: m.Away, PlannedStart: m.PlannedStart})
+		}
+	}
+	return sendJSONValue(c, fiber.StatusOK, map[string]any{"matches": out})
+}
+
+// requireAdmin lets a request through only with the admin bearer token,
+// compared in constant time.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	auth := c.Get(fiber.HeaderAuthorization)
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.cfg.AdminToken))
+	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="emostream-admin"`)
+		return s.fail(c, fiber.StatusUnauthorized, wire.CodeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", -1)
+	}
+	return c.Next()
+}
+
+func (s *Server) adminList(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	defer cancel()
+	ms, err := s.cfg.Matches.List(ctx)
+	if err != nil {
+		return matchError(err, -1).write(s, c)
+	}
+	if ms == nil {
+		ms = []registry.Match{}
+	}
+	return sendJSONValue(c, fiber.StatusOK, map[string]any{"matches": ms})
+}
+
+// adminCreate is POST /v1/admin/matches with {"id","title","home","away",
+// "planned_start","state"}; state may be scheduled (the default) or live.
+func (s *Server) adminCreate(c *fiber.Ctx) error {
+	var in publicMatch
+	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return s.fail(c, fiber.StatusBadRequest, wire.CodeBadJSON, "match: "+err.Error(), -1)
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	defer cancel()
+	m, err := s.cfg.Matches.Create(ctx, registry.Match{ID: in.ID, State: in.State, Title: in.Title,
+		Home: in.Home, Away: in.Away, PlannedStart: in.PlannedStart})
+	if err != nil {
+		return matchError(err, -1).write(s, c)
+	}
+	return sendJSONValue(c, fiber.StatusCreated, m)
+}
+
+func (s *Server) adminGet(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	defer cancel()
+	m, err := s.cfg.Matches.Get(ctx, c.Params("id"))
+	if err != nil {
+		return matchError(err, -1).write(s, c)
+	}
+	return sendJSONValue(c, fiber.StatusOK, m)
+}
+
+func (s *Server) adminRemove(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	defer cancel()
+	if err := s.cfg.Matches.Remove(ctx, c.Params("id")); err != nil {
+		return matchError(err, -1).write(s, c)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// adminMove is POST /v1/admin/matches/:id/start or /end.
+func (s *Server) adminMove(move func(Registry, context.Context, string) (registry.Match, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+		defer cancel()
+		m, err := move(s.cfg.Matches, ctx, c.Params("id"))
+		if err != nil {
+			return matchError(err, -1).write(s, c)
+		}
+		return sendJSONValue(c, fiber.StatusOK, m)
+	}
+}
+
+func sendJSONValue(c *fiber.Ctx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}

@@ -1,0 +1,165 @@
+package ingest_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
+)
+
+const testAdminToken = "0123456789abcdef-test"
+
+// startWithRegistry runs ingest with a match registry on a real NATS
+// server, its watch running.
+func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) {
+	t.Helper()
+	n := testenv.StartNATS(t)
+	_, js := n.Connect()
+	reg, err := registry.Open(context.Background(), js, registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = reg.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	st := startIngest(t, testenv.StartKafka(t, 4), ingest.Config{Matches: reg, AdminToken: token})
+	return st, reg
+}
+
+func (st *stack) admin(t *testing.T, method, path, token, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, st.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func matchEvent(match string) string {
+	return `{"user_id":"u1","match_id":"` + match + `","emoji_type":"🔥"}`
+}
+
+// wantError checks a refusal's status, code and index.
+func wantError(t *testing.T, r reply, status int, code string, index int) {
+	t.Helper()
+	e := decodeJSON[apiError](t, r.body)
+	if r.status != status || e.Error.Code != code || (index >= 0) != (e.Error.Index != nil) ||
+		e.Error.Index != nil && *e.Error.Index != index {
+		t.Fatalf("got %d %s, want %d %s at index %d", r.status, r.body, status, code, index)
+	}
+}
+
+// TestMatchesAdmission: reactions only for live matches; a refused request
+// writes nothing to Kafka, whatever else it holds.
+func TestMatchesAdmission(t *testing.T) {
+	st, reg := startWithRegistry(t, testAdminToken)
+	before := endOffsets(t, st.k)
+	wantError(t, st.post(t, matchEvent("nope")), 404, wire.CodeUnknownMatch, 0)
+	r := st.admin(t, "POST", "/v1/admin/matches", testAdminToken, `{"id":"final","title":"Final","home":"A","away":"B"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	testenv.WaitFor(t, 5e9, "scheduled match refused as not live", func() bool {
+		return st.post(t, matchEvent("final")).status == http.StatusConflict
+	})
+	wantError(t, st.post(t, matchEvent("final")), 409, wire.CodeMatchNotLive, 0)
+	if r := st.admin(t, "POST", "/v1/admin/matches/final/start", testAdminToken, ""); r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	testenv.WaitFor(t, 5e9, "live match admitted", func() bool { return st.post(t, matchEvent("final")).status == http.StatusAccepted })
+	afterOne := endOffsets(t, st.k)
+	if sum(afterOne)-sum(before) != 1 {
+		t.Fatalf("%d records written, want only the admitted one", sum(afterOne)-sum(before))
+	}
+	batch := "[" + strings.Join([]string{matchEvent("final"), matchEvent("final"), matchEvent("final"), matchEvent("other"), matchEvent("final")}, ",") + "]"
+	wantError(t, st.post(t, batch), 404, wire.CodeUnknownMatch, 3)
+	if r := st.admin(t, "POST", "/v1/admin/matches/final/end", testAdminToken, ""); r.status != 200 {
+		t.Fatalf("end: %d %s", r.status, r.body)
+	}
+	testenv.WaitFor(t, 5e9, "end seen", func() bool { return reg.Admit("final") != nil })
+	wantError(t, st.post(t, matchEvent("final")), 409, wire.CodeMatchNotLive, 0)
+	if got := sum(endOffsets(t, st.k)); got != sum(afterOne) {
+		t.Fatalf("refused requests wrote %d records", got-sum(afterOne))
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	st, reg := startWithRegistry(t, testAdminToken)
+	for _, tok := range []string{"", "wrong-token-wrong-token", testAdminToken + "x"} {
+		r := st.admin(t, "POST", "/v1/admin/matches", tok, `{"id":"x","state":"live"}`)
+		wantError(t, r, 401, wire.CodeUnauthorized, -1)
+		if r.header.Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+	}
+	if _, err := reg.Get(context.Background(), "x"); err == nil {
+		t.Fatal("a refused admin request created a match")
+	}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", "/v1/admin/matches", `{"id":"a.b"}`, 400, wire.CodeBadField},
+		{"POST", "/v1/admin/matches", `{"id":"ok","colour":"red"}`, 400, wire.CodeBadJSON},
+		{"POST", "/v1/admin/matches", `{"id":"ok","state":"ended"}`, 400, wire.CodeBadField},
+		{"POST", "/v1/admin/matches", `{"id":"m1","state":"live","title":"One"}`, 201, ""},
+		{"POST", "/v1/admin/matches", `{"id":"m1"}`, 409, wire.CodeConflict},
+		{"POST", "/v1/admin/matches", `{"id":"m2","planned_start":"2026-12-24T18:00:00Z"}`, 201, ""},
+		{"POST", "/v1/admin/matches/m1/start", ``, 409, wire.CodeConflict},
+		{"POST", "/v1/admin/matches/zz/start", ``, 404, wire.CodeUnknownMatch},
+		{"GET", "/v1/admin/matches/m2", ``, 200, ""},
+		{"DELETE", "/v1/admin/matches/m2", ``, 204, ""},
+		{"GET", "/v1/admin/matches/m2", ``, 404, wire.CodeUnknownMatch},
+	} {
+		r := st.admin(t, c.method, c.path, testAdminToken, c.body)
+		if c.code != "" {
+			wantError(t, r, c.status, c.code, -1)
+		} else if r.status != c.status {
+			t.Fatalf("%s %s %s: %d %s, want %d", c.method, c.path, c.body, r.status, r.body, c.status)
+		}
+	}
+	r := st.admin(t, "GET", "/v1/admin/matches", testAdminToken, "")
+	list := decodeJSON[struct{ Matches []registry.Match }](t, r.body)
+	if len(list.Matches) != 1 || list.Matches[0].ID != "m1" || list.Matches[0].State != registry.Live {
+		t.Fatalf("admin list: %s", r.body)
+	}
+	testenv.WaitFor(t, 5e9, "public list", func() bool {
+		r := st.do(t, "GET", "/v1/matches", "", nil)
+		var got []string
+		for _, m := range decodeJSON[struct{ Matches []registry.Match }](t, r.body).Matches {
+			got = append(got, m.ID+":"+string(m.State))
+		}
+		return slices.Equal(got, []string{"m1:live"})
+	})
+}
+
+// TestAdminOff: without a token the admin API does not exist.
+func TestAdminOff(t *testing.T) {
+	st, _ := startWithRegistry(t, "")
+	wantError(t, st.admin(t, "POST", "/v1/admin/matches", testAdminToken, `{"id":"x"}`), 404, wire.CodeNotFound, -1)
+	if _, err := ingest.New(ingest.Config{AdminToken: "short", Matches: nil}); err == nil {
+		t.Fatal("a short admin token without a registry was accepted")
+	}
+}
