@@ -67,11 +67,11 @@ func runPhase(ctx context.Context, cfg Config, ph phase) (PhaseReport, error) {
 			mu.Unlock()
 		}
 	}
-	var prev int64
-	var prevAt time.Duration
+	var prev, before int64             // accepted at the last progress report and the one before
+	var prevAt, beforeAt time.Duration // and their times
 	lc.Progress = func(p loadgen.Progress) {
 		rate := ratio(float64(p.Accepted-prev), (p.Elapsed - prevAt).Seconds())
-		prev, prevAt = p.Accepted, p.Elapsed
+		before, beforeAt, prev, prevAt = prev, prevAt, p.Accepted, p.Elapsed
 		rep.Timeline = append(rep.Timeline, TimePoint{Seconds: p.Elapsed.Seconds(), EventsPerSec: rate})
 		if cfg.Progress != nil {
 			cfg.Progress(ph.name, p)
@@ -86,14 +86,28 @@ func runPhase(ctx context.Context, cfg Config, ph phase) (PhaseReport, error) {
 		return rep, fmt.Errorf("bench: %s: %w", ph.name, err)
 	}
 	rep.Process = phaseProcess(p0, r0, time.Since(t0))
-	if end := rep.Load.Elapsed; rep.Load.Accepted > prev && end > prevAt { // the tail after the last progress report
-		rate := ratio(float64(rep.Load.Accepted-prev), (end - prevAt).Seconds())
-		rep.Timeline = append(rep.Timeline, TimePoint{Seconds: end.Seconds(), EventsPerSec: rate})
-	}
+	rep.Timeline = withTail(rep.Timeline, rep.Load.Accepted, rep.Load.Elapsed, before, beforeAt, prev, prevAt)
 	mu.Lock()
 	rep.HTTP = rep.http.Stats()
 	mu.Unlock()
 	return rep, nil
+}
+
+// withTail adds the answers after the last progress report (at prevAt,
+// prev accepted) to the timeline, which ends at end with accepted in all.
+// The tail is mostly requests that were in flight when sending stopped: a
+// rate over its short stretch alone would be a false spike, so a tail
+// shorter than the last interval is folded into the last point, whose rate
+// is then taken over both (from beforeAt, before accepted).
+func withTail(tl []TimePoint, accepted int64, end time.Duration, before int64, beforeAt time.Duration, prev int64, prevAt time.Duration) []TimePoint {
+	if accepted <= prev || end <= prevAt {
+		return tl
+	}
+	if len(tl) > 0 && end-prevAt < prevAt-beforeAt {
+		tl[len(tl)-1] = TimePoint{Seconds: end.Seconds(), EventsPerSec: ratio(float64(accepted-before), (end - beforeAt).Seconds())}
+		return tl
+	}
+	return append(tl, TimePoint{Seconds: end.Seconds(), EventsPerSec: ratio(float64(accepted-prev), (end - prevAt).Seconds())})
 }
 
 // loadgenConfig is the load of a phase, with a client that never retries.

@@ -111,12 +111,16 @@ func histDelta(before, after *dto.Histogram) (StageMetric, bool) {
 
 // bucketQuantile estimates quantile q from cumulative bucket counts; past
 // the last bound it answers the last bound.
+//
+// In the first bucket, whose lower end is unknown (a histogram of counts
+// starts at 1, not 0), it answers the bucket's bound: interpolating from 0
+// would report 0.5 when every value is 1.
 func bucketQuantile(q float64, bounds []float64, cum []uint64, total uint64) float64 {
 	rank := q * float64(total)
 	lo, prev := 0.0, uint64(0)
 	for i, c := range cum {
 		if float64(c) >= rank {
-			if c == prev {
+			if c == prev || i == 0 {
 				return bounds[i]
 			}
 			return lo + (bounds[i]-lo)*(rank-float64(prev))/float64(c-prev)

@@ -78,6 +78,8 @@ func (r *Report) targetsMD(b *strings.Builder) {
 	for _, t := range r.Targets {
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", t.Name, t.Want, t.Got, yesNo(t.Met))
 	}
+	fmt.Fprintf(b, "\nThe targets are absolute figures set for a quiet 2-core machine; this run had %d CPUs shared with the load generator and %d viewers in this process or its children. A \"no\" can be the machine rather than the code: compare the ratios below, and medians of several runs.\n",
+		r.Settings.NumCPU, r.Settings.Viewers)
 	if r.Ratios.CeilingEventsPerSec > 0 {
 		fmt.Fprintf(b, "\nPipeline throughput is %.0f%% of the bare 202 handler (%.0f events/s) and %.0f%% of the null pipeline (%.0f events/s).\n",
 			r.Ratios.ToCeiling*100, r.Ratios.CeilingEventsPerSec, r.Ratios.ToNullPipeline*100, r.Ratios.NullEventsPerSec)

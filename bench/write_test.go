@@ -153,4 +153,27 @@ func TestBucketQuantile(t *testing.T) {
 			t.Errorf("bucketQuantile(%v) = %v, want %v", tt.q, got, tt.want)
 		}
 	}
+	// Every value 1, in the first bucket of a count histogram: p50 is 1.
+	if got := bucketQuantile(0.5, []float64{1, 4, 16}, []uint64{10, 10, 10}, 10); got != 1 {
+		t.Errorf("all ones: p50 = %v, want 1", got)
+	}
+}
+
+func TestWithTail(t *testing.T) {
+	s := time.Second
+	tl := []TimePoint{{1, 1000}, {2, 1000}}
+	// A 100 ms tail with 500 more answers (requests in flight) is folded
+	// into the last second: 1,500 over 1.1 s, not 5,000/s.
+	got := withTail(append([]TimePoint(nil), tl...), 2500, 2100*time.Millisecond, 1000, s, 2000, 2*s)
+	if len(got) != 2 || math.Abs(got[1].EventsPerSec-1500/1.1) > 1e-6 || got[1].Seconds != 2.1 {
+		t.Errorf("short tail: %+v", got)
+	}
+	// A tail as long as an interval is a point of its own.
+	got = withTail(append([]TimePoint(nil), tl...), 3000, 3*s, 1000, s, 2000, 2*s)
+	if len(got) != 3 || got[2].EventsPerSec != 1000 {
+		t.Errorf("long tail: %+v", got)
+	}
+	if got = withTail(tl, 2000, 3*s, 1000, s, 2000, 2*s); len(got) != 2 {
+		t.Errorf("no tail: %+v", got)
+	}
 }

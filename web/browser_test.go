@@ -86,6 +86,11 @@ func TestBrowser(t *testing.T) {
 	if got := p.eval(`document.getElementById("window-info").textContent`); !strings.HasPrefix(got, "stored") {
 		t.Errorf("window info = %q, want it marked stored", got)
 	}
+	// 7 with a threshold of 5 is one unit: singular, not "1 units".
+	if got := p.eval(`document.querySelector('#counts li[data-emoji="🏆"] .sub').textContent + " / " +
+		document.getElementById("total-swarm").parentElement.textContent`); got != "1 unit · 7 total / 1 swarm unit" {
+		t.Errorf("unit wording = %q, want %q", got, "1 unit · 7 total / 1 swarm unit")
+	}
 
 	t.Run("click", func(t *testing.T) {
 		p := p.in(t)

@@ -35,8 +35,10 @@ same load: loadgen against a bare 202 handler (the ceiling) and against a null
 pipeline (decode, publish to NATS core), both at an unlimited rate, then
 against the pipeline at --rate. It reports throughput, HTTP latency, window
 delivery lag, event-to-screen latency, whether the viewers' totals equal the
-accepted events, and CPU and memory; --out DIR writes report.json, report.md
-and SVG plots. Ingest's rate limits are off in the embedded stack.`
+accepted events, and CPU and memory. It prints the report and writes it, as
+report.json, report.md and SVG plots, to --out (by default a new directory
+emostream-bench-<date>-<time> here). Ingest's rate limits are off in the
+embedded stack.`
 
 func runBench(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bench", benchSynopsis)
@@ -54,7 +56,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	fs.DurationVar(&c.Window, "window", 0, "counting window of the embedded stack (or of --against's); 0 means 2s")
 	partitions := fs.Int("partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
 	fs.BoolVar(&c.SkipCeilings, "skip-ceilings", false, "leave out the ceiling and null-pipeline phases")
-	out := fs.String("out", "", "directory for report.json, report.md and the plots")
+	out := fs.String("out", "", "directory for report.json, report.md and the plots (default emostream-bench-<date>-<time>)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
 	parseLogged := logFlags(fs, env)
@@ -89,11 +91,13 @@ func benchAndReport(ctx context.Context, env *environment, c bench.Config, out s
 		return err
 	}
 	fmt.Fprintf(env.stderr, "bench done in %v\n", time.Since(start).Round(time.Second))
-	if out != "" {
-		if err := rep.WriteDir(out); err != nil {
-			return err
-		}
+	if out == "" {
+		out = "emostream-bench-" + start.Format("20060102-150405")
 	}
+	if err := rep.WriteDir(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "report and plots written to %s/\n", out)
 	if asJSON {
 		err = rep.WriteJSON(env.stdout)
 	} else {
