@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -32,6 +34,7 @@ type Bridge struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	kafka   kafkaconn.Conn
 	dialer  *kafka.Dialer
 	js      jetstream.JetStream
 	stream  jetstream.Stream
@@ -83,11 +86,16 @@ func New(cfg Config) (*Bridge, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	kc, err := cfg.KafkaSecurity.Build()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	return &Bridge{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "bridge"),
 		metrics: newMetrics(cfg.Metrics),
-		dialer:  &kafka.Dialer{ClientID: "emostream-bridge", Timeout: 10 * time.Second, DualStack: true},
+		kafka:   kc,
+		dialer:  kc.Dialer("emostream-bridge"),
 	}, nil
 }
 
@@ -95,6 +103,9 @@ func New(cfg Config) (*Bridge, error) {
 // until ctx ends. Open windows are dropped then: the next owner re-reads
 // them from Kafka.
 func (b *Bridge) Run(ctx context.Context) error {
+	if err := b.checkKafka(ctx); err != nil {
+		return err
+	}
 	nc, err := b.connect()
 	if err != nil {
 		return err
@@ -120,7 +131,9 @@ func (b *Bridge) connect() (*nats.Conn, error) {
 	if b.cfg.NATS != nil {
 		return b.cfg.NATS, nil
 	}
-	nc, err := nats.Connect(b.cfg.NATSURL, nats.Name("emostream-bridge"), nats.MaxReconnects(-1))
+	opts := append([]nats.Option{nats.Name("emostream-bridge"), nats.MaxReconnects(-1)}, natsconn.StateLog(b.log, 0)...)
+	opts = append(opts, b.cfg.NATSOptions...)
+	nc, err := nats.Connect(b.cfg.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: connecting to NATS at %s: %w", b.cfg.NATSURL, err)
 	}
@@ -132,7 +145,8 @@ func (b *Bridge) openStream(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	if err := streams.Ensure(ctx, js, b.cfg.Streams); err != nil {
+	// Only the stream it writes: the processor ensures both.
+	if err := streams.EnsureStream(ctx, js, streams.Partials(b.cfg.Streams)); err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	if b.stream, err = js.Stream(ctx, wire.PartialsStream); err != nil {

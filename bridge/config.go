@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -23,6 +24,9 @@ const (
 	// DefaultDedupHorizon is how long, in receive time, an event_id is
 	// remembered.
 	DefaultDedupHorizon = 10 * time.Minute
+	// DefaultFreshLookback is how far back a partition with no partial in
+	// the store starts counting.
+	DefaultFreshLookback = 10 * time.Minute
 	// DefaultDedupMax is how many event_ids are remembered per partition.
 	DefaultDedupMax = 200_000
 	// DefaultSessionTimeout is the consumer group session timeout.
@@ -62,12 +66,19 @@ type Config struct {
 	Topic string
 	// Group is the Kafka consumer group. Empty means wire.DefaultGroup.
 	Group string
+	// KafkaSecurity is how the bridge connects to Kafka (TLS, SASL). The
+	// zero value is plaintext without authentication.
+	KafkaSecurity kafkaconn.Security
 	// NATS is a connection to the JetStream hub; the bridge does not close
 	// it. Nil means the bridge dials NATSURL and closes that connection
 	// when Run returns.
 	NATS *nats.Conn
 	// NATSURL is dialled when NATS is nil. Empty means nats.DefaultURL.
 	NATSURL string
+	// NATSOptions are added when dialling NATSURL: credentials and TLS
+	// (natsconn.Options.NATSOptions). Nil means an anonymous plain
+	// connection.
+	NATSOptions []nats.Option
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
 	// CloseDelay is how long after its end a window closes when no record
@@ -83,6 +94,11 @@ type Config struct {
 	// to arrive on the partition (the dedup_horizon_seconds metric): size
 	// it as that rate times DedupHorizon. Zero means DefaultDedupMax.
 	DedupMax int
+	// FreshLookback is how far back, in receive time, a partition with no
+	// partial in the store starts counting (a new JetStream store on a
+	// topic with history): older records are skipped and reported. Zero
+	// means DefaultFreshLookback; negative counts the whole topic.
+	FreshLookback time.Duration
 	// MaxPartialBytes bounds the JSON encoding of every partial: a window
 	// whose counts would outgrow it is published as several partials (the
 	// window is split). It must fit, with 1 KiB for headers, within the
@@ -114,6 +130,7 @@ func (c Config) withDefaults() Config {
 	c.CloseDelay = cmp.Or(c.CloseDelay, DefaultCloseDelay)
 	c.DedupHorizon = cmp.Or(c.DedupHorizon, DefaultDedupHorizon)
 	c.DedupMax = cmp.Or(c.DedupMax, DefaultDedupMax)
+	c.FreshLookback = cmp.Or(c.FreshLookback, DefaultFreshLookback)
 	c.MaxPartialBytes = cmp.Or(c.MaxPartialBytes, DefaultMaxPartialBytes)
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)

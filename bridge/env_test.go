@@ -30,7 +30,8 @@ type env struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	w     *kafka.Writer
-	want  wire.Counts // what was produced, decodable and not repeated
+	dial  *kafka.Dialer // reads the high watermarks
+	want  wire.Counts   // what was produced, decodable and not repeated
 	seq   atomic.Int64
 }
 
@@ -38,7 +39,8 @@ const testWindow = 200 * time.Millisecond
 
 func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
-	e := &env{t: t, kafka: testenv.StartKafka(t, partitions), nats: testenv.StartNATS(t), want: wire.Counts{}}
+	e := &env{t: t, kafka: testenv.StartKafka(t, partitions), nats: testenv.StartNATS(t), want: wire.Counts{},
+		dial: kafka.DefaultDialer}
 	e.nc, e.js = e.nats.Connect()
 	if err := streams.Ensure(context.Background(), e.js, streams.Config{}); err != nil {
 		t.Fatal(err)
@@ -157,7 +159,7 @@ func (e *env) hwms() []int64 {
 	e.t.Helper()
 	out := make([]int64, e.kafka.Partitions)
 	for p := range out {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", e.kafka.Addr(), wire.DefaultTopic, p)
+		conn, err := e.dial.DialLeader(context.Background(), "tcp", e.kafka.Addr(), wire.DefaultTopic, p)
 		if err != nil {
 			e.t.Fatal(err)
 		}

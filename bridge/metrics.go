@@ -14,7 +14,7 @@ import (
 type metrics struct {
 	events, late, duplicates, bad   *prometheus.CounterVec
 	published, fenced, regressions  *prometheus.CounterVec
-	dedupEvicted, splits            *prometheus.CounterVec
+	dedupEvicted, splits, history   *prometheus.CounterVec
 	publishErrors                   *prometheus.CounterVec // by partition and reason
 	lag, dedupEntries, dedupHorizon *prometheus.GaugeVec
 	openPartialBytes                *prometheus.GaugeVec
@@ -46,6 +46,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		fenced:       counter("fenced_total", "Publishes refused because another bridge published on the partition."),
 		regressions:  counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
 		dedupEvicted: counter("dedup_evicted_total", "Event ids forgotten before their horizon because of the cap."),
+		history:      counter("history_skipped_records_total", "Records left uncounted because the partition had no partial in the store and they were received before the fresh-start lookback."),
 		splits:       counter("partial_splits_total", "Partials closed before their window's end because the next key would have outgrown the size bound."),
 		publishErrors: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "publish_errors_total",

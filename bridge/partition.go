@@ -130,7 +130,8 @@ func (b *Bridge) startOffsets(conn *kafka.Conn, id int32, last *wire.Partial) (n
 		return 0, 0, fmt.Errorf("reading the offsets of partition %d: %w", id, err)
 	}
 	if last == nil {
-		return first, first, nil
+		next = b.freshStart(conn, id, first, hwm)
+		return next, b.freshWarm(conn, first, next), nil
 	}
 	next = last.NextOffset()
 	switch {
@@ -142,6 +143,50 @@ func (b *Bridge) startOffsets(conn *kafka.Conn, id int32, last *wire.Partial) (n
 		return next, first, nil
 	}
 	return next, b.warmStart(conn, last, first, next), nil
+}
+
+// freshStart is where a partition with no partial in the store starts
+// counting: the first record received within FreshLookback before now, so
+// a new JetStream store on a topic with a long history does not count it
+// all again and publish it as a flood of old swarms. The records skipped
+// are reported (a warning and history_skipped_records_total). A negative
+// FreshLookback counts the whole topic, on purpose. The dedup set is
+// warmed from the records within its horizon before that (freshWarm).
+func (b *Bridge) freshStart(conn *kafka.Conn, id int32, first, hwm int64) int64 {
+	if b.cfg.FreshLookback < 0 || first >= hwm {
+		return first
+	}
+	since := b.cfg.Clock().Add(-b.cfg.FreshLookback)
+	off, err := conn.ReadOffset(since)
+	switch {
+	case err != nil:
+		b.log.Warn("finding where a fresh partition starts; counting its whole log", "partition", id, "err", err)
+		return first
+	case off < first || off > hwm: // no record received since then
+		off = hwm
+	}
+	if off > first {
+		b.metrics.history.WithLabelValues(strconv.Itoa(int(id))).Add(float64(off - first))
+		b.log.Warn("no partial of this partition in the store: counting from the records received in the last "+
+			b.cfg.FreshLookback.String()+"; older ones are history and stay uncounted (--fresh-lookback -1s counts them)",
+			"partition", id, "skipped_records", off-first, "from_offset", off)
+	}
+	return off
+}
+
+// freshWarm is where a fresh partition starting at next re-reads records
+// for its dedup set: within the dedup horizon before the lookback, and at
+// most DedupMax records.
+func (b *Bridge) freshWarm(conn *kafka.Conn, first, next int64) int64 {
+	if next == first || b.cfg.DedupHorizon <= 0 {
+		return next
+	}
+	warm := max(first, next-int64(b.cfg.DedupMax))
+	since := b.cfg.Clock().Add(-b.cfg.FreshLookback - b.cfg.DedupHorizon)
+	if off, err := conn.ReadOffset(since); err == nil && off >= first {
+		warm = max(warm, min(off, next))
+	}
+	return warm
 }
 
 // afterRegression resumes a partition whose log now ends before the offset

@@ -92,10 +92,11 @@ func connect(t testing.TB, urls string, opts ...nats.Option) *nats.Conn {
 	return nc
 }
 
-// stageJS connects to the hub as a stage and creates EMOSTREAM_SWARMS.
-func stageJS(t testing.TB, h *Hub) jetstream.JetStream {
+// stageJS connects to the hub as a stage (anonymous, or with opts, e.g.
+// the processor's credentials) and creates EMOSTREAM_SWARMS.
+func stageJS(t testing.TB, h *Hub, opts ...nats.Option) jetstream.JetStream {
 	t.Helper()
-	js, err := jetstream.New(connect(t, h.ClientURL()))
+	js, err := jetstream.New(connect(t, h.ClientURL(), opts...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,12 @@ package fanout
 import (
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"maps"
+	"slices"
 	"text/template"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // Defaults of HubConfig.
@@ -24,12 +27,18 @@ const (
 // HubConfig builds the hub when no .conf file is given. It renders to the
 // same nats-server configuration as the repository's nats.conf.
 type HubConfig struct {
-	// ConfigFile is a nats-server .conf to load as is. When set, every
-	// other field but Logger is ignored.
+	// ConfigFile is a nats-server .conf to load. When set, the non-zero
+	// fields among Name, DataDir, ClientListen, LeafListen, MonitorListen
+	// and MaxConnections override the file's values (as nats-server's own
+	// flags override its -c file), the credential and TLS fields must be
+	// zero (ErrFileOnly), and the others but Logger are ignored. A relative
+	// store_dir in the file is relative to the working directory, as with a
+	// stock nats-server, so that one file behaves the same under both.
 	ConfigFile string
 	// Name is the server name. Zero means "emostream-hub".
 	Name string
-	// DataDir holds JetStream's store (DataDir/jetstream), fsynced on every
+	// DataDir holds JetStream's store (DataDir/jetstream; store_dir is
+	// DataDir, since nats-server adds the "jetstream"), fsynced on every
 	// write. Zero means "./.emostream".
 	DataDir string
 	// ClientListen is where stages connect. Port 0 picks a free port. Zero
@@ -41,12 +50,27 @@ type HubConfig struct {
 	// MonitorListen serves /varz, /connz, /subsz, /leafz, /jsz. Zero means
 	// no monitoring port.
 	MonitorListen string
-	// StageUser is the stages' user (account STAGES, which has JetStream).
-	// Zero means "stages".
+	// StageUser is the one user of account STAGES (which has JetStream)
+	// when Passwords is nil: every client connects as it, without
+	// credentials, with every permission. Zero means "stages".
 	StageUser string
-	// StagePassword is the stages' password. Zero means stages connect
-	// without credentials (no_auth_user): only for a loopback ClientListen.
-	StagePassword string
+	// Passwords are the passwords of the client port's users (StageUsers:
+	// ingest, bridge, processor, admin), each with the least permissions
+	// of its stage (Permissions). A missing or empty one is random; read
+	// them back with Passwords. Nil means no credentials at all (StageUser,
+	// above), which NewHub refuses unless ClientListen is loopback
+	// (ErrNoCredentials).
+	Passwords map[string]string
+	// AnonymousAdmin, with Passwords, lets a client without credentials
+	// connect as UserAdmin (the match registry, nothing else): emostream
+	// up's quick start. NewHub refuses it unless ClientListen is loopback.
+	AnonymousAdmin bool
+	// ClientTLS serves the client port over TLS (Cert and Key; with CA and
+	// Verify, stages must present a client certificate). Zero means plain.
+	ClientTLS TLSConfig
+	// LeafTLS serves the leafnode port over TLS, as ClientTLS. Zero means
+	// plain.
+	LeafTLS TLSConfig
 	// LeafUser is the user leaf clusters connect as (account LEAF). Zero
 	// means "leaf".
 	LeafUser string
@@ -92,11 +116,43 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEmbedded(opts, log)
+	if cfg.ConfigFile != "" {
+		if err := cfg.override(opts); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkExposed(opts); err != nil {
+		return nil, err
+	}
+	e, err := newEmbedded(opts, log, cfg.ConfigFile == "")
 	if err != nil {
 		return nil, err
 	}
 	return &Hub{embedded: e, cfg: cfg}, nil
+}
+
+// override applies the set fields of c to the options of c.ConfigFile.
+func (c HubConfig) override(opts *server.Options) error {
+	if c.Passwords != nil || c.AnonymousAdmin || c.LeafPassword != "" || c.StageUser != "" || c.LeafUser != "" ||
+		c.ClientTLS != (TLSConfig{}) || c.LeafTLS != (TLSConfig{}) {
+		return ErrFileOnly
+	}
+	if c.Name != "" {
+		opts.ServerName = c.Name
+	}
+	if c.DataDir != "" {
+		opts.StoreDir = storeDir(c.DataDir)
+	}
+	if c.MaxConnections > 0 {
+		opts.MaxConn = c.MaxConnections
+	}
+	if err := overrideListen(c.ClientListen, &opts.Host, &opts.Port); err != nil {
+		return err
+	}
+	if err := overrideListen(c.LeafListen, &opts.LeafNode.Host, &opts.LeafNode.Port); err != nil {
+		return err
+	}
+	return overrideListen(c.MonitorListen, &opts.HTTPHost, &opts.HTTPPort)
 }
 
 func (c HubConfig) withDefaults() (HubConfig, error) {
@@ -112,6 +168,15 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	def(&c.StageUser, DefaultStageUser)
 	def(&c.LeafUser, DefaultLeafUser)
 	def(&c.LeafPassword, randomSecret())
+	if c.Passwords != nil {
+		pw := make(map[string]string, len(StageUsers))
+		for _, u := range StageUsers {
+			p := c.Passwords[u]
+			def(&p, randomSecret())
+			pw[u] = p
+		}
+		c.Passwords = pw
+	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultHubMaxConns
 	}
@@ -130,10 +195,22 @@ func (c HubConfig) validate() error {
 			return err
 		}
 	}
-	if c.StagePassword != "" {
-		if err := checkCredential(c.StagePassword); err != nil {
+	for u, pw := range c.Passwords {
+		if !slices.Contains(StageUsers, u) {
+			return fmt.Errorf("fanout: unknown stage user %q (want one of %v)", u, StageUsers)
+		}
+		if err := checkCredential(pw); err != nil {
 			return err
 		}
+	}
+	if c.AnonymousAdmin && c.Passwords == nil {
+		return fmt.Errorf("fanout: AnonymousAdmin needs Passwords")
+	}
+	if err := c.ClientTLS.validate("client port", true); err != nil {
+		return err
+	}
+	if err := c.LeafTLS.validate("leafnode port", true); err != nil {
+		return err
 	}
 	if c.MaxConnections < 0 || c.MaxPayload < 0 || c.WriteDeadline < 0 {
 		return fmt.Errorf("fanout: hub limits must not be negative")
@@ -142,9 +219,9 @@ func (c HubConfig) validate() error {
 }
 
 func (c HubConfig) render() (string, error) {
-	data := map[string]any{"C": c, "Store": filepath.Join(c.DataDir, "jetstream"),
+	data := map[string]any{"C": c, "Store": storeDir(c.DataDir),
 		"Get": LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Domain": HubDomain, "Live": "emostream.live.>",
-		"Allow": []string{"emostream.live.>", serviceReplies, inboxes}}
+		"Allow": []string{"emostream.live.>", serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue
@@ -156,6 +233,32 @@ func (c HubConfig) render() (string, error) {
 		data[k] = l
 	}
 	return render(hubTemplate, data)
+}
+
+// stageUser is one user of the client port, as rendered.
+type stageUser struct {
+	Name, Password string
+	Permission
+}
+
+func (c HubConfig) users() []stageUser {
+	perms := Permissions()
+	var out []stageUser
+	for _, u := range StageUsers {
+		if pw, ok := c.Passwords[u]; ok {
+			out = append(out, stageUser{Name: u, Password: pw, Permission: perms[u]})
+		}
+	}
+	return out
+}
+
+// Passwords returns the client port's users and passwords (nil for a hub
+// without credentials or loaded from a file).
+func (h *Hub) Passwords() map[string]string {
+	if h.cfg.ConfigFile != "" {
+		return nil
+	}
+	return maps.Clone(h.cfg.Passwords)
 }
 
 // ClientURL is where stages connect, e.g. nats://127.0.0.1:4222.
@@ -178,7 +281,7 @@ func (h *Hub) LeafRemote() string {
 }
 
 // hubTemplate mirrors nats.conf at the repository root.
-var hubTemplate = template.Must(template.New("hub").Funcs(confFuncs).Parse(`
+var hubTemplate = template.Must(template.Must(tlsTemplate.Clone()).New("hub").Parse(`
 server_name: {{q .C.Name}}
 listen: {{.Client}}
 {{- if .Monitor}}
@@ -195,7 +298,14 @@ jetstream {
 accounts {
   STAGES {
     jetstream: enabled
-    users: [{user: {{q .C.StageUser}}{{if .C.StagePassword}}, password: {{q .C.StagePassword}}{{end}}, allowed_connection_types: ["STANDARD"]}]
+    users: [
+{{- range .Users}}
+      {user: {{q .Name}}, password: {{q .Password}}, allowed_connection_types: ["STANDARD"],
+        permissions: {publish: {allow: [{{join .Publish}}]}, subscribe: {allow: [{{join .Subscribe}}]}}}
+{{- else}}
+      {user: {{q .C.StageUser}}, allowed_connection_types: ["STANDARD"]}
+{{- end}}
+    ]
     exports: [{stream: {{q .Live}}}, {service: {{q .Get}}}]
   }
   LEAF {
@@ -207,10 +317,18 @@ accounts {
     ]
   }
 }
-{{- if not .C.StagePassword}}
+{{- if not .C.Passwords}}
 no_auth_user: {{q .C.StageUser}}
+{{- else if .C.AnonymousAdmin}}
+no_auth_user: {{q .Admin}}
 {{- end}}
+{{- with .C.ClientTLS}}{{if .Cert}}
+tls { {{template "tls" .}} }
+{{- end}}{{end}}
 leafnodes {
   listen: {{.Leaf}}
+{{- with .C.LeafTLS}}{{if .Cert}}
+  tls { {{template "tls" .}} }
+{{- end}}{{end}}
 }
 `))

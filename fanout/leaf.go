@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"text/template"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // Defaults of LeafConfig.
@@ -28,8 +30,12 @@ var ErrNoRemotes = errors.New("fanout: a leaf needs at least one remote (hub or 
 // LeafConfig builds a leaf cluster node when no .conf file is given. It
 // renders to the same configuration as deploy/leaf-a.conf.
 type LeafConfig struct {
-	// ConfigFile is a nats-server .conf to load as is. When set, every
-	// other field but Logger is ignored.
+	// ConfigFile is a nats-server .conf to load. When set, the non-zero
+	// fields among Name, Remotes (the URLs of the file's one remote),
+	// WebSocketListen, LeafListen, MonitorListen, AllowedOrigins and
+	// MaxConnections override the file's values (as nats-server's own
+	// flags override its -c file), the credential and TLS fields must be
+	// zero (ErrFileOnly), and the others but Logger are ignored.
 	ConfigFile string
 	// Name is the server name. Zero means "emostream-leaf".
 	Name string
@@ -43,6 +49,10 @@ type LeafConfig struct {
 	// ClientListen is the plain NATS port, which no viewer can use (viewers
 	// are WebSocket-only). Zero means "127.0.0.1:0".
 	ClientListen string
+	// RemoteTLS secures the connection to Remotes: CA verifies the hub's
+	// (or parent leaf's) certificate, Cert and Key are an optional client
+	// certificate. Zero means plain, unless a remote URL says tls://.
+	RemoteTLS TLSConfig
 	// LeafListen accepts leaves of this leaf. Zero means none.
 	LeafListen string
 	// LeafUser and LeafPassword are the credentials of leaves of this leaf.
@@ -105,11 +115,42 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEmbedded(opts, log.With("component", "leaf", "leaf", opts.ServerName))
+	if cfg.ConfigFile != "" {
+		if err := cfg.override(opts); err != nil {
+			return nil, err
+		}
+	}
+	e, err := newEmbedded(opts, log.With("component", "leaf", "leaf", opts.ServerName), cfg.ConfigFile == "")
 	if err != nil {
 		return nil, err
 	}
 	return &Leaf{embedded: e, cfg: cfg}, nil
+}
+
+// override applies the set fields of c to the options of c.ConfigFile.
+func (c LeafConfig) override(opts *server.Options) error {
+	if c.LeafUser != "" || c.LeafPassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
+		return ErrFileOnly
+	}
+	if c.Name != "" {
+		opts.ServerName = c.Name
+	}
+	if c.MaxConnections > 0 {
+		opts.MaxConn = c.MaxConnections
+	}
+	if len(c.AllowedOrigins) > 0 {
+		opts.Websocket.AllowedOrigins = c.AllowedOrigins
+	}
+	if err := overrideRemotes(opts, c.Remotes); err != nil {
+		return err
+	}
+	if err := overrideListen(c.WebSocketListen, &opts.Websocket.Host, &opts.Websocket.Port); err != nil {
+		return err
+	}
+	if err := overrideListen(c.LeafListen, &opts.LeafNode.Host, &opts.LeafNode.Port); err != nil {
+		return err
+	}
+	return overrideListen(c.MonitorListen, &opts.HTTPHost, &opts.HTTPPort)
 }
 
 func (c LeafConfig) withDefaults() (LeafConfig, error) {
@@ -151,6 +192,12 @@ func (c LeafConfig) validate() error {
 	if c.MaxConnections < 0 || c.MaxSubscriptions < 0 || c.MaxPayload < 0 || c.MaxPending < 0 ||
 		c.WriteDeadline < 0 || c.PingInterval < 0 {
 		return fmt.Errorf("fanout: leaf limits must not be negative")
+	}
+	if c.RemoteTLS.Verify {
+		return fmt.Errorf("fanout: leaf remote TLS: Verify is for listeners")
+	}
+	if err := c.RemoteTLS.validate("leaf remote", false); err != nil {
+		return err
 	}
 	if err := checkCredential(c.LeafUser); err != nil {
 		return err
@@ -206,7 +253,7 @@ func (l *Leaf) LeafRemote() string {
 }
 
 // leafTemplate mirrors deploy/leaf-a.conf.
-var leafTemplate = template.Must(template.New("leaf").Funcs(confFuncs).Parse(`
+var leafTemplate = template.Must(template.Must(tlsTemplate.Clone()).New("leaf").Parse(`
 server_name: {{q .C.Name}}
 listen: {{.Client}}
 {{- if .Monitor}}
@@ -250,7 +297,8 @@ leafnodes {
 {{- if .Leaf}}
   listen: {{.Leaf}}
 {{- end}}
-  remotes: [{urls: [{{join .C.Remotes}}], account: HUB}]
+  remotes: [{urls: [{{join .C.Remotes}}], account: HUB
+{{- if .C.RemoteTLS.CA}}, tls: { {{template "tls" .C.RemoteTLS}} }{{else if .C.RemoteTLS.Cert}}, tls: { {{template "tls" .C.RemoteTLS}} }{{end}}}]
 }
 `))
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,6 +28,10 @@ type embedded struct {
 	log   *slog.Logger
 	once  sync.Once
 	start error
+	// fatal receives the first fatal error the server logs (a listener
+	// that cannot bind), which ends its start.
+	fatal    chan error
+	starting atomic.Bool
 }
 
 // loadOptions reads a .conf file, or, if file is empty, the rendered text.
@@ -44,26 +49,68 @@ func loadOptions(file, text string) (*server.Options, error) {
 	return opts, nil
 }
 
-func newEmbedded(opts *server.Options, log *slog.Logger) (*embedded, error) {
+// newEmbedded builds the server. generated says its configuration was
+// rendered here, not read from a user's file: nats-server's advice about
+// the plaintext passwords in it is then noise.
+func newEmbedded(opts *server.Options, log *slog.Logger, generated bool) (*embedded, error) {
 	opts.NoSigs = true
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("fanout: nats-server options: %w", err)
 	}
-	srv.SetLoggerV2(slogAdapter{log}, opts.Debug, opts.Trace, false)
-	return &embedded{opts: opts, srv: srv, log: log}, nil
+	e := &embedded{opts: opts, srv: srv, log: log, fatal: make(chan error, 1)}
+	e.starting.Store(true)
+	var drop []string
+	if generated {
+		// Random passwords that exist only in memory; plain ws:// on loopback.
+		drop = append(drop, "Plaintext passwords detected")
+		if ip := net.ParseIP(opts.Websocket.Host); opts.Websocket.Host == "localhost" || ip != nil && ip.IsLoopback() {
+			drop = append(drop, "Websocket not configured with TLS")
+		}
+	}
+	srv.SetLoggerV2(slogAdapter{l: log, fatal: e.fatal, starting: &e.starting, drop: drop}, opts.Debug, opts.Trace, false)
+	return e, nil
 }
 
 // Start starts the server once and waits until it accepts connections.
-func (e *embedded) Start() error {
+func (e *embedded) Start() error { return e.StartContext(context.Background()) }
+
+// StartContext starts the server once and waits until it accepts
+// connections, it fails (a listen address in use: the error says which), or
+// ctx ends; on failure the server is shut down.
+func (e *embedded) StartContext(ctx context.Context) error {
 	e.once.Do(func() {
 		go e.srv.Start()
-		if !e.srv.ReadyForConnections(startTimeout) {
-			e.srv.Shutdown()
-			e.start = fmt.Errorf("%w within %s", ErrNotReady, startTimeout)
+		e.start = e.waitReady(ctx)
+		e.starting.Store(false)
+		if e.start != nil {
+			e.Shutdown()
 		}
 	})
 	return e.start
+}
+
+// waitReady polls until the server is ready, reports a fatal error, ctx
+// ends or startTimeout passes.
+func (e *embedded) waitReady(ctx context.Context) error {
+	name := e.opts.ServerName
+	if name == "" {
+		name = "nats-server"
+	}
+	deadline := time.Now().Add(startTimeout)
+	for !e.srv.ReadyForConnections(20 * time.Millisecond) {
+		select {
+		case err := <-e.fatal:
+			return fmt.Errorf("fanout: starting %s: %w", name, err)
+		case <-ctx.Done():
+			return fmt.Errorf("fanout: starting %s: %w", name, ctx.Err())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w within %s", ErrNotReady, startTimeout)
+		}
+	}
+	return nil
 }
 
 // Run starts the server if needed, blocks until ctx ends, then shuts it down.

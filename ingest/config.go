@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -70,6 +71,10 @@ type Config struct {
 	Brokers []string
 	// Topic is the events topic. Empty means wire.DefaultTopic.
 	Topic string
+	// KafkaSecurity is how the producer connects to Kafka (TLS, SASL). The
+	// zero value is plaintext without authentication.
+	KafkaSecurity kafkaconn.Security
+	kafka         kafkaconn.Conn // KafkaSecurity, built by withDefaults
 	// Ack is when a request is answered. Empty means AckAll.
 	Ack AckMode
 	// FlushInterval is the longest an event waits in the producer's buffer.
@@ -180,6 +185,21 @@ type Config struct {
 	// Empty turns the admin API off; otherwise at least MinAdminToken
 	// bytes.
 	AdminToken string
+	// OpsListener serves /metrics, /healthz, /readyz and the admin API,
+	// apart from the public API (ops.go). Nil means a new one on an
+	// ephemeral loopback port (Server.OpsAddr); "emostream ingest" binds
+	// DefaultOpsListen.
+	OpsListener net.Listener
+	// Auth configures the bearer tokens of POST /v1/emojis (auth.go). The
+	// zero value requires tokens when Listener is not on loopback.
+	Auth AuthConfig
+	// Session configures POST /v1/session, a demo convenience that is off
+	// by default (session.go).
+	Session SessionConfig
+	// CORSOrigins are the browser origins allowed to call the public API
+	// besides the page's own ("https://app.example.com", or "*" for any).
+	// Empty means the page's own origin only (cors.go).
+	CORSOrigins []string
 	// Logger receives the stage's logs. Nil discards them.
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
@@ -222,7 +242,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.kafka, err = c.KafkaSecurity.Build(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return c, nil
 }
 
 func (c *Config) validate() error {

@@ -16,12 +16,16 @@ import (
 
 // postEmojis is POST /v1/emojis: decode, rate-limit, produce, answer.
 func (s *Server) postEmojis(c *fiber.Ctx) error {
+	sub, herr := s.authenticate(c) // before the body is read: a refused request costs little
+	if herr != nil {
+		return herr.write(s, c)
+	}
 	if !isJSON(c.Request().Header.ContentType()) {
 		return s.fail(c, fiber.StatusUnsupportedMediaType, wire.CodeUnsupportedMedia,
 			"Content-Type must be application/json", -1)
 	}
 	now := s.cfg.Now()
-	n, herr := s.accept(c, now)
+	n, herr := s.accept(c, now, sub)
 	if herr != nil {
 		return herr.write(s, c)
 	}
@@ -30,21 +34,31 @@ func (s *Server) postEmojis(c *fiber.Ctx) error {
 	return s.accepted(c, n, wire.WindowStart(now.UnixMilli(), s.cfg.Window.Milliseconds()))
 }
 
-// accept decodes, limits and produces the request's events; it returns
-// their count, or why none of them was accepted.
-func (s *Server) accept(c *fiber.Ctx, now time.Time) (int, *httpError) {
+// accept decodes, limits and produces the request's events of user sub
+// (the token's subject, "" when tokens are off); it returns their count,
+// or why none of them was accepted.
+func (s *Server) accept(c *fiber.Ctx, now time.Time, sub string) (int, *httpError) {
 	r := acquireRequest()
 	var err error
 	if r.events, err = s.decode(c, r.events); err != nil {
 		releaseRequest(r)
 		return 0, badRequest(err)
 	}
-	if herr := s.admit(r); herr != nil {
+	if herr := bindUser(r, sub); herr != nil {
 		releaseRequest(r)
 		return 0, herr
 	}
+	// The limits come before the match check: a request refused for its
+	// match still spends its tokens, so refusals cannot be had for free.
 	ip := s.clientIP(c)
 	if herr := s.lim.allow(ip, r, now); herr != nil {
+		releaseRequest(r)
+		return 0, herr
+	}
+	if herr := s.admit(r); herr != nil {
+		if herr.code == wire.CodeRegistryUnavailable {
+			s.lim.giveBack(ip, r) // not the client's doing
+		}
 		releaseRequest(r)
 		return 0, herr
 	}

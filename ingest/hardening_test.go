@@ -200,7 +200,7 @@ func dialFrom(t *testing.T, local, addr string) net.Conn {
 // metric reads one sample of the server's /metrics, or 0 if absent.
 func metric(t *testing.T, client *http.Client, st *stack, series string) float64 {
 	t.Helper()
-	res, err := client.Get(st.url + "/metrics")
+	res, err := client.Get(st.ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,13 @@ type health struct {
 
 // report records the result of a round trip to Kafka, logging changes.
 func (p *producer) report(err error) {
+	err = p.cfg.kafka.Explain(err) // a refused TLS or SASL says what to check
 	h := &p.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case err == nil && !h.ok:
-		p.log.Info("kafka reachable", "brokers", p.cfg.Brokers)
+		p.log.Info("kafka reachable", "brokers", p.cfg.Brokers, "security", p.cfg.kafka.String())
 	case err != nil && (h.ok || h.err == nil):
 		p.log.Warn("kafka unavailable", "brokers", p.cfg.Brokers, "err", err)
 	}
@@ -90,7 +91,7 @@ func (p *producer) probe(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
 	defer cancel()
 	if err := p.refresh(ctx); err != nil {
-		p.report(err)
+		p.report(p.why(ctx, err))
 		return
 	}
 	if !p.idle() {
@@ -98,7 +99,7 @@ func (p *producer) probe(ctx context.Context) {
 	}
 	_, err := p.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
 	if err == nil || p.idle() && ctx.Err() != context.Canceled {
-		p.report(wrapProbe(err))
+		p.report(p.why(ctx, wrapProbe(err)))
 	}
 }
 

@@ -22,6 +22,7 @@ type stack struct {
 	k    *testenv.Kafka
 	srv  *ingest.Server
 	url  string
+	ops  string // the ops listener's base URL: /metrics, health, admin API
 	stop func() error
 }
 
@@ -45,7 +46,7 @@ func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	st := &stack{k: k, srv: srv, url: "http://" + ln.Addr().String()}
+	st := &stack{k: k, srv: srv, url: "http://" + ln.Addr().String(), ops: "http://" + srv.OpsAddr().String()}
 	var once bool
 	var runErr error
 	st.stop = func() error {
@@ -91,7 +92,13 @@ func (st *stack) post(t testing.TB, body string) reply {
 
 func (st *stack) do(t testing.TB, method, path, contentType string, body io.Reader) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, st.url+path, body)
+	return st.doAt(t, st.url, method, path, contentType, body)
+}
+
+// doAt is do against base: st.url (the public API) or st.ops.
+func (st *stack) doAt(t testing.TB, base, method, path, contentType string, body io.Reader) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}

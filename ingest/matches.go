@@ -81,14 +81,18 @@ func matchError(err error, index int) *httpError {
 		retryAfter: 1, msg: "the match registry is unavailable; nothing of this request was stored, retry later"}
 }
 
-// matchRoutes adds GET /v1/matches and, with an admin token, the admin API.
+// matchRoutes adds GET /v1/matches to the public API.
 func (s *Server) matchRoutes(app *fiber.App) {
 	if s.cfg.Matches == nil {
 		return
 	}
 	app.Get("/v1/matches", s.publicMatches)
 	app.All("/v1/matches", s.methodNotAllowed("GET, HEAD"))
-	if s.cfg.AdminToken == "" {
+}
+
+// adminRoutes adds, with an admin token, the admin API to the ops listener.
+func (s *Server) adminRoutes(app *fiber.App) {
+	if s.cfg.Matches == nil || s.cfg.AdminToken == "" {
 		return
 	}
 	admin := app.Group("/v1/admin", s.requireAdmin)

@@ -36,7 +36,7 @@ func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) 
 
 func (st *stack) admin(t *testing.T, method, path, token, body string) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, st.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, st.ops+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,8 @@ type producer struct {
 }
 
 func newProducer(cfg *Config, m *metrics) *producer {
-	tr := &kafka.Transport{ClientID: "emostream-ingest", MetadataTopics: []string{cfg.Topic}, MetadataTTL: 5 * time.Second}
+	tr := cfg.kafka.Transport("emostream-ingest")
+	tr.MetadataTopics, tr.MetadataTTL = []string{cfg.Topic}, 5*time.Second
 	p := &producer{
 		cfg:      cfg,
 		windowMs: cfg.Window.Milliseconds(),

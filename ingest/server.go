@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/web"
@@ -34,6 +32,12 @@ type Server struct {
 	gatherer   prometheus.Gatherer
 	emojisJSON []byte // GET /v1/emoji-types
 	clientJSON []byte // GET /v1/config
+
+	opsLn net.Listener   // ops.go: /metrics, health, admin API
+	ops   *fiber.App     // served on opsLn
+	auth  *authenticator // auth.go: nil when tokens are off
+	sess  *sessions      // session.go: nil when sessions are off
+	csp   string         // cors.go: the page's Content-Security-Policy
 }
 
 // New validates cfg and builds a Server; Run serves it. It does not contact
@@ -52,13 +56,19 @@ func New(cfg Config) (*Server, error) {
 	if err := s.initMetrics(); err != nil {
 		return nil, err
 	}
-	s.initJSON(set.List())
-	s.app = s.newApp()
 	if s.ln = cfg.Listener; s.ln == nil {
 		if s.ln, err = net.Listen("tcp", DefaultListen); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	if err := s.initSecurity(); err != nil {
+		if cfg.Listener == nil {
+			s.ln.Close()
+		}
+		return nil, err
+	}
+	s.initJSON(set.List())
+	s.app = s.newApp()
 	s.ln = newConnLimiter(s.ln, &s.cfg, s.conns)
 	return s, nil
 }
@@ -75,7 +85,7 @@ func (s *Server) initMetrics() error {
 	if gath == nil {
 		return fmt.Errorf("%w: a Registerer that is no Gatherer needs a Gatherer", ErrConfig)
 	}
-	s.gatherer = gath
+	s.gatherer, s.cfg.Registerer = gath, reg
 	s.prod = newProducer(&s.cfg, nil)
 	m, err := newMetrics(reg, s.prod.ready)
 	s.m, s.prod.m = m, m
@@ -100,7 +110,8 @@ func clientConfig(cfg *Config, emojis []string) web.ClientConfig {
 		ws = []string{}
 	}
 	return web.ClientConfig{WSURLs: ws, WindowMS: cfg.Window.Milliseconds(),
-		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis, Limits: clientLimits(cfg)}
+		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis, Limits: clientLimits(cfg),
+		Auth: clientAuth(cfg), Sessions: cfg.Session.Enabled}
 }
 
 // clientLimits are the rate limits a client splits its requests by; a
@@ -125,18 +136,20 @@ func (s *Server) newApp() *fiber.App {
 		DisableStartupMessage: true,
 		DisableDefaultDate:    true,
 		ErrorHandler:          s.errorHandler,
+		ReadBufferSize:        s.readBufferSize(),
 	})
+	app.Use(s.securityHeaders, s.cors)
 	app.Post("/v1/emojis", s.postEmojis)
 	app.Get("/v1/emoji-types", s.sendJSON(func() []byte { return s.emojisJSON }))
 	app.Get("/v1/config", s.sendJSON(func() []byte { return s.clientJSON }))
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	for path, allow := range map[string]string{"/v1/emojis": "POST", "/v1/emoji-types": "GET, HEAD",
-		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD"} {
+		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD"} {
 		app.All(path, s.methodNotAllowed(allow))
 	}
 	s.matchRoutes(app)
+	s.sessionRoutes(app)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
 		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
@@ -161,16 +174,22 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.sweep(watchCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(s.ln) }()
-	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
+	opsc := s.serveOps()
+	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "ops", s.opsLn.Addr().String(), "auth", s.cfg.Auth.Mode, "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_prefix", s.cfg.MaxConnsPerPrefix, "accept_gzip", s.cfg.AcceptGzip)
 	var err error
 	select {
 	case err = <-errc:
 		err = fmt.Errorf("ingest: serving: %w", err)
+	case err = <-opsc:
+		err = fmt.Errorf("ingest: serving ops: %w", err)
 	case <-ctx.Done():
 	}
 	if serr := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); serr != nil {
 		err = errors.Join(err, fmt.Errorf("ingest: shutting down http: %w", serr))
+	}
+	if serr := s.ops.ShutdownWithTimeout(s.cfg.ShutdownTimeout); serr != nil {
+		err = errors.Join(err, fmt.Errorf("ingest: shutting down ops: %w", serr))
 	}
 	s.prod.close(s.cfg.ShutdownTimeout)
 	s.prod.client.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
@@ -188,6 +207,9 @@ func (s *Server) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 			s.lim.sweep(s.cfg.Now())
+			if s.sess != nil {
+				s.sess.lim.sweep(s.cfg.Now())
+			}
 		}
 	}
 }

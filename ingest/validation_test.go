@@ -140,7 +140,7 @@ func TestOtherRoutes(t *testing.T) {
 		}
 	}
 	st.post(t, event("u", "m", "🔥"))
-	r = st.do(t, http.MethodGet, "/metrics", "", nil)
+	r = st.doAt(t, st.ops, http.MethodGet, "/metrics", "", nil)
 	if !bytes.Contains(r.body, []byte("emostream_ingest_events_accepted_total 1")) {
 		t.Errorf("metrics lack the accepted event:\n%s", r.body)
 	}

@@ -20,10 +20,11 @@ type encoder struct {
 	emojis         [][]byte // `","emoji_type":"🔥"` per mix entry
 	picker         picker
 	runID          string // "" means no event_id
+	noUser         bool   // tokens name the user: no user_id
 }
 
 func newEncoder(c Config, runID string) *encoder {
-	e := &encoder{users: uint64(c.Users), matches: uint64(c.Matches), picker: newPicker(c.Mix)}
+	e := &encoder{users: uint64(c.Users), matches: uint64(c.Matches), picker: newPicker(c.Mix), noUser: len(c.Tokens) > 0}
 	for _, w := range c.Mix {
 		frag := appendJSONString([]byte(`","emoji_type":`), w.Emoji)
 		e.emojis = append(e.emojis, frag)
@@ -52,9 +53,13 @@ func (e *encoder) appendBody(dst []byte, r *rand.Rand, first int64, n int) []byt
 
 // appendEvent appends one event object.
 func (e *encoder) appendEvent(dst []byte, r *rand.Rand, seq int64) []byte {
-	dst = append(dst, `{"user_id":"`+UserPrefix...)
-	dst = strconv.AppendUint(dst, r.Uint64N(e.users), 10)
-	dst = append(dst, `","match_id":"`+MatchPrefix...)
+	if e.noUser {
+		dst = append(dst, `{"match_id":"`+MatchPrefix...)
+	} else {
+		dst = append(dst, `{"user_id":"`+UserPrefix...)
+		dst = strconv.AppendUint(dst, r.Uint64N(e.users), 10)
+		dst = append(dst, `","match_id":"`+MatchPrefix...)
+	}
 	dst = strconv.AppendUint(dst, r.Uint64N(e.matches), 10)
 	dst = append(dst, e.emojis[e.picker.pick(r.Uint32N(e.picker.total))]...)
 	if e.runID != "" {

@@ -82,6 +82,11 @@ type Config struct {
 	// Mix is the weighted set of emoji types to send. Zero means
 	// ZipfMix(DefaultEmojiTypes).
 	Mix Mix
+	// Tokens, when set, are bearer tokens for an ingest that requires them
+	// (docs/api.md, "Authentication"): connection i sends
+	// Tokens[i%len(Tokens)], and events carry no user_id, since the server
+	// takes the user from the token. Users is then unused.
+	Tokens []string
 	// EventIDs attaches a unique event_id to every event.
 	EventIDs bool
 	// Timeout bounds each request. Zero means DefaultTimeout.

@@ -36,6 +36,9 @@ func (g *Generator) newWorker(i uint64) *worker {
 	w.req.SetRequestURI(g.url)
 	w.req.Header.SetMethod(fasthttp.MethodPost)
 	w.req.Header.SetContentType("application/json")
+	if len(g.cfg.Tokens) > 0 {
+		w.req.Header.Set("Authorization", "Bearer "+g.cfg.Tokens[i%uint64(len(g.cfg.Tokens))])
+	}
 	return w
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -68,8 +69,15 @@ type Config struct {
 	// NATS is the URL of the NATS server holding the streams. Empty means
 	// nats.DefaultURL.
 	NATS string
+	// NATSOptions are added when dialling NATS: credentials and TLS
+	// (natsconn.Options.NATSOptions). Nil means an anonymous plain
+	// connection.
+	NATSOptions []nats.Option
 	// KafkaBrokers are the brokers asked for the topic's partition count.
 	KafkaBrokers []string
+	// KafkaSecurity is how the processor connects to Kafka (TLS, SASL).
+	// The zero value is plaintext without authentication.
+	KafkaSecurity kafkaconn.Security
 	// Topic is the Kafka topic of the events. Empty means wire.DefaultTopic.
 	Topic string
 	// Partitions, when positive, is the partition count, and Kafka is not

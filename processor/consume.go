@@ -84,6 +84,10 @@ func (p *Processor) receive(ctx context.Context, msg jetstream.Msg) error {
 // session first needs it, not here: a restart costs nothing per match ever
 // seen.
 func (p *Processor) startSession(ctx context.Context, pin string) error {
+	if p.standby {
+		p.log.Info("taking over: this processor now holds the partials consumer's pin", "pin", pin)
+		p.standby = false
+	}
 	m := newMerger(p.cfg.Window, p.cfg.Deadline, p.parts)
 	m.maxOpen = p.cfg.MaxOpenWindows
 	p.s = &session{pin: pin, m: m, states: newStateCache(p.cfg.MaxMatchStates),
@@ -120,6 +124,11 @@ func (p *Processor) startIfIdle(ctx context.Context) error {
 	}
 	for _, g := range info.PriorityGroups {
 		if g.PinnedClientID != "" {
+			if !p.standby {
+				p.log.Info("standby: another processor holds the partials consumer's pin; this one takes over when it stops",
+					"pin", g.PinnedClientID, "pinned_ttl", p.cfg.PinnedTTL)
+				p.standby = true
+			}
 			return nil
 		}
 	}

@@ -95,7 +95,10 @@ func (r *rig) window(rng *rand.Rand, startMs, windowMs int64) {
 
 // processor starts a processor on the rig; cancel kills it.
 func (r *rig) processor(cfg Config) (cancel func(), done <-chan struct{}, p *Processor) {
-	cfg.NATS, cfg.Streams, cfg.Logger = r.nats.URL, r.scfg, testenv.Logger(r.t)
+	cfg.NATS, cfg.Streams = r.nats.URL, r.scfg
+	if cfg.Logger == nil {
+		cfg.Logger = testenv.Logger(r.t)
+	}
 	if cfg.Partitions == 0 && len(cfg.KafkaBrokers) == 0 {
 		cfg.Partitions = r.parts
 	}

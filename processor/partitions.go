@@ -14,21 +14,21 @@ var errNoTopic = errors.New("processor: topic has no partitions")
 
 // partitionCount asks the first broker that answers how many partitions
 // topic has.
-func partitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+func partitionCount(ctx context.Context, d *kafka.Dialer, brokers []string, topic string) (int, error) {
 	var err error
 	for _, b := range brokers {
 		var n int
-		if n, err = countAt(ctx, b, topic); err == nil {
+		if n, err = countAt(ctx, d, b, topic); err == nil {
 			return n, nil
 		}
 	}
 	return 0, fmt.Errorf("reading the partition count of %s: %w", topic, err)
 }
 
-func countAt(ctx context.Context, broker, topic string) (int, error) {
+func countAt(ctx context.Context, d *kafka.Dialer, broker, topic string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", broker)
+	conn, err := d.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		return 0, err
 	}
@@ -49,9 +49,9 @@ func countAt(ctx context.Context, broker, topic string) (int, error) {
 func (p *Processor) watchPartitions(ctx context.Context, out chan<- int) {
 	for {
 		next := p.cfg.PartitionRefresh
-		n, err := partitionCount(ctx, p.cfg.KafkaBrokers, p.cfg.Topic)
+		n, err := partitionCount(ctx, p.kafka.Dialer("emostream-processor"), p.cfg.KafkaBrokers, p.cfg.Topic)
 		if err != nil {
-			p.log.Warn("partition count", "err", err)
+			p.log.Warn("partition count", "err", p.kafka.Explain(err))
 			next = min(next, time.Second)
 		} else {
 			select {

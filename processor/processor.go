@@ -11,15 +11,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
 // Processor merges partials into swarms. Build it with New, run it with Run.
 type Processor struct {
-	cfg Config
-	log *slog.Logger
-	met *metrics
+	cfg   Config
+	log   *slog.Logger
+	met   *metrics
+	kafka kafkaconn.Conn // cfg.KafkaSecurity, built
 
 	// Set by Run; used by the goroutine that owns the windows.
 	store    *swarmStore
@@ -27,6 +30,9 @@ type Processor struct {
 	cons     jetstream.Consumer
 	parts    int      // current partition count, 0 while unknown
 	s        *session // nil before the first partial
+	// standby is set while this processor waits for the pin another holds
+	// (said once in the log, and once more when it takes over).
+	standby bool
 
 	// beforePublish, if set, is called before each swarm is published
 	// (a test hook: it may cancel Run's context).
@@ -83,7 +89,11 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions}
+	kc, err := cfg.KafkaSecurity.Build()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc}
 	met.partitions.Set(float64(cfg.Partitions))
 	return p, nil
 }
@@ -92,8 +102,13 @@ func New(cfg Config) (*Processor, error) {
 // nil; it returns an error only if it cannot go on. Partials merged into
 // windows not yet published are left unacknowledged, to be redelivered.
 func (p *Processor) Run(ctx context.Context) error {
-	nc, err := nats.Connect(p.cfg.NATS, nats.Name("emostream-processor"),
-		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err := p.checkKafka(ctx); err != nil {
+		return err
+	}
+	opts := append([]nats.Option{nats.Name("emostream-processor"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, natsconn.StateLog(p.log, 0)...)
+	opts = append(opts, p.cfg.NATSOptions...)
+	nc, err := nats.Connect(p.cfg.NATS, opts...)
 	if err != nil {
 		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATS, err)
 	}

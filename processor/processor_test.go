@@ -1,7 +1,10 @@
 package processor
 
 import (
+	"log/slog"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +135,42 @@ func TestSlowPartitionFoldsIntoNextWindow(t *testing.T) {
 	if s1.ClosedBy != wire.ClosedByAllPartitions || s1.Total != 10 || s1.Late != 7 {
 		t.Errorf("window 1: %+v, want 10 of which 7 late, closed by all partitions", s1)
 	}
+}
+
+// A second processor says once that it is a standby, and says so again
+// when it takes over from the first.
+func TestStandbySaysSo(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	rng := rand.New(rand.NewPCG(7, 8))
+	cancel1, done1, _ := r.processor(Config{})
+	r.window(rng, pastWindow(0), winMs)
+	r.exact(timeout)
+	var logs lockedLog
+	r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	testenv.WaitFor(t, timeout, "the standby line", func() bool { return strings.Contains(logs.String(), "standby: another processor") })
+	cancel1()
+	<-done1
+	r.window(rng, pastWindow(1), winMs)
+	testenv.WaitFor(t, timeout, "the take-over line", func() bool { return strings.Contains(logs.String(), "taking over") })
+	r.exact(timeout)
+	if n := strings.Count(logs.String(), "standby: another processor"); n != 1 {
+		t.Fatalf("standby said %d times:\n%s", n, logs.String())
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -61,12 +61,46 @@ type Registry struct {
 }
 
 // Open creates the bucket if needed (or updates its limits) and returns the
-// registry.
+// registry: for admins (user "admin" on the hub) and emostream up.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, bucketConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening bucket %s: %w", wire.MatchesBucket, err)
+	}
+	return newRegistry(cfg, js, kv)
+}
+
+// Bind returns the registry of the existing bucket without creating or
+// changing it: for readers (ingest, user "ingest" on the hub, which may not
+// write the bucket). It fails with ErrNoBucket if no admin created it yet.
+func Bind(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, wire.MatchesBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, ErrNoBucket
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: binding bucket %s: %w", wire.MatchesBucket, err)
+	}
+	return newRegistry(cfg, js, kv)
+}
+
+// ErrNoBucket is returned by Bind when the registry's bucket does not exist.
+var ErrNoBucket = errors.New("registry: bucket " + wire.MatchesBucket +
+	" does not exist: an admin creates it (emostream match ls, or emostream up)")
+
+func (cfg Config) withDefaults() (Config, error) {
 	cfg.Replicas = cmp.Or(cfg.Replicas, 1)
 	cfg.MaxMatches = cmp.Or(cfg.MaxMatches, DefaultMaxMatches)
 	if cfg.MaxMatches < 0 || cfg.AutoMatches < 0 || cfg.Replicas < 0 {
-		return nil, fmt.Errorf("%w: negative max matches, auto matches or replicas", ErrInvalid)
+		return cfg, fmt.Errorf("%w: negative max matches, auto matches or replicas", ErrInvalid)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -74,11 +108,12 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, e
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, bucketConfig(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("registry: opening bucket %s: %w", wire.MatchesBucket, err)
-	}
+	return cfg, nil
+}
+
+func newRegistry(cfg Config, js jetstream.JetStream, kv jetstream.KeyValue) (*Registry, error) {
 	r := &Registry{cfg: cfg, js: js, kv: kv, log: cfg.Logger.With("component", "registry")}
+	var err error
 	if r.met, err = newMetrics(cfg.Registerer, r); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,12 @@ type ClientConfig struct {
 	// Limits are the server's request limits, which a client sending many
 	// events splits its requests by. Nil when the server does not say.
 	Limits *Limits `json:"limits,omitempty"`
+	// Auth is "jwt" when POST /v1/emojis needs Authorization: Bearer
+	// <token> (docs/api.md, "Authentication"); absent when it does not.
+	Auth string `json:"auth,omitempty"`
+	// Sessions is true when POST /v1/session hands out demo tokens; the
+	// page then takes one and sends as its user.
+	Sessions bool `json:"sessions,omitempty"`
 }
 
 // Limits are the request limits of POST /v1/emojis that a client can plan

@@ -20,6 +20,7 @@ const (
 	CodeUnknownMatch        = "unknown_match"        // 404: match_id is not in the match registry
 	CodeMatchNotLive        = "match_not_live"       // 409: the match is scheduled or ended, not live
 	CodeUnauthorized        = "unauthorized"         // 401: a missing or wrong bearer token
+	CodeForbidden           = "forbidden"            // 403: a valid token for another user_id, or a browser origin not allowed
 	CodeConflict            = "conflict"             // 409: the registry refused a change (exists, wrong state)
 	CodeRegistryUnavailable = "registry_unavailable" // 503: the match registry is not loaded or unreachable
 	CodeStageFailing        = "stage_failing"        // 503, /readyz only: a later stage cannot publish

@@ -48,6 +48,10 @@ func ValidMatchID(m string) bool {
 	return true
 }
 
+// ValidUserID reports whether s is a valid user_id: 1 to MaxUserID bytes of
+// UTF-8 without control characters.
+func ValidUserID(s string) bool { return validText(s, MaxUserID) }
+
 // validText reports whether s is 1..max bytes of UTF-8 with no control
 // characters.
 func validText(s string, max int) bool {

@@ -3,7 +3,8 @@ package wire
 // Decoder decodes and validates POST /v1/emojis bodies. Build it once with
 // NewDecoder; it is safe for concurrent use.
 type Decoder struct {
-	emojis *EmojiSet
+	emojis       *EmojiSet
+	userOptional bool // user_id may be absent (the server fills it in)
 }
 
 // NewDecoder returns a decoder that accepts the emojis of set (nil means
@@ -13,6 +14,16 @@ func NewDecoder(set *EmojiSet) *Decoder {
 		set = MustEmojiSet(nil)
 	}
 	return &Decoder{emojis: set}
+}
+
+// WithOptionalUser returns a decoder like d that accepts events without
+// user_id, leaving Event.UserID empty: for a server that takes the user
+// from a verified token and fills it in. A user_id that is given must
+// still be valid.
+func (d *Decoder) WithOptionalUser() *Decoder {
+	c := *d
+	c.userOptional = true
+	return &c
 }
 
 // Emojis returns the decoder's allow-list.
@@ -215,9 +226,9 @@ func notA(s *scanner, want string, key []byte, i int) *RequestError {
 // check validates a decoded event and canonicalises its emoji.
 func (d *Decoder) check(ev *Event, seen, i int) error {
 	switch {
-	case seen&fUser == 0:
+	case seen&fUser == 0 && !d.userOptional:
 		return reqErr(CodeBadField, i, "field \"user_id\" is required")
-	case !validText(ev.UserID, MaxUserID):
+	case seen&fUser != 0 && !validText(ev.UserID, MaxUserID):
 		return reqErr(CodeBadField, i, "field \"user_id\": want 1 to %d bytes without control characters", MaxUserID)
 	case seen&fMatch == 0:
 		return reqErr(CodeBadField, i, "field \"match_id\" is required")

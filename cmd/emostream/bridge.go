@@ -6,8 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,12 +38,17 @@ for it, so a restart or rebalance neither skips nor repeats an event.`
 // defaultBridgeBroker is the embedded broker's default address.
 const defaultBridgeBroker = "127.0.0.1:9092"
 
+// defaultBridgeMetrics is where the bridge serves /metrics, /healthz and
+// /readyz (the processor's is 9103, ingest's ops listener 9100).
+const defaultBridgeMetrics = "127.0.0.1:9102"
+
 // bridgeFlags are the flags of "emostream bridge" that "emostream up" shares.
 type bridgeFlags struct {
-	brokers, topic, group, nats string
-	window, closeDelay, horizon time.Duration
-	dedupMax, maxPartialBytes   int
-	streams                     *streamFlags
+	brokers, topic, group                      string
+	nats                                       *natsFlags
+	window, closeDelay, horizon, freshLookback time.Duration
+	dedupMax, maxPartialBytes                  int
+	streams                                    *streamFlags
 }
 
 func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
@@ -49,54 +56,90 @@ func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	fs.StringVar(&f.brokers, "kafka-brokers", defaultBridgeBroker, "Kafka bootstrap brokers, host:port,...")
 	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
 	fs.StringVar(&f.group, "group", wire.DefaultGroup, "Kafka consumer group of the bridges")
-	fs.StringVar(&f.nats, "nats", nats.DefaultURL, "NATS URL of the JetStream hub")
+	f.nats = addNATSFlags(fs, nats.DefaultURL, "NATS URL of the JetStream hub (user \"bridge\")")
 	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
 	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
 	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long a repeated event_id counts once (negative: off)")
 	fs.IntVar(&f.dedupMax, "dedup-max", bridge.DefaultDedupMax, "most event_ids remembered per partition")
+	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
 	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
 	f.streams = addStreamFlags(fs)
 	return f
 }
 
-// config turns the flags into a bridge.Config.
-func (f *bridgeFlags) config() (bridge.Config, error) {
+// config checks the flags and turns them into a bridge.Config.
+func (f *bridgeFlags) config(fs *flag.FlagSet) (bridge.Config, error) {
+	if !wire.ValidWindow(f.window) {
+		return bridge.Config{}, fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
+	}
+	if err := checkPositive(fs, "close-delay", "dedup-max", "max-partial-bytes"); err != nil {
+		return bridge.Config{}, err
+	}
+	if f.horizon == 0 {
+		return bridge.Config{}, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
+	}
 	sc, err := f.streams.config()
-	return bridge.Config{Brokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats,
-		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax,
+	return bridge.Config{Brokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
+		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax, FreshLookback: f.freshLookback,
 		MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bridge", bridgeSynopsis)
 	f := addBridgeFlags(fs)
-	metricsAddr := fs.String("metrics", "", "listen address of /metrics (empty: off)")
+	kf := addKafkaSecurityFlags(fs)
+	metricsAddr := fs.String("metrics", defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	cfg, err := f.config()
+	cfg, err := f.config(fs)
 	if err != nil {
 		return err
 	}
 	cfg.Logger, cfg.Metrics = log, reg
+	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
+		return err
+	}
+	if cfg.NATSOptions, err = f.nats.natsOptions(env); err != nil {
+		return err
+	}
 	b, err := bridge.New(cfg)
 	if err != nil {
 		return err
 	}
+	ln, err := listenMetrics(log, *metricsAddr, defaultBridgeMetrics, given(fs)["metrics"])
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
-	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("bridge: metrics: %w", err)
-		}
+	if ln != nil {
 		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ln.Addr())
 		g.Go(func() error { return serveMetrics(ctx, ln, reg, b.Ready) })
 	}
 	g.Go(func() error { return b.Run(ctx) })
 	return g.Wait()
+}
+
+// listenMetrics binds a stage's --metrics address; nil for none. A taken
+// default address (a hot standby on the same host) is a warning, and the
+// stage runs without metrics; a taken address given explicitly is an error.
+func listenMetrics(log *slog.Logger, addr, def string, explicit bool) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if addr == def && !explicit && errors.Is(err, syscall.EADDRINUSE) {
+		log.Warn("the default metrics address is taken (another instance on this host?): running without /metrics, /healthz and /readyz; give --metrics another address",
+			"addr", addr)
+		return nil, nil
+	}
+	return nil, listenError("metrics", addr, err)
 }
 
 // serveMetrics serves reg on ln at /metrics until ctx ends.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/emostream/emostream/loadgen"
 )
@@ -29,9 +28,9 @@ func runCeiling(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenFlag("listen", *listen)
 	if err != nil {
-		return fmt.Errorf("ceiling: %w", err)
+		return err
 	}
 	fmt.Fprintf(env.stdout, "ceiling listening on http://%s\n", ln.Addr())
 	var c loadgen.Ceiling

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/emostream/emostream/internal/streams"
@@ -23,19 +26,33 @@ func newFlags(env *environment, name, synopsis string) *flag.FlagSet {
 			if f.DefValue != "" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(name, f.Name), f.Usage, def)
 		})
 	}
 	return fs
 }
 
-// envName is the environment variable that backs a flag.
-func envName(flagName string) string {
-	return "EMOSTREAM_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// envName is the environment variable that backs a flag of a command:
+// EMOSTREAM_<COMMAND>_<FLAG>, e.g. EMOSTREAM_INGEST_LISTEN for "ingest
+// --listen"; -c (a configuration file) is CONFIG: EMOSTREAM_HUB_CONFIG. The
+// modes of one command
+// ("match create", "viewers hold") share its prefix: a flag name means the
+// same in each. So one environment file can serve several stages: no two
+// commands read one variable.
+func envName(command, flagName string) string {
+	if c, _, ok := strings.Cut(command, " "); ok {
+		command = c
+	}
+	if flagName == "c" {
+		flagName = "config"
+	}
+	up := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+	return "EMOSTREAM_" + up(command) + "_" + up(flagName)
 }
 
 // parseFlags parses args, then fills every flag not given on the command line
-// from its EMOSTREAM_… environment variable. Positional arguments are refused.
+// from its EMOSTREAM_<COMMAND>_<FLAG> environment variable (envName); a flag
+// filled so counts as given (fs.Visit). Positional arguments are refused.
 func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,9 +67,10 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		if v := env.getenv(envName(f.Name)); v != "" {
+		name := envName(fs.Name(), f.Name)
+		if v := env.getenv(name); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
 			}
 		}
 	})
@@ -102,4 +120,83 @@ func (f *streamFlags) config() (streams.Config, error) {
 		return streams.Config{}, fmt.Errorf("--swarm-retention %v and --stream-dedup-window %v: want positive, retention at least the dedup window", f.swarmRetention, f.dedup)
 	}
 	return streams.Config{Duplicates: f.dedup, SwarmRetention: f.swarmRetention}, nil
+}
+
+// given reports the flags set on the command line or from the environment.
+func given(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// checkPositive refuses a zero or negative value of the named numeric or
+// duration flags. Library configs read zero as "the default"; on the
+// command line an explicit 0 for a positive quantity is a mistake, never a
+// silent default. Flags where 0 means "off" are not named here.
+func checkPositive(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil {
+			panic("emostream: checkPositive: no flag --" + n)
+		}
+		positive := sign(f.Value.(flag.Getter).Get()) > 0
+		if !positive {
+			return fmt.Errorf("--%s %s: want a positive value", n, f.Value)
+		}
+	}
+	return nil
+}
+
+// checkNotNegative refuses a negative value of the named flags, whose 0
+// means "off" (or "the default", as their usage says).
+func checkNotNegative(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil {
+			panic("emostream: checkNotNegative: no flag --" + n)
+		}
+		if strings.HasPrefix(f.Value.String(), "-") {
+			return fmt.Errorf("--%s %s: want 0 or more", n, f.Value)
+		}
+	}
+	return nil
+}
+
+// checkFree tells in one line which flag names a listen address that is
+// taken, before any server starts: e.g. "--monitor 127.0.0.1:8222: address
+// already in use". Empty addresses and port 0 always pass.
+func checkFree(flagName string, addrs ...string) error {
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("--%s %q: want host:port: %w", flagName, a, err)
+		} else if port == "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return listenError(flagName, a, err)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
+// listenError names the flag and the address of a failed listen.
+func listenError(flagName, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--%s %s: address already in use (another process listens there: stop it or give --%s another address)", flagName, addr, flagName)
+	}
+	return fmt.Errorf("--%s %s: %w", flagName, addr, err)
+}
+
+// listenFlag binds a flag's address, naming the flag in the error.
+func listenFlag(flagName, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, listenError(flagName, addr, err)
+	}
+	return ln, nil
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,8 +25,10 @@ func init() {
 }
 
 const ingestSynopsis = `Serves POST /v1/emojis, GET /v1/emoji-types, /v1/config, /v1/matches,
-/healthz, /readyz, /metrics, the web client and, with an admin token, the
-admin API (/v1/admin/matches), and writes every accepted event to the Kafka
+/healthz, /readyz and the web client on --listen, and /metrics, health and,
+with an admin token, the admin API (/v1/admin/matches) on --ops-listen; with
+--auth=jwt (the default off loopback) a reaction needs a bearer token whose
+subject is its user. It writes every accepted event to the Kafka
 topic (key user_id, timestamp = receive time). Reactions are taken only for
 live matches of the match registry on the NATS hub (--nats). See docs/api.md.`
 
@@ -76,8 +80,12 @@ func addIngestFlags(fs interface {
 	return f
 }
 
-// config turns the flags into an ingest.Config; 0 rates disable a limit.
+// config checks the flags and turns them into an ingest.Config; 0 rates
+// disable a limit.
 func (f *ingestFlags) config() (ingest.Config, error) {
+	if err := f.check(); err != nil {
+		return ingest.Config{}, err
+	}
 	proxies, err := ingest.ParseCIDRs(f.proxies)
 	if err != nil {
 		return ingest.Config{}, err
@@ -94,6 +102,92 @@ func (f *ingestFlags) config() (ingest.Config, error) {
 		ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout,
 	}
 	return cfg, nil
+}
+
+// check refuses what ingest.Config would take as a default or refuse only
+// once the servers run: an explicit 0 for a positive quantity, a negative
+// rate, a word where an emoji or a URL belongs. 0 means "off" only for
+// --user-rate, --ip-rate and --max-conns-per-prefix, and "the default" for
+// --max-conns.
+func (f *ingestFlags) check() error {
+	if f.ack != string(ingest.AckAll) && f.ack != string(ingest.AckBuffered) {
+		return fmt.Errorf("--ack %q: want %s or %s", f.ack, ingest.AckAll, ingest.AckBuffered)
+	}
+	if !wire.ValidWindow(f.window) {
+		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
+	}
+	type value struct {
+		name string
+		v    any // an int, int64, float64 or time.Duration
+	}
+	for _, c := range []value{{"flush-interval", f.flush}, {"swarm-threshold", f.swarmThreshold},
+		{"user-burst", f.userBurst}, {"ip-burst", f.ipBurst}, {"body-limit", f.bodyLimit},
+		{"read-timeout", f.readTimeout}, {"write-timeout", f.writeTimeout}, {"idle-timeout", f.idleTimeout}} {
+		if sign(c.v) <= 0 {
+			return fmt.Errorf("--%s %v: want a positive value", c.name, c.v)
+		}
+	}
+	for _, c := range []value{{"user-rate", f.userRate}, {"ip-rate", f.ipRate}, {"max-conns", f.maxConns},
+		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", f.fdReserve}} {
+		if sign(c.v) < 0 {
+			return fmt.Errorf("--%s %v: want 0 (off) or more", c.name, c.v)
+		}
+	}
+	for _, e := range splitList(f.emojis) {
+		if !looksLikeEmoji(e) {
+			return fmt.Errorf("--emojis: %q is not an emoji (want emojis such as 🔥,👏, comma-separated)", e)
+		}
+	}
+	if len(splitList(f.emojis)) == 0 {
+		return errors.New("--emojis: want at least one emoji")
+	}
+	for _, u := range splitList(f.wsURLs) {
+		if p, err := url.Parse(u); err != nil || p.Scheme != "ws" && p.Scheme != "wss" || p.Host == "" {
+			return fmt.Errorf("--ws-urls: %q: want ws:// or wss://host[:port][/path]", u)
+		}
+	}
+	return nil
+}
+
+// sign is -1, 0 or 1 for a negative, zero or positive number.
+func sign(v any) int {
+	var f float64
+	switch n := v.(type) {
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	case float64:
+		f = n
+	case time.Duration:
+		f = float64(n)
+	default:
+		panic(fmt.Sprintf("emostream: sign of %T", v))
+	}
+	switch {
+	case f < 0:
+		return -1
+	case f > 0:
+		return 1
+	}
+	return 0
+}
+
+// looksLikeEmoji reports whether s is made of pictographs and the marks
+// that join and vary them, with no letters, digits or spaces.
+func looksLikeEmoji(s string) bool {
+	pictographs := 0
+	for _, r := range s {
+		switch {
+		case r == 0x200D, r >= 0xFE00 && r <= 0xFE0F, r >= 0x1F3FB && r <= 0x1F3FF, r == 0x20E3, r >= 0xE0020 && r <= 0xE007F:
+			// joiner, variation selectors, skin tones, keycap, tag sequences
+		case r >= 0x2190 && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) || r == 0xA9 || r == 0xAE:
+			pictographs++
+		default:
+			return false
+		}
+	}
+	return pictographs > 0
 }
 
 func disabledIfZero(rate float64) float64 {
@@ -117,7 +211,9 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ingest", ingestSynopsis)
 	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
 	f := addIngestFlags(fs)
-	rf, af := addRegistryFlags(fs), addAdmissionFlags(fs)
+	kf := addKafkaSecurityFlags(fs)
+	rf, af := addRegistryFlags(fs, env), addAdmissionFlags(fs)
+	sec := addSecurityFlags(fs, "ops-listen")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
@@ -125,6 +221,9 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	cfg, err := f.config()
 	if err != nil {
+		return err
+	}
+	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
 		return err
 	}
 	rc := registry.Config{Logger: log}
@@ -137,20 +236,26 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	defer closeReg()
 	cfg.Matches = reg
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenFlag("listen", *listen)
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return err
 	}
 	logFileLimit(log, env)
 	cfg.Listener, cfg.Logger = ln, log
+	if err := sec.apply(env, &cfg); err != nil {
+		ln.Close()
+		return fmt.Errorf("ingest: %w", err)
+	}
 	srv, err := ingest.New(cfg)
 	if err != nil {
 		ln.Close()
+		cfg.OpsListener.Close()
 		return err
 	}
-	fmt.Fprintf(env.stdout, "ingest listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return reg.Run(ctx) })
 	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error { return reloadOnHUP(ctx, log, srv) })
 	return g.Wait()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/wire"
@@ -30,21 +29,30 @@ func runKafka(ctx context.Context, env *environment, args []string) error {
 	topic := fs.String("topic", wire.DefaultTopic, "topic to create if missing")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
 	noSync := fs.Bool("no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
+	sec := addBrokerSecurityFlags(fs)
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
+	if err := checkPositive(fs, "partitions"); err != nil {
+		return err
+	}
+	cfg := broker.Config{DataDir: *dataDir, Topic: *topic, Partitions: int32(*partitions), NoSync: *noSync,
+		Logger: log.With("component", "kafka")}
+	if err := sec.apply(env, &cfg); err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	b, err := broker.Start(broker.Config{DataDir: *dataDir, Listener: ln, Topic: *topic,
-		Partitions: int32(*partitions), NoSync: *noSync, Logger: log.With("component", "kafka")})
+	ln, err := listenFlag("listen", *listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "Kafka broker on %s, topic %s, data in %s\n", b.Addr(), *topic, *dataDir)
+	cfg.Listener = ln
+	b, err := broker.Start(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Kafka broker on %s (%s), topic %s, data in %s\n", b.Addr(), sec, *topic, *dataDir)
 	<-ctx.Done()
 	b.Close()
 	return nil

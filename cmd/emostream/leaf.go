@@ -19,7 +19,9 @@ connects to the hub (or to another leaf) as a leafnode and serves viewers over
 NATS WebSocket. Viewers are anonymous and may only subscribe to
 emostream.live.> and read the latest swarm of a match.
 With -c it loads a standard nats-server .conf (see deploy/leaf-a.conf);
-without it, it builds the same configuration from the flags below.`
+--name, --remote, --ws, --leafnodes, --monitor, --allowed-origins and
+--max-connections, when given, override the file's values, as nats-server's
+own flags do. Without -c it builds the same configuration from the flags below.`
 
 func init() {
 	register(&command{name: "leaf", summary: "run a leaf cluster nats-server (WebSocket viewers)", run: runLeaf})
@@ -27,7 +29,7 @@ func init() {
 
 func runLeaf(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "leaf", leafSynopsis)
-	conf := fs.String("c", "", "nats-server .conf to load; the other flags are then ignored")
+	conf := fs.String("c", "", "nats-server .conf to load; the flags named above override its values when given")
 	name := fs.String("name", fanout.DefaultLeafName, "server name")
 	remote := fs.String("remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub)")
 	ws := fs.String("ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
@@ -35,6 +37,9 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	monitor := fs.String("monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
 	cert := fs.String("tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
 	key := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	remoteCA := fs.String("remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
+	remoteCert := fs.String("remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
+	remoteKey := fs.String("remote-key", "", "PEM private key of --remote-cert")
 	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
 	maxConns := fs.Int("max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
 	gcPercent := fs.String("gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
@@ -45,12 +50,32 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPositive(fs, "max-connections"); err != nil {
+		return err
+	}
 	if err := setLeafGC(*gcPercent, *memLimit); err != nil {
 		return err
 	}
-	l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(*remote),
+	set := given(fs)
+	for _, a := range []struct{ flag, addr string }{{"ws", *ws}, {"leafnodes", *leafs}, {"monitor", *monitor}} {
+		if *conf != "" && !set[a.flag] {
+			continue // the file's address; nats-server names it if it is taken
+		}
+		if err := checkFree(a.flag, a.addr); err != nil {
+			return err
+		}
+	}
+	cfg := fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(*remote),
 		WebSocketListen: *ws, LeafListen: *leafs, MonitorListen: *monitor, TLSCert: *cert, TLSKey: *key,
-		AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns, Logger: log})
+		RemoteTLS:      fanout.TLSConfig{CA: *remoteCA, Cert: *remoteCert, Key: *remoteKey},
+		AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns}
+	if *conf != "" {
+		if cfg, err = leafFileConfig(cfg, set); err != nil {
+			return err
+		}
+	}
+	cfg.Logger = log
+	l, err := fanout.NewLeaf(cfg)
 	if err != nil {
 		return err
 	}
@@ -61,7 +86,10 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
-	if err := l.Start(); err != nil {
+	if err := l.StartContext(ctx); err != nil {
+		if *conf != "" {
+			return fmt.Errorf("leaf -c %s: %w", *conf, err)
+		}
 		return err
 	}
 	fmt.Fprintf(env.stdout, "leaf: viewers connect to %s\n", l.WebSocketURL())
@@ -72,6 +100,40 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "leaf: monitoring on %s/varz\n", u)
 	}
 	return l.Run(ctx)
+}
+
+// leafFileConfig keeps, of the flags' cfg, the file and the flags given:
+// those override the file's values. Credentials and TLS must come from the
+// file.
+func leafFileConfig(cfg fanout.LeafConfig, set map[string]bool) (fanout.LeafConfig, error) {
+	for _, f := range []string{"tls-cert", "tls-key", "remote-ca", "remote-cert", "remote-key"} {
+		if set[f] {
+			return cfg, fmt.Errorf("leaf: --%s with -c: TLS comes from %s", f, cfg.ConfigFile)
+		}
+	}
+	out := fanout.LeafConfig{ConfigFile: cfg.ConfigFile}
+	if set["name"] {
+		out.Name = cfg.Name
+	}
+	if set["remote"] {
+		out.Remotes = cfg.Remotes
+	}
+	if set["ws"] {
+		out.WebSocketListen = cfg.WebSocketListen
+	}
+	if set["leafnodes"] {
+		out.LeafListen = cfg.LeafListen
+	}
+	if set["monitor"] {
+		out.MonitorListen = cfg.MonitorListen
+	}
+	if set["allowed-origins"] {
+		out.AllowedOrigins = cfg.AllowedOrigins
+	}
+	if set["max-connections"] {
+		out.MaxConnections = cfg.MaxConnections
+	}
+	return out, nil
 }
 
 // defaultLeafGCPercent is the leaf's GC target. Half the runtime's default

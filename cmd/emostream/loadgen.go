@@ -102,8 +102,12 @@ func parseLoadgenFlags(env *environment, args []string) (*loadgenFlags, error) {
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed for users, matches and emojis; 0 means random")
 	fs.BoolVar(&f.json, "json", false, "print the final summary as JSON")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on 127.0.0.0/8 or ::1")
+	af := addClientAuthFlags(fs)
 	var err error
 	if f.log, err = logFlags(fs, env)(args); err != nil {
+		return nil, err
+	}
+	if c.Tokens, err = loadgenTokens(env, af, c.Connections); err != nil {
 		return nil, err
 	}
 	f.isTTY = isTerminal(env.stderr)

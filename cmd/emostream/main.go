@@ -72,6 +72,10 @@ func dispatch(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		printVersion(env.stdout)
+		return nil
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(env.stderr, "emostream: unknown command %q\n\n", args[0])
@@ -95,5 +99,6 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nEvery flag also reads an environment variable: --kafka-brokers is EMOSTREAM_KAFKA_BROKERS.")
+	fmt.Fprintln(w, "\nEvery flag also reads an environment variable named after its command and itself:")
+	fmt.Fprintln(w, "--kafka-brokers of ingest is EMOSTREAM_INGEST_KAFKA_BROKERS (each command's --help lists them).")
 }

@@ -35,26 +35,34 @@ removed.
 
 // registryFlags are how a command reaches the match registry.
 type registryFlags struct {
-	natsURL string
+	nats *natsFlags
+	env  *environment
+	// admin opens the registry for writing, creating its bucket if needed
+	// (registry.Open, user "admin"); else it binds to the existing bucket
+	// to read it (registry.Bind, user "ingest"), unless AutoMatches is on.
+	admin bool
 }
 
-func addRegistryFlags(fs *flag.FlagSet) *registryFlags {
-	f := &registryFlags{}
-	fs.StringVar(&f.natsURL, "nats", "nats://"+defaultNATSAddr, "NATS hub holding the match registry (stage credentials)")
-	return f
+func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
+	return &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
+		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
 }
 
 // open connects to the hub and opens the registry; close disconnects.
 func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *registry.Registry, closeFn func(), err error) {
-	nc, err := nats.Connect(f.natsURL, nats.Name("emostream-registry"), nats.MaxReconnects(-1),
+	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to the match registry at %s: %w", f.natsURL, err)
+		return nil, nil, fmt.Errorf("match registry: %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		r, err = registry.Open(octx, js, cfg)
+		if f.admin || cfg.AutoMatches > 0 { // auto matches are created: user "admin"
+			r, err = registry.Open(octx, js, cfg)
+		} else {
+			r, err = registry.Bind(octx, js, cfg)
+		}
 		cancel()
 	}
 	if err != nil {
@@ -74,7 +82,8 @@ func runMatch(ctx context.Context, env *environment, args []string) error {
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlags(env, "match "+sub, matchSynopsis)
-	rf := addRegistryFlags(fs)
+	rf := addRegistryFlags(fs, env)
+	rf.admin = true
 	var id, title, home, away, planned string
 	var live, asJSON bool
 	switch sub {

@@ -72,3 +72,12 @@ func TestMatchCommands(t *testing.T) {
 		t.Fatalf("ls table: %q %v", out, err)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		out, err := runCLI(t, args...)
+		if err != nil || !strings.HasPrefix(out, "emostream ") || !strings.Contains(out, " commit ") || !strings.Contains(out, "go1.") {
+			t.Errorf("%v: %q, %v", args, out, err)
+		}
+	}
+}

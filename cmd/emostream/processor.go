@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -23,9 +22,10 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "processor", "Merges the bridges' partials of every Kafka partition into one swarm per match and window,\n"+
 		"published to the JetStream stream "+wire.SwarmsStream+" (viewers get them on emostream.live.<match>).")
 	brokers := fs.String("kafka-brokers", defaultKafkaAddr, "Kafka brokers asked for the topic's partition count, comma-separated")
+	kf := addKafkaSecurityFlags(fs)
 	topic := fs.String("topic", wire.DefaultTopic, "Kafka topic of the events")
 	partitions := fs.Int("partitions", 0, "partition count; 0 reads it from Kafka's metadata")
-	natsURL := fs.String("nats", "nats://"+defaultNATSAddr, "NATS server holding the streams")
+	nf := addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS server holding the streams (user \"processor\")")
 	window := fs.Duration("window", wire.DefaultWindow, "window length")
 	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
@@ -33,33 +33,50 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	maxWindows := fs.Int("max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
 	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
 	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
-	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of the Prometheus /metrics listener; empty disables it")
+	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
+		return err
+	}
+	if !wire.ValidWindow(*window) {
+		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", *window)
+	}
+	if err := checkPositive(fs, "deadline", "swarm-threshold", "max-open-windows", "max-match-states", "max-swarm-bytes"); err != nil {
+		return err
+	}
+	if err := checkNotNegative(fs, "partitions"); err != nil {
 		return err
 	}
 	sc, err := sf.config()
 	if err != nil {
 		return err
 	}
+	natsOpts, err := nf.natsOptions(env)
+	if err != nil {
+		return err
+	}
+	ks, err := kf.security(env)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	p, err := processor.New(processor.Config{
-		NATS: *natsURL, KafkaBrokers: splitList(*brokers), Topic: *topic, Partitions: *partitions,
+		NATS: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
 		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
 		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
 	})
 	if err != nil {
 		return err
 	}
+	ln, err := listenMetrics(log, *metricsAddr, defaultProcessorMetrics, given(fs)["metrics"])
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(ctx) })
-	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
+	if ln != nil {
 		g.Go(func() error { return serveMetrics(ctx, ln, reg, p.Ready) })
 	}
 	return g.Wait()

@@ -34,7 +34,7 @@ most 30 s), up to three times, so a count above one user's burst is spread
 over time.`
 
 type sendEvent struct {
-	UserID    string `json:"user_id"`
+	UserID    string `json:"user_id,omitempty"` // absent with --token: the token's subject`
 	MatchID   string `json:"match_id"`
 	EmojiType string `json:"emoji_type"`
 	Timestamp int64  `json:"timestamp"`
@@ -53,8 +53,13 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 	users := fs.Int("users", 0, fmt.Sprintf("simulated users; 0 means one per %d events, or just --user if it is given", sendUserShare))
 	count := fs.Int("count", 1, "number of reactions")
 	batch := fs.Int("batch", wire.MaxBatch, "events per POST, 1 to 1000")
+	af := addClientAuthFlags(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
+	}
+	tokens, err := af.source(env)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
 	}
 	switch {
 	case *count < 1:
@@ -72,14 +77,20 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 	}
 	base := strings.TrimSuffix(*target, "/")
 	size := fitBatch(*batch, *users, serverLimits(ctx, base))
+	if tokens != nil { // a request carries one user's token: one user per array, the users taking turns
+		size = min(fitBatch(*batch, 1, serverLimits(ctx, base)), (*count+*users-1) / *users)
+	}
 	var failed int
-	for sent := 0; sent < *count; {
+	for n, sent := 0, 0; sent < *count; n++ {
 		evs := make([]sendEvent, min(size, *count-sent))
-		for i := range evs {
-			evs[i] = sendEvent{UserID: userID(*user, *users, sent+i), MatchID: *match, EmojiType: *emoji,
-				Timestamp: time.Now().UnixMilli()}
+		tok, err := batchUser(evs, tokens, *user, *users, sent, n)
+		if err != nil {
+			return err
 		}
-		res, err := sendRetrying(ctx, env.stdout, base+"/v1/emojis", evs)
+		for i := range evs {
+			evs[i].MatchID, evs[i].EmojiType, evs[i].Timestamp = *match, *emoji, time.Now().UnixMilli()
+		}
+		res, err := sendRetrying(ctx, env.stdout, base+"/v1/emojis", tok, evs)
 		if err != nil {
 			return err
 		}
@@ -100,6 +111,32 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("send: %d request(s) refused", failed)
 	}
 	return nil
+}
+
+// batchUser sets the users of array n, whose first event is event sent, and
+// returns its bearer token. Without tokens the events go round-robin to the
+// simulated users; with a signing key the whole array is one user's, whose
+// token is signed for it; with --token the events carry no user_id (the
+// server takes the token's subject).
+func batchUser(evs []sendEvent, tokens *tokenSource, prefix string, users, sent, n int) (string, error) {
+	if tokens == nil {
+		for i := range evs {
+			evs[i].UserID = userID(prefix, users, sent+i)
+		}
+		return "", nil
+	}
+	user := ""
+	if tokens.fixed == "" {
+		user = userID(prefix, users, n)
+	}
+	for i := range evs {
+		evs[i].UserID = user
+	}
+	tok, err := tokens.tokenFor(user)
+	if err != nil {
+		return "", fmt.Errorf("send: signing a token: %w", err)
+	}
+	return tok, nil
 }
 
 // userID is the id of the simulated user who sends event i.
@@ -169,9 +206,9 @@ type sendResult struct {
 
 // sendRetrying posts evs, retrying a 429 after its Retry-After (at most
 // 30 s) up to three times, and returns the last reply.
-func sendRetrying(ctx context.Context, out io.Writer, url string, evs []sendEvent) (sendResult, error) {
+func sendRetrying(ctx context.Context, out io.Writer, url, tok string, evs []sendEvent) (sendResult, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := sendOnce(ctx, out, url, evs)
+		res, err := sendOnce(ctx, out, url, tok, evs)
 		if err != nil || res.status != http.StatusTooManyRequests || attempt == 3 {
 			return res, err
 		}
@@ -185,7 +222,7 @@ func sendRetrying(ctx context.Context, out io.Writer, url string, evs []sendEven
 
 // sendOnce posts evs (one object if there is one), prints the reply and
 // returns it.
-func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (sendResult, error) {
+func sendOnce(ctx context.Context, out io.Writer, url, tok string, evs []sendEvent) (sendResult, error) {
 	var body any = evs
 	if len(evs) == 1 {
 		body = evs[0]
@@ -196,6 +233,9 @@ func sendOnce(ctx context.Context, out io.Writer, url string, evs []sendEvent) (
 		return sendResult{}, fmt.Errorf("send: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return sendResult{}, fmt.Errorf("send: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,14 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 		}
 	})
 	url := "http://" + ln.Addr().String()
+	testenv.WaitFor(t, 20*time.Second, "ingest ready", func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 	var out bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	runCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)

@@ -63,6 +63,9 @@ func runViewers(ctx context.Context, env *environment, args []string) error {
 		return runViewersPublish(ctx, env, args)
 	case "report":
 		return runViewersReport(env, args)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(env.stdout, "Usage: emostream viewers hold|publish|report [flags]\n\n%s\n", viewersSynopsis)
+		return nil
 	}
 	fmt.Fprintf(env.stderr, "Usage: emostream viewers hold|publish|report [flags]\n\n%s\n", viewersSynopsis)
 	return errUsage

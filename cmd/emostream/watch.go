@@ -27,7 +27,7 @@ func init() {
 func runWatch(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "watch", watchSynopsis)
 	ws := fs.String("ws", "ws://"+fanout.DefaultWebSocketListen, "leaf WebSocket URL(s), comma-separated (fail over in order)")
-	natsURL := fs.String("nats", "", "NATS URL(s) to use instead of --ws")
+	nf := addNATSFlags(fs, "", "NATS URL(s) to use instead of --ws (e.g. the hub, with --nats-user processor)")
 	match := fs.String("match", "", "match id to watch (required)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -35,13 +35,13 @@ func runWatch(ctx context.Context, env *environment, args []string) error {
 	if *match == "" {
 		return errors.New("watch: --match is required")
 	}
-	urls := *ws
-	if *natsURL != "" {
-		urls = *natsURL
+	o := nf.options(env)
+	if o.URL == "" {
+		o.URL = *ws // viewers are anonymous; --nats-ca still verifies a wss:// leaf
 	}
-	nc, err := nats.Connect(urls, nats.Name("emostream watch"), nats.DontRandomize(), nats.MaxReconnects(-1))
+	nc, err := o.Connect(nats.Name("emostream watch"), nats.DontRandomize(), nats.MaxReconnects(-1))
 	if err != nil {
-		return fmt.Errorf("watch: connecting to %s: %w", urls, err)
+		return fmt.Errorf("watch: %w", err)
 	}
 	defer nc.Close()
 	fmt.Fprintf(env.stdout, "watching %s on %s\n", *match, nc.ConnectedUrl())

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,8 +40,24 @@ type Config struct {
 	// serial fsyncs per partition batch. Other clients' produces are then
 	// durable only once somebody calls Sync.
 	GroupSync bool
+	// TLS, when set, makes the broker serve TLS only with this server
+	// configuration (ClientAuth tls.RequireAndVerifyClientCert requires
+	// client certificates). Nil means plaintext.
+	TLS *tls.Config
+	// Users, when set, turns SASL authentication on: only these users may
+	// connect, each with its mechanism. They replace any users persisted
+	// in DataDir. Empty means no authentication.
+	Users []User
 	// Logger receives the broker's warnings. Nil discards them.
 	Logger *slog.Logger
+}
+
+// User is a SASL user of the broker.
+type User struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (any case).
+	Mechanism string
+	Name      string
+	Password  string
 }
 
 // Broker is a running embedded broker.
@@ -85,7 +102,12 @@ func Start(cfg Config) (*Broker, error) {
 			opts = append(opts, kfake.SyncWrites())
 		}
 	}
-	c, err := kfake.NewCluster(opts...)
+	sec, err := securityOpts(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	c, err := kfake.NewCluster(append(opts, sec...)...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("broker: starting: %w", err)

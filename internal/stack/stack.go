@@ -23,6 +23,7 @@ import (
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
@@ -30,7 +31,7 @@ import (
 
 // Config describes the stack. Zero values are documented defaults; the
 // listen addresses default to random loopback ports (tests), and
-// "emostream up" passes DESIGN.md's fixed ones.
+// "emostream up" passes the fixed ones of docs/design.md.
 type Config struct {
 	// DataDir holds the Kafka log (DataDir/kafka) and JetStream's store
 	// (DataDir/jetstream). Required.
@@ -40,6 +41,10 @@ type Config struct {
 	KafkaBrokers []string
 	// KafkaListener serves the embedded broker. Nil means 127.0.0.1:0.
 	KafkaListener net.Listener
+	// KafkaSecurity is how the stages connect to the external KafkaBrokers
+	// (TLS, SASL). The embedded broker is plaintext on loopback, so with it
+	// this must be zero.
+	KafkaSecurity kafkaconn.Security
 	// Partitions of the events topic when the embedded broker creates it.
 	// Zero means wire.DefaultPartitions.
 	Partitions int32
@@ -47,6 +52,18 @@ type Config struct {
 	// leafnode and monitoring addresses. Empty means 127.0.0.1:0 (and no
 	// monitoring port).
 	HubListen, LeafListen, MonitorListen string
+	// NATSPasswords are the passwords of the hub's client-port users
+	// (fanout.StageUsers); each in-process stage connects as its own user,
+	// with its least permissions. Nil means random ones for this start,
+	// and a client without credentials on the hub's port, which must then
+	// be loopback, connects as the admin user (the match registry only):
+	// the quick start's "emostream match".
+	NATSPasswords map[string]string
+	// NATSTLS, when it has a certificate, serves the hub's client and
+	// leafnode ports over TLS; the stages and leaves verify the hub with
+	// its CA and, with Verify, present the same certificate as their
+	// client certificate. Zero means plain.
+	NATSTLS fanout.TLSConfig
 	// WebSocketListens has one address per leaf cluster. Empty means one
 	// leaf on 127.0.0.1:0.
 	WebSocketListens []string
@@ -69,6 +86,9 @@ type Config struct {
 	DemoMatch string
 	// Logger receives every stage's log. Nil discards it.
 	Logger *slog.Logger
+	// NATSLogger receives the log of the hub's and leaves' nats-servers
+	// (their start-up banners, connections). Nil means Logger.
+	NATSLogger *slog.Logger
 }
 
 // Stack is a started set of servers with its stages built; Run runs them.
@@ -88,27 +108,35 @@ type Stack struct {
 
 // Start starts the servers (broker, hub, leaves) and builds the stages. On
 // error everything started is stopped again.
-func Start(cfg Config) (st *Stack, err error) {
+func Start(cfg Config) (*Stack, error) { return StartContext(context.Background(), cfg) }
+
+// StartContext is Start that gives up, stopping what it started, once ctx
+// ends (Ctrl-C during start-up).
+func StartContext(ctx context.Context, cfg Config) (st *Stack, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("stack: DataDir is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.NATSLogger == nil {
+		cfg.NATSLogger = cfg.Logger
+	}
 	st = &Stack{cfg: cfg, Registry: prometheus.NewRegistry()}
 	st.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	started := st // st is nil once an error is returned
 	defer func() {
 		if err != nil {
-			st.stopServers()
+			started.stopServers()
 		}
 	}()
 	if err = st.startKafka(); err != nil {
 		return nil, err
 	}
-	if err = st.startFanout(); err != nil {
+	if err = st.startFanout(ctx); err != nil {
 		return nil, err
 	}
-	if err = st.openRegistry(); err != nil {
+	if err = st.openRegistry(ctx); err != nil {
 		return nil, err
 	}
 	if err = st.buildStages(); err != nil {
@@ -121,6 +149,9 @@ func (st *Stack) startKafka() error {
 	if len(st.cfg.KafkaBrokers) > 0 {
 		return nil
 	}
+	if st.cfg.KafkaSecurity != (kafkaconn.Security{}) {
+		return errors.New("stack: Kafka TLS and SASL need external brokers: the embedded broker is plaintext on loopback")
+	}
 	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
 		Partitions: st.cfg.Partitions, GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
 	if err != nil {
@@ -131,40 +162,46 @@ func (st *Stack) startKafka() error {
 	return nil
 }
 
-func (st *Stack) startFanout() error {
+func (st *Stack) startFanout(ctx context.Context) error {
+	passwords := st.cfg.NATSPasswords
+	if passwords == nil {
+		passwords = map[string]string{} // all random
+	}
 	hub, err := fanout.NewHub(fanout.HubConfig{
 		DataDir: st.cfg.DataDir, ClientListen: orAddr(st.cfg.HubListen), LeafListen: orAddr(st.cfg.LeafListen),
-		MonitorListen: st.cfg.MonitorListen, Logger: st.cfg.Logger})
+		MonitorListen: st.cfg.MonitorListen, Logger: st.cfg.NATSLogger,
+		Passwords: passwords, AnonymousAdmin: st.cfg.NATSPasswords == nil,
+		ClientTLS: st.cfg.NATSTLS, LeafTLS: st.cfg.NATSTLS})
 	if err != nil {
 		return err
 	}
-	if err := hub.Start(); err != nil {
+	st.Hub = hub // stopped by Start on error, also when it did not start
+	if err := hub.StartContext(ctx); err != nil {
 		return err
 	}
-	st.Hub = hub
 	ws := st.cfg.WebSocketListens
 	if len(ws) == 0 {
 		ws = []string{"127.0.0.1:0"}
 	}
 	for i, addr := range ws {
 		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
-			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, Logger: st.cfg.Logger})
+			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, RemoteTLS: st.clientTLS(), Logger: st.cfg.NATSLogger})
 		if err != nil {
 			return err
 		}
-		if err := leaf.Start(); err != nil {
+		st.Leaves = append(st.Leaves, leaf)
+		if err := leaf.StartContext(ctx); err != nil {
 			return err
 		}
-		st.Leaves = append(st.Leaves, leaf)
 	}
 	return nil
 }
 
 // openRegistry opens the match registry on the hub and creates the demo
 // match.
-func (st *Stack) openRegistry() error {
-	nc, err := nats.Connect(st.Hub.ClientURL(), nats.Name("emostream-registry"),
-		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+func (st *Stack) openRegistry(ctx context.Context) error {
+	nc, err := nats.Connect(st.Hub.ClientURL(), append(st.NATSOptions(fanout.UserAdmin), nats.Name("emostream-registry"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...)
 	if err != nil {
 		return fmt.Errorf("stack: connecting to the hub: %w", err)
 	}
@@ -175,7 +212,7 @@ func (st *Stack) openRegistry() error {
 	}
 	rc := st.cfg.Registry
 	rc.Registerer, rc.Logger = st.Registry, st.cfg.Logger
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if st.Matches, err = registry.Open(ctx, js, rc); err != nil {
 		return err
@@ -208,18 +245,22 @@ func (st *Stack) buildStages() error {
 	}
 	pc := c.Processor
 	pc.NATS, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
+	pc.KafkaSecurity = c.KafkaSecurity
 	pc.Registerer, pc.Logger = st.Registry, c.Logger
+	pc.NATSOptions = append(st.NATSOptions(fanout.UserProcessor), pc.NATSOptions...)
 	var err error
 	if st.Processor, err = processor.New(pc); err != nil {
 		return err
 	}
 	bc := c.Bridge
 	bc.Brokers, bc.NATSURL, bc.Window, bc.Metrics, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
+	bc.KafkaSecurity = c.KafkaSecurity
+	bc.NATSOptions = append(st.NATSOptions(fanout.UserBridge), bc.NATSOptions...)
 	if st.Bridge, err = bridge.New(bc); err != nil {
 		return err
 	}
 	ic := c.Ingest
-	ic.Brokers, ic.Window, ic.SwarmThreshold = c.KafkaBrokers, window, threshold
+	ic.Brokers, ic.Window, ic.SwarmThreshold, ic.KafkaSecurity = c.KafkaBrokers, window, threshold, c.KafkaSecurity
 	if st.Broker != nil {
 		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
 	}
@@ -251,6 +292,33 @@ func (st *Stack) HTTPURL() string { return "http://" + st.Ingest.Addr().String()
 
 // KafkaBrokers are the brokers the stages use.
 func (st *Stack) KafkaBrokers() []string { return st.cfg.KafkaBrokers }
+
+// NATSOptions are the credentials of one of the hub's client-port users
+// (fanout.StageUsers), for the in-process stages and for tests.
+func (st *Stack) NATSOptions(user string) []nats.Option {
+	opts := []nats.Option{nats.UserInfo(user, st.Hub.Passwords()[user])}
+	if t := st.clientTLS(); t.CA != "" {
+		opts = append(opts, nats.RootCAs(t.CA))
+	}
+	if t := st.clientTLS(); t.Cert != "" {
+		opts = append(opts, nats.ClientCert(t.Cert, t.Key))
+	}
+	return opts
+}
+
+// clientTLS is how the stages and leaves verify the hub and, if it
+// verifies clients, identify themselves.
+func (st *Stack) clientTLS() fanout.TLSConfig {
+	t := st.cfg.NATSTLS
+	if t.Cert == "" {
+		return fanout.TLSConfig{}
+	}
+	c := fanout.TLSConfig{CA: t.CA}
+	if t.Verify {
+		c.Cert, c.Key = t.Cert, t.Key
+	}
+	return c
+}
 
 // NATSURL is the hub's client URL.
 func (st *Stack) NATSURL() string { return st.Hub.ClientURL() }

@@ -114,14 +114,16 @@ func Swarms(c Config) jetstream.StreamConfig {
 // exist. Concurrent callers are fine.
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	for _, sc := range []jetstream.StreamConfig{Partials(c), Swarms(c)} {
-		if err := ensure(ctx, js, sc); err != nil {
+		if err := EnsureStream(ctx, js, sc); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ensure(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+// EnsureStream creates one stream, or updates it to sc if it exists: what a
+// stage allowed to manage only that stream (the bridge: partials) calls.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if _, err = js.CreateOrUpdateStream(ctx, sc); err == nil {

@@ -32,6 +32,7 @@ type Kafka struct {
 	Partitions int32
 	t          testing.TB
 	addr       string
+	sec        KafkaSecurity // kafkasec.go
 }
 
 // StartKafka starts the embedded broker on 127.0.0.1 with the events topic
@@ -53,7 +54,8 @@ func (k *Kafka) start() {
 	if err != nil {
 		k.t.Fatalf("testenv: kafka listen: %v", err)
 	}
-	b, err := broker.Start(broker.Config{DataDir: k.DataDir, Listener: ln, Topic: k.Topic, Partitions: k.Partitions, Logger: Logger(k.t)})
+	b, err := broker.Start(broker.Config{DataDir: k.DataDir, Listener: ln, Topic: k.Topic, Partitions: k.Partitions,
+		TLS: k.sec.TLS, Users: k.sec.Users, Logger: Logger(k.t)})
 	if err != nil {
 		k.t.Fatalf("testenv: %v", err)
 	}

@@ -1,5 +1,15 @@
 // The ingest HTTP API: GET /v1/config and POST /v1/emojis, with API errors
 // turned into sentences a viewer can read.
+import { dropSession, sessionToken } from "./session.js";
+
+// withSession is set by useSessions: POST /v1/emojis then carries the
+// session's token and no user_id (the server takes the token's user).
+let withSession = false;
+
+// useSessions makes every POST /v1/emojis send as the page's session user.
+export function useSessions() {
+  withSession = true;
+}
 
 // getConfig reads GET /v1/config (web.ClientConfig in Go).
 export async function getConfig() {
@@ -11,6 +21,8 @@ export async function getConfig() {
     windowMs: cfg.window_ms || 2000,
     swarmThreshold: cfg.swarm_threshold || 1000,
     emojiTypes: cfg.emoji_types || [],
+    auth: cfg.auth || "none",
+    sessions: cfg.sessions === true,
   };
 }
 
@@ -31,12 +43,16 @@ export async function postEvents(body) {
   const start = performance.now();
   let res;
   try {
-    res = await fetch("/v1/emojis", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
+    res = await post(body);
+    if (res.status === 401 && withSession) { // expired or from a restarted server: once more with a new one
+      dropSession();
+      res = await post(body);
+    }
   } catch (err) {
+    if (err.status === 429) {
+      return { ok: false, status: 429, accepted: 0, ms: performance.now() - start, retryAfterMs: 1000,
+        text: "Slow down: too many new sessions from this network. Try again shortly." };
+    }
     return { ok: false, status: 0, accepted: 0, ms: performance.now() - start,
       text: "Can't reach the server. Check that EmoStream is running." };
   }
@@ -45,6 +61,21 @@ export async function postEvents(body) {
     ms: performance.now() - start, retryAfterMs: retryAfterMs(res) };
   if (!res.ok) out.text = describe(res.status, data.error || {}, out.retryAfterMs);
   return out;
+}
+
+// post sends body, with the session's token when sessions are on.
+async function post(body) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (withSession) {
+    headers.Authorization = `Bearer ${(await sessionToken()).token}`;
+    body = Array.isArray(body) ? body.map(withoutUser) : withoutUser(body);
+  }
+  return fetch("/v1/emojis", { method: "POST", headers, body: JSON.stringify(body) });
+}
+
+function withoutUser(ev) {
+  const { user_id: _, ...rest } = ev;
+  return rest;
 }
 
 function retryAfterMs(res) {
@@ -64,6 +95,8 @@ export function describe(status, err, retryMs) {
       const which = Number.isInteger(err.index) ? ` (event #${err.index + 1})` : "";
       return `Rejected, nothing was counted${which}${detail}.`;
     }
+    case 401: return "Not signed in: the server needs a token to take reactions.";
+    case 403: return `Refused${detail}.`;
     case 404:
       if (err.code === "unknown_match") return "This match is not in the registry: pick a live match.";
       break;

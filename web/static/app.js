@@ -1,6 +1,6 @@
 // The page: reads /v1/config, builds the emoji buttons, sends reactions,
 // shows the live swarm of one match, and logs what went in and came out.
-import { getConfig, getMatches, postEvents } from "./api.js";
+import { getConfig, getMatches, postEvents, useSessions } from "./api.js";
 import { Live } from "./live.js";
 import { Sender } from "./sender.js";
 import { SwarmView } from "./swarm.js";
@@ -56,6 +56,7 @@ async function refreshMatches() {
 }
 
 function start(cfg) {
+  if (cfg.sessions) useSessions(); // reactions go as the session's user (session.js)
   buildEmojiButtons(cfg.emojiTypes);
   for (const e of cfg.emojiTypes) countRow(e);
   $("legend").textContent = `Each large emoji is one swarm unit of ${fmt.format(cfg.swarmThreshold)} identical reactions. Small ones sample the window's raw reactions.`;
@@ -232,13 +233,13 @@ function showSwarm(swarm, source) {
   for (const [e, row] of Object.entries(state.rows)) {
     row.last.parentElement.classList.toggle("hot", (counts[e] || 0) > 0);
     row.last.textContent = fmt.format(counts[e] || 0);
-    row.swarm.textContent = fmt.format(units[e] || 0);
+    setUnits(row, units[e] || 0);
   }
   for (const [e, n] of Object.entries(counts)) {
     const row = countRow(e);
     row.last.parentElement.classList.toggle("hot", n > 0);
     row.last.textContent = fmt.format(n);
-    row.swarm.textContent = fmt.format(units[e] || 0);
+    setUnits(row, units[e] || 0);
     state.sinceJoin[e] = (state.sinceJoin[e] || 0) + n;
     row.total.textContent = fmt.format(state.sinceJoin[e]);
     total += n;
@@ -246,13 +247,24 @@ function showSwarm(swarm, source) {
   for (const n of Object.values(units)) totalUnits += n;
   $("total-last").textContent = fmt.format(swarm.total ?? total);
   $("total-swarm").textContent = fmt.format(totalUnits);
+  $("total-swarm-word").textContent = totalUnits === 1 ? "swarm unit" : "swarm units";
   $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, 0));
   const tag = source === "latest" ? "stored · " : "";
   $("window-info").textContent = `${tag}${clock(start)}–${clock(end)} · delay ${fmtDelay(delay)}` +
     (swarm.partitions ? ` · ${swarm.partitions} partition${swarm.partitions === 1 ? "" : "s"}` : "") + (swarm.closed_by ? ` · closed by ${swarm.closed_by.replace(/_/g, " ")}` : "");
   $("stage-idle").hidden = true;
-  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${fmt.format(total)} reactions, ${totalUnits} units, delay ${fmtDelay(delay)}`);
+  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${plural(total, "reaction")}, ${plural(totalUnits, "unit")}, delay ${fmtDelay(delay)}`);
   view.play(swarm, state.cfg.windowMs);
+}
+
+// plural is "1 unit", "2 units", "1,000 units".
+function plural(n, word) {
+  return `${fmt.format(n)} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function setUnits(row, n) {
+  row.swarm.textContent = fmt.format(n);
+  row.unitWord.textContent = n === 1 ? " unit" : " units";
 }
 
 function countRow(emoji) {
@@ -265,9 +277,10 @@ function countRow(emoji) {
     el.textContent = text;
     return el;
   };
-  const row = { last: span("last", "0"), swarm: span("swarm", "0"), total: span("total", "0") };
+  const row = { last: span("last", "0"), swarm: span("swarm", "0"), unitWord: span("unit-word", " units"),
+    total: span("total", "0") };
   const sub = span("sub", "");
-  sub.append(row.swarm, " units · ", row.total, " total");
+  sub.append(row.swarm, row.unitWord, " · ", row.total, " total");
   li.append(span("e", emoji), span("visually-hidden", " last window: "), row.last, sub);
   $("counts").append(li);
   return (state.rows[emoji] = row);

@@ -1,0 +1,149 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"text/template"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Users of the hub's client port: one per stage role, all in account
+// STAGES, each with the least permissions its stage needs (Permissions).
+const (
+	// UserIngest reads the match registry.
+	UserIngest = "ingest"
+	// UserBridge publishes partials.
+	UserBridge = "bridge"
+	// UserProcessor consumes partials and publishes swarms.
+	UserProcessor = "processor"
+	// UserAdmin manages the match registry (emostream match, ingest's
+	// admin API and --auto-matches).
+	UserAdmin = "admin"
+)
+
+// StageUsers lists the client port's users in pipeline order.
+var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin}
+
+// ErrNoCredentials is returned for a hub whose client port would take
+// clients without credentials on a non-loopback address.
+var ErrNoCredentials = errors.New("fanout: the hub's client port is not on a loopback address but takes clients without credentials")
+
+// Permission is what one user may publish and subscribe to.
+type Permission struct {
+	Publish, Subscribe []string
+}
+
+// JetStream API subjects, per stream.
+const (
+	jsAPI = "$JS.API."
+	kv    = "KV_" + wire.MatchesBucket
+)
+
+func streamInfo(s string) string   { return jsAPI + "STREAM.INFO." + s }
+func streamCreate(s string) string { return jsAPI + "STREAM.CREATE." + s }
+func streamUpdate(s string) string { return jsAPI + "STREAM.UPDATE." + s }
+func directGet(s string) string    { return jsAPI + "DIRECT.GET." + s }
+
+// registryRead is what reading the match bucket takes: bind (stream info),
+// get (direct get), watch (an ordered push consumer with flow control).
+var registryRead = []string{
+	streamInfo(kv), directGet(kv), directGet(kv) + ".>", jsAPI + "STREAM.MSG.GET." + kv,
+	jsAPI + "CONSUMER.CREATE." + kv + ".>", jsAPI + "CONSUMER.DELETE." + kv + ".>",
+	jsAPI + "CONSUMER.INFO." + kv + ".>", "$JS.FC." + kv + ".>",
+}
+
+// Permissions returns each stage user's permissions. Every user may
+// subscribe only to reply inboxes: JetStream answers and deliveries come
+// there.
+func Permissions() map[string]Permission {
+	ps, ss := wire.PartialsStream, wire.SwarmsStream
+	ensure := func(s string) []string { return []string{streamInfo(s), streamCreate(s), streamUpdate(s)} }
+	sub := []string{inboxes}
+	return map[string]Permission{
+		UserIngest: {Publish: registryRead, Subscribe: sub},
+		UserBridge: {Publish: join(ensure(ps), []string{
+			wire.PartialsSubjects, directGet(ps) + ".>"}), Subscribe: sub},
+		UserProcessor: {Publish: join(ensure(ps), ensure(ss), []string{
+			jsAPI + "CONSUMER.CREATE." + ps + ".>", jsAPI + "CONSUMER.INFO." + ps + ".>",
+			jsAPI + "CONSUMER.MSG.NEXT." + ps + ".>", "$JS.ACK." + ps + ".>", directGet(ps),
+			wire.SwarmsSubjects, directGet(ss) + ".>"}), Subscribe: sub},
+		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
+			"$KV." + wire.MatchesBucket + ".>"}, registryRead), Subscribe: sub},
+	}
+}
+
+func join(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// TLSConfig is one listener's or connection's TLS: PEM files.
+type TLSConfig struct {
+	// Cert and Key are this side's certificate and key. A listener needs
+	// both; a client sets them to present a client certificate.
+	Cert, Key string
+	// CA verifies the other side: on a listener, client certificates
+	// (then required when Verify is set); on a client, the server.
+	CA string
+	// Verify makes a listener require a client certificate signed by CA.
+	Verify bool
+}
+
+func (t TLSConfig) enabled() bool { return t.Cert != "" || t.Key != "" || t.CA != "" }
+
+func (t TLSConfig) validate(what string, listener bool) error {
+	if !t.enabled() {
+		return nil
+	}
+	if (t.Cert == "") != (t.Key == "") {
+		return fmt.Errorf("fanout: %s TLS needs both a certificate and a key", what)
+	}
+	if listener && t.Cert == "" {
+		return fmt.Errorf("fanout: %s TLS needs a certificate and a key", what)
+	}
+	if t.Verify && t.CA == "" {
+		return fmt.Errorf("fanout: %s TLS verification of client certificates needs a CA", what)
+	}
+	for _, f := range []string{t.Cert, t.Key, t.CA} {
+		if strings.ContainsAny(f, "\"\\\n") {
+			return fmt.Errorf("fanout: %s TLS file name %q", what, f)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen host only takes local connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkExposed refuses a client port on a non-loopback address that takes
+// clients without credentials: no users at all, or a no_auth_user.
+func checkExposed(o *server.Options) error {
+	if isLoopback(o.Host) {
+		return nil
+	}
+	open := o.NoAuthUser != "" || len(o.Users) == 0 && len(o.Nkeys) == 0 &&
+		o.Username == "" && o.Authorization == "" && len(o.TrustedOperators) == 0 && len(o.TrustedKeys) == 0
+	if open {
+		return fmt.Errorf("%w (%s): give the stages credentials (docs/operations.md, \"Stage credentials\")", ErrNoCredentials, o.Host)
+	}
+	return nil
+}
+
+// tlsTemplate renders a TLSConfig's fields inside a tls {} block.
+var tlsTemplate = template.Must(template.New("tls").Funcs(confFuncs).Parse(
+	`{{if .Cert}}cert_file: {{q .Cert}}, key_file: {{q .Key}}{{end}}` +
+		`{{if .CA}}{{if .Cert}}, {{end}}ca_file: {{q .CA}}{{end}}{{if .Verify}}, verify: true{{end}}`))

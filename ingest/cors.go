@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Browsers. The public API answers CORS for the page's own origin and the
+// configured ones (Config.CORSOrigins), refuses any other origin with 403
+// forbidden before the request is handled (so a cross-origin POST that a
+// browser sends without a preflight still stores nothing), and answers
+// preflights. Every public response carries the security headers, the
+// page's Content-Security-Policy among them. The ops listener takes no
+// browser requests at all (ops.go).
+
+// corsMaxAge is how long a browser may cache a preflight, in seconds.
+const corsMaxAge = "600"
+
+// corsPaths are the public API's paths and their methods, for OPTIONS.
+var corsPaths = map[string]string{
+	"/v1/emojis": "POST", "/v1/session": "POST", "/v1/emoji-types": "GET, HEAD",
+	"/v1/config": "GET, HEAD", "/v1/matches": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD",
+}
+
+// checkOrigins validates Config.CORSOrigins: "*" or scheme://host[:port].
+func checkOrigins(origins []string) error {
+	for _, o := range origins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("%w: CORS origin %q: want scheme://host[:port] or *", ErrConfig, o)
+		}
+	}
+	return nil
+}
+
+// originAllowed reports whether a browser page of origin may call the API
+// answering at host: its own origin always, others only when listed.
+func (s *Server) originAllowed(origin, host string) (allowed, cross bool) {
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+		return true, false
+	}
+	return slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin), true
+}
+
+// cors is the public app's first handler after the security headers.
+func (s *Server) cors(c *fiber.Ctx) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	allow, known := corsPaths[c.Path()]
+	if c.Method() == fiber.MethodOptions && known && origin == "" {
+		c.Set(fiber.HeaderAllow, allow+", OPTIONS")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if origin == "" {
+		return c.Next()
+	}
+	c.Vary(fiber.HeaderOrigin)
+	ok, cross := s.originAllowed(origin, string(c.Request().Host()))
+	if !ok {
+		return s.fail(c, fiber.StatusForbidden, wire.CodeForbidden,
+			fmt.Sprintf("pages of origin %q may not call this API (--cors-origins)", origin), -1)
+	}
+	if cross {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderAccessControlExposeHeaders, "Retry-After")
+	}
+	if c.Method() != fiber.MethodOptions || c.Get(fiber.HeaderAccessControlRequestMethod) == "" {
+		return c.Next()
+	}
+	if !known {
+		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
+	}
+	c.Set(fiber.HeaderAccessControlAllowMethods, allow)
+	c.Set(fiber.HeaderAccessControlAllowHeaders, "Authorization, Content-Type, Content-Encoding")
+	c.Set(fiber.HeaderAccessControlMaxAge, corsMaxAge)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// checkWSURLs validates Config.WSURLs, which go into the page's
+// Content-Security-Policy: ws:// or wss:// URLs of plain hosts.
+func checkWSURLs(urls []string) error {
+	for _, w := range urls {
+		u, err := url.Parse(w)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+			return fmt.Errorf("%w: WebSocket URL %q: want ws:// or wss://host[:port][/path]", ErrConfig, w)
+		}
+	}
+	return nil
+}
+
+// contentSecurityPolicy allows the page its own scripts, styles and API,
+// and WebSockets to the leaves only; no frames, no plugins, no inline
+// script.
+func contentSecurityPolicy(wsURLs []string) string {
+	connect := []string{"'self'"}
+	for _, w := range wsURLs {
+		u, _ := url.Parse(w) // checked by checkWSURLs
+		connect = append(connect, u.Scheme+"://"+u.Host)
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src " + strings.Join(connect, " ") + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// securityHeaders go on every public response.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set(fiber.HeaderContentSecurityPolicy, s.csp)
+	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	h.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	h.Set(fiber.HeaderXFrameOptions, "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	return c.Next()
+}

@@ -1,0 +1,99 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/broker"
+	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/testenv"
+)
+
+// Ingest produces to a broker that requires TLS, SASL or both: a posted
+// event is answered 202, so Kafka acknowledged it.
+func TestKafkaSecurityModes(t *testing.T) {
+	certs := testenv.NewCerts(t)
+	scram := func(m string) []broker.User { return []broker.User{{Mechanism: m, Name: "ingest", Password: "s3cret"}} }
+	tests := []struct {
+		name   string
+		broker testenv.KafkaSecurity
+		client kafkaconn.Security
+	}{
+		{"tls", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false)}, kafkaconn.Security{TLS: true, CAFile: certs.CAFile}},
+		{"mutual tls + plain", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, true), Users: scram("PLAIN")},
+			kafkaconn.Security{CAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile,
+				SASL: "plain", User: "ingest", Password: "s3cret"}},
+		{"scram-sha-256", testenv.KafkaSecurity{Users: scram("SCRAM-SHA-256")},
+			kafkaconn.Security{SASL: "scram-sha-256", User: "ingest", Password: "s3cret"}},
+		{"tls + scram-sha-512", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: scram("SCRAM-SHA-512")},
+			kafkaconn.Security{CAFile: certs.CAFile, SASL: "scram-sha-512", User: "ingest", Password: "s3cret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := testenv.StartSecureKafka(t, 2, tt.broker)
+			st := startIngest(t, k, ingest.Config{KafkaSecurity: tt.client})
+			if r := st.post(t, event("u-1", "final-2026", "🔥")); r.status != http.StatusAccepted {
+				t.Fatalf("POST: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+// With a wrong password ingest runs, and /readyz says what Kafka refused.
+func TestKafkaWrongPasswordNotReady(t *testing.T) {
+	k := testenv.StartSecureKafka(t, 1, testenv.KafkaSecurity{
+		Users: []broker.User{{Mechanism: "SCRAM-SHA-256", Name: "ingest", Password: "s3cret"}}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ingest.New(ingest.Config{Listener: ln, Brokers: []string{k.Addr()}, Logger: testenv.Logger(t),
+		KafkaSecurity: kafkaconn.Security{SASL: "scram-sha-256", User: "ingest", Password: "wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var body string
+	testenv.WaitFor(t, 20*time.Second, "/readyz to say why", func() bool {
+		res, err := http.Get("http://" + srv.OpsAddr().String() + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		body = string(b)
+		return res.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "wrong user or password")
+	})
+	t.Log(body)
+}
+
+// Misconfigured Kafka security is refused by New.
+func TestKafkaSecurityConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		sec  kafkaconn.Security
+		want string
+	}{
+		{"missing CA file", kafkaconn.Security{CAFile: "/nonexistent/ca.pem"}, "no such file"},
+		{"unknown mechanism", kafkaconn.Security{SASL: "oauthbearer", User: "u", Password: "p"}, "unknown SASL mechanism"},
+		{"password without user", kafkaconn.Security{SASL: "scram-sha-512", Password: "p"}, "without a user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ingest.New(ingest.Config{KafkaSecurity: tt.sec})
+			if !errors.Is(err, ingest.ErrConfig) || !errors.Is(err, kafkaconn.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrConfig saying %q", err, tt.want)
+			}
+		})
+	}
+}

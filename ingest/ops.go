@@ -1,0 +1,146 @@
+package ingest
+
+import (
+	"crypto"
+	"fmt"
+	"net"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// The ops listener serves what operators and their tools need, apart from
+// the public API: GET /metrics, /healthz, /readyz and the admin API
+// (/v1/admin/matches…, with its bearer token). "emostream ingest" binds it
+// on --ops-listen, 127.0.0.1:9100 by default. It answers no browser: a
+// request with an Origin header, and every OPTIONS, is refused with 403.
+
+// DefaultOpsListen is the ops listener of "emostream ingest" and "up".
+const DefaultOpsListen = "127.0.0.1:9100"
+
+// initSecurity sets up what this file set adds to New: the ops listener,
+// bearer tokens, sessions, CORS and the page's security headers. It runs
+// once the API listener is bound (AuthAuto looks at its address).
+func (s *Server) initSecurity() error {
+	cfg := &s.cfg
+	cfg.Auth.withDefaults(s.ln.Addr(), cfg.Session.Enabled)
+	if err := cfg.Auth.validate(); err != nil {
+		return err
+	}
+	if err := checkOrigins(cfg.CORSOrigins); err != nil {
+		return err
+	}
+	if err := checkWSURLs(cfg.WSURLs); err != nil {
+		return err
+	}
+	s.csp = contentSecurityPolicy(cfg.WSURLs)
+	if cfg.Session.Enabled && cfg.Auth.Mode != AuthJWT {
+		return fmt.Errorf("%w: sessions issue tokens, so they need auth mode jwt", ErrConfig)
+	}
+	if err := s.initAuth(); err != nil {
+		return err
+	}
+	if s.opsLn = cfg.OpsListener; s.opsLn == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("ingest: ops listener: %w", err)
+		}
+		s.opsLn = ln
+	}
+	s.ops = s.newOpsApp()
+	return nil
+}
+
+// initAuth builds the authenticator and the session issuer, and makes the
+// per-user limit key on the token's subject.
+func (s *Server) initAuth() error {
+	cfg := &s.cfg
+	if cfg.Auth.Mode != AuthJWT {
+		return nil
+	}
+	var extra []crypto.PublicKey
+	if cfg.Session.Enabled {
+		ss, pub, err := newSessions(cfg)
+		if err != nil {
+			return err
+		}
+		if pub != nil && len(cfg.Auth.HMACSecret) > 0 {
+			return fmt.Errorf("%w: a session key with an HMAC secret would mix HS256 and public keys; give one kind", ErrConfig)
+		}
+		if pub != nil {
+			extra = append(extra, pub)
+		}
+		if err := ss.register(cfg.Registerer); err != nil {
+			return err
+		}
+		s.sess = ss
+	}
+	a, err := newAuthenticator(cfg.Auth, cfg.Now, extra...)
+	if err != nil {
+		return err
+	}
+	if err := a.register(cfg.Registerer); err != nil {
+		return err
+	}
+	s.auth = a
+	s.dec = s.dec.WithOptionalUser()
+	s.lim.key = tokenSubject
+	return nil
+}
+
+// readBufferSize is fasthttp's per-connection header buffer: room for a
+// token of up to 4 KiB when tokens are on, fasthttp's default otherwise.
+func (s *Server) readBufferSize() int {
+	if s.auth == nil {
+		return 0
+	}
+	return max(authReadBuffer, s.cfg.Auth.MaxTokenBytes+4<<10)
+}
+
+func (s *Server) newOpsApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		BodyLimit:             64 << 10,
+		ReadTimeout:           s.cfg.ReadTimeout,
+		WriteTimeout:          s.cfg.WriteTimeout,
+		IdleTimeout:           s.cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		DisableDefaultDate:    true,
+		ErrorHandler:          s.errorHandler,
+	})
+	app.Use(s.noBrowsers)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		app.All(path, s.methodNotAllowed("GET, HEAD"))
+	}
+	s.adminRoutes(app)
+	app.Use(func(c *fiber.Ctx) error {
+		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path on the ops listener: "+c.Path(), -1)
+	})
+	return app
+}
+
+// noBrowsers refuses what only a browser page sends: an Origin header or a
+// preflight. No page may read metrics or reach the admin API, even one on
+// the same host.
+func (s *Server) noBrowsers(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	if c.Get(fiber.HeaderOrigin) != "" || c.Method() == fiber.MethodOptions {
+		return s.fail(c, fiber.StatusForbidden, wire.CodeForbidden, "the ops listener takes no browser requests", -1)
+	}
+	return c.Next()
+}
+
+// OpsAddr is the address of the ops listener (/metrics, health, admin API).
+func (s *Server) OpsAddr() net.Addr { return s.opsLn.Addr() }
+
+// serveOps serves the ops listener; the channel gets its error.
+func (s *Server) serveOps() <-chan error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.ops.Listener(s.opsLn) }()
+	return errc
+}

@@ -1,0 +1,93 @@
+package kafkaconn
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBuildRefusesMisconfiguration(t *testing.T) {
+	dir := t.TempDir()
+	empty, pass, twoLines, notPEM := filepath.Join(dir, "empty"), filepath.Join(dir, "pass"), filepath.Join(dir, "two"), filepath.Join(dir, "ca.pem")
+	for name, body := range map[string]string{empty: "\n", pass: "s3cret\n", twoLines: "a\nb\n", notPEM: "hello"} {
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	tests := []struct {
+		name string
+		s    Security
+		want string // in the error
+	}{
+		{"unknown mechanism", Security{SASL: "gssapi", User: "u", Password: "p"}, `unknown SASL mechanism "gssapi"`},
+		{"password without user", Security{SASL: "scram-sha-256", Password: "p"}, "without a user"},
+		{"user without password", Security{SASL: "scram-sha-512", User: "u"}, "without a password"},
+		{"password without mechanism", Security{User: "u", Password: "p"}, "without a SASL mechanism"},
+		{"password and password file", Security{SASL: "scram-sha-256", User: "u", Password: "p", PasswordFile: pass}, "give one"},
+		{"plain without TLS", Security{SASL: "plain", User: "u", Password: "p"}, "in clear"},
+		{"cert without key", Security{CertFile: "c.pem"}, "both its certificate and its key"},
+		{"skip-verify with CA", Security{InsecureSkipVerify: true, CAFile: notPEM}, "would not be checked"},
+		{"missing CA file", Security{TLS: true, CAFile: missing}, "missing.pem: no such file"},
+		{"CA file not PEM", Security{CAFile: notPEM}, "holds no PEM certificate"},
+		{"missing client cert", Security{CertFile: missing, KeyFile: missing}, "loading the client certificate"},
+		{"missing password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: missing}, "reading the password file"},
+		{"empty password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: empty}, "want one non-empty line"},
+		{"two-line password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: twoLines}, "want one non-empty line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.s.Build()
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrConfig saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuild(t *testing.T) {
+	pass := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(pass, []byte("s3cret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		s    Security
+		want string // Conn.String
+	}{
+		{"zero", Security{}, "plaintext"},
+		{"tls", Security{TLS: true}, "TLS"},
+		{"server name implies tls", Security{ServerName: "kafka.example.com"}, "TLS"},
+		{"skip verify", Security{InsecureSkipVerify: true}, "TLS (broker certificates NOT verified)"},
+		{"plain over tls", Security{TLS: true, SASL: "PLAIN", User: "u", Password: "p"}, "TLS, SASL PLAIN as u"},
+		{"scram-sha-256", Security{SASL: "scram-sha-256", User: "u", PasswordFile: pass}, "plaintext, SASL SCRAM-SHA-256 as u"},
+		{"scram-sha-512", Security{TLS: true, SASL: "Scram-Sha-512", User: "u", Password: "p"}, "TLS, SASL SCRAM-SHA-512 as u"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.s.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.String(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if c.TLS != nil && c.TLS.ServerName != tt.s.ServerName {
+				t.Errorf("server name %q, want %q", c.TLS.ServerName, tt.s.ServerName)
+			}
+		})
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	pass := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(pass, []byte("s3cret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Security{PasswordFile: pass}.password()
+	if got != "s3cret" || err != nil {
+		t.Fatalf("got %q, %v; want s3cret", got, err)
+	}
+}

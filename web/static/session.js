@@ -1,0 +1,35 @@
+// Demo sessions. When the server has them on (GET /v1/config says
+// "sessions": true), POST /v1/session hands the page a short-lived token for
+// a new random user; the page sends its reactions with that token, as that
+// user. Production platforms issue the tokens themselves (docs/api.md).
+
+const RENEW_BEFORE_MS = 30000; // take a new token this long before expiry
+
+let current = null; // {token, userID, expiresAt}
+let pending = null; // the POST in flight, shared by concurrent callers
+
+// sessionToken resolves to a valid {token, userID, expiresAt}, asking the
+// server for a new one when there is none or it is about to expire.
+export async function sessionToken() {
+  if (current && current.expiresAt - Date.now() > RENEW_BEFORE_MS) return current;
+  if (!pending) pending = newSession().finally(() => { pending = null; });
+  return pending;
+}
+
+// dropSession forgets the token (the server refused it), so the next
+// sessionToken asks for a new one.
+export function dropSession() {
+  current = null;
+}
+
+async function newSession() {
+  const res = await fetch("/v1/session", { method: "POST", headers: { Accept: "application/json" } });
+  if (!res.ok) {
+    const err = new Error(`POST /v1/session answered ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  const d = await res.json();
+  current = { token: d.token, userID: d.user_id, expiresAt: Date.parse(d.expires_at) };
+  return current;
+}
