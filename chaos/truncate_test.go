@@ -66,7 +66,10 @@ func truncateBroker(t *testing.T, r *run) time.Duration {
 	}
 	detected := time.Since(t0)
 	const said = "kafka log ends before the resume offset"
-	if b, _ := os.ReadFile(bridge.log); !strings.Contains(string(b), said) {
+	if !waitUntil(10*time.Second, func() bool { // the metric may be scraped before the line is written
+		b, _ := os.ReadFile(bridge.log)
+		return strings.Contains(string(b), said)
+	}) {
 		t.Errorf("the bridge's log does not say %q", said)
 	}
 	t.Logf("regression reported %v after the restart", detected.Round(time.Millisecond))
