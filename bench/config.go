@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -86,26 +87,18 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.Duration = or(c.Duration, DefaultDuration)
-	c.Batch = or(c.Batch, DefaultBatch)
-	c.Connections = or(c.Connections, DefaultConnections)
-	c.Users = or(c.Users, DefaultUsers)
-	c.Matches = or(c.Matches, DefaultMatches)
-	c.Viewers = or(c.Viewers, DefaultViewers)
-	c.ViewersPerProcess = or(c.ViewersPerProcess, DefaultViewersPerProcess)
-	c.Window = or(c.Window, wire.DefaultWindow)
+	c.Duration = cmp.Or(c.Duration, DefaultDuration)
+	c.Batch = cmp.Or(c.Batch, DefaultBatch)
+	c.Connections = cmp.Or(c.Connections, DefaultConnections)
+	c.Users = cmp.Or(c.Users, DefaultUsers)
+	c.Matches = cmp.Or(c.Matches, DefaultMatches)
+	c.Viewers = cmp.Or(c.Viewers, DefaultViewers)
+	c.ViewersPerProcess = cmp.Or(c.ViewersPerProcess, DefaultViewersPerProcess)
+	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func (c Config) validate() error {

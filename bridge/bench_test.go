@@ -39,7 +39,7 @@ func BenchmarkConsumeAndCount(b *testing.B) {
 			b.Fatal(err)
 		}
 		covered := watchCoverage(b, nc, total)
-		bb, err := New(Config{Brokers: []string{addr}, NATS: nc, CloseDelay: 50 * time.Millisecond,
+		bb, err := New(Config{KafkaBrokers: []string{addr}, NATSConn: nc, CloseDelay: 50 * time.Millisecond,
 			Logger: testenv.Logger(b)})
 		if err != nil {
 			b.Fatal(err)
@@ -192,7 +192,7 @@ func lateShare(b *testing.B, delay time.Duration) (late, total int64) {
 	if err := streams.Ensure(context.Background(), js, streams.Config{}); err != nil {
 		b.Fatal(err)
 	}
-	bb, err := New(Config{Brokers: []string{k.Addr()}, NATS: nc, Window: time.Second, CloseDelay: delay,
+	bb, err := New(Config{KafkaBrokers: []string{k.Addr()}, NATSConn: nc, Window: time.Second, CloseDelay: delay,
 		Logger: testenv.Logger(b)})
 	if err != nil {
 		b.Fatal(err)

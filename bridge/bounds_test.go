@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -50,7 +49,7 @@ func TestWindowerSplitsAtTheBound(t *testing.T) {
 			var more []bool
 			next := int64(0)
 			for _, p := range got {
-				data, _ := json.Marshal(&p)
+				data, _ := p.Encode()
 				switch {
 				case len(data) > bound:
 					t.Errorf("partial %s is %d bytes, bound %d", p.MsgID(), len(data), bound)

@@ -93,7 +93,7 @@ func New(cfg Config) (*Bridge, error) {
 	return &Bridge{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "bridge"),
-		metrics: newMetrics(cfg.Metrics),
+		metrics: newMetrics(cfg.Registerer),
 		kafka:   kc,
 		dialer:  kc.Dialer("emostream-bridge"),
 	}, nil
@@ -110,7 +110,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if b.cfg.NATS == nil {
+	if b.cfg.NATSConn == nil {
 		defer nc.Close()
 	}
 	if err := b.cfg.checkPayload(nc); err != nil {
@@ -128,8 +128,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 }
 
 func (b *Bridge) connect() (*nats.Conn, error) {
-	if b.cfg.NATS != nil {
-		return b.cfg.NATS, nil
+	if b.cfg.NATSConn != nil {
+		return b.cfg.NATSConn, nil
 	}
 	opts := append([]nats.Option{nats.Name("emostream-bridge"), nats.MaxReconnects(-1)}, natsconn.StateLog(b.log, 0)...)
 	opts = append(opts, b.cfg.NATSOptions...)
@@ -160,7 +160,7 @@ func (b *Bridge) groupConfig() kafka.ConsumerGroupConfig {
 	log := b.log.With("group", b.cfg.Group)
 	return kafka.ConsumerGroupConfig{
 		ID:                b.cfg.Group,
-		Brokers:           b.cfg.Brokers,
+		Brokers:           b.cfg.KafkaBrokers,
 		Dialer:            b.dialer,
 		Topics:            []string{b.cfg.Topic},
 		HeartbeatInterval: b.cfg.Heartbeat,

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -57,11 +56,11 @@ var (
 	ErrTooLarge = errors.New("bridge: partial too large to publish")
 )
 
-// Config describes a bridge. The zero value of every field but Brokers is a
-// documented default.
+// Config describes a bridge. The zero value of every field but KafkaBrokers
+// is a documented default.
 type Config struct {
-	// Brokers are the Kafka bootstrap addresses. Required.
-	Brokers []string
+	// KafkaBrokers are the Kafka bootstrap addresses. Required.
+	KafkaBrokers []string
 	// Topic is the events topic. Empty means wire.DefaultTopic.
 	Topic string
 	// Group is the Kafka consumer group. Empty means wire.DefaultGroup.
@@ -69,16 +68,17 @@ type Config struct {
 	// KafkaSecurity is how the bridge connects to Kafka (TLS, SASL). The
 	// zero value is plaintext without authentication.
 	KafkaSecurity kafkaconn.Security
-	// NATS is a connection to the JetStream hub; the bridge does not close
-	// it. Nil means the bridge dials NATSURL and closes that connection
-	// when Run returns.
-	NATS *nats.Conn
-	// NATSURL is dialled when NATS is nil. Empty means nats.DefaultURL.
+	// NATSURL is the JetStream hub the bridge dials. Empty means
+	// nats.DefaultURL.
 	NATSURL string
 	// NATSOptions are added when dialling NATSURL: credentials and TLS
 	// (natsconn.Options.NATSOptions). Nil means an anonymous plain
 	// connection.
 	NATSOptions []nats.Option
+	// NATSConn, when set, is used instead of dialling NATSURL; the bridge
+	// does not close it (tests and benchmarks share one connection). Nil
+	// means the bridge dials and closes its own.
+	NATSConn *nats.Conn
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
 	// CloseDelay is how long after its end a window closes when no record
@@ -112,12 +112,13 @@ type Config struct {
 	// Heartbeat is the consumer group heartbeat interval, which also bounds
 	// how fast a bridge notices a rebalance. Zero means DefaultHeartbeat.
 	Heartbeat time.Duration
-	// Clock tells the time that closes windows. Nil means time.Now.
-	Clock func() time.Time
+	// Now is the clock that closes windows. Nil means time.Now.
+	Now func() time.Time
 	// Logger receives the bridge's logs. Nil discards them.
 	Logger *slog.Logger
-	// Metrics registers the bridge's metrics. Nil means a private registry.
-	Metrics prometheus.Registerer
+	// Registerer receives the bridge's metrics. Nil means a private
+	// registry.
+	Registerer prometheus.Registerer
 	// Streams configures the JetStream streams that Run ensures exist.
 	Streams streams.Config
 }
@@ -134,21 +135,21 @@ func (c Config) withDefaults() Config {
 	c.MaxPartialBytes = cmp.Or(c.MaxPartialBytes, DefaultMaxPartialBytes)
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
-	if c.Clock == nil {
-		c.Clock = time.Now
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Metrics == nil {
-		c.Metrics = prometheus.NewRegistry()
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
 	}
 	return c
 }
 
 func (c Config) validate() error {
 	switch {
-	case len(c.Brokers) == 0:
+	case len(c.KafkaBrokers) == 0:
 		return fmt.Errorf("%w: no Kafka brokers", ErrConfig)
 	case !wire.ValidWindow(c.Window):
 		return fmt.Errorf("%w: window %v (want whole ms, 100ms..1h)", ErrConfig, c.Window)

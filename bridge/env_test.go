@@ -53,9 +53,9 @@ func newEnv(t *testing.T, partitions int32) *env {
 
 // config is a bridge config for this env, with test timing.
 func (e *env) config(reg prometheus.Registerer) Config {
-	return Config{Brokers: []string{e.kafka.Addr()}, NATS: e.nc, Window: testWindow,
+	return Config{KafkaBrokers: []string{e.kafka.Addr()}, NATSConn: e.nc, Window: testWindow,
 		CloseDelay: 50 * time.Millisecond, SessionTimeout: time.Second, Heartbeat: 100 * time.Millisecond,
-		Logger: testenv.Logger(e.t), Metrics: reg}
+		Logger: testenv.Logger(e.t), Registerer: reg}
 }
 
 // start runs a bridge until the returned stop is called; stop cancels it

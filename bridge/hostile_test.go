@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -31,7 +30,7 @@ func TestWorstCaseWindowIsSplit(t *testing.T) {
 	var frozen atomic.Bool
 	frozen.Store(true)
 	cfg := e.config(prometheus.NewRegistry())
-	cfg.Clock = func() time.Time {
+	cfg.Now = func() time.Time {
 		if frozen.Load() {
 			return now
 		}
@@ -59,7 +58,7 @@ func TestWorstCaseWindowIsSplit(t *testing.T) {
 	var split []wire.Partial
 	whole := wire.Counts{}
 	for _, p := range ps {
-		data, err := json.Marshal(&p)
+		data, err := p.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +70,7 @@ func TestWorstCaseWindowIsSplit(t *testing.T) {
 			whole.Merge(p.Counts)
 		}
 	}
-	unsplit, _ := json.Marshal(&wire.Partial{Topic: wire.DefaultTopic, Counts: whole})
+	unsplit, _ := (&wire.Partial{Topic: wire.DefaultTopic, Counts: whole}).Encode()
 	if len(unsplit) <= 1<<20 {
 		t.Fatalf("the window unsplit is %d bytes: not over the 1 MiB max_payload, not a worst case", len(unsplit))
 	}

@@ -18,14 +18,14 @@ func (b *Bridge) checkKafka(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, kafkaconn.DialTimeout)
 	defer cancel()
-	err := b.kafka.Check(ctx, b.cfg.Brokers, "emostream-bridge")
+	err := b.kafka.Check(ctx, b.cfg.KafkaBrokers, "emostream-bridge")
 	switch {
 	case errors.Is(err, kafkaconn.ErrRefused):
 		return fmt.Errorf("bridge: %w", err)
 	case err != nil:
 		b.log.Warn("kafka not reachable yet", "security", b.kafka.String(), "err", err)
 	default:
-		b.log.Info("kafka reachable", "brokers", b.cfg.Brokers, "security", b.kafka.String())
+		b.log.Info("kafka reachable", "brokers", b.cfg.KafkaBrokers, "security", b.kafka.String())
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func TestKafkaSecurityConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, KafkaSecurity: tt.sec})
+			_, err := New(Config{KafkaBrokers: []string{"127.0.0.1:9092"}, KafkaSecurity: tt.sec})
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want ErrConfig saying %q", err, tt.want)
 			}

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -69,7 +69,7 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 			return err
 		}
 	}
-	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free, clock: b.cfg.Clock,
+	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free, now: b.cfg.Now,
 		buf: make([]byte, 0, minValueBytes)}
 	g, ctx := errgroup.WithContext(ctx)
 	chunks := make(chan chunk, 4)
@@ -113,7 +113,7 @@ func (b *Bridge) resume(ctx context.Context, id int32) (resumed, error) {
 // dial connects to the leader of partition id.
 func (b *Bridge) dial(ctx context.Context, id int32) (*kafka.Conn, error) {
 	var err error
-	for _, addr := range b.cfg.Brokers {
+	for _, addr := range b.cfg.KafkaBrokers {
 		var conn *kafka.Conn
 		if conn, err = b.dialer.DialLeader(ctx, "tcp", addr, b.cfg.Topic, int(id)); err == nil {
 			return conn, nil
@@ -156,7 +156,7 @@ func (b *Bridge) freshStart(conn *kafka.Conn, id int32, first, hwm int64) int64 
 	if b.cfg.FreshLookback < 0 || first >= hwm {
 		return first
 	}
-	since := b.cfg.Clock().Add(-b.cfg.FreshLookback)
+	since := b.cfg.Now().Add(-b.cfg.FreshLookback)
 	off, err := conn.ReadOffset(since)
 	switch {
 	case err != nil:
@@ -182,7 +182,7 @@ func (b *Bridge) freshWarm(conn *kafka.Conn, first, next int64) int64 {
 		return next
 	}
 	warm := max(first, next-int64(b.cfg.DedupMax))
-	since := b.cfg.Clock().Add(-b.cfg.FreshLookback - b.cfg.DedupHorizon)
+	since := b.cfg.Now().Add(-b.cfg.FreshLookback - b.cfg.DedupHorizon)
 	if off, err := conn.ReadOffset(since); err == nil && off >= first {
 		warm = max(warm, min(off, next))
 	}
@@ -262,7 +262,7 @@ func (p *partition) loop(ctx context.Context, chunks <-chan chunk) error {
 
 // clockSkew is how far time.Now is ahead of the configured clock, so timers
 // fire when the configured clock reaches a window's close time.
-func (p *partition) clockSkew() time.Duration { return time.Since(p.b.cfg.Clock()) }
+func (p *partition) clockSkew() time.Duration { return time.Since(p.b.cfg.Now()) }
 
 // take counts the records of one fetch.
 func (p *partition) take(ctx context.Context, c chunk) error {
@@ -318,7 +318,7 @@ func (p *partition) tick(ctx context.Context, chunks <-chan chunk) error {
 			return err
 		}
 	}
-	if closed := p.win.tick(p.b.cfg.Clock().UnixMilli(), p.caughtUp); closed != nil {
+	if closed := p.win.tick(p.b.cfg.Now().UnixMilli(), p.caughtUp); closed != nil {
 		return p.publish(ctx, closed)
 	}
 	return nil
@@ -327,10 +327,7 @@ func (p *partition) tick(ctx context.Context, chunks <-chan chunk) error {
 // publish stores a partial, expecting the last sequence this worker knows
 // on the subject, then commits its offset to the consumer group.
 func (p *partition) publish(ctx context.Context, part *wire.Partial) error {
-	if part.Counts == nil {
-		part.Counts = wire.Counts{}
-	}
-	data, err := json.Marshal(part)
+	data, err := part.Encode()
 	if err != nil {
 		return fmt.Errorf("encoding partial %s: %w", part.MsgID(), err)
 	}
@@ -363,24 +360,14 @@ func (p *partition) tooLarge(err error) error {
 	return err
 }
 
-// isTooLarge reports whether a publish failed because the message exceeds
-// the server's max_payload or the stream's maximum message size.
-func isTooLarge(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, nats.ErrMaxPayload) ||
-		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
-}
-
 // acked interprets a publish's outcome.
 func (p *partition) acked(part *wire.Partial, size int, ack *jetstream.PubAck, err error) error {
-	var apiErr *jetstream.APIError
 	switch {
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+	case streams.IsConflict(err):
 		p.b.metrics.fenced.WithLabelValues(p.label).Inc()
 		p.b.metrics.publishErrors.WithLabelValues(p.label, reasonFenced).Inc()
 		return fmt.Errorf("%w: partition %d after seq %d, partial %s", ErrFenced, p.id, p.seq, part.MsgID())
-	case isTooLarge(err):
+	case streams.IsTooLarge(err):
 		return p.tooLarge(fmt.Errorf("%w: partial %s (%d bytes): %w", ErrTooLarge, part.MsgID(), size, err))
 	case err != nil:
 		p.b.metrics.publishErrors.WithLabelValues(p.label, reasonOther).Inc()

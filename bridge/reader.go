@@ -51,7 +51,7 @@ type fetcher struct {
 	badQuiet  int       // bad records not logged since
 	free      chan []item
 	partition int32
-	clock     func() time.Time
+	now       func() time.Time
 	buf       []byte             // values are read into it
 	rec       wire.RecordScanner // decoding scratch
 	names     map[string]string  // interned match and emoji names
@@ -124,14 +124,14 @@ func (f *fetcher) item(off int64, value []byte) item {
 		err = errLongEmoji
 	}
 	if err != nil {
-		it.o, it.tsMs = bad, f.clock().UnixMilli()
+		it.o, it.tsMs = bad, f.now().UnixMilli()
 		f.logBad(off, err)
 		return it
 	}
 	it.tsMs, it.match, it.emoji = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType)
 	it.event = f.ids.sum(f.rec.UserID, f.rec.MatchID, f.rec.EventID)
 	if it.tsMs == 0 {
-		it.tsMs = f.clock().UnixMilli()
+		it.tsMs = f.now().UnixMilli()
 	}
 	return it
 }

@@ -89,7 +89,7 @@ func startCluster(t testing.TB, extra map[string][]string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
 		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
-	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "bridgemet", "procmet"} {
+	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "ingestops", "bridgemet", "procmet"} {
 		c.addr[k] = freeAddr(t)
 	}
 	args := c.args()
@@ -116,8 +116,8 @@ func (c *cluster) args() map[string][]string {
 			"--monitor", a["hubmon"], "--leaf-password", c.leafPass},
 		stLeaf: {"leaf", "--name", "chaos-leaf", "--remote", "nats-leaf://leaf:" + c.leafPass + "@" + a["leafnodes"],
 			"--ws", a["ws"], "--monitor", a["leafmon"]},
-		stIngest: {"ingest", "--listen", a["http"], "--kafka-brokers", a["kafka"], "--user-rate", "0", "--ip-rate", "0",
-			"--nats", natsURL, "--auto-matches", "1000"},
+		stIngest: {"ingest", "--listen", a["http"], "--ops-listen", a["ingestops"], "--kafka-brokers", a["kafka"],
+			"--user-rate", "0", "--ip-rate", "0", "--nats", natsURL, "--auto-matches", "1000"},
 		stBridge: {"bridge", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["bridgemet"],
 			"--log-level", "info"},
 		stProcessor: {"processor", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["procmet"]},

@@ -14,25 +14,24 @@ import (
 )
 
 // Subjects of the permission model. A viewer (and a leaf, towards its hub)
-// may receive LiveSubjects and reply inboxes, and may send exactly one kind
-// of request: the direct get of the last swarm of a match.
+// may receive wire.LiveSubjects and reply inboxes, and may send exactly one
+// kind of request: wire.LatestSwarmRequests, the direct get of the last
+// swarm of a match.
 const (
-	// LatestSwarmRequests matches wire.LatestSwarmRequest of every match:
-	// what a viewer may publish on its leaf.
-	LatestSwarmRequests = "$JS.API.DIRECT.GET." + wire.SwarmsStream + ".emostream.swarm.*"
 	// HubDomain is the hub's JetStream domain. nats-server never forwards
 	// plain $JS.API.> over a leafnode connection, so a leaf forwards a
 	// viewer's request under the hub's domain prefix, which the hub maps
 	// back to $JS.API.> in the leaves' account.
 	HubDomain = "hub"
-	// hubLatestSwarmRequests is LatestSwarmRequests as it travels between
-	// leaf and hub.
-	hubLatestSwarmRequests = "$JS." + HubDomain + ".API.DIRECT.GET." + wire.SwarmsStream + ".emostream.swarm.*"
-	inboxes                = "_INBOX.>"
+	inboxes   = "_INBOX.>"
 	// serviceReplies are the reply subjects nats-server gives requests that
 	// cross an account boundary through a service import.
 	serviceReplies = "_R_.>"
 )
+
+// hubLatestSwarmRequests is wire.LatestSwarmRequests as it travels between leaf
+// and hub.
+var hubLatestSwarmRequests = wire.LatestSwarmRequestsIn(HubDomain)
 
 // ErrBadCredential is returned for a user name or password that a .conf
 // file could not carry verbatim.

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of HubConfig.
@@ -84,7 +87,7 @@ type HubConfig struct {
 	// WriteDeadline cuts off a connection that cannot take writes for this
 	// long. Zero means 10s.
 	WriteDeadline time.Duration
-	// Logger receives the server's log. Zero means slog.Default().
+	// Logger receives the server's log. Nil discards it.
 	Logger *slog.Logger
 }
 
@@ -99,7 +102,7 @@ type Hub struct {
 func NewHub(cfg HubConfig) (*Hub, error) {
 	log := cfg.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "hub")
 	text := ""
@@ -156,36 +159,23 @@ func (c HubConfig) override(opts *server.Options) error {
 }
 
 func (c HubConfig) withDefaults() (HubConfig, error) {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&c.Name, DefaultHubName)
-	def(&c.DataDir, DefaultDataDir)
-	def(&c.ClientListen, DefaultClientListen)
-	def(&c.LeafListen, DefaultHubLeafListen)
-	def(&c.StageUser, DefaultStageUser)
-	def(&c.LeafUser, DefaultLeafUser)
-	def(&c.LeafPassword, randomSecret())
+	c.Name = cmp.Or(c.Name, DefaultHubName)
+	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
+	c.ClientListen = cmp.Or(c.ClientListen, DefaultClientListen)
+	c.LeafListen = cmp.Or(c.LeafListen, DefaultHubLeafListen)
+	c.StageUser = cmp.Or(c.StageUser, DefaultStageUser)
+	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
+	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
 	if c.Passwords != nil {
 		pw := make(map[string]string, len(StageUsers))
 		for _, u := range StageUsers {
-			p := c.Passwords[u]
-			def(&p, randomSecret())
-			pw[u] = p
+			pw[u] = cmp.Or(c.Passwords[u], randomSecret())
 		}
 		c.Passwords = pw
 	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = DefaultHubMaxConns
-	}
-	if c.MaxPayload == 0 {
-		c.MaxPayload = DefaultHubMaxPayload
-	}
-	if c.WriteDeadline == 0 {
-		c.WriteDeadline = DefaultHubWriteDeadln
-	}
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConns)
+	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultHubMaxPayload)
+	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultHubWriteDeadln)
 	return c, c.validate()
 }
 
@@ -220,8 +210,8 @@ func (c HubConfig) validate() error {
 
 func (c HubConfig) render() (string, error) {
 	data := map[string]any{"C": c, "Store": storeDir(c.DataDir),
-		"Get": LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Domain": HubDomain, "Live": "emostream.live.>",
-		"Allow": []string{"emostream.live.>", serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin}
+		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Domain": HubDomain, "Live": wire.LiveSubjects,
+		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue

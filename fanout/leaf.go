@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of LeafConfig.
@@ -84,7 +87,7 @@ type LeafConfig struct {
 	WriteDeadline time.Duration
 	// PingInterval is how often idle viewers are pinged. Zero means 30s.
 	PingInterval time.Duration
-	// Logger receives the server's log. Zero means slog.Default().
+	// Logger receives the server's log. Nil discards it.
 	Logger *slog.Logger
 }
 
@@ -99,7 +102,7 @@ type Leaf struct {
 func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 	log := cfg.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	text := ""
 	if cfg.ConfigFile == "" {
@@ -154,31 +157,17 @@ func (c LeafConfig) override(opts *server.Options) error {
 }
 
 func (c LeafConfig) withDefaults() (LeafConfig, error) {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&c.Name, DefaultLeafName)
-	def(&c.WebSocketListen, DefaultWebSocketListen)
-	def(&c.ClientListen, DefaultLeafClientListen)
-	def(&c.LeafUser, DefaultLeafUser)
-	def(&c.LeafPassword, randomSecret())
-	defInt := func(n *int, v int) {
-		if *n == 0 {
-			*n = v
-		}
-	}
-	defInt(&c.MaxConnections, DefaultLeafMaxConns)
-	defInt(&c.MaxSubscriptions, DefaultLeafMaxSubs)
-	defInt(&c.MaxPayload, DefaultLeafMaxPayload)
-	defInt(&c.MaxPending, DefaultLeafMaxPending)
-	if c.WriteDeadline == 0 {
-		c.WriteDeadline = DefaultLeafWriteDeadline
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = DefaultLeafPingInterval
-	}
+	c.Name = cmp.Or(c.Name, DefaultLeafName)
+	c.WebSocketListen = cmp.Or(c.WebSocketListen, DefaultWebSocketListen)
+	c.ClientListen = cmp.Or(c.ClientListen, DefaultLeafClientListen)
+	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
+	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConns)
+	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
+	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
+	c.MaxPending = cmp.Or(c.MaxPending, DefaultLeafMaxPending)
+	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultLeafWriteDeadline)
+	c.PingInterval = cmp.Or(c.PingInterval, DefaultLeafPingInterval)
 	return c, c.validate()
 }
 
@@ -206,9 +195,9 @@ func (c LeafConfig) validate() error {
 }
 
 func (c LeafConfig) render() (string, error) {
-	data := map[string]any{"C": c, "Get": LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": "emostream.live.>",
-		"LeafAllow":   []string{"emostream.live.>", serviceReplies, inboxes},
-		"ViewerAllow": []string{"emostream.live.>", inboxes}, "Viewer": viewerUser}
+	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": wire.LiveSubjects,
+		"LeafAllow":   []string{wire.LiveSubjects, serviceReplies, inboxes},
+		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
 	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
 		"Leaf": c.LeafListen, "Monitor": c.MonitorListen}
 	for k, a := range addrs {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -94,10 +95,10 @@ func (a *AuthConfig) withDefaults(listener net.Addr, sessions bool) {
 			a.Mode = AuthJWT
 		}
 	}
-	setDefault(&a.Audience, DefaultJWTAudience)
-	setDefault(&a.Issuer, DefaultJWTIssuer)
-	setDefault(&a.Leeway, DefaultJWTLeeway)
-	setDefault(&a.MaxTokenBytes, DefaultMaxTokenBytes)
+	a.Audience = cmp.Or(a.Audience, DefaultJWTAudience)
+	a.Issuer = cmp.Or(a.Issuer, DefaultJWTIssuer)
+	a.Leeway = cmp.Or(a.Leeway, DefaultJWTLeeway)
+	a.MaxTokenBytes = cmp.Or(a.MaxTokenBytes, DefaultMaxTokenBytes)
 	a.Leeway = max(a.Leeway, 0)
 }
 
@@ -342,7 +343,7 @@ func (s *Server) unauthorized(c *fiber.Ctx, e *authError, invalid bool) *httpErr
 		challenge += `, error="invalid_token"`
 	}
 	c.Set(fiber.HeaderWWWAuthenticate, challenge)
-	return &httpError{status: fiber.StatusUnauthorized, code: wire.CodeUnauthorized, msg: e.msg, index: -1}
+	return &httpError{code: wire.CodeUnauthorized, msg: e.msg, index: -1}
 }
 
 // bindUser makes every event of r the token subject's: an absent user_id
@@ -358,7 +359,7 @@ func bindUser(r *request, sub string) *httpError {
 		case "":
 			r.events[i].UserID = sub
 		default:
-			return &httpError{status: fiber.StatusForbidden, code: wire.CodeForbidden, index: i,
+			return &httpError{code: wire.CodeForbidden, index: i,
 				msg: "user_id must be the token's subject or absent"}
 		}
 	}

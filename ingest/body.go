@@ -63,11 +63,11 @@ func (s *Server) body(c *fiber.Ctx) (body, *httpError) {
 	gz, err := contentCoding(&req.Header)
 	switch {
 	case err != nil:
-		return body{}, &httpError{status: fiber.StatusUnsupportedMediaType, code: wire.CodeUnsupportedMedia, msg: err.Error(), index: -1}
+		return body{}, &httpError{code: wire.CodeUnsupportedMedia, msg: err.Error(), index: -1}
 	case !gz:
 		return body{b: req.Body()}, nil
 	case !s.cfg.AcceptGzip:
-		return body{}, &httpError{status: fiber.StatusUnsupportedMediaType, code: wire.CodeUnsupportedMedia, msg: errGzipOff.Error(), index: -1}
+		return body{}, &httpError{code: wire.CodeUnsupportedMedia, msg: errGzipOff.Error(), index: -1}
 	}
 	return s.gunzip(req.Body())
 }
@@ -119,10 +119,10 @@ func (s *Server) gunzip(src []byte) (body, *httpError) {
 	}
 	out.release()
 	if errors.Is(err, errTooLarge) {
-		return body{}, &httpError{status: fiber.StatusRequestEntityTooLarge, code: wire.CodeBodyTooLarge,
+		return body{}, &httpError{code: wire.CodeBodyTooLarge,
 			msg: "the inflated request body is larger than " + strconv.Itoa(s.cfg.BodyLimit) + " bytes", index: -1}
 	}
-	return body{}, &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadEncoding,
+	return body{}, &httpError{code: wire.CodeBadEncoding,
 		msg: "the body is not valid gzip: " + err.Error(), index: -1}
 }
 

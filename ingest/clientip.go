@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/wire"
@@ -165,7 +164,7 @@ func (l *limits) overBurst(r *request) *httpError {
 }
 
 func burstExceeded(index int, msg string) *httpError {
-	return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBurstExceeded, msg: msg + "; split the request (GET /v1/config has the limits)", index: index}
+	return &httpError{code: wire.CodeBurstExceeded, msg: msg + "; split the request (GET /v1/config has the limits)", index: index}
 }
 
 // allowUsers charges every user of r (counted by overBurst), all or

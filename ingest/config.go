@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,8 +68,9 @@ type Config struct {
 	// Listener is the bound listener the API is served on. Nil means a new
 	// one on DefaultListen.
 	Listener net.Listener
-	// Brokers are the Kafka bootstrap addresses. Empty means DefaultBroker.
-	Brokers []string
+	// KafkaBrokers are the Kafka bootstrap addresses. Empty means
+	// DefaultBroker.
+	KafkaBrokers []string
 	// Topic is the events topic. Empty means wire.DefaultTopic.
 	Topic string
 	// KafkaSecurity is how the producer connects to Kafka (TLS, SASL). The
@@ -209,33 +211,33 @@ type Config struct {
 // withDefaults returns c with every zero field set to its default, or an
 // error wrapping ErrConfig.
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Brokers) == 0 {
-		c.Brokers = []string{DefaultBroker}
+	if len(c.KafkaBrokers) == 0 {
+		c.KafkaBrokers = []string{DefaultBroker}
 	}
-	setDefault(&c.Topic, wire.DefaultTopic)
-	setDefault(&c.Ack, AckAll)
-	setDefault(&c.FlushInterval, wire.DefaultFlushInterval)
-	setDefault(&c.Window, wire.DefaultWindow)
-	setDefault(&c.SwarmThreshold, wire.DefaultSwarmThreshold)
-	setDefault(&c.UserRate, DefaultUserRate)
-	setDefault(&c.UserBurst, max(DefaultUserBurst, int(c.UserRate)))
-	setDefault(&c.IPRate, DefaultIPRate)
-	setDefault(&c.IPBurst, max(DefaultIPBurst, int(c.IPRate)))
-	setDefault(&c.MaxBuckets, DefaultMaxBuckets)
-	setDefault(&c.BodyLimit, DefaultBodyLimit)
-	setDefault(&c.IPPrefixV4, DefaultIPPrefixV4)
-	setDefault(&c.IPPrefixV6, DefaultIPPrefixV6)
-	setDefault(&c.FDReserve, DefaultFDReserve)
-	setDefault(&c.MaxConns, defaultMaxConns(c.FDReserve))
-	setDefault(&c.MaxConnsPerPrefix, min(DefaultMaxConnsPerPrefix, c.MaxConns))
-	setDefault(&c.ReadTimeout, DefaultReadTimeout)
-	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
-	setDefault(&c.ProduceTimeout, DefaultProduceTimeout)
-	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
-	setDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
-	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
-	setDefault(&c.MaxBuffered, DefaultMaxBuffered)
+	c.Topic = cmp.Or(c.Topic, wire.DefaultTopic)
+	c.Ack = cmp.Or(c.Ack, AckAll)
+	c.FlushInterval = cmp.Or(c.FlushInterval, wire.DefaultFlushInterval)
+	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
+	c.SwarmThreshold = cmp.Or(c.SwarmThreshold, wire.DefaultSwarmThreshold)
+	c.UserRate = cmp.Or(c.UserRate, DefaultUserRate)
+	c.UserBurst = cmp.Or(c.UserBurst, max(DefaultUserBurst, int(c.UserRate)))
+	c.IPRate = cmp.Or(c.IPRate, DefaultIPRate)
+	c.IPBurst = cmp.Or(c.IPBurst, max(DefaultIPBurst, int(c.IPRate)))
+	c.MaxBuckets = cmp.Or(c.MaxBuckets, DefaultMaxBuckets)
+	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
+	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
+	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)
+	c.FDReserve = cmp.Or(c.FDReserve, DefaultFDReserve)
+	c.MaxConns = cmp.Or(c.MaxConns, defaultMaxConns(c.FDReserve))
+	c.MaxConnsPerPrefix = cmp.Or(c.MaxConnsPerPrefix, min(DefaultMaxConnsPerPrefix, c.MaxConns))
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.ProduceTimeout = cmp.Or(c.ProduceTimeout, DefaultProduceTimeout)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, DefaultMaxBatchBytes)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, DefaultMaxInFlight)
+	c.MaxBuffered = cmp.Or(c.MaxBuffered, DefaultMaxBuffered)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -276,19 +278,12 @@ func (c *Config) validate() error {
 	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminToken || c.Matches == nil) {
 		return fmt.Errorf("%w: the admin token needs a match registry and at least %d bytes", ErrConfig, MinAdminToken)
 	}
-	for _, b := range c.Brokers {
+	for _, b := range c.KafkaBrokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return fmt.Errorf("%w: broker %q: %v", ErrConfig, b, err)
 		}
 	}
 	return nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // defaultMaxConns is DefaultMaxConns, or the soft open-file limit less

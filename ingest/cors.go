@@ -65,7 +65,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	c.Vary(fiber.HeaderOrigin)
 	ok, cross := s.originAllowed(origin, string(c.Request().Host()))
 	if !ok {
-		return s.fail(c, fiber.StatusForbidden, wire.CodeForbidden,
+		return s.fail(c, wire.CodeForbidden,
 			fmt.Sprintf("pages of origin %q may not call this API (--cors-origins)", origin), -1)
 	}
 	if cross {
@@ -76,7 +76,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if !known {
-		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
+		return s.fail(c, wire.CodeNotFound, "no such path: "+c.Path(), -1)
 	}
 	c.Set(fiber.HeaderAccessControlAllowMethods, allow)
 	c.Set(fiber.HeaderAccessControlAllowHeaders, "Authorization, Content-Type, Content-Encoding")

@@ -22,9 +22,15 @@ type errorDetail struct {
 	Index   *int   `json:"index,omitempty"`
 }
 
-// fail writes the JSON error and counts it. It returns nil: the response is
-// complete.
-func (s *Server) fail(c *fiber.Ctx, status int, code, msg string, index int) error {
+// fail writes the JSON error of code (wire.ClientErrors gives its status)
+// and counts it. It returns nil: the response is complete.
+func (s *Server) fail(c *fiber.Ctx, code, msg string, index int) error {
+	return s.failStatus(c, wire.HTTPStatus(code), code, msg, index)
+}
+
+// failStatus is fail with another status than the code's: fiber's own
+// refusals of malformed HTTP keep their status.
+func (s *Server) failStatus(c *fiber.Ctx, status int, code, msg string, index int) error {
 	s.m.reject(code)
 	d := errorDetail{Code: code, Message: msg}
 	if index >= 0 {
@@ -39,9 +45,9 @@ func (s *Server) fail(c *fiber.Ctx, status int, code, msg string, index int) err
 	return c.Send(b)
 }
 
-// httpError is a refusal of POST /v1/emojis, written by postEmojis.
+// httpError is a refusal of POST /v1/emojis, written by postEmojis with
+// code's status.
 type httpError struct {
-	status     int
 	code, msg  string
 	index      int
 	retryAfter int // seconds; 0 means no Retry-After header
@@ -51,7 +57,7 @@ func (e *httpError) write(s *Server, c *fiber.Ctx) error {
 	if e.retryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.retryAfter))
 	}
-	return s.fail(c, e.status, e.code, e.msg, e.index)
+	return s.fail(c, e.code, e.msg, e.index)
 }
 
 func (e *httpError) Error() string { return e.code + ": " + e.msg }
@@ -64,9 +70,9 @@ func badRequest(err error) *httpError {
 	}
 	var re *wire.RequestError
 	if !errors.As(err, &re) {
-		return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadJSON, msg: err.Error(), index: -1}
+		return &httpError{code: wire.CodeBadJSON, msg: err.Error(), index: -1}
 	}
-	return &httpError{status: fiber.StatusBadRequest, code: re.Code, msg: re.Message, index: re.Index}
+	return &httpError{code: re.Code, msg: re.Message, index: re.Index}
 }
 
 // errorHandler turns fiber's and fasthttp's errors (oversized body, unknown
@@ -90,5 +96,5 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	default:
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "err", err)
 	}
-	return s.fail(c, status, code, msg, -1)
+	return s.failStatus(c, status, code, msg, -1)
 }

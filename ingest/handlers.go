@@ -21,7 +21,7 @@ func (s *Server) postEmojis(c *fiber.Ctx) error {
 		return herr.write(s, c)
 	}
 	if !isJSON(c.Request().Header.ContentType()) {
-		return s.fail(c, fiber.StatusUnsupportedMediaType, wire.CodeUnsupportedMedia,
+		return s.fail(c, wire.CodeUnsupportedMedia,
 			"Content-Type must be application/json", -1)
 	}
 	now := s.cfg.Now()
@@ -163,16 +163,16 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 // readyz answers 200 while Kafka answered recently, else 503.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.prod.ready(); err != nil {
-		return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeUnavailable, err.Error(), -1)
+		return s.fail(c, wire.CodeUnavailable, err.Error(), -1)
 	}
 	if s.cfg.Ready != nil {
 		if err := s.cfg.Ready(); err != nil {
-			return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeStageFailing, err.Error(), -1)
+			return s.fail(c, wire.CodeStageFailing, err.Error(), -1)
 		}
 	}
 	if r, ok := s.cfg.Matches.(interface{ Ready() error }); ok {
 		if err := r.Ready(); err != nil {
-			return s.fail(c, fiber.StatusServiceUnavailable, wire.CodeRegistryUnavailable, err.Error(), -1)
+			return s.fail(c, wire.CodeRegistryUnavailable, err.Error(), -1)
 		}
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -182,7 +182,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 func (s *Server) methodNotAllowed(allow string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, allow)
-		return s.fail(c, fiber.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
+		return s.fail(c, wire.CodeMethodNotAllowed,
 			c.Method()+" is not allowed on "+c.Path()+"; allowed: "+allow, -1)
 	}
 }
@@ -192,14 +192,17 @@ func (s *Server) methodNotAllowed(allow string) fiber.Handler {
 func rateLimited(wait time.Duration, who string) *httpError {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	msg := "too many events from " + who + ": retry after " + strconv.Itoa(secs) + " s"
-	return &httpError{status: fiber.StatusTooManyRequests, code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}
+	return &httpError{code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}
 }
 
 func (s *Server) unavailable(err error) *httpError {
 	s.cfg.Logger.Debug("refusing request", "err", err)
-	msg := "kafka is unavailable; nothing of this request was stored, retry later"
+	// A produce that timed out may still have been written by the broker:
+	// only a request that never reached Kafka is surely not stored.
+	msg := "kafka did not acknowledge this request (down or timed out), so it may or may not be stored: " +
+		"retry it with the same event_id values to have each event counted once"
 	if errors.Is(err, ErrBusy) {
 		msg = "the producer is overloaded; nothing of this request was stored, retry later"
 	}
-	return &httpError{status: fiber.StatusServiceUnavailable, code: wire.CodeUnavailable, msg: msg, index: -1, retryAfter: 1}
+	return &httpError{code: wire.CodeUnavailable, msg: msg, index: -1, retryAfter: 1}
 }

@@ -35,9 +35,9 @@ func (p *producer) report(err error) {
 	defer h.mu.Unlock()
 	switch {
 	case err == nil && !h.ok:
-		p.log.Info("kafka reachable", "brokers", p.cfg.Brokers, "security", p.cfg.kafka.String())
+		p.log.Info("kafka reachable", "brokers", p.cfg.KafkaBrokers, "security", p.cfg.kafka.String())
 	case err != nil && (h.ok || h.err == nil):
-		p.log.Warn("kafka unavailable", "brokers", p.cfg.Brokers, "err", err)
+		p.log.Warn("kafka unavailable", "brokers", p.cfg.KafkaBrokers, "err", err)
 	}
 	h.ok, h.err = err == nil, err
 	if err == nil {

@@ -26,7 +26,7 @@ type stack struct {
 	stop func() error
 }
 
-// startIngest runs a server against k with cfg (Brokers, Logger and, if
+// startIngest runs a server against k with cfg (KafkaBrokers, Logger and, if
 // nil, Listener filled in), waits until /readyz is green, and stops it when
 // the test ends.
 func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
@@ -38,7 +38,7 @@ func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
 			t.Fatal(err)
 		}
 	}
-	cfg.Listener, cfg.Brokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
+	cfg.Listener, cfg.KafkaBrokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
 	srv, err := ingest.New(cfg)
 	if err != nil {
 		t.Fatal(err)

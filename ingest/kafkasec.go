@@ -15,7 +15,7 @@ func (p *producer) why(ctx context.Context, err error) error {
 	if err == nil || !p.cfg.kafka.Secure() {
 		return err
 	}
-	if cerr := p.cfg.kafka.Check(ctx, p.cfg.Brokers, "emostream-ingest"); errors.Is(cerr, kafkaconn.ErrRefused) {
+	if cerr := p.cfg.kafka.Check(ctx, p.cfg.KafkaBrokers, "emostream-ingest"); errors.Is(cerr, kafkaconn.ErrRefused) {
 		return cerr
 	}
 	return err

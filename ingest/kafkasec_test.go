@@ -54,7 +54,7 @@ func TestKafkaWrongPasswordNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ingest.New(ingest.Config{Listener: ln, Brokers: []string{k.Addr()}, Logger: testenv.Logger(t),
+	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
 		KafkaSecurity: kafkaconn.Security{SASL: "scram-sha-256", User: "ingest", Password: "wrong"}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -192,8 +193,9 @@ var refusals = map[string][]byte{
 
 func refusal(msg string) []byte {
 	body := `{"error":{"code":"` + wire.CodeTooManyConnections + `","message":"` + msg + `"}}`
-	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s", len(body), body)
+	status := wire.HTTPStatus(wire.CodeTooManyConnections)
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s", status, http.StatusText(status), len(body), body)
 }
 
 // limitedConn is an admitted connection; closing it frees its place.

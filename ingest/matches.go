@@ -67,17 +67,17 @@ func (s *Server) admit(r *request) *httpError {
 func matchError(err error, index int) *httpError {
 	switch {
 	case errors.Is(err, registry.ErrUnknownMatch):
-		return &httpError{status: fiber.StatusNotFound, code: wire.CodeUnknownMatch, index: index,
+		return &httpError{code: wire.CodeUnknownMatch, index: index,
 			msg: strings.TrimPrefix(err.Error(), "registry: ") + " (matches must be created in the registry first)"}
 	case errors.Is(err, registry.ErrNotLive):
-		return &httpError{status: fiber.StatusConflict, code: wire.CodeMatchNotLive, index: index,
+		return &httpError{code: wire.CodeMatchNotLive, index: index,
 			msg: strings.TrimPrefix(err.Error(), "registry: ") + ": it takes no reactions now"}
 	case errors.Is(err, registry.ErrInvalid):
-		return &httpError{status: fiber.StatusBadRequest, code: wire.CodeBadField, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+		return &httpError{code: wire.CodeBadField, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
 	case errors.Is(err, registry.ErrExists), errors.Is(err, registry.ErrTransition), errors.Is(err, registry.ErrFull):
-		return &httpError{status: fiber.StatusConflict, code: wire.CodeConflict, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+		return &httpError{code: wire.CodeConflict, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
 	}
-	return &httpError{status: fiber.StatusServiceUnavailable, code: wire.CodeRegistryUnavailable, index: index,
+	return &httpError{code: wire.CodeRegistryUnavailable, index: index,
 		retryAfter: 1, msg: "the match registry is unavailable; nothing of this request was stored, retry later"}
 }
 
@@ -135,7 +135,7 @@ func (s *Server) requireAdmin(c *fiber.Ctx) error {
 	got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.cfg.AdminToken))
 	if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="emostream-admin"`)
-		return s.fail(c, fiber.StatusUnauthorized, wire.CodeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", -1)
+		return s.fail(c, wire.CodeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", -1)
 	}
 	return c.Next()
 }
@@ -160,7 +160,7 @@ func (s *Server) adminCreate(c *fiber.Ctx) error {
 	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return s.fail(c, fiber.StatusBadRequest, wire.CodeBadJSON, "match: "+err.Error(), -1)
+		return s.fail(c, wire.CodeBadJSON, "match: "+err.Error(), -1)
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
 	defer cancel()

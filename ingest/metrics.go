@@ -9,16 +9,6 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-// errorCodes are the codes a client can see; each gets its rejected counter.
-var errorCodes = []string{
-	wire.CodeBadJSON, wire.CodeBadField, wire.CodeUnknownEmoji, wire.CodeTooManyEvents,
-	wire.CodeBodyTooLarge, wire.CodeUnsupportedMedia, wire.CodeRateLimited, wire.CodeUnavailable,
-	wire.CodeNotFound, wire.CodeMethodNotAllowed, wire.CodeInternal,
-	wire.CodeBadEncoding, wire.CodeBurstExceeded,
-	wire.CodeUnknownMatch, wire.CodeMatchNotLive, wire.CodeUnauthorized, wire.CodeConflict,
-	wire.CodeRegistryUnavailable, wire.CodeStageFailing,
-}
-
 // metrics are the stage's Prometheus series, all named emostream_ingest_*.
 type metrics struct {
 	accepted       prometheus.Counter
@@ -48,8 +38,13 @@ func newMetrics(reg prometheus.Registerer, ready func() error) (*metrics, error)
 		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_ingest_events_lost_total",
 			Help: "Events answered 202 in --ack=buffered mode that could not be written before shutdown."}),
 	}
-	for _, c := range errorCodes {
-		m.rejected[c] = rejected.WithLabelValues(c)
+	// Every code of the client error table gets its counter, but
+	// too_many_connections: it refuses a connection before any request,
+	// counted in connections_refused_total.
+	for _, e := range wire.ClientErrors {
+		if e.Code != wire.CodeTooManyConnections {
+			m.rejected[e.Code] = rejected.WithLabelValues(e.Code)
+		}
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_kafka_ready",
 		Help: "1 when Kafka answered recently (what /readyz reports)."}, func() float64 {

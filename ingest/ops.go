@@ -119,7 +119,7 @@ func (s *Server) newOpsApp() *fiber.App {
 	}
 	s.adminRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
-		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path on the ops listener: "+c.Path(), -1)
+		return s.fail(c, wire.CodeNotFound, "no such path on the ops listener: "+c.Path(), -1)
 	})
 	return app
 }
@@ -130,7 +130,7 @@ func (s *Server) newOpsApp() *fiber.App {
 func (s *Server) noBrowsers(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	if c.Get(fiber.HeaderOrigin) != "" || c.Method() == fiber.MethodOptions {
-		return s.fail(c, fiber.StatusForbidden, wire.CodeForbidden, "the ops listener takes no browser requests", -1)
+		return s.fail(c, wire.CodeForbidden, "the ops listener takes no browser requests", -1)
 	}
 	return c.Next()
 }

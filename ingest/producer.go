@@ -48,7 +48,7 @@ func newProducer(cfg *Config, m *metrics) *producer {
 	p := &producer{
 		cfg:      cfg,
 		windowMs: cfg.Window.Milliseconds(),
-		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr},
+		client:   &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Transport: tr},
 		log:      cfg.Logger,
 		m:        m,
 		budget:   semaphore.NewWeighted(int64(cfg.MaxBuffered)),

@@ -152,7 +152,7 @@ func (s *Server) newApp() *fiber.App {
 	s.sessionRoutes(app)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
-		return s.fail(c, fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path(), -1)
+		return s.fail(c, wire.CodeNotFound, "no such path: "+c.Path(), -1)
 	})
 	return app
 }
@@ -175,7 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(s.ln) }()
 	opsc := s.serveOps()
-	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "ops", s.opsLn.Addr().String(), "auth", s.cfg.Auth.Mode, "brokers", s.cfg.Brokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
+	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "ops", s.opsLn.Addr().String(), "auth", s.cfg.Auth.Mode, "brokers", s.cfg.KafkaBrokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
 		"max_conns", s.cfg.MaxConns, "max_conns_per_prefix", s.cfg.MaxConnsPerPrefix, "accept_gzip", s.cfg.AcceptGzip)
 	var err error
 	select {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -57,9 +58,9 @@ type sessions struct {
 }
 
 func (c *SessionConfig) withDefaults() error {
-	setDefault(&c.TTL, DefaultSessionTTL)
-	setDefault(&c.Rate, DefaultSessionRate)
-	setDefault(&c.Burst, DefaultSessionBurst)
+	c.TTL = cmp.Or(c.TTL, DefaultSessionTTL)
+	c.Rate = cmp.Or(c.Rate, DefaultSessionRate)
+	c.Burst = cmp.Or(c.Burst, DefaultSessionBurst)
 	if c.TTL < 0 || c.TTL > maxSessionTTL || c.Rate < 0 || c.Burst < 1 {
 		return fmt.Errorf("%w: sessions: TTL %v (want up to %v), rate %v, burst %d", ErrConfig, c.TTL, maxSessionTTL, c.Rate, c.Burst)
 	}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -111,32 +112,24 @@ type Config struct {
 
 // withDefaults returns c with zero fields replaced by their defaults.
 func (c Config) withDefaults() Config {
-	c.Target = orDefault(c.Target, DefaultTarget)
-	c.Path = orDefault(c.Path, DefaultPath)
+	c.Target = cmp.Or(c.Target, DefaultTarget)
+	c.Path = cmp.Or(c.Path, DefaultPath)
 	if c.Duration == 0 {
 		c.Duration = MaxDuration
 		if c.Events == 0 {
 			c.Duration = DefaultDuration
 		}
 	}
-	c.Users = orDefault(c.Users, DefaultUsers)
-	c.Matches = orDefault(c.Matches, DefaultMatches)
-	c.Batch = orDefault(c.Batch, DefaultBatch)
-	c.Connections = orDefault(c.Connections, DefaultConnections)
-	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
-	c.ProgressInterval = orDefault(c.ProgressInterval, DefaultProgressInterval)
+	c.Users = cmp.Or(c.Users, DefaultUsers)
+	c.Matches = cmp.Or(c.Matches, DefaultMatches)
+	c.Batch = cmp.Or(c.Batch, DefaultBatch)
+	c.Connections = cmp.Or(c.Connections, DefaultConnections)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.ProgressInterval = cmp.Or(c.ProgressInterval, DefaultProgressInterval)
 	if len(c.Mix) == 0 {
 		c.Mix = ZipfMix(DefaultEmojiTypes)
 	}
 	return c
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // validate reports the first problem of a config with defaults applied.

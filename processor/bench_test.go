@@ -26,7 +26,7 @@ func BenchmarkMergeAndPublish(b *testing.B) {
 	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
 		b.Fatal(err)
 	}
-	p, err := New(Config{NATS: n.URL, Partitions: parts, Logger: testenv.Logger(b)})
+	p, err := New(Config{NATSURL: n.URL, Partitions: parts, Logger: testenv.Logger(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func BenchmarkDeliveryLag(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	p, err := New(Config{NATS: n.URL, Partitions: parts, Window: win, Logger: testenv.Logger(b)})
+	p, err := New(Config{NATSURL: n.URL, Partitions: parts, Window: win, Logger: testenv.Logger(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

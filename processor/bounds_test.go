@@ -195,7 +195,7 @@ func TestTooLargeSwarmStopsLoudly(t *testing.T) {
 	}
 	r.publish(0, pastWindow(0), winMs, c)
 	reg := prometheus.NewRegistry()
-	p, err := New(Config{NATS: r.nats.URL, Partitions: 1, Logger: testenv.Logger(t), Registerer: reg,
+	p, err := New(Config{NATSURL: r.nats.URL, Partitions: 1, Logger: testenv.Logger(t), Registerer: reg,
 		PinnedTTL: 2 * time.Second, MaxSwarmBytes: minSwarmBytes})
 	if err != nil {
 		t.Fatal(err)

@@ -66,10 +66,10 @@ var (
 // Config configures a Processor. The zero value of every field is its
 // documented default, except that Partitions or KafkaBrokers must be set.
 type Config struct {
-	// NATS is the URL of the NATS server holding the streams. Empty means
+	// NATSURL is the NATS server holding the streams. Empty means
 	// nats.DefaultURL.
-	NATS string
-	// NATSOptions are added when dialling NATS: credentials and TLS
+	NATSURL string
+	// NATSOptions are added when dialling NATSURL: credentials and TLS
 	// (natsconn.Options.NATSOptions). Nil means an anonymous plain
 	// connection.
 	NATSOptions []nats.Option
@@ -118,38 +118,30 @@ type Config struct {
 	Streams streams.Config
 	// Registerer receives the metrics. Nil means a private registry.
 	Registerer prometheus.Registerer
-	// Logger logs; nil means slog.Default().
+	// Logger receives the processor's logs. Nil discards them.
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
-	if c.NATS == "" {
-		c.NATS = nats.DefaultURL
-	}
-	if c.Topic == "" {
-		c.Topic = wire.DefaultTopic
-	}
-	c.PartitionRefresh = orDuration(c.PartitionRefresh, DefaultPartitionRefresh)
-	c.Window = orDuration(c.Window, wire.DefaultWindow)
-	c.Deadline = orDuration(c.Deadline, DefaultDeadline)
-	c.PinnedTTL = orDuration(c.PinnedTTL, DefaultPinnedTTL)
-	c.AckWait = orDuration(c.AckWait, DefaultAckWait)
+	c.NATSURL = cmp.Or(c.NATSURL, nats.DefaultURL)
+	c.Topic = cmp.Or(c.Topic, wire.DefaultTopic)
+	c.PartitionRefresh = cmp.Or(c.PartitionRefresh, DefaultPartitionRefresh)
+	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
+	c.Deadline = cmp.Or(c.Deadline, DefaultDeadline)
+	c.PinnedTTL = cmp.Or(c.PinnedTTL, DefaultPinnedTTL)
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.MaxOpenWindows = cmp.Or(c.MaxOpenWindows, DefaultMaxOpenWindows)
 	c.MaxMatchStates = cmp.Or(c.MaxMatchStates, DefaultMaxMatchStates)
 	c.MaxSwarmBytes = cmp.Or(c.MaxSwarmBytes, DefaultMaxSwarmBytes)
-	if c.SwarmThreshold == 0 {
-		c.SwarmThreshold = wire.DefaultSwarmThreshold
-	}
-	if c.Consumer == "" {
-		c.Consumer = DefaultConsumer
-	}
+	c.SwarmThreshold = cmp.Or(c.SwarmThreshold, wire.DefaultSwarmThreshold)
+	c.Consumer = cmp.Or(c.Consumer, DefaultConsumer)
 	if c.Registerer == nil {
 		c.Registerer = prometheus.NewRegistry()
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -162,13 +154,6 @@ const minSwarmBytes = 4 << 10
 
 // swarmHeaderBytes is room for a swarm publish's headers.
 const swarmHeaderBytes = 1 << 10
-
-func orDuration(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
 
 func (c Config) validate() error {
 	switch {

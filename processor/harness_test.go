@@ -95,7 +95,7 @@ func (r *rig) window(rng *rand.Rand, startMs, windowMs int64) {
 
 // processor starts a processor on the rig; cancel kills it.
 func (r *rig) processor(cfg Config) (cancel func(), done <-chan struct{}, p *Processor) {
-	cfg.NATS, cfg.Streams = r.nats.URL, r.scfg
+	cfg.NATSURL, cfg.Streams = r.nats.URL, r.scfg
 	if cfg.Logger == nil {
 		cfg.Logger = testenv.Logger(r.t)
 	}

@@ -58,7 +58,7 @@ func TestKafkaWrongPassword(t *testing.T) {
 	k := testenv.StartSecureKafka(t, 1, testenv.KafkaSecurity{
 		Users: []broker.User{{Mechanism: "SCRAM-SHA-256", Name: "processor", Password: "s3cret"}}})
 	n := testenv.StartNATS(t)
-	p, err := New(Config{NATS: n.URL, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
+	p, err := New(Config{NATSURL: n.URL, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
 		KafkaSecurity: kafkaconn.Security{SASL: "scram-sha-256", User: "processor", Password: "wrong"}})
 	if err != nil {
 		t.Fatal(err)

@@ -108,9 +108,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	opts := append([]nats.Option{nats.Name("emostream-processor"),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, natsconn.StateLog(p.log, 0)...)
 	opts = append(opts, p.cfg.NATSOptions...)
-	nc, err := nats.Connect(p.cfg.NATS, opts...)
+	nc, err := nats.Connect(p.cfg.NATSURL, opts...)
 	if err != nil {
-		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATS, err)
+		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATSURL, err)
 	}
 	defer nc.Close()
 	if mp := nc.MaxPayload(); mp > 0 && int64(p.cfg.MaxSwarmBytes+swarmHeaderBytes) > mp {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -49,18 +50,10 @@ func (s *swarmStore) publish(sw *wire.Swarm, lastSeq uint64) (jetstream.PubAckFu
 	msg.Data = data
 	f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(sw.MsgID()),
 		jetstream.WithExpectLastSequencePerSubject(lastSeq))
-	if isTooLarge(err) {
+	if streams.IsTooLarge(err) {
 		err = fmt.Errorf("%w: swarm %s (%d bytes): %w", ErrTooLarge, sw.MsgID(), len(data), err)
 	}
 	return f, err
-}
-
-// isTooLarge reports whether a publish failed because the message exceeds
-// the server's max_payload or the stream's maximum message size.
-func isTooLarge(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, nats.ErrMaxPayload) ||
-		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
 
 // wait waits for a publish's acknowledgement. A refusal because another
@@ -73,23 +66,14 @@ func wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, err
 		}
 		return ack, nil
 	case err := <-f.Err():
-		if isConflict(err) {
+		if streams.IsConflict(err) {
 			return nil, errConflict
 		}
-		if isTooLarge(err) {
+		if streams.IsTooLarge(err) {
 			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		return nil, err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-func isConflict(err error) bool {
-	var je jetstream.JetStreamError
-	if !errors.As(err, &je) || je.APIError() == nil {
-		return false
-	}
-	c := je.APIError().ErrorCode
-	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }

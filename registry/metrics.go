@@ -6,15 +6,12 @@ type metrics struct {
 	auto prometheus.Counter
 }
 
-// newMetrics registers the registry's metrics on reg (none if reg is nil).
+// newMetrics registers the registry's metrics on reg.
 func newMetrics(reg prometheus.Registerer, r *Registry) (*metrics, error) {
 	m := &metrics{auto: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "emostream_registry_auto_matches_total",
 		Help: "Matches this process created live through --auto-matches (development mode).",
 	})}
-	if reg == nil {
-		return m, nil
-	}
 	cs := []prometheus.Collector{m.auto}
 	for _, s := range []State{Scheduled, Live, Ended} {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

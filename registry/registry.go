@@ -38,7 +38,8 @@ type Config struct {
 	// first AutoMatches unknown matches it is asked about, in this
 	// process. Zero means none: unknown matches are refused.
 	AutoMatches int
-	// Registerer receives the registry's metrics. Nil means none.
+	// Registerer receives the registry's metrics. Nil means a private
+	// registry.
 	Registerer prometheus.Registerer
 	// Logger receives the registry's logs. Nil discards them.
 	Logger *slog.Logger
@@ -107,6 +108,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
 	}
 	return cfg, nil
 }

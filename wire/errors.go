@@ -3,39 +3,90 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Codes of the errors a client sees. They are the whole table: internal
-// errors are mapped onto one of these before they reach a client.
+// Codes of the errors a client sees, the "code" of the JSON error body
+// {"error":{"code","message","index"}}. ClientErrors gives each its HTTP
+// status and meaning.
 const (
-	CodeBadJSON             = "bad_json"             // 400: not valid JSON, or not an object or array of objects
-	CodeBadField            = "bad_field"            // 400: a field is missing, of the wrong type, too long, or unknown
-	CodeUnknownEmoji        = "unknown_emoji"        // 400: emoji_type is not in the allow-list
-	CodeTooManyEvents       = "too_many_events"      // 400: more than MaxBatch events, or none
-	CodeBodyTooLarge        = "body_too_large"       // 413
-	CodeUnsupportedMedia    = "unsupported_media"    // 415: Content-Type is not application/json, or a Content-Encoding not accepted
-	CodeRateLimited         = "rate_limited"         // 429
-	CodeUnavailable         = "kafka_unavailable"    // 503
-	CodeNotFound            = "not_found"            // 404
-	CodeUnknownMatch        = "unknown_match"        // 404: match_id is not in the match registry
-	CodeMatchNotLive        = "match_not_live"       // 409: the match is scheduled or ended, not live
-	CodeUnauthorized        = "unauthorized"         // 401: a missing or wrong bearer token
-	CodeForbidden           = "forbidden"            // 403: a valid token for another user_id, or a browser origin not allowed
-	CodeConflict            = "conflict"             // 409: the registry refused a change (exists, wrong state)
-	CodeRegistryUnavailable = "registry_unavailable" // 503: the match registry is not loaded or unreachable
-	CodeStageFailing        = "stage_failing"        // 503, /readyz only: a later stage cannot publish
-	CodeMethodNotAllowed    = "method_not_allowed"   // 405
-	CodeInternal            = "internal"             // 500
-	CodeBadEncoding         = "bad_encoding"         // 400: a gzip body that does not inflate (corrupt or truncated)
-	CodeBurstExceeded       = "burst_exceeded"       // 400: more events of one user (or client IP prefix) than its burst: never passes
-	CodeTooManyConnections  = "too_many_connections" // 503: the connection cap was reached; written before closing
+	CodeBadJSON             = "bad_json"
+	CodeBadField            = "bad_field"
+	CodeUnknownEmoji        = "unknown_emoji"
+	CodeTooManyEvents       = "too_many_events"
+	CodeBadEncoding         = "bad_encoding"
+	CodeBurstExceeded       = "burst_exceeded"
+	CodeUnauthorized        = "unauthorized"
+	CodeForbidden           = "forbidden"
+	CodeNotFound            = "not_found"
+	CodeUnknownMatch        = "unknown_match"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeMatchNotLive        = "match_not_live"
+	CodeConflict            = "conflict"
+	CodeBodyTooLarge        = "body_too_large"
+	CodeUnsupportedMedia    = "unsupported_media"
+	CodeRateLimited         = "rate_limited"
+	CodeInternal            = "internal"
+	CodeUnavailable         = "kafka_unavailable"
+	CodeRegistryUnavailable = "registry_unavailable"
+	CodeStageFailing        = "stage_failing"
+	CodeTooManyConnections  = "too_many_connections"
 )
+
+// ClientError is one row of the table of errors a client sees.
+type ClientError struct {
+	// Code is the error body's "code", and the code label of
+	// emostream_ingest_requests_rejected_total.
+	Code string
+	// Status is the HTTP status the error is answered with.
+	Status int
+	// Meaning says when a client gets it.
+	Meaning string
+}
+
+// ClientErrors is the whole table, in order of status: internal errors are
+// mapped onto one of these before they reach a client (docs/api.md,
+// "Errors", lists the same rows).
+var ClientErrors = []ClientError{
+	{CodeBadJSON, http.StatusBadRequest, "not valid JSON, or not an object or array of objects"},
+	{CodeBadField, http.StatusBadRequest, "a field is missing, of the wrong type, too long, or unknown"},
+	{CodeUnknownEmoji, http.StatusBadRequest, "emoji_type is not in the allow-list"},
+	{CodeTooManyEvents, http.StatusBadRequest, "more than MaxBatch events, or none"},
+	{CodeBadEncoding, http.StatusBadRequest, "a gzip body that does not inflate (corrupt or truncated)"},
+	{CodeBurstExceeded, http.StatusBadRequest, "more events of one user (or client IP prefix) than its burst: never passes"},
+	{CodeUnauthorized, http.StatusUnauthorized, "a missing or wrong bearer token"},
+	{CodeForbidden, http.StatusForbidden, "a valid token for another user_id, or a browser origin not allowed"},
+	{CodeNotFound, http.StatusNotFound, "no such path"},
+	{CodeUnknownMatch, http.StatusNotFound, "match_id is not in the match registry"},
+	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, "the path takes another method"},
+	{CodeMatchNotLive, http.StatusConflict, "the match is scheduled or ended, not live"},
+	{CodeConflict, http.StatusConflict, "the registry refused a change (exists, wrong state)"},
+	{CodeBodyTooLarge, http.StatusRequestEntityTooLarge, "the body, as sent or inflated, is over the body limit"},
+	{CodeUnsupportedMedia, http.StatusUnsupportedMediaType, "Content-Type is not application/json, or a Content-Encoding not accepted"},
+	{CodeRateLimited, http.StatusTooManyRequests, "over the user's or client network's rate; Retry-After says when to retry"},
+	{CodeInternal, http.StatusInternalServerError, "a bug: logged"},
+	{CodeUnavailable, http.StatusServiceUnavailable, "Kafka did not take the events in time; Retry-After: 1"},
+	{CodeRegistryUnavailable, http.StatusServiceUnavailable, "the match registry is not loaded or unreachable"},
+	{CodeStageFailing, http.StatusServiceUnavailable, "/readyz only: a later stage cannot publish"},
+	{CodeTooManyConnections, http.StatusServiceUnavailable, "the connection cap was reached; written on the connection before it is closed"},
+}
+
+// HTTPStatus is the HTTP status of code in ClientErrors, or 500 for a code
+// not in the table.
+func HTTPStatus(code string) int {
+	for _, e := range ClientErrors {
+		if e.Code == code {
+			return e.Status
+		}
+	}
+	return http.StatusInternalServerError
+}
 
 // ErrInvalid is wrapped by every *RequestError, so callers can test with
 // errors.Is(err, wire.ErrInvalid).
 var ErrInvalid = errors.New("wire: invalid event")
 
-// RequestError says why a request was refused: a code from the table above,
+// RequestError says why a request was refused: a code of ClientErrors,
 // a message for people, and the index of the first bad event (-1 when the
 // error is not about one event).
 type RequestError struct {

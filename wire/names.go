@@ -29,9 +29,16 @@ const (
 	// LiveSubjects is what SwarmsStream republishes to and viewers subscribe to.
 	LiveSubjects = "emostream.live.>"
 
-	partialPrefix = "emostream.partials."
-	swarmPrefix   = "emostream.swarm."
-	livePrefix    = "emostream.live."
+	// LatestSwarmRequests matches LatestSwarmRequest of every match: the
+	// one request a viewer may make.
+	LatestSwarmRequests = jsAPIPrefix + latestSwarmGet
+
+	partialPrefix  = "emostream.partials."
+	swarmPrefix    = "emostream.swarm."
+	livePrefix     = "emostream.live."
+	jsAPIPrefix    = "$JS.API."
+	directGet      = "DIRECT.GET." + SwarmsStream + "."
+	latestSwarmGet = directGet + swarmPrefix + "*"
 )
 
 // Defaults shared by several stages.
@@ -70,5 +77,12 @@ func MatchOfSubject(subject string) string {
 // LatestSwarmRequest is the JetStream direct-get subject that answers with
 // the last stored swarm of a match (a viewer's late join).
 func LatestSwarmRequest(match string) string {
-	return "$JS.API.DIRECT.GET." + SwarmsStream + "." + SwarmSubject(match)
+	return jsAPIPrefix + directGet + SwarmSubject(match)
+}
+
+// LatestSwarmRequestsIn is LatestSwarmRequests under the JetStream domain
+// domain ($JS.<domain>.API.…), as a request travels between a leaf and a
+// hub of that domain.
+func LatestSwarmRequestsIn(domain string) string {
+	return "$JS." + domain + ".API." + latestSwarmGet
 }

@@ -83,9 +83,9 @@ const MaxEmojiBytes = 64
 // PartialBaseBytes is an upper bound on the JSON encoding of a partial of
 // topic with empty counts: every number at its widest, More set.
 func PartialBaseBytes(topic string) int {
-	data, err := json.Marshal(&Partial{Topic: topic, Partition: math.MinInt32, WindowStartMs: math.MinInt64,
+	data, err := (&Partial{Topic: topic, Partition: math.MinInt32, WindowStartMs: math.MinInt64,
 		WindowMs: math.MinInt64, FirstOffset: math.MinInt64, LastOffset: math.MinInt64, Counts: Counts{},
-		Late: math.MinInt64, Duplicates: math.MinInt64, Bad: math.MinInt64, More: true})
+		Late: math.MinInt64, Duplicates: math.MinInt64, Bad: math.MinInt64, More: true}).Encode()
 	if err != nil { // a string and numbers always encode
 		panic(err)
 	}
@@ -173,6 +173,17 @@ func (p *Partial) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Encode returns the partial's JSON, the body of its message; nil Counts
+// encode as {}. DecodePartial reads it back.
+func (p *Partial) Encode() ([]byte, error) {
+	if p.Counts == nil {
+		c := *p
+		c.Counts = Counts{}
+		p = &c
+	}
+	return json.Marshal(p)
 }
 
 // DecodePartial parses and validates a partial.

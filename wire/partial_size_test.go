@@ -67,7 +67,7 @@ func TestPartialBytesBound(t *testing.T) {
 					keys++
 				}
 			}
-			data, err := json.Marshal(&p)
+			data, err := p.Encode()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,7 @@ func TestSendWithTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ingest.New(ingest.Config{Listener: ln, Brokers: []string{k.Addr()}, Logger: testenv.Logger(t),
+	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
 		Auth: ingest.AuthConfig{Mode: ingest.AuthJWT, HMACSecret: secret}})
 	if err != nil {
 		t.Fatal(err)

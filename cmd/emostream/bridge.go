@@ -79,7 +79,7 @@ func (f *bridgeFlags) config(fs *flag.FlagSet) (bridge.Config, error) {
 		return bridge.Config{}, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
 	}
 	sc, err := f.streams.config()
-	return bridge.Config{Brokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
+	return bridge.Config{KafkaBrokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
 		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax, FreshLookback: f.freshLookback,
 		MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
 }
@@ -99,7 +99,7 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger, cfg.Metrics = log, reg
+	cfg.Logger, cfg.Registerer = log, reg
 	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
 		return err
 	}

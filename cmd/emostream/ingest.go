@@ -91,7 +91,7 @@ func (f *ingestFlags) config() (ingest.Config, error) {
 		return ingest.Config{}, err
 	}
 	cfg := ingest.Config{
-		Brokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),
+		KafkaBrokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),
 		FlushInterval: f.flush, Window: f.window, Emojis: splitList(f.emojis),
 		UserRate: disabledIfZero(f.userRate), UserBurst: f.userBurst,
 		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,

@@ -63,7 +63,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	p, err := processor.New(processor.Config{
-		NATS: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
+		NATSURL: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
 		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
 		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
 	})

@@ -50,7 +50,7 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ingest.New(ingest.Config{Listener: ln, Brokers: []string{k.Addr()}, Logger: testenv.Logger(t)})
+	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

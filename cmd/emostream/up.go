@@ -106,12 +106,12 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", *demo, wire.MaxMatchID)
 	}
 	cfg.DemoMatch = *demo
-	if len(ic.Brokers) == 0 { // the embedded broker
+	if len(ic.KafkaBrokers) == 0 { // the embedded broker
 		if cfg.KafkaListener, err = listenFlag("kafka", *kafkaAddr); err != nil {
 			return err
 		}
 	} else {
-		cfg.KafkaBrokers = ic.Brokers
+		cfg.KafkaBrokers = ic.KafkaBrokers
 	}
 	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
 		return err

@@ -5,6 +5,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -69,12 +70,8 @@ type Broker struct {
 
 // Start starts the broker; Close stops it.
 func Start(cfg Config) (*Broker, error) {
-	if cfg.Topic == "" {
-		cfg.Topic = wire.DefaultTopic
-	}
-	if cfg.Partitions == 0 {
-		cfg.Partitions = wire.DefaultPartitions
-	}
+	cfg.Topic = cmp.Or(cfg.Topic, wire.DefaultTopic)
+	cfg.Partitions = cmp.Or(cfg.Partitions, wire.DefaultPartitions)
 	if cfg.Partitions < 0 {
 		return nil, errors.New("broker: negative partition count")
 	}

@@ -586,7 +586,7 @@ func benchRestart(b *testing.B, matches int) {
 	<-pdone
 	restart := time.Now()
 	reg := prometheus.NewRegistry()
-	p, err := processor.New(processor.Config{NATS: st.NATSURL(), NATSOptions: st.NATSOptions(fanout.UserProcessor), KafkaBrokers: st.KafkaBrokers(),
+	p, err := processor.New(processor.Config{NATSURL: st.NATSURL(), NATSOptions: st.NATSOptions(fanout.UserProcessor), KafkaBrokers: st.KafkaBrokers(),
 		Window: benchWindow, SwarmThreshold: wire.DefaultSwarmThreshold, Registerer: reg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		b.Fatal(err)

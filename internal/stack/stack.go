@@ -6,6 +6,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,10 @@ type Config struct {
 	NATSLogger *slog.Logger
 }
 
+// anyLoopback is the listen address of every listener the Config leaves
+// empty: a free port on loopback.
+const anyLoopback = "127.0.0.1:0"
+
 // Stack is a started set of servers with its stages built; Run runs them.
 type Stack struct {
 	cfg       Config
@@ -168,7 +173,7 @@ func (st *Stack) startFanout(ctx context.Context) error {
 		passwords = map[string]string{} // all random
 	}
 	hub, err := fanout.NewHub(fanout.HubConfig{
-		DataDir: st.cfg.DataDir, ClientListen: orAddr(st.cfg.HubListen), LeafListen: orAddr(st.cfg.LeafListen),
+		DataDir: st.cfg.DataDir, ClientListen: cmp.Or(st.cfg.HubListen, anyLoopback), LeafListen: cmp.Or(st.cfg.LeafListen, anyLoopback),
 		MonitorListen: st.cfg.MonitorListen, Logger: st.cfg.NATSLogger,
 		Passwords: passwords, AnonymousAdmin: st.cfg.NATSPasswords == nil,
 		ClientTLS: st.cfg.NATSTLS, LeafTLS: st.cfg.NATSTLS})
@@ -181,7 +186,7 @@ func (st *Stack) startFanout(ctx context.Context) error {
 	}
 	ws := st.cfg.WebSocketListens
 	if len(ws) == 0 {
-		ws = []string{"127.0.0.1:0"}
+		ws = []string{anyLoopback}
 	}
 	for i, addr := range ws {
 		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
@@ -227,24 +232,12 @@ func (st *Stack) openRegistry(ctx context.Context) error {
 	return nil
 }
 
-func orAddr(a string) string {
-	if a == "" {
-		return "127.0.0.1:0"
-	}
-	return a
-}
-
 func (st *Stack) buildStages() error {
 	c := &st.cfg
-	window, threshold := c.Window, c.SwarmThreshold
-	if window == 0 {
-		window = wire.DefaultWindow
-	}
-	if threshold == 0 {
-		threshold = wire.DefaultSwarmThreshold
-	}
+	window := cmp.Or(c.Window, wire.DefaultWindow)
+	threshold := cmp.Or(c.SwarmThreshold, wire.DefaultSwarmThreshold)
 	pc := c.Processor
-	pc.NATS, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
+	pc.NATSURL, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
 	pc.KafkaSecurity = c.KafkaSecurity
 	pc.Registerer, pc.Logger = st.Registry, c.Logger
 	pc.NATSOptions = append(st.NATSOptions(fanout.UserProcessor), pc.NATSOptions...)
@@ -253,14 +246,14 @@ func (st *Stack) buildStages() error {
 		return err
 	}
 	bc := c.Bridge
-	bc.Brokers, bc.NATSURL, bc.Window, bc.Metrics, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
+	bc.KafkaBrokers, bc.NATSURL, bc.Window, bc.Registerer, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
 	bc.KafkaSecurity = c.KafkaSecurity
 	bc.NATSOptions = append(st.NATSOptions(fanout.UserBridge), bc.NATSOptions...)
 	if st.Bridge, err = bridge.New(bc); err != nil {
 		return err
 	}
 	ic := c.Ingest
-	ic.Brokers, ic.Window, ic.SwarmThreshold, ic.KafkaSecurity = c.KafkaBrokers, window, threshold, c.KafkaSecurity
+	ic.KafkaBrokers, ic.Window, ic.SwarmThreshold, ic.KafkaSecurity = c.KafkaBrokers, window, threshold, c.KafkaSecurity
 	if st.Broker != nil {
 		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
 	}
@@ -270,7 +263,7 @@ func (st *Stack) buildStages() error {
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
 	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }
 	if ic.Listener == nil {
-		if ic.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if ic.Listener, err = net.Listen("tcp", anyLoopback); err != nil {
 			return fmt.Errorf("stack: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,24 +49,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.SwarmHistory == 0 {
-		c.SwarmHistory = 300
-	}
-	if c.PartialHistory == 0 {
-		c.PartialHistory = 3600
-	}
-	if c.Duplicates == 0 {
-		c.Duplicates = DefaultDuplicates
-	}
-	if c.SwarmRetention == 0 {
-		c.SwarmRetention = DefaultSwarmRetention
-	}
-	if c.PartialRetention == 0 {
-		c.PartialRetention = DefaultPartialRetention
-	}
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.SwarmHistory = cmp.Or(c.SwarmHistory, 300)
+	c.PartialHistory = cmp.Or(c.PartialHistory, 3600)
+	c.Duplicates = cmp.Or(c.Duplicates, DefaultDuplicates)
+	c.SwarmRetention = cmp.Or(c.SwarmRetention, DefaultSwarmRetention)
+	c.PartialRetention = cmp.Or(c.PartialRetention, DefaultPartialRetention)
 	return c
 }
 
