@@ -13,88 +13,103 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-func TestCountsExactlyWithHeartbeats(t *testing.T) {
-	e := newEnv(t, 3)
-	e.start(e.config(nil))
-	for i := 0; i < 5; i++ {
-		e.produce(400, false)
-		e.waitCovered()
-	}
-	e.check(e.waitCovered())
-	// Caught up, every partition keeps publishing one empty partial per window.
-	after := time.Now().UnixMilli()
-	testenv.WaitFor(t, 10*time.Second, "an empty partial of a later window on every partition", func() bool {
-		seen := map[int32]bool{}
-		for _, p := range e.partials() {
-			if p.WindowStartMs > after && p.Counts.Total() == 0 && p.LastOffset == p.FirstOffset-1 {
-				seen[p.Partition] = true
-			}
+// The bridge counts exactly on both brokers: one contiguous chain of
+// offsets per partition, every record once. Caught up, every partition
+// keeps publishing one empty partial per window.
+func TestOnEachKafkaCountsExactly(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 3, func(t *testing.T, k testenv.KafkaTarget) {
+		e := newEnvOn(t, k)
+		e.start(e.config(nil))
+		for range 5 {
+			e.produce(400, false)
+			e.waitCovered()
 		}
-		return len(seen) == 3
+		e.check(e.waitCovered())
+		after := time.Now().UnixMilli()
+		testenv.WaitFor(t, 10*time.Second, "an empty partial of a later window on every partition", func() bool {
+			seen := map[int32]bool{}
+			for _, p := range e.partials() {
+				if p.WindowStartMs > after && p.Counts.Total() == 0 && p.LastOffset == p.FirstOffset-1 {
+					seen[p.Partition] = true
+				}
+			}
+			return len(seen) == 3
+		})
+		e.check(e.partials())
 	})
-	e.check(e.partials())
 }
 
-func TestKilledBridgeIsReplacedWithExactCounts(t *testing.T) {
-	e := newEnv(t, 3)
-	stop := e.start(e.config(nil))
-	e.produce(1000, true)
-	e.waitCovered()
-	e.produce(1000, true) // in flight when the bridge dies
-	stop()
-	e.produce(1000, true)
-	e.start(e.config(nil))
-	e.produce(1000, true)
-	e.check(e.waitCovered())
+// A bridge killed mid-stream is replaced by one that resumes from the
+// partials in JetStream (not from Kafka's committed offsets), exactly.
+func TestOnEachKafkaKilledBridgeResumes(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 3, func(t *testing.T, k testenv.KafkaTarget) {
+		e := newEnvOn(t, k)
+		stop := e.start(e.config(nil))
+		e.produce(1000, true)
+		e.waitCovered()
+		e.produce(1000, true) // in flight when the bridge dies
+		stop()
+		e.produce(1000, true)
+		e.start(e.config(nil))
+		e.produce(1000, true)
+		e.check(e.waitCovered())
+	})
 }
 
-func TestTakeoverWhenABridgeLeaves(t *testing.T) {
-	e := newEnv(t, 3)
-	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
-	stopA := e.start(e.config(regA))
-	e.start(e.config(regB))
-	testenv.WaitFor(t, 30*time.Second, "both bridges owning partitions", func() bool {
-		e.produce(10, false)
-		a, b := owners(t, regA), owners(t, regB)
-		return len(a) > 0 && len(b) > 0 && len(a)+len(b) >= 3
+// Two bridges share the partitions through the consumer group; when one
+// leaves, the group rebalances and the other takes every partition over,
+// with the chain of offsets exact.
+func TestOnEachKafkaRebalance(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 3, func(t *testing.T, k testenv.KafkaTarget) {
+		e := newEnvOn(t, k)
+		regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
+		stopA := e.start(e.config(regA))
+		e.start(e.config(regB))
+		testenv.WaitFor(t, e.patience(), "both bridges owning partitions", func() bool {
+			e.produce(10, false)
+			a, b := owners(t, regA), owners(t, regB)
+			return len(a) > 0 && len(b) > 0 && len(a)+len(b) >= 3
+		})
+		e.produce(500, false)
+		stopA()
+		e.produce(500, false)
+		testenv.WaitFor(t, e.patience(), "B owning every partition", func() bool {
+			e.produce(5, false)
+			return len(owners(t, regB)) == 3
+		})
+		e.check(e.waitCovered())
 	})
-	e.produce(500, false)
-	stopA()
-	e.produce(500, false)
-	testenv.WaitFor(t, 30*time.Second, "B owning every partition", func() bool {
-		e.produce(5, false)
-		return len(owners(t, regB)) == 3
-	})
-	e.check(e.waitCovered())
 }
 
 // Two workers of one partition, as after a rebalance a stale owner that has
 // not noticed yet: the expected-sequence header fences whichever is behind,
 // it re-reads the stream, and the chain of offsets stays exact.
-func TestStaleOwnerIsFenced(t *testing.T) {
-	e := newEnv(t, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var bridges []*Bridge
-	for i := 0; i < 2; i++ {
-		b, err := New(e.config(prometheus.NewRegistry()))
-		if err != nil {
-			t.Fatal(err)
+func TestOnEachKafkaStaleOwnerIsFenced(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 1, func(t *testing.T, k testenv.KafkaTarget) {
+		e := newEnvOn(t, k)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var bridges []*Bridge
+		for range 2 {
+			b, err := New(e.config(prometheus.NewRegistry()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.openStream(ctx, e.nc); err != nil {
+				t.Fatal(err)
+			}
+			bridges = append(bridges, b)
+			done := make(chan struct{})
+			go func() { defer close(done); b.work(ctx, 0, func(int32, int64) {}) }()
+			t.Cleanup(func() { cancel(); <-done })
 		}
-		if err := b.openStream(ctx, e.nc); err != nil {
-			t.Fatal(err)
-		}
-		bridges = append(bridges, b)
-		done := make(chan struct{})
-		go func() { defer close(done); b.work(ctx, 0, func(int32, int64) {}) }()
-		t.Cleanup(func() { cancel(); <-done })
-	}
-	testenv.WaitFor(t, 30*time.Second, "a publish fenced off", func() bool {
-		e.produce(50, false)
-		return counter(bridges[0].metrics.fenced, "0")+counter(bridges[1].metrics.fenced, "0") > 0
+		testenv.WaitFor(t, e.patience(), "a publish fenced off", func() bool {
+			e.produce(50, false)
+			return counter(bridges[0].metrics.fenced, "0")+counter(bridges[1].metrics.fenced, "0") > 0
+		})
+		e.produce(500, false)
+		e.check(e.waitCovered())
 	})
-	e.produce(500, false)
-	e.check(e.waitCovered())
 }
 
 func TestBadRecordsCountedNotFatal(t *testing.T) {

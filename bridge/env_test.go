@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"sync/atomic"
@@ -21,41 +22,80 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-// env is a Kafka broker, a JetStream hub and a producer, with what the test
-// produced so far.
+// env is a Kafka (the embedded broker or a real cluster), a JetStream hub
+// and a producer, with what the test produced so far.
 type env struct {
-	t     testing.TB
-	kafka *testenv.Kafka
-	nats  *testenv.NATS
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	w     *kafka.Writer
-	dial  *kafka.Dialer // reads the high watermarks
-	want  wire.Counts   // what was produced, decodable and not repeated
-	seq   atomic.Int64
+	t    testing.TB
+	k    testenv.KafkaTarget
+	nats *testenv.NATS
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	w    *kafka.Writer
+	dial *kafka.Dialer // reads the high watermarks
+	want wire.Counts   // what was produced, decodable and not repeated
+	seq  atomic.Int64
 }
 
 const testWindow = 200 * time.Millisecond
 
+// realKafka is this test binary's Apache Kafka cluster: 3 KRaft nodes,
+// started by the first test that needs it.
+var realKafka = testenv.NewSharedRealKafka(3)
+
+func TestMain(m *testing.M) { os.Exit(realKafka.Main(m)) }
+
+// newEnv is an env on a fresh embedded broker of partitions.
 func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
-	e := &env{t: t, kafka: testenv.StartKafka(t, partitions), nats: testenv.StartNATS(t), want: wire.Counts{},
-		dial: kafka.DefaultDialer}
+	return newEnvOn(t, testenv.StartKafka(t, partitions).Target())
+}
+
+// newEnvOn is an env on k: the embedded broker or a real cluster, with the
+// target's topic and group.
+func newEnvOn(t *testing.T, k testenv.KafkaTarget) *env {
+	t.Helper()
+	return newEnvWith(t, k, kafka.DefaultDialer, &kafka.Transport{})
+}
+
+// newEnvWith is newEnvOn whose producer and offset reader connect with
+// dial and transport.
+func newEnvWith(t *testing.T, k testenv.KafkaTarget, dial *kafka.Dialer, transport kafka.RoundTripper) *env {
+	t.Helper()
+	if k.Real != nil {
+		k.WarmUp(t) // one bad record per partition, at offset 0: check only counts good ones
+	}
+	e := &env{t: t, k: k, nats: testenv.StartNATS(t), want: wire.Counts{}, dial: dial}
 	e.nc, e.js = e.nats.Connect()
 	if err := streams.Ensure(context.Background(), e.js, streams.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	e.w = &kafka.Writer{Addr: kafka.TCP(e.kafka.Addr()), Topic: wire.DefaultTopic, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchSize: 10000, BatchTimeout: time.Millisecond}
+	e.w = &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Topic: k.Topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchSize: 10000, BatchTimeout: time.Millisecond, MaxAttempts: 20,
+		Transport: transport} // not the shared DefaultTransport: its metadata cache may predate the topic
 	t.Cleanup(func() { e.w.Close() })
 	return e
 }
 
-// config is a bridge config for this env, with test timing.
+// config is a bridge config for this env, with test timing; on a real
+// cluster the session timeout is Kafka's smallest by default
+// (group.min.session.timeout.ms).
 func (e *env) config(reg prometheus.Registerer) Config {
-	return Config{KafkaBrokers: []string{e.kafka.Addr()}, NATSConn: e.nc, Window: testWindow,
+	cfg := Config{KafkaBrokers: e.k.Brokers, Topic: e.k.Topic, Group: e.k.Group, NATSConn: e.nc, Window: testWindow,
 		CloseDelay: 50 * time.Millisecond, SessionTimeout: time.Second, Heartbeat: 100 * time.Millisecond,
 		Logger: testenv.Logger(e.t), Registerer: reg}
+	if e.k.Real != nil {
+		cfg.SessionTimeout, cfg.Heartbeat = 6*time.Second, 200*time.Millisecond
+	}
+	return cfg
+}
+
+// patience is how long the env waits for the bridges: longer on a real
+// cluster, whose group rebalances take seconds.
+func (e *env) patience() time.Duration {
+	if e.k.Real != nil {
+		return time.Minute
+	}
+	return 30 * time.Second
 }
 
 // start runs a bridge until the returned stop is called; stop cancels it
@@ -157,9 +197,9 @@ func (e *env) partials() []wire.Partial {
 // hwms are the high watermarks of every partition.
 func (e *env) hwms() []int64 {
 	e.t.Helper()
-	out := make([]int64, e.kafka.Partitions)
+	out := make([]int64, e.k.Partitions)
 	for p := range out {
-		conn, err := e.dial.DialLeader(context.Background(), "tcp", e.kafka.Addr(), wire.DefaultTopic, p)
+		conn, err := e.dial.DialLeader(context.Background(), "tcp", e.k.Brokers[0], e.k.Topic, p)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -177,10 +217,9 @@ func (e *env) waitCovered() []wire.Partial {
 	e.t.Helper()
 	hwms := e.hwms()
 	var ps []wire.Partial
-	testenv.WaitFor(e.t, 30*time.Second, "partials covering every record", func() bool {
+	testenv.WaitFor(e.t, e.patience(), "partials covering every record", func() bool {
 		ps = e.partials()
-		next := nextOffsets(ps, len(hwms))
-		return reflect.DeepEqual(next, hwms)
+		return reflect.DeepEqual(nextOffsets(ps, len(hwms)), hwms)
 	})
 	return ps
 }

@@ -7,13 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/wire"
 )
 
 // newSecureEnv is newEnv with a broker that requires sec's TLS and SASL;
@@ -24,16 +20,7 @@ func newSecureEnv(t *testing.T, partitions int32, sec testenv.KafkaSecurity, cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, kafka: testenv.StartSecureKafka(t, partitions, sec), nats: testenv.StartNATS(t),
-		want: wire.Counts{}, dial: kc.Dialer("test")}
-	e.nc, e.js = e.nats.Connect()
-	if err := streams.Ensure(context.Background(), e.js, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	e.w = &kafka.Writer{Addr: kafka.TCP(e.kafka.Addr()), Topic: wire.DefaultTopic, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchSize: 10000, BatchTimeout: time.Millisecond, Transport: kc.Transport("test")}
-	t.Cleanup(func() { e.w.Close() })
-	return e
+	return newEnvWith(t, testenv.StartSecureKafka(t, partitions, sec).Target(), kc.Dialer("test"), kc.Transport("test"))
 }
 
 // The bridge's consumer group and partition readers reach a broker that

@@ -96,7 +96,7 @@ func must[T any](v T, err error) T {
 // TestAuthRefusals: every bad token, and a good token for another user,
 // is refused with its code, and nothing reaches Kafka.
 func TestAuthRefusals(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
+	k := testenv.StartKafka(t, 4).Target()
 	hs := startIngest(t, k, ingest.Config{Auth: ingest.AuthConfig{Mode: ingest.AuthJWT, HMACSecret: testSecret}})
 	edPub, edKey := must2(ed25519.GenerateKey(rand.Reader))
 	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
@@ -140,13 +140,13 @@ func TestAuthRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := endOffsets(t, k)
+			before := k.EndOffsets(t)
 			r := tt.st.postAs(t, tt.tok, tt.body)
 			checkError(t, r, tt.status, tt.code, tt.index)
 			if tt.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without a Bearer challenge: %q", r.header.Get("WWW-Authenticate"))
 			}
-			if after := endOffsets(t, k); !slices.Equal(before, after) {
+			if after := k.EndOffsets(t); !slices.Equal(before, after) {
 				t.Errorf("end offsets moved from %v to %v", before, after)
 			}
 		})
@@ -181,7 +181,7 @@ func tamper(t *testing.T, tok string) string {
 // TestAuthAccepts: a valid token of each algorithm is accepted; the
 // events are stored as the subject's, with or without user_id.
 func TestAuthAccepts(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
+	k := testenv.StartKafka(t, 4).Target()
 	edPub, edKey := must2(ed25519.GenerateKey(rand.Reader))
 	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	hs := startIngest(t, k, ingest.Config{Auth: ingest.AuthConfig{Mode: ingest.AuthJWT, HMACSecret: testSecret}})
@@ -203,12 +203,12 @@ func TestAuthAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := endOffsets(t, k)
+			before := k.EndOffsets(t)
 			r := tt.st.postAs(t, tt.tok, tt.body)
 			if r.status != 202 {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			msgs := readRange(t, k, before, endOffsets(t, k))
+			msgs := readRange(t, k, before, k.EndOffsets(t))
 			if len(msgs) != tt.events {
 				t.Fatalf("%d records, want %d", len(msgs), tt.events)
 			}
@@ -231,7 +231,7 @@ func TestAuthAccepts(t *testing.T) {
 // TestAuthLimitFollowsSubject: the per-user limit charges the token's
 // subject; other user_ids in the body are refused, not counted apart.
 func TestAuthLimitFollowsSubject(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	st := startIngest(t, k, ingest.Config{UserRate: 0.001, UserBurst: 3, IPRate: -1,
 		Auth: ingest.AuthConfig{Mode: ingest.AuthJWT, HMACSecret: testSecret}})
 	alice, bob := token(t, testSecret, "alice", nil), token(t, testSecret, "bob", nil)
@@ -240,13 +240,13 @@ func TestAuthLimitFollowsSubject(t *testing.T) {
 			t.Fatalf("event %d: %d %s", i, r.status, r.body)
 		}
 	}
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	checkError(t, st.postAs(t, alice, `{"match_id":"final","emoji_type":"🔥"}`), 429, wire.CodeRateLimited, -1)
 	for _, u := range []string{"alice-2", "rotated-1", "rotated-2"} {
 		checkError(t, st.postAs(t, alice, event(u, "final", "🔥")), 403, wire.CodeForbidden, 0)
 	}
 	checkError(t, st.postAs(t, alice, `[{"match_id":"final","emoji_type":"🔥"},{"match_id":"final","emoji_type":"👏"}]`), 429, wire.CodeRateLimited, -1)
-	if after := endOffsets(t, k); !slices.Equal(before, after) {
+	if after := k.EndOffsets(t); !slices.Equal(before, after) {
 		t.Errorf("end offsets moved from %v to %v", before, after)
 	}
 	if r := st.postAs(t, bob, `{"match_id":"final","emoji_type":"🔥"}`); r.status != 202 {
@@ -256,7 +256,7 @@ func TestAuthLimitFollowsSubject(t *testing.T) {
 
 // TestAuthJWKS: keys from a JWKS file, picked by kid, and reloaded.
 func TestAuthJWKS(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	edPub, edKey := must2(ed25519.GenerateKey(rand.Reader))
 	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	path := filepath.Join(t.TempDir(), "jwks.json")

@@ -33,7 +33,7 @@ func benchBodies(n, size int) [][]byte {
 // the embedded broker syncing every batch, reply) from 64 goroutines per
 // CPU, so group commit has company, and reports events/s.
 func benchPost(b *testing.B, cfg ingest.Config, size int) {
-	k := testenv.StartKafka(b, 8)
+	k := testenv.StartKafka(b, 8).Target()
 	cfg.UserRate, cfg.IPRate = -1, -1
 	st := startIngest(b, k, cfg)
 	h := st.srv.Handler()

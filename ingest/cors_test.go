@@ -65,7 +65,7 @@ func TestOpsListener(t *testing.T) {
 // page's own origin and the allowed ones, and refused (nothing stored) for
 // every other.
 func TestCORS(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	st := startIngest(t, k, ingest.Config{CORSOrigins: []string{"http://app.example"}})
 	self := st.url // the page's own origin
 	post := []string{"Content-Type", "application/json"}
@@ -88,7 +88,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := endOffsets(t, k)
+			before := k.EndOffsets(t)
 			r := st.request(t, st.url, tt.method, tt.path, tt.header...)
 			if r.status != tt.status {
 				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
@@ -98,7 +98,7 @@ func TestCORS(t *testing.T) {
 			}
 			if tt.status == 403 {
 				checkError(t, r, 403, wire.CodeForbidden, -1)
-				if after := endOffsets(t, k); !slices.Equal(before, after) {
+				if after := k.EndOffsets(t); !slices.Equal(before, after) {
 					t.Errorf("end offsets moved from %v to %v", before, after)
 				}
 			}
@@ -111,7 +111,7 @@ func TestCORS(t *testing.T) {
 
 // TestSecurityHeaders: the page and the API carry the CSP and friends.
 func TestSecurityHeaders(t *testing.T) {
-	st := startIngest(t, testenv.StartKafka(t, 1), ingest.Config{WSURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"}})
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{WSURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"}})
 	for _, path := range []string{"/", "/app.js", "/v1/config"} {
 		r := st.do(t, http.MethodGet, path, "", nil)
 		want := map[string]string{
@@ -130,7 +130,7 @@ func TestSecurityHeaders(t *testing.T) {
 // TestSessions: off by default; when on, a rate-limited source of tokens
 // that POST /v1/emojis accepts.
 func TestSessions(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	off := startIngest(t, k, ingest.Config{})
 	checkError(t, off.request(t, off.url, "POST", "/v1/session"), 404, wire.CodeNotFound, -1)
 
@@ -152,11 +152,11 @@ func TestSessions(t *testing.T) {
 		if err := json.Unmarshal(r.body, &s); err != nil {
 			t.Fatal(err)
 		}
-		before := endOffsets(t, k)
+		before := k.EndOffsets(t)
 		if r := st.postAs(t, s.Token, `{"match_id":"final","emoji_type":"🔥"}`); r.status != 202 {
 			t.Fatalf("with the session token: %d %s", r.status, r.body)
 		}
-		msgs := readRange(t, k, before, endOffsets(t, k))
+		msgs := readRange(t, k, before, k.EndOffsets(t))
 		if len(msgs) != 1 || string(msgs[0].Key) != s.UserID {
 			t.Errorf("stored %d records, key %q, want one of %q", len(msgs), msgs[0].Key, s.UserID)
 		}

@@ -30,7 +30,7 @@ func FuzzPost(f *testing.F) {
 	}
 	f.Add("text/plain", []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥"}`))
 	f.Add("application/json; charset=utf-8", []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥"}`))
-	k := testenv.StartKafka(f, 1)
+	k := testenv.StartKafka(f, 1).Target()
 	st := startIngest(f, k, ingest.Config{UserRate: -1, IPRate: -1})
 	h := st.srv.Handler()
 	dec := wire.NewDecoder(nil)

@@ -72,13 +72,13 @@ func events(prefix string, n int) string {
 // checks that every one was answered 202 and written once.
 func exactly(t *testing.T, st *stack, n int, post func(body string) reply) {
 	t.Helper()
-	before := endOffsets(t, st.k)
+	before := st.k.EndOffsets(t)
 	for i := 0; i < n; i += 10 {
 		if r := post(events(fmt.Sprint("legit-", time.Now().UnixNano(), "-", i), min(10, n-i))); r.status != http.StatusAccepted {
 			t.Fatalf("legitimate request: %d %s", r.status, r.body)
 		}
 	}
-	if got := sum(endOffsets(t, st.k)) - sum(before); got != int64(n) {
+	if got := sum(st.k.EndOffsets(t)) - sum(before); got != int64(n) {
 		t.Errorf("%d records written for %d accepted events", got, n)
 	}
 }
@@ -94,7 +94,7 @@ func TestGzipBodies(t *testing.T) {
 	if testing.Short() {
 		bombSize = 32 << 20
 	}
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	good := []byte(events("gz", 20))
 	zeros := make([]byte, 1<<20)
 	bombParts := make([][]byte, bombSize>>20)
@@ -109,7 +109,7 @@ func TestGzipBodies(t *testing.T) {
 
 	t.Run("off", func(t *testing.T) {
 		st := startIngest(t, k, ingest.Config{BodyLimit: limit, UserRate: -1, IPRate: -1})
-		before := endOffsets(t, k)
+		before := k.EndOffsets(t)
 		for _, codings := range [][]string{{"gzip"}, {"x-gzip"}, {"gzip, gzip"}, {"br"}, {"deflate"}, {"compress"}, {"zstd"}, {"what-ever"}} {
 			body := good
 			if codings[0] == "gzip" {
@@ -118,7 +118,7 @@ func TestGzipBodies(t *testing.T) {
 			checkError(t, postCoded(t, st, body, codings...), 415, wire.CodeUnsupportedMedia, -1)
 		}
 		checkError(t, postCoded(t, st, bomb, "gzip"), 415, wire.CodeUnsupportedMedia, -1)
-		if after := endOffsets(t, k); !slices.Equal(before, after) {
+		if after := k.EndOffsets(t); !slices.Equal(before, after) {
 			t.Errorf("kafka end offsets moved from %v to %v", before, after)
 		}
 		for _, codings := range [][]string{nil, {"identity"}, {""}} {
@@ -154,7 +154,7 @@ func TestGzipBodies(t *testing.T) {
 			{"not gzip", good, []string{"gzip"}, 400, wire.CodeBadEncoding},
 			{"gzip of bad json", gzipped(t, 1, []byte(`{"user_id"`)), []string{"gzip"}, 400, wire.CodeBadJSON},
 		}
-		before := endOffsets(t, k)
+		before := k.EndOffsets(t)
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		const rounds = 3
@@ -173,7 +173,7 @@ func TestGzipBodies(t *testing.T) {
 		if alloc, bound := m1.TotalAlloc-m0.TotalAlloc, uint64(rounds*len(tests)*(3*limit)); alloc > bound {
 			t.Errorf("%d hostile requests allocated %d MiB, bound %d MiB", rounds*len(tests), alloc>>20, bound>>20)
 		}
-		if after := endOffsets(t, k); !slices.Equal(before, after) {
+		if after := k.EndOffsets(t); !slices.Equal(before, after) {
 			t.Errorf("kafka end offsets moved from %v to %v", before, after)
 		}
 		exactly(t, st, 50, func(b string) reply { return postCoded(t, st, gzipped(t, 1, []byte(b)), "gzip") })
@@ -236,7 +236,7 @@ func refusedWith503(t *testing.T, c net.Conn) {
 // the total is full, new clients are refused, not left hanging, and served
 // again once connections close; the server never stops.
 func TestIdleConnectionFlood(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	const perPrefix, total = 20, 50
 	st := startIngest(t, k, ingest.Config{MaxConns: total, MaxConnsPerPrefix: perPrefix, UserRate: -1, IPRate: -1,
 		ReadTimeout: time.Minute}) // the idle flood stays until the test closes it
@@ -314,7 +314,7 @@ func (l *exhaustingListener) Accept() (net.Conn, error) {
 // trying (fasthttp alone stops serving on it), and a client that waited in
 // the backlog meanwhile is served once descriptors are back.
 func TestAcceptEMFILE(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	real, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestAcceptEMFILE(t *testing.T) {
 	ln := &exhaustingListener{Listener: real}
 	st := startIngest(t, k, ingest.Config{Listener: ln, UserRate: -1, IPRate: -1})
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	ln.exhausted.Store(true)
 	// Until the server is back in Accept, the fake cannot fail: wake it.
 	if c, err := net.Dial("tcp", real.Addr().String()); err == nil {
@@ -349,7 +349,7 @@ func TestAcceptEMFILE(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the client that waited in the backlog was never served")
 	}
-	if got := sum(endOffsets(t, k)) - sum(before); got != 5 {
+	if got := sum(k.EndOffsets(t)) - sum(before); got != 5 {
 		t.Errorf("%d records for 5 accepted events", got)
 	}
 	if n := metric(t, client, st, `emostream_ingest_connections_refused_total{reason="fd_exhausted"}`); n < 8 {
@@ -381,7 +381,7 @@ func postFrom(t *testing.T, st *stack, local, body string) reply {
 // its own. Refused requests write nothing, and another network is served
 // exactly meanwhile.
 func TestPrefixAggregation(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	const burst = 20
 	for _, tt := range []struct {
 		name   string
@@ -390,7 +390,7 @@ func TestPrefixAggregation(t *testing.T) {
 	}{{"default /24", 0, true}, {"/32", 32, false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := startIngest(t, k, ingest.Config{IPRate: 1, IPBurst: burst, IPPrefixV4: tt.prefix, UserRate: -1})
-			before := endOffsets(t, k)
+			before := k.EndOffsets(t)
 			start := time.Now()
 			var ok, limited int
 			for i := 2; i <= 40; i++ {
@@ -413,7 +413,7 @@ func TestPrefixAggregation(t *testing.T) {
 			if !tt.shared && ok != 78 {
 				t.Errorf("each address its own bucket: %d of 78 accepted, %d limited", ok, limited)
 			}
-			if got := sum(endOffsets(t, k)) - sum(before); got != int64(ok) {
+			if got := sum(k.EndOffsets(t)) - sum(before); got != int64(ok) {
 				t.Errorf("%d records written for %d accepted", got, ok)
 			}
 			// Another network has its own bucket.
@@ -427,9 +427,9 @@ func TestPrefixAggregation(t *testing.T) {
 // with the index to split at, not 429, every time; one within the burst
 // passes.
 func TestBurstExceeded(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	st := startIngest(t, k, ingest.Config{UserRate: 20, UserBurst: 100, IPRate: 100, IPBurst: 250})
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	oneUser := func(n int) string { return batch(n, func(int) string { return "u" }) }
 	for range 3 {
 		r := st.post(t, oneUser(101))
@@ -442,13 +442,13 @@ func TestBurstExceeded(t *testing.T) {
 	mixed := batch(203, func(i int) string { return []string{"a", "b"}[min(i%3, 1)] })
 	checkError(t, st.post(t, mixed), 400, wire.CodeBurstExceeded, 151)
 	checkError(t, st.post(t, events("many", 251)), 400, wire.CodeBurstExceeded, 250)
-	if after := endOffsets(t, k); !slices.Equal(before, after) {
+	if after := k.EndOffsets(t); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 	if r := st.post(t, oneUser(100)); r.status != http.StatusAccepted {
 		t.Errorf("a request of the burst: %d %s", r.status, r.body)
 	}
-	if got := sum(endOffsets(t, k)) - sum(before); got != 100 {
+	if got := sum(k.EndOffsets(t)) - sum(before); got != 100 {
 		t.Errorf("%d records written for 100 accepted", got)
 	}
 	// Now the user's bucket is empty: the same request is rate_limited.

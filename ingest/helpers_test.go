@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +18,25 @@ import (
 	"github.com/emostream/emostream/internal/testenv"
 )
 
+// realKafka is this test binary's Apache Kafka cluster: 3 KRaft nodes,
+// started by the first test that needs it.
+var realKafka = testenv.NewSharedRealKafka(3)
+
+func TestMain(m *testing.M) { os.Exit(realKafka.Main(m)) }
+
 // stack is an ingest server on a random loopback port in front of k.
 type stack struct {
-	k    *testenv.Kafka
+	k    testenv.KafkaTarget
 	srv  *ingest.Server
 	url  string
 	ops  string // the ops listener's base URL: /metrics, health, admin API
 	stop func() error
 }
 
-// startIngest runs a server against k with cfg (KafkaBrokers, Logger and, if
-// nil, Listener filled in), waits until /readyz is green, and stops it when
-// the test ends.
-func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
+// startIngest runs a server against k with cfg (KafkaBrokers, Topic, Logger
+// and, if nil, Listener filled in), waits until /readyz is green, and stops
+// it when the test ends.
+func startIngest(t testing.TB, k testenv.KafkaTarget, cfg ingest.Config) *stack {
 	t.Helper()
 	ln := cfg.Listener
 	if ln == nil {
@@ -38,7 +45,7 @@ func startIngest(t testing.TB, k *testenv.Kafka, cfg ingest.Config) *stack {
 			t.Fatal(err)
 		}
 	}
-	cfg.Listener, cfg.KafkaBrokers, cfg.Logger = ln, []string{k.Addr()}, testenv.Logger(t)
+	cfg.Listener, cfg.KafkaBrokers, cfg.Topic, cfg.Logger = ln, k.Brokers, k.Topic, testenv.Logger(t)
 	srv, err := ingest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -143,42 +150,19 @@ func decodeJSON[T any](t testing.TB, b []byte) T {
 	return v
 }
 
-// endOffsets returns the next offset of every partition of the topic.
-func endOffsets(t testing.TB, k *testenv.Kafka) []int64 {
-	t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(k.Addr()), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	defer c.Transport.(*kafka.Transport).CloseIdleConnections()
-	reqs := make([]kafka.OffsetRequest, k.Partitions)
-	for p := range reqs {
-		reqs[p] = kafka.LastOffsetOf(p)
-	}
-	res, err := c.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.Topic: reqs}})
-	if err != nil {
-		t.Fatalf("listing offsets: %v", err)
-	}
-	out := make([]int64, k.Partitions)
-	for _, po := range res.Topics[k.Topic] {
-		if po.Error != nil {
-			t.Fatalf("offsets of partition %d: %v", po.Partition, po.Error)
-		}
-		out[po.Partition] = po.LastOffset
-	}
-	return out
-}
-
 // readRange reads, with kafka-go, every record from offsets from up to to.
-func readRange(t testing.TB, k *testenv.Kafka, from, to []int64) []kafka.Message {
+func readRange(t testing.TB, k testenv.KafkaTarget, from, to []int64) []kafka.Message {
 	t.Helper()
 	var out []kafka.Message
 	for p := range to {
 		if to[p] == from[p] {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, Topic: k.Topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Topic: k.Topic, Partition: p, MaxWait: 100 * time.Millisecond})
 		if err := r.SetOffset(from[p]); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		for off := from[p]; off < to[p]; off++ {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {

@@ -24,7 +24,7 @@ import (
 
 // hostileServer runs a real ingest on 127.0.0.1:0 in front of k until the
 // test ends and returns its base URL.
-func hostileServer(t *testing.T, k *testenv.Kafka, cfg ingest.Config) string {
+func hostileServer(t *testing.T, k testenv.KafkaTarget, cfg ingest.Config) string {
 	t.Helper()
 	return startIngest(t, k, cfg).url
 }
@@ -71,7 +71,7 @@ const okEvent = `{"user_id":"u","match_id":"m","emoji_type":"🔥"}`
 // mis-encoded bodies: each gets the documented 4xx (docs/api.md), nothing
 // reaches Kafka, the server keeps answering and its memory stays bounded.
 func TestHostileBodies(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	url := hostileServer(t, k, ingest.Config{BodyLimit: 1 << 20, UserRate: -1, IPRate: -1})
 	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
 	tests := []struct {
@@ -128,7 +128,7 @@ func TestHostileBodies(t *testing.T) {
 		{"lone variation selector", "{\"user_id\":\"u\",\"match_id\":\"m\",\"emoji_type\":\"\ufe0f\"}", 400, wire.CodeUnknownEmoji},
 		{"1001 events", "[" + strings.Repeat(okEvent+",", 1000) + okEvent + "]", 400, wire.CodeTooManyEvents},
 	}
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	heap0 := heapInUse()
 	for round := range 3 { // repeated, so a leak would show in the heap
 		for _, tt := range tests {
@@ -138,7 +138,7 @@ func TestHostileBodies(t *testing.T) {
 			}
 		}
 	}
-	if after := endOffsets(t, k); !slices.Equal(before, after) {
+	if after := k.EndOffsets(t); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 	if grew := int64(heapInUse()) - int64(heap0); grew > 32<<20 {
@@ -150,11 +150,11 @@ func TestHostileBodies(t *testing.T) {
 	// Over the limit: the headers announce a body larger than the limit and
 	// the server answers 413 before reading it. Sending no body keeps the
 	// server's close from racing the client's write into a reset.
-	before = endOffsets(t, k)
+	before = k.EndOffsets(t)
 	if status, code := announceOversized(t, url, 2<<20); status != 413 || code != wire.CodeBodyTooLarge {
 		t.Errorf("over the body limit: %d %s, want 413 %s", status, code, wire.CodeBodyTooLarge)
 	}
-	if after := endOffsets(t, k); !slices.Equal(before, after) {
+	if after := k.EndOffsets(t); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 }
@@ -162,7 +162,7 @@ func TestHostileBodies(t *testing.T) {
 // TestEmojiVariants: spellings of a listed emoji are accepted and stored in
 // the list's spelling, so they count as that emoji.
 func TestEmojiVariants(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: -1})
 	variants := []struct{ sent, stored string }{
 		{"❤", "❤️"},            // without FE0F
@@ -174,7 +174,7 @@ func TestEmojiVariants(t *testing.T) {
 		{"⚽\ufe0f", "⚽"},       // emoji presentation selector added
 		{"👏\ufe0f\ufe0f", "👏"}, // repeated selector
 	}
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	for i, v := range variants {
 		body := fmt.Sprintf(`{"user_id":"u%d","match_id":"m","emoji_type":%q,"event_id":"v%d"}`, i, v.sent, i)
 		if r := hostilePost(t, url, []byte(body), nil); r.status != 202 {
@@ -182,7 +182,7 @@ func TestEmojiVariants(t *testing.T) {
 		}
 	}
 	got := map[string]string{}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, Topic: k.Topic, Partition: 0})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Topic: k.Topic, Partition: 0})
 	defer r.Close()
 	r.SetOffset(before[0])
 	for range variants {
@@ -209,9 +209,9 @@ func TestEmojiVariants(t *testing.T) {
 // (and Forwarded, X-Real-IP) on every request is still one IP when no proxy
 // is trusted, and its refused requests write nothing.
 func TestSpoofedForwardedFor(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: 1, IPBurst: 20})
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	var ok, limited int
 	for i := range 200 {
 		h := map[string]string{
@@ -234,7 +234,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 		t.Errorf("%d accepted, %d limited: spoofed headers evaded the per-IP limit", ok, limited)
 	}
 	var written int64
-	for p, end := range endOffsets(t, k) {
+	for p, end := range k.EndOffsets(t) {
 		written += end - before[p]
 	}
 	if written != int64(ok) {
@@ -247,7 +247,7 @@ func TestSpoofedForwardedFor(t *testing.T) {
 // checks end to end), and both events of a request that repeats an
 // event_id within itself are answered consistently.
 func TestRepeatedEventIDs(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: -1})
 	body := []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥","event_id":"same"}`)
 	for i := range 5 {
@@ -267,7 +267,7 @@ func TestRepeatedEventIDs(t *testing.T) {
 // time are closed by the read timeout, and a normal client is served
 // meanwhile.
 func TestSlowLoris(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	const readTimeout = time.Second
 	url := hostileServer(t, k, ingest.Config{ReadTimeout: readTimeout, UserRate: -1, IPRate: -1})
 	addr := strings.TrimPrefix(url, "http://")
@@ -334,7 +334,7 @@ func TestSlowLoris(t *testing.T) {
 // Infinity, a misspelt true) is not JSON, which docs/api.md answers with
 // bad_json, not bad_field.
 func TestNonJSONLiteralInField(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	url := hostileServer(t, k, ingest.Config{UserRate: -1, IPRate: -1})
 	for _, lit := range []string{"NaN", "Infinity", "tru", "nul"} {
 		body := `{"user_id":"u","match_id":"m","emoji_type":"🔥","timestamp":` + lit + `}`

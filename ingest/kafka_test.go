@@ -149,8 +149,9 @@ func fromKafkaGo(t *testing.T, msgs []kafka.Message) []stored {
 	return out
 }
 
-// readKcat reads every partition from offsets from up to to with kcat.
-func readKcat(t *testing.T, k *testenv.Kafka, from, to []int64) []stored {
+// readKcat reads every partition from offsets from up to to with kcat,
+// bootstrapping from all the target's brokers.
+func readKcat(t *testing.T, k testenv.KafkaTarget, from, to []int64) []stored {
 	t.Helper()
 	kcat := testenv.RequireTool(t, "kcat", "apt-get install -y kcat")
 	var out []stored
@@ -160,7 +161,7 @@ func readKcat(t *testing.T, k *testenv.Kafka, from, to []int64) []stored {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := exec.CommandContext(ctx, kcat, "-C", "-q", "-b", k.Addr(), "-t", k.Topic, "-p", strconv.Itoa(p),
+		cmd := exec.CommandContext(ctx, kcat, "-C", "-q", "-b", strings.Join(k.Brokers, ","), "-t", k.Topic, "-p", strconv.Itoa(p),
 			"-o", strconv.FormatInt(from[p], 10), "-c", strconv.FormatInt(n, 10), "-e", "-f", "%p\t%k\t%T\t%s\n")
 		b, err := cmd.Output()
 		cancel()
@@ -201,33 +202,45 @@ func users(prefix string, n int) []string {
 	return out
 }
 
-// TestRecordsReadBack posts single events and arrays and reads them back
-// with kafka-go and with kcat.
-func TestRecordsReadBack(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
-	st := startIngest(t, k, ingest.Config{})
-	before := endOffsets(t, k)
-	var reqs []sent
-	for i := range 20 {
-		reqs = append(reqs, postTracked(t, st, fmt.Sprintf("single%d", i), []string{fmt.Sprintf("user-%d", i)}, "🔥"))
+// Posted events land in Kafka once each, keyed, timestamped and
+// partitioned as promised, on both brokers, in either ack mode; kafka-go
+// and kcat read back the same.
+func TestOnEachKafkaRecordsReadBack(t *testing.T) {
+	for _, ack := range []ingest.AckMode{ingest.AckAll, ingest.AckBuffered} {
+		t.Run(string(ack), func(t *testing.T) {
+			testenv.OnEachKafka(t, realKafka, 4, func(t *testing.T, k testenv.KafkaTarget) {
+				if k.Real != nil {
+					k.WarmUp(t)
+				}
+				st := startIngest(t, k, ingest.Config{Ack: ack})
+				before := k.EndOffsets(t)
+				var reqs []sent
+				for i := range 20 {
+					reqs = append(reqs, postTracked(t, st, fmt.Sprintf("single%d", i), []string{fmt.Sprintf("user-%d", i)}, "🔥"))
+				}
+				for i := range 3 {
+					reqs = append(reqs, postTracked(t, st, fmt.Sprintf("array%d", i), users(fmt.Sprintf("fan%d", i), 50), "👏"))
+				}
+				if err := st.stop(); err != nil { // buffered: flushes what it answered
+					t.Fatal(err)
+				}
+				after := k.EndOffsets(t)
+				if sum(after)-sum(before) != 20+150 {
+					t.Fatalf("end offsets grew by %d, want 170", sum(after)-sum(before))
+				}
+				t.Run("kafka-go", func(t *testing.T) { checkStored(t, reqs, fromKafkaGo(t, readRange(t, k, before, after)), 4) })
+				t.Run("kcat", func(t *testing.T) { checkStored(t, reqs, readKcat(t, k, before, after), 4) })
+			})
+		})
 	}
-	for i := range 3 {
-		reqs = append(reqs, postTracked(t, st, fmt.Sprintf("array%d", i), users(fmt.Sprintf("fan%d", i), 50), "👏"))
-	}
-	after := endOffsets(t, k)
-	if sum(after)-sum(before) != 20+150 {
-		t.Fatalf("end offsets grew by %d, want 170", sum(after)-sum(before))
-	}
-	t.Run("kafka-go", func(t *testing.T) { checkStored(t, reqs, fromKafkaGo(t, readRange(t, k, before, after)), 4) })
-	t.Run("kcat", func(t *testing.T) { checkStored(t, reqs, readKcat(t, k, before, after), 4) })
 }
 
 // TestRateLimitFlood floods one user past its burst: the refused requests
 // get 429 with Retry-After and write nothing.
 func TestRateLimitFlood(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	st := startIngest(t, k, ingest.Config{UserRate: 1, UserBurst: 5, IPRate: -1})
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	var ok, limited int
 	for range 20 {
 		r := st.post(t, event("flooder", "m", "🔥"))
@@ -251,7 +264,7 @@ func TestRateLimitFlood(t *testing.T) {
 	// A batch naming a limited user is refused whole, even with fresh users.
 	r := st.post(t, batch(3, func(i int) string { return []string{"fresh-1", "fresh-2", "flooder"}[i] }))
 	checkError(t, r, 429, wire.CodeRateLimited, -1)
-	if got := sum(endOffsets(t, k)) - sum(before); got != int64(ok) {
+	if got := sum(k.EndOffsets(t)) - sum(before); got != int64(ok) {
 		t.Errorf("%d records written, %d accepted", got, ok)
 	}
 	// The refused batch took no tokens from its fresh users.
@@ -262,7 +275,7 @@ func TestRateLimitFlood(t *testing.T) {
 
 // TestIPRateLimit limits by client IP, across users.
 func TestIPRateLimit(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	st := startIngest(t, k, ingest.Config{UserRate: -1, IPRate: 1, IPBurst: 10})
 	if r := st.post(t, batch(10, func(i int) string { return fmt.Sprint("u", i) })); r.status != http.StatusAccepted {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -273,19 +286,19 @@ func TestIPRateLimit(t *testing.T) {
 // TestBrokerRestartKeepsRecords restarts the broker on its data dir: every
 // acknowledged record is still there, and ingest recovers by itself.
 func TestBrokerRestartKeepsRecords(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
+	k := testenv.StartKafka(t, 4).Target()
 	st := startIngest(t, k, ingest.Config{})
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	var reqs []sent
 	for i := range 10 {
 		reqs = append(reqs, postTracked(t, st, fmt.Sprintf("pre%d", i), users(fmt.Sprintf("pre%d", i), 10), "🎉"))
 	}
-	k.Stop()
-	k.Start()
+	k.Embedded.Stop()
+	k.Embedded.Start()
 	testenv.WaitFor(t, 20*time.Second, "a 202 after the restart", func() bool {
 		return st.post(t, event("probe", "m", "🔥")).status == http.StatusAccepted
 	})
-	after := endOffsets(t, k)
+	after := k.EndOffsets(t)
 	var got []stored
 	for _, s := range fromKafkaGo(t, readRange(t, k, before, after)) {
 		if s.rec.EventID != "" { // the probes have none
@@ -300,19 +313,19 @@ func TestBrokerRestartKeepsRecords(t *testing.T) {
 func TestBrokerDown(t *testing.T) {
 	for _, ack := range []ingest.AckMode{ingest.AckAll, ingest.AckBuffered} {
 		t.Run(string(ack), func(t *testing.T) {
-			k := testenv.StartKafka(t, 2)
+			k := testenv.StartKafka(t, 2).Target()
 			st := startIngest(t, k, ingest.Config{Ack: ack})
-			k.Stop()
+			k.Embedded.Stop()
 			st.waitReady(t, false)
 			r := st.post(t, event("u", "m", "🔥"))
 			checkError(t, r, 503, wire.CodeUnavailable, -1)
-			k.Start()
+			k.Embedded.Start()
 			st.waitReady(t, true)
-			before := endOffsets(t, k)
+			before := k.EndOffsets(t)
 			testenv.WaitFor(t, 20*time.Second, "a 202 after the broker is back", func() bool {
 				return st.post(t, event("u", "m", "🔥")).status == http.StatusAccepted
 			})
-			testenv.WaitFor(t, 10*time.Second, "the record", func() bool { return sum(endOffsets(t, k)) > sum(before) })
+			testenv.WaitFor(t, 10*time.Second, "the record", func() bool { return sum(k.EndOffsets(t)) > sum(before) })
 		})
 	}
 }
@@ -320,9 +333,9 @@ func TestBrokerDown(t *testing.T) {
 // TestAckBuffered answers before Kafka acknowledged, and stopping the
 // server still delivers every event it answered 202.
 func TestAckBuffered(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
+	k := testenv.StartKafka(t, 4).Target()
 	st := startIngest(t, k, ingest.Config{Ack: ingest.AckBuffered, FlushInterval: time.Hour, Window: time.Hour})
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	var reqs []sent
 	for i := range 10 {
 		reqs = append(reqs, postTracked(t, st, fmt.Sprintf("buf%d", i), users(fmt.Sprintf("buf%d", i), 5), "😂"))
@@ -330,7 +343,7 @@ func TestAckBuffered(t *testing.T) {
 	if err := st.stop(); err != nil {
 		t.Fatal(err)
 	}
-	after := endOffsets(t, k)
+	after := k.EndOffsets(t)
 	ids := map[string]bool{}
 	for _, g := range fromKafkaGo(t, readRange(t, k, before, after)) {
 		ids[g.rec.EventID] = true

@@ -37,7 +37,7 @@ func TestKafkaSecurityModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := testenv.StartSecureKafka(t, 2, tt.broker)
+			k := testenv.StartSecureKafka(t, 2, tt.broker).Target()
 			st := startIngest(t, k, ingest.Config{KafkaSecurity: tt.client})
 			if r := st.post(t, event("u-1", "final-2026", "🔥")); r.status != http.StatusAccepted {
 				t.Fatalf("POST: %d %s", r.status, r.body)

@@ -30,7 +30,7 @@ func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) 
 	done := make(chan struct{})
 	go func() { defer close(done); _ = reg.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	st := startIngest(t, testenv.StartKafka(t, 4), ingest.Config{Matches: reg, AdminToken: token})
+	st := startIngest(t, testenv.StartKafka(t, 4).Target(), ingest.Config{Matches: reg, AdminToken: token})
 	return st, reg
 }
 
@@ -74,7 +74,7 @@ func wantError(t *testing.T, r reply, status int, code string, index int) {
 // writes nothing to Kafka, whatever else it holds.
 func TestMatchesAdmission(t *testing.T) {
 	st, reg := startWithRegistry(t, testAdminToken)
-	before := endOffsets(t, st.k)
+	before := st.k.EndOffsets(t)
 	wantError(t, st.post(t, matchEvent("nope")), 404, wire.CodeUnknownMatch, 0)
 	r := st.admin(t, "POST", "/v1/admin/matches", testAdminToken, `{"id":"final","title":"Final","home":"A","away":"B"}`)
 	if r.status != http.StatusCreated {
@@ -88,7 +88,7 @@ func TestMatchesAdmission(t *testing.T) {
 		t.Fatalf("start: %d %s", r.status, r.body)
 	}
 	testenv.WaitFor(t, 5e9, "live match admitted", func() bool { return st.post(t, matchEvent("final")).status == http.StatusAccepted })
-	afterOne := endOffsets(t, st.k)
+	afterOne := st.k.EndOffsets(t)
 	if sum(afterOne)-sum(before) != 1 {
 		t.Fatalf("%d records written, want only the admitted one", sum(afterOne)-sum(before))
 	}
@@ -99,7 +99,7 @@ func TestMatchesAdmission(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5e9, "end seen", func() bool { return reg.Admit("final") != nil })
 	wantError(t, st.post(t, matchEvent("final")), 409, wire.CodeMatchNotLive, 0)
-	if got := sum(endOffsets(t, st.k)); got != sum(afterOne) {
+	if got := sum(st.k.EndOffsets(t)); got != sum(afterOne) {
 		t.Fatalf("refused requests wrote %d records", got-sum(afterOne))
 	}
 }

@@ -16,7 +16,7 @@ import (
 // TestRejections posts every kind of bad request over real HTTP and checks
 // its status, its error code and index, and that Kafka received nothing.
 func TestRejections(t *testing.T) {
-	k := testenv.StartKafka(t, 4)
+	k := testenv.StartKafka(t, 4).Target()
 	st := startIngest(t, k, ingest.Config{BodyLimit: 80 << 10, UserRate: -1, IPRate: -1})
 	good := event("u-1", "final-2026", "🔥")
 	tests := []struct {
@@ -47,7 +47,7 @@ func TestRejections(t *testing.T) {
 		{"no content type", "", good, 415, wire.CodeUnsupportedMedia, -1},
 		{"latin1 charset", "application/json; charset=latin1", good, 415, wire.CodeUnsupportedMedia, -1},
 	}
-	before := endOffsets(t, k)
+	before := k.EndOffsets(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := st.do(t, http.MethodPost, "/v1/emojis", tt.contentType, strings.NewReader(tt.body))
@@ -59,7 +59,7 @@ func TestRejections(t *testing.T) {
 	if status, code := announceOversized(t, st.url, 2000*len(good)); status != 413 || code != wire.CodeBodyTooLarge {
 		t.Errorf("oversized body: %d %s, want 413 %s", status, code, wire.CodeBodyTooLarge)
 	}
-	if after := endOffsets(t, k); !slices.Equal(before, after) {
+	if after := k.EndOffsets(t); !slices.Equal(before, after) {
 		t.Errorf("kafka end offsets moved from %v to %v", before, after)
 	}
 }
@@ -87,7 +87,7 @@ func checkError(t *testing.T, r reply, status int, code string, index int) {
 
 // TestBodyLimitChunked sends an oversized body without Content-Length.
 func TestBodyLimitChunked(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	st := startIngest(t, k, ingest.Config{BodyLimit: 1 << 10})
 	body := hideLen(bytes.Repeat([]byte(" "), 4<<10))
 	r := st.do(t, http.MethodPost, "/v1/emojis", "application/json", body)
@@ -99,7 +99,7 @@ func hideLen(b []byte) *struct{ *bytes.Reader } { return &struct{ *bytes.Reader 
 
 // TestAccepted checks the success cases the decoder allows.
 func TestAccepted(t *testing.T) {
-	k := testenv.StartKafka(t, 2)
+	k := testenv.StartKafka(t, 2).Target()
 	st := startIngest(t, k, ingest.Config{})
 	tests := []struct {
 		name, contentType, body string
@@ -127,7 +127,7 @@ func TestAccepted(t *testing.T) {
 
 // TestOtherRoutes checks the GET endpoints and the JSON 404 and 405.
 func TestOtherRoutes(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	st := startIngest(t, k, ingest.Config{Emojis: []string{"🔥", "👏"}, WSURLs: []string{"ws://127.0.0.1:9222"}})
 	r := st.do(t, http.MethodGet, "/v1/emoji-types", "", nil)
 	if r.status != 200 || string(r.body) != `{"emoji_types":["🔥","👏"]}` {
@@ -159,7 +159,7 @@ func TestOtherRoutes(t *testing.T) {
 // TestTrustedProxy limits by the X-Forwarded-For client only when the peer
 // is a configured proxy.
 func TestTrustedProxy(t *testing.T) {
-	k := testenv.StartKafka(t, 1)
+	k := testenv.StartKafka(t, 1).Target()
 	postFrom := func(st *stack, xff string) int {
 		req, _ := http.NewRequest(http.MethodPost, st.url+"/v1/emojis", strings.NewReader(batch(2, func(i int) string { return xff + string(rune('a'+i)) })))
 		req.Header.Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package processor
 import (
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,30 +25,38 @@ var pastBase = wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), winMs)
 // pastWindow is the start of the i-th window from pastBase.
 func pastWindow(i int) int64 { return pastBase + int64(i)*winMs }
 
-// A backlog of windows long past, then live windows: every window of every
-// match is delivered once, closed as soon as all partitions arrived, and
-// the swarms sum to exactly what the partials held. The partition count
-// comes from Kafka's metadata.
-func TestSwarmsSumToPartials(t *testing.T) {
-	k := testenv.StartKafka(t, 3)
-	r := newRig(t, 3, streams.Config{})
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 20 {
-		r.window(rng, pastWindow(i), winMs)
-	}
-	r.processor(Config{KafkaBrokers: []string{k.Addr()}})
-	r.exact(timeout)
-	for i := range 5 {
-		r.window(rng, pastWindow(20+i), winMs)
-	}
-	r.exact(timeout)
-	for i := range 25 {
-		sw := r.viewer.swarm("m1", pastWindow(i))
-		if sw == nil || sw.ClosedBy != wire.ClosedByAllPartitions || sw.Partitions != 3 || sw.Late != 0 {
-			r.dump(t, 25)
-			t.Fatalf("window %d: %+v, want closed by all 3 partitions", i, sw)
+// realKafka is this test binary's Apache Kafka cluster: 3 KRaft nodes,
+// started by the first test that needs it.
+var realKafka = testenv.NewSharedRealKafka(3)
+
+func TestMain(m *testing.M) { os.Exit(realKafka.Main(m)) }
+
+// A backlog of windows long past, then live windows, on both brokers:
+// every window of every match is delivered once, closed as soon as all
+// partitions arrived, and the swarms sum to exactly what the partials held.
+// The partition count comes from Kafka's metadata (on the real cluster,
+// any of three nodes may answer).
+func TestOnEachKafkaSwarmsSumToPartials(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 3, func(t *testing.T, k testenv.KafkaTarget) {
+		r := newRig(t, 3, streams.Config{})
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 20 {
+			r.window(rng, pastWindow(i), winMs)
 		}
-	}
+		r.processor(Config{KafkaBrokers: k.Brokers, Topic: k.Topic})
+		r.exact(timeout)
+		for i := range 5 {
+			r.window(rng, pastWindow(20+i), winMs)
+		}
+		r.exact(timeout)
+		for i := range 25 {
+			sw := r.viewer.swarm("m1", pastWindow(i))
+			if sw == nil || sw.ClosedBy != wire.ClosedByAllPartitions || sw.Partitions != 3 || sw.Late != 0 {
+				r.dump(t, 25)
+				t.Fatalf("window %d: %+v, want closed by all 3 partitions", i, sw)
+			}
+		}
+	})
 }
 
 // A processor killed between two matches' swarms of one window, then

@@ -59,21 +59,7 @@ func benchConfig(b testing.TB, cfg stack.Config) stack.Config {
 // startBench starts and runs the stack of cfg until the benchmark ends.
 func startBench(b testing.TB, cfg stack.Config) *stack.Stack {
 	b.Helper()
-	st, err := stack.Start(benchConfig(b, cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("stack: %v", err)
-		}
-	})
-	waitReady(b, st.HTTPURL())
-	return st
+	return runStack(b, benchConfig(b, cfg))
 }
 
 func waitReady(b testing.TB, base string) {

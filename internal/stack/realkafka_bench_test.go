@@ -3,17 +3,13 @@ package stack_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/loadgen"
 	"github.com/emostream/emostream/registry"
-	"github.com/emostream/emostream/wire"
 )
 
 // BenchmarkOnEachKafkaPipeline loads the whole in-process pipeline over
@@ -45,8 +41,11 @@ func benchPipeline(b *testing.B, target string, batch, conns int) {
 	if target != "embedded" {
 		k = testenv.OnRealKafka(b, realKafka, 4)
 	}
-	st := startStackOnB(b, k, 2*time.Second)
-	v := watchB(b, st.WebSocketURLs()[0])
+	cfg := stack.Config{Window: 2 * time.Second, Registry: registry.Config{AutoMatches: 1000},
+		WebSocketListens: []string{"127.0.0.1:0"}} // one leaf
+	cfg.Ingest.UserRate, cfg.Ingest.IPRate = -1, -1
+	st := startStackOn(b, k, cfg)
+	v := watch(b, st.WebSocketURLs()[0])
 	g, err := loadgen.New(loadgen.Config{Target: st.HTTPURL(), Batch: batch, Connections: conns,
 		Duration: 10 * time.Second, Matches: 4, Users: 10000, Seed: 1})
 	if err != nil {
@@ -70,73 +69,4 @@ func benchPipeline(b *testing.B, target string, batch, conns int) {
 	b.ReportMetric(float64(sum.Accepted)/e2e.Seconds(), "e2e-events/s")
 	b.ReportMetric(float64(sum.Latency.P99)/float64(time.Millisecond), "http-p99-ms")
 	b.ReportMetric(0, "ns/op")
-}
-
-// startStackOnB is startStackOn for a benchmark: one leaf, the test's
-// logger, ingest's rate limits off.
-func startStackOnB(b *testing.B, k testenv.KafkaTarget, window time.Duration) *stack.Stack {
-	b.Helper()
-	cfg := stack.Config{Window: window, Registry: registry.Config{AutoMatches: 1000}, DataDir: b.TempDir(),
-		Partitions: k.Partitions, Logger: testenv.Logger(b)}
-	cfg.Ingest.UserRate, cfg.Ingest.IPRate = -1, -1
-	if k.Real != nil {
-		cfg.KafkaBrokers = k.Brokers
-		cfg.Ingest.Topic, cfg.Bridge.Topic, cfg.Bridge.Group, cfg.Processor.Topic = k.Topic, k.Topic, k.Group, k.Topic
-	}
-	st, err := stack.Start(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("stack: %v", err)
-		}
-	})
-	testenv.WaitFor(b, time.Minute, "ingest ready", func() bool {
-		return httpStatus(st.HTTPURL()+"/readyz") == 200
-	})
-	return st
-}
-
-// watchB is watch for a benchmark.
-func watchB(b *testing.B, wsURL string) *viewer {
-	b.Helper()
-	nc, err := nats.Connect(wsURL)
-	if err != nil {
-		b.Fatalf("viewer connect %s: %v", wsURL, err)
-	}
-	b.Cleanup(nc.Close)
-	v := &viewer{counts: wire.Counts{}, windows: map[string]int{}}
-	_, err = nc.Subscribe(wire.LiveSubjects, func(m *nats.Msg) {
-		s, err := wire.DecodeSwarm(m.Data)
-		if err != nil {
-			return
-		}
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		for e, n := range s.Counts {
-			v.counts.Add(s.MatchID, e, n)
-		}
-		v.windows[s.MsgID()]++
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	return v
-}
-
-func httpStatus(url string) int {
-	res, err := http.Get(url)
-	if err != nil {
-		return 0
-	}
-	res.Body.Close()
-	return res.StatusCode
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,19 +19,56 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
+// realKafka is this test binary's Apache Kafka cluster: 3 KRaft nodes,
+// started by the first test that needs it.
+var realKafka = testenv.NewSharedRealKafka(3)
+
+func TestMain(m *testing.M) { os.Exit(realKafka.Main(m)) }
+
+// onEachKafka runs f on the stack's embedded broker and on the real
+// cluster (a topic of 4 partitions, as startStackWith gives the embedded
+// broker).
+func onEachKafka(t *testing.T, f func(t *testing.T, k testenv.KafkaTarget)) {
+	t.Run("embedded", func(t *testing.T) { f(t, testenv.KafkaTarget{Name: "embedded", Partitions: 4}) })
+	t.Run("real-3-nodes", func(t *testing.T) { f(t, testenv.OnRealKafka(t, realKafka, 4)) })
+}
+
 // startStack runs the whole pipeline on random loopback ports with a short
 // window, and stops it when the test ends.
 func startStack(t *testing.T, window time.Duration) *stack.Stack {
 	t.Helper()
-	return startStackWith(t, stack.Config{Window: window, Registry: registry.Config{AutoMatches: 1000}})
+	return startStackOn(t, testenv.KafkaTarget{}, stack.Config{Window: window, Registry: registry.Config{AutoMatches: 1000}})
+}
+
+// startStackOn is startStackWith on the target: the stack's own embedded
+// broker (no Real), or the real cluster's brokers with the test's topic
+// and group.
+func startStackOn(t testing.TB, k testenv.KafkaTarget, cfg stack.Config) *stack.Stack {
+	t.Helper()
+	if k.Real != nil {
+		k.WarmUp(t) // the bridge counts these records as bad ones
+		cfg.KafkaBrokers = k.Brokers
+		cfg.Ingest.Topic, cfg.Bridge.Topic, cfg.Bridge.Group, cfg.Processor.Topic = k.Topic, k.Topic, k.Group, k.Topic
+	}
+	return startStackWith(t, cfg)
 }
 
 // startStackWith runs the pipeline of cfg, filled in with a temp data dir,
-// 4 partitions, two leaves and the test's logger.
-func startStackWith(t *testing.T, cfg stack.Config) *stack.Stack {
+// 4 partitions, two leaves (unless cfg lists its own) and the test's
+// logger, until the test ends.
+func startStackWith(t testing.TB, cfg stack.Config) *stack.Stack {
 	t.Helper()
 	cfg.DataDir, cfg.Partitions, cfg.Logger = t.TempDir(), 4, testenv.Logger(t)
-	cfg.WebSocketListens = []string{"127.0.0.1:0", "127.0.0.1:0"}
+	if cfg.WebSocketListens == nil {
+		cfg.WebSocketListens = []string{"127.0.0.1:0", "127.0.0.1:0"}
+	}
+	return runStack(t, cfg)
+}
+
+// runStack starts and runs the stack of cfg until the test ends, and
+// waits until ingest is ready.
+func runStack(t testing.TB, cfg stack.Config) *stack.Stack {
+	t.Helper()
 	st, err := stack.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +82,7 @@ func startStackWith(t *testing.T, cfg stack.Config) *stack.Stack {
 			t.Errorf("stack: %v", err)
 		}
 	})
-	testenv.WaitFor(t, 20*time.Second, "ingest ready", func() bool {
-		res, err := http.Get(st.HTTPURL() + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitReady(t, st.HTTPURL())
 	return st
 }
 
@@ -62,7 +93,7 @@ type viewer struct {
 	windows map[string]int // match/window → deliveries
 }
 
-func watch(t *testing.T, wsURL string) *viewer {
+func watch(t testing.TB, wsURL string) *viewer {
 	t.Helper()
 	nc, err := nats.Connect(wsURL)
 	if err != nil {
@@ -130,34 +161,61 @@ func postStatus(t *testing.T, base string, evs []map[string]string) (status int,
 
 // Events of several matches and emojis posted over HTTP reach WebSocket
 // viewers of two leaves as swarms that sum to exactly what was accepted, per
-// match and emoji, each window once.
-func TestPipelineCountsExactly(t *testing.T) {
-	st := startStack(t, 500*time.Millisecond)
-	viewers := []*viewer{watch(t, st.WebSocketURLs()[0]), watch(t, st.WebSocketURLs()[1])}
-	want := wire.Counts{}
-	matches, emojis := []string{"final-2026", "semi-1", "semi-2"}, []string{"🔥", "👏", "❤️", "⚽"}
-	for round := 0; round < 20; round++ {
-		var evs []map[string]string
-		for i := 0; i < 50; i++ {
-			m, e := matches[(round+i)%3], emojis[(round*7+i)%4]
-			evs = append(evs, map[string]string{"user_id": fmt.Sprintf("u-%d-%d", round, i), "match_id": m, "emoji_type": e})
-			want.Add(m, e, 1)
+// match and emoji, each window once, on both brokers.
+func TestOnEachKafkaPipelineCountsExactly(t *testing.T) {
+	onEachKafka(t, func(t *testing.T, k testenv.KafkaTarget) {
+		st := startStackOn(t, k, stack.Config{Window: 500 * time.Millisecond, Registry: registry.Config{AutoMatches: 1000}})
+		viewers := []*viewer{watch(t, st.WebSocketURLs()[0]), watch(t, st.WebSocketURLs()[1])}
+		want := wire.Counts{}
+		matches, emojis := []string{"final-2026", "semi-1", "semi-2"}, []string{"🔥", "👏", "❤️", "⚽"}
+		retries, patience := 0, 30*time.Second
+		if k.Real != nil {
+			patience = time.Minute
 		}
-		if got := post(t, st.HTTPURL(), evs); got != len(evs) {
-			t.Fatalf("accepted %d of %d", got, len(evs))
-		}
-	}
-	for i, v := range viewers {
-		testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("viewer %d to count %d events", i, want.Total()), func() bool { return v.total() >= want.Total() })
-		v.mu.Lock()
-		if fmt.Sprint(v.counts) != fmt.Sprint(want) {
-			t.Errorf("viewer %d counted %v, want %v", i, v.counts, want)
-		}
-		for id, n := range v.windows {
-			if n != 1 {
-				t.Errorf("viewer %d got window %s %d times", i, id, n)
+		for round := range 20 {
+			var evs []map[string]string
+			for i := range 50 {
+				m, e := matches[(round+i)%3], emojis[(round*7+i)%4]
+				evs = append(evs, map[string]string{"user_id": fmt.Sprintf("u-%d-%d", round, i), "match_id": m,
+					"emoji_type": e, "event_id": fmt.Sprintf("ev-%d-%d", round, i)})
+				want.Add(m, e, 1)
+			}
+			if k.Real == nil {
+				if got := post(t, st.HTTPURL(), evs); got != len(evs) {
+					t.Fatalf("accepted %d of %d", got, len(evs))
+				}
+				continue
+			}
+			// On the real cluster a careful client retries a 503 with the
+			// same event_ids: a produce that timed out may still have been
+			// stored, and the bridge counts each event_id once.
+			var status, got int
+			testenv.WaitFor(t, time.Minute, "a 202", func() bool {
+				status, _, got = postStatus(t, st.HTTPURL(), evs)
+				if status == http.StatusServiceUnavailable {
+					retries++
+				}
+				return status != http.StatusServiceUnavailable
+			})
+			if status != http.StatusAccepted || got != len(evs) {
+				t.Fatalf("status %d, accepted %d of %d", status, got, len(evs))
 			}
 		}
-		v.mu.Unlock()
-	}
+		if retries > 0 {
+			t.Logf("%d requests retried after a 503", retries)
+		}
+		for i, v := range viewers {
+			testenv.WaitFor(t, patience, fmt.Sprintf("viewer %d to count %d events", i, want.Total()), func() bool { return v.total() >= want.Total() })
+			v.mu.Lock()
+			if fmt.Sprint(v.counts) != fmt.Sprint(want) {
+				t.Errorf("viewer %d counted %v, want %v", i, v.counts, want)
+			}
+			for id, n := range v.windows {
+				if n != 1 {
+					t.Errorf("viewer %d got window %s %d times", i, id, n)
+				}
+			}
+			v.mu.Unlock()
+		}
+	})
 }

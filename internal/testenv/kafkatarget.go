@@ -38,13 +38,18 @@ var notTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 // 3, min.insync.replicas=2, no unclean leader election).
 func OnEachKafka(t *testing.T, real *SharedRealKafka, partitions int32, f func(t *testing.T, k KafkaTarget)) {
 	t.Run("embedded", func(t *testing.T) {
-		k := StartKafka(t, partitions)
-		f(t, KafkaTarget{Name: "embedded", Brokers: []string{k.Addr()}, Topic: k.Topic, Partitions: partitions,
-			Group: wire.DefaultGroup, Embedded: k})
+		f(t, StartKafka(t, partitions).Target())
 	})
 	t.Run(fmt.Sprintf("real-%d-nodes", real.nodes), func(t *testing.T) {
 		f(t, OnRealKafka(t, real, partitions))
 	})
+}
+
+// Target is the embedded broker as a KafkaTarget: its address, its events
+// topic and the default group.
+func (k *Kafka) Target() KafkaTarget {
+	return KafkaTarget{Name: "embedded", Brokers: []string{k.Addr()}, Topic: k.Topic, Partitions: k.Partitions,
+		Group: wire.DefaultGroup, Embedded: k}
 }
 
 // OnRealKafka is the target of real's shared cluster with a new events
@@ -80,4 +85,28 @@ func (k KafkaTarget) WarmUp(t testing.TB) {
 			return w.WriteMessages(ctx, kafka.Message{Value: []byte("warm-up")}) == nil
 		})
 	}
+}
+
+// EndOffsets are the end offsets (high watermarks) of every partition of
+// the target's topic, asked of the partitions' leaders.
+func (k KafkaTarget) EndOffsets(t testing.TB) []int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	defer c.Transport.(*kafka.Transport).CloseIdleConnections()
+	reqs := make([]kafka.OffsetRequest, k.Partitions)
+	for p := range reqs {
+		reqs[p] = kafka.LastOffsetOf(p)
+	}
+	res, err := c.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.Topic: reqs}})
+	if err != nil {
+		t.Fatalf("listing offsets: %v", err)
+	}
+	out := make([]int64, k.Partitions)
+	for _, po := range res.Topics[k.Topic] {
+		if po.Error != nil {
+			t.Fatalf("offsets of partition %d: %v", po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out
 }

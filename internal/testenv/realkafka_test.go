@@ -50,19 +50,7 @@ func TestRealKafkaCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 2*time.Minute, "the restarted node back in every ISR", func() bool { return k.FullISR("testenv.real", 2) })
-	var total int64
-	for p := range 2 {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", k.Brokers()[0], "testenv.real", p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += last
-	}
+	total := records(t, testenv.KafkaTarget{Brokers: k.Brokers(), Topic: "testenv.real", Partitions: 2})
 	if total != 200 {
 		t.Errorf("%d records after the leader's crash, want 200", total)
 	}
