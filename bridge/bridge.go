@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,9 @@ type Bridge struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	health  health
+	// waiting is why Run is not working yet: NATS or the stream not
+	// reached at start (natsconn.Until). Nil once it is.
+	waiting atomic.Pointer[error]
 }
 
 // health is, per partition, the fatal publish problem it last met.
@@ -78,7 +82,22 @@ func (h *health) err() error {
 // nil, or the last fatal publish problem of each partition that has one (a
 // partial over a server's limit, ErrTooLarge). A partition's problem
 // stands until it publishes a partial again or the bridge stops working it.
-func (b *Bridge) Ready() error { return b.health.err() }
+func (b *Bridge) Ready() error {
+	if w := b.waiting.Load(); w != nil {
+		return *w
+	}
+	return b.health.err()
+}
+
+// setWaiting records why Run waits (nil: it no longer does).
+func (b *Bridge) setWaiting(err error) {
+	if err == nil {
+		b.waiting.Store(nil)
+		return
+	}
+	err = fmt.Errorf("bridge: waiting for NATS and its stream: %w", err)
+	b.waiting.Store(&err)
+}
 
 // New validates cfg and returns a bridge; Run starts it.
 func New(cfg Config) (*Bridge, error) {
@@ -106,9 +125,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := b.checkKafka(ctx); err != nil {
 		return err
 	}
-	nc, err := b.connect()
+	var nc *nats.Conn
+	err := natsconn.Until(ctx, b.log, "NATS at "+b.cfg.NATSURL, natsconn.Permanent, b.setWaiting,
+		func(context.Context) (err error) { nc, err = b.connect(); return err })
 	if err != nil {
-		return err
+		return nilIfDone(ctx, err)
 	}
 	if b.cfg.NATSConn == nil {
 		defer nc.Close()
@@ -116,8 +137,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := b.cfg.checkPayload(nc); err != nil {
 		return err
 	}
-	if err := b.openStream(ctx, nc); err != nil {
-		return err
+	// The stream may not be reachable yet (JetStream starting, a hub
+	// restarting): wait for it rather than exit.
+	err = natsconn.Until(ctx, b.log, "the partials stream", nil, b.setWaiting,
+		func(ctx context.Context) error { return b.openStream(ctx, nc) })
+	if err != nil {
+		return nilIfDone(ctx, err)
 	}
 	cg, err := kafka.NewConsumerGroup(b.groupConfig())
 	if err != nil {
@@ -125,6 +150,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer cg.Close()
 	return b.generations(ctx, cg)
+}
+
+// nilIfDone is nil when ctx ended (a stop while waiting is no failure),
+// else err.
+func nilIfDone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func (b *Bridge) connect() (*nats.Conn, error) {

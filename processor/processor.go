@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,8 @@ type Processor struct {
 	log   *slog.Logger
 	met   *metrics
 	kafka kafkaconn.Conn // cfg.KafkaSecurity, built
+	// waiting is why Run is not working yet (natsconn.Until); nil once it is.
+	waiting atomic.Pointer[error]
 
 	// Set by Run; used by the goroutine that owns the windows.
 	store    *swarmStore
@@ -48,9 +51,31 @@ type Processor struct {
 // publish problem that stopped Run (a swarm over MaxSwarmBytes or a
 // server's limit, ErrTooLarge).
 func (p *Processor) Ready() error {
+	if w := p.waiting.Load(); w != nil {
+		return *w
+	}
 	p.fatal.Lock()
 	defer p.fatal.Unlock()
 	return p.fatal.err
+}
+
+// setWaiting records why Run waits at start (nil: it no longer does).
+func (p *Processor) setWaiting(err error) {
+	if err == nil {
+		p.waiting.Store(nil)
+		return
+	}
+	err = fmt.Errorf("processor: waiting for NATS and the streams: %w", err)
+	p.waiting.Store(&err)
+}
+
+// nilIfDone is nil when ctx ended (a stop while waiting is no failure),
+// else err.
+func nilIfDone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // tooLarge records a swarm that cannot be published, loudly: an error log,
@@ -108,17 +133,28 @@ func (p *Processor) Run(ctx context.Context) error {
 	opts := append([]nats.Option{nats.Name("emostream-processor"),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, natsconn.StateLog(p.log, 0)...)
 	opts = append(opts, p.cfg.NATSOptions...)
-	nc, err := nats.Connect(p.cfg.NATSURL, opts...)
+	var nc *nats.Conn
+	err := natsconn.Until(ctx, p.log, "NATS at "+p.cfg.NATSURL, natsconn.Permanent, p.setWaiting,
+		func(context.Context) (err error) {
+			if nc, err = nats.Connect(p.cfg.NATSURL, opts...); err != nil {
+				err = fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATSURL, err)
+			}
+			return err
+		})
 	if err != nil {
-		return fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATSURL, err)
+		return nilIfDone(ctx, err)
 	}
 	defer nc.Close()
 	if mp := nc.MaxPayload(); mp > 0 && int64(p.cfg.MaxSwarmBytes+swarmHeaderBytes) > mp {
 		return fmt.Errorf("%w: max swarm bytes %d plus %d for headers exceed the server's max_payload %d",
 			ErrConfig, p.cfg.MaxSwarmBytes, swarmHeaderBytes, mp)
 	}
-	if err := p.open(ctx, nc); err != nil {
-		return err
+	// The streams may not be reachable yet (JetStream starting, a hub
+	// restarting): wait for them rather than exit.
+	err = natsconn.Until(ctx, p.log, "the streams and the consumer", nil, p.setWaiting,
+		func(ctx context.Context) error { return p.open(ctx, nc) })
+	if err != nil {
+		return nilIfDone(ctx, err)
 	}
 	p.log.Info("processor started", "consumer", p.cfg.Consumer, "partitions", p.parts,
 		"window", p.cfg.Window, "deadline", p.cfg.Deadline)
