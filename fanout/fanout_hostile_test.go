@@ -139,7 +139,10 @@ func TestViewerLimits(t *testing.T) {
 	if nc, err := nats.Connect(l.WebSocketURL(), nats.MaxReconnects(0)); err == nil {
 		nc.Close()
 		t.Error("a fifth viewer was accepted past max_connections 4")
-	} else if !strings.Contains(strings.ToLower(err.Error()), "maximum connections") {
+	} else if msg := strings.ToLower(err.Error()); !strings.Contains(msg, "maximum connections") &&
+		!strings.Contains(msg, "broken pipe") && !strings.Contains(msg, "connection reset") {
+		// The server writes -ERR and closes at once: the client may see the
+		// close (broken pipe, reset) before it reads the error.
 		t.Errorf("fifth viewer refused with %v, want maximum connections exceeded", err)
 	}
 
