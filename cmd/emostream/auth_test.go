@@ -46,6 +46,7 @@ func TestSendWithTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	waitReady(t, url)
 	tests := []struct {
 		name string
 		args []string

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -29,8 +31,9 @@ arrays of --batch events, spread over --users simulated users (so a large
 --count stays under the per-user rate limit), and prints each reply: how many
 were accepted and the windows they fell into, or the error. Arrays are made
 small enough for the server's bursts (GET /v1/config, or split where a
-burst_exceeded error points), and a 429 is retried after its Retry-After (at
-most 30 s), up to three times, so a count above one user's burst is spread
+burst_exceeded error points), and a 429 or 503 is retried after its
+Retry-After (at most 30 s), up to three times (each event carries an
+event_id, so a retried 503 counts once), so a count above one user's burst is spread
 over time.`
 
 type sendEvent struct {
@@ -38,6 +41,9 @@ type sendEvent struct {
 	MatchID   string `json:"match_id"`
 	EmojiType string `json:"emoji_type"`
 	Timestamp int64  `json:"timestamp"`
+	// EventID makes a retry after a 503 count once: the request may have
+	// been stored although Kafka's answer timed out.
+	EventID string `json:"event_id"`
 }
 
 // sendUserShare is how many events send gives one simulated user by default:
@@ -81,6 +87,7 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 		size = min(fitBatch(*batch, 1, serverLimits(ctx, base)), (*count+*users-1) / *users)
 	}
 	var failed int
+	run := randomRunID()
 	for n, sent := 0, 0; sent < *count; n++ {
 		evs := make([]sendEvent, min(size, *count-sent))
 		tok, err := batchUser(evs, tokens, *user, *users, sent, n)
@@ -89,6 +96,7 @@ func runSend(ctx context.Context, env *environment, args []string) error {
 		}
 		for i := range evs {
 			evs[i].MatchID, evs[i].EmojiType, evs[i].Timestamp = *match, *emoji, time.Now().UnixMilli()
+			evs[i].EventID = run + "-" + strconv.Itoa(sent+i)
 		}
 		res, err := sendRetrying(ctx, env.stdout, base+"/v1/emojis", tok, evs)
 		if err != nil {
@@ -204,12 +212,14 @@ type sendResult struct {
 	index      int
 }
 
-// sendRetrying posts evs, retrying a 429 after its Retry-After (at most
-// 30 s) up to three times, and returns the last reply.
+// sendRetrying posts evs, retrying a 429 or a 503 after its Retry-After
+// (at most 30 s) up to three times, and returns the last reply. The
+// events' ids make a retried 503 count once.
 func sendRetrying(ctx context.Context, out io.Writer, url, tok string, evs []sendEvent) (sendResult, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := sendOnce(ctx, out, url, tok, evs)
-		if err != nil || res.status != http.StatusTooManyRequests || attempt == 3 {
+		retry := res.status == http.StatusTooManyRequests || res.status == http.StatusServiceUnavailable
+		if err != nil || !retry || attempt == 3 {
 			return res, err
 		}
 		select {
@@ -218,6 +228,13 @@ func sendRetrying(ctx context.Context, out io.Writer, url, tok string, evs []sen
 		case <-time.After(min(res.retryAfter, 30*time.Second)):
 		}
 	}
+}
+
+// randomRunID names this run of send in its events' ids.
+func randomRunID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "send-" + hex.EncodeToString(b[:])
 }
 
 // sendOnce posts evs (one object if there is one), prints the reply and

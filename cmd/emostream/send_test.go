@@ -64,14 +64,7 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 		}
 	})
 	url := "http://" + ln.Addr().String()
-	testenv.WaitFor(t, 20*time.Second, "ingest ready", func() bool {
-		res, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitReady(t, url)
 	var out bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	runCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
@@ -94,4 +87,18 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 	if last != 150 {
 		t.Errorf("%d records stored, want 150", last)
 	}
+}
+
+// waitReady waits until the ingest at url answers /readyz with 200: Kafka
+// reached, so a first request is not refused 503.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	testenv.WaitFor(t, 20*time.Second, "ingest ready", func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 }
