@@ -230,11 +230,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err := af.apply(env, &rc, &cfg.AdminToken); err != nil {
 		return err
 	}
-	reg, closeReg, err := rf.open(ctx, rc)
-	if err != nil {
-		return err
-	}
-	defer closeReg()
+	reg := &lateRegistry{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
 	ln, err := listenFlag("listen", *listen)
 	if err != nil {
@@ -254,7 +250,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return reg.Run(ctx) })
+	g.Go(func() error { return reg.openWhenReachable(ctx, log, rf, rc) })
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return reloadOnHUP(ctx, log, srv) })
 	return g.Wait()
