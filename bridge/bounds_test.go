@@ -69,6 +69,23 @@ func TestWindowerSplitsAtTheBound(t *testing.T) {
 	}
 }
 
+// A split for a new emoji of a match the old partial had counts the match
+// key again in the new partial's bound: the new partial has none of the old
+// one's keys.
+func TestWindowerSplitRecountsTheMatch(t *testing.T) {
+	m := match64(1)
+	base := wire.PartialBaseBytes("t")
+	bound := base + wire.CountKeyBytes(m, "🔥", true) + wire.CountKeyBytes(m, "👏", false) - 1
+	w := newWindower("t", 0, 1000, 100, 0, noFloor, bound)
+	w.add(0, 1500, m, "🔥", counted)
+	if p := w.add(1, 1600, m, "👏", counted); p == nil || !p.More {
+		t.Fatalf("no split before %s's second emoji: %+v", m, p)
+	}
+	if want := base + wire.CountKeyBytes(m, "👏", true); w.size != want {
+		t.Errorf("new partial's bound %d, want %d (its match key counted)", w.size, want)
+	}
+}
+
 // After a split the window stays open: a late record counts in it, and the
 // floor does not move until the window closes.
 func TestWindowerSplitKeepsTheWindow(t *testing.T) {

@@ -78,6 +78,7 @@ func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed 
 	if o == counted {
 		if grow = w.grows(match, emoji); w.size+grow > w.maxBytes && closed == nil {
 			closed = w.split(off - 1)
+			grow = w.grows(match, emoji) // the new partial has none of the old one's keys, its match included
 		}
 	}
 	w.cur.LastOffset = off
