@@ -26,27 +26,11 @@ func newSecureEnv(t *testing.T, partitions int32, sec testenv.KafkaSecurity, cli
 // The bridge's consumer group and partition readers reach a broker that
 // requires TLS, SASL or both, and count exactly what was produced.
 func TestKafkaSecurityModes(t *testing.T) {
-	certs := testenv.NewCerts(t)
-	user := func(m string) []broker.User { return []broker.User{{Mechanism: m, Name: "bridge", Password: "s3cret"}} }
-	tests := []struct {
-		name   string
-		broker testenv.KafkaSecurity
-		client kafkaconn.Security
-	}{
-		{"mutual tls", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, true)},
-			kafkaconn.Security{CAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile}},
-		{"tls + plain", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: user("PLAIN")},
-			kafkaconn.Security{CAFile: certs.CAFile, SASL: "plain", User: "bridge", Password: "s3cret"}},
-		{"scram-sha-256", testenv.KafkaSecurity{Users: user("SCRAM-SHA-256")},
-			kafkaconn.Security{SASL: "scram-sha-256", User: "bridge", Password: "s3cret"}},
-		{"tls + scram-sha-512", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: user("SCRAM-SHA-512")},
-			kafkaconn.Security{CAFile: certs.CAFile, SASL: "scram-sha-512", User: "bridge", Password: "s3cret"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newSecureEnv(t, 2, tt.broker, tt.client)
+	for _, tt := range testenv.KafkaSecurityModes(t, testenv.NewCerts(t), "bridge") {
+		t.Run(tt.Name, func(t *testing.T) {
+			e := newSecureEnv(t, 2, tt.Broker, tt.Client)
 			cfg := e.config(nil)
-			cfg.KafkaSecurity = tt.client
+			cfg.KafkaSecurity = tt.Client
 			e.start(cfg)
 			e.produce(300, true)
 			e.check(e.waitCovered())

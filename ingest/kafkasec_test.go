@@ -19,26 +19,10 @@ import (
 // Ingest produces to a broker that requires TLS, SASL or both: a posted
 // event is answered 202, so Kafka acknowledged it.
 func TestKafkaSecurityModes(t *testing.T) {
-	certs := testenv.NewCerts(t)
-	scram := func(m string) []broker.User { return []broker.User{{Mechanism: m, Name: "ingest", Password: "s3cret"}} }
-	tests := []struct {
-		name   string
-		broker testenv.KafkaSecurity
-		client kafkaconn.Security
-	}{
-		{"tls", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false)}, kafkaconn.Security{TLS: true, CAFile: certs.CAFile}},
-		{"mutual tls + plain", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, true), Users: scram("PLAIN")},
-			kafkaconn.Security{CAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile,
-				SASL: "plain", User: "ingest", Password: "s3cret"}},
-		{"scram-sha-256", testenv.KafkaSecurity{Users: scram("SCRAM-SHA-256")},
-			kafkaconn.Security{SASL: "scram-sha-256", User: "ingest", Password: "s3cret"}},
-		{"tls + scram-sha-512", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: scram("SCRAM-SHA-512")},
-			kafkaconn.Security{CAFile: certs.CAFile, SASL: "scram-sha-512", User: "ingest", Password: "s3cret"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			k := testenv.StartSecureKafka(t, 2, tt.broker).Target()
-			st := startIngest(t, k, ingest.Config{KafkaSecurity: tt.client})
+	for _, tt := range testenv.KafkaSecurityModes(t, testenv.NewCerts(t), "ingest") {
+		t.Run(tt.Name, func(t *testing.T) {
+			k := testenv.StartSecureKafka(t, 2, tt.Broker).Target()
+			st := startIngest(t, k, ingest.Config{KafkaSecurity: tt.Client})
 			if r := st.post(t, event("u-1", "final-2026", "🔥")); r.status != http.StatusAccepted {
 				t.Fatalf("POST: %d %s", r.status, r.body)
 			}

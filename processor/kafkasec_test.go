@@ -15,28 +15,10 @@ import (
 // The processor reads the partition count from a broker that requires TLS,
 // SASL or both.
 func TestKafkaSecurityModes(t *testing.T) {
-	certs := testenv.NewCerts(t)
-	user := func(m string) []broker.User {
-		return []broker.User{{Mechanism: m, Name: "processor", Password: "s3cret"}}
-	}
-	tests := []struct {
-		name   string
-		broker testenv.KafkaSecurity
-		client kafkaconn.Security
-	}{
-		{"mutual tls", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, true)},
-			kafkaconn.Security{CAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile}},
-		{"tls + plain", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: user("PLAIN")},
-			kafkaconn.Security{CAFile: certs.CAFile, SASL: "plain", User: "processor", Password: "s3cret"}},
-		{"scram-sha-256", testenv.KafkaSecurity{Users: user("SCRAM-SHA-256")},
-			kafkaconn.Security{SASL: "scram-sha-256", User: "processor", Password: "s3cret"}},
-		{"tls + scram-sha-512", testenv.KafkaSecurity{TLS: certs.ServerTLS(t, false), Users: user("SCRAM-SHA-512")},
-			kafkaconn.Security{CAFile: certs.CAFile, SASL: "scram-sha-512", User: "processor", Password: "s3cret"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			k := testenv.StartSecureKafka(t, 3, tt.broker)
-			p, err := New(Config{KafkaBrokers: []string{k.Addr()}, KafkaSecurity: tt.client, Logger: testenv.Logger(t)})
+	for _, tt := range testenv.KafkaSecurityModes(t, testenv.NewCerts(t), "processor") {
+		t.Run(tt.Name, func(t *testing.T) {
+			k := testenv.StartSecureKafka(t, 3, tt.Broker)
+			p, err := New(Config{KafkaBrokers: []string{k.Addr()}, KafkaSecurity: tt.Client, Logger: testenv.Logger(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

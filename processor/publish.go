@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -99,13 +98,10 @@ func (p *Processor) failed(ctx context.Context, w *window, match, rule string, e
 // await waits for a swarm's acknowledgement, and settles its match again
 // if the stream refused it.
 func (p *Processor) await(ctx context.Context, w *window, pd pending, rule string) error {
-	ack, err := wait(ctx, pd.future)
+	ack, err := wait(ctx, pd.future, pd.sw)
 	if err == nil {
 		p.stored(pd.sw, ack.Sequence)
 		return nil
-	}
-	if errors.Is(err, ErrTooLarge) {
-		err = fmt.Errorf("swarm %s: %w", pd.sw.MsgID(), err)
 	}
 	return p.failed(ctx, w, pd.sw.MatchID, rule, err)
 }
@@ -115,7 +111,7 @@ func (p *Processor) await(ctx context.Context, w *window, pd pending, rule strin
 // is done or ctx ends, or stops at a swarm too large to publish.
 func (p *Processor) settle(ctx context.Context, w *window, match, rule string) error {
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		err := p.resync(ctx, match)
+		_, err := p.resync(ctx, match)
 		if err == nil {
 			var sw *wire.Swarm
 			var st *matchState
@@ -148,22 +144,19 @@ func (p *Processor) publishWait(ctx context.Context, sw *wire.Swarm, lastSeq uin
 	if err != nil {
 		return nil, err
 	}
-	ack, err := wait(ctx, f)
-	if errors.Is(err, ErrTooLarge) {
-		err = fmt.Errorf("swarm %s: %w", sw.MsgID(), err)
-	}
-	return ack, err
+	return wait(ctx, f, sw)
 }
 
 // resync replaces what this processor knows of match with its last swarm
-// in the stream.
-func (p *Processor) resync(ctx context.Context, match string) error {
+// in the stream, and returns it.
+func (p *Processor) resync(ctx context.Context, match string) (*matchState, error) {
 	st, err := p.store.load(ctx, match)
-	if err == nil {
-		p.cache(match, st)
-		p.met.stateLoads.Inc()
+	if err != nil {
+		return nil, err
 	}
-	return err
+	p.cache(match, st)
+	p.met.stateLoads.Inc()
+	return st, nil
 }
 
 // stored records that sw is stored at sequence seq.

@@ -65,13 +65,7 @@ func (p *Processor) state(ctx context.Context, match string) (*matchState, error
 	if st, ok := p.s.states.get(match); ok {
 		return st, nil
 	}
-	st, err := p.store.load(ctx, match)
-	if err != nil {
-		return nil, err
-	}
-	p.cache(match, st)
-	p.met.stateLoads.Inc()
-	return st, nil
+	return p.resync(ctx, match)
 }
 
 // cache stores match's state and updates the cache's metrics.

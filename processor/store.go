@@ -56,9 +56,9 @@ func (s *swarmStore) publish(sw *wire.Swarm, lastSeq uint64) (jetstream.PubAckFu
 	return f, err
 }
 
-// wait waits for a publish's acknowledgement. A refusal because another
-// swarm of the match got there first is errConflict.
-func wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+// wait waits for the acknowledgement of sw's publish. A refusal because
+// another swarm of the match got there first is errConflict.
+func wait(ctx context.Context, f jetstream.PubAckFuture, sw *wire.Swarm) (*jetstream.PubAck, error) {
 	select {
 	case ack := <-f.Ok():
 		if ack.Duplicate {
@@ -70,7 +70,7 @@ func wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, err
 			return nil, errConflict
 		}
 		if streams.IsTooLarge(err) {
-			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+			return nil, fmt.Errorf("swarm %s: %w: %w", sw.MsgID(), ErrTooLarge, err)
 		}
 		return nil, err
 	case <-ctx.Done():
