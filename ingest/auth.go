@@ -347,9 +347,9 @@ func (s *Server) unauthorized(c *fiber.Ctx, e *authError, invalid bool) *httpErr
 }
 
 // bindUser makes every event of r the token subject's: an absent user_id
-// is filled in, another one is refused with 403 and nothing is stored.
+// is filled in, another one is refused with 403 and nothing is stored. The
+// per-user limit then charges the subject.
 func bindUser(r *request, sub string) *httpError {
-	r.subject = sub
 	if sub == "" {
 		return nil
 	}
@@ -365,10 +365,6 @@ func bindUser(r *request, sub string) *httpError {
 	}
 	return nil
 }
-
-// tokenSubject is the per-user rate-limit key with tokens on: the verified
-// subject, the same for every event of a request.
-func tokenSubject(r *request, _ int) string { return r.subject }
 
 // ReloadAuthKeys reads the JWKS file again ("emostream ingest" calls it on
 // SIGHUP). On an error the keys in use stay.

@@ -89,11 +89,8 @@ type limits struct {
 	ip     *limiter[netip.Prefix] // per client network
 	user   *limiter[string]
 	v4, v6 int // prefix lengths of a client network
-	// key is the per-user key of event i of r. Today it is the event's
-	// user_id; once requests carry signed tokens, the authentication layer
-	// replaces this one function with the token's subject, which a client
-	// cannot vary from event to event.
-	key func(r *request, i int) string
+	// The per-user key is each event's user_id: with tokens on, bindUser
+	// has made every one the token's subject.
 }
 
 func newLimits(cfg *Config) *limits {
@@ -101,12 +98,8 @@ func newLimits(cfg *Config) *limits {
 		ip:   newLimiter[netip.Prefix](cfg.IPRate, cfg.IPBurst, cfg.MaxBuckets),
 		user: newLimiter[string](cfg.UserRate, cfg.UserBurst, cfg.MaxBuckets),
 		v4:   cfg.IPPrefixV4, v6: cfg.IPPrefixV6,
-		key: eventUser,
 	}
 }
-
-// eventUser is the default per-user key: the user_id the client wrote.
-func eventUser(r *request, i int) string { return r.events[i].UserID }
 
 // network is the client network a (unmapped) address belongs to: its /v4
 // or /v6 prefix. The zero Addr is the zero Prefix.
@@ -154,7 +147,7 @@ func (l *limits) overBurst(r *request) *httpError {
 		return nil
 	}
 	for i := range r.events {
-		k := l.key(r, i)
+		k := r.events[i].UserID
 		if r.users[k]++; float64(r.users[k]) > l.user.burst {
 			return burstExceeded(i, fmt.Sprintf("more than %d events of user %s in one request: the per-user burst is %d, so it would never pass",
 				int(l.user.burst), strconv.Quote(k), int(l.user.burst)))
@@ -174,8 +167,9 @@ func (l *limits) allowUsers(r *request, now time.Time) (string, time.Duration) {
 		return "", 0
 	}
 	if len(r.events) == 1 {
-		if ok, wait := l.user.take(l.key(r, 0), 1, now); !ok {
-			return l.key(r, 0), wait
+		u := r.events[0].UserID
+		if ok, wait := l.user.take(u, 1, now); !ok {
+			return u, wait
 		}
 		return "", 0
 	}
@@ -221,7 +215,7 @@ func (l *limits) giveBack(ip netip.Addr, r *request) {
 		return
 	}
 	if len(r.events) == 1 {
-		l.user.give(l.key(r, 0), 1)
+		l.user.give(r.events[0].UserID, 1)
 		return
 	}
 	l.refund(r.users)

@@ -65,17 +65,16 @@ func (s *Server) admit(r *request) *httpError {
 
 // matchError maps a registry error onto the client's error table.
 func matchError(err error, index int) *httpError {
+	msg := strings.TrimPrefix(err.Error(), "registry: ")
 	switch {
 	case errors.Is(err, registry.ErrUnknownMatch):
-		return &httpError{code: wire.CodeUnknownMatch, index: index,
-			msg: strings.TrimPrefix(err.Error(), "registry: ") + " (matches must be created in the registry first)"}
+		return &httpError{code: wire.CodeUnknownMatch, index: index, msg: msg + " (matches must be created in the registry first)"}
 	case errors.Is(err, registry.ErrNotLive):
-		return &httpError{code: wire.CodeMatchNotLive, index: index,
-			msg: strings.TrimPrefix(err.Error(), "registry: ") + ": it takes no reactions now"}
+		return &httpError{code: wire.CodeMatchNotLive, index: index, msg: msg + ": it takes no reactions now"}
 	case errors.Is(err, registry.ErrInvalid):
-		return &httpError{code: wire.CodeBadField, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+		return &httpError{code: wire.CodeBadField, index: index, msg: msg}
 	case errors.Is(err, registry.ErrExists), errors.Is(err, registry.ErrTransition), errors.Is(err, registry.ErrFull):
-		return &httpError{code: wire.CodeConflict, index: index, msg: strings.TrimPrefix(err.Error(), "registry: ")}
+		return &httpError{code: wire.CodeConflict, index: index, msg: msg}
 	}
 	return &httpError{code: wire.CodeRegistryUnavailable, index: index,
 		retryAfter: 1, msg: "the match registry is unavailable; nothing of this request was stored, retry later"}
@@ -98,10 +97,10 @@ func (s *Server) adminRoutes(app *fiber.App) {
 	admin := app.Group("/v1/admin", s.requireAdmin)
 	admin.Get("/matches", s.adminList)
 	admin.Post("/matches", s.adminCreate)
-	admin.Get("/matches/:id", s.adminGet)
+	admin.Get("/matches/:id", s.adminMatch(Registry.Get))
 	admin.Delete("/matches/:id", s.adminRemove)
-	admin.Post("/matches/:id/start", s.adminMove(Registry.Start))
-	admin.Post("/matches/:id/end", s.adminMove(Registry.End))
+	admin.Post("/matches/:id/start", s.adminMatch(Registry.Start))
+	admin.Post("/matches/:id/end", s.adminMatch(Registry.End))
 }
 
 // publicMatch is what anyone may read of a match.
@@ -172,16 +171,6 @@ func (s *Server) adminCreate(c *fiber.Ctx) error {
 	return sendJSONValue(c, fiber.StatusCreated, m)
 }
 
-func (s *Server) adminGet(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
-	defer cancel()
-	m, err := s.cfg.Matches.Get(ctx, c.Params("id"))
-	if err != nil {
-		return matchError(err, -1).write(s, c)
-	}
-	return sendJSONValue(c, fiber.StatusOK, m)
-}
-
 func (s *Server) adminRemove(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
 	defer cancel()
@@ -191,12 +180,13 @@ func (s *Server) adminRemove(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// adminMove is POST /v1/admin/matches/:id/start or /end.
-func (s *Server) adminMove(move func(Registry, context.Context, string) (registry.Match, error)) fiber.Handler {
+// adminMatch is GET /v1/admin/matches/:id, or POST …/:id/start or /end:
+// op on the match, which is the answer.
+func (s *Server) adminMatch(op func(Registry, context.Context, string) (registry.Match, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
 		defer cancel()
-		m, err := move(s.cfg.Matches, ctx, c.Params("id"))
+		m, err := op(s.cfg.Matches, ctx, c.Params("id"))
 		if err != nil {
 			return matchError(err, -1).write(s, c)
 		}

@@ -54,8 +54,9 @@ func (s *Server) initSecurity() error {
 	return nil
 }
 
-// initAuth builds the authenticator and the session issuer, and makes the
-// per-user limit key on the token's subject.
+// initAuth builds the authenticator and the session issuer, and lets a
+// request leave out user_id (bindUser fills in the token's subject, which
+// the per-user limit then keys on).
 func (s *Server) initAuth() error {
 	cfg := &s.cfg
 	if cfg.Auth.Mode != AuthJWT {
@@ -87,7 +88,6 @@ func (s *Server) initAuth() error {
 	}
 	s.auth = a
 	s.dec = s.dec.WithOptionalUser()
-	s.lim.key = tokenSubject
 	return nil
 }
 

@@ -20,7 +20,6 @@ type request struct {
 	done       chan error
 	wait       bool           // a handler waits on done (AckAll)
 	users      map[string]int // scratch for the per-user rate limit
-	subject    string         // the token's user, "" when tokens are off
 }
 
 type recEnds struct{ key, val int }
@@ -37,7 +36,6 @@ func releaseRequest(r *request) {
 	}
 	r.events, r.buf, r.ends = r.events[:0], r.buf[:0], r.ends[:0]
 	clear(r.users)
-	r.subject = ""
 	requestPool.Put(r)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,24 +18,8 @@ import (
 func TestSendWithTokens(t *testing.T) {
 	secret := []byte("cmd-test-secret-cmd-test-secret-0123")
 	k := testenv.StartKafka(t, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
+	url := startIngest(t, ingest.Config{KafkaBrokers: []string{k.Addr()},
 		Auth: ingest.AuthConfig{Mode: ingest.AuthJWT, HMACSecret: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
 		t.Fatal(err)
@@ -45,8 +28,6 @@ func TestSendWithTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + ln.Addr().String()
-	waitReady(t, url)
 	tests := []struct {
 		name string
 		args []string

@@ -184,6 +184,24 @@ func checkFree(flagName string, addrs ...string) error {
 	return nil
 }
 
+// flagAddr is a listen address and the flag that names it.
+type flagAddr struct{ flag, addr string }
+
+// checkFreeGiven runs checkFree on each address; with a -c file (fromFile),
+// only on those whose flag was given (set): the others are the file's, and
+// nats-server names one that is taken.
+func checkFreeGiven(fromFile bool, set map[string]bool, addrs []flagAddr) error {
+	for _, a := range addrs {
+		if fromFile && !set[a.flag] {
+			continue
+		}
+		if err := checkFree(a.flag, a.addr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // listenError names the flag and the address of a failed listen.
 func listenError(flagName, addr string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {

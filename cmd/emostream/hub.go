@@ -42,13 +42,8 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	set := given(fs)
-	for _, a := range []struct{ flag, addr string }{{"nats", *listen}, {"leafnodes", *leafs}, {"monitor", *monitor}} {
-		if *conf != "" && !set[a.flag] {
-			continue // the file's address; nats-server names it if it is taken
-		}
-		if err := checkFree(a.flag, a.addr); err != nil {
-			return err
-		}
+	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"nats", *listen}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
+		return err
 	}
 	var cfg fanout.HubConfig
 	if *conf != "" {

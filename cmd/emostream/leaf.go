@@ -57,13 +57,8 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	set := given(fs)
-	for _, a := range []struct{ flag, addr string }{{"ws", *ws}, {"leafnodes", *leafs}, {"monitor", *monitor}} {
-		if *conf != "" && !set[a.flag] {
-			continue // the file's address; nats-server names it if it is taken
-		}
-		if err := checkFree(a.flag, a.addr); err != nil {
-			return err
-		}
+	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"ws", *ws}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
+		return err
 	}
 	cfg := fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(*remote),
 		WebSocketListen: *ws, LeafListen: *leafs, MonitorListen: *monitor, TLSCert: *cert, TLSKey: *key,

@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -173,23 +170,6 @@ func printMatches(env *environment, ms []registry.Match, asJSON bool) error {
 	return w.Flush()
 }
 
-// adminToken reads the admin API's bearer token from --admin-token-file or
-// EMOSTREAM_ADMIN_TOKEN (never a flag of its own: flags show in ps).
-func adminToken(env *environment, file string) (string, error) {
-	if file == "" {
-		return env.getenv("EMOSTREAM_ADMIN_TOKEN"), nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("--admin-token-file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", errors.New("--admin-token-file: the file is empty")
-	}
-	return tok, nil
-}
-
 // admissionFlags are the registry flags that "emostream ingest" and
 // "emostream up" share.
 type admissionFlags struct {
@@ -210,7 +190,8 @@ func (f *admissionFlags) apply(env *environment, cfg *registry.Config, token *st
 		return fmt.Errorf("--auto-matches %d: want 0 or more", f.auto)
 	}
 	cfg.AutoMatches = f.auto
-	var err error
-	*token, err = adminToken(env, f.tokenFile)
+	// The admin API's bearer token: never a flag of its own (flags show in ps).
+	tok, err := readSecret(env, f.tokenFile, "EMOSTREAM_ADMIN_TOKEN", "--admin-token-file")
+	*token = string(tok)
 	return err
 }

@@ -74,6 +74,9 @@ func TestMatchCommands(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	if out, err := runCLI(t, "version", "--help"); err != nil || !strings.Contains(out, "Usage: emostream version") {
+		t.Errorf("version --help: %q, %v", out, err)
+	}
 	for _, args := range [][]string{{"--version"}, {"version"}} {
 		out, err := runCLI(t, args...)
 		if err != nil || !strings.HasPrefix(out, "emostream ") || !strings.Contains(out, " commit ") || !strings.Contains(out, "go1.") {

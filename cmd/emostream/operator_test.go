@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,17 +15,6 @@ import (
 
 	"github.com/emostream/emostream/internal/testenv"
 )
-
-// busyPort holds a loopback port for the test and returns its address.
-func busyPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
 
 // quietUp is "up" on free ports with its data in a temp dir: the flags
 // that follow override these.
@@ -41,7 +29,7 @@ func quietUp(t *testing.T) []string {
 // start timeout or a server starting. (It is the one line main prints.)
 func TestBusyPortFailsFast(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "hub.conf")
-	fileAddr := busyPort(t)
+	fileAddr := testenv.BusyAddr(t)
 	if err := os.WriteFile(conf, []byte("listen: "+fileAddr+"\njetstream {store_dir: \"js\"}\nleafnodes {listen: \"127.0.0.1:-1\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +57,7 @@ func TestBusyPortFailsFast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args, addr, flagName := tt.args, fileAddr, "-c "+conf
 			if tt.flag != "" {
-				addr, flagName = busyPort(t), "--"+tt.flag
+				addr, flagName = testenv.BusyAddr(t), "--"+tt.flag
 				args = append(slices.Clone(args), flagName, addr)
 			}
 			var out syncBuffer
@@ -280,7 +268,7 @@ func runUntil(t *testing.T, re *regexp.Regexp, args ...string) string {
 func TestHubConfigFileOverride(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "hub.conf")
-	taken := busyPort(t)
+	taken := testenv.BusyAddr(t)
 	if err := os.WriteFile(conf, []byte("listen: "+taken+"\njetstream {store_dir: \"store\"}\nleafnodes {listen: \"127.0.0.1:-1\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +313,7 @@ func TestHubLeafPasswordKept(t *testing.T) {
 // default metrics port taken and runs without it, warning; an address
 // given explicitly must be free.
 func TestBusyDefaultMetricsIsWarning(t *testing.T) {
-	addr := busyPort(t)
+	addr := testenv.BusyAddr(t)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ln, err := listenMetrics(log, addr, addr, false)

@@ -46,25 +46,7 @@ func TestFitBatch(t *testing.T) {
 // and every one is stored.
 func TestSendSplitsToFitTheBurst(t *testing.T) {
 	k := testenv.StartKafka(t, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	url := "http://" + ln.Addr().String()
-	waitReady(t, url)
+	url := startIngest(t, ingest.Config{KafkaBrokers: []string{k.Addr()}})
 	var out bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	runCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,6 +69,34 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 	if last != 150 {
 		t.Errorf("%d records stored, want 150", last)
 	}
+}
+
+// startIngest runs an ingest with cfg on a free local port until the test
+// ends, waits until it is ready, and returns its base URL.
+func startIngest(t *testing.T, cfg ingest.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listener = ln
+	cfg.Logger = testenv.Logger(t)
+	srv, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	url := "http://" + ln.Addr().String()
+	waitReady(t, url)
+	return url
 }
 
 // waitReady waits until the ingest at url answers /readyz with 200: Kafka

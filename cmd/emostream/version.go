@@ -13,6 +13,10 @@ func init() {
 }
 
 func runVersion(_ context.Context, env *environment, args []string) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(env.stdout, "Usage: emostream version\n\nPrints the module version, commit and Go version of this binary (also: emostream --version).")
+		return nil
+	}
 	if len(args) > 0 {
 		return fmt.Errorf("version: takes no arguments")
 	}
