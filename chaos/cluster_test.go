@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -26,21 +26,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "emostream-chaos-")
-	if err != nil {
+	var cleanup func()
+	var err error
+	if binary, cleanup, err = testenv.BuildBinary("chaos"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "emostream")
-	build := exec.Command("go", "build", "-o", binary, "github.com/emostream/emostream/cmd/emostream")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "chaos: building emostream:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -87,23 +80,40 @@ func freeAddr(t testing.TB) string {
 // the test ends. extra adds flags per stage.
 func startCluster(t testing.TB, extra map[string][]string) *cluster {
 	t.Helper()
+	c := newCluster(t)
+	args := c.args()
+	for _, name := range startOrder {
+		args[name] = append(args[name], extra[name]...)
+	}
+	c.launch(startOrder, args, 60*time.Second)
+	return c
+}
+
+// newCluster is a cluster not started yet, with a free loopback address
+// per port.
+func newCluster(t testing.TB) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
 		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
 	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "ingestops", "bridgemet", "procmet"} {
 		c.addr[k] = freeAddr(t)
 	}
-	args := c.args()
-	for _, name := range startOrder {
-		p := &proc{t: t, name: name, args: append(args[name], extra[name]...), log: filepath.Join(c.dir, name+".log")}
+	return c
+}
+
+// launch starts stages in order with their args, each waited for up to
+// timeout, and stops them all when the test ends.
+func (c *cluster) launch(stages []string, args map[string][]string, timeout time.Duration) {
+	c.t.Helper()
+	for _, name := range stages {
+		p := &proc{t: c.t, name: name, args: args[name], log: filepath.Join(c.dir, name+".log")}
 		c.procs[name] = p
-		t.Cleanup(p.kill)
+		c.t.Cleanup(p.kill)
 	}
-	for _, name := range startOrder {
+	for _, name := range stages {
 		c.procs[name].start()
-		c.waitReady(name, 60*time.Second)
+		c.waitReady(name, timeout)
 	}
 	c.startedAt = time.Now()
-	return c
 }
 
 func (c *cluster) args() map[string][]string {

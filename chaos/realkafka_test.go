@@ -90,11 +90,7 @@ func newRealRun(t *testing.T, seed uint64) (*run, *testenv.RealKafka) {
 // bridge and the processor bootstrap from every node of rk.
 func startRealCluster(t *testing.T, rk *testenv.RealKafka) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
-		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
-	for _, k := range []string{"nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "bridgemet", "procmet"} {
-		c.addr[k] = freeAddr(t)
-	}
+	c := newCluster(t)
 	c.addr["kafka"] = rk.Brokers()[0] // the harness's reads of the log at the end
 	brokers := strings.Join(rk.Brokers(), ",")
 	args := c.args()
@@ -108,15 +104,8 @@ func startRealCluster(t *testing.T, rk *testenv.RealKafka) *cluster {
 				a[i+1] = brokers
 			}
 		}
-		p := &proc{t: t, name: name, args: a, log: filepath.Join(c.dir, name+".log")}
-		c.procs[name] = p
-		t.Cleanup(p.kill)
 	}
-	for _, name := range stages {
-		c.procs[name].start()
-		c.waitReady(name, 90*time.Second)
-	}
-	c.startedAt = time.Now()
+	c.launch(stages, args, 90*time.Second)
 	return c
 }
 

@@ -5,32 +5,26 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // binary is the emostream binary TestMain builds for this run.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "emostream-deploy-")
-	if err != nil {
+	var cleanup func()
+	var err error
+	if binary, cleanup, err = testenv.BuildBinary("deploy"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "emostream")
-	build := exec.Command("go", "build", "-o", binary, "github.com/emostream/emostream/cmd/emostream")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "deploy: building emostream:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

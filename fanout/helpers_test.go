@@ -28,8 +28,14 @@ func testLogger() *slog.Logger {
 
 func startHub(t testing.TB) *Hub {
 	t.Helper()
-	h, err := NewHub(HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0",
+	return startHubConfig(t, HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0",
 		LeafListen: "127.0.0.1:0", MonitorListen: "127.0.0.1:0", Logger: testLogger()})
+}
+
+// startHubConfig starts the hub of cfg until the test ends.
+func startHubConfig(t testing.TB, cfg HubConfig) *Hub {
+	t.Helper()
+	h, err := NewHub(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,7 +287,7 @@ leafnodes {
   listen: {{.Leaf}}
 {{- end}}
   remotes: [{urls: [{{join .C.Remotes}}], account: HUB
-{{- if .C.RemoteTLS.CA}}, tls: { {{template "tls" .C.RemoteTLS}} }{{else if .C.RemoteTLS.Cert}}, tls: { {{template "tls" .C.RemoteTLS}} }{{end}}}]
+{{- if or .C.RemoteTLS.CA .C.RemoteTLS.Cert}}, tls: { {{template "tls" .C.RemoteTLS}} }{{end}}}]
 }
 `))
 

@@ -2,23 +2,13 @@ package fanout
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// takenAddr holds a loopback port for the test.
-func takenAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
+	"github.com/emostream/emostream/internal/testenv"
+)
 
 // TestStartFailsOnTakenPort: a listener that cannot bind ends Start with
 // nats-server's reason, not after the start timeout.
@@ -26,7 +16,7 @@ func TestStartFailsOnTakenPort(t *testing.T) {
 	for _, which := range []string{"client", "monitor", "leafnode"} {
 		t.Run(which, func(t *testing.T) {
 			cfg := HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0", LeafListen: "127.0.0.1:0", Logger: testLogger()}
-			addr := takenAddr(t)
+			addr := testenv.BusyAddr(t)
 			switch which {
 			case "client":
 				cfg.ClientListen = addr
@@ -64,7 +54,7 @@ func TestStartFailsOnTakenPort(t *testing.T) {
 func TestConfigFileOverrides(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "hub.conf")
-	taken := takenAddr(t)
+	taken := testenv.BusyAddr(t)
 	text := "server_name: file\nlisten: " + taken + "\njetstream {store_dir: \"rel\"}\nleafnodes {listen: \"" + taken + "\"}\n"
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -98,16 +88,4 @@ func TestConfigFileOverrides(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "jetstream")); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func startHubConfig(t *testing.T, cfg HubConfig) *Hub {
-	t.Helper()
-	h, err := NewHub(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return h
 }

@@ -64,7 +64,7 @@ func newEmbedded(opts *server.Options, log *slog.Logger, generated bool) (*embed
 	if generated {
 		// Random passwords that exist only in memory; plain ws:// on loopback.
 		drop = append(drop, "Plaintext passwords detected")
-		if ip := net.ParseIP(opts.Websocket.Host); opts.Websocket.Host == "localhost" || ip != nil && ip.IsLoopback() {
+		if isLoopback(opts.Websocket.Host) {
 			drop = append(drop, "Websocket not configured with TLS")
 		}
 	}

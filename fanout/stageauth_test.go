@@ -26,15 +26,7 @@ func startAuthHub(t *testing.T, cfg HubConfig) *Hub {
 	if cfg.Passwords == nil {
 		cfg.Passwords = map[string]string{}
 	}
-	h, err := NewHub(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Shutdown)
-	return h
+	return startHubConfig(t, cfg)
 }
 
 // stage is one stage user's connection and the permission errors the

@@ -14,6 +14,18 @@ import (
 	"github.com/emostream/emostream/web/webtest"
 )
 
+// until polls js in the page until it holds, or fails the test with the
+// page's log.
+func until(ctx context.Context, t *testing.T, what, js string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		log, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("log").innerText`))
+		t.Fatalf("waiting for %s: %v\npage log:\n%s", what, err, log)
+	}
+}
+
 // TestBrowserFullStack drives Debian's Chromium against the whole pipeline:
 // the page served by ingest posts clicks, and the swarms that come back over
 // a leaf's WebSocket show them.
@@ -26,15 +38,6 @@ func TestBrowserFullStack(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	until := func(what, js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-		if err != nil {
-			log, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("log").innerText`))
-			t.Fatalf("waiting for %s: %v\npage log:\n%s", what, err, log)
-		}
-	}
 	totalAll := `Number(document.getElementById("total-all").textContent.replace(/,/g, ""))`
 
 	if _, err := st.Matches.Create(context.Background(), registry.Match{ID: "registered-final", State: registry.Live,
@@ -42,22 +45,22 @@ func TestBrowserFullStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(st.HTTPURL()+"/?match=e2e-browser"))
-	until("connected", `document.getElementById("status").dataset.state === "connected"`)
-	until("the live registered match in the picker", `[...document.querySelectorAll("#match-list option")].some((o) =>
+	until(ctx, t, "connected", `document.getElementById("status").dataset.state === "connected"`)
+	until(ctx, t, "the live registered match in the picker", `[...document.querySelectorAll("#match-list option")].some((o) =>
 		o.value === "registered-final" && o.label.includes("live") && o.label.includes("Home v Away"))`)
 	for range 3 {
 		run("click 🔥", chromedp.Click(chromedp.CSS(`button[data-emoji="🔥"]`)))
 	}
 	run("click 👏", chromedp.Click(chromedp.CSS(`button[data-emoji="👏"]`)))
-	until("the four clicks counted in swarms", totalAll+` === 4`)
+	until(ctx, t, "the four clicks counted in swarms", totalAll+` === 4`)
 
 	run("start the automated sender", chromedp.Evaluate[chromedp.Void](`(() => {
 		const r = document.getElementById("auto-rate"); r.value = "200"; r.dispatchEvent(new Event("input"));
 		const u = document.getElementById("auto-users"); u.value = "40"; u.dispatchEvent(new Event("input"));
 	})()`), chromedp.Click(chromedp.ID("auto-toggle")))
-	until("automated reactions in swarms", totalAll+` >= 100`)
+	until(ctx, t, "automated reactions in swarms", totalAll+` >= 100`)
 	run("stop the sender", chromedp.Click(chromedp.ID("auto-toggle")))
-	until("sender stopped", `document.getElementById("auto-toggle").getAttribute("aria-pressed") === "false"`)
+	until(ctx, t, "sender stopped", `document.getElementById("auto-toggle").getAttribute("aria-pressed") === "false"`)
 
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -70,5 +73,5 @@ func TestBrowserFullStack(t *testing.T) {
 	t.Logf("screenshot: %s", path)
 
 	run("disconnect", chromedp.Click(chromedp.ID("disconnect")))
-	until("disconnected", fmt.Sprintf(`document.getElementById("status").dataset.state === %q`, "disconnected"))
+	until(ctx, t, "disconnected", fmt.Sprintf(`document.getElementById("status").dataset.state === %q`, "disconnected"))
 }

@@ -110,10 +110,7 @@ func watchLag(b testing.TB, st *stack.Stack) *lagViewer {
 		}
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		for e, n := range s.Counts {
-			v.counts.Add(s.MatchID, e, n)
-		}
-		v.windows[s.MsgID()]++
+		v.add(s)
 		v.recv = append(v.recv, receipt{match: s.MatchID, end: s.WindowEnd, at: at, published: s.PublishedAt})
 	})
 	if err != nil {

@@ -139,23 +139,14 @@ func TestBrowserSessions(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("POST without a token: %d, want 401", res.StatusCode)
 	}
-	until := func(what, js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-		if err != nil {
-			log, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("log").innerText`))
-			t.Fatalf("waiting for %s: %v\npage log:\n%s", what, err, log)
-		}
-	}
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(st.HTTPURL()+"/?match=session-match")); err != nil {
 		t.Fatal(err)
 	}
-	until("connected", `document.getElementById("status").dataset.state === "connected"`)
+	until(ctx, t, "connected", `document.getElementById("status").dataset.state === "connected"`)
 	for range 3 {
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-emoji="🔥"]`))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	until("the three clicks counted in swarms", `Number(document.getElementById("total-all").textContent.replace(/,/g, "")) === 3`)
+	until(ctx, t, "the three clicks counted in swarms", `Number(document.getElementById("total-all").textContent.replace(/,/g, "")) === 3`)
 }

@@ -290,10 +290,11 @@ func (st *Stack) KafkaBrokers() []string { return st.cfg.KafkaBrokers }
 // (fanout.StageUsers), for the in-process stages and for tests.
 func (st *Stack) NATSOptions(user string) []nats.Option {
 	opts := []nats.Option{nats.UserInfo(user, st.Hub.Passwords()[user])}
-	if t := st.clientTLS(); t.CA != "" {
+	t := st.clientTLS()
+	if t.CA != "" {
 		opts = append(opts, nats.RootCAs(t.CA))
 	}
-	if t := st.clientTLS(); t.Cert != "" {
+	if t.Cert != "" {
 		opts = append(opts, nats.ClientCert(t.Cert, t.Key))
 	}
 	return opts

@@ -109,10 +109,7 @@ func watch(t testing.TB, wsURL string) *viewer {
 		}
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		for e, n := range s.Counts {
-			v.counts.Add(s.MatchID, e, n)
-		}
-		v.windows[s.MsgID()]++
+		v.add(s)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +118,15 @@ func watch(t testing.TB, wsURL string) *viewer {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// add records s: its counts and one delivery of its window. v.mu must be
+// held.
+func (v *viewer) add(s *wire.Swarm) {
+	for e, n := range s.Counts {
+		v.counts.Add(s.MatchID, e, n)
+	}
+	v.windows[s.MsgID()]++
 }
 
 func (v *viewer) total() int64 {

@@ -1,0 +1,40 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// BuildBinary builds the emostream binary into a new temp dir, for a test
+// package's TestMain (what names the package in the dir and the error). It
+// returns the binary's path and a cleanup that removes the dir.
+func BuildBinary(what string) (binary string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "emostream-"+what+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	binary = filepath.Join(dir, "emostream")
+	build := exec.Command("go", "build", "-o", binary, "github.com/emostream/emostream/cmd/emostream")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("%s: building emostream: %w", what, err)
+	}
+	return binary, func() { os.RemoveAll(dir) }, nil
+}
+
+// BusyAddr holds a loopback port until the test ends and returns its
+// address: a listen address that is taken.
+func BusyAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
