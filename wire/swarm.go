@@ -49,6 +49,10 @@ type Swarm struct {
 	// sequences only grow, even when a broker that lost its log tail makes
 	// Kafka offsets step back.
 	Partials map[int32]uint64 `json:"partials,omitempty"`
+	// Viewers is how many viewers watch the match: the sum of the latest
+	// occupancy report (Occupancy) of every edge, so approximate within
+	// one report interval. Zero (absent) when no edge reports.
+	Viewers int64 `json:"viewers,omitempty"`
 }
 
 // SwarmMsgID is the Nats-Msg-Id of a match's swarm for the window starting at
