@@ -53,6 +53,10 @@ type Swarm struct {
 	// occupancy report (Occupancy) of every edge, so approximate within
 	// one report interval. Zero (absent) when no edge reports.
 	Viewers int64 `json:"viewers,omitempty"`
+	// Moments are the crowd surges the processor detected in this window
+	// (also published on MomentSubject), so live viewers see them with
+	// the swarm.
+	Moments []Moment `json:"moments,omitempty"`
 }
 
 // SwarmMsgID is the Nats-Msg-Id of a match's swarm for the window starting at
