@@ -195,7 +195,7 @@ func (c LeafConfig) validate() error {
 }
 
 func (c LeafConfig) render() (string, error) {
-	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": wire.LiveSubjects,
+	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet, "HubNext": hubSwarmsGet, "Live": wire.LiveSubjects,
 		"LeafAllow":   []string{wire.LiveSubjects, serviceReplies, inboxes},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
 	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
@@ -270,15 +270,16 @@ websocket {
 accounts {
   HUB {
     users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
-      permissions: {publish: {allow: [{{q .HubGet}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}]
-    exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}]
+      permissions: {publish: {allow: [{{q .HubGet}}, {{q .HubNext}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}]
+    exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}, {service: {{q .HubNext}}}]
   }
   VIEWERS {
     users: [{user: {{q .Viewer}}, password: "", allowed_connection_types: ["WEBSOCKET"],
-      permissions: {publish: {allow: [{{q .Get}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
+      permissions: {publish: {allow: [{{q .Get}}, {{q .Next}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
     imports: [
       {stream: {account: HUB, subject: {{q .Live}}}}
       {service: {account: HUB, subject: {{q .HubGet}}}, to: {{q .Get}}}
+      {service: {account: HUB, subject: {{q .HubNext}}}, to: {{q .Next}}}
     ]
   }
 }

@@ -2,9 +2,9 @@ package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/emostream/emostream/wire"
@@ -15,56 +15,133 @@ import (
 // token.
 var ErrBadMatch = errors.New("fanout: bad match id")
 
-// getTimeout bounds the late-join request.
+// getTimeout bounds one stored-swarm request.
 const getTimeout = 5 * time.Second
 
 // pollInterval is how often Watch checks for a reconnect while idle.
 const pollInterval = time.Second
 
-// Watch delivers the swarms of match to fn, in window order and without
-// duplicates, until ctx ends (then it returns nil) or nc closes. It
-// subscribes to the live subject first, then reads the latest stored swarm
-// (late join), delivered with latest=true, then live ones. After nc
-// reconnects (to the same leaf or another one) it reads the latest again, so
-// a viewer ends on the newest window. Messages that are not swarms are
-// skipped.
-func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte, latest bool)) error {
-	if !wire.ValidMatchID(match) {
-		return fmt.Errorf("%w: %q", ErrBadMatch, match)
+// DefaultMaxRecovery bounds the "next" requests of one gap recovery.
+const DefaultMaxRecovery = 150
+
+// Source says how a swarm reached a viewer.
+type Source int
+
+const (
+	// SourceLive is a swarm received on the live subject.
+	SourceLive Source = iota
+	// SourceLatest is the match's last stored swarm, read on join (late
+	// join) or when a recovery could not reach the newest window.
+	SourceLatest
+	// SourceRecovered is a stored swarm read to fill a gap.
+	SourceRecovered
+)
+
+func (s Source) String() string {
+	return [...]string{"live", "latest", "recovered"}[s]
+}
+
+// Gap is a stretch of windows a viewer could not recover: From is the end of
+// the last window shown before it, To the start of the first one after it.
+// Windows is how many windows fit in it, an upper bound: a window without
+// reactions has no swarm.
+type Gap struct {
+	From, To time.Time
+	Windows  int
+	Reason   string
+}
+
+// WatchConfig configures a Watcher.
+type WatchConfig struct {
+	// Match is the match to watch. Required.
+	Match string
+	// OnSwarm receives each swarm shown, in window order, once. Required.
+	OnSwarm func(body []byte, src Source)
+	// OnGap receives each stretch of windows that could not be recovered
+	// (no longer stored, the recovery bound, or a failed request), just
+	// before the first swarm after it. Nil ignores gaps (they are counted).
+	OnGap func(Gap)
+	// MaxRecovery bounds the "next" requests of one recovery. Zero means
+	// 150.
+	MaxRecovery int
+}
+
+// WatchStats counts what a Watcher did. Safe to read while it runs.
+type WatchStats struct {
+	// Shown counts swarms given to OnSwarm; Recovered those of them read
+	// by gap recovery.
+	Shown, Recovered atomic.Uint64
+	// Unrecoverable counts windows in reported gaps (an upper bound), Gaps
+	// the gaps.
+	Unrecoverable, Gaps atomic.Uint64
+	// Dropped counts messages not shown: another match's swarm, a window
+	// not newer than the last shown, an undecodable body.
+	Dropped atomic.Uint64
+	// Repeats counts stored swarms received again after recovery had
+	// shown them (not counted as Dropped).
+	Repeats atomic.Uint64
+}
+
+// Watcher delivers the swarms of one match to a viewer, gap-free: the
+// client side of the viewer protocol (docs/api.md, "Viewer protocol").
+type Watcher struct {
+	nc    *nats.Conn
+	cfg   WatchConfig
+	stats WatchStats
+
+	lastStart, lastEnd time.Time
+	lastSeq            uint64
+	lost               string // why the windows after the last shown may be missing; "" if none are
+	reconnects         uint64
+}
+
+// NewWatcher validates cfg.
+func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
+	if !wire.ValidMatchID(cfg.Match) {
+		return nil, fmt.Errorf("%w: %q", ErrBadMatch, cfg.Match)
 	}
-	sub, err := nc.SubscribeSync(wire.LiveSubject(match))
+	if cfg.OnSwarm == nil {
+		return nil, errors.New("fanout: WatchConfig.OnSwarm is required")
+	}
+	if cfg.MaxRecovery <= 0 {
+		cfg.MaxRecovery = DefaultMaxRecovery
+	}
+	return &Watcher{nc: nc, cfg: cfg}, nil
+}
+
+// Stats returns the watcher's counters.
+func (w *Watcher) Stats() *WatchStats { return &w.stats }
+
+// Watch delivers the swarms of match to fn, in window order and without
+// duplicates, until ctx ends (then it returns nil) or nc closes; latest is
+// false for live swarms and true for stored ones (late join, recovery). See
+// Watcher.Run.
+func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte, latest bool)) error {
+	w, err := NewWatcher(nc, WatchConfig{Match: match,
+		OnSwarm: func(b []byte, src Source) { fn(b, src != SourceLive) }})
 	if err != nil {
-		return fmt.Errorf("subscribing to %s: %w", match, err)
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// Run watches until ctx ends (then it returns nil) or the connection closes.
+// It subscribes to the live subject, shows the latest stored swarm (late
+// join), then live ones. After a reconnect, or when a live swarm starts after
+// the last shown window ended, it first reads the stored swarms after the
+// last shown one ("next", bounded by MaxRecovery) and shows them in order.
+// A swarm is shown only if its match_id is the watched match and its window
+// starts after the last shown one's; other messages are dropped and counted.
+func (w *Watcher) Run(ctx context.Context) error {
+	sub, err := w.nc.SubscribeSync(wire.LiveSubject(w.cfg.Match))
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", w.cfg.Match, err)
 	}
 	defer sub.Unsubscribe()
-	w := &watcher{nc: nc, match: match, fn: fn}
-	if err := w.join(ctx); err != nil && ctx.Err() == nil {
-		return err
-	}
-	return w.loop(ctx, sub)
-}
-
-type watcher struct {
-	nc         *nats.Conn
-	match      string
-	fn         func([]byte, bool)
-	last       time.Time
-	reconnects uint64
-}
-
-// join reads the latest stored swarm and delivers it if it is newer than
-// what was delivered so far.
-func (w *watcher) join(ctx context.Context) error {
 	w.reconnects = w.nc.Stats().Reconnects
-	body, err := LatestSwarm(ctx, w.nc, w.match)
-	if err != nil || body == nil {
+	if err := w.catchUp(ctx, 0); err != nil && ctx.Err() == nil {
 		return err
 	}
-	w.deliver(body, true)
-	return nil
-}
-
-func (w *watcher) loop(ctx context.Context, sub *nats.Subscription) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, pollInterval)
 		msg, err := sub.NextMsgWithContext(wctx)
@@ -73,48 +150,72 @@ func (w *watcher) loop(ctx context.Context, sub *nats.Subscription) error {
 		case ctx.Err() != nil:
 			return nil
 		case err == nil:
-			w.deliver(msg.Data, false)
+			err = w.live(ctx, msg)
 		case errors.Is(err, context.DeadlineExceeded):
+			err = nil
 		default:
-			return fmt.Errorf("watching %s: %w", w.match, err)
+			return fmt.Errorf("watching %s: %w", w.cfg.Match, err)
 		}
-		if w.nc.Stats().Reconnects != w.reconnects {
-			if err := w.join(ctx); err != nil && ctx.Err() == nil {
-				return err
-			}
+		if err == nil && w.nc.Stats().Reconnects != w.reconnects {
+			w.reconnects = w.nc.Stats().Reconnects
+			err = w.catchUp(ctx, 0)
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
 		}
 	}
 }
 
-func (w *watcher) deliver(body []byte, latest bool) {
-	var s struct {
-		WindowStart time.Time `json:"window_start"`
+// live handles one message of the live subject.
+func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
+	s := parseSwarm(msg)
+	if s.valid && w.lastSeq != 0 && s.start.After(w.lastEnd) && s.seq != w.lastSeq+1 {
+		// Windows may be missing between the last shown and this one.
+		until := s.seq
+		if until == 0 {
+			until = ^uint64(0)
+		}
+		if err := w.catchUp(ctx, until); err != nil {
+			return err
+		}
 	}
-	if json.Unmarshal(body, &s) != nil || !s.WindowStart.After(w.last) {
+	w.show(s, SourceLive)
+	return nil
+}
+
+// show delivers s if it belongs to the match and is newer than the last
+// shown swarm.
+func (w *Watcher) show(s storedSwarm, src Source) {
+	switch {
+	case s.valid && s.match == w.cfg.Match && s.seq != 0 && s.seq <= w.lastSeq && !s.start.After(w.lastStart):
+		w.stats.Repeats.Add(1)
+		return
+	case !s.valid || s.match != w.cfg.Match || !s.start.After(w.lastStart):
+		w.stats.Dropped.Add(1)
 		return
 	}
-	w.last = s.WindowStart
-	w.fn(body, latest)
+	if w.lost != "" && !w.lastEnd.IsZero() && s.start.After(w.lastEnd) {
+		w.gap(s.start)
+	}
+	w.lost = ""
+	w.lastStart, w.lastEnd = s.start, s.end
+	w.lastSeq = max(w.lastSeq, s.seq)
+	w.stats.Shown.Add(1)
+	if src == SourceRecovered {
+		w.stats.Recovered.Add(1)
+	}
+	w.cfg.OnSwarm(s.body, src)
 }
 
-// LatestSwarm returns the body of the last stored swarm of match (a JetStream
-// direct get, the one request a viewer may make), or nil if there is none.
-func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, getTimeout)
-	defer cancel()
-	msg, err := nc.RequestWithContext(ctx, wire.LatestSwarmRequest(match), nil)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, nil // no stream yet: live swarms only
-	case err != nil:
-		return nil, fmt.Errorf("reading the latest swarm of %s: %w", match, err)
+// gap reports the windows between the last shown one and to.
+func (w *Watcher) gap(to time.Time) {
+	n := 1
+	if d := w.lastEnd.Sub(w.lastStart); d > 0 {
+		n = int((to.Sub(w.lastEnd) + d - 1) / d)
 	}
-	switch status := msg.Header.Get("Status"); status {
-	case "":
-		return msg.Data, nil
-	case "404":
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("reading the latest swarm of %s: status %s %s", match, status, msg.Header.Get("Description"))
+	w.stats.Gaps.Add(1)
+	w.stats.Unrecoverable.Add(uint64(n))
+	if w.cfg.OnGap != nil {
+		w.cfg.OnGap(Gap{From: w.lastEnd, To: to, Windows: n, Reason: w.lost})
 	}
 }

@@ -18,7 +18,12 @@ import (
 const watchSynopsis = `Watches a match's swarms as a viewer does: connects to a leaf over NATS
 WebSocket (or to any NATS URL), prints the latest swarm at once (late join,
 marked "latest"), then one line per live swarm: window start, swarm units,
-counts, total, and latency = now - window end.`
+counts, total, latency = now - window end, viewers ("N watching") and crowd
+moments when the swarm has them. After a reconnect, or when a live window
+comes after a gap, it reads the missed windows from the stream first
+(marked "recovered") and prints a line for each stretch of windows it could
+not recover. At exit it prints a summary: shown, recovered, unrecoverable,
+dropped (another match's swarm, or a window not newer than the last shown).`
 
 func init() {
 	register(&command{name: "watch", summary: "print a match's live swarms, as a viewer receives them", run: runWatch})
@@ -45,25 +50,47 @@ func runWatch(ctx context.Context, env *environment, args []string) error {
 	}
 	defer nc.Close()
 	fmt.Fprintf(env.stdout, "watching %s on %s\n", *match, nc.ConnectedUrl())
-	return fanout.Watch(ctx, nc, *match, func(body []byte, latest bool) {
-		printSwarm(env.stdout, body, latest, time.Now())
-	})
+	w, err := fanout.NewWatcher(nc, fanout.WatchConfig{Match: *match,
+		OnSwarm: func(body []byte, src fanout.Source) { printSwarm(env.stdout, body, src, time.Now()) },
+		OnGap:   func(g fanout.Gap) { printGap(env.stdout, g) }})
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	err = w.Run(ctx)
+	s := w.Stats()
+	fmt.Fprintf(env.stdout, "summary: shown %d, recovered %d, unrecoverable %d (in %d gaps), dropped %d\n",
+		s.Shown.Load(), s.Recovered.Load(), s.Unrecoverable.Load(), s.Gaps.Load(), s.Dropped.Load())
+	return err
 }
 
-// printSwarm prints one swarm as a line.
-func printSwarm(w io.Writer, body []byte, latest bool, now time.Time) {
+// printGap prints a stretch of windows that could not be recovered.
+func printGap(w io.Writer, g fanout.Gap) {
+	fmt.Fprintf(w, "missed  %s–%s up to %d window(s) not recovered: %s\n",
+		g.From.Format("15:04:05.000"), g.To.Format("15:04:05.000"), g.Windows, g.Reason)
+}
+
+// printSwarm prints one swarm as a line, and a line per crowd moment.
+func printSwarm(w io.Writer, body []byte, src fanout.Source, now time.Time) {
 	s, err := wire.DecodeSwarm(body)
 	if err != nil {
 		fmt.Fprintf(w, "undecodable swarm: %v\n", err)
 		return
 	}
-	tag := "live  "
-	if latest {
-		tag = "latest"
+	watching := ""
+	if s.Viewers > 0 {
+		watching = fmt.Sprintf(" · %d watching", s.Viewers)
 	}
-	fmt.Fprintf(w, "%s %s units %s counts %s total %d latency %s\n", tag,
+	fmt.Fprintf(w, "%-9s %s units %s counts %s total %d latency %s%s\n", src,
 		s.WindowStart.Format("15:04:05.000"), emojiCounts(s.Swarm), emojiCounts(s.Counts), s.Total,
-		now.Sub(s.WindowEnd).Round(time.Millisecond))
+		now.Sub(s.WindowEnd).Round(time.Millisecond), watching)
+	for _, m := range s.Moments {
+		what := m.Emoji
+		if what == "" {
+			what = "all reactions"
+		}
+		fmt.Fprintf(w, "moment    %s %s %d (%.1f× the baseline, rule %s)\n",
+			m.WindowStart.Format("15:04:05.000"), what, m.Size, m.Ratio, m.Rule)
+	}
 }
 
 func emojiCounts(m map[string]int64) string {

@@ -1,0 +1,151 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+	"github.com/nats-io/nats.go"
+)
+
+// storedSwarm is a swarm message as a viewer checks it.
+type storedSwarm struct {
+	body       []byte
+	seq        uint64 // Nats-Sequence; 0 if absent
+	match      string
+	start, end time.Time
+	valid      bool // a swarm with a window; the fields above are set
+}
+
+// parseSwarm reads what a viewer checks of a swarm message; valid is false
+// for a body that is not a swarm with a window.
+func parseSwarm(msg *nats.Msg) storedSwarm {
+	s := storedSwarm{body: msg.Data}
+	if msg.Header != nil {
+		s.seq, _ = strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
+	}
+	var v struct {
+		MatchID     string    `json:"match_id"`
+		WindowStart time.Time `json:"window_start"`
+		WindowEnd   time.Time `json:"window_end"`
+	}
+	if json.Unmarshal(msg.Data, &v) != nil || !v.WindowEnd.After(v.WindowStart) {
+		return s
+	}
+	s.match, s.start, s.end, s.valid = v.MatchID, v.WindowStart, v.WindowEnd, true
+	return s
+}
+
+// catchUp shows the stored swarms after the last shown one, in order, up to
+// but not including stream sequence until (0: up to the newest). Nothing
+// shown yet, it shows the latest stored swarm instead (late join).
+//
+// Its first request asks for the last shown sequence itself: the stream
+// drops a match's swarms oldest first, so while the last shown one is stored,
+// every later one is too; when it is gone, the windows up to the first stored
+// one are reported as a gap.
+func (w *Watcher) catchUp(ctx context.Context, until uint64) error {
+	if w.lastSeq == 0 {
+		if until != 0 {
+			return nil
+		}
+		return w.latest(ctx)
+	}
+	from := w.lastSeq
+	for i := range w.cfg.MaxRecovery {
+		s, found, err := w.next(ctx, from)
+		switch {
+		case err != nil:
+			w.lost = fmt.Sprintf("recovery failed: %v", err)
+			return w.fallback(ctx, until)
+		case i == 0 && (!found || s.seq != w.lastSeq):
+			w.lost = "no longer stored"
+		}
+		if !found || (until != 0 && s.seq >= until) {
+			return nil
+		}
+		if s.seq != w.lastSeq {
+			w.show(s, SourceRecovered)
+		}
+		from = s.seq + 1
+	}
+	w.lost = fmt.Sprintf("recovery bound reached (%d requests)", w.cfg.MaxRecovery)
+	return w.fallback(ctx, until)
+}
+
+// fallback ends a recovery that could not reach its target: a live swarm
+// waiting to be shown comes next, otherwise the latest stored one.
+func (w *Watcher) fallback(ctx context.Context, until uint64) error {
+	if until != 0 {
+		return nil
+	}
+	return w.latest(ctx)
+}
+
+// latest shows the match's last stored swarm.
+func (w *Watcher) latest(ctx context.Context) error {
+	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil)
+	if err != nil || msg == nil {
+		return err
+	}
+	w.show(parseSwarm(msg), SourceLatest)
+	return nil
+}
+
+// next reads the match's first stored swarm at sequence seq or later.
+func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, error) {
+	s, found, err := nextSwarm(ctx, w.nc, w.cfg.Match, seq)
+	if err == nil && found && s.seq < seq {
+		err = fmt.Errorf("answer for sequence %d has sequence %d", seq, s.seq)
+	}
+	return s, found, err
+}
+
+// nextSwarm reads match's first stored swarm at stream sequence seq or later
+// (the viewer protocol's "next"); found is false when there is none.
+func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64) (s storedSwarm, found bool, err error) {
+	msg, err := storedGet(ctx, nc, wire.SwarmsGet, wire.SwarmsAfter(match, seq))
+	if err != nil || msg == nil {
+		return s, false, err
+	}
+	if s = parseSwarm(msg); s.seq == 0 {
+		return s, false, fmt.Errorf("reading the swarm of %s after %d: no %s header", match, seq, wire.SeqHeader)
+	}
+	return s, true, nil
+}
+
+// LatestSwarm returns the body of the last stored swarm of match (a JetStream
+// direct get, the viewer's late join), or nil if there is none.
+func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, error) {
+	msg, err := storedGet(ctx, nc, wire.LatestSwarmRequest(match), nil)
+	if err != nil || msg == nil {
+		return nil, err
+	}
+	return msg.Data, nil
+}
+
+// storedGet sends a direct get and returns its answer, or nil for none
+// (404, or no stream yet).
+func storedGet(ctx context.Context, nc *nats.Conn, subject string, body []byte) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, getTimeout)
+	defer cancel()
+	msg, err := nc.RequestWithContext(ctx, subject, body)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, nil // no stream yet: live swarms only
+	case err != nil:
+		return nil, fmt.Errorf("reading a stored swarm (%s): %w", subject, err)
+	}
+	switch status := msg.Header.Get("Status"); status {
+	case "":
+		return msg, nil
+	case "404":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("reading a stored swarm (%s): status %s %s", subject, status, msg.Header.Get("Description"))
+	}
+}

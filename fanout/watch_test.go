@@ -1,0 +1,390 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// watched is a Watcher running until the test ends, with what it showed.
+type watched struct {
+	*Watcher
+	r      *recorder
+	mu     sync.Mutex
+	srcs   []Source
+	gaps   []Gap
+	cancel func()
+}
+
+func startWatcher(t *testing.T, nc *nats.Conn, match string) *watched {
+	t.Helper()
+	w := &watched{r: &recorder{}}
+	add := w.r.add(t)
+	var err error
+	w.Watcher, err = NewWatcher(nc, WatchConfig{Match: match,
+		OnSwarm: func(b []byte, src Source) {
+			add(b, src != SourceLive)
+			w.mu.Lock()
+			w.srcs = append(w.srcs, src)
+			w.mu.Unlock()
+		},
+		OnGap: func(g Gap) { w.mu.Lock(); w.gaps = append(w.gaps, g); w.mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	w.cancel = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(w.cancel)
+	return w
+}
+
+func (w *watched) gapList() []Gap {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.gaps)
+}
+
+// waitLast waits until the last window shown is want.
+func (w *watched) waitLast(t *testing.T, want int) {
+	t.Helper()
+	waitFor(t, 15*time.Second, func() bool { g := w.r.got(); return len(g) > 0 && g[len(g)-1] == want },
+		"window %d shown (got %v)", want, w.r.got())
+}
+
+func span(from, to int) []int {
+	var out []int
+	for w := from; w <= to; w++ {
+		out = append(out, w)
+	}
+	return out
+}
+
+// TestWatchRecoversAcrossLeafRestart: a viewer whose leaf restarts while
+// swarms are published gets every window once, in order; those published
+// while it was away are read back with "next" through the leaf.
+func TestWatchRecoversAcrossLeafRestart(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	cfg := leafConfig("leaf-a", h.LeafRemote(), false)
+	l := startLeaf(t, cfg)
+	nc := connect(t, l.WebSocketURL(), nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+	w := startWatcher(t, nc, "final")
+	waitInterest(t, h.embedded, wire.LiveSubject("final"), 1)
+	for i := 1; i <= 3; i++ {
+		publishSwarm(t, js, "final", i)
+	}
+	w.waitLast(t, 3)
+
+	l.Shutdown()
+	for i := 4; i <= 8; i++ { // the viewer's leaf is down
+		publishSwarm(t, js, "final", i)
+	}
+	cfg.WebSocketListen = l.WebSocketURL()[len("ws://"):]
+	startLeaf(t, cfg)
+	w.waitLast(t, 8)
+	waitInterest(t, h.embedded, wire.LiveSubject("final"), 1)
+	publishSwarm(t, js, "final", 9)
+	w.waitLast(t, 9)
+	if got := w.r.got(); !slices.Equal(got, span(1, 9)) {
+		t.Errorf("windows %v, want 1…9 once each", got)
+	}
+	if n := w.Stats().Recovered.Load(); n < 4 {
+		t.Errorf("recovered %d, want at least windows 4…7", n)
+	}
+	if g := w.gapList(); len(g) != 0 {
+		t.Errorf("gaps %+v, want none", g)
+	}
+}
+
+// TestWatchRecoversAcrossBlip: a viewer whose connection is cut (a proxy
+// drops it and refuses new ones for a while) gets every window once.
+func TestWatchRecoversAcrossBlip(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	p, nc := proxiedViewer(t, h)
+	w := startWatcher(t, nc, "final")
+	publishSwarm(t, js, "final", 1) // stored before the first live one: late join or live
+	w.waitLast(t, 1)
+	publishSwarm(t, js, "final", 2)
+	w.waitLast(t, 2)
+
+	p.cutAndWait(t, nc)
+	for i := 3; i <= 6; i++ {
+		publishSwarm(t, js, "final", i)
+		publishSwarm(t, js, "other", i) // another match interleaved in the stream
+	}
+	p.heal()
+	w.waitLast(t, 6)
+	publishSwarm(t, js, "final", 7)
+	w.waitLast(t, 7)
+	if got := w.r.got(); !slices.Equal(got, span(1, 7)) {
+		t.Errorf("windows %v, want 1…7 once each", got)
+	}
+	if n := w.Stats().Recovered.Load(); n != 4 {
+		t.Errorf("recovered %d, want 4 (windows 3…6)", n)
+	}
+}
+
+// TestWatchFillsLiveGap: a live swarm that starts after the last shown
+// window ended makes the viewer read the stored ones between first. The
+// stream here does not RePublish; the test publishes the live subject as
+// the stream would, with Nats-Sequence.
+func TestWatchFillsLiveGap(t *testing.T) {
+	h := startHub(t)
+	nc := connect(t, h.ClientURL())
+	js := plainStream(t, nc, 300)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	seqs := map[int]uint64{}
+	for i := 1; i <= 5; i++ {
+		seqs[i] = storeOnly(t, js, "final", i)
+		storeOnly(t, js, "other", i)
+	}
+	publishLive(t, nc, "final", 1, seqs[1])
+	w.waitLast(t, 1)
+	publishLive(t, nc, "final", 5, seqs[5]) // 2…4 went missing on the live path
+	w.waitLast(t, 5)
+	if got := w.r.got(); !slices.Equal(got, span(1, 5)) {
+		t.Errorf("windows %v, want 1…5", got)
+	}
+	w.mu.Lock()
+	srcs := slices.Clone(w.srcs)
+	w.mu.Unlock()
+	want := []Source{SourceLive, SourceRecovered, SourceRecovered, SourceRecovered, SourceLive}
+	if !slices.Equal(srcs, want) {
+		t.Errorf("sources %v, want %v", srcs, want)
+	}
+}
+
+// TestWatchDropsForged: a swarm of another match, or of a window not newer
+// than the last shown, on the watched match's live subject is dropped and
+// counted, and the viewer goes on.
+func TestWatchDropsForged(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	nc := connect(t, h.ClientURL())
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	publishSwarm(t, js, "final", 5)
+	w.waitLast(t, 5)
+	for _, body := range [][]byte{swarmBody("other", 9), swarmBody("final", 3), swarmBody("final", 5), []byte("not json")} {
+		if err := nc.Publish(wire.LiveSubject("final"), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, func() bool { return w.Stats().Dropped.Load() == 4 }, "4 dropped (got %d)", w.Stats().Dropped.Load())
+	publishSwarm(t, js, "final", 6)
+	w.waitLast(t, 6)
+	if got := w.r.got(); !slices.Equal(got, []int{5, 6}) {
+		t.Errorf("windows %v, want [5 6]", got)
+	}
+}
+
+// TestWatchReportsUnrecoverable: windows the stream no longer holds (its
+// per-match limit dropped them while the viewer was cut off) are reported
+// as one gap; the ones it holds are recovered.
+func TestWatchReportsUnrecoverable(t *testing.T) {
+	h := startHub(t)
+	js := plainStream(t, connect(t, h.ClientURL()), 3)
+	p, nc := proxiedViewer(t, h)
+	storeOnly(t, js, "final", 1)
+	w := startWatcher(t, nc, "final")
+	w.waitLast(t, 1) // late join
+	p.cutAndWait(t, nc)
+	for i := 2; i <= 8; i++ { // the stream keeps 6, 7, 8
+		storeOnly(t, js, "final", i)
+	}
+	p.heal()
+	w.waitLast(t, 8)
+	if got := w.r.got(); !slices.Equal(got, []int{1, 6, 7, 8}) {
+		t.Errorf("windows %v, want [1 6 7 8]", got)
+	}
+	g := w.gapList()
+	if len(g) != 1 || !g[0].From.Equal(window(2)) || !g[0].To.Equal(window(6)) || g[0].Windows != 4 || g[0].Reason != "no longer stored" {
+		t.Errorf("gaps %+v, want one of windows 2…5 (4), no longer stored", g)
+	}
+	if s := w.Stats(); s.Unrecoverable.Load() != 4 || s.Recovered.Load() != 3 {
+		t.Errorf("unrecoverable %d recovered %d, want 4 and 3", s.Unrecoverable.Load(), s.Recovered.Load())
+	}
+}
+
+// TestWatchRecoveryBound: a recovery stops after MaxRecovery requests,
+// reports the rest as a gap and ends on the latest window.
+func TestWatchRecoveryBound(t *testing.T) {
+	h := startHub(t)
+	js := plainStream(t, connect(t, h.ClientURL()), 300)
+	p, nc := proxiedViewer(t, h)
+	storeOnly(t, js, "final", 1)
+	var gaps []Gap
+	var mu sync.Mutex
+	w, err := NewWatcher(nc, WatchConfig{Match: "final", MaxRecovery: 3, OnSwarm: func([]byte, Source) {},
+		OnGap: func(g Gap) { mu.Lock(); gaps = append(gaps, g); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, func() bool { return w.Stats().Shown.Load() == 1 }, "late join")
+	p.cutAndWait(t, nc)
+	for i := 2; i <= 10; i++ {
+		storeOnly(t, js, "final", i)
+	}
+	p.heal()
+	// 3 requests: the anchor (window 1), then windows 2 and 3; then latest 10.
+	waitFor(t, 10*time.Second, func() bool { return w.Stats().Shown.Load() == 4 }, "recovery")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gaps) != 1 || !gaps[0].From.Equal(window(4)) || !gaps[0].To.Equal(window(10)) || gaps[0].Windows != 6 {
+		t.Errorf("gaps %+v, want windows 4…9", gaps)
+	}
+}
+
+// plainStream creates EMOSTREAM_SWARMS without RePublish, keeping perMatch
+// swarms per match.
+func plainStream(t *testing.T, nc *nats.Conn, perMatch int64) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = js.CreateStream(context.Background(), jetstream.StreamConfig{Name: wire.SwarmsStream,
+		Subjects: []string{wire.SwarmsSubjects}, AllowDirect: true, MaxMsgsPerSubject: perMatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// storeOnly stores the swarm of window i and returns its sequence.
+func storeOnly(t *testing.T, js jetstream.JetStream, match string, i int) uint64 {
+	t.Helper()
+	ack, err := js.Publish(context.Background(), wire.SwarmSubject(match), swarmBody(match, i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// publishLive sends window i on the live subject as the stream's RePublish
+// would.
+func publishLive(t *testing.T, nc *nats.Conn, match string, i int, seq uint64) {
+	t.Helper()
+	msg := nats.NewMsg(wire.LiveSubject(match))
+	msg.Data = swarmBody(match, i)
+	msg.Header.Set(wire.SeqHeader, strconv.FormatUint(seq, 10))
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitViewer waits until the hub's stage account has a subscriber to
+// match's live subject.
+func waitViewer(t *testing.T, h *Hub, match string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, func() bool {
+		acc, err := h.Server().LookupAccount("STAGES")
+		return err == nil && acc.SubscriptionInterest(wire.LiveSubject(match))
+	}, "a viewer of %s", match)
+}
+
+// proxy forwards TCP to a server; cut closes its connections and refuses
+// new ones until heal.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	down   bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.serve()
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// proxiedViewer connects to h through a proxy, reconnecting at once.
+func proxiedViewer(t *testing.T, h *Hub) (*proxy, *nats.Conn) {
+	p := startProxy(t, h.ClientURL()[len("nats://"):])
+	return p, connect(t, "nats://"+p.addr(), nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+}
+
+// cutAndWait cuts the proxy and waits until nc noticed.
+func (p *proxy) cutAndWait(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	p.cut()
+	waitFor(t, 5*time.Second, func() bool { return !nc.IsConnected() }, "the viewer disconnected")
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		go func() { io.Copy(s, c); s.Close() }()
+		go func() { io.Copy(c, s); c.Close() }()
+	}
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
