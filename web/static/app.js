@@ -1,8 +1,10 @@
 // The page: reads /v1/config, builds the emoji buttons, sends reactions,
-// shows the live swarm of one match, and logs what went in and came out.
+// shows the live swarm of one match (after the spoiler-free delay), the
+// match's story (story.js), and logs what went in and came out.
 import { getConfig, getMatches, postEvents, useSessions } from "./api.js";
 import { Live } from "./live.js";
 import { Sender } from "./sender.js";
+import { Story } from "./story.js";
 import { SwarmView } from "./swarm.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,21 +23,29 @@ const state = {
   registry: [],   // the registry's live and scheduled matches, GET /v1/matches
 };
 const MATCHES_REFRESH_MS = 30000;
-let live, sender, view;
+const MAX_DELAY_S = 300;
+const MAX_HELD = 1000; // swarms waiting for their delay; more drops the oldest
+let live, sender, view, story;
+
+// The spoiler-free delay: a swarm is shown when its window end plus delayMs
+// has passed, never earlier.
+const delay = { ms: 0, held: [], timer: 0 };
+let dropped = 0, missed = 0;
 
 boot();
 
 async function boot() {
   setMatch(initialMatch(), false);
   view = new SwarmView($("stage"));
+  setDelay(initialDelay());
   wireControls();
-  for (let delay = 1000; ; delay = Math.min(delay * 2, 10000)) {
+  for (let wait = 1000; ; wait = Math.min(wait * 2, 10000)) {
     try {
       state.cfg = await getConfig();
       break;
     } catch (err) {
       showMessage(`Can't load the configuration (${err.message}); retrying…`, "error");
-      await new Promise((r) => setTimeout(r, delay));
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
   showMessage("");
@@ -62,8 +72,23 @@ function start(cfg) {
   $("legend").textContent = `Each large emoji is one swarm unit of ${fmt.format(cfg.swarmThreshold)} identical reactions. Small ones sample the window's raw reactions.`;
   sender = new Sender({ getMatch: () => state.match, emojiTypes: cfg.emojiTypes,
     onResult: senderResult, onChange: renderSender });
-  live = new Live({ servers: cfg.wsURLs, onStatus: renderStatus, onSwarm: showSwarm,
+  story = new Story({
+    els: { chart: $("chart"), legend: $("chart-legend"), markers: $("markers"), detail: $("moment-detail"),
+      replayFrom: $("replay-from"), replayFromOut: $("replay-from-out"), replaySpeed: $("replay-speed"),
+      replayToggle: $("replay-toggle"), replayStatus: $("replay-status") },
+    emojis: cfg.emojiTypes, horizon: () => Date.now() - delay.ms,
+    onReplay: (swarm, ms) => view.play({ ...swarm, swarm: unitsOf(swarm.counts, cfg.swarmThreshold) }, ms),
     onNote: (text) => log("info", text) });
+  story.load(state.match);
+  setInterval(() => { if (delay.ms > 0) story.render(); }, 1000); // the horizon moves on
+  live = new Live({ servers: cfg.wsURLs, onStatus: renderStatus, onNote: (text) => log("info", text),
+    onSwarm: (swarm, source) => { story.addSwarm(swarm); hold(swarm, source); },
+    onDrop: (reason) => { dropped++; renderVerify(); log("info", `dropped a message on the live subject: ${reason}`); },
+    onGap: (g) => {
+      missed += g.windows;
+      renderVerify();
+      log("error", `windows ${clock(g.from)}–${clock(g.to)} (up to ${g.windows}) not recovered: ${g.reason}`);
+    } });
   live.watch(state.match);
   if (cfg.wsURLs.length) live.connect();
   else renderStatus("disconnected", "the server lists no WebSocket URLs");
@@ -82,6 +107,7 @@ function wireControls() {
     if (!sender) return;
     sender.running ? sender.stop() : sender.start();
   });
+  $("delay").addEventListener("input", () => setDelay(Number($("delay").value) * 1000));
   $("auto-rate").addEventListener("input", readSenderInputs);
   $("auto-users").addEventListener("input", readSenderInputs);
   readSenderInputs();
@@ -109,6 +135,8 @@ function setMatch(match, switching) {
   if (!switching) return;
   resetCounts();
   if (view) view.clear();
+  delay.held = [];
+  if (story) story.load(match);
   if (live) live.watch(match);
   log("info", `watching ${match}`);
 }
@@ -202,6 +230,64 @@ function renderSender() {
     (s.failed ? ` · ${fmt.format(s.failed)} refused` : "");
 }
 
+// ---- the spoiler-free delay ----
+
+// initialDelay reads ?delay=30s (also 30, 500ms, 1m) in ms.
+function initialDelay() {
+  const q = new URLSearchParams(location.search).get("delay");
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec((q || "").trim());
+  if (!m) return 0;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60000 }[m[2] || "s"];
+}
+
+function setDelay(ms) {
+  delay.ms = Math.min(MAX_DELAY_S * 1000, Math.max(0, Math.round(ms) || 0));
+  $("delay").value = String(Math.round(delay.ms / 1000));
+  $("delay-out").textContent = `${delay.ms / 1000} s`;
+  document.body.dataset.delayMs = String(delay.ms);
+  const url = new URL(location.href);
+  if (delay.ms) url.searchParams.set("delay", `${delay.ms / 1000}s`);
+  else url.searchParams.delete("delay");
+  history.replaceState(null, "", url);
+  if (story) story.render();
+  release();
+}
+
+// hold keeps a verified swarm until its window end plus the delay.
+function hold(swarm, source) {
+  delay.held.push({ swarm, source, due: Date.parse(swarm.window_end) });
+  while (delay.held.length > MAX_HELD) delay.held.shift();
+  release();
+}
+
+// release shows every held swarm whose time has come, then sleeps until
+// the next one is due.
+function release() {
+  clearTimeout(delay.timer);
+  const now = Date.now();
+  while (delay.held.length && delay.held[0].due + delay.ms <= now) {
+    const { swarm, source } = delay.held.shift();
+    showSwarm(swarm, source);
+  }
+  if (delay.held.length) {
+    delay.timer = setTimeout(release, Math.max(10, delay.held[0].due + delay.ms - Date.now()));
+  }
+}
+
+function unitsOf(counts, threshold) {
+  const out = {};
+  for (const [e, n] of Object.entries(counts || {})) if (n >= threshold) out[e] = Math.floor(n / threshold);
+  return out;
+}
+
+function renderVerify() {
+  const el = $("verify");
+  el.dataset.dropped = String(dropped);
+  el.dataset.missed = String(missed);
+  el.textContent = [dropped ? `${plural(dropped, "message")} dropped` : "", missed ? `${plural(missed, "window")} missed` : ""]
+    .filter(Boolean).join(" · ");
+}
+
 // ---- receiving ----
 
 function renderStatus(st, detail) {
@@ -226,7 +312,16 @@ function showSwarm(swarm, source) {
     return;
   }
   state.lastWindowStart = start;
-  const delay = received - end;
+  const lag = received - end;
+  const info = $("window-info");
+  info.dataset.windowStart = String(start);
+  info.dataset.windowEnd = String(end);
+  info.dataset.shownAt = String(received);
+  info.dataset.source = source;
+  const watching = $("watching");
+  watching.hidden = !(swarm.viewers > 0);
+  watching.textContent = swarm.viewers > 0 ? `${fmt.format(swarm.viewers)} watching` : "";
+  watching.dataset.viewers = String(swarm.viewers || 0);
   const counts = swarm.counts || {};
   const units = swarm.swarm || {};
   let total = 0, totalUnits = 0;
@@ -249,11 +344,12 @@ function showSwarm(swarm, source) {
   $("total-swarm").textContent = fmt.format(totalUnits);
   $("total-swarm-word").textContent = totalUnits === 1 ? "swarm unit" : "swarm units";
   $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, 0));
-  const tag = source === "latest" ? "stored · " : "";
-  $("window-info").textContent = `${tag}${clock(start)}–${clock(end)} · delay ${fmtDelay(delay)}` +
+  const tag = source === "latest" ? "stored · " : source === "recovered" ? "recovered · " : "";
+  $("window-info").textContent = `${tag}${clock(start)}–${clock(end)} · delay ${fmtDelay(lag)}` +
     (swarm.partitions ? ` · ${swarm.partitions} partition${swarm.partitions === 1 ? "" : "s"}` : "") + (swarm.closed_by ? ` · closed by ${swarm.closed_by.replace(/_/g, " ")}` : "");
   $("stage-idle").hidden = true;
-  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${plural(total, "reaction")}, ${plural(totalUnits, "unit")}, delay ${fmtDelay(delay)}`);
+  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${plural(total, "reaction")}, ${plural(totalUnits, "unit")}, delay ${fmtDelay(lag)}`);
+  for (const m of swarm.moments || []) log("window", `moment: ${m.emoji || "all reactions"} ${fmt.format(m.size)} (${Number(m.ratio).toFixed(1)}×)`);
   view.play(swarm, state.cfg.windowMs);
 }
 

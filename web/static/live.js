@@ -1,23 +1,35 @@
-// The viewer side: a NATS WebSocket connection to a leaf cluster that
-// subscribes to emostream.live.<match> and, on join and after each reconnect,
-// reads the match's latest stored swarm with a JetStream direct get.
+// The viewer side (docs/api.md, "Viewer protocol"): a NATS WebSocket
+// connection to a leaf cluster or an edge that subscribes to
+// emostream.live.<match>, reads the match's latest stored swarm on join
+// ("latest"), and after a reconnect or a live window that comes after a gap
+// reads the missed ones ("next", from the last shown sequence). It shows a
+// swarm only if it is the match's and newer than the last shown.
 import { wsconnect, Empty } from "./vendor/nats.js";
 
 const STREAM = "EMOSTREAM_SWARMS";
+const SEQ = "Nats-Sequence";
+const MAX_RECOVERY = 150; // "next" requests per recovery
 const liveSubject = (match) => `emostream.live.${match}`;
 const storedSubject = (match) => `emostream.swarm.${match}`;
 const directGetSubject = (match) => `$JS.API.DIRECT.GET.${STREAM}.${storedSubject(match)}`;
+const nextSubject = `$JS.API.DIRECT.GET.${STREAM}`;
 
 // Live reports through callbacks:
 //   onStatus(state, detail)   state: connecting | connected | reconnecting | disconnected
-//   onSwarm(swarm, source)    source: "live" or "latest" (the stored one on join)
+//   onSwarm(swarm, source)    source: "live", "latest" (the stored one on join) or "recovered"
+//   onDrop(reason)            a message not shown: "other match", "not newer", "undecodable"
+//   onGap(gap)                {from, to (ms), windows, reason}: windows not recovered
 //   onNote(text)              something worth a log line
 export class Live {
-  constructor({ servers, onStatus, onSwarm, onNote }) {
+  constructor({ servers, onStatus, onSwarm, onNote, onDrop = () => {}, onGap = () => {} }) {
     this.servers = servers;
     this.onStatus = onStatus;
     this.onSwarm = onSwarm;
     this.onNote = onNote;
+    this.onDrop = onDrop;
+    this.onGap = onGap;
+    this.queue = Promise.resolve(); // messages are handled one at a time, in order
+    this.resetShown();
     this.nc = null;
     this.sub = null;
     this.match = "";
@@ -66,7 +78,8 @@ export class Live {
       if (s.type === "disconnect") this.onStatus("reconnecting", `lost ${s.server || "server"}`);
       if (s.type === "reconnect") {
         this.onStatus("connected", nc.getServer());
-        this.fetchLatest(this.match);
+        const match = this.match;
+        this.enqueue(() => this.catchUp(match, 0));
       }
     }
   }
@@ -90,8 +103,14 @@ export class Live {
   watch(match) {
     if (this.sub) this.sub.unsubscribe();
     this.sub = null;
+    if (match !== this.match) this.resetShown();
     this.match = match;
     if (this.nc) this.subscribe();
+  }
+
+  resetShown() {
+    this.last = { start: -Infinity, end: -Infinity, seq: 0 };
+    this.lost = ""; // why windows after the last shown may be missing
   }
 
   subscribe() {
@@ -99,32 +118,112 @@ export class Live {
     const sub = this.nc.subscribe(liveSubject(match));
     this.sub = sub;
     (async () => {
-      for await (const m of sub) this.deliver(m, match, "live");
+      for await (const m of sub) this.enqueue(() => this.live(m, match));
     })().catch((err) => this.onNote(`subscription ended: ${err.message}`));
-    this.fetchLatest(match);
+    this.enqueue(() => this.catchUp(match, 0)); // late join, or recovery after a fresh connect
   }
 
-  // fetchLatest asks the stream for the match's last stored swarm.
-  async fetchLatest(match) {
-    const nc = this.nc;
-    if (!nc || !match) return;
+  enqueue(fn) {
+    this.queue = this.queue.then(fn).catch((err) => this.onNote(`viewer: ${err.message}`));
+  }
+
+  // live handles one live message: first the windows missing before it.
+  async live(m, match) {
+    if (match !== this.match) return;
+    const s = parse(m);
+    if (s && this.last.seq && s.start > this.last.end && s.seq !== this.last.seq + 1) {
+      await this.catchUp(match, s.seq || Infinity);
+    }
+    this.show(s, match, "live");
+  }
+
+  // show hands s on if it is the match's and newer than the last shown.
+  show(s, match, source) {
+    if (match !== this.match) return;
+    if (!s) return this.onDrop("undecodable");
+    if (s.swarm.match_id !== match) return this.onDrop("other match");
+    if (!(s.start > this.last.start)) {
+      if (s.seq && s.seq <= this.last.seq) return; // a repeat of a recovered swarm
+      return this.onDrop("not newer");
+    }
+    if (this.lost && this.last.end > -Infinity && s.start > this.last.end) {
+      const len = Math.max(1, this.last.end - this.last.start);
+      this.onGap({ from: this.last.end, to: s.start, windows: Math.ceil((s.start - this.last.end) / len), reason: this.lost });
+    }
+    this.lost = "";
+    this.last = { start: s.start, end: s.end, seq: Math.max(this.last.seq, s.seq) };
+    this.onSwarm(s.swarm, source);
+  }
+
+  // catchUp shows the stored swarms after the last shown one, up to (not
+  // including) sequence until (0: the newest); with nothing shown yet, the
+  // latest one. Its first request asks for the last shown sequence: the
+  // stream drops a match's swarms oldest first, so while that one is
+  // stored, every later one is too.
+  async catchUp(match, until) {
+    if (!this.nc || match !== this.match) return;
+    if (!this.last.seq) {
+      if (!until) await this.latest(match);
+      return;
+    }
+    const anchor = this.last.seq;
+    let from = anchor;
+    for (let i = 0; i < MAX_RECOVERY; i++) {
+      let s;
+      try {
+        s = await this.get(nextSubject, JSON.stringify({ seq: from, next_by_subj: storedSubject(match) }));
+      } catch (err) {
+        this.lost = `recovery failed: ${err.message}`;
+        if (!until) await this.latest(match);
+        return;
+      }
+      if (match !== this.match) return;
+      if (i === 0 && (!s || s.seq !== anchor)) this.lost = "no longer stored";
+      if (!s || s.seq >= until && until) return;
+      if (s.seq !== anchor) this.show(s.parsed, match, "recovered");
+      from = s.seq + 1;
+    }
+    this.lost = `recovery bound reached (${MAX_RECOVERY} requests)`;
+    if (!until) await this.latest(match);
+  }
+
+  // latest shows the match's last stored swarm.
+  async latest(match) {
     try {
-      const m = await nc.request(directGetSubject(match), Empty, { timeout: 3000 });
-      const code = m.headers ? m.headers.code : 0;
-      if (code === 404) return this.onNote(`no stored swarm for ${match} yet`);
-      if (code >= 300) return this.onNote(`latest swarm: status ${code} ${m.headers.description || ""}`);
-      this.deliver(m, match, "latest");
+      const s = await this.get(directGetSubject(match), Empty);
+      if (!s) return this.onNote(`no stored swarm for ${match} yet`);
+      this.show(s.parsed, match, "latest");
     } catch (err) {
       this.onNote(`latest swarm unavailable: ${err.message}`);
     }
   }
 
-  deliver(m, match, source) {
-    if (match !== this.match) return;
-    let swarm;
-    try { swarm = m.json(); } catch (err) {
-      return this.onNote(`undecodable swarm on ${m.subject}: ${err.message}`);
+  // get sends a direct get: {seq, parsed} or null for none (404).
+  async get(subject, body) {
+    const nc = this.nc;
+    if (!nc) throw new Error("not connected");
+    let m;
+    try {
+      m = await nc.request(subject, body, { timeout: 3000 });
+    } catch (err) {
+      if (/no responders/i.test(err.message)) return null; // no stream yet
+      throw err;
     }
-    this.onSwarm(swarm, source);
+    const code = m.headers ? m.headers.code : 0;
+    if (code === 404) return null;
+    if (code >= 300) throw new Error(`status ${code} ${m.headers.description || ""}`);
+    const parsed = parse(m);
+    return { seq: parsed ? parsed.seq : Number(m.headers?.get(SEQ)) || 0, parsed };
   }
+}
+
+// parse reads a swarm message: {swarm, start, end (ms), seq} or null.
+function parse(m) {
+  let swarm;
+  try { swarm = m.json(); } catch { return null; }
+  const start = Date.parse(swarm?.window_start);
+  const end = Date.parse(swarm?.window_end);
+  if (!(end > start)) return null;
+  const seq = Number(m.headers?.get(SEQ)) || 0;
+  return { swarm, start, end, seq };
 }
