@@ -130,6 +130,7 @@ type fakeIngest struct {
 	accepted int64                       // events answered 202, ever
 	last     time.Time                   // start of the last published window
 	fail     int                         // answer the next requests with this status (0: accept)
+	stored   map[string][]*wire.Swarm    // match → the swarms published, for the timeline
 }
 
 func newFakeIngest(t *testing.T, n *natsServer) *fakeIngest {
@@ -144,6 +145,7 @@ func newFakeIngest(t *testing.T, n *natsServer) *fakeIngest {
 		},
 		pending: map[string]map[string]int64{},
 		carry:   map[string]map[string]int64{},
+		stored:  map[string][]*wire.Swarm{},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(web.Static()))
@@ -152,6 +154,7 @@ func newFakeIngest(t *testing.T, n *natsServer) *fakeIngest {
 		writeJSON(w, 200, map[string][]string{"emoji_types": f.cfg.EmojiTypes})
 	})
 	mux.HandleFunc("POST /v1/emojis", f.postEmojis)
+	mux.HandleFunc("GET /v1/matches/{id}/timeline", f.timeline)
 	srv := httptest.NewServer(mux) // 127.0.0.1, random port
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -260,11 +263,7 @@ func (f *fakeIngest) publish(match string, extra map[string]int64) *wire.Swarm {
 	for e, n := range extra {
 		counts[e] += n
 	}
-	end := wire.WindowOf(time.Now(), testWindow)
-	if !end.After(f.last.Add(testWindow)) {
-		end = f.last.Add(2 * testWindow)
-	}
-	f.last = end.Add(-testWindow)
+	end := f.nextWindowLocked().Add(testWindow)
 	units, rest := wire.Compress(counts, f.carry[match], testThreshold)
 	f.carry[match] = rest
 	f.mu.Unlock()
@@ -275,16 +274,44 @@ func (f *fakeIngest) publish(match string, extra map[string]int64) *wire.Swarm {
 	for _, n := range counts {
 		sw.Total += n
 	}
+	f.store(sw)
+	return sw
+}
+
+// store publishes sw to the swarm stream, as the processor does, and
+// remembers it for the timeline.
+func (f *fakeIngest) store(sw *wire.Swarm) {
+	f.t.Helper()
 	body, err := sw.Encode()
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := f.js.Publish(ctx, wire.SwarmSubject(match), body, jetstream.WithMsgID(sw.MsgID())); err != nil {
+	if _, err := f.js.Publish(ctx, wire.SwarmSubject(sw.MatchID), body, jetstream.WithMsgID(sw.MsgID())); err != nil {
 		f.t.Fatalf("publishing swarm: %v", err)
 	}
-	return sw
+	f.mu.Lock()
+	f.stored[sw.MatchID] = append(f.stored[sw.MatchID], sw)
+	f.mu.Unlock()
+}
+
+// nextWindowLocked returns the start of the next window to publish: the
+// one that ended last, or later than the last published. f.mu is held.
+func (f *fakeIngest) nextWindowLocked() time.Time {
+	end := wire.WindowOf(time.Now(), testWindow)
+	if !end.After(f.last.Add(testWindow)) {
+		end = f.last.Add(2 * testWindow)
+	}
+	f.last = end.Add(-testWindow)
+	return f.last
+}
+
+// nextWindow is nextWindowLocked for callers without f.mu.
+func (f *fakeIngest) nextWindow() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nextWindowLocked()
 }
 
 // publishOnTime waits for the current window to end, then publishes it, so

@@ -80,7 +80,7 @@ function start(cfg) {
     onReplay: (swarm, ms) => view.play({ ...swarm, swarm: unitsOf(swarm.counts, cfg.swarmThreshold) }, ms),
     onNote: (text) => log("info", text) });
   story.load(state.match);
-  setInterval(() => { if (delay.ms > 0) story.render(); }, 1000); // the horizon moves on
+  setInterval(() => story.render(), 1000); // the horizon moves on
   live = new Live({ servers: cfg.wsURLs, onStatus: renderStatus, onNote: (text) => log("info", text),
     onSwarm: (swarm, source) => { story.addSwarm(swarm); hold(swarm, source); },
     onDrop: (reason) => { dropped++; renderVerify(); log("info", `dropped a message on the live subject: ${reason}`); },
@@ -265,10 +265,13 @@ function hold(swarm, source) {
 function release() {
   clearTimeout(delay.timer);
   const now = Date.now();
+  let shown = 0;
   while (delay.held.length && delay.held[0].due + delay.ms <= now) {
     const { swarm, source } = delay.held.shift();
     showSwarm(swarm, source);
+    shown++;
   }
+  if (shown && story) story.render(); // the chart keeps pace with what is shown
   if (delay.held.length) {
     delay.timer = setTimeout(release, Math.max(10, delay.held[0].due + delay.ms - Date.now()));
   }
@@ -318,6 +321,7 @@ function showSwarm(swarm, source) {
   info.dataset.windowEnd = String(end);
   info.dataset.shownAt = String(received);
   info.dataset.source = source;
+  if (source === "recovered") info.dataset.recovered = String(Number(info.dataset.recovered || 0) + 1);
   const watching = $("watching");
   watching.hidden = !(swarm.viewers > 0);
   watching.textContent = swarm.viewers > 0 ? `${fmt.format(swarm.viewers)} watching` : "";

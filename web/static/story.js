@@ -35,7 +35,7 @@ export class Story {
     this.match = match;
     this.steps = new Map();   // step start ms → {counts, total}
     this.windows = new Set(); // live swarm window starts already counted
-    this.historyTo = -Infinity;
+    this.history = new Set(); // steps read from the timeline
     this.moments = new Map();
     this.highlight = null;
     if (this.replay) this.stopReplay("stopped");
@@ -62,11 +62,10 @@ export class Story {
     if (match !== this.match) return;
     for (const s of data.steps || []) {
       const start = Date.parse(s.start);
-      if (!Number.isFinite(start) || this.steps.has(stepOf(start))) continue;
+      if (!Number.isFinite(start) || this.steps.has(stepOf(start))) continue; // a live swarm came first
+      this.history.add(stepOf(start));
       this.addCounts(stepOf(start), s.counts || {});
     }
-    const to = Date.parse(data.to);
-    this.historyTo = Number.isFinite(to) ? to : -Infinity;
     for (const m of data.moments || []) this.addMoment(m);
     this.onNote(`timeline of ${match}: ${(data.steps || []).length} steps with reactions`);
     this.render();
@@ -77,7 +76,9 @@ export class Story {
     const start = Date.parse(swarm.window_start);
     const end = Date.parse(swarm.window_end);
     for (const m of swarm.moments || []) this.addMoment(m);
-    if (!Number.isFinite(start) || this.windows.has(start) || end <= this.historyTo) return this.scheduleRender();
+    // A window the timeline already counted (with 2 s windows, one step
+    // each) is not counted again.
+    if (!(end > start) || this.windows.has(start) || this.history.has(stepOf(start))) return this.scheduleRender();
     this.windows.add(start);
     this.addCounts(stepOf(start), swarm.counts || {});
     this.scheduleRender();
@@ -188,7 +189,12 @@ export class Story {
   }
 
   renderMarkers(moments, first, span, any) {
-    const buttons = any ? moments.filter((m) => m.at >= first).map((m) => {
+    const shown = any ? moments.filter((m) => m.at >= first) : [];
+    // Rebuilt only when they moved, so a focused marker keeps its focus.
+    const key = `${first}|${span}|${shown.map((m) => `${m.at}${m.emoji}${m.rule}`).join(",")}`;
+    if (key === this.markersKey) return;
+    this.markersKey = key;
+    const buttons = shown.map((m) => {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "moment-marker";
@@ -198,7 +204,7 @@ export class Story {
       b.setAttribute("aria-label", `Moment at ${clock(m.at)}: ${describe(m)}`);
       b.addEventListener("click", () => this.select(m));
       return b;
-    }) : [];
+    });
     this.els.markers.replaceChildren(...buttons);
     this.els.markers.dataset.count = String(buttons.length);
   }
@@ -232,6 +238,7 @@ export class Story {
     const speed = Math.min(16, Math.max(1, Number(this.els.replaySpeed.value) || 1));
     const from = stepOf(first + Number(this.els.replayFrom.value || 0) * 1000);
     this.replay = { at: from, to: last, speed, played: 0, timer: 0 };
+    this.els.replayStatus.dataset.steps = String((last - from) / STEP_MS);
     this.els.replayToggle.textContent = "Stop replay";
     this.els.replayToggle.setAttribute("aria-pressed", "true");
     this.tick();
