@@ -10,7 +10,7 @@ const MAX_MOMENTS = 500;
 const MAX_COLUMNS = 240;   // bars drawn; more steps are folded together
 const SVG = "http://www.w3.org/2000/svg";
 const PALETTE = ["#ff8a3d", "#ffc46b", "#3ccf8e", "#5aa9ff", "#c58bff", "#ff6b9a", "#7fe0e0", "#d9d36a",
-  "#ff6b6b", "#9aa5b8"];
+  "#ff6b6b", "#9aa5b8", "#b0e57c", "#f29e4c"];
 
 // stepOf is the start of the 2 s step holding time ms.
 const stepOf = (ms) => Math.floor(ms / STEP_MS) * STEP_MS;
