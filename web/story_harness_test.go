@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"time"
@@ -72,6 +73,29 @@ func (n *natsServer) forge(match string, body []byte) {
 	}
 	if err := n.JS.Conn().Flush(); err != nil {
 		n.t.Fatal(err)
+	}
+}
+
+// withoutRePublish stores what fn publishes without the stream's RePublish
+// to the live subjects, as if the live messages were lost on the way.
+func (n *natsServer) withoutRePublish(fn func()) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := n.JS.Stream(ctx, wire.SwarmsStream)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	re := cfg.RePublish
+	cfg.RePublish = nil
+	if _, err := n.JS.UpdateStream(ctx, cfg); err != nil {
+		n.t.Fatalf("turning RePublish off: %v", err)
+	}
+	fn()
+	cfg.RePublish = re
+	if _, err := n.JS.UpdateStream(ctx, cfg); err != nil {
+		n.t.Fatalf("turning RePublish on: %v", err)
 	}
 }
 

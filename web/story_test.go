@@ -135,6 +135,21 @@ func TestStory(t *testing.T) {
 			t.Errorf("missed %s windows, want 0", got)
 		}
 	})
+
+	t.Run("gap recovery on a live jump", func(t *testing.T) {
+		p := p.in(t)
+		before := p.eval(`String(` + number("total-all") + `)`)
+		recovered := p.eval(`String(` + attr("window-info", "recovered") + `)`)
+		nats.withoutRePublish(func() { // two windows stored, never live
+			ingest.publish(match, map[string]int64{"😮": 2})
+			ingest.publish(match, map[string]int64{"😮": 5})
+		})
+		last := ingest.publish(match, map[string]int64{"😮": 1})
+		p.until("the two lost windows, then the live one", number("total-all")+fmt.Sprintf(` === %s + 8`, before)+
+			` && `+attr("window-info", "recovered")+` === `+recovered+` + 2`+
+			fmt.Sprintf(` && document.getElementById("window-info").dataset.windowStart === "%d"`, last.WindowStart.UnixMilli())+
+			` && document.getElementById("window-info").dataset.source === "live"`)
+	})
 }
 
 // TestSpoilerFreeDelay: with ?delay=3s a live swarm appears no earlier than
