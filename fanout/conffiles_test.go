@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,6 +110,13 @@ func runConfigFiles(t *testing.T, certs *testenv.Certs, stage []nats.Option) {
 	publishSwarm(t, js, "cup", 2)
 	for name, r := range viewers {
 		waitWindows(t, name, r, []int{1, 2})
+	}
+	// The gap-recovery read ("next") passes the shipped files too.
+	for name, l := range leaves {
+		nc := connect(t, l.WebSocketURL())
+		if s, ok, err := nextSwarm(context.Background(), nc, "cup", 2); err != nil || !ok || windowOf(t, s.body) != 2 {
+			t.Errorf("%s: next swarm from sequence 2: %+v %v %v", name, s, ok, err)
+		}
 	}
 }
 
