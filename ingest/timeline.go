@@ -85,9 +85,16 @@ func (s *Server) getTimeline(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, wire.CodeBadTimelineQuery, err.Error(), -1)
 	}
-	if q.From < 0 { // the default: the match's first stored record
-		if q.From, err = s.defaultFrom(ctx, q); err != nil {
-			return s.timelineUnavailable(c, err)
+	// The earliest record is read first, also when from is given: an
+	// unreachable hub is a 503 here rather than a cut answer.
+	first, found, err := s.cfg.Timeline.Earliest(ctx, q.Match)
+	if err != nil {
+		return s.timelineUnavailable(c, err)
+	}
+	if q.From < 0 { // the default: the match's first stored step, within the bound
+		q.From = q.To
+		if ms := q.Step.Milliseconds(); found {
+			q.From = max(wire.WindowStart(first, ms), q.To-MaxTimelineSteps*ms)
 		}
 	}
 	if q.csv {
@@ -111,17 +118,6 @@ func (s *Server) timelineUnavailable(c *fiber.Ctx, err error) error {
 	s.cfg.Logger.Warn("reading the timeline", "err", err)
 	c.Set(fiber.HeaderRetryAfter, "1")
 	return s.fail(c, wire.CodeRegistryUnavailable, "the timeline store is unreachable; retry later", -1)
-}
-
-// defaultFrom is where a query without from starts: the match's earliest
-// stored record, or at most MaxTimelineSteps steps before to.
-func (s *Server) defaultFrom(ctx context.Context, q timelineQuery) (int64, error) {
-	first, ok, err := s.cfg.Timeline.Earliest(ctx, q.Match)
-	if err != nil || !ok {
-		return q.To, err
-	}
-	ms := q.Step.Milliseconds()
-	return max(wire.WindowStart(first, ms), q.To-MaxTimelineSteps*ms), nil
 }
 
 // parseTimeline reads and checks the query; From is -1 when not given.

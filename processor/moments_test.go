@@ -1,10 +1,16 @@
 package processor
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
+	"github.com/emostream/emostream/wire"
 )
 
 // run feeds totals (one per 2s window from 0; -1: no window) through the
@@ -89,5 +95,44 @@ func TestMomentRuleValidate(t *testing.T) {
 		if err := r.withDefaults().validate(2 * time.Second); err == nil {
 			t.Errorf("%+v: no error", r)
 		}
+	}
+}
+
+// Through the pipeline: steady traffic with two planted surges. Each surge
+// is a moment in its window's swarm and on the match's moment subject,
+// and no other window is.
+func TestMomentsThroughThePipeline(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	r.processor(Config{})
+	rng := rand.New(rand.NewPCG(9, 10))
+	surges := map[int]bool{45: true, 80: true}
+	for i := range 100 {
+		for p := range int32(2) {
+			c := wire.Counts{}
+			c.Add("cup", "🔥", 200+rng.Int64N(100))
+			c.Add("cup", "👏", 50+rng.Int64N(20))
+			if surges[i] {
+				c.Add("cup", "🎉", 2000)
+			}
+			r.publish(p, pastWindow(i), winMs, c)
+		}
+	}
+	r.exact(timeout)
+	for i := range 100 {
+		sw := r.viewer.swarm("cup", pastWindow(i))
+		if got := len(sw.Moments) == 1; got != surges[i] {
+			t.Errorf("window %d (total %d): moments %+v, want a moment: %v", i, sw.Total, sw.Moments, surges[i])
+		}
+	}
+	nc, _ := r.nats.Connect()
+	var stored []int64
+	testenv.WaitFor(t, timeout, "both moments stored", func() bool {
+		stored = nil
+		err := timeline.NewReader(nc, wire.TimelineStream, 0).Moments(context.Background(), "cup", 0, math.MaxInt64,
+			func(m *wire.Moment) error { stored = append(stored, m.WindowStart.UnixMilli()); return nil })
+		return err == nil && len(stored) == 2
+	})
+	if stored[0] != pastWindow(45) || stored[1] != pastWindow(80) {
+		t.Errorf("stored moments at %v, want windows 45 and 80", stored)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/emostream/emostream/processor"
 )
 
 func init() {
@@ -139,4 +142,38 @@ func printTimeline(w io.Writer, match string, r *timelineReply) {
 		fmt.Fprintf(w, "moment %s: %d reactions (%s), %.1f× the baseline (rule %s)\n",
 			m.WindowStart.UTC().Format("15:04:05"), m.Size, what, m.Ratio, m.Rule)
 	}
+}
+
+// momentFlags are the processor's timeline and crowd-moment flags (the
+// processor and up commands).
+type momentFlags struct {
+	factor             float64
+	floor              int64
+	baseline, cooldown time.Duration
+	noMoments, noTL    bool
+}
+
+func addMomentFlags(fs *flag.FlagSet) *momentFlags {
+	f := &momentFlags{}
+	fs.Float64Var(&f.factor, "moment-factor", processor.DefaultMomentFactor, "a crowd moment's window total is at least this many times the baseline (the median window total of --moment-baseline before it)")
+	fs.Int64Var(&f.floor, "moment-floor", processor.DefaultMomentFloor, "a crowd moment's window has at least this many reactions")
+	fs.DurationVar(&f.baseline, "moment-baseline", processor.DefaultMomentBaseline, "trailing stretch whose median window total is the baseline")
+	fs.DurationVar(&f.cooldown, "moment-cooldown", processor.DefaultMomentCooldown, "least time between two moments of a match")
+	fs.BoolVar(&f.noMoments, "no-moments", false, "detect no crowd moments")
+	fs.BoolVar(&f.noTL, "no-timeline", false, "write no timeline records, rollups or moments (swarms only)")
+	return f
+}
+
+// apply sets the flags on cfg.
+func (f *momentFlags) apply(fs *flag.FlagSet, cfg *processor.Config) error {
+	if err := checkPositive(fs, "moment-factor", "moment-floor", "moment-baseline"); err != nil {
+		return err
+	}
+	if f.cooldown < 0 {
+		return fmt.Errorf("--moment-cooldown %v: want 0 or more", f.cooldown)
+	}
+	cfg.Moments = processor.MomentRule{Factor: f.factor, Floor: f.floor, Baseline: f.baseline,
+		Cooldown: max(f.cooldown, time.Nanosecond), Off: f.noMoments}
+	cfg.DisableTimeline = f.noTL
+	return nil
 }
