@@ -61,17 +61,20 @@ var registryRead = []string{
 // subscribe only to reply inboxes: JetStream answers and deliveries come
 // there.
 func Permissions() map[string]Permission {
-	ps, ss := wire.PartialsStream, wire.SwarmsStream
+	ps, ss, ts := wire.PartialsStream, wire.SwarmsStream, wire.TimelineStream
 	ensure := func(s string) []string { return []string{streamInfo(s), streamCreate(s), streamUpdate(s)} }
 	sub := []string{inboxes}
 	return map[string]Permission{
-		UserIngest: {Publish: registryRead, Subscribe: sub},
+		UserIngest: {Publish: join(registryRead, []string{directGet(ts), directGet(ts) + ".>"}), Subscribe: sub},
 		UserBridge: {Publish: join(ensure(ps), []string{
 			wire.PartialsSubjects, directGet(ps) + ".>"}), Subscribe: sub},
 		UserProcessor: {Publish: join(ensure(ps), ensure(ss), []string{
 			jsAPI + "CONSUMER.CREATE." + ps + ".>", jsAPI + "CONSUMER.INFO." + ps + ".>",
 			jsAPI + "CONSUMER.MSG.NEXT." + ps + ".>", "$JS.ACK." + ps + ".>", directGet(ps),
-			wire.SwarmsSubjects, directGet(ss) + ".>"}), Subscribe: sub},
+			wire.SwarmsSubjects, directGet(ss) + ".>"},
+			// the timeline: records, moments, reading them and swarms back
+			ensure(ts), []string{wire.TimelineSubjects, wire.MomentsSubjects, directGet(ts), directGet(ts) + ".>", directGet(ss)}),
+			Subscribe: []string{inboxes, wire.ViewersSubjects}},
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
 			"$KV." + wire.MatchesBucket + ".>"}, registryRead), Subscribe: sub},
 	}

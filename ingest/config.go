@@ -178,6 +178,14 @@ type Config struct {
 	// the admin API (with AdminToken) changes it. Nil admits every match
 	// and serves neither: for benchmarks of ingest alone.
 	Matches Registry
+	// Timeline answers GET /v1/matches/{id}/timeline, served when it and
+	// Matches are set.
+	Timeline Timeline
+	// TimelineRate is the timeline requests/s allowed per client network.
+	// Zero means DefaultTimelineRate; negative turns the limit off.
+	TimelineRate float64
+	// TimelineBurst is their burst. Zero means DefaultTimelineBurst.
+	TimelineBurst int
 	// Ready, when set, is one more readiness check of /readyz (503
 	// stage_failing with its error while it fails): "emostream up" passes
 	// the bridge's and processor's, so a stage that cannot publish fails
@@ -224,6 +232,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.IPRate = cmp.Or(c.IPRate, DefaultIPRate)
 	c.IPBurst = cmp.Or(c.IPBurst, max(DefaultIPBurst, int(c.IPRate)))
 	c.MaxBuckets = cmp.Or(c.MaxBuckets, DefaultMaxBuckets)
+	c.TimelineRate = cmp.Or(c.TimelineRate, DefaultTimelineRate)
+	c.TimelineBurst = cmp.Or(c.TimelineBurst, DefaultTimelineBurst)
 	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
 	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
 	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,8 @@ type Server struct {
 	gatherer   prometheus.Gatherer
 	emojisJSON []byte // GET /v1/emoji-types
 	clientJSON []byte // GET /v1/config
+	emojis     []string
+	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
 
 	opsLn net.Listener   // ops.go: /metrics, health, admin API
 	ops   *fiber.App     // served on opsLn
@@ -68,7 +71,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.initJSON(set.List())
-	s.app = s.newApp()
+	if s.app, err = s.newApp(); err != nil {
+		if cfg.Listener == nil {
+			s.ln.Close()
+		}
+		return nil, err
+	}
 	s.ln = newConnLimiter(s.ln, &s.cfg, s.conns)
 	return s, nil
 }
@@ -99,6 +107,7 @@ func (s *Server) initMetrics() error {
 }
 
 func (s *Server) initJSON(emojis []string) {
+	s.emojis = emojis
 	s.emojisJSON, _ = json.Marshal(map[string][]string{"emoji_types": emojis})
 	s.clientJSON, _ = json.Marshal(clientConfig(&s.cfg, emojis))
 }
@@ -127,7 +136,7 @@ func clientLimits(cfg *Config) *web.Limits {
 	return l
 }
 
-func (s *Server) newApp() *fiber.App {
+func (s *Server) newApp() (*fiber.App, error) {
 	app := fiber.New(fiber.Config{
 		BodyLimit:             s.cfg.BodyLimit,
 		ReadTimeout:           s.cfg.ReadTimeout,
@@ -148,13 +157,16 @@ func (s *Server) newApp() *fiber.App {
 		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD"} {
 		app.All(path, s.methodNotAllowed(allow))
 	}
+	if err := s.timelineRoutes(app); err != nil {
+		return nil, fmt.Errorf("ingest: registering metrics: %w", err)
+	}
 	s.matchRoutes(app)
 	s.sessionRoutes(app)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
 		return s.fail(c, wire.CodeNotFound, "no such path: "+c.Path(), -1)
 	})
-	return app
+	return app, nil
 }
 
 // Addr is the address the API is served on.

@@ -114,6 +114,19 @@ type Config struct {
 	// A swarm over it stops Run with ErrTooLarge. Zero means
 	// DefaultMaxSwarmBytes.
 	MaxSwarmBytes int
+	// DisableTimeline turns off the timeline records, rollups and moments
+	// (wire.TimelineStream): for comparing the processor's cost without
+	// them. Swarms still carry viewers.
+	DisableTimeline bool
+	// Moments is the crowd-moment rule. The zero value is the documented
+	// default rule.
+	Moments MomentRule
+	// MaxEdges bounds the edges whose occupancy reports are kept; reports
+	// of further edges are dropped and counted. Zero means DefaultMaxEdges.
+	MaxEdges int
+	// MaxOccupancy bounds the (edge, match) viewer counts kept. Zero means
+	// DefaultMaxOccupancy.
+	MaxOccupancy int
 	// Streams configures the streams that New's Run ensures exist.
 	Streams streams.Config
 	// Registerer receives the metrics. Nil means a private registry.
@@ -137,6 +150,9 @@ func (c Config) withDefaults() Config {
 	c.MaxSwarmBytes = cmp.Or(c.MaxSwarmBytes, DefaultMaxSwarmBytes)
 	c.SwarmThreshold = cmp.Or(c.SwarmThreshold, wire.DefaultSwarmThreshold)
 	c.Consumer = cmp.Or(c.Consumer, DefaultConsumer)
+	c.Moments = c.Moments.withDefaults()
+	c.MaxEdges = cmp.Or(c.MaxEdges, DefaultMaxEdges)
+	c.MaxOccupancy = cmp.Or(c.MaxOccupancy, DefaultMaxOccupancy)
 	if c.Registerer == nil {
 		c.Registerer = prometheus.NewRegistry()
 	}
@@ -172,6 +188,8 @@ func (c Config) validate() error {
 	case c.MaxOpenWindows < 1 || c.MaxMatchStates < 1 || c.MaxSwarmBytes < minSwarmBytes:
 		return fmt.Errorf("%w: max open windows %d, max match states %d, max swarm bytes %d (want >= 1, 1, %d)",
 			ErrConfig, c.MaxOpenWindows, c.MaxMatchStates, c.MaxSwarmBytes, minSwarmBytes)
+	case c.MaxEdges < 1 || c.MaxOccupancy < 1:
+		return fmt.Errorf("%w: max edges %d, max occupancy %d (want >= 1)", ErrConfig, c.MaxEdges, c.MaxOccupancy)
 	}
-	return nil
+	return c.Moments.validate(c.Window)
 }

@@ -17,6 +17,8 @@ type matchState struct {
 	// partials is per partition the stream sequence of the last partial
 	// counted; offsets decide only for swarms stored without it.
 	partials map[int32]uint64
+	// tl is the match's timeline, nil until a window needs it.
+	tl *tlState
 }
 
 // stateOf is the state a stored swarm at sequence seq leaves behind.

@@ -18,6 +18,11 @@ type metrics struct {
 	publishErrors                    *prometheus.CounterVec // by reason
 	states, openWindows, openEntries prometheus.Gauge
 	stateLoads, stateEvictions       prometheus.Counter
+
+	timelineRecords                                   *prometheus.CounterVec // by kind
+	timelineLoads, timelineErrors, timelineBackfilled prometheus.Counter
+	occupancyReports                                  *prometheus.CounterVec // by result
+	occupancyEdges, occupancyEntries                  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,9 +52,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Windows open, waiting for partials; capped by MaxOpenWindows."}),
 		openEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_open_entries",
 			Help: "Partials merged into the open windows."}),
+		timelineRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_timeline_records_total",
+			Help: "Records stored in the timeline stream, by kind: window, rollup, moment."}, []string{"kind"}),
+		timelineLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_loads_total",
+			Help: "Match timelines read back from the timeline stream."}),
+		timelineErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_errors_total",
+			Help: "Timeline reads or writes that failed (the match's timeline is read back and completed at its next window)."}),
+		timelineBackfilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_backfilled_total",
+			Help: "Window records written late from the swarm stream (after a crash or a takeover)."}),
+		occupancyReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_occupancy_reports_total",
+			Help: "Edge occupancy reports, by result: applied, partial (some counts over the bound or invalid), over_edges, bad."}, []string{"result"}),
+		occupancyEdges: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_occupancy_edges",
+			Help: "Edges whose occupancy reports are kept; capped by MaxEdges."}),
+		occupancyEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_occupancy_entries",
+			Help: "(edge, match) viewer counts kept; capped by MaxOccupancy."}),
 	}
 	for _, c := range []prometheus.Collector{m.closed, m.swarms, m.rejected, m.partials, m.lag, m.partitions,
-		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries} {
+		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries,
+		m.timelineRecords, m.timelineLoads, m.timelineErrors, m.timelineBackfilled,
+		m.occupancyReports, m.occupancyEdges, m.occupancyEntries} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: registering metrics: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -29,6 +30,10 @@ type Processor struct {
 
 	// Set by Run; used by the goroutine that owns the windows.
 	store    *swarmStore
+	tlRead   *timeline.Reader // wire.TimelineStream
+	swRead   *timeline.Reader // wire.SwarmsStream
+	tlQueue  []tlItem         // swarms stored in the closing window, their records unwritten
+	occ      *occupancy
 	partials jetstream.Stream
 	cons     jetstream.Consumer
 	parts    int      // current partition count, 0 while unknown
@@ -119,6 +124,7 @@ func New(cfg Config) (*Processor, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc}
+	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.Now, met)
 	met.partitions.Set(float64(cfg.Partitions))
 	return p, nil
 }
@@ -156,6 +162,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err != nil {
 		return nilIfDone(ctx, err)
 	}
+	occ, err := nc.Subscribe(wire.ViewersSubjects, p.occ.receive)
+	if err != nil {
+		return fmt.Errorf("processor: subscribing %s: %w", wire.ViewersSubjects, err)
+	}
+	defer occ.Unsubscribe()
 	p.log.Info("processor started", "consumer", p.cfg.Consumer, "partitions", p.parts,
 		"window", p.cfg.Window, "deadline", p.cfg.Deadline)
 	err = p.run(ctx)
@@ -179,6 +190,8 @@ func (p *Processor) open(ctx context.Context, nc *nats.Conn) error {
 		return fmt.Errorf("processor: opening %s: %w", wire.SwarmsStream, err)
 	}
 	p.store = &swarmStore{js: js, stream: swarms, maxBytes: p.cfg.MaxSwarmBytes}
+	p.tlRead = timeline.NewReader(nc, wire.TimelineStream, 0)
+	p.swRead = timeline.NewReader(nc, wire.SwarmsStream, 0)
 	if p.partials, err = js.Stream(ctx, wire.PartialsStream); err != nil {
 		return fmt.Errorf("processor: opening %s: %w", wire.PartialsStream, err)
 	}

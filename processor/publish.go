@@ -53,6 +53,7 @@ func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) err
 			return err
 		}
 	}
+	p.flushTimeline(ctx)
 	ackAll(w.acks)
 	return nil
 }
@@ -77,8 +78,15 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 	if rule == closedByCap {
 		rule = wire.ClosedByDeadline
 	}
-	return buildSwarm(w, match, t, st, swarmParams{window: p.cfg.Window,
-		threshold: p.cfg.SwarmThreshold, closedBy: rule, now: p.cfg.Now()}), st, nil
+	sw := buildSwarm(w, match, t, st, swarmParams{window: p.cfg.Window,
+		threshold: p.cfg.SwarmThreshold, closedBy: rule, now: p.cfg.Now()})
+	sw.Viewers = p.occ.viewers(match)
+	if tl := p.timelineOf(ctx, match, st); tl != nil {
+		if m, ok := p.cfg.Moments.detect(tl.recent, match, w.start, sw.Total, p.cfg.Window, tl.lastMoment); ok {
+			sw.Moments = []wire.Moment{m}
+		}
+	}
+	return sw, st, nil
 }
 
 // failed handles a swarm of match that could not be prepared or
@@ -159,9 +167,15 @@ func (p *Processor) resync(ctx context.Context, match string) (*matchState, erro
 	return st, nil
 }
 
-// stored records that sw is stored at sequence seq.
+// stored records that sw is stored at sequence seq, and queues its
+// timeline records if the match's timeline is current.
 func (p *Processor) stored(sw *wire.Swarm, seq uint64) {
-	p.cache(sw.MatchID, stateOf(sw, seq))
+	ns := stateOf(sw, seq)
+	if old, ok := p.s.states.get(sw.MatchID); ok && old.tl != nil && !old.tl.broken && old.tl.swarm == old.seq {
+		ns.tl = old.tl
+		p.tlQueue = append(p.tlQueue, tlItem{tl: ns.tl, sw: sw, seq: seq})
+	}
+	p.cache(sw.MatchID, ns)
 	p.met.swarms.Inc()
 	p.met.lag.Observe(p.cfg.Now().Sub(sw.WindowEnd).Seconds())
 }

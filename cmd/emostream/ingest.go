@@ -9,9 +9,11 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
@@ -232,6 +234,14 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	reg := &lateRegistry{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
+	// The timeline's reads wait for the hub the same way (503 until then).
+	tlnc, err := rf.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return fmt.Errorf("ingest: timeline: %w", err)
+	}
+	defer tlnc.Close()
+	cfg.Timeline = timeline.NewReader(tlnc, wire.TimelineStream, 0)
 	ln, err := listenFlag("listen", *listen)
 	if err != nil {
 		return err

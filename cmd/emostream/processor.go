@@ -33,6 +33,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	maxWindows := fs.Int("max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
 	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
 	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
+	mf := addMomentFlags(fs)
 	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
@@ -62,11 +63,15 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	p, err := processor.New(processor.Config{
+	pc := processor.Config{
 		NATSURL: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
 		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
 		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
-	})
+	}
+	if err := mf.apply(fs, &pc); err != nil {
+		return err
+	}
+	p, err := processor.New(pc)
 	if err != nil {
 		return err
 	}

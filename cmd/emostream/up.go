@@ -49,6 +49,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
 	sf := addStreamFlags(fs)
+	mf := addMomentFlags(fs)
 	freshLookback := fs.Duration("fresh-lookback", bridge.DefaultFreshLookback, "with --kafka-brokers and a new --data-dir: count the records received this far back; older ones are history (negative: count the whole topic)")
 	f := addIngestFlags(fs)
 	kf := addKafkaSecurityFlags(fs)
@@ -98,6 +99,9 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	cfg.Processor.Streams = cfg.Bridge.Streams
+	if err := mf.apply(fs, &cfg.Processor); err != nil {
+		return err
+	}
 	cfg.Bridge.FreshLookback = *freshLookback
 	if err := af.apply(env, &cfg.Registry, &cfg.Ingest.AdminToken); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
@@ -109,6 +110,7 @@ type Stack struct {
 	// Matches is the match registry ingest admits reactions by.
 	Matches *registry.Registry
 	nc      *nats.Conn // the registry's connection to the hub
+	tlnc    *nats.Conn // ingest's timeline reads, as user ingest
 }
 
 // Start starts the servers (broker, hub, leaves) and builds the stages. On
@@ -262,6 +264,11 @@ func (st *Stack) buildStages() error {
 	}
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
 	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }
+	if st.tlnc, err = nats.Connect(st.Hub.ClientURL(), append(st.NATSOptions(fanout.UserIngest), nats.Name("emostream-timeline"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...); err != nil {
+		return fmt.Errorf("stack: connecting to the hub: %w", err)
+	}
+	ic.Timeline = timeline.NewReader(st.tlnc, wire.TimelineStream, 0)
 	if ic.Listener == nil {
 		if ic.Listener, err = net.Listen("tcp", anyLoopback); err != nil {
 			return fmt.Errorf("stack: %w", err)
@@ -339,6 +346,9 @@ func named(stage string, err error) error {
 }
 
 func (st *Stack) stopServers() {
+	if st.tlnc != nil {
+		st.tlnc.Close()
+	}
 	if st.nc != nil {
 		st.nc.Close()
 	}

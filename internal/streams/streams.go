@@ -1,5 +1,5 @@
-// Package streams declares EmoStream's two JetStream streams, partials and
-// swarms, and creates them idempotently: whichever stage starts first makes
+// Package streams declares EmoStream's JetStream streams, partials, swarms
+// and the timeline, and creates them idempotently: whichever stage starts first makes
 // them, the others find them.
 package streams
 
@@ -46,7 +46,15 @@ type Config struct {
 	// PartialRetention is the partial stream's MaxAge. Zero means
 	// DefaultPartialRetention.
 	PartialRetention time.Duration
+	// TimelineHistory is how many records of each kind per match the
+	// timeline stream keeps (window records, each rollup step, moments).
+	// Zero means DefaultTimelineHistory: three hours of 2-second windows.
+	TimelineHistory int64
 }
+
+// DefaultTimelineHistory is the timeline stream's per-subject limit: three
+// hours of 2-second window records, 90 hours of one-minute rollups.
+const DefaultTimelineHistory = 5400
 
 func (c Config) withDefaults() Config {
 	c.Replicas = cmp.Or(c.Replicas, 1)
@@ -55,6 +63,7 @@ func (c Config) withDefaults() Config {
 	c.Duplicates = cmp.Or(c.Duplicates, DefaultDuplicates)
 	c.SwarmRetention = cmp.Or(c.SwarmRetention, DefaultSwarmRetention)
 	c.PartialRetention = cmp.Or(c.PartialRetention, DefaultPartialRetention)
+	c.TimelineHistory = cmp.Or(c.TimelineHistory, DefaultTimelineHistory)
 	return c
 }
 
@@ -99,10 +108,24 @@ func Swarms(c Config) jetstream.StreamConfig {
 	}
 }
 
-// Ensure creates both streams, or updates them to this configuration if they
+// Timeline is the configuration of wire.TimelineStream: per match its
+// window records, rollups and moments, kept as long as its swarms
+// (SwarmRetention after each record), at most TimelineHistory of each kind.
+func Timeline(c Config) jetstream.StreamConfig {
+	c = c.withDefaults()
+	sc := Swarms(c) // the same retention and guarantees, not republished
+	sc.Name = wire.TimelineStream
+	sc.Description = "EmoStream timeline: per match window counts, 1m and 5m rollups, crowd moments"
+	sc.Subjects = []string{wire.TimelineSubjects, wire.MomentsSubjects}
+	sc.MaxMsgsPerSubject = c.TimelineHistory
+	sc.RePublish = nil
+	return sc
+}
+
+// Ensure creates the streams, or updates them to this configuration if they
 // exist. Concurrent callers are fine.
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
-	for _, sc := range []jetstream.StreamConfig{Partials(c), Swarms(c)} {
+	for _, sc := range []jetstream.StreamConfig{Partials(c), Swarms(c), Timeline(c)} {
 		if err := EnsureStream(ctx, js, sc); err != nil {
 			return err
 		}

@@ -1,0 +1,260 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/timeline"
+	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
+)
+
+// Timeline is what ingest needs to answer GET /v1/matches/{id}/timeline:
+// *timeline.Reader on wire.TimelineStream.
+type Timeline interface {
+	Steps(ctx context.Context, q timeline.Query, emit func(timeline.Step) error) error
+	Moments(ctx context.Context, match string, fromMs, toMs int64, emit func(*wire.Moment) error) error
+	Earliest(ctx context.Context, match string) (int64, bool, error)
+}
+
+var _ Timeline = (*timeline.Reader)(nil)
+
+// Defaults of the timeline API.
+const (
+	// DefaultTimelineRate is the timeline requests per second allowed per
+	// client network.
+	DefaultTimelineRate = 5
+	// DefaultTimelineBurst is their burst.
+	DefaultTimelineBurst = 20
+	// MaxTimelineSteps bounds a query's range: at most this many steps.
+	MaxTimelineSteps = 50_000
+	// timelineTimeout bounds the reading of one answer.
+	timelineTimeout = 60 * time.Second
+)
+
+// timelineSteps are the steps a query may ask for.
+var timelineSteps = map[string]time.Duration{"2s": 2 * time.Second, "10s": 10 * time.Second,
+	"1m": time.Minute, "5m": 5 * time.Minute}
+
+// timelineQuery is a parsed, checked request.
+type timelineQuery struct {
+	timeline.Query
+	stepName string
+	csv      bool
+}
+
+func (s *Server) timelineRoutes(app *fiber.App) error {
+	if s.cfg.Matches == nil || s.cfg.Timeline == nil {
+		return nil
+	}
+	s.tlLim = newLimiter[netip.Prefix](s.cfg.TimelineRate, s.cfg.TimelineBurst, s.cfg.MaxBuckets)
+	app.Get("/v1/matches/:id/timeline", s.getTimeline)
+	app.All("/v1/matches/:id/timeline", s.methodNotAllowed("GET, HEAD"))
+	return s.cfg.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
+		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
+		ConstLabels: prometheus.Labels{"limiter": "timeline"}}, func() float64 { return float64(s.tlLim.len()) }))
+}
+
+// getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&format=.
+func (s *Server) getTimeline(c *fiber.Ctx) error {
+	now := s.cfg.Now()
+	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
+	if ok, wait := s.tlLim.take(cn, 1, now); s.tlLim.enabled() && !ok {
+		return rateLimited(wait, "client network "+cn.String()+" (timeline)").write(s, c)
+	}
+	id := c.Params("id")
+	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
+	defer cancel()
+	if _, err := s.cfg.Matches.Get(ctx, id); err != nil {
+		if errors.Is(err, registry.ErrInvalid) {
+			err = fmt.Errorf("%w: %s", registry.ErrUnknownMatch, err)
+		}
+		return matchError(err, -1).write(s, c)
+	}
+	q, err := s.parseTimeline(c, id, now)
+	if err != nil {
+		return s.fail(c, wire.CodeBadTimelineQuery, err.Error(), -1)
+	}
+	// The earliest record is read first, also when from is given: an
+	// unreachable hub is a 503 here rather than a cut answer.
+	first, found, err := s.cfg.Timeline.Earliest(ctx, q.Match)
+	if err != nil {
+		return s.timelineUnavailable(c, err)
+	}
+	if q.From < 0 { // the default: the match's first stored step, within the bound
+		q.From = q.To
+		if ms := q.Step.Milliseconds(); found {
+			q.From = max(wire.WindowStart(first, ms), q.To-MaxTimelineSteps*ms)
+		}
+	}
+	if q.csv {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	} else {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), timelineTimeout)
+		defer cancel()
+		if err := s.writeTimeline(ctx, w, q); err != nil {
+			s.m.reject(wire.CodeRegistryUnavailable)
+			s.cfg.Logger.Warn("timeline answer cut short", "match", q.Match, "err", err)
+		}
+	})
+	return nil
+}
+
+func (s *Server) timelineUnavailable(c *fiber.Ctx, err error) error {
+	s.cfg.Logger.Warn("reading the timeline", "err", err)
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return s.fail(c, wire.CodeRegistryUnavailable, "the timeline store is unreachable; retry later", -1)
+}
+
+// parseTimeline reads and checks the query; From is -1 when not given.
+func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timelineQuery, error) {
+	q := timelineQuery{stepName: c.Query("step", "1m")}
+	q.Match = id
+	var ok bool
+	if q.Step, ok = timelineSteps[q.stepName]; !ok {
+		return q, fmt.Errorf("step %q: want one of 2s, 10s, 1m, 5m", q.stepName)
+	}
+	if q.Step < s.cfg.Window || q.Step%s.cfg.Window != 0 {
+		return q, fmt.Errorf("step %s is not a multiple of the %v window", q.stepName, s.cfg.Window)
+	}
+	switch f := c.Query("format"); f {
+	case "csv":
+		q.csv = true
+	case "json":
+	case "":
+		q.csv = strings.Contains(c.Get(fiber.HeaderAccept), "text/csv")
+	default:
+		return q, fmt.Errorf("format %q: want json or csv", f)
+	}
+	ms := q.Step.Milliseconds()
+	to, err := parseInstant("to", c.Query("to"), now.UnixMilli())
+	if err != nil {
+		return q, err
+	}
+	q.To = wire.WindowStart(to+ms-1, ms) // rounded up to the step
+	q.From = -1
+	if c.Query("from") != "" {
+		from, err := parseInstant("from", c.Query("from"), 0)
+		if err != nil {
+			return q, err
+		}
+		q.From = wire.WindowStart(from, ms)
+		switch {
+		case from > to:
+			return q, fmt.Errorf("to (%d) is before from (%d)", to, from)
+		case (q.To-q.From)/ms > MaxTimelineSteps:
+			return q, fmt.Errorf("from..to spans %d steps of %s: at most %d (use a longer step, or a shorter range)",
+				(q.To-q.From)/ms, q.stepName, MaxTimelineSteps)
+		}
+	}
+	return q, nil
+}
+
+// parseInstant is an RFC 3339 time or Unix milliseconds, def if empty.
+func parseInstant(name, v string, def int64) (int64, error) {
+	if v == "" {
+		return def, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if ms < 0 || ms > 1<<53 {
+			return 0, fmt.Errorf("%s %q: Unix milliseconds out of range", name, v)
+		}
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T05:00:00Z) or Unix milliseconds", name, v)
+	}
+	return t.UnixMilli(), nil
+}
+
+// timelineStep is one step of the JSON answer.
+type timelineStep struct {
+	Start  time.Time        `json:"start"`
+	End    time.Time        `json:"end"`
+	Counts map[string]int64 `json:"counts"`
+	Total  int64            `json:"total"`
+}
+
+func utc(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// writeTimeline writes the answer as it reads the steps, one at a time.
+func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQuery) error {
+	if q.csv {
+		return s.writeCSV(ctx, w, q)
+	}
+	head, _ := json.Marshal(struct {
+		Match string    `json:"match_id"`
+		Step  string    `json:"step"`
+		From  time.Time `json:"from"`
+		To    time.Time `json:"to"`
+	}{q.Match, q.stepName, utc(q.From), utc(q.To)})
+	w.Write(head[:len(head)-1])
+	w.WriteString(`,"steps":[`)
+	totals, total, n := map[string]int64{}, int64(0), 0
+	err := s.cfg.Timeline.Steps(ctx, q.Query, func(st timeline.Step) error {
+		if n++; n > 1 {
+			w.WriteByte(',')
+		}
+		b, _ := json.Marshal(timelineStep{utc(st.Start), utc(st.Start + q.Step.Milliseconds()), st.Counts, st.Total})
+		for e, c := range st.Counts {
+			totals[e] += c
+		}
+		total += st.Total
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	tb, _ := json.Marshal(totals)
+	fmt.Fprintf(w, `],"totals":%s,"total":%d,"moments":[`, tb, total)
+	n = 0
+	err = s.cfg.Timeline.Moments(ctx, q.Match, q.From, q.To, func(m *wire.Moment) error {
+		if n++; n > 1 {
+			w.WriteByte(',')
+		}
+		b, _ := json.Marshal(m)
+		_, err := w.Write(b)
+		return err
+	})
+	w.WriteString("]}")
+	return err
+}
+
+// writeCSV writes start,end,total and one column per allowed emoji.
+func (s *Server) writeCSV(ctx context.Context, w *bufio.Writer, q timelineQuery) error {
+	w.WriteString("start,end,total")
+	for _, e := range s.emojis {
+		w.WriteString("," + e)
+	}
+	w.WriteString("\r\n")
+	return s.cfg.Timeline.Steps(ctx, q.Query, func(st timeline.Step) error {
+		b := utc(st.Start).AppendFormat(nil, time.RFC3339Nano)
+		b = append(b, ',')
+		b = utc(st.Start+q.Step.Milliseconds()).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, st.Total, 10)
+		for _, e := range s.emojis {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, st.Counts[e], 10)
+		}
+		b = append(b, '\r', '\n')
+		_, err := w.Write(b)
+		return err
+	})
+}

@@ -1,0 +1,183 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
+	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
+)
+
+type timelineAnswer struct {
+	Match string `json:"match_id"`
+	Step  string `json:"step"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Steps []struct {
+		Start  time.Time        `json:"start"`
+		End    time.Time        `json:"end"`
+		Counts map[string]int64 `json:"counts"`
+		Total  int64            `json:"total"`
+	} `json:"steps"`
+	Totals  map[string]int64 `json:"totals"`
+	Total   int64            `json:"total"`
+	Moments []wire.Moment    `json:"moments"`
+}
+
+// A match's window records (with an empty stretch), a one-minute rollup of
+// its first minute and a moment, stored as the processor stores them: every
+// step size sums exactly the windows in it; bad queries are refused.
+func TestTimelineAPI(t *testing.T) {
+	n := testenv.StartNATS(t)
+	nc, js := n.Connect()
+	ctx := context.Background()
+	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, js, registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = reg.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if _, err := reg.Create(ctx, registry.Match{ID: "final", State: registry.Live}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
+	windows := map[int64]map[string]int64{} // start → counts
+	var first, last uint64
+	put := func(subject string, v any, id string) uint64 {
+		b, _ := json.Marshal(v)
+		ack, err := js.Publish(ctx, subject, b, jetstream.WithMsgID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	rollup := wire.TimelineRecord{Start: t0, Counts: map[string]int64{}}
+	for i := range 45 {
+		if i >= 10 && i < 20 {
+			continue // nothing happened
+		}
+		if i == 30 { // the first minute closed
+			rollup.First, rollup.Last = first, last
+			put(wire.TimelineSubject("final", "1m"), rollup, "r")
+		}
+		start := t0 + int64(i)*2000
+		c := map[string]int64{"🔥": int64(i + 1), "👏": 2}
+		windows[start] = c
+		seq := put(wire.TimelineSubject("final", wire.TimelineWindows), wire.TimelineRecord{Start: start, Counts: c, Total: int64(i + 3), Swarm: uint64(i + 1)}, fmt.Sprint(i))
+		if i < 30 {
+			first, last = min(first, seq), seq
+			if first == 0 {
+				first = seq
+			}
+			for e, k := range c {
+				rollup.Counts[e] += k
+			}
+			rollup.Total += int64(i + 3)
+		}
+	}
+	mo := wire.Moment{MatchID: "final", WindowStart: time.UnixMilli(t0 + 40_000).UTC(), WindowEnd: time.UnixMilli(t0 + 42_000).UTC(), Size: 50, Ratio: 4, Rule: "total"}
+	put(wire.MomentSubject("final"), mo, "m")
+	st := startIngest(t, testenv.StartKafka(t, 2).Target(), ingest.Config{Matches: reg,
+		Timeline: timeline.NewReader(nc, wire.TimelineStream, 0), TimelineRate: -1})
+
+	want := func(stepMs, from, to int64) map[int64]map[string]int64 {
+		out := map[int64]map[string]int64{}
+		for s, c := range windows {
+			k := wire.WindowStart(s, stepMs)
+			if k < from || k >= to {
+				continue
+			}
+			if out[k] == nil {
+				out[k] = map[string]int64{}
+			}
+			for e, n := range c {
+				out[k][e] += n
+			}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		step     string
+		stepMs   int64
+		from, to int64
+	}{
+		{"2s", 2000, t0, t0 + 90_000},
+		{"10s", 10_000, t0, t0 + 90_000},
+		{"1m", 60_000, t0, t0 + 120_000},
+		{"5m", 300_000, t0, t0 + 300_000},
+		{"10s", 10_000, t0 + 20_000, t0 + 60_000}, // boundaries inside the stretch
+		{"1m", 60_000, t0 + 60_000, t0 + 120_000}, // after the rollup only
+	} {
+		t.Run(fmt.Sprintf("%s/%d-%d", tt.step, tt.from-t0, tt.to-t0), func(t *testing.T) {
+			r := st.do(t, http.MethodGet, fmt.Sprintf("/v1/matches/final/timeline?step=%s&from=%d&to=%d", tt.step, tt.from, tt.to), "", nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			a := decodeJSON[timelineAnswer](t, r.body)
+			got := map[int64]map[string]int64{}
+			var total int64
+			for _, s := range a.Steps {
+				if s.End.Sub(s.Start).Milliseconds() != tt.stepMs {
+					t.Errorf("step %v..%v is not %s long", s.Start, s.End, tt.step)
+				}
+				got[s.Start.UnixMilli()] = s.Counts
+				total += s.Total
+			}
+			w := want(tt.stepMs, tt.from, tt.to)
+			if !maps.EqualFunc(got, w, maps.Equal) || len(a.Steps) != len(w) || a.Total != total {
+				t.Errorf("got %v (total %d, sum of steps %d), want %v", got, a.Total, total, w)
+			}
+			wantMoments := 0
+			if t0+40_000 >= tt.from && t0+40_000 < tt.to {
+				wantMoments = 1
+			}
+			if len(a.Moments) != wantMoments {
+				t.Errorf("moments %v, want %d", a.Moments, wantMoments)
+			}
+		})
+	}
+	t.Run("default range and CSV", func(t *testing.T) {
+		r := st.do(t, http.MethodGet, "/v1/matches/final/timeline?format=csv&step=10s", "", nil)
+		lines := strings.Split(strings.TrimSpace(string(r.body)), "\r\n")
+		if r.status != http.StatusOK || !strings.HasPrefix(lines[0], "start,end,total,") || len(lines) != 1+len(want(10_000, t0, t0+90_000)) {
+			t.Fatalf("status %d, %d lines:\n%s", r.status, len(lines), r.body)
+		}
+		if !strings.HasPrefix(lines[1], time.UnixMilli(t0).UTC().Format(time.RFC3339)+",") {
+			t.Errorf("first row %q, want the match's first step", lines[1])
+		}
+	})
+	for _, tt := range []struct{ name, query, code string }{
+		{"unknown match", "/v1/matches/nope/timeline", wire.CodeUnknownMatch},
+		{"bad match id", "/v1/matches/no%20pe/timeline", wire.CodeUnknownMatch},
+		{"bad step", "/v1/matches/final/timeline?step=3s", wire.CodeBadTimelineQuery},
+		{"bad from", "/v1/matches/final/timeline?from=yesterday", wire.CodeBadTimelineQuery},
+		{"to before from", fmt.Sprintf("/v1/matches/final/timeline?from=%d&to=%d", t0+10_000, t0), wire.CodeBadTimelineQuery},
+		{"huge range", "/v1/matches/final/timeline?step=2s&from=0", wire.CodeBadTimelineQuery},
+		{"bad format", "/v1/matches/final/timeline?format=xml", wire.CodeBadTimelineQuery},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := st.do(t, http.MethodGet, tt.query, "", nil)
+			e := decodeJSON[apiError](t, r.body)
+			if r.status != wire.HTTPStatus(tt.code) || e.Error.Code != tt.code || e.Error.Message == "" {
+				t.Errorf("status %d %s, want %d %s", r.status, r.body, wire.HTTPStatus(tt.code), tt.code)
+			}
+		})
+	}
+}

@@ -1,0 +1,200 @@
+package timeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Step is one step of a timeline: the counts of the windows starting in
+// [Start, Start+step).
+type Step struct {
+	Start  int64 // Unix ms
+	Counts map[string]int64
+	Total  int64
+}
+
+// Query asks for one match's steps starting in [From, To) (Unix ms, both
+// multiples of Step).
+type Query struct {
+	Match    string
+	From, To int64
+	Step     time.Duration
+}
+
+// Steps calls emit with every step of q that has counts, in order, reading
+// the rollups of q.Step if the processor writes them and the window
+// records after the last rollup (the steps still open), or the window
+// records alone for shorter steps. It holds one step and one batch at a
+// time.
+func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) error {
+	stepMs := q.Step.Milliseconds()
+	if stepMs <= 0 || q.From%stepMs != 0 || q.To%stepMs != 0 {
+		return fmt.Errorf("timeline: query %+v is not aligned", q)
+	}
+	acc := &accumulator{q: q, stepMs: stepMs, emit: emit, start: math.MinInt64}
+	var from uint64
+	var err error
+	if isRollup(q.Step) {
+		from, err = r.rollups(ctx, q, acc)
+	} else {
+		from, err = r.firstWindowFor(ctx, q.Match, q.From)
+	}
+	if err != nil {
+		return err
+	}
+	err = r.Scan(ctx, wire.TimelineSubject(q.Match, wire.TimelineWindows), from, func(m Msg) (bool, error) {
+		rec, err := wire.DecodeTimelineRecord(m.Data)
+		if err != nil || rec.Start < acc.rolled {
+			return true, nil // a bad record, or one a rollup counted (never, when stored in order)
+		}
+		if rec.Start >= q.To {
+			return false, nil
+		}
+		return true, acc.add(rec.Start, rec.Counts, rec.Total)
+	})
+	if err != nil {
+		return err
+	}
+	return acc.flush()
+}
+
+func isRollup(step time.Duration) bool {
+	for _, s := range wire.RollupSteps {
+		if s == step {
+			return true
+		}
+	}
+	return false
+}
+
+// rollups emits q's rollups of its step and returns the window record to
+// go on from: the one after the last rollup's last.
+func (r *Reader) rollups(ctx context.Context, q Query, acc *accumulator) (uint64, error) {
+	var next uint64
+	errStop := errors.New("stop")
+	err := r.Scan(ctx, wire.TimelineSubject(q.Match, wire.StepName(q.Step)), 1, func(m Msg) (bool, error) {
+		rec, err := wire.DecodeTimelineRecord(m.Data)
+		if err != nil {
+			return true, nil
+		}
+		next, acc.rolled = rec.Last+1, rec.Start+acc.stepMs
+		if rec.Start >= q.To {
+			return false, errStop
+		}
+		return true, acc.add(rec.Start, rec.Counts, rec.Total)
+	})
+	if errors.Is(err, errStop) {
+		return math.MaxUint64, nil
+	}
+	return max(next, 1), err
+}
+
+// firstWindowFor is the sequence to read a match's window records from for
+// steps from fromMs on: the first record of the earliest five-minute
+// rollup that ends after fromMs, or the one after the last rollup.
+func (r *Reader) firstWindowFor(ctx context.Context, match string, fromMs int64) (uint64, error) {
+	big := wire.RollupSteps[len(wire.RollupSteps)-1]
+	var from uint64 = 1
+	err := r.Scan(ctx, wire.TimelineSubject(match, wire.StepName(big)), 1, func(m Msg) (bool, error) {
+		rec, err := wire.DecodeTimelineRecord(m.Data)
+		if err != nil {
+			return true, nil
+		}
+		if rec.Start+big.Milliseconds() > fromMs {
+			from = max(rec.First, 1)
+			return false, nil
+		}
+		from = rec.Last + 1
+		return true, nil
+	})
+	return from, err
+}
+
+// accumulator sums records into steps and emits each step once complete.
+type accumulator struct {
+	q      Query
+	stepMs int64
+	emit   func(Step) error
+	// rolled is where the rollups read end: window records before it are
+	// in a rollup already.
+	rolled int64
+	start  int64 // the step being summed; MinInt64 before the first
+	counts map[string]int64
+	total  int64
+}
+
+// add sums one record starting at startMs into its step.
+func (a *accumulator) add(startMs int64, counts map[string]int64, total int64) error {
+	s := wire.WindowStart(startMs, a.stepMs)
+	if s < a.q.From || s >= a.q.To {
+		return nil
+	}
+	if s != a.start {
+		if err := a.flush(); err != nil {
+			return err
+		}
+		a.start, a.counts, a.total = s, make(map[string]int64, len(counts)), 0
+	}
+	for e, n := range counts {
+		a.counts[e] += n
+	}
+	a.total += total
+	return nil
+}
+
+func (a *accumulator) flush() error {
+	if a.start == math.MinInt64 || a.total == 0 {
+		return nil
+	}
+	st := Step{Start: a.start, Counts: maps.Clone(a.counts), Total: a.total}
+	a.start = math.MinInt64
+	return a.emit(st)
+}
+
+// Moments calls emit with match's stored moments whose window starts in
+// [fromMs, toMs), in order.
+func (r *Reader) Moments(ctx context.Context, match string, fromMs, toMs int64, emit func(*wire.Moment) error) error {
+	return r.Scan(ctx, wire.MomentSubject(match), 1, func(m Msg) (bool, error) {
+		mo, err := wire.DecodeMoment(m.Data)
+		if err != nil {
+			return true, nil
+		}
+		ms := mo.WindowStart.UnixMilli()
+		if ms >= toMs {
+			return false, nil
+		}
+		if ms < fromMs {
+			return true, nil
+		}
+		return true, emit(mo)
+	})
+}
+
+// Earliest is the start of match's earliest stored record (a rollup or a
+// window record), and false if it has none.
+func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error) {
+	best, found := int64(math.MaxInt64), false
+	kinds := []string{wire.TimelineWindows}
+	for _, s := range wire.RollupSteps {
+		kinds = append(kinds, wire.StepName(s))
+	}
+	for _, k := range kinds {
+		m, err := r.First(ctx, wire.TimelineSubject(match, k))
+		if err != nil {
+			return 0, false, err
+		}
+		if m.Seq == 0 {
+			continue
+		}
+		if rec, err := wire.DecodeTimelineRecord(m.Data); err == nil && rec.Start < best {
+			best, found = rec.Start, true
+		}
+	}
+	return best, found, nil
+}

@@ -1,0 +1,74 @@
+package processor
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/wire"
+)
+
+// Edges report their viewers as an edge would, over NATS: each swarm
+// carries the sum of the latest reports; an edge silent for three
+// intervals no longer counts; edges past MaxEdges and bad reports are
+// dropped and counted.
+func TestOccupancyIntoSwarms(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	var skew atomic.Int64 // the processor's clock runs this far ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	_, _, p := r.processor(Config{Now: now, MaxEdges: 2})
+	nc, _ := r.nats.Connect()
+	report := func(edge string, matches map[string]int64) {
+		b, _ := json.Marshal(wire.Occupancy{Edge: edge, At: time.Now(), Interval: 5 * time.Second, Matches: matches})
+		if err := nc.Publish(wire.ViewersSubject(edge), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applied := func() float64 {
+		var m dto.Metric
+		_ = p.met.occupancyReports.WithLabelValues("applied").Write(&m)
+		return m.GetCounter().GetValue()
+	}
+	testenv.WaitFor(t, timeout, "the processor's subscription", func() bool {
+		report("edge-a", map[string]int64{"m1": 1})
+		_ = nc.Flush()
+		return applied() > 0
+	})
+	report("edge-a", map[string]int64{"m1": 100, "m2": 7})
+	report("edge-b", map[string]int64{"m1": 20})
+	report("edge-c", map[string]int64{"m1": 1000})             // over MaxEdges
+	_ = nc.Publish(wire.ViewersSubject("edge-b"), []byte("{")) // bad
+	report("edge-b", map[string]int64{"m1": 23})               // replaces edge-b's 20
+	testenv.WaitFor(t, timeout, "the reports applied", func() bool { return applied() >= 4 })
+	rng := rand.New(rand.NewPCG(3, 4))
+	r.window(rng, pastWindow(0), winMs)
+	r.exact(timeout)
+	if sw := r.viewer.swarm("m1", pastWindow(0)); sw.Viewers != 123 {
+		t.Errorf("m1 viewers %d, want 100+23", sw.Viewers)
+	}
+	if sw := r.viewer.swarm("m2", pastWindow(0)); sw.Viewers != 7 {
+		t.Errorf("m2 viewers %d, want 7", sw.Viewers)
+	}
+	// edge-a stays silent for three intervals; edge-b keeps reporting.
+	skew.Store(int64(16 * time.Second))
+	report("edge-b", map[string]int64{"m1": 30})
+	testenv.WaitFor(t, timeout, "edge-b's report", func() bool { return applied() >= 5 })
+	r.window(rng, pastWindow(1), winMs)
+	r.exact(timeout)
+	if sw := r.viewer.swarm("m1", pastWindow(1)); sw.Viewers != 30 {
+		t.Errorf("m1 viewers %d after edge-a expired, want 30", sw.Viewers)
+	}
+	for result, want := range map[string]float64{"over_edges": 1, "bad": 1} {
+		var m dto.Metric
+		_ = p.met.occupancyReports.WithLabelValues(result).Write(&m)
+		if got := m.GetCounter().GetValue(); got != want {
+			t.Errorf("%s reports %v, want %v", result, got, want)
+		}
+	}
+}

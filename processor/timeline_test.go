@@ -1,0 +1,140 @@
+package processor
+
+import (
+	"context"
+	"maps"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
+	"github.com/emostream/emostream/wire"
+)
+
+// querySteps is what the timeline answers for match at step over every
+// window from pastWindow(0) on.
+func (r *rig) querySteps(match string, step time.Duration) map[int64]map[string]int64 {
+	r.t.Helper()
+	nc, _ := r.nats.Connect()
+	rd := timeline.NewReader(nc, wire.TimelineStream, 0)
+	ms := step.Milliseconds()
+	q := timeline.Query{Match: match, Step: step, From: wire.WindowStart(pastWindow(0), ms),
+		To: wire.WindowStart(time.Now().UnixMilli(), ms) + ms}
+	got := map[int64]map[string]int64{}
+	err := rd.Steps(context.Background(), q, func(s timeline.Step) error {
+		if _, dup := got[s.Start]; dup {
+			r.t.Errorf("step %d emitted twice", s.Start)
+		}
+		got[s.Start] = s.Counts
+		return nil
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return got
+}
+
+// liveSteps sums the swarms the viewer received for match into steps.
+func (r *rig) liveSteps(match string, step time.Duration) map[int64]map[string]int64 {
+	r.viewer.mu.Lock()
+	defer r.viewer.mu.Unlock()
+	out := map[int64]map[string]int64{}
+	for _, sw := range r.viewer.byKey {
+		if sw.MatchID != match {
+			continue
+		}
+		s := wire.WindowStart(sw.WindowStart.UnixMilli(), step.Milliseconds())
+		if out[s] == nil {
+			out[s] = map[string]int64{}
+		}
+		for e, n := range sw.Counts {
+			out[s][e] += n
+		}
+	}
+	return out
+}
+
+// timelineExact waits until, for every step size, each step of the
+// timeline equals the sum of the live swarms in it.
+func (r *rig) timelineExact(matches ...string) {
+	r.t.Helper()
+	steps := []time.Duration{2 * time.Second, 10 * time.Second, time.Minute, 5 * time.Minute}
+	testenv.WaitFor(r.t, timeout, "timeline equal to the live swarms", func() bool {
+		for _, m := range matches {
+			for _, step := range steps {
+				got, want := r.querySteps(m, step), r.liveSteps(m, step)
+				if !maps.EqualFunc(got, want, maps.Equal) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// Windows across several minutes, the processor stopped twice mid-match —
+// once just before a swarm's publish, after other swarms of the window
+// were sent but before their timeline records — and started again: at
+// every step size, every step equals the live swarms in it, none twice.
+func TestTimelineExactAcrossRestarts(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	rng := rand.New(rand.NewPCG(11, 12))
+	cancel, done, _ := r.processor(Config{})
+	next := 0
+	windows := func(n int) {
+		for range n {
+			r.window(rng, pastWindow(next), winMs)
+			next++
+		}
+	}
+	windows(70)
+	r.exact(timeout)
+	cancel()
+	<-done
+	// The next processor dies just before publishing m2's swarm of a window:
+	// m1's swarm of it may be stored without its timeline record.
+	ctx, kill := context.WithCancel(context.Background())
+	p, err := New(Config{NATSURL: r.nats.URL, Partitions: r.parts, PinnedTTL: 2 * time.Second, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.beforePublish = func(sw *wire.Swarm) {
+		if sw.MatchID == "m2" && sw.WindowStart.UnixMilli() == pastWindow(100) {
+			kill()
+		}
+	}
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = p.Run(ctx) }()
+	windows(60)
+	<-ran
+	_, _, p3 := r.processor(Config{})
+	windows(60)
+	r.exact(timeout)
+	r.timelineExact("m1", "m2", "m3")
+	var m dto.Metric
+	_ = p3.met.timelineBackfilled.Write(&m)
+	if n := m.GetCounter().GetValue(); n < 1 {
+		t.Errorf("%v window records backfilled after the kill, want at least m1's", n)
+	}
+	for _, step := range wire.RollupSteps {
+		if n := r.count(wire.TimelineSubject("m1", wire.StepName(step))); n < int(190*winMs/step.Milliseconds())-1 {
+			t.Errorf("%d rollups of %v, want one per closed step", n, step)
+		}
+	}
+}
+
+// count is how many messages the timeline stream holds on subject.
+func (r *rig) count(subject string) int {
+	nc, _ := r.nats.Connect()
+	n := 0
+	err := timeline.NewReader(nc, wire.TimelineStream, 0).Scan(context.Background(), subject, 1,
+		func(timeline.Msg) (bool, error) { n++; return true, nil })
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}

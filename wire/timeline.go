@@ -1,0 +1,93 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The timeline: besides each swarm, the processor stores in TimelineStream
+// a compact count record per match per window and, as each minute and each
+// five minutes of a match close, a rollup of them, so a match's whole story
+// can be read long after its swarms were dropped (docs/design.md,
+// "Timeline").
+const (
+	// TimelineStream is the JetStream stream of timeline records and
+	// moments.
+	TimelineStream = "EMOSTREAM_TIMELINE"
+	// TimelineSubjects matches every timeline record.
+	TimelineSubjects = "emostream.timeline.>"
+	timelinePrefix   = "emostream.timeline."
+	// TimelineWindows names the subject of a match's window records.
+	TimelineWindows = "w"
+)
+
+// RollupSteps are the steps the processor writes rollups of, shortest
+// first; each is a multiple of the one before, all aligned to the epoch.
+var RollupSteps = []time.Duration{time.Minute, 5 * time.Minute}
+
+// StepName is the subject token and API name of a step: "2s", "1m", "5m".
+func StepName(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(d.Milliseconds()/1000, 10) + "s"
+}
+
+// TimelineSubject is the subject of match's records of one kind:
+// TimelineWindows or a rollup step's StepName.
+func TimelineSubject(match, kind string) string {
+	return timelinePrefix + match + "." + kind
+}
+
+// TimelineRecord is one record of the timeline: the counts of one window
+// of a match (on TimelineSubject(match, TimelineWindows)) or of one rollup
+// step (on TimelineSubject(match, StepName(step))):
+//
+//	{"s":1795410000000,"c":{"🔥":12,"👏":3},"t":15,"q":4711}
+//
+// S is the start in Unix milliseconds, C the counts per emoji and T their
+// sum. A window record carries Q, the stream sequence of its swarm in
+// SwarmsStream; a rollup carries A and Z, the stream sequences in
+// TimelineStream of the first and last window records it sums.
+type TimelineRecord struct {
+	Start  int64            `json:"s"`
+	Counts map[string]int64 `json:"c"`
+	Total  int64            `json:"t"`
+	Swarm  uint64           `json:"q,omitempty"`
+	First  uint64           `json:"a,omitempty"`
+	Last   uint64           `json:"z,omitempty"`
+}
+
+// TimelineMsgID is the Nats-Msg-Id of match's record of kind starting at
+// startMs: each is stored once.
+func TimelineMsgID(match, kind string, startMs int64) string {
+	return match + "/" + kind + "/" + strconv.FormatInt(startMs, 10)
+}
+
+// MomentMsgID is the Nats-Msg-Id of a moment.
+func MomentMsgID(m *Moment) string {
+	return m.MatchID + "/moment/" + strconv.FormatInt(m.WindowStart.UnixMilli(), 10) + "/" + m.Rule + "/" + m.Emoji
+}
+
+// DecodeTimelineRecord parses a timeline record.
+func DecodeTimelineRecord(data []byte) (*TimelineRecord, error) {
+	var r TimelineRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("wire: timeline record: %w", err)
+	}
+	return &r, nil
+}
+
+// DecodeMoment parses a moment.
+func DecodeMoment(data []byte) (*Moment, error) {
+	var m Moment
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("wire: moment: %w", err)
+	}
+	if !ValidMatchID(m.MatchID) {
+		return nil, fmt.Errorf("wire: moment: bad match %q", m.MatchID)
+	}
+	return &m, nil
+}
