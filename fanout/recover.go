@@ -12,10 +12,17 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// lastSeqHeader, on a live message the stream republished, is the sequence
+// of the previous swarm stored on the same subject: the match's previous
+// swarm, so a viewer knows whether it missed any.
+const lastSeqHeader = "Nats-Last-Sequence"
+
 // storedSwarm is a swarm message as a viewer checks it.
 type storedSwarm struct {
 	body       []byte
 	seq        uint64 // Nats-Sequence; 0 if absent
+	prev       uint64 // Nats-Last-Sequence: the match's previous stored swarm (RePublish); 0 if absent
+	hasPrev    bool
 	match      string
 	start, end time.Time
 	valid      bool // a swarm with a window; the fields above are set
@@ -27,6 +34,8 @@ func parseSwarm(msg *nats.Msg) storedSwarm {
 	s := storedSwarm{body: msg.Data}
 	if msg.Header != nil {
 		s.seq, _ = strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
+		p, err := strconv.ParseUint(msg.Header.Get(lastSeqHeader), 10, 64)
+		s.prev, s.hasPrev = p, err == nil
 	}
 	var v struct {
 		MatchID     string    `json:"match_id"`
@@ -88,6 +97,7 @@ func (w *Watcher) fallback(ctx context.Context, until uint64) error {
 
 // latest shows the match's last stored swarm.
 func (w *Watcher) latest(ctx context.Context) error {
+	w.stats.Requests.Add(1)
 	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil)
 	if err != nil || msg == nil {
 		return err
@@ -98,6 +108,7 @@ func (w *Watcher) latest(ctx context.Context) error {
 
 // next reads the match's first stored swarm at sequence seq or later.
 func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, error) {
+	w.stats.Requests.Add(1)
 	s, found, err := nextSwarm(ctx, w.nc, w.cfg.Match, seq)
 	if err == nil && found && s.seq < seq {
 		err = fmt.Errorf("answer for sequence %d has sequence %d", seq, s.seq)

@@ -80,6 +80,8 @@ type WatchStats struct {
 	// Repeats counts stored swarms received again after recovery had
 	// shown them (not counted as Dropped).
 	Repeats atomic.Uint64
+	// Requests counts the stored-swarm reads (latest and next) made.
+	Requests atomic.Uint64
 }
 
 // Watcher delivers the swarms of one match to a viewer, gap-free: the
@@ -169,8 +171,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // live handles one message of the live subject.
 func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 	s := parseSwarm(msg)
-	if s.valid && w.lastSeq != 0 && s.start.After(w.lastEnd) && s.seq != w.lastSeq+1 {
-		// Windows may be missing between the last shown and this one.
+	if w.missedBefore(s) {
 		until := s.seq
 		if until == 0 {
 			until = ^uint64(0)
@@ -181,6 +182,23 @@ func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 	}
 	w.show(s, SourceLive)
 	return nil
+}
+
+// missedBefore reports whether stored swarms may be missing between the
+// last shown one and the live swarm s: s is the match's and starts after the
+// last shown window ended, and its Nats-Last-Sequence (the match's previous
+// stored swarm) is not the last shown one. Without that header (a live
+// message not republished by the stream), only a sequence right after the
+// last shown one rules a gap out. Windows without reactions have no swarm,
+// so quiet stretches cost no request when the header is there.
+func (w *Watcher) missedBefore(s storedSwarm) bool {
+	if !s.valid || s.match != w.cfg.Match || w.lastSeq == 0 || !s.start.After(w.lastEnd) {
+		return false
+	}
+	if s.hasPrev {
+		return s.prev > w.lastSeq
+	}
+	return s.seq != w.lastSeq+1
 }
 
 // show delivers s if it belongs to the match and is newer than the last

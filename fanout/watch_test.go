@@ -418,3 +418,55 @@ func BenchmarkWatchRecovery(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*missed), "µs/window")
 }
+
+// TestWatchQuietGap: windows without a swarm (a quiet match) cost no
+// request: the live swarm's Nats-Last-Sequence, set by the stream's
+// RePublish, names the last shown one.
+func TestWatchQuietGap(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	publishSwarm(t, js, "final", 1)
+	w.waitLast(t, 1)
+	publishSwarm(t, js, "other", 2)
+	before := w.Stats().Requests.Load()
+	publishSwarm(t, js, "final", 5) // windows 2…4 had no reactions
+	w.waitLast(t, 5)
+	if n := w.Stats().Requests.Load() - before; n != 0 {
+		t.Errorf("%d requests for a quiet gap, want 0", n)
+	}
+	if g := w.gapList(); len(g) != 0 {
+		t.Errorf("gaps %+v for a quiet stretch, want none", g)
+	}
+
+	// Swarms stored but never live (RePublish off for a while) are read
+	// back: the next live one's Nats-Last-Sequence names the last of them.
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 6)
+	publishSwarm(t, js, "final", 7)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 8)
+	w.waitLast(t, 8)
+	if got := w.r.got(); !slices.Equal(got, []int{1, 5, 6, 7, 8}) {
+		t.Errorf("windows %v, want [1 5 6 7 8]", got)
+	}
+}
+
+// setRePublish turns the swarm stream's RePublish to the live subjects on
+// or off.
+func setRePublish(t *testing.T, js jetstream.JetStream, on bool) {
+	t.Helper()
+	s, err := js.Stream(context.Background(), wire.SwarmsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.RePublish = nil
+	if on {
+		cfg.RePublish = &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects}
+	}
+	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
