@@ -58,12 +58,17 @@ type WatchConfig struct {
 	// OnSwarm receives each swarm shown, in window order, once. Required.
 	OnSwarm func(body []byte, src Source)
 	// OnGap receives each stretch of windows that could not be recovered
-	// (no longer stored, the recovery bound, or a failed request), just
-	// before the first swarm after it. Nil ignores gaps (they are counted).
+	// (no longer stored, or past the recovery bound), just before the
+	// first swarm after it. Nil ignores gaps (they are counted).
 	OnGap func(Gap)
 	// MaxRecovery bounds the "next" requests of one recovery. Zero means
 	// 150.
 	MaxRecovery int
+	// OnError receives a stored read that failed while the connection was
+	// down; Run goes on, and the reconnect reads again from the last shown
+	// swarm. (A read that fails while connected ends Run with the error.)
+	// Nil ignores them.
+	OnError func(error)
 }
 
 // WatchStats counts what a Watcher did. Safe to read while it runs.
@@ -95,6 +100,7 @@ type Watcher struct {
 	lastSeq            uint64
 	lost               string // why the windows after the last shown may be missing; "" if none are
 	reconnects         uint64
+	timeout            time.Duration // of one stored read
 }
 
 // NewWatcher validates cfg.
@@ -108,7 +114,7 @@ func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
 	if cfg.MaxRecovery <= 0 {
 		cfg.MaxRecovery = DefaultMaxRecovery
 	}
-	return &Watcher{nc: nc, cfg: cfg}, nil
+	return &Watcher{nc: nc, cfg: cfg, timeout: getTimeout}, nil
 }
 
 // Stats returns the watcher's counters.
@@ -163,7 +169,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 			err = w.catchUp(ctx, 0)
 		}
 		if err != nil && ctx.Err() == nil {
-			return err
+			if w.nc.IsConnected() {
+				return err
+			}
+			if w.cfg.OnError != nil {
+				w.cfg.OnError(err) // the reconnect reads again
+			}
 		}
 	}
 }
@@ -177,7 +188,7 @@ func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 			until = ^uint64(0)
 		}
 		if err := w.catchUp(ctx, until); err != nil {
-			return err
+			return err // s is stored: the next recovery reads it
 		}
 	}
 	w.show(s, SourceLive)

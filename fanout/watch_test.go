@@ -470,3 +470,58 @@ func setRePublish(t *testing.T, js jetstream.JetStream, on bool) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchRecoveryInterrupted: the connection drops in the middle of a
+// recovery, long enough for a read to fail; the reconnect goes on from the
+// last shown window, and every window is shown once, in order.
+func TestWatchRecoveryInterrupted(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	p, nc := proxiedViewer(t, h)
+	errs := make(chan error, 10)
+	var once sync.Once
+	r := &recorder{}
+	add := r.add(t)
+	w, err := NewWatcher(nc, WatchConfig{Match: "final",
+		OnSwarm: func(b []byte, src Source) {
+			add(b, src != SourceLive)
+			if src == SourceRecovered {
+				once.Do(p.cut) // cut during the recovery
+			}
+		},
+		OnError: func(err error) { errs <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	publishSwarm(t, js, "final", 1)
+	waitFor(t, 10*time.Second, func() bool { return slices.Equal(r.got(), []int{1}) }, "window 1")
+	p.cutAndWait(t, nc)
+	for i := 2; i <= 8; i++ {
+		publishSwarm(t, js, "final", i)
+	}
+	p.heal()
+	select {
+	case err := <-errs:
+		t.Logf("read failed while cut: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no read failed while the proxy was cut")
+	}
+	p.heal()
+	waitFor(t, 10*time.Second, func() bool { g := r.got(); return g[len(g)-1] == 8 }, "window 8 (got %v)", r.got())
+	if got := r.got(); !slices.Equal(got, span(1, 8)) {
+		t.Errorf("windows %v, want 1…8 once each", got)
+	}
+	if n := w.Stats().Gaps.Load(); n != 0 {
+		t.Errorf("%d gaps, want none", n)
+	}
+}

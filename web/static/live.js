@@ -182,12 +182,12 @@ export class Live {
       try {
         s = await this.get(nextSubject, JSON.stringify({ seq: from, next_by_subj: storedSubject(match) }));
       } catch (err) {
-        this.lost = `recovery failed: ${err.message}`;
-        if (!until) await this.latest(match);
+        // The next reconnect or live gap starts again from the last shown.
+        this.onNote(`recovery interrupted: ${err.message}`);
         return;
       }
       if (match !== this.match) return;
-      if (i === 0 && (!s || s.seq !== anchor)) this.lost = "no longer stored";
+      if (i === 0) this.lost = s && s.seq === anchor ? "" : "no longer stored";
       if (!s || s.seq >= until && until) return;
       if (s.seq !== anchor) this.show(s.parsed, match, "recovered");
       from = s.seq + 1;
