@@ -114,7 +114,7 @@ func runConfigFiles(t *testing.T, certs *testenv.Certs, stage []nats.Option) {
 	// The gap-recovery read ("next") passes the shipped files too.
 	for name, l := range leaves {
 		nc := connect(t, l.WebSocketURL())
-		if s, ok, err := nextSwarm(context.Background(), nc, "cup", 2); err != nil || !ok || windowOf(t, s.body) != 2 {
+		if s, ok, err := nextSwarm(context.Background(), nc, "cup", 2, getTimeout); err != nil || !ok || windowOf(t, s.body) != 2 {
 			t.Errorf("%s: next swarm from sequence 2: %+v %v %v", name, s, ok, err)
 		}
 	}

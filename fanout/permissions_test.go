@@ -75,7 +75,7 @@ func TestViewerPermissions(t *testing.T) {
 		if b, err := LatestSwarm(context.Background(), nc, "final"); err != nil || windowOf(t, b) != 1 {
 			t.Errorf("%s: latest swarm after violations: %s, %v", name, b, err)
 		}
-		if s, ok, err := nextSwarm(context.Background(), nc, "final", 1); err != nil || !ok || windowOf(t, s.body) != 1 || s.seq != 1 {
+		if s, ok, err := nextSwarm(context.Background(), nc, "final", 1, getTimeout); err != nil || !ok || windowOf(t, s.body) != 1 || s.seq != 1 {
 			t.Errorf("%s: next swarm after violations: %+v %v %v", name, s, ok, err)
 		}
 	}

@@ -12,10 +12,17 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// lastSeqHeader, on a live message the stream republished, is the sequence
+// of the previous swarm stored on the same subject: the match's previous
+// swarm, so a viewer knows whether it missed any.
+const lastSeqHeader = "Nats-Last-Sequence"
+
 // storedSwarm is a swarm message as a viewer checks it.
 type storedSwarm struct {
 	body       []byte
 	seq        uint64 // Nats-Sequence; 0 if absent
+	prev       uint64 // Nats-Last-Sequence: the match's previous stored swarm (RePublish); 0 if absent
+	hasPrev    bool
 	match      string
 	start, end time.Time
 	valid      bool // a swarm with a window; the fields above are set
@@ -27,6 +34,8 @@ func parseSwarm(msg *nats.Msg) storedSwarm {
 	s := storedSwarm{body: msg.Data}
 	if msg.Header != nil {
 		s.seq, _ = strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
+		p, err := strconv.ParseUint(msg.Header.Get(lastSeqHeader), 10, 64)
+		s.prev, s.hasPrev = p, err == nil
 	}
 	var v struct {
 		MatchID     string    `json:"match_id"`
@@ -60,9 +69,10 @@ func (w *Watcher) catchUp(ctx context.Context, until uint64) error {
 		s, found, err := w.next(ctx, from)
 		switch {
 		case err != nil:
-			w.lost = fmt.Sprintf("recovery failed: %v", err)
-			return w.fallback(ctx, until)
-		case i == 0 && (!found || s.seq != w.lastSeq):
+			return err // the next recovery starts again from the last shown
+		case i == 0 && found && s.seq == w.lastSeq:
+			w.lost = "" // every later swarm is stored
+		case i == 0:
 			w.lost = "no longer stored"
 		}
 		if !found || (until != 0 && s.seq >= until) {
@@ -77,8 +87,8 @@ func (w *Watcher) catchUp(ctx context.Context, until uint64) error {
 	return w.fallback(ctx, until)
 }
 
-// fallback ends a recovery that could not reach its target: a live swarm
-// waiting to be shown comes next, otherwise the latest stored one.
+// fallback ends a recovery that reached its bound: a live swarm waiting to
+// be shown comes next, otherwise the latest stored one.
 func (w *Watcher) fallback(ctx context.Context, until uint64) error {
 	if until != 0 {
 		return nil
@@ -88,7 +98,8 @@ func (w *Watcher) fallback(ctx context.Context, until uint64) error {
 
 // latest shows the match's last stored swarm.
 func (w *Watcher) latest(ctx context.Context) error {
-	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil)
+	w.stats.Requests.Add(1)
+	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil, w.timeout)
 	if err != nil || msg == nil {
 		return err
 	}
@@ -98,7 +109,8 @@ func (w *Watcher) latest(ctx context.Context) error {
 
 // next reads the match's first stored swarm at sequence seq or later.
 func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, error) {
-	s, found, err := nextSwarm(ctx, w.nc, w.cfg.Match, seq)
+	w.stats.Requests.Add(1)
+	s, found, err := nextSwarm(ctx, w.nc, w.cfg.Match, seq, w.timeout)
 	if err == nil && found && s.seq < seq {
 		err = fmt.Errorf("answer for sequence %d has sequence %d", seq, s.seq)
 	}
@@ -107,8 +119,8 @@ func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, erro
 
 // nextSwarm reads match's first stored swarm at stream sequence seq or later
 // (the viewer protocol's "next"); found is false when there is none.
-func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64) (s storedSwarm, found bool, err error) {
-	msg, err := storedGet(ctx, nc, wire.SwarmsGet, wire.SwarmsAfter(match, seq))
+func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64, timeout time.Duration) (s storedSwarm, found bool, err error) {
+	msg, err := storedGet(ctx, nc, wire.SwarmsGet, wire.SwarmsAfter(match, seq), timeout)
 	if err != nil || msg == nil {
 		return s, false, err
 	}
@@ -121,7 +133,7 @@ func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64) (s 
 // LatestSwarm returns the body of the last stored swarm of match (a JetStream
 // direct get, the viewer's late join), or nil if there is none.
 func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, error) {
-	msg, err := storedGet(ctx, nc, wire.LatestSwarmRequest(match), nil)
+	msg, err := storedGet(ctx, nc, wire.LatestSwarmRequest(match), nil, getTimeout)
 	if err != nil || msg == nil {
 		return nil, err
 	}
@@ -129,9 +141,9 @@ func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, erro
 }
 
 // storedGet sends a direct get and returns its answer, or nil for none
-// (404, or no stream yet).
-func storedGet(ctx context.Context, nc *nats.Conn, subject string, body []byte) (*nats.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, getTimeout)
+// (404, or no stream yet), waiting at most timeout.
+func storedGet(ctx context.Context, nc *nats.Conn, subject string, body []byte, timeout time.Duration) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg, err := nc.RequestWithContext(ctx, subject, body)
 	switch {

@@ -58,12 +58,17 @@ type WatchConfig struct {
 	// OnSwarm receives each swarm shown, in window order, once. Required.
 	OnSwarm func(body []byte, src Source)
 	// OnGap receives each stretch of windows that could not be recovered
-	// (no longer stored, the recovery bound, or a failed request), just
-	// before the first swarm after it. Nil ignores gaps (they are counted).
+	// (no longer stored, or past the recovery bound), just before the
+	// first swarm after it. Nil ignores gaps (they are counted).
 	OnGap func(Gap)
 	// MaxRecovery bounds the "next" requests of one recovery. Zero means
 	// 150.
 	MaxRecovery int
+	// OnError receives a stored read that failed while the connection was
+	// down; Run goes on, and the reconnect reads again from the last shown
+	// swarm. (A read that fails while connected ends Run with the error.)
+	// Nil ignores them.
+	OnError func(error)
 }
 
 // WatchStats counts what a Watcher did. Safe to read while it runs.
@@ -80,6 +85,8 @@ type WatchStats struct {
 	// Repeats counts stored swarms received again after recovery had
 	// shown them (not counted as Dropped).
 	Repeats atomic.Uint64
+	// Requests counts the stored-swarm reads (latest and next) made.
+	Requests atomic.Uint64
 }
 
 // Watcher delivers the swarms of one match to a viewer, gap-free: the
@@ -93,6 +100,7 @@ type Watcher struct {
 	lastSeq            uint64
 	lost               string // why the windows after the last shown may be missing; "" if none are
 	reconnects         uint64
+	timeout            time.Duration // of one stored read
 }
 
 // NewWatcher validates cfg.
@@ -106,7 +114,7 @@ func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
 	if cfg.MaxRecovery <= 0 {
 		cfg.MaxRecovery = DefaultMaxRecovery
 	}
-	return &Watcher{nc: nc, cfg: cfg}, nil
+	return &Watcher{nc: nc, cfg: cfg, timeout: getTimeout}, nil
 }
 
 // Stats returns the watcher's counters.
@@ -161,7 +169,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 			err = w.catchUp(ctx, 0)
 		}
 		if err != nil && ctx.Err() == nil {
-			return err
+			if w.nc.IsConnected() {
+				return err
+			}
+			if w.cfg.OnError != nil {
+				w.cfg.OnError(err) // the reconnect reads again
+			}
 		}
 	}
 }
@@ -169,18 +182,34 @@ func (w *Watcher) Run(ctx context.Context) error {
 // live handles one message of the live subject.
 func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 	s := parseSwarm(msg)
-	if s.valid && w.lastSeq != 0 && s.start.After(w.lastEnd) && s.seq != w.lastSeq+1 {
-		// Windows may be missing between the last shown and this one.
+	if w.missedBefore(s) {
 		until := s.seq
 		if until == 0 {
 			until = ^uint64(0)
 		}
 		if err := w.catchUp(ctx, until); err != nil {
-			return err
+			return err // s is stored: the next recovery reads it
 		}
 	}
 	w.show(s, SourceLive)
 	return nil
+}
+
+// missedBefore reports whether stored swarms may be missing between the
+// last shown one and the live swarm s: s is the match's and starts after the
+// last shown window ended, and its Nats-Last-Sequence (the match's previous
+// stored swarm) is not the last shown one. Without that header (a live
+// message not republished by the stream), only a sequence right after the
+// last shown one rules a gap out. Windows without reactions have no swarm,
+// so quiet stretches cost no request when the header is there.
+func (w *Watcher) missedBefore(s storedSwarm) bool {
+	if !s.valid || s.match != w.cfg.Match || w.lastSeq == 0 || !s.start.After(w.lastEnd) {
+		return false
+	}
+	if s.hasPrev {
+		return s.prev > w.lastSeq
+	}
+	return s.seq != w.lastSeq+1
 }
 
 // show delivers s if it belongs to the match and is newer than the last

@@ -418,3 +418,110 @@ func BenchmarkWatchRecovery(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*missed), "µs/window")
 }
+
+// TestWatchQuietGap: windows without a swarm (a quiet match) cost no
+// request: the live swarm's Nats-Last-Sequence, set by the stream's
+// RePublish, names the last shown one.
+func TestWatchQuietGap(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	publishSwarm(t, js, "final", 1)
+	w.waitLast(t, 1)
+	publishSwarm(t, js, "other", 2)
+	before := w.Stats().Requests.Load()
+	publishSwarm(t, js, "final", 5) // windows 2…4 had no reactions
+	w.waitLast(t, 5)
+	if n := w.Stats().Requests.Load() - before; n != 0 {
+		t.Errorf("%d requests for a quiet gap, want 0", n)
+	}
+	if g := w.gapList(); len(g) != 0 {
+		t.Errorf("gaps %+v for a quiet stretch, want none", g)
+	}
+
+	// Swarms stored but never live (RePublish off for a while) are read
+	// back: the next live one's Nats-Last-Sequence names the last of them.
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 6)
+	publishSwarm(t, js, "final", 7)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 8)
+	w.waitLast(t, 8)
+	if got := w.r.got(); !slices.Equal(got, []int{1, 5, 6, 7, 8}) {
+		t.Errorf("windows %v, want [1 5 6 7 8]", got)
+	}
+}
+
+// setRePublish turns the swarm stream's RePublish to the live subjects on
+// or off.
+func setRePublish(t *testing.T, js jetstream.JetStream, on bool) {
+	t.Helper()
+	s, err := js.Stream(context.Background(), wire.SwarmsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.RePublish = nil
+	if on {
+		cfg.RePublish = &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects}
+	}
+	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchRecoveryInterrupted: the connection drops in the middle of a
+// recovery, long enough for a read to fail; the reconnect goes on from the
+// last shown window, and every window is shown once, in order.
+func TestWatchRecoveryInterrupted(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	p, nc := proxiedViewer(t, h)
+	errs := make(chan error, 10)
+	var once sync.Once
+	r := &recorder{}
+	add := r.add(t)
+	w, err := NewWatcher(nc, WatchConfig{Match: "final",
+		OnSwarm: func(b []byte, src Source) {
+			add(b, src != SourceLive)
+			if src == SourceRecovered {
+				once.Do(p.cut) // cut during the recovery
+			}
+		},
+		OnError: func(err error) { errs <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	publishSwarm(t, js, "final", 1)
+	waitFor(t, 10*time.Second, func() bool { return slices.Equal(r.got(), []int{1}) }, "window 1")
+	p.cutAndWait(t, nc)
+	for i := 2; i <= 8; i++ {
+		publishSwarm(t, js, "final", i)
+	}
+	p.heal()
+	select {
+	case err := <-errs:
+		t.Logf("read failed while cut: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no read failed while the proxy was cut")
+	}
+	p.heal()
+	waitFor(t, 10*time.Second, func() bool { g := r.got(); return g[len(g)-1] == 8 }, "window 8 (got %v)", r.got())
+	if got := r.got(); !slices.Equal(got, span(1, 8)) {
+		t.Errorf("windows %v, want 1…8 once each", got)
+	}
+	if n := w.Stats().Gaps.Load(); n != 0 {
+		t.Errorf("%d gaps, want none", n)
+	}
+}

@@ -73,7 +73,7 @@ function start(cfg) {
   sender = new Sender({ getMatch: () => state.match, emojiTypes: cfg.emojiTypes,
     onResult: senderResult, onChange: renderSender });
   story = new Story({
-    els: { chart: $("chart"), legend: $("chart-legend"), markers: $("markers"), detail: $("moment-detail"),
+    els: { chart: $("chart"), axisFrom: $("chart-from"), axisTo: $("chart-to"), legend: $("chart-legend"), markers: $("markers"), detail: $("moment-detail"),
       replayFrom: $("replay-from"), replayFromOut: $("replay-from-out"), replaySpeed: $("replay-speed"),
       replayToggle: $("replay-toggle"), replayStatus: $("replay-status") },
     emojis: cfg.emojiTypes, horizon: () => Date.now() - delay.ms,

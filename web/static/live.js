@@ -8,6 +8,7 @@ import { wsconnect, Empty } from "./vendor/nats.js";
 
 const STREAM = "EMOSTREAM_SWARMS";
 const SEQ = "Nats-Sequence";
+const LAST_SEQ = "Nats-Last-Sequence"; // on republished live messages: the match's previous stored swarm
 const MAX_RECOVERY = 150; // "next" requests per recovery
 const liveSubject = (match) => `emostream.live.${match}`;
 const storedSubject = (match) => `emostream.swarm.${match}`;
@@ -131,10 +132,18 @@ export class Live {
   async live(m, match) {
     if (match !== this.match) return;
     const s = parse(m);
-    if (s && this.last.seq && s.start > this.last.end && s.seq !== this.last.seq + 1) {
-      await this.catchUp(match, s.seq || Infinity);
-    }
+    if (this.missedBefore(s, match)) await this.catchUp(match, s.seq || Infinity);
     this.show(s, match, "live");
+  }
+
+  // missedBefore: stored swarms may be missing between the last shown one
+  // and the live swarm s. Its Nats-Last-Sequence (set by the stream's
+  // RePublish) is the match's previous stored swarm, so a quiet stretch
+  // (windows without reactions have no swarm) costs no request.
+  missedBefore(s, match) {
+    if (!s || s.swarm.match_id !== match || !this.last.seq || !(s.start > this.last.end)) return false;
+    if (s.prev !== null) return s.prev > this.last.seq;
+    return s.seq !== this.last.seq + 1;
   }
 
   // show hands s on if it is the match's and newer than the last shown.
@@ -173,12 +182,12 @@ export class Live {
       try {
         s = await this.get(nextSubject, JSON.stringify({ seq: from, next_by_subj: storedSubject(match) }));
       } catch (err) {
-        this.lost = `recovery failed: ${err.message}`;
-        if (!until) await this.latest(match);
+        // The next reconnect or live gap starts again from the last shown.
+        this.onNote(`recovery interrupted: ${err.message}`);
         return;
       }
       if (match !== this.match) return;
-      if (i === 0 && (!s || s.seq !== anchor)) this.lost = "no longer stored";
+      if (i === 0) this.lost = s && s.seq === anchor ? "" : "no longer stored";
       if (!s || s.seq >= until && until) return;
       if (s.seq !== anchor) this.show(s.parsed, match, "recovered");
       from = s.seq + 1;
@@ -217,7 +226,8 @@ export class Live {
   }
 }
 
-// parse reads a swarm message: {swarm, start, end (ms), seq} or null.
+// parse reads a swarm message: {swarm, start, end (ms), seq, prev} or null
+// (prev: Nats-Last-Sequence, null when absent).
 function parse(m) {
   let swarm;
   try { swarm = m.json(); } catch { return null; }
@@ -225,5 +235,7 @@ function parse(m) {
   const end = Date.parse(swarm?.window_end);
   if (!(end > start)) return null;
   const seq = Number(m.headers?.get(SEQ)) || 0;
-  return { swarm, start, end, seq };
+  const last = m.headers?.get(LAST_SEQ);
+  const prev = last && /^\d+$/.test(last) ? Number(last) : null;
+  return { swarm, start, end, seq, prev };
 }

@@ -16,7 +16,7 @@ const PALETTE = ["#ff8a3d", "#ffc46b", "#3ccf8e", "#5aa9ff", "#c58bff", "#ff6b9a
 const stepOf = (ms) => Math.floor(ms / STEP_MS) * STEP_MS;
 
 export class Story {
-  // els: {chart, legend, markers, detail, replayFrom, replayFromOut, replaySpeed, replayToggle, replayStatus}
+  // els: {chart, axisFrom, axisTo, legend, markers, detail, replayFrom, replayFromOut, replaySpeed, replayToggle, replayStatus}
   // horizon(): the latest time that may be shown (ms); onReplay(swarm): show one replayed step.
   constructor({ els, emojis, horizon, onReplay, onNote }) {
     this.els = els;
@@ -164,6 +164,8 @@ export class Story {
     chart.dataset.steps = String(steps.length);
     chart.dataset.from = String(first);
     chart.dataset.to = String(last);
+    this.els.axisFrom.textContent = steps.length ? clock(first) : "";
+    this.els.axisTo.textContent = steps.length ? clock(last) : "";
     this.renderLegend(totals);
     this.renderMarkers(moments, first, span, steps.length > 0);
     this.range = { first, last };
@@ -199,7 +201,7 @@ export class Story {
       b.type = "button";
       b.className = "moment-marker";
       b.dataset.at = String(m.at);
-      b.style.left = `${Math.min(98, ((m.at - first) / span) * 100)}%`;
+      b.style.left = `${Math.min(98, ((m.at + STEP_MS / 2 - first) / span) * 100)}%`; // over its step
       b.textContent = m.emoji || "★";
       b.setAttribute("aria-label", `Moment at ${clock(m.at)}: ${describe(m)}`);
       b.addEventListener("click", () => this.select(m));
