@@ -24,6 +24,7 @@ func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) err
 	if err := p.prefetch(ctx, matches); err != nil && ctx.Err() == nil {
 		p.log.Warn("reading match states; reading them one by one", "err", err)
 	}
+	p.prefetchTimelines(ctx, matches)
 	var waiting []pending
 	for _, match := range matches {
 		sw, st, err := p.prepare(ctx, w, match, rule)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
@@ -81,6 +82,32 @@ func (p *Processor) timelineOf(ctx context.Context, match string, st *matchState
 	}
 	st.tl = tl
 	return tl
+}
+
+// prefetchTimelines reads back, loadParallel at a time, the timelines of
+// those of matches whose state is cached without a current one, so a
+// window of many matches new to the session (after a restart) does not
+// read them one after the other. Each read touches only its own match.
+func (p *Processor) prefetchTimelines(ctx context.Context, matches []string) {
+	if p.cfg.DisableTimeline {
+		return
+	}
+	var stale []*matchState
+	var names []string
+	for _, m := range matches {
+		if st, ok := p.s.states.get(m); ok && (st.tl == nil || st.tl.broken || st.tl.swarm != st.seq) {
+			stale, names = append(stale, st), append(names, m)
+		}
+	}
+	if len(stale) < 2 {
+		return
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(loadParallel)
+	for i, st := range stale {
+		g.Go(func() error { p.timelineOf(gctx, names[i], st); return nil })
+	}
+	_ = g.Wait()
 }
 
 func (p *Processor) timelineFailed(match string, err error) {
