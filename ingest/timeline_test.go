@@ -13,10 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/internal/timeline/timelinetest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -40,23 +39,8 @@ type timelineAnswer struct {
 // its first minute and a moment, stored as the processor stores them: every
 // step size sums exactly the windows in it; bad queries are refused.
 func TestTimelineAPI(t *testing.T) {
-	n := testenv.StartNATS(t)
-	nc, js := n.Connect()
-	ctx := context.Background()
-	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Open(ctx, js, registry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = reg.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	if _, err := reg.Create(ctx, registry.Match{ID: "final", State: registry.Live}); err != nil {
-		t.Fatal(err)
-	}
+	env := timelinetest.Start(t, "final")
+	nc, js, reg, ctx := env.NC, env.JS, env.Registry, context.Background()
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
 	windows := map[int64]map[string]int64{} // start → counts
 	var first, last uint64

@@ -20,6 +20,7 @@ type pending struct {
 // all at once, and acknowledges w's partials once every swarm is stored.
 func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) error {
 	p.met.closed.WithLabelValues(rule).Inc()
+	p.awaitTimeline(ctx) // the previous window's records: this one's builds on them
 	matches := w.matches()
 	if err := p.prefetch(ctx, matches); err != nil && ctx.Err() == nil {
 		p.log.Warn("reading match states; reading them one by one", "err", err)
@@ -54,7 +55,7 @@ func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) err
 			return err
 		}
 	}
-	p.flushTimeline(ctx)
+	p.sendTimeline()
 	ackAll(w.acks)
 	return nil
 }
