@@ -72,8 +72,10 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 func (s *Server) getTimeline(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
-	if ok, wait := s.tlLim.take(cn, 1, now); s.tlLim.enabled() && !ok {
-		return rateLimited(wait, "client network "+cn.String()+" (timeline)").write(s, c)
+	if s.tlLim.enabled() {
+		if ok, wait := s.tlLim.take(cn, 1, now); !ok {
+			return rateLimited(wait, "client network "+cn.String()+" (timeline)").write(s, c)
+		}
 	}
 	id := c.Params("id")
 	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)

@@ -78,7 +78,8 @@ func TestTimelineAPI(t *testing.T) {
 	}
 	mo := wire.Moment{MatchID: "final", WindowStart: time.UnixMilli(t0 + 40_000).UTC(), WindowEnd: time.UnixMilli(t0 + 42_000).UTC(), Size: 50, Ratio: 4, Rule: "total"}
 	put(wire.MomentSubject("final"), mo, "m")
-	st := startIngest(t, testenv.StartKafka(t, 2).Target(), ingest.Config{Matches: reg,
+	kafka := testenv.StartKafka(t, 2).Target()
+	st := startIngest(t, kafka, ingest.Config{Matches: reg,
 		Timeline: timeline.NewReader(nc, wire.TimelineStream, 0), TimelineRate: -1})
 
 	want := func(stepMs, from, to int64) map[int64]map[string]int64 {
@@ -164,4 +165,14 @@ func TestTimelineAPI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rate limited", func(t *testing.T) {
+		lim := startIngest(t, kafka, ingest.Config{Matches: reg, Timeline: timeline.NewReader(nc, wire.TimelineStream, 0),
+			TimelineRate: 0.01, TimelineBurst: 2})
+		for i, want := range []int{200, 200, 429} {
+			r := lim.do(t, http.MethodGet, "/v1/matches/final/timeline", "", nil)
+			if r.status != want || want == 429 && (decodeJSON[apiError](t, r.body).Error.Code != wire.CodeRateLimited || r.header.Get("Retry-After") == "") {
+				t.Errorf("request %d: %d %s, want %d", i, r.status, r.body, want)
+			}
+		}
+	})
 }
