@@ -149,20 +149,31 @@ func post(t *testing.T, base string, evs []map[string]string) int {
 // and the accepted count of a 202.
 func postStatus(t *testing.T, base string, evs []map[string]string) (status int, code string, accepted int) {
 	t.Helper()
+	status, out := postReply(t, base, evs)
+	return status, out.Error.Code, out.Accepted
+}
+
+// postAnswer is POST /v1/emojis's answer.
+type postAnswer struct {
+	Accepted int
+	Windows  []int64 // the window start (Unix ms) the events are counted in
+	Error    struct{ Code string }
+}
+
+// postReply posts evs and returns the status and the answer.
+func postReply(t *testing.T, base string, evs []map[string]string) (int, postAnswer) {
+	t.Helper()
 	body, _ := json.Marshal(evs)
 	resp, err := http.Post(base+"/v1/emojis", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Accepted int
-		Error    struct{ Code string }
-	}
+	var out postAnswer
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("POST: status %d, %v", resp.StatusCode, err)
 	}
-	return resp.StatusCode, out.Error.Code, out.Accepted
+	return resp.StatusCode, out
 }
 
 // Events of several matches and emojis posted over HTTP reach WebSocket
