@@ -13,10 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/internal/timeline/timelinetest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -40,23 +39,8 @@ type timelineAnswer struct {
 // its first minute and a moment, stored as the processor stores them: every
 // step size sums exactly the windows in it; bad queries are refused.
 func TestTimelineAPI(t *testing.T) {
-	n := testenv.StartNATS(t)
-	nc, js := n.Connect()
-	ctx := context.Background()
-	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Open(ctx, js, registry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = reg.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	if _, err := reg.Create(ctx, registry.Match{ID: "final", State: registry.Live}); err != nil {
-		t.Fatal(err)
-	}
+	env := timelinetest.Start(t, "final")
+	nc, js, reg, ctx := env.NC, env.JS, env.Registry, context.Background()
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
 	windows := map[int64]map[string]int64{} // start → counts
 	var first, last uint64
@@ -94,7 +78,8 @@ func TestTimelineAPI(t *testing.T) {
 	}
 	mo := wire.Moment{MatchID: "final", WindowStart: time.UnixMilli(t0 + 40_000).UTC(), WindowEnd: time.UnixMilli(t0 + 42_000).UTC(), Size: 50, Ratio: 4, Rule: "total"}
 	put(wire.MomentSubject("final"), mo, "m")
-	st := startIngest(t, testenv.StartKafka(t, 2).Target(), ingest.Config{Matches: reg,
+	kafka := testenv.StartKafka(t, 2).Target()
+	st := startIngest(t, kafka, ingest.Config{Matches: reg,
 		Timeline: timeline.NewReader(nc, wire.TimelineStream, 0), TimelineRate: -1})
 
 	want := func(stepMs, from, to int64) map[int64]map[string]int64 {
@@ -180,4 +165,14 @@ func TestTimelineAPI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rate limited", func(t *testing.T) {
+		lim := startIngest(t, kafka, ingest.Config{Matches: reg, Timeline: timeline.NewReader(nc, wire.TimelineStream, 0),
+			TimelineRate: 0.01, TimelineBurst: 2})
+		for i, want := range []int{200, 200, 429} {
+			r := lim.do(t, http.MethodGet, "/v1/matches/final/timeline", "", nil)
+			if r.status != want || want == 429 && (decodeJSON[apiError](t, r.body).Error.Code != wire.CodeRateLimited || r.header.Get("Retry-After") == "") {
+				t.Errorf("request %d: %d %s, want %d", i, r.status, r.body, want)
+			}
+		}
+	})
 }

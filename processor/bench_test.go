@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -17,45 +16,11 @@ import (
 
 // BenchmarkMergeAndPublish measures one window: merging 8 partitions'
 // partials of 20 matches × 4 emojis, then publishing the 20 swarms to a
-// real JetStream (fsync on every write) and waiting for their PubAcks.
+// real JetStream (fsync on every write) and waiting for their PubAcks
+// (the timeline on, as by default).
 func BenchmarkMergeAndPublish(b *testing.B) {
-	const parts, matches = 8, 20
-	n := testenv.StartNATS(b)
-	nc, js := n.Connect()
-	ctx := context.Background()
-	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
-		b.Fatal(err)
-	}
-	p, err := New(Config{NATSURL: n.URL, Partitions: parts, Logger: testenv.Logger(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.open(ctx, nc); err != nil {
-		b.Fatal(err)
-	}
-	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.Deadline, parts), states: newStateCache(p.cfg.MaxMatchStates)}
-	counts := wire.Counts{}
-	for m := range matches {
-		for _, e := range []string{"🔥", "👏", "😂", "⚽"} {
-			counts.Add(fmt.Sprintf("match-%d", m), e, 250)
-		}
-	}
-	total := counts.Total()
-	start := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 2000)
-	b.ResetTimer()
-	for i := range b.N {
-		ws := start + int64(i)*2000
-		for q := range int32(parts) {
-			pt := &wire.Partial{Partition: q, WindowStartMs: ws, WindowMs: 2000,
-				FirstOffset: int64(i) * total, LastOffset: int64(i+1)*total - 1, Counts: counts}
-			p.s.m.add(pt, uint64(i*parts)+uint64(q)+1, time.Now(), nil)
-		}
-		w, rule := p.s.m.next(time.Now(), true)
-		if err := p.closeWindow(ctx, w, rule); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(matches), "swarms/op")
+	benchWindows(b, 8, 20, []string{"🔥", "👏", "😂", "⚽"}, Config{})
+	b.ReportMetric(20, "swarms/op")
 }
 
 // BenchmarkDeliveryLag measures window end → swarm received on

@@ -93,6 +93,7 @@ func (p *Processor) startSession(ctx context.Context, pin string) error {
 	p.s = &session{pin: pin, m: m, states: newStateCache(p.cfg.MaxMatchStates),
 		lastMsg: p.cfg.Now(), replaying: true}
 	p.met.states.Set(0)
+	p.tlQueue, p.tlSent = nil, nil // a past session's timelines are read back, not trusted from memory
 	defer func() { p.s.replaying = false }()
 	info, err := p.cons.Info(ctx)
 	if err != nil {

@@ -33,6 +33,7 @@ type Processor struct {
 	tlRead   *timeline.Reader // wire.TimelineStream
 	swRead   *timeline.Reader // wire.SwarmsStream
 	tlQueue  []tlItem         // swarms stored in the closing window, their records unwritten
+	tlSent   []tlSent         // records sent, their acknowledgements awaited before the next window
 	occ      *occupancy
 	partials jetstream.Stream
 	cons     jetstream.Consumer

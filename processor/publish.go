@@ -20,10 +20,12 @@ type pending struct {
 // all at once, and acknowledges w's partials once every swarm is stored.
 func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) error {
 	p.met.closed.WithLabelValues(rule).Inc()
+	p.awaitTimeline(ctx) // the previous window's records: this one's builds on them
 	matches := w.matches()
 	if err := p.prefetch(ctx, matches); err != nil && ctx.Err() == nil {
 		p.log.Warn("reading match states; reading them one by one", "err", err)
 	}
+	p.prefetchTimelines(ctx, matches)
 	var waiting []pending
 	for _, match := range matches {
 		sw, st, err := p.prepare(ctx, w, match, rule)
@@ -53,7 +55,7 @@ func (p *Processor) closeWindow(ctx context.Context, w *window, rule string) err
 			return err
 		}
 	}
-	p.flushTimeline(ctx)
+	p.sendTimeline()
 	ackAll(w.acks)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
@@ -81,6 +82,32 @@ func (p *Processor) timelineOf(ctx context.Context, match string, st *matchState
 	}
 	st.tl = tl
 	return tl
+}
+
+// prefetchTimelines reads back, loadParallel at a time, the timelines of
+// those of matches whose state is cached without a current one, so a
+// window of many matches new to the session (after a restart) does not
+// read them one after the other. Each read touches only its own match.
+func (p *Processor) prefetchTimelines(ctx context.Context, matches []string) {
+	if p.cfg.DisableTimeline {
+		return
+	}
+	var stale []*matchState
+	var names []string
+	for _, m := range matches {
+		if st, ok := p.s.states.get(m); ok && (st.tl == nil || st.tl.broken || st.tl.swarm != st.seq) {
+			stale, names = append(stale, st), append(names, m)
+		}
+	}
+	if len(stale) < 2 {
+		return
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(loadParallel)
+	for i, st := range stale {
+		g.Go(func() error { p.timelineOf(gctx, names[i], st); return nil })
+	}
+	_ = g.Wait()
 }
 
 func (p *Processor) timelineFailed(match string, err error) {
@@ -302,21 +329,21 @@ func (p *Processor) acked(tl *tlState, seq uint64) {
 	}
 }
 
-// flushTimeline writes the timeline records of the swarms the window
-// stored, all at once, and waits for them. A match whose records fail is
-// read back at its next window; the swarms stay stored either way.
-func (p *Processor) flushTimeline(ctx context.Context) {
-	items := p.tlQueue
-	p.tlQueue = nil
-	type sent struct {
-		it      tlItem
-		futures []jetstream.PubAckFuture
-		msgs    []tlMsg
-		err     error
-	}
-	all := make([]sent, 0, len(items))
-	for _, it := range items {
-		s := sent{it: it, msgs: p.tlMessages(it.tl, it.sw, it.seq)}
+// tlSent is one swarm's timeline records, sent and not yet acknowledged.
+type tlSent struct {
+	it      tlItem
+	msgs    []tlMsg
+	futures []jetstream.PubAckFuture
+	err     error
+}
+
+// sendTimeline sends the timeline records of the swarms the window stored,
+// all at once, without waiting: awaitTimeline waits for them before the
+// next window uses the timelines, so their storing overlaps the wait for
+// that window instead of delaying this one's acknowledgements.
+func (p *Processor) sendTimeline() {
+	for _, it := range p.tlQueue {
+		s := tlSent{it: it, msgs: p.tlMessages(it.tl, it.sw, it.seq)}
 		for _, m := range s.msgs {
 			f, err := p.store.js.PublishMsgAsync(m.msg, m.opts...)
 			if err != nil {
@@ -325,9 +352,18 @@ func (p *Processor) flushTimeline(ctx context.Context) {
 			}
 			s.futures = append(s.futures, f)
 		}
-		all = append(all, s)
+		p.tlSent = append(p.tlSent, s)
 	}
-	for _, s := range all {
+	p.tlQueue = nil
+}
+
+// awaitTimeline waits for the records sendTimeline sent. A match whose
+// records failed is read back at its next window; its swarms are stored
+// either way.
+func (p *Processor) awaitTimeline(ctx context.Context) {
+	sent := p.tlSent
+	p.tlSent = nil
+	for _, s := range sent {
 		err := s.err
 		for i, f := range s.futures {
 			seq, ferr := awaitFuture(ctx, f)

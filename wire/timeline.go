@@ -91,3 +91,53 @@ func DecodeMoment(data []byte) (*Moment, error) {
 	}
 	return &m, nil
 }
+
+// ScanTimelineRecord reads a timeline record as DecodeTimelineRecord does,
+// several times faster and without allocating: the counts are not stored
+// in the result but passed to count, emoji valid only during the call.
+func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (TimelineRecord, error) {
+	var r TimelineRecord
+	s := scanner{data: data}
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "s":
+			r.Start, err = s.integer()
+		case "t":
+			r.Total, err = s.integer()
+		case "q":
+			r.Swarm, err = s.sequence()
+		case "a":
+			r.First, err = s.sequence()
+		case "z":
+			r.Last, err = s.sequence()
+		case "c":
+			err = s.object(func(emoji []byte) error {
+				n, err := s.integer()
+				if err == nil {
+					count(emoji, n)
+				}
+				return err
+			})
+		default:
+			err = s.skip(0)
+		}
+		return err
+	})
+	if err == nil {
+		err = s.end()
+	}
+	if err != nil {
+		return r, fmt.Errorf("wire: timeline record: %w", err)
+	}
+	return r, nil
+}
+
+// sequence reads a stream sequence: a non-negative integer.
+func (s *scanner) sequence() (uint64, error) {
+	n, err := s.integer()
+	if err == nil && n < 0 {
+		err = errNotInt
+	}
+	return uint64(n), err
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"time"
 
@@ -37,7 +36,7 @@ func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) erro
 	if stepMs <= 0 || q.From%stepMs != 0 || q.To%stepMs != 0 {
 		return fmt.Errorf("timeline: query %+v is not aligned", q)
 	}
-	acc := &accumulator{q: q, stepMs: stepMs, emit: emit, start: math.MinInt64}
+	acc := &accumulator{q: q, stepMs: stepMs, emit: emit, start: math.MinInt64, names: map[string]string{}}
 	var from uint64
 	var err error
 	if isRollup(q.Step) {
@@ -49,14 +48,8 @@ func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) erro
 		return err
 	}
 	err = r.Scan(ctx, wire.TimelineSubject(q.Match, wire.TimelineWindows), from, func(m Msg) (bool, error) {
-		rec, err := wire.DecodeTimelineRecord(m.Data)
-		if err != nil || rec.Start < acc.rolled {
-			return true, nil // a bad record, or one a rollup counted (never, when stored in order)
-		}
-		if rec.Start >= q.To {
-			return false, nil
-		}
-		return true, acc.add(rec.Start, rec.Counts, rec.Total)
+		more, err := acc.record(m.Data)
+		return more && err == nil, err
 	})
 	if err != nil {
 		return err
@@ -79,7 +72,7 @@ func (r *Reader) rollups(ctx context.Context, q Query, acc *accumulator) (uint64
 	var next uint64
 	errStop := errors.New("stop")
 	err := r.Scan(ctx, wire.TimelineSubject(q.Match, wire.StepName(q.Step)), 1, func(m Msg) (bool, error) {
-		rec, err := wire.DecodeTimelineRecord(m.Data)
+		rec, err := acc.scan(m.Data)
 		if err != nil {
 			return true, nil
 		}
@@ -87,7 +80,7 @@ func (r *Reader) rollups(ctx context.Context, q Query, acc *accumulator) (uint64
 		if rec.Start >= q.To {
 			return false, errStop
 		}
-		return true, acc.add(rec.Start, rec.Counts, rec.Total)
+		return true, acc.add(rec.Start, rec.Total)
 	})
 	if errors.Is(err, errStop) {
 		return math.MaxUint64, nil
@@ -127,10 +120,50 @@ type accumulator struct {
 	start  int64 // the step being summed; MinInt64 before the first
 	counts map[string]int64
 	total  int64
+	// scanned holds the counts of the record last scanned; names interns
+	// the emoji names, so summing allocates nothing per record.
+	scanned []emojiCount
+	names   map[string]string
 }
 
-// add sums one record starting at startMs into its step.
-func (a *accumulator) add(startMs int64, counts map[string]int64, total int64) error {
+type emojiCount struct {
+	emoji string
+	n     int64
+}
+
+// maxNames bounds the interned emoji names (a record holds at most the
+// allow-list).
+const maxNames = 4096
+
+// scan decodes a record into a.scanned.
+func (a *accumulator) scan(data []byte) (wire.TimelineRecord, error) {
+	a.scanned = a.scanned[:0]
+	return wire.ScanTimelineRecord(data, func(e []byte, n int64) {
+		name, ok := a.names[string(e)]
+		if !ok {
+			name = string(e)
+			if len(a.names) < maxNames {
+				a.names[name] = name
+			}
+		}
+		a.scanned = append(a.scanned, emojiCount{name, n})
+	})
+}
+
+// record sums one window record; false when it is past the query.
+func (a *accumulator) record(data []byte) (bool, error) {
+	rec, err := a.scan(data)
+	switch {
+	case err != nil || rec.Start < a.rolled:
+		return true, nil // a bad record, or one a rollup counted (never, when stored in order)
+	case rec.Start >= a.q.To:
+		return false, nil
+	}
+	return true, a.add(rec.Start, rec.Total)
+}
+
+// add sums the record scanned last, starting at startMs, into its step.
+func (a *accumulator) add(startMs int64, total int64) error {
 	s := wire.WindowStart(startMs, a.stepMs)
 	if s < a.q.From || s >= a.q.To {
 		return nil
@@ -139,10 +172,12 @@ func (a *accumulator) add(startMs int64, counts map[string]int64, total int64) e
 		if err := a.flush(); err != nil {
 			return err
 		}
-		a.start, a.counts, a.total = s, make(map[string]int64, len(counts)), 0
+		a.start, a.counts, a.total = s, make(map[string]int64, len(a.scanned)), 0
 	}
-	for e, n := range counts {
-		a.counts[e] += n
+	for _, c := range a.scanned {
+		if c.n != 0 {
+			a.counts[c.emoji] += c.n
+		}
 	}
 	a.total += total
 	return nil
@@ -152,8 +187,8 @@ func (a *accumulator) flush() error {
 	if a.start == math.MinInt64 || a.total == 0 {
 		return nil
 	}
-	st := Step{Start: a.start, Counts: maps.Clone(a.counts), Total: a.total}
-	a.start = math.MinInt64
+	st := Step{Start: a.start, Counts: a.counts, Total: a.total}
+	a.start, a.counts = math.MinInt64, nil
 	return a.emit(st)
 }
 

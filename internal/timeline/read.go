@@ -61,9 +61,14 @@ func (r *Reader) Last(ctx context.Context, subject string) (Msg, error) {
 
 // First returns the first message on subject, or a zero Msg.
 func (r *Reader) First(ctx context.Context, subject string) (Msg, error) {
-	var first Msg
-	err := r.Scan(ctx, subject, 1, func(m Msg) (bool, error) { first = m; return false, nil })
-	return first, err
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	req, _ := json.Marshal(map[string]any{"seq": 1, "next_by_subj": subject})
+	m, err := r.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+r.stream, req)
+	if err != nil {
+		return Msg{}, fmt.Errorf("%w: first of %s: %w", ErrUnavailable, subject, err)
+	}
+	return reply(m, subject)
 }
 
 func reply(m *nats.Msg, subject string) (Msg, error) {
