@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,17 +64,6 @@ type cluster struct {
 	startedAt time.Time
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startCluster starts every stage, each waited for, and stops them all when
 // the test ends. extra adds flags per stage.
 func startCluster(t testing.TB, extra map[string][]string) *cluster {
@@ -95,7 +83,7 @@ func newCluster(t testing.TB) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
 		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
 	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "ingestops", "bridgemet", "procmet"} {
-		c.addr[k] = freeAddr(t)
+		c.addr[k] = testenv.FreeAddr()
 	}
 	return c
 }
@@ -146,7 +134,7 @@ func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
 		stBridge:    func() bool { return metric(c.addr["bridgemet"], "emostream_bridge_partials_published_total") > 0 },
 		stProcessor: func() bool { return httpStatus("http://"+c.addr["procmet"]+"/metrics") == 200 },
 	}[name]
-	if !waitUntil(timeout, ready) {
+	if !testenv.Until(timeout, ready) {
 		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
 	}
 	return time.Since(start)
@@ -197,20 +185,6 @@ func (c *cluster) leafReady() bool {
 	}
 	nc.Close()
 	return true
-}
-
-// waitUntil polls cond until it holds or timeout passes; it reports which.
-func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(wait) // a poll interval, not a synchronisation
-	}
 }
 
 var probeClient = &http.Client{Timeout: 2 * time.Second}

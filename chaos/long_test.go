@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // The long runs: go test -tags chaos -run . -timeout 2h ./chaos
@@ -63,7 +65,7 @@ func TestProcessorDownPastDedupWindow(t *testing.T) {
 			p.pause() // SIGSTOP first: its last publishes are in flight, as in a crash
 			p.kill()
 			// Down until the dedup window has passed with load going on.
-			waitUntil(3*time.Minute, func() bool { return time.Since(t0) > 2*time.Minute+10*time.Second })
+			testenv.Until(3*time.Minute, func() bool { return time.Since(t0) > 2*time.Minute+10*time.Second })
 			p.start()
 			r.c.waitReady(stProcessor, 90*time.Second)
 			r.recovery = append(r.recovery, r.probe(ctx, t0))

@@ -144,7 +144,7 @@ func (r *run) injectNode(ctx context.Context, rk *testenv.RealKafka, f realFault
 		}
 		t1 = time.Now()
 	}
-	if !waitUntil(3*time.Minute, func() bool { return rk.FullISR(wire.DefaultTopic, chaosPartitions) }) {
+	if !testenv.Until(3*time.Minute, func() bool { return rk.FullISR(wire.DefaultTopic, chaosPartitions) }) {
 		r.note("%s: node %d not back in every ISR after 3 minutes", f.name, id)
 		return
 	}

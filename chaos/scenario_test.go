@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // fault is one thing done to one stage.
@@ -70,7 +72,7 @@ func (r *run) loadDuring(ctx context.Context, maxRequests int, rate float64) fun
 // seeded point of the next fault.
 func (r *run) gap(lo, hi int) {
 	target := r.l.ackedEvents.Load() + int64(lo+r.rng.IntN(hi-lo+1))
-	if !waitUntil(30*time.Second, func() bool { return r.l.ackedEvents.Load() >= target }) {
+	if !testenv.Until(30*time.Second, func() bool { return r.l.ackedEvents.Load() >= target }) {
 		r.note("load stalled before a fault: %d of %d events acked", r.l.ackedEvents.Load(), target)
 	}
 }
@@ -93,7 +95,7 @@ func (r *run) inject(ctx context.Context, f fault) {
 		p.kill()
 		// Down until a few more requests were tried (or 5s).
 		target := r.l.attempts.Load() + int64(3+r.rng.IntN(20))
-		waitUntil(5*time.Second, func() bool { return r.l.attempts.Load() >= target })
+		testenv.Until(5*time.Second, func() bool { return r.l.attempts.Load() >= target })
 		p.start()
 		r.c.waitReady(f.stage, 90*time.Second)
 	}
@@ -115,7 +117,7 @@ func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
 		return -1
 	}
 	var at time.Time
-	if !waitUntil(90*time.Second, func() bool {
+	if !testenv.Until(90*time.Second, func() bool {
 		var ok bool
 		at, ok = r.v.seen(req.match)
 		return ok
@@ -142,7 +144,7 @@ func (r *run) settle(ctx context.Context) {
 			wg.Go(func() { r.l.send(ctx, q) })
 		}
 		wg.Wait()
-		ok := waitUntil(r.settleFor, func() bool {
+		ok := testenv.Until(r.settleFor, func() bool {
 			for _, q := range reqs {
 				if _, seen := r.v.seen(q.match); !seen && q.outcome() == acked {
 					return false

@@ -1,0 +1,247 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/internal/testenv"
+)
+
+// hubMembers are the hub cluster's files, in deploy/.
+var hubMembers = []string{"hub-1.conf", "hub-2.conf", "hub-3.conf"}
+
+// leafMembers are leaf cluster b's files, in deploy/.
+var leafMembers = []string{"leaf-b-1.conf", "leaf-b-2.conf"}
+
+// Ports of the repository files: every member's client, leafnode, cluster
+// and WebSocket ports, in member order.
+var (
+	hubClientPorts = []string{"4222", "4232", "4242"}
+	hubLeafPorts   = []string{"7422", "7432", "7442"}
+	hubRoutePorts  = []string{"6222", "6232", "6242"}
+	leafWSPorts    = []string{"9225", "9226"}
+	leafRoutePorts = []string{"6225", "6226"}
+)
+
+// clusterFiles is a temp copy of nats.conf and the deploy/ .conf files
+// (names), each loopback port of the repository mapped to the same free
+// port in every file and each JetStream store moved into the temp dir.
+type clusterFiles struct {
+	dir  string
+	port map[string]string // repository port → free port
+}
+
+var (
+	anyLoopbackPort = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
+	relativeStore   = regexp.MustCompile(`"\./\.emostream([^"]*)"`)
+)
+
+func newClusterFiles(t testing.TB, names ...string) *clusterFiles {
+	t.Helper()
+	f := &clusterFiles{dir: t.TempDir(), port: map[string]string{}}
+	if err := os.Mkdir(filepath.Join(f.dir, "deploy"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append([]string{"../nats.conf", "leaf-b.conf"}, names...) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := anyLoopbackPort.ReplaceAllStringFunc(string(b), func(a string) string {
+			p := strings.TrimPrefix(a, "127.0.0.1:")
+			if f.port[p] == "" {
+				f.port[p] = strings.TrimPrefix(testenv.FreeAddr(), "127.0.0.1:")
+			}
+			return "127.0.0.1:" + f.port[p]
+		})
+		s = relativeStore.ReplaceAllString(s, `"`+filepath.Join(f.dir, "store")+`$1"`)
+		if err := os.WriteFile(filepath.Join(f.dir, "deploy", name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// path is the copy of a deploy/ file.
+func (f *clusterFiles) path(name string) string { return filepath.Join(f.dir, "deploy", name) }
+
+// urls are the mapped ports as URLs of scheme, with userinfo if not "".
+func (f *clusterFiles) urls(scheme, userinfo string, ports []string) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = scheme + "://" + userinfo + "127.0.0.1:" + f.port[p]
+	}
+	return out
+}
+
+// confList renders URLs as the .conf list an environment variable holds.
+func confList(urls []string) string { return "[" + strings.Join(urls, ", ") + "]" }
+
+// setClusterEnv sets the secrets and the route and remote lists the
+// cluster files read.
+func (f *clusterFiles) setClusterEnv(t testing.TB) {
+	setConfSecrets(t)
+	t.Setenv("EMOSTREAM_ROUTE_PASSWORD", "test-route")
+	t.Setenv("EMOSTREAM_HUB_ROUTES", confList(f.urls("nats-route", "route:test-route@", hubRoutePorts)))
+	t.Setenv("EMOSTREAM_LEAF_ROUTES", confList(f.urls("nats-route", "route:test-route@", leafRoutePorts)))
+	t.Setenv("EMOSTREAM_LEAF_REMOTE", confList(f.urls("nats-leaf", "leaf:test-leaf@", hubLeafPorts)))
+}
+
+// startHubCluster starts the three members from the copies, in-process,
+// and waits for a JetStream meta leader.
+func startHubCluster(t *testing.T, f *clusterFiles) []*fanout.Hub {
+	t.Helper()
+	hubs := make([]*fanout.Hub, len(hubMembers))
+	errs := make(chan error, len(hubMembers))
+	for i, name := range hubMembers {
+		h, err := fanout.NewHub(fanout.HubConfig{ConfigFile: f.path(name), Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatalf("emostream hub -c %s: %v", name, err)
+		}
+		hubs[i] = h
+		t.Cleanup(h.Shutdown)
+		go func() { errs <- h.Start() }()
+	}
+	for range hubs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.WaitFor(t, 30*time.Second, "a JetStream meta leader", func() bool { return metaLeader(hubs) != nil })
+	return hubs
+}
+
+// metaLeader is the member leading the JetStream meta group, or nil.
+func metaLeader(hubs []*fanout.Hub) *fanout.Hub {
+	for _, h := range hubs {
+		if h.Server().Running() && h.Server().JetStreamIsLeader() {
+			return h
+		}
+	}
+	return nil
+}
+
+// streamLeader is the member leading stream of account STAGES, or nil.
+func streamLeader(hubs []*fanout.Hub, stream string) *fanout.Hub {
+	for _, h := range hubs {
+		if h.Server().Running() && h.Server().JetStreamIsStreamLeader("STAGES", stream) {
+			return h
+		}
+	}
+	return nil
+}
+
+// stageConn connects as a stage user to every URL of the list, as
+// --nats with a comma-separated list does.
+func stageConn(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, "test-"+user),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// TestHubClusterFiles: deploy/hub-{1,2,3}.conf are nats.conf with their
+// own name, listeners and store, plus a cluster block routing to every
+// member (the later keys replace nats.conf's, as the files say).
+func TestHubClusterFiles(t *testing.T) {
+	f := newClusterFiles(t, append(hubMembers, leafMembers...)...)
+	f.setClusterEnv(t)
+	single := loadConf(t, "hub", f.path("../nats.conf"))
+	names := map[string]bool{}
+	for i, name := range hubMembers {
+		o := loadConf(t, "hub", f.path(name))
+		if settings(o) != settings(single) || len(o.Users) != len(single.Users) || len(o.Accounts) != len(single.Accounts) {
+			t.Errorf("%s: settings %+v, %d users, %d accounts; nats.conf has %+v, %d, %d", name,
+				settings(o), len(o.Users), len(o.Accounts), settings(single), len(single.Users), len(single.Accounts))
+		}
+		if names[o.ServerName] || o.ServerName == single.ServerName {
+			t.Errorf("%s: server_name %q is not its own", name, o.ServerName)
+		}
+		names[o.ServerName] = true
+		if o.Cluster.Name != "emostream-hub" || len(o.Routes) != len(hubMembers) || o.Cluster.Username == "" {
+			t.Errorf("%s: cluster %q with %d routes, user %q: want emostream-hub, a route to every member, credentials",
+				name, o.Cluster.Name, len(o.Routes), o.Cluster.Username)
+		}
+		if got, want := o.Port, f.port[hubClientPorts[i]]; fmt.Sprint(got) != want {
+			t.Errorf("%s: client port %d, want the member's own %s", name, got, want)
+		}
+		if !strings.HasSuffix(o.StoreDir, filepath.Join("store", "hub-"+fmt.Sprint(i+1))) {
+			t.Errorf("%s: store %s is not the member's own", name, o.StoreDir)
+		}
+	}
+	leafB := loadConf(t, "leaf", f.path("leaf-b.conf"))
+	for _, name := range leafMembers {
+		o := loadConf(t, "leaf", f.path(name))
+		if settings(o) != settings(leafB) || len(o.Accounts) != len(leafB.Accounts) || o.Cluster.Name != "leaf-b" ||
+			len(o.Routes) != len(leafMembers) || len(o.LeafNode.Remotes) != 1 || len(o.LeafNode.Remotes[0].URLs) != len(hubMembers) {
+			t.Errorf("%s: settings %+v, cluster %q, %d routes, remotes %v; want leaf-b.conf's (%+v), cluster leaf-b, every server and hub member",
+				name, settings(o), o.Cluster.Name, len(o.Routes), o.LeafNode.Remotes, settings(leafB))
+		}
+	}
+}
+
+// TestHubClusterCountsExactly runs the 3-member hub and the 2-server leaf
+// cluster from the deploy/ files (in-process), the streams and the match
+// registry at 3 replicas created by the stages' own code, a real processor
+// connected to every member, and partials published as the bridge does. It
+// stops the member leading EMOSTREAM_SWARMS in the middle; viewers on both
+// leaf servers must still see every window once, their counts exactly the
+// partials'.
+func TestHubClusterCountsExactly(t *testing.T) {
+	f := newClusterFiles(t, append(hubMembers, leafMembers...)...)
+	f.addHarnessUser(t)
+	f.setClusterEnv(t)
+	hubs := startHubCluster(t, f)
+	urls := f.urls("nats", "", hubClientPorts)
+	r := newClusterRig(t, urls)
+	var ws []string
+	for _, name := range leafMembers {
+		l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: f.path(name), Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Shutdown)
+		ws = append(ws, l.WebSocketURL())
+	}
+	viewers := []*clusterViewer{r.watch(ws[0]), r.watch(ws[1])}
+	r.processor()
+	r.windows(0, 5)
+	r.exact(viewers)
+
+	victim := streamLeader(hubs, "EMOSTREAM_SWARMS")
+	if victim == nil {
+		t.Fatal("no EMOSTREAM_SWARMS leader")
+	}
+	r.across("stopping "+victim.Server().Name()+", the EMOSTREAM_SWARMS leader", viewers, victim.Shutdown, func() int {
+		n := 0
+		for _, h := range hubs {
+			if h != victim {
+				n += h.Server().NumLeafNodes()
+			}
+		}
+		return n
+	})
+	if l := streamLeader(hubs, "EMOSTREAM_SWARMS"); l == nil || l == victim {
+		t.Error("no new EMOSTREAM_SWARMS leader")
+	}
+}
