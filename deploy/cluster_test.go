@@ -2,9 +2,7 @@ package deploy
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,94 +14,29 @@ import (
 	"github.com/emostream/emostream/internal/testenv"
 )
 
-// hubMembers are the hub cluster's files, in deploy/.
-var hubMembers = []string{"hub-1.conf", "hub-2.conf", "hub-3.conf"}
-
-// leafMembers are leaf cluster b's files, in deploy/.
-var leafMembers = []string{"leaf-b-1.conf", "leaf-b-2.conf"}
-
-// Ports of the repository files: every member's client, leafnode, cluster
-// and WebSocket ports, in member order.
 var (
-	hubClientPorts = []string{"4222", "4232", "4242"}
-	hubLeafPorts   = []string{"7422", "7432", "7442"}
-	hubRoutePorts  = []string{"6222", "6232", "6242"}
-	leafWSPorts    = []string{"9225", "9226"}
-	leafRoutePorts = []string{"6225", "6226"}
+	hubMembers  = testenv.HubMembers
+	leafMembers = testenv.LeafMembers
 )
 
-// clusterFiles is a temp copy of nats.conf and the deploy/ .conf files
-// (names), each loopback port of the repository mapped to the same free
-// port in every file and each JetStream store moved into the temp dir.
-type clusterFiles struct {
-	dir  string
-	port map[string]string // repository port → free port
-}
-
-var (
-	anyLoopbackPort = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
-	relativeStore   = regexp.MustCompile(`"\./\.emostream([^"]*)"`)
-)
-
-func newClusterFiles(t testing.TB, names ...string) *clusterFiles {
+// newClusterFiles copies the cluster files with random ports and sets
+// what they read from the environment.
+func newClusterFiles(t *testing.T) *testenv.ClusterConfs {
 	t.Helper()
-	f := &clusterFiles{dir: t.TempDir(), port: map[string]string{}}
-	if err := os.Mkdir(filepath.Join(f.dir, "deploy"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range append([]string{"../nats.conf", "leaf-b.conf"}, names...) {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := anyLoopbackPort.ReplaceAllStringFunc(string(b), func(a string) string {
-			p := strings.TrimPrefix(a, "127.0.0.1:")
-			if f.port[p] == "" {
-				f.port[p] = strings.TrimPrefix(testenv.FreeAddr(), "127.0.0.1:")
-			}
-			return "127.0.0.1:" + f.port[p]
-		})
-		s = relativeStore.ReplaceAllString(s, `"`+filepath.Join(f.dir, "store")+`$1"`)
-		if err := os.WriteFile(filepath.Join(f.dir, "deploy", name), []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
-}
-
-// path is the copy of a deploy/ file.
-func (f *clusterFiles) path(name string) string { return filepath.Join(f.dir, "deploy", name) }
-
-// urls are the mapped ports as URLs of scheme, with userinfo if not "".
-func (f *clusterFiles) urls(scheme, userinfo string, ports []string) []string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = scheme + "://" + userinfo + "127.0.0.1:" + f.port[p]
-	}
-	return out
-}
-
-// confList renders URLs as the .conf list an environment variable holds.
-func confList(urls []string) string { return "[" + strings.Join(urls, ", ") + "]" }
-
-// setClusterEnv sets the secrets and the route and remote lists the
-// cluster files read.
-func (f *clusterFiles) setClusterEnv(t testing.TB) {
+	f := testenv.CopyClusterConfs(t, ".", nil)
 	setConfSecrets(t)
-	t.Setenv("EMOSTREAM_ROUTE_PASSWORD", "test-route")
-	t.Setenv("EMOSTREAM_HUB_ROUTES", confList(f.urls("nats-route", "route:test-route@", hubRoutePorts)))
-	t.Setenv("EMOSTREAM_LEAF_ROUTES", confList(f.urls("nats-route", "route:test-route@", leafRoutePorts)))
-	t.Setenv("EMOSTREAM_LEAF_REMOTE", confList(f.urls("nats-leaf", "leaf:test-leaf@", hubLeafPorts)))
+	f.SetEnv(t)
+	return f
 }
 
 // startHubCluster starts the three members from the copies, in-process,
 // and waits for a JetStream meta leader.
-func startHubCluster(t *testing.T, f *clusterFiles) []*fanout.Hub {
+func startHubCluster(t *testing.T, f *testenv.ClusterConfs) []*fanout.Hub {
 	t.Helper()
 	hubs := make([]*fanout.Hub, len(hubMembers))
 	errs := make(chan error, len(hubMembers))
 	for i, name := range hubMembers {
-		h, err := fanout.NewHub(fanout.HubConfig{ConfigFile: f.path(name), Logger: testenv.Logger(t)})
+		h, err := fanout.NewHub(fanout.HubConfig{ConfigFile: f.Path(name), Logger: testenv.Logger(t)})
 		if err != nil {
 			t.Fatalf("emostream hub -c %s: %v", name, err)
 		}
@@ -144,7 +77,7 @@ func streamLeader(hubs []*fanout.Hub, stream string) *fanout.Hub {
 // --nats with a comma-separated list does.
 func stageConn(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, "test-"+user),
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, testenv.StagePassword(user)),
 		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -161,12 +94,11 @@ func stageConn(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.
 // own name, listeners and store, plus a cluster block routing to every
 // member (the later keys replace nats.conf's, as the files say).
 func TestHubClusterFiles(t *testing.T) {
-	f := newClusterFiles(t, append(hubMembers, leafMembers...)...)
-	f.setClusterEnv(t)
-	single := loadConf(t, "hub", f.path("../nats.conf"))
+	f := newClusterFiles(t)
+	single := loadConf(t, "hub", f.Path("../nats.conf"))
 	names := map[string]bool{}
 	for i, name := range hubMembers {
-		o := loadConf(t, "hub", f.path(name))
+		o := loadConf(t, "hub", f.Path(name))
 		if settings(o) != settings(single) || len(o.Users) != len(single.Users) || len(o.Accounts) != len(single.Accounts) {
 			t.Errorf("%s: settings %+v, %d users, %d accounts; nats.conf has %+v, %d, %d", name,
 				settings(o), len(o.Users), len(o.Accounts), settings(single), len(single.Users), len(single.Accounts))
@@ -179,16 +111,16 @@ func TestHubClusterFiles(t *testing.T) {
 			t.Errorf("%s: cluster %q with %d routes, user %q: want emostream-hub, a route to every member, credentials",
 				name, o.Cluster.Name, len(o.Routes), o.Cluster.Username)
 		}
-		if got, want := o.Port, f.port[hubClientPorts[i]]; fmt.Sprint(got) != want {
-			t.Errorf("%s: client port %d, want the member's own %s", name, got, want)
+		if got, want := fmt.Sprint(o.Port), f.HubURLs()[i]; !strings.HasSuffix(want, ":"+got) {
+			t.Errorf("%s: client port %s, want the member's own %s", name, got, want)
 		}
 		if !strings.HasSuffix(o.StoreDir, filepath.Join("store", "hub-"+fmt.Sprint(i+1))) {
 			t.Errorf("%s: store %s is not the member's own", name, o.StoreDir)
 		}
 	}
-	leafB := loadConf(t, "leaf", f.path("leaf-b.conf"))
+	leafB := loadConf(t, "leaf", f.Path("leaf-b.conf"))
 	for _, name := range leafMembers {
-		o := loadConf(t, "leaf", f.path(name))
+		o := loadConf(t, "leaf", f.Path(name))
 		if settings(o) != settings(leafB) || len(o.Accounts) != len(leafB.Accounts) || o.Cluster.Name != "leaf-b" ||
 			len(o.Routes) != len(leafMembers) || len(o.LeafNode.Remotes) != 1 || len(o.LeafNode.Remotes[0].URLs) != len(hubMembers) {
 			t.Errorf("%s: settings %+v, cluster %q, %d routes, remotes %v; want leaf-b.conf's (%+v), cluster leaf-b, every server and hub member",
@@ -205,15 +137,14 @@ func TestHubClusterFiles(t *testing.T) {
 // leaf servers must still see every window once, their counts exactly the
 // partials'.
 func TestHubClusterCountsExactly(t *testing.T) {
-	f := newClusterFiles(t, append(hubMembers, leafMembers...)...)
-	f.addHarnessUser(t)
-	f.setClusterEnv(t)
+	f := newClusterFiles(t)
+	f.AddStagesUser(t, harnessUser)
 	hubs := startHubCluster(t, f)
-	urls := f.urls("nats", "", hubClientPorts)
+	urls := f.HubURLs()
 	r := newClusterRig(t, urls)
 	var ws []string
 	for _, name := range leafMembers {
-		l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: f.path(name), Logger: testenv.Logger(t)})
+		l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: f.Path(name), Logger: testenv.Logger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -30,24 +29,6 @@ var rigMatches = []string{"c1", "c2"}
 // harnessUser is a user with every permission in the STAGES account, which
 // the rig adds to its copy of nats.conf to read the swarm stream back.
 const harnessUser = `{user: harness, password: test-harness, allowed_connection_types: ["STANDARD"]}`
-
-// addHarnessUser adds harnessUser to the copy of nats.conf.
-func (f *clusterFiles) addHarnessUser(t testing.TB) {
-	t.Helper()
-	p := f.path("../nats.conf")
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := string(raw)
-	s := strings.Replace(b, "    users: [\n      {user: ingest", "    users: [\n      "+harnessUser+"\n      {user: ingest", 1)
-	if s == b {
-		t.Fatal("nats.conf: no STAGES users list to add the harness user to")
-	}
-	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // clusterRig drives the pipeline after Kafka on a hub cluster: partials as
 // the bridge publishes them, a real processor, and the sums they must add
@@ -104,7 +85,7 @@ func newClusterRig(t testing.TB, urls []string) *clusterRig {
 // test ends.
 func (r *clusterRig) processor() {
 	p, err := processor.New(processor.Config{NATSURL: strings.Join(r.urls, ","), Partitions: rigPartitions,
-		NATSOptions: []nats.Option{nats.UserInfo("processor", "test-processor")}, Window: rigWindow,
+		NATSOptions: []nats.Option{nats.UserInfo("processor", testenv.StagePassword("processor"))}, Window: rigWindow,
 		Streams: streams.Config{Replicas: 3}, Logger: testenv.Logger(r.t)})
 	if err != nil {
 		r.t.Fatal(err)

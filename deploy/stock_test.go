@@ -79,15 +79,14 @@ func (s *stockServer) logTail() string {
 // waits for the stock cluster's first meta leader (about 30s in all).
 func TestHubClusterStockServer(t *testing.T) {
 	binary := testenv.BuildNATSServer(t)
-	f := newClusterFiles(t, append(hubMembers, leafMembers...)...)
-	f.addHarnessUser(t)
-	f.setClusterEnv(t)
+	f := newClusterFiles(t)
+	f.AddStagesUser(t, harnessUser)
 	hubs := map[string]*stockServer{}
 	for _, name := range hubMembers {
-		s := startStock(t, binary, f.path(name))
+		s := startStock(t, binary, f.Path(name))
 		hubs[s.name] = s
 	}
-	urls := f.urls("nats", "", hubClientPorts)
+	urls := f.HubURLs()
 	for i, u := range urls {
 		testenv.WaitFor(t, 60*time.Second, hubMembers[i]+" taking clients", func() bool {
 			c, err := net.Dial("tcp", strings.TrimPrefix(u, "nats://"))
@@ -98,11 +97,10 @@ func TestHubClusterStockServer(t *testing.T) {
 		})
 	}
 	r := newClusterRig(t, urls)
-	var ws []string
-	for i, name := range leafMembers {
-		startStock(t, binary, f.path(name))
-		ws = append(ws, "ws://127.0.0.1:"+f.port[leafWSPorts[i]])
+	for _, name := range leafMembers {
+		startStock(t, binary, f.Path(name))
 	}
+	ws := f.LeafWebSockets()
 	var viewers []*clusterViewer
 	for _, u := range ws {
 		testenv.WaitFor(t, 30*time.Second, "the leaf's WebSocket port", func() bool {
@@ -139,17 +137,14 @@ func TestHubClusterStockServer(t *testing.T) {
 	})
 }
 
-// hubMonitorPorts are the members' monitoring ports in the repository files.
-var hubMonitorPorts = []string{"8222", "8232", "8242"}
-
 // leafConns is how many leafnode connections member hub-N has, from its
 // /leafz; -1 if it does not answer.
-func leafConns(t testing.TB, f *clusterFiles, member string) int {
+func leafConns(t testing.TB, f *testenv.ClusterConfs, member string) int {
 	var i int
-	if _, err := fmt.Sscanf(member, "hub-%d", &i); err != nil || i < 1 || i > len(hubMonitorPorts) {
+	if _, err := fmt.Sscanf(member, "hub-%d", &i); err != nil || i < 1 || i > len(hubMembers) {
 		t.Fatalf("no member %q", member)
 	}
-	res, err := http.Get("http://127.0.0.1:" + f.port[hubMonitorPorts[i-1]] + "/leafz")
+	res, err := http.Get(f.HubMonitor(i-1) + "/leafz")
 	if err != nil {
 		return -1
 	}
