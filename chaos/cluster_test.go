@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,6 +63,15 @@ type cluster struct {
 	nc        *nats.Conn // the harness's own connection to the hub (STAGES account)
 	js        jetstream.JetStream
 	startedAt time.Time
+
+	// The hub cluster's harness (hacluster_test.go) sets these; zero means
+	// the single hub and leaf above.
+	order    []string               // the stages, in start order; nil means startOrder
+	env      map[string][]string    // per stage: KEY=VALUE added to its environment
+	natsURL  string                 // the harness's hub URLs
+	natsOpts []nats.Option          // and its credentials
+	wsURL    string                 // the viewer's leaf URLs
+	ready    map[string]func() bool // per stage: when it is ready, instead of the default
 }
 
 // startCluster starts every stage, each waited for, and stops them all when
@@ -93,7 +103,7 @@ func newCluster(t testing.TB) *cluster {
 func (c *cluster) launch(stages []string, args map[string][]string, timeout time.Duration) {
 	c.t.Helper()
 	for _, name := range stages {
-		p := &proc{t: c.t, name: name, args: args[name], log: filepath.Join(c.dir, name+".log")}
+		p := &proc{t: c.t, name: name, args: args[name], env: c.env[name], log: filepath.Join(c.dir, name+".log")}
 		c.procs[name] = p
 		c.t.Cleanup(p.kill)
 	}
@@ -126,7 +136,19 @@ func (c *cluster) args() map[string][]string {
 func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	ready := map[string]func() bool{
+	ready := c.ready[name]
+	if ready == nil {
+		ready = c.defaultReady(name)
+	}
+	if !testenv.Until(timeout, ready) {
+		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
+	}
+	return time.Since(start)
+}
+
+// defaultReady is when a stage answers the way a healthy one does.
+func (c *cluster) defaultReady(name string) func() bool {
+	return map[string]func() bool{
 		stKafka:     c.kafkaReady,
 		stHub:       c.hubReady,
 		stLeaf:      c.leafReady,
@@ -134,10 +156,6 @@ func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
 		stBridge:    func() bool { return metric(c.addr["bridgemet"], "emostream_bridge_partials_published_total") > 0 },
 		stProcessor: func() bool { return httpStatus("http://"+c.addr["procmet"]+"/metrics") == 200 },
 	}[name]
-	if !testenv.Until(timeout, ready) {
-		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
-	}
-	return time.Since(start)
 }
 
 func (c *cluster) kafkaReady() bool {
@@ -153,8 +171,9 @@ func (c *cluster) kafkaReady() bool {
 
 func (c *cluster) hubReady() bool {
 	if c.nc == nil {
-		nc, err := nats.Connect("nats://"+c.addr["nats"], nats.MaxReconnects(-1),
-			nats.ReconnectWait(50*time.Millisecond), nats.Timeout(2*time.Second))
+		url := cmp.Or(c.natsURL, "nats://"+c.addr["nats"])
+		nc, err := nats.Connect(url, append([]nats.Option{nats.MaxReconnects(-1),
+			nats.ReconnectWait(50 * time.Millisecond), nats.Timeout(2 * time.Second)}, c.natsOpts...)...)
 		if err != nil {
 			return false
 		}
@@ -237,7 +256,11 @@ func metric(addr, name string) float64 {
 // crashes lists the stage exits the harness did not cause.
 func (c *cluster) crashes() []string {
 	var out []string
-	for _, name := range startOrder {
+	stages := c.order
+	if stages == nil {
+		stages = startOrder
+	}
+	for _, name := range stages {
 		for _, cr := range c.procs[name].crashed() {
 			out = append(out, cr+"\n"+c.procs[name].logTail(20))
 		}

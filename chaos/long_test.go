@@ -36,13 +36,7 @@ func TestLongFaults(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
 				r := newRun(t, seed, nil)
-				stop := r.loadDuring(ctx, 3000, 20)
-				r.gap(100, 400)
-				r.inject(ctx, f)
-				r.gap(100, 300)
-				stop()
-				r.settle(ctx)
-				r.finish(f.String())
+				r.underLoad(ctx, f.String(), func() { r.inject(ctx, f) })
 			})
 		}
 	}

@@ -18,7 +18,8 @@ type proc struct {
 	t    testing.TB
 	name string
 	args []string
-	log  string // its stdout and stderr, appended across restarts
+	env  []string // added to the environment
+	log  string   // its stdout and stderr, appended across restarts
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -38,7 +39,7 @@ func (p *proc) start() {
 	fmt.Fprintf(f, "=== chaos: starting %s %s at %s\n", p.name, strings.Join(p.args, " "), time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(binary, p.args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), p.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -53,13 +53,7 @@ func TestRealKafkaFaults(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 				defer cancel()
 				r, rk := newRealRun(t, seed)
-				stop := r.loadDuring(ctx, 3000, 20)
-				r.gap(100, 400)
-				r.injectNode(ctx, rk, f)
-				r.gap(100, 300)
-				stop()
-				r.settle(ctx)
-				r.finish("real Kafka ×3: " + f.name)
+				r.underLoad(ctx, "real Kafka ×3: "+f.name, func() { r.injectNode(ctx, rk, f) })
 			})
 		}
 	}

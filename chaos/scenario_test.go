@@ -68,6 +68,18 @@ func (r *run) loadDuring(ctx context.Context, maxRequests int, rate float64) fun
 	}
 }
 
+// underLoad is the long runs' scenario of one fault: load, a seeded gap,
+// the fault, another gap, then settle and account for every event.
+func (r *run) underLoad(ctx context.Context, scenario string, inject func()) {
+	stop := r.loadDuring(ctx, 3000, 20)
+	r.gap(100, 400)
+	inject()
+	r.gap(100, 300)
+	stop()
+	r.settle(ctx)
+	r.finish(scenario)
+}
+
 // gap waits until between lo and hi more events were acknowledged, the
 // seeded point of the next fault.
 func (r *run) gap(lo, hi int) {
