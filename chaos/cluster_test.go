@@ -68,6 +68,7 @@ type cluster struct {
 	// the single hub and leaf above.
 	order    []string               // the stages, in start order; nil means startOrder
 	env      map[string][]string    // per stage: KEY=VALUE added to its environment
+	wrap     map[string][]string    // per stage: the command it runs under (ip netns exec NS)
 	natsURL  string                 // the harness's hub URLs
 	natsOpts []nats.Option          // and its credentials
 	wsURL    string                 // the viewer's leaf URLs
@@ -103,7 +104,7 @@ func newCluster(t testing.TB) *cluster {
 func (c *cluster) launch(stages []string, args map[string][]string, timeout time.Duration) {
 	c.t.Helper()
 	for _, name := range stages {
-		p := &proc{t: c.t, name: name, args: args[name], env: c.env[name], log: filepath.Join(c.dir, name+".log")}
+		p := &proc{t: c.t, name: name, args: args[name], env: c.env[name], wrap: c.wrap[name], log: filepath.Join(c.dir, name+".log")}
 		c.procs[name] = p
 		c.t.Cleanup(p.kill)
 	}

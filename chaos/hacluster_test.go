@@ -31,15 +31,24 @@ const haHarnessUser = `{user: harness, password: test-harness, allowed_connectio
 // haCluster is the pipeline on a hub cluster: kafka, hub-1..3, leaf-1..2,
 // then ingest (user admin: it creates auto matches), bridge and processor,
 // each with every member's URL and --replicas 3. The viewer is given both
-// leaf servers' URLs.
+// leaf servers' URLs. With a region, the leaf servers run in it: their
+// connections to the hub cross its uplink, the viewer's its viewer link.
 type haCluster struct {
 	*cluster
 	confs *testenv.ClusterConfs
 }
 
-func startHACluster(t testing.TB) *haCluster {
+func startHACluster(t testing.TB, reg *region) *haCluster {
 	t.Helper()
-	c := &haCluster{cluster: newCluster(t), confs: testenv.CopyClusterConfs(t, "../deploy", nil)}
+	var hosts map[string]string
+	if reg != nil {
+		hosts = map[string]string{"7422": reg.UplinkHub, "7432": reg.UplinkHub, "7442": reg.UplinkHub}
+		for _, f := range testenv.LeafMembers {
+			hosts[f] = reg.ViewLeaf
+		}
+	}
+	c := &haCluster{cluster: newCluster(t), confs: testenv.CopyClusterConfs(t, "../deploy", hosts)}
+	c.wrap = map[string][]string{}
 	c.confs.AddStagesUser(t, haHarnessUser)
 	hubURLs := strings.Join(c.confs.HubURLs(), ",")
 	c.natsURL, c.natsOpts = hubURLs, []nats.Option{nats.UserInfo("harness", "test-harness")}
@@ -57,6 +66,9 @@ func startHACluster(t testing.TB) *haCluster {
 	for i, name := range haLeaves {
 		args[name] = []string{"leaf", "-c", c.confs.Path(testenv.LeafMembers[i])}
 		c.env[name] = c.confs.Env()
+		if reg != nil {
+			c.wrap[name] = reg.exec()
+		}
 		mon, ws := c.confs.LeafMonitor(i), c.confs.LeafWebSockets()[i]
 		c.ready[name] = func() bool { return leafUp(mon, ws) }
 	}
@@ -161,8 +173,8 @@ var haFaults = []haFault{
 }
 
 // newHARun is a run on a hub cluster.
-func newHARun(t testing.TB, seed uint64) (*run, *haCluster) {
-	c := startHACluster(t)
+func newHARun(t testing.TB, seed uint64, reg *region) (*run, *haCluster) {
+	c := startHACluster(t, reg)
 	r := &run{t: t, c: c.cluster, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
 	r.v = c.startViewer()
@@ -201,8 +213,67 @@ func TestHAFaults(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed%d", f.name, seed), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
-				r, c := newHARun(t, seed)
+				r, c := newHARun(t, seed, nil)
 				r.underLoad(ctx, "hub cluster: "+f.name, func() { r.injectHA(ctx, c, f) })
+			})
+		}
+	}
+}
+
+// partition cuts the region's uplink under load for hold, then heals it,
+// and measures recovery from the heal: until the viewer, connected to a
+// leaf in the region all along, received a probe event's swarm.
+func (r *run) partition(ctx context.Context, c *haCluster, reg *region, hold time.Duration) {
+	r.t.Helper()
+	reg.cut()
+	r.t.Logf("cut the leaf region off the hub for %v", hold)
+	select { // the length of the partition is the fault itself
+	case <-time.After(hold):
+	case <-ctx.Done():
+	}
+	reg.heal()
+	t0 := time.Now()
+	d := r.probe(ctx, t0)
+	r.mu.Lock()
+	r.recovery = append(r.recovery, d)
+	r.mu.Unlock()
+	if d < 0 {
+		for _, name := range slices.Concat(haLeaves, haHubs) {
+			r.t.Logf("%s log ends:\n%s", name, c.procs[name].logTail(15))
+		}
+		return
+	}
+	r.t.Logf("healed: a probe reached the viewer %v later", d.Round(time.Millisecond))
+}
+
+// TestHARegions runs the hub cluster with the leaf cluster in a network
+// namespace of its own, a "region" reached over veth pairs (with a 40ms
+// netem delay each way where the kernel has netem), and applies, each alone
+// under load: a partition of the leaf region from the hub for 15s and its
+// heal, and the cluster faults of TestHAFaults across the regions.
+func TestHARegions(t *testing.T) {
+	faults := []string{"partition the leaf region 15s"}
+	for _, f := range haFaults {
+		faults = append(faults, f.name)
+	}
+	for i, name := range faults {
+		for _, seed := range seeds(t, "1") {
+			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
+				reg := newRegion(t, "40ms")
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				r, c := newHARun(t, seed, reg)
+				scenario := "regions"
+				if reg.delay != "" {
+					scenario += " (" + reg.delay + " each way)"
+				}
+				r.underLoad(ctx, scenario+": "+name, func() {
+					if i == 0 {
+						r.partition(ctx, c, reg, 15*time.Second)
+					} else {
+						r.injectHA(ctx, c, haFaults[i-1])
+					}
+				})
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -45,8 +46,9 @@ var (
 
 // CopyClusterConfs copies the cluster files from deployDir (the
 // repository's deploy/, relative to the test's package). hosts, if not
-// nil, gives per file the address its listeners take instead of
-// 127.0.0.1 (network namespaces); the others stay on loopback.
+// nil, gives the address that listeners take instead of 127.0.0.1 (network
+// namespaces), per repository port ("7422") or else per file
+// ("leaf-b-1.conf"); the others stay on loopback.
 func CopyClusterConfs(t testing.TB, deployDir string, hosts map[string]string) *ClusterConfs {
 	t.Helper()
 	c := &ClusterConfs{Dir: t.TempDir(), port: map[string]string{}, host: map[string]string{}}
@@ -59,15 +61,11 @@ func CopyClusterConfs(t testing.TB, deployDir string, hosts map[string]string) *
 		if err != nil {
 			t.Fatal(err)
 		}
-		host := "127.0.0.1"
-		if h, ok := hosts[name]; ok {
-			host = h
-		}
 		s := anyLoopbackPort.ReplaceAllStringFunc(string(b), func(a string) string {
 			p := strings.TrimPrefix(a, "127.0.0.1:")
 			if c.port[p] == "" {
 				_, c.port[p], _ = net.SplitHostPort(FreeAddr())
-				c.host[p] = host
+				c.host[p] = cmp.Or(hosts[p], hosts[name], "127.0.0.1")
 			}
 			return net.JoinHostPort(c.host[p], c.port[p])
 		})
