@@ -122,6 +122,11 @@ func (r *run) inject(ctx context.Context, f fault) {
 // probe sends one event of its own match and waits until the viewer
 // received its swarm; it returns the time from t0, or -1.
 func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
+	return r.probeWithin(ctx, t0, 90*time.Second)
+}
+
+// probeWithin is probe, waiting up to wait for the viewer.
+func (r *run) probeWithin(ctx context.Context, t0 time.Time, wait time.Duration) time.Duration {
 	r.probes++
 	req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probes, r.rng, 1)
 	if r.l.send(ctx, req) != acked {
@@ -129,12 +134,12 @@ func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
 		return -1
 	}
 	var at time.Time
-	if !testenv.Until(90*time.Second, func() bool {
+	if !testenv.Until(wait, func() bool {
 		var ok bool
 		at, ok = r.v.seen(req.match)
 		return ok
 	}) {
-		r.note("probe %s acked but no viewer received it within 90s", req.match)
+		r.note("probe %s acked but no viewer received it within %v", req.match, wait)
 		return -1
 	}
 	return at.Sub(t0)
