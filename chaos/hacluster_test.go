@@ -5,6 +5,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -247,6 +248,14 @@ func (r *run) partition(ctx context.Context, c *haCluster, reg *region, hold tim
 		for _, name := range slices.Concat(haLeaves, haHubs) {
 			r.t.Logf("%s log ends:\n%s", name, c.procs[name].logTail(15))
 		}
+		for i := range haHubs {
+			r.t.Logf("hub-%d /leafz?subs=1: %s", i+1, httpBody(c.confs.HubMonitor(i)+"/leafz?subs=1"))
+		}
+		for i := range haLeaves {
+			r.t.Logf("leaf-%d /leafz?subs=1: %s\n/routez?subs=1: %s\n/connz?subs=1: %s", i+1,
+				httpBody(c.confs.LeafMonitor(i)+"/leafz?subs=1"), httpBody(c.confs.LeafMonitor(i)+"/routez?subs=1"),
+				httpBody(c.confs.LeafMonitor(i)+"/connz?subs=1"))
+		}
 		return
 	}
 	r.t.Logf("healed: a probe reached the viewer %v later", d.Round(time.Millisecond))
@@ -283,4 +292,15 @@ func TestHARegions(t *testing.T) {
 			})
 		}
 	}
+}
+
+// httpBody is a monitoring page, for a failure's log.
+func httpBody(url string) string {
+	res, err := probeClient.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4000))
+	return string(b)
 }
