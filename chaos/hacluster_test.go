@@ -224,7 +224,7 @@ func TestHAFaults(t *testing.T) {
 // partition cuts the region's uplink under load for hold, then heals it,
 // and measures recovery from the heal: until the viewer, connected to a
 // leaf in the region all along, received a probe event's swarm (a probe
-// every 10s, at most 9).
+// every 3s, at most 30).
 func (r *run) partition(ctx context.Context, c *haCluster, reg *region, hold time.Duration) {
 	r.t.Helper()
 	reg.cut()
@@ -237,10 +237,7 @@ func (r *run) partition(ctx context.Context, c *haCluster, reg *region, hold tim
 	t0 := time.Now()
 	// A window published while a leaf reconnects can miss the viewer (it
 	// is counted as missed); probe again until one arrives.
-	d := time.Duration(-1)
-	for i := 0; i < 9 && d < 0; i++ {
-		d = r.probeWithin(ctx, t0, 10*time.Second)
-	}
+	d := r.probes(ctx, t0, 30, 3*time.Second)
 	r.mu.Lock()
 	r.recovery = append(r.recovery, d)
 	r.mu.Unlock()

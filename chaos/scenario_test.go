@@ -35,7 +35,7 @@ type run struct {
 	v       *viewer
 	seed    uint64
 	rng     *rand.Rand
-	probes  int
+	probeN  int
 	settles int
 
 	mu       sync.Mutex
@@ -122,27 +122,37 @@ func (r *run) inject(ctx context.Context, f fault) {
 // probe sends one event of its own match and waits until the viewer
 // received its swarm; it returns the time from t0, or -1.
 func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
-	return r.probeWithin(ctx, t0, 90*time.Second)
+	return r.probes(ctx, t0, 1, 90*time.Second)
 }
 
-// probeWithin is probe, waiting up to wait for the viewer.
-func (r *run) probeWithin(ctx context.Context, t0 time.Time, wait time.Duration) time.Duration {
-	r.probes++
-	req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probes, r.rng, 1)
-	if r.l.send(ctx, req) != acked {
-		r.note("probe %s not acked: %v", req.match, req.attempts)
-		return -1
-	}
+// probes sends up to n probes, one every interval, until the viewer
+// received the swarm of any of them; it returns the time from t0 to the
+// first received, or -1.
+func (r *run) probes(ctx context.Context, t0 time.Time, n int, interval time.Duration) time.Duration {
+	var sent []string
 	var at time.Time
-	if !testenv.Until(wait, func() bool {
-		var ok bool
-		at, ok = r.v.seen(req.match)
-		return ok
-	}) {
-		r.note("probe %s acked but no viewer received it within %v", req.match, wait)
-		return -1
+	seen := func() bool {
+		for _, m := range sent {
+			if t, ok := r.v.seen(m); ok && (at.IsZero() || t.Before(at)) {
+				at = t
+			}
+		}
+		return !at.IsZero()
 	}
-	return at.Sub(t0)
+	for range n {
+		r.probeN++
+		req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probeN, r.rng, 1)
+		if r.l.send(ctx, req) != acked {
+			r.note("probe %s not acked: %v", req.match, req.attempts)
+			continue
+		}
+		sent = append(sent, req.match)
+		if testenv.Until(interval, seen) {
+			return at.Sub(t0)
+		}
+	}
+	r.note("probes %v acked but no viewer received any within %v each", sent, interval)
+	return -1
 }
 
 // settle sends two rounds of sentinel events, one request per user, and
