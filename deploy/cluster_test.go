@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,5 +175,34 @@ func TestHubClusterCountsExactly(t *testing.T) {
 	})
 	if l := streamLeader(hubs, "EMOSTREAM_SWARMS"); l == nil || l == victim {
 		t.Error("no new EMOSTREAM_SWARMS leader")
+	}
+}
+
+// TestHubClusterFilesTLS: the member files' "#TLS " lines (and nats.conf's,
+// which they read) load when turned on, the example PEM files replaced by
+// test ones, and give the client, leafnode and cluster ports TLS that
+// verifies the peer's certificate.
+func TestHubClusterFilesTLS(t *testing.T) {
+	f := newClusterFiles(t)
+	certs := testenv.NewCerts(t)
+	tlsOn := strings.NewReplacer("#TLS ", "", "/etc/emostream/ca.pem", certs.CAFile,
+		"/etc/emostream/hub.pem", certs.ServerCertFile, "/etc/emostream/hub-key.pem", certs.ServerKeyFile)
+	for _, name := range append([]string{"../nats.conf"}, hubMembers...) {
+		b, err := os.ReadFile(f.Path(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "#TLS ") {
+			t.Fatalf("%s: no #TLS lines", name)
+		}
+		if err := os.WriteFile(f.Path(name), []byte(tlsOn.Replace(string(b))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range hubMembers {
+		o := loadConf(t, "hub", f.Path(name))
+		if !verifies(o.TLSConfig) || !verifies(o.LeafNode.TLSConfig) || !verifies(o.Cluster.TLSConfig) {
+			t.Errorf("%s: want TLS verifying certificates on the client, leafnode and cluster ports", name)
+		}
 	}
 }
