@@ -1,11 +1,11 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,17 +63,16 @@ type cluster struct {
 	nc        *nats.Conn // the harness's own connection to the hub (STAGES account)
 	js        jetstream.JetStream
 	startedAt time.Time
-}
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	// The hub cluster's harness (hacluster_test.go) sets these; zero means
+	// the single hub and leaf above.
+	order    []string               // the stages, in start order; nil means startOrder
+	env      map[string][]string    // per stage: KEY=VALUE added to its environment
+	wrap     map[string][]string    // per stage: the command it runs under (ip netns exec NS)
+	natsURL  string                 // the harness's hub URLs
+	natsOpts []nats.Option          // and its credentials
+	wsURL    string                 // the viewer's leaf URLs
+	ready    map[string]func() bool // per stage: when it is ready, instead of the default
 }
 
 // startCluster starts every stage, each waited for, and stops them all when
@@ -95,7 +94,7 @@ func newCluster(t testing.TB) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), addr: map[string]string{}, procs: map[string]*proc{},
 		leafPass: fmt.Sprintf("chaos%d", time.Now().UnixNano())}
 	for _, k := range []string{"kafka", "nats", "leafnodes", "hubmon", "ws", "leafmon", "http", "ingestops", "bridgemet", "procmet"} {
-		c.addr[k] = freeAddr(t)
+		c.addr[k] = testenv.FreeAddr()
 	}
 	return c
 }
@@ -105,7 +104,7 @@ func newCluster(t testing.TB) *cluster {
 func (c *cluster) launch(stages []string, args map[string][]string, timeout time.Duration) {
 	c.t.Helper()
 	for _, name := range stages {
-		p := &proc{t: c.t, name: name, args: args[name], log: filepath.Join(c.dir, name+".log")}
+		p := &proc{t: c.t, name: name, args: args[name], env: c.env[name], wrap: c.wrap[name], log: filepath.Join(c.dir, name+".log")}
 		c.procs[name] = p
 		c.t.Cleanup(p.kill)
 	}
@@ -138,7 +137,19 @@ func (c *cluster) args() map[string][]string {
 func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	ready := map[string]func() bool{
+	ready := c.ready[name]
+	if ready == nil {
+		ready = c.defaultReady(name)
+	}
+	if !testenv.Until(timeout, ready) {
+		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
+	}
+	return time.Since(start)
+}
+
+// defaultReady is when a stage answers the way a healthy one does.
+func (c *cluster) defaultReady(name string) func() bool {
+	return map[string]func() bool{
 		stKafka:     c.kafkaReady,
 		stHub:       c.hubReady,
 		stLeaf:      c.leafReady,
@@ -146,10 +157,6 @@ func (c *cluster) waitReady(name string, timeout time.Duration) time.Duration {
 		stBridge:    func() bool { return metric(c.addr["bridgemet"], "emostream_bridge_partials_published_total") > 0 },
 		stProcessor: func() bool { return httpStatus("http://"+c.addr["procmet"]+"/metrics") == 200 },
 	}[name]
-	if !waitUntil(timeout, ready) {
-		c.t.Fatalf("%s not ready after %v; its log ends:\n%s", name, timeout, c.procs[name].logTail(30))
-	}
-	return time.Since(start)
 }
 
 func (c *cluster) kafkaReady() bool {
@@ -165,8 +172,9 @@ func (c *cluster) kafkaReady() bool {
 
 func (c *cluster) hubReady() bool {
 	if c.nc == nil {
-		nc, err := nats.Connect("nats://"+c.addr["nats"], nats.MaxReconnects(-1),
-			nats.ReconnectWait(50*time.Millisecond), nats.Timeout(2*time.Second))
+		url := cmp.Or(c.natsURL, "nats://"+c.addr["nats"])
+		nc, err := nats.Connect(url, append([]nats.Option{nats.MaxReconnects(-1),
+			nats.ReconnectWait(50 * time.Millisecond), nats.Timeout(2 * time.Second)}, c.natsOpts...)...)
 		if err != nil {
 			return false
 		}
@@ -197,20 +205,6 @@ func (c *cluster) leafReady() bool {
 	}
 	nc.Close()
 	return true
-}
-
-// waitUntil polls cond until it holds or timeout passes; it reports which.
-func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(wait) // a poll interval, not a synchronisation
-	}
 }
 
 var probeClient = &http.Client{Timeout: 2 * time.Second}
@@ -263,7 +257,11 @@ func metric(addr, name string) float64 {
 // crashes lists the stage exits the harness did not cause.
 func (c *cluster) crashes() []string {
 	var out []string
-	for _, name := range startOrder {
+	stages := c.order
+	if stages == nil {
+		stages = startOrder
+	}
+	for _, name := range stages {
 		for _, cr := range c.procs[name].crashed() {
 			out = append(out, cr+"\n"+c.procs[name].logTail(20))
 		}

@@ -9,6 +9,10 @@
 //
 // "go test ./chaos" runs the short version (one seeded sequence of faults
 // across all stages, and the truncated-log check); "go test -tags chaos
-// ./chaos" adds the long runs: each fault alone, with several seeds. See
-// docs/reliability.md for the method and the figures.
+// ./chaos" adds the long runs: each fault alone, with several seeds; and
+// the same on a hub cluster (hacluster_test.go: three `emostream hub -c
+// deploy/hub-N.conf` members, a two-server leaf cluster, kill -9 of the
+// meta or a stream leader or a leaf server) and across network namespaces
+// (netns_test.go: the leaf cluster in a namespace of its own, cut off the
+// hub and healed). See docs/reliability.md for the method and the figures.
 package chaos

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // The long runs: go test -tags chaos -run . -timeout 2h ./chaos
@@ -34,13 +36,7 @@ func TestLongFaults(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
 				r := newRun(t, seed, nil)
-				stop := r.loadDuring(ctx, 3000, 20)
-				r.gap(100, 400)
-				r.inject(ctx, f)
-				r.gap(100, 300)
-				stop()
-				r.settle(ctx)
-				r.finish(f.String())
+				r.underLoad(ctx, f.String(), func() { r.inject(ctx, f) })
 			})
 		}
 	}
@@ -63,7 +59,7 @@ func TestProcessorDownPastDedupWindow(t *testing.T) {
 			p.pause() // SIGSTOP first: its last publishes are in flight, as in a crash
 			p.kill()
 			// Down until the dedup window has passed with load going on.
-			waitUntil(3*time.Minute, func() bool { return time.Since(t0) > 2*time.Minute+10*time.Second })
+			testenv.Until(3*time.Minute, func() bool { return time.Since(t0) > 2*time.Minute+10*time.Second })
 			p.start()
 			r.c.waitReady(stProcessor, 90*time.Second)
 			r.recovery = append(r.recovery, r.probe(ctx, t0))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,7 +19,9 @@ type proc struct {
 	t    testing.TB
 	name string
 	args []string
-	log  string // its stdout and stderr, appended across restarts
+	env  []string // added to the environment
+	wrap []string // runs binary args as wrap... binary args (ip netns exec NS)
+	log  string   // its stdout and stderr, appended across restarts
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -36,9 +39,10 @@ func (p *proc) start() {
 		p.t.Fatal(err)
 	}
 	fmt.Fprintf(f, "=== chaos: starting %s %s at %s\n", p.name, strings.Join(p.args, " "), time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(binary, p.args...)
+	argv := slices.Concat(p.wrap, []string{binary}, p.args)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), p.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -53,13 +53,7 @@ func TestRealKafkaFaults(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 				defer cancel()
 				r, rk := newRealRun(t, seed)
-				stop := r.loadDuring(ctx, 3000, 20)
-				r.gap(100, 400)
-				r.injectNode(ctx, rk, f)
-				r.gap(100, 300)
-				stop()
-				r.settle(ctx)
-				r.finish("real Kafka ×3: " + f.name)
+				r.underLoad(ctx, "real Kafka ×3: "+f.name, func() { r.injectNode(ctx, rk, f) })
 			})
 		}
 	}
@@ -144,7 +138,7 @@ func (r *run) injectNode(ctx context.Context, rk *testenv.RealKafka, f realFault
 		}
 		t1 = time.Now()
 	}
-	if !waitUntil(3*time.Minute, func() bool { return rk.FullISR(wire.DefaultTopic, chaosPartitions) }) {
+	if !testenv.Until(3*time.Minute, func() bool { return rk.FullISR(wire.DefaultTopic, chaosPartitions) }) {
 		r.note("%s: node %d not back in every ISR after 3 minutes", f.name, id)
 		return
 	}

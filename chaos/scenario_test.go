@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // fault is one thing done to one stage.
@@ -33,7 +35,7 @@ type run struct {
 	v       *viewer
 	seed    uint64
 	rng     *rand.Rand
-	probes  int
+	probeN  int
 	settles int
 
 	mu       sync.Mutex
@@ -66,11 +68,23 @@ func (r *run) loadDuring(ctx context.Context, maxRequests int, rate float64) fun
 	}
 }
 
+// underLoad is the long runs' scenario of one fault: load, a seeded gap,
+// the fault, another gap, then settle and account for every event.
+func (r *run) underLoad(ctx context.Context, scenario string, inject func()) {
+	stop := r.loadDuring(ctx, 3000, 20)
+	r.gap(100, 400)
+	inject()
+	r.gap(100, 300)
+	stop()
+	r.settle(ctx)
+	r.finish(scenario)
+}
+
 // gap waits until between lo and hi more events were acknowledged, the
 // seeded point of the next fault.
 func (r *run) gap(lo, hi int) {
 	target := r.l.ackedEvents.Load() + int64(lo+r.rng.IntN(hi-lo+1))
-	if !waitUntil(30*time.Second, func() bool { return r.l.ackedEvents.Load() >= target }) {
+	if !testenv.Until(30*time.Second, func() bool { return r.l.ackedEvents.Load() >= target }) {
 		r.note("load stalled before a fault: %d of %d events acked", r.l.ackedEvents.Load(), target)
 	}
 }
@@ -93,7 +107,7 @@ func (r *run) inject(ctx context.Context, f fault) {
 		p.kill()
 		// Down until a few more requests were tried (or 5s).
 		target := r.l.attempts.Load() + int64(3+r.rng.IntN(20))
-		waitUntil(5*time.Second, func() bool { return r.l.attempts.Load() >= target })
+		testenv.Until(5*time.Second, func() bool { return r.l.attempts.Load() >= target })
 		p.start()
 		r.c.waitReady(f.stage, 90*time.Second)
 	}
@@ -108,22 +122,37 @@ func (r *run) inject(ctx context.Context, f fault) {
 // probe sends one event of its own match and waits until the viewer
 // received its swarm; it returns the time from t0, or -1.
 func (r *run) probe(ctx context.Context, t0 time.Time) time.Duration {
-	r.probes++
-	req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probes, r.rng, 1)
-	if r.l.send(ctx, req) != acked {
-		r.note("probe %s not acked: %v", req.match, req.attempts)
-		return -1
-	}
+	return r.probes(ctx, t0, 1, 90*time.Second)
+}
+
+// probes sends up to n probes, one every interval, until the viewer
+// received the swarm of any of them; it returns the time from t0 to the
+// first received, or -1.
+func (r *run) probes(ctx context.Context, t0 time.Time, n int, interval time.Duration) time.Duration {
+	var sent []string
 	var at time.Time
-	if !waitUntil(90*time.Second, func() bool {
-		var ok bool
-		at, ok = r.v.seen(req.match)
-		return ok
-	}) {
-		r.note("probe %s acked but no viewer received it within 90s", req.match)
-		return -1
+	seen := func() bool {
+		for _, m := range sent {
+			if t, ok := r.v.seen(m); ok && (at.IsZero() || t.Before(at)) {
+				at = t
+			}
+		}
+		return !at.IsZero()
 	}
-	return at.Sub(t0)
+	for range n {
+		r.probeN++
+		req := r.l.newRequest(fmt.Sprintf("probe%d", r.seed), r.probeN, r.rng, 1)
+		if r.l.send(ctx, req) != acked {
+			r.note("probe %s not acked: %v", req.match, req.attempts)
+			continue
+		}
+		sent = append(sent, req.match)
+		if testenv.Until(interval, seen) {
+			return at.Sub(t0)
+		}
+	}
+	r.note("probes %v acked but no viewer received any within %v each", sent, interval)
+	return -1
 }
 
 // settle sends two rounds of sentinel events, one request per user, and
@@ -142,7 +171,7 @@ func (r *run) settle(ctx context.Context) {
 			wg.Go(func() { r.l.send(ctx, q) })
 		}
 		wg.Wait()
-		ok := waitUntil(r.settleFor, func() bool {
+		ok := testenv.Until(r.settleFor, func() bool {
 			for _, q := range reqs {
 				if _, seen := r.v.seen(q.match); !seen && q.outcome() == acked {
 					return false

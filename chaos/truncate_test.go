@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // newestSegment returns the newest segment file of the partition of the
@@ -59,14 +61,14 @@ func truncateBroker(t *testing.T, r *run) time.Duration {
 	k.start()
 	r.c.waitReady(stKafka, 60*time.Second)
 	bridge := r.c.procs[stBridge]
-	if !waitUntil(60*time.Second, func() bool {
+	if !testenv.Until(60*time.Second, func() bool {
 		return metric(r.c.addr["bridgemet"], "emostream_bridge_offset_regressions_total") > 0
 	}) {
 		t.Fatalf("no offset regression reported within 60s; bridge log:\n%s", bridge.logTail(30))
 	}
 	detected := time.Since(t0)
 	const said = "kafka log ends before the resume offset"
-	if !waitUntil(10*time.Second, func() bool { // the metric may be scraped before the line is written
+	if !testenv.Until(10*time.Second, func() bool { // the metric may be scraped before the line is written
 		b, _ := os.ReadFile(bridge.log)
 		return strings.Contains(string(b), said)
 	}) {

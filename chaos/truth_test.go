@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,7 +152,7 @@ type viewer struct {
 func (c *cluster) startViewer() *viewer {
 	c.t.Helper()
 	v := &viewer{got: map[string]int{}, gotAt: map[string]time.Time{}}
-	nc, err := nats.Connect("ws://"+c.addr["ws"], nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+	nc, err := nats.Connect(cmp.Or(c.wsURL, "ws://"+c.addr["ws"]), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectHandler(func(*nats.Conn) { v.mu.Lock(); v.reconned++; v.mu.Unlock() }))
 	if err != nil {
 		c.t.Fatalf("viewer: %v", err)

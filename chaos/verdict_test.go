@@ -139,6 +139,10 @@ func classify(reqs []*request, st *stored, k *inKafka, viewed map[string]int) *t
 func (tl *tally) row() string {
 	rec := make([]string, 0, len(tl.Recovery))
 	for _, d := range tl.Recovery {
+		if d < 0 {
+			rec = append(rec, "none")
+			continue
+		}
 		rec = append(rec, d.Round(100*time.Millisecond).String())
 	}
 	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d/%d | %d | %d/%d | %s |",

@@ -210,11 +210,14 @@ func TestKubernetesConfMatchesRepository(t *testing.T) {
 }
 
 // setConfSecrets sets every variable the .conf files read.
-func setConfSecrets(t *testing.T) {
+func setConfSecrets(t testing.TB) {
 	for _, v := range []string{"LEAF", "INGEST", "BRIDGE", "PROCESSOR", "ADMIN"} {
 		t.Setenv("EMOSTREAM_"+v+"_PASSWORD", "test-"+strings.ToLower(v))
 	}
 	t.Setenv("EMOSTREAM_LEAF_REMOTE", "nats-leaf://leaf:test-leaf@127.0.0.1:7422")
+	t.Setenv("EMOSTREAM_ROUTE_PASSWORD", "test-route")
+	t.Setenv("EMOSTREAM_HUB_ROUTES", "[nats-route://route:test-route@127.0.0.1:6222]")
+	t.Setenv("EMOSTREAM_LEAF_ROUTES", "[nats-route://route:test-route@127.0.0.1:6225]")
 	t.Setenv("POD_NAME", "test-0")
 }
 

@@ -28,12 +28,25 @@ func BenchmarkMergeAndPublish(b *testing.B) {
 // are published closeDelay after each window's end, as bridges would.
 // Run with -benchtime=40x: each op is one 500ms window.
 func BenchmarkDeliveryLag(b *testing.B) {
+	benchDeliveryLag(b, testenv.StartNATS(b).URL, streams.Config{})
+}
+
+// benchDeliveryLag is BenchmarkDeliveryLag on the servers of url, the
+// streams as sc.
+func benchDeliveryLag(b *testing.B, url string, sc streams.Config) {
 	const parts, closeDelay, win = 8, 50 * time.Millisecond, 500 * time.Millisecond
-	n := testenv.StartNATS(b)
-	nc, js := n.Connect()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{}); err != nil {
+	if err := streams.Ensure(ctx, js, sc); err != nil {
 		b.Fatal(err)
 	}
 	lags := make(chan time.Duration, b.N+16)
@@ -46,7 +59,7 @@ func BenchmarkDeliveryLag(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	p, err := New(Config{NATSURL: n.URL, Partitions: parts, Window: win, Logger: testenv.Logger(b)})
+	p, err := New(Config{NATSURL: url, Partitions: parts, Window: win, Streams: sc, Logger: testenv.Logger(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

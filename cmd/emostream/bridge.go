@@ -64,6 +64,7 @@ func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
 	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
 	f.streams = addStreamFlags(fs)
+	f.streams.addReplicas(fs)
 	return f
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/wire"
 )
 
 // newFlags returns a flag set for a subcommand whose usage names the command
@@ -102,10 +103,14 @@ func logFlags(fs *flag.FlagSet, env *environment) func(args []string) (*slog.Log
 	}
 }
 
+// maxReplicas is JetStream's largest replica count.
+const maxReplicas = 5
+
 // streamFlags are the JetStream stream settings that every stage creating
 // the streams (bridge, processor, up) must agree on.
 type streamFlags struct {
 	dedup, swarmRetention time.Duration
+	replicas              int
 }
 
 func addStreamFlags(fs *flag.FlagSet) *streamFlags {
@@ -115,11 +120,25 @@ func addStreamFlags(fs *flag.FlagSet) *streamFlags {
 	return f
 }
 
+// addReplicas adds --replicas, for the stages that may run on a hub
+// cluster (bridge, processor; emostream up runs one hub).
+func (f *streamFlags) addReplicas(fs *flag.FlagSet) {
+	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the streams "+wire.PartialsStream+" and "+wire.SwarmsStream))
+}
+
+// replicasUsage is the help of a --replicas flag for what.
+func replicasUsage(what string) string {
+	return "replicas of " + what + ": 1 on a single hub, 3 on a 3-member hub cluster (deploy/hub-1.conf); an existing one is scaled to it"
+}
+
 func (f *streamFlags) config() (streams.Config, error) {
+	if f.replicas < 0 || f.replicas > maxReplicas {
+		return streams.Config{}, fmt.Errorf("--replicas %d: want 1 to %d", f.replicas, maxReplicas)
+	}
 	if f.dedup < 0 || f.swarmRetention < 0 || f.swarmRetention > 0 && f.swarmRetention < f.dedup {
 		return streams.Config{}, fmt.Errorf("--swarm-retention %v and --stream-dedup-window %v: want positive, retention at least the dedup window", f.swarmRetention, f.dedup)
 	}
-	return streams.Config{Duplicates: f.dedup, SwarmRetention: f.swarmRetention}, nil
+	return streams.Config{Duplicates: f.dedup, SwarmRetention: f.swarmRetention, Replicas: f.replicas}, nil
 }
 
 // given reports the flags set on the command line or from the environment.

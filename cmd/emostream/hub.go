@@ -15,7 +15,9 @@ With -c it loads a standard nats-server .conf (the repository's nats.conf:
 the same file works with a stock nats-server); --nats, --leafnodes, --monitor
 and --data-dir, when given, override the file's values (--data-dir its
 store_dir), as nats-server's own flags do. A relative store_dir is relative to
-the working directory, as with a stock nats-server.
+the working directory, as with a stock nats-server. A hub cluster runs one
+member per file: -c deploy/hub-1.conf, hub-2.conf, hub-3.conf (see
+docs/operations.md, "High availability").
 Without -c it builds the same configuration from the flags below; the leaf
 password is kept in <data-dir>/leaf.password (created once, mode 0600), so
 leaves reconnect after a restart.`

@@ -31,7 +31,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "leaf", leafSynopsis)
 	conf := fs.String("c", "", "nats-server .conf to load; the flags named above override its values when given")
 	name := fs.String("name", fanout.DefaultLeafName, "server name")
-	remote := fs.String("remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub)")
+	remote := fs.String("remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub); also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
 	ws := fs.String("ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
 	leafs := fs.String("leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
 	monitor := fs.String("monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
@@ -60,7 +60,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"ws", *ws}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
 		return err
 	}
-	cfg := fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(*remote),
+	cfg := fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(strings.Trim(*remote, "[] ")),
 		WebSocketListen: *ws, LeafListen: *leafs, MonitorListen: *monitor, TLSCert: *cert, TLSKey: *key,
 		RemoteTLS:      fanout.TLSConfig{CA: *remoteCA, Cert: *remoteCert, Key: *remoteKey},
 		AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns}

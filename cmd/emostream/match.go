@@ -38,15 +38,23 @@ type registryFlags struct {
 	// (registry.Open, user "admin"); else it binds to the existing bucket
 	// to read it (registry.Bind, user "ingest"), unless AutoMatches is on.
 	admin bool
+	// replicas of the bucket, when this command creates or updates it.
+	replicas int
 }
 
 func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
-	return &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
+	f := &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
 		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
+	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
+	return f
 }
 
 // open connects to the hub and opens the registry; close disconnects.
 func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *registry.Registry, closeFn func(), err error) {
+	if f.replicas < 1 || f.replicas > maxReplicas {
+		return nil, nil, fmt.Errorf("--replicas %d: want 1 to %d", f.replicas, maxReplicas)
+	}
+	cfg.Replicas = f.replicas
 	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
 	if err != nil {

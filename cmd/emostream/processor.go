@@ -30,6 +30,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
 	sf := addStreamFlags(fs)
+	sf.addReplicas(fs)
 	maxWindows := fs.Int("max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
 	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
 	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")

@@ -38,3 +38,16 @@ func BusyAddr(t testing.TB) string {
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
 }
+
+// BuildNATSServer builds the stock nats-server binary of go.mod's
+// nats-server version (the one embedded by emostream hub and leaf) into a
+// temp dir of t and returns its path.
+func BuildNATSServer(t testing.TB) string {
+	t.Helper()
+	binary := filepath.Join(t.TempDir(), "nats-server")
+	out, err := exec.Command("go", "build", "-o", binary, "github.com/nats-io/nats-server/v2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the stock nats-server: %v\n%s", err, out)
+	}
+	return binary
+}

@@ -117,7 +117,7 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	k := &RealKafka{Dir: dir, java: java, home: home}
 	var voters []string
 	for i := 1; i <= nodes; i++ {
-		n := &RealKafkaNode{ID: i, Addr: freeAddr(), ControllerAddr: freeAddr(), Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), k: k}
+		n := &RealKafkaNode{ID: i, Addr: FreeAddr(), ControllerAddr: FreeAddr(), Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), k: k}
 		k.Nodes = append(k.Nodes, n)
 		voters = append(voters, fmt.Sprintf("%d@%s", i, n.ControllerAddr))
 	}
@@ -139,8 +139,9 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	return k, nil
 }
 
-// freeAddr is a loopback address that was free a moment ago.
-func freeAddr() string {
+// FreeAddr is a loopback address that was free a moment ago: for a
+// server that must come back on the same port after a restart.
+func FreeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("testenv: no free port: %v", err))

@@ -141,10 +141,21 @@ func (n *NATS) Connect() (*nats.Conn, jetstream.JetStream) {
 // still false after timeout. Tests wait for conditions, never for time.
 func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
 	t.Helper()
+	if !Until(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, msg)
+	}
+}
+
+// Until polls cond until it holds or timeout passes, and reports which:
+// WaitFor for a caller that says itself what did not happen.
+func Until(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
-	for wait := time.Millisecond; !cond(); wait = min(2*wait, 50*time.Millisecond) {
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if cond() {
+			return true
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, msg)
+			return false
 		}
 		time.Sleep(wait) // a poll interval, not a synchronisation
 	}
