@@ -14,6 +14,7 @@ import (
 
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
@@ -157,6 +158,21 @@ func TestStageUsersDoTheirJobs(t *testing.T) {
 	if _, err := ss.GetLastMsgForSubject(ctx, wire.SwarmSubject("final")); err != nil {
 		t.Fatalf("processor reads the last swarm: %v", err)
 	}
+	// The timeline: the processor writes it and reads swarms back by
+	// sequence; ingest reads it.
+	if _, err := proc.js.Publish(ctx, wire.TimelineSubject("final", wire.TimelineWindows), []byte(`{"s":0,"c":{},"t":0}`)); err != nil {
+		t.Fatalf("processor writes the timeline: %v", err)
+	}
+	if m, err := timeline.NewReader(proc.nc, wire.SwarmsStream, 0).First(ctx, wire.SwarmSubject("final")); err != nil || m.Seq == 0 {
+		t.Fatalf("processor reads a swarm by sequence: %+v, %v", m, err)
+	}
+	tr := timeline.NewReader(ingest.nc, wire.TimelineStream, 0)
+	if m, err := tr.First(ctx, wire.TimelineSubject("final", wire.TimelineWindows)); err != nil || m.Seq == 0 {
+		t.Fatalf("ingest reads the timeline: %+v, %v", m, err)
+	}
+	if m, err := tr.Last(ctx, wire.TimelineSubject("final", wire.TimelineWindows)); err != nil || m.Seq == 0 {
+		t.Fatalf("ingest reads the timeline's last record: %+v, %v", m, err)
+	}
 }
 
 // TestStageUsersRefused: a client without (or with wrong) credentials is
@@ -215,7 +231,10 @@ func TestStageUsersRefused(t *testing.T) {
 			registry.Open(ctx, s.js, registry.Config{}) //nolint:errcheck // refused
 		}, "$JS.API.INFO"},
 		{UserIngest, "publish a partial", publish(wire.PartialSubject(0)), wire.PartialSubject(0)},
-		{UserIngest, "listen to live swarms", func(s *stage) { s.nc.SubscribeSync(wire.LiveSubjects) }, wire.LiveSubjects}, //nolint:errcheck // refused
+		{UserIngest, "write the timeline", publish(wire.TimelineSubject("final", "w")), wire.TimelineSubject("final", "w")},
+		{UserBridge, "publish a moment", publish(wire.MomentSubject("final")), wire.MomentSubject("final")},
+		{UserBridge, "listen to occupancy", func(s *stage) { s.nc.SubscribeSync(wire.ViewersSubjects) }, wire.ViewersSubjects}, //nolint:errcheck // refused
+		{UserIngest, "listen to live swarms", func(s *stage) { s.nc.SubscribeSync(wire.LiveSubjects) }, wire.LiveSubjects},     //nolint:errcheck // refused
 		{UserAdmin, "publish a swarm", publish(wire.SwarmSubject("final")), wire.SwarmSubject("final")},
 		{UserAdmin, "read partials", func(s *stage) {
 			ctx, cancel := short()

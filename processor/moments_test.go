@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -13,26 +14,59 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-// run feeds totals (one per 2s window from 0; -1: no window) through the
-// rule as the processor does and returns the windows found.
-func runRule(r MomentRule, totals []int64) []int {
+// runRule feeds windows (one per 2 s from 0; nil: no window) through the
+// rule as the processor does and returns the moments found, as
+// "window:rule:emoji".
+func runRule(r MomentRule, windows []map[string]int64) []string {
 	r = r.withDefaults()
 	const w = 2 * time.Second
 	rt := newRecentTotals(r.slots(w))
 	last := int64(math.MinInt64)
-	var found []int
-	for i, total := range totals {
-		if total < 0 {
+	var found []string
+	for i, counts := range windows {
+		if counts == nil {
 			continue
 		}
+		var total int64
+		for _, n := range counts {
+			total += n
+		}
 		start := int64(i) * w.Milliseconds()
-		if _, ok := r.detect(rt, "m", start, total, w, last); ok {
-			found = append(found, i)
+		ms := r.detect(rt, "m", start, counts, total, w, last)
+		for _, m := range ms {
+			found = append(found, fmt.Sprintf("%d:%s:%s", i, m.Rule, m.Emoji))
+		}
+		if len(ms) > 0 {
 			last = start
 		}
-		rt.add(start, total, w.Milliseconds())
+		rt.add(start, total, counts)
 	}
 	return found
+}
+
+// one is a window of totals of one emoji (-1: no window).
+func one(totals []int64) []map[string]int64 {
+	out := make([]map[string]int64, len(totals))
+	for i, n := range totals {
+		if n >= 0 {
+			out[i] = map[string]int64{"🔥": n}
+		}
+	}
+	return out
+}
+
+// mixed is n windows of three emojis around 300, 200 and 100, ±25%, and
+// extra emoji counts at some windows.
+func mixed(seed uint64, n int, extra map[int]map[string]int64) []map[string]int64 {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	out := make([]map[string]int64, n)
+	for i := range out {
+		out[i] = map[string]int64{"🔥": 225 + rng.Int64N(151), "👏": 150 + rng.Int64N(101), "😂": 75 + rng.Int64N(51)}
+		for e, v := range extra[i] {
+			out[i][e] += v
+		}
+	}
+	return out
 }
 
 // noise is n windows of steady traffic around level, ±spread.
@@ -55,36 +89,40 @@ func plant(totals []int64, at map[int]int64) []int64 {
 
 func TestMomentRule(t *testing.T) {
 	base := noise(1, 300, 500, 200) // 10 minutes, 300..700 a window
+	totalOnly := MomentRule{Share: 1}
 	for _, tt := range []struct {
-		name   string
-		rule   MomentRule
-		totals []int64
-		want   []int
+		name    string
+		rule    MomentRule
+		windows []map[string]int64
+		want    []string
 	}{
-		{"noise only", MomentRule{}, base, nil},
-		{"quiet noise under the floor", MomentRule{}, noise(2, 300, 20, 19), nil},
-		{"planted surges", MomentRule{}, plant(base, map[int]int64{60: 5000, 150: 2500, 151: 2600, 152: 3000, 290: 1600}), []int{60, 150, 290}},
-		{"surge within the first baseline is not judged", MomentRule{}, plant(base, map[int]int64{10: 9000}), nil},
-		{"cooldown: two surges 4s apart are one", MomentRule{}, plant(base, map[int]int64{100: 5000, 102: 5000, 110: 5000}), []int{100, 110}},
-		{"zero cooldown: each surge window", MomentRule{Cooldown: -1}, plant(base, map[int]int64{100: 5000, 101: 5000}), []int{100, 101}},
-		{"after silence, the floor decides", MomentRule{}, plant(make([]int64, 60), map[int]int64{40: 99, 50: 100}), []int{50}},
-		{"missing windows count as zero", MomentRule{}, append(append([]int64{200}, noise(3, 44, -1, 0)...), 150), []int{45}},
-		{"a higher factor misses a smaller surge", MomentRule{Factor: 4}, plant(base, map[int]int64{60: 1800}), nil},
-		{"a higher floor", MomentRule{Floor: 10_000}, plant(base, map[int]int64{60: 5000}), nil},
+		{"noise only", MomentRule{}, one(base), nil},
+		{"quiet noise under the floor", MomentRule{}, one(noise(2, 300, 20, 19)), nil},
+		{"planted surges", totalOnly, one(plant(base, map[int]int64{60: 5000, 150: 2500, 151: 2600, 152: 3000, 290: 1600})),
+			[]string{"60:total:", "150:total:", "290:total:"}},
+		{"surge within the first baseline is not judged", MomentRule{}, one(plant(base, map[int]int64{10: 9000})), nil},
+		{"cooldown: two surges 4s apart are one", totalOnly, one(plant(base, map[int]int64{100: 5000, 102: 5000, 110: 5000})),
+			[]string{"100:total:", "110:total:"}},
+		{"zero cooldown: each surge window", MomentRule{Cooldown: -1, Share: 1}, one(plant(base, map[int]int64{100: 5000, 101: 5000})),
+			[]string{"100:total:", "101:total:"}},
+		{"after silence, the floor decides", totalOnly, one(plant(make([]int64, 60), map[int]int64{40: 99, 50: 100})), []string{"50:total:"}},
+		{"missing windows count as zero", totalOnly, one(append(append([]int64{200}, noise(3, 44, -1, 0)...), 150)), []string{"45:total:"}},
+		{"a higher factor misses a smaller surge", MomentRule{Factor: 4}, one(plant(base, map[int]int64{60: 1800})), nil},
+		{"a higher floor", MomentRule{Floor: 10_000}, one(plant(base, map[int]int64{60: 5000})), nil},
+		{"mixed noise only", MomentRule{}, mixed(4, 300, nil), nil},
+		{"one emoji's share jumps", MomentRule{}, mixed(5, 300, map[int]map[string]int64{100: {"🎉": 1000}, 200: {"😂": 900}}),
+			[]string{"100:share:🎉", "200:share:😂"}},
+		{"a share jump under the floor", MomentRule{Floor: 2000}, mixed(6, 300, map[int]map[string]int64{100: {"🎉": 1000}}), nil},
+		{"a total surge that is also one emoji's", MomentRule{}, mixed(7, 300, map[int]map[string]int64{100: {"🎉": 5000}}),
+			[]string{"100:total:", "100:share:🎉"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rule := tt.rule
 			if rule.Cooldown < 0 {
 				rule.Cooldown = time.Nanosecond
 			}
-			got := runRule(rule, tt.totals)
-			if len(got) != len(tt.want) {
-				t.Fatalf("got moments at %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("got moments at %v, want %v", got, tt.want)
-				}
+			if got := runRule(rule, tt.windows); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got moments %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -98,9 +136,10 @@ func TestMomentRuleValidate(t *testing.T) {
 	}
 }
 
-// Through the pipeline: steady traffic with two planted surges. Each surge
-// is a moment in its window's swarm and on the match's moment subject,
-// and no other window is.
+// Through the pipeline: steady traffic with two planted surges of one
+// emoji. Each is a moment by both rules (the total, and the emoji's share)
+// in its window's swarm and on the match's moment subject, and no other
+// window has one.
 func TestMomentsThroughThePipeline(t *testing.T) {
 	r := newRig(t, 2, streams.Config{})
 	r.processor(Config{})
@@ -120,19 +159,23 @@ func TestMomentsThroughThePipeline(t *testing.T) {
 	r.exact(timeout)
 	for i := range 100 {
 		sw := r.viewer.swarm("cup", pastWindow(i))
-		if got := len(sw.Moments) == 1; got != surges[i] {
-			t.Errorf("window %d (total %d): moments %+v, want a moment: %v", i, sw.Total, sw.Moments, surges[i])
+		got := ""
+		for _, m := range sw.Moments {
+			got += m.Rule + ":" + m.Emoji + " "
+		}
+		if want := map[bool]string{true: "total: share:🎉 "}[surges[i]]; got != want {
+			t.Errorf("window %d (total %d): moments %q, want %q", i, sw.Total, got, want)
 		}
 	}
 	nc, _ := r.nats.Connect()
 	var stored []int64
-	testenv.WaitFor(t, timeout, "both moments stored", func() bool {
+	testenv.WaitFor(t, timeout, "both windows' moments stored", func() bool {
 		stored = nil
 		err := timeline.NewReader(nc, wire.TimelineStream, 0).Moments(context.Background(), "cup", 0, math.MaxInt64,
 			func(m *wire.Moment) error { stored = append(stored, m.WindowStart.UnixMilli()); return nil })
-		return err == nil && len(stored) == 2
+		return err == nil && len(stored) == 4
 	})
-	if stored[0] != pastWindow(45) || stored[1] != pastWindow(80) {
-		t.Errorf("stored moments at %v, want windows 45 and 80", stored)
+	if fmt.Sprint(stored) != fmt.Sprint([]int64{pastWindow(45), pastWindow(45), pastWindow(80), pastWindow(80)}) {
+		t.Errorf("stored moments at %v, want two at window 45 and two at 80", stored)
 	}
 }

@@ -84,9 +84,7 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 		threshold: p.cfg.SwarmThreshold, closedBy: rule, now: p.cfg.Now()})
 	sw.Viewers = p.occ.viewers(match)
 	if tl := p.timelineOf(ctx, match, st); tl != nil {
-		if m, ok := p.cfg.Moments.detect(tl.recent, match, w.start, sw.Total, p.cfg.Window, tl.lastMoment); ok {
-			sw.Moments = []wire.Moment{m}
-		}
+		sw.Moments = p.cfg.Moments.detect(tl.recent, match, w.start, sw.Counts, sw.Total, p.cfg.Window, tl.lastMoment)
 	}
 	return sw, st, nil
 }

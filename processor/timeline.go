@@ -171,7 +171,7 @@ func (p *Processor) loadTimeline(ctx context.Context, match string) (*tlState, e
 		if tl.recent.since == math.MinInt64 {
 			tl.recent.since = rec.Start
 		}
-		tl.recent.add(rec.Start, rec.Total, p.cfg.Window.Milliseconds())
+		tl.recent.add(rec.Start, rec.Total, rec.Counts)
 		if err := p.publishSync(ctx, p.advance(tl, match, rec.Start, rec.Counts, rec.Total)); err != nil {
 			return false, err
 		}
@@ -269,17 +269,16 @@ func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg 
 	msgs = append(msgs, tlMsg{msg: encodeMsg(wire.TimelineSubject(sw.MatchID, wire.TimelineWindows), rec),
 		opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.TimelineMsgID(sw.MatchID, wire.TimelineWindows, start)),
 			jetstream.WithExpectLastSequencePerSubject(tl.last)}, window: true})
-	for i := range sw.Moments {
-		mo := &sw.Moments[i]
-		if ms := mo.WindowStart.UnixMilli(); ms > tl.lastMoment {
-			m := encodeMsg(wire.MomentSubject(sw.MatchID), mo)
+	if len(sw.Moments) > 0 && start > tl.lastMoment { // a window's moments are stored together, once
+		for i := range sw.Moments {
+			m := encodeMsg(wire.MomentSubject(sw.MatchID), &sw.Moments[i])
 			m.Header.Set("Emostream-Kind", "moment")
-			msgs = append(msgs, tlMsg{msg: m, opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.MomentMsgID(mo))}})
-			tl.lastMoment = ms
+			msgs = append(msgs, tlMsg{msg: m, opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.MomentMsgID(&sw.Moments[i]))}})
 		}
+		tl.lastMoment = start
 	}
 	tl.lastStart, tl.swarm = start, seq
-	tl.recent.add(start, sw.Total, p.cfg.Window.Milliseconds())
+	tl.recent.add(start, sw.Total, sw.Counts)
 	return msgs
 }
 

@@ -138,3 +138,52 @@ func (r *rig) count(subject string) int {
 	}
 	return n
 }
+
+// A crash between a minute's last window record and its rollup: reading
+// the match's timeline back writes the missing rollup (of the closed minute
+// only), with the sequences of the window records it sums, once.
+func TestTimelineReadBackWritesMissingRollups(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	nc, js := r.nats.Connect()
+	ctx := context.Background()
+	p, err := New(Config{NATSURL: r.nats.URL, Partitions: 1, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.open(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	t0 := wire.WindowStart(pastWindow(0), (5 * time.Minute).Milliseconds())
+	var seqs []uint64
+	for i := range 40 { // 80 s: minute 0 closed, minute 1 open; no rollup written
+		rec := wire.TimelineRecord{Start: t0 + int64(i)*2000, Counts: map[string]int64{"🔥": int64(i)}, Total: int64(i), Swarm: uint64(i + 1)}
+		ack, err := js.Publish(ctx, wire.TimelineSubject("m1", wire.TimelineWindows), mustJSON(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, ack.Sequence)
+	}
+	for range 2 { // the second read-back finds the rollup and writes none
+		tl, err := p.loadTimeline(ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tl.last != seqs[39] || tl.lastStart != t0+78_000 || tl.steps[0].start != t0+60_000 || tl.steps[0].total != 30+31+32+33+34+35+36+37+38+39 {
+			t.Fatalf("state %+v, steps %+v", tl, tl.steps)
+		}
+	}
+	if n := r.count(wire.TimelineSubject("m1", "1m")); n != 1 {
+		t.Fatalf("%d one-minute rollups, want 1", n)
+	}
+	if n := r.count(wire.TimelineSubject("m1", "5m")); n != 0 {
+		t.Fatalf("%d five-minute rollups of an open step", n)
+	}
+	m, err := p.tlRead.Last(ctx, wire.TimelineSubject("m1", "1m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := wire.DecodeTimelineRecord(m.Data)
+	if rec.Start != t0 || rec.Total != 435 || rec.Counts["🔥"] != 435 || rec.First != seqs[0] || rec.Last != seqs[29] {
+		t.Errorf("rollup %+v, want minute 0: 435 from records %d..%d", rec, seqs[0], seqs[29])
+	}
+}
