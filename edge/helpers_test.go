@@ -121,8 +121,9 @@ func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 
 // inbox collects the messages of one subscription.
 type inbox struct {
-	mu   sync.Mutex
-	msgs []*nats.Msg
+	subject string
+	mu      sync.Mutex
+	msgs    []*nats.Msg
 }
 
 func (b *inbox) add(m *nats.Msg) {
@@ -158,7 +159,7 @@ func windowOf(t testing.TB, body []byte) int {
 
 func subscribe(t testing.TB, nc *nats.Conn, subject string) *inbox {
 	t.Helper()
-	b := &inbox{}
+	b := &inbox{subject: subject}
 	if _, err := nc.Subscribe(subject, b.add); err != nil {
 		t.Fatal(err)
 	}

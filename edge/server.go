@@ -53,7 +53,11 @@ func New(cfg Config) (*Edge, error) {
 	opts := append([]nats.Option{nats.Name("emostream-edge " + cfg.ID), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ReconnectHandler(func(*nats.Conn) { e.log.Info("upstream reconnected"); e.reprime() }),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { e.log.Warn("upstream disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				e.log.Warn("upstream disconnected", "err", err)
+			}
+		}),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.Upstream, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", cfg.Upstream, err)
@@ -89,7 +93,7 @@ func (e *Edge) buildEngine() error {
 	}
 	e.engine = nbhttp.NewEngine(conf)
 	u := websocket.NewUpgrader()
-	u.KeepaliveTime = c.PingInterval * time.Duration(c.MaxPingsOut+1)
+	u.KeepaliveTime = c.PingInterval * time.Duration(c.MaxPingsOut+2) // after keepalive's Stale Connection
 	u.HandshakeTimeout = c.ConnectTimeout
 	u.MessageLengthLimit = c.MaxControlLine + c.MaxPayload
 	u.CheckOrigin = e.checkOrigin
