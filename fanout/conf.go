@@ -33,6 +33,9 @@ const (
 // and hub.
 var hubLatestSwarmRequests = wire.LatestSwarmRequestsIn(HubDomain)
 
+// hubSwarmsGet is wire.SwarmsGet as it travels between leaf and hub.
+var hubSwarmsGet = "$JS." + HubDomain + ".API." + strings.TrimPrefix(wire.SwarmsGet, "$JS.API.")
+
 // ErrBadCredential is returned for a user name or password that a .conf
 // file could not carry verbatim.
 var ErrBadCredential = errors.New("fanout: user names and passwords must be 1-128 of [A-Za-z0-9._~-]")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/template"
 	"time"
 
@@ -61,6 +62,10 @@ type LeafConfig struct {
 	// LeafUser and LeafPassword are the credentials of leaves of this leaf.
 	// Zero means "leaf" and a random password (read back with LeafRemote).
 	LeafUser, LeafPassword string
+	// EdgePassword is the password of user "edge" on ClientListen, which
+	// viewer edges (emostream edge) connect as. Zero means a random one
+	// (read back with EdgeUpstream).
+	EdgePassword string
 	// MonitorListen serves /varz, /connz, /subsz, /leafz. Zero means none.
 	MonitorListen string
 	// TLSCert and TLSKey are PEM files; set both to serve wss://. Zero
@@ -132,7 +137,7 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c LeafConfig) override(opts *server.Options) error {
-	if c.LeafUser != "" || c.LeafPassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
+	if c.LeafUser != "" || c.LeafPassword != "" || c.EdgePassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
 		return ErrFileOnly
 	}
 	if c.Name != "" {
@@ -162,6 +167,7 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.ClientListen = cmp.Or(c.ClientListen, DefaultLeafClientListen)
 	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
 	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
+	c.EdgePassword = cmp.Or(c.EdgePassword, randomSecret())
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConns)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
@@ -188,15 +194,19 @@ func (c LeafConfig) validate() error {
 	if err := c.RemoteTLS.validate("leaf remote", false); err != nil {
 		return err
 	}
-	if err := checkCredential(c.LeafUser); err != nil {
-		return err
+	for _, s := range []string{c.LeafUser, c.LeafPassword, c.EdgePassword} {
+		if err := checkCredential(s); err != nil {
+			return err
+		}
 	}
-	return checkCredential(c.LeafPassword)
+	return nil
 }
 
 func (c LeafConfig) render() (string, error) {
 	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": wire.LiveSubjects,
+		"Next": wire.SwarmsGet, "HubNext": hubSwarmsGet, "LeafPublish": edgePublish(HubDomain), "Edge": UserEdge,
 		"LeafAllow":   []string{wire.LiveSubjects, serviceReplies, inboxes},
+		"ViewerGet":   []string{wire.LatestSwarmRequests, wire.SwarmsGet},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
 	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
 		"Leaf": c.LeafListen, "Monitor": c.MonitorListen}
@@ -269,16 +279,21 @@ websocket {
 }
 accounts {
   HUB {
-    users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
-      permissions: {publish: {allow: [{{q .HubGet}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}]
-    exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}]
+    users: [
+      {user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
+        permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}
+      {user: {{q .Edge}}, password: {{q .C.EdgePassword}}, allowed_connection_types: ["STANDARD"],
+        permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}
+    ]
+    exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}, {service: {{q .HubNext}}}]
   }
   VIEWERS {
     users: [{user: {{q .Viewer}}, password: "", allowed_connection_types: ["WEBSOCKET"],
-      permissions: {publish: {allow: [{{q .Get}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
+      permissions: {publish: {allow: [{{join .ViewerGet}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
     imports: [
       {stream: {account: HUB, subject: {{q .Live}}}}
       {service: {account: HUB, subject: {{q .HubGet}}}, to: {{q .Get}}}
+      {service: {account: HUB, subject: {{q .HubNext}}}, to: {{q .Next}}}
     ]
   }
 }
@@ -293,3 +308,13 @@ leafnodes {
 
 // ClientURL is the leaf's plain NATS port (not for viewers).
 func (l *Leaf) ClientURL() string { return url("nats", l.opts.Host, l.opts.Port) }
+
+// EdgeUpstream is ClientURL with the credentials of user "edge", for an
+// edge's upstream. A leaf loaded from a file returns ClientURL.
+func (l *Leaf) EdgeUpstream() string {
+	u := l.ClientURL()
+	if l.cfg.ConfigFile != "" {
+		return u
+	}
+	return "nats://" + UserEdge + ":" + l.cfg.EdgePassword + "@" + strings.TrimPrefix(u, "nats://")
+}

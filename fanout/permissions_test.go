@@ -40,7 +40,7 @@ func expectViolation(t *testing.T, leaf string, ch <-chan string, what string) {
 }
 
 // TestViewerPermissions: at every leaf a viewer can publish nothing but the
-// latest-swarm request, subscribe to nothing but live swarms and its inbox,
+// latest-swarm and next-swarm requests, subscribe to nothing but live swarms and its inbox,
 // and reach no other JetStream API; the stream is unchanged.
 func TestViewerPermissions(t *testing.T) {
 	tr := startTree(t)
@@ -52,7 +52,7 @@ func TestViewerPermissions(t *testing.T) {
 		wire.LiveSubject("final"), wire.SwarmSubject("final"), "anything",
 		"$JS.API.INFO", "$JS.API.STREAM.INFO.EMOSTREAM_SWARMS", "$JS.API.STREAM.DELETE.EMOSTREAM_SWARMS",
 		"$JS.API.STREAM.PURGE.EMOSTREAM_SWARMS", "$JS.API.STREAM.MSG.DELETE.EMOSTREAM_SWARMS",
-		"$JS.API.CONSUMER.CREATE.EMOSTREAM_SWARMS", "$JS.API.DIRECT.GET.EMOSTREAM_SWARMS",
+		"$JS.API.CONSUMER.CREATE.EMOSTREAM_SWARMS",
 		"$JS.API.DIRECT.GET.EMOSTREAM_PARTIALS.emostream.partials.0",
 		"$JS.hub.API.STREAM.DELETE.EMOSTREAM_SWARMS", "$JS.hub.API.DIRECT.GET.EMOSTREAM_SWARMS.emostream.swarm.final",
 	}
@@ -71,9 +71,12 @@ func TestViewerPermissions(t *testing.T) {
 			}
 			expectViolation(t, name, errs, subj)
 		}
-		// The one allowed request still works, and the connection survived.
+		// The allowed requests still work, and the connection survived.
 		if b, err := LatestSwarm(context.Background(), nc, "final"); err != nil || windowOf(t, b) != 1 {
 			t.Errorf("%s: latest swarm after violations: %s, %v", name, b, err)
+		}
+		if m, err := nc.Request(wire.SwarmsGet, wire.SwarmsAfter("final", 1), 5*time.Second); err != nil || windowOf(t, m.Data) != 1 {
+			t.Errorf("%s: next swarm after violations: %v, %v", name, m, err)
 		}
 	}
 	if after := streamState(t, js); !reflect.DeepEqual(after, before) {
