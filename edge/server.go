@@ -230,6 +230,12 @@ func (e *Edge) Run(ctx context.Context) error {
 	return nil
 }
 
+// Close releases an edge that was built but will not Run.
+func (e *Edge) Close() {
+	e.nc.Close()
+	_ = e.cfg.Listener.Close()
+}
+
 // Ready reports whether the upstream connection is up.
 func (e *Edge) Ready() error {
 	if !e.nc.IsConnected() {

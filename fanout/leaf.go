@@ -50,6 +50,9 @@ type LeafConfig struct {
 	// WebSocketListen serves viewers. Port 0 picks a free port. Zero means
 	// "127.0.0.1:9222".
 	WebSocketListen string
+	// NoWebSocket turns the WebSocket listener off: viewers come through
+	// edges on ClientListen (emostream edge) instead.
+	NoWebSocket bool
 	// ClientListen is the plain NATS port, which no viewer can use (viewers
 	// are WebSocket-only). Zero means "127.0.0.1:0".
 	ClientListen string
@@ -208,7 +211,11 @@ func (c LeafConfig) render() (string, error) {
 		"LeafAllow":   []string{wire.LiveSubjects, serviceReplies, inboxes},
 		"ViewerGet":   []string{wire.LatestSwarmRequests, wire.SwarmsGet},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
-	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
+	ws := c.WebSocketListen
+	if c.NoWebSocket {
+		ws = ""
+	}
+	addrs := map[string]string{"WS": ws, "Client": c.ClientListen,
 		"Leaf": c.LeafListen, "Monitor": c.MonitorListen}
 	for k, a := range addrs {
 		if a == "" {
@@ -223,8 +230,12 @@ func (c LeafConfig) render() (string, error) {
 	return render(leafTemplate, data)
 }
 
-// WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222.
+// WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222; "" with
+// NoWebSocket.
 func (l *Leaf) WebSocketURL() string {
+	if l.opts.Websocket.Port == 0 {
+		return ""
+	}
 	scheme := "ws"
 	if l.opts.Websocket.TLSConfig != nil {
 		scheme = "wss"
@@ -263,6 +274,7 @@ max_subscriptions: {{.C.MaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 max_pending: {{.C.MaxPending}}
 write_deadline: "{{.C.WriteDeadline}}"
+{{- if .WS}}
 websocket {
   listen: {{.WS}}
 {{- if .C.TLSCert}}
@@ -277,6 +289,7 @@ websocket {
   compression: {{.C.Compression}}
   ping_interval: "{{.C.PingInterval}}"
 }
+{{- end}}
 accounts {
   HUB {
     users: [
