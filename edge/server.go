@@ -93,7 +93,7 @@ func (e *Edge) buildEngine() error {
 	}
 	e.engine = nbhttp.NewEngine(conf)
 	u := websocket.NewUpgrader()
-	u.KeepaliveTime = c.PingInterval * time.Duration(c.MaxPingsOut+2) // after keepalive's Stale Connection
+	u.KeepaliveTime = e.readTimeout()
 	u.HandshakeTimeout = c.ConnectTimeout
 	u.MessageLengthLimit = c.MaxControlLine + c.MaxPayload
 	u.CheckOrigin = e.checkOrigin
@@ -109,6 +109,12 @@ func (e *Edge) buildEngine() error {
 	})
 	e.up = u
 	return nil
+}
+
+// readTimeout closes a viewer that sent nothing for this long: after the
+// keepalive sweep's Stale Connection, which comes first.
+func (e *Edge) readTimeout() time.Duration {
+	return e.cfg.PingInterval * time.Duration(e.cfg.MaxPingsOut+2)
 }
 
 // checkOrigin admits browsers from AllowedOrigins, and every client that
@@ -192,6 +198,7 @@ func (e *Edge) closed(s *session, err error) {
 	}
 	if !s.failed.Load() {
 		e.m.closed.WithLabelValues(reason).Inc()
+		e.log.Debug("viewer closed", "reason", reason, "err", err)
 	}
 	s.close()
 	e.release(s)
@@ -284,7 +291,11 @@ func (e *Edge) sweep(now time.Time, ping bool) {
 	e.mu.Unlock()
 	for _, s := range all {
 		s.mu.Lock()
-		connected := s.connected
+		connected, arm := s.connected, s.connected && !s.armed && now.Sub(s.born) > e.cfg.ConnectTimeout/2
+		if arm {
+			s.armed = true
+			s.rearm()
+		}
 		s.mu.Unlock()
 		switch {
 		case !connected && now.Sub(s.born) > e.cfg.ConnectTimeout:

@@ -55,6 +55,7 @@ type session struct {
 	headers   bool
 	verbose   bool
 	closed    bool
+	armed     bool // the read deadline was set after the accept's
 }
 
 // write writes one frame, cutting off a viewer whose writes wait longer
@@ -136,8 +137,17 @@ func (s *session) connect(args []byte) error {
 		return errUnknownOp
 	}
 	s.connected, s.headers, s.verbose = true, o.Headers, o.Verbose
+	s.rearm()
 	s.ok()
 	return nil
+}
+
+// rearm sets the read deadline of a viewer: nbio's accept sets the
+// handshake's (ConnectTimeout) from another goroutine, which may land after
+// the upgrade set the viewer's, so it is set again after CONNECT and once
+// more by the keepalive sweep.
+func (s *session) rearm() {
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.e.readTimeout()))
 }
 
 func (s *session) ok() {

@@ -20,6 +20,8 @@
 #   VIEWERS=20000 SERVERS=2 VIEWER_PROCS=2 SWARMS=20 INTERVAL=2s MATCH=bench
 #   TARGETS="leaf edge"   which servers to measure, in this order
 #   EDGE_FLAGS=""          extra flags for every `emostream edge`
+#   EDGE_METRICS=19200     edge i serves /metrics on 127.0.0.1:(EDGE_METRICS+i)
+#   EDGE_LOG=warn          the edges' log level (debug: every viewer closed, with the reason)
 #   OUT=dir                keep logs and receipts there
 # Usage: scripts/edge-bench.sh            (from the repository root)
 set -euo pipefail
@@ -32,6 +34,7 @@ INTERVAL=${INTERVAL:-2s}
 MATCH=${MATCH:-bench}
 TARGETS=${TARGETS:-leaf edge}
 EDGE_FLAGS=${EDGE_FLAGS:-}
+EDGE_METRICS=${EDGE_METRICS:-19200} # edge i serves /metrics on 127.0.0.1:EDGE_METRICS+i
 OUT=${OUT:-$(mktemp -d /tmp/edge-bench.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -146,7 +149,8 @@ for target in $TARGETS; do
 		for i in $(seq "$SERVERS"); do
 			# shellcheck disable=SC2086 # EDGE_FLAGS is a word list
 			"$BIN" edge --upstream "${leaf_edge[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
-				--listen 127.0.0.1:0 --metrics "" --max-connections $((per_server + 64)) --log-level warn \
+				--listen 127.0.0.1:0 --metrics "127.0.0.1:$((EDGE_METRICS + i))" --max-connections $((per_server + 64)) \
+				--log-level "${EDGE_LOG:-warn}" \
 				$EDGE_FLAGS >"$OUT/edge-$i.out" 2>"$OUT/edge-$i.err" &
 			pids+=($!) edge_pids+=($!)
 		done
@@ -154,6 +158,10 @@ for target in $TARGETS; do
 			edge_urls+=("$(wait_line "$OUT/edge-$i.out" 'viewers connect to' | awk '{print $NF}')")
 		done
 		run edge "${edge_pids[*]}" "$(IFS=,; echo "${edge_urls[*]}")"
+		for i in $(seq "$SERVERS"); do
+			curl -fsS "http://127.0.0.1:$((EDGE_METRICS + i))/metrics" | grep -E '^emostream_edge_(connections_(closed|refused)_total|messages_delivered_total|swarms_received_total)' |
+				sed "s/^/edge $i: /"
+		done
 		;;
 	*) echo "unknown target $target" >&2; exit 1 ;;
 	esac
