@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -168,12 +169,14 @@ func (e *Edge) deliver(m *match, msg *nats.Msg) {
 	if seq > 0 {
 		out.header = seqHeader(seq)
 	}
+	start := time.Now()
 	m.mu.RLock()
 	var done []*sub
 	for _, g := range m.groups {
 		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
 	}
 	m.mu.RUnlock()
+	e.m.broadcast.Observe(time.Since(start).Seconds())
 	for _, sb := range done {
 		sb.s.unsubscribe(sb.sid)
 	}

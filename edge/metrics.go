@@ -8,6 +8,7 @@ type metrics struct {
 	accepted, swarms, dups, delivered        prometheus.Counter
 	refused, closed, violations, requests    *prometheus.CounterVec
 	reports                                  prometheus.Counter
+	broadcast                                prometheus.Histogram
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -35,10 +36,13 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		violations: cv("permission_violations_total", "Viewer operations refused with a permissions error.", "op"),
 		requests:   cv("requests_total", "Viewer requests (latest, next) by how they were answered.", "kind", "answer"),
 		reports:    c("occupancy_reports_total", "Occupancy reports published."),
+		broadcast: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "emostream", Subsystem: "edge",
+			Name: "broadcast_seconds", Help: "Time to write one live message to all its viewers on this edge (framing and non-blocking writes).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	if r != nil {
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
-			m.refused, m.closed, m.violations, m.requests, m.reports)
+			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
 	}
 	return m
 }

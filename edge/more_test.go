@@ -17,14 +17,14 @@ func TestPingAndTLS(t *testing.T) {
 	certs := testenv.NewCerts(t)
 	wd := startWorld(t)
 	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), TLSCert: certs.ServerCertFile, TLSKey: certs.ServerKeyFile,
-		PingInterval: 50 * time.Millisecond, MaxPingsOut: 1})
+		PingInterval: 200 * time.Millisecond, MaxPingsOut: 2})
 	if e.URL()[:6] != "wss://" {
 		t.Fatalf("URL %s", e.URL())
 	}
 	nc := connect(t, e.URL(), nats.RootCAs(certs.CAFile))
 	live := subscribe(t, nc, wire.LiveSubject("m1"))
 	start := time.Now()
-	for w := 0; w < 2000 && time.Since(start) < 20*50*time.Millisecond; w++ { // swarms across 20 ping intervals
+	for w := 0; w < 2000 && time.Since(start) < 10*200*time.Millisecond; w++ { // swarms across 10 ping intervals
 		wd.publish(t, "m1", w)
 		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("swarm %d", w), func() bool { return live.len() == w+1 })
 	}

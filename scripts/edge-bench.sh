@@ -159,7 +159,7 @@ for target in $TARGETS; do
 		done
 		run edge "${edge_pids[*]}" "$(IFS=,; echo "${edge_urls[*]}")"
 		for i in $(seq "$SERVERS"); do
-			curl -fsS "http://127.0.0.1:$((EDGE_METRICS + i))/metrics" | grep -E '^emostream_edge_(connections_(closed|refused)_total|messages_delivered_total|swarms_received_total)' |
+			curl -fsS "http://127.0.0.1:$((EDGE_METRICS + i))/metrics" | grep -E '^emostream_edge_(connections_(closed|refused)_total|messages_delivered_total|swarms_received_total|broadcast_seconds_(sum|count))' |
 				sed "s/^/edge $i: /"
 		done
 		;;
