@@ -22,6 +22,7 @@
 #   EDGE_FLAGS=""          extra flags for every `emostream edge`
 #   EDGE_METRICS=19200     edge i serves /metrics on 127.0.0.1:(EDGE_METRICS+i)
 #   EDGE_LOG=warn          the edges' log level (debug: every viewer closed, with the reason)
+#   PROFILE=1              save edge 1's heap profile and MemStats after the broadcasts
 #   OUT=dir                keep logs and receipts there
 # Usage: scripts/edge-bench.sh            (from the repository root)
 set -euo pipefail
@@ -126,6 +127,11 @@ run() {
 	fn=cpu_ticks cpu1=$(sum "${spids[@]}")
 	fn=rss_kib after=$(sum "${spids[@]}")
 	fn=hwm_kib peak=$(sum "${spids[@]}")
+	if [[ -n ${PROFILE:-} && $target == edge ]]; then
+		local pp=http://127.0.0.1:$((EDGE_METRICS + 101))/debug/pprof
+		curl -fsS "$pp/heap" -o "$OUT/edge-1-heap.pprof"
+		curl -fsS "$pp/heap?debug=1" | grep -E '^# (HeapAlloc|HeapSys|HeapInuse|HeapReleased|Stack|MSpan|NextGC|Sys|GCSys|OtherSys|NumGC) ' >"$OUT/edge-1-memstats.txt"
+	fi
 	printf '%s: RSS before %d MiB, held %d MiB, after broadcasts %d MiB (peak %d MiB)\n' "$target" \
 		$((base / 1024)) $((held / 1024)) $((after / 1024)) $((peak / 1024))
 	printf '%s: %.2f KiB/viewer held, %.2f KiB/viewer after broadcasts, %.2f KiB/viewer peak\n' "$target" \
@@ -150,7 +156,7 @@ for target in $TARGETS; do
 			# shellcheck disable=SC2086 # EDGE_FLAGS is a word list
 			"$BIN" edge --upstream "${leaf_edge[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
 				--listen 127.0.0.1:0 --metrics "127.0.0.1:$((EDGE_METRICS + i))" --max-connections $((per_server + 64)) \
-				--log-level "${EDGE_LOG:-warn}" \
+				--log-level "${EDGE_LOG:-warn}" ${PROFILE:+--pprof 127.0.0.1:$((EDGE_METRICS + 100 + i))} \
 				$EDGE_FLAGS >"$OUT/edge-$i.out" 2>"$OUT/edge-$i.err" &
 			pids+=($!) edge_pids+=($!)
 		done

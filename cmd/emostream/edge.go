@@ -53,6 +53,7 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	ring := fs.Int("ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
 	maxUp := fs.Int("max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
 	occupancy := fs.Duration("occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
+	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
 	metricsAddr := fs.String("metrics", defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
@@ -89,6 +90,14 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if *pprofAddr != "" {
+		u, err := servePprof(ctx, *pprofAddr)
+		if err != nil {
+			e.Close()
+			return err
+		}
+		fmt.Fprintf(env.stdout, "edge: profiles on %s/debug/pprof/\n", u)
 	}
 	fmt.Fprintf(env.stdout, "edge: viewers connect to %s\n", e.URL())
 	g, ctx := errgroup.WithContext(ctx)
