@@ -79,8 +79,9 @@ type Config struct {
 	// means 30s and 2.
 	PingInterval time.Duration
 	MaxPingsOut  int
-	// WriteDeadline cuts off a viewer whose writes have waited this long.
-	// Zero means 5s.
+	// WriteDeadline cuts off a viewer whose writes have waited this long,
+	// checked on each PING (so a stalled viewer goes within PingInterval +
+	// WriteDeadline, or once MaxPending bytes wait). Zero means 5s.
 	WriteDeadline time.Duration
 	// MaxPending cuts off a viewer once this many bytes wait for it. Zero
 	// means 64 KiB.

@@ -304,7 +304,7 @@ func (e *Edge) sweep(now time.Time, ping bool) {
 		case int(s.pingsOut.Add(1)) > e.cfg.MaxPingsOut:
 			s.fail(errStale, "stale")
 		default:
-			s.write(framePing)
+			s.writeDeadlined(framePing)
 		}
 	}
 }

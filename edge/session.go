@@ -58,10 +58,16 @@ type session struct {
 	armed     bool // the read deadline was set after the accept's
 }
 
-// write writes one frame, cutting off a viewer whose writes wait longer
-// than the write deadline (nbio closes the connection, counted as a slow
-// consumer in onClose).
-func (s *session) write(f []byte) {
+// write writes one frame without blocking: what the socket does not take
+// waits in nbio's buffer, and past MaxPending bytes nbio closes the
+// connection (counted as a slow consumer in closed).
+func (s *session) write(f []byte) { _, _ = s.conn.Write(f) }
+
+// writeDeadlined is write with the write deadline: if the frame still waits
+// after WriteDeadline, nbio closes the connection (a slow consumer). The
+// keepalive sweep sends its PINGs so, which bounds a stalled viewer's life
+// to PingInterval + WriteDeadline without a timer per broadcast write.
+func (s *session) writeDeadlined(f []byte) {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.e.cfg.WriteDeadline))
 	_, _ = s.conn.Write(f)
 }
@@ -72,7 +78,7 @@ func (s *session) fail(err error, reason string) {
 		return
 	}
 	s.e.m.closed.WithLabelValues(reason).Inc()
-	s.write(errFrame(err.Error()))
+	s.writeDeadlined(errFrame(err.Error()))
 	s.closer()
 }
 

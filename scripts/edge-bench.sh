@@ -121,6 +121,7 @@ run() {
 	echo "$target: $VIEWERS viewers connected in $(echo "$(date +%s.%N) - $start" | bc) s"
 	sleep 2
 	fn=rss_kib held=$(sum "${spids[@]}")
+	echo "$target: kernel $(grep '^TCP:' /proc/net/sockstat) (mem in pages, all sockets of the machine)"
 	fn=cpu_ticks cpu0=$(sum "${spids[@]}")
 	"$BIN" viewers publish --nats "$hub_nats" --match "$MATCH" --swarms "$SWARMS" --interval "$INTERVAL" >"$OUT/$target-publish.out"
 	sleep 2 # the last swarm's delivery; receipts are counted below, not assumed

@@ -47,7 +47,7 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	connectTimeout := fs.Duration("connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
 	pingInterval := fs.Duration("ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
 	maxPings := fs.Int("max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
-	writeDeadline := fs.Duration("write-deadline", edge.DefaultWriteDeadline, "a viewer whose writes wait this long is cut off (slow consumer)")
+	writeDeadline := fs.Duration("write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
 	maxPending := fs.Int("max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
 	maxMatches := fs.Int("max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
 	ring := fs.Int("ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
