@@ -149,6 +149,12 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	e.sessions[s] = struct{}{}
 	e.mu.Unlock()
 	e.m.accepted.Inc()
+	if nc, ok := s.conn.(*nbio.Conn); ok {
+		if gone, _ := nc.IsClosed(); gone { // closed before it had its session: OnClose missed it
+			e.closed(s, nil)
+			return
+		}
+	}
 	s.write(e.info)
 }
 
@@ -183,10 +189,7 @@ func (e *Edge) release(s *session) {
 }
 
 func (e *Edge) closed(s *session, err error) {
-	s.mu.Lock()
-	already := s.closed
-	s.mu.Unlock()
-	if already {
+	if s.released.Swap(true) {
 		return
 	}
 	reason := "client"

@@ -47,6 +47,7 @@ type session struct {
 	born     time.Time
 	pingsOut atomic.Int32
 	failed   atomic.Bool // closed by the edge, counted by fail
+	released atomic.Bool // counted out of the edge's connections
 
 	mu        sync.Mutex
 	p         parser
