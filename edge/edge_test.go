@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
@@ -68,6 +70,16 @@ func TestViewerWatches(t *testing.T) {
 	msg, err = nc.Request(wire.LatestSwarmRequest("nobody"), nil, 5*time.Second)
 	if err != nil || msg.Header.Get("Status") != "404" {
 		t.Fatalf("latest of an empty match: %v %v", msg, err)
+	}
+	// the watched match's latest came from the cache; the edge asked the
+	// upstream once for it (priming), and once for the unwatched match
+	for _, c := range []struct {
+		answer string
+		want   float64
+	}{{"cache", 1}, {"upstream", 1}} {
+		if got := testutil.ToFloat64(e.m.requests.WithLabelValues("latest", c.answer)); got != c.want {
+			t.Errorf("latest answered from %s: %v, want %v", c.answer, got, c.want)
+		}
 	}
 }
 
