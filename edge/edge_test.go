@@ -97,3 +97,27 @@ func TestWildcardViewer(t *testing.T) {
 		t.Errorf("wildcard got %v", got)
 	}
 }
+
+// TestFramedOncePerGroup: viewers of a match that share a sid (and header
+// support) are one group, framed once per swarm.
+func TestFramedOncePerGroup(t *testing.T) {
+	wd := startWorld(t)
+	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	var boxes []*inbox
+	for range 20 {
+		boxes = append(boxes, subscribe(t, connect(t, e.URL()), wire.LiveSubject("m1"))) // sid 1 on each
+	}
+	e.mu.Lock()
+	m := e.matches["m1"]
+	e.mu.Unlock()
+	m.mu.RLock()
+	groups, size := len(m.groups), len(m.groups[groupKey{"1", true}].subs)
+	m.mu.RUnlock()
+	if groups != 1 || size != 20 {
+		t.Fatalf("%d groups, %d viewers in sid 1's, want 1 and 20", groups, size)
+	}
+	wd.publish(t, "m1", 1)
+	for i, b := range boxes {
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("viewer %d's swarm", i), func() bool { return b.len() == 1 })
+	}
+}
