@@ -178,3 +178,25 @@ func TestSlowConsumer(t *testing.T) {
 		return testutil.ToFloat64(e.m.closed.WithLabelValues("slow_consumer")) == 1
 	})
 }
+
+// TestAllowedOrigins: a browser from another origin is refused (403) before
+// the upgrade; the allowed origin and clients without Origin connect.
+func TestAllowedOrigins(t *testing.T) {
+	wd := startWorld(t)
+	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), AllowedOrigins: []string{"https://emostream.example"}})
+	for _, c := range []struct {
+		origin string
+		want   int
+	}{{"https://evil.example", 403}, {"https://emostream.example", 101}, {"", 101}} {
+		var extra []string
+		if c.origin != "" {
+			extra = append(extra, "Origin: "+c.origin+"\r\n")
+		}
+		if got := dialRaw(t, e).handshake(extra...); got != c.want {
+			t.Errorf("Origin %q: status %d, want %d", c.origin, got, c.want)
+		}
+	}
+	if got := testutil.ToFloat64(e.m.refused.WithLabelValues("origin")); got != 1 {
+		t.Errorf("refused for origin: %v, want 1", got)
+	}
+}

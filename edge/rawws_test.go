@@ -34,11 +34,12 @@ func dialRaw(t testing.TB, e *Edge) *rawClient {
 	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 
-// handshake upgrades the connection; it returns the HTTP status.
-func (c *rawClient) handshake() int {
+// handshake upgrades the connection, with extra header lines ("Name:
+// value\r\n"); it returns the HTTP status.
+func (c *rawClient) handshake(extra ...string) int {
 	c.t.Helper()
 	fmt.Fprintf(c.conn, "GET / HTTP/1.1\r\nHost: edge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", strings.Join(extra, ""))
 	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
