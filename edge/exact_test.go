@@ -117,7 +117,10 @@ func (f *follower) windows() []int {
 
 func (f *follower) waitFor(t testing.TB, want []int) {
 	t.Helper()
-	testenv.WaitFor(t, 15*time.Second, "every window", func() bool { return len(f.windows()) >= len(want) })
+	deadline := time.Now().Add(15 * time.Second)
+	for len(f.windows()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // a poll interval
+	}
 	if got := f.windows(); !slices.Equal(got, want) {
 		t.Fatalf("shown %v, want %v", got, want)
 	}

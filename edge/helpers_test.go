@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +166,14 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) *inbox {
 	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if match, ok := strings.CutPrefix(subject, wire.LiveSubject("")); ok && match != ">" {
+		// The edge subscribes upstream asynchronously; its answer to a latest
+		// request comes after its priming direct get, which its upstream
+		// server handled after the subscription: publishes from now on reach it.
+		if _, err := nc.Request(wire.LatestSwarmRequest(match), nil, 5*time.Second); err != nil {
+			t.Fatalf("latest of %s: %v", match, err)
+		}
 	}
 	return b
 }

@@ -26,6 +26,7 @@ func startLeaf(t testing.TB, wd *world, cfg fanout.LeafConfig) *fanout.Leaf {
 		t.Fatal(err)
 	}
 	t.Cleanup(l.Shutdown)
+	testenv.WaitFor(t, 10*time.Second, "the leaf's link to the hub", func() bool { return l.Server().NumLeafNodes() == 1 })
 	return l
 }
 

@@ -145,6 +145,7 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conn, s.closer = c.UnderlayerConn(), func() { _ = c.Close() }
 	c.SetSession(s)
+	s.rearm() // CONNECT's timeout is the keepalive sweep's, with its -ERR
 	e.mu.Lock()
 	e.sessions[s] = struct{}{}
 	e.mu.Unlock()
