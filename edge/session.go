@@ -36,6 +36,10 @@ const (
 // maxSid bounds a subscription id.
 const maxSid = 32
 
+// maxRequests bounds one viewer's requests waiting for an answer, so that
+// one connection cannot hold every upstream slot.
+const maxRequests = 4
+
 // session is one viewer connection. Its fields but conn are guarded by mu;
 // the upstream side writes to conn directly (nbio's writes are safe for
 // concurrent use and keep each frame whole).
@@ -46,8 +50,9 @@ type session struct {
 	prefix   string
 	born     time.Time
 	pingsOut atomic.Int32
-	failed   atomic.Bool // closed by the edge, counted by fail
-	released atomic.Bool // counted out of the edge's connections
+	failed   atomic.Bool  // closed by the edge, counted by fail
+	released atomic.Bool  // counted out of the edge's connections
+	requests atomic.Int32 // requests waiting for their answer
 
 	mu        sync.Mutex
 	p         parser
@@ -333,7 +338,14 @@ func (s *session) pub(f [][]byte, _, body []byte) {
 	}
 	s.ok()
 	sid, headers := inbox.sid, s.headers
+	if s.requests.Add(1) > maxRequests {
+		s.requests.Add(-1)
+		s.e.m.requests.WithLabelValues(map[bool]string{true: "next", false: "latest"}[next], "busy").Inc()
+		s.write(replyTo(reply, match, nil, errBusy).encode(sid, headers))
+		return
+	}
 	done := func(st *stored, err error) {
+		s.requests.Add(-1)
 		s.write(replyTo(reply, match, st, err).encode(sid, headers))
 	}
 	if next {
