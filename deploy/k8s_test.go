@@ -355,7 +355,7 @@ func mountedVolume(p *corev1.PodSpec, dir string) *corev1.Volume {
 // read (their secrets and the pod name).
 var envAllowed = map[string]bool{"POD_NAME": true, "EMOSTREAM_LEAF_REMOTE": true, "EMOSTREAM_LEAF_PASSWORD": true,
 	"EMOSTREAM_INGEST_PASSWORD": true, "EMOSTREAM_BRIDGE_PASSWORD": true, "EMOSTREAM_PROCESSOR_PASSWORD": true,
-	"EMOSTREAM_ADMIN_PASSWORD": true}
+	"EMOSTREAM_ADMIN_PASSWORD": true, "EMOSTREAM_EDGE_PASSWORD": true}
 
 func checkEnv(t *testing.T, c *corev1.Container) {
 	t.Helper()

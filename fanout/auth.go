@@ -24,10 +24,13 @@ const (
 	// UserAdmin manages the match registry (emostream match, ingest's
 	// admin API and --auto-matches).
 	UserAdmin = "admin"
+	// UserEdge is a viewer edge (emostream edge) connected to the hub: it
+	// reads live swarms, asks for stored ones and reports its viewers.
+	UserEdge = "edge"
 )
 
 // StageUsers lists the client port's users in pipeline order.
-var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin}
+var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin, UserEdge}
 
 // ErrNoCredentials is returned for a hub whose client port would take
 // clients without credentials on a non-loopback address.
@@ -77,7 +80,17 @@ func Permissions() map[string]Permission {
 			Subscribe: []string{inboxes, wire.ViewersSubjects}},
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
 			"$KV." + wire.MatchesBucket + ".>"}, registryRead), Subscribe: sub},
+		UserEdge: {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
 	}
+}
+
+// edgePublish is what an edge publishes: its occupancy reports and the two
+// swarm reads, under the JetStream domain (on a leaf) or not (on the hub).
+func edgePublish(domain string) []string {
+	if domain == "" {
+		return []string{wire.ViewersSubjects, wire.LatestSwarmRequests, wire.SwarmsGet}
+	}
+	return []string{wire.ViewersSubjects, wire.LatestSwarmRequestsIn(domain), hubSwarmsGet}
 }
 
 func join(lists ...[]string) []string {

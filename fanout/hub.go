@@ -210,7 +210,8 @@ func (c HubConfig) validate() error {
 
 func (c HubConfig) render() (string, error) {
 	data := map[string]any{"C": c, "Store": storeDir(c.DataDir),
-		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet, "LeafNext": hubSwarmsGet, "Domain": HubDomain, "Live": wire.LiveSubjects,
+		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet,
+		"LeafPublish": edgePublish(HubDomain), "Viewers": wire.ViewersSubjects, "Domain": HubDomain, "Live": wire.LiveSubjects,
 		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
@@ -297,10 +298,12 @@ accounts {
 {{- end}}
     ]
     exports: [{stream: {{q .Live}}}, {service: {{q .Get}}}, {service: {{q .Next}}}]
+    imports: [{stream: {account: LEAF, subject: {{q .Viewers}}}}]
   }
   LEAF {
     users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
-      permissions: {publish: {allow: [{{q .LeafGet}}, {{q .LeafNext}}]}, subscribe: {allow: [{{join .Allow}}]}}}]
+      permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .Allow}}]}}}]
+    exports: [{stream: {{q .Viewers}}}]
     imports: [
       {stream: {account: STAGES, subject: {{q .Live}}}}
       {service: {account: STAGES, subject: {{q .Get}}}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/template"
 	"time"
 
@@ -49,6 +50,9 @@ type LeafConfig struct {
 	// WebSocketListen serves viewers. Port 0 picks a free port. Zero means
 	// "127.0.0.1:9222".
 	WebSocketListen string
+	// NoWebSocket turns the WebSocket listener off: viewers come through
+	// edges on ClientListen (emostream edge) instead.
+	NoWebSocket bool
 	// ClientListen is the plain NATS port, which no viewer can use (viewers
 	// are WebSocket-only). Zero means "127.0.0.1:0".
 	ClientListen string
@@ -61,6 +65,10 @@ type LeafConfig struct {
 	// LeafUser and LeafPassword are the credentials of leaves of this leaf.
 	// Zero means "leaf" and a random password (read back with LeafRemote).
 	LeafUser, LeafPassword string
+	// EdgePassword is the password of user "edge" on ClientListen, which
+	// viewer edges (emostream edge) connect as. Zero means a random one
+	// (read back with EdgeUpstream).
+	EdgePassword string
 	// MonitorListen serves /varz, /connz, /subsz, /leafz. Zero means none.
 	MonitorListen string
 	// TLSCert and TLSKey are PEM files; set both to serve wss://. Zero
@@ -132,7 +140,7 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c LeafConfig) override(opts *server.Options) error {
-	if c.LeafUser != "" || c.LeafPassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
+	if c.LeafUser != "" || c.LeafPassword != "" || c.EdgePassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
 		return ErrFileOnly
 	}
 	if c.Name != "" {
@@ -162,6 +170,7 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.ClientListen = cmp.Or(c.ClientListen, DefaultLeafClientListen)
 	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
 	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
+	c.EdgePassword = cmp.Or(c.EdgePassword, randomSecret())
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConns)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
@@ -188,17 +197,25 @@ func (c LeafConfig) validate() error {
 	if err := c.RemoteTLS.validate("leaf remote", false); err != nil {
 		return err
 	}
-	if err := checkCredential(c.LeafUser); err != nil {
-		return err
+	for _, s := range []string{c.LeafUser, c.LeafPassword, c.EdgePassword} {
+		if err := checkCredential(s); err != nil {
+			return err
+		}
 	}
-	return checkCredential(c.LeafPassword)
+	return nil
 }
 
 func (c LeafConfig) render() (string, error) {
-	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet, "HubNext": hubSwarmsGet, "Live": wire.LiveSubjects,
+	data := map[string]any{"C": c, "Get": wire.LatestSwarmRequests, "HubGet": hubLatestSwarmRequests, "Live": wire.LiveSubjects,
+		"Next": wire.SwarmsGet, "HubNext": hubSwarmsGet, "LeafPublish": edgePublish(HubDomain), "Edge": UserEdge,
 		"LeafAllow":   []string{wire.LiveSubjects, serviceReplies, inboxes},
+		"ViewerGet":   []string{wire.LatestSwarmRequests, wire.SwarmsGet},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
-	addrs := map[string]string{"WS": c.WebSocketListen, "Client": c.ClientListen,
+	ws := c.WebSocketListen
+	if c.NoWebSocket {
+		ws = ""
+	}
+	addrs := map[string]string{"WS": ws, "Client": c.ClientListen,
 		"Leaf": c.LeafListen, "Monitor": c.MonitorListen}
 	for k, a := range addrs {
 		if a == "" {
@@ -213,8 +230,12 @@ func (c LeafConfig) render() (string, error) {
 	return render(leafTemplate, data)
 }
 
-// WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222.
+// WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222; "" with
+// NoWebSocket.
 func (l *Leaf) WebSocketURL() string {
+	if l.opts.Websocket.Port == 0 {
+		return ""
+	}
 	scheme := "ws"
 	if l.opts.Websocket.TLSConfig != nil {
 		scheme = "wss"
@@ -253,6 +274,7 @@ max_subscriptions: {{.C.MaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 max_pending: {{.C.MaxPending}}
 write_deadline: "{{.C.WriteDeadline}}"
+{{- if .WS}}
 websocket {
   listen: {{.WS}}
 {{- if .C.TLSCert}}
@@ -267,15 +289,20 @@ websocket {
   compression: {{.C.Compression}}
   ping_interval: "{{.C.PingInterval}}"
 }
+{{- end}}
 accounts {
   HUB {
-    users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
-      permissions: {publish: {allow: [{{q .HubGet}}, {{q .HubNext}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}]
+    users: [
+      {user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
+        permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .LeafAllow}}]}}}
+      {user: {{q .Edge}}, password: {{q .C.EdgePassword}}, allowed_connection_types: ["STANDARD"],
+        permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}
+    ]
     exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}, {service: {{q .HubNext}}}]
   }
   VIEWERS {
     users: [{user: {{q .Viewer}}, password: "", allowed_connection_types: ["WEBSOCKET"],
-      permissions: {publish: {allow: [{{q .Get}}, {{q .Next}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
+      permissions: {publish: {allow: [{{join .ViewerGet}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
     imports: [
       {stream: {account: HUB, subject: {{q .Live}}}}
       {service: {account: HUB, subject: {{q .HubGet}}}, to: {{q .Get}}}
@@ -294,3 +321,13 @@ leafnodes {
 
 // ClientURL is the leaf's plain NATS port (not for viewers).
 func (l *Leaf) ClientURL() string { return url("nats", l.opts.Host, l.opts.Port) }
+
+// EdgeUpstream is ClientURL with the credentials of user "edge", for an
+// edge's upstream. A leaf loaded from a file returns ClientURL.
+func (l *Leaf) EdgeUpstream() string {
+	u := l.ClientURL()
+	if l.cfg.ConfigFile != "" {
+		return u
+	}
+	return "nats://" + UserEdge + ":" + l.cfg.EdgePassword + "@" + strings.TrimPrefix(u, "nats://")
+}

@@ -91,6 +91,9 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	if u := l.LeafRemote(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s\n", u)
 	}
+	if *conf == "" {
+		fmt.Fprintf(env.stdout, "leaf: edges connect to %s --js-domain %s\n", l.EdgeUpstream(), fanout.HubDomain)
+	}
 	if u := l.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: monitoring on %s/varz\n", u)
 	}

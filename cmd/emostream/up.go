@@ -32,8 +32,10 @@ func init() {
 
 const upSynopsis = `Starts everything on loopback, in pipeline order: the embedded Kafka-protocol
 broker (data under --data-dir), ingest with the web client, the bridge, the
-processor, the NATS hub with JetStream, and one leaf cluster per --ws address
-serving NATS WebSocket to viewers. Prints the URLs; Ctrl-C stops it cleanly,
+processor, the NATS hub with JetStream, and one leaf cluster per --ws address,
+each with a viewer edge serving NATS WebSocket to viewers there (with
+--viewer-edge=false the leaf's own nats-server WebSocket listener serves them
+instead: trusted networks only, docs/security.md). Prints the URLs; Ctrl-C stops it cleanly,
 after every acknowledged event reached Kafka. With --kafka-brokers it uses
 those brokers instead of the embedded one.`
 
@@ -45,7 +47,8 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	natsAddr := fs.String("nats", defaultNATSAddr, "hub client port (stages connect here)")
 	authDir := fs.String("nats-auth-dir", "", "directory of the hub client port's passwords (<user>.password, created if missing); empty: random ones per start, and clients without credentials are the admin user (loopback only)")
 	leafAddr := fs.String("leafnodes", defaultLeafAddr, "hub leafnode port (leaf clusters connect here)")
-	wsAddrs := fs.String("ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers")
+	wsAddrs := fs.String("ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers (through an edge)")
+	viewerEdge := fs.Bool("viewer-edge", true, "serve viewers through edges (emostream edge); false: the leaves' own nats-server WebSocket listeners, which let a viewer aim a request's reply at a live subject (trusted networks only)")
 	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
 	sf := addStreamFlags(fs)
@@ -93,7 +96,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	cfg := stack.Config{DataDir: *dataDir, NATSPasswords: passwords, Partitions: int32(*partitions), HubListen: *natsAddr,
-		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs),
+		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs), LeafWebSocket: !*viewerEdge,
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
 	if cfg.Bridge.Streams, err = sf.config(); err != nil {
 		return err
@@ -194,8 +197,12 @@ func printURLs(env *environment, st *stack.Stack, dataDir, demo string) {
 		fmt.Fprintf(w, "   (monitoring: %s/varz)", m)
 	}
 	fmt.Fprintln(w)
+	via := "edge of leaf cluster"
+	if len(st.Edges) == 0 {
+		via = "leaf cluster"
+	}
 	for i, u := range st.WebSocketURLs() {
-		fmt.Fprintf(w, "  WebSocket    %s   (leaf cluster %d)\n", u, i+1)
+		fmt.Fprintf(w, "  WebSocket    %s   (%s %d)\n", u, via, i+1)
 	}
 	if demo == "" {
 		demo = "final-2026"

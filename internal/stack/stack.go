@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/edge"
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
@@ -66,9 +67,17 @@ type Config struct {
 	// its CA and, with Verify, present the same certificate as their
 	// client certificate. Zero means plain.
 	NATSTLS fanout.TLSConfig
-	// WebSocketListens has one address per leaf cluster. Empty means one
-	// leaf on 127.0.0.1:0.
+	// WebSocketListens has one address per leaf cluster: an edge (package
+	// edge) serves that leaf's viewers there. Empty means one leaf on
+	// 127.0.0.1:0.
 	WebSocketListens []string
+	// LeafWebSocket serves viewers from the leaves' own nats-server
+	// WebSocket listeners instead of edges: for trusted networks only
+	// (docs/security.md, "Viewer entry point"). Zero means edges.
+	LeafWebSocket bool
+	// Edge tunes the edges (limits); the stack fills in the listener,
+	// upstream, domain, ID, metrics and logger.
+	Edge edge.Config
 	// Window is the counting window. Zero means wire.DefaultWindow.
 	Window time.Duration
 	// SwarmThreshold is how many identical emojis make a unit. Zero means
@@ -103,6 +112,7 @@ type Stack struct {
 	Broker    *broker.Broker // nil with external brokers
 	Hub       *fanout.Hub
 	Leaves    []*fanout.Leaf
+	Edges     []*edge.Edge // one per leaf, unless LeafWebSocket
 	Ingest    *ingest.Server
 	Bridge    *bridge.Bridge
 	Processor *processor.Processor
@@ -192,7 +202,8 @@ func (st *Stack) startFanout(ctx context.Context) error {
 	}
 	for i, addr := range ws {
 		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
-			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, RemoteTLS: st.clientTLS(), Logger: st.cfg.NATSLogger})
+			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, NoWebSocket: !st.cfg.LeafWebSocket,
+			RemoteTLS: st.clientTLS(), Logger: st.cfg.NATSLogger})
 		if err != nil {
 			return err
 		}
@@ -200,7 +211,32 @@ func (st *Stack) startFanout(ctx context.Context) error {
 		if err := leaf.StartContext(ctx); err != nil {
 			return err
 		}
+		if !st.cfg.LeafWebSocket {
+			if err := st.startEdge(i+1, addr, leaf); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// startEdge builds the edge that serves leaf's viewers on addr.
+func (st *Stack) startEdge(n int, addr string, leaf *fanout.Leaf) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("stack: edge %d: %w", n, err)
+	}
+	id := fmt.Sprintf("edge-%d", n)
+	c := st.cfg.Edge
+	c.Listener, c.Upstream, c.Domain, c.ID = ln, leaf.EdgeUpstream(), fanout.HubDomain, id
+	c.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"edge": id}, st.Registry)
+	c.Logger = st.cfg.Logger
+	e, err := edge.New(c)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	st.Edges = append(st.Edges, e)
 	return nil
 }
 
@@ -278,11 +314,16 @@ func (st *Stack) buildStages() error {
 	return err
 }
 
-// WebSocketURLs are the leaves' viewer URLs.
+// WebSocketURLs are the viewer URLs: the edges', or the leaves' own.
 func (st *Stack) WebSocketURLs() []string {
 	var urls []string
+	for _, e := range st.Edges {
+		urls = append(urls, e.URL())
+	}
 	for _, l := range st.Leaves {
-		urls = append(urls, l.WebSocketURL())
+		if u := l.WebSocketURL(); u != "" {
+			urls = append(urls, u)
+		}
 	}
 	return urls
 }
@@ -333,6 +374,9 @@ func (st *Stack) Run(ctx context.Context) error {
 	g.Go(func() error { return named("ingest", st.Ingest.Run(gctx)) })
 	g.Go(func() error { return named("bridge", st.Bridge.Run(gctx)) })
 	g.Go(func() error { return named("processor", st.Processor.Run(gctx)) })
+	for i, e := range st.Edges {
+		g.Go(func() error { return named(fmt.Sprintf("edge %d", i+1), e.Run(gctx)) })
+	}
 	err := g.Wait()
 	st.stopServers()
 	return err
@@ -351,6 +395,9 @@ func (st *Stack) stopServers() {
 	}
 	if st.nc != nil {
 		st.nc.Close()
+	}
+	for _, e := range st.Edges {
+		e.Close()
 	}
 	for i := len(st.Leaves) - 1; i >= 0; i-- {
 		st.Leaves[i].Shutdown()

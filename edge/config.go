@@ -1,0 +1,152 @@
+package edge
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Config (docs/operations.md, "Edges").
+const (
+	DefaultMaxConnections      = 100_000
+	DefaultMaxPerPrefix        = 256
+	DefaultMaxSubscriptions    = 16
+	DefaultMaxControlLine      = 4096
+	DefaultMaxPayload          = 1024
+	DefaultConnectTimeout      = 5 * time.Second
+	DefaultPingInterval        = 30 * time.Second
+	DefaultMaxPingsOut         = 2
+	DefaultWriteDeadline       = 5 * time.Second
+	DefaultMaxPending          = 64 << 10
+	DefaultMaxMatches          = 10_000
+	DefaultRingSize            = 16
+	DefaultMaxUpstreamRequests = 64
+	DefaultUpstreamTimeout     = 2 * time.Second
+	DefaultOccupancyInterval   = 5 * time.Second
+)
+
+// ErrNoUpstream is returned for a Config without an upstream URL.
+var ErrNoUpstream = errors.New("edge: an upstream NATS URL is required")
+
+// Config describes an edge. Zero values are the documented defaults.
+type Config struct {
+	// Listener takes viewer connections (cmd binds it). Required.
+	Listener net.Listener
+	// TLSCert and TLSKey are PEM files; set both to serve wss:// on
+	// Listener. Zero means plain ws://, right on loopback or behind a TLS
+	// proxy.
+	TLSCert, TLSKey string
+	// Upstream is the NATS URL (several, comma-separated) of the leaf
+	// cluster or hub the edge reads from. Required.
+	Upstream string
+	// NATSOptions are extra options of the upstream connection
+	// (credentials, TLS).
+	NATSOptions []nats.Option
+	// Domain is the JetStream domain of the swarm stream as seen from
+	// Upstream: "hub" through a leaf cluster, "" on the hub itself.
+	Domain string
+	// ID names the edge in occupancy reports. Zero means the host name and
+	// the listen port.
+	ID string
+	// AllowedOrigins are the browser origins that may connect; requests
+	// without an Origin header (non-browser clients) always may. Zero
+	// means any origin.
+	AllowedOrigins []string
+	// MaxConnections caps viewer connections. Zero means 100,000.
+	MaxConnections int
+	// MaxPerPrefix caps connections from one client network (/24 for IPv4,
+	// /64 for IPv6). Zero means 256; loopback is not limited.
+	MaxPerPrefix int
+	// MaxSubscriptions caps subscriptions per connection. Zero means 16.
+	MaxSubscriptions int
+	// MaxControlLine caps a protocol line. Zero means 4096 bytes.
+	MaxControlLine int
+	// MaxPayload caps a viewer's publish payload (requests). Zero means
+	// 1024 bytes.
+	MaxPayload int
+	// ConnectTimeout is how long a viewer has for the WebSocket handshake
+	// and then for CONNECT. Zero means 5s.
+	ConnectTimeout time.Duration
+	// PingInterval is how often the edge pings viewers; MaxPingsOut
+	// unanswered pings close the connection ("Stale Connection"). Zero
+	// means 30s and 2.
+	PingInterval time.Duration
+	MaxPingsOut  int
+	// WriteDeadline cuts off a viewer whose writes have waited this long,
+	// checked on each PING (so a stalled viewer goes within PingInterval +
+	// WriteDeadline, or once MaxPending bytes wait). Zero means 5s.
+	WriteDeadline time.Duration
+	// MaxPending cuts off a viewer once this many bytes wait for it. Zero
+	// means 64 KiB.
+	MaxPending int
+	// MaxMatches caps the matches with viewers on this edge. Zero means
+	// 10,000.
+	MaxMatches int
+	// RingSize is how many recent swarms per match the edge keeps to
+	// answer "next" requests itself. Zero means 16.
+	RingSize int
+	// MaxUpstreamRequests caps direct gets in flight upstream. Zero means
+	// 64.
+	MaxUpstreamRequests int
+	// UpstreamTimeout bounds one upstream direct get. Zero means 2s.
+	UpstreamTimeout time.Duration
+	// OccupancyInterval is how often the edge reports its viewers. Zero
+	// means 5s; negative turns reports off.
+	OccupancyInterval time.Duration
+	// Registerer receives the edge's metrics. Nil means none.
+	Registerer prometheus.Registerer
+	// Logger receives the edge's log. Nil discards it.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Listener == nil {
+		return c, errors.New("edge: a listener is required")
+	}
+	if c.Upstream == "" {
+		return c, ErrNoUpstream
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, errors.New("edge: TLS needs both a certificate and a key")
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(c.Listener.Addr().String())
+		c.ID = cmp.Or(host, "edge") + "-" + port
+	}
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
+	c.MaxPerPrefix = cmp.Or(c.MaxPerPrefix, DefaultMaxPerPrefix)
+	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultMaxSubscriptions)
+	c.MaxControlLine = cmp.Or(c.MaxControlLine, DefaultMaxControlLine)
+	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultMaxPayload)
+	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, DefaultConnectTimeout)
+	c.PingInterval = cmp.Or(c.PingInterval, DefaultPingInterval)
+	c.MaxPingsOut = cmp.Or(c.MaxPingsOut, DefaultMaxPingsOut)
+	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultWriteDeadline)
+	c.MaxPending = cmp.Or(c.MaxPending, DefaultMaxPending)
+	c.MaxMatches = cmp.Or(c.MaxMatches, DefaultMaxMatches)
+	c.RingSize = cmp.Or(c.RingSize, DefaultRingSize)
+	c.MaxUpstreamRequests = cmp.Or(c.MaxUpstreamRequests, DefaultMaxUpstreamRequests)
+	c.UpstreamTimeout = cmp.Or(c.UpstreamTimeout, DefaultUpstreamTimeout)
+	c.OccupancyInterval = cmp.Or(c.OccupancyInterval, DefaultOccupancyInterval)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, v := range []int{c.MaxConnections, c.MaxPerPrefix, c.MaxSubscriptions, c.MaxControlLine, c.MaxPayload,
+		c.MaxPingsOut, c.MaxPending, c.MaxMatches, c.RingSize, c.MaxUpstreamRequests} {
+		if v < 0 {
+			return c, fmt.Errorf("edge: limits must not be negative")
+		}
+	}
+	if c.ConnectTimeout < 0 || c.PingInterval < 0 || c.WriteDeadline < 0 || c.UpstreamTimeout < 0 {
+		return c, fmt.Errorf("edge: durations must not be negative")
+	}
+	return c, nil
+}

@@ -1,0 +1,247 @@
+package edge
+
+import (
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// errTooManyMatches refuses a subscription to one match more than
+// Config.MaxMatches.
+var errTooManyMatches = errors.New("edge: too many matches")
+
+// wildcard is the key of emostream.live.> in Edge.matches.
+const wildcard = ">"
+
+// sub is one viewer subscription.
+type sub struct {
+	s       *session
+	sid     string
+	subject string
+	m       *match // nil for an inbox
+	g       *group
+	idx     int          // in g.subs
+	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit
+}
+
+// groupKey groups a match's subscribers that receive the same bytes: the
+// MSG line carries the sid, and HMSG or MSG depends on the client.
+type groupKey struct {
+	sid     string
+	headers bool
+}
+
+type group struct {
+	key  groupKey
+	subs []*sub
+}
+
+// stored is a swarm kept for requests.
+type stored struct {
+	seq  uint64
+	data []byte
+}
+
+// match is one match's (or the wildcard's) viewers and recent swarms.
+type match struct {
+	id   string
+	refs int // subscriptions, guarded by Edge.mu
+	up   *nats.Subscription
+
+	mu      sync.RWMutex
+	groups  map[groupKey]*group
+	ring    []stored // recent swarms, ascending sequence, received in one upstream session
+	primed  bool     // ring[0] is the latest stored swarm at subscription time (or the match has none)
+	priming bool     // a prime is under way
+	lastSeq uint64
+	waiters []answer // latest requests waiting for priming
+}
+
+// join adds sb to its match's subscribers, subscribing upstream for the
+// match's first one.
+func (e *Edge) join(sb *sub, id string) error {
+	e.mu.Lock()
+	m := e.matches[id]
+	if m == nil {
+		if len(e.matches) >= e.cfg.MaxMatches {
+			e.mu.Unlock()
+			return errTooManyMatches
+		}
+		m = &match{id: id, groups: map[groupKey]*group{}}
+		e.matches[id] = m
+		e.m.matches.Set(float64(len(e.matches)))
+		e.subscribe(m)
+	}
+	m.refs++
+	e.mu.Unlock()
+	m.mu.Lock()
+	k := groupKey{sb.sid, sb.s.headers}
+	g := m.groups[k]
+	if g == nil {
+		g = &group{key: k}
+		m.groups[k] = g
+	}
+	sb.m, sb.g, sb.idx = m, g, len(g.subs)
+	g.subs = append(g.subs, sb)
+	m.mu.Unlock()
+	return nil
+}
+
+// leave removes sb, unsubscribing upstream after the match's last one.
+func (e *Edge) leave(sb *sub) {
+	m := sb.m
+	m.mu.Lock()
+	g := sb.g
+	last := len(g.subs) - 1
+	g.subs[sb.idx] = g.subs[last]
+	g.subs[sb.idx].idx = sb.idx
+	g.subs[last] = nil
+	g.subs = g.subs[:last]
+	if len(g.subs) == 0 {
+		delete(m.groups, g.key)
+	}
+	m.mu.Unlock()
+	e.mu.Lock()
+	m.refs--
+	if m.refs == 0 {
+		delete(e.matches, m.id)
+		e.m.matches.Set(float64(len(e.matches)))
+		if m.up != nil {
+			_ = m.up.Unsubscribe()
+		}
+	}
+	e.mu.Unlock()
+}
+
+// subscribe reads m's live subject upstream and primes its cache. Called
+// with e.mu held.
+func (e *Edge) subscribe(m *match) {
+	subject := wire.LiveSubjects
+	if m.id != wildcard {
+		subject = wire.LiveSubject(m.id)
+	}
+	up, err := e.nc.Subscribe(subject, func(msg *nats.Msg) { e.deliver(m, msg) })
+	if err != nil {
+		e.log.Warn("subscribing upstream", "subject", subject, "err", err)
+		return
+	}
+	_ = up.SetPendingLimits(-1, 64<<20)
+	m.up = up
+	if m.id != wildcard {
+		m.priming = true
+		go e.prime(m)
+	}
+}
+
+// seqOf reads a stored swarm's stream sequence; 0 if it has none.
+func seqOf(msg *nats.Msg) uint64 {
+	if msg.Header == nil {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
+	return seq
+}
+
+// deliver writes one live message to every subscriber of m, framed once
+// per group.
+func (e *Edge) deliver(m *match, msg *nats.Msg) {
+	e.m.swarms.Inc()
+	seq := seqOf(msg)
+	if m.id != wildcard && seq > 0 {
+		m.mu.Lock()
+		if seq <= m.lastSeq {
+			m.mu.Unlock()
+			e.m.dups.Inc()
+			return
+		}
+		m.lastSeq = seq
+		m.ring = insertRing(m.ring, stored{seq, msg.Data}, e.cfg.RingSize)
+		m.mu.Unlock()
+	}
+	out := &message{subject: msg.Subject, data: msg.Data}
+	if seq > 0 {
+		out.header = seqHeader(seq)
+	}
+	start := time.Now()
+	m.mu.RLock()
+	var done []*sub
+	for _, g := range m.groups {
+		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
+	}
+	m.mu.RUnlock()
+	e.m.broadcast.Observe(time.Since(start).Seconds())
+	for _, sb := range done {
+		sb.s.unsubscribe(sb.sid)
+	}
+}
+
+// parallelFrom is the group size from which writes are spread over the
+// CPUs.
+const parallelFrom = 2048
+
+// broadcast writes f to g's subscribers; it returns done with the
+// subscriptions whose auto-unsubscribe count ran out appended.
+func (e *Edge) broadcast(g *group, f []byte, done []*sub) []*sub {
+	n := len(g.subs)
+	parts := min(runtime.GOMAXPROCS(0), (n+parallelFrom-1)/parallelFrom)
+	e.m.delivered.Add(float64(n))
+	if parts <= 1 {
+		return writeAll(g.subs, f, done)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for p := range parts {
+		wg.Go(func() {
+			d := writeAll(g.subs[p*n/parts:(p+1)*n/parts], f, nil)
+			if len(d) > 0 {
+				mu.Lock()
+				done = append(done, d...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return done
+}
+
+func writeAll(subs []*sub, f []byte, done []*sub) []*sub {
+	for _, sb := range subs {
+		if sb.left.Load() != 0 {
+			left := sb.left.Add(-1)
+			if left < 0 {
+				continue
+			}
+			if left == 0 {
+				done = append(done, sb)
+			}
+		}
+		sb.s.write(f)
+	}
+	return done
+}
+
+// insertRing adds st in sequence order unless the ring has it, keeping the
+// last size entries.
+func insertRing(ring []stored, st stored, size int) []stored {
+	i := len(ring)
+	for i > 0 && ring[i-1].seq >= st.seq {
+		if ring[i-1].seq == st.seq {
+			return ring
+		}
+		i--
+	}
+	ring = append(ring, stored{})
+	copy(ring[i+1:], ring[i:])
+	ring[i] = st
+	if len(ring) > size {
+		ring = append(ring[:0], ring[len(ring)-size:]...)
+	}
+	return ring
+}

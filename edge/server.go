@@ -1,0 +1,314 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lesismal/llib/std/crypto/tls"
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/nats-io/nats.go"
+)
+
+func init() { logging.SetLevel(logging.LevelNone) } // nbio's own logger; the edge logs with slog
+
+// Edge serves viewers over WebSocket from one upstream NATS connection.
+type Edge struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	nc     *nats.Conn
+	engine *nbhttp.Engine
+	up     *websocket.Upgrader
+	sem    chan struct{}
+	info   []byte
+
+	mu       sync.Mutex
+	matches  map[string]*match
+	sessions map[*session]struct{}
+	prefixes map[string]int
+	total    int // connections admitted
+}
+
+// New validates cfg and connects to the upstream (retrying in the
+// background while it is down); Run serves viewers.
+func New(cfg Config) (*Edge, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Edge{cfg: cfg, log: cfg.Logger.With("component", "edge", "edge", cfg.ID), m: newMetrics(cfg.Registerer),
+		sem: make(chan struct{}, cfg.MaxUpstreamRequests), matches: map[string]*match{},
+		sessions: map[*session]struct{}{}, prefixes: map[string]int{}}
+	e.info = frame(infoLine(cfg))
+	opts := append([]nats.Option{nats.Name("emostream-edge " + cfg.ID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ReconnectHandler(func(*nats.Conn) { e.log.Info("upstream reconnected"); e.reprime() }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				e.log.Warn("upstream disconnected", "err", err)
+			}
+		}),
+	}, cfg.NATSOptions...)
+	if e.nc, err = nats.Connect(cfg.Upstream, opts...); err != nil {
+		return nil, fmt.Errorf("edge: connecting to %s: %w", cfg.Upstream, err)
+	}
+	if err := e.buildEngine(); err != nil {
+		e.nc.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Edge) buildEngine() error {
+	c := e.cfg
+	ln := c.Listener
+	conf := nbhttp.Config{Name: "edge", Network: "tcp", Handler: http.HandlerFunc(e.serveHTTP),
+		Listen:                       func(string, string) (net.Listener, error) { return ln, nil },
+		MaxLoad:                      c.MaxConnections + 4096,
+		KeepaliveTime:                c.ConnectTimeout,
+		MaxWriteBufferSize:           c.MaxPending,
+		ReadLimit:                    c.MaxControlLine + c.MaxPayload + 1024,
+		MaxWebsocketFramePayloadSize: c.MaxControlLine + c.MaxPayload,
+		ReleaseWebsocketPayload:      true,
+	}
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return fmt.Errorf("edge: TLS: %w", err)
+		}
+		conf.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		conf.AddrsTLS = []string{ln.Addr().String()}
+	} else {
+		conf.Addrs = []string{ln.Addr().String()}
+	}
+	e.engine = nbhttp.NewEngine(conf)
+	u := websocket.NewUpgrader()
+	u.KeepaliveTime = e.readTimeout()
+	u.HandshakeTimeout = c.ConnectTimeout
+	u.MessageLengthLimit = c.MaxControlLine + c.MaxPayload
+	u.CheckOrigin = e.checkOrigin
+	u.OnMessage(func(c *websocket.Conn, _ websocket.MessageType, data []byte) {
+		if s, ok := c.Session().(*session); ok {
+			s.input(data)
+		}
+	})
+	u.OnClose(func(c *websocket.Conn, err error) {
+		if s, ok := c.Session().(*session); ok {
+			e.closed(s, err)
+		}
+	})
+	e.up = u
+	return nil
+}
+
+// readTimeout closes a viewer that sent nothing for this long: after the
+// keepalive sweep's Stale Connection, which comes first.
+func (e *Edge) readTimeout() time.Duration {
+	return e.cfg.PingInterval * time.Duration(e.cfg.MaxPingsOut+2)
+}
+
+// checkOrigin admits browsers from AllowedOrigins, and every client that
+// sends no Origin.
+func (e *Edge) checkOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o == "" || len(e.cfg.AllowedOrigins) == 0 || slices.Contains(e.cfg.AllowedOrigins, o)
+}
+
+// serveHTTP admits a viewer within the connection limits and upgrades it.
+func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !e.checkOrigin(r) {
+		e.m.refused.WithLabelValues("origin").Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	prefix := clientPrefix(r.RemoteAddr)
+	if reason := e.admit(prefix); reason != "" {
+		e.m.refused.WithLabelValues(reason).Inc()
+		http.Error(w, "maximum connections exceeded", http.StatusServiceUnavailable)
+		return
+	}
+	s := &session{e: e, prefix: prefix, born: time.Now()}
+	c, err := e.up.Upgrade(w, r, nil)
+	if err != nil {
+		e.release(s)
+		return
+	}
+	s.conn, s.closer = c.UnderlayerConn(), func() { _ = c.Close() }
+	c.SetSession(s)
+	s.rearm() // CONNECT's timeout is the keepalive sweep's, with its -ERR
+	e.mu.Lock()
+	e.sessions[s] = struct{}{}
+	e.mu.Unlock()
+	e.m.accepted.Inc()
+	if nc, ok := s.conn.(*nbio.Conn); ok {
+		if gone, _ := nc.IsClosed(); gone { // closed before it had its session: OnClose missed it
+			e.closed(s, nil)
+			return
+		}
+	}
+	s.write(e.info)
+}
+
+// admit counts a connection in, or names the limit it is over.
+func (e *Edge) admit(prefix string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.total >= e.cfg.MaxConnections:
+		return "max_connections"
+	case prefix != "" && e.prefixes[prefix] >= e.cfg.MaxPerPrefix:
+		return "max_per_network"
+	}
+	e.prefixes[prefix]++
+	e.total++
+	e.m.conns.Inc()
+	e.m.prefixes.Set(float64(len(e.prefixes)))
+	return ""
+}
+
+// release counts a connection out.
+func (e *Edge) release(s *session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.sessions, s)
+	if e.prefixes[s.prefix]--; e.prefixes[s.prefix] <= 0 {
+		delete(e.prefixes, s.prefix)
+	}
+	e.total--
+	e.m.conns.Dec()
+	e.m.prefixes.Set(float64(len(e.prefixes)))
+}
+
+func (e *Edge) closed(s *session, err error) {
+	if s.released.Swap(true) {
+		return
+	}
+	reason := "client"
+	switch {
+	case errors.Is(err, nbio.ErrOverflow) || errors.Is(err, nbio.ErrWriteTimeout):
+		reason = "slow_consumer"
+	case errors.Is(err, nbio.ErrReadTimeout):
+		reason = "stale"
+	}
+	if !s.failed.Load() {
+		e.m.closed.WithLabelValues(reason).Inc()
+		e.log.Debug("viewer closed", "reason", reason, "err", err)
+	}
+	s.close()
+	e.release(s)
+}
+
+// clientPrefix is the client's network: its /24 (IPv4) or /64 (IPv6), or ""
+// for loopback, which is not limited.
+func clientPrefix(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsLoopback() {
+		return ""
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.Mask(net.CIDRMask(24, 32)).String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String()
+}
+
+// Run serves viewers until ctx ends.
+func (e *Edge) Run(ctx context.Context) error {
+	if err := e.engine.Start(); err != nil {
+		e.nc.Close()
+		return fmt.Errorf("edge: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { e.keepalive(ctx) })
+	wg.Go(func() { e.reportOccupancy(ctx) })
+	<-ctx.Done()
+	wg.Wait()
+	e.engine.Stop()
+	e.nc.Close()
+	return nil
+}
+
+// Close releases an edge that was built but will not Run.
+func (e *Edge) Close() {
+	e.nc.Close()
+	_ = e.cfg.Listener.Close()
+}
+
+// Ready reports whether the upstream connection is up.
+func (e *Edge) Ready() error {
+	if !e.nc.IsConnected() {
+		return errors.New("edge: not connected to the upstream")
+	}
+	return nil
+}
+
+// URL is where viewers connect, e.g. ws://127.0.0.1:9222.
+func (e *Edge) URL() string {
+	scheme := "ws"
+	if e.cfg.TLSCert != "" {
+		scheme = "wss"
+	}
+	return scheme + "://" + e.cfg.Listener.Addr().String()
+}
+
+// keepalive pings viewers every PingInterval, closing those that left
+// MaxPingsOut pings unanswered, and closes connections that sent no
+// CONNECT within ConnectTimeout.
+func (e *Edge) keepalive(ctx context.Context) {
+	tick := min(time.Second, e.cfg.ConnectTimeout/2, e.cfg.PingInterval)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	lastPing := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			ping := now.Sub(lastPing) >= e.cfg.PingInterval
+			if ping {
+				lastPing = now
+			}
+			e.sweep(now, ping)
+		}
+	}
+}
+
+func (e *Edge) sweep(now time.Time, ping bool) {
+	e.mu.Lock()
+	all := make([]*session, 0, len(e.sessions))
+	for s := range e.sessions {
+		all = append(all, s)
+	}
+	e.mu.Unlock()
+	for _, s := range all {
+		s.mu.Lock()
+		connected, arm := s.connected, s.connected && !s.armed && now.Sub(s.born) > e.cfg.ConnectTimeout/2
+		if arm {
+			s.armed = true
+			s.rearm()
+		}
+		s.mu.Unlock()
+		switch {
+		case !connected && now.Sub(s.born) > e.cfg.ConnectTimeout:
+			s.fail(errAuthTimeout, "connect_timeout")
+		case !ping || !connected:
+		case int(s.pingsOut.Add(1)) > e.cfg.MaxPingsOut:
+			s.fail(errStale, "stale")
+		default:
+			s.writeDeadlined(framePing)
+		}
+	}
+}
