@@ -177,13 +177,14 @@ func settings(o *server.Options) confSettings {
 }
 
 // TestKubernetesConfMatchesRepository: the ConfigMaps' hub.conf and
-// leaf.conf are nats.conf and deploy/leaf-b.conf with a pod's addresses:
-// the same users, permissions, accounts and limits.
+// leaf.conf are nats.conf and deploy/leaf-b.conf with a pod's addresses
+// (and leaf-b.conf's optional "#EDGE " lines on, for edge.yaml): the same
+// users, permissions, accounts and limits.
 func TestKubernetesConfMatchesRepository(t *testing.T) {
 	m := loadManifests(t)
-	for _, tc := range []struct{ configMap, key, command, repo, from string }{
-		{"emostream-hub", "hub.conf", "hub", "../nats.conf", "INGEST_PERMISSIONS"},
-		{"emostream-leaf", "leaf.conf", "leaf", "leaf-b.conf", "accounts {"},
+	for _, tc := range []struct{ configMap, key, command, repo, from, on string }{
+		{"emostream-hub", "hub.conf", "hub", "../nats.conf", "INGEST_PERMISSIONS", ""},
+		{"emostream-leaf", "leaf.conf", "leaf", "leaf-b.conf", "accounts {", "#EDGE "},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			cm, ok := m.configMaps[tc.configMap]
@@ -194,14 +195,21 @@ func TestKubernetesConfMatchesRepository(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, want := confBlock(cm.Data[tc.key], tc.from), confBlock(string(b), tc.from)
+			repo := string(b)
+			if tc.on != "" {
+				if !strings.Contains(repo, tc.on) {
+					t.Fatalf("%s has no %q lines", tc.repo, tc.on)
+				}
+				repo = strings.ReplaceAll(repo, tc.on, "")
+			}
+			got, want := confBlock(cm.Data[tc.key], tc.from), confBlock(repo, tc.from)
 			if got == "" || got != want {
 				t.Errorf("ConfigMap %s %s: the block from %q to leafnodes differs from %s; copy it again:\n%s",
 					tc.configMap, tc.key, tc.from, tc.repo, want)
 			}
 			setConfSecrets(t)
 			g := settings(loadConf(t, tc.command, writeConf(t, tc.key, cm.Data[tc.key])))
-			w := settings(loadConf(t, tc.command, writeConf(t, tc.key, loopbackPorts(string(b)))))
+			w := settings(loadConf(t, tc.command, writeConf(t, tc.key, loopbackPorts(repo))))
 			if g != w {
 				t.Errorf("%s settings %+v, %s has %+v", tc.key, g, tc.repo, w)
 			}

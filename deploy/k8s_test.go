@@ -166,7 +166,7 @@ func replicas(n *int32) int32 {
 }
 
 // stageReplicas is how many pods each stage runs, at least (ingest, leaf,
-// bridge: any number; the processor: one active, one hot standby) or
+// edge, bridge: any number; the processor: one active, one hot standby) or
 // exactly (the hub, one node until the HA issue).
 var stageReplicas = map[string]struct {
 	kind     string
@@ -176,6 +176,7 @@ var stageReplicas = map[string]struct {
 	"bridge":    {"Deployment", 2, 1 << 20},
 	"processor": {"Deployment", 2, 2},
 	"leaf":      {"Deployment", 2, 1 << 20},
+	"edge":      {"Deployment", 2, 1 << 20},
 	"hub":       {"StatefulSet", 1, 1},
 }
 
@@ -226,6 +227,10 @@ func checkWorkload(t *testing.T, m *manifests, w *workload) string {
 	}
 	checkContainer(t, c)
 	checkCredentials(t, command, flags)
+	checkEdgeFlags(t, command, flags, "")
+	if command == "edge" {
+		checkEdgeUpstream(t, m, flags)
+	}
 	checkFiles(t, &w.pod.Spec, flags)
 	checkEnv(t, c)
 	ln := listeners(t, m, w, flags)
@@ -295,7 +300,8 @@ func checkContainer(t *testing.T, c *corev1.Container) {
 
 // stageUsers are the hub users of the stages (docs/operations.md, "Stage
 // credentials"): each stage connects as its own.
-var stageUsers = map[string]string{"ingest": "ingest", "bridge": "bridge", "processor": "processor", "match ls": "admin"}
+var stageUsers = map[string]string{"ingest": "ingest", "bridge": "bridge", "processor": "processor", "match ls": "admin",
+	"edge": "edge"}
 
 // checkCredentials: a stage connects to the hub as its own user with a
 // password file, and to Kafka as its own SASL user; no secret is a flag.
@@ -407,6 +413,7 @@ var listenFlags = map[string][]string{
 	"processor": {"metrics"},
 	"hub":       {"nats", "leafnodes", "monitor"},
 	"leaf":      {"ws", "leafnodes", "monitor", "pprof"},
+	"edge":      {"listen", "metrics", "pprof"},
 }
 
 // listeners lists where the container's process listens: its address
@@ -442,6 +449,7 @@ func checkProbes(t *testing.T, command string, c *corev1.Container) {
 	want := map[string][2]string{ // readiness, liveness
 		"ingest": {"/readyz", "/healthz"}, "bridge": {"/readyz", "/healthz"}, "processor": {"/readyz", "/healthz"},
 		"hub": {"/healthz", "/healthz"}, "leaf": {"/healthz", "/healthz"},
+		"edge": {"/readyz", "/healthz"},
 	}[command]
 	for i, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
 		what := [2]string{"readinessProbe", "livenessProbe"}[i]

@@ -68,6 +68,7 @@ func (u unit) get(section, key string) string {
 var unitStages = map[string]string{
 	"emostream-ingest.service": "ingest", "emostream-bridge.service": "bridge",
 	"emostream-processor.service": "processor", "emostream-hub.service": "hub", "emostream-leaf@.service": "leaf",
+	"emostream-edge.service": "edge",
 }
 
 // hardening are [Service] settings every unit has, with their values.
@@ -119,6 +120,7 @@ func checkUnit(t *testing.T, u unit, stage string) {
 		t.Error("want DynamicUser=yes or a dedicated User=")
 	}
 	checkUnitLimits(t, u, stage)
+	checkEdgeFlags(t, command, flags, u.get("Service", "LimitNOFILE"))
 	checkUnitSecrets(t, u, stage, flags)
 	checkCredentials(t, command, flags)
 	checkUnitListeners(t, flags)
@@ -127,7 +129,7 @@ func checkUnit(t *testing.T, u unit, stage string) {
 func checkUnitLimits(t *testing.T, u unit, stage string) {
 	t.Helper()
 	want := int64(65536)
-	if stage == "ingest" || stage == "leaf" { // one file per viewer or HTTP connection
+	if stage == "ingest" || stage == "leaf" || stage == "edge" { // one file per viewer or HTTP connection
 		want = 1 << 20
 	}
 	if n, err := strconv.ParseInt(u.get("Service", "LimitNOFILE"), 10, 64); err != nil || n < want {
