@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/fanout"
-	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -29,25 +29,7 @@ type world struct {
 
 func startWorld(t testing.TB) *world {
 	t.Helper()
-	h, err := fanout.NewHub(fanout.HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0",
-		LeafListen: "127.0.0.1:0", Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Shutdown)
-	nc := connect(t, h.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.EnsureStream(ctx, js, streams.Swarms(streams.Config{})); err != nil {
-		t.Fatal(err)
-	}
+	h, js := testhub.Start(t)
 	return &world{hub: h, js: js}
 }
 

@@ -1,0 +1,47 @@
+// Package testhub starts a hub for tests in the test process: random
+// loopback ports, no client credentials, and the swarm stream, with a
+// stage connection to publish swarms. It reads and writes nothing else.
+package testhub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/testenv"
+)
+
+// Start runs a hub until the test ends and returns it with a JetStream
+// context on a connection to it.
+func Start(t testing.TB) (*fanout.Hub, jetstream.JetStream) {
+	t.Helper()
+	h, err := fanout.NewHub(fanout.HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0",
+		LeafListen: "127.0.0.1:0", Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Shutdown)
+	nc, err := nats.Connect(h.ClientURL())
+	if err != nil {
+		t.Fatalf("connecting to the hub: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := streams.EnsureStream(ctx, js, streams.Swarms(streams.Config{})); err != nil {
+		t.Fatal(err)
+	}
+	return h, js
+}
