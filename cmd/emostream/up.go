@@ -25,7 +25,7 @@ const (
 func init() {
 	register(&command{
 		name:    "up",
-		summary: "run the whole pipeline on this machine: Kafka broker, ingest, bridge, processor, NATS hub and leaves",
+		summary: "run the whole pipeline on this machine: Kafka broker, ingest, bridge, processor, NATS hub, leaves and their viewer edges",
 		run:     runUp,
 	})
 }
