@@ -98,6 +98,7 @@ type Watcher struct {
 
 	lastStart, lastEnd time.Time
 	lastSeq            uint64
+	empty              bool   // the join found nothing stored: every stored swarm of the match came after it
 	lost               string // why the windows after the last shown may be missing; "" if none are
 	reconnects         uint64
 	timeout            time.Duration // of one stored read
@@ -198,13 +199,17 @@ func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 // missedBefore reports whether stored swarms may be missing between the
 // last shown one and the live swarm s: s is the match's and starts after the
 // last shown window ended, and its Nats-Last-Sequence (the match's previous
-// stored swarm) is not the last shown one. Without that header (a live
+// stored swarm) is not the last shown one; with nothing shown yet, when the
+// join found nothing stored and s is not the match's first. Without that header (a live
 // message not republished by the stream), only a sequence right after the
 // last shown one rules a gap out. Windows without reactions have no swarm,
 // so quiet stretches cost no request when the header is there.
 func (w *Watcher) missedBefore(s storedSwarm) bool {
-	if !s.valid || s.match != w.cfg.Match || w.lastSeq == 0 || !s.start.After(w.lastEnd) {
+	if !s.valid || s.match != w.cfg.Match || !s.start.After(w.lastEnd) {
 		return false
+	}
+	if w.lastSeq == 0 { // nothing shown: missed only if the join found nothing stored and one was since
+		return w.empty && s.hasPrev && s.prev > 0
 	}
 	if s.hasPrev {
 		return s.prev > w.lastSeq
