@@ -99,17 +99,20 @@ func (w *Watcher) fallback(ctx context.Context, until uint64) error {
 	return w.latest(ctx)
 }
 
-// latest shows the match's last stored swarm. Nothing shown yet and a 404
-// (the stream holds none of the match), it notes the join found it empty.
+// latest shows the match's last stored swarm and notes the join answered.
+// Nothing shown yet and a 404 (the stream holds none of the match), it
+// notes the join found it empty.
 func (w *Watcher) latest(ctx context.Context) error {
 	w.stats.Requests.Add(1)
 	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil, w.timeout)
 	switch {
 	case errors.Is(err, errNoStream):
-		return nil // no stream reachable: live swarms only
+		return nil // no stream reachable: live swarms until the join reads again
 	case err != nil:
 		return err
-	case msg == nil:
+	}
+	w.joined = true
+	if msg == nil {
 		w.empty = w.lastSeq == 0
 		return nil
 	}

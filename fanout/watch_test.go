@@ -553,3 +553,23 @@ func TestWatchJoinedEmpty(t *testing.T) {
 		t.Errorf("gaps %+v, want none", g)
 	}
 }
+
+// TestWatchJoinRetried: a viewer whose late join got no answer (no stream
+// reachable yet) reads it again, so the swarm stored meanwhile, never live,
+// is shown.
+func TestWatchJoinRetried(t *testing.T) {
+	h := startHub(t)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	waitFor(t, 5*time.Second, func() bool { return w.Stats().Requests.Load() >= 1 }, "the join's latest get")
+	js := stageJS(t, h)
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 1)
+	w.waitLast(t, 1)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 2)
+	w.waitLast(t, 2)
+	if got := w.r.got(); !slices.Equal(got, span(1, 2)) {
+		t.Errorf("windows %v, want 1…2", got)
+	}
+}
