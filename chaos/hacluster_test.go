@@ -178,7 +178,7 @@ func newHARun(t testing.TB, seed uint64, reg *region) (*run, *haCluster) {
 	c := startHACluster(t, reg)
 	r := &run{t: t, c: c.cluster, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
-	r.v = c.startViewer()
+	r.v = c.startViewer(r.l)
 	return r, c
 }
 
