@@ -40,8 +40,33 @@ type viewer struct {
 	last     map[string]time.Time // match → window_start of the last shown
 	disorder int                  // swarms shown with a window not after the last shown
 	latest   int                  // swarms shown by a late join
+	how      map[string]shownAs   // swarm Nats-Msg-Id → how it was first shown
 	restarts int                  // Watcher.Run ended with an error and was run again
 	lastErr  string
+}
+
+// shownAs is how a window reached a viewer: its source, when the processor
+// published it and when it was shown.
+type shownAs struct {
+	src           fanout.Source
+	published, at time.Time
+}
+
+// shownSince tells how the windows published in [from, to) were shown:
+// windows per source, and the longest time from publish to shown.
+func (v *viewer) shownSince(from, to time.Time) (map[string]int, time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := map[string]int{}
+	var worst time.Duration
+	for _, h := range v.how {
+		if h.published.Before(from) || !h.published.Before(to) {
+			continue
+		}
+		n[h.src.String()]++
+		worst = max(worst, h.at.Sub(h.published))
+	}
+	return n, worst
 }
 
 // matchesPerConn bounds the matches one viewer connection watches.
@@ -60,7 +85,8 @@ type viewerStats struct {
 func (c *cluster) startViewer(l *ledger) *viewer {
 	c.t.Helper()
 	v := &viewer{t: c.t, url: cmp.Or(c.wsURL, "ws://"+c.addr["ws"]), watchers: map[string]*fanout.Watcher{},
-		got: map[string]int{}, gotAt: map[string]time.Time{}, tails: map[string]bool{}, last: map[string]time.Time{}}
+		got: map[string]int{}, gotAt: map[string]time.Time{}, tails: map[string]bool{}, last: map[string]time.Time{},
+		how: map[string]shownAs{}}
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	c.t.Cleanup(func() {
 		v.cancel()
@@ -152,6 +178,9 @@ func (v *viewer) shown(match string, b []byte, src fanout.Source) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.got[sw.MsgID()]++
+	if _, ok := v.how[sw.MsgID()]; !ok {
+		v.how[sw.MsgID()] = shownAs{src: src, published: sw.PublishedAt, at: time.Now()}
+	}
 	if src == fanout.SourceLatest {
 		v.latest++
 	}
