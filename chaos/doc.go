@@ -4,8 +4,12 @@
 // in which every event has a unique event_id and every request is recorded
 // as acked, rejected or unknown, inject faults (kill -9 and restart,
 // SIGSTOP/SIGCONT, a truncated Kafka log), and then account for every event
-// against the swarms stored in EMOSTREAM_SWARMS and those a WebSocket viewer
-// received.
+// against the swarms stored in EMOSTREAM_SWARMS and those WebSocket viewers
+// were shown: a fanout.Watcher per match (late join, live swarms, gap
+// recovery), started before the match's first request. After the load each
+// match gets one tail event (an emoji no other request sends), so that, as
+// in a match that goes on, its last window comes after the faults and a
+// viewer's gap rule has a live window to notice what it missed.
 //
 // "go test ./chaos" runs the short version (one seeded sequence of faults
 // across all stages, and the truncated-log check); "go test -tags chaos

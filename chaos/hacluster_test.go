@@ -178,7 +178,7 @@ func newHARun(t testing.TB, seed uint64, reg *region) (*run, *haCluster) {
 	c := startHACluster(t, reg)
 	r := &run{t: t, c: c.cluster, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
-	r.v = c.startViewer()
+	r.v = c.startViewer(r.l)
 	return r, c
 }
 
@@ -256,6 +256,15 @@ func (r *run) partition(ctx context.Context, c *haCluster, reg *region, hold tim
 		return
 	}
 	r.t.Logf("healed: a probe reached the viewer %v later", d.Round(time.Millisecond))
+	r.t.Cleanup(func() { // the windows published around the heal, once every one was shown
+		for _, p := range []struct {
+			name     string
+			from, to time.Time
+		}{{"during the partition", t0.Add(-hold), t0}, {"in the 10s after the heal", t0, t0.Add(10 * time.Second)}} {
+			n, worst := r.v.shownSince(p.from, p.to)
+			r.t.Logf("windows published %s, shown by source: %v; the last shown %v after its publish", p.name, n, worst.Round(time.Millisecond))
+		}
+	})
 }
 
 // TestHARegions runs the hub cluster with the leaf cluster in a network

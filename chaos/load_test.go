@@ -28,9 +28,12 @@ const (
 
 // request is one POST of 1..maxEvents events of one match, unique to the
 // request, so that the swarm stream's counts of that match are exactly the
-// request's events counted once, twice, or not at all.
+// request's events counted once, twice, or not at all. A match's one other
+// request is its tail (tail true): one event of tailEmoji, which no other
+// request sends, so the two are told apart by emoji.
 type request struct {
 	match string
+	tail  bool
 	body  []byte
 	want  map[string]int64 // events per emoji
 	n     int64
@@ -51,7 +54,17 @@ type ledger struct {
 	ackedEvents, attempts atomic.Int64
 	// retryFor bounds how long a request is retried after its first try.
 	retryFor time.Duration
+	// onMatch, if set, is called with each new match before its first
+	// request is built (the viewer starts watching it).
+	onMatch func(match string)
+	tailed  map[string]bool // matches given their tail request
 }
+
+// tailEmoji is the emoji of tail requests only; loadEmojis are the others.
+var (
+	tailEmoji  = wire.DefaultEmojis[len(wire.DefaultEmojis)-1]
+	loadEmojis = wire.DefaultEmojis[:len(wire.DefaultEmojis)-1]
+)
 
 // Client timeouts: shorter than ingest's own 5s produce timeout, so a
 // stalled pipeline shows up as unknown requests, which are then retried.
@@ -73,20 +86,65 @@ type jsonEvent struct {
 // newRequest builds request i of a run; rng decides its size and emojis.
 func (l *ledger) newRequest(prefix string, i int, rng *rand.Rand, maxEvents int) *request {
 	r := &request{match: fmt.Sprintf("%s-%d", prefix, i), want: map[string]int64{}}
+	if l.onMatch != nil {
+		l.onMatch(r.match)
+	}
 	n := 1 + rng.IntN(maxEvents)
 	evs := make([]jsonEvent, n)
 	for j := range evs {
-		e := wire.DefaultEmojis[rng.IntN(len(wire.DefaultEmojis))]
+		e := loadEmojis[rng.IntN(len(loadEmojis))]
 		evs[j] = jsonEvent{UserID: fmt.Sprintf("u%d-%d", i, j), MatchID: r.match, EmojiType: e,
 			EventID: fmt.Sprintf("%s-%d-%d", prefix, i, j)}
 		r.want[e]++
 	}
-	r.n = int64(n)
+	return l.add(r, evs)
+}
+
+// add completes r with the body of evs and records it.
+func (l *ledger) add(r *request, evs []jsonEvent) *request {
+	r.n = int64(len(evs))
 	r.body, _ = json.Marshal(evs)
 	l.mu.Lock()
 	l.reqs = append(l.reqs, r)
 	l.mu.Unlock()
 	return r
+}
+
+// newTails builds the tail request of every match that has none yet: one
+// event of tailEmoji, so each match's last window comes after the run's
+// faults, as a match goes on after a fault (a viewer's gap rule fetches
+// the windows it missed when the match's next one arrives).
+func (l *ledger) newTails() []*request {
+	l.mu.Lock()
+	var matches []string
+	for _, r := range l.reqs {
+		if !l.tailed[r.match] {
+			if l.tailed == nil {
+				l.tailed = map[string]bool{}
+			}
+			l.tailed[r.match] = true
+			matches = append(matches, r.match)
+		}
+	}
+	l.mu.Unlock()
+	out := make([]*request, 0, len(matches))
+	for _, m := range matches {
+		r := &request{match: m, tail: true, want: map[string]int64{tailEmoji: 1}}
+		out = append(out, l.add(r, []jsonEvent{{UserID: "tail", MatchID: m, EmojiType: tailEmoji, EventID: m + "-tail"}}))
+	}
+	return out
+}
+
+// countedOf is the part of a match's stored counts that r's events make:
+// its tail emoji, or every other.
+func (r *request) countedOf(all map[string]int64) map[string]int64 {
+	got := map[string]int64{}
+	for e, n := range all {
+		if (e == tailEmoji) == r.tail {
+			got[e] = n
+		}
+	}
+	return got
 }
 
 // send posts r until it is acked or rejected, or retryFor passes, always
@@ -165,15 +223,8 @@ func isTimeout(err error) bool {
 // stop is closed or n were sent, and returns when every sent one settled.
 func (l *ledger) load(ctx context.Context, stop <-chan struct{}, prefix string, seed uint64, n, workers int, rate float64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	next := make(chan *request)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for r := range next {
-				l.send(ctx, r)
-			}
-		})
-	}
+	next, wait := l.senders(ctx, workers)
+	defer wait()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 dispatch:
@@ -187,8 +238,21 @@ dispatch:
 		}
 		next <- l.newRequest(prefix, i, rng, 20)
 	}
-	close(next)
-	wg.Wait()
+}
+
+// senders starts workers goroutines that send each request put on next;
+// wait stops them once the requests put settled.
+func (l *ledger) senders(ctx context.Context, workers int) (next chan<- *request, wait func()) {
+	ch := make(chan *request)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for r := range ch {
+				l.send(ctx, r)
+			}
+		})
+	}
+	return ch, func() { close(ch); wg.Wait() }
 }
 
 // snapshot copies what the ledger knows, for the verdict.

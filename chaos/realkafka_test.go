@@ -76,7 +76,7 @@ func newRealRun(t *testing.T, seed uint64) (*run, *testenv.RealKafka) {
 	c := startRealCluster(t, rk)
 	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
-	r.v = c.startViewer()
+	r.v = c.startViewer(r.l)
 	return r, rk
 }
 

@@ -49,7 +49,7 @@ func newRun(t testing.TB, seed uint64, extra map[string][]string) *run {
 	c := startCluster(t, extra)
 	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
-	r.v = c.startViewer()
+	r.v = c.startViewer(r.l)
 	return r
 }
 
@@ -155,11 +155,41 @@ func (r *run) probes(ctx context.Context, t0 time.Time, n int, interval time.Dur
 	return -1
 }
 
-// settle sends two rounds of sentinel events, one request per user, and
-// waits until a viewer received every one: everything acked before them
-// has then been read by the bridges and merged by the processor.
+// settle ends every match with its tail request (ledger.newTails), sends
+// two rounds of sentinel events, one request per user, and waits until a
+// viewer received every one: everything acked before them has then been
+// read by the bridges and merged by the processor. Then it waits until the
+// viewer showed every acked tail: a watcher shows a match's tail only after
+// the match's windows it missed before, or after reporting them lost.
 func (r *run) settle(ctx context.Context) {
 	r.t.Helper()
+	tails := r.l.newTails()
+	sendAll(ctx, r.l, tails, 8)
+	r.sentinels(ctx)
+	ok := testenv.Until(r.settleFor, func() bool {
+		for _, q := range tails {
+			if q.outcome() == acked && !r.v.tailSeen(q.match) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		r.note("not every acked tail reached the viewer within %v", r.settleFor)
+	}
+}
+
+// sendAll sends reqs from workers goroutines and returns when each settled.
+func sendAll(ctx context.Context, l *ledger, reqs []*request, workers int) {
+	next, wait := l.senders(ctx, workers)
+	for _, q := range reqs {
+		next <- q
+	}
+	wait()
+}
+
+// sentinels is settle's two rounds of sentinel events.
+func (r *run) sentinels(ctx context.Context) {
 	for round := range 2 {
 		r.settles++
 		var reqs []*request
@@ -208,6 +238,7 @@ func (r *run) finish(scenario string) *tally {
 	tl := classify(r.l.snapshot(), st, k, r.v.deliveries())
 	tl.Scenario, tl.Seed, tl.Recovery, tl.Notes = scenario, r.seed, r.recovery, r.notes
 	tl.Crashes = r.c.crashes()
+	tl.Viewer = r.v.stats()
 	report(r.t, tl)
 	return tl
 }

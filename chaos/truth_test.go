@@ -1,14 +1,11 @@
 package chaos
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
@@ -90,8 +87,8 @@ func (c *cluster) matchTotal(ctx context.Context, match string) int64 {
 // inKafka is what the events topic holds, per match: records, and copies of
 // each event_id (a producer retry or a client retry stores a second copy).
 type inKafka struct {
-	records map[string]int64
-	copies  map[string]int // event_id → records
+	records map[string]int64 // by match, a tail's apart (recordKey)
+	copies  map[string]int   // event_id → records
 }
 
 // readKafka reads every partition of the topic from its start to its end.
@@ -133,67 +130,16 @@ func (c *cluster) readPartition(ctx context.Context, p int, k *inKafka) error {
 		if err := wire.DecodeRecord(m.Value, &rec); err != nil {
 			continue
 		}
-		k.records[rec.MatchID]++
+		k.records[recordKey(rec.MatchID, rec.EmojiType == tailEmoji)]++
 		k.copies[rec.EventID]++
 	}
 	return nil
 }
 
-// viewer is a NATS WebSocket client of the leaf subscribed to every live
-// swarm, as the web client is to one match.
-type viewer struct {
-	nc       *nats.Conn
-	mu       sync.Mutex
-	got      map[string]int // swarm Nats-Msg-Id → deliveries
-	gotAt    map[string]time.Time
-	reconned int
-}
-
-func (c *cluster) startViewer() *viewer {
-	c.t.Helper()
-	v := &viewer{got: map[string]int{}, gotAt: map[string]time.Time{}}
-	nc, err := nats.Connect(cmp.Or(c.wsURL, "ws://"+c.addr["ws"]), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
-		nats.ReconnectHandler(func(*nats.Conn) { v.mu.Lock(); v.reconned++; v.mu.Unlock() }))
-	if err != nil {
-		c.t.Fatalf("viewer: %v", err)
+// recordKey is a match's key in inKafka.records: its tail event apart.
+func recordKey(match string, tail bool) string {
+	if tail {
+		return match + " tail"
 	}
-	c.t.Cleanup(nc.Close)
-	_, err = nc.Subscribe(wire.LiveSubjects, func(m *nats.Msg) {
-		sw, err := wire.DecodeSwarm(m.Data)
-		if err != nil {
-			return
-		}
-		v.mu.Lock()
-		v.got[sw.MsgID()]++
-		if _, ok := v.gotAt[sw.MatchID]; !ok {
-			v.gotAt[sw.MatchID] = time.Now()
-		}
-		v.mu.Unlock()
-	})
-	if err != nil {
-		c.t.Fatalf("viewer subscribe: %v", err)
-	}
-	if err := nc.Flush(); err != nil {
-		c.t.Fatalf("viewer flush: %v", err)
-	}
-	v.nc = nc
-	return v
-}
-
-// seen reports when the viewer first received a swarm of match.
-func (v *viewer) seen(match string) (time.Time, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t, ok := v.gotAt[match]
-	return t, ok
-}
-
-func (v *viewer) deliveries() map[string]int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make(map[string]int, len(v.got))
-	for k, n := range v.got {
-		out[k] = n
-	}
-	return out
+	return match
 }

@@ -24,6 +24,7 @@ type tally struct {
 	LostBeforeKafka, KafkaCopies           int64 // acked but absent from Kafka; extra copies of an event_id in Kafka
 	ViewerMissed, ViewerDup                int   // stored windows a viewer never got, or got twice
 	Windows                                int
+	Viewer                                 viewerStats
 	Recovery                               []time.Duration
 	Notes, Crashes                         []string
 }
@@ -63,7 +64,7 @@ func classify(reqs []*request, st *stored, k *inKafka, viewed map[string]int) *t
 	for _, r := range reqs {
 		ours[r.match] = true
 		tl.Events += r.n
-		got := st.counts[r.match]
+		got := r.countedOf(st.counts[r.match])
 		for _, n := range got {
 			tl.Counted += n
 		}
@@ -81,7 +82,7 @@ func classify(reqs []*request, st *stored, k *inKafka, viewed map[string]int) *t
 			default:
 				tl.Mismatch += r.n
 			}
-			if k.records[r.match] == 0 {
+			if k.records[recordKey(r.match, r.tail)] == 0 {
 				tl.LostBeforeKafka += r.n
 			}
 		case unknown:
@@ -145,10 +146,11 @@ func (tl *tally) row() string {
 		}
 		rec = append(rec, d.Round(100*time.Millisecond).String())
 	}
-	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d/%d | %d | %d/%d | %s |",
+	v := tl.Viewer
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d/%d | %d | %d/%d (recovered %d, by late join %d, unrecoverable %d, dropped %d) | %s |",
 		tl.Scenario, tl.Seed, tl.Requests, tl.Acked, tl.Once+tl.UnknownCounted, tl.Lost, tl.Double,
 		tl.Unknown, tl.UnknownCounted, tl.Rejected, tl.RejectedCounted+tl.Phantom, tl.Mismatch,
-		tl.KafkaCopies, tl.ViewerMissed, tl.Windows, strings.Join(rec, " "))
+		tl.KafkaCopies, tl.ViewerMissed, tl.Windows, v.Recovered, v.Latest, v.Unrecoverable, v.Dropped, strings.Join(rec, " "))
 }
 
 // report logs the tally, appends its row to $EMOSTREAM_CHAOS_REPORT when
@@ -179,6 +181,12 @@ func report(t testing.TB, tl *tally) {
 	check("never sent but counted", tl.Phantom)
 	if tl.ViewerDup != 0 {
 		t.Errorf("a viewer received %d windows more than once", tl.ViewerDup)
+	}
+	if tl.ViewerMissed != 0 {
+		t.Errorf("viewers missed %d of %d stored windows (recovery: %+v)", tl.ViewerMissed, tl.Windows, tl.Viewer)
+	}
+	if tl.Viewer.Disorder != 0 {
+		t.Errorf("viewers were shown %d swarms out of window order", tl.Viewer.Disorder)
 	}
 	for _, c := range tl.Crashes {
 		t.Errorf("a stage crashed: %s", c)

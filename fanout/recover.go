@@ -51,25 +51,28 @@ func parseSwarm(msg *nats.Msg) storedSwarm {
 
 // catchUp shows the stored swarms after the last shown one, in order, up to
 // but not including stream sequence until (0: up to the newest). Nothing
-// shown yet, it shows the latest stored swarm instead (late join).
+// shown yet, it shows the latest stored swarm instead (late join), unless
+// the join found nothing stored: then every stored swarm came after the
+// join, and it shows them all from the first.
 //
 // Its first request asks for the last shown sequence itself: the stream
 // drops a match's swarms oldest first, so while the last shown one is stored,
 // every later one is too; when it is gone, the windows up to the first stored
 // one are reported as a gap.
 func (w *Watcher) catchUp(ctx context.Context, until uint64) error {
-	if w.lastSeq == 0 {
+	if w.lastSeq == 0 && !w.empty {
 		if until != 0 {
 			return nil
 		}
 		return w.latest(ctx)
 	}
-	from := w.lastSeq
+	from := max(w.lastSeq, 1)
 	for i := range w.cfg.MaxRecovery {
 		s, found, err := w.next(ctx, from)
 		switch {
 		case err != nil:
 			return err // the next recovery starts again from the last shown
+		case w.lastSeq == 0: // joined empty: nothing before the first stored is missing
 		case i == 0 && found && s.seq == w.lastSeq:
 			w.lost = "" // every later swarm is stored
 		case i == 0:
@@ -96,12 +99,22 @@ func (w *Watcher) fallback(ctx context.Context, until uint64) error {
 	return w.latest(ctx)
 }
 
-// latest shows the match's last stored swarm.
+// latest shows the match's last stored swarm and notes the join answered.
+// Nothing shown yet and a 404 (the stream holds none of the match), it
+// notes the join found it empty.
 func (w *Watcher) latest(ctx context.Context) error {
 	w.stats.Requests.Add(1)
 	msg, err := storedGet(ctx, w.nc, wire.LatestSwarmRequest(w.cfg.Match), nil, w.timeout)
-	if err != nil || msg == nil {
+	switch {
+	case errors.Is(err, errNoStream):
+		return nil // no stream reachable: live swarms until the join reads again
+	case err != nil:
 		return err
+	}
+	w.joined = true
+	if msg == nil {
+		w.empty = w.lastSeq == 0
+		return nil
 	}
 	w.show(parseSwarm(msg), SourceLatest)
 	return nil
@@ -121,6 +134,9 @@ func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, erro
 // (the viewer protocol's "next"); found is false when there is none.
 func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64, timeout time.Duration) (s storedSwarm, found bool, err error) {
 	msg, err := storedGet(ctx, nc, wire.SwarmsGet, wire.SwarmsAfter(match, seq), timeout)
+	if errors.Is(err, errNoStream) {
+		err = nil
+	}
 	if err != nil || msg == nil {
 		return s, false, err
 	}
@@ -134,21 +150,28 @@ func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64, tim
 // direct get, the viewer's late join), or nil if there is none.
 func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, error) {
 	msg, err := storedGet(ctx, nc, wire.LatestSwarmRequest(match), nil, getTimeout)
+	if errors.Is(err, errNoStream) {
+		err = nil
+	}
 	if err != nil || msg == nil {
 		return nil, err
 	}
 	return msg.Data, nil
 }
 
-// storedGet sends a direct get and returns its answer, or nil for none
-// (404, or no stream yet), waiting at most timeout.
+// errNoStream: a direct get had no responders (no stream yet, or none
+// reachable, e.g. on a leaf cut off from the hub).
+var errNoStream = errors.New("no responders for the swarm stream")
+
+// storedGet sends a direct get and returns its answer, nil for a 404, or
+// errNoStream, waiting at most timeout.
 func storedGet(ctx context.Context, nc *nats.Conn, subject string, body []byte, timeout time.Duration) (*nats.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg, err := nc.RequestWithContext(ctx, subject, body)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return nil, nil // no stream yet: live swarms only
+		return nil, errNoStream
 	case err != nil:
 		return nil, fmt.Errorf("reading a stored swarm (%s): %w", subject, err)
 	}

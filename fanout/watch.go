@@ -98,6 +98,8 @@ type Watcher struct {
 
 	lastStart, lastEnd time.Time
 	lastSeq            uint64
+	joined             bool   // the late join's read was answered (a swarm or 404)
+	empty              bool   // the join found nothing stored: every stored swarm of the match came after it
 	lost               string // why the windows after the last shown may be missing; "" if none are
 	reconnects         uint64
 	timeout            time.Duration // of one stored read
@@ -135,7 +137,8 @@ func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte
 
 // Run watches until ctx ends (then it returns nil) or the connection closes.
 // It subscribes to the live subject, shows the latest stored swarm (late
-// join), then live ones. After a reconnect, or when a live swarm starts after
+// join; while that read gets no answer, it tries again every second until
+// it has one or a swarm was shown), then live ones. After a reconnect, or when a live swarm starts after
 // the last shown window ended, it first reads the stored swarms after the
 // last shown one ("next", bounded by MaxRecovery) and shows them in order.
 // A swarm is shown only if its match_id is the watched match and its window
@@ -147,9 +150,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 	w.reconnects = w.nc.Stats().Reconnects
-	if err := w.catchUp(ctx, 0); err != nil && ctx.Err() == nil {
-		return err
-	}
+	w.join(ctx)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, pollInterval)
 		msg, err := sub.NextMsgWithContext(wctx)
@@ -168,6 +169,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.reconnects = w.nc.Stats().Reconnects
 			err = w.catchUp(ctx, 0)
 		}
+		if err == nil {
+			w.join(ctx)
+		}
 		if err != nil && ctx.Err() == nil {
 			if w.nc.IsConnected() {
 				return err
@@ -176,6 +180,19 @@ func (w *Watcher) Run(ctx context.Context) error {
 				w.cfg.OnError(err) // the reconnect reads again
 			}
 		}
+	}
+}
+
+// join reads the latest stored swarm (late join) while nothing was shown
+// and no read answered: the stream may be out of reach for a while (no
+// responders or no answer on a leaf cut off the hub), and the windows
+// stored meanwhile are after the join. A failed read goes to OnError.
+func (w *Watcher) join(ctx context.Context) {
+	if w.joined || w.lastSeq != 0 {
+		return
+	}
+	if err := w.latest(ctx); err != nil && ctx.Err() == nil && w.cfg.OnError != nil {
+		w.cfg.OnError(err)
 	}
 }
 
@@ -198,13 +215,17 @@ func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 // missedBefore reports whether stored swarms may be missing between the
 // last shown one and the live swarm s: s is the match's and starts after the
 // last shown window ended, and its Nats-Last-Sequence (the match's previous
-// stored swarm) is not the last shown one. Without that header (a live
+// stored swarm) is not the last shown one; with nothing shown yet, when the
+// join found nothing stored and s is not the match's first. Without that header (a live
 // message not republished by the stream), only a sequence right after the
 // last shown one rules a gap out. Windows without reactions have no swarm,
 // so quiet stretches cost no request when the header is there.
 func (w *Watcher) missedBefore(s storedSwarm) bool {
-	if !s.valid || s.match != w.cfg.Match || w.lastSeq == 0 || !s.start.After(w.lastEnd) {
+	if !s.valid || s.match != w.cfg.Match || !s.start.After(w.lastEnd) {
 		return false
+	}
+	if w.lastSeq == 0 { // nothing shown: missed only if the join found nothing stored and one was since
+		return w.empty && s.hasPrev && s.prev > 0
 	}
 	if s.hasPrev {
 		return s.prev > w.lastSeq

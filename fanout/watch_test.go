@@ -525,3 +525,51 @@ func TestWatchRecoveryInterrupted(t *testing.T) {
 		t.Errorf("%d gaps, want none", n)
 	}
 }
+
+// TestWatchJoinedEmpty: a viewer that joined before the match's first
+// swarm and missed the first ones on the live path (stored, not
+// republished) reads them back when the next live one arrives: its
+// Nats-Last-Sequence says the match had swarms the viewer never saw.
+func TestWatchJoinedEmpty(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	nc := connect(t, h.ClientURL())
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	waitFor(t, 5*time.Second, func() bool { return w.Stats().Requests.Load() >= 1 }, "the join's latest get")
+	if b, err := LatestSwarm(context.Background(), nc, "final"); err != nil || b != nil {
+		t.Fatalf("latest before any swarm: %q, %v", b, err) // also: the join's get was answered before
+	}
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 1)
+	publishSwarm(t, js, "final", 2)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 3)
+	w.waitLast(t, 3)
+	if got := w.r.got(); !slices.Equal(got, span(1, 3)) {
+		t.Errorf("windows %v, want 1…3", got)
+	}
+	if g := w.gapList(); len(g) != 0 {
+		t.Errorf("gaps %+v, want none", g)
+	}
+}
+
+// TestWatchJoinRetried: a viewer whose late join got no answer (no stream
+// reachable yet) reads it again, so the swarm stored meanwhile, never live,
+// is shown.
+func TestWatchJoinRetried(t *testing.T) {
+	h := startHub(t)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	waitFor(t, 5*time.Second, func() bool { return w.Stats().Requests.Load() >= 1 }, "the join's latest get")
+	js := stageJS(t, h)
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 1)
+	w.waitLast(t, 1)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 2)
+	w.waitLast(t, 2)
+	if got := w.r.got(); !slices.Equal(got, span(1, 2)) {
+		t.Errorf("windows %v, want 1…2", got)
+	}
+}

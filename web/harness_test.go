@@ -75,17 +75,21 @@ func startNATS(t *testing.T) *natsServer {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = n.JS.CreateStream(ctx, jetstream.StreamConfig{
+	if _, err = n.JS.CreateStream(ctx, swarmStreamConfig()); err != nil {
+		t.Fatalf("creating %s: %v", wire.SwarmsStream, err)
+	}
+	return n
+}
+
+// swarmStreamConfig is the swarm stream as the processor makes it.
+func swarmStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
 		Name:              wire.SwarmsStream,
 		Subjects:          []string{wire.SwarmsSubjects},
 		MaxMsgsPerSubject: 100,
 		AllowDirect:       true,
 		RePublish:         &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects},
-	})
-	if err != nil {
-		t.Fatalf("creating %s: %v", wire.SwarmsStream, err)
 	}
-	return n
 }
 
 func (n *natsServer) start() {

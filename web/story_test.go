@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -177,4 +178,47 @@ func TestSpoilerFreeDelay(t *testing.T) {
 	// The slider sets the delay too.
 	p.do(chromedp.SetValue(chromedp.ID("delay"), "0"), chromedp.Evaluate[chromedp.Void](`document.getElementById("delay").dispatchEvent(new Event("input"))`))
 	p.until("delay off", `document.body.dataset.delayMs === "0" && new URLSearchParams(location.search).get("delay") === null`)
+}
+
+// TestLateJoinEmpty: a page that joined a match with nothing stored, then
+// missed its first two windows on the live path (stored, not republished),
+// shows them, recovered, when the next live one arrives.
+func TestLateJoinEmpty(t *testing.T) {
+	p, nats, ingest := newPage(t)
+	const match = "empty-1"
+	p.do(chromedp.Navigate(ingest.URL + "/?match=" + match))
+	p.until("the join found nothing stored", `[...document.querySelectorAll("#log .text")].some((e) => e.textContent === "no stored swarm for `+match+` yet")`)
+	nats.withoutRePublish(func() {
+		ingest.publish(match, map[string]int64{"😮": 2})
+		ingest.publish(match, map[string]int64{"😮": 5})
+	})
+	last := ingest.publish(match, map[string]int64{"😮": 1})
+	p.until("the two missed windows, then the live one", number("total-all")+` === 8`+
+		` && `+attr("window-info", "recovered")+` === 2`+
+		fmt.Sprintf(` && document.getElementById("window-info").dataset.windowStart === "%d"`, last.WindowStart.UnixMilli())+
+		` && document.getElementById("window-info").dataset.source === "live"`)
+}
+
+// TestLateJoinRetried: a page whose late join got no answer (no swarm
+// stream yet) reads it again, so a swarm stored meanwhile and never live
+// is shown.
+func TestLateJoinRetried(t *testing.T) {
+	p, nats, ingest := newPage(t)
+	const match = "empty-2"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := nats.JS.DeleteStream(ctx, wire.SwarmsStream); err != nil {
+		t.Fatal(err)
+	}
+	p.do(chromedp.Navigate(ingest.URL + "/?match=" + match))
+	p.until("the join unanswered", `[...document.querySelectorAll("#log .text")].some((e) => e.textContent.startsWith("swarm stream out of reach"))`)
+	cfg := swarmStreamConfig()
+	cfg.RePublish = nil // stored, never live
+	if _, err := nats.JS.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sw := ingest.publish(match, map[string]int64{"😮": 3})
+	p.until("the stored window, read by the join", number("total-all")+` === 3`+
+		fmt.Sprintf(` && document.getElementById("window-info").dataset.windowStart === "%d"`, sw.WindowStart.UnixMilli())+
+		` && document.getElementById("window-info").dataset.source === "latest"`)
 }

@@ -112,6 +112,8 @@ export class Live {
   resetShown() {
     this.last = { start: -Infinity, end: -Infinity, seq: 0 };
     this.lost = ""; // why windows after the last shown may be missing
+    this.joined = false; // the late join's read was answered (a swarm or 404)
+    this.empty = false; // it found nothing stored: every stored swarm came after the join
   }
 
   subscribe() {
@@ -122,6 +124,23 @@ export class Live {
       for await (const m of sub) this.enqueue(() => this.live(m, match));
     })().catch((err) => this.onNote(`subscription ended: ${err.message}`));
     this.enqueue(() => this.catchUp(match, 0)); // late join, or recovery after a fresh connect
+    this.retryJoin(match);
+  }
+
+  // retryJoin reads "latest" again every second while the join got no
+  // answer (the stream out of reach: no responders, a timeout) and nothing
+  // was shown: the windows stored meanwhile came after the join.
+  retryJoin(match) {
+    clearInterval(this.joinTimer);
+    this.joinTimer = setInterval(() => {
+      if (match !== this.match || this.joined || this.last.seq) return clearInterval(this.joinTimer);
+      if (!this.nc || this.joinQueued) return;
+      this.joinQueued = true;
+      this.enqueue(async () => {
+        this.joinQueued = false;
+        if (match === this.match && !this.joined && !this.last.seq) await this.latest(match);
+      });
+    }, 1000);
   }
 
   enqueue(fn) {
@@ -140,8 +159,11 @@ export class Live {
   // and the live swarm s. Its Nats-Last-Sequence (set by the stream's
   // RePublish) is the match's previous stored swarm, so a quiet stretch
   // (windows without reactions have no swarm) costs no request.
+  // With nothing shown yet, only a join that found nothing stored knows a
+  // later swarm (Nats-Last-Sequence not 0) was missed.
   missedBefore(s, match) {
-    if (!s || s.swarm.match_id !== match || !this.last.seq || !(s.start > this.last.end)) return false;
+    if (!s || s.swarm.match_id !== match || !(s.start > this.last.end)) return false;
+    if (!this.last.seq) return this.empty && s.prev !== null && s.prev > 0;
     if (s.prev !== null) return s.prev > this.last.seq;
     return s.seq !== this.last.seq + 1;
   }
@@ -166,17 +188,18 @@ export class Live {
 
   // catchUp shows the stored swarms after the last shown one, up to (not
   // including) sequence until (0: the newest); with nothing shown yet, the
-  // latest one. Its first request asks for the last shown sequence: the
+  // latest one, unless the join found nothing stored: then every stored one
+  // from the first. Its first request asks for the last shown sequence: the
   // stream drops a match's swarms oldest first, so while that one is
   // stored, every later one is too.
   async catchUp(match, until) {
     if (!this.nc || match !== this.match) return;
-    if (!this.last.seq) {
+    if (!this.last.seq && !this.empty) {
       if (!until) await this.latest(match);
       return;
     }
     const anchor = this.last.seq;
-    let from = anchor;
+    let from = Math.max(anchor, 1);
     for (let i = 0; i < MAX_RECOVERY; i++) {
       let s;
       try {
@@ -187,7 +210,7 @@ export class Live {
         return;
       }
       if (match !== this.match) return;
-      if (i === 0) this.lost = s && s.seq === anchor ? "" : "no longer stored";
+      if (i === 0 && anchor) this.lost = s && s.seq === anchor ? "" : "no longer stored";
       if (!s || s.seq >= until && until) return;
       if (s.seq !== anchor) this.show(s.parsed, match, "recovered");
       from = s.seq + 1;
@@ -196,26 +219,38 @@ export class Live {
     if (!until) await this.latest(match);
   }
 
-  // latest shows the match's last stored swarm.
+  // latest shows the match's last stored swarm and notes that the join
+  // was answered; a 404 with nothing shown notes that it found none.
   async latest(match) {
     try {
       const s = await this.get(directGetSubject(match), Empty);
-      if (!s) return this.onNote(`no stored swarm for ${match} yet`);
+      if (match !== this.match) return;
+      if (!s && this.noStream) return this.onNote(`swarm stream out of reach; reading ${match} again`);
+      this.joined = true;
+      if (!s) {
+        this.empty = !this.last.seq;
+        return this.onNote(`no stored swarm for ${match} yet`);
+      }
       this.show(s.parsed, match, "latest");
     } catch (err) {
       this.onNote(`latest swarm unavailable: ${err.message}`);
     }
   }
 
-  // get sends a direct get: {seq, parsed} or null for none (404).
+  // get sends a direct get: {seq, parsed} or null for none (404, or no
+  // responders: no stream yet or none reachable, noted in noStream).
   async get(subject, body) {
     const nc = this.nc;
     if (!nc) throw new Error("not connected");
+    this.noStream = false;
     let m;
     try {
       m = await nc.request(subject, body, { timeout: 3000 });
     } catch (err) {
-      if (/no responders/i.test(err.message)) return null; // no stream yet
+      if (/no responders/i.test(err.message)) {
+        this.noStream = true;
+        return null;
+      }
       throw err;
     }
     const code = m.headers ? m.headers.code : 0;
