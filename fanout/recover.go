@@ -131,12 +131,10 @@ func (w *Watcher) next(ctx context.Context, seq uint64) (storedSwarm, bool, erro
 }
 
 // nextSwarm reads match's first stored swarm at stream sequence seq or later
-// (the viewer protocol's "next"); found is false when there is none.
+// (the viewer protocol's "next"); found is false when there is none (404).
+// No answer is an error: errNoStream, or a timeout (see noAnswer).
 func nextSwarm(ctx context.Context, nc *nats.Conn, match string, seq uint64, timeout time.Duration) (s storedSwarm, found bool, err error) {
 	msg, err := storedGet(ctx, nc, wire.SwarmsGet, wire.SwarmsAfter(match, seq), timeout)
-	if errors.Is(err, errNoStream) {
-		err = nil
-	}
 	if err != nil || msg == nil {
 		return s, false, err
 	}
@@ -162,6 +160,12 @@ func LatestSwarm(ctx context.Context, nc *nats.Conn, match string) ([]byte, erro
 // errNoStream: a direct get had no responders (no stream yet, or none
 // reachable, e.g. on a leaf cut off from the hub).
 var errNoStream = errors.New("no responders for the swarm stream")
+
+// noAnswer reports whether err is a stored read that got no answer (no
+// responders, or a timeout): the stream may still hold what was asked for.
+func noAnswer(err error) bool {
+	return errors.Is(err, errNoStream) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
 
 // storedGet sends a direct get and returns its answer, nil for a 404, or
 // errNoStream, waiting at most timeout.

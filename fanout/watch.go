@@ -24,6 +24,10 @@ const pollInterval = time.Second
 // DefaultMaxRecovery bounds the "next" requests of one gap recovery.
 const DefaultMaxRecovery = 150
 
+// DefaultMaxWaiting bounds the live swarms that wait for an unanswered
+// recovery.
+const DefaultMaxWaiting = 10
+
 // Source says how a swarm reached a viewer.
 type Source int
 
@@ -64,10 +68,15 @@ type WatchConfig struct {
 	// MaxRecovery bounds the "next" requests of one recovery. Zero means
 	// 150.
 	MaxRecovery int
-	// OnError receives a stored read that failed while the connection was
-	// down; Run goes on, and the reconnect reads again from the last shown
-	// swarm. (A read that fails while connected ends Run with the error.)
-	// Nil ignores them.
+	// MaxWaiting bounds the live swarms that wait while a recovery gets no
+	// answer; one more, and the windows the recovery was for are reported
+	// as a gap and the waiting swarms shown. Zero means 10.
+	MaxWaiting int
+	// OnError receives a stored read that got no answer (no responders,
+	// a timeout) or failed while the connection was down; Run goes on and
+	// reads again from the last shown swarm every second and after a
+	// reconnect. (Any other failed read ends Run with the error.) Nil
+	// ignores them.
 	OnError func(error)
 }
 
@@ -98,9 +107,12 @@ type Watcher struct {
 
 	lastStart, lastEnd time.Time
 	lastSeq            uint64
-	joined             bool   // the late join's read was answered (a swarm or 404)
-	empty              bool   // the join found nothing stored: every stored swarm of the match came after it
-	lost               string // why the windows after the last shown may be missing; "" if none are
+	joined             bool          // the late join's read was answered (a swarm or 404)
+	empty              bool          // the join found nothing stored: every stored swarm of the match came after it
+	lost               string        // why the windows after the last shown may be missing; "" if none are
+	due                bool          // a recovery got no answer: read again from the last shown at retryAt
+	retryAt            time.Time     // when
+	waiting            []storedSwarm // live swarms received while due, in order, at most cfg.MaxWaiting
 	reconnects         uint64
 	timeout            time.Duration // of one stored read
 }
@@ -115,6 +127,9 @@ func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
 	}
 	if cfg.MaxRecovery <= 0 {
 		cfg.MaxRecovery = DefaultMaxRecovery
+	}
+	if cfg.MaxWaiting <= 0 {
+		cfg.MaxWaiting = DefaultMaxWaiting
 	}
 	return &Watcher{nc: nc, cfg: cfg, timeout: getTimeout}, nil
 }
@@ -141,6 +156,8 @@ func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte
 // it has one or a swarm was shown), then live ones. After a reconnect, or when a live swarm starts after
 // the last shown window ended, it first reads the stored swarms after the
 // last shown one ("next", bounded by MaxRecovery) and shows them in order.
+// A recovery that gets no answer declares nothing lost: the live swarms
+// wait (at most MaxWaiting) and it reads again every second.
 // A swarm is shown only if its match_id is the watched match and its window
 // starts after the last shown one's; other messages are dropped and counted.
 func (w *Watcher) Run(ctx context.Context) error {
@@ -165,19 +182,23 @@ func (w *Watcher) Run(ctx context.Context) error {
 		default:
 			return fmt.Errorf("watching %s: %w", w.cfg.Match, err)
 		}
-		if err == nil && w.nc.Stats().Reconnects != w.reconnects {
-			w.reconnects = w.nc.Stats().Reconnects
-			err = w.catchUp(ctx, 0)
+		if n := w.nc.Stats().Reconnects; n != w.reconnects {
+			w.reconnects = n
+			w.due, w.retryAt = true, time.Time{}
+		}
+		if err == nil && w.due && !time.Now().Before(w.retryAt) {
+			err = w.retry(ctx)
 		}
 		if err == nil {
 			w.join(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
-			if w.nc.IsConnected() {
+			if w.nc.IsConnected() && !noAnswer(err) {
 				return err
 			}
+			w.due, w.retryAt = true, time.Now().Add(pollInterval)
 			if w.cfg.OnError != nil {
-				w.cfg.OnError(err) // the reconnect reads again
+				w.cfg.OnError(err)
 			}
 		}
 	}
@@ -199,17 +220,72 @@ func (w *Watcher) join(ctx context.Context) {
 // live handles one message of the live subject.
 func (w *Watcher) live(ctx context.Context, msg *nats.Msg) error {
 	s := parseSwarm(msg)
+	if w.due {
+		w.wait(s)
+		return nil
+	}
 	if w.missedBefore(s) {
 		until := s.seq
 		if until == 0 {
 			until = ^uint64(0)
 		}
 		if err := w.catchUp(ctx, until); err != nil {
-			return err // s is stored: the next recovery reads it
+			w.wait(s) // s is stored too: the next recovery reads it
+			return err
 		}
 	}
 	w.show(s, SourceLive)
 	return nil
+}
+
+// retry reads the stored swarms after the last shown one again, up to the
+// newest: the waiting live swarms are among them, and any left over (stored
+// after the last read) are shown after.
+func (w *Watcher) retry(ctx context.Context) error {
+	if err := w.catchUp(ctx, 0); err != nil {
+		return err
+	}
+	w.due = false
+	w.showWaiting()
+	return nil
+}
+
+// wait keeps the live swarm s until the unanswered recovery is answered;
+// past MaxWaiting, it gives the recovery up: the windows before the waiting
+// swarms are reported as a gap and the swarms shown.
+func (w *Watcher) wait(s storedSwarm) {
+	newest := w.lastStart
+	if n := len(w.waiting); n > 0 {
+		newest = w.waiting[n-1].start
+	}
+	switch {
+	case !s.valid || s.match != w.cfg.Match || !s.start.After(w.lastStart):
+		w.show(s, SourceLive) // counted as a repeat or dropped
+		return
+	case !s.start.After(newest):
+		w.stats.Dropped.Add(1)
+		return
+	}
+	w.waiting = append(w.waiting, s)
+	if len(w.waiting) <= w.cfg.MaxWaiting {
+		return
+	}
+	w.due = false
+	w.lost = fmt.Sprintf("stream not answering (%d live swarms waited)", len(w.waiting))
+	w.showWaiting()
+}
+
+// showWaiting shows the waiting live swarms; one whose predecessors may be
+// missing and not shown is preceded by a gap.
+func (w *Watcher) showWaiting() {
+	reason := w.lost
+	for _, s := range w.waiting {
+		if reason != "" && w.missedBefore(s) {
+			w.lost = reason
+		}
+		w.show(s, SourceLive)
+	}
+	w.waiting = nil
 }
 
 // missedBefore reports whether stored swarms may be missing between the

@@ -42,11 +42,17 @@ func startWatcher(t *testing.T, nc *nats.Conn, match string) *watched {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.cancel = runWatcher(t, w.Watcher)
+	return w
+}
+
+// runWatcher runs w until stop is called or the test ends.
+func runWatcher(t *testing.T, w *Watcher) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	var once sync.Once
-	w.cancel = func() {
+	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -54,8 +60,18 @@ func startWatcher(t *testing.T, nc *nats.Conn, match string) *watched {
 			}
 		})
 	}
-	t.Cleanup(w.cancel)
-	return w
+	t.Cleanup(stop)
+	return stop
+}
+
+// errorsTo is an OnError that sends to errs, dropping what does not fit.
+func errorsTo(errs chan<- error) func(error) {
+	return func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
 }
 
 func (w *watched) gapList() []Gap {
@@ -69,6 +85,18 @@ func (w *watched) waitLast(t *testing.T, want int) {
 	t.Helper()
 	waitFor(t, 15*time.Second, func() bool { g := w.r.got(); return len(g) > 0 && g[len(g)-1] == want },
 		"window %d shown (got %v)", want, w.r.got())
+}
+
+// wantAll checks that windows 1…n were shown once each, in order, and no
+// gap reported.
+func (w *watched) wantAll(t *testing.T, n int) {
+	t.Helper()
+	if got := w.r.got(); !slices.Equal(got, span(1, n)) {
+		t.Errorf("windows %v, want 1…%d once each", got, n)
+	}
+	if g := w.gapList(); len(g) != 0 {
+		t.Errorf("gaps %+v, want none", g)
+	}
 }
 
 func span(from, to int) []int {
@@ -423,12 +451,7 @@ func BenchmarkWatchRecovery(b *testing.B) {
 // request: the live swarm's Nats-Last-Sequence, set by the stream's
 // RePublish, names the last shown one.
 func TestWatchQuietGap(t *testing.T) {
-	h := startHub(t)
-	js := stageJS(t, h)
-	w := startWatcher(t, connect(t, h.ClientURL()), "final")
-	waitViewer(t, h, "final")
-	publishSwarm(t, js, "final", 1)
-	w.waitLast(t, 1)
+	_, js, w := watchingOne(t)
 	publishSwarm(t, js, "other", 2)
 	before := w.Stats().Requests.Load()
 	publishSwarm(t, js, "final", 5) // windows 2…4 had no reactions
@@ -453,19 +476,40 @@ func TestWatchQuietGap(t *testing.T) {
 	}
 }
 
+// watchingOne starts a hub and a viewer of "final" on it that was shown
+// window 1, live.
+func watchingOne(t *testing.T) (*Hub, jetstream.JetStream, *watched) {
+	t.Helper()
+	h := startHub(t)
+	js := stageJS(t, h)
+	w := startWatcher(t, connect(t, h.ClientURL()), "final")
+	waitViewer(t, h, "final")
+	publishSwarm(t, js, "final", 1)
+	w.waitLast(t, 1)
+	return h, js, w
+}
+
 // setRePublish turns the swarm stream's RePublish to the live subjects on
 // or off.
 func setRePublish(t *testing.T, js jetstream.JetStream, on bool) {
+	t.Helper()
+	updateSwarms(t, js, func(cfg *jetstream.StreamConfig) {
+		cfg.RePublish = nil
+		if on {
+			cfg.RePublish = &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects}
+		}
+	})
+}
+
+// updateSwarms changes the swarm stream's configuration with change.
+func updateSwarms(t *testing.T, js jetstream.JetStream, change func(*jetstream.StreamConfig)) {
 	t.Helper()
 	s, err := js.Stream(context.Background(), wire.SwarmsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := s.CachedInfo().Config
-	cfg.RePublish = nil
-	if on {
-		cfg.RePublish = &jetstream.RePublish{Source: wire.SwarmsSubjects, Destination: wire.LiveSubjects}
-	}
+	change(&cfg)
 	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -489,20 +533,12 @@ func TestWatchRecoveryInterrupted(t *testing.T) {
 				once.Do(p.cut) // cut during the recovery
 			}
 		},
-		OnError: func(err error) { errs <- err }})
+		OnError: errorsTo(errs)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.timeout = 200 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runWatcher(t, w)
 	publishSwarm(t, js, "final", 1)
 	waitFor(t, 10*time.Second, func() bool { return slices.Equal(r.got(), []int{1}) }, "window 1")
 	p.cutAndWait(t, nc)
@@ -546,12 +582,7 @@ func TestWatchJoinedEmpty(t *testing.T) {
 	setRePublish(t, js, true)
 	publishSwarm(t, js, "final", 3)
 	w.waitLast(t, 3)
-	if got := w.r.got(); !slices.Equal(got, span(1, 3)) {
-		t.Errorf("windows %v, want 1…3", got)
-	}
-	if g := w.gapList(); len(g) != 0 {
-		t.Errorf("gaps %+v, want none", g)
-	}
+	w.wantAll(t, 3)
 }
 
 // TestWatchJoinRetried: a viewer whose late join got no answer (no stream
@@ -571,5 +602,86 @@ func TestWatchJoinRetried(t *testing.T) {
 	w.waitLast(t, 2)
 	if got := w.r.got(); !slices.Equal(got, span(1, 2)) {
 		t.Errorf("windows %v, want 1…2", got)
+	}
+}
+
+// TestWatchRecoveryUnanswered: a recovery whose direct gets get no
+// responders (the stream's direct gets are off for a while, as on a leaf
+// whose path to them is down) declares no window lost: the live swarms
+// wait, and once the gets are answered again every window is shown once,
+// in order.
+func TestWatchRecoveryUnanswered(t *testing.T) {
+	h, js, w := watchingOne(t)
+
+	setDirect(t, js, false)
+	if _, _, err := nextSwarm(context.Background(), connect(t, h.ClientURL()), "final", 1, getTimeout); !errors.Is(err, errNoStream) {
+		t.Fatalf("next with direct gets off: %v, want no responders", err)
+	}
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 2) // stored, never live: 3 starts a recovery
+	setRePublish(t, js, true)
+	before := w.Stats().Requests.Load()
+	publishSwarm(t, js, "final", 3)
+	publishSwarm(t, js, "final", 4)
+	waitFor(t, 10*time.Second, func() bool { return w.Stats().Requests.Load() >= before+3 || len(w.r.got()) > 1 },
+		"the recovery read again (or windows shown)")
+	if got, g := w.r.got(), w.gapList(); !slices.Equal(got, []int{1}) || len(g) != 0 {
+		t.Fatalf("windows %v, gaps %+v while the stream did not answer, want [1] and none", got, g)
+	}
+
+	setDirect(t, js, true)
+	w.waitLast(t, 4)
+	publishSwarm(t, js, "final", 5)
+	w.waitLast(t, 5)
+	w.wantAll(t, 5)
+}
+
+// setDirect turns the swarm stream's direct gets on or off.
+func setDirect(t *testing.T, js jetstream.JetStream, on bool) {
+	t.Helper()
+	updateSwarms(t, js, func(cfg *jetstream.StreamConfig) { cfg.AllowDirect = on })
+}
+
+// TestWatchWaitingBound: while a recovery gets no answer, at most
+// MaxWaiting live swarms wait; one more, and the windows it was for are
+// reported as a gap and the waiting swarms shown.
+func TestWatchWaitingBound(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	r := &recorder{}
+	add := r.add(t)
+	var mu sync.Mutex
+	var gaps []Gap
+	errs := make(chan error, 100)
+	w, err := NewWatcher(connect(t, h.ClientURL()), WatchConfig{Match: "final", MaxWaiting: 2,
+		OnSwarm: func(b []byte, src Source) { add(b, src != SourceLive) },
+		OnGap:   func(g Gap) { mu.Lock(); gaps = append(gaps, g); mu.Unlock() },
+		OnError: errorsTo(errs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWatcher(t, w)
+	waitViewer(t, h, "final")
+	publishSwarm(t, js, "final", 1)
+	waitFor(t, 10*time.Second, func() bool { return slices.Equal(r.got(), []int{1}) }, "window 1")
+
+	setDirect(t, js, false)
+	setRePublish(t, js, false)
+	publishSwarm(t, js, "final", 2)
+	setRePublish(t, js, true)
+	publishSwarm(t, js, "final", 3)
+	if err := <-errs; !errors.Is(err, errNoStream) {
+		t.Errorf("OnError got %v, want no responders", err)
+	}
+	publishSwarm(t, js, "final", 4)
+	publishSwarm(t, js, "final", 5) // the third waiting
+	waitFor(t, 10*time.Second, func() bool { return len(r.got()) == 4 }, "windows 3…5 (got %v)", r.got())
+	if got := r.got(); !slices.Equal(got, []int{1, 3, 4, 5}) {
+		t.Errorf("windows %v, want [1 3 4 5]", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gaps) != 1 || !gaps[0].From.Equal(window(2)) || gaps[0].Windows != 1 || gaps[0].Reason != "stream not answering (3 live swarms waited)" {
+		t.Errorf("gaps %+v, want window 2, stream not answering", gaps)
 	}
 }

@@ -53,7 +53,7 @@ func runWatch(ctx context.Context, env *environment, args []string) error {
 	w, err := fanout.NewWatcher(nc, fanout.WatchConfig{Match: *match,
 		OnSwarm: func(body []byte, src fanout.Source) { printSwarm(env.stdout, body, src, time.Now()) },
 		OnGap:   func(g fanout.Gap) { printGap(env.stdout, g) },
-		OnError: func(err error) { fmt.Fprintf(env.stdout, "interrupted %v; reading again after the reconnect\n", err) }})
+		OnError: func(err error) { fmt.Fprintf(env.stdout, "interrupted %v; reading again\n", err) }})
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
