@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -80,6 +81,22 @@ func (n *natsServer) forge(match string, body []byte) {
 // to the live subjects, as if the live messages were lost on the way.
 func (n *natsServer) withoutRePublish(fn func()) {
 	n.t.Helper()
+	var re *jetstream.RePublish
+	n.updateSwarms(func(cfg *jetstream.StreamConfig) { re, cfg.RePublish = cfg.RePublish, nil })
+	fn()
+	n.updateSwarms(func(cfg *jetstream.StreamConfig) { cfg.RePublish = re })
+}
+
+// setDirect turns the swarm stream's direct gets on or off (off: they
+// have no responders).
+func (n *natsServer) setDirect(on bool) {
+	n.t.Helper()
+	n.updateSwarms(func(cfg *jetstream.StreamConfig) { cfg.AllowDirect = on })
+}
+
+// updateSwarms changes the swarm stream's configuration with change.
+func (n *natsServer) updateSwarms(change func(*jetstream.StreamConfig)) {
+	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := n.JS.Stream(ctx, wire.SwarmsStream)
@@ -87,15 +104,9 @@ func (n *natsServer) withoutRePublish(fn func()) {
 		n.t.Fatal(err)
 	}
 	cfg := s.CachedInfo().Config
-	re := cfg.RePublish
-	cfg.RePublish = nil
+	change(&cfg)
 	if _, err := n.JS.UpdateStream(ctx, cfg); err != nil {
-		n.t.Fatalf("turning RePublish off: %v", err)
-	}
-	fn()
-	cfg.RePublish = re
-	if _, err := n.JS.UpdateStream(ctx, cfg); err != nil {
-		n.t.Fatalf("turning RePublish on: %v", err)
+		n.t.Fatalf("updating %s: %v", wire.SwarmsStream, err)
 	}
 }
 

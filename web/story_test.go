@@ -222,3 +222,32 @@ func TestLateJoinRetried(t *testing.T) {
 		fmt.Sprintf(` && document.getElementById("window-info").dataset.windowStart === "%d"`, sw.WindowStart.UnixMilli())+
 		` && document.getElementById("window-info").dataset.source === "latest"`)
 }
+
+// TestRecoveryUnanswered: a page whose gap recovery gets no responders
+// (the stream's direct gets off for a while) reports no window missed:
+// the live windows wait, and once the gets are answered every window is
+// shown, read back with "next".
+func TestRecoveryUnanswered(t *testing.T) {
+	p, nats, ingest := newPage(t)
+	const match = "unanswered-1"
+	p.do(chromedp.Navigate(ingest.URL + "/?match=" + match))
+	p.until("the join found nothing stored", `[...document.querySelectorAll("#log .text")].some((e) => e.textContent === "no stored swarm for `+match+` yet")`)
+	ingest.publish(match, map[string]int64{"😮": 1})
+	p.until("window 1", number("total-all")+` === 1`)
+	nats.setDirect(false)
+	nats.withoutRePublish(func() { ingest.publish(match, map[string]int64{"😮": 2}) })
+	last := ingest.publish(match, map[string]int64{"😮": 4})
+	missed := `(document.getElementById("verify").dataset.missed || "0")`
+	p.until("the recovery unanswered (or a window shown)", `[...document.querySelectorAll("#log .text")].some((e) => e.textContent.startsWith("recovery interrupted: swarm stream out of reach"))`+
+		` || `+number("total-all")+` !== 1 || `+missed+` !== "0"`)
+	if got := p.eval(missed + ` + "/" + ` + number("total-all")); got != "0/1" {
+		t.Fatalf("missed/total %s while the stream did not answer, want 0/1 (nothing missed, window 3 waiting)", got)
+	}
+	nats.setDirect(true)
+	p.until("every window, read back", number("total-all")+` === 7`+
+		` && `+attr("window-info", "recovered")+` === 2`+ // the missed one and the waiting live one
+		fmt.Sprintf(` && document.getElementById("window-info").dataset.windowStart === "%d"`, last.WindowStart.UnixMilli()))
+	if got := p.eval(missed); got != "0" {
+		t.Errorf("missed %s windows, want 0", got)
+	}
+}

@@ -10,6 +10,7 @@ const STREAM = "EMOSTREAM_SWARMS";
 const SEQ = "Nats-Sequence";
 const LAST_SEQ = "Nats-Last-Sequence"; // on republished live messages: the match's previous stored swarm
 const MAX_RECOVERY = 150; // "next" requests per recovery
+const MAX_WAITING = 10; // live swarms waiting for an unanswered recovery
 const liveSubject = (match) => `emostream.live.${match}`;
 const storedSubject = (match) => `emostream.swarm.${match}`;
 const directGetSubject = (match) => `$JS.API.DIRECT.GET.${STREAM}.${storedSubject(match)}`;
@@ -80,7 +81,7 @@ export class Live {
       if (s.type === "reconnect") {
         this.onStatus("connected", nc.getServer());
         const match = this.match;
-        this.enqueue(() => this.catchUp(match, 0));
+        this.enqueue(() => this.recover(match));
       }
     }
   }
@@ -114,6 +115,8 @@ export class Live {
     this.lost = ""; // why windows after the last shown may be missing
     this.joined = false; // the late join's read was answered (a swarm or 404)
     this.empty = false; // it found nothing stored: every stored swarm came after the join
+    this.due = false; // a recovery got no answer: read again every second
+    this.waiting = []; // live swarms received meanwhile, in order
   }
 
   subscribe() {
@@ -123,8 +126,58 @@ export class Live {
     (async () => {
       for await (const m of sub) this.enqueue(() => this.live(m, match));
     })().catch((err) => this.onNote(`subscription ended: ${err.message}`));
-    this.enqueue(() => this.catchUp(match, 0)); // late join, or recovery after a fresh connect
+    this.enqueue(() => this.recover(match)); // late join, or recovery after a fresh connect
     this.retryJoin(match);
+    this.retryRecovery(match);
+  }
+
+  // retryRecovery reads again every second while a recovery got no answer
+  // (no responders, a timeout): the stream may still hold the windows.
+  retryRecovery(match) {
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = setInterval(() => {
+      if (match !== this.match) return clearInterval(this.recoveryTimer);
+      if (!this.due || !this.nc || this.recoveryQueued) return;
+      this.recoveryQueued = true;
+      this.enqueue(async () => {
+        this.recoveryQueued = false;
+        if (this.due) await this.recover(match);
+      });
+    }, 1000);
+  }
+
+  // recover reads the stored swarms after the last shown one up to the
+  // newest (the waiting live swarms are among them), then shows any
+  // waiting one left over.
+  async recover(match) {
+    if (!(await this.catchUp(match, 0)) || match !== this.match) return;
+    this.due = false;
+    this.showWaiting(match);
+  }
+
+  // wait keeps the live swarm s until the unanswered recovery is
+  // answered; past MAX_WAITING it gives the recovery up: the windows before
+  // the waiting swarms are reported as a gap and the swarms shown.
+  wait(s, match) {
+    if (!s || s.swarm.match_id !== match || !(s.start > this.last.start)) return this.show(s, match, "live");
+    const newest = this.waiting.length ? this.waiting[this.waiting.length - 1].start : this.last.start;
+    if (!(s.start > newest)) return this.onDrop("not newer");
+    this.waiting.push(s);
+    if (this.waiting.length <= MAX_WAITING) return;
+    this.due = false;
+    this.lost = `stream not answering (${this.waiting.length} live swarms waited)`;
+    this.showWaiting(match);
+  }
+
+  // showWaiting shows the waiting live swarms; one whose predecessors may
+  // be missing and not shown is preceded by a gap.
+  showWaiting(match) {
+    const reason = this.lost;
+    for (const s of this.waiting) {
+      if (reason && this.missedBefore(s, match)) this.lost = reason;
+      this.show(s, match, "live");
+    }
+    this.waiting = [];
   }
 
   // retryJoin reads "latest" again every second while the join got no
@@ -151,7 +204,8 @@ export class Live {
   async live(m, match) {
     if (match !== this.match) return;
     const s = parse(m);
-    if (this.missedBefore(s, match)) await this.catchUp(match, s.seq || Infinity);
+    if (this.due) return this.wait(s, match);
+    if (this.missedBefore(s, match) && !(await this.catchUp(match, s.seq || Infinity))) return this.wait(s, match);
     this.show(s, match, "live");
   }
 
@@ -191,12 +245,15 @@ export class Live {
   // latest one, unless the join found nothing stored: then every stored one
   // from the first. Its first request asks for the last shown sequence: the
   // stream drops a match's swarms oldest first, so while that one is
-  // stored, every later one is too.
+  // stored, every later one is too. It returns false when a read got no
+  // answer (no responders, a timeout, the connection down): then nothing
+  // is declared lost, and the recovery is due again.
   async catchUp(match, until) {
-    if (!this.nc || match !== this.match) return;
+    if (match !== this.match) return true;
+    if (!this.nc) return this.unanswered("not connected");
     if (!this.last.seq && !this.empty) {
       if (!until) await this.latest(match);
-      return;
+      return true;
     }
     const anchor = this.last.seq;
     let from = Math.max(anchor, 1);
@@ -205,18 +262,26 @@ export class Live {
       try {
         s = await this.get(nextSubject, JSON.stringify({ seq: from, next_by_subj: storedSubject(match) }));
       } catch (err) {
-        // The next reconnect or live gap starts again from the last shown.
-        this.onNote(`recovery interrupted: ${err.message}`);
-        return;
+        return this.unanswered(err.message);
       }
-      if (match !== this.match) return;
+      if (match !== this.match) return true;
+      if (!s && this.noStream) return this.unanswered("swarm stream out of reach");
       if (i === 0 && anchor) this.lost = s && s.seq === anchor ? "" : "no longer stored";
-      if (!s || s.seq >= until && until) return;
+      if (!s || s.seq >= until && until) return true;
       if (s.seq !== anchor) this.show(s.parsed, match, "recovered");
       from = s.seq + 1;
     }
     this.lost = `recovery bound reached (${MAX_RECOVERY} requests)`;
     if (!until) await this.latest(match);
+    return true;
+  }
+
+  // unanswered notes a recovery that got no answer; it is read again from
+  // the last shown swarm every second.
+  unanswered(why) {
+    this.due = true;
+    this.onNote(`recovery interrupted: ${why}; reading again`);
+    return false;
   }
 
   // latest shows the match's last stored swarm and notes that the join
