@@ -90,15 +90,7 @@ func (r *clusterRig) processor() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := p.Run(ctx); err != nil {
-			r.t.Errorf("processor: %v", err)
-		}
-	}()
-	r.t.Cleanup(func() { cancel(); <-done })
+	testenv.Background(r.t, "processor", p.Run)
 }
 
 // windows publishes every partition's partial of windows [from, to), as

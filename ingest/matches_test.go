@@ -26,10 +26,7 @@ func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = reg.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Background(t, "registry", reg.Run)
 	st := startIngest(t, testenv.StartKafka(t, 4).Target(), ingest.Config{Matches: reg, AdminToken: token})
 	return st, reg
 }

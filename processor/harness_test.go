@@ -109,16 +109,8 @@ func (r *rig) processor(cfg Config) (cancel func(), done <-chan struct{}, p *Pro
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		if err := p.Run(ctx); err != nil {
-			r.t.Errorf("processor: %v", err)
-		}
-	}()
-	r.t.Cleanup(func() { cancel(); <-ch })
-	return cancel, ch, p
+	cancel, done = testenv.Background(r.t, "processor", p.Run)
+	return cancel, done, p
 }
 
 // exact waits until the viewer's sums equal what the partials held, then

@@ -24,10 +24,7 @@ func open(t *testing.T, n *testenv.NATS, cfg registry.Config) *registry.Registry
 // run starts r's watch and waits until it has loaded the bucket.
 func run(t *testing.T, r *registry.Registry) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Background(t, "registry", r.Run)
 	testenv.WaitFor(t, 10*time.Second, "registry loaded", func() bool { return r.Ready() == nil })
 }
 

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -50,4 +51,20 @@ func BuildNATSServer(t testing.TB) string {
 		t.Fatalf("building the stock nats-server: %v\n%s", err, out)
 	}
 	return binary
+}
+
+// Background runs run in a goroutine until the test ends or cancel is
+// called; at cleanup it cancels and waits for run to return. An error from
+// run fails the test, named by what. done is closed when run returned.
+func Background(t testing.TB, what string, run func(ctx context.Context) error) (cancel func(), done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		if err := run(ctx); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ch })
+	return cancel, ch
 }

@@ -36,10 +36,7 @@ func Start(t testing.TB, match string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = reg.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Background(t, "registry", reg.Run)
 	if _, err := reg.Create(ctx, registry.Match{ID: match, State: registry.Live}); err != nil {
 		t.Fatal(err)
 	}
