@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/processor"
+	"github.com/emostream/emostream/wire"
 )
 
 func init() {
@@ -40,13 +41,7 @@ type timelineReply struct {
 	} `json:"steps"`
 	Totals  map[string]int64 `json:"totals"`
 	Total   int64            `json:"total"`
-	Moments []struct {
-		WindowStart time.Time `json:"window_start"`
-		Emoji       string    `json:"emoji"`
-		Size        int64     `json:"size"`
-		Ratio       float64   `json:"ratio"`
-		Rule        string    `json:"rule"`
-	} `json:"moments"`
+	Moments []wire.Moment    `json:"moments"`
 }
 
 func runTimeline(ctx context.Context, env *environment, args []string) error {
