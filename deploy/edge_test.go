@@ -123,15 +123,7 @@ func TestKubernetesEdgeServesViewers(t *testing.T) {
 	env := confEnv(t, lc)
 	t.Setenv("EMOSTREAM_LEAF_REMOTE", hub.LeafRemote())
 	text := loopbackPorts(strings.ReplaceAll(mountedConf(t, m, &leafW.pod.Spec, leafFlags["c"]), "0.0.0.0:", "127.0.0.1:"))
-	leaf, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: writeConf(t, "leaf.conf", text), Logger: testenv.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leaf.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(leaf.Shutdown)
-	testenv.WaitFor(t, 10*time.Second, "the leaf's link to the hub", func() bool { return leaf.Server().NumLeafNodes() == 1 })
+	leaf := testhub.StartLeaf(t, fanout.LeafConfig{ConfigFile: writeConf(t, "leaf.conf", text)})
 
 	listen, metrics := testenv.FreeAddr(), testenv.FreeAddr()
 	edgeArgs := overrideArgs(t, edgeW.pod.Spec.Containers[0].Args, map[string]string{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -17,17 +18,7 @@ func startLeaf(t testing.TB, wd *world, cfg fanout.LeafConfig) *fanout.Leaf {
 	t.Helper()
 	cfg.Remotes = []string{wd.hub.LeafRemote()}
 	cfg.WebSocketListen = "127.0.0.1:0"
-	cfg.Logger = testenv.Logger(t)
-	l, err := fanout.NewLeaf(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Shutdown)
-	testenv.WaitFor(t, 10*time.Second, "the leaf's link to the hub", func() bool { return l.Server().NumLeafNodes() == 1 })
-	return l
+	return testhub.StartLeaf(t, cfg)
 }
 
 // TestEdgeOnLeaf: an edge on a leaf cluster's client port (user edge)

@@ -16,6 +16,7 @@ import (
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -32,16 +33,8 @@ func hostileTree(t *testing.T, cfg fanout.LeafConfig) (*fanout.Leaf, func() jets
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Shutdown)
-	cfg.Remotes, cfg.WebSocketListen, cfg.Logger = []string{h.LeafRemote()}, "127.0.0.1:0", testenv.Logger(t)
-	l, err := fanout.NewLeaf(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Shutdown)
-	testenv.WaitFor(t, 10*time.Second, "the leaf's link", func() bool { return h.Server().NumLeafNodes() == 1 })
+	cfg.Remotes, cfg.WebSocketListen = []string{h.LeafRemote()}, "127.0.0.1:0"
+	l := testhub.StartLeaf(t, cfg)
 	nc, err := nats.Connect(h.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -45,3 +45,22 @@ func Start(t testing.TB) (*fanout.Hub, jetstream.JetStream) {
 	}
 	return h, js
 }
+
+// StartLeaf runs the leaf of cfg until the test ends and waits for its link
+// to its hub (or parent leaf). A nil cfg.Logger logs to the test.
+func StartLeaf(t testing.TB, cfg fanout.LeafConfig) *fanout.Leaf {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testenv.Logger(t)
+	}
+	l, err := fanout.NewLeaf(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Shutdown)
+	testenv.WaitFor(t, 10*time.Second, "the leaf's link to the hub", func() bool { return l.Server().NumLeafNodes() == 1 })
+	return l
+}
