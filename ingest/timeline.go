@@ -209,32 +209,13 @@ func appendStep(b []byte, keys []string, st timeline.Step, stepMs int64) ([]byte
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, e)
+		b = wire.AppendJSONString(b, e)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, st.Counts[e], 10)
 	}
 	b = append(b, `},"total":`...)
 	b = strconv.AppendInt(b, st.Total, 10)
 	return append(b, '}'), keys
-}
-
-// appendJSONString appends s as a JSON string. Emoji names are valid UTF-8
-// (the allow-list checks them); quotes, backslashes and control
-// characters are escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 func utc(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

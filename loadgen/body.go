@@ -3,6 +3,8 @@ package loadgen
 import (
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // Prefixes of the generated identifiers: user_id u-<n>, match_id match-<n>,
@@ -26,7 +28,7 @@ type encoder struct {
 func newEncoder(c Config, runID string) *encoder {
 	e := &encoder{users: uint64(c.Users), matches: uint64(c.Matches), picker: newPicker(c.Mix), noUser: len(c.Tokens) > 0}
 	for _, w := range c.Mix {
-		frag := appendJSONString([]byte(`","emoji_type":`), w.Emoji)
+		frag := wire.AppendJSONString([]byte(`","emoji_type":`), w.Emoji)
 		e.emojis = append(e.emojis, frag)
 	}
 	if c.EventIDs {
@@ -75,21 +77,4 @@ func appendEventID(dst []byte, runID string, seq int64) []byte {
 	dst = append(dst, runID...)
 	dst = append(dst, '-')
 	return strconv.AppendInt(dst, seq, 10)
-}
-
-// appendJSONString appends s as a quoted JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
