@@ -16,13 +16,13 @@ import (
 
 // Edges report their viewers as an edge would, over NATS: each swarm
 // carries the sum of the latest reports; an edge silent for three
-// intervals no longer counts; edges past MaxEdges and bad reports are
-// dropped and counted.
+// intervals no longer counts; edges past MaxEdges, counts past
+// MaxOccupancy and bad reports are dropped and counted.
 func TestOccupancyIntoSwarms(t *testing.T) {
 	r := newRig(t, 1, streams.Config{})
 	var skew atomic.Int64 // the processor's clock runs this far ahead
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	_, _, p := r.processor(Config{Now: now, MaxEdges: 2})
+	_, _, p := r.processor(Config{Now: now, MaxEdges: 2, MaxOccupancy: 3})
 	nc, _ := r.nats.Connect()
 	report := func(edge string, matches map[string]int64) {
 		b, _ := json.Marshal(wire.Occupancy{Edge: edge, At: time.Now(), Interval: 5 * time.Second, Matches: matches})
@@ -45,6 +45,7 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 	report("edge-c", map[string]int64{"m1": 1000})             // over MaxEdges
 	_ = nc.Publish(wire.ViewersSubject("edge-b"), []byte("{")) // bad
 	report("edge-b", map[string]int64{"m1": 23})               // replaces edge-b's 20
+	report("edge-b", map[string]int64{"m3": 5})                // a fourth count: over MaxOccupancy
 	testenv.WaitFor(t, timeout, "the reports applied", func() bool { return applied() >= 4 })
 	rng := rand.New(rand.NewPCG(3, 4))
 	r.window(rng, pastWindow(0), winMs)
@@ -64,7 +65,10 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 	if sw := r.viewer.swarm("m1", pastWindow(1)); sw.Viewers != 30 {
 		t.Errorf("m1 viewers %d after edge-a expired, want 30", sw.Viewers)
 	}
-	for result, want := range map[string]float64{"over_edges": 1, "bad": 1} {
+	if sw := r.viewer.swarm("m3", pastWindow(0)); sw != nil && sw.Viewers != 0 {
+		t.Errorf("m3 viewers %d past MaxOccupancy, want 0", sw.Viewers)
+	}
+	for result, want := range map[string]float64{"over_edges": 1, "bad": 1, "partial": 1} {
 		var m dto.Metric
 		_ = p.met.occupancyReports.WithLabelValues(result).Write(&m)
 		if got := m.GetCounter().GetValue(); got != want {
