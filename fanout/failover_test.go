@@ -60,6 +60,10 @@ func TestStalledViewer(t *testing.T) {
 	h := startHub(t)
 	cfg := leafConfig("leaf-a", h.LeafRemote(), false)
 	cfg.MaxPending = 256 << 20 // so that the write deadline, not the buffer, cuts it off
+	// The leaf default rather than the tests' 500 ms: on a busy machine the
+	// reading viewer's process can be starved that long too, and must not be
+	// cut off with the stalled one.
+	cfg.WriteDeadline = DefaultLeafWriteDeadline
 	l := startLeaf(t, cfg)
 	waitLeafs(t, h.embedded, 1)
 	js := stageJS(t, h)
