@@ -60,18 +60,17 @@ func TestStalledViewer(t *testing.T) {
 	h := startHub(t)
 	cfg := leafConfig("leaf-a", h.LeafRemote(), false)
 	cfg.MaxPending = 256 << 20 // so that the write deadline, not the buffer, cuts it off
-	// The leaf default rather than the tests' 500 ms: on a busy machine the
-	// reading viewer's process can be starved that long too, and must not be
-	// cut off with the stalled one.
-	cfg.WriteDeadline = DefaultLeafWriteDeadline
 	l := startLeaf(t, cfg)
 	waitLeafs(t, h.embedded, 1)
 	js := stageJS(t, h)
 
-	stalled := stallingViewer(t, l.WebSocketURL(), wire.LiveSubject("big"))
-	defer stalled.Close()
+	// The reading viewer's interest reaches the hub first: the stalled
+	// viewer's would otherwise let the swarms start before the reader's
+	// subscription is in place.
 	r := watch(t, connect(t, l.WebSocketURL()), "big")
 	waitInterest(t, h.embedded, wire.LiveSubject("big"), 1)
+	stalled := stallingViewer(t, l.WebSocketURL(), wire.LiveSubject("big"))
+	defer stalled.Close()
 
 	pad := strings.Repeat("x", 32<<10)
 	var want []int
