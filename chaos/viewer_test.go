@@ -106,7 +106,8 @@ func (c *cluster) startViewer(l *ledger) *viewer {
 
 // dial adds a viewer connection.
 func (v *viewer) dial() (*nats.Conn, error) {
-	nc, err := nats.Connect(v.url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.DontRandomize())
+	nc, err := nats.Connect(v.url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.DontRandomize(),
+		nats.RetryOnFailedConnect(true)) // a connection opened while the leaf is down connects once it is back
 	if err != nil {
 		return nil, err
 	}
