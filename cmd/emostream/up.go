@@ -68,7 +68,11 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ic, err := f.config()
+	edges := len(splitList(*wsAddrs))
+	if !*viewerEdge {
+		edges = 0
+	}
+	ic, err := f.config(fs, env.files, edges)
 	if err != nil {
 		return err
 	}
@@ -98,6 +102,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	cfg := stack.Config{DataDir: *dataDir, NATSPasswords: passwords, Partitions: int32(*partitions), HubListen: *natsAddr,
 		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs), LeafWebSocket: !*viewerEdge,
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
+	cfg.Edge.MaxConnections = edgeConns(env.files, ic.MaxConns, f.fdReserve, edges)
 	if cfg.Bridge.Streams, err = sf.config(); err != nil {
 		return err
 	}
