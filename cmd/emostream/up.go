@@ -41,7 +41,7 @@ those brokers instead of the embedded one.`
 
 func runUp(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "up", upSynopsis)
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store")
+	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
 	httpAddr := fs.String("http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
 	kafkaAddr := fs.String("kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
 	natsAddr := fs.String("nats", defaultNATSAddr, "hub client port (stages connect here)")
