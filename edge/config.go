@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/conncap"
 )
 
 // Defaults of Config (docs/operations.md, "Edges").
@@ -62,8 +64,17 @@ type Config struct {
 	// MaxConnections caps viewer connections. Zero means 100,000.
 	MaxConnections int
 	// MaxPerPrefix caps connections from one client network (/24 for IPv4,
-	// /64 for IPv6). Zero means 256; loopback is not limited.
+	// /64 for IPv6), and once three quarters of MaxConnections are open a
+	// network gets another only while it holds less than its share
+	// (package conncap: the last slots are kept for networks that hold
+	// few). Zero means 256, or MaxConnections if lower; above
+	// MaxConnections it is refused. Loopback is not limited, unless
+	// LimitLoopback.
 	MaxPerPrefix int
+	// LimitLoopback applies MaxPerPrefix and the shares to loopback peers
+	// too, each 127.x.y.0/24 a network (tests play many networks there).
+	// Zero exempts loopback: a local proxy or load generator.
+	LimitLoopback bool
 	// MaxSubscriptions caps subscriptions per connection. Zero means 16.
 	MaxSubscriptions int
 	// MaxControlLine caps a protocol line. Zero means 4096 bytes.
@@ -122,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ID = cmp.Or(host, "edge") + "-" + port
 	}
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
-	c.MaxPerPrefix = cmp.Or(c.MaxPerPrefix, DefaultMaxPerPrefix)
+	c.MaxPerPrefix = cmp.Or(c.MaxPerPrefix, min(DefaultMaxPerPrefix, c.MaxConnections))
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultMaxSubscriptions)
 	c.MaxControlLine = cmp.Or(c.MaxControlLine, DefaultMaxControlLine)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultMaxPayload)
@@ -148,5 +159,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ConnectTimeout < 0 || c.PingInterval < 0 || c.WriteDeadline < 0 || c.UpstreamTimeout < 0 {
 		return c, fmt.Errorf("edge: durations must not be negative")
 	}
+	if err := c.caps().Check("MaxConnections", "MaxPerPrefix"); err != nil {
+		return c, fmt.Errorf("edge: %w", err)
+	}
 	return c, nil
+}
+
+// caps are the connection caps (conncap).
+func (c Config) caps() conncap.Caps {
+	return conncap.Caps{Total: c.MaxConnections, PerNetwork: c.MaxPerPrefix}
 }

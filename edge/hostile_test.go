@@ -137,7 +137,7 @@ func TestPerNetworkLimit(t *testing.T) {
 	for _, c := range []struct{ addr, want string }{
 		{"203.0.113.7:5000", "203.0.113.0"}, {"[2001:db8:1:2:3::4]:80", "2001:db8:1:2::"}, {"127.0.0.9:1", ""}, {"bad", ""},
 	} {
-		if got := clientPrefix(c.addr); got != c.want {
+		if got := clientPrefix(c.addr, false); got != c.want {
 			t.Errorf("clientPrefix(%s) = %q, want %q", c.addr, got, c.want)
 		}
 	}

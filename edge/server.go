@@ -17,6 +17,8 @@ import (
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/internal/conncap"
 )
 
 func init() { logging.SetLevel(logging.LevelNone) } // nbio's own logger; the edge logs with slog
@@ -131,7 +133,7 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	prefix := clientPrefix(r.RemoteAddr)
+	prefix := clientPrefix(r.RemoteAddr, e.cfg.LimitLoopback)
 	if reason := e.admit(prefix); reason != "" {
 		e.m.refused.WithLabelValues(reason).Inc()
 		http.Error(w, "maximum connections exceeded", http.StatusServiceUnavailable)
@@ -159,15 +161,21 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.write(e.info)
 }
 
-// admit counts a connection in, or names the limit it is over.
+// refusedFor names each conncap refusal in connections_refused_total.
+var refusedFor = map[conncap.Verdict]string{conncap.OverTotal: "max_connections", conncap.OverNetwork: "max_per_network",
+	conncap.OverShare: "network_share"}
+
+// admit counts a connection of the network prefix ("" for an exempt one)
+// in, or names the limit it is over (conncap).
 func (e *Edge) admit(prefix string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch {
-	case e.total >= e.cfg.MaxConnections:
-		return "max_connections"
-	case prefix != "" && e.prefixes[prefix] >= e.cfg.MaxPerPrefix:
-		return "max_per_network"
+	networks := len(e.prefixes)
+	if _, ok := e.prefixes[""]; ok {
+		networks-- // the exempt peers are no network
+	}
+	if v := e.cfg.caps().Admit(e.total, e.prefixes[prefix], networks, prefix == ""); v != conncap.Admit {
+		return refusedFor[v]
 	}
 	e.prefixes[prefix]++
 	e.total++
@@ -209,14 +217,14 @@ func (e *Edge) closed(s *session, err error) {
 }
 
 // clientPrefix is the client's network: its /24 (IPv4) or /64 (IPv6), or ""
-// for loopback, which is not limited.
-func clientPrefix(addr string) string {
+// for loopback, which is not limited unless limitLoopback.
+func clientPrefix(addr string, limitLoopback bool) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return ""
 	}
 	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() {
+	if ip == nil || ip.IsLoopback() && !limitLoopback {
 		return ""
 	}
 	if v4 := ip.To4(); v4 != nil {

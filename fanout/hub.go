@@ -42,7 +42,8 @@ type HubConfig struct {
 	Name string
 	// DataDir holds JetStream's store (DataDir/jetstream; store_dir is
 	// DataDir, since nats-server adds the "jetstream"), fsynced on every
-	// write. Zero means "./.emostream".
+	// write, and locked against other servers in DataDir/jetstream.lock
+	// (StoreLockFile) while the hub runs. Zero means "./.emostream".
 	DataDir string
 	// ClientListen is where stages connect. Port 0 picks a free port. Zero
 	// means "127.0.0.1:4222".

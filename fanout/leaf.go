@@ -135,6 +135,7 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.lockHint = leafLockHint
 	return &Leaf{embedded: e, cfg: cfg}, nil
 }
 

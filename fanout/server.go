@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emostream/emostream/internal/dirlock"
 )
 
 // ErrNotReady is returned when an embedded server did not accept
@@ -32,6 +34,10 @@ type embedded struct {
 	// that cannot bind), which ends its start.
 	fatal    chan error
 	starting atomic.Bool
+	// lock is the JetStream store's lock, held from start to Shutdown;
+	// lockHint is its HeldError's way out (storelock.go).
+	lock     atomic.Pointer[dirlock.Lock]
+	lockHint string
 }
 
 // loadOptions reads a .conf file, or, if file is empty, the rendered text.
@@ -75,13 +81,16 @@ func newEmbedded(opts *server.Options, log *slog.Logger, generated bool) (*embed
 // Start starts the server once and waits until it accepts connections.
 func (e *embedded) Start() error { return e.StartContext(context.Background()) }
 
-// StartContext starts the server once and waits until it accepts
-// connections, it fails (a listen address in use: the error says which), or
+// StartContext locks the JetStream store, if any, then starts the server
+// once and waits until it accepts connections, it fails (a listen address
+// in use: the error says which; a store in use: a dirlock.HeldError), or
 // ctx ends; on failure the server is shut down.
 func (e *embedded) StartContext(ctx context.Context) error {
 	e.once.Do(func() {
-		go e.srv.Start()
-		e.start = e.waitReady(ctx)
+		if e.start = e.lockStore(); e.start == nil {
+			go e.srv.Start()
+			e.start = e.waitReady(ctx)
+		}
 		e.starting.Store(false)
 		if e.start != nil {
 			e.Shutdown()
@@ -134,10 +143,12 @@ func (e *embedded) done() <-chan struct{} {
 	return ch
 }
 
-// Shutdown stops the server and waits for it; safe to call more than once.
+// Shutdown stops the server, waits for it and lets its store go; safe to
+// call more than once.
 func (e *embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+	e.unlockStore()
 }
 
 // Server is the running nats-server, for monitoring (Varz, Connz, Leafz).

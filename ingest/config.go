@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/wire"
 )
@@ -134,9 +135,12 @@ type Config struct {
 	// Kafka, NATS and the listeners need.
 	MaxConns int
 	// MaxConnsPerPrefix caps the open connections from one client network
-	// (IPPrefixV4, IPPrefixV6) of TCP peers; peers in TrustedProxies are
-	// exempt. Zero means DefaultMaxConnsPerPrefix (at most MaxConns);
-	// negative turns the cap off.
+	// (IPPrefixV4, IPPrefixV6) of TCP peers, and once three quarters of
+	// MaxConns are open a network gets another only while it holds less
+	// than its share (package conncap: the last slots are kept for networks
+	// that hold few). Peers in TrustedProxies are exempt from both. Zero
+	// means DefaultMaxConnsPerPrefix, or MaxConns if lower; above MaxConns
+	// it is refused; negative turns both rules off.
 	MaxConnsPerPrefix int
 	// FDReserve is how many file descriptors a defaulted MaxConns leaves
 	// free. Zero means DefaultFDReserve.
@@ -285,6 +289,9 @@ func (c *Config) validate() error {
 	case c.MaxConns < 1 || c.FDReserve < 0:
 		return fmt.Errorf("%w: max connections %d: want at least 1 (and a non-negative fd reserve)", ErrConfig, c.MaxConns)
 	}
+	if err := c.connCaps().Check("MaxConns", "MaxConnsPerPrefix"); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminToken || c.Matches == nil) {
 		return fmt.Errorf("%w: the admin token needs a match registry and at least %d bytes", ErrConfig, MinAdminToken)
 	}
@@ -296,12 +303,27 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// defaultMaxConns is DefaultMaxConns, or the soft open-file limit less
-// reserve if that is lower, but at least minDefaultMaxConns.
+// defaultMaxConns is MaxConnsFor the process's soft open-file limit, or
+// DefaultMaxConns where it is unknown.
 func defaultMaxConns(reserve int) int {
 	soft, ok := openFileLimit()
-	if !ok || soft >= DefaultMaxConns+uint64(reserve) {
+	if !ok {
+		return DefaultMaxConns
+	}
+	return MaxConnsFor(soft, reserve)
+}
+
+// MaxConnsFor is the MaxConns a zero one stands for at an open-file limit
+// of soft: DefaultMaxConns, or soft less reserve if that is lower, but at
+// least 64.
+func MaxConnsFor(soft uint64, reserve int) int {
+	if soft >= DefaultMaxConns+uint64(max(reserve, 0)) {
 		return DefaultMaxConns
 	}
 	return max(int(soft)-reserve, minDefaultMaxConns)
+}
+
+// connCaps are the connection caps, for the listener (conncap).
+func (c *Config) connCaps() conncap.Caps {
+	return conncap.Caps{Total: c.MaxConns, PerNetwork: c.MaxConnsPerPrefix}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -21,8 +22,13 @@ import (
 const (
 	refusedTotal     = "max_conns"            // Config.MaxConns reached
 	refusedPrefix    = "max_conns_per_prefix" // Config.MaxConnsPerPrefix reached for the peer's network
+	refusedShare     = "network_share"        // past the high-water mark, the peer's network holds its share
 	refusedExhausted = "fd_exhausted"         // accept failed: EMFILE, ENFILE, ENOBUFS or ENOMEM
 )
+
+// refusedFor names each conncap refusal.
+var refusedFor = map[conncap.Verdict]string{conncap.OverTotal: refusedTotal, conncap.OverNetwork: refusedPrefix,
+	conncap.OverShare: refusedShare}
 
 // Accept back-off while the process or system is out of file descriptors
 // (or socket buffers): the pending connections wait in the kernel's
@@ -46,7 +52,7 @@ func newConnMetrics(reg prometheus.Registerer) (*connMetrics, error) {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_ingest_connections_refused_total",
 			Help: "Connections refused (closed at once) or not accepted, by reason."}, []string{"reason"}),
 	}
-	for _, r := range []string{refusedTotal, refusedPrefix, refusedExhausted} {
+	for _, r := range []string{refusedTotal, refusedPrefix, refusedShare, refusedExhausted} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, c := range []prometheus.Collector{m.open, m.refused} {
@@ -58,18 +64,19 @@ func newConnMetrics(reg prometheus.Registerer) (*connMetrics, error) {
 }
 
 // connLimiter is the API's listener. It caps the open connections in total
-// and per client network of the TCP peer, answering one over a cap with a
-// 503 too_many_connections and closing it at once, and it rides out
+// and per client network of the TCP peer, keeping the last quarter for
+// networks below their share (conncap), answers one over a cap with a
+// 503 too_many_connections and closes it at once, and it rides out
 // EMFILE and ENFILE: fasthttp's Serve returns on any Accept error but a
 // timeout, which would stop the stage, so Accept logs them (at most every
 // exhaustedLogGap), backs off and accepts again.
 type connLimiter struct {
 	net.Listener
-	max, perPrefix int // perPrefix <= 0: no per-prefix cap
-	v4, v6         int
-	trusted        []netip.Prefix
-	log            *slog.Logger
-	m              *connMetrics
+	caps    conncap.Caps // PerNetwork <= 0: no per-prefix cap
+	v4, v6  int
+	trusted []netip.Prefix
+	log     *slog.Logger
+	m       *connMetrics
 
 	mu       sync.Mutex
 	open     int
@@ -79,7 +86,7 @@ type connLimiter struct {
 }
 
 func newConnLimiter(ln net.Listener, cfg *Config, m *connMetrics) *connLimiter {
-	return &connLimiter{Listener: ln, max: cfg.MaxConns, perPrefix: cfg.MaxConnsPerPrefix,
+	return &connLimiter{Listener: ln, caps: cfg.connCaps(),
 		v4: cfg.IPPrefixV4, v6: cfg.IPPrefixV6, trusted: cfg.TrustedProxies, log: cfg.Logger, m: m,
 		byPrefix: map[netip.Prefix]int{}}
 }
@@ -130,20 +137,15 @@ func (l *connLimiter) exhausted(err error, delay time.Duration) {
 func (l *connLimiter) admit(c net.Conn) net.Conn {
 	p, capped := l.network(c)
 	l.mu.Lock()
-	reason := ""
-	switch {
-	case l.open >= l.max:
-		reason = refusedTotal
-	case capped && l.byPrefix[p] >= l.perPrefix:
-		reason = refusedPrefix
-	default:
+	v := l.caps.Admit(l.open, l.byPrefix[p], len(l.byPrefix), !capped)
+	if v == conncap.Admit {
 		l.open++
 		if capped {
 			l.byPrefix[p]++
 		}
 	}
 	l.mu.Unlock()
-	if reason != "" {
+	if reason := refusedFor[v]; reason != "" {
 		l.m.refused.WithLabelValues(reason).Inc()
 		refuse(c, reason)
 		return nil
@@ -155,7 +157,7 @@ func (l *connLimiter) admit(c net.Conn) net.Conn {
 // network is c's client network, and whether the per-prefix cap applies
 // to it (not to trusted proxies, whose connections carry many clients).
 func (l *connLimiter) network(c net.Conn) (netip.Prefix, bool) {
-	if l.perPrefix <= 0 {
+	if l.caps.PerNetwork <= 0 {
 		return netip.Prefix{}, false
 	}
 	var a netip.Addr // zero for a peer without an IP: they share one bucket
@@ -189,6 +191,7 @@ func refuse(c net.Conn, reason string) {
 var refusals = map[string][]byte{
 	refusedTotal:  refusal("the server has as many connections as it allows; retry shortly"),
 	refusedPrefix: refusal("too many connections from your network; close idle ones or retry shortly"),
+	refusedShare:  refusal("the server is nearly full and your network holds its share of connections; close idle ones or retry shortly"),
 }
 
 func refusal(msg string) []byte {

@@ -40,7 +40,7 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	key := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
 	maxConns := fs.Int("max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
-	maxPerNet := fs.Int("max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited)")
+	maxPerNet := fs.Int("max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
 	maxSubs := fs.Int("max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
 	maxLine := fs.Int("max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
 	maxPayload := fs.Int("max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
@@ -65,6 +65,10 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 		"max-upstream-requests", "occupancy-interval"); err != nil {
 		return err
 	}
+	perNet, err := perNetwork(fs, "max-connections", "max-per-network", *maxConns, *maxPerNet, 0, "")
+	if err != nil {
+		return err
+	}
 	natsOpts, err := nf.natsOptions(env)
 	if err != nil {
 		return err
@@ -77,7 +81,7 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	e, err := edge.New(edge.Config{Listener: ln, TLSCert: *cert, TLSKey: *key, Upstream: nf.o.URL, NATSOptions: natsOpts,
-		Domain: *domain, ID: *id, AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns, MaxPerPrefix: *maxPerNet,
+		Domain: *domain, ID: *id, AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns, MaxPerPrefix: perNet,
 		MaxSubscriptions: *maxSubs, MaxControlLine: *maxLine, MaxPayload: *maxPayload, ConnectTimeout: *connectTimeout,
 		PingInterval: *pingInterval, MaxPingsOut: *maxPings, WriteDeadline: *writeDeadline, MaxPending: *maxPending,
 		MaxMatches: *maxMatches, RingSize: *ring, MaxUpstreamRequests: *maxUp, UpstreamTimeout: 2 * time.Second,

@@ -32,7 +32,7 @@ const leafPasswordFile = "leaf.password"
 func runHub(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "hub", hubSynopsis)
 	conf := fs.String("c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream) and the leaf password (<dir>/"+leafPasswordFile+")")
+	dataDir := fs.String("data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
 	listen := fs.String("nats", fanout.DefaultClientListen, "client address the stages connect to")
 	leafs := fs.String("leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
 	monitor := fs.String("monitor", "127.0.0.1:8222", "monitoring address (/varz /connz /leafz /jsz); empty for none")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"strings"
@@ -71,8 +72,8 @@ func addIngestFlags(fs interface {
 	fs.BoolVar(&f.acceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
 	fs.IntVar(&f.ipPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
 	fs.IntVar(&f.ipPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
-	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower", ingest.DefaultMaxConns))
-	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, trusted proxies exempt (0 disables the cap)")
+	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
+	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
 	fs.IntVar(&f.fdReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
 	fs.DurationVar(&f.readTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
 	fs.DurationVar(&f.writeTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
@@ -82,13 +83,19 @@ func addIngestFlags(fs interface {
 	return f
 }
 
-// config checks the flags and turns them into an ingest.Config; 0 rates
-// disable a limit.
-func (f *ingestFlags) config() (ingest.Config, error) {
+// config checks the flags of fs and turns them into an ingest.Config; 0
+// rates disable a limit. Its connection caps add up at the open-file limit
+// files, shared with edges viewer edges in the same process (up).
+func (f *ingestFlags) config(fs *flag.FlagSet, files fileLimit, edges int) (ingest.Config, error) {
 	if err := f.check(); err != nil {
 		return ingest.Config{}, err
 	}
 	proxies, err := ingest.ParseCIDRs(f.proxies)
+	if err != nil {
+		return ingest.Config{}, err
+	}
+	maxConns, why := ingestConns(files, f.maxConns, f.fdReserve, edges)
+	perPrefix, err := perNetwork(fs, "max-conns", "max-conns-per-prefix", maxConns, f.maxConnsPerPrefix, -1, why)
 	if err != nil {
 		return ingest.Config{}, err
 	}
@@ -99,8 +106,8 @@ func (f *ingestFlags) config() (ingest.Config, error) {
 		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,
 		TrustedProxies: proxies, BodyLimit: f.bodyLimit, WSURLs: splitList(f.wsURLs),
 		SwarmThreshold: f.swarmThreshold, AcceptGzip: f.acceptGzip,
-		IPPrefixV4: f.ipPrefixV4, IPPrefixV6: f.ipPrefixV6, MaxConns: f.maxConns,
-		MaxConnsPerPrefix: int(disabledIfZero(float64(f.maxConnsPerPrefix))), FDReserve: f.fdReserve,
+		IPPrefixV4: f.ipPrefixV4, IPPrefixV6: f.ipPrefixV6, MaxConns: maxConns,
+		MaxConnsPerPrefix: perPrefix, FDReserve: f.fdReserve,
 		ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout,
 	}
 	return cfg, nil
@@ -221,7 +228,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	cfg, err := f.config(fs, env.files, 0)
 	if err != nil {
 		return err
 	}

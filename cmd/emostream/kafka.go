@@ -24,7 +24,7 @@ func init() {
 
 func runKafka(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "kafka", "Runs the embedded Kafka-protocol broker (franz-go kfake) with its log under\n--data-dir, creating the events topic. Any Kafka client can use it.")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts)")
+	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts); locked while the broker runs (<dir>/kafka.lock): a second one on it exits at once")
 	listen := fs.String("listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
 	topic := fs.String("topic", wire.DefaultTopic, "topic to create if missing")
 	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the topic when it is created")

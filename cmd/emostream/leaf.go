@@ -21,7 +21,9 @@ emostream.live.> and read the latest swarm of a match.
 With -c it loads a standard nats-server .conf (see deploy/leaf-a.conf);
 --name, --remote, --ws, --leafnodes, --monitor, --allowed-origins and
 --max-connections, when given, override the file's values, as nats-server's
-own flags do. Without -c it builds the same configuration from the flags below.`
+own flags do. Without -c it builds the same configuration from the flags below.
+A file that enables JetStream locks its store_dir (<store_dir>/jetstream.lock):
+a second leaf of the same store exits at once.`
 
 func init() {
 	register(&command{name: "leaf", summary: "run a leaf cluster nats-server (WebSocket viewers)", run: runLeaf})

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ func quietUp(t *testing.T) []string {
 func TestBusyPortFailsFast(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "hub.conf")
 	fileAddr := testenv.BusyAddr(t)
-	if err := os.WriteFile(conf, []byte("listen: "+fileAddr+"\njetstream {store_dir: \"js\"}\nleafnodes {listen: \"127.0.0.1:-1\"}\n"), 0o600); err != nil {
+	store := strconv.Quote(filepath.Join(t.TempDir(), "js")) // locked before the port fails: not in the source tree
+	if err := os.WriteFile(conf, []byte("listen: "+fileAddr+"\njetstream {store_dir: "+store+"}\nleafnodes {listen: \"127.0.0.1:-1\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	leaf := []string{"leaf", "--remote", "nats-leaf://leaf:pw@127.0.0.1:1", "--ws", "127.0.0.1:0"}

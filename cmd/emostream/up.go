@@ -41,7 +41,7 @@ those brokers instead of the embedded one.`
 
 func runUp(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "up", upSynopsis)
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store")
+	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
 	httpAddr := fs.String("http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
 	kafkaAddr := fs.String("kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
 	natsAddr := fs.String("nats", defaultNATSAddr, "hub client port (stages connect here)")
@@ -68,7 +68,11 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ic, err := f.config()
+	edges := len(splitList(*wsAddrs))
+	if !*viewerEdge {
+		edges = 0
+	}
+	ic, err := f.config(fs, env.files, edges)
 	if err != nil {
 		return err
 	}
@@ -98,6 +102,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	cfg := stack.Config{DataDir: *dataDir, NATSPasswords: passwords, Partitions: int32(*partitions), HubListen: *natsAddr,
 		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs), LeafWebSocket: !*viewerEdge,
 		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
+	cfg.Edge.MaxConnections = edgeConns(env.files, ic.MaxConns, f.fdReserve, edges)
 	if cfg.Bridge.Streams, err = sf.config(); err != nil {
 		return err
 	}

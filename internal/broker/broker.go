@@ -17,12 +17,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/emostream/emostream/internal/dirlock"
 	"github.com/emostream/emostream/wire"
 )
 
 // Config describes the broker. Zero values are the documented defaults.
 type Config struct {
-	// DataDir holds the log. Empty means in memory only (tests).
+	// DataDir holds the log (DataDir/kafka), locked against other processes
+	// in DataDir/kafka.lock (package dirlock) while the broker runs. Empty
+	// means in memory only (tests).
 	DataDir string
 	// Listener is the bound listener to serve on. Nil means a new one on
 	// 127.0.0.1 with a random port.
@@ -65,8 +68,13 @@ type User struct {
 type Broker struct {
 	c    *kfake.Cluster
 	addr string
-	sync *syncer // nil without a data directory or with NoSync
+	sync *syncer       // nil without a data directory or with NoSync
+	lock *dirlock.Lock // nil without a data directory
 }
+
+// LockFile is the lock of a data directory's Kafka log, in the data
+// directory (kfake reads every file of its own directory).
+const LockFile = "kafka.lock"
 
 // Start starts the broker; Close stops it.
 func Start(cfg Config) (*Broker, error) {
@@ -82,6 +90,43 @@ func Start(cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
 	}
+	opts, err := clusterOpts(cfg, ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	b := &Broker{addr: ln.Addr().String()}
+	if cfg.DataDir != "" {
+		if b.lock, err = dirlock.Acquire(cfg.DataDir, LockFile); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		ln.Close()
+		b.unlock()
+		return nil, fmt.Errorf("broker: starting: %w", err)
+	}
+	b.c = c
+	if cfg.DataDir != "" && !cfg.NoSync {
+		b.sync = newSyncer(filepath.Join(cfg.DataDir, "kafka"))
+	}
+	if c.TopicInfo(cfg.Topic) == nil { // loaded from a data dir without it
+		if err := c.CreateTopic(cfg.Topic, cfg.Partitions, nil); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("broker: creating topic %s: %w", cfg.Topic, err)
+		}
+	}
+	if err := b.Sync(context.Background()); err != nil { // the topic and metadata files
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// clusterOpts are kfake's options for cfg, serving on ln.
+func clusterOpts(cfg Config, ln net.Listener) ([]kfake.Opt, error) {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
@@ -100,30 +145,7 @@ func Start(cfg Config) (*Broker, error) {
 		}
 	}
 	sec, err := securityOpts(cfg)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	c, err := kfake.NewCluster(append(opts, sec...)...)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("broker: starting: %w", err)
-	}
-	b := &Broker{c: c, addr: ln.Addr().String()}
-	if cfg.DataDir != "" && !cfg.NoSync {
-		b.sync = newSyncer(filepath.Join(cfg.DataDir, "kafka"))
-	}
-	if c.TopicInfo(cfg.Topic) == nil { // loaded from a data dir without it
-		if err := c.CreateTopic(cfg.Topic, cfg.Partitions, nil); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("broker: creating topic %s: %w", cfg.Topic, err)
-		}
-	}
-	if err := b.Sync(context.Background()); err != nil { // the topic and metadata files
-		c.Close()
-		return nil, err
-	}
-	return b, nil
+	return append(opts, sec...), err
 }
 
 // Sync returns once everything the broker acknowledged before the call is on
@@ -141,8 +163,18 @@ func (b *Broker) Addr() string { return b.addr }
 // Cluster is the underlying kfake cluster, for tests that inject faults.
 func (b *Broker) Cluster() *kfake.Cluster { return b.c }
 
-// Close stops the broker, flushing its log to the data directory.
-func (b *Broker) Close() { b.c.Close() }
+// Close stops the broker, flushing its log to the data directory, and
+// then lets the directory go.
+func (b *Broker) Close() {
+	b.c.Close()
+	b.unlock()
+}
+
+func (b *Broker) unlock() {
+	if b.lock != nil {
+		b.lock.Release()
+	}
+}
 
 type logger struct{ l *slog.Logger }
 

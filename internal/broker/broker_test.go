@@ -2,14 +2,19 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/internal/dirlock"
 )
 
 func TestSyncPicksUpChangedFiles(t *testing.T) {
@@ -89,4 +94,33 @@ func TestGroupSyncRestartKeepsRecords(t *testing.T) {
 	if total != 2 {
 		t.Fatalf("after restart the log holds %d records, want 2", total)
 	}
+}
+
+// TestDataDirLocked: a second broker on a data directory in use is refused
+// at once, naming the directory and the holder, and leaves the listener
+// closed; once the first stops, the directory is free again.
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Start(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(Config{DataDir: dir, Listener: ln})
+	if !errors.Is(err, dirlock.ErrHeld) || !strings.Contains(err.Error(), "data directory "+dir+" is in use by pid "+strconv.Itoa(os.Getpid())) {
+		first.Close()
+		t.Fatalf("a second broker on %s: %v, want it refused naming the holder", dir, err)
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Error("the refused broker's listener is still open")
+	}
+	first.Close()
+	again, err := Start(Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	again.Close()
 }

@@ -1,0 +1,86 @@
+package edge
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// dialRawFrom is dialRaw from the local address local (127.0.0.0/8 is all
+// loopback: tests play clients of many networks there).
+func dialRawFrom(t testing.TB, e *Edge, local string) *rawClient {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", e.cfg.Listener.Addr().String())
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Skipf("cannot bind %s on this system: %v", local, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+// TestOneNetworkCannotTakeEveryViewerSlot: one /24 opens as many viewer
+// connections as it can; past the high-water mark (three quarters of
+// MaxConnections) it is refused, 503 network_share, and viewers of other
+// networks still connect and watch while it holds its connections.
+func TestOneNetworkCannotTakeEveryViewerSlot(t *testing.T) {
+	wd := startWorld(t)
+	const total, highWater, flood = 40, 30, 50
+	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxConnections: total, LimitLoopback: true,
+		ConnectTimeout: time.Minute})
+	accepted := 0
+	for i := range flood {
+		switch st := dialRawFrom(t, e, fmt.Sprintf("127.0.6.%d", 1+i)).handshake(); st {
+		case 101:
+			accepted++
+		case 503:
+		default:
+			t.Fatalf("flood connection %d: status %d", i, st)
+		}
+	}
+	if accepted != highWater {
+		t.Errorf("one network holds %d viewer connections, want the high-water mark %d", accepted, highWater)
+	}
+	for n := range 7 {
+		if st := dialRawFrom(t, e, fmt.Sprintf("127.1.%d.1", n)).handshake(); st != 101 {
+			t.Fatalf("viewer of network %d: status %d, want 101", n, st)
+		}
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.2.0.1")}}
+	viewer := connect(t, e.URL(), nats.SetCustomDialer(d))
+	if err := viewer.Flush(); err != nil {
+		t.Fatalf("a NATS viewer of another network: %v", err)
+	}
+	if got := testutil.ToFloat64(e.m.refused.WithLabelValues("network_share")); got != flood-highWater {
+		t.Errorf("refused for the network's share: %v, want %d", got, flood-highWater)
+	}
+}
+
+// TestEdgeCapsAddUp: a per-network cap above the total is refused at
+// start; a defaulted one is never above the total.
+func TestEdgeCapsAddUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := Config{Listener: ln, Upstream: "nats://127.0.0.1:1", MaxConnections: 100, MaxPerPrefix: 101}
+	if _, err := c.withDefaults(); err == nil || !strings.Contains(err.Error(), "MaxPerPrefix 101 is above MaxConnections 100") {
+		t.Fatalf("got %v, want the caps refused", err)
+	}
+	c.MaxPerPrefix = 0
+	if got, err := c.withDefaults(); err != nil || got.MaxPerPrefix != 100 {
+		t.Fatalf("defaulted per-network cap %d (%v), want 100", got.MaxPerPrefix, err)
+	}
+}
