@@ -2,6 +2,7 @@ package processor
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,54 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 		if got := m.GetCounter().GetValue(); got != want {
 			t.Errorf("%s reports %v, want %v", result, got, want)
 		}
+	}
+}
+
+// Forged reports from credentialed edges cannot overflow a match's viewers
+// or make them negative: each count is clamped to what one edge can hold
+// (the report's connection cap, at most MaxEdgeViewers) and counted as
+// clamped; a negative count is left out.
+func TestOccupancyForgedReportsClamped(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	_, _, p := r.processor(Config{MaxEdges: 4})
+	nc, _ := r.nats.Connect()
+	report := func(edge string, maxConns int64, matches map[string]int64) {
+		b, _ := json.Marshal(wire.Occupancy{Edge: edge, At: time.Now(), Interval: 5 * time.Second,
+			MaxConnections: maxConns, Matches: matches})
+		if err := nc.Publish(wire.ViewersSubject(edge), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := func() (n float64) {
+		for _, kind := range []string{"applied", "clamped", "partial"} {
+			var m dto.Metric
+			_ = p.met.occupancyReports.WithLabelValues(kind).Write(&m)
+			n += m.GetCounter().GetValue()
+		}
+		return n
+	}
+	testenv.WaitFor(t, timeout, "the processor's subscription", func() bool {
+		report("edge-0", 0, map[string]int64{"m0": 1})
+		_ = nc.Flush()
+		return results() > 0
+	})
+	before := results()
+	huge := int64(math.MaxInt64)
+	report("edge-a", 0, map[string]int64{"m1": huge, "m2": huge})
+	report("edge-b", huge, map[string]int64{"m1": huge})
+	report("edge-c", 500, map[string]int64{"m1": 1_000_000_000, "m2": -huge})
+	testenv.WaitFor(t, timeout, "the reports applied", func() bool { return results() >= before+3 })
+	r.window(rand.New(rand.NewPCG(5, 6)), pastWindow(0), winMs)
+	r.exact(timeout)
+	if sw := r.viewer.swarm("m1", pastWindow(0)); sw.Viewers != 2*DefaultMaxEdgeViewers+500 {
+		t.Errorf("m1 viewers %d, want 2 × %d + 500", sw.Viewers, DefaultMaxEdgeViewers)
+	}
+	if sw := r.viewer.swarm("m2", pastWindow(0)); sw.Viewers != DefaultMaxEdgeViewers {
+		t.Errorf("m2 viewers %d, want %d", sw.Viewers, DefaultMaxEdgeViewers)
+	}
+	var m dto.Metric
+	_ = p.met.occupancyReports.WithLabelValues("clamped").Write(&m)
+	if got := m.GetCounter().GetValue(); got != 2 {
+		t.Errorf("clamped reports %v, want 2 (edge-c's is partial)", got)
 	}
 }
