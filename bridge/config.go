@@ -34,8 +34,9 @@ const (
 	DefaultDedupMemory = 32 << 20
 	// DefaultDedupPerUser is how many event_ids of one user_id are
 	// remembered within the horizon: what ingest's default per-user rate
-	// limit lets one user send in 10 minutes (a burst of 100 and 20/s).
-	DefaultDedupPerUser = 12_100
+	// limit lets one user send while an id may be remembered (a burst of
+	// 100 and 20/s for the 10 min horizon and its 75 s span).
+	DefaultDedupPerUser = 13_600
 	// DefaultSessionTimeout is the consumer group session timeout.
 	DefaultSessionTimeout = 10 * time.Second
 	// DefaultHeartbeat is the consumer group heartbeat interval.
