@@ -26,9 +26,9 @@ const (
 	// DefaultFreshLookback is how far back a partition with no partial in
 	// the store starts counting.
 	DefaultFreshLookback = 10 * time.Minute
-	// DefaultDedupMemory is each partition's dedup budget: about 2.35
-	// million event_ids (14 bytes each, with 640 KiB of per-user counts),
-	// which holds 3,480 events with an event_id per second on the partition
+	// DefaultDedupMemory is each partition's dedup budget: about 2.34
+	// million event_ids (14 bytes each, with 768 KiB of per-user counts),
+	// which holds 3,460 events with an event_id per second on the partition
 	// for the whole horizon (10 min, and the 75 s an id may outlive it).
 	// Memory grows with the ids remembered, up to the budget.
 	DefaultDedupMemory = 32 << 20

@@ -29,8 +29,8 @@ import (
 //   - One user_id may have at most perUser ids remembered within the
 //     horizon; the next are counted and not remembered
 //     (notRemembered[userCap]), so one user, authenticated or not, cannot
-//     fill the budget. Per-user counts are kept in a count-min sketch per
-//     bucket, which can only overcount (by about capacity/16,384 ids).
+//     fill the budget. The counts (userCounts) can only be too high, by
+//     about the ids remembered / 16,384.
 //
 // Neither rule ever drops an event wrongly: an id not remembered only loses
 // the protection of its own retry.
@@ -41,7 +41,7 @@ type dedup struct {
 	clock   int64 // the newest receive time seen
 	set     idSet
 	buckets []bucket // oldest first
-	spare   []uint16 // a sketch of a bucket forgotten, for the next
+	users   userCounts
 	// notRemembered counts the ids not remembered, by reason.
 	notRemembered [reasons]int64
 }
@@ -56,25 +56,10 @@ const (
 // bucket is the ids remembered over one span of receive time, forgotten
 // together once the newest of them passes the horizon.
 type bucket struct {
-	n             int   // ids, the oldest of the set's
-	first, newest int64 // receive times
-	users         []uint16
+	n             int      // ids, the oldest of the set's
+	first, newest int64    // receive times
+	users         []uint16 // its per-user sketch (userCounts); nil without a cap
 }
-
-// sketchWidth is the width of a bucket's per-user sketch (two rows of
-// 16-bit counters, 64 KiB); a bucket of N ids overcounts a user by about
-// N/sketchWidth.
-const sketchWidth = 1 << 14
-
-// maxBuckets bounds the buckets alive at once: horizon/span, plus the
-// newest partly filled, plus one partly expired.
-const maxBuckets = 10
-
-// sketchBytes is the memory of the per-user sketches at most.
-const sketchBytes = maxBuckets * 2 * sketchWidth * 2
-
-// MaxDedupPerUser bounds DedupPerUser: a sketch counter holds 16 bits.
-const MaxDedupPerUser = 1<<16 - 1
 
 func newDedup(horizonMs int64, capacity, perUser int) *dedup {
 	return &dedup{horizon: horizonMs, span: max(horizonMs/8, 1), perUser: perUser,
@@ -143,12 +128,8 @@ func (d *dedup) advance(tsMs int64) {
 	d.clock = max(d.clock, tsMs)
 	cutoff := d.clock - d.horizon
 	for len(d.buckets) > 0 && d.buckets[0].newest < cutoff {
-		b := d.buckets[0]
-		d.set.dropOldest(b.n)
-		if b.users != nil {
-			clear(b.users)
-			d.spare = b.users
-		}
+		d.set.dropOldest(d.buckets[0].n)
+		d.users.drop(&d.buckets[0])
 		d.buckets = append(d.buckets[:0], d.buckets[1:]...)
 	}
 }
@@ -158,11 +139,14 @@ func (d *dedup) remember(h, user uint64, tsMs int64) {
 	switch {
 	case d.set.full():
 		d.notRemembered[full]++
-	case d.perUser > 0 && d.userCount(user) >= d.perUser:
+	case d.perUser > 0 && d.users.count(user) >= d.perUser:
 		d.notRemembered[userCap]++
 	default:
 		d.set.add(h)
-		d.count(user, d.bucketFor(tsMs))
+		b := d.bucketFor(tsMs)
+		if b.n++; d.perUser > 0 {
+			d.users.add(b, user)
+		}
 	}
 }
 
@@ -178,47 +162,6 @@ func (d *dedup) bucketFor(tsMs int64) *bucket {
 	return &d.buckets[len(d.buckets)-1]
 }
 
-// count adds one id of user to b.
-func (d *dedup) count(user uint64, b *bucket) {
-	b.n++
-	if d.perUser <= 0 {
-		return
-	}
-	if b.users == nil {
-		b.users, d.spare = d.spare, nil
-		if b.users == nil {
-			b.users = make([]uint16, 2*sketchWidth)
-		}
-	}
-	i, j := sketchCells(user)
-	saturatingInc(&b.users[i])
-	saturatingInc(&b.users[j])
-}
-
-func saturatingInc(c *uint16) {
-	if *c < MaxDedupPerUser {
-		*c++
-	}
-}
-
-// sketchCells are user's counters in the two rows of a sketch.
-func sketchCells(user uint64) (int, int) {
-	return int(user % sketchWidth), sketchWidth + int(user>>32)%sketchWidth
-}
-
-// userCount is at least the ids of user remembered: per bucket, the smaller
-// of its two counters.
-func (d *dedup) userCount(user uint64) int {
-	i, j := sketchCells(user)
-	n := 0
-	for _, b := range d.buckets {
-		if b.users != nil {
-			n += int(min(b.users[i], b.users[j]))
-		}
-	}
-	return n
-}
-
 // len is the number of remembered ids.
 func (d *dedup) len() int { return d.set.n }
 
@@ -227,7 +170,7 @@ func (d *dedup) capacity() int { return d.set.capacity }
 
 // bytes is the memory the set holds, sketches included.
 func (d *dedup) bytes() int {
-	n := d.set.bytes() + 2*len(d.spare)
+	n := d.set.bytes() + d.users.bytes()
 	for _, b := range d.buckets {
 		n += 2 * len(b.users)
 	}

@@ -204,9 +204,10 @@ func contains(xs []uint64, h uint64) bool {
 }
 
 // BenchmarkDedupMemory measures the memory per remembered id of a set of
-// the default budget: the Go heap it holds at capacity (B/id), and, over
-// a fill from empty to capacity sampled every 1%, the most it holds per id
-// outside a table move (max_B/id) and during one (max_moving_B/id).
+// the default budget: the Go heap it holds at capacity (B/id, the per-user
+// counts' 768 KiB included), and, over a fill from empty to capacity
+// sampled every 1%, the most its ring and table hold per id outside a
+// table move (max_B/id) and during one (max_moving_B/id).
 //
 //	go test ./bridge -run '^$' -bench DedupMemory -benchtime 1x -count 3
 func BenchmarkDedupMemory(b *testing.B) {
@@ -221,7 +222,7 @@ func BenchmarkDedupMemory(b *testing.B) {
 		for i, e := range hashes {
 			d.repeat(e[0], e[1], int64(i))
 			if (i+1)%(capacity/100) == 0 {
-				per := float64(d.bytes()) / float64(i+1)
+				per := float64(d.set.bytes()) / float64(i+1)
 				if d.set.old != nil {
 					moving = max(moving, per)
 				} else {
@@ -270,7 +271,7 @@ func BenchmarkDedupRepeat(b *testing.B) {
 
 // BenchmarkDedupHorizonUnderFlood is the attack on a set of the
 // default budget and horizon: a victim's event, then other users flooding
-// the partition with distinct ids at 10,000/s (the budget holds 3,480/s)
+// the partition with distinct ids at 10,000/s (the budget holds 3,460/s)
 // for 15 minutes of receive time. It reports the effective horizon, how
 // long the victim's retry still counts once (the configured 600 s plus at
 // most a span, whatever the flood), and the share of the flood's ids of

@@ -10,7 +10,7 @@ import "math/bits"
 // 64 KiB as it fills and freed as it empties, and 1.33 to 2 slots of 4
 // bytes in the table (it grows by half at a load of 3/4, to 1.5 slots per
 // id at capacity): 13.3 to 16 bytes per id, 14 at capacity
-// (BenchmarkDedupMemory), and up to 23 while the table moves to its next
+// (BenchmarkDedupMemory), and up to 21.3 while the table moves to its next
 // size. No step costs more than a few probes: the table moves its entries
 // four slots per add, so a resize never stalls the partition.
 //

@@ -61,7 +61,7 @@ func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
 	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
 	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long, in receive time, a repeated event_id counts once; no other client's load shortens it (at least 1s; negative: off)")
-	fs.StringVar(&f.dedupMemory, "dedup-memory", fmt.Sprintf("%dMiB", bridge.DefaultDedupMemory>>20), "memory per partition for remembered event_ids, 14 bytes each (1MiB..16GiB): the default holds 3,480 ids/s for the horizon; while full, new ids count but are not remembered")
+	fs.StringVar(&f.dedupMemory, "dedup-memory", fmt.Sprintf("%dMiB", bridge.DefaultDedupMemory>>20), "memory per partition for remembered event_ids, 14 bytes each (1MiB..16GiB): the default holds 3,460 ids/s for the horizon; while full, new ids count but are not remembered")
 	fs.IntVar(&f.dedupPerUser, "dedup-per-user", bridge.DefaultDedupPerUser, fmt.Sprintf("most event_ids of one user_id remembered within the horizon, so no one user fills the memory (at most %d; negative: no cap)", bridge.MaxDedupPerUser))
 	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
 	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
