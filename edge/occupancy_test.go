@@ -15,11 +15,11 @@ import (
 
 // TestOccupancyCountsConnections: an edge on a leaf of a hub counts
 // connections, not subscriptions. Viewers over WebSocket: A holds 16
-// subscriptions to m1, B one to m1 and one to emostream.live.>, C only
-// emostream.live.>, D two to m2. The reports that reach the hub say m1 2
-// and m2 1 (C is a viewer of no match), with the edge's connection cap;
-// as A drops all but one subscription m1 stays 2, and when D leaves m2 is
-// gone.
+// subscriptions to m1, and the reports that reach the hub say m1 1, with
+// the edge's connection cap. Then B subscribes to m1 and to
+// emostream.live.>, C only to emostream.live.>, D twice to m2: m1 2 and m2
+// 1 (C is a viewer of no match). As A drops all but one subscription m1
+// stays 2, when D leaves m2 is gone, and when A drops its last m1 is 1.
 func TestOccupancyCountsConnections(t *testing.T) {
 	wd := startWorld(t)
 	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
@@ -35,6 +35,10 @@ func TestOccupancyCountsConnections(t *testing.T) {
 		}
 		aSubs = append(aSubs, s)
 	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, reports, map[string]int64{"m1": 1})
 	for _, s := range []struct {
 		nc      *nats.Conn
 		subject string
