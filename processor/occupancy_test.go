@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/emostream/emostream/internal/streams"
@@ -125,4 +127,43 @@ func TestOccupancyForgedReportsClamped(t *testing.T) {
 	if got := m.GetCounter().GetValue(); got != 2 {
 		t.Errorf("clamped reports %v, want 2 (edge-c's is partial)", got)
 	}
+}
+
+// FuzzOccupancyReport: no report, however forged, makes a match's sum
+// negative or larger than MaxEdges × MaxEdgeViewers, or keeps more counts
+// than MaxOccupancy.
+//
+//	go test ./processor -run '^$' -fuzz FuzzOccupancyReport -fuzztime 1m
+func FuzzOccupancyReport(f *testing.F) {
+	for _, seed := range []string{
+		`{"edge":"e1","interval_ns":5000000000,"matches":{"m1":3}}`,
+		`{"edge":"e1","max_connections":9223372036854775807,"matches":{"m1":9223372036854775807,"m2":-9223372036854775808}}`,
+		`{"edge":"e2","max_connections":-1,"matches":{"m1":1e300}}`,
+		`{"edge":"e3","max_connections":10,"matches":{"m1":11,"bad id!":5,"m3":0.5}}`,
+		`{"edge":"e4","interval_ns":-1,"at":"9999-12-31T23:59:59Z","matches":{"m1":1}}`,
+		`{"edge":"","matches":{}}`, `{`, `null`, `[]`,
+	} {
+		f.Add(seed)
+	}
+	const maxEdges, maxEntries, maxViewers = 3, 5, 1000
+	met, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	o := newOccupancy(maxEdges, maxEntries, maxViewers, time.Now, met)
+	f.Fuzz(func(t *testing.T, report string) {
+		var r struct{ Edge string }
+		_ = json.Unmarshal([]byte(report), &r)
+		o.receive(&nats.Msg{Subject: wire.ViewersSubject(r.Edge), Data: []byte(report)})
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.entries > maxEntries || len(o.edges) > maxEdges {
+			t.Fatalf("%d entries, %d edges", o.entries, len(o.edges))
+		}
+		for m, n := range o.sums {
+			if n < 0 || n > maxEdges*maxViewers {
+				t.Fatalf("match %s: sum %d", m, n)
+			}
+		}
+	})
 }
