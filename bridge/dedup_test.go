@@ -143,38 +143,62 @@ func TestDedupPerUserCapSparesOthers(t *testing.T) {
 	}
 }
 
-// idSet against a map: random adds and drops across growth, with long
-// probe runs at the table's highest load.
+// idSet against a map: random adds and drops across growth, the ring's
+// wrap-around and its chunks freed; with random hashes (probe runs of a
+// table at load 3/4), and with hashes that share their high bits, so that
+// all go to a few home slots: one long run, whose entries lie farther from
+// home than a slot's distance field says, which deletions then read from
+// the ring.
 func TestIDSetModel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	s := newIDSet(3000)
-	var order []uint64
-	model := map[uint64]bool{}
-	for op := range 200_000 {
-		if rng.IntN(3) > 0 || len(order) == 0 {
-			h := rng.Uint64() | 1
-			if model[h] {
-				continue
-			}
-			if s.add(h) != (len(order) < s.capacity) {
-				t.Fatalf("op %d: add with %d of %d", op, len(order), s.capacity)
-			}
-			if len(order) < s.capacity {
-				order, model[h] = append(order, h), true
-			}
-		} else {
-			k := rng.IntN(min(len(order), 50)) + 1
-			s.dropOldest(k)
-			for _, h := range order[:k] {
-				delete(model, h)
-			}
-			order = order[k:]
-		}
-		if op%1000 == 0 {
-			checkIDSet(t, &s, order, rng)
-		}
+	tests := []struct {
+		name          string
+		capacity, ops int
+		hash          func(*rand.Rand) uint64
+	}{
+		{"random", 20_000, 300_000, func(r *rand.Rand) uint64 { return r.Uint64() | 1 }},
+		{"one cluster", 600, 20_000, func(r *rand.Rand) uint64 { return 0xabcde<<44 | r.Uint64()>>20 }},
 	}
-	checkIDSet(t, &s, order, rng)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			s := newIDSet(tt.capacity)
+			var order []uint64
+			model := map[uint64]bool{}
+			for op := range tt.ops {
+				order = idSetOp(t, &s, order, model, rng, tt.hash)
+				if op%1000 == 0 {
+					checkIDSet(t, &s, order, rng)
+				}
+			}
+			checkIDSet(t, &s, order, rng)
+		})
+	}
+}
+
+// idSetOp adds a hash (2 times in 3) or drops up to 500 of the oldest, in
+// s and in the model, and returns the model's order.
+func idSetOp(t *testing.T, s *idSet, order []uint64, model map[uint64]bool, rng *rand.Rand, hash func(*rand.Rand) uint64) []uint64 {
+	t.Helper()
+	if rng.IntN(3) == 0 && len(order) > 0 {
+		k := rng.IntN(min(len(order), 500)) + 1
+		s.dropOldest(k)
+		for _, h := range order[:k] {
+			delete(model, h)
+		}
+		return order[k:]
+	}
+	h := hash(rng)
+	if model[h] {
+		return order
+	}
+	room := len(order) < s.capacity
+	if s.add(h) != room {
+		t.Fatalf("add with %d of %d", len(order), s.capacity)
+	}
+	if room {
+		order, model[h] = append(order, h), true
+	}
+	return order
 }
 
 func checkIDSet(t *testing.T, s *idSet, order []uint64, rng *rand.Rand) {
