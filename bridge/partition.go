@@ -223,18 +223,21 @@ func (b *Bridge) warmStart(conn *kafka.Conn, last *wire.Partial, first, next int
 
 // warmFrom is the first offset to re-read so that the dedup set of a
 // partition resuming at next, whose records before it were received
-// before end, remembers every id of the horizon before end: the first
-// record received within it, or, if the broker cannot say, as many records
-// as the set holds.
+// before end, remembers the ids of the horizon before end: the first
+// record received within it, but no more records than the set holds, so
+// that a restart after a flood past the budget re-reads at most that many
+// (2.34 million by default, a few seconds) before it counts again. Within
+// the budget's rate the horizon holds fewer records anyway.
 func (b *Bridge) warmFrom(conn *kafka.Conn, end time.Time, first, next int64) int64 {
 	if b.cfg.DedupHorizon <= 0 {
 		return next
 	}
+	most := next - int64(dedupCapacity(b.cfg.DedupMemory, b.cfg.DedupPerUser))
 	off, err := conn.ReadOffset(end.Add(-b.cfg.DedupHorizon))
 	if err != nil || off < 0 {
-		off = next - int64(dedupCapacity(b.cfg.DedupMemory, b.cfg.DedupPerUser))
+		off = most
 	}
-	return min(max(off, first), next)
+	return min(max(off, most, first), next)
 }
 
 // loop takes fetched records and wall-clock ticks until ctx ends or a
