@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -100,78 +99,5 @@ func TestWindowerSplitKeepsTheWindow(t *testing.T) {
 	if second == nil || second.More || second.WindowStartMs != 1000 || second.FirstOffset != 1 ||
 		second.LastOffset != 1 || w.floor != 2000 {
 		t.Fatalf("closing partial %+v, floor %d", second, w.floor)
-	}
-}
-
-func TestDedupScopedToTheEvent(t *testing.T) {
-	type ev struct{ user, match, id string }
-	a := ev{"u-a", "final", "e1"}
-	tests := []struct {
-		name   string
-		events []ev
-		want   []bool
-	}{
-		{"a retry by the same user is a repeat", []ev{a, a}, []bool{false, true}},
-		{"another user's id, same match", []ev{{"u-b", "final", "e1"}, a, a}, []bool{false, false, true}},
-		{"another match's id, same user", []ev{{"u-a", "semi", "e1"}, a}, []bool{false, false}},
-		{"fields do not run together", []ev{{"u-a", "final", "e1"}, {"u-af", "inal", "e1"}, {"u-", "afinal", "e1"}},
-			[]bool{false, false, false}},
-		{"no event_id never repeats", []ev{{"u-a", "final", ""}, {"u-a", "final", ""}}, []bool{false, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := newDedup(1000, 100)
-			var h eventHasher
-			for i, e := range tt.events {
-				if got := d.repeat(h.sum([]byte(e.user), []byte(e.match), []byte(e.id)), int64(i)); got != tt.want[i] {
-					t.Errorf("event %d %+v: repeat = %v, want %v", i, e, got, tt.want[i])
-				}
-			}
-		})
-	}
-}
-
-// While the set is full, the effective horizon is the age of the oldest
-// remembered event; a retry within it is still a repeat.
-func TestDedupEffectiveHorizon(t *testing.T) {
-	d := newDedup(10_000, 4)
-	var h eventHasher
-	id := func(i int) uint64 { return h.sum([]byte("u"), []byte("m"), []byte(fmt.Sprint(i))) }
-	for i := range 4 {
-		d.repeat(id(i), int64(i*100))
-	}
-	if got := d.effectiveHorizon(); got != 300 {
-		t.Errorf("full set: effective horizon %d ms, want 300", got)
-	}
-	d.repeat(id(4), 400) // evicts event 0
-	if d.evicted != 1 || d.effectiveHorizon() != 300 {
-		t.Errorf("evicted %d, effective horizon %d, want 1 and 300", d.evicted, d.effectiveHorizon())
-	}
-	if !d.repeat(id(1), 401) || d.repeat(id(0), 402) {
-		t.Error("a retry within the effective horizon must repeat; one beyond it cannot")
-	}
-	if e := newDedup(10_000, 4); e.effectiveHorizon() != 10_000 {
-		t.Errorf("a set with room: effective horizon %d, want the configured 10000", e.effectiveHorizon())
-	}
-}
-
-// BenchmarkDedupMemory measures the heap per remembered event of a full
-// set of DefaultDedupMax.
-//
-//	go test ./bridge -run '^$' -bench DedupMemory -benchtime 1x
-func BenchmarkDedupMemory(b *testing.B) {
-	for range b.N {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		d := newDedup(1<<62, DefaultDedupMax)
-		var h eventHasher
-		for i := range DefaultDedupMax {
-			d.repeat(h.sum([]byte("user"), []byte("match"), fmt.Appendf(nil, "event-%d", i)), int64(i))
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/DefaultDedupMax, "B/event")
-		runtime.KeepAlive(d)
 	}
 }

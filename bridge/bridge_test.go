@@ -151,3 +151,33 @@ func TestDuplicateEventIDsCountOnceAcrossRestart(t *testing.T) {
 		t.Errorf("duplicates = %d, want 50", dups)
 	}
 }
+
+// A restarted bridge re-reads the whole dedup horizon before it resumes:
+// an event followed by 210,000 other users' ids (more than the old cap of
+// records re-read) is still remembered, and its retry after the restart
+// counts once.
+func TestDedupHorizonAcrossRestart(t *testing.T) {
+	e := newEnv(t, 1)
+	stop := e.start(e.config(nil))
+	rec := func(user, id string) kafka.Message {
+		r := wire.Record{EventID: id, UserID: user, MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: time.Now().UnixMilli()}
+		return kafka.Message{Key: []byte(user), Value: r.AppendJSON(nil), Time: time.Now()}
+	}
+	victim := rec("victim", "tap-1")
+	e.write(victim)
+	for i := 0; i < 210_000; i += 10_000 {
+		flood := make([]kafka.Message, 10_000)
+		for j := range flood {
+			flood[j] = rec(fmt.Sprint("u-", (i+j)/100), fmt.Sprint("f-", i+j))
+		}
+		e.write(flood...)
+	}
+	e.want.Add("final-2026", "🔥", 210_001)
+	e.waitCovered()
+	stop()
+	e.start(e.config(nil))
+	e.write(victim) // the retry, after the restart
+	if _, dups := e.check(e.waitCovered()); dups != 1 {
+		t.Errorf("duplicates = %d, want 1: the retry after a restart counted again", dups)
+	}
+}

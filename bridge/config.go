@@ -26,8 +26,17 @@ const (
 	// DefaultFreshLookback is how far back a partition with no partial in
 	// the store starts counting.
 	DefaultFreshLookback = 10 * time.Minute
-	// DefaultDedupMax is how many event_ids are remembered per partition.
-	DefaultDedupMax = 200_000
+	// DefaultDedupMemory is each partition's dedup budget: about 2.34
+	// million event_ids (14 bytes each, with 768 KiB of per-user counts),
+	// which holds 3,460 events with an event_id per second on the partition
+	// for the whole horizon (10 min, and the 75 s an id may outlive it).
+	// Memory grows with the ids remembered, up to the budget.
+	DefaultDedupMemory = 32 << 20
+	// DefaultDedupPerUser is how many event_ids of one user_id are
+	// remembered within the horizon: what ingest's default per-user rate
+	// limit lets one user send while an id may be remembered (a burst of
+	// 100 and 20/s for the 10 min horizon and its 75 s span).
+	DefaultDedupPerUser = 13_600
 	// DefaultSessionTimeout is the consumer group session timeout.
 	DefaultSessionTimeout = 10 * time.Second
 	// DefaultHeartbeat is the consumer group heartbeat interval.
@@ -85,15 +94,23 @@ type Config struct {
 	// of a later window closed it first. Zero means DefaultCloseDelay.
 	CloseDelay time.Duration
 	// DedupHorizon is how long, in receive time, a non-empty event_id is
-	// remembered so that a repeat counts once. Zero means
+	// remembered so that a repeat counts once; no other client's load
+	// shortens it (docs/design.md, "Idempotency"). At least 1s. Zero means
 	// DefaultDedupHorizon; negative turns dedup off.
 	DedupHorizon time.Duration
-	// DedupMax caps the events remembered per partition, about 40 bytes
-	// each; the oldest go first. A retry is counted once if it comes within
-	// DedupHorizon and within the time DedupMax events with an event_id take
-	// to arrive on the partition (the dedup_horizon_seconds metric): size
-	// it as that rate times DedupHorizon. Zero means DefaultDedupMax.
-	DedupMax int
+	// DedupMemory is each partition's memory budget for remembered
+	// event_ids, 14 bytes each: size it as the partition's rate of events
+	// with an event_id times DedupHorizon (and an eighth). While it is
+	// full, new ids are counted but not remembered (their retries may
+	// count twice); remembered ones keep their horizon. 1 MiB to 16 GiB.
+	// Zero means DefaultDedupMemory.
+	DedupMemory int64
+	// DedupPerUser caps the event_ids of one user_id remembered within
+	// the horizon, so that no one user fills the budget; past it that
+	// user's new ids are counted but not remembered. At most
+	// MaxDedupPerUser. Zero means DefaultDedupPerUser; negative means no
+	// cap.
+	DedupPerUser int
 	// FreshLookback is how far back, in receive time, a partition with no
 	// partial in the store starts counting (a new JetStream store on a
 	// topic with history): older records are skipped and reported. Zero
@@ -130,7 +147,8 @@ func (c Config) withDefaults() Config {
 	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
 	c.CloseDelay = cmp.Or(c.CloseDelay, DefaultCloseDelay)
 	c.DedupHorizon = cmp.Or(c.DedupHorizon, DefaultDedupHorizon)
-	c.DedupMax = cmp.Or(c.DedupMax, DefaultDedupMax)
+	c.DedupMemory = cmp.Or(c.DedupMemory, DefaultDedupMemory)
+	c.DedupPerUser = cmp.Or(c.DedupPerUser, DefaultDedupPerUser)
 	c.FreshLookback = cmp.Or(c.FreshLookback, DefaultFreshLookback)
 	c.MaxPartialBytes = cmp.Or(c.MaxPartialBytes, DefaultMaxPartialBytes)
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
@@ -155,8 +173,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: window %v (want whole ms, 100ms..1h)", ErrConfig, c.Window)
 	case c.CloseDelay < 0 || c.CloseDelay >= c.Window:
 		return fmt.Errorf("%w: close delay %v (want 0..window)", ErrConfig, c.CloseDelay)
-	case c.DedupMax < 0:
-		return fmt.Errorf("%w: negative dedup cap %d", ErrConfig, c.DedupMax)
+	case c.DedupHorizon > 0 && c.DedupHorizon < time.Second:
+		return fmt.Errorf("%w: dedup horizon %v (want at least 1s, or negative for off)", ErrConfig, c.DedupHorizon)
+	case c.DedupMemory < minDedupMemory || c.DedupMemory > maxDedupMemory:
+		return fmt.Errorf("%w: dedup memory %d bytes (want %d..%d)", ErrConfig, c.DedupMemory, minDedupMemory, maxDedupMemory)
+	case c.DedupPerUser > MaxDedupPerUser:
+		return fmt.Errorf("%w: dedup per user %d (want at most %d)", ErrConfig, c.DedupPerUser, MaxDedupPerUser)
 	case c.MaxPartialBytes < minPartialBytes(c.Topic) || c.MaxPartialBytes > maxPartialBytes:
 		return fmt.Errorf("%w: max partial bytes %d (want %d..%d)", ErrConfig, c.MaxPartialBytes,
 			minPartialBytes(c.Topic), maxPartialBytes)
@@ -166,6 +188,12 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// Bounds of DedupMemory.
+const (
+	minDedupMemory = 1 << 20
+	maxDedupMemory = 16 << 30
+)
 
 // maxPartialBytes is the largest MaxPartialBytes: NATS allows no payload
 // above 64 MiB.

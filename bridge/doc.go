@@ -27,10 +27,12 @@
 // that still cannot be published (ErrTooLarge) stops its partition loudly:
 // an error, publish_errors_total{reason="too_large"} and Ready.
 //
-// Event-id dedup keeps a bounded set per partition (a horizon of receive time
-// and a cap on entries) of events identified by (user_id, match_id,
-// event_id). When a bridge takes a partition over, it rebuilds the set by
-// re-reading up to the cap of records before the resume offset, so a retried
+// Event-id dedup keeps a set per partition of events identified by
+// (user_id, match_id, event_id), each remembered for a horizon of receive
+// time that no other client's load shortens, within a memory budget and a
+// cap per user_id (dedup.go; past them new ids are counted, not
+// remembered). When a bridge takes a partition over, it rebuilds the set by
+// re-reading the horizon's records before the resume offset, so a retried
 // event is counted once across restarts as long as it repeats within the
-// horizon and within the cap.
+// horizon.
 package bridge

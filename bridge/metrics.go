@@ -14,12 +14,17 @@ import (
 type metrics struct {
 	events, late, duplicates, bad   *prometheus.CounterVec
 	published, fenced, regressions  *prometheus.CounterVec
-	dedupEvicted, splits, history   *prometheus.CounterVec
+	splits, history                 *prometheus.CounterVec
 	publishErrors                   *prometheus.CounterVec // by partition and reason
+	dedupNotRemembered              *prometheus.CounterVec // by partition and reason
 	lag, dedupEntries, dedupHorizon *prometheus.GaugeVec
+	dedupCapacity, dedupBytes       *prometheus.GaugeVec
 	openPartialBytes                *prometheus.GaugeVec
 	closeDelay                      prometheus.Histogram
 }
+
+// notRememberedReasons label dedup_not_remembered_total, by dedup reason.
+var notRememberedReasons = [reasons]string{full: "full", userCap: "user_cap"}
 
 // Reasons of publish_errors_total.
 const (
@@ -38,22 +43,27 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Namespace: "emostream", Subsystem: "bridge", Name: name, Help: help}, []string{"partition"}))
 	}
 	return &metrics{
-		events:       counter("events_total", "Events counted in published partials."),
-		late:         counter("late_events_total", "Events counted in a later window than their own."),
-		duplicates:   counter("duplicates_total", "Events dropped because their event_id repeated within the horizon."),
-		bad:          counter("bad_records_total", "Kafka records that could not be decoded."),
-		published:    counter("partials_published_total", "Partials acknowledged by JetStream, empty ones included."),
-		fenced:       counter("fenced_total", "Publishes refused because another bridge published on the partition."),
-		regressions:  counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
-		dedupEvicted: counter("dedup_evicted_total", "Event ids forgotten before their horizon because of the cap."),
-		history:      counter("history_skipped_records_total", "Records left uncounted because the partition had no partial in the store and they were received before the fresh-start lookback."),
-		splits:       counter("partial_splits_total", "Partials closed before their window's end because the next key would have outgrown the size bound."),
+		events:      counter("events_total", "Events counted in published partials."),
+		late:        counter("late_events_total", "Events counted in a later window than their own."),
+		duplicates:  counter("duplicates_total", "Events dropped because their event_id repeated within the horizon."),
+		bad:         counter("bad_records_total", "Kafka records that could not be decoded."),
+		published:   counter("partials_published_total", "Partials acknowledged by JetStream, empty ones included."),
+		fenced:      counter("fenced_total", "Publishes refused because another bridge published on the partition."),
+		regressions: counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
+		history:     counter("history_skipped_records_total", "Records left uncounted because the partition had no partial in the store and they were received before the fresh-start lookback."),
+		splits:      counter("partial_splits_total", "Partials closed before their window's end because the next key would have outgrown the size bound."),
 		publishErrors: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "publish_errors_total",
 			Help: "Partial publishes that failed, by reason: too_large, fenced, other."}, []string{"partition", "reason"})),
+		dedupNotRemembered: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "emostream", Subsystem: "bridge", Name: "dedup_not_remembered_total",
+			Help: "Events with an event_id counted but not remembered, so a retry of them may count twice, by reason: full (the partition's dedup memory), user_cap (the user's ids within the horizon)."},
+			[]string{"partition", "reason"})),
 		lag:              gauge("consumer_lag", "Kafka high watermark minus the next offset to read."),
 		dedupEntries:     gauge("dedup_entries", "Event ids remembered for dedup."),
-		dedupHorizon:     gauge("dedup_horizon_seconds", "How far back in receive time the dedup set remembers: the configured horizon, or less while the set is full."),
+		dedupHorizon:     gauge("dedup_horizon_seconds", "How long in receive time every remembered event_id is remembered: the configured horizon, which no load shortens."),
+		dedupCapacity:    gauge("dedup_capacity", "Event ids the partition's dedup memory holds at most."),
+		dedupBytes:       gauge("dedup_bytes", "Memory the partition's dedup set holds."),
 		openPartialBytes: gauge("open_partial_bytes", "Upper bound on the encoding of the open partial (the split bound caps it)."),
 		closeDelay: register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "close_delay_seconds",
@@ -97,5 +107,7 @@ func (m *metrics) forget(partition int32) {
 	m.lag.DeleteLabelValues(l)
 	m.dedupEntries.DeleteLabelValues(l)
 	m.dedupHorizon.DeleteLabelValues(l)
+	m.dedupCapacity.DeleteLabelValues(l)
+	m.dedupBytes.DeleteLabelValues(l)
 	m.openPartialBytes.DeleteLabelValues(l)
 }

@@ -30,8 +30,9 @@ type partition struct {
 	dd       *dedup
 	seq      uint64 // the last sequence stored on the partition's subject
 	caughtUp bool
-	lagHWM   int64 // the high watermark of the last fetch
-	evicted  int64 // dd.evicted already added to the metric
+	lagHWM   int64          // the high watermark of the last fetch
+	nowMs    int64          // the bridge's clock when the chunk being taken arrived
+	dropped  [reasons]int64 // dd.notRemembered already added to the metric
 	commit   func(partition int32, next int64)
 	free     chan []item
 }
@@ -86,7 +87,8 @@ func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int3
 	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
 		win: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
 			b.cfg.MaxPartialBytes),
-		dd:   newDedup(b.cfg.DedupHorizon.Milliseconds(), b.cfg.DedupMax),
+		dd: newDedup(b.cfg.DedupHorizon.Milliseconds(), dedupCapacity(b.cfg.DedupMemory, b.cfg.DedupPerUser),
+			b.cfg.DedupPerUser),
 		free: make(chan []item, 8)}
 }
 
@@ -175,18 +177,12 @@ func (b *Bridge) freshStart(conn *kafka.Conn, id int32, first, hwm int64) int64 
 }
 
 // freshWarm is where a fresh partition starting at next re-reads records
-// for its dedup set: within the dedup horizon before the lookback, and at
-// most DedupMax records.
+// for its dedup set: the dedup horizon before the lookback (warmFrom).
 func (b *Bridge) freshWarm(conn *kafka.Conn, first, next int64) int64 {
-	if next == first || b.cfg.DedupHorizon <= 0 {
+	if next == first {
 		return next
 	}
-	warm := max(first, next-int64(b.cfg.DedupMax))
-	since := b.cfg.Now().Add(-b.cfg.FreshLookback - b.cfg.DedupHorizon)
-	if off, err := conn.ReadOffset(since); err == nil && off >= first {
-		warm = max(warm, min(off, next))
-	}
-	return warm
+	return b.warmFrom(conn, b.cfg.Now().Add(-b.cfg.FreshLookback), first, next)
 }
 
 // afterRegression resumes a partition whose log now ends before the offset
@@ -219,18 +215,29 @@ func regressionMarker(last *wire.Partial, next int64) *wire.Partial {
 		WindowMs: last.WindowMs, FirstOffset: next, LastOffset: next - 1, Counts: wire.Counts{}}
 }
 
-// warmStart is the first offset to re-read for the dedup set: within the
-// horizon before the last partial's window end, and at most DedupMax records.
+// warmStart is the first offset to re-read for the dedup set: the horizon
+// before the last partial's window end (warmFrom).
 func (b *Bridge) warmStart(conn *kafka.Conn, last *wire.Partial, first, next int64) int64 {
+	return b.warmFrom(conn, time.UnixMilli(last.WindowStartMs+last.WindowMs), first, next)
+}
+
+// warmFrom is the first offset to re-read so that the dedup set of a
+// partition resuming at next, whose records before it were received
+// before end, remembers the ids of the horizon before end: the first
+// record received within it, but no more records than the set holds, so
+// that a restart after a flood past the budget re-reads at most that many
+// (2.34 million by default, a few seconds) before it counts again. Within
+// the budget's rate the horizon holds fewer records anyway.
+func (b *Bridge) warmFrom(conn *kafka.Conn, end time.Time, first, next int64) int64 {
 	if b.cfg.DedupHorizon <= 0 {
 		return next
 	}
-	warm := max(first, next-int64(b.cfg.DedupMax))
-	since := time.UnixMilli(last.WindowStartMs + last.WindowMs).Add(-b.cfg.DedupHorizon)
-	if off, err := conn.ReadOffset(since); err == nil && off >= 0 {
-		warm = max(warm, min(off, next))
+	most := next - int64(dedupCapacity(b.cfg.DedupMemory, b.cfg.DedupPerUser))
+	off, err := conn.ReadOffset(end.Add(-b.cfg.DedupHorizon))
+	if err != nil || off < 0 {
+		off = most
 	}
-	return warm
+	return min(max(off, most, first), next)
 }
 
 // loop takes fetched records and wall-clock ticks until ctx ends or a
@@ -266,6 +273,7 @@ func (p *partition) clockSkew() time.Duration { return time.Since(p.b.cfg.Now())
 
 // take counts the records of one fetch.
 func (p *partition) take(ctx context.Context, c chunk) error {
+	p.nowMs = p.b.cfg.Now().UnixMilli()
 	for i := range c.items {
 		if err := p.record(ctx, &c.items[i]); err != nil {
 			return err
@@ -286,22 +294,27 @@ func (p *partition) gauges() {
 	m := p.b.metrics
 	m.lag.WithLabelValues(p.label).Set(float64(p.lagHWM - p.win.next()))
 	m.dedupEntries.WithLabelValues(p.label).Set(float64(p.dd.len()))
-	m.dedupHorizon.WithLabelValues(p.label).Set(float64(p.dd.effectiveHorizon()) / 1000)
+	m.dedupBytes.WithLabelValues(p.label).Set(float64(p.dd.bytes()))
+	m.dedupCapacity.WithLabelValues(p.label).Set(float64(p.dd.capacity()))
+	m.dedupHorizon.WithLabelValues(p.label).Set(float64(max(p.dd.horizon, 0)) / 1000)
 	m.openPartialBytes.WithLabelValues(p.label).Set(float64(p.win.size))
-	if n := p.dd.evicted - p.evicted; n > 0 {
-		m.dedupEvicted.WithLabelValues(p.label).Add(float64(n))
-		p.evicted = p.dd.evicted
+	for r, n := range p.dd.notRemembered {
+		if d := n - p.dropped[r]; d > 0 {
+			m.dedupNotRemembered.WithLabelValues(p.label, notRememberedReasons[r]).Add(float64(d))
+			p.dropped[r] = n
+		}
 	}
 }
 
 // record counts one record, publishing the window it closes.
 func (p *partition) record(ctx context.Context, it *item) error {
-	if it.off < p.win.next() { // re-read to rebuild the dedup set
-		p.dd.repeat(it.event, it.tsMs)
+	ts := min(it.tsMs, p.nowMs) // a receive time ahead of the clock forgets no one's ids early
+	if it.off < p.win.next() {  // re-read to rebuild the dedup set
+		p.dd.repeat(it.event, it.user, ts)
 		return nil
 	}
 	o := it.o
-	if o == counted && p.dd.repeat(it.event, it.tsMs) {
+	if o == counted && p.dd.repeat(it.event, it.user, ts) {
 		o = duplicate
 	}
 	if closed := p.win.add(it.off, it.tsMs, it.match, it.emoji, o); closed != nil {

@@ -32,6 +32,7 @@ type item struct {
 	off, tsMs    int64
 	match, emoji string  // interned: no allocation per record
 	event        uint64  // eventHasher.sum of the event's identity, 0 for none
+	user         uint64  // eventHasher.user of its user_id, with an event
 	o            outcome // counted or bad
 }
 
@@ -129,7 +130,9 @@ func (f *fetcher) item(off int64, value []byte) item {
 		return it
 	}
 	it.tsMs, it.match, it.emoji = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType)
-	it.event = f.ids.sum(f.rec.UserID, f.rec.MatchID, f.rec.EventID)
+	if it.event = f.ids.sum(f.rec.UserID, f.rec.MatchID, f.rec.EventID); it.event != 0 {
+		it.user = f.ids.user(f.rec.UserID)
+	}
 	if it.tsMs == 0 {
 		it.tsMs = f.now().UnixMilli()
 	}

@@ -145,35 +145,3 @@ func TestFloorAfter(t *testing.T) {
 		}
 	}
 }
-
-func TestDedup(t *testing.T) {
-	tests := []struct {
-		name    string
-		horizon int64
-		limit   int
-		ids     []string
-		ts      []int64
-		want    []bool
-	}{
-		{"repeat within horizon", 100, 10, []string{"a", "b", "a"}, []int64{0, 10, 50}, []bool{false, false, true}},
-		{"repeat after horizon counts again", 100, 10, []string{"a", "a"}, []int64{0, 101}, []bool{false, false}},
-		{"empty ids never repeat", 100, 10, []string{"", ""}, []int64{0, 1}, []bool{false, false}},
-		{"the cap forgets the oldest", 100, 2, []string{"a", "b", "c", "a", "c"}, []int64{0, 1, 2, 3, 4},
-			[]bool{false, false, false, false, true}},
-		{"off", -1, 10, []string{"a", "a"}, []int64{0, 1}, []bool{false, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := newDedup(tt.horizon, tt.limit)
-			for i, id := range tt.ids {
-				var h eventHasher
-				if got := d.repeat(h.sum([]byte("u"), []byte("m"), []byte(id)), tt.ts[i]); got != tt.want[i] {
-					t.Errorf("repeat(%q, %d) = %v, want %v", id, tt.ts[i], got, tt.want[i])
-				}
-			}
-			if d.len() > max(tt.limit, 0) {
-				t.Errorf("remembers %d ids, cap %d", d.len(), tt.limit)
-			}
-		})
-	}
-}

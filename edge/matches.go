@@ -51,9 +51,10 @@ type stored struct {
 
 // match is one match's (or the wildcard's) viewers and recent swarms.
 type match struct {
-	id   string
-	refs int // subscriptions, guarded by Edge.mu
-	up   *nats.Subscription
+	id      string
+	refs    int // subscriptions, guarded by Edge.mu
+	viewers int // connections with one subscription or more, guarded by Edge.mu
+	up      *nats.Subscription
 
 	mu      sync.RWMutex
 	groups  map[groupKey]*group
@@ -65,8 +66,9 @@ type match struct {
 }
 
 // join adds sb to its match's subscribers, subscribing upstream for the
-// match's first one.
-func (e *Edge) join(sb *sub, id string) error {
+// match's first one; first says sb is its connection's first subscription
+// to the match (a new viewer).
+func (e *Edge) join(sb *sub, id string, first bool) error {
 	e.mu.Lock()
 	m := e.matches[id]
 	if m == nil {
@@ -80,6 +82,9 @@ func (e *Edge) join(sb *sub, id string) error {
 		e.subscribe(m)
 	}
 	m.refs++
+	if first {
+		m.viewers++
+	}
 	e.mu.Unlock()
 	m.mu.Lock()
 	k := groupKey{sb.sid, sb.s.headers}
@@ -94,8 +99,9 @@ func (e *Edge) join(sb *sub, id string) error {
 	return nil
 }
 
-// leave removes sb, unsubscribing upstream after the match's last one.
-func (e *Edge) leave(sb *sub) {
+// leave removes sb, unsubscribing upstream after the match's last one;
+// gone says sb was its connection's last subscription to the match.
+func (e *Edge) leave(sb *sub, gone bool) {
 	m := sb.m
 	m.mu.Lock()
 	g := sb.g
@@ -110,6 +116,9 @@ func (e *Edge) leave(sb *sub) {
 	m.mu.Unlock()
 	e.mu.Lock()
 	m.refs--
+	if gone {
+		m.viewers--
+	}
 	if m.refs == 0 {
 		delete(e.matches, m.id)
 		e.m.matches.Set(float64(len(e.matches)))

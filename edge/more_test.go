@@ -39,9 +39,9 @@ func TestOccupancy(t *testing.T) {
 	e := &Edge{cfg: Config{ID: "e1", OccupancyInterval: time.Second}, matches: map[string]*match{}}
 	n := wire.MaxOccupancyMatches + 5
 	for i := range n {
-		e.matches[fmt.Sprint("m", i)] = &match{refs: i%3 + 1}
+		e.matches[fmt.Sprint("m", i)] = &match{refs: 16, viewers: i%3 + 1}
 	}
-	e.matches[wildcard] = &match{refs: 7}
+	e.matches[wildcard] = &match{refs: 7, viewers: 7}
 	reports := e.Occupancy(time.Now())
 	if len(reports) != 2 || len(reports[0].Matches) != wire.MaxOccupancyMatches || len(reports[1].Matches) != 5 {
 		t.Fatalf("%d reports", len(reports))

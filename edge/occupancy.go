@@ -42,18 +42,24 @@ func (e *Edge) reportOccupancy(ctx context.Context) {
 }
 
 // Occupancy is this edge's viewer count per match at now, as the reports
-// it publishes.
+// it publishes: the connections with at least one subscription to the
+// match's live subject, however many (a connection subscribed to it 16
+// times, or to it and to emostream.live.>, is one viewer). A connection
+// subscribed only to emostream.live.> watches every match and is counted
+// in none (a monitor: counted in each, one connection would add a viewer
+// to every match).
 func (e *Edge) Occupancy(now time.Time) []wire.Occupancy {
 	e.mu.Lock()
 	counts := make(map[string]int64, len(e.matches))
 	for id, m := range e.matches {
-		if id != wildcard {
-			counts[id] = int64(m.refs)
+		if id != wildcard && m.viewers > 0 {
+			counts[id] = int64(m.viewers)
 		}
 	}
 	e.mu.Unlock()
 	var out []wire.Occupancy
-	cur := wire.Occupancy{Edge: e.cfg.ID, At: now, Interval: e.cfg.OccupancyInterval, Matches: map[string]int64{}}
+	cur := wire.Occupancy{Edge: e.cfg.ID, At: now, Interval: e.cfg.OccupancyInterval,
+		MaxConnections: int64(e.cfg.MaxConnections), Matches: map[string]int64{}}
 	for id, n := range counts {
 		if len(cur.Matches) == wire.MaxOccupancyMatches {
 			out = append(out, cur)

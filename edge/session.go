@@ -202,7 +202,7 @@ func (s *session) sub(f [][]byte) {
 	}
 	sb := &sub{s: s, sid: sid, subject: subject}
 	if kind == subLive {
-		if err := s.e.join(sb, id); err != nil {
+		if err := s.e.join(sb, id, !s.watches(id)); err != nil {
 			s.errText(textMaxSubs)
 			return
 		}
@@ -249,6 +249,17 @@ func classifySub(subject string) (id string, kind int) {
 		}
 	}
 	return "", subInbox
+}
+
+// watches reports whether the connection has a subscription to match id
+// (or the wildcard, for id wildcard). Called with mu held.
+func (s *session) watches(id string) bool {
+	for _, sb := range s.subs {
+		if sb.m != nil && sb.m.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) find(sid string) *sub {
@@ -300,7 +311,7 @@ func (s *session) remove(sb *sub) {
 	}
 	s.e.m.subs.Dec()
 	if sb.m != nil {
-		s.e.leave(sb)
+		s.e.leave(sb, !s.watches(sb.m.id))
 	}
 }
 

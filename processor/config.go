@@ -127,6 +127,11 @@ type Config struct {
 	// MaxOccupancy bounds the (edge, match) viewer counts kept. Zero means
 	// DefaultMaxOccupancy.
 	MaxOccupancy int
+	// MaxEdgeViewers bounds one edge's count of one match's viewers: a
+	// report's counts are clamped to it, and to the connection cap the
+	// report states. MaxEdges × MaxEdgeViewers must stay below 2^62. Zero
+	// means DefaultMaxEdgeViewers.
+	MaxEdgeViewers int64
 	// Streams configures the streams that New's Run ensures exist.
 	Streams streams.Config
 	// Registerer receives the metrics. Nil means a private registry.
@@ -153,6 +158,7 @@ func (c Config) withDefaults() Config {
 	c.Moments = c.Moments.withDefaults()
 	c.MaxEdges = cmp.Or(c.MaxEdges, DefaultMaxEdges)
 	c.MaxOccupancy = cmp.Or(c.MaxOccupancy, DefaultMaxOccupancy)
+	c.MaxEdgeViewers = cmp.Or(c.MaxEdgeViewers, DefaultMaxEdgeViewers)
 	if c.Registerer == nil {
 		c.Registerer = prometheus.NewRegistry()
 	}
@@ -190,6 +196,8 @@ func (c Config) validate() error {
 			ErrConfig, c.MaxOpenWindows, c.MaxMatchStates, c.MaxSwarmBytes, minSwarmBytes)
 	case c.MaxEdges < 1 || c.MaxOccupancy < 1:
 		return fmt.Errorf("%w: max edges %d, max occupancy %d (want >= 1)", ErrConfig, c.MaxEdges, c.MaxOccupancy)
+	case c.MaxEdgeViewers < 1 || c.MaxEdgeViewers > maxViewersSum/int64(c.MaxEdges):
+		return fmt.Errorf("%w: max edge viewers %d (want 1 to 2^62 / max edges %d)", ErrConfig, c.MaxEdgeViewers, c.MaxEdges)
 	}
 	return c.Moments.validate(c.Window)
 }

@@ -61,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		timelineBackfilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_backfilled_total",
 			Help: "Window records written late from the swarm stream (after a crash or a takeover)."}),
 		occupancyReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_occupancy_reports_total",
-			Help: "Edge occupancy reports, by result: applied, partial (some counts over the bound or invalid), over_edges, bad."}, []string{"result"}),
+			Help: "Edge occupancy reports, by result: applied, clamped (some counts over what one edge can hold, cut to it), partial (some counts over the bound or invalid), over_edges, bad."}, []string{"result"}),
 		occupancyEdges: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_occupancy_edges",
 			Help: "Edges whose occupancy reports are kept; capped by MaxEdges."}),
 		occupancyEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_occupancy_entries",

@@ -16,6 +16,13 @@ const (
 	DefaultMaxEdges = 10_000
 	// DefaultMaxOccupancy bounds the (edge, match) counts kept.
 	DefaultMaxOccupancy = 1_000_000
+	// DefaultMaxEdgeViewers bounds one edge's count of one match: no edge
+	// holds more connections (ten times an edge's default MaxConnections;
+	// 2.5 GB of viewers at their measured 2.5 KiB each).
+	DefaultMaxEdgeViewers = 1_000_000
+	// maxViewersSum bounds MaxEdges × MaxEdgeViewers, the largest sum of
+	// one match's counts, far from int64's end.
+	maxViewersSum = 1 << 62
 	// defaultOccupancyInterval is an edge's report interval when its
 	// report does not say; reports say between 1s and 1m.
 	defaultOccupancyInterval = 5 * time.Second
@@ -31,6 +38,7 @@ type occupancy struct {
 	mu         sync.Mutex
 	maxEdges   int
 	maxEntries int
+	maxViewers int64 // per (edge, match)
 	now        func() time.Time
 	edges      map[string]map[string]occEntry // edge → match → count
 	sums       map[string]int64
@@ -44,13 +52,16 @@ type occEntry struct {
 	expires time.Time
 }
 
-func newOccupancy(maxEdges, maxEntries int, now func() time.Time, met *metrics) *occupancy {
-	return &occupancy{maxEdges: maxEdges, maxEntries: maxEntries, now: now, met: met,
+func newOccupancy(maxEdges, maxEntries int, maxViewers int64, now func() time.Time, met *metrics) *occupancy {
+	return &occupancy{maxEdges: maxEdges, maxEntries: maxEntries, maxViewers: maxViewers, now: now, met: met,
 		edges: map[string]map[string]occEntry{}, sums: map[string]int64{}}
 }
 
 // receive applies one report: an edge's counts replace its earlier counts
-// of the matches it names.
+// of the matches it names. A count is clamped to what one edge can hold:
+// the report's MaxConnections, at most maxViewers. So a match's sum is at
+// most maxEdges × maxViewers (below maxViewersSum: Config checks it), and
+// no report, forged or not, can overflow it or make it negative.
 func (o *occupancy) receive(m *nats.Msg) {
 	var r wire.Occupancy
 	if err := json.Unmarshal(m.Data, &r); err != nil || r.Edge == "" ||
@@ -75,21 +86,38 @@ func (o *occupancy) receive(m *nats.Msg) {
 		e = map[string]occEntry{}
 		o.edges[r.Edge] = e
 	}
+	o.met.occupancyReports.WithLabelValues(o.apply(e, &r, now.Add(occupancyExpiry*interval))).Inc()
+	o.gauges()
+}
+
+// apply puts r's counts into e, the edge's, and returns the report's
+// result: applied, clamped (a count over what the edge can hold) or partial
+// (a count invalid or over maxEntries, left out).
+func (o *occupancy) apply(e map[string]occEntry, r *wire.Occupancy, expires time.Time) string {
 	kind := "applied"
+	limit := o.maxViewers
+	if r.MaxConnections > 0 {
+		limit = min(limit, r.MaxConnections)
+	}
 	for match, n := range r.Matches {
 		old, had := e[match]
-		if !wire.ValidMatchID(match) || n < 0 || !had && o.entries >= o.maxEntries {
+		switch {
+		case !wire.ValidMatchID(match) || n < 0 || !had && o.entries >= o.maxEntries:
 			kind = "partial"
 			continue
+		case n > limit:
+			n = limit
+			if kind == "applied" {
+				kind = "clamped"
+			}
 		}
 		if !had {
 			o.entries++
 		}
 		o.sums[match] += n - old.n
-		e[match] = occEntry{n: n, expires: now.Add(occupancyExpiry * interval)}
+		e[match] = occEntry{n: n, expires: expires}
 	}
-	o.met.occupancyReports.WithLabelValues(kind).Inc()
-	o.gauges()
+	return kind
 }
 
 // sweep drops expired counts, at most once a second.

@@ -2,11 +2,14 @@ package processor
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/emostream/emostream/internal/streams"
@@ -75,4 +78,92 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 			t.Errorf("%s reports %v, want %v", result, got, want)
 		}
 	}
+}
+
+// Forged reports from credentialed edges cannot overflow a match's viewers
+// or make them negative: each count is clamped to what one edge can hold
+// (the report's connection cap, at most MaxEdgeViewers) and counted as
+// clamped; a negative count is left out.
+func TestOccupancyForgedReportsClamped(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	_, _, p := r.processor(Config{MaxEdges: 4})
+	nc, _ := r.nats.Connect()
+	report := func(edge string, maxConns int64, matches map[string]int64) {
+		b, _ := json.Marshal(wire.Occupancy{Edge: edge, At: time.Now(), Interval: 5 * time.Second,
+			MaxConnections: maxConns, Matches: matches})
+		if err := nc.Publish(wire.ViewersSubject(edge), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := func() (n float64) {
+		for _, kind := range []string{"applied", "clamped", "partial"} {
+			var m dto.Metric
+			_ = p.met.occupancyReports.WithLabelValues(kind).Write(&m)
+			n += m.GetCounter().GetValue()
+		}
+		return n
+	}
+	testenv.WaitFor(t, timeout, "the processor's subscription", func() bool {
+		report("edge-0", 0, map[string]int64{"m0": 1})
+		_ = nc.Flush()
+		return results() > 0
+	})
+	before := results()
+	huge := int64(math.MaxInt64)
+	report("edge-a", 0, map[string]int64{"m1": huge, "m2": huge})
+	report("edge-b", huge, map[string]int64{"m1": huge})
+	report("edge-c", 500, map[string]int64{"m1": 1_000_000_000, "m2": -huge})
+	testenv.WaitFor(t, timeout, "the reports applied", func() bool { return results() >= before+3 })
+	r.window(rand.New(rand.NewPCG(5, 6)), pastWindow(0), winMs)
+	r.exact(timeout)
+	if sw := r.viewer.swarm("m1", pastWindow(0)); sw.Viewers != 2*DefaultMaxEdgeViewers+500 {
+		t.Errorf("m1 viewers %d, want 2 × %d + 500", sw.Viewers, DefaultMaxEdgeViewers)
+	}
+	if sw := r.viewer.swarm("m2", pastWindow(0)); sw.Viewers != DefaultMaxEdgeViewers {
+		t.Errorf("m2 viewers %d, want %d", sw.Viewers, DefaultMaxEdgeViewers)
+	}
+	var m dto.Metric
+	_ = p.met.occupancyReports.WithLabelValues("clamped").Write(&m)
+	if got := m.GetCounter().GetValue(); got != 2 {
+		t.Errorf("clamped reports %v, want 2 (edge-c's is partial)", got)
+	}
+}
+
+// FuzzOccupancyReport: no report, however forged, makes a match's sum
+// negative or larger than MaxEdges × MaxEdgeViewers, or keeps more counts
+// than MaxOccupancy.
+//
+//	go test ./processor -run '^$' -fuzz FuzzOccupancyReport -fuzztime 1m
+func FuzzOccupancyReport(f *testing.F) {
+	for _, seed := range []string{
+		`{"edge":"e1","interval_ns":5000000000,"matches":{"m1":3}}`,
+		`{"edge":"e1","max_connections":9223372036854775807,"matches":{"m1":9223372036854775807,"m2":-9223372036854775808}}`,
+		`{"edge":"e2","max_connections":-1,"matches":{"m1":1e300}}`,
+		`{"edge":"e3","max_connections":10,"matches":{"m1":11,"bad id!":5,"m3":0.5}}`,
+		`{"edge":"e4","interval_ns":-1,"at":"9999-12-31T23:59:59Z","matches":{"m1":1}}`,
+		`{"edge":"","matches":{}}`, `{`, `null`, `[]`,
+	} {
+		f.Add(seed)
+	}
+	const maxEdges, maxEntries, maxViewers = 3, 5, 1000
+	met, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	o := newOccupancy(maxEdges, maxEntries, maxViewers, time.Now, met)
+	f.Fuzz(func(t *testing.T, report string) {
+		var r struct{ Edge string }
+		_ = json.Unmarshal([]byte(report), &r)
+		o.receive(&nats.Msg{Subject: wire.ViewersSubject(r.Edge), Data: []byte(report)})
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.entries > maxEntries || len(o.edges) > maxEdges {
+			t.Fatalf("%d entries, %d edges", o.entries, len(o.edges))
+		}
+		for m, n := range o.sums {
+			if n < 0 || n > maxEdges*maxViewers {
+				t.Fatalf("match %s: sum %d", m, n)
+			}
+		}
+	})
 }

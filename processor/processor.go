@@ -125,7 +125,7 @@ func New(cfg Config) (*Processor, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc}
-	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.Now, met)
+	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.MaxEdgeViewers, cfg.Now, met)
 	met.partitions.Set(float64(cfg.Partitions))
 	return p, nil
 }

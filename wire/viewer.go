@@ -39,13 +39,17 @@ func SwarmsAfter(match string, seq uint64) []byte {
 // Occupancy is an edge's report of its viewers, published on
 // ViewersSubject(edge) every Interval; each report replaces the edge's
 // previous one for the matches it names. Matches holds only matches with
-// viewers; an edge with many matches sends several reports per interval,
-// each with at most MaxOccupancyMatches of them.
+// viewers, each counted as the connections watching it (one connection is
+// one viewer, however many subscriptions it has); an edge with many
+// matches sends several reports per interval, each with at most
+// MaxOccupancyMatches of them. MaxConnections is the edge's connection
+// cap, which no count can exceed (0: not said).
 type Occupancy struct {
-	Edge     string           `json:"edge"`
-	At       time.Time        `json:"at"`
-	Interval time.Duration    `json:"interval_ns"`
-	Matches  map[string]int64 `json:"matches"`
+	Edge           string           `json:"edge"`
+	At             time.Time        `json:"at"`
+	Interval       time.Duration    `json:"interval_ns"`
+	MaxConnections int64            `json:"max_connections,omitempty"`
+	Matches        map[string]int64 `json:"matches"`
 }
 
 // MaxOccupancyMatches bounds the matches of one Occupancy message (≤ ~80 KiB).

@@ -47,7 +47,8 @@ type bridgeFlags struct {
 	brokers, topic, group                      string
 	nats                                       *natsFlags
 	window, closeDelay, horizon, freshLookback time.Duration
-	dedupMax, maxPartialBytes                  int
+	dedupMemory                                string
+	dedupPerUser, maxPartialBytes              int
 	streams                                    *streamFlags
 }
 
@@ -59,8 +60,9 @@ func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	f.nats = addNATSFlags(fs, nats.DefaultURL, "NATS URL of the JetStream hub (user \"bridge\")")
 	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
 	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
-	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long a repeated event_id counts once (negative: off)")
-	fs.IntVar(&f.dedupMax, "dedup-max", bridge.DefaultDedupMax, "most event_ids remembered per partition")
+	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long, in receive time, a repeated event_id counts once; no other client's load shortens it (at least 1s; negative: off)")
+	fs.StringVar(&f.dedupMemory, "dedup-memory", fmt.Sprintf("%dMiB", bridge.DefaultDedupMemory>>20), "memory per partition for remembered event_ids, 14 bytes each (1MiB..16GiB): the default holds 3,460 ids/s for the horizon; while full, new ids count but are not remembered")
+	fs.IntVar(&f.dedupPerUser, "dedup-per-user", bridge.DefaultDedupPerUser, fmt.Sprintf("most event_ids of one user_id remembered within the horizon, so no one user fills the memory (at most %d; negative: no cap)", bridge.MaxDedupPerUser))
 	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
 	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
 	f.streams = addStreamFlags(fs)
@@ -73,16 +75,34 @@ func (f *bridgeFlags) config(fs *flag.FlagSet) (bridge.Config, error) {
 	if !wire.ValidWindow(f.window) {
 		return bridge.Config{}, fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
 	}
-	if err := checkPositive(fs, "close-delay", "dedup-max", "max-partial-bytes"); err != nil {
+	if err := checkPositive(fs, "close-delay", "max-partial-bytes"); err != nil {
 		return bridge.Config{}, err
 	}
-	if f.horizon == 0 {
-		return bridge.Config{}, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
+	dc, err := f.dedupConfig()
+	if err != nil {
+		return bridge.Config{}, err
 	}
 	sc, err := f.streams.config()
 	return bridge.Config{KafkaBrokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
-		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: f.horizon, DedupMax: f.dedupMax, FreshLookback: f.freshLookback,
-		MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
+		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: dc.DedupHorizon, DedupMemory: dc.DedupMemory,
+		DedupPerUser: dc.DedupPerUser, FreshLookback: f.freshLookback, MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
+}
+
+// dedupConfig checks the --dedup-… flags.
+func (f *bridgeFlags) dedupConfig() (bridge.Config, error) {
+	switch {
+	case f.horizon == 0:
+		return bridge.Config{}, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
+	case f.horizon > 0 && f.horizon < time.Second:
+		return bridge.Config{}, fmt.Errorf("--dedup-horizon %v: want at least 1s, or a negative duration to turn deduplication off", f.horizon)
+	case f.dedupPerUser == 0 || f.dedupPerUser > bridge.MaxDedupPerUser:
+		return bridge.Config{}, fmt.Errorf("--dedup-per-user %d: want 1 to %d, or negative for no cap", f.dedupPerUser, bridge.MaxDedupPerUser)
+	}
+	mem, err := parseBytes(f.dedupMemory)
+	if err != nil || mem < 1<<20 || mem > 16<<30 {
+		return bridge.Config{}, fmt.Errorf("--dedup-memory %s: want a size from 1MiB to 16GiB", f.dedupMemory)
+	}
+	return bridge.Config{DedupHorizon: f.horizon, DedupMemory: mem, DedupPerUser: f.dedupPerUser}, nil
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {
