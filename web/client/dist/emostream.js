@@ -246,6 +246,11 @@ function clientError(code, message, extra) {
   err.code = code;
   return Object.assign(err, extra);
 }
+function withDefaults(defs, o) {
+  const out = { ...defs };
+  for (const k of Object.keys(o || {})) if (o[k] !== void 0) out[k] = o[k];
+  return out;
+}
 
 // src/nats.js
 var OPEN = 1;
@@ -254,7 +259,7 @@ var Connection = class extends Emitter {
   constructor(opts) {
     super();
     if (!opts.servers || !opts.servers.length) throw new TypeError("emostream: no WebSocket URLs to connect to");
-    this.o = {
+    this.o = withDefaults({
       pingMs: 2e4,
       maxPingsOut: 2,
       connectTimeoutMs: 5e3,
@@ -262,9 +267,8 @@ var Connection = class extends Emitter {
       maxPending: 16,
       backoffMs: 250,
       maxBackoffMs: 1e4,
-      stableMs: 1e4,
-      ...opts
-    };
+      stableMs: 1e4
+    }, opts);
     this.env = opts.env || defaultEnv;
     this.WS = opts.WebSocket || globalThis.WebSocket;
     if (!this.WS) throw new TypeError("emostream: no WebSocket in this environment (pass one as WebSocket)");
@@ -417,6 +421,7 @@ var Connection = class extends Emitter {
   // subscribe calls cb with each message on subject until unsubscribed;
   // it lasts across reconnects.
   subscribe(subject, cb) {
+    checkSubject(subject);
     const sid = String(++this.sid);
     this.subs.set(sid, { subject, cb });
     if (this.connected) this.send(this.cur, encode.sub(subject, sid));
@@ -486,7 +491,7 @@ var MAX_FUTURE_MS = 864e5;
 var Viewer = class {
   constructor(o) {
     if (!MATCH_ID.test(o.match)) throw new TypeError(`emostream: bad match id ${JSON.stringify(o.match)}`);
-    this.o = {
+    this.o = withDefaults({
       maxRecovery: 150,
       maxWaiting: 10,
       retryMs: 1e3,
@@ -497,9 +502,8 @@ var Viewer = class {
       onDrop() {
       },
       onNote() {
-      },
-      ...o
-    };
+      }
+    }, o);
     this.conn = o.conn;
     this.env = o.env;
     this.match = o.match;
@@ -729,7 +733,7 @@ var MIN_LEAD = -3e5;
 var Sync = class {
   constructor(o) {
     const windowMs = o.windowMs || 2e3;
-    this.o = {
+    this.o = withDefaults({
       windowMs,
       video: null,
       lead: 0,
@@ -749,9 +753,8 @@ var Sync = class {
       onOverflow() {
       },
       onError() {
-      },
-      ...o
-    };
+      }
+    }, o);
     this.env = o.env;
     this.setLead(this.o.lead, true);
     this.held = [];
@@ -1146,7 +1149,7 @@ var Sender = class {
   // o: {http, env, limits: () => Promise<limits|null>, token, userId,
   //     maxQueued [10000], maxAttempts [8], backoffMs [500], maxBackoffMs [30000]}
   constructor(o) {
-    this.o = { maxQueued: 1e4, maxAttempts: 8, backoffMs: 500, maxBackoffMs: 3e4, ...o };
+    this.o = withDefaults({ maxQueued: 1e4, maxAttempts: 8, backoffMs: 500, maxBackoffMs: 3e4 }, o);
     this.env = o.env;
     this.queue = [];
     this.busy = false;
@@ -1420,9 +1423,9 @@ var Watch = class extends Emitter {
       onOverflow: (s) => this.emit("overflow", s),
       onError: (err) => this.emit("error", err)
     });
-    this.ready = client.config().then((cfg) => this.begin(cfg), (err) => {
+    this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
-      this.emit("status", { state: "closed", error: err.message });
+      this.status({ state: "closed", error: err.message });
     });
   }
   begin(cfg) {
@@ -1515,9 +1518,10 @@ var Watch = class extends Emitter {
   // the program time of the frame on screen.
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    if (this.o.sendVideoTs && r.videoTs == null && this.sync.videoMode) {
-      const t = this.sync.clock();
-      if (t != null) r.videoTs = Math.floor(t);
+    const video = this.sync.o.video;
+    if (this.o.sendVideoTs && r.videoTs == null && video) {
+      const t = video();
+      if (Number.isFinite(t)) r.videoTs = Math.floor(t);
     }
     return this.client.react(r);
   }
@@ -1596,12 +1600,7 @@ function bindMedia(media, w) {
 export {
   ApiError,
   Client,
-  Connection,
-  Parser,
   ProtocolError,
-  Sender,
-  Sync,
-  Viewer,
   Watch,
   bindMedia,
   createClient,

@@ -48,3 +48,11 @@ export function clientError(code, message, extra) {
   err.code = code;
   return Object.assign(err, extra);
 }
+
+// withDefaults returns defs overlaid with the options of o that are set
+// (an option given as undefined keeps its default).
+export function withDefaults(defs, o) {
+  const out = { ...defs };
+  for (const k of Object.keys(o || {})) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -8,8 +8,8 @@ import { Sender } from "./sender.js";
 import { ApiError, Http, configOf, timelineOf } from "./api.js";
 import { Emitter, defaultEnv } from "./env.js";
 
-export { ApiError, Connection, Viewer, Sync, Sender };
-export { Parser, ProtocolError } from "./protocol.js";
+export { ApiError };
+export { ProtocolError } from "./protocol.js";
 
 const STEPS = new Set(["2s", "10s", "1m", "5m"]);
 
@@ -118,9 +118,9 @@ export class Watch extends Emitter {
       onOverflow: (s) => this.emit("overflow", s),
       onError: (err) => this.emit("error", err),
     });
-    this.ready = client.config().then((cfg) => this.begin(cfg), (err) => {
+    this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
-      this.emit("status", { state: "closed", error: err.message });
+      this.status({ state: "closed", error: err.message });
     });
   }
 
@@ -199,9 +199,10 @@ export class Watch extends Emitter {
   // the program time of the frame on screen.
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    if (this.o.sendVideoTs && r.videoTs == null && this.sync.videoMode) {
-      const t = this.sync.clock();
-      if (t != null) r.videoTs = Math.floor(t);
+    const video = this.sync.o.video;
+    if (this.o.sendVideoTs && r.videoTs == null && video) {
+      const t = video();
+      if (Number.isFinite(t)) r.videoTs = Math.floor(t);
     }
     return this.client.react(r);
   }

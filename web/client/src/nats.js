@@ -5,7 +5,7 @@
 // it was given (an INFO's connect_urls are ignored, so a server cannot
 // send it elsewhere).
 import { Parser, checkSubject, encode, text } from "./protocol.js";
-import { Emitter, clientError, defaultEnv, randomHex } from "./env.js";
+import { Emitter, clientError, defaultEnv, randomHex, withDefaults } from "./env.js";
 
 const OPEN = 1;
 const VERSION = "0.1.0";
@@ -17,10 +17,10 @@ export class Connection extends Emitter {
   constructor(opts) {
     super();
     if (!opts.servers || !opts.servers.length) throw new TypeError("emostream: no WebSocket URLs to connect to");
-    this.o = {
+    this.o = withDefaults({
       pingMs: 20000, maxPingsOut: 2, connectTimeoutMs: 5000, requestTimeoutMs: 3000, maxPending: 16,
-      backoffMs: 250, maxBackoffMs: 10000, stableMs: 10000, ...opts,
-    };
+      backoffMs: 250, maxBackoffMs: 10000, stableMs: 10000,
+    }, opts);
     this.env = opts.env || defaultEnv;
     this.WS = opts.WebSocket || globalThis.WebSocket;
     if (!this.WS) throw new TypeError("emostream: no WebSocket in this environment (pass one as WebSocket)");

@@ -5,7 +5,7 @@
 // with a token from the app's provider. A refusal that names one event
 // fails that reaction only and the rest are sent again.
 import { ApiError, errorOf, readJSON, sleep, badField } from "./api.js";
-import { randomHex } from "./env.js";
+import { randomHex, withDefaults } from "./env.js";
 import { MATCH_ID } from "./viewer.js";
 
 const utf8 = new TextEncoder();
@@ -20,7 +20,7 @@ export class Sender {
   // o: {http, env, limits: () => Promise<limits|null>, token, userId,
   //     maxQueued [10000], maxAttempts [8], backoffMs [500], maxBackoffMs [30000]}
   constructor(o) {
-    this.o = { maxQueued: 10000, maxAttempts: 8, backoffMs: 500, maxBackoffMs: 30000, ...o };
+    this.o = withDefaults({ maxQueued: 10000, maxAttempts: 8, backoffMs: 500, maxBackoffMs: 30000 }, o);
     this.env = o.env;
     this.queue = [];
     this.busy = false;

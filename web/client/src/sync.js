@@ -5,6 +5,8 @@
 // wall clock less a manual delay. Pure logic: time, timers and the
 // timeline come in through the constructor.
 
+import { withDefaults } from "./env.js";
+
 const MIN_LEAD = -300000;
 
 // Sync options (defaults in brackets):
@@ -28,9 +30,9 @@ const MIN_LEAD = -300000;
 export class Sync {
   constructor(o) {
     const windowMs = o.windowMs || 2000;
-    this.o = { windowMs, video: null, lead: 0, delayMs: 0, unknown: "live", maxBuffered: 300, chunkWindows: 60,
+    this.o = withDefaults({ windowMs, video: null, lead: 0, delayMs: 0, unknown: "live", maxBuffered: 300, chunkWindows: 60,
       pollMs: 250, seekBackMs: 1000, seekForwardMs: 5000, maxLateMs: windowMs, fillOnJoin: true,
-      onDisplay() {}, onSkip() {}, onOverflow() {}, onError() {}, ...o };
+      onDisplay() {}, onSkip() {}, onOverflow() {}, onError() {} }, o);
     this.env = o.env;
     this.setLead(this.o.lead, true);
     this.held = []; // swarms received, not shown yet, by window end

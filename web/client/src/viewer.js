@@ -4,7 +4,7 @@
 // watched, windows in order), and the documented bounds: at most
 // maxRecovery requests per recovery, maxWaiting live swarms waiting for an
 // unanswered one, a read again every retryMs while unanswered.
-import { clientError } from "./env.js";
+import { clientError, withDefaults } from "./env.js";
 
 const STREAM = "EMOSTREAM_SWARMS";
 const SEQ = "Nats-Sequence";
@@ -27,8 +27,8 @@ const MAX_FUTURE_MS = 86400000; // nor one that starts more than a day ahead of 
 export class Viewer {
   constructor(o) {
     if (!MATCH_ID.test(o.match)) throw new TypeError(`emostream: bad match id ${JSON.stringify(o.match)}`);
-    this.o = { maxRecovery: 150, maxWaiting: 10, retryMs: 1000, maxQueued: 1000, requestTimeoutMs: 3000,
-      onGap() {}, onDrop() {}, onNote() {}, ...o };
+    this.o = withDefaults({ maxRecovery: 150, maxWaiting: 10, retryMs: 1000, maxQueued: 1000, requestTimeoutMs: 3000,
+      onGap() {}, onDrop() {}, onNote() {} }, o);
     this.conn = o.conn;
     this.env = o.env;
     this.match = o.match;
