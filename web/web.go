@@ -18,6 +18,14 @@ func Static() fs.FS {
 	return sub
 }
 
+//go:embed client/dist/emostream.min.js
+var clientModule []byte
+
+// Client returns the embeddable JavaScript client (web/client, built into
+// client/dist/emostream.min.js; docs/client.md), an ES module to serve as
+// text/javascript at /client/emostream.min.js.
+func Client() []byte { return clientModule }
+
 // ClientConfig is the body of GET /v1/config, which the page reads on load.
 // It is the contract between ingest, which serves it, and the page; see
 // web/README.md.

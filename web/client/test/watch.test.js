@@ -1,0 +1,145 @@
+// A Watch end to end: GET /v1/config, the scripted NATS server, the video
+// clock and the timeline, through the public API only.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient, hlsClock, bindMedia } from "../src/index.js";
+import { FakeEnv, FakeNats, swarmOf, iso } from "./helpers.js";
+
+const M = "final-2026";
+const T0 = Date.parse("2026-11-23T05:00:00Z");
+const win = (i) => T0 + 2000 * i;
+
+function setup(o = {}) {
+  const env = new FakeEnv(T0);
+  const nats = new FakeNats();
+  const gets = [];
+  const fetch = async (url) => {
+    gets.push(url);
+    if (url.endsWith("/v1/config")) {
+      return Response.json({ ws_urls: ["ws://edge-1", "ws://edge-2"], window_ms: 2000, swarm_threshold: 1000, emoji_types: ["🔥"] });
+    }
+    const q = new URL(url).searchParams;
+    const from = Number(q.get("from"));
+    const to = Number(q.get("to"));
+    const steps = [];
+    for (let s = from; s <= to; s += 2000) steps.push({ start: iso(s), end: iso(s + 2000), counts: { "🔥": 2500 }, total: 2500 });
+    return Response.json({ match_id: M, step: "2s", steps, moments: [{ match_id: M, window_start: iso(from), window_end: iso(from + 2000), size: 2500, rule: "total" }] });
+  };
+  const c = createClient({ baseURL: "http://ingest.test", fetch, env, WebSocket: nats.WebSocket });
+  let program = o.program ?? null;
+  const base = env.now();
+  const w = c.watch(M, { video: o.video === false ? undefined : () => (program == null ? null : program + (env.now() - base)), ...o.watch });
+  const ev = { swarm: [], status: [], viewers: [], gap: [], all: [] };
+  for (const k of Object.keys(ev)) if (k !== "all") w.on(k, (v) => ev[k].push(v));
+  w.on("*", (type) => ev.all.push(type));
+  return { env, nats, c, w, ev, gets, setProgram: (p) => { program = p; } };
+}
+
+test("a watch connects, joins, follows the video and reports occupancy", async () => {
+  const s = setup({ program: win(0) });
+  s.nats.publish(swarmOf(M, win(0), { "🔥": 3500 }, { viewers: 41, swarm: { "🔥": 3 } }), { live: false });
+  await s.env.advance(0);
+  assert.equal(s.gets[0], "http://ingest.test/v1/config");
+  assert.deepEqual(s.ev.status.map((x) => x.state), ["connected"]);
+  assert.deepEqual(s.ev.viewers, [41], "occupancy on receipt: it is not a spoiler");
+  assert.deepEqual(s.ev.swarm, [], "window 0 is not on screen yet");
+  s.nats.publish(swarmOf(M, win(1), { "🔥": 10 }, { viewers: 42 }));
+  await s.env.advance(2000);
+  assert.equal(s.ev.swarm.length, 1);
+  const d = s.ev.swarm[0];
+  assert.deepEqual({ start: d.start, end: d.end, source: d.source, total: d.total, units: d.units, viewers: d.viewers, matchId: d.matchId },
+    { start: win(0), end: win(1), source: "latest", total: 3500, units: { "🔥": 3 }, viewers: 41, matchId: M });
+  await s.env.advance(2000);
+  assert.deepEqual(s.ev.swarm.map((x) => x.source), ["latest", "live"]);
+  assert.deepEqual(s.ev.viewers, [41, 42]);
+  s.w.close();
+  assert.equal(s.ev.status.at(-1).state, "closed");
+  assert.equal(s.nats.sockets.length, 0, "the last watch closed the connection");
+});
+
+test("a late joiner's screen: the stretch before the first swarm comes from the timeline, units from counts", async () => {
+  const s = setup({ program: win(-5) }); // the video is 10 s behind window 0
+  s.nats.publish(swarmOf(M, win(0)), { live: false });
+  await s.env.advance(0);
+  assert.equal(s.gets.length, 2);
+  assert.match(s.gets[1], /\/v1\/matches\/final-2026\/timeline\?format=json&from=\d+&to=\d+&step=2s$/);
+  await s.env.advance(12000);
+  assert.deepEqual(s.ev.swarm.map((x) => x.source), ["timeline", "timeline", "timeline", "timeline", "timeline", "latest"]);
+  assert.deepEqual(s.ev.swarm[0].units, { "🔥": 2 });
+  assert.equal(s.ev.swarm[0].moments.length, 1);
+  assert.equal(s.ev.swarm[0].swarm, null);
+});
+
+test("replayBy is passed to the timeline as by", async () => {
+  const s = setup({ program: win(-2), watch: { replayBy: "program" } });
+  s.nats.publish(swarmOf(M, win(0)), { live: false });
+  await s.env.advance(0);
+  assert.match(s.gets[1], /&by=program$/);
+});
+
+test("no video clock: live with a manual delay; the async iterator sees every event", async () => {
+  const s = setup({ video: false, watch: { delayMs: 4000, fillOnJoin: false } });
+  const it = s.w[Symbol.asyncIterator]();
+  await s.env.advance(0);
+  s.nats.publish(swarmOf(M, win(0)));
+  await s.env.advance(5999);
+  assert.equal(s.ev.swarm.length, 0);
+  await s.env.advance(1);
+  assert.equal(s.ev.swarm.length, 1);
+  const seen = [];
+  for (;;) {
+    const { value } = await it.next();
+    seen.push(value.type);
+    if (value.type === "swarm") break;
+  }
+  assert.deepEqual(seen, ["status", "note", "swarm"]);
+  s.w.close();
+  assert.equal((await it.next()).value.type, "status");
+  assert.equal((await it.next()).done, true);
+});
+
+test("windows lost while away are reported as a gap event", async () => {
+  const s = setup({ video: false });
+  s.nats.publish(swarmOf(M, win(0)), { live: false });
+  await s.env.advance(0);
+  s.nats.cut();
+  s.nats.refuse = true;
+  await s.env.advance(0);
+  for (let i = 1; i <= 4; i++) s.nats.publish(swarmOf(M, win(i)));
+  s.nats.forget(2);
+  s.nats.refuse = false;
+  await s.env.advance(20000);
+  assert.deepEqual(s.ev.status.map((x) => x.state).slice(-2), ["reconnecting", "connected"]);
+  assert.deepEqual(s.ev.gap.map((g) => [g.from, g.to, g.windows]), [[win(1), win(2), 1]]);
+  assert.deepEqual(s.ev.swarm.map((x) => `${x.source}:${(x.start - T0) / 2000}`), ["latest:0", "recovered:2", "recovered:3", "recovered:4"]);
+});
+
+test("watch.react stamps the frame's program time only when asked (sendVideoTs)", async () => {
+  const posts = [];
+  const env = new FakeEnv(T0);
+  const fetch = async (url, init) => { posts.push(JSON.parse(init.body)[0]); return Response.json({ accepted: 1, windows: [] }, { status: 202 }); };
+  const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: new FakeNats().WebSocket });
+  const plain = c.watch(M, { video: () => T0 - 20000 });
+  const stamped = c.watch(M, { video: () => T0 - 20000, sendVideoTs: true });
+  await env.advance(0);
+  await plain.react("🔥");
+  await stamped.react("🔥");
+  assert.equal("video_ts" in posts[0], false);
+  assert.equal(posts[1].video_ts, T0 - 20000);
+});
+
+test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {
+  const hls = { playingDate: null };
+  const clock = hlsClock(hls);
+  assert.equal(clock(), null);
+  hls.playingDate = new Date(T0);
+  assert.equal(clock(), T0);
+  const calls = [];
+  const handlers = {};
+  const media = { paused: true, addEventListener: (k, f) => { handlers[k] = f; }, removeEventListener: (k) => { delete handlers[k]; } };
+  const unbind = bindMedia(media, { play: () => calls.push("play"), pause: () => calls.push("pause"), seeked: () => calls.push("seeked") });
+  for (const k of ["playing", "seeked", "pause"]) handlers[k]();
+  assert.deepEqual(calls, ["pause", "play", "seeked", "pause"]);
+  unbind();
+  assert.deepEqual(Object.keys(handlers), []);
+});
