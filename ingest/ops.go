@@ -21,6 +21,10 @@ import (
 // DefaultOpsListen is the ops listener of "emostream ingest" and "up".
 const DefaultOpsListen = "127.0.0.1:9100"
 
+// opsBodyLimit is the largest body the ops listener reads (an admin
+// request's match).
+const opsBodyLimit = 64 << 10
+
 // initSecurity sets up what this file set adds to New: the ops listener,
 // bearer tokens, sessions, CORS and the page's security headers. It runs
 // once the API listener is bound (AuthAuto looks at its address).
@@ -101,15 +105,7 @@ func (s *Server) readBufferSize() int {
 }
 
 func (s *Server) newOpsApp() *fiber.App {
-	app := fiber.New(fiber.Config{
-		BodyLimit:             64 << 10,
-		ReadTimeout:           s.cfg.ReadTimeout,
-		WriteTimeout:          s.cfg.WriteTimeout,
-		IdleTimeout:           s.cfg.IdleTimeout,
-		DisableStartupMessage: true,
-		DisableDefaultDate:    true,
-		ErrorHandler:          s.errorHandler,
-	})
+	app := s.newFiber(panicOps, fiber.Config{BodyLimit: opsBodyLimit})
 	app.Use(s.noBrowsers)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	app.Get("/healthz", s.healthz)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
 )
@@ -103,6 +104,9 @@ func (s *Server) initMetrics() error {
 	if err == nil {
 		err = s.lim.register(reg)
 	}
+	if err == nil {
+		err = recovery.Register(reg, panicAPI, panicOps, panicStream)
+	}
 	return err
 }
 
@@ -137,16 +141,7 @@ func clientLimits(cfg *Config) *web.Limits {
 }
 
 func (s *Server) newApp() (*fiber.App, error) {
-	app := fiber.New(fiber.Config{
-		BodyLimit:             s.cfg.BodyLimit,
-		ReadTimeout:           s.cfg.ReadTimeout,
-		WriteTimeout:          s.cfg.WriteTimeout,
-		IdleTimeout:           s.cfg.IdleTimeout,
-		DisableStartupMessage: true,
-		DisableDefaultDate:    true,
-		ErrorHandler:          s.errorHandler,
-		ReadBufferSize:        s.readBufferSize(),
-	})
+	app := s.newFiber(panicAPI, fiber.Config{BodyLimit: s.cfg.BodyLimit, ReadBufferSize: s.readBufferSize()})
 	app.Use(s.securityHeaders, s.cors)
 	app.Post("/v1/emojis", s.postEmojis)
 	app.Get("/v1/emoji-types", s.sendJSON(func() []byte { return s.emojisJSON }))
