@@ -2,7 +2,7 @@ package ingest_test
 
 import (
 	"fmt"
-	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,12 +78,14 @@ func TestAuthDateClaims(t *testing.T) {
 // authFailures reads emostream_ingest_auth_failures_total{reason}.
 func authFailures(t testing.TB, st *stack, reason string) float64 {
 	t.Helper()
-	body := string(st.doAt(t, st.ops, http.MethodGet, "/metrics", "", nil).body)
-	prefix := `emostream_ingest_auth_failures_total{reason="` + reason + `"} `
+	return metricValue(t, st, `emostream_ingest_auth_failures_total{reason="`+reason+`"}`)
+}
+
+// seriesValue finds one series in a Prometheus text exposition.
+func seriesValue(body, series string) float64 {
 	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			var f float64
-			fmt.Sscan(v, &f)
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
 	}

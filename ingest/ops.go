@@ -47,6 +47,12 @@ func (s *Server) initSecurity() error {
 	if err := s.initAuth(); err != nil {
 		return err
 	}
+	if cfg.AdminToken != "" && cfg.Matches != nil {
+		s.admin = newAdminAuth(cfg)
+		if err := s.admin.register(cfg.Registerer); err != nil {
+			return err
+		}
+	}
 	if s.opsLn = cfg.OpsListener; s.opsLn == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -41,6 +41,7 @@ type Server struct {
 	ops   *fiber.App     // served on opsLn
 	auth  *authenticator // auth.go: nil when tokens are off
 	sess  *sessions      // session.go: nil when sessions are off
+	admin *adminAuth     // adminauth.go: nil without an admin token
 	csp   string         // cors.go: the page's Content-Security-Policy
 }
 
@@ -216,6 +217,9 @@ func (s *Server) sweep(ctx context.Context) {
 			s.lim.sweep(s.cfg.Now())
 			if s.sess != nil {
 				s.sess.lim.sweep(s.cfg.Now())
+			}
+			if s.admin != nil {
+				s.admin.lim.sweep(s.cfg.Now())
 			}
 		}
 	}
