@@ -207,6 +207,11 @@ type Config struct {
 	// ephemeral loopback port (Server.OpsAddr); "emostream ingest" binds
 	// DefaultOpsListen.
 	OpsListener net.Listener
+	// OpsHosts are names (or addresses) the ops listener answers to besides
+	// its own addresses, localhost and the host name: a request with
+	// another Host header is refused 403 (DNS rebinding). E.g. the name
+	// Prometheus scrapes it by.
+	OpsHosts []string
 	// Auth configures the bearer tokens of POST /v1/emojis (auth.go). The
 	// zero value requires tokens when Listener is not on loopback.
 	Auth AuthConfig

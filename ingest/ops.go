@@ -4,11 +4,13 @@ import (
 	"crypto"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -16,7 +18,10 @@ import (
 // the public API: GET /metrics, /healthz, /readyz and the admin API
 // (/v1/admin/matches…, with its bearer token). "emostream ingest" binds it
 // on --ops-listen, 127.0.0.1:9100 by default. It answers no browser: a
-// request with an Origin header, and every OPTIONS, is refused with 403.
+// request with an Origin header, and every OPTIONS, is refused with 403,
+// and so is one whose Host names none of the listener's own addresses or
+// names (Config.OpsHosts; internal/hostcheck), which a DNS-rebinding page
+// cannot avoid.
 
 // DefaultOpsListen is the ops listener of "emostream ingest" and "up".
 const DefaultOpsListen = "127.0.0.1:9100"
@@ -53,6 +58,9 @@ func (s *Server) initSecurity() error {
 			return err
 		}
 	}
+	if _, err := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ",")); err != nil {
+		return fmt.Errorf("%w: ops host %v", ErrConfig, err)
+	}
 	if s.opsLn = cfg.OpsListener; s.opsLn == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -60,6 +68,7 @@ func (s *Server) initSecurity() error {
 		}
 		s.opsLn = ln
 	}
+	s.opsHosts = hostcheck.New(s.opsLn.Addr(), cfg.OpsHosts)
 	s.ops = s.newOpsApp()
 	return nil
 }
@@ -112,7 +121,7 @@ func (s *Server) readBufferSize() int {
 
 func (s *Server) newOpsApp() *fiber.App {
 	app := s.newFiber(panicOps, fiber.Config{BodyLimit: opsBodyLimit})
-	app.Use(s.noBrowsers)
+	app.Use(s.ownHost, s.noBrowsers)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -133,6 +142,16 @@ func (s *Server) noBrowsers(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	if c.Get(fiber.HeaderOrigin) != "" || c.Method() == fiber.MethodOptions {
 		return s.fail(c, wire.CodeForbidden, "the ops listener takes no browser requests", -1)
+	}
+	return c.Next()
+}
+
+// ownHost refuses a request whose Host is not the ops listener's: a page
+// on a name that its attacker resolves to this machine (DNS rebinding)
+// sends that name.
+func (s *Server) ownHost(c *fiber.Ctx) error {
+	if !s.opsHosts.Allowed(string(c.Request().Header.Host())) {
+		return s.fail(c, wire.CodeForbidden, "the Host header names none of the ops listener's addresses or names (see --ops-host)", -1)
 	}
 	return c.Next()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
@@ -37,12 +38,13 @@ type Server struct {
 	emojis     []string
 	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
 
-	opsLn net.Listener   // ops.go: /metrics, health, admin API
-	ops   *fiber.App     // served on opsLn
-	auth  *authenticator // auth.go: nil when tokens are off
-	sess  *sessions      // session.go: nil when sessions are off
-	admin *adminAuth     // adminauth.go: nil without an admin token
-	csp   string         // cors.go: the page's Content-Security-Policy
+	opsLn    net.Listener       // ops.go: /metrics, health, admin API
+	ops      *fiber.App         // served on opsLn
+	opsHosts *hostcheck.Checker // the Hosts opsLn answers
+	auth     *authenticator     // auth.go: nil when tokens are off
+	sess     *sessions          // session.go: nil when sessions are off
+	admin    *adminAuth         // adminauth.go: nil without an admin token
+	csp      string             // cors.go: the page's Content-Security-Policy
 }
 
 // New validates cfg and builds a Server; Run serves it. It does not contact
