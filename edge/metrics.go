@@ -1,6 +1,10 @@
 package edge
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/recovery"
+)
 
 // metrics are the edge's Prometheus metrics (docs/operations.md, "Edges").
 type metrics struct {
@@ -41,6 +45,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	if r != nil {
+		if err := recovery.Register(r, panicHTTP, panicViewer, panicUpstream, panicKeepalive); err != nil {
+			panic(err) // as MustRegister does
+		}
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
 	}
