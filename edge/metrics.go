@@ -44,10 +44,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "broadcast_seconds", Help: "Time to write one live message to all its viewers on this edge (framing and non-blocking writes).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
+	// Declared, not registered: "emostream up" wraps each edge's registerer
+	// with its edge label, which the process-wide counter cannot take; the
+	// command registers it (cmd/emostream, internal/stack through ingest).
+	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
-		if err := recovery.Register(r, panicHTTP, panicViewer, panicUpstream, panicKeepalive); err != nil {
-			panic(err) // as MustRegister does
-		}
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
 	}

@@ -20,17 +20,27 @@ var panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricName,
 	[]string{"component"})
 
 // Register registers the counter on reg, with a series at 0 for each of
-// components (so that an alert on its increase sees the first panic).
-// Registering it again on the same registry is no error.
+// components (Declare). Registering it again on the same registry is no
+// error. reg must not add labels (prometheus.WrapRegistererWith): the
+// counter is the process's, not one instance's, and a family cannot have
+// both; a component whose registerer may be wrapped Declares its
+// components and leaves the registration to its command.
 func Register(reg prometheus.Registerer, components ...string) error {
-	for _, c := range components {
-		panics.WithLabelValues(c)
-	}
+	Declare(components...)
 	err := reg.Register(panics)
 	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) && are.ExistingCollector == panics {
 		return nil
 	}
 	return err
+}
+
+// Declare gives each of components a series at 0, served wherever the
+// counter is registered, so that an alert on its increase sees the first
+// panic.
+func Declare(components ...string) {
+	for _, c := range components {
+		panics.WithLabelValues(c)
+	}
 }
 
 // Recover, deferred by the handler of one input, turns a panic into that

@@ -52,16 +52,22 @@ func TestRegisterTwice(t *testing.T) {
 	if err := recovery.Register(prometheus.NewRegistry()); err != nil {
 		t.Fatal(err)
 	}
+	recovery.Declare("test_declared")
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := map[string]bool{"test_register": true, "test_declared": true}
 	for _, mf := range mfs {
-		if mf.GetName() == recovery.MetricName {
-			return
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == recovery.MetricName {
+				delete(want, m.GetLabel()[0].GetValue())
+			}
 		}
 	}
-	t.Fatalf("%s not served (a zero series per component is)", recovery.MetricName)
+	if len(want) > 0 {
+		t.Fatalf("%s: no zero series of %v", recovery.MetricName, want)
+	}
 }
 
 func planted() { panic("planted") }
