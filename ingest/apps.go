@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,9 +34,27 @@ func (s *Server) newFiber(component string, cfg fiber.Config) *fiber.App {
 	cfg.DisableStartupMessage, cfg.DisableDefaultDate, cfg.ErrorHandler = true, true, s.errorHandler
 	cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = s.cfg.ReadTimeout, s.cfg.WriteTimeout, s.cfg.IdleTimeout
 	app := fiber.New(cfg)
-	app.Server().ExpectHandler = s.expectContinue(cfg.BodyLimit)
+	srv := app.Server()
+	srv.ExpectHandler = s.expectContinue(cfg.BodyLimit)
+	srv.Handler = s.knownMethods(srv.Handler)
 	app.Use(s.recoverPanics(component))
 	return app
+}
+
+// knownMethods answers a method fiber does not know (which it would
+// answer 400 "Invalid http method", in plain text, past every handler)
+// 405 method_not_allowed.
+func (s *Server) knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if slices.Contains(fiber.DefaultMethods, string(ctx.Method())) {
+			next(ctx)
+			return
+		}
+		s.m.reject(wire.CodeMethodNotAllowed)
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		ctx.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.SetBodyString(`{"error":{"code":"` + wire.CodeMethodNotAllowed + `","message":"unknown method"}}`)
+	}
 }
 
 // recoverPanics is every app's first handler: a panic in a later one is

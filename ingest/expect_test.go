@@ -72,3 +72,25 @@ func expectContinue(t *testing.T, base, path string, length int) (string, string
 	rest, _ := io.ReadAll(r) // the server closes after a 413
 	return first, string(rest)
 }
+
+// A method no server knows is 405 method_not_allowed in JSON, on both
+// listeners (fiber alone answers it 400 "Invalid http method" in plain
+// text).
+func TestUnknownMethod(t *testing.T) {
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{})
+	for _, base := range []string{st.url, st.ops} {
+		u, _ := url.Parse(base)
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "BREW /healthz HTTP/1.1\r\nHost: "+u.Host+"\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(c)
+		if !strings.HasPrefix(string(b), "HTTP/1.1 405") || !strings.Contains(string(b), `"code":"`+wire.CodeMethodNotAllowed+`"`) {
+			t.Errorf("%s: %q, want 405 method_not_allowed", base, b)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/wire"
@@ -155,6 +156,10 @@ func (s *Server) ownHost(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// OpsHandler is the ops listener's app as a fasthttp handler, for fuzzing
+// without a network.
+func (s *Server) OpsHandler() fasthttp.RequestHandler { return s.ops.Server().Handler }
 
 // OpsAddr is the address of the ops listener (/metrics, health, admin API).
 func (s *Server) OpsAddr() net.Addr { return s.opsLn.Addr() }

@@ -172,7 +172,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Handler is the API as a fasthttp handler, for benchmarks and fuzzing
 // without a network.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Handler() }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Server().Handler }
 
 // Run serves until ctx ends, then stops accepting, waits for open requests,
 // sends what is buffered and waits for every produce, so no event answered
