@@ -90,7 +90,7 @@ func (f *ingestFlags) config() (ingest.Config, error) {
 	}
 	proxies, err := ingest.ParseCIDRs(f.proxies)
 	if err != nil {
-		return ingest.Config{}, err
+		return ingest.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg := ingest.Config{
 		KafkaBrokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -164,8 +165,8 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("bad size %q", s)
+			if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
+				return 0, fmt.Errorf("bad size %q (want a positive count below 8 EiB)", s)
 			}
 			return n * u.mult, nil
 		}
