@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,7 +45,7 @@ func (s *Server) newFiber(component string, cfg fiber.Config) *fiber.App {
 // 405 method_not_allowed.
 func (s *Server) knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if slices.Contains(fiber.DefaultMethods, string(ctx.Method())) {
+		if knownMethod(ctx.Method()) {
 			next(ctx)
 			return
 		}
@@ -55,6 +54,17 @@ func (s *Server) knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHand
 		ctx.SetContentType(fiber.MIMEApplicationJSON)
 		ctx.SetBodyString(`{"error":{"code":"` + wire.CodeMethodNotAllowed + `","message":"unknown method"}}`)
 	}
+}
+
+// knownMethod reports whether m is one of fiber.DefaultMethods (a switch:
+// no allocation on the hot path).
+func knownMethod(m []byte) bool {
+	switch string(m) {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete,
+		fiber.MethodConnect, fiber.MethodOptions, fiber.MethodTrace, fiber.MethodPatch:
+		return true
+	}
+	return false
 }
 
 // recoverPanics is every app's first handler: a panic in a later one is
