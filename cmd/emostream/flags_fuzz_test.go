@@ -94,8 +94,7 @@ func FuzzIngestFlags(f *testing.F) {
 		fs := newFlags(env, "ingest", ingestSynopsis)
 		fs.String("listen", ingest.DefaultListen, "")
 		fl, kf := addIngestFlags(fs), addKafkaSecurityFlags(fs)
-		af, sec := addAdmissionFlags(fs), addSecurityFlags(fs, "ops-listen")
-		addRegistryFlags(fs, env)
+		af, sec, rf := addAdmissionFlags(fs), addSecurityFlags(fs, "ops-listen"), addRegistryFlags(fs, env)
 		if _, err := logFlags(fs, env)(list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)
@@ -103,6 +102,9 @@ func FuzzIngestFlags(f *testing.F) {
 			return
 		}
 		cfg, err := ingestConfig(env, fl, kf, af, sec)
+		if err == nil {
+			_, err = rf.nats.natsOptions(env)
+		}
 		if err != nil {
 			namesFlag(t, err)
 			return
