@@ -53,6 +53,7 @@ var timelineSteps = map[string]time.Duration{"2s": 2 * time.Second, "10s": 10 * 
 type timelineQuery struct {
 	timeline.Query
 	stepName string
+	fromSet  bool // from was given; else defaultFrom sets From
 	csv      bool
 }
 
@@ -141,7 +142,7 @@ const (
 	maxInstantMs = 253402300799999 // 9999-12-31T23:59:59.999Z
 )
 
-// parseTimeline reads and checks the query; From is -1 when not given.
+// parseTimeline reads and checks the query; From is set only if given.
 func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timelineQuery, error) {
 	q := timelineQuery{stepName: c.Query("step", "1m")}
 	q.Match = id
@@ -176,8 +177,8 @@ func wantCSV(c *fiber.Ctx) (bool, error) {
 	}
 }
 
-// parseRange sets To (rounded up to the step; now when to is empty) and
-// From (rounded down; -1 when empty), each within what the answer can
+// parseRange sets To (rounded up to the step; now when to is empty) and,
+// when given, From (rounded down), each within what the answer can
 // encode, at most MaxTimelineSteps apart.
 func (q *timelineQuery) parseRange(fromArg, toArg string, nowMs int64) error {
 	ms := q.Step.Milliseconds()
@@ -188,7 +189,6 @@ func (q *timelineQuery) parseRange(fromArg, toArg string, nowMs int64) error {
 	if q.To = wire.WindowStart(to+ms-1, ms); q.To > maxInstantMs {
 		return fmt.Errorf("to %q: rounded up to the %s step, it ends after year 9999", toArg, q.stepName)
 	}
-	q.From = -1
 	if fromArg == "" {
 		return nil
 	}
@@ -196,7 +196,7 @@ func (q *timelineQuery) parseRange(fromArg, toArg string, nowMs int64) error {
 	if err != nil {
 		return err
 	}
-	q.From = wire.WindowStart(from, ms)
+	q.From, q.fromSet = wire.WindowStart(from, ms), true
 	switch {
 	case from > to:
 		return fmt.Errorf("to (%d) is before from (%d)", to, from)
@@ -210,7 +210,7 @@ func (q *timelineQuery) parseRange(fromArg, toArg string, nowMs int64) error {
 // defaultFrom sets a From not given: the match's first stored step (first,
 // if found), at most MaxTimelineSteps before To and not before year 0.
 func (q *timelineQuery) defaultFrom(first int64, found bool) {
-	if q.From >= 0 {
+	if q.fromSet {
 		return
 	}
 	q.From = q.To

@@ -42,6 +42,11 @@ func TestTimelineEdgesOfTime(t *testing.T) {
 			}
 		})
 	}
+	// A range before 1970 (negative Unix ms) is taken as given.
+	r := st.do(t, http.MethodGet, "/v1/matches/final/timeline?from=1969-12-31T23:00:00Z&to=1970-01-01T00:00:00Z&step=5m", "", nil)
+	if a := decodeJSON[timelineAnswer](t, r.body); r.status != 200 || a.From != "1969-12-31T23:00:00Z" || a.To != "1970-01-01T00:00:00Z" {
+		t.Errorf("a range before 1970: %d %s", r.status, r.body)
+	}
 	// The server is still there.
 	if r := st.do(t, http.MethodGet, "/v1/matches/final/timeline?to="+url.QueryEscape("2026-11-23T05:00:00Z"), "", nil); r.status != http.StatusOK {
 		t.Fatalf("after the edges: %d %s", r.status, r.body)
