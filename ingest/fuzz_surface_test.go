@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,20 +151,34 @@ func FuzzTimeline(f *testing.F) {
 		if step != "" && !slices.Contains([]string{"2s", "10s", "1m", "5m"}, step) {
 			t.Fatalf("200 for step %q", step)
 		}
-		checkTimelineAnswer(t, ctx.Response.Body(), format == "csv" || format == "" && strings.Contains(accept, "text/csv"))
+		csv := format == "csv" || format == "" && strings.Contains(accept, "text/csv")
+		from0 := checkTimelineAnswer(t, ctx.Response.Body(), csv)
+		if ms, err := strconv.ParseInt(from, 10, 64); err == nil && !csv && from0 != wire.WindowStart(ms, stepMs(step)) {
+			t.Fatalf("from %q answered from %d", from, from0)
+		}
 	})
 }
 
+// stepMs is a step parameter's length; "" is the default, 1m.
+func stepMs(step string) int64 {
+	d, err := time.ParseDuration(step)
+	if err != nil {
+		return time.Minute.Milliseconds()
+	}
+	return d.Milliseconds()
+}
+
 // checkTimelineAnswer checks a whole answer: parsable, its steps in its
-// range and of its length, its total their sum.
-func checkTimelineAnswer(t *testing.T, body []byte, csv bool) {
+// range and of its length, its total their sum. It returns the answer's
+// from in Unix ms (0 for CSV).
+func checkTimelineAnswer(t *testing.T, body []byte, csv bool) int64 {
 	t.Helper()
 	if csv {
 		lines := strings.Split(string(body), "\r\n")
 		if !strings.HasPrefix(lines[0], "start,end,total,") || lines[len(lines)-1] != "" {
 			t.Fatalf("CSV answer %q", body)
 		}
-		return
+		return 0
 	}
 	var a timelineAnswer
 	d := json.NewDecoder(bytes.NewReader(body))
@@ -186,6 +201,7 @@ func checkTimelineAnswer(t *testing.T, body []byte, csv bool) {
 	if total != a.Total {
 		t.Fatalf("total %d, steps sum to %d", a.Total, total)
 	}
+	return from.UnixMilli()
 }
 
 // FuzzMatches drives GET /v1/matches with any query and Accept header:
