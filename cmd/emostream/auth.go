@@ -42,7 +42,7 @@ func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
 	fs.BoolVar(&f.sessions, "sessions", false, "demo convenience: POST /v1/session hands anyone a short-lived token for a new random user (turns --auth to jwt)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", ingest.DefaultSessionTTL, "lifetime of a POST /v1/session token, at most 1h")
 	fs.StringVar(&f.ops, opsFlag, ingest.DefaultOpsListen, "ops listener: /metrics, /healthz, /readyz and the admin API (keep it private)")
-	fs.StringVar(&f.opsHosts, "ops-host", "", "--"+opsFlag+": "+metricsHostUsage)
+	fs.StringVar(&f.opsHosts, "ops-host", "", hostsUsage(opsFlag))
 	return f
 }
 

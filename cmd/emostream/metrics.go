@@ -20,10 +20,12 @@ import (
 	"github.com/emostream/emostream/internal/recovery"
 )
 
-// metricsHostUsage is the help of --metrics-host (and, for ingest and up,
-// of --ops-host).
-const metricsHostUsage = "names (or addresses) the listener answers to besides its own addresses, localhost and the host name, " +
-	"comma-separated (e.g. the name Prometheus scrapes it by); a request with another Host header is refused 403 (DNS rebinding)"
+// hostsUsage is the help of --metrics-host (and, for ingest and up, of
+// --ops-host): the names the listener of listenFlag answers to.
+func hostsUsage(listenFlag string) string {
+	return "names (or addresses) the --" + listenFlag + " listener answers to besides its own addresses, localhost and the host name, " +
+		"comma-separated (e.g. the name Prometheus scrapes it by); a request with another Host header is refused 403 (DNS rebinding)"
+}
 
 // metricsFlags are --metrics and --metrics-host of a stage run alone
 // (bridge, processor, edge).
@@ -34,7 +36,7 @@ type metricsFlags struct {
 
 func addMetricsFlags(fs *flag.FlagSet, def, usage string) *metricsFlags {
 	return &metricsFlags{def: def, addr: fs.String("metrics", def, usage),
-		hosts: fs.String("metrics-host", "", "--metrics: "+metricsHostUsage)}
+		hosts: fs.String("metrics-host", "", hostsUsage("metrics"))}
 }
 
 // metricsServer is a bound --metrics listener and the Hosts it answers.
