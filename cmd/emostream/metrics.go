@@ -131,6 +131,7 @@ func servePprof(ctx context.Context, log *slog.Logger, addr string) (string, err
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	recovery.Declare("pprof") // served with the stage's metrics
 	h := recovery.HTTP(log, "pprof", hostcheck.New(ln.Addr(), nil).Handler(mux))
 	go serveHTTP(ctx, ln, h) //nolint:errcheck // ends with ctx
 	return "http://" + ln.Addr().String(), nil
