@@ -56,8 +56,9 @@ func (wd *world) publish(t testing.TB, match string, w int) uint64 {
 	return ack.Sequence
 }
 
-// startEdge runs an edge until the test ends or stop is called.
-func startEdge(t testing.TB, cfg Config) (e *Edge, stop func()) {
+// startEdge runs an edge until the test ends or stop is called; each of
+// setup runs on the edge before it serves.
+func startEdge(t testing.TB, cfg Config, setup ...func(*Edge)) (e *Edge, stop func()) {
 	t.Helper()
 	if cfg.Listener == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,6 +76,9 @@ func startEdge(t testing.TB, cfg Config) (e *Edge, stop func()) {
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(e)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

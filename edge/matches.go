@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -69,12 +70,24 @@ type match struct {
 // match's first one; first says sb is its connection's first subscription
 // to the match (a new viewer).
 func (e *Edge) join(sb *sub, id string, first bool) error {
+	m, err := e.matchFor(id, first)
+	if err != nil {
+		return err
+	}
+	m.add(sb)
+	return nil
+}
+
+// matchFor counts one more subscription to match id, and one more viewer
+// if first, adding the match (and its upstream subscription) for its
+// first.
+func (e *Edge) matchFor(id string, first bool) (*match, error) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	m := e.matches[id]
 	if m == nil {
 		if len(e.matches) >= e.cfg.MaxMatches {
-			e.mu.Unlock()
-			return errTooManyMatches
+			return nil, errTooManyMatches
 		}
 		m = &match{id: id, groups: map[groupKey]*group{}}
 		e.matches[id] = m
@@ -85,8 +98,13 @@ func (e *Edge) join(sb *sub, id string, first bool) error {
 	if first {
 		m.viewers++
 	}
-	e.mu.Unlock()
+	return m, nil
+}
+
+// add puts sb in its group of m.
+func (m *match) add(sb *sub) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	k := groupKey{sb.sid, sb.s.headers}
 	g := m.groups[k]
 	if g == nil {
@@ -95,15 +113,19 @@ func (e *Edge) join(sb *sub, id string, first bool) error {
 	}
 	sb.m, sb.g, sb.idx = m, g, len(g.subs)
 	g.subs = append(g.subs, sb)
-	m.mu.Unlock()
-	return nil
 }
 
 // leave removes sb, unsubscribing upstream after the match's last one;
 // gone says sb was its connection's last subscription to the match.
 func (e *Edge) leave(sb *sub, gone bool) {
-	m := sb.m
+	sb.m.remove(sb)
+	e.dropRef(sb.m, gone)
+}
+
+// remove takes sb out of its group of m.
+func (m *match) remove(sb *sub) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	g := sb.g
 	last := len(g.subs) - 1
 	g.subs[sb.idx] = g.subs[last]
@@ -113,8 +135,13 @@ func (e *Edge) leave(sb *sub, gone bool) {
 	if len(g.subs) == 0 {
 		delete(m.groups, g.key)
 	}
-	m.mu.Unlock()
+}
+
+// dropRef counts one subscription to m less, and one viewer less if gone,
+// dropping m (and its upstream subscription) after the last.
+func (e *Edge) dropRef(m *match, gone bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	m.refs--
 	if gone {
 		m.viewers--
@@ -126,7 +153,6 @@ func (e *Edge) leave(sb *sub, gone bool) {
 			_ = m.up.Unsubscribe()
 		}
 	}
-	e.mu.Unlock()
 }
 
 // subscribe reads m's live subject upstream and primes its cache. Called
@@ -136,7 +162,7 @@ func (e *Edge) subscribe(m *match) {
 	if m.id != wildcard {
 		subject = wire.LiveSubject(m.id)
 	}
-	up, err := e.nc.Subscribe(subject, func(msg *nats.Msg) { e.deliver(m, msg) })
+	up, err := e.nc.Subscribe(subject, recovery.Func(e.log, panicUpstream, func(msg *nats.Msg) { e.deliver(m, msg) }))
 	if err != nil {
 		e.log.Warn("subscribing upstream", "subject", subject, "err", err)
 		return
@@ -145,7 +171,7 @@ func (e *Edge) subscribe(m *match) {
 	m.up = up
 	if m.id != wildcard {
 		m.priming = true
-		go e.prime(m)
+		recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
 	}
 }
 
@@ -162,33 +188,46 @@ func seqOf(msg *nats.Msg) uint64 {
 // per group.
 func (e *Edge) deliver(m *match, msg *nats.Msg) {
 	e.m.swarms.Inc()
+	e.testHook(panicUpstream, msg.Data)
 	seq := seqOf(msg)
-	if m.id != wildcard && seq > 0 {
-		m.mu.Lock()
-		if seq <= m.lastSeq {
-			m.mu.Unlock()
-			e.m.dups.Inc()
-			return
-		}
-		m.lastSeq = seq
-		m.ring = insertRing(m.ring, stored{seq, msg.Data}, e.cfg.RingSize)
-		m.mu.Unlock()
+	if m.id != wildcard && seq > 0 && !m.remember(seq, msg.Data, e.cfg.RingSize) {
+		e.m.dups.Inc()
+		return
 	}
 	out := &message{subject: msg.Subject, data: msg.Data}
 	if seq > 0 {
 		out.header = seqHeader(seq)
 	}
 	start := time.Now()
-	m.mu.RLock()
-	var done []*sub
-	for _, g := range m.groups {
-		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
-	}
-	m.mu.RUnlock()
+	done := e.broadcastAll(m, out)
 	e.m.broadcast.Observe(time.Since(start).Seconds())
 	for _, sb := range done {
 		sb.s.unsubscribe(sb.sid)
 	}
+}
+
+// remember keeps a live swarm in m's ring; false if m had it already.
+func (m *match) remember(seq uint64, data []byte, size int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seq <= m.lastSeq {
+		return false
+	}
+	m.lastSeq = seq
+	m.ring = insertRing(m.ring, stored{seq, data}, size)
+	return true
+}
+
+// broadcastAll writes out to each group of m; it returns the
+// subscriptions whose auto-unsubscribe count ran out.
+func (e *Edge) broadcastAll(m *match, out *message) []*sub {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var done []*sub
+	for _, g := range m.groups {
+		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
+	}
+	return done
 }
 
 // parallelFrom is the group size from which writes are spread over the
@@ -208,12 +247,11 @@ func (e *Edge) broadcast(g *group, f []byte, done []*sub) []*sub {
 	var mu sync.Mutex
 	for p := range parts {
 		wg.Go(func() {
+			defer recovery.Recover(e.log, panicUpstream, nil)
 			d := writeAll(g.subs[p*n/parts:(p+1)*n/parts], f, nil)
-			if len(d) > 0 {
-				mu.Lock()
-				done = append(done, d...)
-				mu.Unlock()
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			done = append(done, d...)
 		})
 	}
 	wg.Wait()

@@ -1,6 +1,10 @@
 package edge
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/recovery"
+)
 
 // metrics are the edge's Prometheus metrics (docs/operations.md, "Edges").
 type metrics struct {
@@ -40,6 +44,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "broadcast_seconds", Help: "Time to write one live message to all its viewers on this edge (framing and non-blocking writes).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
+	// Declared, not registered: "emostream up" wraps each edge's registerer
+	// with its edge label, which the process-wide counter cannot take; the
+	// command registers it (cmd/emostream, internal/stack through ingest).
+	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)

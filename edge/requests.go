@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -28,31 +29,41 @@ func (e *Edge) latest(id string, done answer) {
 	e.mu.Unlock()
 	if m == nil {
 		e.m.requests.WithLabelValues("latest", "upstream").Inc()
-		go func() { done(e.fetch(e.api(wire.LatestSwarmRequest(id)), nil)) }()
+		recovery.Go(e.log, panicUpstream, func() { done(e.fetch(e.api(wire.LatestSwarmRequest(id)), nil)) })
 		return
 	}
-	m.mu.Lock()
-	if m.primed {
-		last := lastOf(m.ring)
-		m.mu.Unlock()
+	last, ready, busy, start := m.latestOrWait(done)
+	switch {
+	case ready:
 		e.m.requests.WithLabelValues("latest", "cache").Inc()
 		done(last, nil)
-		return
-	}
-	if len(m.waiters) >= maxWaiters {
-		m.mu.Unlock()
+	case busy:
 		e.m.requests.WithLabelValues("latest", "busy").Inc()
 		done(nil, errBusy)
-		return
+	default:
+		e.m.requests.WithLabelValues("latest", "cache").Inc()
+		if start {
+			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
+		}
+	}
+}
+
+// latestOrWait is m's latest swarm when m is primed (ready); else it
+// queues done for m's prime (start: none is under way, start one), or
+// refuses it (busy: maxWaiters wait already).
+func (m *match) latestOrWait(done answer) (last *stored, ready, busy, start bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.primed:
+		return lastOf(m.ring), true, false, false
+	case len(m.waiters) >= maxWaiters:
+		return nil, false, true, false
 	}
 	m.waiters = append(m.waiters, done)
-	start := !m.priming
+	start = !m.priming
 	m.priming = true
-	m.mu.Unlock()
-	e.m.requests.WithLabelValues("latest", "cache").Inc()
-	if start {
-		go e.prime(m)
-	}
+	return nil, false, false, start
 }
 
 func lastOf(ring []stored) *stored {
@@ -67,22 +78,30 @@ func lastOf(ring []stored) *stored {
 // requests that waited for it.
 func (e *Edge) prime(m *match) {
 	st, err := e.fetchWait(e.api(wire.LatestSwarmRequest(m.id)))
-	m.mu.Lock()
-	if err == nil {
-		if st != nil {
-			m.ring = insertRing(m.ring, *st, e.cfg.RingSize)
-		}
-		m.primed = true
-	} else {
+	if err != nil {
 		e.log.Warn("reading a match's latest swarm", "match", m.id, "err", err)
 	}
-	m.priming = false
-	waiters, last := m.waiters, lastOf(m.ring)
-	m.waiters = nil
-	m.mu.Unlock()
+	waiters, last := m.endPrime(st, err, e.cfg.RingSize)
 	for _, w := range waiters {
 		w(last, err)
 	}
+}
+
+// endPrime ends a prime that read st (or failed with err): it returns the
+// requests that waited and what to answer them.
+func (m *match) endPrime(st *stored, err error, size int) ([]answer, *stored) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		if st != nil {
+			m.ring = insertRing(m.ring, *st, size)
+		}
+		m.primed = true
+	}
+	m.priming = false
+	waiters := m.waiters
+	m.waiters = nil
+	return waiters, lastOf(m.ring)
 }
 
 // reprime forgets every match's recent swarms after the upstream
@@ -91,18 +110,20 @@ func (e *Edge) reprime() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range e.matches {
-		if m.id == wildcard {
-			continue
-		}
-		m.mu.Lock()
-		m.ring, m.primed = nil, false
-		start := !m.priming
-		m.priming = true
-		m.mu.Unlock()
-		if start {
-			go e.prime(m)
+		if m.id != wildcard && m.forget() {
+			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
 		}
 	}
+}
+
+// forget drops m's recent swarms; true if a prime must start.
+func (m *match) forget() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ring, m.primed = nil, false
+	start := !m.priming
+	m.priming = true
+	return start
 }
 
 // next answers match's first stored swarm at sequence seq or later: from
@@ -112,17 +133,20 @@ func (e *Edge) next(id string, seq uint64, done answer) {
 	m := e.matches[id]
 	e.mu.Unlock()
 	if m != nil {
-		m.mu.RLock()
-		st, ok := fromRing(m.ring, m.primed, seq)
-		m.mu.RUnlock()
-		if ok {
+		if st, ok := m.fromRing(seq); ok {
 			e.m.requests.WithLabelValues("next", "cache").Inc()
 			done(st, nil)
 			return
 		}
 	}
 	e.m.requests.WithLabelValues("next", "upstream").Inc()
-	go func() { done(e.fetch(e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq))) }()
+	recovery.Go(e.log, panicUpstream, func() { done(e.fetch(e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq))) })
+}
+
+func (m *match) fromRing(seq uint64) (*stored, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return fromRing(m.ring, m.primed, seq)
 }
 
 // fromRing finds the first swarm at seq or later in a ring of contiguous

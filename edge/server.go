@@ -19,9 +19,20 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/internal/conncap"
+	"github.com/emostream/emostream/internal/recovery"
 )
 
 func init() { logging.SetLevel(logging.LevelNone) } // nbio's own logger; the edge logs with slog
+
+// The components of emostream_panics_total in the edge: a panic in one of
+// its callbacks fails only that viewer's connection or that message
+// (internal/recovery).
+const (
+	panicHTTP      = "edge_http"      // a viewer's HTTP request (the WebSocket upgrade)
+	panicViewer    = "edge_viewer"    // a viewer's message or close
+	panicUpstream  = "edge_upstream"  // a live swarm from upstream, a request's answer
+	panicKeepalive = "edge_keepalive" // the sweep that pings viewers
+)
 
 // Edge serves viewers over WebSocket from one upstream NATS connection.
 type Edge struct {
@@ -33,6 +44,9 @@ type Edge struct {
 	up     *websocket.Upgrader
 	sem    chan struct{}
 	info   []byte
+	// hook, when a test sets it, runs at the start of a callback (where:
+	// one of the panic components) with its input: it plants panics.
+	hook func(where string, data []byte)
 
 	mu       sync.Mutex
 	matches  map[string]*match
@@ -101,11 +115,13 @@ func (e *Edge) buildEngine() error {
 	u.CheckOrigin = e.checkOrigin
 	u.OnMessage(func(c *websocket.Conn, _ websocket.MessageType, data []byte) {
 		if s, ok := c.Session().(*session); ok {
+			defer recovery.Recover(e.log, panicViewer, s.closer)
 			s.input(data)
 		}
 	})
 	u.OnClose(func(c *websocket.Conn, err error) {
 		if s, ok := c.Session().(*session); ok {
+			defer recovery.Recover(e.log, panicViewer, nil)
 			e.closed(s, err)
 		}
 	})
@@ -127,7 +143,10 @@ func (e *Edge) checkOrigin(r *http.Request) bool {
 }
 
 // serveHTTP admits a viewer within the connection limits and upgrades it.
+// A panic fails only this viewer: 500 before the upgrade, closed after.
 func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	var s *session
+	defer recovery.Recover(e.log, panicHTTP, func() { e.failHTTP(w, s) })
 	if !e.checkOrigin(r) {
 		e.m.refused.WithLabelValues("origin").Inc()
 		http.Error(w, "origin not allowed", http.StatusForbidden)
@@ -139,7 +158,8 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "maximum connections exceeded", http.StatusServiceUnavailable)
 		return
 	}
-	s := &session{e: e, prefix: prefix, born: time.Now()}
+	s = &session{e: e, prefix: prefix, born: time.Now()}
+	e.testHook(panicHTTP, []byte(r.URL.RawQuery))
 	c, err := e.up.Upgrade(w, r, nil)
 	if err != nil {
 		e.release(s)
@@ -159,6 +179,28 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.write(e.info)
+}
+
+// failHTTP ends a viewer whose upgrade panicked: s is nil before it was
+// admitted, has no connection before the upgrade.
+func (e *Edge) failHTTP(w http.ResponseWriter, s *session) {
+	switch {
+	case s == nil:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	case s.conn == nil:
+		e.release(s)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	default:
+		s.closer()
+		e.closed(s, nil) // counted out once, whether or not OnClose comes
+	}
+}
+
+// testHook runs the hook a test set, if any.
+func (e *Edge) testHook(where string, data []byte) {
+	if e.hook != nil {
+		e.hook(where, data)
+	}
 }
 
 // refusedFor names each conncap refusal in connections_refused_total.
@@ -289,7 +331,7 @@ func (e *Edge) keepalive(ctx context.Context) {
 			if ping {
 				lastPing = now
 			}
-			e.sweep(now, ping)
+			recovery.Do(e.log, panicKeepalive, func() { e.sweep(now, ping) })
 		}
 	}
 }

@@ -90,12 +90,16 @@ func (s *session) fail(err error, reason string) {
 
 // input parses a WebSocket message of protocol bytes.
 func (s *session) input(data []byte) {
-	s.mu.Lock()
-	err := s.p.feed(data, s.e.cfg.MaxControlLine, s.e.cfg.MaxPayload, s.handle)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.feed(data); err != nil {
 		s.fail(err, "protocol")
 	}
+}
+
+func (s *session) feed(data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock() // also after a panic: the connection's close takes mu
+	s.e.testHook(panicViewer, data)
+	return s.p.feed(data, s.e.cfg.MaxControlLine, s.e.cfg.MaxPayload, s.handle)
 }
 
 // handle runs one operation; called with mu held.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -176,7 +177,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err == nil:
-			err = w.live(ctx, msg)
+			w.handle(ctx, msg, &err)
 		case errors.Is(err, context.DeadlineExceeded):
 			err = nil
 		default:
@@ -214,6 +215,18 @@ func (w *Watcher) join(ctx context.Context) {
 	}
 	if err := w.latest(ctx); err != nil && ctx.Err() == nil && w.cfg.OnError != nil {
 		w.cfg.OnError(err)
+	}
+}
+
+// panicWatch is the component of emostream_panics_total for a Watcher's
+// handling of one live message.
+const panicWatch = "fanout_watch"
+
+// handle runs live on msg, setting *err; a panic drops only that message
+// (logged with slog's default logger, counted, and in Stats().Dropped).
+func (w *Watcher) handle(ctx context.Context, msg *nats.Msg, err *error) {
+	if !recovery.Do(nil, panicWatch, func() { *err = w.live(ctx, msg) }) {
+		w.stats.Dropped.Add(1)
 	}
 }
 

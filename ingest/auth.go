@@ -80,7 +80,8 @@ type AuthConfig struct {
 	Audience string
 	// Issuer must be the token's "iss". Empty means DefaultJWTIssuer.
 	Issuer string
-	// Leeway is the clock skew allowed on "exp" and "nbf". Zero means
+	// Leeway is the clock skew allowed on "exp", "nbf" and "iat" (a token
+	// issued further in the future is refused). Zero means
 	// DefaultJWTLeeway; negative means none.
 	Leeway time.Duration
 	// MaxTokenBytes bounds the Authorization header's token. Zero means
@@ -229,7 +230,7 @@ func (a *authenticator) load() error {
 
 func (a *authenticator) register(reg prometheus.Registerer) error {
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_ingest_auth_failures_total",
-		Help: "Bearer tokens refused, by reason (missing, too_large, malformed, signature, algorithm, expired, not_yet_valid, audience, issuer, subject)."},
+		Help: "Bearer tokens refused, by reason (missing, too_large, malformed, signature, algorithm, expired, not_yet_valid, issued_in_future, audience, issuer, subject)."},
 		[]string{"reason"})
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_auth_keys",
 		Help: "Keys that verify bearer tokens (HMAC secret, public keys, JWKS keys)."},
@@ -278,8 +279,9 @@ func (a *authenticator) verify(tok string) (string, *authError) {
 		return "", &authError{"too_large", fmt.Sprintf("the token has %d bytes, more than %d", len(tok), a.cfg.MaxTokenBytes)}
 	}
 	p := jwt.NewParser(jwt.WithValidMethods(a.keys.Load().methods()), jwt.WithAudience(a.cfg.Audience),
-		jwt.WithIssuer(a.cfg.Issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(a.cfg.Leeway), jwt.WithTimeFunc(a.now))
-	var claims jwt.RegisteredClaims
+		jwt.WithIssuer(a.cfg.Issuer), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(a.cfg.Leeway),
+		jwt.WithTimeFunc(a.now))
+	var claims claims
 	if _, err := p.ParseWithClaims(tok, &claims, a.keyFunc); err != nil {
 		return "", tokenError(err)
 	}
@@ -297,7 +299,7 @@ func tokenError(err error) *authError {
 		err    error
 		reason string
 	}{
-		{jwt.ErrTokenExpired, "expired"}, {jwt.ErrTokenNotValidYet, "not_yet_valid"},
+		{jwt.ErrTokenExpired, "expired"}, {jwt.ErrTokenNotValidYet, "not_yet_valid"}, {jwt.ErrTokenUsedBeforeIssued, "issued_in_future"},
 		{jwt.ErrTokenInvalidAudience, "audience"}, {jwt.ErrTokenInvalidIssuer, "issuer"},
 		{jwt.ErrTokenSignatureInvalid, "signature"}, {jwt.ErrTokenMalformed, "malformed"},
 		{jwt.ErrTokenRequiredClaimMissing, "malformed"},

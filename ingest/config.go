@@ -199,11 +199,23 @@ type Config struct {
 	// Empty turns the admin API off; otherwise at least MinAdminToken
 	// bytes.
 	AdminToken string
+	// AdminGuessRate is the missing or wrong admin tokens per second
+	// allowed per client network once AdminGuessBurst are spent; past it
+	// the admin API answers 429 without looking at the token. Zero means
+	// DefaultAdminGuessRate; negative turns the limit off.
+	AdminGuessRate float64
+	// AdminGuessBurst is their burst. Zero means DefaultAdminGuessBurst.
+	AdminGuessBurst int
 	// OpsListener serves /metrics, /healthz, /readyz and the admin API,
 	// apart from the public API (ops.go). Nil means a new one on an
 	// ephemeral loopback port (Server.OpsAddr); "emostream ingest" binds
 	// DefaultOpsListen.
 	OpsListener net.Listener
+	// OpsHosts are names (or addresses) the ops listener answers to besides
+	// its own addresses, localhost and the host name: a request with
+	// another Host header is refused 403 (DNS rebinding). E.g. the name
+	// Prometheus scrapes it by.
+	OpsHosts []string
 	// Auth configures the bearer tokens of POST /v1/emojis (auth.go). The
 	// zero value requires tokens when Listener is not on loopback.
 	Auth AuthConfig
@@ -238,6 +250,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxBuckets = cmp.Or(c.MaxBuckets, DefaultMaxBuckets)
 	c.TimelineRate = cmp.Or(c.TimelineRate, DefaultTimelineRate)
 	c.TimelineBurst = cmp.Or(c.TimelineBurst, DefaultTimelineBurst)
+	c.AdminGuessRate = cmp.Or(c.AdminGuessRate, DefaultAdminGuessRate)
+	c.AdminGuessBurst = cmp.Or(c.AdminGuessBurst, DefaultAdminGuessBurst)
 	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
 	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
 	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)
@@ -276,7 +290,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative flush interval", ErrConfig)
 	case !wire.ValidWindow(c.Window):
 		return fmt.Errorf("%w: window %v: want whole milliseconds from 100ms to 1h", ErrConfig, c.Window)
-	case c.UserBurst < 0 || c.IPBurst < 0 || c.MaxBuckets < 0:
+	case c.UserBurst < 0 || c.IPBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
 		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
 	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
 		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)

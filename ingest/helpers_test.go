@@ -33,8 +33,8 @@ type stack struct {
 	stop func() error
 }
 
-// startIngest runs a server against k with cfg (KafkaBrokers, Topic, Logger
-// and, if nil, Listener filled in), waits until /readyz is green, and stops
+// startIngest runs a server against k with cfg (KafkaBrokers, Topic and,
+// if nil, Logger and Listener filled in), waits until /readyz is green, and stops
 // it when the test ends.
 func startIngest(t testing.TB, k testenv.KafkaTarget, cfg ingest.Config) *stack {
 	t.Helper()
@@ -45,7 +45,10 @@ func startIngest(t testing.TB, k testenv.KafkaTarget, cfg ingest.Config) *stack 
 			t.Fatal(err)
 		}
 	}
-	cfg.Listener, cfg.KafkaBrokers, cfg.Topic, cfg.Logger = ln, k.Brokers, k.Topic, testenv.Logger(t)
+	cfg.Listener, cfg.KafkaBrokers, cfg.Topic = ln, k.Brokers, k.Topic
+	if cfg.Logger == nil {
+		cfg.Logger = testenv.Logger(t)
+	}
 	srv, err := ingest.New(cfg)
 	if err != nil {
 		t.Fatal(err)

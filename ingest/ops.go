@@ -4,11 +4,14 @@ import (
 	"crypto"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
+	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -16,10 +19,17 @@ import (
 // the public API: GET /metrics, /healthz, /readyz and the admin API
 // (/v1/admin/matches…, with its bearer token). "emostream ingest" binds it
 // on --ops-listen, 127.0.0.1:9100 by default. It answers no browser: a
-// request with an Origin header, and every OPTIONS, is refused with 403.
+// request with an Origin header, and every OPTIONS, is refused with 403,
+// and so is one whose Host names none of the listener's own addresses or
+// names (Config.OpsHosts; internal/hostcheck), which a DNS-rebinding page
+// cannot avoid.
 
 // DefaultOpsListen is the ops listener of "emostream ingest" and "up".
 const DefaultOpsListen = "127.0.0.1:9100"
+
+// opsBodyLimit is the largest body the ops listener reads (an admin
+// request's match).
+const opsBodyLimit = 64 << 10
 
 // initSecurity sets up what this file set adds to New: the ops listener,
 // bearer tokens, sessions, CORS and the page's security headers. It runs
@@ -43,6 +53,15 @@ func (s *Server) initSecurity() error {
 	if err := s.initAuth(); err != nil {
 		return err
 	}
+	if cfg.AdminToken != "" && cfg.Matches != nil {
+		s.admin = newAdminAuth(cfg)
+		if err := s.admin.register(cfg.Registerer); err != nil {
+			return err
+		}
+	}
+	if _, err := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ",")); err != nil {
+		return fmt.Errorf("%w: ops host %v", ErrConfig, err)
+	}
 	if s.opsLn = cfg.OpsListener; s.opsLn == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -50,6 +69,7 @@ func (s *Server) initSecurity() error {
 		}
 		s.opsLn = ln
 	}
+	s.opsHosts = hostcheck.New(s.opsLn.Addr(), cfg.OpsHosts)
 	s.ops = s.newOpsApp()
 	return nil
 }
@@ -101,16 +121,8 @@ func (s *Server) readBufferSize() int {
 }
 
 func (s *Server) newOpsApp() *fiber.App {
-	app := fiber.New(fiber.Config{
-		BodyLimit:             64 << 10,
-		ReadTimeout:           s.cfg.ReadTimeout,
-		WriteTimeout:          s.cfg.WriteTimeout,
-		IdleTimeout:           s.cfg.IdleTimeout,
-		DisableStartupMessage: true,
-		DisableDefaultDate:    true,
-		ErrorHandler:          s.errorHandler,
-	})
-	app.Use(s.noBrowsers)
+	app := s.newFiber(panicOps, fiber.Config{BodyLimit: opsBodyLimit})
+	app.Use(s.ownHost, s.noBrowsers)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -134,6 +146,20 @@ func (s *Server) noBrowsers(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// ownHost refuses a request whose Host is not the ops listener's: a page
+// on a name that its attacker resolves to this machine (DNS rebinding)
+// sends that name.
+func (s *Server) ownHost(c *fiber.Ctx) error {
+	if !s.opsHosts.Allowed(string(c.Request().Header.Host())) {
+		return s.fail(c, wire.CodeForbidden, "the Host header names none of the ops listener's addresses or names (see --ops-host)", -1)
+	}
+	return c.Next()
+}
+
+// OpsHandler is the ops listener's app as a fasthttp handler, for fuzzing
+// without a network.
+func (s *Server) OpsHandler() fasthttp.RequestHandler { return s.ops.Server().Handler }
 
 // OpsAddr is the address of the ops listener (/metrics, health, admin API).
 func (s *Server) OpsAddr() net.Addr { return s.opsLn.Addr() }

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
 )
@@ -36,11 +38,13 @@ type Server struct {
 	emojis     []string
 	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
 
-	opsLn net.Listener   // ops.go: /metrics, health, admin API
-	ops   *fiber.App     // served on opsLn
-	auth  *authenticator // auth.go: nil when tokens are off
-	sess  *sessions      // session.go: nil when sessions are off
-	csp   string         // cors.go: the page's Content-Security-Policy
+	opsLn    net.Listener       // ops.go: /metrics, health, admin API
+	ops      *fiber.App         // served on opsLn
+	opsHosts *hostcheck.Checker // the Hosts opsLn answers
+	auth     *authenticator     // auth.go: nil when tokens are off
+	sess     *sessions          // session.go: nil when sessions are off
+	admin    *adminAuth         // adminauth.go: nil without an admin token
+	csp      string             // cors.go: the page's Content-Security-Policy
 }
 
 // New validates cfg and builds a Server; Run serves it. It does not contact
@@ -103,6 +107,9 @@ func (s *Server) initMetrics() error {
 	if err == nil {
 		err = s.lim.register(reg)
 	}
+	if err == nil {
+		err = recovery.Register(reg, panicAPI, panicOps, panicStream)
+	}
 	return err
 }
 
@@ -137,16 +144,7 @@ func clientLimits(cfg *Config) *web.Limits {
 }
 
 func (s *Server) newApp() (*fiber.App, error) {
-	app := fiber.New(fiber.Config{
-		BodyLimit:             s.cfg.BodyLimit,
-		ReadTimeout:           s.cfg.ReadTimeout,
-		WriteTimeout:          s.cfg.WriteTimeout,
-		IdleTimeout:           s.cfg.IdleTimeout,
-		DisableStartupMessage: true,
-		DisableDefaultDate:    true,
-		ErrorHandler:          s.errorHandler,
-		ReadBufferSize:        s.readBufferSize(),
-	})
+	app := s.newFiber(panicAPI, fiber.Config{BodyLimit: s.cfg.BodyLimit, ReadBufferSize: s.readBufferSize()})
 	app.Use(s.securityHeaders, s.cors)
 	app.Post("/v1/emojis", s.postEmojis)
 	app.Get("/v1/emoji-types", s.sendJSON(func() []byte { return s.emojisJSON }))
@@ -174,7 +172,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Handler is the API as a fasthttp handler, for benchmarks and fuzzing
 // without a network.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Handler() }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Server().Handler }
 
 // Run serves until ctx ends, then stops accepting, waits for open requests,
 // sends what is buffered and waits for every produce, so no event answered
@@ -221,6 +219,9 @@ func (s *Server) sweep(ctx context.Context) {
 			s.lim.sweep(s.cfg.Now())
 			if s.sess != nil {
 				s.sess.lim.sweep(s.cfg.Now())
+			}
+			if s.admin != nil {
+				s.admin.lim.sweep(s.cfg.Now())
 			}
 		}
 	}

@@ -53,6 +53,7 @@ var timelineSteps = map[string]time.Duration{"2s": 2 * time.Second, "10s": 10 * 
 type timelineQuery struct {
 	timeline.Query
 	stepName string
+	fromSet  bool // from was given; else defaultFrom sets From
 	csv      bool
 }
 
@@ -96,29 +97,33 @@ func (s *Server) getTimeline(c *fiber.Ctx) error {
 	if err != nil {
 		return s.timelineUnavailable(c, err)
 	}
-	if q.From < 0 { // the default: the match's first stored step, within the bound
-		q.From = q.To
-		if ms := q.Step.Milliseconds(); found {
-			q.From = max(wire.WindowStart(first, ms), q.To-MaxTimelineSteps*ms)
-		}
+	q.defaultFrom(first, found)
+	return s.answerTimeline(c, q)
+}
+
+// answerTimeline writes the answer of a checked query as it reads it.
+func (s *Server) answerTimeline(c *fiber.Ctx, q timelineQuery) error {
+	head, err := s.timelineHead(q)
+	if err != nil {
+		return err // a 500: parseTimeline let through what the answer cannot encode
 	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	if q.csv {
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	} else {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Context().SetBodyStreamWriter(func(out *bufio.Writer) {
-		ctx, cancel := context.WithTimeout(context.Background(), timelineTimeout)
+	// Chunks of 64 KiB: fewer hand-offs to the connection than fasthttp's
+	// 4 KiB writer, still a bounded buffer.
+	s.stream(c, timelineChunk, func(ctx context.Context, w *bufio.Writer) error {
+		ctx, cancel := context.WithTimeout(ctx, timelineTimeout)
 		defer cancel()
-		// Chunks of 64 KiB: fewer hand-offs to the connection than
-		// fasthttp's 4 KiB writer, still a bounded buffer.
-		w := bufio.NewWriterSize(out, timelineChunk)
-		defer w.Flush()
-		if err := s.writeTimeline(ctx, w, q); err != nil {
+		w.Write(head)
+		err := s.writeTimeline(ctx, w, q)
+		if err != nil {
 			s.m.reject(wire.CodeRegistryUnavailable)
 			s.cfg.Logger.Warn("timeline answer cut short", "match", q.Match, "err", err)
 		}
+		return err
 	})
 	return nil
 }
@@ -129,7 +134,15 @@ func (s *Server) timelineUnavailable(c *fiber.Ctx, err error) error {
 	return s.fail(c, wire.CodeRegistryUnavailable, "the timeline store is unreachable; retry later", -1)
 }
 
-// parseTimeline reads and checks the query; From is -1 when not given.
+// The instants a timeline query may name: those its answer can write in
+// RFC 3339, years 0000 to 9999 (UTC), as Unix milliseconds. Every step
+// size divides a day, so both ends are step boundaries.
+const (
+	minInstantMs = -62167219200000 // 0000-01-01T00:00:00Z
+	maxInstantMs = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
+
+// parseTimeline reads and checks the query; From is set only if given.
 func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timelineQuery, error) {
 	q := timelineQuery{stepName: c.Query("step", "1m")}
 	q.Match = id
@@ -140,55 +153,91 @@ func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timeline
 	if q.Step < s.cfg.Window || q.Step%s.cfg.Window != 0 {
 		return q, fmt.Errorf("step %s is not a multiple of the %v window", q.stepName, s.cfg.Window)
 	}
-	switch f := c.Query("format"); f {
-	case "csv":
-		q.csv = true
-	case "json":
-	case "":
-		q.csv = strings.Contains(c.Get(fiber.HeaderAccept), "text/csv")
-	default:
-		return q, fmt.Errorf("format %q: want json or csv", f)
-	}
-	ms := q.Step.Milliseconds()
-	to, err := parseInstant("to", c.Query("to"), now.UnixMilli())
-	if err != nil {
+	var err error
+	if q.csv, err = wantCSV(c); err != nil {
 		return q, err
 	}
-	q.To = wire.WindowStart(to+ms-1, ms) // rounded up to the step
-	q.From = -1
-	if c.Query("from") != "" {
-		from, err := parseInstant("from", c.Query("from"), 0)
-		if err != nil {
-			return q, err
-		}
-		q.From = wire.WindowStart(from, ms)
-		switch {
-		case from > to:
-			return q, fmt.Errorf("to (%d) is before from (%d)", to, from)
-		case (q.To-q.From)/ms > MaxTimelineSteps:
-			return q, fmt.Errorf("from..to spans %d steps of %s: at most %d (use a longer step, or a shorter range)",
-				(q.To-q.From)/ms, q.stepName, MaxTimelineSteps)
-		}
+	if err := q.parseRange(c.Query("from"), c.Query("to"), now.UnixMilli()); err != nil {
+		return q, err
 	}
 	return q, nil
 }
 
-// parseInstant is an RFC 3339 time or Unix milliseconds, def if empty.
+// wantCSV reads format=, or else the Accept header.
+func wantCSV(c *fiber.Ctx) (bool, error) {
+	switch f := c.Query("format"); f {
+	case "csv":
+		return true, nil
+	case "json":
+		return false, nil
+	case "":
+		return strings.Contains(c.Get(fiber.HeaderAccept), "text/csv"), nil
+	default:
+		return false, fmt.Errorf("format %q: want json or csv", f)
+	}
+}
+
+// parseRange sets To (rounded up to the step; now when to is empty) and,
+// when given, From (rounded down), each within what the answer can
+// encode, at most MaxTimelineSteps apart.
+func (q *timelineQuery) parseRange(fromArg, toArg string, nowMs int64) error {
+	ms := q.Step.Milliseconds()
+	to, err := parseInstant("to", toArg, nowMs)
+	if err != nil {
+		return err
+	}
+	if q.To = wire.WindowStart(to+ms-1, ms); q.To > maxInstantMs {
+		return fmt.Errorf("to %q: rounded up to the %s step, it ends after year 9999", toArg, q.stepName)
+	}
+	if fromArg == "" {
+		return nil
+	}
+	from, err := parseInstant("from", fromArg, 0)
+	if err != nil {
+		return err
+	}
+	q.From, q.fromSet = wire.WindowStart(from, ms), true
+	switch {
+	case from > to:
+		return fmt.Errorf("to (%d) is before from (%d)", to, from)
+	case (q.To-q.From)/ms > MaxTimelineSteps:
+		return fmt.Errorf("from..to spans %d steps of %s: at most %d (use a longer step, or a shorter range)",
+			(q.To-q.From)/ms, q.stepName, MaxTimelineSteps)
+	}
+	return nil
+}
+
+// defaultFrom sets a From not given: the match's first stored step (first,
+// if found), at most MaxTimelineSteps before To and not before year 0.
+func (q *timelineQuery) defaultFrom(first int64, found bool) {
+	if q.fromSet {
+		return
+	}
+	q.From = q.To
+	if ms := q.Step.Milliseconds(); found {
+		q.From = max(wire.WindowStart(first, ms), q.To-MaxTimelineSteps*ms, minInstantMs)
+	}
+	q.From = min(q.From, q.To)
+}
+
+// parseInstant is an RFC 3339 time or whole Unix milliseconds, def if
+// empty, from year 0000 to 9999.
 func parseInstant(name, v string, def int64) (int64, error) {
 	if v == "" {
 		return def, nil
 	}
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if ms < 0 || ms > 1<<53 {
-			return 0, fmt.Errorf("%s %q: Unix milliseconds out of range", name, v)
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		t, terr := time.Parse(time.RFC3339Nano, v)
+		if terr != nil {
+			return 0, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T05:00:00Z) or whole Unix milliseconds", name, v)
 		}
-		return ms, nil
+		ms, err = t.UnixMilli(), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return 0, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T05:00:00Z) or Unix milliseconds", name, v)
+	if err != nil || ms < minInstantMs || ms > maxInstantMs {
+		return 0, fmt.Errorf("%s %q: out of range: want an instant from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z", name, v)
 	}
-	return t.UnixMilli(), nil
+	return ms, nil
 }
 
 // appendStep appends one step of the JSON answer,
@@ -220,19 +269,34 @@ func appendStep(b []byte, keys []string, st timeline.Step, stepMs int64) ([]byte
 
 func utc(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// writeTimeline writes the answer as it reads the steps, one at a time.
-func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQuery) error {
+// timelineHead is the answer's beginning: the CSV header, or the JSON
+// object up to its steps.
+func (s *Server) timelineHead(q timelineQuery) ([]byte, error) {
 	if q.csv {
-		return s.writeCSV(ctx, w, q)
+		b := []byte("start,end,total")
+		for _, e := range s.emojis {
+			b = append(append(b, ','), e...)
+		}
+		return append(b, "\r\n"...), nil
 	}
-	head, _ := json.Marshal(struct {
+	head, err := json.Marshal(struct {
 		Match string    `json:"match_id"`
 		Step  string    `json:"step"`
 		From  time.Time `json:"from"`
 		To    time.Time `json:"to"`
 	}{q.Match, q.stepName, utc(q.From), utc(q.To)})
-	w.Write(head[:len(head)-1])
-	w.WriteString(`,"steps":[`)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: timeline %+v: %w", q.Query, err)
+	}
+	return append(head[:len(head)-1], `,"steps":[`...), nil
+}
+
+// writeTimeline writes the answer after its head as it reads the steps,
+// one at a time.
+func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQuery) error {
+	if q.csv {
+		return s.writeCSV(ctx, w, q)
+	}
 	totals, total, n := map[string]int64{}, int64(0), 0
 	var b []byte
 	var keys []string
@@ -255,11 +319,14 @@ func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQ
 	fmt.Fprintf(w, `],"totals":%s,"total":%d,"moments":[`, tb, total)
 	n = 0
 	err = s.cfg.Timeline.Moments(ctx, q.Match, q.From, q.To, func(m *wire.Moment) error {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil // a moment the answer cannot encode (a stored window past year 9999) is left out
+		}
 		if n++; n > 1 {
 			w.WriteByte(',')
 		}
-		b, _ := json.Marshal(m)
-		_, err := w.Write(b)
+		_, err = w.Write(b)
 		return err
 	})
 	w.WriteString("]}")
@@ -268,11 +335,6 @@ func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQ
 
 // writeCSV writes start,end,total and one column per allowed emoji.
 func (s *Server) writeCSV(ctx context.Context, w *bufio.Writer, q timelineQuery) error {
-	w.WriteString("start,end,total")
-	for _, e := range s.emojis {
-		w.WriteString("," + e)
-	}
-	w.WriteString("\r\n")
 	return s.cfg.Timeline.Steps(ctx, q.Query, func(st timeline.Step) error {
 		b := utc(st.Start).AppendFormat(nil, time.RFC3339Nano)
 		b = append(b, ',')

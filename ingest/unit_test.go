@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -164,5 +165,19 @@ func TestFlushRules(t *testing.T) {
 				t.Errorf("sent %d batches, want %d", sent, tt.want)
 			}
 		})
+	}
+}
+
+// knownMethod knows exactly fiber's methods.
+func TestKnownMethod(t *testing.T) {
+	for _, m := range fiber.DefaultMethods {
+		if !knownMethod([]byte(m)) {
+			t.Errorf("%s unknown", m)
+		}
+	}
+	for _, m := range []string{"", "get", "BREW", "GETX", "0"} {
+		if knownMethod([]byte(m)) {
+			t.Errorf("%q known", m)
+		}
 	}
 }

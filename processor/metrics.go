@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/recovery"
 )
 
 // metrics are the processor's Prometheus series.
@@ -75,5 +77,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("processor: registering metrics: %w", err)
 		}
 	}
+	if err := recovery.Register(reg, panicOccupancy); err != nil {
+		return nil, fmt.Errorf("processor: registering metrics: %w", err)
+	}
 	return m, nil
 }
+
+// panicOccupancy is the component of emostream_panics_total for the
+// handler of the edges' occupancy reports (a NATS subscription): a panic
+// there drops only that report.
+const panicOccupancy = "processor_occupancy"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/natsconn"
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
@@ -163,7 +164,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err != nil {
 		return nilIfDone(ctx, err)
 	}
-	occ, err := nc.Subscribe(wire.ViewersSubjects, p.occ.receive)
+	occ, err := nc.Subscribe(wire.ViewersSubjects, recovery.Func(p.log, panicOccupancy, p.occ.receive))
 	if err != nil {
 		return fmt.Errorf("processor: subscribing %s: %w", wire.ViewersSubjects, err)
 	}

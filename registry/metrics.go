@@ -1,6 +1,10 @@
 package registry
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/recovery"
+)
 
 type metrics struct {
 	auto prometheus.Counter
@@ -25,5 +29,5 @@ func newMetrics(reg prometheus.Registerer, r *Registry) (*metrics, error) {
 			return nil, err
 		}
 	}
-	return m, nil
+	return m, recovery.Register(reg, panicWatch)
 }

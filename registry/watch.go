@@ -9,7 +9,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/internal/recovery"
 )
+
+// panicWatch is the component of emostream_panics_total for the handling of
+// one update of the registry's bucket.
+const panicWatch = "registry_watch"
 
 // autoCreateTimeout bounds the one bucket write of an auto-admitted match.
 const autoCreateTimeout = 2 * time.Second
@@ -76,7 +82,7 @@ func (r *Registry) watch(ctx context.Context) error {
 			if !initial {
 				next = maps.Clone(*r.snap.Load())
 			}
-			r.apply(next, e)
+			recovery.Do(r.log, panicWatch, func() { r.apply(next, e) }) // a panic drops only that update
 			if !initial {
 				r.publish(next)
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/loadgen"
 )
 
@@ -22,7 +23,7 @@ import (
 // docs/security.md).
 type securityFlags struct {
 	auth, secretFile, publicKeys, jwks, audience, issuer string
-	corsOrigins, ops, opsFlag                            string
+	corsOrigins, ops, opsFlag, opsHosts                  string
 	sessions                                             bool
 	sessionTTL                                           time.Duration
 }
@@ -41,6 +42,7 @@ func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
 	fs.BoolVar(&f.sessions, "sessions", false, "demo convenience: POST /v1/session hands anyone a short-lived token for a new random user (turns --auth to jwt)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", ingest.DefaultSessionTTL, "lifetime of a POST /v1/session token, at most 1h")
 	fs.StringVar(&f.ops, opsFlag, ingest.DefaultOpsListen, "ops listener: /metrics, /healthz, /readyz and the admin API (keep it private)")
+	fs.StringVar(&f.opsHosts, "ops-host", "", hostsUsage(opsFlag))
 	return f
 }
 
@@ -66,6 +68,9 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	}
 	cfg.Auth, cfg.CORSOrigins = a, splitList(f.corsOrigins)
 	cfg.Session = ingest.SessionConfig{Enabled: f.sessions, TTL: f.sessionTTL}
+	if cfg.OpsHosts, err = hostcheck.ParseNames(f.opsHosts); err != nil {
+		return fmt.Errorf("--ops-host %w", err)
+	}
 	if cfg.OpsListener, err = listenFlag(f.opsFlag, f.ops); err != nil {
 		return err
 	}

@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
@@ -109,7 +103,7 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bridge", bridgeSynopsis)
 	f := addBridgeFlags(fs)
 	kf := addKafkaSecurityFlags(fs)
-	metricsAddr := fs.String("metrics", defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
+	mf := addMetricsFlags(fs, defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
@@ -131,65 +125,15 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listenMetrics(log, *metricsAddr, defaultBridgeMetrics, given(fs)["metrics"])
+	ms, err := mf.listen(log, fs)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	if ln != nil {
-		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ln.Addr())
-		g.Go(func() error { return serveMetrics(ctx, ln, reg, b.Ready) })
+	if ms != nil {
+		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ms.ln.Addr())
+		g.Go(func() error { return ms.serve(ctx, "bridge_metrics", reg, b.Ready) })
 	}
 	g.Go(func() error { return b.Run(ctx) })
 	return g.Wait()
-}
-
-// listenMetrics binds a stage's --metrics address; nil for none. A taken
-// default address (a hot standby on the same host) is a warning, and the
-// stage runs without metrics; a taken address given explicitly is an error.
-func listenMetrics(log *slog.Logger, addr, def string, explicit bool) (net.Listener, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	if addr == def && !explicit && errors.Is(err, syscall.EADDRINUSE) {
-		log.Warn("the default metrics address is taken (another instance on this host?): running without /metrics, /healthz and /readyz; give --metrics another address",
-			"addr", addr)
-		return nil, nil
-	}
-	return nil, listenError("metrics", addr, err)
-}
-
-// serveMetrics serves reg on ln at /metrics until ctx ends.
-// With ready set, it also serves /healthz (200 while the process runs) and
-// /readyz (503 with ready's error while it fails).
-func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready func() error) error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if ready != nil {
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-		})
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			if err := ready(); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				b, _ := json.Marshal(map[string]string{"status": "failing", "error": err.Error()})
-				_, _ = w.Write(append(b, '\n'))
-				return
-			}
-			_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
-		})
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	stop := context.AfterFunc(ctx, func() { srv.Close() })
-	defer stop()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("bridge: metrics: %w", err)
-	}
-	return nil
 }

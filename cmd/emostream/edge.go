@@ -54,7 +54,7 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	maxUp := fs.Int("max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
 	occupancy := fs.Duration("occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
 	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
-	metricsAddr := fs.String("metrics", defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
+	mf := addMetricsFlags(fs, defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
@@ -90,13 +90,13 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 		ln.Close()
 		return err
 	}
-	mln, err := listenMetrics(log, *metricsAddr, defaultEdgeMetrics, given(fs)["metrics"])
+	ms, err := mf.listen(log, fs)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	if *pprofAddr != "" {
-		u, err := servePprof(ctx, *pprofAddr)
+		u, err := servePprof(ctx, log, *pprofAddr)
 		if err != nil {
 			e.Close()
 			return err
@@ -106,8 +106,8 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "edge: viewers connect to %s\n", e.URL())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.Run(ctx) })
-	if mln != nil {
-		g.Go(func() error { return serveMetrics(ctx, mln, reg, e.Ready) })
+	if ms != nil {
+		g.Go(func() error { return ms.serve(ctx, "edge_metrics", reg, e.Ready) })
 	}
 	return g.Wait()
 }

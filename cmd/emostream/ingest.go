@@ -92,7 +92,7 @@ func (f *ingestFlags) config(fs *flag.FlagSet, files fileLimit, edges int) (inge
 	}
 	proxies, err := ingest.ParseCIDRs(f.proxies)
 	if err != nil {
-		return ingest.Config{}, err
+		return ingest.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	maxConns, why := ingestConns(files, f.maxConns, f.fdReserve, edges)
 	perPrefix, err := perNetwork(fs, "max-conns", "max-conns-per-prefix", maxConns, f.maxConnsPerPrefix, -1, why)

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/pprof"
+	"math"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/emostream/emostream/fanout"
 )
@@ -77,7 +74,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if *pprofAddr != "" {
-		u, err := servePprof(ctx, *pprofAddr)
+		u, err := servePprof(ctx, log, *pprofAddr)
 		if err != nil {
 			return err
 		}
@@ -170,8 +167,8 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("bad size %q", s)
+			if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
+				return 0, fmt.Errorf("bad size %q (want a positive count below 8 EiB)", s)
 			}
 			return n * u.mult, nil
 		}
@@ -181,23 +178,6 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want e.g. 1GiB)", s)
 	}
 	return n, nil
-}
-
-// servePprof serves the Go profiles on addr until ctx ends and returns its
-// base URL.
-func servePprof(ctx context.Context, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("--pprof: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
-	context.AfterFunc(ctx, func() { srv.Close() })
-	return "http://" + ln.Addr().String(), nil
 }
 
 // fanoutList splits a comma-separated list, dropping empty items.

@@ -35,7 +35,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
 	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
 	mf := addMomentFlags(fs)
-	metricsAddr := fs.String("metrics", defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
+	mtf := addMetricsFlags(fs, defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
 	parseLogged := logFlags(fs, env)
 	log, err := parseLogged(args)
 	if err != nil {
@@ -76,14 +76,14 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listenMetrics(log, *metricsAddr, defaultProcessorMetrics, given(fs)["metrics"])
+	ms, err := mtf.listen(log, fs)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(ctx) })
-	if ln != nil {
-		g.Go(func() error { return serveMetrics(ctx, ln, reg, p.Ready) })
+	if ms != nil {
+		g.Go(func() error { return ms.serve(ctx, "processor_metrics", reg, p.Ready) })
 	}
 	return g.Wait()
 }

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/processor"
+	"github.com/emostream/emostream/registry"
+)
+
+// The command line's parsers, fuzzed: the flags of ingest (and up) and of
+// the bridge and processor, given as arguments and as EMOSTREAM_…
+// variables, and the size, duration and address values in them. Whatever
+// the input, parsing never panics, a refusal names the flag or variable at
+// fault, and what the checks let through the stage's New accepts (or
+// refuses with its ErrConfig, never otherwise).
+
+// fuzzArgs splits the fuzzer's arguments (one per line) and its
+// environment ("NAME=value" lines). A "/" becomes "_": no argument may
+// name a file outside the package (a fuzzed --kafka-ca /dev/zero would
+// read forever).
+func fuzzArgs(args, env string) ([]string, *environment) {
+	args, env = strings.ReplaceAll(args, "/", "_"), strings.ReplaceAll(env, "/", "_")
+	vars := map[string]string{}
+	for _, l := range strings.Split(env, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			vars[k] = v
+		}
+	}
+	var list []string
+	if args != "" {
+		list = strings.Split(args, "\n")
+	}
+	return list, &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
+		getenv: func(k string) string { return vars[k] }}
+}
+
+// namesFlag fails unless err names a flag or a variable.
+func namesFlag(t *testing.T, err error) {
+	t.Helper()
+	if s := err.Error(); !strings.Contains(s, "-") && !strings.Contains(s, "EMOSTREAM_") {
+		t.Fatalf("error names no flag: %v", err)
+	}
+}
+
+func addFlagSeeds(f *testing.F, cmd string) {
+	for _, s := range [][2]string{
+		{"", ""},
+		{"--window\n2s\n--flush-interval\n500ms", ""},
+		{"--window=9223372036854775807ns", ""},
+		{"--window=-2s\n--body-limit=-1", ""},
+		{"--user-rate=1.5e308\n--ip-rate=NaN", ""},
+		{"--user-rate=-Inf\n--ip-burst=9223372036854775807", ""},
+		{"--max-conns=0\n--fd-reserve=-9223372036854775808", ""},
+		{"--ops-host=metrics.internal,10.0.0.5\n--ops-listen=127.0.0.1:0", ""},
+		{"--ops-host=http:__x:9100", ""},
+		{"--emojis=🔥,a\n--ws-urls=ws:__[::1]:9222", ""},
+		{"--trusted-proxies=10.0.0.0_8,::1_200", ""},
+		{"--dedup-horizon=0s\n--close-delay=1.5ms", ""},
+		{"--moment-factor=0.5\n--moment-share=1e-300\n--moment-cooldown=-1ns", ""},
+		{"--replicas=6\n--stream-dedup-window=2562047h47m16.854775807s", ""},
+		{"--metrics-host=,,\n--metrics=:0", ""},
+		{"positional", ""},
+		{"--help", ""},
+		{"", "EMOSTREAM_" + strings.ToUpper(cmd) + "_WINDOW=1h1ns"},
+		{"", "EMOSTREAM_" + strings.ToUpper(cmd) + "_BODY_LIMIT=0x10"},
+		{"", "EMOSTREAM_" + strings.ToUpper(cmd) + "_OPS_HOST=a b"},
+		{"--window", "EMOSTREAM_ADMIN_TOKEN=" + strings.Repeat("x", 70_000)},
+	} {
+		f.Add(s[0], s[1])
+	}
+}
+
+// FuzzIngestFlags parses the flags of "emostream ingest".
+func FuzzIngestFlags(f *testing.F) {
+	addFlagSeeds(f, "ingest")
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // New's listeners: bound once, never served
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ln.Close()
+	f.Fuzz(func(t *testing.T, args, envText string) {
+		list, env := fuzzArgs(args, envText)
+		fs := newFlags(env, "ingest", ingestSynopsis)
+		fs.String("listen", ingest.DefaultListen, "")
+		fl, kf := addIngestFlags(fs), addKafkaSecurityFlags(fs)
+		af, sec, rf := addAdmissionFlags(fs), addSecurityFlags(fs, "ops-listen"), addRegistryFlags(fs, env)
+		if _, err := logFlags(fs, env)(list); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				namesFlag(t, err)
+			}
+			return
+		}
+		cfg, err := ingestConfig(env, fs, fl, kf, af, sec)
+		if err == nil {
+			_, err = rf.nats.natsOptions(env)
+		}
+		if err != nil {
+			namesFlag(t, err)
+			return
+		}
+		cfg.Listener, cfg.OpsListener, cfg.Registerer = ln, ln, prometheus.NewRegistry()
+		if _, err := ingest.New(cfg); err != nil && !errors.Is(err, ingest.ErrConfig) {
+			t.Fatalf("flags %q: ingest.New: %v, not an ErrConfig", list, err)
+		}
+	})
+}
+
+// ingestConfig is what runIngest builds of the flags, short of binding
+// and reading keys.
+func ingestConfig(env *environment, fs *flag.FlagSet, fl *ingestFlags, kf *kafkaSecurityFlags, af *admissionFlags, sec *securityFlags) (ingest.Config, error) {
+	cfg, err := fl.config(fs, env.files, 0)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
+		return cfg, err
+	}
+	if err := af.apply(env, &registry.Config{}, &cfg.AdminToken); err != nil {
+		return cfg, err
+	}
+	if cfg.OpsHosts, err = hostcheck.ParseNames(sec.opsHosts); err != nil {
+		return cfg, errors.New("--ops-host " + err.Error())
+	}
+	return cfg, nil
+}
+
+// FuzzStageFlags parses the flags of "emostream bridge" with the
+// processor's moment flags and a stage's --metrics flags.
+func FuzzStageFlags(f *testing.F) {
+	addFlagSeeds(f, "bridge")
+	f.Fuzz(func(t *testing.T, args, envText string) {
+		list, env := fuzzArgs(args, envText)
+		fs := newFlags(env, "bridge", bridgeSynopsis)
+		bf, kf, mt := addBridgeFlags(fs), addKafkaSecurityFlags(fs), addMomentFlags(fs)
+		mf := addMetricsFlags(fs, "", "")
+		if _, err := logFlags(fs, env)(list); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				namesFlag(t, err)
+			}
+			return
+		}
+		if _, err := hostcheck.ParseNames(*mf.hosts); err != nil {
+			return
+		}
+		checkBridge(t, fs, env, bf, kf)
+		pc := processor.Config{NATSURL: "nats://127.0.0.1:1", Partitions: 4, Registerer: prometheus.NewRegistry()}
+		if err := mt.apply(fs, &pc); err != nil {
+			namesFlag(t, err)
+			return
+		}
+		if _, err := processor.New(pc); err != nil && !errors.Is(err, processor.ErrConfig) {
+			t.Fatalf("flags %q: processor.New: %v, not an ErrConfig", list, err)
+		}
+	})
+}
+
+func checkBridge(t *testing.T, fs *flag.FlagSet, env *environment, bf *bridgeFlags, kf *kafkaSecurityFlags) {
+	t.Helper()
+	cfg, err := bf.config(fs)
+	if err == nil {
+		cfg.KafkaSecurity, err = kf.security(env)
+	}
+	if err != nil {
+		namesFlag(t, err)
+		return
+	}
+	cfg.Registerer = prometheus.NewRegistry()
+	if _, err := bridge.New(cfg); err != nil && !errors.Is(err, bridge.ErrConfig) {
+		t.Fatalf("bridge.New: %v, not an ErrConfig", err)
+	}
+}
+
+// FuzzParseBytes reads a size (--memory-limit): a positive count, the same
+// as its plain byte count.
+func FuzzParseBytes(f *testing.F) {
+	for _, s := range []string{"512MiB", "2GiB", "100MB", "1", "0", "-1GiB", "9223372036854775807", "8589934592GiB",
+		"1.5GiB", "GiB", "", " 1MiB", "1e3KB", "0x10B", strings.Repeat("9", 400) + "B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseBytes(s)
+		if err != nil {
+			return
+		}
+		if n <= 0 {
+			t.Fatalf("parseBytes(%q) = %d", s, n)
+		}
+		if m, err := parseBytes(strconv.FormatInt(n, 10)); err != nil || m != n {
+			t.Fatalf("parseBytes(%q) = %d, but its count reads %d, %v", s, n, m, err)
+		}
+	})
+}
