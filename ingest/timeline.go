@@ -68,7 +68,7 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 		ConstLabels: prometheus.Labels{"limiter": "timeline"}}, func() float64 { return float64(s.tlLim.len()) }))
 }
 
-// getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&format=.
+// getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&by=&format=.
 func (s *Server) getTimeline(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
@@ -139,6 +139,10 @@ func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timeline
 	}
 	if q.Step < s.cfg.Window || q.Step%s.cfg.Window != 0 {
 		return q, fmt.Errorf("step %s is not a multiple of the %v window", q.stepName, s.cfg.Window)
+	}
+	q.By = timeline.View(c.Query("by", string(timeline.ByNamed)))
+	if _, ok := timeline.Views[q.By]; !ok {
+		return q, fmt.Errorf("by %q: want named (the window each 202 named) or arrival (the live swarms')", q.By)
 	}
 	switch f := c.Query("format"); f {
 	case "csv":
@@ -226,11 +230,12 @@ func (s *Server) writeTimeline(ctx context.Context, w *bufio.Writer, q timelineQ
 		return s.writeCSV(ctx, w, q)
 	}
 	head, _ := json.Marshal(struct {
-		Match string    `json:"match_id"`
-		Step  string    `json:"step"`
-		From  time.Time `json:"from"`
-		To    time.Time `json:"to"`
-	}{q.Match, q.stepName, utc(q.From), utc(q.To)})
+		Match string        `json:"match_id"`
+		Step  string        `json:"step"`
+		By    timeline.View `json:"by"`
+		From  time.Time     `json:"from"`
+		To    time.Time     `json:"to"`
+	}{q.Match, q.stepName, q.By, utc(q.From), utc(q.To)})
 	w.Write(head[:len(head)-1])
 	w.WriteString(`,"steps":[`)
 	totals, total, n := map[string]int64{}, int64(0), 0

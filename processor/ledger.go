@@ -2,6 +2,7 @@ package processor
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/emostream/emostream/wire"
@@ -59,43 +60,213 @@ func (st *matchState) counted(e *entry) bool {
 }
 
 // tally is one match's share of a closing window: the counts of the
-// partials its swarms have not counted yet.
+// partials its swarms have not counted yet, as far as its swarm's bound
+// allows.
 type tally struct {
-	counts   map[string]int64
-	late     int64
-	offsets  map[int32]int64  // st.offsets advanced past every partial of the window
-	partials map[int32]uint64 // st.partials advanced likewise
-	entries  []entry          // the entries that contributed counts
+	counts map[string]int64
+	late   int64
+	// lateWindows is the late part of counts by the window each event was
+	// received in (wire.Swarm.LateWindows).
+	lateWindows map[int64]map[string]int64
+	offsets     map[int32]int64  // st.offsets advanced past every partial taken
+	partials    map[int32]uint64 // st.partials advanced likewise
+	entries     []entry          // the entries that contributed counts
+	// held are entries with counts for the match that would have passed
+	// the bound, with the later entries of their partitions: they belong
+	// to the match's next window.
+	held []entry
 }
 
-// tallyOf sums match's counts over w's entries that st has not counted.
-func tallyOf(w *window, match string, st *matchState) tally {
+// swarmBound is what tallyOf keeps a swarm's encoding under: an upper
+// bound built from the wire.Swarm*Bytes parts, at most max.
+type swarmBound struct {
+	max  int
+	base int // wire.SwarmBaseBytes("")
+	// moment is what one moment of the match adds (wire.MomentBytes with
+	// the match's name left out); shares caps the share moments.
+	moment, shares int
+	moments        bool // the moment rule is on
+}
+
+func newSwarmBound(max int, r MomentRule) *swarmBound {
+	b := &swarmBound{max: max, base: wire.SwarmBaseBytes(""), moment: wire.MomentBytes(""), moments: !r.Off}
+	if r.Share < 1 {
+		b.shares = int(min(1/r.Share, 1<<20)) // each share moment has at least this share
+	}
+	return b
+}
+
+// of is the bound of match's swarm with the emojis of counts and carry,
+// and partitions partitions, before late windows.
+func (b *swarmBound) of(match string, emojis, partitions int) int {
+	n := b.base + wire.JSONStringBytes(match) - 2 + partitions*wire.SwarmPartitionBytes
+	if b.moments {
+		nameBytes := wire.JSONStringBytes(match) - 2
+		n += (1 + min(b.shares, emojis)) * (b.moment + nameBytes)
+	}
+	return n
+}
+
+// tallyOf sums match's counts over w's entries that st has not counted, in
+// stream order, keeping the swarm's encoding within b (nil: no bound). An
+// entry that would pass it is held, with every later entry of its
+// partition, for the match's next window; the first entry with counts is
+// always taken, so every window makes progress.
+func tallyOf(w *window, match string, st *matchState, b *swarmBound) tally {
 	t := tally{counts: map[string]int64{}, offsets: maps.Clone(st.offsets), partials: maps.Clone(st.partials)}
 	if t.partials == nil {
 		t.partials = map[int32]uint64{}
 	}
-	for _, e := range w.entries {
+	sz := newSizer(&t, match, st, b)
+	var stopped map[int32]bool // partitions whose entries are held from here on
+	for _, e := range w.inOrder() {
 		if e.match != "" && e.match != match {
 			continue
 		}
 		c := e.counts(match)
-		counted := st.counted(&e)
-		if !counted && e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
-			t.offsets[e.p.Partition] = e.p.NextOffset()
-			t.partials[e.p.Partition] = e.seq
-		}
-		if len(c) == 0 || counted {
+		if st.counted(&e) {
 			continue
 		}
-		t.entries = append(t.entries, e)
-		for emoji, n := range c {
-			t.counts[emoji] += n
-			if e.late {
-				t.late += n
+		if stopped[e.p.Partition] || !sz.fits(&e, c, len(t.entries) == 0) {
+			if stopped == nil {
+				stopped = map[int32]bool{}
+			}
+			stopped[e.p.Partition] = true
+			if len(c) > 0 {
+				t.held = append(t.held, e)
+			}
+			continue
+		}
+		t.take(e, c, match)
+	}
+	return t
+}
+
+// take adds e's counts for match (c) to t, and moves the partition's
+// marks past it.
+func (t *tally) take(e entry, c map[string]int64, match string) {
+	if e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
+		t.offsets[e.p.Partition] = e.p.NextOffset()
+		t.partials[e.p.Partition] = e.seq
+	}
+	if len(c) == 0 {
+		return
+	}
+	t.entries = append(t.entries, e)
+	for emoji, n := range c {
+		t.counts[emoji] += n
+	}
+	e.lateParts(match, c, func(origin int64, emoji string, n int64) {
+		if t.lateWindows == nil {
+			t.lateWindows = map[int64]map[string]int64{}
+		}
+		lw := t.lateWindows[origin]
+		if lw == nil {
+			lw = map[string]int64{}
+			t.lateWindows[origin] = lw
+		}
+		lw[emoji] += n
+		t.late += n
+	})
+}
+
+// lateParts calls f with each part of e's counts for match (c) that was
+// received in an earlier window than the one counting it: the records the
+// bridge counted late, by the window it names for them, and, for an entry
+// that is late itself (it reached the processor after its window closed),
+// the rest of its counts, received in its partial's window.
+func (e *entry) lateParts(match string, c map[string]int64, f func(origin int64, emoji string, n int64)) {
+	for origin, lc := range e.p.LateCounts {
+		for emoji, n := range lc[match] {
+			f(origin, emoji, n)
+		}
+	}
+	if !e.late {
+		return
+	}
+	for emoji, n := range c {
+		for _, lc := range e.p.LateCounts {
+			n -= lc[match][emoji]
+		}
+		if n > 0 {
+			f(e.p.WindowStartMs, emoji, n)
+		}
+	}
+}
+
+// sizer keeps the bound of a tally's swarm as entries are taken.
+type sizer struct {
+	t      *tally
+	b      *swarmBound
+	match  string
+	st     *matchState
+	size   int
+	emojis int     // distinct emojis of counts and carry
+	fresh  []int64 // late windows new with the entry being sized
+}
+
+func newSizer(t *tally, match string, st *matchState, b *swarmBound) *sizer {
+	sz := &sizer{t: t, b: b, match: match, st: st}
+	if b == nil {
+		return sz
+	}
+	parts := len(t.offsets)
+	for p := range t.partials {
+		if _, ok := t.offsets[p]; !ok {
+			parts++
+		}
+	}
+	sz.emojis = len(st.carry)
+	sz.size = b.of(match, sz.emojis, parts)
+	for e := range st.carry {
+		sz.size += wire.SwarmEmojiBytes(e)
+	}
+	return sz
+}
+
+// fits reports whether taking e (its counts for the match c) keeps the
+// swarm within the bound, and if so counts what e adds. first takes e
+// whatever it adds.
+func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
+	if sz.b == nil {
+		return true
+	}
+	t, add := sz.t, 0
+	if _, ok := t.offsets[e.p.Partition]; !ok {
+		if _, ok := t.partials[e.p.Partition]; !ok {
+			add += wire.SwarmPartitionBytes
+		}
+	}
+	newEmojis := 0
+	for emoji := range c {
+		if _, ok := t.counts[emoji]; !ok {
+			if _, ok := sz.st.carry[emoji]; !ok {
+				add += wire.SwarmEmojiBytes(emoji)
+				newEmojis++
 			}
 		}
 	}
-	return t
+	if sz.b.moments { // room for more share moments
+		have := sz.emojis
+		add += (min(sz.b.shares, have+newEmojis) - min(sz.b.shares, have)) * (sz.b.moment + wire.JSONStringBytes(sz.match) - 2)
+	}
+	sz.fresh = sz.fresh[:0]
+	e.lateParts(sz.match, c, func(origin int64, emoji string, _ int64) {
+		lw, ok := t.lateWindows[origin]
+		if !ok && !slices.Contains(sz.fresh, origin) {
+			sz.fresh = append(sz.fresh, origin)
+			add += wire.LateWindowBytes
+		}
+		if _, ok := lw[emoji]; !ok {
+			add += wire.EmojiMemberBytes(emoji)
+		}
+	})
+	if !first && sz.size+add > sz.b.max {
+		return false
+	}
+	sz.size += add
+	sz.emojis += newEmojis
+	return true
 }
 
 // swarmParams are the per-processor inputs of a swarm.
@@ -119,6 +290,6 @@ func buildSwarm(w *window, match string, t tally, st *matchState, sp swarmParams
 		MatchID: match, WindowStart: start, WindowEnd: start.Add(sp.window),
 		Counts: t.counts, Swarm: units, Carry: rest, Total: total,
 		Partitions: len(w.parts), ClosedBy: sp.closedBy, PublishedAt: sp.now,
-		Late: t.late, Offsets: t.offsets, Partials: t.partials,
+		Late: t.late, LateWindows: t.lateWindows, Offsets: t.offsets, Partials: t.partials,
 	}
 }

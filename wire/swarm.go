@@ -182,5 +182,5 @@ func MomentBytes(match string) int {
 	if err != nil {
 		panic(err)
 	}
-	return len(data) + len(",")
+	return len(data) + len(",") + 8 // a ratio may encode a few bytes longer than -MaxFloat64
 }
