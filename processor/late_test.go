@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -8,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/internal/streams"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -233,5 +238,44 @@ func TestWorstCaseLateSwarmFits(t *testing.T) {
 	}
 	if counted != parts || held == 0 {
 		t.Errorf("%d of %d partials counted over %d windows, %d held", counted, parts, windows, held)
+	}
+}
+
+// A crash between a window record and its late record: the next processor
+// to read the match's timeline back writes the late record from the
+// window's swarm, once, and the timeline by named window is exact again.
+func TestLateRecordRepairedAfterCrash(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	ctx := context.Background()
+	w0, w2 := pastWindow(0), pastWindow(2)
+	sw := &wire.Swarm{MatchID: "m1", WindowStart: time.UnixMilli(w2).UTC(), WindowEnd: time.UnixMilli(w2 + winMs).UTC(),
+		Counts: map[string]int64{"🔥": 5}, Swarm: map[string]int64{}, Carry: map[string]int64{"🔥": 5}, Total: 5,
+		ClosedBy: wire.ClosedByAllPartitions, PublishedAt: time.Now(), Late: 2,
+		LateWindows: map[int64]map[string]int64{w0: {"🔥": 2}}, Partials: map[int32]uint64{0: 0}}
+	data, _ := sw.Encode()
+	ack, err := r.js.Publish(ctx, wire.SwarmSubject("m1"), data, jetstream.WithMsgID(sw.MsgID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := wire.TimelineRecord{Start: w2, Counts: sw.Counts, Total: 5, Swarm: ack.Sequence, Late: 2}
+	if _, err := r.js.Publish(ctx, wire.TimelineSubject("m1", wire.TimelineWindows), mustJSON(rec)); err != nil {
+		t.Fatal(err)
+	}
+	// The processor died here: no late record.
+	for i := range 2 { // the second processor finds the late record and writes none
+		cancel, done, _ := r.processor(Config{})
+		r.publish(0, pastWindow(3+i), winMs, counts1("m1"))
+		arrival := map[int64]int64{w2: 5, pastWindow(3): 1, pastWindow(4): int64(i)}
+		named := map[int64]int64{w0: 2, w2: 3, pastWindow(3): 1, pastWindow(4): int64(i)}
+		if i == 0 {
+			delete(arrival, pastWindow(4))
+			delete(named, pastWindow(4))
+		}
+		r.wantTimeline("m1", 2*time.Second, map[timeline.View]map[int64]int64{timeline.ByArrival: arrival, timeline.ByNamed: named})
+		cancel()
+		<-done
+	}
+	if n := r.count(wire.TimelineSubject("m1", wire.TimelineLate)); n != 1 {
+		t.Errorf("%d late records, want 1", n)
 	}
 }

@@ -27,9 +27,12 @@ type move struct {
 
 // moves reads match's records of kind (wire.LateRecord: counts carried by
 // the swarm of the window starting at s that belong to the windows of w)
-// and sums them into q's steps. A move to a window before the earliest
-// one q's records cover (the stream dropped them) is left out on both
-// sides, so such counts stay where they were carried.
+// and sums them into q's steps. The moves of a window before the earliest
+// one q's records cover (the stream dropped its record, which held the
+// counts) are left out. A step whose own records were dropped while a
+// later window's moves to it are kept shows only what was moved to it:
+// with the default limits, only in a 2s or 10s query reaching back to the
+// window records' 3 hours.
 func (r *Reader) moves(ctx context.Context, q Query, kind string, intern func([]byte) string) (*moves, error) {
 	covered, err := r.coveredFrom(ctx, q)
 	if err != nil {
@@ -43,13 +46,13 @@ func (r *Reader) moves(ctx context.Context, q Query, kind string, intern func([]
 		rec, err := wire.ScanLateRecord(m.Data, func(to int64, e []byte, n int64) {
 			scratch = append(scratch, move{to, intern(e), n})
 		})
-		if err != nil || rec.Start < q.From {
-			return true, nil // a bad record, skipped as everywhere; or one that moves nothing in range
+		if err != nil || rec.Start < q.From || rec.Start < covered {
+			return true, nil // a bad record, skipped as everywhere; or one that moves nothing here
 		}
 		from := wire.WindowStart(rec.Start, stepMs)
 		for _, c := range scratch {
 			to := wire.WindowStart(c.to, stepMs)
-			if c.to < covered || to == from {
+			if to == from {
 				continue
 			}
 			mv.add(q, to, c.emoji, c.n)

@@ -44,9 +44,10 @@ func TestStepsByView(t *testing.T) {
 		event{win(28), win(31), "👏", 7},  // likewise, from another window
 		event{win(29), win(40), "😂", 8},  // an emoji the window did not have
 		event{win(33), win(34), "🔥", 9},  // within the open minute
-		event{win(-5), win(32), "🔥", 10}, // before the first record kept: stays where carried
+		event{win(-5), win(32), "🔥", 10}, // before the match's first window record
+		event{win(-9), win(-2), "👏", 11}, // carried by a window whose record the stream dropped
 	)
-	store(t, env, "m", events)
+	store(t, env, "m", events, win(0))
 	for _, tt := range []struct{ from, to int64 }{{win(0), win(60)}, {win(3), win(34)}, {win(31), win(45)}, {win(-30), win(4)}} {
 		for _, step := range []time.Duration{2 * time.Second, 10 * time.Second, time.Minute, 5 * time.Minute} {
 			for _, by := range []timeline.View{timeline.ByNamed, timeline.ByArrival, ""} {
@@ -81,13 +82,16 @@ func TestStepsByView(t *testing.T) {
 }
 
 // sumBy is what q should answer for events: by the named window, or
-// (ByArrival) by the carrying one. Events named before covered (the first
-// window record kept) stay where they were carried.
+// (ByArrival) by the carrying one. Events carried before covered (the
+// first window record kept) are gone.
 func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string]int64 {
 	out := map[int64]map[string]int64{}
 	for _, e := range events {
+		if e.carried < covered {
+			continue
+		}
 		w := e.named
-		if q.By == timeline.ByArrival || e.named < covered {
+		if q.By == timeline.ByArrival {
 			w = e.carried
 		}
 		s := wire.WindowStart(w, q.Step.Milliseconds())
@@ -103,9 +107,11 @@ func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string
 }
 
 // store writes match's timeline as the processor would for events: per
-// carrying window its window record, and its late record after it; the
-// first minute's rollup before the first record of the next.
-func store(t *testing.T, env *timelinetest.Env, match string, events []event) {
+// carrying window its window record, and its late record after it; each
+// minute's rollup before the first record of the next. The window records
+// of windows before dropBefore are left out, as the stream drops the
+// oldest.
+func store(t *testing.T, env *timelinetest.Env, match string, events []event, dropBefore int64) {
 	t.Helper()
 	ctx := context.Background()
 	put := func(kind string, v any, id string) uint64 {
@@ -144,6 +150,10 @@ func store(t *testing.T, env *timelinetest.Env, match string, events []event) {
 				}
 				late.Windows[e.named][e.emoji] += e.n
 			}
+		}
+		if w < dropBefore {
+			put(wire.TimelineLate, late, fmt.Sprint(w))
+			continue
 		}
 		seq := put(wire.TimelineWindows, rec, fmt.Sprint(w))
 		if rollup.First == 0 {
