@@ -44,7 +44,7 @@ func TestTimelineEqualsLiveSwarms(t *testing.T) {
 	emojis := []string{"🔥", "👏", "❤️"}
 	var total int
 	named := map[int64]map[string]int64{} // the 202's window → counts
-	for round := range 12 { // about 3 s: several windows, perhaps two steps of 2 s
+	for round := range 12 {               // about 3 s: several windows, perhaps two steps of 2 s
 		var evs []map[string]string
 		for i := range 10 + round*5 {
 			evs = append(evs, map[string]string{"user_id": fmt.Sprintf("u%d-%d", round, i), "match_id": "tl",
