@@ -1,0 +1,60 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// stUp is `emostream up`: every stage in one process.
+const stUp = "up"
+
+// kill -9 of `emostream up` under load, and its restart on the same data
+// directory and ports: every stage at once. As in TestLongFaults every
+// event is accounted for, and every acked event must be counted in the
+// window its 202 named, in the swarms (late_windows moved back) and in the
+// timeline by named window:
+//
+//	go test -tags chaos -run TestUpKilledUnderLoad -timeout 30m ./chaos
+func TestUpKilledUnderLoad(t *testing.T) {
+	for _, seed := range seeds(t, "1,2,3") {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			r := newUpRun(t, seed)
+			stop := r.loadDuring(ctx, 3000, 20)
+			r.gap(100, 400)
+			r.inject(ctx, fault{stage: stUp})
+			r.gap(100, 300)
+			r.inject(ctx, fault{stage: stUp}) // a second time, while the first one's late windows settle
+			r.gap(100, 300)
+			stop()
+			r.settle(ctx)
+			r.finish("kill -9 up (twice)")
+		})
+	}
+}
+
+// newUpRun is newRun on `emostream up` instead of one process per stage.
+func newUpRun(t *testing.T, seed uint64) *run {
+	c := newCluster(t)
+	a := c.addr
+	c.order = []string{stUp}
+	c.ready = map[string]func() bool{stUp: func() bool {
+		return c.hubReady() && c.kafkaReady() && httpStatus("http://"+a["http"]+"/readyz") == 200
+	}}
+	args := map[string][]string{stUp: {"up", "--data-dir", filepath.Join(c.dir, "up"), "--http", a["http"],
+		"--ops", a["ingestops"], "--kafka", a["kafka"], "--nats", a["nats"], "--leafnodes", a["leafnodes"],
+		"--ws", a["ws"], "--monitor", a["hubmon"], "--partitions", fmt.Sprint(chaosPartitions),
+		"--user-rate", "0", "--ip-rate", "0", "--auto-matches", "5000"}}
+	c.launch(c.order, args, 90*time.Second)
+	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
+		l: newLedger(c.addr["http"], 60*time.Second)}
+	r.v = c.startViewer(r.l)
+	return r
+}
