@@ -51,7 +51,7 @@ func newUpRun(t *testing.T, seed uint64) *run {
 	args := map[string][]string{stUp: {"up", "--data-dir", filepath.Join(c.dir, "up"), "--http", a["http"],
 		"--ops", a["ingestops"], "--kafka", a["kafka"], "--nats", a["nats"], "--leafnodes", a["leafnodes"],
 		"--ws", a["ws"], "--monitor", a["hubmon"], "--partitions", fmt.Sprint(chaosPartitions),
-		"--user-rate", "0", "--ip-rate", "0", "--auto-matches", "5000"}}
+		"--viewer-edge=false", "--user-rate", "0", "--ip-rate", "0", "--auto-matches", "5000"}} // the viewers: a leaf's own WebSocket, as in startCluster
 	c.launch(c.order, args, 90*time.Second)
 	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
