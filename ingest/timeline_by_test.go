@@ -46,7 +46,15 @@ func TestTimelineBy(t *testing.T) {
 			t.Errorf("by=%s: %d by %q steps %v total %d, want by %q steps %v total 4", tt.by, r.status, a.By, got, a.Total, tt.want, tt.counts)
 		}
 	}
-	r := st.do(t, http.MethodGet, "/v1/matches/m/timeline?by=program", "", nil)
+	// A match whose first events all came late: the default range begins
+	// with the window they were received in.
+	put(wire.TimelineWindows, wire.TimelineRecord{Start: w0 + 6000, Counts: map[string]int64{"👏": 5}, Total: 5, Swarm: 3, Late: 5})
+	put(wire.TimelineLate, wire.LateRecord{Start: w0 + 6000, Swarm: 3, Windows: map[int64]map[string]int64{w0 - 4000: {"👏": 5}}})
+	r := st.do(t, http.MethodGet, "/v1/matches/m/timeline?step=2s", "", nil)
+	if a := decodeJSON[timelineAnswer](t, r.body); len(a.Steps) != 3 || a.Steps[0].Start.UnixMilli() != w0-4000 || a.Total != 9 {
+		t.Errorf("default range: %+v, want 3 steps from the late window %d, total 9", a, w0-4000)
+	}
+	r = st.do(t, http.MethodGet, "/v1/matches/m/timeline?by=program", "", nil)
 	if e := decodeJSON[apiError](t, r.body); r.status != http.StatusBadRequest || e.Error.Code != wire.CodeBadTimelineQuery {
 		t.Errorf("by=program: %d %s, want 400 %s", r.status, r.body, wire.CodeBadTimelineQuery)
 	}

@@ -283,7 +283,10 @@ func (r *Reader) Moments(ctx context.Context, match string, fromMs, toMs int64, 
 }
 
 // Earliest is the start of match's earliest stored record (a rollup or a
-// window record), and false if it has none.
+// window record), or of the earliest window a late record names if that
+// is earlier (a match whose first events all came late), and false if it
+// has none. It reads the first record of each kind and every late record
+// (a sparse subject).
 func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error) {
 	best, found := int64(math.MaxInt64), false
 	kinds := []string{wire.TimelineWindows}
@@ -302,5 +305,12 @@ func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error
 			best, found = rec.Start, true
 		}
 	}
-	return best, found, nil
+	err := r.Scan(ctx, wire.TimelineSubject(match, wire.TimelineLate), 1, func(m Msg) (bool, error) {
+		first := int64(math.MaxInt64)
+		if _, err := wire.ScanLateRecord(m.Data, func(origin int64, _ []byte, _ int64) { first = min(first, origin) }); err == nil && first < best {
+			best, found = first, true
+		}
+		return true, nil
+	})
+	return best, found, err
 }
