@@ -6,9 +6,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // stUp is `emostream up`: every stage in one process.
@@ -41,20 +46,46 @@ func TestUpKilledUnderLoad(t *testing.T) {
 }
 
 // newUpRun is newRun on `emostream up` instead of one process per stage.
+// The harness reads the streams as the processor's user: up's hub lets
+// clients without credentials reach the match registry only.
 func newUpRun(t *testing.T, seed uint64) *run {
 	c := newCluster(t)
 	a := c.addr
-	c.order = []string{stUp}
+	auth := filepath.Join(c.dir, "auth")
+	pw := fmt.Sprintf("chaos-processor-%d", time.Now().UnixNano())
+	if err := os.MkdirAll(auth, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(auth, "processor.password"), []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.order, c.natsOpts = []string{stUp}, []nats.Option{nats.UserInfo("processor", pw)}
 	c.ready = map[string]func() bool{stUp: func() bool {
-		return c.hubReady() && c.kafkaReady() && httpStatus("http://"+a["http"]+"/readyz") == 200
+		return c.streamsReady() && c.kafkaReady() && httpStatus("http://"+a["http"]+"/readyz") == 200
 	}}
-	args := map[string][]string{stUp: {"up", "--data-dir", filepath.Join(c.dir, "up"), "--http", a["http"],
-		"--ops", a["ingestops"], "--kafka", a["kafka"], "--nats", a["nats"], "--leafnodes", a["leafnodes"],
-		"--ws", a["ws"], "--monitor", a["hubmon"], "--partitions", fmt.Sprint(chaosPartitions),
-		"--viewer-edge=false", "--user-rate", "0", "--ip-rate", "0", "--auto-matches", "5000"}} // the viewers: a leaf's own WebSocket, as in startCluster
+	args := map[string][]string{stUp: {"up", "--data-dir", filepath.Join(c.dir, "up"), "--nats-auth-dir", auth,
+		"--http", a["http"], "--ops", a["ingestops"], "--kafka", a["kafka"], "--nats", a["nats"],
+		"--leafnodes", a["leafnodes"], "--ws", a["ws"], "--monitor", a["hubmon"], "--partitions", fmt.Sprint(chaosPartitions),
+		// The viewers use a leaf's own WebSocket, as in startCluster.
+		"--viewer-edge=false", "--user-rate", "0", "--ip-rate", "0", "--auto-matches", "5000"}}
 	c.launch(c.order, args, 90*time.Second)
 	r := &run{t: t, c: c, seed: seed, settleFor: 90 * time.Second, rng: rand.New(rand.NewPCG(seed, 1)),
 		l: newLedger(c.addr["http"], 60*time.Second)}
 	r.v = c.startViewer(r.l)
 	return r
+}
+
+// streamsReady connects the harness to the hub (hubReady's connection)
+// and reports whether the swarm stream answers.
+func (c *cluster) streamsReady() bool {
+	if c.nc == nil {
+		c.hubReady() // connects; its account check needs a user the processor's is not
+	}
+	if c.js == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := c.js.Stream(ctx, wire.SwarmsStream)
+	return err == nil
 }
