@@ -141,7 +141,7 @@ func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timeline
 		return q, fmt.Errorf("step %s is not a multiple of the %v window", q.stepName, s.cfg.Window)
 	}
 	q.By = timeline.View(c.Query("by", string(timeline.ByNamed)))
-	if _, ok := timeline.Views[q.By]; !ok {
+	if !q.By.Valid() {
 		return q, fmt.Errorf("by %q: want named (the window each 202 named) or arrival (the live swarms')", q.By)
 	}
 	switch f := c.Query("format"); f {

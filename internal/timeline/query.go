@@ -31,7 +31,7 @@ type Query struct {
 
 // View is how a timeline attributes counts to steps. Every view is the
 // counts as the swarms carried them (ByArrival) with some of them moved to
-// other windows by records of the view's kind (Views); a view by the
+// other windows by records of the view's kind (views); a view by the
 // video program time a reaction carries would be one more kind of moves.
 type View string
 
@@ -46,11 +46,17 @@ const (
 	ByArrival View = "arrival"
 )
 
-// Views are the views a query may ask for, each with the kind of the
+// views are the views a query may ask for, each with the kind of the
 // records (wire.TimelineSubject(match, kind)) that move counts from the
 // window whose swarm carried them to the window they belong to; "" moves
 // nothing.
-var Views = map[View]string{ByNamed: wire.TimelineLate, ByArrival: ""}
+var views = map[View]string{ByNamed: wire.TimelineLate, ByArrival: ""}
+
+// Valid reports whether a query may ask for v.
+func (v View) Valid() bool {
+	_, ok := views[v]
+	return ok
+}
 
 // Steps calls emit with every step of q that has counts, in order, reading
 // the rollups of q.Step if the processor writes them and the window
@@ -63,7 +69,7 @@ func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) erro
 	if stepMs <= 0 || q.From%stepMs != 0 || q.To%stepMs != 0 {
 		return fmt.Errorf("timeline: query %+v is not aligned", q)
 	}
-	kind, ok := Views[cmp.Or(q.By, ByNamed)]
+	kind, ok := views[cmp.Or(q.By, ByNamed)]
 	if !ok {
 		return fmt.Errorf("timeline: no view %q", q.By)
 	}
