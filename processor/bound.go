@@ -47,6 +47,38 @@ type sizer struct {
 	fresh  []int64 // late windows new with the entry being sized
 }
 
+// holds reports whether match's swarm of t (built on st) is within b.
+func (b *swarmBound) holds(t *tally, match string, st *matchState) bool {
+	parts := len(t.offsets)
+	for p := range t.partials {
+		if _, ok := t.offsets[p]; !ok {
+			parts++
+		}
+	}
+	emojis := len(t.counts)
+	for e := range st.carry {
+		if _, ok := t.counts[e]; !ok {
+			emojis++
+		}
+	}
+	n := b.of(match, emojis, parts)
+	for e := range t.counts {
+		n += wire.SwarmEmojiBytes(e)
+	}
+	for e := range st.carry {
+		if _, ok := t.counts[e]; !ok {
+			n += wire.SwarmEmojiBytes(e)
+		}
+	}
+	for _, c := range t.lateWindows {
+		n += wire.LateWindowBytes
+		for e := range c {
+			n += wire.EmojiMemberBytes(e)
+		}
+	}
+	return n <= b.max
+}
+
 func newSizer(t *tally, match string, st *matchState, b *swarmBound) *sizer {
 	sz := &sizer{t: t, b: b, match: match, st: st}
 	if b == nil {

@@ -80,8 +80,18 @@ type tally struct {
 // stream order, keeping the swarm's encoding within b (nil: no bound). An
 // entry that would pass it is held, with every later entry of its
 // partition, for the match's next window; the first entry with counts is
-// always taken, so every window makes progress.
+// always taken, so every window makes progress. The common case costs one
+// pass: the tally of every entry, then its bound checked once.
 func tallyOf(w *window, match string, st *matchState, b *swarmBound) tally {
+	t := tallyWithin(w, match, st, nil)
+	if b == nil || b.holds(&t, match, st) {
+		return t
+	}
+	return tallyWithin(w, match, st, b)
+}
+
+// tallyWithin is tallyOf, the bound b (nil: none) kept entry by entry.
+func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 	t := tally{counts: map[string]int64{}, offsets: maps.Clone(st.offsets), partials: maps.Clone(st.partials)}
 	if t.partials == nil {
 		t.partials = map[int32]uint64{}
