@@ -19,15 +19,23 @@ const (
 // noFloor is the floor of a partition with no partial yet.
 const noFloor = math.MinInt64
 
+// notLate is the origin of a record counted in its own window. (A record
+// whose window starts at MinInt64, received before year -292 million, is
+// counted as if it were.)
+const notLate int64 = math.MinInt64
+
 // windower is one partition's window state: the open window, which collects
 // records in offset order. It is pure (time comes in as arguments) and owned
 // by the partition's worker goroutine.
 //
 // It keeps an upper bound on the open partial's JSON encoding (size), which
-// grows with each new (match, emoji) key by wire.CountKeyBytes. A key that
-// would take it past maxBytes splits the window: the open partial ends at the
-// record before, with More set, and a new partial of the same window begins
-// at the record, so no partial is ever larger than maxBytes.
+// grows with each new (match, emoji) key by wire.CountKeyBytes, and with
+// each new key of a late record's origin window in late_counts by
+// wire.LateKeyBytes. A key that would take it past maxBytes, or a late
+// record from one origin window more than wire.MaxPartialLateWindows,
+// splits the window: the open partial ends at the record before, with More
+// set, and a new partial of the same window begins at the record, so no
+// partial is ever larger than maxBytes or names more origin windows.
 type windower struct {
 	win, delay int64 // window length and close delay, ms
 	// floor is the earliest window that may still open: the one after the
@@ -51,11 +59,11 @@ func newWindower(topic string, partition int32, winMs, delayMs, next, floor int6
 	return w
 }
 
-// minPartialBytes is the least bound on a partial's size that holds one key
-// of the longest match and emoji.
+// minPartialBytes is the least bound on a partial's size that holds one
+// late record of the longest match and emoji.
 func minPartialBytes(topic string) int {
-	return wire.PartialBaseBytes(topic) +
-		wire.CountKeyBytes(strings.Repeat("m", wire.MaxMatchID), strings.Repeat("<", wire.MaxEmojiBytes), true)
+	m, e := strings.Repeat("m", wire.MaxMatchID), strings.Repeat("<", wire.MaxEmojiBytes)
+	return wire.PartialBaseBytes(topic) + wire.CountKeyBytes(m, e, true) + wire.LateKeyBytes(m, e, true, true)
 }
 
 // next is the offset of the next record to read.
@@ -64,7 +72,7 @@ func (w *windower) next() int64 { return w.cur.LastOffset + 1 }
 // add takes the record at offset off (at or after next), received at tsMs.
 // A record of a later window than the open one closes the open window, whose
 // partial add returns; a record of an earlier window counts in the open one
-// as late.
+// as late, and in its late_counts under the window it was received in.
 func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed *wire.Partial) {
 	ws := wire.WindowStart(tsMs, w.win)
 	switch {
@@ -74,30 +82,55 @@ func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed 
 		closed = w.close(off - 1)
 		w.openAt(ws)
 	}
+	origin := notLate
+	if ws < w.cur.WindowStartMs {
+		origin = ws
+	}
 	grow := 0
 	if o == counted {
-		if grow = w.grows(match, emoji); w.size+grow > w.maxBytes && closed == nil {
+		grow = w.grows(match, emoji, origin)
+		if (w.size+grow > w.maxBytes || w.tooManyOrigins(origin)) && closed == nil {
 			closed = w.split(off - 1)
-			grow = w.grows(match, emoji) // the new partial has none of the old one's keys, its match included
+			grow = w.grows(match, emoji, origin) // the new partial has none of the old one's keys
 		}
 	}
 	w.cur.LastOffset = off
 	w.size += grow
-	w.count(ws < w.cur.WindowStartMs, match, emoji, o)
+	w.count(origin, match, emoji, o)
 	return closed
 }
 
-// grows is how much counting (match, emoji) adds to the open partial's
-// bound: nothing for a key it has.
-func (w *windower) grows(match, emoji string) int {
+// grows is how much counting (match, emoji), late from origin unless
+// origin is notLate, adds to the open partial's bound: nothing for keys it
+// has.
+func (w *windower) grows(match, emoji string, origin int64) int {
+	n := 0
 	m, ok := w.cur.Counts[match]
-	if _, has := m[emoji]; has {
-		return 0
+	if _, has := m[emoji]; !has {
+		n = wire.CountKeyBytes(match, emoji, !ok)
 	}
-	return wire.CountKeyBytes(match, emoji, !ok)
+	if origin == notLate {
+		return n
+	}
+	lw, okW := w.cur.LateCounts[origin]
+	lm, okM := lw[match]
+	if _, has := lm[emoji]; !has {
+		n += wire.LateKeyBytes(match, emoji, !okW, !okM)
+	}
+	return n
 }
 
-func (w *windower) count(late bool, match, emoji string, o outcome) {
+// tooManyOrigins reports whether a record late from origin would make the
+// open partial name more than wire.MaxPartialLateWindows origin windows.
+func (w *windower) tooManyOrigins(origin int64) bool {
+	if origin == notLate {
+		return false
+	}
+	_, has := w.cur.LateCounts[origin]
+	return !has && len(w.cur.LateCounts) >= wire.MaxPartialLateWindows
+}
+
+func (w *windower) count(origin int64, match, emoji string, o outcome) {
 	switch o {
 	case bad:
 		w.cur.Bad++
@@ -110,9 +143,19 @@ func (w *windower) count(late bool, match, emoji string, o outcome) {
 		w.cur.Counts = make(wire.Counts)
 	}
 	w.cur.Counts.Add(match, emoji, 1)
-	if late {
-		w.cur.Late++
+	if origin == notLate {
+		return
 	}
+	w.cur.Late++
+	if w.cur.LateCounts == nil {
+		w.cur.LateCounts = make(map[int64]wire.Counts, 1)
+	}
+	lc := w.cur.LateCounts[origin]
+	if lc == nil {
+		lc = make(wire.Counts, 1)
+		w.cur.LateCounts[origin] = lc
+	}
+	lc.Add(match, emoji, 1)
 }
 
 // split ends the open partial at offset last, marked More, and continues

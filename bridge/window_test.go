@@ -26,6 +26,12 @@ func part(ws, first, last int64, c wire.Counts, late int64) wire.Partial {
 		FirstOffset: first, LastOffset: last, Counts: c, Late: late}
 }
 
+// lateFrom is p with its late records received in the window at origin.
+func lateFrom(p wire.Partial, origin int64) wire.Partial {
+	p.LateCounts = map[int64]wire.Counts{origin: counts(p.Late)}
+	return p
+}
+
 func TestWindower(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -47,7 +53,7 @@ func TestWindower(t *testing.T) {
 			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(9000, 1, 1, counts(1), 0)}},
 		{"a record of a closed window counts late in the open one",
 			0, noFloor, []step{rec(0, 1000), tick(2200), rec(1, 1900), rec(2, 2100), tick(3200)},
-			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(2000, 1, 2, counts(2), 1)}},
+			[]wire.Partial{part(1000, 0, 0, counts(1), 0), lateFrom(part(2000, 1, 2, counts(2), 1), 1000)}},
 		{"caught up with no records: empty heartbeat partials, one per window",
 			7, noFloor, []step{tick(1250), tick(2199), tick(2200), tick(3200)},
 			[]wire.Partial{part(1000, 7, 6, nil, 0), part(2000, 7, 6, nil, 0)}},
@@ -58,7 +64,7 @@ func TestWindower(t *testing.T) {
 			[]wire.Partial{part(1000, 0, 0, counts(1), 0), part(60000, 1, 0, nil, 0)}},
 		{"resume: records before the floor are late in the floor's window",
 			10, 4000, []step{rec(10, 3500), rec(11, 4100), tick(5200)},
-			[]wire.Partial{part(4000, 10, 11, counts(2), 1)}},
+			[]wire.Partial{lateFrom(part(4000, 10, 11, counts(2), 1), 3000)}},
 		{"resume: first record after the floor opens its own window, no extra empty partial",
 			10, 4000, []step{rec(10, 9100), tick(10200)},
 			[]wire.Partial{part(9000, 10, 10, counts(1), 0)}},

@@ -42,6 +42,8 @@ type request struct {
 	out      outcome
 	attempts []string // "202", "503", "timeout", ...
 	ackedAt  time.Time
+	firstTry time.Time // when the first attempt was sent
+	windows  []int64   // the 202's windows: where its events must be counted
 }
 
 // ledger holds every request of a run and what happened to it.
@@ -195,9 +197,17 @@ func (l *ledger) attempt(ctx context.Context, r *request) string {
 		panic(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	sent := time.Now()
 	res, err := l.client.Do(req)
 	status := "conn"
+	var windows []int64
 	if err == nil {
+		if res.StatusCode == http.StatusAccepted {
+			var a struct{ Windows []int64 }
+			if json.NewDecoder(res.Body).Decode(&a) == nil {
+				windows = a.Windows
+			}
+		}
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		status = fmt.Sprint(res.StatusCode)
@@ -207,7 +217,10 @@ func (l *ledger) attempt(ctx context.Context, r *request) string {
 	r.mu.Lock()
 	r.attempts = append(r.attempts, status)
 	if r.out == notAttempted {
-		r.out = unknown
+		r.out, r.firstTry = unknown, sent
+	}
+	if windows != nil {
+		r.windows = windows
 	}
 	r.mu.Unlock()
 	return status

@@ -235,7 +235,10 @@ func (r *run) finish(scenario string) *tally {
 	if err != nil {
 		r.t.Fatalf("reading kafka: %v", err)
 	}
-	tl := classify(r.l.snapshot(), st, k, r.v.deliveries())
+	reqs := r.l.snapshot()
+	tl := classify(reqs, st, k, r.v.deliveries())
+	tls, off := r.c.readTimelines(ctx, reqs, st)
+	tl.Windows202 = classifyWindows(reqs, st, tls, off)
 	tl.Scenario, tl.Seed, tl.Recovery, tl.Notes = scenario, r.seed, r.recovery, r.notes
 	tl.Crashes = r.c.crashes()
 	tl.Viewer = r.v.stats()

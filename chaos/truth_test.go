@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -17,6 +18,27 @@ import (
 type stored struct {
 	counts  map[string]map[string]int64 // match → emoji → events over all its swarms
 	windows map[string]int              // swarm Nats-Msg-Id → copies stored
+	// named is match → window → emoji → events, each in the window it was
+	// received in: a swarm's counts less its late_windows in its own
+	// window, its late_windows in theirs.
+	named map[string]map[int64]map[string]int64
+	late  map[string]int64 // match → events its swarms counted late
+}
+
+// addNamed adds n of emoji to match's window in s.named.
+func (s *stored) addNamed(match string, window int64, emoji string, n int64) {
+	if s.named[match] == nil {
+		s.named[match] = map[int64]map[string]int64{}
+	}
+	if s.named[match][window] == nil {
+		s.named[match][window] = map[string]int64{}
+	}
+	if s.named[match][window][emoji] += n; s.named[match][window][emoji] == 0 {
+		delete(s.named[match][window], emoji)
+	}
+	if len(s.named[match][window]) == 0 {
+		delete(s.named[match], window)
+	}
 }
 
 // readSwarms reads every message of EMOSTREAM_SWARMS.
@@ -29,7 +51,8 @@ func (c *cluster) readSwarms(ctx context.Context) (*stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &stored{counts: map[string]map[string]int64{}, windows: map[string]int{}}
+	st := &stored{counts: map[string]map[string]int64{}, windows: map[string]int{},
+		named: map[string]map[int64]map[string]int64{}, late: map[string]int64{}}
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -48,9 +71,32 @@ func (c *cluster) readSwarms(ctx context.Context) (*stored, error) {
 				st.counts[sw.MatchID] = map[string]int64{}
 			}
 			st.counts[sw.MatchID][e] += n
+			st.addNamed(sw.MatchID, sw.WindowStart.UnixMilli(), e, n)
+		}
+		st.late[sw.MatchID] += sw.Late
+		for origin, c := range sw.LateWindows {
+			for e, n := range c {
+				st.addNamed(sw.MatchID, origin, e, n)
+				st.addNamed(sw.MatchID, sw.WindowStart.UnixMilli(), e, -n)
+			}
 		}
 	}
 	return st, nil
+}
+
+// readTimeline is match's timeline by named window (2 s steps, the
+// window), as GET /v1/matches/{id}/timeline answers it: window → emoji →
+// events.
+func (c *cluster) readTimeline(ctx context.Context, match string) (map[int64]map[string]int64, error) {
+	const step = 2 * time.Second
+	q := timeline.Query{Match: match, Step: step, By: timeline.ByNamed,
+		To: wire.WindowStart(time.Now().UnixMilli(), step.Milliseconds()) + step.Milliseconds()}
+	out := map[int64]map[string]int64{}
+	err := timeline.NewReader(c.nc, wire.TimelineStream, 0).Steps(ctx, q, func(s timeline.Step) error {
+		out[s.Start] = s.Counts
+		return nil
+	})
+	return out, err
 }
 
 // matchTotal is the events of match stored in the swarm stream so far, the

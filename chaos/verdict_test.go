@@ -25,6 +25,7 @@ type tally struct {
 	ViewerMissed, ViewerDup                int   // stored windows a viewer never got, or got twice
 	Windows                                int
 	Viewer                                 viewerStats
+	Windows202                             windowsTally // where acked events were counted, against their 202's window
 	Recovery                               []time.Duration
 	Notes, Crashes                         []string
 }
@@ -159,10 +160,12 @@ func report(t testing.TB, tl *tally) {
 	t.Helper()
 	t.Logf("%+v", *tl)
 	t.Log(tl.row())
+	t.Log(tl.Windows202.row(tl.Scenario, tl.Seed))
 	if path := os.Getenv("EMOSTREAM_CHAOS_REPORT"); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err == nil {
 			fmt.Fprintln(f, tl.row())
+			fmt.Fprintln(f, tl.Windows202.row(tl.Scenario, tl.Seed))
 			for _, n := range slices.Concat(tl.Notes, tl.Crashes) {
 				fmt.Fprintf(f, "<!-- %s seed %d: %s -->\n", tl.Scenario, tl.Seed, strings.ReplaceAll(n, "\n", " ⏎ "))
 			}
@@ -179,6 +182,10 @@ func report(t testing.TB, tl *tally) {
 	check("counted partly, or a window stored twice", tl.Mismatch)
 	check("refused with a 4xx but counted", tl.RejectedCounted)
 	check("never sent but counted", tl.Phantom)
+	if w := tl.Windows202; w.Off != 0 || w.TimelineOff != 0 {
+		t.Errorf("%d acked events counted elsewhere than the window their 202 named; %d of %d matches' timelines differ from their swarms: %v",
+			w.Off, w.TimelineOff, w.TimelineChecks, w.Notes)
+	}
 	if tl.ViewerDup != 0 {
 		t.Errorf("a viewer received %d windows more than once", tl.ViewerDup)
 	}

@@ -69,7 +69,7 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 		ConstLabels: prometheus.Labels{"limiter": "timeline"}}, func() float64 { return float64(s.tlLim.len()) }))
 }
 
-// getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&format=.
+// getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&by=&format=.
 func (s *Server) getTimeline(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
@@ -152,6 +152,10 @@ func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timeline
 	}
 	if q.Step < s.cfg.Window || q.Step%s.cfg.Window != 0 {
 		return q, fmt.Errorf("step %s is not a multiple of the %v window", q.stepName, s.cfg.Window)
+	}
+	q.By = timeline.View(c.Query("by", string(timeline.ByNamed)))
+	if !q.By.Valid() {
+		return q, fmt.Errorf("by %q: want named (the window each 202 named) or arrival (the live swarms')", q.By)
 	}
 	var err error
 	if q.csv, err = wantCSV(c); err != nil {
@@ -280,11 +284,12 @@ func (s *Server) timelineHead(q timelineQuery) ([]byte, error) {
 		return append(b, "\r\n"...), nil
 	}
 	head, err := json.Marshal(struct {
-		Match string    `json:"match_id"`
-		Step  string    `json:"step"`
-		From  time.Time `json:"from"`
-		To    time.Time `json:"to"`
-	}{q.Match, q.stepName, utc(q.From), utc(q.To)})
+		Match string        `json:"match_id"`
+		Step  string        `json:"step"`
+		By    timeline.View `json:"by"`
+		From  time.Time     `json:"from"`
+		To    time.Time     `json:"to"`
+	}{q.Match, q.stepName, q.By, utc(q.From), utc(q.To)})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: timeline %+v: %w", q.Query, err)
 	}

@@ -22,6 +22,7 @@ import (
 type timelineAnswer struct {
 	Match string `json:"match_id"`
 	Step  string `json:"step"`
+	By    string `json:"by"`
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Steps []struct {

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -102,4 +103,59 @@ func bridgeWindows(b *testing.B, js jetstream.JetStream, parts int, win, closeDe
 		}
 	}
 	return got
+}
+
+// BenchmarkTally measures the processor's own work per window that the
+// late attribution and the swarm bound add: tallying 8 partitions'
+// partials of 100 matches × 20 emojis for every match, without the bound
+// (as before them), with it, and with every partial carrying late counts
+// of two earlier windows (the most a partial names).
+func BenchmarkTally(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		bound bool
+		late  bool
+	}{{"unbounded", false, false}, {"bounded", true, false}, {"bounded-late", true, true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			const parts, matches = 8, 100
+			m := newMerger(testWindow, time.Second, parts)
+			names := make([]string, matches)
+			for i := range names {
+				names[i] = fmt.Sprintf("match-%d", i)
+			}
+			for p := range int32(parts) {
+				pt := &wire.Partial{Partition: p, WindowStartMs: w(5), WindowMs: 2000, FirstOffset: 0, LastOffset: 99,
+					Counts: wire.Counts{}, LateCounts: map[int64]wire.Counts{}}
+				for _, match := range names {
+					for _, e := range benchEmojis {
+						pt.Counts.Add(match, e, 100)
+						if tt.late {
+							for o := range 2 {
+								if pt.LateCounts[w(o)] == nil {
+									pt.LateCounts[w(o)] = wire.Counts{}
+								}
+								pt.LateCounts[w(o)].Add(match, e, 10)
+							}
+						}
+					}
+				}
+				m.add(pt, uint64(p+1), end(5, 0), nil)
+			}
+			win, _ := m.next(end(5, 0), true)
+			var bound *swarmBound
+			if tt.bound {
+				bound = newSwarmBound(DefaultMaxSwarmBytes, MomentRule{}.withDefaults())
+			}
+			st := newMatchState()
+			b.ResetTimer()
+			for range b.N {
+				for _, match := range names {
+					if t := tallyOf(win, match, st, bound); len(t.held) > 0 {
+						b.Fatal("held")
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*matches), "ns/match")
+		})
+	}
 }

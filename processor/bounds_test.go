@@ -66,7 +66,7 @@ func TestTallyOfSplitPartials(t *testing.T) {
 	win, _ := m.next(end(0, 0), true)
 	st := newMatchState()
 	st.partials[0] = 1 // the first partial is counted already
-	tl := tallyOf(win, "m1", st)
+	tl := tallyOf(win, "m1", st, nil)
 	if tl.counts["🔥"] != 4 || tl.partials[0] != 2 || tl.offsets[0] != 14 {
 		t.Errorf("tally %d, partials %v, offsets %v; want 4, seq 2, offset 14", tl.counts["🔥"], tl.partials, tl.offsets)
 	}

@@ -40,6 +40,11 @@ const (
 	// DefaultMaxMatchStates caps the match states cached per session
 	// (each a few hundred bytes plus 24 bytes per partition).
 	DefaultMaxMatchStates = 100_000
+	// DefaultRestartGrace is how long after a session starts a window past
+	// its deadline still waits for partitions not heard from yet or
+	// catching up (grace.go): longer than a bridge's consumer-group session
+	// timeout (10s), so bridges restarted with the processor are waited for.
+	DefaultRestartGrace = 15 * time.Second
 	// DefaultMaxSwarmBytes bounds a swarm's encoding: a leaf's default
 	// max_payload (64 KiB) less 4 KiB for the headers of its republish.
 	DefaultMaxSwarmBytes = 60 << 10
@@ -90,6 +95,12 @@ type Config struct {
 	// Deadline is how long after a window's end a missing partition is
 	// waited for. Zero means DefaultDeadline.
 	Deadline time.Duration
+	// RestartGrace is how long after the processor starts or takes over a
+	// window past its deadline still waits for a partition that has not
+	// delivered a partial since, or is catching up: after a restart of
+	// every stage, each bridge's windows count in their own windows rather
+	// than late. Zero means DefaultRestartGrace; negative turns it off.
+	RestartGrace time.Duration
 	// SwarmThreshold is how many identical emojis make one swarm unit.
 	// Zero means wire.DefaultSwarmThreshold.
 	SwarmThreshold int64
@@ -148,6 +159,7 @@ func (c Config) withDefaults() Config {
 	c.PartitionRefresh = cmp.Or(c.PartitionRefresh, DefaultPartitionRefresh)
 	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
 	c.Deadline = cmp.Or(c.Deadline, DefaultDeadline)
+	c.RestartGrace = cmp.Or(c.RestartGrace, DefaultRestartGrace)
 	c.PinnedTTL = cmp.Or(c.PinnedTTL, DefaultPinnedTTL)
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.MaxOpenWindows = cmp.Or(c.MaxOpenWindows, DefaultMaxOpenWindows)

@@ -72,7 +72,7 @@ func (p *Processor) receive(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 	p.s.lastMsg, p.s.pending = p.cfg.Now(), meta.NumPending
-	p.merge(msg.Data(), meta.Sequence.Stream, msg)
+	p.merge(msg.Data(), meta.Sequence.Stream, meta.Timestamp, msg)
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (p *Processor) startSession(ctx context.Context, pin string) error {
 		p.standby = false
 	}
 	m := newMerger(p.cfg.Window, p.cfg.Deadline, p.parts)
-	m.maxOpen = p.cfg.MaxOpenWindows
+	m.maxOpen, m.started, m.grace = p.cfg.MaxOpenWindows, p.cfg.Now(), p.cfg.RestartGrace
 	p.s = &session{pin: pin, m: m, states: newStateCache(p.cfg.MaxMatchStates),
 		lastMsg: p.cfg.Now(), replaying: true}
 	p.met.states.Set(0)
@@ -148,12 +148,13 @@ func (p *Processor) replay(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("processor: replaying partial %d: %w", seq, err)
 	}
-	p.merge(raw.Data, seq, nil)
+	p.merge(raw.Data, seq, raw.Time, nil)
 	return p.closeDue(ctx)
 }
 
-// merge decodes a partial and merges it into the session's windows.
-func (p *Processor) merge(data []byte, seq uint64, ack acker) {
+// merge decodes a partial, stored at stored, and merges it into the
+// session's windows.
+func (p *Processor) merge(data []byte, seq uint64, stored time.Time, ack acker) {
 	part, err := wire.DecodePartial(data)
 	if err == nil && part.WindowMs != p.cfg.Window.Milliseconds() {
 		err = fmt.Errorf("window of %dms, not %v", part.WindowMs, p.cfg.Window)
@@ -166,6 +167,7 @@ func (p *Processor) merge(data []byte, seq uint64, ack acker) {
 	if part.WindowStartMs <= p.s.m.closed {
 		kind = "late"
 	}
+	p.s.m.hear(part.Partition, stored, p.cfg.Now())
 	if !p.s.m.add(part, seq, p.cfg.Now(), ack) {
 		kind = "redelivered"
 	}

@@ -57,9 +57,18 @@ func (r *rig) publish(p int32, startMs int64, windowMs int64, counts wire.Counts
 // publishPart is publish of a partial that may be split (more).
 func (r *rig) publishPart(p int32, startMs int64, windowMs int64, counts wire.Counts, more bool) {
 	r.t.Helper()
-	n := counts.Total()
-	pt := &wire.Partial{Topic: wire.DefaultTopic, Partition: p, WindowStartMs: startMs, WindowMs: windowMs,
-		FirstOffset: r.next[p], LastOffset: r.next[p] + n - 1, Counts: counts, More: more}
+	r.publishPartial(&wire.Partial{Partition: p, WindowStartMs: startMs, WindowMs: windowMs, Counts: counts, More: more})
+}
+
+// publishPartial stores pt, given its partition, window, counts, late
+// counts and More, as partition's next partial.
+func (r *rig) publishPartial(pt *wire.Partial) {
+	r.t.Helper()
+	p, counts, n := pt.Partition, pt.Counts, pt.Counts.Total()
+	pt.Topic, pt.FirstOffset, pt.LastOffset = wire.DefaultTopic, r.next[p], r.next[p]+n-1
+	for _, lc := range pt.LateCounts {
+		pt.Late += lc.Total()
+	}
 	r.next[p] += n
 	data, _ := json.Marshal(pt)
 	if _, err := r.js.Publish(context.Background(), wire.PartialSubject(p), data, jetstream.WithMsgID(pt.MsgID())); err != nil {

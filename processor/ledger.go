@@ -59,43 +59,118 @@ func (st *matchState) counted(e *entry) bool {
 }
 
 // tally is one match's share of a closing window: the counts of the
-// partials its swarms have not counted yet.
+// partials its swarms have not counted yet, as far as its swarm's bound
+// allows.
 type tally struct {
-	counts   map[string]int64
-	late     int64
-	offsets  map[int32]int64  // st.offsets advanced past every partial of the window
-	partials map[int32]uint64 // st.partials advanced likewise
-	entries  []entry          // the entries that contributed counts
+	counts map[string]int64
+	late   int64
+	// lateWindows is the late part of counts by the window each event was
+	// received in (wire.Swarm.LateWindows).
+	lateWindows map[int64]map[string]int64
+	offsets     map[int32]int64  // st.offsets advanced past every partial taken
+	partials    map[int32]uint64 // st.partials advanced likewise
+	entries     []entry          // the entries that contributed counts
+	// held are entries with counts for the match that would have passed
+	// the bound, with the later entries of their partitions: they belong
+	// to the match's next window.
+	held []entry
 }
 
-// tallyOf sums match's counts over w's entries that st has not counted.
-func tallyOf(w *window, match string, st *matchState) tally {
+// tallyOf sums match's counts over w's entries that st has not counted, in
+// stream order, keeping the swarm's encoding within b (nil: no bound). An
+// entry that would pass it is held, with every later entry of its
+// partition, for the match's next window; the first entry with counts is
+// always taken, so every window makes progress. The common case costs one
+// pass: the tally of every entry, then its bound checked once.
+func tallyOf(w *window, match string, st *matchState, b *swarmBound) tally {
+	t := tallyWithin(w, match, st, nil)
+	if b == nil || b.holds(&t, match, st) {
+		return t
+	}
+	return tallyWithin(w, match, st, b)
+}
+
+// tallyWithin is tallyOf, the bound b (nil: none) kept entry by entry.
+func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 	t := tally{counts: map[string]int64{}, offsets: maps.Clone(st.offsets), partials: maps.Clone(st.partials)}
 	if t.partials == nil {
 		t.partials = map[int32]uint64{}
 	}
-	for _, e := range w.entries {
+	sz := newSizer(&t, match, st, b)
+	var stopped map[int32]bool // partitions whose entries are held from here on
+	for _, e := range w.inOrder() {
 		if e.match != "" && e.match != match {
 			continue
 		}
 		c := e.counts(match)
-		counted := st.counted(&e)
-		if !counted && e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
-			t.offsets[e.p.Partition] = e.p.NextOffset()
-			t.partials[e.p.Partition] = e.seq
-		}
-		if len(c) == 0 || counted {
+		if st.counted(&e) {
 			continue
 		}
-		t.entries = append(t.entries, e)
-		for emoji, n := range c {
-			t.counts[emoji] += n
-			if e.late {
-				t.late += n
+		if stopped[e.p.Partition] || !sz.fits(&e, c, len(t.entries) == 0) {
+			if stopped == nil {
+				stopped = map[int32]bool{}
 			}
+			stopped[e.p.Partition] = true
+			if len(c) > 0 {
+				t.held = append(t.held, e)
+			}
+			continue
 		}
+		t.take(e, c, match)
 	}
 	return t
+}
+
+// take adds e's counts for match (c) to t, and moves the partition's
+// marks past it.
+func (t *tally) take(e entry, c map[string]int64, match string) {
+	if e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
+		t.offsets[e.p.Partition] = e.p.NextOffset()
+		t.partials[e.p.Partition] = e.seq
+	}
+	if len(c) == 0 {
+		return
+	}
+	t.entries = append(t.entries, e)
+	for emoji, n := range c {
+		t.counts[emoji] += n
+	}
+	e.lateParts(match, c, func(origin int64, emoji string, n int64) {
+		if t.lateWindows == nil {
+			t.lateWindows = map[int64]map[string]int64{}
+		}
+		lw := t.lateWindows[origin]
+		if lw == nil {
+			lw = map[string]int64{}
+			t.lateWindows[origin] = lw
+		}
+		lw[emoji] += n
+		t.late += n
+	})
+}
+
+// lateParts calls f with each part of e's counts for match (c) that was
+// received in an earlier window than the one counting it: the records the
+// bridge counted late, by the window it names for them, and, for an entry
+// that is late itself (it reached the processor after its window closed),
+// the rest of its counts, received in its partial's window.
+func (e *entry) lateParts(match string, c map[string]int64, f func(origin int64, emoji string, n int64)) {
+	for origin, lc := range e.p.LateCounts {
+		for emoji, n := range lc[match] {
+			f(origin, emoji, n)
+		}
+	}
+	if !e.late {
+		return
+	}
+	for emoji, n := range c {
+		for _, lc := range e.p.LateCounts {
+			n -= lc[match][emoji]
+		}
+		if n > 0 {
+			f(e.p.WindowStartMs, emoji, n)
+		}
+	}
 }
 
 // swarmParams are the per-processor inputs of a swarm.
@@ -119,6 +194,6 @@ func buildSwarm(w *window, match string, t tally, st *matchState, sp swarmParams
 		MatchID: match, WindowStart: start, WindowEnd: start.Add(sp.window),
 		Counts: t.counts, Swarm: units, Carry: rest, Total: total,
 		Partitions: len(w.parts), ClosedBy: sp.closedBy, PublishedAt: sp.now,
-		Late: t.late, Offsets: t.offsets, Partials: t.partials,
+		Late: t.late, LateWindows: t.lateWindows, Offsets: t.offsets, Partials: t.partials,
 	}
 }

@@ -29,7 +29,7 @@ func TestSwarmThresholdAndCarry(t *testing.T) {
 				m.add(part(0, i, off, off+n-1, n), uint64(i+1), end(i, 0), nil)
 				off += n
 				win, rule := m.next(end(i, 0), true)
-				sw := buildSwarm(win, "m1", tallyOf(win, "m1", st), st,
+				sw := buildSwarm(win, "m1", tallyOf(win, "m1", st, nil), st,
 					swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(i, 0)})
 				if sw.Swarm["🔥"] != tt.wantUnits[i] || sw.Carry["🔥"] != tt.wantCarry[i] || sw.Total != n {
 					t.Errorf("window %d: units %d carry %d total %d, want %d %d %d", i,
@@ -49,7 +49,7 @@ func TestBuildSwarm(t *testing.T) {
 	m.add(part(1, 3, 50, 49, 0), 2, end(3, 0), nil)
 	win, rule := m.next(end(3, 0), true)
 	st := &matchState{seq: 7, window: w(2), carry: map[string]int64{"🔥": 995}, offsets: map[int32]int64{0: 100, 1: 50, 2: 9}}
-	sw := buildSwarm(win, "m1", tallyOf(win, "m1", st), st, swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(3, 0)})
+	sw := buildSwarm(win, "m1", tallyOf(win, "m1", st, nil), st, swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(3, 0)})
 	want := &wire.Swarm{MatchID: "m1", WindowStart: time.UnixMilli(w(3)).UTC(), WindowEnd: time.UnixMilli(w(4)).UTC(),
 		Counts: map[string]int64{"🔥": 10}, Swarm: map[string]int64{"🔥": 1}, Carry: map[string]int64{"🔥": 5},
 		Total: 10, Partitions: 2, ClosedBy: wire.ClosedByAllPartitions, Offsets: map[int32]int64{0: 110, 1: 50, 2: 9}}
@@ -69,15 +69,15 @@ func TestFoldMatchIntoNextWindow(t *testing.T) {
 	m.add(part(0, 0, 0, 9, 10), 1, end(0, 0), a)
 	win, _ := m.next(end(0, 0), true)
 	st := &matchState{seq: 3, window: w(0), offsets: map[int32]int64{0: 5}} // counted 0..4 only
-	tl := tallyOf(win, "m1", st)
+	tl := tallyOf(win, "m1", st, nil)
 	if !st.published(win.start) || tl.counts["🔥"] != 10 {
 		t.Fatalf("published %v, uncounted %d", st.published(win.start), tl.counts["🔥"])
 	}
 	m.foldMatch(win, "m1", tl.entries)
 	m.add(part(0, 1, 10, 11, 2), 2, end(1, 0), nil)
 	next, _ := m.next(end(1, 0), true)
-	got := tallyOf(next, "m1", st)
-	other := tallyOf(next, "m2", newMatchState())
+	got := tallyOf(next, "m1", st, nil)
+	other := tallyOf(next, "m2", newMatchState(), nil)
 	if got.counts["🔥"] != 12 || got.late != 10 || len(next.acks) != 1 || len(win.acks) != 0 || len(other.counts) != 0 {
 		t.Errorf("next window: %v late %d, %d acks moved; other match %v", got.counts, got.late, len(next.acks), other.counts)
 	}
@@ -92,7 +92,7 @@ func TestCountedByStreamSequenceAcrossOffsetRegression(t *testing.T) {
 	m := newMerger(testWindow, time.Second, 1)
 	m.add(part(0, 1, 40, 49, 10), 9, end(1, 0), nil) // after the regression: offsets 40..49 < 100
 	win, _ := m.next(end(1, 0), true)
-	tl := tallyOf(win, "m1", st)
+	tl := tallyOf(win, "m1", st, nil)
 	if tl.counts["🔥"] != 10 || tl.partials[0] != 9 || tl.offsets[0] != 50 {
 		t.Fatalf("after regression: counts %v, partials %v, offsets %v", tl.counts, tl.partials, tl.offsets)
 	}

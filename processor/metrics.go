@@ -20,6 +20,7 @@ type metrics struct {
 	publishErrors                    *prometheus.CounterVec // by reason
 	states, openWindows, openEntries prometheus.Gauge
 	stateLoads, stateEvictions       prometheus.Counter
+	held                             prometheus.Counter
 
 	timelineRecords                                   *prometheus.CounterVec // by kind
 	timelineLoads, timelineErrors, timelineBackfilled prometheus.Counter
@@ -54,6 +55,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Windows open, waiting for partials; capped by MaxOpenWindows."}),
 		openEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_open_entries",
 			Help: "Partials merged into the open windows."}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_held_partials_total",
+			Help: "Partials whose counts for a match were held for its next window: its swarm had reached MaxSwarmBytes."}),
 		timelineRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_timeline_records_total",
 			Help: "Records stored in the timeline stream, by kind: window, rollup, moment."}, []string{"kind"}),
 		timelineLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_loads_total",
@@ -70,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "(edge, match) viewer counts kept; capped by MaxOccupancy."}),
 	}
 	for _, c := range []prometheus.Collector{m.closed, m.swarms, m.rejected, m.partials, m.lag, m.partitions,
-		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries,
+		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries, m.held,
 		m.timelineRecords, m.timelineLoads, m.timelineErrors, m.timelineBackfilled,
 		m.occupancyReports, m.occupancyEdges, m.occupancyEntries} {
 		if err := reg.Register(c); err != nil {

@@ -40,6 +40,7 @@ type Processor struct {
 	cons     jetstream.Consumer
 	parts    int      // current partition count, 0 while unknown
 	s        *session // nil before the first partial
+	bound    *swarmBound
 	// standby is set while this processor waits for the pin another holds
 	// (said once in the log, and once more when it takes over).
 	standby bool
@@ -127,6 +128,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc}
 	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.MaxEdgeViewers, cfg.Now, met)
+	p.bound = newSwarmBound(cfg.MaxSwarmBytes, cfg.Moments)
 	met.partitions.Set(float64(cfg.Partitions))
 	return p, nil
 }
@@ -262,7 +264,7 @@ func (p *Processor) arm(timer *time.Timer) {
 		d = p.cfg.PinnedTTL / 2 // look again for a pin to take over
 	} else if len(p.s.m.open) > 0 {
 		now := p.cfg.Now()
-		d = p.s.m.nextDue().Sub(now)
+		d = p.s.m.nextDue(now).Sub(now)
 		if !p.live(now) {
 			d = max(d, p.s.lastMsg.Add(p.stall()).Sub(now))
 		}

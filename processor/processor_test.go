@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -121,11 +124,13 @@ func TestTwoProcessors(t *testing.T) {
 }
 
 // A partition whose partial is slow: its window closes by deadline without
-// it, and its counts appear, late, in the next window.
+// it, and its counts appear, late, in the next window, whose swarm names
+// the window they were received in; the timeline by named window counts
+// them there, by arrival where the swarm carried them.
 func TestSlowPartitionFoldsIntoNextWindow(t *testing.T) {
 	const win = 500 * time.Millisecond
 	r := newRig(t, 3, streams.Config{})
-	r.processor(Config{Window: win, Deadline: 150 * time.Millisecond})
+	r.processor(Config{Window: win, Deadline: 150 * time.Millisecond, RestartGrace: -1})
 	w0 := wire.WindowStart(time.Now().UnixMilli(), win.Milliseconds()) + win.Milliseconds()
 	counts := func(n int64) wire.Counts { c := wire.Counts{}; c.Add("m1", "🔥", n); return c }
 	r.publish(0, w0, win.Milliseconds(), counts(10))
@@ -141,8 +146,63 @@ func TestSlowPartitionFoldsIntoNextWindow(t *testing.T) {
 	if s0.ClosedBy != wire.ClosedByDeadline || s0.Partitions != 2 || s0.Total != 30 {
 		t.Errorf("window 0: %+v, want 30 from 2 partitions, closed by deadline", s0)
 	}
-	if s1.ClosedBy != wire.ClosedByAllPartitions || s1.Total != 10 || s1.Late != 7 {
-		t.Errorf("window 1: %+v, want 10 of which 7 late, closed by all partitions", s1)
+	if s1.ClosedBy != wire.ClosedByAllPartitions || s1.Total != 10 || s1.Late != 7 ||
+		fmt.Sprint(s1.LateWindows) != fmt.Sprint(map[int64]map[string]int64{w0: {"🔥": 7}}) {
+		t.Errorf("window 1: %+v, want 10 of which 7 late from window 0, closed by all partitions", s1)
+	}
+	r.wantTimeline("m1", win, map[timeline.View]map[int64]int64{
+		timeline.ByNamed:   {w0: 37, w1: 3},
+		timeline.ByArrival: {w0: 30, w1: 10},
+	})
+}
+
+// Records the bridge counted late (its partition had closed their window)
+// in an on-time partial: the swarm says how many and from which windows,
+// and the timeline by named window counts them there, also in a window
+// that has no swarm of its own.
+func TestBridgeLateCountsNamedInSwarmAndTimeline(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	r.processor(Config{})
+	c := wire.Counts{}
+	c.Add("m1", "🔥", 10)
+	c.Add("m1", "👏", 4)
+	r.publish(0, pastWindow(0), winMs, counts1("m1"))
+	r.publishPartial(&wire.Partial{Partition: 0, WindowStartMs: pastWindow(3), WindowMs: winMs, Counts: c,
+		LateCounts: map[int64]wire.Counts{
+			pastWindow(0): {"m1": {"🔥": 2}},
+			pastWindow(1): {"m1": {"🔥": 3, "👏": 4}}, // window 1 has no swarm: all its events came late
+		}})
+	r.exact(timeout)
+	sw := r.viewer.swarm("m1", pastWindow(3))
+	want := map[int64]map[string]int64{pastWindow(0): {"🔥": 2}, pastWindow(1): {"🔥": 3, "👏": 4}}
+	if sw.Late != 9 || fmt.Sprint(sw.LateWindows) != fmt.Sprint(want) {
+		t.Errorf("swarm late %d %v, want 9 %v", sw.Late, sw.LateWindows, want)
+	}
+	r.wantTimeline("m1", 2*time.Second, map[timeline.View]map[int64]int64{
+		timeline.ByNamed:   {pastWindow(0): 3, pastWindow(1): 7, pastWindow(3): 5},
+		timeline.ByArrival: {pastWindow(0): 1, pastWindow(3): 14},
+	})
+	r.timelineExact("m1")
+}
+
+// wantTimeline waits until match's timeline at step has, in each view, the
+// totals of want per step (and no other step).
+func (r *rig) wantTimeline(match string, step time.Duration, want map[timeline.View]map[int64]int64) {
+	r.t.Helper()
+	for by, totals := range want {
+		var got map[int64]int64
+		ok := testenv.Until(timeout, func() bool {
+			got = map[int64]int64{}
+			for s, c := range r.querySteps(match, step, by) {
+				for _, n := range c {
+					got[s] += n
+				}
+			}
+			return maps.Equal(got, totals)
+		})
+		if !ok {
+			r.t.Errorf("timeline of %s by %s: %v, want %v", match, by, got, totals)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,13 +70,17 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	t := tallyOf(w, match, st)
+	t := tallyOf(w, match, st, p.bound)
 	if len(t.counts) == 0 {
 		return nil, st, nil
 	}
 	if st.published(w.start) {
-		p.s.m.foldMatch(w, match, t.entries)
+		p.s.m.foldMatch(w, match, slices.Concat(t.entries, t.held))
 		return nil, st, nil
+	}
+	if len(t.held) > 0 { // past the swarm's bound: counted in the match's next window
+		p.met.held.Add(float64(len(t.held)))
+		p.s.m.foldMatch(w, match, t.held)
 	}
 	if rule == closedByCap {
 		rule = wire.ClosedByDeadline

@@ -22,9 +22,14 @@ import (
 // last moment. It lives in the match's matchState, so the state cache
 // bounds it, and is rebuilt from the stream when the state is read back.
 type tlState struct {
-	last       uint64 // timeline sequence of the last window record; 0: none
-	lastStart  int64  // its window start; MinInt64: none
-	swarm      uint64 // swarm stream sequence of the swarm it records
+	last      uint64 // timeline sequence of the last window record; 0: none
+	lastStart int64  // its window start; MinInt64: none
+	lastLate  int64  // its late count
+	swarm     uint64 // swarm stream sequence of the swarm it records
+	// lateLast and lateStart are the timeline sequence and window of the
+	// last late record (0 and MinInt64: none).
+	lateLast   uint64
+	lateStart  int64
 	steps      []stepAcc
 	recent     *recentTotals
 	lastMoment int64 // window start of the last stored moment; MinInt64: none
@@ -52,11 +57,12 @@ type tlItem struct {
 	seq uint64
 }
 
-// tlMsg is one timeline publish; window says it is the window record.
+// tlMsg is one timeline publish; window and late say it is the window
+// record or the late record.
 type tlMsg struct {
-	msg    *nats.Msg
-	opts   []jetstream.PublishOpt
-	window bool
+	msg          *nats.Msg
+	opts         []jetstream.PublishOpt
+	window, late bool
 }
 
 // timelineOf is match's timeline state, read back from the timeline
@@ -72,6 +78,9 @@ func (p *Processor) timelineOf(ctx context.Context, match string, st *matchState
 	}
 	st.tl = nil
 	tl, err := p.loadTimeline(ctx, match)
+	if err == nil {
+		err = p.repairLate(ctx, match, tl)
+	}
 	if err == nil {
 		err = p.backfill(ctx, match, tl, st.seq)
 	}
@@ -116,7 +125,8 @@ func (p *Processor) timelineFailed(match string, err error) {
 }
 
 func (p *Processor) newTimeline() *tlState {
-	tl := &tlState{lastStart: math.MinInt64, lastMoment: math.MinInt64, recent: newRecentTotals(p.cfg.Moments.slots(p.cfg.Window))}
+	tl := &tlState{lastStart: math.MinInt64, lateStart: math.MinInt64, lastMoment: math.MinInt64,
+		recent: newRecentTotals(p.cfg.Moments.slots(p.cfg.Window))}
 	tl.steps = make([]stepAcc, len(wire.RollupSteps))
 	for i := range tl.steps {
 		tl.steps[i] = stepAcc{start: math.MinInt64, rolled: math.MinInt64}
@@ -156,6 +166,9 @@ func (p *Processor) loadTimeline(ctx context.Context, match string) (*tlState, e
 		if m, err := wire.DecodeMoment(mo.Data); err == nil {
 			tl.lastMoment = m.WindowStart.UnixMilli()
 		}
+	}
+	if err := p.loadLate(ctx, match, tl); err != nil {
+		return nil, err
 	}
 	if lastW.Seq == 0 || from > lastW.Seq {
 		return tl, p.setLast(tl, lastW)
@@ -200,7 +213,7 @@ func (p *Processor) setLast(tl *tlState, m timeline.Msg) error {
 	if err != nil {
 		return err
 	}
-	tl.last, tl.lastStart, tl.swarm = m.Seq, rec.Start, rec.Swarm
+	tl.last, tl.lastStart, tl.lastLate, tl.swarm = m.Seq, rec.Start, rec.Late, rec.Swarm
 	return nil
 }
 
@@ -232,11 +245,20 @@ func (p *Processor) writeSync(ctx context.Context, tl *tlState, sw *wire.Swarm, 
 			return fmt.Errorf("writing %s: %w", m.msg.Subject, err)
 		}
 		p.met.timelineRecords.WithLabelValues(kindOf(m)).Inc()
-		if m.window {
-			p.acked(tl, ack.Sequence)
-		}
+		p.recordStored(tl, m, ack.Sequence)
 	}
 	return nil
+}
+
+// recordStored records in tl that its window or late record m is stored at
+// seq.
+func (p *Processor) recordStored(tl *tlState, m tlMsg, seq uint64) {
+	switch {
+	case m.window:
+		p.acked(tl, seq)
+	case m.late:
+		tl.lateLast = seq
+	}
 }
 
 func (p *Processor) publishSync(ctx context.Context, msgs []tlMsg) error {
@@ -253,6 +275,8 @@ func kindOf(m tlMsg) string {
 	switch {
 	case m.window:
 		return "window"
+	case m.late:
+		return "late"
 	case m.msg.Header.Get("Emostream-Kind") == "moment":
 		return "moment"
 	}
@@ -261,14 +285,20 @@ func kindOf(m tlMsg) string {
 
 // tlMessages advances tl past swarm sw (stored at swarm sequence seq) and
 // returns what to publish, in order: the rollups of the steps it closes,
-// its window record, its moments.
+// its window record, its late record (if it has late counts), its moments.
+// The late record comes after the window record, so a reader never finds
+// it without the counts it attributes (a crash in between is repaired by
+// repairLate).
 func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg {
 	start := sw.WindowStart.UnixMilli()
 	msgs := p.advance(tl, sw.MatchID, start, sw.Counts, sw.Total)
-	rec := wire.TimelineRecord{Start: start, Counts: sw.Counts, Total: sw.Total, Swarm: seq}
+	rec := wire.TimelineRecord{Start: start, Counts: sw.Counts, Total: sw.Total, Swarm: seq, Late: sw.Late}
 	msgs = append(msgs, tlMsg{msg: encodeMsg(wire.TimelineSubject(sw.MatchID, wire.TimelineWindows), rec),
 		opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.TimelineMsgID(sw.MatchID, wire.TimelineWindows, start)),
 			jetstream.WithExpectLastSequencePerSubject(tl.last)}, window: true})
+	if len(sw.LateWindows) > 0 && start > tl.lateStart {
+		msgs = append(msgs, p.lateMsg(tl, sw, seq))
+	}
 	if len(sw.Moments) > 0 && start > tl.lastMoment { // a window's moments are stored together, once
 		for i := range sw.Moments {
 			m := encodeMsg(wire.MomentSubject(sw.MatchID), &sw.Moments[i])
@@ -277,7 +307,7 @@ func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg 
 		}
 		tl.lastMoment = start
 	}
-	tl.lastStart, tl.swarm = start, seq
+	tl.lastStart, tl.lastLate, tl.swarm = start, sw.Late, seq
 	tl.recent.add(start, sw.Total, sw.Counts)
 	return msgs
 }
@@ -371,9 +401,7 @@ func (p *Processor) awaitTimeline(ctx context.Context) {
 				continue
 			}
 			p.met.timelineRecords.WithLabelValues(kindOf(s.msgs[i])).Inc()
-			if s.msgs[i].window {
-				p.acked(s.it.tl, seq)
-			}
+			p.recordStored(s.it.tl, s.msgs[i], seq)
 		}
 		if err != nil {
 			s.it.tl.broken = true

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -16,14 +17,14 @@ import (
 )
 
 // querySteps is what the timeline answers for match at step over every
-// window from pastWindow(0) on.
-func (r *rig) querySteps(match string, step time.Duration) map[int64]map[string]int64 {
+// window from pastWindow(0) on, in view by.
+func (r *rig) querySteps(match string, step time.Duration, by timeline.View) map[int64]map[string]int64 {
 	r.t.Helper()
 	nc, _ := r.nats.Connect()
 	rd := timeline.NewReader(nc, wire.TimelineStream, 0)
 	ms := step.Milliseconds()
 	q := timeline.Query{Match: match, Step: step, From: wire.WindowStart(pastWindow(0), ms),
-		To: wire.WindowStart(time.Now().UnixMilli(), ms) + ms}
+		To: wire.WindowStart(time.Now().UnixMilli(), ms) + ms, By: by}
 	got := map[int64]map[string]int64{}
 	err := rd.Steps(context.Background(), q, func(s timeline.Step) error {
 		if _, dup := got[s.Start]; dup {
@@ -38,42 +39,70 @@ func (r *rig) querySteps(match string, step time.Duration) map[int64]map[string]
 	return got
 }
 
-// liveSteps sums the swarms the viewer received for match into steps.
-func (r *rig) liveSteps(match string, step time.Duration) map[int64]map[string]int64 {
+// liveSteps sums the swarms the viewer received for match into steps, in
+// view by: ByArrival as they carried them, ByNamed with their
+// late_windows moved to the windows they name.
+func (r *rig) liveSteps(match string, step time.Duration, by timeline.View) map[int64]map[string]int64 {
 	r.viewer.mu.Lock()
 	defer r.viewer.mu.Unlock()
 	out := map[int64]map[string]int64{}
+	add := func(start int64, e string, n int64) {
+		s := wire.WindowStart(start, step.Milliseconds())
+		if out[s] == nil {
+			out[s] = map[string]int64{}
+		}
+		if out[s][e] += n; out[s][e] == 0 {
+			delete(out[s], e)
+		}
+	}
 	for _, sw := range r.viewer.byKey {
 		if sw.MatchID != match {
 			continue
 		}
-		s := wire.WindowStart(sw.WindowStart.UnixMilli(), step.Milliseconds())
-		if out[s] == nil {
-			out[s] = map[string]int64{}
-		}
 		for e, n := range sw.Counts {
-			out[s][e] += n
+			add(sw.WindowStart.UnixMilli(), e, n)
+		}
+		if by == timeline.ByArrival {
+			continue
+		}
+		for origin, c := range sw.LateWindows {
+			for e, n := range c {
+				add(origin, e, n)
+				add(sw.WindowStart.UnixMilli(), e, -n)
+			}
+		}
+	}
+	for s, c := range out {
+		if len(c) == 0 {
+			delete(out, s)
 		}
 	}
 	return out
 }
 
-// timelineExact waits until, for every step size, each step of the
-// timeline equals the sum of the live swarms in it.
+// timelineExact waits until, for every step size and both views, each
+// step of the timeline equals the sum of the live swarms in it.
 func (r *rig) timelineExact(matches ...string) {
 	r.t.Helper()
 	steps := []time.Duration{2 * time.Second, 10 * time.Second, time.Minute, 5 * time.Minute}
-	testenv.WaitFor(r.t, timeout, "timeline equal to the live swarms", func() bool {
+	var diff string
+	ok := testenv.Until(timeout, func() bool {
 		for _, m := range matches {
 			for _, step := range steps {
-				got, want := r.querySteps(m, step), r.liveSteps(m, step)
-				if !maps.EqualFunc(got, want, maps.Equal) {
-					return false
+				for _, by := range []timeline.View{timeline.ByArrival, timeline.ByNamed} {
+					got, want := r.querySteps(m, step, by), r.liveSteps(m, step, by)
+					if !maps.EqualFunc(got, want, maps.Equal) {
+						diff = fmt.Sprintf("%s at %v by %s:\n got  %v\n want %v", m, step, by, got, want)
+						return false
+					}
 				}
 			}
 		}
 		return true
 	})
+	if !ok {
+		r.t.Fatalf("timeline not equal to the live swarms within %v: %s", timeout, diff)
+	}
 }
 
 // Windows across several minutes, the processor stopped twice mid-match —

@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -34,11 +36,28 @@ func (e *entry) counts(match string) map[string]int64 {
 // window is an open window: the partials merged into it and the messages
 // to acknowledge once its swarms are stored.
 type window struct {
-	start   int64     // Unix ms
-	opened  time.Time // when its first partial arrived
-	entries []entry
+	start   int64              // Unix ms
+	opened  time.Time          // when its first partial arrived
+	entries []entry            // in arrival order; inOrder sorts them
+	sorted  bool               // entries are in stream order
 	parts   map[int32]struct{} // partitions that delivered a partial of this window
 	acks    []acker
+}
+
+// inOrder returns the window's entries in stream order (by sequence), the
+// order in which each partition's partials were published.
+func (w *window) inOrder() []entry {
+	if !w.sorted {
+		slices.SortStableFunc(w.entries, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
+		w.sorted = true
+	}
+	return w.entries
+}
+
+// push adds e to the window's entries.
+func (w *window) push(e entry) {
+	w.entries = append(w.entries, e)
+	w.sorted = false
 }
 
 // matches returns the matches with counts in the window, sorted.
@@ -75,6 +94,12 @@ type merger struct {
 	// closes by closedByCap.
 	maxOpen int
 	entries int // entries of the open windows
+	// After a restart (see grace.go): the session's start, how long a
+	// window past its deadline may wait for partitions not heard from yet
+	// or catching up, and when each partition was last heard from.
+	started time.Time
+	grace   time.Duration
+	heard   map[int32]time.Time
 }
 
 // closedByCap is the rule of a window closed because too many were open.
@@ -83,7 +108,7 @@ const closedByCap = "open_windows_cap"
 
 func newMerger(window, deadline time.Duration, partitions int) *merger {
 	return &merger{windowMs: window.Milliseconds(), deadline: deadline, partitions: partitions,
-		closed: math.MinInt64, mark: map[int32]int64{}, seen: map[int32]uint64{}}
+		closed: math.MinInt64, mark: map[int32]int64{}, seen: map[int32]uint64{}, heard: map[int32]time.Time{}}
 }
 
 // add merges partial p, stored at sequence seq, received at now. A partial
@@ -106,10 +131,10 @@ func (m *merger) add(p *wire.Partial, seq uint64, now time.Time, ack acker) bool
 	var w *window
 	if p.WindowStartMs <= m.closed {
 		w = m.after(m.closed)
-		w.entries = append(w.entries, entry{p: p, seq: seq, late: true})
+		w.push(entry{p: p, seq: seq, late: true})
 	} else {
 		w = m.at(p.WindowStartMs)
-		w.entries = append(w.entries, entry{p: p, seq: seq})
+		w.push(entry{p: p, seq: seq})
 		w.parts[p.Partition] = struct{}{}
 	}
 	if ack != nil {
@@ -162,7 +187,7 @@ func (m *merger) foldMatch(from *window, match string, es []entry) {
 	to := m.after(from.start)
 	m.entries += len(es)
 	for _, e := range es {
-		to.entries = append(to.entries, entry{p: e.p, seq: e.seq, late: true, match: match})
+		to.push(entry{p: e.p, seq: e.seq, late: true, match: match})
 	}
 	to.acks = append(to.acks, from.acks...)
 	from.acks = nil
@@ -184,7 +209,7 @@ func (m *merger) next(now time.Time, live bool) (*window, string) {
 	switch {
 	case m.reached(w.start):
 		rule = wire.ClosedByAllPartitions
-	case live && !now.Before(m.due(w)):
+	case live && !now.Before(m.due(w)) && !m.waiting(w, now):
 		rule = wire.ClosedByDeadline
 	case m.maxOpen > 0 && len(m.open) > m.maxOpen:
 		rule = closedByCap
@@ -223,12 +248,18 @@ func (m *merger) due(w *window) time.Time {
 	return end.Add(m.deadline)
 }
 
-// nextDue is the deadline of the earliest open window, zero if none.
-func (m *merger) nextDue() time.Time {
+// nextDue is when the earliest open window may next close by deadline,
+// zero if none is open: its deadline, or, while it waits past that after a
+// restart, when to look again.
+func (m *merger) nextDue(now time.Time) time.Time {
 	if len(m.open) == 0 {
 		return time.Time{}
 	}
-	return m.due(m.open[0])
+	due := m.due(m.open[0])
+	if now.Before(due) || !m.waiting(m.open[0], now) {
+		return due
+	}
+	return now.Add(m.recheck())
 }
 
 // takeAcks returns and forgets the acknowledgements due now.

@@ -101,7 +101,7 @@ func TestMergerClosing(t *testing.T) {
 func drain(m *merger, now time.Time, live bool) []closing {
 	var got []closing
 	for win, rule := m.next(now, live); win != nil; win, rule = m.next(now, live) {
-		tl := tallyOf(win, "m1", newMatchState())
+		tl := tallyOf(win, "m1", newMatchState(), nil)
 		i := int((win.start - w(0)) / testWindow.Milliseconds())
 		got = append(got, closing{i, rule, tl.counts["🔥"], tl.late})
 	}
@@ -177,7 +177,7 @@ func TestTallySkipsCountedOffsets(t *testing.T) {
 			win, _ := m.next(end(0, 0), true)
 			st := newMatchState()
 			maps.Copy(st.offsets, tt.offsets)
-			tl := tallyOf(win, "m1", st)
+			tl := tallyOf(win, "m1", st, nil)
 			if tl.counts["🔥"] != tt.want || !maps.Equal(tl.offsets, tt.wantOff) {
 				t.Errorf("got %d %v, want %d %v", tl.counts["🔥"], tl.offsets, tt.want, tt.wantOff)
 			}

@@ -54,7 +54,7 @@ var ClientErrors = []ClientError{
 	{CodeUnknownEmoji, http.StatusBadRequest, "emoji_type is not in the allow-list"},
 	{CodeTooManyEvents, http.StatusBadRequest, "more than MaxBatch events, or none"},
 	{CodeBadEncoding, http.StatusBadRequest, "a gzip body that does not inflate (corrupt or truncated)"},
-	{CodeBadTimelineQuery, http.StatusBadRequest, "a timeline query's from, to, step or format is malformed, to is before from, or the range has too many steps"},
+	{CodeBadTimelineQuery, http.StatusBadRequest, "a timeline query's from, to, step, by or format is malformed, to is before from, or the range has too many steps"},
 	{CodeBurstExceeded, http.StatusBadRequest, "more events of one user (or client IP prefix) than its burst: never passes"},
 	{CodeUnauthorized, http.StatusUnauthorized, "a missing or wrong bearer token"},
 	{CodeForbidden, http.StatusForbidden, "a valid token for another user_id, or a browser origin not allowed"},

@@ -62,6 +62,14 @@ type Partial struct {
 	// Late counts the records in Counts whose receive time fell in a window
 	// that was already closed when they arrived.
 	Late int64 `json:"late"`
+	// LateCounts is the late part of Counts by the window each record was
+	// received in (the window its 202 named), keyed by that window's start
+	// in Unix ms: late_counts["1795410000000"]["final-2026"]["🔥"]. Every
+	// origin is earlier than WindowStartMs, and a partial names at most
+	// MaxPartialLateWindows of them (the bridge splits the window past
+	// that). Partials stored before this field existed have none: their
+	// late records are attributed to the window that counted them.
+	LateCounts map[int64]Counts `json:"late_counts,omitempty"`
 	// Duplicates counts records dropped because their event_id was seen
 	// before (not in Counts).
 	Duplicates int64 `json:"duplicates,omitempty"`
@@ -80,8 +88,15 @@ type Partial struct {
 // emoji_type as bad, so every key of a partial's counts is bounded.
 const MaxEmojiBytes = 64
 
+// MaxPartialLateWindows bounds the distinct origin windows of a partial's
+// LateCounts: a record late from yet another window splits the partial.
+// It keeps what one partial adds to a swarm's late_windows small (see
+// processor.DefaultMaxSwarmBytes).
+const MaxPartialLateWindows = 2
+
 // PartialBaseBytes is an upper bound on the JSON encoding of a partial of
-// topic with empty counts: every number at its widest, More set.
+// topic with empty counts: every number at its widest, More set, and an
+// empty late_counts object.
 func PartialBaseBytes(topic string) int {
 	data, err := (&Partial{Topic: topic, Partition: math.MinInt32, WindowStartMs: math.MinInt64,
 		WindowMs: math.MinInt64, FirstOffset: math.MinInt64, LastOffset: math.MinInt64, Counts: Counts{},
@@ -89,7 +104,23 @@ func PartialBaseBytes(topic string) int {
 	if err != nil { // a string and numbers always encode
 		panic(err)
 	}
-	return len(data)
+	return len(data) + len(`,"late_counts":{}`)
+}
+
+// widestKey is an int64 map key at its widest, quotes included.
+const widestKey = len(`"-9223372036854775808"`)
+
+// LateKeyBytes is an upper bound on what counting one late record of
+// (match, emoji) from an origin window adds to a partial's late_counts,
+// whatever the count becomes: the origin's object if newWindow, the
+// match's object in it if newMatch, and the emoji's member. The record's
+// key in Counts is CountKeyBytes as for any record.
+func LateKeyBytes(match, emoji string, newWindow, newMatch bool) int {
+	n := CountKeyBytes(match, emoji, newMatch)
+	if newWindow {
+		n += widestKey + len(":{},")
+	}
+	return n
 }
 
 // maxCountDigits is the width of the widest int64, sign included.
@@ -169,6 +200,27 @@ func (p *Partial) Validate() error {
 		for e, n := range emojis {
 			if n <= 0 || e == "" {
 				return fmt.Errorf("wire: partial: count %q/%q = %d", match, e, n)
+			}
+		}
+	}
+	return p.validateLate()
+}
+
+// validateLate checks LateCounts: earlier aligned windows, positive
+// counts, and, per match and emoji, no more late than counted.
+func (p *Partial) validateLate() error {
+	sums := Counts{}
+	for origin, c := range p.LateCounts {
+		if origin >= p.WindowStartMs || origin%p.WindowMs != 0 {
+			return fmt.Errorf("wire: partial: late window %d of window %d+%dms", origin, p.WindowStartMs, p.WindowMs)
+		}
+		for match, emojis := range c {
+			for e, n := range emojis {
+				if n <= 0 || n > p.Counts[match][e]-sums[match][e] {
+					return fmt.Errorf("wire: partial: late count %d/%q/%q = %d: not positive, or more late than counted",
+						origin, match, e, n)
+				}
+				sums.Add(match, e, n)
 			}
 		}
 	}

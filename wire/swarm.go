@@ -3,7 +3,9 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,8 +38,16 @@ type Swarm struct {
 	Partitions  int              `json:"partitions"`
 	ClosedBy    string           `json:"closed_by"`
 	PublishedAt time.Time        `json:"published_at"`
-	// Late is how many of Counts arrived after their own window had closed.
+	// Late is how many of Counts were received in an earlier window (the
+	// window their 202 named) and reached the processor after that window
+	// had closed for their partition: the sum of LateWindows.
 	Late int64 `json:"late,omitempty"`
+	// LateWindows is the late part of Counts by the window each event was
+	// received in, keyed by that window's start in Unix ms:
+	// late_windows["1795410000000"]["🔥"]. Counts minus LateWindows is what
+	// was received in this window; the timeline attributes LateWindows to
+	// their own windows (docs/api.md, "Timeline").
+	LateWindows map[int64]map[string]int64 `json:"late_windows,omitempty"`
 	// Offsets is, per Kafka partition, the next offset after the partials
 	// that this match's swarms have counted so far (for operators: compare
 	// with the partition's end offset).
@@ -107,5 +117,70 @@ func DecodeSwarm(data []byte) (*Swarm, error) {
 	if !ValidMatchID(s.MatchID) || !s.WindowEnd.After(s.WindowStart) {
 		return nil, fmt.Errorf("wire: swarm: bad match %q or window %v..%v", s.MatchID, s.WindowStart, s.WindowEnd)
 	}
-	return &s, nil
+	return &s, s.validateLate()
+}
+
+// validateLate checks LateWindows: earlier windows, positive counts, and
+// per emoji no more late than counted.
+func (s *Swarm) validateLate() error {
+	start := s.WindowStart.UnixMilli()
+	sums := map[string]int64{}
+	for origin, c := range s.LateWindows {
+		if origin >= start {
+			return fmt.Errorf("wire: swarm: late window %d not before %d", origin, start)
+		}
+		for e, n := range c {
+			if n <= 0 || n > s.Counts[e]-sums[e] {
+				return fmt.Errorf("wire: swarm: late count %d/%q = %d: not positive, or more late than counted", origin, e, n)
+			}
+			sums[e] += n
+		}
+	}
+	return nil
+}
+
+// The parts of an upper bound on a swarm's encoding, which the processor
+// keeps while it adds partials to a swarm so that none passes its bound.
+// Every number is counted at its widest.
+const (
+	// SwarmPartitionBytes is what one partition adds: its members of
+	// offsets and partials.
+	SwarmPartitionBytes = 2 * (len(`"-2147483648":`) + maxCountDigits + len(","))
+	// LateWindowBytes is what one window of late_windows adds, without its
+	// emojis.
+	LateWindowBytes = widestKey + len(":{},")
+)
+
+// SwarmEmojiBytes is what one emoji adds to a swarm: its members of
+// counts, swarm and carry.
+func SwarmEmojiBytes(emoji string) int { return 3 * EmojiMemberBytes(emoji) }
+
+// EmojiMemberBytes is what one emoji's member ("🔥":n,) of a map adds:
+// as one emoji of a late_windows window.
+func EmojiMemberBytes(emoji string) int { return JSONStringBytes(emoji) + len(":,") + maxCountDigits }
+
+// SwarmBaseBytes is an upper bound on the encoding of match's swarm with
+// no emoji, partition, late window or moment: empty objects, every number
+// at its widest, the times of year 9999.
+func SwarmBaseBytes(match string) int {
+	t := time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	data, err := (&Swarm{MatchID: match, WindowStart: t, WindowEnd: t, Counts: map[string]int64{},
+		Swarm: map[string]int64{}, Carry: map[string]int64{}, Total: math.MinInt64, Partitions: math.MinInt,
+		ClosedBy: ClosedByAllPartitions, PublishedAt: t, Late: math.MinInt64, Viewers: math.MinInt64}).Encode()
+	if err != nil { // strings, numbers and times always encode
+		panic(err)
+	}
+	return len(data) + len(`,"offsets":{},"partials":{},"late_windows":{},"moments":[]`)
+}
+
+// MomentBytes is an upper bound on one of match's moments in a swarm's
+// moments, naming an emoji of at most MaxEmojiBytes.
+func MomentBytes(match string) int {
+	t := time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	data, err := json.Marshal(&Moment{MatchID: match, WindowStart: t, WindowEnd: t,
+		Emoji: strings.Repeat("<", MaxEmojiBytes), Size: math.MinInt64, Ratio: -math.MaxFloat64, Rule: "total"})
+	if err != nil {
+		panic(err)
+	}
+	return len(data) + len(",") + 8 // a ratio may encode a few bytes longer than -MaxFloat64
 }

@@ -21,6 +21,9 @@ const (
 	timelinePrefix   = "emostream.timeline."
 	// TimelineWindows names the subject of a match's window records.
 	TimelineWindows = "w"
+	// TimelineLate names the subject of a match's late records: which
+	// earlier windows a window record's late counts were received in.
+	TimelineLate = "late"
 )
 
 // RollupSteps are the steps the processor writes rollups of, shortest
@@ -43,14 +46,22 @@ func TimelineSubject(match, kind string) string {
 
 // TimelineRecord is one record of the timeline: the counts of one window
 // of a match (on TimelineSubject(match, TimelineWindows)) or of one rollup
-// step (on TimelineSubject(match, StepName(step))):
+// step (on TimelineSubject(match, StepName(step))), as its swarms counted
+// them:
 //
-//	{"s":1795410000000,"c":{"🔥":12,"👏":3},"t":15,"q":4711}
+//	{"s":1795410000000,"c":{"🔥":12,"👏":3},"t":15,"q":4711,"l":2}
 //
 // S is the start in Unix milliseconds, C the counts per emoji and T their
 // sum. A window record carries Q, the stream sequence of its swarm in
-// SwarmsStream; a rollup carries A and Z, the stream sequences in
+// SwarmsStream, and L, its swarm's late (the part of T received in earlier
+// windows); a rollup carries A and Z, the stream sequences in
 // TimelineStream of the first and last window records it sums.
+//
+// A window record with late counts is followed by a late record on
+// TimelineSubject(match, TimelineLate), its swarm's late_windows: the
+// window each late count was received in (the window its 202 named):
+//
+//	{"s":1795410002000,"q":4711,"w":{"1795410000000":{"🔥":2}}}
 type TimelineRecord struct {
 	Start  int64            `json:"s"`
 	Counts map[string]int64 `json:"c"`
@@ -58,6 +69,32 @@ type TimelineRecord struct {
 	Swarm  uint64           `json:"q,omitempty"`
 	First  uint64           `json:"a,omitempty"`
 	Last   uint64           `json:"z,omitempty"`
+	Late   int64            `json:"l,omitempty"`
+}
+
+// LateRecord is a late record (see TimelineRecord): the window record of
+// the window starting at Start holds late counts, and Windows says which
+// earlier window each was received in, keyed by its start in Unix ms.
+// Swarm is the sequence of the swarm it comes from.
+type LateRecord struct {
+	Start   int64                      `json:"s"`
+	Swarm   uint64                     `json:"q"`
+	Windows map[int64]map[string]int64 `json:"w"`
+}
+
+// LateMsgID is the Nats-Msg-Id of match's late record of the window
+// starting at startMs.
+func LateMsgID(match string, startMs int64) string {
+	return TimelineMsgID(match, TimelineLate, startMs)
+}
+
+// DecodeLateRecord parses a late record.
+func DecodeLateRecord(data []byte) (*LateRecord, error) {
+	var r LateRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("wire: late record: %w", err)
+	}
+	return &r, nil
 }
 
 // TimelineMsgID is the Nats-Msg-Id of match's record of kind starting at
@@ -111,6 +148,8 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 			r.First, err = s.sequence()
 		case "z":
 			r.Last, err = s.sequence()
+		case "l":
+			r.Late, err = s.integer()
 		case "c":
 			err = s.object(func(emoji []byte) error {
 				n, err := s.integer()
@@ -129,6 +168,47 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 	}
 	if err != nil {
 		return r, fmt.Errorf("wire: timeline record: %w", err)
+	}
+	return r, nil
+}
+
+// ScanLateRecord reads a late record as DecodeLateRecord does, without
+// allocating: each late count is passed to count (emoji valid only during
+// the call) instead of stored in the result.
+func ScanLateRecord(data []byte, count func(origin int64, emoji []byte, n int64)) (LateRecord, error) {
+	var r LateRecord
+	s := scanner{data: data}
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "s":
+			r.Start, err = s.integer()
+		case "q":
+			r.Swarm, err = s.sequence()
+		case "w":
+			err = s.object(func(k []byte) error {
+				origin, err := strconv.ParseInt(string(k), 10, 64) // as encoding/json reads an int64 key
+				if err != nil {
+					return errNotInt
+				}
+				return s.object(func(emoji []byte) error {
+					n, err := s.integer()
+					if err == nil {
+						count(origin, emoji, n)
+					}
+					return err
+				})
+			})
+		default:
+			err = s.skip(0)
+		}
+		return err
+	})
+	if err == nil {
+		err = s.end()
+	}
+	if err != nil {
+		return r, fmt.Errorf("wire: late record: %w", err)
 	}
 	return r, nil
 }

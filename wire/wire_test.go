@@ -101,6 +101,9 @@ func FuzzDecodeRecord(f *testing.F) {
 
 func FuzzDecodePartial(f *testing.F) {
 	f.Add([]byte(`{"topic":"emostream.events","partition":1,"window_start_ms":2000,"window_ms":2000,"first_offset":5,"last_offset":9,"counts":{"m":{"🔥":5}},"late":0}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":9,"counts":{"m":{"🔥":5,"👏":2}},"late":3,"late_counts":{"2000":{"m":{"🔥":2}},"0":{"m":{"🔥":1,"👏":2}}}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":9223372036854774000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":9223372036854775807}},"late_counts":{"-9223372036854774000":{"m":{"🔥":9223372036854775807}}}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}},"late_counts":{"+2000":{"m":{"🔥":1}},"2000":null}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := wire.DecodePartial(b)
 		if err != nil {
@@ -109,11 +112,27 @@ func FuzzDecodePartial(f *testing.F) {
 		if p.NextOffset() < p.FirstOffset || p.Counts.Total() < 0 {
 			t.Fatalf("accepted %+v", p)
 		}
+		late := wire.Counts{}
+		for origin, c := range p.LateCounts {
+			if origin >= p.WindowStartMs {
+				t.Fatalf("accepted late window %d of window %d", origin, p.WindowStartMs)
+			}
+			late.Merge(c)
+		}
+		for m, es := range late {
+			for e, n := range es {
+				if n <= 0 || n > p.Counts[m][e] {
+					t.Fatalf("accepted %d late of %d counted %s/%s", n, p.Counts[m][e], m, e)
+				}
+			}
+		}
 	})
 }
 
 func FuzzDecodeSwarm(f *testing.F) {
 	f.Add([]byte(`{"match_id":"m","window_start":"2026-11-23T05:00:00Z","window_end":"2026-11-23T05:00:02Z","counts":{"🔥":1},"swarm":{},"total":1}`))
+	f.Add([]byte(`{"match_id":"m","window_start":"2026-11-23T05:00:04Z","window_end":"2026-11-23T05:00:06Z","counts":{"🔥":5,"👏":1},"swarm":{},"total":6,"late":3,"late_windows":{"1795410002000":{"🔥":2},"1795410000000":{"🔥":1}}}`))
+	f.Add([]byte(`{"match_id":"m","window_start":"9999-12-31T23:59:58Z","window_end":"9999-12-31T23:59:60Z","counts":{"🔥":9223372036854775807},"late_windows":{"-9223372036854775808":{"🔥":9223372036854775807},"0":{"🔥":1}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := wire.DecodeSwarm(b)
 		if err != nil {
@@ -121,6 +140,17 @@ func FuzzDecodeSwarm(f *testing.F) {
 		}
 		if !wire.ValidMatchID(s.MatchID) {
 			t.Fatalf("accepted match %q", s.MatchID)
+		}
+		late := map[string]int64{}
+		for origin, c := range s.LateWindows {
+			if origin >= s.WindowStart.UnixMilli() {
+				t.Fatalf("accepted late window %d of a swarm of %v", origin, s.WindowStart)
+			}
+			for e, n := range c {
+				if late[e] += n; n <= 0 || late[e] > s.Counts[e] || late[e] < 0 {
+					t.Fatalf("accepted %d late of %d counted %s", late[e], s.Counts[e], e)
+				}
+			}
 		}
 	})
 }

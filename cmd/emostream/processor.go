@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -28,6 +29,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	nf := addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS server holding the streams (user \"processor\")")
 	window := fs.Duration("window", wire.DefaultWindow, "window length")
 	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
+	grace := fs.Duration("restart-grace", processor.DefaultRestartGrace, "after a start or takeover, how long a window past its deadline still waits for a partition not heard from yet or catching up (its events then count in their own window, not late); 0 turns it off")
 	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
 	sf := addStreamFlags(fs)
 	sf.addReplicas(fs)
@@ -47,7 +49,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err := checkPositive(fs, "deadline", "swarm-threshold", "max-open-windows", "max-match-states", "max-swarm-bytes"); err != nil {
 		return err
 	}
-	if err := checkNotNegative(fs, "partitions"); err != nil {
+	if err := checkNotNegative(fs, "partitions", "restart-grace"); err != nil {
 		return err
 	}
 	sc, err := sf.config()
@@ -66,7 +68,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	pc := processor.Config{
 		NATSURL: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
-		Window: *window, Deadline: *deadline, SwarmThreshold: *threshold, Registerer: reg, Logger: log,
+		Window: *window, Deadline: *deadline, RestartGrace: cmp.Or(*grace, -1), SwarmThreshold: *threshold, Registerer: reg, Logger: log,
 		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
 	}
 	if err := mf.apply(fs, &pc); err != nil {

@@ -27,7 +27,9 @@ step with reactions (steps without any are left out), the total and the
 count of each emoji (the 8 most frequent of the range), a * on the steps
 with a crowd moment, then the moments. --csv prints the API's CSV as is:
 start,end,total and one column per allowed emoji. --from and --to take
-RFC 3339 or Unix milliseconds; the default range is the whole match.`
+RFC 3339 or Unix milliseconds; the default range is the whole match.
+--by arrival counts each reaction in the window whose live swarm carried
+it instead of the window its 202 named.`
 
 // timelineColumns bounds the emoji columns of the table.
 const timelineColumns = 8
@@ -52,10 +54,11 @@ func runTimeline(ctx context.Context, env *environment, args []string) error {
 	from := fs.String("from", "", "first instant (RFC 3339 or Unix ms); empty: the match's first record")
 	to := fs.String("to", "", "last instant (RFC 3339 or Unix ms); empty: now")
 	csv := fs.Bool("csv", false, "print CSV instead of a table")
+	by := fs.String("by", "named", "named (the window each 202 named) or arrival (the live swarms')")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	q := url.Values{"step": {*step}}
+	q := url.Values{"step": {*step}, "by": {*by}}
 	for k, v := range map[string]string{"from": *from, "to": *to} {
 		if v != "" {
 			q.Set(k, v)

@@ -48,4 +48,12 @@ func TestTimelineCommand(t *testing.T) {
 	if _, err := runCLI(t, "timeline", "--target", url, "--match", "nope"); err == nil || !strings.Contains(err.Error(), "unknown_match") {
 		t.Errorf("unknown match: %v", err)
 	}
+	if out, err := runCLI(t, "timeline", "--target", url, "--match", "final", "--step", "10s", "--by", "arrival"); err != nil ||
+		!strings.Contains(out, "final: 145 reactions in 2 steps of 10s") {
+		t.Errorf("--by arrival: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "timeline", "--target", url, "--match", "final", "--by", "program"); err == nil ||
+		!strings.Contains(err.Error(), wire.CodeBadTimelineQuery) {
+		t.Errorf("--by program: %v", err)
+	}
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // Reactions posted over HTTP across several windows: at every step size,
-// GET /v1/matches/{id}/timeline answers for each step exactly the sum of
-// the live swarms a WebSocket viewer received for the windows in it.
+// GET /v1/matches/{id}/timeline answers for each step by arrival exactly
+// the sum of the live swarms a WebSocket viewer received for the windows
+// in it, and by named window (the default) the sum of the 202s' windows.
 func TestTimelineEqualsLiveSwarms(t *testing.T) {
 	st := startStack(t, 500*time.Millisecond)
 	nc, err := nats.Connect(st.WebSocketURLs()[0])
@@ -42,13 +43,24 @@ func TestTimelineEqualsLiveSwarms(t *testing.T) {
 	}
 	emojis := []string{"🔥", "👏", "❤️"}
 	var total int
-	for round := range 12 { // about 3 s: several windows, perhaps two steps of 2 s
+	named := map[int64]map[string]int64{} // the 202's window → counts
+	for round := range 12 {               // about 3 s: several windows, perhaps two steps of 2 s
 		var evs []map[string]string
 		for i := range 10 + round*5 {
 			evs = append(evs, map[string]string{"user_id": fmt.Sprintf("u%d-%d", round, i), "match_id": "tl",
 				"emoji_type": emojis[(round+i)%3], "event_id": fmt.Sprintf("e%d-%d", round, i)})
 		}
-		total += post(t, st.HTTPURL(), evs)
+		status, a := postReply(t, st.HTTPURL(), evs)
+		if status != http.StatusAccepted || a.Accepted != len(evs) || len(a.Windows) != 1 {
+			t.Fatalf("POST: %d %+v", status, a)
+		}
+		total += a.Accepted
+		for _, ev := range evs {
+			if named[a.Windows[0]] == nil {
+				named[a.Windows[0]] = map[string]int64{}
+			}
+			named[a.Windows[0]][ev["emoji_type"]]++
+		}
 		time.Sleep(250 * time.Millisecond) // spreads the load over windows; no synchronisation rests on it
 	}
 	sumLive := func(stepMs int64) (map[int64]map[string]int64, int64) {
@@ -76,6 +88,20 @@ func TestTimelineEqualsLiveSwarms(t *testing.T) {
 		want, _ := sumLive(d.Milliseconds())
 		var got map[int64]map[string]int64
 		testenv.WaitFor(t, 30*time.Second, "the "+step+" timeline to equal the live swarms", func() bool {
+			got = timelineSteps(t, st.HTTPURL()+"/v1/matches/tl/timeline?by=arrival&step="+step)
+			return maps.EqualFunc(got, want, maps.Equal)
+		})
+		want = map[int64]map[string]int64{}
+		for w, c := range named {
+			k := wire.WindowStart(w, d.Milliseconds())
+			if want[k] == nil {
+				want[k] = map[string]int64{}
+			}
+			for e, n := range c {
+				want[k][e] += n
+			}
+		}
+		testenv.WaitFor(t, 30*time.Second, "the "+step+" timeline to equal the 202s' windows", func() bool {
 			got = timelineSteps(t, st.HTTPURL()+"/v1/matches/tl/timeline?step="+step)
 			return maps.EqualFunc(got, want, maps.Equal)
 		})

@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,24 +20,67 @@ type Step struct {
 }
 
 // Query asks for one match's steps starting in [From, To) (Unix ms, both
-// multiples of Step).
+// multiples of Step), in view By.
 type Query struct {
 	Match    string
 	From, To int64
 	Step     time.Duration
+	// By is how counts are attributed to steps. Empty means ByNamed.
+	By View
+}
+
+// View is how a timeline attributes counts to steps. Every view is the
+// counts as the swarms carried them (ByArrival) with some of them moved to
+// other windows by records of the view's kind (views); a view by the
+// video program time a reaction carries would be one more kind of moves.
+type View string
+
+const (
+	// ByNamed counts each event in the window it was received in, the
+	// window its 202 named, also when it reached the processor after that
+	// window had closed and its swarm counted it in a later window (the
+	// swarm's late_windows, stored as late records).
+	ByNamed View = "named"
+	// ByArrival counts each event in the window whose swarm carried it:
+	// the live swarms' view.
+	ByArrival View = "arrival"
+)
+
+// views are the views a query may ask for, each with the kind of the
+// records (wire.TimelineSubject(match, kind)) that move counts from the
+// window whose swarm carried them to the window they belong to; "" moves
+// nothing.
+var views = map[View]string{ByNamed: wire.TimelineLate, ByArrival: ""}
+
+// Valid reports whether a query may ask for v.
+func (v View) Valid() bool {
+	_, ok := views[v]
+	return ok
 }
 
 // Steps calls emit with every step of q that has counts, in order, reading
 // the rollups of q.Step if the processor writes them and the window
 // records after the last rollup (the steps still open), or the window
-// records alone for shorter steps. It holds one step and one batch at a
-// time.
+// records alone for shorter steps. A view other than ByArrival first reads
+// its moves (moves.go). It holds one step and one batch at a time, and the
+// moves of the query's range.
 func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) error {
 	stepMs := q.Step.Milliseconds()
 	if stepMs <= 0 || q.From%stepMs != 0 || q.To%stepMs != 0 {
 		return fmt.Errorf("timeline: query %+v is not aligned", q)
 	}
+	kind, ok := views[cmp.Or(q.By, ByNamed)]
+	if !ok {
+		return fmt.Errorf("timeline: no view %q", q.By)
+	}
 	acc := &accumulator{q: q, stepMs: stepMs, emit: emit, start: math.MinInt64, names: map[string]string{}}
+	if kind != "" {
+		mv, err := r.moves(ctx, q, kind, acc.intern)
+		if err != nil {
+			return err
+		}
+		acc.moves = mv
+	}
 	var from uint64
 	var err error
 	if isRollup(q.Step) {
@@ -54,7 +98,10 @@ func (r *Reader) Steps(ctx context.Context, q Query, emit func(Step) error) erro
 	if err != nil {
 		return err
 	}
-	return acc.flush()
+	if err := acc.flush(); err != nil {
+		return err
+	}
+	return acc.movedBefore(q.To)
 }
 
 func isRollup(step time.Duration) bool {
@@ -124,6 +171,9 @@ type accumulator struct {
 	// the emoji names, so summing allocates nothing per record.
 	scanned []emojiCount
 	names   map[string]string
+	// moves are the view's changes to the steps of the query (nil for
+	// ByArrival), applied as each step is emitted.
+	moves *moves
 }
 
 type emojiCount struct {
@@ -139,15 +189,20 @@ const maxNames = 4096
 func (a *accumulator) scan(data []byte) (wire.TimelineRecord, error) {
 	a.scanned = a.scanned[:0]
 	return wire.ScanTimelineRecord(data, func(e []byte, n int64) {
-		name, ok := a.names[string(e)]
-		if !ok {
-			name = string(e)
-			if len(a.names) < maxNames {
-				a.names[name] = name
-			}
-		}
-		a.scanned = append(a.scanned, emojiCount{name, n})
+		a.scanned = append(a.scanned, emojiCount{a.intern(e), n})
 	})
+}
+
+// intern is e as a string, the same one for every record.
+func (a *accumulator) intern(e []byte) string {
+	name, ok := a.names[string(e)]
+	if !ok {
+		name = string(e)
+		if len(a.names) < maxNames {
+			a.names[name] = name
+		}
+	}
+	return name
 }
 
 // record sums one window record; false when it is past the query.
@@ -172,6 +227,9 @@ func (a *accumulator) add(startMs int64, total int64) error {
 		if err := a.flush(); err != nil {
 			return err
 		}
+		if err := a.movedBefore(s); err != nil {
+			return err
+		}
 		a.start, a.counts, a.total = s, make(map[string]int64, len(a.scanned)), 0
 	}
 	for _, c := range a.scanned {
@@ -183,13 +241,32 @@ func (a *accumulator) add(startMs int64, total int64) error {
 	return nil
 }
 
+// flush emits the step being summed, with the view's moves to it.
 func (a *accumulator) flush() error {
-	if a.start == math.MinInt64 || a.total == 0 {
+	if a.start == math.MinInt64 {
 		return nil
 	}
 	st := Step{Start: a.start, Counts: a.counts, Total: a.total}
 	a.start, a.counts = math.MinInt64, nil
+	a.moves.apply(&st)
+	if st.Total == 0 && len(st.Counts) == 0 {
+		return nil
+	}
 	return a.emit(st)
+}
+
+// movedBefore emits the steps before end that have no record of their own
+// but counts moved to them (windows whose every event came late).
+func (a *accumulator) movedBefore(end int64) error {
+	for {
+		st, ok := a.moves.before(end)
+		if !ok {
+			return nil
+		}
+		if err := a.emit(st); err != nil {
+			return err
+		}
+	}
 }
 
 // Moments calls emit with match's stored moments whose window starts in
@@ -212,7 +289,10 @@ func (r *Reader) Moments(ctx context.Context, match string, fromMs, toMs int64, 
 }
 
 // Earliest is the start of match's earliest stored record (a rollup or a
-// window record), and false if it has none.
+// window record), or of the earliest window a late record names if that
+// is earlier (a match whose first events all came late), and false if it
+// has none. It reads the first record of each kind and every late record
+// (a sparse subject).
 func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error) {
 	best, found := int64(math.MaxInt64), false
 	kinds := []string{wire.TimelineWindows}
@@ -231,5 +311,12 @@ func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error
 			best, found = rec.Start, true
 		}
 	}
-	return best, found, nil
+	err := r.Scan(ctx, wire.TimelineSubject(match, wire.TimelineLate), 1, func(m Msg) (bool, error) {
+		first := int64(math.MaxInt64)
+		if _, err := wire.ScanLateRecord(m.Data, func(origin int64, _ []byte, _ int64) { first = min(first, origin) }); err == nil && first < best {
+			best, found = first, true
+		}
+		return true, nil
+	})
+	return best, found, err
 }

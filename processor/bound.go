@@ -1,0 +1,144 @@
+package processor
+
+import (
+	"slices"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// swarmBound is what tallyOf keeps a swarm's encoding under: an upper
+// bound built from the wire.Swarm*Bytes parts, at most max.
+type swarmBound struct {
+	max  int
+	base int // wire.SwarmBaseBytes("")
+	// moment is what one moment of the match adds (wire.MomentBytes with
+	// the match's name left out); shares caps the share moments.
+	moment, shares int
+	moments        bool // the moment rule is on
+}
+
+func newSwarmBound(max int, r MomentRule) *swarmBound {
+	b := &swarmBound{max: max, base: wire.SwarmBaseBytes(""), moment: wire.MomentBytes(""), moments: !r.Off}
+	if r.Share < 1 {
+		b.shares = int(min(1/r.Share, 1<<20)) // each share moment has at least this share
+	}
+	return b
+}
+
+// of is the bound of match's swarm with the emojis of counts and carry,
+// and partitions partitions, before late windows.
+func (b *swarmBound) of(match string, emojis, partitions int) int {
+	n := b.base + wire.JSONStringBytes(match) - 2 + partitions*wire.SwarmPartitionBytes
+	if b.moments {
+		nameBytes := wire.JSONStringBytes(match) - 2
+		n += (1 + min(b.shares, emojis)) * (b.moment + nameBytes)
+	}
+	return n
+}
+
+// sizer keeps the bound of a tally's swarm as entries are taken.
+type sizer struct {
+	t      *tally
+	b      *swarmBound
+	match  string
+	st     *matchState
+	size   int
+	emojis int     // distinct emojis of counts and carry
+	fresh  []int64 // late windows new with the entry being sized
+}
+
+// holds reports whether match's swarm of t (built on st) is within b.
+func (b *swarmBound) holds(t *tally, match string, st *matchState) bool {
+	parts := len(t.offsets)
+	for p := range t.partials {
+		if _, ok := t.offsets[p]; !ok {
+			parts++
+		}
+	}
+	emojis := len(t.counts)
+	for e := range st.carry {
+		if _, ok := t.counts[e]; !ok {
+			emojis++
+		}
+	}
+	n := b.of(match, emojis, parts)
+	for e := range t.counts {
+		n += wire.SwarmEmojiBytes(e)
+	}
+	for e := range st.carry {
+		if _, ok := t.counts[e]; !ok {
+			n += wire.SwarmEmojiBytes(e)
+		}
+	}
+	for _, c := range t.lateWindows {
+		n += wire.LateWindowBytes
+		for e := range c {
+			n += wire.EmojiMemberBytes(e)
+		}
+	}
+	return n <= b.max
+}
+
+func newSizer(t *tally, match string, st *matchState, b *swarmBound) *sizer {
+	sz := &sizer{t: t, b: b, match: match, st: st}
+	if b == nil {
+		return sz
+	}
+	parts := len(t.offsets)
+	for p := range t.partials {
+		if _, ok := t.offsets[p]; !ok {
+			parts++
+		}
+	}
+	sz.emojis = len(st.carry)
+	sz.size = b.of(match, sz.emojis, parts)
+	for e := range st.carry {
+		sz.size += wire.SwarmEmojiBytes(e)
+	}
+	return sz
+}
+
+// fits reports whether taking e (its counts for the match c) keeps the
+// swarm within the bound, and if so counts what e adds. first takes e
+// whatever it adds.
+func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
+	if sz.b == nil {
+		return true
+	}
+	t, add := sz.t, 0
+	if _, ok := t.offsets[e.p.Partition]; !ok {
+		if _, ok := t.partials[e.p.Partition]; !ok {
+			add += wire.SwarmPartitionBytes
+		}
+	}
+	newEmojis := 0
+	for emoji := range c {
+		if _, ok := t.counts[emoji]; !ok {
+			if _, ok := sz.st.carry[emoji]; !ok {
+				add += wire.SwarmEmojiBytes(emoji)
+				newEmojis++
+			}
+		}
+	}
+	if sz.b.moments { // room for more share moments
+		have := sz.emojis
+		add += (min(sz.b.shares, have+newEmojis) - min(sz.b.shares, have)) * (sz.b.moment + wire.JSONStringBytes(sz.match) - 2)
+	}
+	sz.fresh = sz.fresh[:0]
+	e.lateParts(sz.match, c, func(origin int64, emoji string, _ int64) {
+		lw, ok := t.lateWindows[origin]
+		if !ok && !slices.Contains(sz.fresh, origin) {
+			sz.fresh = append(sz.fresh, origin)
+			add += wire.LateWindowBytes
+		}
+		if _, ok := lw[emoji]; !ok {
+			add += wire.EmojiMemberBytes(emoji)
+		}
+	})
+	if !first && sz.size+add > sz.b.max {
+		return false
+	}
+	sz.size += add
+	sz.emojis += newEmojis
+	return true
+}
