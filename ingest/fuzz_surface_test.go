@@ -110,29 +110,31 @@ func checkJSONError(t *testing.T, ctx *fasthttp.RequestCtx, want ...int) string 
 func FuzzTimeline(f *testing.F) {
 	st, t0 := startFuzzServer(f, ingest.Config{})
 	ms := func(d time.Duration) string { return fmt.Sprint(t0 + d.Milliseconds()) }
-	for _, s := range [][6]string{
-		{"final", "", "", "", "", ""},
-		{"final", ms(0), ms(time.Minute), "2s", "json", ""},
-		{"final", ms(0), ms(5 * time.Minute), "1m", "csv", ""},
-		{"final", "", "", "10s", "", "text/csv"},
-		{"final", "0000-01-01T00:00:00Z", "0000-01-01T00:01:00Z", "1m", "", ""},
-		{"final", "9999-12-31T23:00:00Z", "9999-12-31T23:59:59.999Z", "5m", "", ""},
-		{"final", "", "9223372036854775807", "", "", ""},
-		{"final", "-9223372036854775808", "", "", "", ""},
-		{"final", "-1", "1.5", "", "", ""},
-		{"final", "", "253402300799999", "2s", "", ""},
-		{"final", "1e3", "0x10", "3s", "xml", "*/*"},
-		{"nope", "", "", "", "", ""},
-		{"a b", "", "", "", "", ""},
-		{strings.Repeat("x", 65), "", "", "", "", ""},
-		{"final", strings.Repeat("9", 5000), "", "", "", ""},
+	for _, s := range [][7]string{
+		{"final", "", "", "", "", "", ""},
+		{"final", ms(0), ms(time.Minute), "2s", "json", "", "named"},
+		{"final", ms(0), ms(time.Minute), "2s", "json", "", "arrival"},
+		{"final", "", "", "", "", "", "Arrival"},
+		{"final", ms(0), ms(5 * time.Minute), "1m", "csv", "", ""},
+		{"final", "", "", "10s", "", "text/csv", ""},
+		{"final", "0000-01-01T00:00:00Z", "0000-01-01T00:01:00Z", "1m", "", "", ""},
+		{"final", "9999-12-31T23:00:00Z", "9999-12-31T23:59:59.999Z", "5m", "", "", ""},
+		{"final", "", "9223372036854775807", "", "", "", ""},
+		{"final", "-9223372036854775808", "", "", "", "", ""},
+		{"final", "-1", "1.5", "", "", "", ""},
+		{"final", "", "253402300799999", "2s", "", "", ""},
+		{"final", "1e3", "0x10", "3s", "xml", "*/*", ""},
+		{"nope", "", "", "", "", "", ""},
+		{"a b", "", "", "", "", "", ""},
+		{strings.Repeat("x", 65), "", "", "", "", "", ""},
+		{"final", strings.Repeat("9", 5000), "", "", "", "", ""},
 	} {
-		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], s[6])
 	}
 	h := st.srv.Handler()
-	f.Fuzz(func(t *testing.T, match, from, to, step, format, accept string) {
+	f.Fuzz(func(t *testing.T, match, from, to, step, format, accept, by string) {
 		q := url.Values{}
-		for k, v := range map[string]string{"from": from, "to": to, "step": step, "format": format} {
+		for k, v := range map[string]string{"from": from, "to": to, "step": step, "format": format, "by": by} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -150,6 +152,9 @@ func FuzzTimeline(f *testing.F) {
 		}
 		if step != "" && !slices.Contains([]string{"2s", "10s", "1m", "5m"}, step) {
 			t.Fatalf("200 for step %q", step)
+		}
+		if by != "" && by != "named" && by != "arrival" {
+			t.Fatalf("200 for by %q", by)
 		}
 		csv := format == "csv" || format == "" && strings.Contains(accept, "text/csv")
 		from0 := checkTimelineAnswer(t, ctx.Response.Body(), csv)
