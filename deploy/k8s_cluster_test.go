@@ -1,8 +1,11 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,12 +15,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // serviceMonitor is the part of the Prometheus Operator's ServiceMonitor
@@ -465,4 +473,141 @@ func TestKubernetesNetworkPaths(t *testing.T) {
 			t.Errorf("another pod of the namespace → %s scrape port %d: allowed, want Prometheus only", w.name, p)
 		}
 	}
+}
+
+// anyAddress is a listen address of a pod's .conf.
+var anyAddress = regexp.MustCompile(`0\.0\.0\.0:\d+`)
+
+// TestKubernetesClustersForm runs the hub StatefulSet's 3 members and the
+// leaf StatefulSet's 2 servers in-process from their ConfigMaps, each with
+// its pod's environment (POD_NAME, test values for the Secrets, the routes
+// and remotes with $(…) expanded) and loopback ports for the pod addresses
+// (each 0.0.0.0:PORT of a member's .conf, each member-name:PORT of its
+// environment): the members form a JetStream cluster, the registry Job's
+// own arguments (emostream match ls --replicas=3, --nats naming every
+// member) create the registry at 3 replicas, and both leaf servers route
+// to each other and connect to the hub.
+func TestKubernetesClustersForm(t *testing.T) {
+	m := loadManifests(t)
+	hub := findHub(t, m)
+	i := slices.IndexFunc(m.workloads, func(w *workload) bool { return w.pod.Spec.Containers[0].Args[0] == "leaf" })
+	if i < 0 || len(m.jobs) != 1 {
+		t.Fatalf("want a leaf workload and the registry Job")
+	}
+	leaf := m.workloads[i]
+	addrs := map[string]string{} // a pod's name:port → 127.0.0.1:port
+	for _, w := range []*workload{hub.w, leaf} {
+		for _, name := range members(w) {
+			for _, p := range podPorts(w) {
+				addrs[fmt.Sprintf("%s:%d", name, p.ContainerPort)] = testenv.FreeAddr()
+			}
+		}
+	}
+	loopback := func(s string) string {
+		for from, to := range addrs {
+			s = strings.ReplaceAll(s, from, to)
+		}
+		return s
+	}
+	// podConfFile writes member i's .conf and sets its environment.
+	podConfFile := func(w *workload, i int) string {
+		c := &w.pod.Spec.Containers[0]
+		_, flags, _ := parseArgs(t, c.Args)
+		name := members(w)[i]
+		text := anyAddress.ReplaceAllStringFunc(mountedConf(t, m, &w.pod.Spec, flags["c"]), func(a string) string {
+			to, ok := addrs[name+":"+strings.TrimPrefix(a, "0.0.0.0:")]
+			if !ok {
+				t.Fatalf("%s listens on %s, not a declared port", name, a)
+			}
+			return to
+		})
+		text = strings.ReplaceAll(text, `"/data/`, `"`+t.TempDir()+`/`)
+		for k, v := range confEnv(t, c) {
+			t.Setenv(k, loopback(v))
+		}
+		t.Setenv("POD_NAME", fmt.Sprintf("%s-%d", w.name, i))
+		return writeConf(t, filepath.Base(flags["c"]), text)
+	}
+
+	var hubs []*fanout.Hub
+	errs := make(chan error, hub.w.replicas)
+	for i := range int(hub.w.replicas) {
+		h, err := fanout.NewHub(fanout.HubConfig{ConfigFile: podConfFile(hub.w, i), Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+		t.Cleanup(h.Shutdown)
+		hubs = append(hubs, h)
+		go func() { errs <- h.Start() }()
+	}
+	for range hubs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.WaitFor(t, 60*time.Second, "a JetStream meta leader among the hub's members", func() bool { return metaLeader(hubs) != nil })
+	for _, h := range hubs {
+		if h.Server().NumRoutes() < len(hubs)-1 {
+			t.Errorf("%s: %d routes, want one to each other member", h.Server().Name(), h.Server().NumRoutes())
+		}
+	}
+
+	// The registry Job, as it runs in its pod.
+	job := &m.jobs[0].Spec.Template.Spec.Containers[0]
+	confEnv(t, &hub.w.pod.Spec.Containers[0])
+	password := os.Getenv("EMOSTREAM_ADMIN_PASSWORD")
+	pwFile := filepath.Join(t.TempDir(), "nats-password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, a := range job.Args {
+		if strings.HasPrefix(a, "--nats-password-file=") {
+			a = "--nats-password-file=" + pwFile
+		}
+		args = append(args, loopback(a))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("the registry Job (emostream %s): %v\n%s", strings.Join(args, " "), err, out)
+	}
+	nc, err := nats.Connect(loopback(fmt.Sprintf("nats://%s:%d", hub.members[0], hub.client)), nats.UserInfo("admin", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(ctx, "KV_EMOSTREAM_MATCHES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := s.CachedInfo(); info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Errorf("the registry: %d replicas, cluster %+v; want 3, on every member", info.Config.Replicas, info.Cluster)
+	}
+
+	var leaves []*fanout.Leaf
+	for i := range int(leaf.replicas) {
+		l, err := fanout.NewLeaf(fanout.LeafConfig{ConfigFile: podConfFile(leaf, i), Logger: testenv.Logger(t)})
+		if err != nil {
+			t.Fatalf("leaf server %d: %v", i, err)
+		}
+		if err := l.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Shutdown)
+		leaves = append(leaves, l)
+	}
+	testenv.WaitFor(t, 30*time.Second, "both leaf servers routed and connected to the hub", func() bool {
+		n := 0
+		for _, h := range hubs {
+			n += h.Server().NumLeafNodes()
+		}
+		for _, l := range leaves {
+			if l.Server().NumRoutes() < len(leaves)-1 || l.Server().NumLeafNodes() != 1 {
+				return false
+			}
+		}
+		return n == len(leaves)
+	})
 }
