@@ -89,6 +89,9 @@ func confListeners(t *testing.T, m *manifests, w *workload, conf string) []liste
 	if opts.LeafNode.Port != 0 {
 		ln = append(ln, listener{"leafnodes", opts.LeafNode.Host, int32(opts.LeafNode.Port)})
 	}
+	if opts.Cluster.Port != 0 {
+		ln = append(ln, listener{"cluster", opts.Cluster.Host, int32(opts.Cluster.Port)})
+	}
 	if opts.JetStream && !onClaim(w, opts.StoreDir) {
 		t.Errorf("%s: JetStream store_dir %s is not on a volumeClaimTemplate's mount", conf, opts.StoreDir)
 	}
@@ -148,8 +151,8 @@ func TestKubernetesConfTLS(t *testing.T) {
 				"/etc/emostream/tls/tls.crt", cert, "/etc/emostream/tls/tls.key", key).Replace(text)
 			confEnv(t, c)
 			opts := loadConf(t, c.Args[0], writeConf(t, filepath.Base(conf), text))
-			if c.Args[0] == "hub" && (!verifies(opts.TLSConfig) || !verifies(opts.LeafNode.TLSConfig)) {
-				t.Error("hub: want TLS verifying client certificates on the client and leafnode ports")
+			if c.Args[0] == "hub" && (!verifies(opts.TLSConfig) || !verifies(opts.LeafNode.TLSConfig) || !verifies(opts.Cluster.TLSConfig)) {
+				t.Error("hub: want TLS verifying client certificates on the client, leafnode and cluster ports")
 			}
 			if c.Args[0] == "leaf" && (len(opts.LeafNode.Remotes) != 1 || opts.LeafNode.Remotes[0].TLSConfig == nil) {
 				t.Error("leaf: want TLS to the remote")

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -35,7 +37,7 @@ func checkServices(t *testing.T, m *manifests) {
 			continue
 		}
 		for _, p := range s.Spec.Ports {
-			if !hasPort(ws[0].pod.Spec.Containers[0].Ports, p.TargetPort) {
+			if !hasPort(podPorts(ws[0]), p.TargetPort) {
 				t.Errorf("Service %s port %s: targetPort %s is not a port of %s", s.Name, p.Name, p.TargetPort.String(), ws[0].name)
 			}
 		}
@@ -51,8 +53,18 @@ func checkServices(t *testing.T, m *manifests) {
 	}
 }
 
-// checkBudgets: each workload of several replicas has a disruption budget
-// that selects it alone and lets a drain proceed.
+// podPorts are the ports of every container of w's pod.
+func podPorts(w *workload) []corev1.ContainerPort {
+	var ports []corev1.ContainerPort
+	for _, c := range w.pod.Spec.Containers {
+		ports = append(ports, c.Ports...)
+	}
+	return ports
+}
+
+// checkBudgets: each workload has a disruption budget that selects it
+// alone and lets a drain proceed; the hub, whose JetStream needs a quorum
+// of its members, loses at most a minority.
 func checkBudgets(t *testing.T, m *manifests) {
 	t.Helper()
 	covered := map[string]bool{}
@@ -63,14 +75,20 @@ func checkBudgets(t *testing.T, m *manifests) {
 			t.Errorf("PodDisruptionBudget %s selects %d workloads, want 1 (%v)", b.Name, len(ws), err)
 			continue
 		}
-		if b.Spec.MaxUnavailable == nil || b.Spec.MaxUnavailable.IntValue() < 1 {
-			t.Errorf("PodDisruptionBudget %s: want maxUnavailable ≥ 1, so node drains proceed", b.Name)
+		if b.Spec.MaxUnavailable == nil || b.Spec.MaxUnavailable.Type != intstr.Int || b.Spec.MaxUnavailable.IntValue() < 1 {
+			t.Errorf("PodDisruptionBudget %s: want maxUnavailable ≥ 1 (a number), so node drains proceed", b.Name)
+		} else if w := ws[0]; w.pod.Spec.Containers[0].Args[0] == "hub" && int32(b.Spec.MaxUnavailable.IntValue()) > w.replicas-(w.replicas/2+1) {
+			t.Errorf("PodDisruptionBudget %s: maxUnavailable %d of %d members breaks the quorum", b.Name,
+				b.Spec.MaxUnavailable.IntValue(), w.replicas)
+		}
+		if covered[ws[0].name] {
+			t.Errorf("%s %s has two PodDisruptionBudgets", ws[0].kind, ws[0].name)
 		}
 		covered[ws[0].name] = true
 	}
 	for _, w := range m.workloads {
-		if w.replicas > 1 && !covered[w.name] {
-			t.Errorf("%s %s has %d replicas and no PodDisruptionBudget", w.kind, w.name, w.replicas)
+		if !covered[w.name] {
+			t.Errorf("%s %s has no PodDisruptionBudget", w.kind, w.name)
 		}
 	}
 }
@@ -87,7 +105,7 @@ func checkPolicies(t *testing.T, m *manifests) {
 		}
 		for _, r := range np.Spec.Ingress {
 			for _, p := range r.Ports {
-				if p.Port == nil || !hasPort(ws[0].pod.Spec.Containers[0].Ports, *p.Port) {
+				if p.Port == nil || !hasPort(podPorts(ws[0]), *p.Port) {
 					t.Errorf("NetworkPolicy %s: port %v is not a port of %s", np.Name, p.Port, ws[0].name)
 				}
 			}
@@ -108,23 +126,37 @@ type kustomization struct {
 	} `json:"images"`
 }
 
-// TestKustomization: kubectl apply -k deploy/k8s applies every manifest,
-// in the namespace namespace.yaml creates, with the placeholder image.
+// TestKustomization: kubectl apply -k deploy/k8s applies every manifest of
+// deploy/k8s, in the namespace namespace.yaml creates, with the image set
+// under images; deploy/k8s/servicemonitor applies its own.
 func TestKustomization(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("k8s", "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k kustomization
-	if err := yaml.UnmarshalStrict(b, &k); err != nil {
-		t.Fatalf("kustomization.yaml: %v", err)
-	}
 	m := loadManifests(t)
-	if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, m.files) {
-		t.Errorf("kustomization.yaml resources %v, want every manifest %v", got, m.files)
+	dirs := map[string][]string{}
+	for _, f := range m.files {
+		dir, _ := filepath.Split(f)
+		dirs[dir] = append(dirs[dir], strings.TrimPrefix(f, dir))
 	}
-	image, tag, _ := strings.Cut(placeholderImage, ":")
-	if len(k.Images) != 1 || k.Images[0].Name != image || k.Images[0].NewTag != tag || k.Namespace != "emostream" {
-		t.Errorf("kustomization.yaml: namespace %q, images %+v; want emostream, %s", k.Namespace, k.Images, placeholderImage)
+	for dir, files := range dirs {
+		b, err := os.ReadFile(filepath.Join("k8s", dir, "kustomization.yaml"))
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		var k kustomization
+		if err := yaml.UnmarshalStrict(b, &k); err != nil {
+			t.Fatalf("k8s/%skustomization.yaml: %v", dir, err)
+		}
+		if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, files) || k.Namespace != "emostream" {
+			t.Errorf("k8s/%skustomization.yaml: namespace %q, resources %v; want emostream, every manifest %v", dir, k.Namespace, got, files)
+		}
+		if dir != "" {
+			continue
+		}
+		image, tag, _ := strings.Cut(placeholderImage, ":")
+		if len(k.Images) != 1 || k.Images[0].Name != image || k.Images[0].NewName == "" || k.Images[0].NewTag != tag {
+			t.Errorf("k8s/kustomization.yaml: images %+v; want %s with newName and newTag (the ones to set)", k.Images, placeholderImage)
+		}
+	}
+	if len(dirs) != 2 {
+		t.Errorf("manifests in %d directories %v; want deploy/k8s and deploy/k8s/servicemonitor", len(dirs), slices.Sorted(maps.Keys(dirs)))
 	}
 }

@@ -32,14 +32,15 @@ const placeholderImage = "ghcr.io/example/emostream:VERSION"
 
 // kinds are the only types the manifests may hold, by apiVersion/kind.
 var kinds = map[string]func() any{
-	"v1/Namespace":                       func() any { return &corev1.Namespace{} },
-	"v1/ConfigMap":                       func() any { return &corev1.ConfigMap{} },
-	"v1/Service":                         func() any { return &corev1.Service{} },
-	"apps/v1/Deployment":                 func() any { return &appsv1.Deployment{} },
-	"apps/v1/StatefulSet":                func() any { return &appsv1.StatefulSet{} },
-	"batch/v1/Job":                       func() any { return &batchv1.Job{} },
-	"policy/v1/PodDisruptionBudget":      func() any { return &policyv1.PodDisruptionBudget{} },
-	"networking.k8s.io/v1/NetworkPolicy": func() any { return &networkingv1.NetworkPolicy{} },
+	"v1/Namespace":                            func() any { return &corev1.Namespace{} },
+	"v1/ConfigMap":                            func() any { return &corev1.ConfigMap{} },
+	"v1/Service":                              func() any { return &corev1.Service{} },
+	"apps/v1/Deployment":                      func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                     func() any { return &appsv1.StatefulSet{} },
+	"batch/v1/Job":                            func() any { return &batchv1.Job{} },
+	"policy/v1/PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
+	"networking.k8s.io/v1/NetworkPolicy":      func() any { return &networkingv1.NetworkPolicy{} },
+	"monitoring.coreos.com/v1/ServiceMonitor": func() any { return &serviceMonitor{} },
 }
 
 // manifests is every object of deploy/k8s, decoded.
@@ -51,6 +52,7 @@ type manifests struct {
 	jobs       []*batchv1.Job
 	pdbs       []*policyv1.PodDisruptionBudget
 	policies   []*networkingv1.NetworkPolicy
+	monitors   []*serviceMonitor
 }
 
 // workload is a Deployment or StatefulSet.
@@ -61,22 +63,26 @@ type workload struct {
 	pod        *corev1.PodTemplateSpec
 	claims     []corev1.PersistentVolumeClaim
 	service    string // a StatefulSet's serviceName
+	parallel   bool   // a StatefulSet's podManagementPolicy is Parallel
 }
 
-// loadManifests decodes every document of deploy/k8s/*.yaml strictly (an
-// unknown or repeated field is an error) into its k8s.io/api type.
+// loadManifests decodes every document of deploy/k8s/*.yaml and of its
+// kustomizations below (servicemonitor/) strictly (an unknown or repeated
+// field is an error) into its k8s.io/api type, or this test's type of a
+// custom resource.
 func loadManifests(t *testing.T) *manifests {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join("k8s", "*.yaml"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no manifests in k8s/: %v", err)
+	more, err2 := filepath.Glob(filepath.Join("k8s", "*", "*.yaml"))
+	if err != nil || err2 != nil || len(paths) == 0 {
+		t.Fatalf("no manifests in k8s/: %v %v", err, err2)
 	}
 	m := &manifests{configMaps: map[string]*corev1.ConfigMap{}}
-	for _, p := range paths {
+	for _, p := range append(paths, more...) {
 		if filepath.Base(p) == "kustomization.yaml" {
 			continue
 		}
-		m.files = append(m.files, filepath.Base(p))
+		m.files = append(m.files, filepath.ToSlash(strings.TrimPrefix(p, "k8s"+string(filepath.Separator))))
 		for i, doc := range documents(t, p) {
 			obj, err := decode(doc)
 			if err != nil {
@@ -148,13 +154,16 @@ func (m *manifests) add(obj any) {
 			selector: o.Spec.Selector, pod: &o.Spec.Template})
 	case *appsv1.StatefulSet:
 		m.workloads = append(m.workloads, &workload{kind: "StatefulSet", name: o.Name, replicas: replicas(o.Spec.Replicas),
-			selector: o.Spec.Selector, pod: &o.Spec.Template, claims: o.Spec.VolumeClaimTemplates, service: o.Spec.ServiceName})
+			selector: o.Spec.Selector, pod: &o.Spec.Template, claims: o.Spec.VolumeClaimTemplates, service: o.Spec.ServiceName,
+			parallel: o.Spec.PodManagementPolicy == appsv1.ParallelPodManagement})
 	case *batchv1.Job:
 		m.jobs = append(m.jobs, o)
 	case *policyv1.PodDisruptionBudget:
 		m.pdbs = append(m.pdbs, o)
 	case *networkingv1.NetworkPolicy:
 		m.policies = append(m.policies, o)
+	case *serviceMonitor:
+		m.monitors = append(m.monitors, o)
 	}
 }
 
@@ -165,9 +174,10 @@ func replicas(n *int32) int32 {
 	return *n
 }
 
-// stageReplicas is how many pods each stage runs, at least (ingest, leaf,
-// edge, bridge: any number; the processor: one active, one hot standby) or
-// exactly (the hub, one node until the HA issue).
+// stageReplicas is how many pods each stage runs, at least (ingest, edge,
+// bridge: any number; a leaf cluster: two servers or more, routed to each
+// other; the processor: one active, one hot standby) or exactly (the hub:
+// a 3-member JetStream cluster, as deploy/hub-{1,2,3}.conf).
 var stageReplicas = map[string]struct {
 	kind     string
 	min, max int32
@@ -175,9 +185,9 @@ var stageReplicas = map[string]struct {
 	"ingest":    {"Deployment", 2, 1 << 20},
 	"bridge":    {"Deployment", 2, 1 << 20},
 	"processor": {"Deployment", 2, 2},
-	"leaf":      {"Deployment", 2, 1 << 20},
+	"leaf":      {"StatefulSet", 2, 1 << 20},
 	"edge":      {"Deployment", 2, 1 << 20},
-	"hub":       {"StatefulSet", 1, 1},
+	"hub":       {"StatefulSet", 3, 3},
 }
 
 // TestKubernetesManifests checks every workload of deploy/k8s: what its
@@ -204,6 +214,7 @@ func TestKubernetesManifests(t *testing.T) {
 	checkServices(t, m)
 	checkBudgets(t, m)
 	checkPolicies(t, m)
+	checkServiceMonitors(t, m)
 }
 
 // checkWorkload checks w and returns the emostream command it runs.
@@ -213,8 +224,9 @@ func checkWorkload(t *testing.T, m *manifests, w *workload) string {
 		t.Errorf("selector %v does not select the pod template's labels %v (%v)", w.selector, w.pod.Labels, err)
 	}
 	checkPodSecurity(t, &w.pod.Spec)
-	if n := len(w.pod.Spec.Containers); n != 1 {
-		t.Fatalf("%d containers, want 1", n)
+	// emostream, and beside a NATS server its Prometheus exporter.
+	if n := len(w.pod.Spec.Containers); n < 1 || n > 2 {
+		t.Fatalf("%d containers, want emostream (and an exporter)", n)
 	}
 	c := &w.pod.Spec.Containers[0]
 	command, flags, err := parseArgs(t, c.Args)
@@ -226,7 +238,7 @@ func checkWorkload(t *testing.T, m *manifests, w *workload) string {
 		t.Errorf("emostream %s as a %s of %d replicas; want a %s of %d to %d", command, w.kind, w.replicas, want.kind, want.min, want.max)
 	}
 	checkContainer(t, c)
-	checkCredentials(t, command, flags)
+	checkCredentials(t, command, flags, c)
 	checkEdgeFlags(t, command, flags, "")
 	if command == "edge" {
 		checkEdgeUpstream(t, m, flags)
@@ -236,6 +248,13 @@ func checkWorkload(t *testing.T, m *manifests, w *workload) string {
 	ln := listeners(t, m, w, flags)
 	checkPorts(t, c, ln)
 	checkProbes(t, command, c)
+	var exporter *corev1.Container
+	if len(w.pod.Spec.Containers) == 2 {
+		exporter = &w.pod.Spec.Containers[1]
+		checkExporter(t, command, exporter, ln)
+	}
+	checkScrape(t, w, command, flags, ln, exporter)
+	checkHubMembers(t, m, w, command, flags)
 	return command
 }
 
@@ -254,8 +273,9 @@ func checkJob(t *testing.T, j *batchv1.Job) {
 		t.Errorf("emostream %s: not a command this test knows the NATS user of", command)
 	}
 	checkContainer(t, &p.Containers[0])
-	checkCredentials(t, command, flags)
+	checkCredentials(t, command, flags, &p.Containers[0])
 	checkFiles(t, p, flags)
+	checkJobHubMembers(t, j, command, flags)
 	checkEnv(t, &p.Containers[0])
 }
 
@@ -283,6 +303,12 @@ func checkContainer(t *testing.T, c *corev1.Container) {
 	if c.Image != placeholderImage || len(c.Command) > 0 {
 		t.Errorf("image %q, command %q: want %s and its entrypoint", c.Image, c.Command, placeholderImage)
 	}
+	checkHardening(t, c)
+}
+
+// checkHardening: the container's security context and resources.
+func checkHardening(t *testing.T, c *corev1.Container) {
+	t.Helper()
 	sc := c.SecurityContext
 	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || !isTrue(sc.ReadOnlyRootFilesystem) ||
 		isTrue(sc.Privileged) || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
@@ -304,8 +330,11 @@ var stageUsers = map[string]string{"ingest": "ingest", "bridge": "bridge", "proc
 	"edge": "edge"}
 
 // checkCredentials: a stage connects to the hub as its own user with a
-// password file, and to Kafka as its own SASL user; no secret is a flag.
-func checkCredentials(t *testing.T, command string, flags map[string]string) {
+// password file, and to Kafka as its own SASL user with its password in a
+// file or in EMOSTREAM_KAFKA_PASSWORD from a Secret (one of them: the
+// stage refuses both); no secret is a flag. c is the container, nil for a
+// systemd unit.
+func checkCredentials(t *testing.T, command string, flags map[string]string, c *corev1.Container) {
 	t.Helper()
 	user, ok := stageUsers[command]
 	if !ok {
@@ -315,8 +344,16 @@ func checkCredentials(t *testing.T, command string, flags map[string]string) {
 		t.Errorf("emostream %s: --nats-user=%q --nats-password-file=%q; want user %q and a password file",
 			command, flags["nats-user"], flags["nats-password-file"], user)
 	}
-	if u := flags["kafka-user"]; u != "" && (u != "emostream-"+command || flags["kafka-password-file"] == "") {
-		t.Errorf("emostream %s: --kafka-user=%q: want emostream-%s with --kafka-password-file", command, u, command)
+	inEnv := c != nil && slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "EMOSTREAM_KAFKA_PASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+	})
+	if u := flags["kafka-user"]; u != "" && (u != "emostream-"+command || (flags["kafka-password-file"] == "") == !inEnv) {
+		t.Errorf("emostream %s: --kafka-user=%q: want emostream-%s with --kafka-password-file or EMOSTREAM_KAFKA_PASSWORD "+
+			"from a Secret (one of them)", command, u, command)
+	}
+	if flags["kafka-brokers"] != "" && c != nil && (flags["kafka-sasl"] != "scram-sha-512" || flags["kafka-ca"] == "") {
+		t.Errorf("emostream %s: Kafka --kafka-sasl=%q --kafka-ca=%q; want SASL_SSL: scram-sha-512 and the brokers' CA from the Secret",
+			command, flags["kafka-sasl"], flags["kafka-ca"])
 	}
 }
 
@@ -358,10 +395,12 @@ func mountedVolume(p *corev1.PodSpec, dir string) *corev1.Volume {
 
 // envAllowed are the only variables a container sets: flags are given as
 // flags, and the environment carries only what nats-server .conf files
-// read (their secrets and the pod name).
+// read (their secrets, routes, remotes and the pod name) and the Kafka
+// password, which is never a flag.
 var envAllowed = map[string]bool{"POD_NAME": true, "EMOSTREAM_LEAF_REMOTE": true, "EMOSTREAM_LEAF_PASSWORD": true,
 	"EMOSTREAM_INGEST_PASSWORD": true, "EMOSTREAM_BRIDGE_PASSWORD": true, "EMOSTREAM_PROCESSOR_PASSWORD": true,
-	"EMOSTREAM_ADMIN_PASSWORD": true, "EMOSTREAM_EDGE_PASSWORD": true}
+	"EMOSTREAM_ADMIN_PASSWORD": true, "EMOSTREAM_EDGE_PASSWORD": true, "EMOSTREAM_ROUTE_PASSWORD": true,
+	"EMOSTREAM_HUB_ROUTES": true, "EMOSTREAM_LEAF_ROUTES": true, "EMOSTREAM_KAFKA_PASSWORD": true}
 
 func checkEnv(t *testing.T, c *corev1.Container) {
 	t.Helper()

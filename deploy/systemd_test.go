@@ -122,7 +122,7 @@ func checkUnit(t *testing.T, u unit, stage string) {
 	checkUnitLimits(t, u, stage)
 	checkEdgeFlags(t, command, flags, u.get("Service", "LimitNOFILE"))
 	checkUnitSecrets(t, u, stage, flags)
-	checkCredentials(t, command, flags)
+	checkCredentials(t, command, flags, nil)
 	checkUnitListeners(t, flags)
 }
 

@@ -6,17 +6,26 @@
 #
 #   scripts/kafka-cluster.sh install            fetch the jars into the cache (once; needs mvn, java 17+)
 #   scripts/kafka-cluster.sh home               print the cache dir if installed, else fail
-#   scripts/kafka-cluster.sh start [-n 3] [-d DIR] [-p PARTITIONS]
+#   scripts/kafka-cluster.sh start [-n 3] [-d DIR] [-p PARTITIONS] [--secure]
 #                                               format and start the nodes on free ports, create the
-#                                               events topic (RF min(3,n), min.insync.replicas min(2,n),
-#                                               no unclean election) and print the bootstrap list
+#                                               events topic (8 partitions, RF min(3,n), min.insync.replicas
+#                                               min(2,n), no unclean election) and print the bootstrap list
 #   scripts/kafka-cluster.sh stop [-d DIR]      stop the nodes (SIGTERM, then SIGKILL after 30 s)
+#
+# --secure: every listener on TLS, clients on SASL_SSL with SCRAM-SHA-512.
+# It makes a development CA and one broker certificate (openssl) in
+# DIR/tls, SCRAM users with random passwords in DIR/secrets/USER.password
+# (emostream, emostream-ingest, emostream-bridge, emostream-processor;
+# created when the storage is formatted, with kafka-storage's --add-scram),
+# brokers talking to each other as user "broker" over SASL_SSL and to the
+# controllers over mutual TLS, and the client settings: DIR/client.properties
+# (Java), DIR/kcat.conf (kcat -F) and, on stderr, the stages' --kafka-… flags.
 #
 # Environment: EMOSTREAM_KAFKA_HOME (cache dir, default
 # ~/.cache/emostream/kafka-$KAFKA_VERSION), JAVA (default java on PATH),
 # KAFKA_HEAP (default 384m per node), TOPIC (default emostream.events).
 # testenv.StartRealKafka (internal/testenv/realkafka.go) starts the same
-# cluster from Go tests; it needs `install` first.
+# (plaintext) cluster from Go tests; it needs `install` first.
 set -euo pipefail
 
 KAFKA_VERSION=4.4.0
@@ -54,11 +63,13 @@ free_port() {
   die "no free port"
 }
 
-# node_props N I PORT CPORT VOTERS DATA prints node I's server.properties.
+# node_props N I PORT CPORT VOTERS DATA [TLS] prints node I's
+# server.properties; with TLS (the cluster dir's tls/), the secure listeners.
 node_props() {
-  local n=$1 i=$2 port=$3 cport=$4 voters=$5 data=$6
+  local n=$1 i=$2 port=$3 cport=$4 voters=$5 data=$6 tls=${7:-}
   local rf=$(( n < 3 ? n : 3 )) isr=$(( n < 2 ? 1 : 2 ))
-  cat <<PROPS
+  if [ -z "$tls" ]; then
+    cat <<PROPS
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
@@ -67,6 +78,30 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+  else
+    # Clients and brokers: SASL_SSL, SCRAM-SHA-512 (brokers as "broker");
+    # controllers: TLS with client certificates (the broker certificate).
+    cat <<PROPS
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SASL_SSL://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$(cat "$tls/../secrets/broker.password")";
+listener.name.controller.ssl.client.auth=required
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+PROPS
+  fi
+  cat <<PROPS
 log.dirs=$data
 default.replication.factor=$rf
 min.insync.replicas=$isr
@@ -84,8 +119,67 @@ log.segment.bytes=67108864
 PROPS
 }
 
+# Users of --secure: "broker" between brokers, the others for clients
+# (docs/operations.md: a SASL user per stage; "emostream" for up and tools).
+SCRAM_USERS="broker emostream emostream-ingest emostream-bridge emostream-processor"
+
+# secure_files DIR makes DIR/tls (a CA, the brokers' certificate for
+# 127.0.0.1 and localhost, serverAuth and clientAuth) and DIR/secrets (a
+# random password per SCRAM user), unless they exist.
+secure_files() {
+  local dir=$1 tls=$1/tls sec=$1/secrets u
+  command -v openssl >/dev/null || die "openssl missing: apt-get install -y openssl"
+  mkdir -p "$tls" "$sec"
+  chmod 0700 "$tls" "$sec"
+  if [ ! -s "$tls/broker-keystore.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+      -subj "/CN=emostream development Kafka CA" -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=localhost" -keyout "$tls/broker-key.pem" -out "$tls/broker.csr" 2>/dev/null
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth,clientAuth" >"$tls/broker.ext"
+    openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial \
+      -days 30 -extfile "$tls/broker.ext" -out "$tls/broker.pem" 2>/dev/null
+    cat "$tls/broker-key.pem" "$tls/broker.pem" >"$tls/broker-keystore.pem"
+    chmod 0600 "$tls"/*-key.pem "$tls/broker-keystore.pem"
+  fi
+  for u in $SCRAM_USERS; do
+    [ -s "$sec/$u.password" ] || (umask 077 && openssl rand -hex 16 >"$sec/$u.password")
+  done
+}
+
+# client_files DIR BOOTSTRAP writes the clients' settings as user
+# "emostream": client.properties (Java admin clients) and kcat.conf.
+client_files() {
+  local dir=$1 pw
+  pw=$(cat "$dir/secrets/emostream.password")
+  (umask 077
+    cat >"$dir/client.properties" <<PROPS
+bootstrap.servers=$2
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="emostream" password="$pw";
+ssl.truststore.type=PEM
+ssl.truststore.location=$dir/tls/ca.pem
+PROPS
+    cat >"$dir/kcat.conf" <<PROPS
+bootstrap.servers=$2
+security.protocol=SASL_SSL
+sasl.mechanisms=SCRAM-SHA-512
+sasl.username=emostream
+sasl.password=$pw
+ssl.ca.location=$dir/tls/ca.pem
+PROPS
+  )
+}
+
 start() {
-  local n=3 dir="" parts=4
+  local n=3 dir="" parts=8 secure=false a args=()
+  for a in "$@"; do
+    if [ "$a" = --secure ]; then secure=true; else args+=("$a"); fi
+  done
+  set -- "${args[@]+"${args[@]}"}"
   while getopts "n:d:p:" o; do
     case $o in n) n=$OPTARG ;; d) dir=$OPTARG ;; p) parts=$OPTARG ;; *) die "bad flag" ;; esac
   done
@@ -93,6 +187,13 @@ start() {
   installed || die "Kafka jars not installed: scripts/kafka-cluster.sh install"
   dir=${dir:-$(mktemp -d /tmp/emostream-kafka.XXXXXX)}
   mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local tls="" scram=() u
+  if $secure; then
+    secure_files "$dir"
+    tls=$dir/tls
+    for u in $SCRAM_USERS; do scram+=(--add-scram "SCRAM-SHA-512=[name=$u,password=$(cat "$dir/secrets/$u.password")]"); done
+  fi
   local cp="$HOME_DIR/libs/*" ports=() cports=() voters="" i
   for i in $(seq "$n"); do ports+=("$(free_port)"); cports+=("$(free_port)"); done
   for i in $(seq "$n"); do voters+="${voters:+,}$i@127.0.0.1:${cports[i-1]}"; done
@@ -103,9 +204,10 @@ start() {
   for i in $(seq "$n"); do # format every node at once
     local nd="$dir/node$i"
     mkdir -p "$nd"
-    node_props "$n" "$i" "${ports[i-1]}" "${cports[i-1]}" "$voters" "$nd/data" >"$nd/server.properties"
+    (umask 077 && node_props "$n" "$i" "${ports[i-1]}" "${cports[i-1]}" "$voters" "$nd/data" "$tls" >"$nd/server.properties")
     "$JAVA" -cp "$cp" -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" \
-      kafka.tools.StorageTool format --cluster-id="$id" -c "$nd/server.properties" --ignore-formatted >"$nd/format.log" 2>&1 &
+      kafka.tools.StorageTool format --cluster-id="$id" -c "$nd/server.properties" --ignore-formatted \
+      "${scram[@]+"${scram[@]}"}" >"$nd/format.log" 2>&1 &
     fmt+=($!)
     bootstrap+="${bootstrap:+,}127.0.0.1:${ports[i-1]}"
   done
@@ -127,12 +229,26 @@ start() {
       sleep 0.2 # a poll interval
     done
   done
-  local rf=$(( n < 3 ? n : 3 )) isr=$(( n < 2 ? 1 : 2 ))
+  local rf=$(( n < 3 ? n : 3 )) isr=$(( n < 2 ? 1 : 2 )) admin=()
+  if $secure; then
+    client_files "$dir" "$bootstrap"
+    admin=(--command-config "$dir/client.properties")
+  fi
   "$JAVA" -cp "$cp" -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" "$HERE/kafka/CreateTopic.java" \
-    "$bootstrap" "$TOPIC" "$parts" "$rf" min.insync.replicas=$isr unclean.leader.election.enable=false >"$dir/topic.log" 2>&1 \
+    "${admin[@]+"${admin[@]}"}" "$bootstrap" "$TOPIC" "$parts" "$rf" min.insync.replicas=$isr \
+    unclean.leader.election.enable=false >"$dir/topic.log" 2>&1 \
     || { cat "$dir/topic.log" >&2; die "creating $TOPIC failed"; }
   echo "$bootstrap" >"$dir/bootstrap"
   echo "kafka-cluster: $n node(s) in $dir, topic $TOPIC ($parts partitions, RF $rf, min.insync.replicas $isr)" >&2
+  if $secure; then
+    cat >&2 <<MSG
+kafka-cluster: SASL_SSL, SCRAM-SHA-512; CA $dir/tls/ca.pem; users and passwords in $dir/secrets/
+  stages: --kafka-brokers $bootstrap --kafka-ca $dir/tls/ca.pem --kafka-sasl scram-sha-512 \\
+          --kafka-user emostream-ingest --kafka-password-file $dir/secrets/emostream-ingest.password
+          (bridge, processor: emostream-bridge, emostream-processor; up and tools: emostream)
+  kcat:   kcat -F $dir/kcat.conf -L        Java clients: $dir/client.properties
+MSG
+  fi
   echo "$bootstrap"
 }
 
@@ -163,5 +279,5 @@ case $cmd in
   home) installed || die "not installed: scripts/kafka-cluster.sh install"; echo "$HOME_DIR" ;;
   start) start "$@" ;;
   stop) stop "$@" ;;
-  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac
