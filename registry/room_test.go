@@ -216,7 +216,8 @@ func TestAutoMatchesEndWhenIdle(t *testing.T) {
 		return err == nil && m.LastActive != nil && m.LastActive.Equal(t0.Add(30*time.Second))
 	})
 	c.advance(idle - 29*time.Second) // quiet: idle 61 s; busy: 31 s
-	testenv.WaitFor(t, 10*time.Second, "quiet ended", func() bool { // (an Admit would be a reaction, keeping it live)
+	// (An Admit would be a reaction, keeping the match live.)
+	testenv.WaitFor(t, 10*time.Second, "quiet ended", func() bool {
 		m, ok := a.Snapshot().Lookup("quiet")
 		return ok && m.State == registry.Ended
 	})
