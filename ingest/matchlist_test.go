@@ -71,7 +71,7 @@ func (st *stack) listAll(t *testing.T, query string, limit int) []string {
 // listRegistry is a registry with 4 operator matches ("zz-final" live,
 // two scheduled, one ended) and 210 auto-admitted live ones whose ids
 // sort before the operator's, loaded.
-func listRegistry(t *testing.T) *registry.Registry {
+func listRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
 	n := testenv.StartNATS(t)
 	_, js := n.Connect()

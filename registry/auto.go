@@ -30,8 +30,9 @@ const sweepTimeout = 30 * time.Second
 var errSkip = errors.New("registry: nothing to do")
 
 // touch notes that reactions to the auto-admitted match id were admitted
-// now. The map holds only auto-admitted live matches of the copy (sweep
-// forgets the others), so it is bounded by AutoMatches.
+// now. The map holds only auto-admitted live matches of the copy (sweep,
+// which runs where touch does, forgets the others), so it is bounded by
+// AutoMatches.
 func (r *Registry) touch(id string) {
 	now := r.cfg.Now().UnixMilli()
 	v, ok := r.seen.Load(id)

@@ -174,12 +174,13 @@ func (r *Registry) Admit(id string) error {
 }
 
 // admitKnown is nil for a live match, and notes the admission of an
-// auto-admitted one (it keeps it from ending as idle).
+// auto-admitted one (it keeps it from ending as idle) where the sweep
+// writes it down.
 func (r *Registry) admitKnown(m Match) error {
 	if m.State != Live {
 		return fmt.Errorf("%w: %s is %s", ErrNotLive, m.ID, m.State)
 	}
-	if m.Auto {
+	if m.Auto && r.writable {
 		r.touch(m.ID)
 	}
 	return nil
