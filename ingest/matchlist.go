@@ -34,6 +34,10 @@ const (
 	// MaxMatchesPageBytes bounds a page's encoded matches: a page ends
 	// early (with a next_cursor) rather than pass it.
 	MaxMatchesPageBytes = 256 << 10
+	// MatchesTokenBytes is what one rate-limit token buys: a request takes
+	// one token, and one more per MatchesTokenBytes of matches its page
+	// holds, so the limit bounds a network's bytes as well as its requests.
+	MatchesTokenBytes = 32 << 10
 	// maxCursor bounds a cursor's length before it is decoded.
 	maxCursor = 256
 )
@@ -121,11 +125,9 @@ func (l *matchLister) sweep(now time.Time) {
 
 // listMatches is GET /v1/matches?state=&limit=&cursor=.
 func (s *Server) listMatches(c *fiber.Ctx) error {
-	if l := s.mlist.lim; l.enabled() {
-		cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
-		if ok, wait := l.take(cn, 1, s.cfg.Now()); !ok {
-			return listLimited(wait, cn).write(s, c)
-		}
+	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
+	if e := s.mlist.take(cn, 1, s.cfg.Now()); e != nil {
+		return e.write(s, c)
 	}
 	q, err := parseMatchesQuery(c)
 	if err != nil {
@@ -137,6 +139,9 @@ func (s *Server) listMatches(c *fiber.Ctx) error {
 		return s.fail(c, wire.CodeRegistryUnavailable, "the match registry is not loaded yet; retry later", -1)
 	}
 	entries, next := s.mlist.pagesOf(snap).views[q.view].page(q.after, q.limit)
+	if e := s.mlist.take(cn, len(entries)/MatchesTokenBytes, s.cfg.Now()); e != nil {
+		return e.write(s, c)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	body := c.Response().BodyWriter()
 	body.Write([]byte(`{"matches":[`))
@@ -149,9 +154,17 @@ func (s *Server) listMatches(c *fiber.Ctx) error {
 	return nil
 }
 
-func listLimited(wait time.Duration, cn netip.Prefix) *httpError {
+// take takes n tokens of network cn's bucket, or refuses the request.
+func (l *matchLister) take(cn netip.Prefix, n int, now time.Time) *httpError {
+	if n == 0 || !l.lim.enabled() {
+		return nil
+	}
+	ok, wait := l.lim.take(cn, n, now)
+	if ok {
+		return nil
+	}
 	e := rateLimited(wait, "")
-	e.msg = "too many match list requests from client network " + cn.String() + ": retry after " + strconv.Itoa(e.retryAfter) + " s"
+	e.msg = "too many match list requests (or bytes) from client network " + cn.String() + ": retry after " + strconv.Itoa(e.retryAfter) + " s"
 	return e
 }
 

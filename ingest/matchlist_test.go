@@ -159,7 +159,8 @@ func TestMatchList(t *testing.T) {
 }
 
 // TestMatchListEncodedOnce: a registry revision is encoded once, whatever
-// the requests; a page holds at most MaxMatchesPageBytes of matches.
+// the requests; a page holds at most MaxMatchesPageBytes of matches, and
+// takes a token of the rate limit per MatchesTokenBytes.
 func TestMatchListEncodedOnce(t *testing.T) {
 	n := testenv.StartNATS(t)
 	_, js := n.Connect()
@@ -177,8 +178,24 @@ func TestMatchListEncodedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: reg, MatchesRate: -1})
+	kafka := testenv.StartKafka(t, 1).Target()
+	st := startIngest(t, kafka, ingest.Config{Matches: reg, MatchesRate: -1})
 	testenv.WaitFor(t, 10*time.Second, "120 matches loaded", func() bool { return reg.Snapshot().Len() == 120 })
+	// A page of about 256 KiB takes 1 + 7 or 8 tokens of the rate limit,
+	// a page of one match 1: with 20, two big pages pass, the third does
+	// not (its first token is spent), and 1 to 3 small pages still pass.
+	lim := startIngest(t, kafka, ingest.Config{Matches: reg, MatchesRate: 0.001, MatchesBurst: 20})
+	for i, want := range []int{200, 200, 429} {
+		if r := lim.do(t, http.MethodGet, "/v1/matches?limit=1000", "", nil); r.status != want {
+			t.Errorf("big page %d: %d %.100s, want %d", i, r.status, r.body, want)
+		}
+	}
+	small := 0
+	for ; small < 5 && lim.do(t, http.MethodGet, "/v1/matches?limit=1", "", nil).status == 200; small++ {
+	}
+	if small < 1 || small > 3 {
+		t.Errorf("%d small pages passed after two big ones, want 1 to 3", small)
+	}
 	encodes := func() float64 { return metric(t, http.DefaultClient, st, "emostream_ingest_match_list_encodes_total") }
 	before := encodes()
 	for _, q := range []string{"", "limit=1000", "state=live", "state=ended", "limit=3", "limit=1"} {
