@@ -142,6 +142,12 @@ func (s *Server) listMatches(c *fiber.Ctx) error {
 	if e := s.mlist.take(cn, len(entries)/MatchesTokenBytes, s.cfg.Now()); e != nil {
 		return e.write(s, c)
 	}
+	writePage(c, entries, next)
+	return nil
+}
+
+// writePage answers {"matches":[entries],"next_cursor":…}.
+func writePage(c *fiber.Ctx, entries []byte, next *registry.Position) {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	body := c.Response().BodyWriter()
 	body.Write([]byte(`{"matches":[`))
@@ -151,7 +157,6 @@ func (s *Server) listMatches(c *fiber.Ctx) error {
 		body.Write([]byte(`,"next_cursor":"` + encodeCursor(*next) + `"`))
 	}
 	body.Write([]byte(`}`))
-	return nil
 }
 
 // take takes n tokens of network cn's bucket, or refuses the request.
