@@ -19,8 +19,10 @@ import (
 // room (AutoMatches) is then free again. Operator-created matches are never
 // swept.
 
-// autoCreateTimeout bounds the bucket writes of one auto-admission.
-const autoCreateTimeout = 2 * time.Second
+// autoCreateTimeout bounds the bucket writes of one auto-admission (with
+// retries while other writers create at the same time), like ingest's
+// produce timeout.
+const autoCreateTimeout = 5 * time.Second
 
 // sweepTimeout bounds one sweep's bucket writes.
 const sweepTimeout = 30 * time.Second

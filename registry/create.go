@@ -44,8 +44,11 @@ func (r *Registry) Create(ctx context.Context, m Match) (Match, error) {
 	data, _ := json.Marshal(m)
 	snap, err := r.current(ctx)
 	for err == nil {
-		if err = r.room(snap, m); err != nil {
-			return m, err
+		if refusal := r.room(snap, m); refusal != nil {
+			if snap, err = r.recheck(ctx, snap, refusal); err != nil {
+				return m, err
+			}
+			continue
 		}
 		var rev uint64
 		if rev, err = r.putAt(ctx, m.ID, data, snap.rev); err == nil {
@@ -91,6 +94,56 @@ func (r *Registry) room(snap *Snapshot, m Match) error {
 	if n := snap.Count(false, ""); !m.Auto && n >= r.cfg.MaxMatches {
 		return fmt.Errorf("%w: %d of %d; end and delete matches (match end, match rm) or raise --max-matches",
 			ErrFull, n, r.cfg.MaxMatches)
+	}
+	return nil
+}
+
+// recheck returns a copy newer than snap if snap is behind the bucket,
+// so that a refusal is never decided on a stale copy (an operator who just
+// removed a match finds its room at once); else it returns refusal.
+func (r *Registry) recheck(ctx context.Context, snap *Snapshot, refusal error) (*Snapshot, error) {
+	last, err := r.lastRevision(ctx)
+	if err != nil || snap.rev >= last {
+		return nil, refusal
+	}
+	if cur := r.caughtUp(ctx, last); cur != nil {
+		return cur, nil
+	}
+	s, err := r.load(ctx)
+	if err != nil || s.rev <= snap.rev {
+		return nil, refusal
+	}
+	return s, nil
+}
+
+// lastRevision is the bucket's last revision (its stream's last sequence).
+func (r *Registry) lastRevision(ctx context.Context) (uint64, error) {
+	st, err := r.kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("registry: reading bucket status: %w", err)
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		return bs.StreamInfo().State.LastSeq, nil
+	}
+	return 0, errors.New("registry: no bucket revision in its status")
+}
+
+// caughtUp waits (within copyWait) for the watched copy to reach revision
+// rev, and returns it; nil if there is none or it did not.
+func (r *Registry) caughtUp(ctx context.Context, rev uint64) *Snapshot {
+	t := time.NewTimer(copyWait)
+	defer t.Stop()
+	for cur := r.snap.Load(); cur != nil; cur = r.snap.Load() {
+		if cur.rev >= rev {
+			return cur
+		}
+		select {
+		case <-cur.next:
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ func TestRestartWithFullRegistry(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s, want %d with %q", c.method, c.path, c.body, status, body, c.status, c.has)
 		}
 	}
+	testenv.WaitFor(t, 10e9, "the removal in the copy", func() bool { _, ok := st.Matches.Snapshot().Lookup("auto1"); return !ok })
 	if status, code, _ := postStatus(t, st.HTTPURL(), []map[string]string{{"user_id": "u", "match_id": "auto9", "emoji_type": "🔥"}}); status != http.StatusAccepted {
 		t.Errorf("an auto match into the room a removed one left: %d %s", status, code)
 	}
