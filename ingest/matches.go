@@ -106,8 +106,8 @@ func (s *Server) adminRoutes(app *fiber.App) {
 	admin.Post("/matches/:id/end", s.adminMatch(Registry.End))
 }
 
-// publicMatch is what an admin creates a match with.
-type publicMatch struct {
+// createRequest is the body of POST /v1/admin/matches.
+type createRequest struct {
 	ID           string         `json:"id"`
 	State        registry.State `json:"state"`
 	Title        string         `json:"title,omitempty"`
@@ -145,7 +145,7 @@ func (s *Server) adminList(c *fiber.Ctx) error {
 // adminCreate is POST /v1/admin/matches with {"id","title","home","away",
 // "planned_start","state"}; state may be scheduled (the default) or live.
 func (s *Server) adminCreate(c *fiber.Ctx) error {
-	var in publicMatch
+	var in createRequest
 	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
