@@ -178,7 +178,7 @@ type Config struct {
 	// Static is served at "/". Nil means web.Static().
 	Static fs.FS
 	// Matches is the match registry: reactions are taken only for matches
-	// it admits, GET /v1/matches lists its live and scheduled matches, and
+	// it admits, GET /v1/matches lists its matches (matchlist.go), and
 	// the admin API (with AdminToken) changes it. Nil admits every match
 	// and serves neither: for benchmarks of ingest alone.
 	Matches Registry
@@ -190,6 +190,11 @@ type Config struct {
 	TimelineRate float64
 	// TimelineBurst is their burst. Zero means DefaultTimelineBurst.
 	TimelineBurst int
+	// MatchesRate is the GET /v1/matches requests/s allowed per client
+	// network. Zero means DefaultMatchesRate; negative turns the limit off.
+	MatchesRate float64
+	// MatchesBurst is their burst. Zero means DefaultMatchesBurst.
+	MatchesBurst int
 	// Ready, when set, is one more readiness check of /readyz (503
 	// stage_failing with its error while it fails): "emostream up" passes
 	// the bridge's and processor's, so a stage that cannot publish fails
@@ -252,6 +257,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.TimelineBurst = cmp.Or(c.TimelineBurst, DefaultTimelineBurst)
 	c.AdminGuessRate = cmp.Or(c.AdminGuessRate, DefaultAdminGuessRate)
 	c.AdminGuessBurst = cmp.Or(c.AdminGuessBurst, DefaultAdminGuessBurst)
+	c.MatchesRate = cmp.Or(c.MatchesRate, DefaultMatchesRate)
+	c.MatchesBurst = cmp.Or(c.MatchesBurst, DefaultMatchesBurst)
 	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
 	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
 	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)
@@ -290,7 +297,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative flush interval", ErrConfig)
 	case !wire.ValidWindow(c.Window):
 		return fmt.Errorf("%w: window %v: want whole milliseconds from 100ms to 1h", ErrConfig, c.Window)
-	case c.UserBurst < 0 || c.IPBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
+	case c.UserBurst < 0 || c.IPBurst < 0 || c.MatchesBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
 		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
 	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
 		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)

@@ -18,9 +18,6 @@ import (
 // guessing it over HTTP is hopeless.
 const MinAdminToken = 16
 
-// publicMatches caps GET /v1/matches.
-const publicMatches = 200
-
 // adminTimeout bounds one admin request's registry call.
 const adminTimeout = 5 * time.Second
 
@@ -29,8 +26,9 @@ type Registry interface {
 	// Admit is nil for a live match, else an error wrapping
 	// registry.ErrUnknownMatch, registry.ErrNotLive or another reason.
 	Admit(id string) error
-	// Matches lists the loaded matches in a state (all when empty).
-	Matches(s registry.State, limit int) []registry.Match
+	// Snapshot is the loaded copy of the registry (nil until loaded), from
+	// which GET /v1/matches answers.
+	Snapshot() *registry.Snapshot
 	Create(ctx context.Context, m registry.Match) (registry.Match, error)
 	Get(ctx context.Context, id string) (registry.Match, error)
 	List(ctx context.Context) ([]registry.Match, error)
@@ -78,13 +76,18 @@ func matchError(err error, index int) *httpError {
 		retryAfter: 1, msg: "the match registry is unavailable; nothing of this request was stored, retry later"}
 }
 
-// matchRoutes adds GET /v1/matches to the public API.
-func (s *Server) matchRoutes(app *fiber.App) {
+// matchRoutes adds GET /v1/matches (matchlist.go) to the public API.
+func (s *Server) matchRoutes(app *fiber.App) error {
 	if s.cfg.Matches == nil {
-		return
+		return nil
 	}
-	app.Get("/v1/matches", s.publicMatches)
+	var err error
+	if s.mlist, err = newMatchLister(&s.cfg, s.cfg.Registerer); err != nil {
+		return err
+	}
+	app.Get("/v1/matches", s.listMatches)
 	app.All("/v1/matches", s.methodNotAllowed("GET, HEAD"))
+	return nil
 }
 
 // adminRoutes adds, with an admin token, the admin API to the ops listener.
@@ -101,27 +104,14 @@ func (s *Server) adminRoutes(app *fiber.App) {
 	admin.Post("/matches/:id/end", s.adminMatch(Registry.End))
 }
 
-// publicMatch is what anyone may read of a match.
-type publicMatch struct {
+// createRequest is the body of POST /v1/admin/matches.
+type createRequest struct {
 	ID           string         `json:"id"`
 	State        registry.State `json:"state"`
 	Title        string         `json:"title,omitempty"`
 	Home         string         `json:"home,omitempty"`
 	Away         string         `json:"away,omitempty"`
 	PlannedStart *time.Time     `json:"planned_start,omitempty"`
-}
-
-// publicMatches is GET /v1/matches: the live matches, then the scheduled
-// ones, at most publicMatches.
-func (s *Server) publicMatches(c *fiber.Ctx) error {
-	out := []publicMatch{}
-	for _, st := range []registry.State{registry.Live, registry.Scheduled} {
-		for _, m := range s.cfg.Matches.Matches(st, publicMatches-len(out)) {
-			out = append(out, publicMatch{ID: m.ID, State: m.State, Title: m.Title, Home: m.Home,
-				Away: m.Away, PlannedStart: m.PlannedStart})
-		}
-	}
-	return sendJSONValue(c, fiber.StatusOK, map[string]any{"matches": out})
 }
 
 // requireAdmin lets a request through only with the admin bearer token
@@ -149,7 +139,7 @@ func (s *Server) adminList(c *fiber.Ctx) error {
 // adminCreate is POST /v1/admin/matches with {"id","title","home","away",
 // "planned_start","state"}; state may be scheduled (the default) or live.
 func (s *Server) adminCreate(c *fiber.Ctx) error {
-	var in publicMatch
+	var in createRequest
 	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {

@@ -37,6 +37,7 @@ type Server struct {
 	clientJSON []byte // GET /v1/config
 	emojis     []string
 	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
+	mlist      *matchLister           // matchlist.go: GET /v1/matches
 
 	opsLn    net.Listener       // ops.go: /metrics, health, admin API
 	ops      *fiber.App         // served on opsLn
@@ -158,7 +159,9 @@ func (s *Server) newApp() (*fiber.App, error) {
 	if err := s.timelineRoutes(app); err != nil {
 		return nil, fmt.Errorf("ingest: registering metrics: %w", err)
 	}
-	s.matchRoutes(app)
+	if err := s.matchRoutes(app); err != nil {
+		return nil, fmt.Errorf("ingest: registering metrics: %w", err)
+	}
 	s.sessionRoutes(app)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
@@ -217,6 +220,7 @@ func (s *Server) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 			s.lim.sweep(s.cfg.Now())
+			s.mlist.sweep(s.cfg.Now())
 			if s.sess != nil {
 				s.sess.lim.sweep(s.cfg.Now())
 			}

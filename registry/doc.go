@@ -5,4 +5,10 @@
 // "emostream match" or ingest's admin API; ingest reads it through a watch
 // (Registry.Run), never once per request, and admits reactions only to live
 // matches (Registry.Admit).
+//
+// Operator-created and auto-admitted matches have bounds of their own
+// (Config.MaxMatches, Config.AutoMatches), exact with any number of writing
+// processes (create.go); auto-admitted matches end when idle and are
+// removed after a retention (auto.go). Each revision of the watched copy is
+// an immutable Snapshot (snapshot.go), which GET /v1/matches encodes once.
 package registry

@@ -34,7 +34,7 @@ var (
 	ErrExists       = errors.New("registry: match already exists")
 	ErrTransition   = errors.New("registry: invalid state change")
 	ErrInvalid      = errors.New("registry: invalid match")
-	ErrFull         = errors.New("registry: too many matches")
+	ErrFull         = errors.New("registry: registry full")
 	ErrNotReady     = errors.New("registry: not loaded yet")
 )
 
@@ -50,8 +50,24 @@ type Match struct {
 	StartedAt    *time.Time `json:"started_at,omitempty"`
 	EndedAt      *time.Time `json:"ended_at,omitempty"`
 	// Auto marks a match admitted by the development mode AutoMatches, not
-	// declared by an operator.
+	// declared by an operator: it counts against AutoMatches, not
+	// MaxMatches, ends after AutoMatchIdle without reactions and is removed
+	// AutoMatchRetention after it ended.
 	Auto bool `json:"auto,omitempty"`
+	// LastActive, of an auto-admitted match, is when an ingest last
+	// admitted reactions to it, written at most every AutoMatchIdle/4.
+	LastActive *time.Time `json:"last_active,omitempty"`
+}
+
+// active is the last sign of life of m: created, started or admitted.
+func (m Match) active() time.Time {
+	t := m.CreatedAt
+	for _, u := range []*time.Time{m.StartedAt, m.LastActive} {
+		if u != nil && u.After(t) {
+			t = *u
+		}
+	}
+	return t
 }
 
 // Validate checks the match's ID, state and metadata.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +19,18 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultMaxMatches bounds the bucket: Create refuses past it.
+	// DefaultMaxMatches bounds the operator's matches: Create refuses
+	// past it.
 	DefaultMaxMatches = 10_000
+	// DefaultAutoMatchIdle is how long an auto-admitted match takes no
+	// reactions before it is ended.
+	DefaultAutoMatchIdle = 10 * time.Minute
+	// DefaultAutoMatchRetention is how long an ended auto-admitted match
+	// stays before it is removed.
+	DefaultAutoMatchRetention = time.Hour
+	// DefaultSweepInterval is how often Run looks for idle and expired
+	// auto-admitted matches (at most a quarter of the idle time).
+	DefaultSweepInterval = 10 * time.Second
 	// MaxValueSize is the bucket's largest value: a Match within the
 	// metadata limits is well under it.
 	MaxValueSize = 4 << 10
@@ -31,13 +40,27 @@ const (
 type Config struct {
 	// Replicas of the bucket on a NATS cluster. Zero means 1.
 	Replicas int
-	// MaxMatches is the most matches the bucket holds, in any state;
-	// Create refuses more with ErrFull. Zero means DefaultMaxMatches.
+	// MaxMatches is the most operator-created matches the bucket holds, in
+	// any state; Create refuses more with ErrFull. Auto-admitted matches
+	// have their own bound, AutoMatches, and never take this room. Zero
+	// means DefaultMaxMatches.
 	MaxMatches int
-	// AutoMatches, for development only, makes Admit create (as live) the
-	// first AutoMatches unknown matches it is asked about, in this
-	// process. Zero means none: unknown matches are refused.
+	// AutoMatches, for development only, makes Admit create (live, marked
+	// Auto) the unknown matches it is asked about while the bucket holds
+	// fewer than AutoMatches auto-admitted matches (in any state, written
+	// by any process). Zero means none: unknown matches are refused. At
+	// most MaxMatches.
 	AutoMatches int
+	// AutoMatchIdle ends an auto-admitted match that took no reactions
+	// for this long. Zero means DefaultAutoMatchIdle.
+	AutoMatchIdle time.Duration
+	// AutoMatchRetention removes an ended auto-admitted match this long
+	// after it ended. Zero means DefaultAutoMatchRetention.
+	AutoMatchRetention time.Duration
+	// SweepInterval is how often Run, in a registry opened with Open,
+	// ends idle and removes expired auto-admitted matches. Zero means
+	// DefaultSweepInterval or a quarter of AutoMatchIdle, if shorter.
+	SweepInterval time.Duration
 	// Registerer receives the registry's metrics. Nil means a private
 	// registry.
 	Registerer prometheus.Registerer
@@ -47,17 +70,18 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Registry reads and writes the match bucket. Admit and Matches answer from
-// a copy that Run keeps current.
+// Registry reads and writes the match bucket. Admit and Snapshot answer
+// from a copy that Run keeps current.
 type Registry struct {
-	cfg Config
-	js  jetstream.JetStream
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	cfg      Config
+	js       jetstream.JetStream
+	kv       jetstream.KeyValue
+	log      *slog.Logger
+	writable bool // opened with Open: Run sweeps auto-admitted matches
 
-	snap  atomic.Pointer[map[string]Match] // nil until Run loaded the bucket
-	autoM sync.Mutex
-	autoN int // matches this process created through AutoMatches
+	snap  atomic.Pointer[Snapshot] // nil until Run loaded the bucket
+	autoM sync.Mutex               // one auto-admission at a time in this process
+	seen  sync.Map                 // auto match id → *atomic.Int64, Unix ms of its last admission here
 	met   *metrics
 }
 
@@ -72,7 +96,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, e
 	if err != nil {
 		return nil, fmt.Errorf("registry: opening bucket %s: %w", wire.MatchesBucket, err)
 	}
-	return newRegistry(cfg, js, kv)
+	r, err := newRegistry(cfg, js, kv)
+	if r != nil {
+		r.writable = true
+	}
+	return r, err
 }
 
 // Bind returns the registry of the existing bucket without creating or
@@ -100,8 +128,16 @@ var ErrNoBucket = errors.New("registry: bucket " + wire.MatchesBucket +
 func (cfg Config) withDefaults() (Config, error) {
 	cfg.Replicas = cmp.Or(cfg.Replicas, 1)
 	cfg.MaxMatches = cmp.Or(cfg.MaxMatches, DefaultMaxMatches)
-	if cfg.MaxMatches < 0 || cfg.AutoMatches < 0 || cfg.Replicas < 0 {
+	cfg.AutoMatchIdle = cmp.Or(cfg.AutoMatchIdle, DefaultAutoMatchIdle)
+	cfg.AutoMatchRetention = cmp.Or(cfg.AutoMatchRetention, DefaultAutoMatchRetention)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, min(DefaultSweepInterval, cfg.AutoMatchIdle/4))
+	switch {
+	case cfg.MaxMatches < 0 || cfg.AutoMatches < 0 || cfg.Replicas < 0:
 		return cfg, fmt.Errorf("%w: negative max matches, auto matches or replicas", ErrInvalid)
+	case cfg.AutoMatches > cfg.MaxMatches:
+		return cfg, fmt.Errorf("%w: auto matches %d: at most max matches (%d)", ErrInvalid, cfg.AutoMatches, cfg.MaxMatches)
+	case cfg.AutoMatchIdle < 0 || cfg.AutoMatchRetention < 0 || cfg.SweepInterval <= 0:
+		return cfg, fmt.Errorf("%w: auto match idle time, retention and sweep interval must be positive", ErrInvalid)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -125,57 +161,20 @@ func newRegistry(cfg Config, js jetstream.JetStream, kv jetstream.KeyValue) (*Re
 }
 
 // bucketConfig bounds the bucket: one value per match, each at most
-// MaxValueSize, at most MaxMatches of them (with room for delete markers).
+// MaxValueSize, at most MaxMatches operator-created and as many
+// auto-admitted ones (AutoMatches is at most MaxMatches), with as much
+// again for delete markers. It does not depend on AutoMatches, so that
+// an admin opening the bucket without it does not shrink it.
 func bucketConfig(cfg Config) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:       wire.MatchesBucket,
 		Description:  "EmoStream match registry: key = match id, value = state and metadata",
 		MaxValueSize: MaxValueSize,
 		History:      1,
-		MaxBytes:     int64(2*cfg.MaxMatches) * MaxValueSize,
+		MaxBytes:     int64(4*cfg.MaxMatches) * MaxValueSize,
 		Storage:      jetstream.FileStorage,
 		Replicas:     cfg.Replicas,
 	}
-}
-
-// Create stores a new match. Its state must be scheduled or live; zero
-// means scheduled.
-func (r *Registry) Create(ctx context.Context, m Match) (Match, error) {
-	m.State = cmp.Or(m.State, Scheduled)
-	m.CreatedAt = r.cfg.Now().UTC()
-	if m.State == Live {
-		m.StartedAt = &m.CreatedAt
-	}
-	if err := m.Validate(); err != nil {
-		return m, err
-	}
-	if m.State == Ended {
-		return m, fmt.Errorf("%w: a new match cannot be ended", ErrInvalid)
-	}
-	if err := r.checkRoom(ctx); err != nil {
-		return m, err
-	}
-	data, _ := json.Marshal(m)
-	if _, err := r.kv.Create(ctx, m.ID, data); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return m, fmt.Errorf("%w: %s", ErrExists, m.ID)
-		}
-		return m, fmt.Errorf("registry: creating %s: %w", m.ID, err)
-	}
-	r.log.Info("match created", "match", m.ID, "state", m.State, "auto", m.Auto)
-	return m, nil
-}
-
-// checkRoom refuses a new match when the bucket holds MaxMatches.
-func (r *Registry) checkRoom(ctx context.Context) error {
-	st, err := r.kv.Status(ctx)
-	if err != nil {
-		return fmt.Errorf("registry: reading bucket status: %w", err)
-	}
-	if st.Values() >= uint64(r.cfg.MaxMatches) {
-		return fmt.Errorf("%w: the registry holds %d, its limit (remove ended matches with match rm)", ErrFull, st.Values())
-	}
-	return nil
 }
 
 // Get returns one match, or ErrUnknownMatch.
@@ -202,27 +201,35 @@ func (r *Registry) get(ctx context.Context, id string) (Match, uint64, error) {
 	return m, e.Revision(), nil
 }
 
-// Start makes a scheduled match live.
-func (r *Registry) Start(ctx context.Context, id string) (Match, error) { return r.move(ctx, id, Live) }
+// Start makes a scheduled match live. It needs no room: a full registry
+// starts its matches.
+func (r *Registry) Start(ctx context.Context, id string) (Match, error) {
+	return r.update(ctx, id, func(m Match) (Match, error) { return m.to(Live, r.cfg.Now()) })
+}
 
 // End ends a scheduled or live match.
-func (r *Registry) End(ctx context.Context, id string) (Match, error) { return r.move(ctx, id, Ended) }
+func (r *Registry) End(ctx context.Context, id string) (Match, error) {
+	return r.update(ctx, id, func(m Match) (Match, error) { return m.to(Ended, r.cfg.Now()) })
+}
 
-// move changes a match's state with a compare-and-set on its revision,
+// update changes a match with change, a compare-and-set on its revision,
 // retrying when another writer got there in between.
-func (r *Registry) move(ctx context.Context, id string, next State) (Match, error) {
+func (r *Registry) update(ctx context.Context, id string, change func(Match) (Match, error)) (Match, error) {
 	for attempt := 0; ; attempt++ {
-		m, rev, err := r.get(ctx, id)
+		old, rev, err := r.get(ctx, id)
 		if err != nil {
-			return m, err
+			return old, err
 		}
-		if m, err = m.to(next, r.cfg.Now()); err != nil {
+		m, err := change(old)
+		if err != nil {
 			return m, err
 		}
 		data, _ := json.Marshal(m)
 		_, err = r.kv.Update(ctx, id, data, rev)
+		if err == nil && m.State != old.State {
+			r.log.Info("match state", "match", id, "state", m.State)
+		}
 		if err == nil {
-			r.log.Info("match state", "match", id, "state", next)
 			return m, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt >= 5 {
@@ -244,51 +251,12 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// List reads every match from the bucket, sorted by Less.
+// List reads every match from the bucket, in listing order
+// (Position.Compare).
 func (r *Registry) List(ctx context.Context) ([]Match, error) {
-	w, err := r.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	s, err := r.load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry: listing: %w", err)
 	}
-	defer w.Stop()
-	var out []Match
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil {
-				sortMatches(out)
-				return out, nil
-			}
-			var m Match
-			if json.Unmarshal(e.Value(), &m) == nil {
-				out = append(out, m)
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("registry: listing: %w", ctx.Err())
-		}
-	}
-}
-
-// sortMatches orders live matches first, then scheduled, then ended; within
-// a state by planned start, then ID.
-func sortMatches(ms []Match) {
-	rank := map[State]int{Live: 0, Scheduled: 1, Ended: 2}
-	sort.Slice(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if rank[a.State] != rank[b.State] {
-			return rank[a.State] < rank[b.State]
-		}
-		at, bt := planned(a), planned(b)
-		if !at.Equal(bt) {
-			return at.Before(bt)
-		}
-		return a.ID < b.ID
-	})
-}
-
-func planned(m Match) time.Time {
-	if m.PlannedStart != nil {
-		return *m.PlannedStart
-	}
-	return time.Time{}
+	return s.Sorted(), nil
 }

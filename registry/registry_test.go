@@ -52,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := r.Start(ctx, "final"); !errors.Is(err, registry.ErrTransition) {
 		t.Fatalf("starting a live match: %v", err)
 	}
-	if got := r.Matches(registry.Live, 0); len(got) != 1 || got[0].Title != "The final" || got[0].StartedAt == nil {
+	if got := r.Snapshot().Sorted(); len(got) != 1 || got[0].Title != "The final" || got[0].StartedAt == nil {
 		t.Fatalf("live matches: %+v", got)
 	}
 	if _, err := r.End(ctx, "final"); err != nil {

@@ -6,24 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/wire"
 )
 
 // panicWatch is the component of emostream_panics_total for the handling of
 // one update of the registry's bucket.
 const panicWatch = "registry_watch"
 
-// autoCreateTimeout bounds the one bucket write of an auto-admitted match.
-const autoCreateTimeout = 2 * time.Second
-
 // Run keeps the registry's copy of the bucket current until ctx ends. Admit
 // refuses with ErrNotReady until it has loaded the bucket once; after that,
-// while the hub is unreachable, it answers from the last copy.
+// while the hub is unreachable, it answers from the last copy. A registry
+// opened with Open also ends idle and removes expired auto-admitted
+// matches (sweep).
 func (r *Registry) Run(ctx context.Context) error {
+	if r.writable {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); r.sweepLoop(ctx) }()
+	}
 	for {
 		err := r.watch(ctx)
 		if ctx.Err() != nil {
@@ -47,9 +53,13 @@ func (r *Registry) Run(ctx context.Context) error {
 // client would notice only after several missed heartbeats.
 var errReconnected = errors.New("registry: reconnected")
 
+// maxBatch bounds the updates applied to one new copy.
+const maxBatch = 1000
+
 // watch applies the bucket's updates to the copy until ctx ends or the
 // watch fails. It starts from every current value, so a restarted watch
-// replaces the copy whole once its initial values are in.
+// replaces the copy whole once its initial values are in; after that, each
+// burst of updates makes one new copy.
 func (r *Registry) watch(ctx context.Context) error {
 	nc := r.js.Conn()
 	reconnects := nc.Stats().Reconnects
@@ -60,8 +70,7 @@ func (r *Registry) watch(ctx context.Context) error {
 	defer w.Stop()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	next := map[string]Match{}
-	initial := true
+	initial, ms, rev := true, map[string]Match{}, uint64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,26 +80,55 @@ func (r *Registry) watch(ctx context.Context) error {
 				return errReconnected
 			}
 		case e, ok := <-w.Updates():
-			if !ok {
+			switch {
+			case !ok:
 				return errors.New("watch closed")
-			}
-			if e == nil { // every current value delivered
+			case e == nil: // every current value delivered
 				initial = false
-				r.publish(next)
-				continue
-			}
-			if !initial {
-				next = maps.Clone(*r.snap.Load())
-			}
-			recovery.Do(r.log, panicWatch, func() { r.apply(next, e) }) // a panic drops only that update
-			if !initial {
-				r.publish(next)
+				r.publish(newSnapshot(rev, ms))
+			case initial:
+				r.applySafe(ms, e)
+				rev = max(rev, e.Revision())
+			default:
+				r.applyBurst(e, w.Updates())
 			}
 		}
 	}
 }
 
+// applyBurst makes one new copy of the current one with e and the updates
+// already waiting (at most maxBatch). Updates the copy holds already (a
+// create adopted) are skipped.
+func (r *Registry) applyBurst(e jetstream.KeyValueEntry, more <-chan jetstream.KeyValueEntry) {
+	cur := r.snap.Load()
+	ms, rev := maps.Clone(cur.matches), cur.rev
+	for n := 0; e != nil && n < maxBatch; n++ {
+		if e.Revision() > rev {
+			r.applySafe(ms, e)
+			rev = e.Revision()
+		}
+		select {
+		case e = <-more: // nil, on a closed channel: the caller sees it closed next
+		default:
+			e = nil
+		}
+	}
+	if rev > cur.rev {
+		r.publish(newSnapshot(rev, ms))
+	}
+}
+
+// applySafe is apply, a panic of which drops only that update.
+func (r *Registry) applySafe(into map[string]Match, e jetstream.KeyValueEntry) {
+	recovery.Do(r.log, panicWatch, func() { r.apply(into, e) })
+}
+
+// apply applies one update to a copy's matches. Keys that are no match id
+// (guardKey) are skipped.
 func (r *Registry) apply(into map[string]Match, e jetstream.KeyValueEntry) {
+	if !wire.ValidMatchID(e.Key()) {
+		return
+	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(into, e.Key())
 		return
@@ -104,13 +142,15 @@ func (r *Registry) apply(into map[string]Match, e jetstream.KeyValueEntry) {
 	into[m.ID] = m
 }
 
-// publish makes m the copy Admit and Matches read. m is not changed after.
-func (r *Registry) publish(m map[string]Match) {
-	first := r.snap.Load() == nil
-	r.snap.Store(&m)
-	if first {
-		r.log.Info("match registry loaded", "matches", len(m))
+// publish makes s the copy Admit and Snapshot read, and tells those
+// waiting for a newer copy.
+func (r *Registry) publish(s *Snapshot) {
+	old := r.snap.Swap(s)
+	if old == nil {
+		r.log.Info("match registry loaded", "matches", s.Len())
+		return
 	}
+	close(old.next)
 }
 
 // Ready reports whether the registry has been loaded.
@@ -121,94 +161,66 @@ func (r *Registry) Ready() error {
 	return nil
 }
 
+// Snapshot is the current copy of the registry, nil until Run loaded it.
+func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
+
 // Admit says whether reactions to match id are taken: nil for a live match,
 // else an error wrapping ErrUnknownMatch, ErrNotLive or ErrNotReady. In
-// AutoMatches mode an unknown match is created, live, while this process
-// has created fewer than AutoMatches.
+// AutoMatches mode an unknown match is created, live, while the registry
+// holds fewer than AutoMatches auto-admitted matches.
 func (r *Registry) Admit(id string) error {
 	snap := r.snap.Load()
 	if snap == nil {
 		return ErrNotReady
 	}
-	m, ok := (*snap)[id]
+	m, ok := snap.Lookup(id)
 	switch {
-	case ok && m.State == Live:
-		return nil
 	case ok:
-		return fmt.Errorf("%w: %s is %s", ErrNotLive, id, m.State)
+		return r.admitKnown(m)
 	case r.cfg.AutoMatches > 0:
-		return r.autoAdmit(id)
+		return r.autoAdmit(id, snap)
 	}
 	return fmt.Errorf("%w: %s", ErrUnknownMatch, id)
 }
 
-// autoAdmit creates match id, live, if this process still may.
-func (r *Registry) autoAdmit(id string) error {
-	r.autoM.Lock()
-	defer r.autoM.Unlock()
-	if m, ok := (*r.snap.Load())[id]; ok { // created meanwhile
-		if m.State == Live {
-			return nil
-		}
-		return fmt.Errorf("%w: %s is %s", ErrNotLive, id, m.State)
-	}
-	if r.autoN >= r.cfg.AutoMatches {
-		return fmt.Errorf("%w: %s (the %d auto-admitted matches are used up)", ErrUnknownMatch, id, r.cfg.AutoMatches)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), autoCreateTimeout)
-	defer cancel()
-	m, err := r.Create(ctx, Match{ID: id, State: Live, Auto: true})
-	if err != nil && !errors.Is(err, ErrExists) {
-		return err
-	}
-	if err != nil { // another instance created it: take what the bucket says
-		if m, err = r.Get(ctx, id); err != nil {
-			return err
-		}
-	} else {
-		r.autoN++
-		r.met.auto.Inc()
-	}
-	next := maps.Clone(*r.snap.Load())
-	next[id] = m
-	r.snap.Store(&next)
+// admitKnown is nil for a live match, and notes the admission of an
+// auto-admitted one (it keeps it from ending as idle) where the sweep
+// writes it down.
+func (r *Registry) admitKnown(m Match) error {
 	if m.State != Live {
-		return fmt.Errorf("%w: %s is %s", ErrNotLive, id, m.State)
+		return fmt.Errorf("%w: %s is %s", ErrNotLive, m.ID, m.State)
+	}
+	if m.Auto && r.writable {
+		r.touch(m.ID)
 	}
 	return nil
 }
 
-// Matches returns the loaded matches in state s (every state when s is
-// empty), sorted live first, at most limit of them (all when limit <= 0).
-func (r *Registry) Matches(s State, limit int) []Match {
-	snap := r.snap.Load()
-	if snap == nil {
-		return nil
+// autoAdmit creates match id, live, if the registry has room for another
+// auto-admitted match.
+func (r *Registry) autoAdmit(id string, snap *Snapshot) error {
+	if n := snap.Count(true, ""); n >= r.cfg.AutoMatches { // full: refused without a write
+		return fmt.Errorf("%w: %s (the registry holds %d of %d auto-admitted matches)", ErrUnknownMatch, id, n, r.cfg.AutoMatches)
 	}
-	var out []Match
-	for _, m := range *snap {
-		if s == "" || m.State == s {
-			out = append(out, m)
+	r.autoM.Lock()
+	defer r.autoM.Unlock()
+	if m, ok := r.snap.Load().Lookup(id); ok { // created meanwhile
+		return r.admitKnown(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), autoCreateTimeout)
+	defer cancel()
+	m, err := r.Create(ctx, Match{ID: id, State: Live, Auto: true})
+	switch {
+	case errors.Is(err, ErrExists): // created by another process: take what the bucket says
+		if m, err = r.Get(ctx, id); err != nil {
+			return err
 		}
+	case errors.Is(err, ErrFull):
+		return fmt.Errorf("%w: %s (%s)", ErrUnknownMatch, id, strings.TrimPrefix(err.Error(), "registry: "))
+	case err != nil:
+		return err
+	default:
+		r.met.auto.Inc()
 	}
-	sortMatches(out)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out
-}
-
-// count is the number of loaded matches in state s.
-func (r *Registry) count(s State) int {
-	snap := r.snap.Load()
-	if snap == nil {
-		return 0
-	}
-	n := 0
-	for _, m := range *snap {
-		if m.State == s {
-			n++
-		}
-	}
-	return n
+	return r.admitKnown(m)
 }

@@ -32,6 +32,7 @@ const (
 	CodeStageFailing        = "stage_failing"
 	CodeTooManyConnections  = "too_many_connections"
 	CodeBadTimelineQuery    = "bad_timeline_query"
+	CodeBadMatchesQuery     = "bad_matches_query"
 )
 
 // ClientError is one row of the table of errors a client sees.
@@ -55,6 +56,7 @@ var ClientErrors = []ClientError{
 	{CodeTooManyEvents, http.StatusBadRequest, "more than MaxBatch events, or none"},
 	{CodeBadEncoding, http.StatusBadRequest, "a gzip body that does not inflate (corrupt or truncated)"},
 	{CodeBadTimelineQuery, http.StatusBadRequest, "a timeline query's from, to, step, by or format is malformed, to is before from, or the range has too many steps"},
+	{CodeBadMatchesQuery, http.StatusBadRequest, "a match list's state, limit or cursor is malformed or out of range"},
 	{CodeBurstExceeded, http.StatusBadRequest, "more events of one user (or client IP prefix) than its burst: never passes"},
 	{CodeUnauthorized, http.StatusUnauthorized, "a missing or wrong bearer token"},
 	{CodeForbidden, http.StatusForbidden, "a valid token for another user_id, or a browser origin not allowed"},

@@ -62,9 +62,10 @@ func (l *lateRegistry) Admit(id string) error {
 	return r.Admit(id)
 }
 
-func (l *lateRegistry) Matches(s registry.State, limit int) []registry.Match {
+// Snapshot is nil until the registry is opened and loaded.
+func (l *lateRegistry) Snapshot() *registry.Snapshot {
 	if r, _ := l.get(); r != nil {
-		return r.Matches(s, limit)
+		return r.Snapshot()
 	}
 	return nil
 }

@@ -91,8 +91,10 @@ func runMatch(ctx context.Context, env *environment, args []string) error {
 	rf.admin = true
 	var id, title, home, away, planned string
 	var live, asJSON bool
+	maxMatches := registry.DefaultMaxMatches
 	switch sub {
 	case "create":
+		addMaxMatches(fs, &maxMatches)
 		fs.StringVar(&title, "title", "", "title shown to viewers")
 		fs.StringVar(&home, "home", "", "home team")
 		fs.StringVar(&away, "away", "", "away team")
@@ -124,7 +126,10 @@ func runMatch(ctx context.Context, env *environment, args []string) error {
 	if live {
 		m.State = registry.Live
 	}
-	r, closeReg, err := rf.open(ctx, registry.Config{})
+	if maxMatches < 1 {
+		return fmt.Errorf("--max-matches %d: want a positive value", maxMatches)
+	}
+	r, closeReg, err := rf.open(ctx, registry.Config{MaxMatches: maxMatches})
 	if err != nil {
 		return err
 	}
@@ -181,23 +186,36 @@ func printMatches(env *environment, ms []registry.Match, asJSON bool) error {
 // admissionFlags are the registry flags that "emostream ingest" and
 // "emostream up" share.
 type admissionFlags struct {
-	auto      int
-	tokenFile string
+	fs         *flag.FlagSet
+	max, auto  int
+	idle, keep time.Duration
+	tokenFile  string
 }
 
 func addAdmissionFlags(fs *flag.FlagSet) *admissionFlags {
-	f := &admissionFlags{}
-	fs.IntVar(&f.auto, "auto-matches", 0, "development only: admit (and register, live) the first N unknown matches instead of refusing them")
+	f := &admissionFlags{fs: fs}
+	addMaxMatches(fs, &f.max)
+	fs.IntVar(&f.auto, "auto-matches", 0, "development only: admit (and register, live, marked auto) unknown matches while the registry holds fewer than N auto-admitted ones, a bound of their own (at most --max-matches)")
+	fs.DurationVar(&f.idle, "auto-match-idle", registry.DefaultAutoMatchIdle, "an auto-admitted match that took no reactions this long is ended")
+	fs.DurationVar(&f.keep, "auto-match-retention", registry.DefaultAutoMatchRetention, "an ended auto-admitted match is removed this long after it ended, freeing its room")
 	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file with the admin API's bearer token (else EMOSTREAM_ADMIN_TOKEN; neither: admin API off)")
 	return f
 }
 
-// apply checks the flags and sets the admin token.
+func addMaxMatches(fs *flag.FlagSet, max *int) {
+	fs.IntVar(max, "max-matches", registry.DefaultMaxMatches, "most operator-created matches in the registry, in any state; a create past it is refused (\"registry full\"); start, end and rm always work")
+}
+
+// apply checks the flags and sets the registry's bounds and the admin
+// token.
 func (f *admissionFlags) apply(env *environment, cfg *registry.Config, token *string) error {
-	if f.auto < 0 {
-		return fmt.Errorf("--auto-matches %d: want 0 or more", f.auto)
+	if err := checkPositive(f.fs, "max-matches", "auto-match-idle", "auto-match-retention"); err != nil {
+		return err
 	}
-	cfg.AutoMatches = f.auto
+	if f.auto < 0 || f.auto > f.max {
+		return fmt.Errorf("--auto-matches %d: want 0 to --max-matches (%d)", f.auto, f.max)
+	}
+	cfg.MaxMatches, cfg.AutoMatches, cfg.AutoMatchIdle, cfg.AutoMatchRetention = f.max, f.auto, f.idle, f.keep
 	// The admin API's bearer token: never a flag of its own (flags show in ps).
 	tok, err := readSecret(env, f.tokenFile, "EMOSTREAM_ADMIN_TOKEN", "--admin-token-file")
 	*token = string(tok)

@@ -109,6 +109,11 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--ack", "maybe"}, `--ack "maybe"`},
 		{[]string{"--flush-interval", "-1s"}, "--flush-interval -1s"},
 		{[]string{"--user-burst", "0"}, "--user-burst 0"},
+		{[]string{"--max-matches", "0"}, "--max-matches 0: want a positive value"},
+		{[]string{"--auto-matches", "20000"}, "--auto-matches 20000: want 0 to --max-matches (10000)"},
+		{[]string{"--auto-matches", "-1"}, "--auto-matches -1"},
+		{[]string{"--auto-match-idle", "0s"}, "--auto-match-idle 0s: want a positive value"},
+		{[]string{"--auto-match-retention", "-1h"}, "--auto-match-retention -1h0m0s"},
 	}
 	for _, cmd := range []string{"up", "ingest"} {
 		for _, tt := range tests {

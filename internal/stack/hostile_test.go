@@ -91,7 +91,7 @@ func TestHostileMatchFlood(t *testing.T) {
 	if len(subjects) != 1 || subjects[wire.SwarmSubject("legit")] == 0 {
 		t.Errorf("swarm subjects after the flood: %v, want only legit's", subjects)
 	}
-	ms := st.Matches.Matches("", 0)
+	ms := st.Matches.Snapshot().Sorted()
 	autoMade := 0
 	for _, m := range ms {
 		if m.Auto {

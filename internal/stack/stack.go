@@ -263,8 +263,14 @@ func (st *Stack) openRegistry(ctx context.Context) error {
 	if st.cfg.DemoMatch == "" {
 		return nil
 	}
+	// An existing demo match is found before the bound is checked: a full
+	// registry restarts. A missing one in a full registry is not worth
+	// refusing to start over.
 	_, err = st.Matches.Create(ctx, registry.Match{ID: st.cfg.DemoMatch, State: registry.Live, Title: "Demo match"})
-	if err != nil && !errors.Is(err, registry.ErrExists) {
+	switch {
+	case errors.Is(err, registry.ErrFull):
+		st.cfg.Logger.Warn("demo match not created", "match", st.cfg.DemoMatch, "err", err)
+	case err != nil && !errors.Is(err, registry.ErrExists):
 		return fmt.Errorf("stack: demo match: %w", err)
 	}
 	return nil
