@@ -10,9 +10,9 @@ import (
 
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 )
 
 // secureKafka is a broker as a managed service runs it: TLS that requires
