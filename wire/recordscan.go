@@ -24,7 +24,7 @@ func (r *RecordScanner) Scan(data []byte) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)
-	case !validMatchBytes(r.MatchID):
+	case !validMatchID(r.MatchID):
 		return fmt.Errorf("%w: match_id %q", ErrBadRecord, r.MatchID)
 	case len(r.EmojiType) == 0:
 		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
@@ -56,16 +56,4 @@ func (r *RecordScanner) field(key []byte) error {
 	}
 	*dst = append((*dst)[:0], v...) // v may be the scanner's scratch
 	return nil
-}
-
-func validMatchBytes(m []byte) bool {
-	if len(m) == 0 || len(m) > MaxMatchID {
-		return false
-	}
-	for _, c := range m {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
