@@ -194,8 +194,8 @@ func (p *Partial) Validate() error {
 		return fmt.Errorf("wire: partial: offsets %d..%d", p.FirstOffset, p.LastOffset)
 	}
 	for match, emojis := range p.Counts {
-		if !ValidMatchID(match) {
-			return fmt.Errorf("wire: partial: match %q", match)
+		if err := CheckMatchID(match); err != nil {
+			return fmt.Errorf("wire: partial: match %w", err)
 		}
 		for e, n := range emojis {
 			if n <= 0 || e == "" {

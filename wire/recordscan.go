@@ -25,7 +25,7 @@ func (r *RecordScanner) Scan(data []byte) error {
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)
 	case !validMatchID(r.MatchID):
-		return fmt.Errorf("%w: match_id %q", ErrBadRecord, r.MatchID)
+		return fmt.Errorf("%w: match_id %w", ErrBadRecord, CheckMatchID(string(r.MatchID)))
 	case len(r.EmojiType) == 0:
 		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
 	}

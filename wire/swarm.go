@@ -114,8 +114,11 @@ func DecodeSwarm(data []byte) (*Swarm, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("wire: swarm: %w", err)
 	}
-	if !ValidMatchID(s.MatchID) || !s.WindowEnd.After(s.WindowStart) {
-		return nil, fmt.Errorf("wire: swarm: bad match %q or window %v..%v", s.MatchID, s.WindowStart, s.WindowEnd)
+	if err := CheckMatchID(s.MatchID); err != nil {
+		return nil, fmt.Errorf("wire: swarm: match_id %w", err)
+	}
+	if !s.WindowEnd.After(s.WindowStart) {
+		return nil, fmt.Errorf("wire: swarm: window %v..%v: want an end after the start", s.WindowStart, s.WindowEnd)
 	}
 	return &s, s.validateLate()
 }

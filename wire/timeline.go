@@ -123,8 +123,8 @@ func DecodeMoment(data []byte) (*Moment, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("wire: moment: %w", err)
 	}
-	if !ValidMatchID(m.MatchID) {
-		return nil, fmt.Errorf("wire: moment: bad match %q", m.MatchID)
+	if err := CheckMatchID(m.MatchID); err != nil {
+		return nil, fmt.Errorf("wire: moment: match_id %w", err)
 	}
 	return &m, nil
 }
