@@ -17,10 +17,7 @@ func (r *RecordScanner) Scan(data []byte) error {
 	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.EventID[:0], r.UserID[:0], r.MatchID[:0], r.EmojiType[:0]
 	r.ClientTS, r.ReceivedAt = 0, 0
 	r.s.data, r.s.pos = data, 0
-	err := r.s.object(r.field)
-	if err == nil {
-		err = r.s.end()
-	}
+	err := r.s.document(r.field)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)

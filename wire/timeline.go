@@ -135,7 +135,7 @@ func DecodeMoment(data []byte) (*Moment, error) {
 func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (TimelineRecord, error) {
 	var r TimelineRecord
 	s := scanner{data: data}
-	err := s.object(func(key []byte) error {
+	err := s.document(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "s":
@@ -163,9 +163,6 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 		}
 		return err
 	})
-	if err == nil {
-		err = s.end()
-	}
 	if err != nil {
 		return r, fmt.Errorf("wire: timeline record: %w", err)
 	}
@@ -178,7 +175,7 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 func ScanLateRecord(data []byte, count func(origin int64, emoji []byte, n int64)) (LateRecord, error) {
 	var r LateRecord
 	s := scanner{data: data}
-	err := s.object(func(key []byte) error {
+	err := s.document(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "s":
@@ -204,9 +201,6 @@ func ScanLateRecord(data []byte, count func(origin int64, emoji []byte, n int64)
 		}
 		return err
 	})
-	if err == nil {
-		err = s.end()
-	}
 	if err != nil {
 		return r, fmt.Errorf("wire: late record: %w", err)
 	}
