@@ -240,9 +240,9 @@ func (p *Partial) Encode() ([]byte, error) {
 
 // DecodePartial parses and validates a partial.
 func DecodePartial(data []byte) (*Partial, error) {
-	var p Partial
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("wire: partial: %w", err)
+	p, err := decode[Partial]("partial", data)
+	if err != nil {
+		return nil, err
 	}
-	return &p, p.Validate()
+	return p, p.Validate()
 }

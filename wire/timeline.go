@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -90,11 +89,7 @@ func LateMsgID(match string, startMs int64) string {
 
 // DecodeLateRecord parses a late record.
 func DecodeLateRecord(data []byte) (*LateRecord, error) {
-	var r LateRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("wire: late record: %w", err)
-	}
-	return &r, nil
+	return decode[LateRecord]("late record", data)
 }
 
 // TimelineMsgID is the Nats-Msg-Id of match's record of kind starting at
@@ -110,23 +105,12 @@ func MomentMsgID(m *Moment) string {
 
 // DecodeTimelineRecord parses a timeline record.
 func DecodeTimelineRecord(data []byte) (*TimelineRecord, error) {
-	var r TimelineRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("wire: timeline record: %w", err)
-	}
-	return &r, nil
+	return decode[TimelineRecord]("timeline record", data)
 }
 
 // DecodeMoment parses a moment.
 func DecodeMoment(data []byte) (*Moment, error) {
-	var m Moment
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("wire: moment: %w", err)
-	}
-	if err := CheckMatchID(m.MatchID); err != nil {
-		return nil, fmt.Errorf("wire: moment: match_id %w", err)
-	}
-	return &m, nil
+	return decodeMatch[Moment]("moment", data, func(m *Moment) string { return m.MatchID })
 }
 
 // ScanTimelineRecord reads a timeline record as DecodeTimelineRecord does,
