@@ -38,7 +38,7 @@ var ErrConfig = errors.New("bench: invalid config")
 // POSTs at an unlimited rate over 64 connections, 8 viewers in this process.
 type Config struct {
 	// Against is the base URL of a running ingest API. Empty means start the
-	// embedded stack (internal/stack) on free loopback ports.
+	// embedded stack (package stack) on free loopback ports.
 	Against string
 	// WebSocketURLs are the running stack's leaf URLs; required with Against.
 	WebSocketURLs []string

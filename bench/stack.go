@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,8 +40,8 @@ type Bridge struct {
 	stream  jetstream.Stream
 	health  health
 	// waiting is why Run is not working yet: NATS or the stream not
-	// reached at start (natsconn.Until). Nil once it is.
-	waiting atomic.Pointer[error]
+	// reached at start (natsconn.Until).
+	waiting natsconn.Waiting
 }
 
 // health is, per partition, the fatal publish problem it last met.
@@ -83,20 +82,10 @@ func (h *health) err() error {
 // partial over a server's limit, ErrTooLarge). A partition's problem
 // stands until it publishes a partial again or the bridge stops working it.
 func (b *Bridge) Ready() error {
-	if w := b.waiting.Load(); w != nil {
-		return *w
+	if err := b.waiting.Err(); err != nil {
+		return err
 	}
 	return b.health.err()
-}
-
-// setWaiting records why Run waits (nil: it no longer does).
-func (b *Bridge) setWaiting(err error) {
-	if err == nil {
-		b.waiting.Store(nil)
-		return
-	}
-	err = fmt.Errorf("bridge: waiting for NATS and its stream: %w", err)
-	b.waiting.Store(&err)
 }
 
 // New validates cfg and returns a bridge; Run starts it.
@@ -115,6 +104,7 @@ func New(cfg Config) (*Bridge, error) {
 		metrics: newMetrics(cfg.Registerer),
 		kafka:   kc,
 		dialer:  kc.Dialer("emostream-bridge"),
+		waiting: natsconn.Waiting{For: "bridge: waiting for NATS and its stream"},
 	}, nil
 }
 
@@ -126,7 +116,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return err
 	}
 	var nc *nats.Conn
-	err := natsconn.Until(ctx, b.log, "NATS at "+b.cfg.NATSURL, natsconn.Permanent, b.setWaiting,
+	err := natsconn.Until(ctx, b.log, "NATS at "+b.cfg.NATSURL, natsconn.Permanent, b.waiting.Set,
 		func(context.Context) (err error) { nc, err = b.connect(); return err })
 	if err != nil {
 		return nilIfDone(ctx, err)
@@ -139,7 +129,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	// The stream may not be reachable yet (JetStream starting, a hub
 	// restarting): wait for it rather than exit.
-	err = natsconn.Until(ctx, b.log, "the partials stream", nil, b.setWaiting,
+	err = natsconn.Until(ctx, b.log, "the partials stream", nil, b.waiting.Set,
 		func(ctx context.Context) error { return b.openStream(ctx, nc) })
 	if err != nil {
 		return nilIfDone(ctx, err)

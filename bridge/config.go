@@ -170,7 +170,7 @@ func (c Config) validate() error {
 	case len(c.KafkaBrokers) == 0:
 		return fmt.Errorf("%w: no Kafka brokers", ErrConfig)
 	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %v (want whole ms, 100ms..1h)", ErrConfig, c.Window)
+		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
 	case c.CloseDelay < 0 || c.CloseDelay >= c.Window:
 		return fmt.Errorf("%w: close delay %v (want 0..window)", ErrConfig, c.CloseDelay)
 	case c.DedupHorizon > 0 && c.DedupHorizon < time.Second:

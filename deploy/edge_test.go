@@ -23,8 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/fanout/fanouttest"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -117,13 +117,13 @@ func containerPort(ports []corev1.ContainerPort, nameOrNumber string) int32 {
 func TestKubernetesEdgeServesViewers(t *testing.T) {
 	m := loadManifests(t)
 	edgeW, leafW := workloadOf(t, m, "edge"), workloadOf(t, m, "leaf")
-	hub, js := testhub.Start(t)
+	hub, js := fanouttest.StartHub(t)
 	lc := &leafW.pod.Spec.Containers[0]
 	_, leafFlags, _ := parseArgs(t, lc.Args)
 	env := confEnv(t, lc)
 	t.Setenv("EMOSTREAM_LEAF_REMOTE", hub.LeafRemote())
 	text := loopbackPorts(strings.ReplaceAll(mountedConf(t, m, &leafW.pod.Spec, leafFlags["c"]), "0.0.0.0:", "127.0.0.1:"))
-	leaf := testhub.StartLeaf(t, fanout.LeafConfig{ConfigFile: writeConf(t, "leaf.conf", text)})
+	leaf := fanouttest.StartLeaf(t, fanout.LeafConfig{ConfigFile: writeConf(t, "leaf.conf", text)})
 
 	listen, metrics := testenv.FreeAddr(), testenv.FreeAddr()
 	edgeArgs := overrideArgs(t, edgeW.pod.Spec.Containers[0].Args, map[string]string{

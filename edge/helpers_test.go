@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/fanout/fanouttest"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -29,7 +29,7 @@ type world struct {
 
 func startWorld(t testing.TB) *world {
 	t.Helper()
-	h, js := testhub.Start(t)
+	h, js := fanouttest.StartHub(t)
 	return &world{hub: h, js: js}
 }
 

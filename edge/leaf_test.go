@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/fanout/fanouttest"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -18,7 +18,7 @@ func startLeaf(t testing.TB, wd *world, cfg fanout.LeafConfig) *fanout.Leaf {
 	t.Helper()
 	cfg.Remotes = []string{wd.hub.LeafRemote()}
 	cfg.WebSocketListen = "127.0.0.1:0"
-	return testhub.StartLeaf(t, cfg)
+	return fanouttest.StartLeaf(t, cfg)
 }
 
 // TestEdgeOnLeaf: an edge on a leaf cluster's client port (user edge)

@@ -46,7 +46,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	// Declared, not registered: "emostream up" wraps each edge's registerer
 	// with its edge label, which the process-wide counter cannot take; the
-	// command registers it (cmd/emostream, internal/stack through ingest).
+	// command registers it (cmd/emostream, package stack through ingest).
 	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,

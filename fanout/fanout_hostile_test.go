@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/fanout/fanouttest"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/internal/testhub"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -34,7 +34,7 @@ func hostileTree(t *testing.T, cfg fanout.LeafConfig) (*fanout.Leaf, func() jets
 	}
 	t.Cleanup(h.Shutdown)
 	cfg.Remotes, cfg.WebSocketListen = []string{h.LeafRemote()}, "127.0.0.1:0"
-	l := testhub.StartLeaf(t, cfg)
+	l := fanouttest.StartLeaf(t, cfg)
 	nc, err := nats.Connect(h.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -101,34 +101,14 @@ type Hub struct {
 
 // NewHub validates cfg and builds the hub; Start or Run starts it.
 func NewHub(cfg HubConfig) (*Hub, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("component", "hub")
-	text := ""
-	if cfg.ConfigFile == "" {
-		var err error
-		if cfg, err = cfg.withDefaults(); err != nil {
-			return nil, err
-		}
-		if text, err = cfg.render(); err != nil {
-			return nil, err
-		}
-	}
-	opts, err := loadOptions(cfg.ConfigFile, text)
+	cfg, opts, err := buildOptions(cfg, cfg.ConfigFile)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.ConfigFile != "" {
-		if err := cfg.override(opts); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkExposed(opts); err != nil {
 		return nil, err
 	}
-	e, err := newEmbedded(opts, log, cfg.ConfigFile == "")
+	e, err := newEmbedded(opts, orDiscard(cfg.Logger).With("component", "hub"), cfg.ConfigFile == "")
 	if err != nil {
 		return nil, err
 	}

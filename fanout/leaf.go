@@ -108,30 +108,12 @@ type Leaf struct {
 
 // NewLeaf validates cfg and builds the leaf; Start or Run starts it.
 func NewLeaf(cfg LeafConfig) (*Leaf, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	text := ""
-	if cfg.ConfigFile == "" {
-		var err error
-		if cfg, err = cfg.withDefaults(); err != nil {
-			return nil, err
-		}
-		if text, err = cfg.render(); err != nil {
-			return nil, err
-		}
-	}
-	opts, err := loadOptions(cfg.ConfigFile, text)
+	cfg, opts, err := buildOptions(cfg, cfg.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ConfigFile != "" {
-		if err := cfg.override(opts); err != nil {
-			return nil, err
-		}
-	}
-	e, err := newEmbedded(opts, log.With("component", "leaf", "leaf", opts.ServerName), cfg.ConfigFile == "")
+	log := orDiscard(cfg.Logger).With("component", "leaf", "leaf", opts.ServerName)
+	e, err := newEmbedded(opts, log, cfg.ConfigFile == "")
 	if err != nil {
 		return nil, err
 	}

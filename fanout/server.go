@@ -40,6 +40,49 @@ type embedded struct {
 	lockHint string
 }
 
+// serverConfig is a HubConfig or a LeafConfig: fields that render to a
+// nats-server configuration, or override the options of a ConfigFile.
+type serverConfig[C any] interface {
+	withDefaults() (C, error)
+	render() (string, error)
+	override(*server.Options) error
+}
+
+// buildOptions is how NewHub and NewLeaf turn cfg, whose ConfigFile is
+// file, into server options: without a file, cfg with its defaults
+// (validated) rendered to a configuration; with one, the file's options
+// with cfg's set fields on top. It returns cfg with its defaults too.
+func buildOptions[C serverConfig[C]](cfg C, file string) (C, *server.Options, error) {
+	text := ""
+	if file == "" {
+		var err error
+		if cfg, err = cfg.withDefaults(); err != nil {
+			return cfg, nil, err
+		}
+		if text, err = cfg.render(); err != nil {
+			return cfg, nil, err
+		}
+	}
+	opts, err := loadOptions(file, text)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if file != "" {
+		if err := cfg.override(opts); err != nil {
+			return cfg, nil, err
+		}
+	}
+	return cfg, opts, nil
+}
+
+// orDiscard is log, or a logger that discards when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
 // loadOptions reads a .conf file, or, if file is empty, the rendered text.
 func loadOptions(file, text string) (*server.Options, error) {
 	opts := &server.Options{}

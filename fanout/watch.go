@@ -120,8 +120,8 @@ type Watcher struct {
 
 // NewWatcher validates cfg.
 func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
-	if !wire.ValidMatchID(cfg.Match) {
-		return nil, fmt.Errorf("%w: %q", ErrBadMatch, cfg.Match)
+	if err := wire.CheckMatchID(cfg.Match); err != nil {
+		return nil, fmt.Errorf("%w %w", ErrBadMatch, err)
 	}
 	if cfg.OnSwarm == nil {
 		return nil, errors.New("fanout: WatchConfig.OnSwarm is required")

@@ -685,3 +685,14 @@ func TestWatchWaitingBound(t *testing.T) {
 		t.Errorf("gaps %+v, want window 2, stream not answering", gaps)
 	}
 }
+
+// A match id that is not one subject token is refused before anything is
+// read, with the rule of wire.CheckMatchID.
+func TestNewWatcherRefusesBadMatch(t *testing.T) {
+	for _, m := range []string{"", "a b", "a.b", "a>"} {
+		_, err := NewWatcher(nil, WatchConfig{Match: m, OnSwarm: func([]byte, Source) {}})
+		if !errors.Is(err, ErrBadMatch) || err.Error() != "fanout: bad match id "+wire.CheckMatchID(m).Error() {
+			t.Errorf("match %q: %v, want ErrBadMatch with the rule", m, err)
+		}
+	}
+}

@@ -41,13 +41,10 @@ func newAdminAuth(cfg *Config) *adminAuth {
 }
 
 func (a *adminAuth) register(reg prometheus.Registerer) error {
-	buckets := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-		ConstLabels: prometheus.Labels{"limiter": "admin"}}, func() float64 { return float64(a.lim.len()) })
 	for _, r := range []string{"missing", "wrong", "limited"} {
 		a.failures.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{a.failures, buckets} {
+	for _, c := range []prometheus.Collector{a.failures, a.lim.gauge("admin")} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

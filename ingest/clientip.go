@@ -194,15 +194,10 @@ func (l *limits) refund(users map[string]int) {
 // register adds a gauge of each limiter's buckets, the state that grows
 // with distinct users and client networks (bounded by MaxBuckets each).
 func (l *limits) register(reg prometheus.Registerer) error {
-	for name, n := range map[string]func() int{"user": l.user.len, "ip": l.ip.len} {
-		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-			Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-			ConstLabels: prometheus.Labels{"limiter": name}}, func() float64 { return float64(n()) }))
-		if err != nil {
-			return err
-		}
+	if err := reg.Register(l.user.gauge("user")); err != nil {
+		return err
 	}
-	return nil
+	return reg.Register(l.ip.gauge("ip"))
 }
 
 // giveBack returns the tokens allow charged for r, whose events were then

@@ -296,7 +296,7 @@ func (c *Config) validate() error {
 	case c.FlushInterval < 0:
 		return fmt.Errorf("%w: negative flush interval", ErrConfig)
 	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %v: want whole milliseconds from 100ms to 1h", ErrConfig, c.Window)
+		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
 	case c.UserBurst < 0 || c.IPBurst < 0 || c.MatchesBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
 		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
 	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:

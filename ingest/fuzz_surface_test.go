@@ -21,7 +21,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -36,7 +36,7 @@ import (
 // registry and the timeline filled in; the timeline holds a match's
 // windows around t0 (the start of the stored range) and a moment.
 func startFuzzServer(f *testing.F, cfg ingest.Config) (*stack, int64) {
-	env := timelinetest.Start(f, "final")
+	env := registrytest.Start(f, "final")
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
 	ctx := context.Background()
 	put := func(subject string, v any, id string) {

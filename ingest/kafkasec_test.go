@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/testenv"
 )
@@ -32,14 +30,14 @@ func TestKafkaSecurityModes(t *testing.T) {
 
 // With a wrong password ingest runs, and /readyz says what Kafka refused.
 func TestKafkaWrongPasswordNotReady(t *testing.T) {
-	k := testenv.StartSecureKafka(t, 1, testenv.KafkaSecurity{
-		Users: []broker.User{{Mechanism: "SCRAM-SHA-256", Name: "ingest", Password: "s3cret"}}})
+	k, sec := testenv.StartKafkaUser(t, 1, "SCRAM-SHA-256", "ingest")
+	sec.Password = "wrong"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, err := ingest.New(ingest.Config{Listener: ln, KafkaBrokers: []string{k.Addr()}, Logger: testenv.Logger(t),
-		KafkaSecurity: kafkaconn.Security{SASL: "scram-sha-256", User: "ingest", Password: "wrong"}})
+		KafkaSecurity: sec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,21 +61,8 @@ func TestKafkaWrongPasswordNotReady(t *testing.T) {
 
 // Misconfigured Kafka security is refused by New.
 func TestKafkaSecurityConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		sec  kafkaconn.Security
-		want string
-	}{
-		{"missing CA file", kafkaconn.Security{CAFile: "/nonexistent/ca.pem"}, "no such file"},
-		{"unknown mechanism", kafkaconn.Security{SASL: "oauthbearer", User: "u", Password: "p"}, "unknown SASL mechanism"},
-		{"password without user", kafkaconn.Security{SASL: "scram-sha-512", Password: "p"}, "without a user"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ingest.New(ingest.Config{KafkaSecurity: tt.sec})
-			if !errors.Is(err, ingest.ErrConfig) || !errors.Is(err, kafkaconn.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want ErrConfig saying %q", err, tt.want)
-			}
-		})
-	}
+	testenv.RefusesBadKafkaSecurity(t, ingest.ErrConfig, func(sec kafkaconn.Security) error {
+		_, err := ingest.New(ingest.Config{KafkaSecurity: sec})
+		return err
+	})
 }

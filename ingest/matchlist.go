@@ -98,9 +98,7 @@ func newMatchLister(cfg *Config, reg prometheus.Registerer) (*matchLister, error
 	for _, c := range []prometheus.Collector{l.encodes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_match_list_bytes",
 			Help: "Bytes of the encoded registry GET /v1/matches answers from."}, l.bytes),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-			Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-			ConstLabels: prometheus.Labels{"limiter": "matches"}}, func() float64 { return float64(l.lim.len()) }),
+		l.lim.gauge("matches"),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // limiter is a set of token buckets, one per key, each refilled at rate
@@ -119,4 +121,13 @@ func (l *limiter[K]) len() int {
 		l.shards[i].mu.Unlock()
 	}
 	return n
+}
+
+// gauge is emostream_ingest_ratelimit_buckets{limiter=name}: the buckets l
+// holds, the state that grows with distinct keys (bounded by MaxBuckets).
+// Every limiter of ingest is declared by it.
+func (l *limiter[K]) gauge(name string) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
+		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
+		ConstLabels: prometheus.Labels{"limiter": name}}, func() float64 { return float64(l.len()) })
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -68,7 +68,7 @@ func (l *lockedBuffer) String() string {
 // each is logged once with its stack and counted in emostream_panics_total;
 // the server goes on serving reactions, timelines and the admin API.
 func TestPanicFailsOnlyItsRequest(t *testing.T) {
-	env := timelinetest.Start(t, "final")
+	env := registrytest.Start(t, "final")
 	ctx := context.Background()
 	for _, id := range []string{"boom", "boom-early"} {
 		if _, err := env.Registry.Create(ctx, registry.Match{ID: id, State: registry.Live}); err != nil {

@@ -95,10 +95,7 @@ func newSessions(cfg *Config) (*sessions, crypto.PublicKey, error) {
 func (ss *sessions) register(reg prometheus.Registerer) error {
 	ss.created = prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_ingest_sessions_created_total",
 		Help: "Tokens issued by POST /v1/session (a demo convenience)."})
-	buckets := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-		ConstLabels: prometheus.Labels{"limiter": "session"}}, func() float64 { return float64(ss.lim.len()) })
-	for _, c := range []prometheus.Collector{ss.created, buckets} {
+	for _, c := range []prometheus.Collector{ss.created, ss.lim.gauge("session")} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

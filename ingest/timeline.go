@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/registry"
@@ -64,9 +63,7 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 	s.tlLim = newLimiter[netip.Prefix](s.cfg.TimelineRate, s.cfg.TimelineBurst, s.cfg.MaxBuckets)
 	app.Get("/v1/matches/:id/timeline", s.getTimeline)
 	app.All("/v1/matches/:id/timeline", s.methodNotAllowed("GET, HEAD"))
-	return s.cfg.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-		ConstLabels: prometheus.Labels{"limiter": "timeline"}}, func() float64 { return float64(s.tlLim.len()) }))
+	return s.cfg.Registerer.Register(s.tlLim.gauge("timeline"))
 }
 
 // getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&by=&format=.

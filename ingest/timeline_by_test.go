@@ -10,7 +10,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -18,7 +18,7 @@ import (
 // window its 202 named, arrival leaves it where its swarm carried it; any
 // other view is a bad query.
 func TestTimelineBy(t *testing.T) {
-	env := timelinetest.Start(t, "m")
+	env := registrytest.Start(t, "m")
 	ctx := context.Background()
 	w0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 60_000)
 	put := func(kind string, v any) {

@@ -8,7 +8,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 // bad_timeline_query; it never ends the process (a `to` in year 9999 used
 // to panic in the stream writer's goroutine and kill it).
 func TestTimelineEdgesOfTime(t *testing.T) {
-	env := timelinetest.Start(t, "final")
+	env := registrytest.Start(t, "final")
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: env.Registry,
 		Timeline: timeline.NewReader(env.NC, wire.TimelineStream, 0), TimelineRate: -1})
 	for _, q := range []string{

@@ -15,7 +15,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -40,7 +40,7 @@ type timelineAnswer struct {
 // its first minute and a moment, stored as the processor stores them: every
 // step size sums exactly the windows in it; bad queries are refused.
 func TestTimelineAPI(t *testing.T) {
-	env := timelinetest.Start(t, "final")
+	env := registrytest.Start(t, "final")
 	nc, js, reg, ctx := env.NC, env.JS, env.Registry, context.Background()
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
 	windows := map[int64]map[string]int64{} // start → counts

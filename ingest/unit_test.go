@@ -3,10 +3,13 @@ package ingest
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -71,6 +74,26 @@ func TestLimiterMemoryBounded(t *testing.T) {
 	l.sweep(now.Add(time.Minute)) // all refilled
 	if n := l.len(); n != 0 {
 		t.Errorf("%d buckets after sweeping idle ones", n)
+	}
+}
+
+// A limiter's gauge is its series of emostream_ingest_ratelimit_buckets:
+// the limiter label, and the buckets it holds when scraped.
+func TestLimiterGauge(t *testing.T) {
+	l := newLimiter[string](1, 1, 64*10)
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(l.gauge("session")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		l.take(fmt.Sprint("user-", i), 1, time.Unix(0, 0))
+	}
+	want := `# HELP emostream_ingest_ratelimit_buckets Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).
+# TYPE emostream_ingest_ratelimit_buckets gauge
+emostream_ingest_ratelimit_buckets{limiter="session"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -192,7 +192,7 @@ const swarmHeaderBytes = 1 << 10
 func (c Config) validate() error {
 	switch {
 	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %v", ErrConfig, c.Window)
+		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
 	case c.Deadline < 0 || c.Deadline > time.Hour:
 		return fmt.Errorf("%w: deadline %v", ErrConfig, c.Deadline)
 	case c.SwarmThreshold < 1:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,8 +25,8 @@ type Processor struct {
 	log   *slog.Logger
 	met   *metrics
 	kafka kafkaconn.Conn // cfg.KafkaSecurity, built
-	// waiting is why Run is not working yet (natsconn.Until); nil once it is.
-	waiting atomic.Pointer[error]
+	// waiting is why Run is not working yet (natsconn.Until).
+	waiting natsconn.Waiting
 
 	// Set by Run; used by the goroutine that owns the windows.
 	store    *swarmStore
@@ -59,22 +58,12 @@ type Processor struct {
 // publish problem that stopped Run (a swarm over MaxSwarmBytes or a
 // server's limit, ErrTooLarge).
 func (p *Processor) Ready() error {
-	if w := p.waiting.Load(); w != nil {
-		return *w
+	if err := p.waiting.Err(); err != nil {
+		return err
 	}
 	p.fatal.Lock()
 	defer p.fatal.Unlock()
 	return p.fatal.err
-}
-
-// setWaiting records why Run waits at start (nil: it no longer does).
-func (p *Processor) setWaiting(err error) {
-	if err == nil {
-		p.waiting.Store(nil)
-		return
-	}
-	err = fmt.Errorf("processor: waiting for NATS and the streams: %w", err)
-	p.waiting.Store(&err)
 }
 
 // nilIfDone is nil when ctx ended (a stop while waiting is no failure),
@@ -126,7 +115,8 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc,
+		waiting: natsconn.Waiting{For: "processor: waiting for NATS and the streams"}}
 	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.MaxEdgeViewers, cfg.Now, met)
 	p.bound = newSwarmBound(cfg.MaxSwarmBytes, cfg.Moments)
 	met.partitions.Set(float64(cfg.Partitions))
@@ -144,7 +134,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, natsconn.StateLog(p.log, 0)...)
 	opts = append(opts, p.cfg.NATSOptions...)
 	var nc *nats.Conn
-	err := natsconn.Until(ctx, p.log, "NATS at "+p.cfg.NATSURL, natsconn.Permanent, p.setWaiting,
+	err := natsconn.Until(ctx, p.log, "NATS at "+p.cfg.NATSURL, natsconn.Permanent, p.waiting.Set,
 		func(context.Context) (err error) {
 			if nc, err = nats.Connect(p.cfg.NATSURL, opts...); err != nil {
 				err = fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATSURL, err)
@@ -161,7 +151,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	// The streams may not be reachable yet (JetStream starting, a hub
 	// restarting): wait for them rather than exit.
-	err = natsconn.Until(ctx, p.log, "the streams and the consumer", nil, p.setWaiting,
+	err = natsconn.Until(ctx, p.log, "the streams and the consumer", nil, p.waiting.Set,
 		func(ctx context.Context) error { return p.open(ctx, nc) })
 	if err != nil {
 		return nilIfDone(ctx, err)

@@ -98,14 +98,24 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 // published: a swarm too large stops the processor, anything else is
 // settled.
 func (p *Processor) failed(ctx context.Context, w *window, match, rule string, err error) error {
+	if stop := p.stopping(ctx, err); stop != nil {
+		return stop
+	}
+	p.refused(match, err)
+	return p.settle(ctx, w, match, rule)
+}
+
+// stopping is what ends the handling of a swarm that failed with err: ctx
+// ended, or the swarm is too large to publish (tooLarge stops the
+// processor). Nil means settle it again.
+func (p *Processor) stopping(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, ErrTooLarge):
 		return p.tooLarge(err)
 	}
-	p.refused(match, err)
-	return p.settle(ctx, w, match, rule)
+	return nil
 }
 
 // await waits for a swarm's acknowledgement, and settles its match again
@@ -139,11 +149,8 @@ func (p *Processor) settle(ctx context.Context, w *window, match, rule string) e
 				}
 			}
 		}
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, ErrTooLarge):
-			return p.tooLarge(err)
+		if stop := p.stopping(ctx, err); stop != nil {
+			return stop
 		}
 		p.refused(match, err)
 		if !errors.Is(err, errConflict) {

@@ -14,7 +14,7 @@ import (
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -61,7 +61,7 @@ func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); 
 // timelineMatch stores hours of match "busy" in a fresh NATS server and
 // returns ingest's handler on it.
 func timelineMatch(b *testing.B, hours int) fasthttp.RequestHandler {
-	env := timelinetest.Start(b, "busy")
+	env := registrytest.Start(b, "busy")
 	nc, ctx := env.NC, context.Background()
 	p, err := New(Config{NATSURL: env.NATS.URL, Partitions: 1, Logger: testenv.Logger(b)})
 	if err != nil {

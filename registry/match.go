@@ -72,9 +72,9 @@ func (m Match) active() time.Time {
 
 // Validate checks the match's ID, state and metadata.
 func (m *Match) Validate() error {
-	switch {
-	case !wire.ValidMatchID(m.ID):
-		return fmt.Errorf("%w: id %q: want 1-%d of A-Z a-z 0-9 _ -", ErrInvalid, m.ID, wire.MaxMatchID)
+	switch idErr := wire.CheckMatchID(m.ID); {
+	case idErr != nil:
+		return fmt.Errorf("%w: id %w", ErrInvalid, idErr)
 	case m.State != Scheduled && m.State != Live && m.State != Ended:
 		return fmt.Errorf("%w: state %q: want scheduled, live or ended", ErrInvalid, m.State)
 	}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -35,7 +36,11 @@ type Event struct {
 
 // ValidMatchID reports whether m can be a match_id: 1 to 64 bytes of
 // [A-Za-z0-9_-], so that it is a single NATS subject token.
-func ValidMatchID(m string) bool {
+func ValidMatchID(m string) bool { return validMatchID(m) }
+
+// validMatchID is the one match id rule, for strings and for the record
+// scanner's bytes.
+func validMatchID[S string | []byte](m S) bool {
 	if len(m) == 0 || len(m) > MaxMatchID {
 		return false
 	}
@@ -46,6 +51,20 @@ func ValidMatchID(m string) bool {
 		}
 	}
 	return true
+}
+
+// matchIDRule says what a match id is, in every message that refuses one.
+var matchIDRule = fmt.Sprintf("want 1 to %d characters of A-Z a-z 0-9 _ -", MaxMatchID)
+
+// CheckMatchID returns nil for a valid match id (ValidMatchID), else the
+// error every stage refuses one with: the id quoted, then the rule, as in
+// `"a b": want 1 to 64 characters of A-Z a-z 0-9 _ -`. The caller puts
+// the name of the setting first: fmt.Errorf("--match %w", err).
+func CheckMatchID(m string) error {
+	if ValidMatchID(m) {
+		return nil
+	}
+	return fmt.Errorf("%q: %s", m, matchIDRule)
 }
 
 // ValidUserID reports whether s is a valid user_id: 1 to MaxUserID bytes of

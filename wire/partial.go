@@ -194,8 +194,8 @@ func (p *Partial) Validate() error {
 		return fmt.Errorf("wire: partial: offsets %d..%d", p.FirstOffset, p.LastOffset)
 	}
 	for match, emojis := range p.Counts {
-		if !ValidMatchID(match) {
-			return fmt.Errorf("wire: partial: match %q", match)
+		if err := CheckMatchID(match); err != nil {
+			return fmt.Errorf("wire: partial: match %w", err)
 		}
 		for e, n := range emojis {
 			if n <= 0 || e == "" {
@@ -240,9 +240,9 @@ func (p *Partial) Encode() ([]byte, error) {
 
 // DecodePartial parses and validates a partial.
 func DecodePartial(data []byte) (*Partial, error) {
-	var p Partial
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("wire: partial: %w", err)
+	p, err := decode[Partial]("partial", data)
+	if err != nil {
+		return nil, err
 	}
-	return &p, p.Validate()
+	return p, p.Validate()
 }

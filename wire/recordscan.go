@@ -17,15 +17,12 @@ func (r *RecordScanner) Scan(data []byte) error {
 	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.EventID[:0], r.UserID[:0], r.MatchID[:0], r.EmojiType[:0]
 	r.ClientTS, r.ReceivedAt = 0, 0
 	r.s.data, r.s.pos = data, 0
-	err := r.s.object(r.field)
-	if err == nil {
-		err = r.s.end()
-	}
+	err := r.s.document(r.field)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)
-	case !validMatchBytes(r.MatchID):
-		return fmt.Errorf("%w: match_id %q", ErrBadRecord, r.MatchID)
+	case !validMatchID(r.MatchID):
+		return fmt.Errorf("%w: match_id %w", ErrBadRecord, CheckMatchID(string(r.MatchID)))
 	case len(r.EmojiType) == 0:
 		return fmt.Errorf("%w: no emoji_type", ErrBadRecord)
 	}
@@ -56,16 +53,4 @@ func (r *RecordScanner) field(key []byte) error {
 	}
 	*dst = append((*dst)[:0], v...) // v may be the scanner's scratch
 	return nil
-}
-
-func validMatchBytes(m []byte) bool {
-	if len(m) == 0 || len(m) > MaxMatchID {
-		return false
-	}
-	for _, c := range m {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

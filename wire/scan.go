@@ -352,6 +352,15 @@ func (s *scanner) array(elem func() error) error {
 	}
 }
 
+// document reads data as one object, as object does, with nothing but
+// white space after it: a whole record.
+func (s *scanner) document(field func(key []byte) error) error {
+	if err := s.object(field); err != nil {
+		return err
+	}
+	return s.end()
+}
+
 // end checks that only white space follows.
 func (s *scanner) end() error {
 	if s.peek() != 0 {

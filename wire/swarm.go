@@ -110,14 +110,14 @@ func (s *Swarm) Encode() ([]byte, error) {
 
 // DecodeSwarm parses and checks a swarm.
 func DecodeSwarm(data []byte) (*Swarm, error) {
-	var s Swarm
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("wire: swarm: %w", err)
+	s, err := decodeMatch[Swarm]("swarm", data, func(s *Swarm) string { return s.MatchID })
+	if err != nil {
+		return nil, err
 	}
-	if !ValidMatchID(s.MatchID) || !s.WindowEnd.After(s.WindowStart) {
-		return nil, fmt.Errorf("wire: swarm: bad match %q or window %v..%v", s.MatchID, s.WindowStart, s.WindowEnd)
+	if !s.WindowEnd.After(s.WindowStart) {
+		return nil, fmt.Errorf("wire: swarm: window %v..%v: want an end after the start", s.WindowStart, s.WindowEnd)
 	}
-	return &s, s.validateLate()
+	return s, s.validateLate()
 }
 
 // validateLate checks LateWindows: earlier windows, positive counts, and

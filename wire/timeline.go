@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -90,11 +89,7 @@ func LateMsgID(match string, startMs int64) string {
 
 // DecodeLateRecord parses a late record.
 func DecodeLateRecord(data []byte) (*LateRecord, error) {
-	var r LateRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("wire: late record: %w", err)
-	}
-	return &r, nil
+	return decode[LateRecord]("late record", data)
 }
 
 // TimelineMsgID is the Nats-Msg-Id of match's record of kind starting at
@@ -110,23 +105,12 @@ func MomentMsgID(m *Moment) string {
 
 // DecodeTimelineRecord parses a timeline record.
 func DecodeTimelineRecord(data []byte) (*TimelineRecord, error) {
-	var r TimelineRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("wire: timeline record: %w", err)
-	}
-	return &r, nil
+	return decode[TimelineRecord]("timeline record", data)
 }
 
 // DecodeMoment parses a moment.
 func DecodeMoment(data []byte) (*Moment, error) {
-	var m Moment
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("wire: moment: %w", err)
-	}
-	if !ValidMatchID(m.MatchID) {
-		return nil, fmt.Errorf("wire: moment: bad match %q", m.MatchID)
-	}
-	return &m, nil
+	return decodeMatch[Moment]("moment", data, func(m *Moment) string { return m.MatchID })
 }
 
 // ScanTimelineRecord reads a timeline record as DecodeTimelineRecord does,
@@ -135,7 +119,7 @@ func DecodeMoment(data []byte) (*Moment, error) {
 func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (TimelineRecord, error) {
 	var r TimelineRecord
 	s := scanner{data: data}
-	err := s.object(func(key []byte) error {
+	err := s.document(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "s":
@@ -163,9 +147,6 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 		}
 		return err
 	})
-	if err == nil {
-		err = s.end()
-	}
 	if err != nil {
 		return r, fmt.Errorf("wire: timeline record: %w", err)
 	}
@@ -178,7 +159,7 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 func ScanLateRecord(data []byte, count func(origin int64, emoji []byte, n int64)) (LateRecord, error) {
 	var r LateRecord
 	s := scanner{data: data}
-	err := s.object(func(key []byte) error {
+	err := s.document(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "s":
@@ -204,9 +185,6 @@ func ScanLateRecord(data []byte, count func(origin int64, emoji []byte, n int64)
 		}
 		return err
 	})
-	if err == nil {
-		err = s.end()
-	}
 	if err != nil {
 		return r, fmt.Errorf("wire: late record: %w", err)
 	}

@@ -1,6 +1,9 @@
 package wire
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // WindowStart returns the start, in Unix milliseconds, of the window of
 // length windowMs that contains the instant tMs. Windows are aligned to the
@@ -28,4 +31,15 @@ func NextBoundary(t time.Time, d time.Duration) time.Time {
 // milliseconds, at least 100ms, at most one hour.
 func ValidWindow(d time.Duration) bool {
 	return d >= 100*time.Millisecond && d <= time.Hour && d%time.Millisecond == 0
+}
+
+// CheckWindow returns nil for a valid window length (ValidWindow), else the
+// error every stage refuses one with: the length, then the rule, as in
+// "150.5ms: want whole milliseconds from 100ms to 1h". The caller puts the
+// name of the setting first: fmt.Errorf("--window %w", err).
+func CheckWindow(d time.Duration) error {
+	if ValidWindow(d) {
+		return nil
+	}
+	return fmt.Errorf("%v: want whole milliseconds from 100ms to 1h", d)
 }

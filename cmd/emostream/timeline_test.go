@@ -11,14 +11,14 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
 // emostream timeline prints a stored match as a table (with its moment)
 // or as the API's CSV, and says why when the match is unknown.
 func TestTimelineCommand(t *testing.T) {
-	env := timelinetest.Start(t, "final")
+	env := registrytest.Start(t, "final")
 	nc, js, reg, ctx := env.NC, env.JS, env.Registry, context.Background()
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 60_000)
 	for i := range 10 { // 20 s: two 10 s steps

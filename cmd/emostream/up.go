@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/emostream/emostream/bridge"
-	"github.com/emostream/emostream/internal/stack"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 

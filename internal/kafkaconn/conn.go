@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -119,6 +120,30 @@ func (c Conn) Check(ctx context.Context, brokers []string, clientID string) erro
 		}
 	}
 	return fmt.Errorf("connecting to kafka at %v: %w", brokers, err)
+}
+
+// CheckAtStart is Check as a stage runs it before it starts, when c is
+// secured (else it does nothing): within DialTimeout, it returns the
+// brokers' refusal of c's TLS or SASL (wrapping ErrRefused), so that the
+// stage stops at once with what to check instead of retrying forever. Any
+// other failure, Kafka not reachable yet, is only logged to log: the
+// stage retries it.
+func (c Conn) CheckAtStart(ctx context.Context, brokers []string, clientID string, log *slog.Logger) error {
+	if !c.Secure() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
+	err := c.Check(ctx, brokers, clientID)
+	switch {
+	case errors.Is(err, ErrRefused):
+		return err
+	case err != nil:
+		log.Warn("kafka not reachable yet", "security", c.String(), "err", err)
+	default:
+		log.Info("kafka reachable", "brokers", brokers, "security", c.String())
+	}
+	return nil
 }
 
 // roundTrip connects to broker and asks its API versions: with TLS 1.3 a

@@ -1,9 +1,11 @@
 package kafkaconn_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +162,45 @@ func TestUnreachable(t *testing.T) {
 	err = c.Check(context.Background(), []string{addr}, "test")
 	if err == nil || errors.Is(err, kafkaconn.ErrRefused) {
 		t.Fatalf("got %v, want a plain connection error", err)
+	}
+}
+
+// TestCheckAtStart: a refusal is returned; Kafka not reachable yet, or
+// reached, is only logged; a plaintext Conn checks nothing.
+func TestCheckAtStart(t *testing.T) {
+	k, sec := testenv.StartKafkaUser(t, 1, "SCRAM-SHA-256", "emostream")
+	down := testenv.StartKafka(t, 1)
+	downAddr := down.Addr()
+	down.Stop()
+	wrong := sec
+	wrong.Password = "wrong"
+	tests := []struct {
+		name    string
+		sec     kafkaconn.Security
+		brokers []string
+		refused bool
+		log     string
+	}{
+		{"refused", wrong, []string{k.Addr()}, true, ""},
+		{"reachable", sec, []string{k.Addr()}, false, "kafka reachable"},
+		{"not reachable yet", sec, []string{downAddr}, false, "kafka not reachable yet"},
+		{"plaintext", kafkaconn.Security{}, []string{downAddr}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.sec.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			err = c.CheckAtStart(context.Background(), tt.brokers, "test", slog.New(slog.NewTextHandler(&logs, nil)))
+			if errors.Is(err, kafkaconn.ErrRefused) != tt.refused || !tt.refused && err != nil {
+				t.Errorf("got %v, want refused %v", err, tt.refused)
+			}
+			if got := logs.String(); !strings.Contains(got, tt.log) || tt.log == "" && got != "" {
+				t.Errorf("logged %q, want %q", got, tt.log)
+			}
+		})
 	}
 }
 

@@ -85,3 +85,21 @@ func TestNKey(t *testing.T) {
 		t.Error("anonymous client accepted")
 	}
 }
+
+// Waiting says what is waited for and why while Until fails, and nothing
+// once it succeeded.
+func TestWaiting(t *testing.T) {
+	w := natsconn.Waiting{For: "stage: waiting for NATS"}
+	if err := w.Err(); err != nil {
+		t.Fatalf("zero Waiting: %v", err)
+	}
+	cause := errors.New("no servers available")
+	w.Set(cause)
+	if err := w.Err(); !errors.Is(err, cause) || err.Error() != "stage: waiting for NATS: no servers available" {
+		t.Fatalf("waiting: %v", err)
+	}
+	w.Set(nil)
+	if err := w.Err(); err != nil {
+		t.Fatalf("after success: %v", err)
+	}
+}

@@ -3,7 +3,9 @@ package natsconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,4 +71,31 @@ func Permanent(err error) bool {
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrNkeysNotSupported) ||
 		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted)
+}
+
+// Waiting is why a stage's Run is not working yet, for its Ready: the
+// error Until last failed with, after For; nil once Until succeeded. Set
+// is Until's waiting func. Safe for concurrent use.
+type Waiting struct {
+	// For says what is waited for: "bridge: waiting for NATS and its stream".
+	For string
+	err atomic.Pointer[error]
+}
+
+// Set records err as why Run waits; nil means it no longer does.
+func (w *Waiting) Set(err error) {
+	if err == nil {
+		w.err.Store(nil)
+		return
+	}
+	err = fmt.Errorf("%s: %w", w.For, err)
+	w.err.Store(&err)
+}
+
+// Err is why Run waits, nil when it does not.
+func (w *Waiting) Err() error {
+	if e := w.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }

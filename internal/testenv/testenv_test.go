@@ -65,3 +65,17 @@ func TestStreamsEnsureIdempotent(t *testing.T) {
 		return err == nil
 	})
 }
+
+// StartStreams leaves every stream in place, reachable on its connection.
+func TestStartStreams(t *testing.T) {
+	s := testenv.StartStreams(t)
+	ctx := context.Background()
+	for _, name := range []string{wire.PartialsStream, wire.SwarmsStream, wire.TimelineStream} {
+		if _, err := s.JS.Stream(ctx, name); err != nil {
+			t.Errorf("stream %s: %v", name, err)
+		}
+	}
+	if !s.NC.IsConnected() || s.NC.ConnectedUrl() != s.NATS.URL {
+		t.Errorf("connection to %s: connected %v to %q", s.NATS.URL, s.NC.IsConnected(), s.NC.ConnectedUrl())
+	}
+}

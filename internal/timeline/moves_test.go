@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
-	"github.com/emostream/emostream/internal/timeline/timelinetest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -28,7 +28,7 @@ type event struct {
 // one step, and before the first record kept): each view of every step
 // size equals the events summed by that view, for every range.
 func TestStepsByView(t *testing.T) {
-	env := timelinetest.Start(t, "m")
+	env := testenv.StartStreams(t)
 	ctx := context.Background()
 	t0 := wire.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), (5 * time.Minute).Milliseconds())
 	win := func(i int) int64 { return t0 + int64(i)*2000 }
@@ -111,7 +111,7 @@ func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string
 // minute's rollup before the first record of the next. The window records
 // of windows before dropBefore are left out, as the stream drops the
 // oldest.
-func store(t *testing.T, env *timelinetest.Env, match string, events []event, dropBefore int64) {
+func store(t *testing.T, env *testenv.Streams, match string, events []event, dropBefore int64) {
 	t.Helper()
 	ctx := context.Background()
 	put := func(kind string, v any, id string) uint64 {

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 )
 
 // TestViewerEntryPoints: by default viewers come through one edge per

@@ -12,8 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/web/webtest"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 

@@ -18,10 +18,10 @@ import (
 
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -34,7 +34,7 @@ import (
 // which include the attacker's own client in this process). docs/reliability.md,
 // "Hostile clients", has the figures.
 //
-//	go test -run '^$' -bench Hostile -benchtime 1x -count 3 ./internal/stack/
+//	go test -run '^$' -bench Hostile -benchtime 1x -count 3 ./stack/
 //
 // Every attack is bounded in count and time and sends only to loopback.
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 

@@ -15,9 +15,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/fanout"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -31,7 +31,7 @@ import (
 // the flood, their ratio (goal: at most 2), the answers (200 and 429) and
 // the process's memory.
 //
-//	go test -run '^$' -bench HostileMatchList -benchtime 1x -count 3 ./internal/stack/
+//	go test -run '^$' -bench HostileMatchList -benchtime 1x -count 3 ./stack/
 //
 // Every loop is bounded in count and time and sends only to loopback
 // (127.0.9.0/24 for one network, 127.0.30.0/24 to 127.0.79.0/24 for 50).

@@ -12,8 +12,8 @@ import (
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
 

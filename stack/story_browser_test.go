@@ -14,10 +14,10 @@ import (
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/ingest"
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/web/webtest"
 	"github.com/emostream/emostream/wire"
 )

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/internal/stack"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/loadgen"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/stack"
 )
 
 // BenchmarkOnEachKafkaPipeline loads the whole in-process pipeline over
@@ -20,7 +20,7 @@ import (
 // from the load's start until a WebSocket viewer's swarms summed to all of
 // them) and http-p99-ms (the 202's latency, 99th percentile):
 //
-//	go test -run '^$' -bench OnEachKafkaPipeline -benchtime 1x -count 3 ./internal/stack/
+//	go test -run '^$' -bench OnEachKafkaPipeline -benchtime 1x -count 3 ./stack/
 func BenchmarkOnEachKafkaPipeline(b *testing.B) {
 	for _, load := range []struct {
 		batch, conns int

@@ -1,7 +1,9 @@
-// Package testhub starts a hub for tests in the test process: random
-// loopback ports, no client credentials, and the swarm stream, with a
-// stage connection to publish swarms. It reads and writes nothing else.
-package testhub
+// Package fanouttest starts fanout's servers for tests in the test
+// process, as net/http/httptest starts an HTTP server: a hub on random
+// loopback ports, without client credentials, with the swarm stream and a
+// stage connection to publish swarms, and leaves linked to it. It reads
+// and writes nothing else.
+package fanouttest
 
 import (
 	"context"
@@ -16,9 +18,9 @@ import (
 	"github.com/emostream/emostream/internal/testenv"
 )
 
-// Start runs a hub until the test ends and returns it with a JetStream
+// StartHub runs a hub until the test ends and returns it with a JetStream
 // context on a connection to it.
-func Start(t testing.TB) (*fanout.Hub, jetstream.JetStream) {
+func StartHub(t testing.TB) (*fanout.Hub, jetstream.JetStream) {
 	t.Helper()
 	h, err := fanout.NewHub(fanout.HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0",
 		LeafListen: "127.0.0.1:0", Logger: testenv.Logger(t)})
