@@ -20,6 +20,8 @@ const (
 	defaultWSAddrs     = "127.0.0.1:9222,127.0.0.1:9223"
 	defaultMonitorAddr = "127.0.0.1:8222"
 	defaultDemoMatch   = "final-2026"
+	// defaultIngestURL is up's ingest, which send and timeline talk to.
+	defaultIngestURL = "http://" + defaultHTTPAddr
 )
 
 func init() {
