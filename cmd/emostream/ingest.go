@@ -239,7 +239,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err := af.apply(env, &rc, &cfg.AdminToken); err != nil {
 		return err
 	}
-	reg := &lateRegistry{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
+	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
 	// The timeline's reads wait for the hub the same way (503 until then).
 	tlnc, err := rf.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
@@ -267,7 +267,9 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return reg.openWhenReachable(ctx, log, rf, rc) })
+	g.Go(func() error {
+		return reg.OpenWhenReachable(ctx, log, func(ctx context.Context) (*registry.Registry, func(), error) { return rf.open(ctx, rc) })
+	})
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return reloadOnHUP(ctx, log, srv) })
 	return g.Wait()
