@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,8 +47,7 @@ func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
 	return f
 }
 
-// apply fills cfg's Auth, Session and CORSOrigins, and binds the ops
-// listener.
+// apply fills cfg's Auth, Session, CORSOrigins and OpsHosts.
 func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	a := ingest.AuthConfig{Mode: ingest.AuthMode(f.auth), JWKSFile: f.jwks, Audience: f.audience, Issuer: f.issuer}
 	secret, err := readSecret(env, f.secretFile, "EMOSTREAM_JWT_SECRET", "--jwt-secret-file")
@@ -71,11 +71,11 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	if cfg.OpsHosts, err = hostcheck.ParseNames(f.opsHosts); err != nil {
 		return fmt.Errorf("--ops-host %w", err)
 	}
-	if cfg.OpsListener, err = listenFlag(f.opsFlag, f.ops); err != nil {
-		return err
-	}
 	return nil
 }
+
+// listenOps binds the ops listener.
+func (f *securityFlags) listenOps() (net.Listener, error) { return listenFlag(f.opsFlag, f.ops) }
 
 // readSecret reads a secret from file, or else from the environment
 // variable env (never a flag of its own: flags show in ps).

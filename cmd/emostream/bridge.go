@@ -36,7 +36,7 @@ const defaultBridgeBroker = "127.0.0.1:9092"
 // /readyz (the processor's is 9103, ingest's ops listener 9100).
 const defaultBridgeMetrics = "127.0.0.1:9102"
 
-// bridgeFlags are the flags of "emostream bridge" that "emostream up" shares.
+// bridgeFlags are the flags of "emostream bridge".
 type bridgeFlags struct {
 	brokers, topic, group                      string
 	nats                                       *natsFlags
@@ -44,6 +44,8 @@ type bridgeFlags struct {
 	dedupMemory                                string
 	dedupPerUser, maxPartialBytes              int
 	streams                                    *streamFlags
+	kafka                                      *kafkaSecurityFlags
+	metrics                                    *metricsFlags
 }
 
 func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
@@ -61,25 +63,33 @@ func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
 	f.streams = addStreamFlags(fs)
 	f.streams.addReplicas(fs)
+	f.kafka = addKafkaSecurityFlags(fs)
+	f.metrics = addMetricsFlags(fs, defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
 	return f
 }
 
 // config checks the flags and turns them into a bridge.Config.
-func (f *bridgeFlags) config(fs *flag.FlagSet) (bridge.Config, error) {
+func (f *bridgeFlags) config(fs *flag.FlagSet, env *environment) (bridge.Config, error) {
 	if !wire.ValidWindow(f.window) {
 		return bridge.Config{}, fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
 	}
 	if err := checkPositive(fs, "close-delay", "max-partial-bytes"); err != nil {
 		return bridge.Config{}, err
 	}
-	dc, err := f.dedupConfig()
+	c, err := f.dedupConfig()
 	if err != nil {
-		return bridge.Config{}, err
+		return c, err
 	}
-	sc, err := f.streams.config()
-	return bridge.Config{KafkaBrokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
-		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: dc.DedupHorizon, DedupMemory: dc.DedupMemory,
-		DedupPerUser: dc.DedupPerUser, FreshLookback: f.freshLookback, MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
+	c.KafkaBrokers, c.Topic, c.Group, c.NATSURL = splitList(f.brokers), f.topic, f.group, f.nats.o.URL
+	c.Window, c.CloseDelay, c.FreshLookback, c.MaxPartialBytes = f.window, f.closeDelay, f.freshLookback, f.maxPartialBytes
+	if c.Streams, err = f.streams.config(); err != nil {
+		return c, err
+	}
+	if c.KafkaSecurity, err = f.kafka.security(env); err != nil {
+		return c, err
+	}
+	c.NATSOptions, err = f.nats.natsOptions(env)
+	return c, err
 }
 
 // dedupConfig checks the --dedup-… flags.
@@ -102,30 +112,21 @@ func (f *bridgeFlags) dedupConfig() (bridge.Config, error) {
 func runBridge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bridge", bridgeSynopsis)
 	f := addBridgeFlags(fs)
-	kf := addKafkaSecurityFlags(fs)
-	mf := addMetricsFlags(fs, defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	log, err := logFlags(fs, env)(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config(fs, env)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	cfg, err := f.config(fs)
-	if err != nil {
-		return err
-	}
 	cfg.Logger, cfg.Registerer = log, reg
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return err
-	}
-	if cfg.NATSOptions, err = f.nats.natsOptions(env); err != nil {
-		return err
-	}
 	b, err := bridge.New(cfg)
 	if err != nil {
 		return err
 	}
-	ms, err := mf.listen(log, fs)
+	ms, err := f.metrics.listen(log, fs)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,43 +30,70 @@ func init() {
 // leafPasswordFile holds the flag form's leaf password in --data-dir.
 const leafPasswordFile = "leaf.password"
 
+// hubFlags are the flags of "emostream hub".
+type hubFlags struct {
+	conf, dataDir, listen, leafs, monitor, leafPass string
+	auth                                            *hubAuthFlags
+}
+
+func addHubFlags(fs *flag.FlagSet) *hubFlags {
+	f := &hubFlags{}
+	fs.StringVar(&f.conf, "c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
+	fs.StringVar(&f.listen, "nats", fanout.DefaultClientListen, "client address the stages connect to")
+	fs.StringVar(&f.leafs, "leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
+	fs.StringVar(&f.monitor, "monitor", defaultMonitorAddr, "monitoring address (/varz /connz /leafz /jsz); empty for none")
+	fs.StringVar(&f.leafPass, "leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
+	f.auth = addHubAuthFlags(fs)
+	return f
+}
+
+// config checks that the flags' addresses are free and returns the hub
+// they describe: the -c file with the flags given overriding it, or the
+// flags alone, whose passwords and leaf password it reads or creates.
+func (f *hubFlags) config(fs *flag.FlagSet) (fanout.HubConfig, error) {
+	set := given(fs)
+	if err := checkFreeGiven(f.conf != "", set, []flagAddr{{"nats", f.listen}, {"leafnodes", f.leafs}, {"monitor", f.monitor}}); err != nil {
+		return fanout.HubConfig{}, err
+	}
+	if f.conf != "" {
+		return hubFileConfig(f.conf, set, f.dataDir, f.listen, f.leafs, f.monitor)
+	}
+	cfg := fanout.HubConfig{DataDir: f.dataDir, ClientListen: f.listen, LeafListen: f.leafs, MonitorListen: f.monitor,
+		LeafPassword: f.leafPass, ClientTLS: f.auth.tls(), LeafTLS: f.auth.tls()}
+	var err error
+	if cfg.Passwords, err = stagePasswords("hub", f.auth.authDir, f.listen); err != nil {
+		return cfg, err
+	}
+	if cfg.LeafPassword == "" {
+		cfg.LeafPassword, err = leafPassword(f.dataDir)
+	}
+	return cfg, err
+}
+
+// leafPassword is the leaf password kept in dataDir, created once at
+// random (mode 0600) so that leaves reconnect after a restart.
+func leafPassword(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("hub: %w", err)
+	}
+	p, err := readOrCreateSecret(filepath.Join(dataDir, leafPasswordFile))
+	if err != nil {
+		return "", fmt.Errorf("hub: leaf password: %w", err)
+	}
+	return p, nil
+}
+
 func runHub(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "hub", hubSynopsis)
-	conf := fs.String("c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
-	listen := fs.String("nats", fanout.DefaultClientListen, "client address the stages connect to")
-	leafs := fs.String("leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
-	monitor := fs.String("monitor", "127.0.0.1:8222", "monitoring address (/varz /connz /leafz /jsz); empty for none")
-	leafPass := fs.String("leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
-	auth := addHubAuthFlags(fs)
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	f := addHubFlags(fs)
+	log, err := logFlags(fs, env)(args)
 	if err != nil {
 		return err
 	}
-	set := given(fs)
-	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"nats", *listen}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
+	cfg, err := f.config(fs)
+	if err != nil {
 		return err
-	}
-	var cfg fanout.HubConfig
-	if *conf != "" {
-		if cfg, err = hubFileConfig(*conf, set, *dataDir, *listen, *leafs, *monitor); err != nil {
-			return err
-		}
-	} else {
-		cfg = fanout.HubConfig{DataDir: *dataDir, ClientListen: *listen, LeafListen: *leafs, MonitorListen: *monitor,
-			LeafPassword: *leafPass, ClientTLS: auth.tls(), LeafTLS: auth.tls()}
-		if cfg.Passwords, err = auth.passwords("hub", *listen); err != nil {
-			return err
-		}
-		if cfg.LeafPassword == "" {
-			if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-				return fmt.Errorf("hub: %w", err)
-			}
-			if cfg.LeafPassword, err = readOrCreateSecret(filepath.Join(*dataDir, leafPasswordFile)); err != nil {
-				return fmt.Errorf("hub: leaf password: %w", err)
-			}
-		}
 	}
 	cfg.Logger = log
 	h, err := fanout.NewHub(cfg)
@@ -73,21 +101,26 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if err := h.StartContext(ctx); err != nil {
-		if *conf != "" {
-			return fmt.Errorf("hub -c %s: %w", *conf, err)
+		if f.conf != "" {
+			return fmt.Errorf("hub -c %s: %w", f.conf, err)
 		}
 		return err
 	}
+	f.printStarted(env, h, cfg)
+	return h.Run(ctx)
+}
+
+// printStarted says where the started hub h serves.
+func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubConfig) {
 	fmt.Fprintf(env.stdout, "hub: stages connect to %s\nhub: leaf clusters connect to %s\n", h.ClientURL(), h.LeafRemote())
 	if cfg.Passwords != nil {
-		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, auth.authDir)
-	} else if *conf == "" {
+		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, f.auth.authDir)
+	} else if f.conf == "" {
 		fmt.Fprintln(env.stdout, "hub: no stage credentials (loopback only): every client has every permission")
 	}
 	if u := h.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "hub: monitoring on %s/varz\n", u)
 	}
-	return h.Run(ctx)
 }
 
 // hubFileConfig is the hub of -c file with the given flags overriding it;

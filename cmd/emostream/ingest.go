@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -35,7 +36,8 @@ subject is its user. It writes every accepted event to the Kafka
 topic (key user_id, timestamp = receive time). Reactions are taken only for
 live matches of the match registry on the NATS hub (--nats). See docs/api.md.`
 
-// ingestFlags are the flags of "emostream ingest" that "emostream up" shares.
+// ingestFlags are the flags of "emostream ingest"; "emostream up" adds
+// the ones it shares (ingestInUp).
 type ingestFlags struct {
 	brokers, topic, ack, emojis, proxies, wsURLs string
 	flush, window                                time.Duration
@@ -46,23 +48,54 @@ type ingestFlags struct {
 	ipPrefixV4, ipPrefixV6                       int
 	maxConns, maxConnsPerPrefix, fdReserve       int
 	readTimeout, writeTimeout, idleTimeout       time.Duration
+	kafka                                        *kafkaSecurityFlags
+	admission                                    *admissionFlags
+	security                                     *securityFlags
+	// Ingest alone: the API's address and the hub holding the registry
+	// (up has --http, and runs the hub).
+	listen   string
+	registry *registryFlags
 }
 
-func addIngestFlags(fs interface {
-	StringVar(*string, string, string, string)
-	DurationVar(*time.Duration, string, time.Duration, string)
-	Float64Var(*float64, string, float64, string)
-	IntVar(*int, string, int, string)
-	Int64Var(*int64, string, int64, string)
-	BoolVar(*bool, string, bool, string)
-}) *ingestFlags {
+// ingestSetup says which of ingest's flags a command adds, and how.
+type ingestSetup struct {
+	// alone adds --listen and the registry's --nats flags.
+	alone bool
+	// brokers and brokersUsage are --kafka-brokers' default and help.
+	brokers, brokersUsage string
+	// ops names the ops listener's flag.
+	ops string
+}
+
+var (
+	ingestAlone = ingestSetup{alone: true, brokers: ingest.DefaultBroker, brokersUsage: "Kafka bootstrap brokers, host:port,...", ops: "ops-listen"}
+	ingestInUp  = ingestSetup{brokers: "", brokersUsage: "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ops: "ops"}
+)
+
+func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingestFlags {
 	f := &ingestFlags{}
-	fs.StringVar(&f.brokers, "kafka-brokers", ingest.DefaultBroker, "Kafka bootstrap brokers, host:port,...")
+	fs.StringVar(&f.brokers, "kafka-brokers", set.brokers, set.brokersUsage)
+	f.kafka = addKafkaSecurityFlags(fs)
 	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
 	fs.StringVar(&f.ack, "ack", string(ingest.AckAll), "answer 202 when Kafka acknowledged (all) or when buffered (buffered)")
 	fs.DurationVar(&f.flush, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
 	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
 	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
+	f.addLimits(fs)
+	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
+	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
+	f.admission = addAdmissionFlags(fs)
+	f.security = addSecurityFlags(fs, set.ops)
+	if set.alone {
+		fs.StringVar(&f.listen, "listen", ingest.DefaultListen, "address of the HTTP API")
+		f.registry = addRegistryFlags(fs, env)
+	}
+	return f
+}
+
+// addLimits adds the flags of ingest's rate limits, body limit,
+// connection caps and timeouts.
+func (f *ingestFlags) addLimits(fs *flag.FlagSet) {
 	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
 	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
 	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client network, see --ip-prefix-v4 (0 disables the limit)")
@@ -78,15 +111,34 @@ func addIngestFlags(fs interface {
 	fs.DurationVar(&f.readTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
 	fs.DurationVar(&f.writeTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
-	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
-	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
-	return f
 }
 
-// config checks the flags of fs and turns them into an ingest.Config; 0
-// rates disable a limit. Its connection caps add up at the open-file limit
-// files, shared with edges viewer edges in the same process (up).
-func (f *ingestFlags) config(fs *flag.FlagSet, files fileLimit, edges int) (ingest.Config, error) {
+// config checks the flags and turns them into ingest's Config, short of
+// its listeners, and the registry's bounds. Its connection caps add up at
+// the open-file limit with edges viewer edges in the same process (up).
+func (f *ingestFlags) config(fs *flag.FlagSet, env *environment, edges int) (ingest.Config, registry.Config, error) {
+	var rc registry.Config
+	cfg, err := f.serverConfig(fs, env.files, edges)
+	if err != nil {
+		return cfg, rc, err
+	}
+	if cfg.KafkaSecurity, err = f.kafka.security(env); err != nil {
+		return cfg, rc, err
+	}
+	if err := f.admission.apply(env, &rc, &cfg.AdminToken); err != nil {
+		return cfg, rc, err
+	}
+	if err := f.security.apply(env, &cfg); err != nil {
+		return cfg, rc, fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return cfg, rc, nil
+}
+
+// serverConfig checks the flags of fs and turns them into an
+// ingest.Config; 0 rates disable a limit. Its connection caps add up at the
+// open-file limit files, shared with edges viewer edges in the same
+// process (up).
+func (f *ingestFlags) serverConfig(fs *flag.FlagSet, files fileLimit, edges int) (ingest.Config, error) {
 	if err := f.check(); err != nil {
 		return ingest.Config{}, err
 	}
@@ -218,59 +270,56 @@ func splitList(s string) []string {
 
 func runIngest(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ingest", ingestSynopsis)
-	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
-	f := addIngestFlags(fs)
-	kf := addKafkaSecurityFlags(fs)
-	rf, af := addRegistryFlags(fs, env), addAdmissionFlags(fs)
-	sec := addSecurityFlags(fs, "ops-listen")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	f := addIngestFlags(fs, env, ingestAlone)
+	log, err := logFlags(fs, env)(args)
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config(fs, env.files, 0)
+	cfg, rc, err := f.config(fs, env, 0)
 	if err != nil {
 		return err
 	}
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return err
-	}
-	rc := registry.Config{Logger: log}
-	if err := af.apply(env, &rc, &cfg.AdminToken); err != nil {
-		return err
-	}
+	rc.Logger = log
 	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
 	// The timeline's reads wait for the hub the same way (503 until then).
-	tlnc, err := rf.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
+	tlnc, err := f.registry.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return fmt.Errorf("ingest: timeline: %w", err)
 	}
 	defer tlnc.Close()
-	cfg.Timeline = timeline.NewReader(tlnc, wire.TimelineStream, 0)
-	ln, err := listenFlag("listen", *listen)
+	cfg.Timeline, cfg.Logger = timeline.NewReader(tlnc, wire.TimelineStream, 0), log
+	srv, err := f.start(env, log, cfg)
 	if err != nil {
 		return err
 	}
-	logFileLimit(log, env)
-	cfg.Listener, cfg.Logger = ln, log
-	if err := sec.apply(env, &cfg); err != nil {
-		ln.Close()
-		return fmt.Errorf("ingest: %w", err)
-	}
-	srv, err := ingest.New(cfg)
-	if err != nil {
-		ln.Close()
-		cfg.OpsListener.Close()
-		return err
-	}
-	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return reg.OpenWhenReachable(ctx, log, func(ctx context.Context) (*registry.Registry, func(), error) { return rf.open(ctx, rc) })
+		return reg.OpenWhenReachable(ctx, log, func(ctx context.Context) (*registry.Registry, func(), error) { return f.registry.open(ctx, rc) })
 	})
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return reloadOnHUP(ctx, log, srv) })
 	return g.Wait()
+}
+
+// start binds ingest's listeners and builds the server of cfg.
+func (f *ingestFlags) start(env *environment, log *slog.Logger, cfg ingest.Config) (*ingest.Server, error) {
+	ln, err := listenFlag("listen", f.listen)
+	if err != nil {
+		return nil, err
+	}
+	logFileLimit(log, env)
+	cfg.Listener = ln
+	if cfg.OpsListener, err = f.security.listenOps(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	srv, err := ingest.New(cfg)
+	if err != nil {
+		closeAll(ln, cfg.OpsListener)
+		return nil, err
+	}
+	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
+	return srv, nil
 }

@@ -89,17 +89,18 @@ func (f *hubAuthFlags) tls() fanout.TLSConfig {
 	return fanout.TLSConfig{Cert: f.cert, Key: f.key, CA: f.ca, Verify: f.verify}
 }
 
-// passwords reads (or creates) the passwords of --nats-auth-dir; nil without
-// it, which is refused for a client address that is not loopback.
-func (f *hubAuthFlags) passwords(cmd, listen string) (map[string]string, error) {
-	if f.authDir == "" {
+// stagePasswords reads (or creates) the passwords of --nats-auth-dir dir;
+// nil without it, which is refused for a client address that is not
+// loopback.
+func stagePasswords(cmd, dir, listen string) (map[string]string, error) {
+	if dir == "" {
 		if host, _, err := net.SplitHostPort(listen); err == nil && !loopbackHost(host) {
 			return nil, fmt.Errorf("%s: --nats %s is not a loopback address, and clients would connect without credentials: "+
 				"give --nats-auth-dir DIR (or run the hub with -c nats.conf); see docs/operations.md, \"Stage credentials\"", cmd, listen)
 		}
 		return nil, nil
 	}
-	return readPasswords(f.authDir)
+	return readPasswords(dir)
 }
 
 func loopbackHost(h string) bool {

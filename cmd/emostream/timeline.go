@@ -8,10 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/emostream/emostream/client"
-	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -152,42 +150,4 @@ func momentSteps(a *wire.TimelineAnswer) []string {
 		}
 	}
 	return marks
-}
-
-// momentFlags are the processor's timeline and crowd-moment flags (the
-// processor and up commands).
-type momentFlags struct {
-	factor, share      float64
-	floor              int64
-	baseline, cooldown time.Duration
-	noMoments, noTL    bool
-}
-
-func addMomentFlags(fs *flag.FlagSet) *momentFlags {
-	f := &momentFlags{}
-	fs.Float64Var(&f.factor, "moment-factor", processor.DefaultMomentFactor, "a crowd moment's window total is at least this many times the baseline (the median window total of --moment-baseline before it)")
-	fs.Int64Var(&f.floor, "moment-floor", processor.DefaultMomentFloor, "a crowd moment's window has at least this many reactions")
-	fs.DurationVar(&f.baseline, "moment-baseline", processor.DefaultMomentBaseline, "trailing stretch whose median window total is the baseline")
-	fs.Float64Var(&f.share, "moment-share", processor.DefaultMomentShare, "a crowd moment of one emoji: its share of a window at least this much (0.3: 30 points) above its recent share, with at least --moment-floor reactions; 1 turns this rule off")
-	fs.DurationVar(&f.cooldown, "moment-cooldown", processor.DefaultMomentCooldown, "least time between two moments of a match")
-	fs.BoolVar(&f.noMoments, "no-moments", false, "detect no crowd moments")
-	fs.BoolVar(&f.noTL, "no-timeline", false, "write no timeline records, rollups or moments (swarms only)")
-	return f
-}
-
-// apply sets the flags on cfg.
-func (f *momentFlags) apply(fs *flag.FlagSet, cfg *processor.Config) error {
-	if err := checkPositive(fs, "moment-factor", "moment-floor", "moment-baseline"); err != nil {
-		return err
-	}
-	if f.cooldown < 0 {
-		return fmt.Errorf("--moment-cooldown %v: want 0 or more", f.cooldown)
-	}
-	if err := checkPositive(fs, "moment-share"); err != nil {
-		return err
-	}
-	cfg.Moments = processor.MomentRule{Factor: f.factor, Floor: f.floor, Baseline: f.baseline,
-		Cooldown: max(f.cooldown, time.Nanosecond), Share: f.share, Off: f.noMoments}
-	cfg.DisableTimeline = f.noTL
-	return nil
 }
