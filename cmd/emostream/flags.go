@@ -148,6 +148,14 @@ func given(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
+// override sets *dst to v if flagName was given (set): with a -c file, a
+// flag given overrides the file's value, as nats-server's own flags do.
+func override[T any](set map[string]bool, flagName string, dst *T, v T) {
+	if set[flagName] {
+		*dst = v
+	}
+}
+
 // checkPositive refuses a zero or negative value of the named numeric or
 // duration flags. Library configs read zero as "the default"; on the
 // command line an explicit 0 for a positive quantity is a mistake, never a

@@ -135,14 +135,9 @@ func hubFileConfig(file string, set map[string]bool, dataDir, listen, leafs, mon
 		return fanout.HubConfig{}, fmt.Errorf("hub: --monitor \"\" with -c: remove http from %s to turn monitoring off", file)
 	}
 	cfg := fanout.HubConfig{ConfigFile: file}
-	pick := func(dst *string, flag, v string) {
-		if set[flag] {
-			*dst = v
-		}
-	}
-	pick(&cfg.DataDir, "data-dir", dataDir)
-	pick(&cfg.ClientListen, "nats", listen)
-	pick(&cfg.LeafListen, "leafnodes", leafs)
-	pick(&cfg.MonitorListen, "monitor", monitor)
+	override(set, "data-dir", &cfg.DataDir, dataDir)
+	override(set, "nats", &cfg.ClientListen, listen)
+	override(set, "leafnodes", &cfg.LeafListen, leafs)
+	override(set, "monitor", &cfg.MonitorListen, monitor)
 	return cfg, nil
 }

@@ -62,7 +62,7 @@ func runViewersHold(ctx context.Context, env *environment, args []string) error 
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	urls := fanoutList(*ws)
+	urls := splitList(*ws)
 	if len(urls) == 0 || *count < 1 || *out == "" || !wire.ValidMatchID(*match) {
 		return errors.New("viewers hold: need --ws, --count ≥ 1, --out and a valid --match")
 	}
@@ -109,7 +109,7 @@ func runViewersReport(env *environment, args []string) error {
 		return err
 	}
 	bySeq := map[int][]time.Duration{}
-	for _, name := range fanoutList(*files) {
+	for _, name := range splitList(*files) {
 		if err := bench.ReadReceipts(name, bySeq); err != nil {
 			return err
 		}
