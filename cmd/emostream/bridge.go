@@ -112,7 +112,7 @@ func (f *bridgeFlags) dedupConfig() (bridge.Config, error) {
 func runBridge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "bridge", bridgeSynopsis)
 	f := addBridgeFlags(fs)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, err
 func runEdge(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "edge", edgeSynopsis)
 	f := addEdgeFlags(fs)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,16 @@
 package main
 
+// Every subcommand declares its flags the same way. A struct holds the
+// flags of one command (xFlags, in the command's file) or of one group
+// several commands share (natsFlags, kafkaSecurityFlags, streamFlags,
+// ingestFlags and processorFlags, which up adds too). addXFlags(fs, …)
+// defines them, with defaults that are named constants; a parameter says
+// how, never a patch after the fact (addIngestFlags(fs, env, ingestInUp)).
+// After parsing (parseFlags, or addLogFlags(fs).parse), the struct's config
+// method checks the values, naming the flag at fault, and returns the
+// library's Config; the run function binds listeners and starts the stage.
+// Every flag falls back to its EMOSTREAM_<COMMAND>_<FLAG> variable (envName).
+
 import (
 	"errors"
 	"flag"
@@ -78,33 +89,48 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	return err
 }
 
-// logFlags adds --log-level and --log-format. Once every other flag is
-// defined, the function it returns parses the arguments (parseFlags) and
-// builds the logger they describe.
-func logFlags(fs *flag.FlagSet, env *environment) func(args []string) (*slog.Logger, error) {
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log format: text or json")
-	return func(args []string) (*slog.Logger, error) {
-		if err := parseFlags(fs, env, args); err != nil {
-			return nil, err
-		}
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(*level)); err != nil {
-			return nil, fmt.Errorf("--log-level: %w", err)
-		}
-		opts := &slog.HandlerOptions{Level: l}
-		switch *format {
-		case "text":
-			return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
-		case "json":
-			return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
-		}
-		return nil, fmt.Errorf("--log-format: want text or json, got %q", *format)
-	}
+// Defaults of --log-level and --log-format.
+const (
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
+)
+
+// logFlags are --log-level and --log-format, of every command that logs.
+type logFlags struct{ level, format string }
+
+func addLogFlags(fs *flag.FlagSet) *logFlags {
+	f := &logFlags{}
+	fs.StringVar(&f.level, "log-level", defaultLogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&f.format, "log-format", defaultLogFormat, "log format: text or json")
+	return f
 }
 
-// maxReplicas is JetStream's largest replica count.
-const maxReplicas = 5
+// parse parses args (parseFlags), once every other flag of fs is defined,
+// and builds the logger the log flags describe.
+func (f *logFlags) parse(fs *flag.FlagSet, env *environment, args []string) (*slog.Logger, error) {
+	if err := parseFlags(fs, env, args); err != nil {
+		return nil, err
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch f.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", f.format)
+}
+
+// defaultReplicas and maxReplicas bound --replicas: JetStream's largest
+// replica count is 5.
+const (
+	defaultReplicas = 1
+	maxReplicas     = 5
+)
 
 // streamFlags are the JetStream stream settings that every stage creating
 // the streams (bridge, processor, up) must agree on.
@@ -123,7 +149,7 @@ func addStreamFlags(fs *flag.FlagSet) *streamFlags {
 // addReplicas adds --replicas, for the stages that may run on a hub
 // cluster (bridge, processor; emostream up runs one hub).
 func (f *streamFlags) addReplicas(fs *flag.FlagSet) {
-	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the streams "+wire.PartialsStream+" and "+wire.SwarmsStream))
+	fs.IntVar(&f.replicas, "replicas", defaultReplicas, replicasUsage("the streams "+wire.PartialsStream+" and "+wire.SwarmsStream))
 }
 
 // replicasUsage is the help of a --replicas flag for what.

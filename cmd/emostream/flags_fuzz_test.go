@@ -92,7 +92,7 @@ func FuzzIngestFlags(f *testing.F) {
 		list, env := fuzzArgs(args, envText)
 		fs := newFlags(env, "ingest", ingestSynopsis)
 		fl := addIngestFlags(fs, env, ingestAlone)
-		if _, err := logFlags(fs, env)(list); err != nil {
+		if _, err := addLogFlags(fs).parse(fs, env, list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)
 			}
@@ -122,13 +122,13 @@ func FuzzStageFlags(f *testing.F) {
 		fs := newFlags(env, "bridge", bridgeSynopsis)
 		bf, pf := addBridgeFlags(fs), addProcessorFlags(fs, false)
 		mf := bf.metrics
-		if _, err := logFlags(fs, env)(list); err != nil {
+		if _, err := addLogFlags(fs).parse(fs, env, list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)
 			}
 			return
 		}
-		if _, err := hostcheck.ParseNames(*mf.hosts); err != nil {
+		if _, err := hostcheck.ParseNames(mf.hosts); err != nil {
 			return
 		}
 		checkBridge(t, fs, env, bf)

@@ -87,7 +87,7 @@ func leafPassword(dataDir string) (string, error) {
 func runHub(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "hub", hubSynopsis)
 	f := addHubFlags(fs)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

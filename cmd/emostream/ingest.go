@@ -271,7 +271,7 @@ func splitList(s string) []string {
 func runIngest(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "ingest", ingestSynopsis)
 	f := addIngestFlags(fs, env, ingestAlone)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

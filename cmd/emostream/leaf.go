@@ -83,7 +83,7 @@ func (f *leafFlags) config(fs *flag.FlagSet) (fanout.LeafConfig, error) {
 func runLeaf(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "leaf", leafSynopsis)
 	f := addLeafFlags(fs)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

@@ -30,13 +30,15 @@ func hostsUsage(listenFlag string) string {
 // metricsFlags are --metrics and --metrics-host of a stage run alone
 // (bridge, processor, edge).
 type metricsFlags struct {
-	addr, hosts *string
-	def         string
+	addr, hosts string
+	def         string // the stage's default --metrics
 }
 
 func addMetricsFlags(fs *flag.FlagSet, def, usage string) *metricsFlags {
-	return &metricsFlags{def: def, addr: fs.String("metrics", def, usage),
-		hosts: fs.String("metrics-host", "", hostsUsage("metrics"))}
+	f := &metricsFlags{def: def}
+	fs.StringVar(&f.addr, "metrics", def, usage)
+	fs.StringVar(&f.hosts, "metrics-host", "", hostsUsage("metrics"))
+	return f
 }
 
 // metricsServer is a bound --metrics listener and the Hosts it answers.
@@ -49,11 +51,11 @@ type metricsServer struct {
 // listen checks --metrics-host and binds --metrics (see listenMetrics);
 // nil when there is none.
 func (f *metricsFlags) listen(log *slog.Logger, fs *flag.FlagSet) (*metricsServer, error) {
-	names, err := hostcheck.ParseNames(*f.hosts)
+	names, err := hostcheck.ParseNames(f.hosts)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-host %w", err)
 	}
-	ln, err := listenMetrics(log, *f.addr, f.def, given(fs)["metrics"])
+	ln, err := listenMetrics(log, f.addr, f.def, given(fs)["metrics"])
 	if err != nil || ln == nil {
 		return nil, err
 	}

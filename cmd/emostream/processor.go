@@ -133,7 +133,7 @@ func (f *processorFlags) aloneConfig(fs *flag.FlagSet, env *environment) (proces
 func runProcessor(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "processor", processorSynopsis)
 	f := addProcessorFlags(fs, true)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ type registryFlags struct {
 func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
 	f := &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
 		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
-	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
+	fs.IntVar(&f.replicas, "replicas", defaultReplicas, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
 	return f
 }
 

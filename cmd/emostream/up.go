@@ -22,6 +22,9 @@ const (
 	defaultWSAddrs     = "127.0.0.1:9222,127.0.0.1:9223"
 	defaultMonitorAddr = "127.0.0.1:8222"
 	defaultDemoMatch   = "final-2026"
+	// defaultViewerEdge serves viewers through edges, not the leaves'
+	// own WebSocket listeners.
+	defaultViewerEdge = true
 	// defaultIngestURL is up's ingest, which send and timeline talk to.
 	defaultIngestURL = "http://" + defaultHTTPAddr
 )
@@ -76,14 +79,14 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 	fs.StringVar(&f.monitor, "monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
 	fs.StringVar(&f.natsLog, "nats-log", "", "log level of the hub's and leaves' nats-servers (banners, connections): debug, info, warn, error; empty: warn, or debug with --log-level debug")
 	fs.StringVar(&f.wsAddrs, "ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers (through an edge)")
-	fs.BoolVar(&f.viewerEdge, "viewer-edge", true, "serve viewers through edges (emostream edge); false: the leaves' own nats-server WebSocket listeners, which let a viewer aim a request's reply at a live subject (trusted networks only)")
+	fs.BoolVar(&f.viewerEdge, "viewer-edge", defaultViewerEdge, "serve viewers through edges (emostream edge); false: the leaves' own nats-server WebSocket listeners, which let a viewer aim a request's reply at a live subject (trusted networks only)")
 	return f
 }
 
 func runUp(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "up", upSynopsis)
 	f := addUpFlags(fs, env)
-	log, err := logFlags(fs, env)(args)
+	log, err := addLogFlags(fs).parse(fs, env, args)
 	if err != nil {
 		return err
 	}
