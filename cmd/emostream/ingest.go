@@ -210,30 +210,6 @@ func (f *ingestFlags) check() error {
 	return nil
 }
 
-// sign is -1, 0 or 1 for a negative, zero or positive number.
-func sign(v any) int {
-	var f float64
-	switch n := v.(type) {
-	case int:
-		f = float64(n)
-	case int64:
-		f = float64(n)
-	case float64:
-		f = n
-	case time.Duration:
-		f = float64(n)
-	default:
-		panic(fmt.Sprintf("emostream: sign of %T", v))
-	}
-	switch {
-	case f < 0:
-		return -1
-	case f > 0:
-		return 1
-	}
-	return 0
-}
-
 // looksLikeEmoji reports whether s is made of pictographs and the marks
 // that join and vary them, with no letters, digits or spaces.
 func looksLikeEmoji(s string) bool {
@@ -256,16 +232,6 @@ func disabledIfZero(rate float64) float64 {
 		return -1
 	}
 	return rate
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func runIngest(ctx context.Context, env *environment, args []string) error {
