@@ -28,6 +28,8 @@ const (
 	maxReply = 64 << 10
 	// maxErrorBody is the most of a failed read's body kept in its error.
 	maxErrorBody = 4 << 10
+	// maxConfig is the most of GET /v1/config read.
+	maxConfig = 1 << 20
 )
 
 // ErrConfig wraps every problem New finds in a Config.

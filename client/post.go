@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emostream/emostream/web"
@@ -141,20 +142,42 @@ func (c *Client) PostRetrying(ctx context.Context, tok string, evs []Event, onRe
 // Limits reads the server's request limits from GET /v1/config; nil if it
 // does not say (Send then splits where a burst_exceeded refusal points).
 func (c *Client) Limits(ctx context.Context) *web.Limits {
-	ctx, cancel := context.WithTimeout(ctx, limitsTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/config", nil)
-	if err != nil {
-		return nil
-	}
-	res, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer res.Body.Close()
 	var cfg web.ClientConfig
-	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&cfg) != nil {
+	err := c.get(ctx, c.base+"/v1/config", limitsTimeout, func(r io.Reader) error {
+		return json.NewDecoder(io.LimitReader(r, maxConfig)).Decode(&cfg)
+	})
+	if err != nil {
 		return nil
 	}
 	return cfg.Limits
+}
+
+// HTTPError is a read the server answered other than 200: its status line
+// and the start of its body (the API's {"error":{…}}).
+type HTTPError struct {
+	Status string
+	Body   string
+}
+
+func (e *HTTPError) Error() string { return e.Status + ": " + e.Body }
+
+// get sends GET url and gives read the body of a 200; any other status is
+// an *HTTPError. It all takes at most timeout.
+func (c *Client) get(ctx context.Context, url string, timeout time.Duration, read func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+		return &HTTPError{Status: res.Status, Body: strings.TrimSpace(string(b))}
+	}
+	return read(res.Body)
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -38,15 +36,6 @@ func (q TimelineQuery) url(base string) string {
 	return base + "/v1/matches/" + url.PathEscape(q.Match) + "/timeline?" + v.Encode()
 }
 
-// HTTPError is a read the server answered other than 200: its status line
-// and the start of its body (the API's {"error":{…}}).
-type HTTPError struct {
-	Status string
-	Body   string
-}
-
-func (e *HTTPError) Error() string { return e.Status + ": " + e.Body }
-
 // Timeline reads the answer to q (as JSON, whatever q.Format says).
 func (c *Client) Timeline(ctx context.Context, q TimelineQuery) (*wire.TimelineAnswer, error) {
 	q.Format = ""
@@ -72,23 +61,7 @@ func (c *Client) WriteTimeline(ctx context.Context, q TimelineQuery, w io.Writer
 	})
 }
 
-// timeline sends q and gives read the body of a 200; any other status is
-// an *HTTPError. It all takes at most TimelineTimeout.
+// timeline sends q and gives read the body of a 200 (see get).
 func (c *Client) timeline(ctx context.Context, q TimelineQuery, read func(io.Reader) error) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.TimelineTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q.url(c.base), nil)
-	if err != nil {
-		return err
-	}
-	res, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
-		return &HTTPError{Status: res.Status, Body: strings.TrimSpace(string(b))}
-	}
-	return read(res.Body)
+	return c.get(ctx, q.url(c.base), c.cfg.TimelineTimeout, read)
 }

@@ -83,9 +83,7 @@ func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, e
 }
 
 func runBench(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "bench", benchSynopsis)
-	f := addBenchFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	_, f, log, err := parseLogged(env, "bench", benchSynopsis, args, addBenchFlags)
 	if err != nil {
 		return err
 	}

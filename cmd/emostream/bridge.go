@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/wire"
@@ -110,9 +109,7 @@ func (f *bridgeFlags) dedupConfig() (bridge.Config, error) {
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "bridge", bridgeSynopsis)
-	f := addBridgeFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "bridge", bridgeSynopsis, args, addBridgeFlags)
 	if err != nil {
 		return err
 	}
@@ -130,11 +127,8 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
 	if ms != nil {
 		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ms.ln.Addr())
-		g.Go(func() error { return ms.serve(ctx, "bridge_metrics", reg, b.Ready) })
 	}
-	g.Go(func() error { return b.Run(ctx) })
-	return g.Wait()
+	return ms.runBeside(ctx, "bridge_metrics", reg, b.Ready, b.Run)
 }

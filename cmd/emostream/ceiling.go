@@ -34,9 +34,7 @@ func addCeilingFlags(fs *flag.FlagSet) *ceilingFlags {
 }
 
 func runCeiling(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "ceiling", ceilingSynopsis)
-	f := addCeilingFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	_, f, log, err := parseLogged(env, "ceiling", ceilingSynopsis, args, addCeilingFlags)
 	if err != nil {
 		return err
 	}

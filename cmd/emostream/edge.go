@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/emostream/emostream/edge"
 )
 
@@ -98,9 +95,7 @@ func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, err
 }
 
 func runEdge(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "edge", edgeSynopsis)
-	f := addEdgeFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "edge", edgeSynopsis, args, addEdgeFlags)
 	if err != nil {
 		return err
 	}
@@ -108,19 +103,13 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg := stageRegistry()
 	cfg.Registerer, cfg.Logger = reg, log
 	e, ms, err := f.start(ctx, fs, env, log, cfg)
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return e.Run(ctx) })
-	if ms != nil {
-		g.Go(func() error { return ms.serve(ctx, "edge_metrics", reg, e.Ready) })
-	}
-	return g.Wait()
+	return ms.runBeside(ctx, "edge_metrics", reg, e.Ready, e.Run)
 }
 
 // start binds the edge's listeners (viewers, metrics, profiles) and builds

@@ -91,6 +91,15 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	return err
 }
 
+// parseLogged makes the flag set of a command that logs, adds its flags
+// (add) and the log flags, parses args and builds the logger.
+func parseLogged[F any](env *environment, name, synopsis string, args []string, add func(*flag.FlagSet) F) (*flag.FlagSet, F, *slog.Logger, error) {
+	fs := newFlags(env, name, synopsis)
+	f := add(fs)
+	log, err := addLogFlags(fs).parse(fs, env, args)
+	return fs, f, log, err
+}
+
 // Defaults of --log-level and --log-format.
 const (
 	defaultLogLevel  = "info"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -49,16 +50,25 @@ func addHubFlags(fs *flag.FlagSet) *hubFlags {
 }
 
 // config checks that the flags' addresses are free and returns the hub
-// they describe: the -c file with the flags given overriding it, or the
-// flags alone, whose passwords and leaf password it reads or creates.
-func (f *hubFlags) config(fs *flag.FlagSet) (fanout.HubConfig, error) {
+// they describe, logging to log: the -c file with the flags given
+// overriding it, or the flags alone.
+func (f *hubFlags) config(fs *flag.FlagSet, log *slog.Logger) (cfg fanout.HubConfig, err error) {
 	set := given(fs)
 	if err := checkFreeGiven(f.conf != "", set, []flagAddr{{"nats", f.listen}, {"leafnodes", f.leafs}, {"monitor", f.monitor}}); err != nil {
 		return fanout.HubConfig{}, err
 	}
 	if f.conf != "" {
-		return hubFileConfig(f.conf, set, f.dataDir, f.listen, f.leafs, f.monitor)
+		cfg, err = hubFileConfig(f.conf, set, f.dataDir, f.listen, f.leafs, f.monitor)
+	} else {
+		cfg, err = f.flagConfig()
 	}
+	cfg.Logger = log
+	return cfg, err
+}
+
+// flagConfig is the hub of the flags without -c, whose passwords and leaf
+// password it reads or creates.
+func (f *hubFlags) flagConfig() (fanout.HubConfig, error) {
 	cfg := fanout.HubConfig{DataDir: f.dataDir, ClientListen: f.listen, LeafListen: f.leafs, MonitorListen: f.monitor,
 		LeafPassword: f.leafPass, ClientTLS: f.auth.tls(), LeafTLS: f.auth.tls()}
 	var err error
@@ -85,25 +95,19 @@ func leafPassword(dataDir string) (string, error) {
 }
 
 func runHub(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "hub", hubSynopsis)
-	f := addHubFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "hub", hubSynopsis, args, addHubFlags)
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config(fs)
+	cfg, err := f.config(fs, log)
 	if err != nil {
 		return err
 	}
-	cfg.Logger = log
 	h, err := fanout.NewHub(cfg)
 	if err != nil {
 		return err
 	}
-	if err := h.StartContext(ctx); err != nil {
-		if f.conf != "" {
-			return fmt.Errorf("hub -c %s: %w", f.conf, err)
-		}
+	if err := startServer(ctx, h, "hub", f.conf); err != nil {
 		return err
 	}
 	f.printStarted(env, h, cfg)

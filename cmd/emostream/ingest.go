@@ -235,9 +235,7 @@ func disabledIfZero(rate float64) float64 {
 }
 
 func runIngest(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "ingest", ingestSynopsis)
-	f := addIngestFlags(fs, env, ingestAlone)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "ingest", ingestSynopsis, args, func(fs *flag.FlagSet) *ingestFlags { return addIngestFlags(fs, env, ingestAlone) })
 	if err != nil {
 		return err
 	}

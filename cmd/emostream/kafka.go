@@ -60,9 +60,7 @@ func (f *kafkaFlags) config(fs *flag.FlagSet, env *environment, log *slog.Logger
 }
 
 func runKafka(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "kafka", kafkaSynopsis)
-	f := addKafkaFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "kafka", kafkaSynopsis, args, addKafkaFlags)
 	if err != nil {
 		return err
 	}

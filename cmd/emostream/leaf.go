@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -56,9 +57,9 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 }
 
 // config checks the flags, applies the GC flags to this process, checks
-// that the addresses given are free and returns the leaf they describe:
-// with -c, the file and the flags given that override it.
-func (f *leafFlags) config(fs *flag.FlagSet) (fanout.LeafConfig, error) {
+// that the addresses given are free and returns the leaf they describe,
+// logging to log: with -c, the file and the flags given that override it.
+func (f *leafFlags) config(fs *flag.FlagSet, log *slog.Logger) (fanout.LeafConfig, error) {
 	if err := checkPositive(fs, "max-connections"); err != nil {
 		return fanout.LeafConfig{}, err
 	}
@@ -74,23 +75,23 @@ func (f *leafFlags) config(fs *flag.FlagSet) (fanout.LeafConfig, error) {
 		RemoteTLS:      fanout.TLSConfig{CA: f.remoteCA, Cert: f.remoteCert, Key: f.remoteKey},
 		AllowedOrigins: splitList(f.origins), MaxConnections: f.maxConns}
 	if f.conf != "" {
-		return leafFileConfig(cfg, set)
+		cfg, err := leafFileConfig(cfg, set)
+		cfg.Logger = log
+		return cfg, err
 	}
+	cfg.Logger = log
 	return cfg, nil
 }
 
 func runLeaf(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "leaf", leafSynopsis)
-	f := addLeafFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "leaf", leafSynopsis, args, addLeafFlags)
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config(fs)
+	cfg, err := f.config(fs, log)
 	if err != nil {
 		return err
 	}
-	cfg.Logger = log
 	l, err := fanout.NewLeaf(cfg)
 	if err != nil {
 		return err
@@ -102,10 +103,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
-	if err := l.StartContext(ctx); err != nil {
-		if f.conf != "" {
-			return fmt.Errorf("leaf -c %s: %w", f.conf, err)
-		}
+	if err := startServer(ctx, l, "leaf", f.conf); err != nil {
 		return err
 	}
 	f.printStarted(env, l)

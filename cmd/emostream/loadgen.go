@@ -89,9 +89,7 @@ func (f *loadgenFlags) config(ctx context.Context, env *environment, log *slog.L
 }
 
 func runLoadgen(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "loadgen", loadgenSynopsis)
-	f := addLoadgenFlags(fs)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	_, f, log, err := parseLogged(env, "loadgen", loadgenSynopsis, args, addLoadgenFlags)
 	if err != nil {
 		return err
 	}

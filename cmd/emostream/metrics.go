@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/internal/recovery"
@@ -97,6 +98,25 @@ func (m *metricsServer) serve(ctx context.Context, component string, reg *promet
 		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready(), "ready") })
 	}
 	return serveHTTP(ctx, m.ln, recovery.HTTP(m.log, component, m.hosts.Handler(mux)))
+}
+
+// stageRegistry is the metrics registry of a stage run alone, with the Go
+// and process collectors.
+func stageRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return reg
+}
+
+// runBeside runs the stage (run) until ctx ends or either fails, serving
+// m beside it when there is one (see serve).
+func (m *metricsServer) runBeside(ctx context.Context, component string, reg *prometheus.Registry, ready func() error, run func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return run(ctx) })
+	if m != nil {
+		g.Go(func() error { return m.serve(ctx, component, reg, ready) })
+	}
+	return g.Wait()
 }
 
 // writeStatus answers {"status":ok}, or 503 {"status":"failing","error"}.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -64,6 +65,16 @@ func (f *natsFlags) natsOptions(env *environment) ([]nats.Option, error) {
 		return nil, fmt.Errorf("--nats-…: %w", err)
 	}
 	return opts, nil
+}
+
+// startServer starts s, the nats-server of a hub or a leaf; its error
+// names the -c file conf of the command, if any.
+func startServer(ctx context.Context, s interface{ StartContext(context.Context) error }, command, conf string) error {
+	err := s.StartContext(ctx)
+	if err != nil && conf != "" {
+		return fmt.Errorf("%s -c %s: %w", command, conf, err)
+	}
+	return err
 }
 
 // hubAuthFlags are the hub-side settings of "emostream hub" and "up": the

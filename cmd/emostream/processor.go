@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/wire"
 )
@@ -131,9 +128,7 @@ func (f *processorFlags) aloneConfig(fs *flag.FlagSet, env *environment) (proces
 }
 
 func runProcessor(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "processor", processorSynopsis)
-	f := addProcessorFlags(fs, true)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "processor", processorSynopsis, args, func(fs *flag.FlagSet) *processorFlags { return addProcessorFlags(fs, true) })
 	if err != nil {
 		return err
 	}
@@ -141,8 +136,7 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg := stageRegistry()
 	pc.Registerer, pc.Logger = reg, log
 	p, err := processor.New(pc)
 	if err != nil {
@@ -152,10 +146,5 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.Run(ctx) })
-	if ms != nil {
-		g.Go(func() error { return ms.serve(ctx, "processor_metrics", reg, p.Ready) })
-	}
-	return g.Wait()
+	return ms.runBeside(ctx, "processor_metrics", reg, p.Ready, p.Run)
 }

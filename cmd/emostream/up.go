@@ -84,9 +84,7 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 }
 
 func runUp(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "up", upSynopsis)
-	f := addUpFlags(fs, env)
-	log, err := addLogFlags(fs).parse(fs, env, args)
+	fs, f, log, err := parseLogged(env, "up", upSynopsis, args, func(fs *flag.FlagSet) *upFlags { return addUpFlags(fs, env) })
 	if err != nil {
 		return err
 	}
