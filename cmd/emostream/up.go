@@ -107,14 +107,15 @@ func (f *upFlags) edges() int {
 // config checks the flags and builds the stack they describe, stage by
 // stage in pipeline order. It binds nothing and starts nothing.
 func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger) (stack.Config, error) {
-	// Kafka: the embedded broker on --kafka, or --kafka-brokers.
+	// Kafka: the embedded broker on --kafka, or ingest's --kafka-brokers.
+	if err := checkPositive(fs, "partitions"); err != nil {
+		return stack.Config{}, err
+	}
 	cfg := stack.Config{DataDir: f.dataDir, Partitions: int32(f.partitions), Logger: log}
 	var err error
-	// Ingest, whose window and swarm threshold every stage shares.
+	// Ingest, whose brokers, Kafka security, window and swarm threshold
+	// every stage shares.
 	if cfg.Ingest, cfg.Registry, err = f.ingest.config(fs, env, f.edges()); err != nil {
-		return cfg, err
-	}
-	if err := checkPositive(fs, "partitions"); err != nil {
 		return cfg, err
 	}
 	cfg.KafkaBrokers, cfg.KafkaSecurity = cfg.Ingest.KafkaBrokers, cfg.Ingest.KafkaSecurity
