@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +87,39 @@ func TestSendSplitsToFitTheBurst(t *testing.T) {
 	}
 	if len(accepted) != 2 || accepted[0] != 100 || accepted[1] != 50 || limited == 0 {
 		t.Errorf("accepted %v after %d rate-limited replies; want arrays of 100 and 50, the second retried", accepted, limited)
+	}
+	if n := storedRecords(t, k); n != 150 {
+		t.Errorf("%d records stored, want 150", n)
+	}
+}
+
+// TestSendSplitsWhereTheBurstPoints: from a server that does not say its
+// limits (GET /v1/config answered 404, as by an older ingest), an array of
+// 150 events of one user is refused burst_exceeded at index 100; Send
+// splits there, and every event is stored once.
+func TestSendSplitsWhereTheBurstPoints(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	target, err := url.Parse(startIngest(t, ingest.Config{KafkaBrokers: []string{k.Addr()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	older := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/config" {
+			http.NotFound(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer older.Close()
+	c := newClient(t, older.URL)
+	var splits []int
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	refused, err := c.Send(ctx, client.Reactions{Match: "m", Emoji: "🔥", Count: 150, User: "u", Users: 1,
+		OnSplit: func(size int) { splits = append(splits, size) }})
+	if err != nil || refused != 0 || len(splits) != 1 || splits[0] != 100 {
+		t.Fatalf("Send: %d refused, %v, splits %v; want one split at 100", refused, err, splits)
 	}
 	if n := storedRecords(t, k); n != 150 {
 		t.Errorf("%d records stored, want 150", n)
