@@ -32,39 +32,40 @@ func init() {
 // edgeUpstreamTimeout bounds a direct get the edge asks of its upstream.
 const edgeUpstreamTimeout = 2 * time.Second
 
-// edgeFlags are the flags of "emostream edge".
+// edgeFlags are the flags of "emostream edge": most bind to the fields of
+// cfg they set.
 type edgeFlags struct {
-	listen, domain, id, cert, key, origins, pprof          string
-	maxConns, maxPerNet, maxSubs, maxLine, maxPayload      int
-	maxPings, maxPending, maxMatches, ring, maxUp          int
-	connectTimeout, pingInterval, writeDeadline, occupancy time.Duration
-	nats                                                   *natsFlags
-	metrics                                                *metricsFlags
+	cfg                    edge.Config
+	listen, origins, pprof string
+	maxPerNet              int
+	nats                   *natsFlags
+	metrics                *metricsFlags
 }
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	f := &edgeFlags{}
+	c := &f.cfg
 	fs.StringVar(&f.listen, "listen", defaultEdgeListen, "address viewers connect to (WebSocket)")
 	f.nats = addNATSFlagsURL(fs, "upstream", "nats://"+defaultNATSAddr, "NATS URL(s) of the leaf cluster (or hub) the edge reads from, comma-separated (user edge)")
-	fs.StringVar(&f.domain, "js-domain", "", `JetStream domain of the swarm stream as seen from --upstream: "hub" on a leaf, empty on the hub`)
-	fs.StringVar(&f.id, "id", "", "name of this edge in occupancy reports; empty: host name and port")
-	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
-	fs.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.Domain, "js-domain", "", `JetStream domain of the swarm stream as seen from --upstream: "hub" on a leaf, empty on the hub`)
+	fs.StringVar(&c.ID, "id", "", "name of this edge in occupancy reports; empty: host name and port")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
-	fs.IntVar(&f.maxConns, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
+	fs.IntVar(&c.MaxConnections, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
 	fs.IntVar(&f.maxPerNet, "max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
-	fs.IntVar(&f.maxSubs, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
-	fs.IntVar(&f.maxLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
-	fs.IntVar(&f.maxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
-	fs.DurationVar(&f.connectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
-	fs.DurationVar(&f.pingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
-	fs.IntVar(&f.maxPings, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
-	fs.DurationVar(&f.writeDeadline, "write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
-	fs.IntVar(&f.maxPending, "max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
-	fs.IntVar(&f.maxMatches, "max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
-	fs.IntVar(&f.ring, "ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
-	fs.IntVar(&f.maxUp, "max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
-	fs.DurationVar(&f.occupancy, "occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
+	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
+	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
+	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
+	fs.DurationVar(&c.PingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
+	fs.IntVar(&c.MaxPingsOut, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
+	fs.DurationVar(&c.WriteDeadline, "write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
+	fs.IntVar(&c.MaxPending, "max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
+	fs.IntVar(&c.MaxMatches, "max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
+	fs.IntVar(&c.RingSize, "ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
+	fs.IntVar(&c.MaxUpstreamRequests, "max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
+	fs.DurationVar(&c.OccupancyInterval, "occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
 	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
 	f.metrics = addMetricsFlags(fs, defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
 	return f
@@ -73,25 +74,19 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 // config checks the flags and turns them into an edge.Config, short of
 // its listener, metrics and logger.
 func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, error) {
+	c := f.cfg
 	if err := checkPositive(fs, "max-connections", "max-per-network", "max-subscriptions", "max-control-line", "max-payload",
 		"connect-timeout", "ping-interval", "max-pings-out", "write-deadline", "max-pending", "max-matches", "ring-size",
 		"max-upstream-requests", "occupancy-interval"); err != nil {
-		return edge.Config{}, err
+		return c, err
 	}
-	perNet, err := perNetwork(fs, "max-connections", "max-per-network", f.maxConns, f.maxPerNet, 0, "")
-	if err != nil {
-		return edge.Config{}, err
+	var err error
+	if c.MaxPerPrefix, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNet, 0, ""); err != nil {
+		return c, err
 	}
-	natsOpts, err := f.nats.natsOptions(env)
-	if err != nil {
-		return edge.Config{}, err
-	}
-	return edge.Config{TLSCert: f.cert, TLSKey: f.key, Upstream: f.nats.o.URL, NATSOptions: natsOpts,
-		Domain: f.domain, ID: f.id, AllowedOrigins: splitList(f.origins), MaxConnections: f.maxConns, MaxPerPrefix: perNet,
-		MaxSubscriptions: f.maxSubs, MaxControlLine: f.maxLine, MaxPayload: f.maxPayload, ConnectTimeout: f.connectTimeout,
-		PingInterval: f.pingInterval, MaxPingsOut: f.maxPings, WriteDeadline: f.writeDeadline, MaxPending: f.maxPending,
-		MaxMatches: f.maxMatches, RingSize: f.ring, MaxUpstreamRequests: f.maxUp, UpstreamTimeout: edgeUpstreamTimeout,
-		OccupancyInterval: f.occupancy}, nil
+	c.Upstream, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
+	c.NATSOptions, err = f.nats.natsOptions(env)
+	return c, err
 }
 
 func runEdge(ctx context.Context, env *environment, args []string) error {

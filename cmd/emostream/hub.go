@@ -31,20 +31,22 @@ func init() {
 // leafPasswordFile holds the flag form's leaf password in --data-dir.
 const leafPasswordFile = "leaf.password"
 
-// hubFlags are the flags of "emostream hub".
+// hubFlags are the flags of "emostream hub": all but the credentials and
+// TLS bind to the fields of cfg they set (ConfigFile is -c).
 type hubFlags struct {
-	conf, dataDir, listen, leafs, monitor, leafPass string
-	auth                                            *hubAuthFlags
+	cfg  fanout.HubConfig
+	auth *hubAuthFlags
 }
 
 func addHubFlags(fs *flag.FlagSet) *hubFlags {
 	f := &hubFlags{}
-	fs.StringVar(&f.conf, "c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
-	fs.StringVar(&f.listen, "nats", fanout.DefaultClientListen, "client address the stages connect to")
-	fs.StringVar(&f.leafs, "leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
-	fs.StringVar(&f.monitor, "monitor", defaultMonitorAddr, "monitoring address (/varz /connz /leafz /jsz); empty for none")
-	fs.StringVar(&f.leafPass, "leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
+	c := &f.cfg
+	fs.StringVar(&c.ConfigFile, "c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
+	fs.StringVar(&c.DataDir, "data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
+	fs.StringVar(&c.ClientListen, "nats", fanout.DefaultClientListen, "client address the stages connect to")
+	fs.StringVar(&c.LeafListen, "leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
+	fs.StringVar(&c.MonitorListen, "monitor", defaultMonitorAddr, "monitoring address (/varz /connz /leafz /jsz); empty for none")
+	fs.StringVar(&c.LeafPassword, "leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
 	f.auth = addHubAuthFlags(fs)
 	return f
 }
@@ -53,12 +55,12 @@ func addHubFlags(fs *flag.FlagSet) *hubFlags {
 // they describe, logging to log: the -c file with the flags given
 // overriding it, or the flags alone.
 func (f *hubFlags) config(fs *flag.FlagSet, log *slog.Logger) (cfg fanout.HubConfig, err error) {
-	set := given(fs)
-	if err := checkFreeGiven(f.conf != "", set, []flagAddr{{"nats", f.listen}, {"leafnodes", f.leafs}, {"monitor", f.monitor}}); err != nil {
+	c, set := f.cfg, given(fs)
+	if err := checkFreeGiven(c.ConfigFile != "", set, []flagAddr{{"nats", c.ClientListen}, {"leafnodes", c.LeafListen}, {"monitor", c.MonitorListen}}); err != nil {
 		return fanout.HubConfig{}, err
 	}
-	if f.conf != "" {
-		cfg, err = hubFileConfig(f.conf, set, f.dataDir, f.listen, f.leafs, f.monitor)
+	if c.ConfigFile != "" {
+		cfg, err = hubFileConfig(c, set)
 	} else {
 		cfg, err = f.flagConfig()
 	}
@@ -69,14 +71,14 @@ func (f *hubFlags) config(fs *flag.FlagSet, log *slog.Logger) (cfg fanout.HubCon
 // flagConfig is the hub of the flags without -c, whose passwords and leaf
 // password it reads or creates.
 func (f *hubFlags) flagConfig() (fanout.HubConfig, error) {
-	cfg := fanout.HubConfig{DataDir: f.dataDir, ClientListen: f.listen, LeafListen: f.leafs, MonitorListen: f.monitor,
-		LeafPassword: f.leafPass, ClientTLS: f.auth.tls(), LeafTLS: f.auth.tls()}
+	cfg := f.cfg
+	cfg.ClientTLS, cfg.LeafTLS = f.auth.tls(), f.auth.tls()
 	var err error
-	if cfg.Passwords, err = stagePasswords("hub", f.auth.authDir, f.listen); err != nil {
+	if cfg.Passwords, err = stagePasswords("hub", f.auth.authDir, cfg.ClientListen); err != nil {
 		return cfg, err
 	}
 	if cfg.LeafPassword == "" {
-		cfg.LeafPassword, err = leafPassword(f.dataDir)
+		cfg.LeafPassword, err = leafPassword(cfg.DataDir)
 	}
 	return cfg, err
 }
@@ -107,7 +109,7 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := startServer(ctx, h, "hub", f.conf); err != nil {
+	if err := startServer(ctx, h, "hub", cfg.ConfigFile); err != nil {
 		return err
 	}
 	f.printStarted(env, h, cfg)
@@ -119,7 +121,7 @@ func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubC
 	fmt.Fprintf(env.stdout, "hub: stages connect to %s\nhub: leaf clusters connect to %s\n", h.ClientURL(), h.LeafRemote())
 	if cfg.Passwords != nil {
 		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, f.auth.authDir)
-	} else if f.conf == "" {
+	} else if cfg.ConfigFile == "" {
 		fmt.Fprintln(env.stdout, "hub: no stage credentials (loopback only): every client has every permission")
 	}
 	if u := h.MonitorURL(); u != "" {
@@ -127,21 +129,22 @@ func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubC
 	}
 }
 
-// hubFileConfig is the hub of -c file with the given flags overriding it;
-// credentials and TLS must come from the file.
-func hubFileConfig(file string, set map[string]bool, dataDir, listen, leafs, monitor string) (fanout.HubConfig, error) {
+// hubFileConfig keeps, of the flags' cfg, the -c file and the flags given:
+// those override the file's values. Credentials and TLS must come from the
+// file.
+func hubFileConfig(cfg fanout.HubConfig, set map[string]bool) (fanout.HubConfig, error) {
 	for _, f := range []string{"leaf-password", "nats-auth-dir", "tls-cert", "tls-key", "tls-ca", "tls-verify"} {
 		if set[f] {
-			return fanout.HubConfig{}, fmt.Errorf("hub: --%s with -c: credentials and TLS come from %s", f, file)
+			return fanout.HubConfig{}, fmt.Errorf("hub: --%s with -c: credentials and TLS come from %s", f, cfg.ConfigFile)
 		}
 	}
-	if set["monitor"] && monitor == "" {
-		return fanout.HubConfig{}, fmt.Errorf("hub: --monitor \"\" with -c: remove http from %s to turn monitoring off", file)
+	if set["monitor"] && cfg.MonitorListen == "" {
+		return fanout.HubConfig{}, fmt.Errorf("hub: --monitor \"\" with -c: remove http from %s to turn monitoring off", cfg.ConfigFile)
 	}
-	cfg := fanout.HubConfig{ConfigFile: file}
-	override(set, "data-dir", &cfg.DataDir, dataDir)
-	override(set, "nats", &cfg.ClientListen, listen)
-	override(set, "leafnodes", &cfg.LeafListen, leafs)
-	override(set, "monitor", &cfg.MonitorListen, monitor)
-	return cfg, nil
+	out := fanout.HubConfig{ConfigFile: cfg.ConfigFile}
+	override(set, "data-dir", &out.DataDir, cfg.DataDir)
+	override(set, "nats", &out.ClientListen, cfg.ClientListen)
+	override(set, "leafnodes", &out.LeafListen, cfg.LeafListen)
+	override(set, "monitor", &out.MonitorListen, cfg.MonitorListen)
+	return out, nil
 }

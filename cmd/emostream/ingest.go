@@ -37,20 +37,15 @@ topic (key user_id, timestamp = receive time). Reactions are taken only for
 live matches of the match registry on the NATS hub (--nats). See docs/api.md.`
 
 // ingestFlags are the flags of "emostream ingest"; "emostream up" adds
-// the ones it shares (ingestInUp).
+// the ones it shares (ingestInUp). Most bind to the fields of cfg they set.
 type ingestFlags struct {
-	brokers, topic, ack, emojis, proxies, wsURLs string
-	flush, window                                time.Duration
-	userRate, ipRate                             float64
-	userBurst, ipBurst, bodyLimit                int
-	swarmThreshold                               int64
-	acceptGzip                                   bool
-	ipPrefixV4, ipPrefixV6                       int
-	maxConns, maxConnsPerPrefix, fdReserve       int
-	readTimeout, writeTimeout, idleTimeout       time.Duration
-	kafka                                        *kafkaSecurityFlags
-	admission                                    *admissionFlags
-	security                                     *securityFlags
+	cfg                                   ingest.Config
+	brokers, ack, emojis, proxies, wsURLs string
+	userRate, ipRate                      float64
+	maxConns, maxConnsPerPrefix           int
+	kafka                                 *kafkaSecurityFlags
+	admission                             *admissionFlags
+	security                              *securityFlags
 	// Ingest alone: the API's address and the hub holding the registry
 	// (up has --http, and runs the hub).
 	listen   string
@@ -74,16 +69,17 @@ var (
 
 func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingestFlags {
 	f := &ingestFlags{}
+	c := &f.cfg
 	fs.StringVar(&f.brokers, "kafka-brokers", set.brokers, set.brokersUsage)
 	f.kafka = addKafkaSecurityFlags(fs)
-	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
+	fs.StringVar(&c.Topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
 	fs.StringVar(&f.ack, "ack", string(ingest.AckAll), "answer 202 when Kafka acknowledged (all) or when buffered (buffered)")
-	fs.DurationVar(&f.flush, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
-	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
+	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "counting window length")
 	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
 	f.addLimits(fs)
 	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
-	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
+	fs.Int64Var(&c.SwarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
 	f.admission = addAdmissionFlags(fs)
 	f.security = addSecurityFlags(fs, set.ops)
 	if set.alone {
@@ -96,21 +92,22 @@ func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingest
 // addLimits adds the flags of ingest's rate limits, body limit,
 // connection caps and timeouts.
 func (f *ingestFlags) addLimits(fs *flag.FlagSet) {
+	c := &f.cfg
 	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
-	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
+	fs.IntVar(&c.UserBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
 	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client network, see --ip-prefix-v4 (0 disables the limit)")
-	fs.IntVar(&f.ipBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events: the most one request may hold")
+	fs.IntVar(&c.IPBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events: the most one request may hold")
 	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
-	fs.IntVar(&f.bodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
-	fs.BoolVar(&f.acceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
-	fs.IntVar(&f.ipPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
-	fs.IntVar(&f.ipPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
+	fs.IntVar(&c.BodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
+	fs.BoolVar(&c.AcceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
+	fs.IntVar(&c.IPPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
+	fs.IntVar(&c.IPPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
 	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
 	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
-	fs.IntVar(&f.fdReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
-	fs.DurationVar(&f.readTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
-	fs.DurationVar(&f.writeTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
-	fs.DurationVar(&f.idleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
+	fs.IntVar(&c.FDReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
 }
 
 // config checks the flags and turns them into ingest's Config, short of
@@ -146,22 +143,15 @@ func (f *ingestFlags) serverConfig(fs *flag.FlagSet, files fileLimit, edges int)
 	if err != nil {
 		return ingest.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	maxConns, why := ingestConns(files, f.maxConns, f.fdReserve, edges)
+	cfg := f.cfg
+	maxConns, why := ingestConns(files, f.maxConns, cfg.FDReserve, edges)
 	perPrefix, err := perNetwork(fs, "max-conns", "max-conns-per-prefix", maxConns, f.maxConnsPerPrefix, -1, why)
 	if err != nil {
 		return ingest.Config{}, err
 	}
-	cfg := ingest.Config{
-		KafkaBrokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),
-		FlushInterval: f.flush, Window: f.window, Emojis: splitList(f.emojis),
-		UserRate: disabledIfZero(f.userRate), UserBurst: f.userBurst,
-		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,
-		TrustedProxies: proxies, BodyLimit: f.bodyLimit, WSURLs: splitList(f.wsURLs),
-		SwarmThreshold: f.swarmThreshold, AcceptGzip: f.acceptGzip,
-		IPPrefixV4: f.ipPrefixV4, IPPrefixV6: f.ipPrefixV6, MaxConns: maxConns,
-		MaxConnsPerPrefix: perPrefix, FDReserve: f.fdReserve,
-		ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout,
-	}
+	cfg.KafkaBrokers, cfg.Ack, cfg.Emojis = splitList(f.brokers), ingest.AckMode(f.ack), splitList(f.emojis)
+	cfg.UserRate, cfg.IPRate = disabledIfZero(f.userRate), disabledIfZero(f.ipRate)
+	cfg.TrustedProxies, cfg.WSURLs, cfg.MaxConns, cfg.MaxConnsPerPrefix = proxies, splitList(f.wsURLs), maxConns, perPrefix
 	return cfg, nil
 }
 
@@ -174,22 +164,23 @@ func (f *ingestFlags) check() error {
 	if f.ack != string(ingest.AckAll) && f.ack != string(ingest.AckBuffered) {
 		return fmt.Errorf("--ack %q: want %s or %s", f.ack, ingest.AckAll, ingest.AckBuffered)
 	}
-	if !wire.ValidWindow(f.window) {
-		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
+	cfg := f.cfg
+	if !wire.ValidWindow(cfg.Window) {
+		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", cfg.Window)
 	}
 	type value struct {
 		name string
 		v    any // an int, int64, float64 or time.Duration
 	}
-	for _, c := range []value{{"flush-interval", f.flush}, {"swarm-threshold", f.swarmThreshold},
-		{"user-burst", f.userBurst}, {"ip-burst", f.ipBurst}, {"body-limit", f.bodyLimit},
-		{"read-timeout", f.readTimeout}, {"write-timeout", f.writeTimeout}, {"idle-timeout", f.idleTimeout}} {
+	for _, c := range []value{{"flush-interval", cfg.FlushInterval}, {"swarm-threshold", cfg.SwarmThreshold},
+		{"user-burst", cfg.UserBurst}, {"ip-burst", cfg.IPBurst}, {"body-limit", cfg.BodyLimit},
+		{"read-timeout", cfg.ReadTimeout}, {"write-timeout", cfg.WriteTimeout}, {"idle-timeout", cfg.IdleTimeout}} {
 		if sign(c.v) <= 0 {
 			return fmt.Errorf("--%s %v: want a positive value", c.name, c.v)
 		}
 	}
 	for _, c := range []value{{"user-rate", f.userRate}, {"ip-rate", f.ipRate}, {"max-conns", f.maxConns},
-		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", f.fdReserve}} {
+		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", cfg.FDReserve}} {
 		if sign(c.v) < 0 {
 			return fmt.Errorf("--%s %v: want 0 (off) or more", c.name, c.v)
 		}

@@ -27,29 +27,30 @@ func init() {
 	register(&command{name: "leaf", summary: "run a leaf cluster nats-server (WebSocket viewers)", run: runLeaf})
 }
 
-// leafFlags are the flags of "emostream leaf".
+// leafFlags are the flags of "emostream leaf": most bind to the fields of
+// cfg they set (ConfigFile is -c).
 type leafFlags struct {
-	conf, name, remote, ws, leafs, monitor, cert, key string
-	remoteCA, remoteCert, remoteKey, origins          string
-	gcPercent, memLimit, pprof                        string
-	maxConns                                          int
+	cfg                        fanout.LeafConfig
+	remote, origins            string
+	gcPercent, memLimit, pprof string
 }
 
 func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 	f := &leafFlags{}
-	fs.StringVar(&f.conf, "c", "", "nats-server .conf to load; the flags named above override its values when given")
-	fs.StringVar(&f.name, "name", fanout.DefaultLeafName, "server name")
+	c := &f.cfg
+	fs.StringVar(&c.ConfigFile, "c", "", "nats-server .conf to load; the flags named above override its values when given")
+	fs.StringVar(&c.Name, "name", fanout.DefaultLeafName, "server name")
 	fs.StringVar(&f.remote, "remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub); also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
-	fs.StringVar(&f.ws, "ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
-	fs.StringVar(&f.leafs, "leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
-	fs.StringVar(&f.monitor, "monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
-	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
-	fs.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
-	fs.StringVar(&f.remoteCA, "remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
-	fs.StringVar(&f.remoteCert, "remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
-	fs.StringVar(&f.remoteKey, "remote-key", "", "PEM private key of --remote-cert")
+	fs.StringVar(&c.WebSocketListen, "ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
+	fs.StringVar(&c.LeafListen, "leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
+	fs.StringVar(&c.MonitorListen, "monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.RemoteTLS.CA, "remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
+	fs.StringVar(&c.RemoteTLS.Cert, "remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
+	fs.StringVar(&c.RemoteTLS.Key, "remote-key", "", "PEM private key of --remote-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
-	fs.IntVar(&f.maxConns, "max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
+	fs.IntVar(&c.MaxConnections, "max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
 	fs.StringVar(&f.gcPercent, "gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
 	fs.StringVar(&f.memLimit, "memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
 	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
@@ -60,27 +61,23 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 // that the addresses given are free and returns the leaf they describe,
 // logging to log: with -c, the file and the flags given that override it.
 func (f *leafFlags) config(fs *flag.FlagSet, log *slog.Logger) (fanout.LeafConfig, error) {
+	c, set := f.cfg, given(fs)
 	if err := checkPositive(fs, "max-connections"); err != nil {
-		return fanout.LeafConfig{}, err
+		return c, err
 	}
 	if err := setLeafGC(f.gcPercent, f.memLimit); err != nil {
-		return fanout.LeafConfig{}, err
+		return c, err
 	}
-	set := given(fs)
-	if err := checkFreeGiven(f.conf != "", set, []flagAddr{{"ws", f.ws}, {"leafnodes", f.leafs}, {"monitor", f.monitor}}); err != nil {
-		return fanout.LeafConfig{}, err
+	if err := checkFreeGiven(c.ConfigFile != "", set, []flagAddr{{"ws", c.WebSocketListen}, {"leafnodes", c.LeafListen}, {"monitor", c.MonitorListen}}); err != nil {
+		return c, err
 	}
-	cfg := fanout.LeafConfig{ConfigFile: f.conf, Name: f.name, Remotes: splitList(strings.Trim(f.remote, "[] ")),
-		WebSocketListen: f.ws, LeafListen: f.leafs, MonitorListen: f.monitor, TLSCert: f.cert, TLSKey: f.key,
-		RemoteTLS:      fanout.TLSConfig{CA: f.remoteCA, Cert: f.remoteCert, Key: f.remoteKey},
-		AllowedOrigins: splitList(f.origins), MaxConnections: f.maxConns}
-	if f.conf != "" {
-		cfg, err := leafFileConfig(cfg, set)
-		cfg.Logger = log
-		return cfg, err
+	c.Remotes, c.AllowedOrigins = splitList(strings.Trim(f.remote, "[] ")), splitList(f.origins)
+	var err error
+	if c.ConfigFile != "" {
+		c, err = leafFileConfig(c, set)
 	}
-	cfg.Logger = log
-	return cfg, nil
+	c.Logger = log
+	return c, err
 }
 
 func runLeaf(ctx context.Context, env *environment, args []string) error {
@@ -103,20 +100,20 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
-	if err := startServer(ctx, l, "leaf", f.conf); err != nil {
+	if err := startServer(ctx, l, "leaf", cfg.ConfigFile); err != nil {
 		return err
 	}
-	f.printStarted(env, l)
+	printLeafStarted(env, l, cfg.ConfigFile)
 	return l.Run(ctx)
 }
 
-// printStarted says where the started leaf l serves.
-func (f *leafFlags) printStarted(env *environment, l *fanout.Leaf) {
+// printLeafStarted says where the started leaf l serves.
+func printLeafStarted(env *environment, l *fanout.Leaf, conf string) {
 	fmt.Fprintf(env.stdout, "leaf: viewers connect to %s\n", l.WebSocketURL())
 	if u := l.LeafRemote(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s\n", u)
 	}
-	if f.conf == "" {
+	if conf == "" {
 		fmt.Fprintf(env.stdout, "leaf: edges connect to %s --js-domain %s\n", l.EdgeUpstream(), fanout.HubDomain)
 	}
 	if u := l.MonitorURL(); u != "" {

@@ -119,7 +119,7 @@ func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment
 		return cfg, err
 	}
 	cfg.KafkaBrokers, cfg.KafkaSecurity = cfg.Ingest.KafkaBrokers, cfg.Ingest.KafkaSecurity
-	cfg.Window, cfg.SwarmThreshold = f.ingest.window, f.ingest.swarmThreshold
+	cfg.Window, cfg.SwarmThreshold = cfg.Ingest.Window, cfg.Ingest.SwarmThreshold
 	if f.demo != "" && !wire.ValidMatchID(f.demo) {
 		return cfg, fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", f.demo, wire.MaxMatchID)
 	}
@@ -136,7 +136,7 @@ func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment
 	// The hub, the leaves and their edges.
 	cfg.HubListen, cfg.LeafListen, cfg.MonitorListen = f.natsAddr, f.leafAddr, f.monitor
 	cfg.WebSocketListens, cfg.LeafWebSocket = splitList(f.wsAddrs), !f.viewerEdge
-	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConns, f.ingest.fdReserve, f.edges())
+	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConns, cfg.Ingest.FDReserve, f.edges())
 	cfg.NATSLogger, err = natsLogger(log, f.natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug))
 	return cfg, err
 }
