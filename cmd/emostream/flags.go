@@ -6,6 +6,9 @@ package main
 // ingestFlags and processorFlags, which up adds too). addXFlags(fs, …)
 // defines them, with defaults that are named constants; a parameter says
 // how, never a patch after the fact (addIngestFlags(fs, env, ingestInUp)).
+// A flag that sets one field of the library's Config binds to it (the
+// struct's cfg); the others (lists, sizes, rates whose 0 means off) keep a
+// field of their own.
 // After parsing (parseFlags, or addLogFlags(fs).parse), the struct's config
 // method checks the values, naming the flag at fault, and returns the
 // library's Config; the run function binds listeners and starts the stage.
