@@ -79,21 +79,12 @@ func (c *Client) Send(ctx context.Context, r Reactions) (refused int, err error)
 	if err := r.check(); err != nil {
 		return 0, err
 	}
-	limits := c.Limits(ctx)
-	size := FitBatch(r.Batch, r.Users, limits)
-	if r.Token != "" || r.Sign != nil { // a request carries one user's token: one user per array
-		size = min(FitBatch(r.Batch, 1, limits), (r.Count+r.Users-1)/r.Users)
-	}
+	size := c.arraySize(ctx, r)
 	run := randomRunID()
 	for n, sent := 0, 0; sent < r.Count; n++ {
-		evs := make([]Event, min(size, r.Count-sent))
-		tok, err := r.users(evs, sent, n)
+		evs, tok, err := r.array(run, n, sent, min(size, r.Count-sent))
 		if err != nil {
 			return refused, err
-		}
-		for i := range evs {
-			evs[i].MatchID, evs[i].EmojiType, evs[i].Timestamp = r.Match, r.Emoji, time.Now().UnixMilli()
-			evs[i].EventID = run + "-" + strconv.Itoa(sent+i)
 		}
 		res, err := c.PostRetrying(ctx, tok, evs, r.OnReply)
 		if err != nil {
@@ -117,29 +108,42 @@ func (c *Client) Send(ctx context.Context, r Reactions) (refused int, err error)
 	return refused, nil
 }
 
-// users sets the users of array n, whose first event is event sent, and
-// returns its bearer token. Without a token the events go round-robin to
-// the simulated users; with Sign the whole array is one user's, whose
-// token is signed for it; with Token the events carry no user_id.
-func (r *Reactions) users(evs []Event, sent, n int) (string, error) {
-	switch {
-	case r.Token != "":
-		return r.Token, nil
-	case r.Sign == nil:
-		for i := range evs {
+// arraySize is the most events of r one request may hold by the server's
+// limits: with tokens, each request carries one user's events.
+func (c *Client) arraySize(ctx context.Context, r Reactions) int {
+	limits := c.Limits(ctx)
+	if r.Token != "" || r.Sign != nil {
+		return min(FitBatch(r.Batch, 1, limits), (r.Count+r.Users-1)/r.Users)
+	}
+	return FitBatch(r.Batch, r.Users, limits)
+}
+
+// array is the n-th request's events, size of them from event sent on,
+// and its bearer token. Without a token the events go round-robin to the
+// simulated users; with Sign the whole array is one user's, whose token is
+// signed for it; with Token the events carry no user_id.
+func (r *Reactions) array(run string, n, sent, size int) ([]Event, string, error) {
+	evs := make([]Event, size)
+	now := time.Now().UnixMilli()
+	tok := r.Token
+	user := userID(r.User, r.Users, n)
+	if r.Token == "" && r.Sign != nil {
+		var err error
+		if tok, err = r.Sign(user); err != nil {
+			return nil, "", fmt.Errorf("client: signing a token for %s: %w", user, err)
+		}
+	}
+	for i := range evs {
+		evs[i] = Event{MatchID: r.Match, EmojiType: r.Emoji, Timestamp: now, EventID: run + "-" + strconv.Itoa(sent+i)}
+		switch {
+		case r.Token != "":
+		case r.Sign != nil:
+			evs[i].UserID = user
+		default:
 			evs[i].UserID = userID(r.User, r.Users, sent+i)
 		}
-		return "", nil
 	}
-	user := userID(r.User, r.Users, n)
-	for i := range evs {
-		evs[i].UserID = user
-	}
-	tok, err := r.Sign(user)
-	if err != nil {
-		return "", fmt.Errorf("client: signing a token for %s: %w", user, err)
-	}
-	return tok, nil
+	return evs, tok, nil
 }
 
 // userID is the id of the simulated user who sends event i.
