@@ -37,7 +37,10 @@ type Registry interface {
 	Remove(ctx context.Context, id string) error
 }
 
-var _ Registry = (*registry.Registry)(nil)
+var (
+	_ Registry = (*registry.Registry)(nil)
+	_ Registry = (*registry.Late)(nil) // an ingest started before the hub was reachable
+)
 
 // admit refuses a request with an event for a match that is not live. A
 // refused request writes nothing.

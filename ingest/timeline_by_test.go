@@ -37,7 +37,7 @@ func TestTimelineBy(t *testing.T) {
 		counts   []int64
 	}{{"", "named", []int64{3, 1}}, {"named", "named", []int64{3, 1}}, {"arrival", "arrival", []int64{1, 3}}} {
 		r := st.do(t, http.MethodGet, "/v1/matches/m/timeline?step=2s&by="+tt.by, "", nil)
-		a := decodeJSON[timelineAnswer](t, r.body)
+		a := decodeJSON[wire.TimelineAnswer](t, r.body)
 		var got []int64
 		for _, s := range a.Steps {
 			got = append(got, s.Total)
@@ -51,7 +51,7 @@ func TestTimelineBy(t *testing.T) {
 	put(wire.TimelineWindows, wire.TimelineRecord{Start: w0 + 6000, Counts: map[string]int64{"👏": 5}, Total: 5, Swarm: 3, Late: 5})
 	put(wire.TimelineLate, wire.LateRecord{Start: w0 + 6000, Swarm: 3, Windows: map[int64]map[string]int64{w0 - 4000: {"👏": 5}}})
 	r := st.do(t, http.MethodGet, "/v1/matches/m/timeline?step=2s", "", nil)
-	if a := decodeJSON[timelineAnswer](t, r.body); len(a.Steps) != 3 || a.Steps[0].Start.UnixMilli() != w0-4000 || a.Total != 9 {
+	if a := decodeJSON[wire.TimelineAnswer](t, r.body); len(a.Steps) != 3 || a.Steps[0].Start.UnixMilli() != w0-4000 || a.Total != 9 {
 		t.Errorf("default range: %+v, want 3 steps from the late window %d, total 9", a, w0-4000)
 	}
 	r = st.do(t, http.MethodGet, "/v1/matches/m/timeline?by=program", "", nil)

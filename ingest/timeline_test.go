@@ -19,23 +19,6 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-type timelineAnswer struct {
-	Match string `json:"match_id"`
-	Step  string `json:"step"`
-	By    string `json:"by"`
-	From  string `json:"from"`
-	To    string `json:"to"`
-	Steps []struct {
-		Start  time.Time        `json:"start"`
-		End    time.Time        `json:"end"`
-		Counts map[string]int64 `json:"counts"`
-		Total  int64            `json:"total"`
-	} `json:"steps"`
-	Totals  map[string]int64 `json:"totals"`
-	Total   int64            `json:"total"`
-	Moments []wire.Moment    `json:"moments"`
-}
-
 // A match's window records (with an empty stretch), a one-minute rollup of
 // its first minute and a moment, stored as the processor stores them: every
 // step size sums exactly the windows in it; bad queries are refused.
@@ -116,7 +99,7 @@ func TestTimelineAPI(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
-			a := decodeJSON[timelineAnswer](t, r.body)
+			a := decodeJSON[wire.TimelineAnswer](t, r.body)
 			got := map[int64]map[string]int64{}
 			var total int64
 			for _, s := range a.Steps {

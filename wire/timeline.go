@@ -71,6 +71,32 @@ type TimelineRecord struct {
 	Late   int64            `json:"l,omitempty"`
 }
 
+// TimelineAnswer is the JSON answer of GET /v1/matches/{id}/timeline
+// (docs/api.md, "Timeline"): ingest writes it one step at a time as it reads
+// them, and clients (package client, "emostream timeline") decode it. Steps
+// without reactions are left out; Moments are the match's crowd moments
+// whose window starts in the range.
+type TimelineAnswer struct {
+	Match   string           `json:"match_id"`
+	Step    string           `json:"step"` // StepName of the step: "2s", "10s", "1m", "5m"
+	By      string           `json:"by"`   // "named" or "arrival"
+	From    time.Time        `json:"from"`
+	To      time.Time        `json:"to"`
+	Steps   []TimelineStep   `json:"steps"`
+	Totals  map[string]int64 `json:"totals"`
+	Total   int64            `json:"total"`
+	Moments []Moment         `json:"moments"`
+}
+
+// TimelineStep is one step of a TimelineAnswer: the reactions per emoji
+// counted in the windows that start from Start up to End, and their sum.
+type TimelineStep struct {
+	Start  time.Time        `json:"start"`
+	End    time.Time        `json:"end"`
+	Counts map[string]int64 `json:"counts"`
+	Total  int64            `json:"total"`
+}
+
 // LateRecord is a late record (see TimelineRecord): the window record of
 // the window starting at Start holds late counts, and Windows says which
 // earlier window each was received in, keyed by its start in Unix ms.

@@ -1,7 +1,9 @@
 package wire_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/emostream/emostream/wire"
@@ -44,4 +46,29 @@ func FuzzScanTimelineRecord(f *testing.F) {
 			t.Errorf("%q: scanned %+v, decoded %+v", data, r, want)
 		}
 	})
+}
+
+// The answer of GET /v1/matches/{id}/timeline as docs/api.md shows it,
+// decoded.
+func ExampleTimelineAnswer() {
+	body := `{"match_id":"final-2026","step":"1m","by":"named","from":"2026-11-23T05:00:00Z","to":"2026-11-23T05:03:00Z",
+ "steps":[{"start":"2026-11-23T05:00:00Z","end":"2026-11-23T05:01:00Z","counts":{"🔥":1200,"👏":300},"total":1500},
+          {"start":"2026-11-23T05:02:00Z","end":"2026-11-23T05:03:00Z","counts":{"🔥":9000},"total":9000}],
+ "totals":{"🔥":10200,"👏":300},"total":10500,
+ "moments":[{"match_id":"final-2026","window_start":"2026-11-23T05:02:14Z","window_end":"2026-11-23T05:02:16Z","size":4200,"ratio":8.4,"rule":"total"}]}`
+	var a wire.TimelineAnswer
+	d := json.NewDecoder(strings.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&a); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range a.Steps {
+		fmt.Println(s.Start.Format("15:04"), s.Total, s.Counts["🔥"])
+	}
+	fmt.Println(a.Total, a.Moments[0].WindowStart.Format("15:04:05"), a.Moments[0].Rule)
+	// Output:
+	// 05:00 1500 1200
+	// 05:02 9000 9000
+	// 10500 05:02:14 total
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -40,10 +42,18 @@ report.json, report.md and SVG plots, to --out (by default a new directory
 emostream-bench-<date>-<time> here). Ingest's rate limits are off in the
 embedded stack.`
 
-func runBench(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "bench", benchSynopsis)
-	var c bench.Config
-	ws := fs.String("ws", "", "with --against: the leaves' WebSocket URLs, comma-separated")
+// benchFlags are the flags of "emostream bench".
+type benchFlags struct {
+	cfg                 bench.Config
+	ws, out, cpuProfile string
+	partitions          int
+	json                bool
+}
+
+func addBenchFlags(fs *flag.FlagSet) *benchFlags {
+	f := &benchFlags{}
+	c := &f.cfg
+	fs.StringVar(&f.ws, "ws", "", "with --against: the leaves' WebSocket URLs, comma-separated")
 	fs.StringVar(&c.Against, "against", "", "base URL of a running ingest; empty starts the embedded stack")
 	fs.DurationVar(&c.Duration, "duration", bench.DefaultDuration, "length of each phase")
 	fs.Float64Var(&c.Rate, "rate", 0, "pipeline phase events/s; 0 means unlimited")
@@ -54,30 +64,42 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	fs.IntVar(&c.Viewers, "viewers", bench.DefaultViewers, "WebSocket viewers, each subscribed to every match")
 	fs.IntVar(&c.ViewersPerProcess, "viewers-per-process", bench.DefaultViewersPerProcess, "most viewers per child process")
 	fs.DurationVar(&c.Window, "window", 0, "counting window of the embedded stack (or of --against's); 0 means 2s")
-	partitions := fs.Int("partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
+	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
 	fs.BoolVar(&c.SkipCeilings, "skip-ceilings", false, "leave out the ceiling and null-pipeline phases")
-	out := fs.String("out", "", "directory for report.json, report.md and the plots (default emostream-bench-<date>-<time>)")
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs.StringVar(&f.out, "out", "", "directory for report.json, report.md and the plots (default emostream-bench-<date>-<time>)")
+	fs.BoolVar(&f.json, "json", false, "print the report as JSON instead of Markdown")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
+	return f
+}
+
+// config returns the bench.Config of the flags, short of its CPU profile.
+func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, error) {
+	c := f.cfg
+	c.Logger, c.Partitions, c.WebSocketURLs = log, int32(f.partitions), splitList(f.ws)
+	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }
+	var err error
+	c.ViewerCommand, err = viewerCommand()
+	return c, err
+}
+
+func runBench(ctx context.Context, env *environment, args []string) error {
+	_, f, log, err := parseLogged(env, "bench", benchSynopsis, args, addBenchFlags)
 	if err != nil {
 		return err
 	}
-	c.Logger, c.Partitions, c.WebSocketURLs = log, int32(*partitions), splitList(*ws)
-	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }
-	if c.ViewerCommand, err = viewerCommand(); err != nil {
+	c, err := f.config(env, log)
+	if err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if f.cpuProfile != "" {
+		file, err := os.Create(f.cpuProfile)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
-		defer f.Close()
-		c.CPUProfile = f
+		defer file.Close()
+		c.CPUProfile = file
 	}
-	return benchAndReport(ctx, env, c, *out, *asJSON)
+	return benchAndReport(ctx, env, c, f.out, f.json)
 }
 
 func benchAndReport(ctx context.Context, env *environment, c bench.Config, out string, asJSON bool) error {

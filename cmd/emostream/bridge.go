@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/wire"
@@ -36,104 +35,102 @@ const defaultBridgeBroker = "127.0.0.1:9092"
 // /readyz (the processor's is 9103, ingest's ops listener 9100).
 const defaultBridgeMetrics = "127.0.0.1:9102"
 
-// bridgeFlags are the flags of "emostream bridge" that "emostream up" shares.
+// bridgeFlags are the flags of "emostream bridge"; most bind to the fields
+// of cfg they set.
 type bridgeFlags struct {
-	brokers, topic, group                      string
-	nats                                       *natsFlags
-	window, closeDelay, horizon, freshLookback time.Duration
-	dedupMemory                                string
-	dedupPerUser, maxPartialBytes              int
-	streams                                    *streamFlags
+	cfg                  bridge.Config
+	brokers, dedupMemory string
+	nats                 *natsFlags
+	streams              *streamFlags
+	kafka                *kafkaSecurityFlags
+	metrics              *metricsFlags
 }
 
 func addBridgeFlags(fs *flag.FlagSet) *bridgeFlags {
 	f := &bridgeFlags{}
+	c := &f.cfg
 	fs.StringVar(&f.brokers, "kafka-brokers", defaultBridgeBroker, "Kafka bootstrap brokers, host:port,...")
-	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
-	fs.StringVar(&f.group, "group", wire.DefaultGroup, "Kafka consumer group of the bridges")
+	fs.StringVar(&c.Topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
+	fs.StringVar(&c.Group, "group", wire.DefaultGroup, "Kafka consumer group of the bridges")
 	f.nats = addNATSFlags(fs, nats.DefaultURL, "NATS URL of the JetStream hub (user \"bridge\")")
-	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
-	fs.DurationVar(&f.closeDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
-	fs.DurationVar(&f.horizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long, in receive time, a repeated event_id counts once; no other client's load shortens it (at least 1s; negative: off)")
+	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "counting window length")
+	fs.DurationVar(&c.CloseDelay, "close-delay", bridge.DefaultCloseDelay, "how long after its end a window waits for its last records")
+	fs.DurationVar(&c.DedupHorizon, "dedup-horizon", bridge.DefaultDedupHorizon, "how long, in receive time, a repeated event_id counts once; no other client's load shortens it (at least 1s; negative: off)")
 	fs.StringVar(&f.dedupMemory, "dedup-memory", fmt.Sprintf("%dMiB", bridge.DefaultDedupMemory>>20), "memory per partition for remembered event_ids, 14 bytes each (1MiB..16GiB): the default holds 3,460 ids/s for the horizon; while full, new ids count but are not remembered")
-	fs.IntVar(&f.dedupPerUser, "dedup-per-user", bridge.DefaultDedupPerUser, fmt.Sprintf("most event_ids of one user_id remembered within the horizon, so no one user fills the memory (at most %d; negative: no cap)", bridge.MaxDedupPerUser))
-	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
-	fs.IntVar(&f.maxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
+	fs.IntVar(&c.DedupPerUser, "dedup-per-user", bridge.DefaultDedupPerUser, fmt.Sprintf("most event_ids of one user_id remembered within the horizon, so no one user fills the memory (at most %d; negative: no cap)", bridge.MaxDedupPerUser))
+	fs.DurationVar(&c.FreshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "a partition with no partial in the store (a new JetStream store on an old topic) counts the records received this far back; older ones are history, skipped and reported (negative: count the whole topic)")
+	fs.IntVar(&c.MaxPartialBytes, "max-partial-bytes", bridge.DefaultMaxPartialBytes, "largest partial, bytes of JSON: a window with more keys is split into several partials (must fit the hub's max_payload)")
 	f.streams = addStreamFlags(fs)
 	f.streams.addReplicas(fs)
+	f.kafka = addKafkaSecurityFlags(fs)
+	f.metrics = addMetricsFlags(fs, defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
 	return f
 }
 
 // config checks the flags and turns them into a bridge.Config.
-func (f *bridgeFlags) config(fs *flag.FlagSet) (bridge.Config, error) {
-	if !wire.ValidWindow(f.window) {
-		return bridge.Config{}, fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
+func (f *bridgeFlags) config(fs *flag.FlagSet, env *environment) (bridge.Config, error) {
+	c := f.cfg
+	if !wire.ValidWindow(c.Window) {
+		return c, fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", c.Window)
 	}
 	if err := checkPositive(fs, "close-delay", "max-partial-bytes"); err != nil {
-		return bridge.Config{}, err
+		return c, err
 	}
-	dc, err := f.dedupConfig()
-	if err != nil {
-		return bridge.Config{}, err
+	var err error
+	if c.DedupMemory, err = f.checkDedup(); err != nil {
+		return c, err
 	}
-	sc, err := f.streams.config()
-	return bridge.Config{KafkaBrokers: splitList(f.brokers), Topic: f.topic, Group: f.group, NATSURL: f.nats.o.URL,
-		Window: f.window, CloseDelay: f.closeDelay, DedupHorizon: dc.DedupHorizon, DedupMemory: dc.DedupMemory,
-		DedupPerUser: dc.DedupPerUser, FreshLookback: f.freshLookback, MaxPartialBytes: f.maxPartialBytes, Streams: sc}, err
+	c.KafkaBrokers, c.NATSURL = splitList(f.brokers), f.nats.o.URL
+	if c.Streams, err = f.streams.config(); err != nil {
+		return c, err
+	}
+	if c.KafkaSecurity, err = f.kafka.security(env); err != nil {
+		return c, err
+	}
+	c.NATSOptions, err = f.nats.natsOptions(env)
+	return c, err
 }
 
-// dedupConfig checks the --dedup-… flags.
-func (f *bridgeFlags) dedupConfig() (bridge.Config, error) {
+// checkDedup checks the --dedup-… flags and returns --dedup-memory in
+// bytes.
+func (f *bridgeFlags) checkDedup() (int64, error) {
+	horizon, perUser := f.cfg.DedupHorizon, f.cfg.DedupPerUser
 	switch {
-	case f.horizon == 0:
-		return bridge.Config{}, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
-	case f.horizon > 0 && f.horizon < time.Second:
-		return bridge.Config{}, fmt.Errorf("--dedup-horizon %v: want at least 1s, or a negative duration to turn deduplication off", f.horizon)
-	case f.dedupPerUser == 0 || f.dedupPerUser > bridge.MaxDedupPerUser:
-		return bridge.Config{}, fmt.Errorf("--dedup-per-user %d: want 1 to %d, or negative for no cap", f.dedupPerUser, bridge.MaxDedupPerUser)
+	case horizon == 0:
+		return 0, errors.New("--dedup-horizon 0s: want a positive duration, or a negative one to turn deduplication off")
+	case horizon > 0 && horizon < time.Second:
+		return 0, fmt.Errorf("--dedup-horizon %v: want at least 1s, or a negative duration to turn deduplication off", horizon)
+	case perUser == 0 || perUser > bridge.MaxDedupPerUser:
+		return 0, fmt.Errorf("--dedup-per-user %d: want 1 to %d, or negative for no cap", perUser, bridge.MaxDedupPerUser)
 	}
 	mem, err := parseBytes(f.dedupMemory)
 	if err != nil || mem < 1<<20 || mem > 16<<30 {
-		return bridge.Config{}, fmt.Errorf("--dedup-memory %s: want a size from 1MiB to 16GiB", f.dedupMemory)
+		return 0, fmt.Errorf("--dedup-memory %s: want a size from 1MiB to 16GiB", f.dedupMemory)
 	}
-	return bridge.Config{DedupHorizon: f.horizon, DedupMemory: mem, DedupPerUser: f.dedupPerUser}, nil
+	return mem, nil
 }
 
 func runBridge(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "bridge", bridgeSynopsis)
-	f := addBridgeFlags(fs)
-	kf := addKafkaSecurityFlags(fs)
-	mf := addMetricsFlags(fs, defaultBridgeMetrics, "listen address of /metrics, /healthz and /readyz (empty: off; the default, if taken, is skipped with a warning)")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs, f, log, err := parseLogged(env, "bridge", bridgeSynopsis, args, addBridgeFlags)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config(fs, env)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	cfg, err := f.config(fs)
-	if err != nil {
-		return err
-	}
 	cfg.Logger, cfg.Registerer = log, reg
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return err
-	}
-	if cfg.NATSOptions, err = f.nats.natsOptions(env); err != nil {
-		return err
-	}
 	b, err := bridge.New(cfg)
 	if err != nil {
 		return err
 	}
-	ms, err := mf.listen(log, fs)
+	ms, err := f.metrics.listen(log, fs)
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
 	if ms != nil {
 		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ms.ln.Addr())
-		g.Go(func() error { return ms.serve(ctx, "bridge_metrics", reg, b.Ready) })
 	}
-	g.Go(func() error { return b.Run(ctx) })
-	return g.Wait()
+	return ms.runBeside(ctx, "bridge_metrics", reg, b.Ready, b.Run)
 }

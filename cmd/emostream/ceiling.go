@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/emostream/emostream/loadgen"
@@ -20,15 +21,24 @@ so "emostream loadgen --target" at it measures the most any ingest could
 reach on this machine. Prints the URL it listens on, then serves until
 interrupted.`
 
+// defaultCeilingListen is any free port: the ceiling prints the one it got.
+const defaultCeilingListen = "127.0.0.1:0"
+
+// ceilingFlags are the flags of "emostream ceiling".
+type ceilingFlags struct{ listen string }
+
+func addCeilingFlags(fs *flag.FlagSet) *ceilingFlags {
+	f := &ceilingFlags{}
+	fs.StringVar(&f.listen, "listen", defaultCeilingListen, "address to listen on")
+	return f
+}
+
 func runCeiling(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "ceiling", ceilingSynopsis)
-	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	_, f, log, err := parseLogged(env, "ceiling", ceilingSynopsis, args, addCeilingFlags)
 	if err != nil {
 		return err
 	}
-	ln, err := listenFlag("listen", *listen)
+	ln, err := listenFlag("listen", f.listen)
 	if err != nil {
 		return err
 	}

@@ -89,11 +89,11 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 	var out bytes.Buffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	fs := newFlags(env, "ingest", "")
-	f := addIngestFlags(fs)
+	f := addIngestFlags(fs, env, ingestAlone)
 	if err := fs.Parse(brokers); err != nil {
 		t.Fatal(err)
 	}
-	ic, err := f.config(fs, fileLimit{known: true, soft: 4096}, 0)
+	ic, err := f.serverConfig(fs, fileLimit{known: true, soft: 4096}, 0)
 	if err != nil || ic.MaxConns != 3072 || ic.MaxConnsPerPrefix != 0 {
 		t.Errorf("defaults at an open-file limit of 4096: --max-conns %d, per prefix %d (%v); want 3072 and 0 (its default, 3072)",
 			ic.MaxConns, ic.MaxConnsPerPrefix, err)

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"log/slog"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/edge"
 )
@@ -30,84 +29,111 @@ func init() {
 	register(&command{name: "edge", summary: "serve viewers NATS over WebSocket from one connection to a leaf (viewers only watch)", run: runEdge})
 }
 
-func runEdge(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "edge", edgeSynopsis)
-	listen := fs.String("listen", defaultEdgeListen, "address viewers connect to (WebSocket)")
-	nf := addNATSFlagsURL(fs, "upstream", "nats://"+defaultNATSAddr, "NATS URL(s) of the leaf cluster (or hub) the edge reads from, comma-separated (user edge)")
-	domain := fs.String("js-domain", "", `JetStream domain of the swarm stream as seen from --upstream: "hub" on a leaf, empty on the hub`)
-	id := fs.String("id", "", "name of this edge in occupancy reports; empty: host name and port")
-	cert := fs.String("tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
-	key := fs.String("tls-key", "", "PEM private key of --tls-cert")
-	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
-	maxConns := fs.Int("max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
-	maxPerNet := fs.Int("max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
-	maxSubs := fs.Int("max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
-	maxLine := fs.Int("max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
-	maxPayload := fs.Int("max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
-	connectTimeout := fs.Duration("connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
-	pingInterval := fs.Duration("ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
-	maxPings := fs.Int("max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
-	writeDeadline := fs.Duration("write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
-	maxPending := fs.Int("max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
-	maxMatches := fs.Int("max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
-	ring := fs.Int("ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
-	maxUp := fs.Int("max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
-	occupancy := fs.Duration("occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
-	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
-	mf := addMetricsFlags(fs, defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
-	if err != nil {
-		return err
-	}
+// edgeUpstreamTimeout bounds a direct get the edge asks of its upstream.
+const edgeUpstreamTimeout = 2 * time.Second
+
+// edgeFlags are the flags of "emostream edge": most bind to the fields of
+// cfg they set.
+type edgeFlags struct {
+	cfg                    edge.Config
+	listen, origins, pprof string
+	maxPerNet              int
+	nats                   *natsFlags
+	metrics                *metricsFlags
+}
+
+func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
+	f := &edgeFlags{}
+	c := &f.cfg
+	fs.StringVar(&f.listen, "listen", defaultEdgeListen, "address viewers connect to (WebSocket)")
+	f.nats = addNATSFlagsURL(fs, "upstream", "nats://"+defaultNATSAddr, "NATS URL(s) of the leaf cluster (or hub) the edge reads from, comma-separated (user edge)")
+	fs.StringVar(&c.Domain, "js-domain", "", `JetStream domain of the swarm stream as seen from --upstream: "hub" on a leaf, empty on the hub`)
+	fs.StringVar(&c.ID, "id", "", "name of this edge in occupancy reports; empty: host name and port")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
+	fs.IntVar(&c.MaxConnections, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
+	fs.IntVar(&f.maxPerNet, "max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
+	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
+	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
+	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
+	fs.DurationVar(&c.PingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
+	fs.IntVar(&c.MaxPingsOut, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
+	fs.DurationVar(&c.WriteDeadline, "write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
+	fs.IntVar(&c.MaxPending, "max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
+	fs.IntVar(&c.MaxMatches, "max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
+	fs.IntVar(&c.RingSize, "ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
+	fs.IntVar(&c.MaxUpstreamRequests, "max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
+	fs.DurationVar(&c.OccupancyInterval, "occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
+	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
+	f.metrics = addMetricsFlags(fs, defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
+	return f
+}
+
+// config checks the flags and turns them into an edge.Config, short of
+// its listener, metrics and logger.
+func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, error) {
+	c := f.cfg
 	if err := checkPositive(fs, "max-connections", "max-per-network", "max-subscriptions", "max-control-line", "max-payload",
 		"connect-timeout", "ping-interval", "max-pings-out", "write-deadline", "max-pending", "max-matches", "ring-size",
 		"max-upstream-requests", "occupancy-interval"); err != nil {
-		return err
+		return c, err
 	}
-	perNet, err := perNetwork(fs, "max-connections", "max-per-network", *maxConns, *maxPerNet, 0, "")
+	var err error
+	if c.MaxPerPrefix, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNet, 0, ""); err != nil {
+		return c, err
+	}
+	c.Upstream, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
+	c.NATSOptions, err = f.nats.natsOptions(env)
+	return c, err
+}
+
+func runEdge(ctx context.Context, env *environment, args []string) error {
+	fs, f, log, err := parseLogged(env, "edge", edgeSynopsis, args, addEdgeFlags)
 	if err != nil {
 		return err
 	}
-	natsOpts, err := nf.natsOptions(env)
+	cfg, err := f.config(fs, env)
 	if err != nil {
 		return err
 	}
+	reg := stageRegistry()
+	cfg.Registerer, cfg.Logger = reg, log
+	e, ms, err := f.start(ctx, fs, env, log, cfg)
+	if err != nil {
+		return err
+	}
+	return ms.runBeside(ctx, "edge_metrics", reg, e.Ready, e.Run)
+}
+
+// start binds the edge's listeners (viewers, metrics, profiles) and builds
+// the edge of cfg on them.
+func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg edge.Config) (*edge.Edge, *metricsServer, error) {
 	logFileLimit(log, env)
-	ln, err := listenFlag("listen", *listen)
+	ln, err := listenFlag("listen", f.listen)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	e, err := edge.New(edge.Config{Listener: ln, TLSCert: *cert, TLSKey: *key, Upstream: nf.o.URL, NATSOptions: natsOpts,
-		Domain: *domain, ID: *id, AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns, MaxPerPrefix: perNet,
-		MaxSubscriptions: *maxSubs, MaxControlLine: *maxLine, MaxPayload: *maxPayload, ConnectTimeout: *connectTimeout,
-		PingInterval: *pingInterval, MaxPingsOut: *maxPings, WriteDeadline: *writeDeadline, MaxPending: *maxPending,
-		MaxMatches: *maxMatches, RingSize: *ring, MaxUpstreamRequests: *maxUp, UpstreamTimeout: 2 * time.Second,
-		OccupancyInterval: *occupancy, Registerer: reg, Logger: log})
+	cfg.Listener = ln
+	e, err := edge.New(cfg)
 	if err != nil {
 		ln.Close()
-		return err
+		return nil, nil, err
 	}
-	ms, err := mf.listen(log, fs)
+	ms, err := f.metrics.listen(log, fs)
 	if err != nil {
 		ln.Close()
-		return err
+		return nil, nil, err
 	}
-	if *pprofAddr != "" {
-		u, err := servePprof(ctx, log, *pprofAddr)
+	if f.pprof != "" {
+		u, err := servePprof(ctx, log, f.pprof)
 		if err != nil {
 			e.Close()
-			return err
+			return nil, nil, err
 		}
 		fmt.Fprintf(env.stdout, "edge: profiles on %s/debug/pprof/\n", u)
 	}
 	fmt.Fprintf(env.stdout, "edge: viewers connect to %s\n", e.URL())
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return e.Run(ctx) })
-	if ms != nil {
-		g.Go(func() error { return ms.serve(ctx, "edge_metrics", reg, e.Ready) })
-	}
-	return g.Wait()
+	return e, ms, nil
 }

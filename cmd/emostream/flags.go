@@ -1,11 +1,27 @@
 package main
 
+// Every subcommand declares its flags the same way. A struct holds the
+// flags of one command (xFlags, in the command's file) or of one group
+// several commands share (natsFlags, kafkaSecurityFlags, streamFlags,
+// ingestFlags and processorFlags, which up adds too). addXFlags(fs, …)
+// defines them, with defaults that are named constants; a parameter says
+// how, never a patch after the fact (addIngestFlags(fs, env, ingestInUp)).
+// A flag that sets one field of the library's Config binds to it (the
+// struct's cfg); the others (lists, sizes, rates whose 0 means off) keep a
+// field of their own.
+// After parsing (parseFlags, or addLogFlags(fs).parse), the struct's config
+// method checks the values, naming the flag at fault, and returns the
+// library's Config; the run function binds listeners and starts the stage.
+// Every flag falls back to its EMOSTREAM_<COMMAND>_<FLAG> variable (envName).
+
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,33 +94,57 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	return err
 }
 
-// logFlags adds --log-level and --log-format. Once every other flag is
-// defined, the function it returns parses the arguments (parseFlags) and
-// builds the logger they describe.
-func logFlags(fs *flag.FlagSet, env *environment) func(args []string) (*slog.Logger, error) {
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log format: text or json")
-	return func(args []string) (*slog.Logger, error) {
-		if err := parseFlags(fs, env, args); err != nil {
-			return nil, err
-		}
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(*level)); err != nil {
-			return nil, fmt.Errorf("--log-level: %w", err)
-		}
-		opts := &slog.HandlerOptions{Level: l}
-		switch *format {
-		case "text":
-			return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
-		case "json":
-			return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
-		}
-		return nil, fmt.Errorf("--log-format: want text or json, got %q", *format)
-	}
+// parseLogged makes the flag set of a command that logs, adds its flags
+// (add) and the log flags, parses args and builds the logger.
+func parseLogged[F any](env *environment, name, synopsis string, args []string, add func(*flag.FlagSet) F) (*flag.FlagSet, F, *slog.Logger, error) {
+	fs := newFlags(env, name, synopsis)
+	f := add(fs)
+	log, err := addLogFlags(fs).parse(fs, env, args)
+	return fs, f, log, err
 }
 
-// maxReplicas is JetStream's largest replica count.
-const maxReplicas = 5
+// Defaults of --log-level and --log-format.
+const (
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
+)
+
+// logFlags are --log-level and --log-format, of every command that logs.
+type logFlags struct{ level, format string }
+
+func addLogFlags(fs *flag.FlagSet) *logFlags {
+	f := &logFlags{}
+	fs.StringVar(&f.level, "log-level", defaultLogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&f.format, "log-format", defaultLogFormat, "log format: text or json")
+	return f
+}
+
+// parse parses args (parseFlags), once every other flag of fs is defined,
+// and builds the logger the log flags describe.
+func (f *logFlags) parse(fs *flag.FlagSet, env *environment, args []string) (*slog.Logger, error) {
+	if err := parseFlags(fs, env, args); err != nil {
+		return nil, err
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch f.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", f.format)
+}
+
+// defaultReplicas and maxReplicas bound --replicas: JetStream's largest
+// replica count is 5.
+const (
+	defaultReplicas = 1
+	maxReplicas     = 5
+)
 
 // streamFlags are the JetStream stream settings that every stage creating
 // the streams (bridge, processor, up) must agree on.
@@ -123,7 +163,7 @@ func addStreamFlags(fs *flag.FlagSet) *streamFlags {
 // addReplicas adds --replicas, for the stages that may run on a hub
 // cluster (bridge, processor; emostream up runs one hub).
 func (f *streamFlags) addReplicas(fs *flag.FlagSet) {
-	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the streams "+wire.PartialsStream+" and "+wire.SwarmsStream))
+	fs.IntVar(&f.replicas, "replicas", defaultReplicas, replicasUsage("the streams "+wire.PartialsStream+" and "+wire.SwarmsStream))
 }
 
 // replicasUsage is the help of a --replicas flag for what.
@@ -146,6 +186,14 @@ func given(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set
+}
+
+// override sets *dst to v if flagName was given (set): with a -c file, a
+// flag given overrides the file's value, as nats-server's own flags do.
+func override[T any](set map[string]bool, flagName string, dst *T, v T) {
+	if set[flagName] {
+		*dst = v
+	}
 }
 
 // checkPositive refuses a zero or negative value of the named numeric or
@@ -236,4 +284,61 @@ func listenFlag(flagName, addr string) (net.Listener, error) {
 		return nil, listenError(flagName, addr, err)
 	}
 	return ln, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// sign is -1, 0 or 1 for a negative, zero or positive number.
+func sign(v any) int {
+	var f float64
+	switch n := v.(type) {
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	case float64:
+		f = n
+	case time.Duration:
+		f = float64(n)
+	default:
+		panic(fmt.Sprintf("emostream: sign of %T", v))
+	}
+	switch {
+	case f < 0:
+		return -1
+	case f > 0:
+		return 1
+	}
+	return 0
+}
+
+// parseBytes reads 512MiB, 2GiB, 100MB or a plain byte count.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
+				return 0, fmt.Errorf("bad size %q (want a positive count below 8 EiB)", s)
+			}
+			return n * u.mult, nil
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 1GiB)", s)
+	}
+	return n, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/processor"
-	"github.com/emostream/emostream/registry"
 )
 
 // The command line's parsers, fuzzed: the flags of ingest (and up) and of
@@ -92,18 +91,16 @@ func FuzzIngestFlags(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args, envText string) {
 		list, env := fuzzArgs(args, envText)
 		fs := newFlags(env, "ingest", ingestSynopsis)
-		fs.String("listen", ingest.DefaultListen, "")
-		fl, kf := addIngestFlags(fs), addKafkaSecurityFlags(fs)
-		af, sec, rf := addAdmissionFlags(fs), addSecurityFlags(fs, "ops-listen"), addRegistryFlags(fs, env)
-		if _, err := logFlags(fs, env)(list); err != nil {
+		fl := addIngestFlags(fs, env, ingestAlone)
+		if _, err := addLogFlags(fs).parse(fs, env, list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)
 			}
 			return
 		}
-		cfg, err := ingestConfig(env, fs, fl, kf, af, sec)
+		cfg, _, err := fl.config(fs, env, 0)
 		if err == nil {
-			_, err = rf.nats.natsOptions(env)
+			_, err = fl.registry.nats.natsOptions(env)
 		}
 		if err != nil {
 			namesFlag(t, err)
@@ -116,25 +113,6 @@ func FuzzIngestFlags(f *testing.F) {
 	})
 }
 
-// ingestConfig is what runIngest builds of the flags, short of binding
-// and reading keys.
-func ingestConfig(env *environment, fs *flag.FlagSet, fl *ingestFlags, kf *kafkaSecurityFlags, af *admissionFlags, sec *securityFlags) (ingest.Config, error) {
-	cfg, err := fl.config(fs, env.files, 0)
-	if err != nil {
-		return cfg, err
-	}
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return cfg, err
-	}
-	if err := af.apply(env, &registry.Config{}, &cfg.AdminToken); err != nil {
-		return cfg, err
-	}
-	if cfg.OpsHosts, err = hostcheck.ParseNames(sec.opsHosts); err != nil {
-		return cfg, errors.New("--ops-host " + err.Error())
-	}
-	return cfg, nil
-}
-
 // FuzzStageFlags parses the flags of "emostream bridge" with the
 // processor's moment flags and a stage's --metrics flags.
 func FuzzStageFlags(f *testing.F) {
@@ -142,35 +120,33 @@ func FuzzStageFlags(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args, envText string) {
 		list, env := fuzzArgs(args, envText)
 		fs := newFlags(env, "bridge", bridgeSynopsis)
-		bf, kf, mt := addBridgeFlags(fs), addKafkaSecurityFlags(fs), addMomentFlags(fs)
-		mf := addMetricsFlags(fs, "", "")
-		if _, err := logFlags(fs, env)(list); err != nil {
+		bf, pf := addBridgeFlags(fs), addProcessorFlags(fs, false)
+		mf := bf.metrics
+		if _, err := addLogFlags(fs).parse(fs, env, list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)
 			}
 			return
 		}
-		if _, err := hostcheck.ParseNames(*mf.hosts); err != nil {
+		if _, err := hostcheck.ParseNames(mf.hosts); err != nil {
 			return
 		}
-		checkBridge(t, fs, env, bf, kf)
-		pc := processor.Config{NATSURL: "nats://127.0.0.1:1", Partitions: 4, Registerer: prometheus.NewRegistry()}
-		if err := mt.apply(fs, &pc); err != nil {
+		checkBridge(t, fs, env, bf)
+		pc, err := pf.config(fs, env)
+		if err != nil {
 			namesFlag(t, err)
 			return
 		}
+		pc.NATSURL, pc.Partitions, pc.Registerer = "nats://127.0.0.1:1", 4, prometheus.NewRegistry()
 		if _, err := processor.New(pc); err != nil && !errors.Is(err, processor.ErrConfig) {
 			t.Fatalf("flags %q: processor.New: %v, not an ErrConfig", list, err)
 		}
 	})
 }
 
-func checkBridge(t *testing.T, fs *flag.FlagSet, env *environment, bf *bridgeFlags, kf *kafkaSecurityFlags) {
+func checkBridge(t *testing.T, fs *flag.FlagSet, env *environment, bf *bridgeFlags) {
 	t.Helper()
-	cfg, err := bf.config(fs)
-	if err == nil {
-		cfg.KafkaSecurity, err = kf.security(env)
-	}
+	cfg, err := bf.config(fs, env)
 	if err != nil {
 		namesFlag(t, err)
 		return

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -29,87 +31,120 @@ func init() {
 // leafPasswordFile holds the flag form's leaf password in --data-dir.
 const leafPasswordFile = "leaf.password"
 
+// hubFlags are the flags of "emostream hub": all but the credentials and
+// TLS bind to the fields of cfg they set (ConfigFile is -c).
+type hubFlags struct {
+	cfg  fanout.HubConfig
+	auth *hubAuthFlags
+}
+
+func addHubFlags(fs *flag.FlagSet) *hubFlags {
+	f := &hubFlags{}
+	c := &f.cfg
+	fs.StringVar(&c.ConfigFile, "c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
+	fs.StringVar(&c.DataDir, "data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
+	fs.StringVar(&c.ClientListen, "nats", fanout.DefaultClientListen, "client address the stages connect to")
+	fs.StringVar(&c.LeafListen, "leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
+	fs.StringVar(&c.MonitorListen, "monitor", defaultMonitorAddr, "monitoring address (/varz /connz /leafz /jsz); empty for none")
+	fs.StringVar(&c.LeafPassword, "leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
+	f.auth = addHubAuthFlags(fs)
+	return f
+}
+
+// config checks that the flags' addresses are free and returns the hub
+// they describe, logging to log: the -c file with the flags given
+// overriding it, or the flags alone.
+func (f *hubFlags) config(fs *flag.FlagSet, log *slog.Logger) (cfg fanout.HubConfig, err error) {
+	c, set := f.cfg, given(fs)
+	if err := checkFreeGiven(c.ConfigFile != "", set, []flagAddr{{"nats", c.ClientListen}, {"leafnodes", c.LeafListen}, {"monitor", c.MonitorListen}}); err != nil {
+		return fanout.HubConfig{}, err
+	}
+	if c.ConfigFile != "" {
+		cfg, err = hubFileConfig(c, set)
+	} else {
+		cfg, err = f.flagConfig()
+	}
+	cfg.Logger = log
+	return cfg, err
+}
+
+// flagConfig is the hub of the flags without -c, whose passwords and leaf
+// password it reads or creates.
+func (f *hubFlags) flagConfig() (fanout.HubConfig, error) {
+	cfg := f.cfg
+	cfg.ClientTLS, cfg.LeafTLS = f.auth.tls(), f.auth.tls()
+	var err error
+	if cfg.Passwords, err = stagePasswords("hub", f.auth.authDir, cfg.ClientListen); err != nil {
+		return cfg, err
+	}
+	if cfg.LeafPassword == "" {
+		cfg.LeafPassword, err = leafPassword(cfg.DataDir)
+	}
+	return cfg, err
+}
+
+// leafPassword is the leaf password kept in dataDir, created once at
+// random (mode 0600) so that leaves reconnect after a restart.
+func leafPassword(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("hub: %w", err)
+	}
+	p, err := readOrCreateSecret(filepath.Join(dataDir, leafPasswordFile))
+	if err != nil {
+		return "", fmt.Errorf("hub: leaf password: %w", err)
+	}
+	return p, nil
+}
+
 func runHub(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "hub", hubSynopsis)
-	conf := fs.String("c", "", "nats-server .conf to load; --nats, --leafnodes, --monitor and --data-dir override its values when given")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the JetStream store (<dir>/jetstream, locked while the hub runs: <dir>/jetstream.lock) and the leaf password (<dir>/"+leafPasswordFile+")")
-	listen := fs.String("nats", fanout.DefaultClientListen, "client address the stages connect to")
-	leafs := fs.String("leafnodes", fanout.DefaultHubLeafListen, "leafnode address leaf clusters connect to")
-	monitor := fs.String("monitor", "127.0.0.1:8222", "monitoring address (/varz /connz /leafz /jsz); empty for none")
-	leafPass := fs.String("leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
-	auth := addHubAuthFlags(fs)
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs, f, log, err := parseLogged(env, "hub", hubSynopsis, args, addHubFlags)
 	if err != nil {
 		return err
 	}
-	set := given(fs)
-	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"nats", *listen}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
+	cfg, err := f.config(fs, log)
+	if err != nil {
 		return err
 	}
-	var cfg fanout.HubConfig
-	if *conf != "" {
-		if cfg, err = hubFileConfig(*conf, set, *dataDir, *listen, *leafs, *monitor); err != nil {
-			return err
-		}
-	} else {
-		cfg = fanout.HubConfig{DataDir: *dataDir, ClientListen: *listen, LeafListen: *leafs, MonitorListen: *monitor,
-			LeafPassword: *leafPass, ClientTLS: auth.tls(), LeafTLS: auth.tls()}
-		if cfg.Passwords, err = auth.passwords("hub", *listen); err != nil {
-			return err
-		}
-		if cfg.LeafPassword == "" {
-			if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-				return fmt.Errorf("hub: %w", err)
-			}
-			if cfg.LeafPassword, err = readOrCreateSecret(filepath.Join(*dataDir, leafPasswordFile)); err != nil {
-				return fmt.Errorf("hub: leaf password: %w", err)
-			}
-		}
-	}
-	cfg.Logger = log
 	h, err := fanout.NewHub(cfg)
 	if err != nil {
 		return err
 	}
-	if err := h.StartContext(ctx); err != nil {
-		if *conf != "" {
-			return fmt.Errorf("hub -c %s: %w", *conf, err)
-		}
+	if err := startServer(ctx, h, "hub", cfg.ConfigFile); err != nil {
 		return err
 	}
+	f.printStarted(env, h, cfg)
+	return h.Run(ctx)
+}
+
+// printStarted says where the started hub h serves.
+func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubConfig) {
 	fmt.Fprintf(env.stdout, "hub: stages connect to %s\nhub: leaf clusters connect to %s\n", h.ClientURL(), h.LeafRemote())
 	if cfg.Passwords != nil {
-		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, auth.authDir)
-	} else if *conf == "" {
+		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, f.auth.authDir)
+	} else if cfg.ConfigFile == "" {
 		fmt.Fprintln(env.stdout, "hub: no stage credentials (loopback only): every client has every permission")
 	}
 	if u := h.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "hub: monitoring on %s/varz\n", u)
 	}
-	return h.Run(ctx)
 }
 
-// hubFileConfig is the hub of -c file with the given flags overriding it;
-// credentials and TLS must come from the file.
-func hubFileConfig(file string, set map[string]bool, dataDir, listen, leafs, monitor string) (fanout.HubConfig, error) {
+// hubFileConfig keeps, of the flags' cfg, the -c file and the flags given:
+// those override the file's values. Credentials and TLS must come from the
+// file.
+func hubFileConfig(cfg fanout.HubConfig, set map[string]bool) (fanout.HubConfig, error) {
 	for _, f := range []string{"leaf-password", "nats-auth-dir", "tls-cert", "tls-key", "tls-ca", "tls-verify"} {
 		if set[f] {
-			return fanout.HubConfig{}, fmt.Errorf("hub: --%s with -c: credentials and TLS come from %s", f, file)
+			return fanout.HubConfig{}, fmt.Errorf("hub: --%s with -c: credentials and TLS come from %s", f, cfg.ConfigFile)
 		}
 	}
-	if set["monitor"] && monitor == "" {
-		return fanout.HubConfig{}, fmt.Errorf("hub: --monitor \"\" with -c: remove http from %s to turn monitoring off", file)
+	if set["monitor"] && cfg.MonitorListen == "" {
+		return fanout.HubConfig{}, fmt.Errorf("hub: --monitor \"\" with -c: remove http from %s to turn monitoring off", cfg.ConfigFile)
 	}
-	cfg := fanout.HubConfig{ConfigFile: file}
-	pick := func(dst *string, flag, v string) {
-		if set[flag] {
-			*dst = v
-		}
-	}
-	pick(&cfg.DataDir, "data-dir", dataDir)
-	pick(&cfg.ClientListen, "nats", listen)
-	pick(&cfg.LeafListen, "leafnodes", leafs)
-	pick(&cfg.MonitorListen, "monitor", monitor)
-	return cfg, nil
+	out := fanout.HubConfig{ConfigFile: cfg.ConfigFile}
+	override(set, "data-dir", &out.DataDir, cfg.DataDir)
+	override(set, "nats", &out.ClientListen, cfg.ClientListen)
+	override(set, "leafnodes", &out.LeafListen, cfg.LeafListen)
+	override(set, "monitor", &out.MonitorListen, cfg.MonitorListen)
+	return out, nil
 }

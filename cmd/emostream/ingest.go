@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -35,58 +36,106 @@ subject is its user. It writes every accepted event to the Kafka
 topic (key user_id, timestamp = receive time). Reactions are taken only for
 live matches of the match registry on the NATS hub (--nats). See docs/api.md.`
 
-// ingestFlags are the flags of "emostream ingest" that "emostream up" shares.
+// ingestFlags are the flags of "emostream ingest"; "emostream up" adds
+// the ones it shares (ingestInUp). Most bind to the fields of cfg they set.
 type ingestFlags struct {
-	brokers, topic, ack, emojis, proxies, wsURLs string
-	flush, window                                time.Duration
-	userRate, ipRate                             float64
-	userBurst, ipBurst, bodyLimit                int
-	swarmThreshold                               int64
-	acceptGzip                                   bool
-	ipPrefixV4, ipPrefixV6                       int
-	maxConns, maxConnsPerPrefix, fdReserve       int
-	readTimeout, writeTimeout, idleTimeout       time.Duration
+	cfg                                   ingest.Config
+	brokers, ack, emojis, proxies, wsURLs string
+	userRate, ipRate                      float64
+	maxConns, maxConnsPerPrefix           int
+	kafka                                 *kafkaSecurityFlags
+	admission                             *admissionFlags
+	security                              *securityFlags
+	// Ingest alone: the API's address and the hub holding the registry
+	// (up has --http, and runs the hub).
+	listen   string
+	registry *registryFlags
 }
 
-func addIngestFlags(fs interface {
-	StringVar(*string, string, string, string)
-	DurationVar(*time.Duration, string, time.Duration, string)
-	Float64Var(*float64, string, float64, string)
-	IntVar(*int, string, int, string)
-	Int64Var(*int64, string, int64, string)
-	BoolVar(*bool, string, bool, string)
-}) *ingestFlags {
+// ingestSetup says which of ingest's flags a command adds, and how.
+type ingestSetup struct {
+	// alone adds --listen and the registry's --nats flags.
+	alone bool
+	// brokers and brokersUsage are --kafka-brokers' default and help.
+	brokers, brokersUsage string
+	// ops names the ops listener's flag.
+	ops string
+}
+
+var (
+	ingestAlone = ingestSetup{alone: true, brokers: ingest.DefaultBroker, brokersUsage: "Kafka bootstrap brokers, host:port,...", ops: "ops-listen"}
+	ingestInUp  = ingestSetup{brokers: "", brokersUsage: "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ops: "ops"}
+)
+
+func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingestFlags {
 	f := &ingestFlags{}
-	fs.StringVar(&f.brokers, "kafka-brokers", ingest.DefaultBroker, "Kafka bootstrap brokers, host:port,...")
-	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
+	c := &f.cfg
+	fs.StringVar(&f.brokers, "kafka-brokers", set.brokers, set.brokersUsage)
+	f.kafka = addKafkaSecurityFlags(fs)
+	fs.StringVar(&c.Topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
 	fs.StringVar(&f.ack, "ack", string(ingest.AckAll), "answer 202 when Kafka acknowledged (all) or when buffered (buffered)")
-	fs.DurationVar(&f.flush, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
-	fs.DurationVar(&f.window, "window", wire.DefaultWindow, "counting window length")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
+	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "counting window length")
 	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
-	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
-	fs.IntVar(&f.userBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
-	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client network, see --ip-prefix-v4 (0 disables the limit)")
-	fs.IntVar(&f.ipBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events: the most one request may hold")
-	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
-	fs.IntVar(&f.bodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
-	fs.BoolVar(&f.acceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
-	fs.IntVar(&f.ipPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
-	fs.IntVar(&f.ipPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
-	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
-	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
-	fs.IntVar(&f.fdReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
-	fs.DurationVar(&f.readTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
-	fs.DurationVar(&f.writeTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
-	fs.DurationVar(&f.idleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
+	f.addLimits(fs)
 	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
-	fs.Int64Var(&f.swarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
+	fs.Int64Var(&c.SwarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
+	f.admission = addAdmissionFlags(fs)
+	f.security = addSecurityFlags(fs, set.ops)
+	if set.alone {
+		fs.StringVar(&f.listen, "listen", ingest.DefaultListen, "address of the HTTP API")
+		f.registry = addRegistryFlags(fs, env)
+	}
 	return f
 }
 
-// config checks the flags of fs and turns them into an ingest.Config; 0
-// rates disable a limit. Its connection caps add up at the open-file limit
-// files, shared with edges viewer edges in the same process (up).
-func (f *ingestFlags) config(fs *flag.FlagSet, files fileLimit, edges int) (ingest.Config, error) {
+// addLimits adds the flags of ingest's rate limits, body limit,
+// connection caps and timeouts.
+func (f *ingestFlags) addLimits(fs *flag.FlagSet) {
+	c := &f.cfg
+	fs.Float64Var(&f.userRate, "user-rate", ingest.DefaultUserRate, "events/s allowed per user_id (0 disables the limit)")
+	fs.IntVar(&c.UserBurst, "user-burst", ingest.DefaultUserBurst, "per-user burst, events: the most of one user one request may hold")
+	fs.Float64Var(&f.ipRate, "ip-rate", ingest.DefaultIPRate, "events/s allowed per client network, see --ip-prefix-v4 (0 disables the limit)")
+	fs.IntVar(&c.IPBurst, "ip-burst", ingest.DefaultIPBurst, "per-IP burst, events: the most one request may hold")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
+	fs.IntVar(&c.BodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
+	fs.BoolVar(&c.AcceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
+	fs.IntVar(&c.IPPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
+	fs.IntVar(&c.IPPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
+	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
+	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
+	fs.IntVar(&c.FDReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
+}
+
+// config checks the flags and turns them into ingest's Config, short of
+// its listeners, and the registry's bounds. Its connection caps add up at
+// the open-file limit with edges viewer edges in the same process (up).
+func (f *ingestFlags) config(fs *flag.FlagSet, env *environment, edges int) (ingest.Config, registry.Config, error) {
+	var rc registry.Config
+	cfg, err := f.serverConfig(fs, env.files, edges)
+	if err != nil {
+		return cfg, rc, err
+	}
+	if cfg.KafkaSecurity, err = f.kafka.security(env); err != nil {
+		return cfg, rc, err
+	}
+	if err := f.admission.apply(env, &rc, &cfg.AdminToken); err != nil {
+		return cfg, rc, err
+	}
+	if err := f.security.apply(env, &cfg); err != nil {
+		return cfg, rc, fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return cfg, rc, nil
+}
+
+// serverConfig checks the flags of fs and turns them into an
+// ingest.Config; 0 rates disable a limit. Its connection caps add up at the
+// open-file limit files, shared with edges viewer edges in the same
+// process (up).
+func (f *ingestFlags) serverConfig(fs *flag.FlagSet, files fileLimit, edges int) (ingest.Config, error) {
 	if err := f.check(); err != nil {
 		return ingest.Config{}, err
 	}
@@ -94,22 +143,15 @@ func (f *ingestFlags) config(fs *flag.FlagSet, files fileLimit, edges int) (inge
 	if err != nil {
 		return ingest.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	maxConns, why := ingestConns(files, f.maxConns, f.fdReserve, edges)
+	cfg := f.cfg
+	maxConns, why := ingestConns(files, f.maxConns, cfg.FDReserve, edges)
 	perPrefix, err := perNetwork(fs, "max-conns", "max-conns-per-prefix", maxConns, f.maxConnsPerPrefix, -1, why)
 	if err != nil {
 		return ingest.Config{}, err
 	}
-	cfg := ingest.Config{
-		KafkaBrokers: splitList(f.brokers), Topic: f.topic, Ack: ingest.AckMode(f.ack),
-		FlushInterval: f.flush, Window: f.window, Emojis: splitList(f.emojis),
-		UserRate: disabledIfZero(f.userRate), UserBurst: f.userBurst,
-		IPRate: disabledIfZero(f.ipRate), IPBurst: f.ipBurst,
-		TrustedProxies: proxies, BodyLimit: f.bodyLimit, WSURLs: splitList(f.wsURLs),
-		SwarmThreshold: f.swarmThreshold, AcceptGzip: f.acceptGzip,
-		IPPrefixV4: f.ipPrefixV4, IPPrefixV6: f.ipPrefixV6, MaxConns: maxConns,
-		MaxConnsPerPrefix: perPrefix, FDReserve: f.fdReserve,
-		ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout, IdleTimeout: f.idleTimeout,
-	}
+	cfg.KafkaBrokers, cfg.Ack, cfg.Emojis = splitList(f.brokers), ingest.AckMode(f.ack), splitList(f.emojis)
+	cfg.UserRate, cfg.IPRate = disabledIfZero(f.userRate), disabledIfZero(f.ipRate)
+	cfg.TrustedProxies, cfg.WSURLs, cfg.MaxConns, cfg.MaxConnsPerPrefix = proxies, splitList(f.wsURLs), maxConns, perPrefix
 	return cfg, nil
 }
 
@@ -122,22 +164,23 @@ func (f *ingestFlags) check() error {
 	if f.ack != string(ingest.AckAll) && f.ack != string(ingest.AckBuffered) {
 		return fmt.Errorf("--ack %q: want %s or %s", f.ack, ingest.AckAll, ingest.AckBuffered)
 	}
-	if !wire.ValidWindow(f.window) {
-		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", f.window)
+	cfg := f.cfg
+	if !wire.ValidWindow(cfg.Window) {
+		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", cfg.Window)
 	}
 	type value struct {
 		name string
 		v    any // an int, int64, float64 or time.Duration
 	}
-	for _, c := range []value{{"flush-interval", f.flush}, {"swarm-threshold", f.swarmThreshold},
-		{"user-burst", f.userBurst}, {"ip-burst", f.ipBurst}, {"body-limit", f.bodyLimit},
-		{"read-timeout", f.readTimeout}, {"write-timeout", f.writeTimeout}, {"idle-timeout", f.idleTimeout}} {
+	for _, c := range []value{{"flush-interval", cfg.FlushInterval}, {"swarm-threshold", cfg.SwarmThreshold},
+		{"user-burst", cfg.UserBurst}, {"ip-burst", cfg.IPBurst}, {"body-limit", cfg.BodyLimit},
+		{"read-timeout", cfg.ReadTimeout}, {"write-timeout", cfg.WriteTimeout}, {"idle-timeout", cfg.IdleTimeout}} {
 		if sign(c.v) <= 0 {
 			return fmt.Errorf("--%s %v: want a positive value", c.name, c.v)
 		}
 	}
 	for _, c := range []value{{"user-rate", f.userRate}, {"ip-rate", f.ipRate}, {"max-conns", f.maxConns},
-		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", f.fdReserve}} {
+		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", cfg.FDReserve}} {
 		if sign(c.v) < 0 {
 			return fmt.Errorf("--%s %v: want 0 (off) or more", c.name, c.v)
 		}
@@ -156,30 +199,6 @@ func (f *ingestFlags) check() error {
 		}
 	}
 	return nil
-}
-
-// sign is -1, 0 or 1 for a negative, zero or positive number.
-func sign(v any) int {
-	var f float64
-	switch n := v.(type) {
-	case int:
-		f = float64(n)
-	case int64:
-		f = float64(n)
-	case float64:
-		f = n
-	case time.Duration:
-		f = float64(n)
-	default:
-		panic(fmt.Sprintf("emostream: sign of %T", v))
-	}
-	switch {
-	case f < 0:
-		return -1
-	case f > 0:
-		return 1
-	}
-	return 0
 }
 
 // looksLikeEmoji reports whether s is made of pictographs and the marks
@@ -206,69 +225,56 @@ func disabledIfZero(rate float64) float64 {
 	return rate
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func runIngest(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "ingest", ingestSynopsis)
-	listen := fs.String("listen", ingest.DefaultListen, "address of the HTTP API")
-	f := addIngestFlags(fs)
-	kf := addKafkaSecurityFlags(fs)
-	rf, af := addRegistryFlags(fs, env), addAdmissionFlags(fs)
-	sec := addSecurityFlags(fs, "ops-listen")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs, f, log, err := parseLogged(env, "ingest", ingestSynopsis, args, func(fs *flag.FlagSet) *ingestFlags { return addIngestFlags(fs, env, ingestAlone) })
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config(fs, env.files, 0)
+	cfg, rc, err := f.config(fs, env, 0)
 	if err != nil {
 		return err
 	}
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return err
-	}
-	rc := registry.Config{Logger: log}
-	if err := af.apply(env, &rc, &cfg.AdminToken); err != nil {
-		return err
-	}
-	reg := &lateRegistry{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
+	rc.Logger = log
+	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
 	// The timeline's reads wait for the hub the same way (503 until then).
-	tlnc, err := rf.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
+	tlnc, err := f.registry.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return fmt.Errorf("ingest: timeline: %w", err)
 	}
 	defer tlnc.Close()
-	cfg.Timeline = timeline.NewReader(tlnc, wire.TimelineStream, 0)
-	ln, err := listenFlag("listen", *listen)
+	cfg.Timeline, cfg.Logger = timeline.NewReader(tlnc, wire.TimelineStream, 0), log
+	srv, err := f.start(env, log, cfg)
 	if err != nil {
 		return err
 	}
-	logFileLimit(log, env)
-	cfg.Listener, cfg.Logger = ln, log
-	if err := sec.apply(env, &cfg); err != nil {
-		ln.Close()
-		return fmt.Errorf("ingest: %w", err)
-	}
-	srv, err := ingest.New(cfg)
-	if err != nil {
-		ln.Close()
-		cfg.OpsListener.Close()
-		return err
-	}
-	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return reg.openWhenReachable(ctx, log, rf, rc) })
+	g.Go(func() error {
+		return reg.OpenWhenReachable(ctx, log, func(ctx context.Context) (*registry.Registry, func(), error) { return f.registry.open(ctx, rc) })
+	})
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return reloadOnHUP(ctx, log, srv) })
 	return g.Wait()
+}
+
+// start binds ingest's listeners and builds the server of cfg.
+func (f *ingestFlags) start(env *environment, log *slog.Logger, cfg ingest.Config) (*ingest.Server, error) {
+	ln, err := listenFlag("listen", f.listen)
+	if err != nil {
+		return nil, err
+	}
+	logFileLimit(log, env)
+	cfg.Listener = ln
+	if cfg.OpsListener, err = f.security.listenOps(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	srv, err := ingest.New(cfg)
+	if err != nil {
+		closeAll(ln, cfg.OpsListener)
+		return nil, err
+	}
+	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
+	return srv, nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"log/slog"
 
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/wire"
@@ -22,37 +24,58 @@ func init() {
 	})
 }
 
-func runKafka(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "kafka", "Runs the embedded Kafka-protocol broker (franz-go kfake) with its log under\n--data-dir, creating the events topic. Any Kafka client can use it.")
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts); locked while the broker runs (<dir>/kafka.lock): a second one on it exits at once")
-	listen := fs.String("listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
-	topic := fs.String("topic", wire.DefaultTopic, "topic to create if missing")
-	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
-	noSync := fs.Bool("no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
-	sec := addBrokerSecurityFlags(fs)
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
-	if err != nil {
-		return err
-	}
+const kafkaSynopsis = "Runs the embedded Kafka-protocol broker (franz-go kfake) with its log under\n--data-dir, creating the events topic. Any Kafka client can use it."
+
+// kafkaFlags are the flags of "emostream kafka".
+type kafkaFlags struct {
+	dataDir, listen, topic string
+	partitions             int
+	noSync                 bool
+	security               *brokerSecurityFlags
+}
+
+func addKafkaFlags(fs *flag.FlagSet) *kafkaFlags {
+	f := &kafkaFlags{}
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts); locked while the broker runs (<dir>/kafka.lock): a second one on it exits at once")
+	fs.StringVar(&f.listen, "listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
+	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "topic to create if missing")
+	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
+	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
+	f.security = addBrokerSecurityFlags(fs)
+	return f
+}
+
+// config checks the flags and turns them into a broker.Config, short of
+// its listener.
+func (f *kafkaFlags) config(fs *flag.FlagSet, env *environment, log *slog.Logger) (broker.Config, error) {
 	if err := checkPositive(fs, "partitions"); err != nil {
-		return err
+		return broker.Config{}, err
 	}
-	cfg := broker.Config{DataDir: *dataDir, Topic: *topic, Partitions: int32(*partitions), NoSync: *noSync,
+	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), NoSync: f.noSync,
 		Logger: log.With("component", "kafka")}
-	if err := sec.apply(env, &cfg); err != nil {
-		return fmt.Errorf("kafka: %w", err)
+	if err := f.security.apply(env, &cfg); err != nil {
+		return cfg, fmt.Errorf("kafka: %w", err)
 	}
-	ln, err := listenFlag("listen", *listen)
+	return cfg, nil
+}
+
+func runKafka(ctx context.Context, env *environment, args []string) error {
+	fs, f, log, err := parseLogged(env, "kafka", kafkaSynopsis, args, addKafkaFlags)
 	if err != nil {
 		return err
 	}
-	cfg.Listener = ln
+	cfg, err := f.config(fs, env, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Listener, err = listenFlag("listen", f.listen); err != nil {
+		return err
+	}
 	b, err := broker.Start(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "Kafka broker on %s (%s), topic %s, data in %s\n", b.Addr(), sec, *topic, *dataDir)
+	fmt.Fprintf(env.stdout, "Kafka broker on %s (%s), topic %s, data in %s\n", b.Addr(), f.security, f.topic, f.dataDir)
 	<-ctx.Done()
 	b.Close()
 	return nil

@@ -2,8 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"math"
+	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -26,77 +27,98 @@ func init() {
 	register(&command{name: "leaf", summary: "run a leaf cluster nats-server (WebSocket viewers)", run: runLeaf})
 }
 
+// leafFlags are the flags of "emostream leaf": most bind to the fields of
+// cfg they set (ConfigFile is -c).
+type leafFlags struct {
+	cfg                        fanout.LeafConfig
+	remote, origins            string
+	gcPercent, memLimit, pprof string
+}
+
+func addLeafFlags(fs *flag.FlagSet) *leafFlags {
+	f := &leafFlags{}
+	c := &f.cfg
+	fs.StringVar(&c.ConfigFile, "c", "", "nats-server .conf to load; the flags named above override its values when given")
+	fs.StringVar(&c.Name, "name", fanout.DefaultLeafName, "server name")
+	fs.StringVar(&f.remote, "remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub); also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
+	fs.StringVar(&c.WebSocketListen, "ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
+	fs.StringVar(&c.LeafListen, "leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
+	fs.StringVar(&c.MonitorListen, "monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.RemoteTLS.CA, "remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
+	fs.StringVar(&c.RemoteTLS.Cert, "remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
+	fs.StringVar(&c.RemoteTLS.Key, "remote-key", "", "PEM private key of --remote-cert")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
+	fs.IntVar(&c.MaxConnections, "max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
+	fs.StringVar(&f.gcPercent, "gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
+	fs.StringVar(&f.memLimit, "memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
+	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
+	return f
+}
+
+// config checks the flags, applies the GC flags to this process, checks
+// that the addresses given are free and returns the leaf they describe,
+// logging to log: with -c, the file and the flags given that override it.
+func (f *leafFlags) config(fs *flag.FlagSet, log *slog.Logger) (fanout.LeafConfig, error) {
+	c, set := f.cfg, given(fs)
+	if err := checkPositive(fs, "max-connections"); err != nil {
+		return c, err
+	}
+	if err := setLeafGC(f.gcPercent, f.memLimit); err != nil {
+		return c, err
+	}
+	if err := checkFreeGiven(c.ConfigFile != "", set, []flagAddr{{"ws", c.WebSocketListen}, {"leafnodes", c.LeafListen}, {"monitor", c.MonitorListen}}); err != nil {
+		return c, err
+	}
+	c.Remotes, c.AllowedOrigins = splitList(strings.Trim(f.remote, "[] ")), splitList(f.origins)
+	var err error
+	if c.ConfigFile != "" {
+		c, err = leafFileConfig(c, set)
+	}
+	c.Logger = log
+	return c, err
+}
+
 func runLeaf(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "leaf", leafSynopsis)
-	conf := fs.String("c", "", "nats-server .conf to load; the flags named above override its values when given")
-	name := fs.String("name", fanout.DefaultLeafName, "server name")
-	remote := fs.String("remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub); also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
-	ws := fs.String("ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
-	leafs := fs.String("leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
-	monitor := fs.String("monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
-	cert := fs.String("tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
-	key := fs.String("tls-key", "", "PEM private key of --tls-cert")
-	remoteCA := fs.String("remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
-	remoteCert := fs.String("remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
-	remoteKey := fs.String("remote-key", "", "PEM private key of --remote-cert")
-	origins := fs.String("allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
-	maxConns := fs.Int("max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
-	gcPercent := fs.String("gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
-	memLimit := fs.String("memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
-	pprofAddr := fs.String("pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs, f, log, err := parseLogged(env, "leaf", leafSynopsis, args, addLeafFlags)
 	if err != nil {
 		return err
 	}
-	if err := checkPositive(fs, "max-connections"); err != nil {
+	cfg, err := f.config(fs, log)
+	if err != nil {
 		return err
 	}
-	if err := setLeafGC(*gcPercent, *memLimit); err != nil {
-		return err
-	}
-	set := given(fs)
-	if err := checkFreeGiven(*conf != "", set, []flagAddr{{"ws", *ws}, {"leafnodes", *leafs}, {"monitor", *monitor}}); err != nil {
-		return err
-	}
-	cfg := fanout.LeafConfig{ConfigFile: *conf, Name: *name, Remotes: fanoutList(strings.Trim(*remote, "[] ")),
-		WebSocketListen: *ws, LeafListen: *leafs, MonitorListen: *monitor, TLSCert: *cert, TLSKey: *key,
-		RemoteTLS:      fanout.TLSConfig{CA: *remoteCA, Cert: *remoteCert, Key: *remoteKey},
-		AllowedOrigins: fanoutList(*origins), MaxConnections: *maxConns}
-	if *conf != "" {
-		if cfg, err = leafFileConfig(cfg, set); err != nil {
-			return err
-		}
-	}
-	cfg.Logger = log
 	l, err := fanout.NewLeaf(cfg)
 	if err != nil {
 		return err
 	}
-	if *pprofAddr != "" {
-		u, err := servePprof(ctx, log, *pprofAddr)
+	if f.pprof != "" {
+		u, err := servePprof(ctx, log, f.pprof)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
-	if err := l.StartContext(ctx); err != nil {
-		if *conf != "" {
-			return fmt.Errorf("leaf -c %s: %w", *conf, err)
-		}
+	if err := startServer(ctx, l, "leaf", cfg.ConfigFile); err != nil {
 		return err
 	}
+	printLeafStarted(env, l, cfg.ConfigFile)
+	return l.Run(ctx)
+}
+
+// printLeafStarted says where the started leaf l serves.
+func printLeafStarted(env *environment, l *fanout.Leaf, conf string) {
 	fmt.Fprintf(env.stdout, "leaf: viewers connect to %s\n", l.WebSocketURL())
 	if u := l.LeafRemote(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s\n", u)
 	}
-	if *conf == "" {
+	if conf == "" {
 		fmt.Fprintf(env.stdout, "leaf: edges connect to %s --js-domain %s\n", l.EdgeUpstream(), fanout.HubDomain)
 	}
 	if u := l.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: monitoring on %s/varz\n", u)
 	}
-	return l.Run(ctx)
 }
 
 // leafFileConfig keeps, of the flags' cfg, the file and the flags given:
@@ -109,27 +131,13 @@ func leafFileConfig(cfg fanout.LeafConfig, set map[string]bool) (fanout.LeafConf
 		}
 	}
 	out := fanout.LeafConfig{ConfigFile: cfg.ConfigFile}
-	if set["name"] {
-		out.Name = cfg.Name
-	}
-	if set["remote"] {
-		out.Remotes = cfg.Remotes
-	}
-	if set["ws"] {
-		out.WebSocketListen = cfg.WebSocketListen
-	}
-	if set["leafnodes"] {
-		out.LeafListen = cfg.LeafListen
-	}
-	if set["monitor"] {
-		out.MonitorListen = cfg.MonitorListen
-	}
-	if set["allowed-origins"] {
-		out.AllowedOrigins = cfg.AllowedOrigins
-	}
-	if set["max-connections"] {
-		out.MaxConnections = cfg.MaxConnections
-	}
+	override(set, "name", &out.Name, cfg.Name)
+	override(set, "remote", &out.Remotes, cfg.Remotes)
+	override(set, "ws", &out.WebSocketListen, cfg.WebSocketListen)
+	override(set, "leafnodes", &out.LeafListen, cfg.LeafListen)
+	override(set, "monitor", &out.MonitorListen, cfg.MonitorListen)
+	override(set, "allowed-origins", &out.AllowedOrigins, cfg.AllowedOrigins)
+	override(set, "max-connections", &out.MaxConnections, cfg.MaxConnections)
 	return out, nil
 }
 
@@ -156,37 +164,4 @@ func setLeafGC(percent, limit string) error {
 	}
 	debug.SetMemoryLimit(n)
 	return nil
-}
-
-// parseBytes reads 512MiB, 2GiB, 100MB or a plain byte count.
-func parseBytes(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
-				return 0, fmt.Errorf("bad size %q (want a positive count below 8 EiB)", s)
-			}
-			return n * u.mult, nil
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad size %q (want e.g. 1GiB)", s)
-	}
-	return n, nil
-}
-
-// fanoutList splits a comma-separated list, dropping empty items.
-func fanoutList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

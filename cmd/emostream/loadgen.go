@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,54 +39,15 @@ const loadgenSynopsis = `Sends emoji events to ingest's POST /v1/emojis like a c
 ends first (10s when neither is given, never more than 1h). Progress goes to
 stderr, the summary to stdout. Only loopback targets unless --allow-remote.`
 
-// loadgenFlags holds what runLoadgen reads besides the Config.
+// loadgenFlags are the flags of "emostream loadgen".
 type loadgenFlags struct {
-	cfg   loadgen.Config
-	mix   string
-	json  bool
-	log   *slog.Logger
-	isTTY bool
+	cfg  loadgen.Config
+	mix  string
+	json bool
+	auth *clientAuthFlags
 }
 
-func runLoadgen(ctx context.Context, env *environment, args []string) error {
-	f, err := parseLoadgenFlags(env, args)
-	if err != nil {
-		return err
-	}
-	log := f.log.With("component", "loadgen")
-	if !f.cfg.AllowRemote {
-		if err := loadgen.CheckTarget(ctx, nil, f.cfg.Target); err != nil {
-			return err
-		}
-	}
-	if f.cfg.Mix, err = chooseMix(ctx, log, f.cfg.Target, f.mix); err != nil {
-		return err
-	}
-	first := &firstError{}
-	f.cfg.OnResult = first.note
-	f.cfg.Progress, f.cfg.ProgressInterval = progressPrinter(env.stderr, f.isTTY)
-	g, err := loadgen.New(f.cfg)
-	if err != nil {
-		return err
-	}
-	s, err := g.Run(ctx)
-	if err != nil {
-		return err
-	}
-	if f.isTTY {
-		fmt.Fprintln(env.stderr)
-	}
-	if err := printSummary(env.stdout, s, f.json); err != nil {
-		return err
-	}
-	if s.Requests > 0 && s.Errors+s.Timeouts == s.Requests {
-		return fmt.Errorf("loadgen: no request was answered; first error: %v", first.get())
-	}
-	return nil
-}
-
-func parseLoadgenFlags(env *environment, args []string) (*loadgenFlags, error) {
-	fs := newFlags(env, "loadgen", loadgenSynopsis)
+func addLoadgenFlags(fs *flag.FlagSet) *loadgenFlags {
 	f := &loadgenFlags{}
 	c := &f.cfg
 	fs.StringVar(&c.Target, "target", loadgen.DefaultTarget, "base URL of the ingest API")
@@ -102,23 +64,66 @@ func parseLoadgenFlags(env *environment, args []string) (*loadgenFlags, error) {
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed for users, matches and emojis; 0 means random")
 	fs.BoolVar(&f.json, "json", false, "print the final summary as JSON")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on 127.0.0.0/8 or ::1")
-	af := addClientAuthFlags(fs)
+	f.auth = addClientAuthFlags(fs)
+	return f
+}
+
+// config returns the loadgen.Config of the flags, with its tokens, target
+// check, emoji mix and progress printer.
+func (f *loadgenFlags) config(ctx context.Context, env *environment, log *slog.Logger) (loadgen.Config, error) {
+	c := f.cfg
 	var err error
-	if f.log, err = logFlags(fs, env)(args); err != nil {
-		return nil, err
+	if c.Tokens, err = loadgenTokens(env, f.auth, c.Connections); err != nil {
+		return c, err
 	}
-	if c.Tokens, err = loadgenTokens(env, af, c.Connections); err != nil {
-		return nil, err
+	if !c.AllowRemote {
+		if err := loadgen.CheckTarget(ctx, nil, c.Target); err != nil {
+			return c, err
+		}
 	}
-	f.isTTY = isTerminal(env.stderr)
-	return f, nil
+	if c.Mix, err = chooseMix(ctx, log, c.Target, f.mix); err != nil {
+		return c, err
+	}
+	c.Progress, c.ProgressInterval = progressPrinter(env.stderr, isTerminal(env.stderr))
+	return c, nil
+}
+
+func runLoadgen(ctx context.Context, env *environment, args []string) error {
+	_, f, log, err := parseLogged(env, "loadgen", loadgenSynopsis, args, addLoadgenFlags)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config(ctx, env, log.With("component", "loadgen"))
+	if err != nil {
+		return err
+	}
+	first := &firstError{}
+	cfg.OnResult = first.note
+	g, err := loadgen.New(cfg)
+	if err != nil {
+		return err
+	}
+	s, err := g.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if isTerminal(env.stderr) {
+		fmt.Fprintln(env.stderr)
+	}
+	if err := printSummary(env.stdout, s, f.json); err != nil {
+		return err
+	}
+	if s.Requests > 0 && s.Errors+s.Timeouts == s.Requests {
+		return fmt.Errorf("loadgen: no request was answered; first error: %v", first.get())
+	}
+	return nil
 }
 
 // chooseMix returns the parsed --emoji-mix, or the target's emoji types (the
 // built-in list if the target does not say) weighted like a crowd.
-func chooseMix(ctx context.Context, log *slog.Logger, target, flag string) (loadgen.Mix, error) {
-	if flag != "" {
-		return loadgen.ParseMix(flag)
+func chooseMix(ctx context.Context, log *slog.Logger, target, mix string) (loadgen.Mix, error) {
+	if mix != "" {
+		return loadgen.ParseMix(mix)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -177,4 +182,27 @@ func (f *firstError) note(r loadgen.Result) {
 func (f *firstError) get() error {
 	f.once.Do(func() {})
 	return f.err
+}
+
+// loadgenTokens are loadgen's bearer tokens: --token for every connection,
+// or one signed token per connection (users u-0 … u-N-1), nil for none.
+func loadgenTokens(env *environment, f *clientAuthFlags, conns int) ([]string, error) {
+	src, err := f.source(env)
+	if err != nil || src == nil {
+		return nil, err
+	}
+	if src.fixed != "" {
+		return []string{src.fixed}, nil
+	}
+	if conns <= 0 {
+		conns = loadgen.DefaultConnections
+	}
+	conns = min(conns, 100_000)
+	out := make([]string, conns)
+	for i := range out {
+		if out[i], err = src.tokenFor(fmt.Sprintf("u-%d", i)); err != nil {
+			return nil, fmt.Errorf("loadgen: signing a token: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -8,9 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
@@ -30,51 +27,62 @@ removed.
   emostream match ls     [--json]
   emostream match rm     --id final-2026`
 
-// registryFlags are how a command reaches the match registry.
-type registryFlags struct {
-	nats *natsFlags
-	env  *environment
-	// admin opens the registry for writing, creating its bucket if needed
-	// (registry.Open, user "admin"); else it binds to the existing bucket
-	// to read it (registry.Bind, user "ingest"), unless AutoMatches is on.
-	admin bool
-	// replicas of the bucket, when this command creates or updates it.
-	replicas int
+// matchTimeout bounds a mode's work on the registry.
+const matchTimeout = 10 * time.Second
+
+// matchFlags are the flags of "emostream match <mode>": each mode adds its
+// own.
+type matchFlags struct {
+	mode                           string
+	id, title, home, away, planned string
+	live, asJSON                   bool
+	maxMatches                     int
+	registry                       *registryFlags
 }
 
-func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
-	f := &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
-		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
-	fs.IntVar(&f.replicas, "replicas", 1, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
-	return f
+// addMatchFlags adds the flags of mode; false for an unknown mode.
+func addMatchFlags(fs *flag.FlagSet, env *environment, mode string) (*matchFlags, bool) {
+	f := &matchFlags{mode: mode, registry: addRegistryFlags(fs, env), maxMatches: registry.DefaultMaxMatches}
+	f.registry.admin = true
+	switch mode {
+	case "create":
+		addMaxMatches(fs, &f.maxMatches)
+		fs.StringVar(&f.title, "title", "", "title shown to viewers")
+		fs.StringVar(&f.home, "home", "", "home team")
+		fs.StringVar(&f.away, "away", "", "away team")
+		fs.StringVar(&f.planned, "planned-start", "", "planned start, RFC 3339")
+		fs.BoolVar(&f.live, "live", false, "create it live at once")
+		fallthrough
+	case "start", "end", "rm":
+		fs.StringVar(&f.id, "id", "", "match id: 1-64 of A-Z a-z 0-9 _ - (required)")
+	case "ls":
+		fs.BoolVar(&f.asJSON, "json", false, "print JSON instead of a table")
+	default:
+		return nil, false
+	}
+	return f, true
 }
 
-// open connects to the hub and opens the registry; close disconnects.
-func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *registry.Registry, closeFn func(), err error) {
-	if f.replicas < 1 || f.replicas > maxReplicas {
-		return nil, nil, fmt.Errorf("--replicas %d: want 1 to %d", f.replicas, maxReplicas)
+// match checks the flags and returns the match they describe.
+func (f *matchFlags) match() (registry.Match, error) {
+	if f.mode != "ls" && f.id == "" {
+		return registry.Match{}, fmt.Errorf("match %s: --id is required", f.mode)
 	}
-	cfg.Replicas = f.replicas
-	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
-	if err != nil {
-		return nil, nil, fmt.Errorf("match registry: %w", err)
-	}
-	js, err := jetstream.New(nc)
-	if err == nil {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if f.admin || cfg.AutoMatches > 0 { // auto matches are created: user "admin"
-			r, err = registry.Open(octx, js, cfg)
-		} else {
-			r, err = registry.Bind(octx, js, cfg)
+	m := registry.Match{ID: f.id, Title: f.title, Home: f.home, Away: f.away}
+	if f.planned != "" {
+		t, err := time.Parse(time.RFC3339, f.planned)
+		if err != nil {
+			return m, fmt.Errorf("match create: --planned-start: want RFC 3339, e.g. 2026-12-24T18:00:00Z: %w", err)
 		}
-		cancel()
+		m.PlannedStart = &t
 	}
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
+	if f.live {
+		m.State = registry.Live
 	}
-	return r, nc.Close, nil
+	if f.maxMatches < 1 {
+		return m, fmt.Errorf("--max-matches %d: want a positive value", f.maxMatches)
+	}
+	return m, nil
 }
 
 func runMatch(ctx context.Context, env *environment, args []string) error {
@@ -85,67 +93,42 @@ func runMatch(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlags(env, "match "+sub, matchSynopsis)
-	rf := addRegistryFlags(fs, env)
-	rf.admin = true
-	var id, title, home, away, planned string
-	var live, asJSON bool
-	maxMatches := registry.DefaultMaxMatches
-	switch sub {
-	case "create":
-		addMaxMatches(fs, &maxMatches)
-		fs.StringVar(&title, "title", "", "title shown to viewers")
-		fs.StringVar(&home, "home", "", "home team")
-		fs.StringVar(&away, "away", "", "away team")
-		fs.StringVar(&planned, "planned-start", "", "planned start, RFC 3339")
-		fs.BoolVar(&live, "live", false, "create it live at once")
-		fallthrough
-	case "start", "end", "rm":
-		fs.StringVar(&id, "id", "", "match id: 1-64 of A-Z a-z 0-9 _ - (required)")
-	case "ls":
-		fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	default:
-		fmt.Fprintf(env.stderr, "emostream match: unknown subcommand %q: want create, start, end, ls or rm\n", sub)
+	fs := newFlags(env, "match "+args[0], matchSynopsis)
+	f, ok := addMatchFlags(fs, env, args[0])
+	if !ok {
+		fmt.Fprintf(env.stderr, "emostream match: unknown subcommand %q: want create, start, end, ls or rm\n", args[0])
 		return errUsage
 	}
-	if err := parseFlags(fs, env, args); err != nil {
+	if err := parseFlags(fs, env, args[1:]); err != nil {
 		return err
 	}
-	if sub != "ls" && id == "" {
-		return fmt.Errorf("match %s: --id is required", sub)
+	m, err := f.match()
+	if err != nil {
+		return err
 	}
-	m := registry.Match{ID: id, Title: title, Home: home, Away: away}
-	if planned != "" {
-		t, err := time.Parse(time.RFC3339, planned)
-		if err != nil {
-			return fmt.Errorf("match create: --planned-start: want RFC 3339, e.g. 2026-12-24T18:00:00Z: %w", err)
-		}
-		m.PlannedStart = &t
-	}
-	if live {
-		m.State = registry.Live
-	}
-	if maxMatches < 1 {
-		return fmt.Errorf("--max-matches %d: want a positive value", maxMatches)
-	}
-	r, closeReg, err := rf.open(ctx, registry.Config{MaxMatches: maxMatches})
+	r, closeReg, err := f.registry.open(ctx, registry.Config{MaxMatches: f.maxMatches})
 	if err != nil {
 		return err
 	}
 	defer closeReg()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, matchTimeout)
 	defer cancel()
-	switch sub {
+	return f.do(ctx, env, r, m)
+}
+
+// do runs the mode on r and prints what it did.
+func (f *matchFlags) do(ctx context.Context, env *environment, r *registry.Registry, m registry.Match) error {
+	var err error
+	switch f.mode {
 	case "create":
 		m, err = r.Create(ctx, m)
 	case "start":
-		m, err = r.Start(ctx, id)
+		m, err = r.Start(ctx, f.id)
 	case "end":
-		m, err = r.End(ctx, id)
+		m, err = r.End(ctx, f.id)
 	case "rm":
-		if err = r.Remove(ctx, id); err == nil {
-			fmt.Fprintf(env.stdout, "removed %s\n", id)
+		if err = r.Remove(ctx, f.id); err == nil {
+			fmt.Fprintf(env.stdout, "removed %s\n", f.id)
 		}
 		return err
 	case "ls":
@@ -153,7 +136,7 @@ func runMatch(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printMatches(env, ms, asJSON)
+		return printMatches(env, ms, f.asJSON)
 	}
 	if err != nil {
 		return err
@@ -181,43 +164,4 @@ func printMatches(env *environment, ms []registry.Match, asJSON bool) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, m.Title, m.Home, m.Away, ps)
 	}
 	return w.Flush()
-}
-
-// admissionFlags are the registry flags that "emostream ingest" and
-// "emostream up" share.
-type admissionFlags struct {
-	fs         *flag.FlagSet
-	max, auto  int
-	idle, keep time.Duration
-	tokenFile  string
-}
-
-func addAdmissionFlags(fs *flag.FlagSet) *admissionFlags {
-	f := &admissionFlags{fs: fs}
-	addMaxMatches(fs, &f.max)
-	fs.IntVar(&f.auto, "auto-matches", 0, "development only: admit (and register, live, marked auto) unknown matches while the registry holds fewer than N auto-admitted ones, a bound of their own (at most --max-matches)")
-	fs.DurationVar(&f.idle, "auto-match-idle", registry.DefaultAutoMatchIdle, "an auto-admitted match that took no reactions this long is ended")
-	fs.DurationVar(&f.keep, "auto-match-retention", registry.DefaultAutoMatchRetention, "an ended auto-admitted match is removed this long after it ended, freeing its room")
-	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file with the admin API's bearer token (else EMOSTREAM_ADMIN_TOKEN; neither: admin API off)")
-	return f
-}
-
-func addMaxMatches(fs *flag.FlagSet, max *int) {
-	fs.IntVar(max, "max-matches", registry.DefaultMaxMatches, "most operator-created matches in the registry, in any state; a create past it is refused (\"registry full\"); start, end and rm always work")
-}
-
-// apply checks the flags and sets the registry's bounds and the admin
-// token.
-func (f *admissionFlags) apply(env *environment, cfg *registry.Config, token *string) error {
-	if err := checkPositive(f.fs, "max-matches", "auto-match-idle", "auto-match-retention"); err != nil {
-		return err
-	}
-	if f.auto < 0 || f.auto > f.max {
-		return fmt.Errorf("--auto-matches %d: want 0 to --max-matches (%d)", f.auto, f.max)
-	}
-	cfg.MaxMatches, cfg.AutoMatches, cfg.AutoMatchIdle, cfg.AutoMatchRetention = f.max, f.auto, f.idle, f.keep
-	// The admin API's bearer token: never a flag of its own (flags show in ps).
-	tok, err := readSecret(env, f.tokenFile, "EMOSTREAM_ADMIN_TOKEN", "--admin-token-file")
-	*token = string(tok)
-	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/internal/recovery"
@@ -30,13 +31,15 @@ func hostsUsage(listenFlag string) string {
 // metricsFlags are --metrics and --metrics-host of a stage run alone
 // (bridge, processor, edge).
 type metricsFlags struct {
-	addr, hosts *string
-	def         string
+	addr, hosts string
+	def         string // the stage's default --metrics
 }
 
 func addMetricsFlags(fs *flag.FlagSet, def, usage string) *metricsFlags {
-	return &metricsFlags{def: def, addr: fs.String("metrics", def, usage),
-		hosts: fs.String("metrics-host", "", hostsUsage("metrics"))}
+	f := &metricsFlags{def: def}
+	fs.StringVar(&f.addr, "metrics", def, usage)
+	fs.StringVar(&f.hosts, "metrics-host", "", hostsUsage("metrics"))
+	return f
 }
 
 // metricsServer is a bound --metrics listener and the Hosts it answers.
@@ -49,11 +52,11 @@ type metricsServer struct {
 // listen checks --metrics-host and binds --metrics (see listenMetrics);
 // nil when there is none.
 func (f *metricsFlags) listen(log *slog.Logger, fs *flag.FlagSet) (*metricsServer, error) {
-	names, err := hostcheck.ParseNames(*f.hosts)
+	names, err := hostcheck.ParseNames(f.hosts)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-host %w", err)
 	}
-	ln, err := listenMetrics(log, *f.addr, f.def, given(fs)["metrics"])
+	ln, err := listenMetrics(log, f.addr, f.def, given(fs)["metrics"])
 	if err != nil || ln == nil {
 		return nil, err
 	}
@@ -95,6 +98,25 @@ func (m *metricsServer) serve(ctx context.Context, component string, reg *promet
 		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready(), "ready") })
 	}
 	return serveHTTP(ctx, m.ln, recovery.HTTP(m.log, component, m.hosts.Handler(mux)))
+}
+
+// stageRegistry is the metrics registry of a stage run alone, with the Go
+// and process collectors.
+func stageRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return reg
+}
+
+// runBeside runs the stage (run) until ctx ends or either fails, serving
+// m beside it when there is one (see serve).
+func (m *metricsServer) runBeside(ctx context.Context, component string, reg *prometheus.Registry, ready func() error, run func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return run(ctx) })
+	if m != nil {
+		g.Go(func() error { return m.serve(ctx, component, reg, ready) })
+	}
+	return g.Wait()
 }
 
 // writeStatus answers {"status":ok}, or 503 {"status":"failing","error"}.

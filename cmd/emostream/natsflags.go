@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -66,6 +67,16 @@ func (f *natsFlags) natsOptions(env *environment) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// startServer starts s, the nats-server of a hub or a leaf; its error
+// names the -c file conf of the command, if any.
+func startServer(ctx context.Context, s interface{ StartContext(context.Context) error }, command, conf string) error {
+	err := s.StartContext(ctx)
+	if err != nil && conf != "" {
+		return fmt.Errorf("%s -c %s: %w", command, conf, err)
+	}
+	return err
+}
+
 // hubAuthFlags are the hub-side settings of "emostream hub" and "up": the
 // client port's passwords and TLS.
 type hubAuthFlags struct {
@@ -89,17 +100,18 @@ func (f *hubAuthFlags) tls() fanout.TLSConfig {
 	return fanout.TLSConfig{Cert: f.cert, Key: f.key, CA: f.ca, Verify: f.verify}
 }
 
-// passwords reads (or creates) the passwords of --nats-auth-dir; nil without
-// it, which is refused for a client address that is not loopback.
-func (f *hubAuthFlags) passwords(cmd, listen string) (map[string]string, error) {
-	if f.authDir == "" {
+// stagePasswords reads (or creates) the passwords of --nats-auth-dir dir;
+// nil without it, which is refused for a client address that is not
+// loopback.
+func stagePasswords(cmd, dir, listen string) (map[string]string, error) {
+	if dir == "" {
 		if host, _, err := net.SplitHostPort(listen); err == nil && !loopbackHost(host) {
 			return nil, fmt.Errorf("%s: --nats %s is not a loopback address, and clients would connect without credentials: "+
 				"give --nats-auth-dir DIR (or run the hub with -c nats.conf); see docs/operations.md, \"Stage credentials\"", cmd, listen)
 		}
 		return nil, nil
 	}
-	return readPasswords(f.authDir)
+	return readPasswords(dir)
 }
 
 func loopbackHost(h string) bool {

@@ -3,10 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
+	"time"
 
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/wire"
@@ -16,35 +15,90 @@ func init() {
 	register(&command{name: "processor", summary: "merge bridge partials into per-match swarms on JetStream", run: runProcessor})
 }
 
+const processorSynopsis = "Merges the bridges' partials of every Kafka partition into one swarm per match and window,\n" +
+	"published to the JetStream stream " + wire.SwarmsStream + " (viewers get them on emostream.live.<match>)."
+
 // defaultProcessorMetrics is where the processor serves /metrics.
 const defaultProcessorMetrics = "127.0.0.1:9103"
 
-func runProcessor(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "processor", "Merges the bridges' partials of every Kafka partition into one swarm per match and window,\n"+
-		"published to the JetStream stream "+wire.SwarmsStream+" (viewers get them on emostream.live.<match>).")
-	brokers := fs.String("kafka-brokers", defaultKafkaAddr, "Kafka brokers asked for the topic's partition count, comma-separated")
-	kf := addKafkaSecurityFlags(fs)
-	topic := fs.String("topic", wire.DefaultTopic, "Kafka topic of the events")
-	partitions := fs.Int("partitions", 0, "partition count; 0 reads it from Kafka's metadata")
-	nf := addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS server holding the streams (user \"processor\")")
-	window := fs.Duration("window", wire.DefaultWindow, "window length")
-	deadline := fs.Duration("deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
-	grace := fs.Duration("restart-grace", processor.DefaultRestartGrace, "after a start or takeover, how long a window past its deadline still waits for a partition not heard from yet or catching up (its events then count in their own window, not late); 0 turns it off")
-	threshold := fs.Int64("swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
-	sf := addStreamFlags(fs)
-	sf.addReplicas(fs)
-	maxWindows := fs.Int("max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
-	maxStates := fs.Int("max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
-	maxSwarm := fs.Int("max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
-	mf := addMomentFlags(fs)
-	mtf := addMetricsFlags(fs, defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
-	if err != nil {
-		return err
+// processorFlags are the flags of "emostream processor"; most bind to the
+// fields of cfg they set. "emostream up" adds only the ones it shares
+// (alone false): the timeline and its crowd moments; up's own flags give
+// the rest.
+type processorFlags struct {
+	alone           bool
+	cfg             processor.Config
+	cooldown, grace time.Duration
+	brokers         string
+	nats            *natsFlags
+	kafka           *kafkaSecurityFlags
+	streams         *streamFlags
+	metrics         *metricsFlags
+}
+
+func addProcessorFlags(fs *flag.FlagSet, alone bool) *processorFlags {
+	f := &processorFlags{alone: alone}
+	m := &f.cfg.Moments
+	fs.Float64Var(&m.Factor, "moment-factor", processor.DefaultMomentFactor, "a crowd moment's window total is at least this many times the baseline (the median window total of --moment-baseline before it)")
+	fs.Int64Var(&m.Floor, "moment-floor", processor.DefaultMomentFloor, "a crowd moment's window has at least this many reactions")
+	fs.DurationVar(&m.Baseline, "moment-baseline", processor.DefaultMomentBaseline, "trailing stretch whose median window total is the baseline")
+	fs.Float64Var(&m.Share, "moment-share", processor.DefaultMomentShare, "a crowd moment of one emoji: its share of a window at least this much (0.3: 30 points) above its recent share, with at least --moment-floor reactions; 1 turns this rule off")
+	fs.DurationVar(&f.cooldown, "moment-cooldown", processor.DefaultMomentCooldown, "least time between two moments of a match")
+	fs.BoolVar(&m.Off, "no-moments", false, "detect no crowd moments")
+	fs.BoolVar(&f.cfg.DisableTimeline, "no-timeline", false, "write no timeline records, rollups or moments (swarms only)")
+	if alone {
+		f.addAlone(fs)
 	}
-	if !wire.ValidWindow(*window) {
-		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", *window)
+	return f
+}
+
+// addAlone adds the flags of the processor run alone.
+func (f *processorFlags) addAlone(fs *flag.FlagSet) {
+	c := &f.cfg
+	fs.StringVar(&f.brokers, "kafka-brokers", defaultKafkaAddr, "Kafka brokers asked for the topic's partition count, comma-separated")
+	f.kafka = addKafkaSecurityFlags(fs)
+	fs.StringVar(&c.Topic, "topic", wire.DefaultTopic, "Kafka topic of the events")
+	fs.IntVar(&c.Partitions, "partitions", 0, "partition count; 0 reads it from Kafka's metadata")
+	f.nats = addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS server holding the streams (user \"processor\")")
+	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "window length")
+	fs.DurationVar(&c.Deadline, "deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
+	fs.DurationVar(&f.grace, "restart-grace", processor.DefaultRestartGrace, "after a start or takeover, how long a window past its deadline still waits for a partition not heard from yet or catching up (its events then count in their own window, not late); 0 turns it off")
+	fs.Int64Var(&c.SwarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
+	f.streams = addStreamFlags(fs)
+	f.streams.addReplicas(fs)
+	fs.IntVar(&c.MaxOpenWindows, "max-open-windows", processor.DefaultMaxOpenWindows, "most windows open at once; past it the earliest closes at once")
+	fs.IntVar(&c.MaxMatchStates, "max-match-states", processor.DefaultMaxMatchStates, "most matches' last-swarm states cached (the least recently used are dropped and read again when needed)")
+	fs.IntVar(&c.MaxSwarmBytes, "max-swarm-bytes", processor.DefaultMaxSwarmBytes, "largest swarm, bytes of JSON (must fit the leaves' max_payload)")
+	f.metrics = addMetricsFlags(fs, defaultProcessorMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning: a hot standby on the same host)")
+}
+
+// config checks the flags and turns them into a processor.Config: in up,
+// only its Moments and DisableTimeline.
+func (f *processorFlags) config(fs *flag.FlagSet, env *environment) (processor.Config, error) {
+	c := f.cfg
+	if f.alone {
+		if err := f.aloneConfig(fs, env, &c); err != nil {
+			return c, err
+		}
+	}
+	if err := checkPositive(fs, "moment-factor", "moment-floor", "moment-baseline"); err != nil {
+		return c, err
+	}
+	if f.cooldown < 0 {
+		return c, fmt.Errorf("--moment-cooldown %v: want 0 or more", f.cooldown)
+	}
+	if err := checkPositive(fs, "moment-share"); err != nil {
+		return c, err
+	}
+	c.Moments.Cooldown = max(f.cooldown, time.Nanosecond)
+	return c, nil
+}
+
+// aloneConfig checks the flags of the processor run alone and sets c's
+// fields they do not bind.
+func (f *processorFlags) aloneConfig(fs *flag.FlagSet, env *environment, c *processor.Config) error {
+	if !wire.ValidWindow(c.Window) {
+		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", c.Window)
 	}
 	if err := checkPositive(fs, "deadline", "swarm-threshold", "max-open-windows", "max-match-states", "max-swarm-bytes"); err != nil {
 		return err
@@ -52,40 +106,36 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err := checkNotNegative(fs, "partitions", "restart-grace"); err != nil {
 		return err
 	}
-	sc, err := sf.config()
+	c.NATSURL, c.KafkaBrokers, c.RestartGrace = f.nats.o.URL, splitList(f.brokers), cmp.Or(f.grace, -1)
+	var err error
+	if c.Streams, err = f.streams.config(); err != nil {
+		return err
+	}
+	if c.NATSOptions, err = f.nats.natsOptions(env); err != nil {
+		return err
+	}
+	c.KafkaSecurity, err = f.kafka.security(env)
+	return err
+}
+
+func runProcessor(ctx context.Context, env *environment, args []string) error {
+	fs, f, log, err := parseLogged(env, "processor", processorSynopsis, args, func(fs *flag.FlagSet) *processorFlags { return addProcessorFlags(fs, true) })
 	if err != nil {
 		return err
 	}
-	natsOpts, err := nf.natsOptions(env)
+	pc, err := f.config(fs, env)
 	if err != nil {
 		return err
 	}
-	ks, err := kf.security(env)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	pc := processor.Config{
-		NATSURL: nf.o.URL, NATSOptions: natsOpts, KafkaBrokers: splitList(*brokers), KafkaSecurity: ks, Topic: *topic, Partitions: *partitions,
-		Window: *window, Deadline: *deadline, RestartGrace: cmp.Or(*grace, -1), SwarmThreshold: *threshold, Registerer: reg, Logger: log,
-		Streams: sc, MaxOpenWindows: *maxWindows, MaxMatchStates: *maxStates, MaxSwarmBytes: *maxSwarm,
-	}
-	if err := mf.apply(fs, &pc); err != nil {
-		return err
-	}
+	reg := stageRegistry()
+	pc.Registerer, pc.Logger = reg, log
 	p, err := processor.New(pc)
 	if err != nil {
 		return err
 	}
-	ms, err := mtf.listen(log, fs)
+	ms, err := f.metrics.listen(log, fs)
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.Run(ctx) })
-	if ms != nil {
-		g.Go(func() error { return ms.serve(ctx, "processor_metrics", reg, p.Ready) })
-	}
-	return g.Wait()
+	return ms.runBeside(ctx, "processor_metrics", reg, p.Ready, p.Run)
 }

@@ -13,33 +13,7 @@ import (
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
-	"github.com/emostream/emostream/web"
 )
-
-func TestFitBatch(t *testing.T) {
-	limits := &web.Limits{MaxEvents: 1000, UserBurst: 100, IPBurst: 20000}
-	tests := []struct {
-		name        string
-		want, users int
-		limits      *web.Limits
-		got         int
-	}{
-		{"server says nothing", 1000, 1, nil, 1000},
-		{"one user", 1000, 1, limits, 100},
-		{"three users", 1000, 3, limits, 300},
-		{"many users", 1000, 50, limits, 1000},
-		{"small ip burst", 1000, 50, &web.Limits{MaxEvents: 1000, UserBurst: 100, IPBurst: 250}, 250},
-		{"no user limit", 500, 1, &web.Limits{MaxEvents: 1000}, 500},
-		{"more users than events", 10, 20, limits, 10},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := fitBatch(tt.want, tt.users, tt.limits); got != tt.got {
-				t.Errorf("fitBatch(%d, %d) = %d, want %d", tt.want, tt.users, got, tt.got)
-			}
-		})
-	}
-}
 
 // TestSendSplitsToFitTheBurst: 150 events of one user are more than the
 // per-user burst (100); send splits them to fit and spreads them over time,

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/stack"
@@ -20,6 +22,11 @@ const (
 	defaultWSAddrs     = "127.0.0.1:9222,127.0.0.1:9223"
 	defaultMonitorAddr = "127.0.0.1:8222"
 	defaultDemoMatch   = "final-2026"
+	// defaultViewerEdge serves viewers through edges, not the leaves'
+	// own WebSocket listeners.
+	defaultViewerEdge = true
+	// defaultIngestURL is up's ingest, which send and timeline talk to.
+	defaultIngestURL = "http://" + defaultHTTPAddr
 )
 
 func init() {
@@ -39,104 +46,122 @@ instead: trusted networks only, docs/security.md). Prints the URLs; Ctrl-C stops
 after every acknowledged event reached Kafka. With --kafka-brokers it uses
 those brokers instead of the embedded one.`
 
+// upFlags are the flags of "emostream up", in pipeline order: the Kafka
+// broker, ingest, the bridge and the processor, the hub, the leaves and
+// their edges.
+type upFlags struct {
+	dataDir, kafkaAddr                   string
+	partitions                           int
+	httpAddr, demo                       string
+	ingest                               *ingestFlags
+	streams                              *streamFlags
+	freshLookback                        time.Duration
+	processor                            *processorFlags
+	natsAddr, authDir, leafAddr, monitor string
+	natsLog, wsAddrs                     string
+	viewerEdge                           bool
+}
+
+func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
+	f := &upFlags{}
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
+	fs.StringVar(&f.kafkaAddr, "kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
+	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
+	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
+	f.ingest = addIngestFlags(fs, env, ingestInUp)
+	fs.StringVar(&f.demo, "demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
+	f.streams = addStreamFlags(fs)
+	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "with --kafka-brokers and a new --data-dir: count the records received this far back; older ones are history (negative: count the whole topic)")
+	f.processor = addProcessorFlags(fs, false)
+	fs.StringVar(&f.natsAddr, "nats", defaultNATSAddr, "hub client port (stages connect here)")
+	fs.StringVar(&f.authDir, "nats-auth-dir", "", "directory of the hub client port's passwords (<user>.password, created if missing); empty: random ones per start, and clients without credentials are the admin user (loopback only)")
+	fs.StringVar(&f.leafAddr, "leafnodes", defaultLeafAddr, "hub leafnode port (leaf clusters connect here)")
+	fs.StringVar(&f.monitor, "monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
+	fs.StringVar(&f.natsLog, "nats-log", "", "log level of the hub's and leaves' nats-servers (banners, connections): debug, info, warn, error; empty: warn, or debug with --log-level debug")
+	fs.StringVar(&f.wsAddrs, "ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers (through an edge)")
+	fs.BoolVar(&f.viewerEdge, "viewer-edge", defaultViewerEdge, "serve viewers through edges (emostream edge); false: the leaves' own nats-server WebSocket listeners, which let a viewer aim a request's reply at a live subject (trusted networks only)")
+	return f
+}
+
 func runUp(ctx context.Context, env *environment, args []string) error {
-	fs := newFlags(env, "up", upSynopsis)
-	dataDir := fs.String("data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
-	httpAddr := fs.String("http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
-	kafkaAddr := fs.String("kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
-	natsAddr := fs.String("nats", defaultNATSAddr, "hub client port (stages connect here)")
-	authDir := fs.String("nats-auth-dir", "", "directory of the hub client port's passwords (<user>.password, created if missing); empty: random ones per start, and clients without credentials are the admin user (loopback only)")
-	leafAddr := fs.String("leafnodes", defaultLeafAddr, "hub leafnode port (leaf clusters connect here)")
-	wsAddrs := fs.String("ws", defaultWSAddrs, "one leaf cluster per address, each serving NATS WebSocket to viewers (through an edge)")
-	viewerEdge := fs.Bool("viewer-edge", true, "serve viewers through edges (emostream edge); false: the leaves' own nats-server WebSocket listeners, which let a viewer aim a request's reply at a live subject (trusted networks only)")
-	monitor := fs.String("monitor", defaultMonitorAddr, "hub NATS monitoring endpoints (/varz, /connz, /leafz, /jsz); empty turns them off")
-	partitions := fs.Int("partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
-	sf := addStreamFlags(fs)
-	mf := addMomentFlags(fs)
-	freshLookback := fs.Duration("fresh-lookback", bridge.DefaultFreshLookback, "with --kafka-brokers and a new --data-dir: count the records received this far back; older ones are history (negative: count the whole topic)")
-	f := addIngestFlags(fs)
-	kf := addKafkaSecurityFlags(fs)
-	af := addAdmissionFlags(fs)
-	sec := addSecurityFlags(fs, "ops")
-	demo := fs.String("demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
-	natsLog := fs.String("nats-log", "", "log level of the hub's and leaves' nats-servers (banners, connections): debug, info, warn, error; empty: warn, or debug with --log-level debug")
-	kb := fs.Lookup("kafka-brokers")
-	kb.Usage, kb.DefValue = "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ""
-	_ = kb.Value.Set("")
-	parseLogged := logFlags(fs, env)
-	log, err := parseLogged(args)
+	fs, f, log, err := parseLogged(env, "up", upSynopsis, args, func(fs *flag.FlagSet) *upFlags { return addUpFlags(fs, env) })
 	if err != nil {
 		return err
 	}
-	edges := len(splitList(*wsAddrs))
-	if !*viewerEdge {
-		edges = 0
-	}
-	ic, err := f.config(fs, env.files, edges)
+	cfg, err := f.config(ctx, fs, env, log)
 	if err != nil {
 		return err
 	}
+	return f.start(ctx, env, log, cfg)
+}
+
+// edges is how many viewer edges up runs: one per leaf, unless the leaves
+// serve viewers themselves.
+func (f *upFlags) edges() int {
+	if !f.viewerEdge {
+		return 0
+	}
+	return len(splitList(f.wsAddrs))
+}
+
+// config checks the flags and builds the stack they describe, stage by
+// stage in pipeline order. It binds nothing and starts nothing.
+func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger) (stack.Config, error) {
+	// Kafka: the embedded broker on --kafka, or ingest's --kafka-brokers.
 	if err := checkPositive(fs, "partitions"); err != nil {
-		return err
+		return stack.Config{}, err
 	}
-	natsLogger, err := natsLogger(log, *natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug))
-	if err != nil {
-		return err
+	cfg := stack.Config{DataDir: f.dataDir, Partitions: int32(f.partitions), Logger: log}
+	var err error
+	// Ingest, whose brokers, Kafka security, window and swarm threshold
+	// every stage shares.
+	if cfg.Ingest, cfg.Registry, err = f.ingest.config(fs, env, f.edges()); err != nil {
+		return cfg, err
 	}
+	cfg.KafkaBrokers, cfg.KafkaSecurity = cfg.Ingest.KafkaBrokers, cfg.Ingest.KafkaSecurity
+	cfg.Window, cfg.SwarmThreshold = cfg.Ingest.Window, cfg.Ingest.SwarmThreshold
+	if f.demo != "" && !wire.ValidMatchID(f.demo) {
+		return cfg, fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", f.demo, wire.MaxMatchID)
+	}
+	cfg.DemoMatch = f.demo
+	// The bridge and the processor, on the same streams.
+	if cfg.Bridge.Streams, err = f.streams.config(); err != nil {
+		return cfg, err
+	}
+	cfg.Bridge.FreshLookback = f.freshLookback
+	if cfg.Processor, err = f.processor.config(fs, env); err != nil {
+		return cfg, err
+	}
+	cfg.Processor.Streams = cfg.Bridge.Streams
+	// The hub, the leaves and their edges.
+	cfg.HubListen, cfg.LeafListen, cfg.MonitorListen = f.natsAddr, f.leafAddr, f.monitor
+	cfg.WebSocketListens, cfg.LeafWebSocket = splitList(f.wsAddrs), !f.viewerEdge
+	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConns, cfg.Ingest.FDReserve, f.edges())
+	cfg.NATSLogger, err = natsLogger(log, f.natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug))
+	return cfg, err
+}
+
+// start checks that up's addresses are free, binds its listeners, starts
+// the stack of cfg and runs it until ctx ends.
+func (f *upFlags) start(ctx context.Context, env *environment, log *slog.Logger, cfg stack.Config) error {
 	// Every address is checked before anything starts, so that a taken one
 	// is one line naming its flag.
-	for _, a := range []struct{ flag, addr string }{{"nats", *natsAddr}, {"leafnodes", *leafAddr}, {"monitor", *monitor}, {"ws", *wsAddrs}} {
+	for _, a := range []flagAddr{{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}} {
 		if err := checkFree(a.flag, splitList(a.addr)...); err != nil {
 			return err
 		}
 	}
 	logFileLimit(log, env)
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	auth := hubAuthFlags{authDir: *authDir}
-	passwords, err := auth.passwords("up", *natsAddr)
-	if err != nil {
+	var err error
+	if cfg.NATSPasswords, err = stagePasswords("up", f.authDir, f.natsAddr); err != nil {
 		return err
 	}
-	cfg := stack.Config{DataDir: *dataDir, NATSPasswords: passwords, Partitions: int32(*partitions), HubListen: *natsAddr,
-		LeafListen: *leafAddr, MonitorListen: *monitor, WebSocketListens: splitList(*wsAddrs), LeafWebSocket: !*viewerEdge,
-		Window: f.window, SwarmThreshold: f.swarmThreshold, Ingest: ic, Logger: log}
-	cfg.Edge.MaxConnections = edgeConns(env.files, ic.MaxConns, f.fdReserve, edges)
-	if cfg.Bridge.Streams, err = sf.config(); err != nil {
+	if err := f.listen(&cfg); err != nil {
 		return err
 	}
-	cfg.Processor.Streams = cfg.Bridge.Streams
-	if err := mf.apply(fs, &cfg.Processor); err != nil {
-		return err
-	}
-	cfg.Bridge.FreshLookback = *freshLookback
-	if err := af.apply(env, &cfg.Registry, &cfg.Ingest.AdminToken); err != nil {
-		return err
-	}
-	if *demo != "" && !wire.ValidMatchID(*demo) {
-		return fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", *demo, wire.MaxMatchID)
-	}
-	cfg.DemoMatch = *demo
-	if len(ic.KafkaBrokers) == 0 { // the embedded broker
-		if cfg.KafkaListener, err = listenFlag("kafka", *kafkaAddr); err != nil {
-			return err
-		}
-	} else {
-		cfg.KafkaBrokers = ic.KafkaBrokers
-	}
-	if cfg.KafkaSecurity, err = kf.security(env); err != nil {
-		return err
-	}
-	if cfg.Ingest.Listener, err = listenFlag("http", *httpAddr); err != nil {
-		closeAll(cfg.KafkaListener)
-		return err
-	}
-	if err := sec.apply(env, &cfg.Ingest); err != nil {
-		closeAll(cfg.KafkaListener, cfg.Ingest.Listener)
-		return fmt.Errorf("up: %w", err)
-	}
-	cfg.NATSLogger = natsLogger
 	st, err := stack.StartContext(ctx, cfg)
 	if err != nil {
 		closeAll(cfg.KafkaListener, cfg.Ingest.Listener, cfg.Ingest.OpsListener)
@@ -145,11 +170,30 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		}
 		return err
 	}
-	printURLs(env, st, *dataDir, *demo)
+	printURLs(env, st, f.dataDir, f.demo)
 	go reloadOnHUP(ctx, log, st.Ingest)
 	err = st.Run(ctx)
 	fmt.Fprintln(env.stdout, "EmoStream stopped.")
 	return err
+}
+
+// listen binds the embedded broker's listener (without --kafka-brokers),
+// ingest's and its ops listener.
+func (f *upFlags) listen(cfg *stack.Config) (err error) {
+	if len(cfg.KafkaBrokers) == 0 {
+		if cfg.KafkaListener, err = listenFlag("kafka", f.kafkaAddr); err != nil {
+			return err
+		}
+	}
+	if cfg.Ingest.Listener, err = listenFlag("http", f.httpAddr); err != nil {
+		closeAll(cfg.KafkaListener)
+		return err
+	}
+	if cfg.Ingest.OpsListener, err = f.ingest.security.listenOps(); err != nil {
+		closeAll(cfg.KafkaListener, cfg.Ingest.Listener)
+		return fmt.Errorf("up: %w", err)
+	}
+	return nil
 }
 
 // closeAll closes the listeners that are not nil (those a failed start

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -52,64 +53,101 @@ func runViewers(ctx context.Context, env *environment, args []string) error {
 	return errUsage
 }
 
+// Defaults of emostream viewers: the WebSocket of up's first edge, and a
+// benchmark match of its own.
+const (
+	defaultViewersWS      = "ws://" + defaultEdgeListen
+	defaultViewersMatch   = "bench"
+	defaultViewersCount   = 1000
+	defaultViewersDialers = 64
+	defaultViewersSwarms  = 20
+)
+
+// viewersFlags are the flags of "emostream viewers <mode>": each mode adds
+// its own.
+type viewersFlags struct {
+	ws, match, out, nats, files string
+	count, dialers, swarms      int
+	expect                      int
+	interval                    time.Duration
+}
+
+func addViewersHoldFlags(fs *flag.FlagSet) *viewersFlags {
+	f := &viewersFlags{}
+	fs.StringVar(&f.ws, "ws", defaultViewersWS, "leaf WebSocket URLs, comma-separated; viewers are spread round-robin")
+	fs.IntVar(&f.count, "count", defaultViewersCount, "viewers to open")
+	fs.StringVar(&f.match, "match", defaultViewersMatch, "match whose live subject every viewer subscribes to")
+	fs.StringVar(&f.out, "out", "", "file for receipt lines \"<seq> <delay µs>\" (required)")
+	fs.IntVar(&f.dialers, "dialers", defaultViewersDialers, "connections opened at once")
+	return f
+}
+
 func runViewersHold(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "viewers hold", viewersSynopsis)
-	ws := fs.String("ws", "ws://"+"127.0.0.1:9222", "leaf WebSocket URLs, comma-separated; viewers are spread round-robin")
-	count := fs.Int("count", 1000, "viewers to open")
-	match := fs.String("match", "bench", "match whose live subject every viewer subscribes to")
-	out := fs.String("out", "", "file for receipt lines \"<seq> <delay µs>\" (required)")
-	dialers := fs.Int("dialers", 64, "connections opened at once")
+	f := addViewersHoldFlags(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	urls := fanoutList(*ws)
-	if len(urls) == 0 || *count < 1 || *out == "" || !wire.ValidMatchID(*match) {
+	urls := splitList(f.ws)
+	if len(urls) == 0 || f.count < 1 || f.out == "" || !wire.ValidMatchID(f.match) {
 		return errors.New("viewers hold: need --ws, --count ≥ 1, --out and a valid --match")
 	}
-	f, err := os.Create(*out)
+	out, err := os.Create(f.out)
 	if err != nil {
 		return err
 	}
 	ready := func(n int) { fmt.Fprintf(env.stdout, "ready %d\n", n) }
-	if err := bench.HoldViewers(ctx, urls, *count, *dialers, *match, f, ready); err != nil {
-		f.Close()
+	if err := bench.HoldViewers(ctx, urls, f.count, f.dialers, f.match, out, ready); err != nil {
+		out.Close()
 		return fmt.Errorf("viewers hold: %w", err)
 	}
-	return f.Close()
+	return out.Close()
+}
+
+func addViewersPublishFlags(fs *flag.FlagSet) *viewersFlags {
+	f := &viewersFlags{}
+	fs.StringVar(&f.nats, "nats", "nats://"+defaultNATSAddr, "hub client URL (a stage's connection)")
+	fs.StringVar(&f.match, "match", defaultViewersMatch, "match to publish swarms of")
+	fs.IntVar(&f.swarms, "swarms", defaultViewersSwarms, "swarms to publish")
+	fs.DurationVar(&f.interval, "interval", wire.DefaultWindow, "time between swarms (a window is 2s)")
+	return f
 }
 
 func runViewersPublish(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "viewers publish", viewersSynopsis)
-	url := fs.String("nats", "nats://127.0.0.1:4222", "hub client URL (a stage's connection)")
-	match := fs.String("match", "bench", "match to publish swarms of")
-	n := fs.Int("swarms", 20, "swarms to publish")
-	interval := fs.Duration("interval", 2*time.Second, "time between swarms (a window is 2s)")
+	f := addViewersPublishFlags(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if !wire.ValidMatchID(*match) || *n < 1 || *interval <= 0 {
+	if !wire.ValidMatchID(f.match) || f.swarms < 1 || f.interval <= 0 {
 		return errors.New("viewers publish: need a valid --match, --swarms ≥ 1 and --interval > 0")
 	}
-	nc, err := nats.Connect(*url, nats.Name("emostream viewers publish"))
+	nc, err := nats.Connect(f.nats, nats.Name("emostream viewers publish"))
 	if err != nil {
 		return fmt.Errorf("viewers publish: %w", err)
 	}
 	defer nc.Close()
-	if err := bench.PublishSwarms(ctx, nc, *match, *n, *interval, env.stdout); err != nil {
+	if err := bench.PublishSwarms(ctx, nc, f.match, f.swarms, f.interval, env.stdout); err != nil {
 		return fmt.Errorf("viewers publish: %w", err)
 	}
 	return nil
 }
 
+func addViewersReportFlags(fs *flag.FlagSet) *viewersFlags {
+	f := &viewersFlags{}
+	fs.StringVar(&f.files, "files", "", "comma-separated --out files of the hold processes")
+	fs.IntVar(&f.expect, "expect", 0, "viewers that should receive each swarm (0: don't check)")
+	return f
+}
+
 func runViewersReport(env *environment, args []string) error {
 	fs := newFlags(env, "viewers report", viewersSynopsis)
-	files := fs.String("files", "", "comma-separated --out files of the hold processes")
-	expect := fs.Int("expect", 0, "viewers that should receive each swarm (0: don't check)")
+	f := addViewersReportFlags(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
 	bySeq := map[int][]time.Duration{}
-	for _, name := range fanoutList(*files) {
+	for _, name := range splitList(f.files) {
 		if err := bench.ReadReceipts(name, bySeq); err != nil {
 			return err
 		}
@@ -117,7 +155,7 @@ func runViewersReport(env *environment, args []string) error {
 	if len(bySeq) == 0 {
 		return errors.New("viewers report: no receipts")
 	}
-	if err := bench.PrintFanoutReport(env.stdout, bySeq, *expect); err != nil {
+	if err := bench.PrintFanoutReport(env.stdout, bySeq, f.expect); err != nil {
 		return fmt.Errorf("viewers report: %w", err)
 	}
 	return nil

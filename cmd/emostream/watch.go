@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -29,28 +31,51 @@ func init() {
 	register(&command{name: "watch", summary: "print a match's live swarms, as a viewer receives them", run: runWatch})
 }
 
+// watchFlags are the flags of "emostream watch".
+type watchFlags struct {
+	ws, match string
+	nats      *natsFlags
+}
+
+func addWatchFlags(fs *flag.FlagSet) *watchFlags {
+	f := &watchFlags{}
+	fs.StringVar(&f.ws, "ws", "ws://"+fanout.DefaultWebSocketListen, "leaf WebSocket URL(s), comma-separated (fail over in order)")
+	f.nats = addNATSFlags(fs, "", "NATS URL(s) to use instead of --ws (e.g. the hub, with --nats-user processor)")
+	fs.StringVar(&f.match, "match", "", "match id to watch (required)")
+	return f
+}
+
+// options checks the flags and returns how to reach the swarms: --nats,
+// else the leaf of --ws as an anonymous viewer (--nats-ca still verifies a
+// wss:// leaf).
+func (f *watchFlags) options(env *environment) (natsconn.Options, error) {
+	if f.match == "" {
+		return natsconn.Options{}, errors.New("watch: --match is required")
+	}
+	o := f.nats.options(env)
+	if o.URL == "" {
+		o.URL = f.ws
+	}
+	return o, nil
+}
+
 func runWatch(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "watch", watchSynopsis)
-	ws := fs.String("ws", "ws://"+fanout.DefaultWebSocketListen, "leaf WebSocket URL(s), comma-separated (fail over in order)")
-	nf := addNATSFlags(fs, "", "NATS URL(s) to use instead of --ws (e.g. the hub, with --nats-user processor)")
-	match := fs.String("match", "", "match id to watch (required)")
+	f := addWatchFlags(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if *match == "" {
-		return errors.New("watch: --match is required")
-	}
-	o := nf.options(env)
-	if o.URL == "" {
-		o.URL = *ws // viewers are anonymous; --nats-ca still verifies a wss:// leaf
+	o, err := f.options(env)
+	if err != nil {
+		return err
 	}
 	nc, err := o.Connect(nats.Name("emostream watch"), nats.DontRandomize(), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer nc.Close()
-	fmt.Fprintf(env.stdout, "watching %s on %s\n", *match, nc.ConnectedUrl())
-	w, err := fanout.NewWatcher(nc, fanout.WatchConfig{Match: *match,
+	fmt.Fprintf(env.stdout, "watching %s on %s\n", f.match, nc.ConnectedUrl())
+	w, err := fanout.NewWatcher(nc, fanout.WatchConfig{Match: f.match,
 		OnSwarm: func(body []byte, src fanout.Source) { printSwarm(env.stdout, body, src, time.Now()) },
 		OnGap:   func(g fanout.Gap) { printGap(env.stdout, g) },
 		OnError: func(err error) { fmt.Fprintf(env.stdout, "interrupted %v; reading again\n", err) }})

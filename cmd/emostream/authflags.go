@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/hostcheck"
-	"github.com/emostream/emostream/loadgen"
 )
 
 // securityFlags are the flags of "emostream ingest" and "emostream up" for
@@ -46,8 +46,7 @@ func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
 	return f
 }
 
-// apply fills cfg's Auth, Session and CORSOrigins, and binds the ops
-// listener.
+// apply fills cfg's Auth, Session, CORSOrigins and OpsHosts.
 func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	a := ingest.AuthConfig{Mode: ingest.AuthMode(f.auth), JWKSFile: f.jwks, Audience: f.audience, Issuer: f.issuer}
 	secret, err := readSecret(env, f.secretFile, "EMOSTREAM_JWT_SECRET", "--jwt-secret-file")
@@ -71,11 +70,11 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	if cfg.OpsHosts, err = hostcheck.ParseNames(f.opsHosts); err != nil {
 		return fmt.Errorf("--ops-host %w", err)
 	}
-	if cfg.OpsListener, err = listenFlag(f.opsFlag, f.ops); err != nil {
-		return err
-	}
 	return nil
 }
+
+// listenOps binds the ops listener.
+func (f *securityFlags) listenOps() (net.Listener, error) { return listenFlag(f.opsFlag, f.ops) }
 
 // readSecret reads a secret from file, or else from the environment
 // variable env (never a flag of its own: flags show in ps).
@@ -114,6 +113,9 @@ func reloadOnHUP(ctx context.Context, log *slog.Logger, srv *ingest.Server) erro
 	}
 }
 
+// defaultJWTTTL is the lifetime of the tokens send and loadgen sign.
+const defaultJWTTTL = 15 * time.Minute
+
 // clientAuthFlags are the token flags of the clients, "emostream send" and
 // "emostream loadgen": a ready token, or a key to sign their own.
 type clientAuthFlags struct {
@@ -128,7 +130,7 @@ func addClientAuthFlags(fs *flag.FlagSet) *clientAuthFlags {
 	fs.StringVar(&f.keyFile, "jwt-key", "", "sign tokens for the simulated users with this PEM Ed25519 or P-256 private key")
 	fs.StringVar(&f.audience, "jwt-audience", ingest.DefaultJWTAudience, "audience of signed tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", ingest.DefaultJWTIssuer, "issuer of signed tokens")
-	fs.DurationVar(&f.ttl, "jwt-ttl", 15*time.Minute, "lifetime of signed tokens")
+	fs.DurationVar(&f.ttl, "jwt-ttl", defaultJWTTTL, "lifetime of signed tokens")
 	return f
 }
 
@@ -185,27 +187,4 @@ func (s *tokenSource) tokenFor(user string) (string, error) {
 		return s.fixed, nil
 	}
 	return ingest.SignToken(s.key, user, s.f.audience, s.f.issuer, time.Now(), s.f.ttl)
-}
-
-// loadgenTokens are loadgen's bearer tokens: --token for every connection,
-// or one signed token per connection (users u-0 … u-N-1), nil for none.
-func loadgenTokens(env *environment, f *clientAuthFlags, conns int) ([]string, error) {
-	src, err := f.source(env)
-	if err != nil || src == nil {
-		return nil, err
-	}
-	if src.fixed != "" {
-		return []string{src.fixed}, nil
-	}
-	if conns <= 0 {
-		conns = loadgen.DefaultConnections
-	}
-	conns = min(conns, 100_000)
-	out := make([]string, conns)
-	for i := range out {
-		if out[i], err = src.tokenFor(fmt.Sprintf("u-%d", i)); err != nil {
-			return nil, fmt.Errorf("loadgen: signing a token: %w", err)
-		}
-	}
-	return out, nil
 }

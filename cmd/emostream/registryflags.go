@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
+)
+
+// registryOpenTimeout bounds opening the registry once the hub answers.
+const registryOpenTimeout = 10 * time.Second
+
+// registryFlags are how a command reaches the match registry.
+type registryFlags struct {
+	nats *natsFlags
+	env  *environment
+	// admin opens the registry for writing, creating its bucket if needed
+	// (registry.Open, user "admin"); else it binds to the existing bucket
+	// to read it (registry.Bind, user "ingest"), unless AutoMatches is on.
+	admin bool
+	// replicas of the bucket, when this command creates or updates it.
+	replicas int
+}
+
+func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
+	f := &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
+		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
+	fs.IntVar(&f.replicas, "replicas", defaultReplicas, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
+	return f
+}
+
+// open connects to the hub and opens the registry; close disconnects.
+func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *registry.Registry, closeFn func(), err error) {
+	if f.replicas < 1 || f.replicas > maxReplicas {
+		return nil, nil, fmt.Errorf("--replicas %d: want 1 to %d", f.replicas, maxReplicas)
+	}
+	cfg.Replicas = f.replicas
+	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("match registry: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		octx, cancel := context.WithTimeout(ctx, registryOpenTimeout)
+		if f.admin || cfg.AutoMatches > 0 { // auto matches are created: user "admin"
+			r, err = registry.Open(octx, js, cfg)
+		} else {
+			r, err = registry.Bind(octx, js, cfg)
+		}
+		cancel()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return r, nc.Close, nil
+}
+
+// admissionFlags are the registry flags that "emostream ingest" and
+// "emostream up" share.
+type admissionFlags struct {
+	fs         *flag.FlagSet
+	max, auto  int
+	idle, keep time.Duration
+	tokenFile  string
+}
+
+func addAdmissionFlags(fs *flag.FlagSet) *admissionFlags {
+	f := &admissionFlags{fs: fs}
+	addMaxMatches(fs, &f.max)
+	fs.IntVar(&f.auto, "auto-matches", 0, "development only: admit (and register, live, marked auto) unknown matches while the registry holds fewer than N auto-admitted ones, a bound of their own (at most --max-matches)")
+	fs.DurationVar(&f.idle, "auto-match-idle", registry.DefaultAutoMatchIdle, "an auto-admitted match that took no reactions this long is ended")
+	fs.DurationVar(&f.keep, "auto-match-retention", registry.DefaultAutoMatchRetention, "an ended auto-admitted match is removed this long after it ended, freeing its room")
+	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file with the admin API's bearer token (else EMOSTREAM_ADMIN_TOKEN; neither: admin API off)")
+	return f
+}
+
+func addMaxMatches(fs *flag.FlagSet, max *int) {
+	fs.IntVar(max, "max-matches", registry.DefaultMaxMatches, "most operator-created matches in the registry, in any state; a create past it is refused (\"registry full\"); start, end and rm always work")
+}
+
+// apply checks the flags and sets the registry's bounds and the admin
+// token.
+func (f *admissionFlags) apply(env *environment, cfg *registry.Config, token *string) error {
+	if err := checkPositive(f.fs, "max-matches", "auto-match-idle", "auto-match-retention"); err != nil {
+		return err
+	}
+	if f.auto < 0 || f.auto > f.max {
+		return fmt.Errorf("--auto-matches %d: want 0 to --max-matches (%d)", f.auto, f.max)
+	}
+	cfg.MaxMatches, cfg.AutoMatches, cfg.AutoMatchIdle, cfg.AutoMatchRetention = f.max, f.auto, f.idle, f.keep
+	// The admin API's bearer token: never a flag of its own (flags show in ps).
+	tok, err := readSecret(env, f.tokenFile, "EMOSTREAM_ADMIN_TOKEN", "--admin-token-file")
+	*token = string(tok)
+	return err
+}
