@@ -91,6 +91,18 @@ func (k KafkaTarget) WarmUp(t testing.TB) {
 // the target's topic, asked of the partitions' leaders.
 func (k KafkaTarget) EndOffsets(t testing.TB) []int64 {
 	t.Helper()
+	var out []int64
+	var last error
+	// A partition whose leader was just elected answers a retriable error
+	// (OFFSET_NOT_AVAILABLE until its high watermark catches up): asked
+	// again until every partition answers, for at most a minute.
+	if !Until(time.Minute, func() bool { out, last = k.endOffsets(); return last == nil }) {
+		t.Fatalf("listing end offsets: %v", last)
+	}
+	return out
+}
+
+func (k KafkaTarget) endOffsets() ([]int64, error) {
 	c := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 	defer c.Transport.(*kafka.Transport).CloseIdleConnections()
 	reqs := make([]kafka.OffsetRequest, k.Partitions)
@@ -99,14 +111,14 @@ func (k KafkaTarget) EndOffsets(t testing.TB) []int64 {
 	}
 	res, err := c.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.Topic: reqs}})
 	if err != nil {
-		t.Fatalf("listing offsets: %v", err)
+		return nil, err
 	}
 	out := make([]int64, k.Partitions)
 	for _, po := range res.Topics[k.Topic] {
 		if po.Error != nil {
-			t.Fatalf("offsets of partition %d: %v", po.Partition, po.Error)
+			return nil, fmt.Errorf("partition %d: %w", po.Partition, po.Error)
 		}
 		out[po.Partition] = po.LastOffset
 	}
-	return out
+	return out, nil
 }
