@@ -24,13 +24,13 @@ var (
 
 // Texts of errors that leave the connection open.
 const (
-	textMaxSubs       = "Maximum Subscriptions Exceeded"
-	textInvalidSubj   = "Invalid Subject"
-	textInvalidSid    = "Invalid Subscription ID"
-	textPubViolation  = "Permissions Violation for Publish to %q"
-	textReplyViolaton = "Permissions Violation for Publish with Reply of %q"
-	textSubViolation  = "Permissions Violation for Subscription to %q"
-	textQueueViolaton = "Permissions Violation for Subscription to %q using queue %q"
+	textMaxSubs        = "Maximum Subscriptions Exceeded"
+	textInvalidSubj    = "Invalid Subject"
+	textInvalidSid     = "Invalid Subscription ID"
+	textPubViolation   = "Permissions Violation for Publish to %q"
+	textReplyViolation = "Permissions Violation for Publish with Reply of %q"
+	textSubViolation   = "Permissions Violation for Subscription to %q"
+	textQueueViolation = "Permissions Violation for Subscription to %q using queue %q"
 )
 
 // maxSid bounds a subscription id.
@@ -188,7 +188,7 @@ func (s *session) sub(f [][]byte) {
 		return
 	}
 	if len(f) == 3 {
-		s.violation("subscribe", textQueueViolaton, subject, string(f[1]))
+		s.violation("subscribe", textQueueViolation, subject, string(f[1]))
 		return
 	}
 	if s.find(sid) != nil {
@@ -348,7 +348,7 @@ func (s *session) pub(f [][]byte, _, body []byte) {
 	}
 	inbox := s.inboxFor(reply)
 	if inbox == nil {
-		s.violation("publish", textReplyViolaton, reply)
+		s.violation("publish", textReplyViolation, reply)
 		return
 	}
 	s.ok()
