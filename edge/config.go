@@ -3,7 +3,6 @@ package edge
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/conncap"
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // Defaults of Config (docs/operations.md, "Edges").
@@ -34,8 +34,8 @@ const (
 	DefaultOccupancyInterval   = 5 * time.Second
 )
 
-// ErrNoUpstream is returned for a Config without an upstream URL.
-var ErrNoUpstream = errors.New("edge: an upstream NATS URL is required")
+// ErrConfig is wrapped by every error of New about its Config.
+var ErrConfig = errors.New("edge: invalid config")
 
 // Config describes an edge. Zero values are the documented defaults.
 type Config struct {
@@ -118,14 +118,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Listener == nil {
-		return c, errors.New("edge: a listener is required")
-	}
-	if c.Upstream == "" {
-		return c, ErrNoUpstream
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return c, errors.New("edge: TLS needs both a certificate and a key")
+	if err := setting.First(ErrConfig, c.required()...); err != nil {
+		return c, err
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()
@@ -150,19 +144,36 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, v := range []int{c.MaxConnections, c.MaxPerPrefix, c.MaxSubscriptions, c.MaxControlLine, c.MaxPayload,
-		c.MaxPingsOut, c.MaxPending, c.MaxMatches, c.RingSize, c.MaxUpstreamRequests} {
-		if v < 0 {
-			return c, fmt.Errorf("edge: limits must not be negative")
-		}
+	return c, setting.First(ErrConfig, c.rules()...)
+}
+
+// required are the rules of the settings without a default.
+func (c Config) required() []setting.Rule {
+	return []setting.Rule{
+		setting.Check("Listener", nil, c.Listener != nil, "want a bound listener"),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both TLSCert and TLSKey, or neither"),
+		setting.Check("Upstream", c.Upstream, c.Upstream != "", "want the NATS URL of a leaf cluster or the hub"),
 	}
-	if c.ConnectTimeout < 0 || c.PingInterval < 0 || c.WriteDeadline < 0 || c.UpstreamTimeout < 0 {
-		return c, fmt.Errorf("edge: durations must not be negative")
-	}
-	if err := c.caps().Check("MaxConnections", "MaxPerPrefix"); err != nil {
-		return c, fmt.Errorf("edge: %w", err)
-	}
-	return c, nil
+}
+
+// rules are the rules of the limits, with their defaults, in field order.
+func (c Config) rules() []setting.Rule {
+	rules := c.caps().Rules("MaxConnections", "MaxPerPrefix")
+	return append(rules,
+		setting.AtLeast("MaxPerPrefix", c.MaxPerPrefix, 0),
+		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.AtLeast("MaxControlLine", c.MaxControlLine, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("ConnectTimeout", c.ConnectTimeout, 0),
+		setting.AtLeast("PingInterval", c.PingInterval, 0),
+		setting.AtLeast("MaxPingsOut", c.MaxPingsOut, 0),
+		setting.AtLeast("WriteDeadline", c.WriteDeadline, 0),
+		setting.AtLeast("MaxPending", c.MaxPending, 0),
+		setting.AtLeast("MaxMatches", c.MaxMatches, 0),
+		setting.AtLeast("RingSize", c.RingSize, 0),
+		setting.AtLeast("MaxUpstreamRequests", c.MaxUpstreamRequests, 0),
+		setting.AtLeast("UpstreamTimeout", c.UpstreamTimeout, 0),
+	)
 }
 
 // caps are the connection caps (conncap).

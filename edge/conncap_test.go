@@ -76,7 +76,7 @@ func TestEdgeCapsAddUp(t *testing.T) {
 	}
 	defer ln.Close()
 	c := Config{Listener: ln, Upstream: "nats://127.0.0.1:1", MaxConnections: 100, MaxPerPrefix: 101}
-	if _, err := c.withDefaults(); err == nil || !strings.Contains(err.Error(), "MaxPerPrefix 101 is above MaxConnections 100") {
+	if _, err := c.withDefaults(); err == nil || !strings.Contains(err.Error(), "MaxPerPrefix 101: want at most MaxConnections (100)") {
 		t.Fatalf("got %v, want the caps refused", err)
 	}
 	c.MaxPerPrefix = 0

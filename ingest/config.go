@@ -15,6 +15,7 @@ import (
 
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -283,45 +284,55 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	var err error
-	if c.kafka, err = c.KafkaSecurity.Build(); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	return c, nil
+	c.kafka, err = c.KafkaSecurity.Build()
+	return c, setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err))
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c *Config) validate() error {
-	switch {
-	case c.Ack != AckAll && c.Ack != AckBuffered:
-		return fmt.Errorf("%w: ack %q: want all or buffered", ErrConfig, c.Ack)
-	case c.FlushInterval < 0:
-		return fmt.Errorf("%w: negative flush interval", ErrConfig)
-	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
-	case c.UserBurst < 0 || c.IPBurst < 0 || c.MatchesBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
-		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
-	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
-		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)
-	case c.MaxBuffered < wire.MaxBatch:
-		return fmt.Errorf("%w: max buffered %d is below one full request (%d)", ErrConfig, c.MaxBuffered, wire.MaxBatch)
-	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ProduceTimeout < 0 || c.ShutdownTimeout < 0:
-		return fmt.Errorf("%w: negative timeout", ErrConfig)
-	case c.IPPrefixV4 < 1 || c.IPPrefixV4 > 32 || c.IPPrefixV6 < 1 || c.IPPrefixV6 > 128:
-		return fmt.Errorf("%w: client prefix lengths /%d, /%d: want 1 to 32 and 1 to 128", ErrConfig, c.IPPrefixV4, c.IPPrefixV6)
-	case c.MaxConns < 1 || c.FDReserve < 0:
-		return fmt.Errorf("%w: max connections %d: want at least 1 (and a non-negative fd reserve)", ErrConfig, c.MaxConns)
+	rules := brokerRules(c.KafkaBrokers)
+	rules = append(rules,
+		setting.Check("Ack", c.Ack, c.Ack == AckAll || c.Ack == AckBuffered, "want all or buffered"),
+		setting.AtLeast("FlushInterval", c.FlushInterval, 0),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 0),
+		setting.AtLeast("UserBurst", c.UserBurst, 0),
+		setting.AtLeast("IPBurst", c.IPBurst, 0),
+		setting.AtLeast("MaxBuckets", c.MaxBuckets, 0),
+		setting.AtLeast("BodyLimit", c.BodyLimit, 0),
+		setting.Between("IPPrefixV4", c.IPPrefixV4, 1, 32),
+		setting.Between("IPPrefixV6", c.IPPrefixV6, 1, 128),
+	)
+	rules = append(rules, c.connCaps().Rules("MaxConns", "MaxConnsPerPrefix")...)
+	rules = append(rules,
+		setting.AtLeast("FDReserve", c.FDReserve, 0),
+		setting.AtLeast("ReadTimeout", c.ReadTimeout, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
+		setting.AtLeast("IdleTimeout", c.IdleTimeout, 0),
+		setting.AtLeast("ProduceTimeout", c.ProduceTimeout, 0),
+		setting.AtLeast("ShutdownTimeout", c.ShutdownTimeout, 0),
+		setting.AtLeast("MaxBatchBytes", c.MaxBatchBytes, 0),
+		setting.AtLeast("MaxInFlight", c.MaxInFlight, 0),
+		setting.Check("MaxBuffered", c.MaxBuffered, c.MaxBuffered >= wire.MaxBatch,
+			fmt.Sprintf("want at least one full request (%d)", wire.MaxBatch)),
+		setting.AtLeast("MatchesBurst", c.MatchesBurst, 0),
+		setting.Check("AdminToken", setting.Text(fmt.Sprintf("(%d bytes)", len(c.AdminToken))),
+			c.AdminToken == "" || len(c.AdminToken) >= MinAdminToken, fmt.Sprintf("want at least %d bytes, or none", MinAdminToken)),
+		setting.Check("Matches", nil, c.AdminToken == "" || c.Matches != nil, "want a match registry for the admin API (AdminToken)"),
+		setting.AtLeast("AdminGuessBurst", c.AdminGuessBurst, 0),
+	)
+	return setting.First(ErrConfig, rules...)
+}
+
+// brokerRules are the rules of KafkaBrokers: each a host:port.
+func brokerRules(brokers []string) []setting.Rule {
+	rules := make([]setting.Rule, len(brokers))
+	for i, b := range brokers {
+		_, _, err := net.SplitHostPort(b)
+		rules[i] = setting.Err("KafkaBrokers", b, err)
 	}
-	if err := c.connCaps().Check("MaxConns", "MaxConnsPerPrefix"); err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminToken || c.Matches == nil) {
-		return fmt.Errorf("%w: the admin token needs a match registry and at least %d bytes", ErrConfig, MinAdminToken)
-	}
-	for _, b := range c.KafkaBrokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("%w: broker %q: %v", ErrConfig, b, err)
-		}
-	}
-	return nil
+	return rules
 }
 
 // defaultMaxConns is MaxConnsFor the process's soft open-file limit, or

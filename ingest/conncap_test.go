@@ -69,7 +69,7 @@ func TestOneNetworkCannotTakeEverySlot(t *testing.T) {
 // start, naming both; a defaulted one is never above the total.
 func TestConnCapsAddUp(t *testing.T) {
 	_, err := ingest.New(ingest.Config{MaxConns: 3072, MaxConnsPerPrefix: 4096})
-	if !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), "MaxConnsPerPrefix 4096 is above MaxConns 3072") {
+	if !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), "MaxConnsPerPrefix 4096: want at most MaxConns (3072)") {
 		t.Fatalf("got %v, want the caps refused", err)
 	}
 	for _, c := range []struct{ soft, want int }{{1 << 20, ingest.DefaultMaxConns}, {4096, 3072}, {1100, 76}, {100, 64}} {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
 )
@@ -56,8 +57,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	set, err := wire.NewEmojiSet(cfg.Emojis)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	if err := setting.First(ErrConfig, setting.Err("Emojis", nil, err)); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, dec: wire.NewDecoder(set), lim: newLimits(&cfg)}
 	s.cfg.Logger = cfg.Logger.With("component", "ingest")
@@ -95,8 +96,8 @@ func (s *Server) initMetrics() error {
 	if g, ok := reg.(prometheus.Gatherer); ok && gath == nil {
 		gath = g
 	}
-	if gath == nil {
-		return fmt.Errorf("%w: a Registerer that is no Gatherer needs a Gatherer", ErrConfig)
+	if err := setting.First(ErrConfig, setting.Check("Gatherer", nil, gath != nil, "want one beside a Registerer that is no Gatherer")); err != nil {
+		return err
 	}
 	s.gatherer, s.cfg.Registerer = gath, reg
 	s.prod = newProducer(&s.cfg, nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -189,27 +190,32 @@ const minSwarmBytes = 4 << 10
 // swarmHeaderBytes is room for a swarm publish's headers.
 const swarmHeaderBytes = 1 << 10
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	switch {
-	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
-	case c.Deadline < 0 || c.Deadline > time.Hour:
-		return fmt.Errorf("%w: deadline %v", ErrConfig, c.Deadline)
-	case c.SwarmThreshold < 1:
-		return fmt.Errorf("%w: swarm threshold %d", ErrConfig, c.SwarmThreshold)
-	case c.PinnedTTL < 2*time.Second:
-		return fmt.Errorf("%w: pinned TTL %v is below 2s", ErrConfig, c.PinnedTTL)
-	case c.Partitions < 0 || c.PartitionRefresh < 0 || c.AckWait < time.Second:
-		return fmt.Errorf("%w: partitions %d, refresh %v, ack wait %v", ErrConfig, c.Partitions, c.PartitionRefresh, c.AckWait)
-	case c.Partitions == 0 && len(c.KafkaBrokers) == 0:
-		return ErrNoPartitions
-	case c.MaxOpenWindows < 1 || c.MaxMatchStates < 1 || c.MaxSwarmBytes < minSwarmBytes:
-		return fmt.Errorf("%w: max open windows %d, max match states %d, max swarm bytes %d (want >= 1, 1, %d)",
-			ErrConfig, c.MaxOpenWindows, c.MaxMatchStates, c.MaxSwarmBytes, minSwarmBytes)
-	case c.MaxEdges < 1 || c.MaxOccupancy < 1:
-		return fmt.Errorf("%w: max edges %d, max occupancy %d (want >= 1)", ErrConfig, c.MaxEdges, c.MaxOccupancy)
-	case c.MaxEdgeViewers < 1 || c.MaxEdgeViewers > maxViewersSum/int64(c.MaxEdges):
-		return fmt.Errorf("%w: max edge viewers %d (want 1 to 2^62 / max edges %d)", ErrConfig, c.MaxEdgeViewers, c.MaxEdges)
+	var noPartitions error
+	if c.Partitions == 0 && len(c.KafkaBrokers) == 0 {
+		noPartitions = ErrNoPartitions
 	}
-	return c.Moments.validate(c.Window)
+	rules := []setting.Rule{
+		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Err("Partitions", c.Partitions, noPartitions),
+		setting.AtLeast("PartitionRefresh", c.PartitionRefresh, 0),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.Between("Deadline", c.Deadline, 0, time.Hour),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 1),
+		setting.AtLeast("PinnedTTL", c.PinnedTTL, 2*time.Second),
+		setting.AtLeast("AckWait", c.AckWait, time.Second),
+		setting.AtLeast("MaxOpenWindows", c.MaxOpenWindows, 1),
+		setting.AtLeast("MaxMatchStates", c.MaxMatchStates, 1),
+		setting.AtLeast("MaxSwarmBytes", c.MaxSwarmBytes, minSwarmBytes),
+	}
+	rules = append(rules, setting.Under("Moments", c.Moments.rules(c.Window)...)...)
+	rules = append(rules,
+		setting.AtLeast("MaxEdges", c.MaxEdges, 1),
+		setting.AtLeast("MaxOccupancy", c.MaxOccupancy, 1),
+		setting.Check("MaxEdgeViewers", c.MaxEdgeViewers, c.MaxEdgeViewers >= 1 && c.MaxEdgeViewers <= maxViewersSum/int64(max(c.MaxEdges, 1)),
+			fmt.Sprintf("want 1 to 2^62 / MaxEdges (%d)", c.MaxEdges)),
+	)
+	return setting.First(ErrConfig, rules...)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -71,13 +72,16 @@ func (r MomentRule) withDefaults() MomentRule {
 	return r
 }
 
-func (r MomentRule) validate(window time.Duration) error {
-	if r.Factor < 1 || math.IsInf(r.Factor, 0) || r.Floor < 1 || r.Cooldown < 0 || r.Share < 0 || math.IsNaN(r.Share) ||
-		r.Baseline < 3*window || r.slots(window) > maxBaselineSlots {
-		return fmt.Errorf("%w: moment rule factor %v (>= 1), floor %d (>= 1), baseline %v (3 windows to %d), cooldown %v, share %v (>= 0)",
-			ErrConfig, r.Factor, r.Floor, r.Baseline, maxBaselineSlots, r.Cooldown, r.Share)
+// rules are the rules of r, with its defaults, for windows of length window.
+func (r MomentRule) rules(window time.Duration) []setting.Rule {
+	return []setting.Rule{
+		setting.Check("Factor", r.Factor, r.Factor >= 1 && !math.IsInf(r.Factor, 0), "want at least 1, finite"),
+		setting.AtLeast("Floor", r.Floor, 1),
+		setting.Check("Baseline", r.Baseline, r.Baseline >= 3*window && r.slots(window) <= maxBaselineSlots,
+			fmt.Sprintf("want 3 to %d windows of %v", maxBaselineSlots, window)),
+		setting.AtLeast("Cooldown", r.Cooldown, 0),
+		setting.AtLeast("Share", r.Share, 0),
 	}
-	return nil
 }
 
 // slots is how many windows the baseline spans.

@@ -16,9 +16,16 @@ type Error struct {
 	// a duration as time.Duration prints it. Empty for a setting whose
 	// value says nothing (a missing listener, a secret).
 	Value string
-	// Want says what the setting takes ("want at least 0").
+	// Want says what the setting takes ("want at least 0"), or what is
+	// wrong with it (the message of the error of an Err rule).
 	Want string
+	// cause is the error of an Err rule: Unwrap gives it, so that a
+	// sentinel it wraps stays visible to errors.Is.
+	cause error
 }
+
+// Unwrap returns the error an Err rule was given, or nil.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if e.Value == "" {
@@ -38,6 +45,7 @@ type Rule struct {
 	value any
 	ok    bool
 	want  string
+	err   error // the cause, for Err
 }
 
 // Check is the rule that setting name, of value v, is fine when ok; want
@@ -49,7 +57,7 @@ func Check(name string, v any, ok bool, want string) Rule {
 // Err is the rule that err, the outcome of checking setting name of value
 // v, is nil; its message is what the setting takes.
 func Err(name string, v any, err error) Rule {
-	r := Rule{name: name, value: v, ok: err == nil}
+	r := Rule{name: name, value: v, ok: err == nil, err: err}
 	if err != nil {
 		r.want = err.Error()
 	}
@@ -92,7 +100,7 @@ func Under(parent string, rules ...Rule) []Rule {
 func First(sentinel error, rules ...Rule) error {
 	for _, r := range rules {
 		if !r.ok {
-			return fmt.Errorf("%w: %w", sentinel, &Error{Name: r.name, Value: show(r.value), Want: r.want})
+			return fmt.Errorf("%w: %w", sentinel, &Error{Name: r.name, Value: show(r.value), Want: r.want, cause: r.err})
 		}
 	}
 	return nil

@@ -57,6 +57,15 @@ func TestFirst(t *testing.T) {
 	}
 }
 
+// An Err rule's error stays visible to errors.Is.
+func TestErrUnwraps(t *testing.T) {
+	errTLS := errors.New("kafkaconn: invalid Kafka security")
+	err := setting.First(errConfig, setting.Err("KafkaSecurity", nil, fmt.Errorf("%w: SASL plain needs TLS", errTLS)))
+	if !errors.Is(err, errConfig) || !errors.Is(err, errTLS) {
+		t.Fatalf("%v: want both the sentinel and the cause", err)
+	}
+}
+
 func ExampleFirst() {
 	errConfig := errors.New("ingest: invalid config")
 	bodyLimit, ack := -1, "all"
