@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // testLogger shows server logs only with EMOSTREAM_TEST_LOG=1.

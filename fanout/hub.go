@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"cmp"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -117,9 +117,11 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c HubConfig) override(opts *server.Options) error {
-	if c.Passwords != nil || c.AnonymousAdmin || c.LeafPassword != "" || c.StageUser != "" || c.LeafUser != "" ||
-		c.ClientTLS != (TLSConfig{}) || c.LeafTLS != (TLSConfig{}) {
-		return ErrFileOnly
+	if err := setting.First(ErrConfig, fileOnly("StageUser", c.StageUser != ""), fileOnly("Passwords", c.Passwords != nil),
+		fileOnly("AnonymousAdmin", c.AnonymousAdmin), fileOnly("ClientTLS", c.ClientTLS != (TLSConfig{})),
+		fileOnly("LeafTLS", c.LeafTLS != (TLSConfig{})), fileOnly("LeafUser", c.LeafUser != ""),
+		fileOnly("LeafPassword", c.LeafPassword != "")); err != nil {
+		return err
 	}
 	if c.Name != "" {
 		opts.ServerName = c.Name
@@ -160,33 +162,24 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	return c, c.validate()
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c HubConfig) validate() error {
-	for _, s := range []string{c.StageUser, c.LeafUser, c.LeafPassword} {
-		if err := checkCredential(s); err != nil {
-			return err
-		}
+	rules := []setting.Rule{credential("StageUser", c.StageUser)}
+	for _, u := range slices.Sorted(maps.Keys(c.Passwords)) { // withDefaults kept the StageUsers'
+		rules = append(rules, credential("Passwords["+u+"]", c.Passwords[u]))
 	}
-	for u, pw := range c.Passwords {
-		if !slices.Contains(StageUsers, u) {
-			return fmt.Errorf("fanout: unknown stage user %q (want one of %v)", u, StageUsers)
-		}
-		if err := checkCredential(pw); err != nil {
-			return err
-		}
-	}
-	if c.AnonymousAdmin && c.Passwords == nil {
-		return fmt.Errorf("fanout: AnonymousAdmin needs Passwords")
-	}
-	if err := c.ClientTLS.validate("client port", true); err != nil {
-		return err
-	}
-	if err := c.LeafTLS.validate("leafnode port", true); err != nil {
-		return err
-	}
-	if c.MaxConnections < 0 || c.MaxPayload < 0 || c.WriteDeadline < 0 {
-		return fmt.Errorf("fanout: hub limits must not be negative")
-	}
-	return nil
+	rules = append(rules, setting.Check("AnonymousAdmin", c.AnonymousAdmin, !c.AnonymousAdmin || c.Passwords != nil, "want Passwords beside it"))
+	rules = append(rules, c.ClientTLS.rules("ClientTLS", true)...)
+	rules = append(rules, c.LeafTLS.rules("LeafTLS", true)...)
+	rules = append(rules,
+		credential("LeafUser", c.LeafUser),
+		credential("LeafPassword", c.LeafPassword),
+		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("WriteDeadline", c.WriteDeadline, 0),
+	)
+	return setting.First(ErrConfig, rules...)
 }
 
 func (c HubConfig) render() (string, error) {

@@ -3,7 +3,6 @@ package fanout
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"text/template"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -28,7 +28,8 @@ const (
 	viewerUser               = "viewer"
 )
 
-// ErrNoRemotes is returned for a leaf with no hub to connect to.
+// ErrNoRemotes is wrapped, beside ErrConfig, by the error of a leaf with no
+// hub to connect to.
 var ErrNoRemotes = errors.New("fanout: a leaf needs at least one remote (hub or parent leaf)")
 
 // LeafConfig builds a leaf cluster node when no .conf file is given. It
@@ -123,8 +124,10 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c LeafConfig) override(opts *server.Options) error {
-	if c.LeafUser != "" || c.LeafPassword != "" || c.EdgePassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
-		return ErrFileOnly
+	if err := setting.First(ErrConfig, fileOnly("RemoteTLS", c.RemoteTLS != (TLSConfig{})), fileOnly("LeafUser", c.LeafUser != ""),
+		fileOnly("LeafPassword", c.LeafPassword != ""), fileOnly("EdgePassword", c.EdgePassword != ""),
+		fileOnly("TLSCert", c.TLSCert != ""), fileOnly("TLSKey", c.TLSKey != "")); err != nil {
+		return err
 	}
 	if c.Name != "" {
 		opts.ServerName = c.Name
@@ -163,29 +166,25 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	return c, c.validate()
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c LeafConfig) validate() error {
-	if len(c.Remotes) == 0 {
-		return ErrNoRemotes
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("fanout: leaf TLS needs both a certificate and a key")
-	}
-	if c.MaxConnections < 0 || c.MaxSubscriptions < 0 || c.MaxPayload < 0 || c.MaxPending < 0 ||
-		c.WriteDeadline < 0 || c.PingInterval < 0 {
-		return fmt.Errorf("fanout: leaf limits must not be negative")
-	}
-	if c.RemoteTLS.Verify {
-		return fmt.Errorf("fanout: leaf remote TLS: Verify is for listeners")
-	}
-	if err := c.RemoteTLS.validate("leaf remote", false); err != nil {
-		return err
-	}
-	for _, s := range []string{c.LeafUser, c.LeafPassword, c.EdgePassword} {
-		if err := checkCredential(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	rules := []setting.Rule{setting.Check("Remotes", nil, len(c.Remotes) > 0, "want at least one: the hub, or a parent leaf").Wrapping(ErrNoRemotes)}
+	rules = append(rules, setting.Check("RemoteTLS.Verify", c.RemoteTLS.Verify, !c.RemoteTLS.Verify, "want false: Verify is for listeners"))
+	rules = append(rules, c.RemoteTLS.rules("RemoteTLS", false)...)
+	rules = append(rules,
+		credential("LeafUser", c.LeafUser),
+		credential("LeafPassword", c.LeafPassword),
+		credential("EdgePassword", c.EdgePassword),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both TLSCert and TLSKey, or neither"),
+		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
+		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("MaxPending", c.MaxPending, 0),
+		setting.AtLeast("WriteDeadline", c.WriteDeadline, 0),
+		setting.AtLeast("PingInterval", c.PingInterval, 0),
+	)
+	return setting.First(ErrConfig, rules...)
 }
 
 func (c LeafConfig) render() (string, error) {

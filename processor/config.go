@@ -58,7 +58,8 @@ const (
 var (
 	// ErrConfig is wrapped by every configuration error of New.
 	ErrConfig = errors.New("processor: invalid config")
-	// ErrNoPartitions means neither Partitions nor KafkaBrokers was given.
+	// ErrNoPartitions is wrapped, beside ErrConfig, when neither
+	// Partitions nor KafkaBrokers was given.
 	ErrNoPartitions = errors.New("processor: no partition count: set Partitions or KafkaBrokers")
 	// errConflict means the swarm stream holds a newer swarm of a match than
 	// this processor knew: another processor, or an earlier attempt, stored it.
@@ -193,13 +194,10 @@ const swarmHeaderBytes = 1 << 10
 // validate checks c, with its defaults, one rule per setting in field order
 // (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	var noPartitions error
-	if c.Partitions == 0 && len(c.KafkaBrokers) == 0 {
-		noPartitions = ErrNoPartitions
-	}
 	rules := []setting.Rule{
 		setting.AtLeast("Partitions", c.Partitions, 0),
-		setting.Err("Partitions", c.Partitions, noPartitions),
+		setting.Check("Partitions", c.Partitions, c.Partitions > 0 || len(c.KafkaBrokers) > 0,
+			"want a partition count, or KafkaBrokers to ask").Wrapping(ErrNoPartitions),
 		setting.AtLeast("PartitionRefresh", c.PartitionRefresh, 0),
 		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
 		setting.Between("Deadline", c.Deadline, 0, time.Hour),

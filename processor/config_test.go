@@ -19,7 +19,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		want string
 	}{
 		{"Partitions", func(c *Config) { c.Partitions = -1 }, "Partitions -1: want at least 0"},
-		{"Partitions", func(c *Config) { c.Partitions, c.KafkaBrokers = 0, nil }, "Partitions 0: processor: no partition count"},
+		{"Partitions", func(c *Config) { c.Partitions, c.KafkaBrokers = 0, nil }, "Partitions 0: want a partition count, or KafkaBrokers to ask"},
 		{"PartitionRefresh", func(c *Config) { c.PartitionRefresh = -time.Second }, "PartitionRefresh -1s: want at least 0s"},
 		{"Window", func(c *Config) { c.Window = time.Millisecond }, "Window 1ms: want whole milliseconds from 100ms to 1h"},
 		{"Deadline", func(c *Config) { c.Deadline = -time.Second }, "Deadline -1s: want 0s to 1h0m0s"},

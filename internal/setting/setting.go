@@ -19,12 +19,13 @@ type Error struct {
 	// Want says what the setting takes ("want at least 0"), or what is
 	// wrong with it (the message of the error of an Err rule).
 	Want string
-	// cause is the error of an Err rule: Unwrap gives it, so that a
-	// sentinel it wraps stays visible to errors.Is.
+	// cause is the error of an Err rule, or what a rule is Wrapping:
+	// Unwrap gives it, so that a sentinel stays visible to errors.Is.
 	cause error
 }
 
-// Unwrap returns the error an Err rule was given, or nil.
+// Unwrap returns the error an Err rule was given, or the one a rule is
+// Wrapping, or nil.
 func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
@@ -61,6 +62,14 @@ func Err(name string, v any, err error) Rule {
 	if err != nil {
 		r.want = err.Error()
 	}
+	return r
+}
+
+// Wrapping returns r with err as the cause of its Error, which errors.Is
+// then finds: a package's particular sentinel (ErrNoRemotes) beside
+// ErrConfig. The message stays the rule's.
+func (r Rule) Wrapping(err error) Rule {
+	r.err = err
 	return r
 }
 

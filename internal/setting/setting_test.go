@@ -66,6 +66,15 @@ func TestErrUnwraps(t *testing.T) {
 	}
 }
 
+// A rule Wrapping a sentinel keeps its own message.
+func TestWrapping(t *testing.T) {
+	errNoRemotes := errors.New("fanout: a leaf needs at least one remote")
+	err := setting.First(errConfig, setting.Check("Remotes", nil, false, "want at least one").Wrapping(errNoRemotes))
+	if !errors.Is(err, errConfig) || !errors.Is(err, errNoRemotes) || err.Error() != "stage: invalid config: Remotes: want at least one" {
+		t.Fatalf("%v: want both sentinels and the rule's message", err)
+	}
+}
+
 func ExampleFirst() {
 	errConfig := errors.New("ingest: invalid config")
 	bodyLimit, ack := -1, "all"
