@@ -26,6 +26,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
@@ -102,6 +103,24 @@ type Config struct {
 	NATSLogger *slog.Logger
 }
 
+// ErrConfig is wrapped by every error of Start about its Config.
+var ErrConfig = errors.New("stack: invalid config")
+
+// validate checks what the stack itself takes of c, before anything
+// starts, one rule per setting (package setting): its error names the
+// setting and wraps ErrConfig. The stages check the rest in their New.
+func (c Config) validate() error {
+	window := cmp.Or(c.Window, wire.DefaultWindow)
+	return setting.First(ErrConfig,
+		setting.Check("DataDir", c.DataDir, c.DataDir != "", "want a directory"),
+		setting.Check("KafkaSecurity", nil, len(c.KafkaBrokers) > 0 || c.KafkaSecurity == (kafkaconn.Security{}),
+			"want none with the embedded broker, which is plaintext on loopback: TLS and SASL need external brokers (KafkaBrokers)"),
+		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Check("Window", window, wire.ValidWindow(window), "want "+wire.WindowRule),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 0),
+	)
+}
+
 // anyLoopback is the listen address of every listener the Config leaves
 // empty: a free port on loopback.
 const anyLoopback = "127.0.0.1:0"
@@ -130,8 +149,8 @@ func Start(cfg Config) (*Stack, error) { return StartContext(context.Background(
 // StartContext is Start that gives up, stopping what it started, once ctx
 // ends (Ctrl-C during start-up).
 func StartContext(ctx context.Context, cfg Config) (st *Stack, err error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("stack: DataDir is required")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -165,9 +184,6 @@ func StartContext(ctx context.Context, cfg Config) (st *Stack, err error) {
 func (st *Stack) startKafka() error {
 	if len(st.cfg.KafkaBrokers) > 0 {
 		return nil
-	}
-	if st.cfg.KafkaSecurity != (kafkaconn.Security{}) {
-		return errors.New("stack: Kafka TLS and SASL need external brokers: the embedded broker is plaintext on loopback")
 	}
 	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
 		Partitions: st.cfg.Partitions, GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})

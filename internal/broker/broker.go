@@ -18,8 +18,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/emostream/emostream/internal/dirlock"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
+
+// ErrConfig is wrapped by every error of Start about its Config.
+var ErrConfig = errors.New("broker: invalid config")
 
 // Config describes the broker. Zero values are the documented defaults.
 type Config struct {
@@ -80,8 +84,8 @@ const LockFile = "kafka.lock"
 func Start(cfg Config) (*Broker, error) {
 	cfg.Topic = cmp.Or(cfg.Topic, wire.DefaultTopic)
 	cfg.Partitions = cmp.Or(cfg.Partitions, wire.DefaultPartitions)
-	if cfg.Partitions < 0 {
-		return nil, errors.New("broker: negative partition count")
+	if err := setting.First(ErrConfig, append([]setting.Rule{setting.AtLeast("Partitions", cfg.Partitions, 0)}, userRules(cfg.Users)...)...); err != nil {
+		return nil, err
 	}
 	ln := cfg.Listener
 	if ln == nil {
