@@ -92,7 +92,10 @@ type Config struct {
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
 	// CloseDelay is how long after its end a window closes when no record
-	// of a later window closed it first. Zero means DefaultCloseDelay.
+	// of a later window closed it first: the wait for the partition's last
+	// records, the first of the two waits after a window's end (the
+	// processor's PartitionWait, for missing partitions, is the second).
+	// Zero means DefaultCloseDelay.
 	CloseDelay time.Duration
 	// DedupHorizon is how long, in receive time, a non-empty event_id is
 	// remembered so that a repeat counts once; no other client's load

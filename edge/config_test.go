@@ -25,16 +25,16 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"Listener", func(c *Config) { c.Listener = nil }, "Listener: want a bound listener"},
 		{"TLSKey", func(c *Config) { c.TLSCert = "cert.pem" }, "TLSKey: want both TLSCert and TLSKey, or neither"},
-		{"Upstream", func(c *Config) { c.Upstream = "" }, `Upstream "": want the NATS URL of a leaf cluster or the hub`},
+		{"NATSURL", func(c *Config) { c.NATSURL = "" }, `NATSURL "": want the NATS URL of a leaf cluster or the hub`},
 		{"MaxConnections", func(c *Config) { c.MaxConnections = -1 }, "MaxConnections -1: want at least 1"},
-		{"MaxPerPrefix", func(c *Config) { c.MaxPerPrefix = -1 }, "MaxPerPrefix -1: want at least 0"},
+		{"MaxPerNetwork", func(c *Config) { c.MaxPerNetwork = -1 }, "MaxPerNetwork -1: want at least 0"},
 		{"MaxSubscriptions", func(c *Config) { c.MaxSubscriptions = -1 }, "MaxSubscriptions -1: want at least 0"},
 		{"MaxControlLine", func(c *Config) { c.MaxControlLine = -1 }, "MaxControlLine -1: want at least 0"},
 		{"MaxPayload", func(c *Config) { c.MaxPayload = -1 }, "MaxPayload -1: want at least 0"},
 		{"ConnectTimeout", func(c *Config) { c.ConnectTimeout = -time.Second }, "ConnectTimeout -1s: want at least 0s"},
 		{"PingInterval", func(c *Config) { c.PingInterval = -time.Second }, "PingInterval -1s: want at least 0s"},
 		{"MaxPingsOut", func(c *Config) { c.MaxPingsOut = -1 }, "MaxPingsOut -1: want at least 0"},
-		{"WriteDeadline", func(c *Config) { c.WriteDeadline = -time.Second }, "WriteDeadline -1s: want at least 0s"},
+		{"WriteTimeout", func(c *Config) { c.WriteTimeout = -time.Second }, "WriteTimeout -1s: want at least 0s"},
 		{"MaxPending", func(c *Config) { c.MaxPending = -1 }, "MaxPending -1: want at least 0"},
 		{"MaxMatches", func(c *Config) { c.MaxMatches = -1 }, "MaxMatches -1: want at least 0"},
 		{"RingSize", func(c *Config) { c.RingSize = -1 }, "RingSize -1: want at least 0"},
@@ -43,7 +43,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{Listener: ln, Upstream: "nats://127.0.0.1:1"}
+			cfg := Config{Listener: ln, NATSURL: "nats://127.0.0.1:1"}
 			tt.cfg(&cfg)
 			_, err := cfg.withDefaults()
 			var se *setting.Error

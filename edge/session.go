@@ -70,11 +70,11 @@ type session struct {
 func (s *session) write(f []byte) { _, _ = s.conn.Write(f) }
 
 // writeDeadlined is write with the write deadline: if the frame still waits
-// after WriteDeadline, nbio closes the connection (a slow consumer). The
+// after WriteTimeout, nbio closes the connection (a slow consumer). The
 // keepalive sweep sends its PINGs so, which bounds a stalled viewer's life
-// to PingInterval + WriteDeadline without a timer per broadcast write.
+// to PingInterval + WriteTimeout without a timer per broadcast write.
 func (s *session) writeDeadlined(f []byte) {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.e.cfg.WriteDeadline))
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.e.cfg.WriteTimeout))
 	_, _ = s.conn.Write(f)
 }
 

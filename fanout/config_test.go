@@ -46,7 +46,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"LeafPassword", hub(func(c *HubConfig) { c.LeafPassword = "pass word" }), "LeafPassword: want 1-128", "pass word"},
 		{"MaxConnections", hub(func(c *HubConfig) { c.MaxConnections = -1 }), "MaxConnections -1: want at least 0", ""},
 		{"MaxPayload", hub(func(c *HubConfig) { c.MaxPayload = -1 }), "MaxPayload -1: want at least 0", ""},
-		{"WriteDeadline", hub(func(c *HubConfig) { c.WriteDeadline = -time.Second }), "WriteDeadline -1s: want at least 0s", ""},
+		{"WriteTimeout", hub(func(c *HubConfig) { c.WriteTimeout = -time.Second }), "WriteTimeout -1s: want at least 0s", ""},
 		{"Remotes", leaf(func(c *LeafConfig) { c.Remotes = nil }), "Remotes: want at least one", ""},
 		{"RemoteTLS.Verify", leaf(func(c *LeafConfig) { c.RemoteTLS.Verify = true }), "RemoteTLS.Verify true: want false", ""},
 		{"RemoteTLS.Key", leaf(func(c *LeafConfig) { c.RemoteTLS.Cert = "c" }), "RemoteTLS.Key: want both", ""},

@@ -16,15 +16,15 @@ import (
 
 // Defaults of HubConfig.
 const (
-	DefaultHubName        = "emostream-hub"
-	DefaultDataDir        = "./.emostream"
-	DefaultClientListen   = "127.0.0.1:4222"
-	DefaultHubLeafListen  = "127.0.0.1:7422"
-	DefaultStageUser      = "stages"
-	DefaultLeafUser       = "leaf"
-	DefaultHubMaxConns    = 1024
-	DefaultHubMaxPayload  = 1 << 20
-	DefaultHubWriteDeadln = 10 * time.Second
+	DefaultHubName           = "emostream-hub"
+	DefaultDataDir           = "./.emostream"
+	DefaultClientListen      = "127.0.0.1:4222"
+	DefaultHubLeafListen     = "127.0.0.1:7422"
+	DefaultStageUser         = "stages"
+	DefaultLeafUser          = "leaf"
+	DefaultHubMaxConnections = 1024
+	DefaultHubMaxPayload     = 1 << 20
+	DefaultHubWriteTimeout   = 10 * time.Second
 )
 
 // HubConfig builds the hub when no .conf file is given. It renders to the
@@ -85,9 +85,9 @@ type HubConfig struct {
 	MaxConnections int
 	// MaxPayload caps a message's size. Zero means 1 MiB.
 	MaxPayload int
-	// WriteDeadline cuts off a connection that cannot take writes for this
-	// long. Zero means 10s.
-	WriteDeadline time.Duration
+	// WriteTimeout cuts off a connection that cannot take writes for this
+	// long (nats-server's write_deadline). Zero means 10s.
+	WriteTimeout time.Duration
 	// Logger receives the server's log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -156,9 +156,9 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 		}
 		c.Passwords = pw
 	}
-	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConns)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConnections)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultHubMaxPayload)
-	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultHubWriteDeadln)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultHubWriteTimeout)
 	return c, c.validate()
 }
 
@@ -177,7 +177,7 @@ func (c HubConfig) validate() error {
 		credential("LeafPassword", c.LeafPassword),
 		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
-		setting.AtLeast("WriteDeadline", c.WriteDeadline, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
 	)
 	return setting.First(ErrConfig, rules...)
 }
@@ -254,7 +254,7 @@ http: {{.Monitor}}
 {{- end}}
 max_connections: {{.C.MaxConnections}}
 max_payload: {{.C.MaxPayload}}
-write_deadline: "{{.C.WriteDeadline}}"
+write_deadline: "{{.C.WriteTimeout}}"
 jetstream {
   store_dir: {{q .Store}}
   sync_interval: always

@@ -16,16 +16,16 @@ import (
 
 // Defaults of LeafConfig.
 const (
-	DefaultLeafName          = "emostream-leaf"
-	DefaultWebSocketListen   = "127.0.0.1:9222"
-	DefaultLeafClientListen  = "127.0.0.1:0"
-	DefaultLeafMaxConns      = 16384
-	DefaultLeafMaxSubs       = 256
-	DefaultLeafMaxPayload    = 64 << 10
-	DefaultLeafMaxPending    = 256 << 10
-	DefaultLeafWriteDeadline = 2 * time.Second
-	DefaultLeafPingInterval  = 30 * time.Second
-	viewerUser               = "viewer"
+	DefaultLeafName           = "emostream-leaf"
+	DefaultWebSocketListen    = "127.0.0.1:9222"
+	DefaultLeafClientListen   = "127.0.0.1:0"
+	DefaultLeafMaxConnections = 16384
+	DefaultLeafMaxSubs        = 256
+	DefaultLeafMaxPayload     = 64 << 10
+	DefaultLeafMaxPending     = 256 << 10
+	DefaultLeafWriteTimeout   = 2 * time.Second
+	DefaultLeafPingInterval   = 30 * time.Second
+	viewerUser                = "viewer"
 )
 
 // ErrNoRemotes is wrapped, beside ErrConfig, by the error of a leaf with no
@@ -51,9 +51,9 @@ type LeafConfig struct {
 	// WebSocketListen serves viewers. Port 0 picks a free port. Zero means
 	// "127.0.0.1:9222".
 	WebSocketListen string
-	// NoWebSocket turns the WebSocket listener off: viewers come through
+	// DisableWebSocket turns the WebSocket listener off: viewers come through
 	// edges on ClientListen (emostream edge) instead.
-	NoWebSocket bool
+	DisableWebSocket bool
 	// ClientListen is the plain NATS port, which no viewer can use (viewers
 	// are WebSocket-only). Zero means "127.0.0.1:0".
 	ClientListen string
@@ -91,9 +91,10 @@ type LeafConfig struct {
 	// MaxPending is the most bytes buffered for one slow viewer before it is
 	// cut off as a slow consumer. Zero means 256 KiB.
 	MaxPending int
-	// WriteDeadline cuts off a viewer that cannot take writes for this long
-	// (counted as a slow consumer). Zero means 2s.
-	WriteDeadline time.Duration
+	// WriteTimeout cuts off a viewer that cannot take writes for this long
+	// (nats-server's write_deadline; counted as a slow consumer). Zero
+	// means 2s.
+	WriteTimeout time.Duration
 	// PingInterval is how often idle viewers are pinged. Zero means 30s.
 	PingInterval time.Duration
 	// Logger receives the server's log. Nil discards it.
@@ -157,11 +158,11 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
 	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
 	c.EdgePassword = cmp.Or(c.EdgePassword, randomSecret())
-	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConns)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConnections)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
 	c.MaxPending = cmp.Or(c.MaxPending, DefaultLeafMaxPending)
-	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultLeafWriteDeadline)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultLeafWriteTimeout)
 	c.PingInterval = cmp.Or(c.PingInterval, DefaultLeafPingInterval)
 	return c, c.validate()
 }
@@ -181,7 +182,7 @@ func (c LeafConfig) validate() error {
 		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
 		setting.AtLeast("MaxPending", c.MaxPending, 0),
-		setting.AtLeast("WriteDeadline", c.WriteDeadline, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
 		setting.AtLeast("PingInterval", c.PingInterval, 0),
 	)
 	return setting.First(ErrConfig, rules...)
@@ -194,7 +195,7 @@ func (c LeafConfig) render() (string, error) {
 		"ViewerGet":   []string{wire.LatestSwarmRequests, wire.SwarmsGet},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
 	ws := c.WebSocketListen
-	if c.NoWebSocket {
+	if c.DisableWebSocket {
 		ws = ""
 	}
 	addrs := map[string]string{"WS": ws, "Client": c.ClientListen,
@@ -213,7 +214,7 @@ func (c LeafConfig) render() (string, error) {
 }
 
 // WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222; "" with
-// NoWebSocket.
+// DisableWebSocket.
 func (l *Leaf) WebSocketURL() string {
 	if l.opts.Websocket.Port == 0 {
 		return ""
@@ -255,7 +256,7 @@ max_connections: {{.C.MaxConnections}}
 max_subscriptions: {{.C.MaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 max_pending: {{.C.MaxPending}}
-write_deadline: "{{.C.WriteDeadline}}"
+write_deadline: "{{.C.WriteTimeout}}"
 {{- if .WS}}
 websocket {
   listen: {{.WS}}

@@ -39,12 +39,12 @@ const (
 	DefaultMaxBuffered     = 200_000
 
 	// Connections and client networks (docs/api.md, "Limits").
-	DefaultMaxConns          = 10_000 // or fewer: see Config.MaxConns
-	DefaultMaxConnsPerPrefix = 4_096
+	DefaultMaxConnections    = 10_000 // or fewer: see Config.MaxConnections
+	DefaultMaxPerNetwork     = 4_096
 	DefaultFDReserve         = 1_024 // file descriptors left to Kafka, NATS, the store and listeners
 	DefaultIPPrefixV4        = 24
 	DefaultIPPrefixV6        = 64
-	minDefaultMaxConns       = 64
+	minDefaultMaxConnections = 64
 )
 
 // AckMode says when POST /v1/emojis answers 202.
@@ -91,8 +91,8 @@ type Config struct {
 	// SwarmThreshold is served in GET /v1/config. Zero means
 	// wire.DefaultSwarmThreshold.
 	SwarmThreshold int64
-	// WSURLs are the NATS WebSocket URLs served in GET /v1/config.
-	WSURLs []string
+	// WebSocketURLs are the NATS WebSocket URLs served in GET /v1/config.
+	WebSocketURLs []string
 
 	// UserRate is the sustained events/s allowed per user_id. Zero means
 	// DefaultUserRate; negative turns the per-user limit off.
@@ -129,22 +129,22 @@ type Config struct {
 	// holds them all. Zero means DefaultIPPrefixV4 and DefaultIPPrefixV6;
 	// 32 and 128 limit single addresses.
 	IPPrefixV4, IPPrefixV6 int
-	// MaxConns caps the open HTTP connections; a connection past it is
-	// answered 503 too_many_connections and closed. Zero means
-	// DefaultMaxConns or, if lower, the soft open-file limit less
+	// MaxConnections caps the open HTTP connections; a connection past it
+	// is answered 503 too_many_connections and closed. Zero means
+	// DefaultMaxConnections or, if lower, the soft open-file limit less
 	// FDReserve (at least 64), so clients cannot take the file descriptors
 	// Kafka, NATS and the listeners need.
-	MaxConns int
-	// MaxConnsPerPrefix caps the open connections from one client network
+	MaxConnections int
+	// MaxPerNetwork caps the open connections from one client network
 	// (IPPrefixV4, IPPrefixV6) of TCP peers, and once three quarters of
-	// MaxConns are open a network gets another only while it holds less
-	// than its share (package conncap: the last slots are kept for networks
-	// that hold few). Peers in TrustedProxies are exempt from both. Zero
-	// means DefaultMaxConnsPerPrefix, or MaxConns if lower; above MaxConns
-	// it is refused; negative turns both rules off.
-	MaxConnsPerPrefix int
-	// FDReserve is how many file descriptors a defaulted MaxConns leaves
-	// free. Zero means DefaultFDReserve.
+	// MaxConnections are open a network gets another only while it holds
+	// less than its share (package conncap: the last slots are kept for
+	// networks that hold few). Peers in TrustedProxies are exempt from
+	// both. Zero means DefaultMaxPerNetwork, or MaxConnections if lower;
+	// above MaxConnections it is refused; negative turns both rules off.
+	MaxPerNetwork int
+	// FDReserve is how many file descriptors a defaulted MaxConnections
+	// leaves free. Zero means DefaultFDReserve.
 	FDReserve int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the HTTP connection.
 	// Zero means DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout.
@@ -264,8 +264,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
 	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)
 	c.FDReserve = cmp.Or(c.FDReserve, DefaultFDReserve)
-	c.MaxConns = cmp.Or(c.MaxConns, defaultMaxConns(c.FDReserve))
-	c.MaxConnsPerPrefix = cmp.Or(c.MaxConnsPerPrefix, min(DefaultMaxConnsPerPrefix, c.MaxConns))
+	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections(c.FDReserve))
+	c.MaxPerNetwork = cmp.Or(c.MaxPerNetwork, min(DefaultMaxPerNetwork, c.MaxConnections))
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
@@ -304,7 +304,7 @@ func (c *Config) validate() error {
 		setting.Between("IPPrefixV4", c.IPPrefixV4, 1, 32),
 		setting.Between("IPPrefixV6", c.IPPrefixV6, 1, 128),
 	)
-	rules = append(rules, c.connCaps().Rules("MaxConns", "MaxConnsPerPrefix")...)
+	rules = append(rules, c.connCaps().Rules("MaxConnections", "MaxPerNetwork")...)
 	rules = append(rules,
 		setting.AtLeast("FDReserve", c.FDReserve, 0),
 		setting.AtLeast("ReadTimeout", c.ReadTimeout, 0),
@@ -335,27 +335,27 @@ func brokerRules(brokers []string) []setting.Rule {
 	return rules
 }
 
-// defaultMaxConns is MaxConnsFor the process's soft open-file limit, or
-// DefaultMaxConns where it is unknown.
-func defaultMaxConns(reserve int) int {
+// defaultMaxConnections is MaxConnectionsFor the process's soft open-file limit, or
+// DefaultMaxConnections where it is unknown.
+func defaultMaxConnections(reserve int) int {
 	soft, ok := openFileLimit()
 	if !ok {
-		return DefaultMaxConns
+		return DefaultMaxConnections
 	}
-	return MaxConnsFor(soft, reserve)
+	return MaxConnectionsFor(soft, reserve)
 }
 
-// MaxConnsFor is the MaxConns a zero one stands for at an open-file limit
-// of soft: DefaultMaxConns, or soft less reserve if that is lower, but at
+// MaxConnectionsFor is the MaxConnections a zero one stands for at an open-file limit
+// of soft: DefaultMaxConnections, or soft less reserve if that is lower, but at
 // least 64.
-func MaxConnsFor(soft uint64, reserve int) int {
-	if soft >= DefaultMaxConns+uint64(max(reserve, 0)) {
-		return DefaultMaxConns
+func MaxConnectionsFor(soft uint64, reserve int) int {
+	if soft >= DefaultMaxConnections+uint64(max(reserve, 0)) {
+		return DefaultMaxConnections
 	}
-	return max(int(soft)-reserve, minDefaultMaxConns)
+	return max(int(soft)-reserve, minDefaultMaxConnections)
 }
 
 // connCaps are the connection caps, for the listener (conncap).
 func (c *Config) connCaps() conncap.Caps {
-	return conncap.Caps{Total: c.MaxConns, PerNetwork: c.MaxConnsPerPrefix}
+	return conncap.Caps{Total: c.MaxConnections, PerNetwork: c.MaxPerNetwork}
 }

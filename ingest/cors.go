@@ -83,14 +83,14 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// wsURLRules are the rules of Config.WSURLs, which go into the page's
+// webSocketURLRules are the rules of Config.WebSocketURLs, which go into the page's
 // Content-Security-Policy: ws:// or wss:// URLs of plain hosts.
-func wsURLRules(urls []string) []setting.Rule {
+func webSocketURLRules(urls []string) []setting.Rule {
 	rules := make([]setting.Rule, len(urls))
 	for i, w := range urls {
 		u, err := url.Parse(w)
 		ok := err == nil && (u.Scheme == "ws" || u.Scheme == "wss") && u.Host != "" && !strings.ContainsAny(u.Host, " ;,'\"")
-		rules[i] = setting.Check("WSURLs", w, ok, "want ws:// or wss://host[:port][/path]")
+		rules[i] = setting.Check("WebSocketURLs", w, ok, "want ws:// or wss://host[:port][/path]")
 	}
 	return rules
 }
@@ -101,7 +101,7 @@ func wsURLRules(urls []string) []setting.Rule {
 func contentSecurityPolicy(wsURLs []string) string {
 	connect := []string{"'self'"}
 	for _, w := range wsURLs {
-		u, _ := url.Parse(w) // checked by checkWSURLs
+		u, _ := url.Parse(w) // checked by webSocketURLRules
 		connect = append(connect, u.Scheme+"://"+u.Host)
 	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +

@@ -42,7 +42,7 @@ func (s *Server) initSecurity() error {
 		return err
 	}
 	_, hostsErr := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ","))
-	rules := append(originRules(cfg.CORSOrigins), wsURLRules(cfg.WSURLs)...)
+	rules := append(originRules(cfg.CORSOrigins), webSocketURLRules(cfg.WebSocketURLs)...)
 	rules = append(rules,
 		setting.Check("Session.Enabled", cfg.Session.Enabled, !cfg.Session.Enabled || cfg.Auth.Mode == AuthJWT,
 			"want Auth.Mode jwt: sessions issue tokens"),
@@ -50,7 +50,7 @@ func (s *Server) initSecurity() error {
 	if err := setting.First(ErrConfig, rules...); err != nil {
 		return err
 	}
-	s.csp = contentSecurityPolicy(cfg.WSURLs)
+	s.csp = contentSecurityPolicy(cfg.WebSocketURLs)
 	if err := s.initAuth(); err != nil {
 		return err
 	}

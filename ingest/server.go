@@ -123,11 +123,11 @@ func (s *Server) initJSON(emojis []string) {
 
 // clientConfig is the page's configuration, GET /v1/config.
 func clientConfig(cfg *Config, emojis []string) web.ClientConfig {
-	ws := cfg.WSURLs
+	ws := cfg.WebSocketURLs
 	if ws == nil {
 		ws = []string{}
 	}
-	return web.ClientConfig{WSURLs: ws, WindowMS: cfg.Window.Milliseconds(),
+	return web.ClientConfig{WebSocketURLs: ws, WindowMs: cfg.Window.Milliseconds(),
 		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis, Limits: clientLimits(cfg),
 		Auth: clientAuth(cfg), Sessions: cfg.Session.Enabled}
 }
@@ -190,7 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- s.app.Listener(s.ln) }()
 	opsc := s.serveOps()
 	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "ops", s.opsLn.Addr().String(), "auth", s.cfg.Auth.Mode, "brokers", s.cfg.KafkaBrokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
-		"max_conns", s.cfg.MaxConns, "max_conns_per_prefix", s.cfg.MaxConnsPerPrefix, "accept_gzip", s.cfg.AcceptGzip)
+		"max_conns", s.cfg.MaxConnections, "max_conns_per_prefix", s.cfg.MaxPerNetwork, "accept_gzip", s.cfg.AcceptGzip)
 	var err error
 	select {
 	case err = <-errc:

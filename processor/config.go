@@ -18,13 +18,13 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultDeadline is how long after a window's end the processor waits
-	// for missing partitions. Healthy bridges deliver every partial within
+	// DefaultPartitionWait is how long after a window's end the processor
+	// waits for missing partitions. Healthy bridges deliver every partial within
 	// their close delay (about 100ms), so windows close by all_partitions
 	// well before it; 400ms bounds the delivery lag of a window with one
 	// stalled bridge to about 0.4s, inside the 0.5s target, and a partial
 	// later than that is not lost but folded into the next window.
-	DefaultDeadline = 400 * time.Millisecond
+	DefaultPartitionWait = 400 * time.Millisecond
 	// DefaultConsumer is the durable consumer shared by all processors.
 	DefaultConsumer = "emostream-processor"
 	// DefaultGroup is the priority group of DefaultConsumer.
@@ -94,9 +94,14 @@ type Config struct {
 	PartitionRefresh time.Duration
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
-	// Deadline is how long after a window's end a missing partition is
-	// waited for. Zero means DefaultDeadline.
-	Deadline time.Duration
+	// PartitionWait is how long after a window's end the processor waits
+	// for the partial of a partition that has not delivered it: at the
+	// window's deadline, its end plus PartitionWait, it closes without it
+	// (closed_by "deadline"). It is the second wait after a window's end,
+	// after the bridges' (bridge.Config.CloseDelay, for their last
+	// records), and longer than that plus a publish. Zero means
+	// DefaultPartitionWait.
+	PartitionWait time.Duration
 	// RestartGrace is how long after the processor starts or takes over a
 	// window past its deadline still waits for a partition that has not
 	// delivered a partial since, or is catching up: after a restart of
@@ -160,7 +165,7 @@ func (c Config) withDefaults() Config {
 	c.Topic = cmp.Or(c.Topic, wire.DefaultTopic)
 	c.PartitionRefresh = cmp.Or(c.PartitionRefresh, DefaultPartitionRefresh)
 	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
-	c.Deadline = cmp.Or(c.Deadline, DefaultDeadline)
+	c.PartitionWait = cmp.Or(c.PartitionWait, DefaultPartitionWait)
 	c.RestartGrace = cmp.Or(c.RestartGrace, DefaultRestartGrace)
 	c.PinnedTTL = cmp.Or(c.PinnedTTL, DefaultPinnedTTL)
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
@@ -200,7 +205,7 @@ func (c Config) validate() error {
 			"want a partition count, or KafkaBrokers to ask").Wrapping(ErrNoPartitions),
 		setting.AtLeast("PartitionRefresh", c.PartitionRefresh, 0),
 		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
-		setting.Between("Deadline", c.Deadline, 0, time.Hour),
+		setting.Between("PartitionWait", c.PartitionWait, 0, time.Hour),
 		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 1),
 		setting.AtLeast("PinnedTTL", c.PinnedTTL, 2*time.Second),
 		setting.AtLeast("AckWait", c.AckWait, time.Second),

@@ -22,7 +22,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Partitions", func(c *Config) { c.Partitions, c.KafkaBrokers = 0, nil }, "Partitions 0: want a partition count, or KafkaBrokers to ask"},
 		{"PartitionRefresh", func(c *Config) { c.PartitionRefresh = -time.Second }, "PartitionRefresh -1s: want at least 0s"},
 		{"Window", func(c *Config) { c.Window = time.Millisecond }, "Window 1ms: want whole milliseconds from 100ms to 1h"},
-		{"Deadline", func(c *Config) { c.Deadline = -time.Second }, "Deadline -1s: want 0s to 1h0m0s"},
+		{"PartitionWait", func(c *Config) { c.PartitionWait = -time.Second }, "PartitionWait -1s: want 0s to 1h0m0s"},
 		{"SwarmThreshold", func(c *Config) { c.SwarmThreshold = -1 }, "SwarmThreshold -1: want at least 1"},
 		{"PinnedTTL", func(c *Config) { c.PinnedTTL = time.Second }, "PinnedTTL 1s: want at least 2s"},
 		{"AckWait", func(c *Config) { c.AckWait = time.Millisecond }, "AckWait 1ms: want at least 1s"},

@@ -56,8 +56,8 @@ type MomentRule struct {
 	// Share is the least jump of an emoji's share (0 to 1). Zero means
 	// DefaultMomentShare; 1 or more turns the share rule off.
 	Share float64
-	// Off turns moment detection off.
-	Off bool
+	// Disable turns moment detection off.
+	Disable bool
 }
 
 // maxBaselineSlots bounds the recent totals kept per match.
@@ -156,7 +156,7 @@ func (r *recentTotals) median(start, windowMs int64) (float64, bool) {
 // counts (total events), given the match's recent totals and last moment.
 func (r MomentRule) detect(rt *recentTotals, match string, start int64, counts map[string]int64, total int64,
 	window time.Duration, lastMoment int64) []wire.Moment {
-	if r.Off || total < r.Floor || lastMoment != math.MinInt64 && start-lastMoment < r.Cooldown.Milliseconds() {
+	if r.Disable || total < r.Floor || lastMoment != math.MinInt64 && start-lastMoment < r.Cooldown.Milliseconds() {
 		return nil
 	}
 	base, ok := rt.median(start, window.Milliseconds())

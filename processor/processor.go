@@ -164,7 +164,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	defer occ.Unsubscribe()
 	p.log.Info("processor started", "consumer", p.cfg.Consumer, "partitions", p.parts,
-		"window", p.cfg.Window, "deadline", p.cfg.Deadline)
+		"window", p.cfg.Window, "partition_wait", p.cfg.PartitionWait)
 	err = p.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -277,7 +277,7 @@ func (p *Processor) live(now time.Time) bool {
 	return !p.s.replaying && (p.s.pending == 0 || now.Sub(p.s.lastMsg) >= p.stall())
 }
 
-func (p *Processor) stall() time.Duration { return max(p.cfg.Deadline, time.Second) }
+func (p *Processor) stall() time.Duration { return max(p.cfg.PartitionWait, time.Second) }
 
 // closeDue hands out due acknowledgements and closes, in order, every
 // window that may close now.

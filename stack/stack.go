@@ -77,7 +77,7 @@ type Config struct {
 	// (docs/security.md, "Viewer entry point"). Zero means edges.
 	LeafWebSocket bool
 	// Edge tunes the edges (limits); the stack fills in the listener,
-	// upstream, domain, ID, metrics and logger.
+	// NATSURL, domain, ID, metrics and logger.
 	Edge edge.Config
 	// Window is the counting window. Zero means wire.DefaultWindow.
 	Window time.Duration
@@ -218,7 +218,7 @@ func (st *Stack) startFanout(ctx context.Context) error {
 	}
 	for i, addr := range ws {
 		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
-			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, NoWebSocket: !st.cfg.LeafWebSocket,
+			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, DisableWebSocket: !st.cfg.LeafWebSocket,
 			RemoteTLS: st.clientTLS(), Logger: st.cfg.NATSLogger})
 		if err != nil {
 			return err
@@ -244,7 +244,7 @@ func (st *Stack) startEdge(n int, addr string, leaf *fanout.Leaf) error {
 	}
 	id := fmt.Sprintf("edge-%d", n)
 	c := st.cfg.Edge
-	c.Listener, c.Upstream, c.Domain, c.ID = ln, leaf.EdgeUpstream(), fanout.HubDomain, id
+	c.Listener, c.NATSURL, c.Domain, c.ID = ln, leaf.EdgeUpstream(), fanout.HubDomain, id
 	c.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"edge": id}, st.Registry)
 	c.Logger = st.cfg.Logger
 	e, err := edge.New(c)
@@ -317,8 +317,8 @@ func (st *Stack) buildStages() error {
 	if st.Broker != nil {
 		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
 	}
-	if len(ic.WSURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
-		ic.WSURLs = st.WebSocketURLs()
+	if len(ic.WebSocketURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
+		ic.WebSocketURLs = st.WebSocketURLs()
 	}
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
 	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }

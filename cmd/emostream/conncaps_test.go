@@ -20,8 +20,8 @@ func TestConnCapsAddUp(t *testing.T) {
 		soft                   uint64
 		edges, ingest, perEdge int
 	}{
-		{1 << 20, 2, ingest.DefaultMaxConns, 0}, // every default fits
-		{65536, 2, ingest.DefaultMaxConns, (65536 - 1024 - ingest.DefaultMaxConns) / 2},
+		{1 << 20, 2, ingest.DefaultMaxConnections, 0}, // every default fits
+		{65536, 2, ingest.DefaultMaxConnections, (65536 - 1024 - ingest.DefaultMaxConnections) / 2},
 		{4096, 2, 1536, 768},
 		{4096, 0, 3072, 0}, // ingest alone: ingest's own default
 		{4096, 1, 1536, 1536},
@@ -36,10 +36,10 @@ func TestConnCapsAddUp(t *testing.T) {
 		if budget := int(c.soft) - ingest.DefaultFDReserve; budget > 2*minShare && perEdge > 0 && got+c.edges*perEdge > budget {
 			t.Errorf("open-file limit %d: %d + %d × %d connections, above %d", c.soft, got, c.edges, perEdge, budget)
 		}
-		if per := min(ingest.DefaultMaxConnsPerPrefix, got); per > got {
+		if per := min(ingest.DefaultMaxPerNetwork, got); per > got {
 			t.Errorf("open-file limit %d: per-network %d above %d", c.soft, per, got)
 		}
-		if perEdge > 0 && min(edge.DefaultMaxPerPrefix, perEdge) > perEdge {
+		if perEdge > 0 && min(edge.DefaultMaxPerNetwork, perEdge) > perEdge {
 			t.Errorf("edge per-network above its total")
 		}
 	}
@@ -94,8 +94,8 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ic, err := f.serverConfig(fs, fileLimit{known: true, soft: 4096}, 0)
-	if err != nil || ic.MaxConns != 3072 || ic.MaxConnsPerPrefix != 0 {
+	if err != nil || ic.MaxConnections != 3072 || ic.MaxPerNetwork != 0 {
 		t.Errorf("defaults at an open-file limit of 4096: --max-conns %d, per prefix %d (%v); want 3072 and 0 (its default, 3072)",
-			ic.MaxConns, ic.MaxConnsPerPrefix, err)
+			ic.MaxConnections, ic.MaxPerNetwork, err)
 	}
 }

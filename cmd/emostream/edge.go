@@ -53,14 +53,14 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
 	fs.IntVar(&c.MaxConnections, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
-	fs.IntVar(&f.maxPerNet, "max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
+	fs.IntVar(&f.maxPerNet, "max-per-network", edge.DefaultMaxPerNetwork, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
 	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
 	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
 	fs.DurationVar(&c.PingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
 	fs.IntVar(&c.MaxPingsOut, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
-	fs.DurationVar(&c.WriteDeadline, "write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
+	fs.DurationVar(&c.WriteTimeout, "write-deadline", edge.DefaultWriteTimeout, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
 	fs.IntVar(&c.MaxPending, "max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
 	fs.IntVar(&c.MaxMatches, "max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
 	fs.IntVar(&c.RingSize, "ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
@@ -81,10 +81,10 @@ func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, err
 		return c, err
 	}
 	var err error
-	if c.MaxPerPrefix, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNet, 0, ""); err != nil {
+	if c.MaxPerNetwork, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNet, 0, ""); err != nil {
 		return c, err
 	}
-	c.Upstream, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
+	c.NATSURL, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
 	c.NATSOptions, err = f.nats.natsOptions(env)
 	return c, err
 }

@@ -102,8 +102,8 @@ func (f *ingestFlags) addLimits(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AcceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
 	fs.IntVar(&c.IPPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
 	fs.IntVar(&c.IPPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
-	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
-	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
+	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConnections))
+	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxPerNetwork, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
 	fs.IntVar(&c.FDReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
@@ -151,7 +151,7 @@ func (f *ingestFlags) serverConfig(fs *flag.FlagSet, files fileLimit, edges int)
 	}
 	cfg.KafkaBrokers, cfg.Ack, cfg.Emojis = splitList(f.brokers), ingest.AckMode(f.ack), splitList(f.emojis)
 	cfg.UserRate, cfg.IPRate = disabledIfZero(f.userRate), disabledIfZero(f.ipRate)
-	cfg.TrustedProxies, cfg.WSURLs, cfg.MaxConns, cfg.MaxConnsPerPrefix = proxies, splitList(f.wsURLs), maxConns, perPrefix
+	cfg.TrustedProxies, cfg.WebSocketURLs, cfg.MaxConnections, cfg.MaxPerNetwork = proxies, splitList(f.wsURLs), maxConns, perPrefix
 	return cfg, nil
 }
 

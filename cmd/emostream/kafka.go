@@ -51,7 +51,7 @@ func (f *kafkaFlags) config(fs *flag.FlagSet, env *environment, log *slog.Logger
 	if err := checkPositive(fs, "partitions"); err != nil {
 		return broker.Config{}, err
 	}
-	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), NoSync: f.noSync,
+	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), DisableSync: f.noSync,
 		Logger: log.With("component", "kafka")}
 	if err := f.security.apply(env, &cfg); err != nil {
 		return cfg, fmt.Errorf("kafka: %w", err)

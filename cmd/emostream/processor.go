@@ -44,7 +44,7 @@ func addProcessorFlags(fs *flag.FlagSet, alone bool) *processorFlags {
 	fs.DurationVar(&m.Baseline, "moment-baseline", processor.DefaultMomentBaseline, "trailing stretch whose median window total is the baseline")
 	fs.Float64Var(&m.Share, "moment-share", processor.DefaultMomentShare, "a crowd moment of one emoji: its share of a window at least this much (0.3: 30 points) above its recent share, with at least --moment-floor reactions; 1 turns this rule off")
 	fs.DurationVar(&f.cooldown, "moment-cooldown", processor.DefaultMomentCooldown, "least time between two moments of a match")
-	fs.BoolVar(&m.Off, "no-moments", false, "detect no crowd moments")
+	fs.BoolVar(&m.Disable, "no-moments", false, "detect no crowd moments")
 	fs.BoolVar(&f.cfg.DisableTimeline, "no-timeline", false, "write no timeline records, rollups or moments (swarms only)")
 	if alone {
 		f.addAlone(fs)
@@ -61,7 +61,7 @@ func (f *processorFlags) addAlone(fs *flag.FlagSet) {
 	fs.IntVar(&c.Partitions, "partitions", 0, "partition count; 0 reads it from Kafka's metadata")
 	f.nats = addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS server holding the streams (user \"processor\")")
 	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "window length")
-	fs.DurationVar(&c.Deadline, "deadline", processor.DefaultDeadline, "how long after a window's end missing partitions are waited for")
+	fs.DurationVar(&c.PartitionWait, "deadline", processor.DefaultPartitionWait, "how long after a window's end missing partitions are waited for")
 	fs.DurationVar(&f.grace, "restart-grace", processor.DefaultRestartGrace, "after a start or takeover, how long a window past its deadline still waits for a partition not heard from yet or catching up (its events then count in their own window, not late); 0 turns it off")
 	fs.Int64Var(&c.SwarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit")
 	f.streams = addStreamFlags(fs)

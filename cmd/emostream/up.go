@@ -136,7 +136,7 @@ func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment
 	// The hub, the leaves and their edges.
 	cfg.HubListen, cfg.LeafListen, cfg.MonitorListen = f.natsAddr, f.leafAddr, f.monitor
 	cfg.WebSocketListens, cfg.LeafWebSocket = splitList(f.wsAddrs), !f.viewerEdge
-	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConns, cfg.Ingest.FDReserve, f.edges())
+	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConnections, cfg.Ingest.FDReserve, f.edges())
 	cfg.NATSLogger, err = natsLogger(log, f.natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug))
 	return cfg, err
 }

@@ -38,9 +38,9 @@ type Config struct {
 	Topic string
 	// Partitions of Topic when it is created. Zero means wire.DefaultPartitions.
 	Partitions int32
-	// NoSync turns off the fsync of every produced batch (faster, and a
+	// DisableSync turns off the fsync of every produced batch (faster, and a
 	// machine crash may lose what the broker acknowledged).
-	NoSync bool
+	DisableSync bool
 	// GroupSync replaces the broker's fsync of every produced batch with
 	// Broker.Sync, which the one producer that uses it (ingest in "emostream
 	// up") calls after each produce and before it acknowledges anything:
@@ -72,7 +72,7 @@ type User struct {
 type Broker struct {
 	c    *kfake.Cluster
 	addr string
-	sync *syncer       // nil without a data directory or with NoSync
+	sync *syncer       // nil without a data directory or with DisableSync
 	lock *dirlock.Lock // nil without a data directory
 }
 
@@ -113,7 +113,7 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: starting: %w", err)
 	}
 	b.c = c
-	if cfg.DataDir != "" && !cfg.NoSync {
+	if cfg.DataDir != "" && !cfg.DisableSync {
 		b.sync = newSyncer(filepath.Join(cfg.DataDir, "kafka"))
 	}
 	if c.TopicInfo(cfg.Topic) == nil { // loaded from a data dir without it
@@ -144,7 +144,7 @@ func clusterOpts(cfg Config, ln net.Listener) ([]kfake.Opt, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")))
-		if !cfg.NoSync && !cfg.GroupSync {
+		if !cfg.DisableSync && !cfg.GroupSync {
 			opts = append(opts, kfake.SyncWrites())
 		}
 	}
@@ -153,7 +153,7 @@ func clusterOpts(cfg Config, ln net.Listener) ([]kfake.Opt, error) {
 }
 
 // Sync returns once everything the broker acknowledged before the call is on
-// disk. Without a data directory, or with NoSync, it does nothing.
+// disk. Without a data directory, or with DisableSync, it does nothing.
 func (b *Broker) Sync(ctx context.Context) error {
 	if b.sync == nil {
 		return nil

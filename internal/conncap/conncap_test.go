@@ -71,15 +71,15 @@ func TestOneNetworkCannotFill(t *testing.T) {
 
 func TestRules(t *testing.T) {
 	errConfig := errors.New("stage: invalid config")
-	check := func(c Caps) error { return setting.First(errConfig, c.Rules("MaxConns", "MaxConnsPerPrefix")...) }
+	check := func(c Caps) error { return setting.First(errConfig, c.Rules("MaxConnections", "MaxPerNetwork")...) }
 	if err := check(Caps{Total: 3072, PerNetwork: 3072}); err != nil {
 		t.Fatal(err)
 	}
 	err := check(Caps{Total: 3072, PerNetwork: 4096})
-	if err == nil || !strings.Contains(err.Error(), "MaxConnsPerPrefix 4096: want at most MaxConns (3072)") {
+	if err == nil || !strings.Contains(err.Error(), "MaxPerNetwork 4096: want at most MaxConnections (3072)") {
 		t.Fatalf("got %v", err)
 	}
-	if err := check(Caps{}); err == nil || !strings.Contains(err.Error(), "MaxConns 0: want at least 1") {
+	if err := check(Caps{}); err == nil || !strings.Contains(err.Error(), "MaxConnections 0: want at least 1") {
 		t.Fatal(fmt.Errorf("a total of 0: %v", err))
 	}
 }
