@@ -74,8 +74,8 @@ type Config struct {
 	// ViewersPerProcess is the most viewers per child process. Zero means
 	// DefaultViewersPerProcess.
 	ViewersPerProcess int
-	// SkipCeilings leaves out the ceiling and null-pipeline phases.
-	SkipCeilings bool
+	// DisableCeilings leaves out the ceiling and null-pipeline phases.
+	DisableCeilings bool
 
 	// CPUProfile, if set, receives a pprof CPU profile of this process
 	// during the pipeline phase.

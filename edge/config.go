@@ -151,7 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 func (c Config) required() []setting.Rule {
 	return []setting.Rule{
 		setting.Check("Listener", nil, c.Listener != nil, "want a bound listener"),
-		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both TLSCert and TLSKey, or neither"),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
 		setting.Check("NATSURL", c.NATSURL, c.NATSURL != "", "want the NATS URL of a leaf cluster or the hub"),
 	}
 }

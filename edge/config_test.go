@@ -24,7 +24,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		want string
 	}{
 		{"Listener", func(c *Config) { c.Listener = nil }, "Listener: want a bound listener"},
-		{"TLSKey", func(c *Config) { c.TLSCert = "cert.pem" }, "TLSKey: want both TLSCert and TLSKey, or neither"},
+		{"TLSKey", func(c *Config) { c.TLSCert = "cert.pem" }, "TLSKey: want both a certificate and a key, or neither"},
 		{"NATSURL", func(c *Config) { c.NATSURL = "" }, `NATSURL "": want the NATS URL of a leaf cluster or the hub`},
 		{"MaxConnections", func(c *Config) { c.MaxConnections = -1 }, "MaxConnections -1: want at least 1"},
 		{"MaxPerNetwork", func(c *Config) { c.MaxPerNetwork = -1 }, "MaxPerNetwork -1: want at least 0"},

@@ -123,7 +123,7 @@ func (t TLSConfig) rules(name string, listener bool) []setting.Rule {
 		return nil
 	}
 	return setting.Under(name,
-		setting.Check("Key", setting.Text(t.Key), (t.Cert == "") == (t.Key == ""), "want both Cert and Key, or neither"),
+		setting.Check("Key", setting.Text(t.Key), (t.Cert == "") == (t.Key == ""), "want both a certificate and a key, or neither"),
 		setting.Check("Cert", setting.Text(t.Cert), !listener || t.Cert != "", "want a certificate and a key for a listener"),
 		setting.Check("CA", setting.Text(t.CA), !t.Verify || t.CA != "", "want a CA to verify client certificates (Verify)"),
 		fileName("Cert", t.Cert), fileName("Key", t.Key), fileName("CA", t.CA),

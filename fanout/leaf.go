@@ -177,7 +177,7 @@ func (c LeafConfig) validate() error {
 		credential("LeafUser", c.LeafUser),
 		credential("LeafPassword", c.LeafPassword),
 		credential("EdgePassword", c.EdgePassword),
-		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both TLSCert and TLSKey, or neither"),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
 		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
 		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),

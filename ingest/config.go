@@ -238,6 +238,15 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Validate reports the first setting of c, with its defaults, that New
+// refuses (a *setting.Error wrapping ErrConfig), without binding or
+// starting anything: for a caller that must refuse a configuration before
+// it binds the listeners ("emostream ingest"). New validates again.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with every zero field set to its default, or an
 // error wrapping ErrConfig.
 func (c Config) withDefaults() (Config, error) {

@@ -106,10 +106,12 @@ type Config struct {
 // ErrConfig is wrapped by every error of Start about its Config.
 var ErrConfig = errors.New("stack: invalid config")
 
-// validate checks what the stack itself takes of c, before anything
-// starts, one rule per setting (package setting): its error names the
-// setting and wraps ErrConfig. The stages check the rest in their New.
-func (c Config) validate() error {
+// Validate checks what the stack itself takes of c, one rule per setting
+// (package setting): its error names the setting and wraps ErrConfig.
+// Start calls it before anything starts, and so may a caller that must
+// refuse a configuration before it binds listeners ("emostream up"). The
+// stages check the rest in their New.
+func (c Config) Validate() error {
 	window := cmp.Or(c.Window, wire.DefaultWindow)
 	return setting.First(ErrConfig,
 		setting.Check("DataDir", c.DataDir, c.DataDir != "", "want a directory"),
@@ -149,7 +151,7 @@ func Start(cfg Config) (*Stack, error) { return StartContext(context.Background(
 // StartContext is Start that gives up, stopping what it started, once ctx
 // ends (Ctrl-C during start-up).
 func StartContext(ctx context.Context, cfg Config) (st *Stack, err error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {

@@ -47,7 +47,7 @@ func TestConnCapsAddUp(t *testing.T) {
 		t.Errorf("unknown open-file limit: %d, want 0 (ingest's default)", got)
 	}
 	if got, _ := ingestConns(fileLimit{known: true, soft: 4096}, 500, 1024, 2); got != 500 {
-		t.Errorf("--max-conns 500 became %d", got)
+		t.Errorf("--max-connections 500 became %d", got)
 	}
 }
 
@@ -58,19 +58,19 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 	// Free ports everywhere: a command that wrongly starts takes none that
 	// matter.
 	brokers := []string{"--kafka-brokers", "127.0.0.1:1"}
-	ingestArgs := slices.Concat([]string{"ingest", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"}, brokers)
+	ingestArgs := slices.Concat([]string{"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"}, brokers)
 	upArgs := slices.Concat(quietUp(t), brokers)
-	edgeArgs := []string{"edge", "--listen", "127.0.0.1:0", "--metrics", "", "--upstream", "nats://127.0.0.1:1"}
+	edgeArgs := []string{"edge", "--listen", "127.0.0.1:0", "--ops", "", "--nats", "nats://127.0.0.1:1"}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{slices.Concat(ingestArgs, []string{"--max-conns", "100", "--max-conns-per-prefix", "200"}),
-			"--max-conns-per-prefix 200 is above --max-conns 100: one network could hold every connection"},
-		{slices.Concat(ingestArgs, []string{"--max-conns-per-prefix", "4096"}),
-			"--max-conns-per-prefix 4096 is above --max-conns 3072 (its default at an open-file limit of 4096 less --fd-reserve 1024)"},
-		{slices.Concat(upArgs, []string{"--max-conns-per-prefix", "2000"}),
-			"--max-conns-per-prefix 2000 is above --max-conns 1536 (up's default: half the open-file limit of 4096"},
+		{slices.Concat(ingestArgs, []string{"--max-connections", "100", "--max-per-network", "200"}),
+			"--max-per-network 200 is above --max-connections 100: one network could hold every connection"},
+		{slices.Concat(ingestArgs, []string{"--max-per-network", "4096"}),
+			"--max-per-network 4096 is above --max-connections 3072 (its default at an open-file limit of 4096 less --fd-reserve 1024)"},
+		{slices.Concat(upArgs, []string{"--max-per-network", "2000"}),
+			"--max-per-network 2000 is above --max-connections 1536 (up's default: half the open-file limit of 4096"},
 		{slices.Concat(edgeArgs, []string{"--max-connections", "100", "--max-per-network", "200"}),
 			"--max-per-network 200 is above --max-connections 100"},
 	} {
@@ -95,7 +95,7 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 	}
 	ic, err := f.serverConfig(fs, fileLimit{known: true, soft: 4096}, 0)
 	if err != nil || ic.MaxConnections != 3072 || ic.MaxPerNetwork != 0 {
-		t.Errorf("defaults at an open-file limit of 4096: --max-conns %d, per prefix %d (%v); want 3072 and 0 (its default, 3072)",
+		t.Errorf("defaults at an open-file limit of 4096: --max-connections %d, per network %d (%v); want 3072 and 0 (its default, 3072)",
 			ic.MaxConnections, ic.MaxPerNetwork, err)
 	}
 }

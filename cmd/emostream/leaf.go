@@ -91,7 +91,8 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	}
 	l, err := fanout.NewLeaf(cfg)
 	if err != nil {
-		return err
+		return flagError(err, settingFlags{fanout.ErrConfig, boundFlags(fs, &f.cfg,
+			map[string]string{"Remotes": "remote", "AllowedOrigins": "allowed-origins"})})
 	}
 	if f.pprof != "" {
 		u, err := servePprof(ctx, log, f.pprof)
