@@ -47,18 +47,18 @@ func (w *WindowReceipt) UnmarshalJSON(b []byte) error {
 	type plain WindowReceipt // without this method
 	var v struct {
 		plain
-		Start *int64 `json:"window_start_ms"`
-		Old   *int64 `json:"window_ms"`
+		WindowStartMs *int64 `json:"window_start_ms"`
+		WindowMs      *int64 `json:"window_ms"` // the old spelling of the start
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*w = WindowReceipt(v.plain)
 	switch {
-	case v.Start != nil:
-		w.WindowStartMs = *v.Start
-	case v.Old != nil:
-		w.WindowStartMs = *v.Old
+	case v.WindowStartMs != nil:
+		w.WindowStartMs = *v.WindowStartMs
+	case v.WindowMs != nil:
+		w.WindowStartMs = *v.WindowMs
 	}
 	return nil
 }
