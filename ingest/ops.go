@@ -19,7 +19,7 @@ import (
 // The ops listener serves what operators and their tools need, apart from
 // the public API: GET /metrics, /healthz, /readyz and the admin API
 // (/v1/admin/matches…, with its bearer token). "emostream ingest" binds it
-// on --ops-listen, 127.0.0.1:9100 by default. It answers no browser: a
+// on --ops, 127.0.0.1:9100 by default. It answers no browser: a
 // request with an Origin header, and every OPTIONS, is refused with 403,
 // and so is one whose Host names none of the listener's own addresses or
 // names (Config.OpsHosts; internal/hostcheck), which a DNS-rebinding page

@@ -22,7 +22,7 @@ func connBudget(files fileLimit, reserve int) (n int, ok bool) {
 	return int(min(files.soft, 1<<40)) - reserve, true
 }
 
-// ingestConns is ingest's --max-conns, and how it was derived (for
+// ingestConns is ingest's --max-connections, and how it was derived (for
 // errors): as given; else ingest's own default at this open-file limit;
 // in up, whose edges serve viewers from the same descriptors, half the
 // budget if the defaults do not all fit. 0 leaves it to ingest.
