@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/loadgen"
 	"github.com/emostream/emostream/wire"
 )
@@ -73,8 +74,8 @@ type Config struct {
 	// ViewersPerProcess is the most viewers per child process. Zero means
 	// DefaultViewersPerProcess.
 	ViewersPerProcess int
-	// SkipCeilings leaves out the ceiling and null-pipeline phases.
-	SkipCeilings bool
+	// DisableCeilings leaves out the ceiling and null-pipeline phases.
+	DisableCeilings bool
 
 	// CPUProfile, if set, receives a pprof CPU profile of this process
 	// during the pipeline phase.
@@ -101,31 +102,24 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	switch {
-	case c.Duration < 0 || c.Duration > MaxDuration:
-		return invalid("duration %v not in (0, %v]", c.Duration, MaxDuration)
-	case c.Rate < 0:
-		return invalid("rate %v is negative", c.Rate)
-	case c.Batch < 1 || c.Batch > loadgen.MaxBatch:
-		return invalid("batch %d not in 1..%d", c.Batch, loadgen.MaxBatch)
-	case c.Viewers < 1 || c.Viewers > MaxViewers:
-		return invalid("viewers %d not in 1..%d", c.Viewers, MaxViewers)
-	case c.ViewersPerProcess < 1:
-		return invalid("viewers per process %d is not positive", c.ViewersPerProcess)
-	case c.Window < 0 || c.Partitions < 0:
-		return invalid("window %v and partitions %d may not be negative", c.Window, c.Partitions)
-	case c.Against != "" && len(c.WebSocketURLs) == 0:
-		return invalid("a run against %s needs the WebSocket URLs of its leaves", c.Against)
-	}
+	against := true
 	if c.Against != "" {
-		if u, err := url.Parse(c.Against); err != nil || u.Host == "" {
-			return invalid("against %q is not a URL", c.Against)
-		}
+		u, err := url.Parse(c.Against)
+		against = err == nil && u.Host != ""
 	}
-	return nil
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	return setting.First(ErrConfig,
+		setting.Check("Against", c.Against, against, "want the base URL of an ingest API, http://host:port"),
+		setting.Check("WebSocketURLs", setting.Text(fmt.Sprint(c.WebSocketURLs)), c.Against == "" || len(c.WebSocketURLs) > 0,
+			"want the WebSocket URLs of the leaves of the stack at Against"),
+		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.Between("Duration", c.Duration, 0, MaxDuration),
+		setting.AtLeast("Rate", c.Rate, 0),
+		setting.Between("Batch", c.Batch, 1, loadgen.MaxBatch),
+		setting.Between("Viewers", c.Viewers, 1, MaxViewers),
+		setting.AtLeast("ViewersPerProcess", c.ViewersPerProcess, 1),
+	)
 }

@@ -72,7 +72,7 @@ func TestBenchInProcessViewers(t *testing.T) {
 		t.Skip("starts the whole stack")
 	}
 	cfg := Config{Duration: time.Second, Rate: 200, Batch: 1, Connections: 2, Matches: 2, Viewers: 3,
-		Window: 500 * time.Millisecond, Partitions: 2, SkipCeilings: true, Logger: testenv.Logger(t)}
+		Window: 500 * time.Millisecond, Partitions: 2, DisableCeilings: true, Logger: testenv.Logger(t)}
 	rep := runBench(t, cfg)
 	if len(rep.Phases) != 1 || rep.Settings.ViewerProcesses != 0 || rep.Ratios.ToCeiling != 0 {
 		t.Errorf("phases %d, viewer processes %d, ratios %+v", len(rep.Phases), rep.Settings.ViewerProcesses, rep.Ratios)

@@ -40,7 +40,7 @@ func New(cfg Config) (*Runner, error) {
 // the wait for the last swarms by a few windows more.
 func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Settings: r.settings()}
-	if !r.cfg.SkipCeilings {
+	if !r.cfg.DisableCeilings {
 		if err := r.runCeilings(ctx, rep); err != nil {
 			return nil, err
 		}

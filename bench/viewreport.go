@@ -2,6 +2,7 @@ package bench
 
 import (
 	"cmp"
+	"encoding/json"
 	"maps"
 	"slices"
 	"time"
@@ -29,12 +30,37 @@ type ViewerReport struct {
 
 // WindowReceipt is one match's window as the viewers received it.
 type WindowReceipt struct {
-	Match    string `json:"match"`
-	WindowMs int64  `json:"window_ms"`
-	FirstNs  int64  `json:"first_ns"`
-	LastNs   int64  `json:"last_ns"`
-	Viewers  int    `json:"viewers"`
-	Total    int64  `json:"total"`
+	Match string `json:"match"`
+	// WindowStartMs is the window's start, Unix ms ("window_ms" before
+	// issue 22, which on the wire elsewhere is a window's length: a viewer
+	// process of an older binary still says so, and UnmarshalJSON takes it).
+	WindowStartMs int64 `json:"window_start_ms"`
+	FirstNs       int64 `json:"first_ns"`
+	LastNs        int64 `json:"last_ns"`
+	Viewers       int   `json:"viewers"`
+	Total         int64 `json:"total"`
+}
+
+// UnmarshalJSON decodes a receipt, taking an older binary's "window_ms"
+// as WindowStartMs when "window_start_ms" is absent.
+func (w *WindowReceipt) UnmarshalJSON(b []byte) error {
+	type plain WindowReceipt // without this method
+	var v struct {
+		plain
+		WindowStartMs *int64 `json:"window_start_ms"`
+		WindowMs      *int64 `json:"window_ms"` // the old spelling of the start
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*w = WindowReceipt(v.plain)
+	switch {
+	case v.WindowStartMs != nil:
+		w.WindowStartMs = *v.WindowStartMs
+	case v.WindowMs != nil:
+		w.WindowStartMs = *v.WindowMs
+	}
+	return nil
 }
 
 // report summarises the group's receipts of windows from sinceMs on.
@@ -66,7 +92,7 @@ func (g *viewerGroup) report(sinceMs int64) ViewerReport {
 func noteWindow(ws map[windowKey]*WindowReceipt, rc receipt) {
 	w := ws[rc.key]
 	if w == nil {
-		w = &WindowReceipt{Match: rc.key.Match, WindowMs: rc.key.Window, FirstNs: rc.at, LastNs: rc.at, Total: rc.total}
+		w = &WindowReceipt{Match: rc.key.Match, WindowStartMs: rc.key.Window, FirstNs: rc.at, LastNs: rc.at, Total: rc.total}
 		ws[rc.key] = w
 	}
 	w.FirstNs, w.LastNs = min(w.FirstNs, rc.at), max(w.LastNs, rc.at)
@@ -99,7 +125,7 @@ func sortedWindows(ws map[windowKey]*WindowReceipt) []WindowReceipt {
 		out = append(out, *w)
 	}
 	slices.SortFunc(out, func(a, b WindowReceipt) int {
-		return cmp.Or(cmp.Compare(a.WindowMs, b.WindowMs), cmp.Compare(a.Match, b.Match))
+		return cmp.Or(cmp.Compare(a.WindowStartMs, b.WindowStartMs), cmp.Compare(a.Match, b.Match))
 	})
 	return out
 }
@@ -121,7 +147,7 @@ func (r ViewerReport) merge(o ViewerReport) ViewerReport {
 	}
 	ws := map[windowKey]*WindowReceipt{}
 	for _, w := range slices.Concat(r.Windows, o.Windows) {
-		k := windowKey{w.Match, w.WindowMs}
+		k := windowKey{w.Match, w.WindowStartMs}
 		if p := ws[k]; p != nil {
 			p.FirstNs, p.LastNs, p.Viewers = min(p.FirstNs, w.FirstNs), max(p.LastNs, w.LastNs), p.Viewers+w.Viewers
 			continue
@@ -136,7 +162,7 @@ func (r ViewerReport) merge(o ViewerReport) ViewerReport {
 func (r ViewerReport) screenTimes() map[windowKey]time.Time {
 	s := map[windowKey]time.Time{}
 	for _, w := range r.Windows {
-		s[windowKey{w.Match, w.WindowMs}] = time.Unix(0, w.LastNs)
+		s[windowKey{w.Match, w.WindowStartMs}] = time.Unix(0, w.LastNs)
 	}
 	return s
 }

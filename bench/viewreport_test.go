@@ -1,16 +1,18 @@
 package bench
 
 import (
+	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 )
 
 func TestMergeViewerReports(t *testing.T) {
 	a := ViewerReport{Viewers: 2, MinTotals: map[string]int64{"m": 10}, MaxTotals: map[string]int64{"m": 12},
-		LagsNs: []int64{1, 2}, Windows: []WindowReceipt{{Match: "m", WindowMs: 0, FirstNs: 5, LastNs: 9, Viewers: 2}}}
+		LagsNs: []int64{1, 2}, Windows: []WindowReceipt{{Match: "m", WindowStartMs: 0, FirstNs: 5, LastNs: 9, Viewers: 2}}}
 	b := ViewerReport{Viewers: 1, MinTotals: map[string]int64{"m": 11, "n": 3}, MaxTotals: map[string]int64{"m": 11, "n": 3},
-		Duplicates: 1, LagsNs: []int64{3}, Windows: []WindowReceipt{{Match: "m", WindowMs: 0, FirstNs: 4, LastNs: 7, Viewers: 1},
-			{Match: "n", WindowMs: 0, FirstNs: 6, LastNs: 6, Viewers: 1}}}
+		Duplicates: 1, LagsNs: []int64{3}, Windows: []WindowReceipt{{Match: "m", WindowStartMs: 0, FirstNs: 4, LastNs: 7, Viewers: 1},
+			{Match: "n", WindowStartMs: 0, FirstNs: 6, LastNs: 6, Viewers: 1}}}
 	m := a.merge(b)
 	if m.Viewers != 3 || m.Duplicates != 1 || len(m.LagsNs) != 3 {
 		t.Errorf("merged viewers %d, duplicates %d, lags %v", m.Viewers, m.Duplicates, m.LagsNs)
@@ -70,5 +72,21 @@ func TestCorrectness(t *testing.T) {
 				t.Errorf("OK = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A receipt says window_start_ms; one of an older viewer process, whose
+// window_ms held the window's start, decodes the same.
+func TestWindowReceiptJSON(t *testing.T) {
+	want := WindowReceipt{Match: "m", WindowStartMs: 1795410000000, FirstNs: 1, LastNs: 2, Viewers: 3, Total: 4}
+	b, err := json.Marshal(want)
+	if err != nil || !strings.Contains(string(b), `"window_start_ms":1795410000000`) || strings.Contains(string(b), `"window_ms"`) {
+		t.Fatalf("encoded %s, %v", b, err)
+	}
+	for _, in := range []string{string(b), strings.Replace(string(b), "window_start_ms", "window_ms", 1)} {
+		var got WindowReceipt
+		if err := json.Unmarshal([]byte(in), &got); err != nil || got != want {
+			t.Errorf("%s: decoded %+v, %v; want %+v", in, got, err, want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/natsconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -95,8 +96,8 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	kc, err := cfg.KafkaSecurity.Build()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	if err := setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err)); err != nil {
+		return nil, err
 	}
 	return &Bridge{
 		cfg:     cfg,

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -91,7 +92,10 @@ type Config struct {
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
 	// CloseDelay is how long after its end a window closes when no record
-	// of a later window closed it first. Zero means DefaultCloseDelay.
+	// of a later window closed it first: the wait for the partition's last
+	// records, the first of the two waits after a window's end (the
+	// processor's PartitionWait, for missing partitions, is the second).
+	// Zero means DefaultCloseDelay.
 	CloseDelay time.Duration
 	// DedupHorizon is how long, in receive time, a non-empty event_id is
 	// remembered so that a repeat counts once; no other client's load
@@ -165,28 +169,23 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	switch {
-	case len(c.KafkaBrokers) == 0:
-		return fmt.Errorf("%w: no Kafka brokers", ErrConfig)
-	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
-	case c.CloseDelay < 0 || c.CloseDelay >= c.Window:
-		return fmt.Errorf("%w: close delay %v (want 0..window)", ErrConfig, c.CloseDelay)
-	case c.DedupHorizon > 0 && c.DedupHorizon < time.Second:
-		return fmt.Errorf("%w: dedup horizon %v (want at least 1s, or negative for off)", ErrConfig, c.DedupHorizon)
-	case c.DedupMemory < minDedupMemory || c.DedupMemory > maxDedupMemory:
-		return fmt.Errorf("%w: dedup memory %d bytes (want %d..%d)", ErrConfig, c.DedupMemory, minDedupMemory, maxDedupMemory)
-	case c.DedupPerUser > MaxDedupPerUser:
-		return fmt.Errorf("%w: dedup per user %d (want at most %d)", ErrConfig, c.DedupPerUser, MaxDedupPerUser)
-	case c.MaxPartialBytes < minPartialBytes(c.Topic) || c.MaxPartialBytes > maxPartialBytes:
-		return fmt.Errorf("%w: max partial bytes %d (want %d..%d)", ErrConfig, c.MaxPartialBytes,
-			minPartialBytes(c.Topic), maxPartialBytes)
-	case c.Heartbeat <= 0 || c.SessionTimeout < 2*c.Heartbeat:
-		return fmt.Errorf("%w: session timeout %v must be at least twice the heartbeat %v",
-			ErrConfig, c.SessionTimeout, c.Heartbeat)
-	}
-	return nil
+	return setting.First(ErrConfig,
+		setting.Check("KafkaBrokers", setting.Text(fmt.Sprint(c.KafkaBrokers)), len(c.KafkaBrokers) > 0, "want at least one"),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.Check("CloseDelay", c.CloseDelay, c.CloseDelay >= 0 && c.CloseDelay < c.Window,
+			fmt.Sprintf("want 0 to less than Window (%v)", c.Window)),
+		setting.Check("DedupHorizon", c.DedupHorizon, c.DedupHorizon < 0 || c.DedupHorizon >= time.Second,
+			"want at least 1s, or negative for off"),
+		setting.Between("DedupMemory", c.DedupMemory, minDedupMemory, maxDedupMemory),
+		setting.AtMost("DedupPerUser", c.DedupPerUser, MaxDedupPerUser),
+		setting.Between("MaxPartialBytes", c.MaxPartialBytes, minPartialBytes(c.Topic), maxPartialBytes),
+		setting.Above("Heartbeat", c.Heartbeat, 0),
+		setting.Check("SessionTimeout", c.SessionTimeout, c.SessionTimeout >= 2*c.Heartbeat,
+			fmt.Sprintf("want at least twice Heartbeat (%v)", c.Heartbeat)),
+	)
 }
 
 // Bounds of DedupMemory.
@@ -202,9 +201,7 @@ const maxPartialBytes = 64 << 20
 // checkPayload checks that a partial of MaxPartialBytes fits the server's
 // max_payload.
 func (c Config) checkPayload(nc *nats.Conn) error {
-	if mp := nc.MaxPayload(); mp > 0 && int64(c.MaxPartialBytes+partialHeaderBytes) > mp {
-		return fmt.Errorf("%w: max partial bytes %d plus %d for headers exceed the server's max_payload %d",
-			ErrConfig, c.MaxPartialBytes, partialHeaderBytes, mp)
-	}
-	return nil
+	mp := nc.MaxPayload()
+	return setting.First(ErrConfig, setting.Check("MaxPartialBytes", c.MaxPartialBytes, mp <= 0 || int64(c.MaxPartialBytes+partialHeaderBytes) <= mp,
+		fmt.Sprintf("want at most the server's max_payload %d less %d for headers", mp, partialHeaderBytes)))
 }

@@ -26,7 +26,7 @@ type partition struct {
 	b        *Bridge
 	id       int32
 	label    string
-	win      *windower
+	windower *windower
 	dd       *dedup
 	seq      uint64 // the last sequence stored on the partition's subject
 	caughtUp bool
@@ -85,7 +85,7 @@ func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int3
 		floor = floorAfter(st.last, b.cfg.Window.Milliseconds())
 	}
 	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
-		win: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
+		windower: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
 			b.cfg.MaxPartialBytes),
 		dd: newDedup(b.cfg.DedupHorizon.Milliseconds(), dedupCapacity(b.cfg.DedupMemory, b.cfg.DedupPerUser),
 			b.cfg.DedupPerUser),
@@ -249,7 +249,7 @@ func (p *partition) loop(ctx context.Context, chunks <-chan chunk) error {
 	for {
 		var tick <-chan time.Time
 		if p.caughtUp {
-			timer.Reset(time.Until(time.UnixMilli(p.win.due())) + p.clockSkew())
+			timer.Reset(time.Until(time.UnixMilli(p.windower.due())) + p.clockSkew())
 			tick = timer.C
 		}
 		var err error
@@ -279,7 +279,7 @@ func (p *partition) take(ctx context.Context, c chunk) error {
 			return err
 		}
 	}
-	p.win.skip(c.end)
+	p.windower.skip(c.end)
 	p.caughtUp, p.lagHWM = c.end >= c.hwm, c.hwm
 	p.gauges()
 	select {
@@ -292,12 +292,12 @@ func (p *partition) take(ctx context.Context, c chunk) error {
 // gauges updates the partition's gauges and the dedup evictions.
 func (p *partition) gauges() {
 	m := p.b.metrics
-	m.lag.WithLabelValues(p.label).Set(float64(p.lagHWM - p.win.next()))
+	m.lag.WithLabelValues(p.label).Set(float64(p.lagHWM - p.windower.next()))
 	m.dedupEntries.WithLabelValues(p.label).Set(float64(p.dd.len()))
 	m.dedupBytes.WithLabelValues(p.label).Set(float64(p.dd.bytes()))
 	m.dedupCapacity.WithLabelValues(p.label).Set(float64(p.dd.capacity()))
 	m.dedupHorizon.WithLabelValues(p.label).Set(float64(max(p.dd.horizon, 0)) / 1000)
-	m.openPartialBytes.WithLabelValues(p.label).Set(float64(p.win.size))
+	m.openPartialBytes.WithLabelValues(p.label).Set(float64(p.windower.size))
 	for r, n := range p.dd.notRemembered {
 		if d := n - p.dropped[r]; d > 0 {
 			m.dedupNotRemembered.WithLabelValues(p.label, notRememberedReasons[r]).Add(float64(d))
@@ -308,8 +308,8 @@ func (p *partition) gauges() {
 
 // record counts one record, publishing the window it closes.
 func (p *partition) record(ctx context.Context, it *item) error {
-	ts := min(it.tsMs, p.nowMs) // a receive time ahead of the clock forgets no one's ids early
-	if it.off < p.win.next() {  // re-read to rebuild the dedup set
+	ts := min(it.tsMs, p.nowMs)     // a receive time ahead of the clock forgets no one's ids early
+	if it.off < p.windower.next() { // re-read to rebuild the dedup set
 		p.dd.repeat(it.event, it.user, ts)
 		return nil
 	}
@@ -317,7 +317,7 @@ func (p *partition) record(ctx context.Context, it *item) error {
 	if o == counted && p.dd.repeat(it.event, it.user, ts) {
 		o = duplicate
 	}
-	if closed := p.win.add(it.off, it.tsMs, it.match, it.emoji, o); closed != nil {
+	if closed := p.windower.add(it.off, it.tsMs, it.match, it.emoji, o); closed != nil {
 		return p.publish(ctx, closed)
 	}
 	return nil
@@ -331,7 +331,7 @@ func (p *partition) tick(ctx context.Context, chunks <-chan chunk) error {
 			return err
 		}
 	}
-	if closed := p.win.tick(p.b.cfg.Now().UnixMilli(), p.caughtUp); closed != nil {
+	if closed := p.windower.tick(p.b.cfg.Now().UnixMilli(), p.caughtUp); closed != nil {
 		return p.publish(ctx, closed)
 	}
 	return nil

@@ -37,7 +37,7 @@ const notLate int64 = math.MinInt64
 // set, and a new partial of the same window begins at the record, so no
 // partial is ever larger than maxBytes or names more origin windows.
 type windower struct {
-	win, delay int64 // window length and close delay, ms
+	windowMs, closeDelayMs int64 // window length and close delay, ms
 	// floor is the earliest window that may still open: the one after the
 	// last window closed.
 	floor int64
@@ -51,10 +51,10 @@ type windower struct {
 // newWindower returns the state of a partition whose next record is at
 // offset next and whose windows before floor are closed. maxBytes must be at
 // least minPartialBytes(topic).
-func newWindower(topic string, partition int32, winMs, delayMs, next, floor int64, maxBytes int) *windower {
-	w := &windower{win: winMs, delay: delayMs, floor: floor, maxBytes: maxBytes, base: wire.PartialBaseBytes(topic)}
+func newWindower(topic string, partition int32, windowMs, closeDelayMs, next, floor int64, maxBytes int) *windower {
+	w := &windower{windowMs: windowMs, closeDelayMs: closeDelayMs, floor: floor, maxBytes: maxBytes, base: wire.PartialBaseBytes(topic)}
 	w.size = w.base
-	w.cur = wire.Partial{Topic: topic, Partition: partition, WindowMs: winMs,
+	w.cur = wire.Partial{Topic: topic, Partition: partition, WindowMs: windowMs,
 		FirstOffset: next, LastOffset: next - 1}
 	return w
 }
@@ -74,11 +74,11 @@ func (w *windower) next() int64 { return w.cur.LastOffset + 1 }
 // partial add returns; a record of an earlier window counts in the open one
 // as late, and in its late_counts under the window it was received in.
 func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed *wire.Partial) {
-	ws := wire.WindowStart(tsMs, w.win)
+	ws := wire.WindowStart(tsMs, w.windowMs)
 	switch {
 	case !w.open:
 		w.openAt(max(ws, w.floor))
-	case ws >= w.cur.WindowStartMs+w.win:
+	case ws >= w.cur.WindowStartMs+w.windowMs:
 		closed = w.close(off - 1)
 		w.openAt(ws)
 	}
@@ -165,7 +165,7 @@ func (w *windower) split(last int64) *wire.Partial {
 	p := w.cur
 	p.LastOffset, p.More = last, true
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowStartMs: p.WindowStartMs,
-		WindowMs: w.win, FirstOffset: last + 1, LastOffset: last}
+		WindowMs: w.windowMs, FirstOffset: last + 1, LastOffset: last}
 	w.size = w.base
 	return &p
 }
@@ -187,13 +187,13 @@ func (w *windower) tick(nowMs int64, caughtUp bool) (closed *wire.Partial) {
 	if !caughtUp {
 		return nil
 	}
-	if w.open && nowMs < w.cur.WindowStartMs+w.win+w.delay {
+	if w.open && nowMs < w.cur.WindowStartMs+w.windowMs+w.closeDelayMs {
 		return nil
 	}
 	if w.open {
 		closed = w.close(w.cur.LastOffset)
 	}
-	w.openAt(max(w.floor, wire.WindowStart(nowMs-w.delay, w.win)))
+	w.openAt(max(w.floor, wire.WindowStart(nowMs-w.closeDelayMs, w.windowMs)))
 	return closed
 }
 
@@ -202,16 +202,16 @@ func (w *windower) due() int64 {
 	if !w.open {
 		return math.MinInt64
 	}
-	return w.cur.WindowStartMs + w.win + w.delay
+	return w.cur.WindowStartMs + w.windowMs + w.closeDelayMs
 }
 
 // close ends the open window's range at offset last and returns its partial.
 func (w *windower) close(last int64) *wire.Partial {
 	p := w.cur
 	p.LastOffset = last
-	w.floor = p.WindowStartMs + w.win
+	w.floor = p.WindowStartMs + w.windowMs
 	w.open = false
-	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.win,
+	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.windowMs,
 		FirstOffset: last + 1, LastOffset: last}
 	w.size = w.base
 	return &p
@@ -222,18 +222,18 @@ func (w *windower) openAt(start int64) {
 	w.cur.WindowStartMs = start
 }
 
-// floorAfter is the first window of length winMs that starts at or after the
+// floorAfter is the first window of length windowMs that starts at or after the
 // end of the window p covers, so a change of window length never reopens
 // time that was already published. After a split partial (More) it is p's
 // own window, which is still to be completed.
-func floorAfter(p *wire.Partial, winMs int64) int64 {
-	if p.More && p.WindowMs == winMs {
+func floorAfter(p *wire.Partial, windowMs int64) int64 {
+	if p.More && p.WindowMs == windowMs {
 		return p.WindowStartMs
 	}
 	end := p.WindowStartMs + p.WindowMs
-	ws := wire.WindowStart(end, winMs)
+	ws := wire.WindowStart(end, windowMs)
 	if ws < end {
-		ws += winMs
+		ws += windowMs
 	}
 	return ws
 }

@@ -125,11 +125,11 @@ func (c *cluster) args() map[string][]string {
 			"--monitor", a["hubmon"], "--leaf-password", c.leafPass},
 		stLeaf: {"leaf", "--name", "chaos-leaf", "--remote", "nats-leaf://leaf:" + c.leafPass + "@" + a["leafnodes"],
 			"--ws", a["ws"], "--monitor", a["leafmon"]},
-		stIngest: {"ingest", "--listen", a["http"], "--ops-listen", a["ingestops"], "--kafka-brokers", a["kafka"],
+		stIngest: {"ingest", "--listen", a["http"], "--ops", a["ingestops"], "--kafka-brokers", a["kafka"],
 			"--user-rate", "0", "--ip-rate", "0", "--nats", natsURL, "--auto-matches", "1000"},
-		stBridge: {"bridge", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["bridgemet"],
+		stBridge: {"bridge", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--ops", a["bridgemet"],
 			"--log-level", "info"},
-		stProcessor: {"processor", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--metrics", a["procmet"]},
+		stProcessor: {"processor", "--kafka-brokers", a["kafka"], "--nats", natsURL, "--ops", a["procmet"]},
 	}
 }
 

@@ -2,11 +2,12 @@ package client
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // Defaults of a Config.
@@ -62,11 +63,14 @@ type Client struct {
 // New checks cfg and returns its Client.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.Target)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%w: Target %q: want http:// or https://host[:port]", ErrConfig, cfg.Target)
-	}
-	if cfg.MaxRetries < 0 || cfg.MaxRetryWait < 0 || cfg.TimelineTimeout < 0 {
-		return nil, fmt.Errorf("%w: negative MaxRetries, MaxRetryWait or TimelineTimeout", ErrConfig)
+	if err := setting.First(ErrConfig,
+		setting.Check("Target", cfg.Target, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
+			"want http:// or https://host[:port]"),
+		setting.AtLeast("MaxRetries", cfg.MaxRetries, 0),
+		setting.AtLeast("MaxRetryWait", cfg.MaxRetryWait, 0),
+		setting.AtLeast("TimelineTimeout", cfg.TimelineTimeout, 0),
+	); err != nil {
+		return nil, err
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient

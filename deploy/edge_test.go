@@ -40,9 +40,9 @@ func checkEdgeFlags(t *testing.T, command string, flags map[string]string, nofil
 	if flags["js-domain"] != "hub" {
 		t.Errorf("--js-domain=%q: want hub (the edge reads a leaf)", flags["js-domain"])
 	}
-	u, err := url.Parse(flags["upstream"])
+	u, err := url.Parse(flags["nats"])
 	if err != nil || u.Scheme != "nats" && u.Scheme != "tls" || u.User != nil || u.Port() == "" {
-		t.Errorf("--upstream=%q: want nats://host:port, the password in --nats-password-file (%v)", flags["upstream"], err)
+		t.Errorf("--nats=%q: want nats://host:port, the password in --nats-password-file (%v)", flags["nats"], err)
 	}
 	if l := parseListener(t, "--listen", flags["listen"]); isLoopback(l.host) {
 		t.Errorf("--listen=%s: viewers cannot reach loopback", flags["listen"])
@@ -57,24 +57,24 @@ func checkEdgeFlags(t *testing.T, command string, flags map[string]string, nofil
 	}
 }
 
-// checkEdgeUpstream: a Kubernetes edge's --upstream is a Service port of
+// checkEdgeUpstream: a Kubernetes edge's --nats is a Service port of
 // the leaf workload, whose .conf listens there off loopback and has the
 // user edge for standard (non-WebSocket) connections.
 func checkEdgeUpstream(t *testing.T, m *manifests, flags map[string]string) {
 	t.Helper()
-	u, err := url.Parse(flags["upstream"])
+	u, err := url.Parse(flags["nats"])
 	if err != nil {
 		return // checkEdgeFlags said so
 	}
 	i := slices.IndexFunc(m.services, func(s *corev1.Service) bool { return s.Name == u.Hostname() })
 	if i < 0 {
-		t.Fatalf("--upstream=%s: no Service %s", flags["upstream"], u.Hostname())
+		t.Fatalf("--nats=%s: no Service %s", flags["nats"], u.Hostname())
 	}
 	svc := m.services[i]
 	ws := m.selected(labels.SelectorFromSet(svc.Spec.Selector))
 	j := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return strconv.Itoa(int(p.Port)) == u.Port() })
 	if len(ws) != 1 || ws[0].pod.Spec.Containers[0].Args[0] != "leaf" || j < 0 {
-		t.Fatalf("--upstream=%s: Service %s has no port %s of a leaf workload", flags["upstream"], svc.Name, u.Port())
+		t.Fatalf("--nats=%s: Service %s has no port %s of a leaf workload", flags["nats"], svc.Name, u.Port())
 	}
 	leaf := ws[0]
 	port := containerPort(leaf.pod.Spec.Containers[0].Ports, svc.Spec.Ports[j].TargetPort.String())
@@ -125,12 +125,12 @@ func TestKubernetesEdgeServesViewers(t *testing.T) {
 	text := loopbackPorts(strings.ReplaceAll(mountedConf(t, m, &leafW.pod.Spec, leafFlags["c"]), "0.0.0.0:", "127.0.0.1:"))
 	leaf := fanouttest.StartLeaf(t, fanout.LeafConfig{ConfigFile: writeConf(t, "leaf.conf", text)})
 
-	listen, metrics := testenv.FreeAddr(), testenv.FreeAddr()
+	listen, ops := testenv.FreeAddr(), testenv.FreeAddr()
 	edgeArgs := overrideArgs(t, edgeW.pod.Spec.Containers[0].Args, map[string]string{
-		"listen": listen, "metrics": metrics, "upstream": leaf.ClientURL(), "occupancy-interval": "200ms",
+		"listen": listen, "ops": ops, "nats": leaf.ClientURL(), "occupancy-interval": "200ms",
 		"nats-password-file": writeConf(t, "nats-password", env["EMOSTREAM_EDGE_PASSWORD"]), "id": "edge-k8s"})
 	startEdgeBinary(t, edgeArgs)
-	testenv.WaitFor(t, 10*time.Second, "/readyz 200", func() bool { return httpStatus("http://"+metrics+"/readyz") == 200 })
+	testenv.WaitFor(t, 10*time.Second, "/readyz 200", func() bool { return httpStatus("http://"+ops+"/readyz") == 200 })
 
 	reports, err := connectTo(t, hub.ClientURL()).SubscribeSync(wire.ViewersSubject("edge-k8s"))
 	if err != nil {

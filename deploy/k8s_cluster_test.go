@@ -94,8 +94,8 @@ func checkExporter(t *testing.T, command string, c *corev1.Container, ln []liste
 	}
 }
 
-// metricsFlags name the listener of /metrics of each command.
-var metricsFlags = map[string]string{"ingest": "ops-listen", "bridge": "metrics", "processor": "metrics", "edge": "metrics"}
+// opsCommands are the commands whose --ops listener serves /metrics.
+var opsCommands = []string{"ingest", "bridge", "processor", "edge"}
 
 // scrapePort is the container port Prometheus scrapes in w's pod: the
 // exporter's, or emostream's metrics listener (0: none).
@@ -103,7 +103,7 @@ func scrapePort(command string, c, exporter *corev1.Container, ln []listener) in
 	if exporter != nil {
 		return exporter.Ports[0].ContainerPort
 	}
-	i := slices.IndexFunc(ln, func(l listener) bool { return l.what == "--"+metricsFlags[command] })
+	i := slices.IndexFunc(ln, func(l listener) bool { return slices.Contains(opsCommands, command) && l.what == "--ops" })
 	if i < 0 || !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == ln[i].port }) {
 		return 0
 	}

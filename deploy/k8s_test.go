@@ -447,12 +447,12 @@ func checkPorts(t *testing.T, c *corev1.Container, ln []listener) {
 
 // listenFlags are the flags that name an address a command listens on.
 var listenFlags = map[string][]string{
-	"ingest":    {"listen", "ops-listen"},
-	"bridge":    {"metrics"},
-	"processor": {"metrics"},
+	"ingest":    {"listen", "ops"},
+	"bridge":    {"ops"},
+	"processor": {"ops"},
 	"hub":       {"nats", "leafnodes", "monitor"},
 	"leaf":      {"ws", "leafnodes", "monitor", "pprof"},
-	"edge":      {"listen", "metrics", "pprof"},
+	"edge":      {"listen", "ops", "pprof"},
 }
 
 // listeners lists where the container's process listens: its address

@@ -178,7 +178,7 @@ func checkUnitSecrets(t *testing.T, u unit, stage string, flags map[string]strin
 }
 
 // opsFlags name the operational listeners: they stay on loopback.
-var opsFlags = []string{"ops-listen", "metrics", "monitor", "pprof"}
+var opsFlags = []string{"ops", "monitor", "pprof"}
 
 // checkUnitListeners: the operational listeners of the flags, and the
 // monitoring address of a .conf loaded with -c, are on loopback.

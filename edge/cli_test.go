@@ -34,7 +34,7 @@ func TestNATSCLI(t *testing.T) {
 	bin := testenv.RequireTool(t, "nats", natsInstall)
 	wd := startWorld(t)
 	wd.publish(t, "m1", 0)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL()})
 	victim := connect(t, e.URL())
 	vlive := subscribe(t, victim, wire.LiveSubject("m1"))
 

@@ -3,7 +3,6 @@ package edge
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -13,19 +12,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/conncap"
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // Defaults of Config (docs/operations.md, "Edges").
 const (
 	DefaultMaxConnections      = 100_000
-	DefaultMaxPerPrefix        = 256
+	DefaultMaxPerNetwork       = 256
 	DefaultMaxSubscriptions    = 16
 	DefaultMaxControlLine      = 4096
 	DefaultMaxPayload          = 1024
 	DefaultConnectTimeout      = 5 * time.Second
 	DefaultPingInterval        = 30 * time.Second
 	DefaultMaxPingsOut         = 2
-	DefaultWriteDeadline       = 5 * time.Second
+	DefaultWriteTimeout        = 5 * time.Second
 	DefaultMaxPending          = 64 << 10
 	DefaultMaxMatches          = 10_000
 	DefaultRingSize            = 16
@@ -34,8 +34,8 @@ const (
 	DefaultOccupancyInterval   = 5 * time.Second
 )
 
-// ErrNoUpstream is returned for a Config without an upstream URL.
-var ErrNoUpstream = errors.New("edge: an upstream NATS URL is required")
+// ErrConfig is wrapped by every error of New about its Config.
+var ErrConfig = errors.New("edge: invalid config")
 
 // Config describes an edge. Zero values are the documented defaults.
 type Config struct {
@@ -45,14 +45,14 @@ type Config struct {
 	// Listener. Zero means plain ws://, right on loopback or behind a TLS
 	// proxy.
 	TLSCert, TLSKey string
-	// Upstream is the NATS URL (several, comma-separated) of the leaf
-	// cluster or hub the edge reads from. Required.
-	Upstream string
+	// NATSURL is the URL (several, comma-separated) of the NATS server the
+	// edge reads from, its upstream: a leaf cluster, or the hub. Required.
+	NATSURL string
 	// NATSOptions are extra options of the upstream connection
 	// (credentials, TLS).
 	NATSOptions []nats.Option
 	// Domain is the JetStream domain of the swarm stream as seen from
-	// Upstream: "hub" through a leaf cluster, "" on the hub itself.
+	// NATSURL: "hub" through a leaf cluster, "" on the hub itself.
 	Domain string
 	// ID names the edge in occupancy reports. Zero means the host name and
 	// the listen port.
@@ -63,15 +63,15 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxConnections caps viewer connections. Zero means 100,000.
 	MaxConnections int
-	// MaxPerPrefix caps connections from one client network (/24 for IPv4,
+	// MaxPerNetwork caps connections from one client network (/24 for IPv4,
 	// /64 for IPv6), and once three quarters of MaxConnections are open a
 	// network gets another only while it holds less than its share
 	// (package conncap: the last slots are kept for networks that hold
 	// few). Zero means 256, or MaxConnections if lower; above
 	// MaxConnections it is refused. Loopback is not limited, unless
 	// LimitLoopback.
-	MaxPerPrefix int
-	// LimitLoopback applies MaxPerPrefix and the shares to loopback peers
+	MaxPerNetwork int
+	// LimitLoopback applies MaxPerNetwork and the shares to loopback peers
 	// too, each 127.x.y.0/24 a network (tests play many networks there).
 	// Zero exempts loopback: a local proxy or load generator.
 	LimitLoopback bool
@@ -90,10 +90,10 @@ type Config struct {
 	// means 30s and 2.
 	PingInterval time.Duration
 	MaxPingsOut  int
-	// WriteDeadline cuts off a viewer whose writes have waited this long,
+	// WriteTimeout cuts off a viewer whose writes have waited this long,
 	// checked on each PING (so a stalled viewer goes within PingInterval +
-	// WriteDeadline, or once MaxPending bytes wait). Zero means 5s.
-	WriteDeadline time.Duration
+	// WriteTimeout, or once MaxPending bytes wait). Zero means 5s.
+	WriteTimeout time.Duration
 	// MaxPending cuts off a viewer once this many bytes wait for it. Zero
 	// means 64 KiB.
 	MaxPending int
@@ -118,14 +118,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Listener == nil {
-		return c, errors.New("edge: a listener is required")
-	}
-	if c.Upstream == "" {
-		return c, ErrNoUpstream
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return c, errors.New("edge: TLS needs both a certificate and a key")
+	if err := setting.First(ErrConfig, c.required()...); err != nil {
+		return c, err
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()
@@ -133,14 +127,14 @@ func (c Config) withDefaults() (Config, error) {
 		c.ID = cmp.Or(host, "edge") + "-" + port
 	}
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
-	c.MaxPerPrefix = cmp.Or(c.MaxPerPrefix, min(DefaultMaxPerPrefix, c.MaxConnections))
+	c.MaxPerNetwork = cmp.Or(c.MaxPerNetwork, min(DefaultMaxPerNetwork, c.MaxConnections))
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultMaxSubscriptions)
 	c.MaxControlLine = cmp.Or(c.MaxControlLine, DefaultMaxControlLine)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultMaxPayload)
 	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, DefaultConnectTimeout)
 	c.PingInterval = cmp.Or(c.PingInterval, DefaultPingInterval)
 	c.MaxPingsOut = cmp.Or(c.MaxPingsOut, DefaultMaxPingsOut)
-	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultWriteDeadline)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	c.MaxPending = cmp.Or(c.MaxPending, DefaultMaxPending)
 	c.MaxMatches = cmp.Or(c.MaxMatches, DefaultMaxMatches)
 	c.RingSize = cmp.Or(c.RingSize, DefaultRingSize)
@@ -150,22 +144,39 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, v := range []int{c.MaxConnections, c.MaxPerPrefix, c.MaxSubscriptions, c.MaxControlLine, c.MaxPayload,
-		c.MaxPingsOut, c.MaxPending, c.MaxMatches, c.RingSize, c.MaxUpstreamRequests} {
-		if v < 0 {
-			return c, fmt.Errorf("edge: limits must not be negative")
-		}
+	return c, setting.First(ErrConfig, c.rules()...)
+}
+
+// required are the rules of the settings without a default.
+func (c Config) required() []setting.Rule {
+	return []setting.Rule{
+		setting.Check("Listener", nil, c.Listener != nil, "want a bound listener"),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
+		setting.Check("NATSURL", c.NATSURL, c.NATSURL != "", "want the NATS URL of a leaf cluster or the hub"),
 	}
-	if c.ConnectTimeout < 0 || c.PingInterval < 0 || c.WriteDeadline < 0 || c.UpstreamTimeout < 0 {
-		return c, fmt.Errorf("edge: durations must not be negative")
-	}
-	if err := c.caps().Check("MaxConnections", "MaxPerPrefix"); err != nil {
-		return c, fmt.Errorf("edge: %w", err)
-	}
-	return c, nil
+}
+
+// rules are the rules of the limits, with their defaults, in field order.
+func (c Config) rules() []setting.Rule {
+	rules := c.caps().Rules("MaxConnections", "MaxPerNetwork")
+	return append(rules,
+		setting.AtLeast("MaxPerNetwork", c.MaxPerNetwork, 0),
+		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.AtLeast("MaxControlLine", c.MaxControlLine, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("ConnectTimeout", c.ConnectTimeout, 0),
+		setting.AtLeast("PingInterval", c.PingInterval, 0),
+		setting.AtLeast("MaxPingsOut", c.MaxPingsOut, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
+		setting.AtLeast("MaxPending", c.MaxPending, 0),
+		setting.AtLeast("MaxMatches", c.MaxMatches, 0),
+		setting.AtLeast("RingSize", c.RingSize, 0),
+		setting.AtLeast("MaxUpstreamRequests", c.MaxUpstreamRequests, 0),
+		setting.AtLeast("UpstreamTimeout", c.UpstreamTimeout, 0),
+	)
 }
 
 // caps are the connection caps (conncap).
 func (c Config) caps() conncap.Caps {
-	return conncap.Caps{Total: c.MaxConnections, PerNetwork: c.MaxPerPrefix}
+	return conncap.Caps{Total: c.MaxConnections, PerNetwork: c.MaxPerNetwork}
 }

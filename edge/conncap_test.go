@@ -37,7 +37,7 @@ func dialRawFrom(t testing.TB, e *Edge, local string) *rawClient {
 func TestOneNetworkCannotTakeEveryViewerSlot(t *testing.T) {
 	wd := startWorld(t)
 	const total, highWater, flood = 40, 30, 50
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxConnections: total, LimitLoopback: true,
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxConnections: total, LimitLoopback: true,
 		ConnectTimeout: time.Minute})
 	accepted := 0
 	for i := range flood {
@@ -75,12 +75,12 @@ func TestEdgeCapsAddUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c := Config{Listener: ln, Upstream: "nats://127.0.0.1:1", MaxConnections: 100, MaxPerPrefix: 101}
-	if _, err := c.withDefaults(); err == nil || !strings.Contains(err.Error(), "MaxPerPrefix 101 is above MaxConnections 100") {
+	c := Config{Listener: ln, NATSURL: "nats://127.0.0.1:1", MaxConnections: 100, MaxPerNetwork: 101}
+	if _, err := c.withDefaults(); err == nil || !strings.Contains(err.Error(), "MaxPerNetwork 101: want at most MaxConnections (100)") {
 		t.Fatalf("got %v, want the caps refused", err)
 	}
-	c.MaxPerPrefix = 0
-	if got, err := c.withDefaults(); err != nil || got.MaxPerPrefix != 100 {
-		t.Fatalf("defaulted per-network cap %d (%v), want 100", got.MaxPerPrefix, err)
+	c.MaxPerNetwork = 0
+	if got, err := c.withDefaults(); err != nil || got.MaxPerNetwork != 100 {
+		t.Fatalf("defaulted per-network cap %d (%v), want 100", got.MaxPerNetwork, err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func TestViewerWatches(t *testing.T) {
 	wd := startWorld(t)
 	first := wd.publish(t, "m1", 0)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL()})
 	nc := connect(t, e.URL())
 	live := subscribe(t, nc, wire.LiveSubject("m1"))
 	other := subscribe(t, nc, wire.LiveSubject("m2"))
@@ -87,7 +87,7 @@ func TestViewerWatches(t *testing.T) {
 // TestWildcardViewer: emostream.live.> gets every match's swarms.
 func TestWildcardViewer(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL()})
 	nc := connect(t, e.URL())
 	all := subscribe(t, nc, wire.LiveSubjects)
 	one := subscribe(t, nc, wire.LiveSubject("a"))
@@ -103,7 +103,7 @@ func TestWildcardViewer(t *testing.T) {
 // support) are one group, framed once per swarm.
 func TestFramedOncePerGroup(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL()})
 	var boxes []*inbox
 	for range 20 {
 		boxes = append(boxes, subscribe(t, connect(t, e.URL()), wire.LiveSubject("m1"))) // sid 1 on each

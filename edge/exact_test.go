@@ -137,7 +137,7 @@ func TestExactAcrossEdgeRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return startEdge(t, Config{Upstream: wd.hub.ClientURL(), Listener: ln})
+		return startEdge(t, Config{NATSURL: wd.hub.ClientURL(), Listener: ln})
 	}
 	e, stop := edgeAt()
 	var fs []*follower
@@ -167,7 +167,7 @@ func TestExactAcrossLeafRestart(t *testing.T) {
 	wd.publish(t, "m1", 0)
 	cfg := fanout.LeafConfig{Name: "leaf-1", ClientListen: freeAddr(t), EdgePassword: "edge-secret"}
 	leaf := startLeaf(t, wd, cfg)
-	e, _ := startEdge(t, Config{Upstream: leaf.EdgeUpstream(), Domain: fanout.HubDomain})
+	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain})
 	var fs []*follower
 	for range 3 {
 		fs = append(fs, follow(t, e.URL(), "m1"))

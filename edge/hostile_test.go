@@ -21,7 +21,7 @@ const connectOp = "CONNECT {\"verbose\":false,\"headers\":true}\r\n"
 // on the same edge keeps receiving every swarm.
 func TestHostileInput(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxControlLine: 256, MaxPayload: 128,
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxControlLine: 256, MaxPayload: 128,
 		MaxSubscriptions: 3, ConnectTimeout: 300 * time.Millisecond, PingInterval: 200 * time.Millisecond, MaxPingsOut: 2})
 	viewer := connect(t, e.URL())
 	live := subscribe(t, viewer, wire.LiveSubject("m1"))
@@ -94,7 +94,7 @@ func TestHostileInput(t *testing.T) {
 // closed after ConnectTimeout.
 func TestSlowloris(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), ConnectTimeout: 300 * time.Millisecond})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), ConnectTimeout: 300 * time.Millisecond})
 	var clients []*rawClient
 	for range 20 {
 		rc := dialRaw(t, e)
@@ -112,7 +112,7 @@ func TestSlowloris(t *testing.T) {
 // and the edge's count comes back as viewers leave.
 func TestConnectionLimits(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxConnections: 5})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxConnections: 5})
 	var ncs []*nats.Conn
 	for range 5 {
 		ncs = append(ncs, connect(t, e.URL()))
@@ -131,7 +131,7 @@ func TestConnectionLimits(t *testing.T) {
 	connect(t, e.URL())
 }
 
-// TestPerNetworkLimit: MaxPerPrefix counts connections by /24 and /64;
+// TestPerNetworkLimit: MaxPerNetwork counts connections by /24 and /64;
 // loopback is not limited.
 func TestPerNetworkLimit(t *testing.T) {
 	for _, c := range []struct{ addr, want string }{
@@ -141,7 +141,7 @@ func TestPerNetworkLimit(t *testing.T) {
 			t.Errorf("clientPrefix(%s) = %q, want %q", c.addr, got, c.want)
 		}
 	}
-	e := &Edge{cfg: Config{MaxConnections: 100, MaxPerPrefix: 2}, m: newMetrics(nil), prefixes: map[string]int{}}
+	e := &Edge{cfg: Config{MaxConnections: 100, MaxPerNetwork: 2}, m: newMetrics(nil), prefixes: map[string]int{}}
 	for i, want := range []string{"", "", "max_per_network"} {
 		if got := e.admit("203.0.113.0"); got != want {
 			t.Errorf("connection %d: %q, want %q", i, got, want)
@@ -156,7 +156,7 @@ func TestPerNetworkLimit(t *testing.T) {
 // bytes wait for it, counted, and the other viewer gets every message.
 func TestSlowConsumer(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxPending: 64 << 10})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxPending: 64 << 10})
 	viewer := connect(t, e.URL())
 	live := subscribe(t, viewer, wire.LiveSubject("m1"))
 	rc := dialRaw(t, e)
@@ -183,7 +183,7 @@ func TestSlowConsumer(t *testing.T) {
 // the upgrade; the allowed origin and clients without Origin connect.
 func TestAllowedOrigins(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), AllowedOrigins: []string{"https://emostream.example"}})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), AllowedOrigins: []string{"https://emostream.example"}})
 	for _, c := range []struct {
 		origin string
 		want   int

@@ -28,7 +28,7 @@ func TestEdgeOnLeaf(t *testing.T) {
 	wd := startWorld(t)
 	first := wd.publish(t, "m1", 0)
 	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
-	e, _ := startEdge(t, Config{Upstream: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1",
+	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1",
 		OccupancyInterval: 100 * time.Millisecond})
 	reports := subscribe(t, connect(t, wd.hub.ClientURL()), wire.ViewersSubjects)
 

@@ -15,7 +15,7 @@ import (
 // and a match's slot is free again after its last viewer leaves.
 func TestMaxMatches(t *testing.T) {
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), MaxMatches: 2})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxMatches: 2})
 	viewer := connect(t, e.URL())
 	m1 := subscribe(t, viewer, wire.LiveSubject("m1"))
 	subscribe(t, viewer, wire.LiveSubject("m2"))

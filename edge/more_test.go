@@ -16,7 +16,7 @@ import (
 func TestPingAndTLS(t *testing.T) {
 	certs := testenv.NewCerts(t)
 	wd := startWorld(t)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), TLSCert: certs.ServerCertFile, TLSKey: certs.ServerKeyFile,
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), TLSCert: certs.ServerCertFile, TLSKey: certs.ServerKeyFile,
 		PingInterval: 200 * time.Millisecond, MaxPingsOut: 2})
 	if e.URL()[:6] != "wss://" {
 		t.Fatalf("URL %s", e.URL())

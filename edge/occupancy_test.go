@@ -23,7 +23,7 @@ import (
 func TestOccupancyCountsConnections(t *testing.T) {
 	wd := startWorld(t)
 	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
-	e, _ := startEdge(t, Config{Upstream: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1",
+	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1",
 		OccupancyInterval: 100 * time.Millisecond, MaxConnections: 500})
 	reports := subscribe(t, connect(t, wd.hub.ClientURL()), wire.ViewersSubjects)
 	a, b, c, d := connect(t, e.URL()), connect(t, e.URL()), connect(t, e.URL()), connect(t, e.URL())

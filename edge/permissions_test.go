@@ -39,7 +39,7 @@ func (e *errs) has(text string) bool {
 func TestViewersCanOnlyWatch(t *testing.T) {
 	wd := startWorld(t)
 	wd.publish(t, "m1", 0)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL()})
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL()})
 	victim := connect(t, e.URL())
 	vlive := subscribe(t, victim, wire.LiveSubject("m1"))
 	vbox := subscribe(t, victim, "_INBOX.victim.*")

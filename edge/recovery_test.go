@@ -42,7 +42,7 @@ func TestPanicFailsOnlyItsViewer(t *testing.T) {
 	wd := startWorld(t)
 	logs := &logLines{}
 	boomWindow := swarmBody("m1", 2)
-	e, _ := startEdge(t, Config{Upstream: wd.hub.ClientURL(), Logger: slog.New(slog.NewTextHandler(logs, nil))}, func(e *Edge) {
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), Logger: slog.New(slog.NewTextHandler(logs, nil))}, func(e *Edge) {
 		e.hook = func(where string, data []byte) {
 			if bytes.Contains(data, []byte("boom")) || where == panicUpstream && bytes.Equal(data, boomWindow) {
 				panic("planted in " + where)

@@ -17,7 +17,7 @@ import (
 // as busy, and once the waiting ones are answered the viewer may ask again.
 func TestRequestsPerViewer(t *testing.T) {
 	up, held := startStallingUpstream(t)
-	e, _ := startEdge(t, Config{Upstream: up, UpstreamTimeout: time.Minute, OccupancyInterval: -1})
+	e, _ := startEdge(t, Config{NATSURL: up, UpstreamTimeout: time.Minute, OccupancyInterval: -1})
 	viewer := connect(t, e.URL())
 	replies := make(chan *nats.Msg, 16) // a channel sees 503s as messages; NextMsg makes them errors
 	if _, err := viewer.ChanSubscribe("_INBOX.v.*", replies); err != nil {

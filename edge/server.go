@@ -75,8 +75,8 @@ func New(cfg Config) (*Edge, error) {
 			}
 		}),
 	}, cfg.NATSOptions...)
-	if e.nc, err = nats.Connect(cfg.Upstream, opts...); err != nil {
-		return nil, fmt.Errorf("edge: connecting to %s: %w", cfg.Upstream, err)
+	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
+		return nil, fmt.Errorf("edge: connecting to %s: %w", cfg.NATSURL, err)
 	}
 	if err := e.buildEngine(); err != nil {
 		e.nc.Close()

@@ -24,13 +24,13 @@ var (
 
 // Texts of errors that leave the connection open.
 const (
-	textMaxSubs       = "Maximum Subscriptions Exceeded"
-	textInvalidSubj   = "Invalid Subject"
-	textInvalidSid    = "Invalid Subscription ID"
-	textPubViolation  = "Permissions Violation for Publish to %q"
-	textReplyViolaton = "Permissions Violation for Publish with Reply of %q"
-	textSubViolation  = "Permissions Violation for Subscription to %q"
-	textQueueViolaton = "Permissions Violation for Subscription to %q using queue %q"
+	textMaxSubs        = "Maximum Subscriptions Exceeded"
+	textInvalidSubj    = "Invalid Subject"
+	textInvalidSid     = "Invalid Subscription ID"
+	textPubViolation   = "Permissions Violation for Publish to %q"
+	textReplyViolation = "Permissions Violation for Publish with Reply of %q"
+	textSubViolation   = "Permissions Violation for Subscription to %q"
+	textQueueViolation = "Permissions Violation for Subscription to %q using queue %q"
 )
 
 // maxSid bounds a subscription id.
@@ -70,11 +70,11 @@ type session struct {
 func (s *session) write(f []byte) { _, _ = s.conn.Write(f) }
 
 // writeDeadlined is write with the write deadline: if the frame still waits
-// after WriteDeadline, nbio closes the connection (a slow consumer). The
+// after WriteTimeout, nbio closes the connection (a slow consumer). The
 // keepalive sweep sends its PINGs so, which bounds a stalled viewer's life
-// to PingInterval + WriteDeadline without a timer per broadcast write.
+// to PingInterval + WriteTimeout without a timer per broadcast write.
 func (s *session) writeDeadlined(f []byte) {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.e.cfg.WriteDeadline))
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.e.cfg.WriteTimeout))
 	_, _ = s.conn.Write(f)
 }
 
@@ -188,7 +188,7 @@ func (s *session) sub(f [][]byte) {
 		return
 	}
 	if len(f) == 3 {
-		s.violation("subscribe", textQueueViolaton, subject, string(f[1]))
+		s.violation("subscribe", textQueueViolation, subject, string(f[1]))
 		return
 	}
 	if s.find(sid) != nil {
@@ -348,7 +348,7 @@ func (s *session) pub(f [][]byte, _, body []byte) {
 	}
 	inbox := s.inboxFor(reply)
 	if inbox == nil {
-		s.violation("publish", textReplyViolaton, reply)
+		s.violation("publish", textReplyViolation, reply)
 		return
 	}
 	s.ok()

@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -33,8 +33,9 @@ const (
 var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin, UserEdge}
 
 // ErrNoCredentials is returned for a hub whose client port would take
-// clients without credentials on a non-loopback address.
-var ErrNoCredentials = errors.New("fanout: the hub's client port is not on a loopback address but takes clients without credentials")
+// clients without credentials on a non-loopback address. It wraps
+// ErrConfig.
+var ErrNoCredentials = fmt.Errorf("%w: the hub's client port is not on a loopback address but takes clients without credentials", ErrConfig)
 
 // Permission is what one user may publish and subscribe to.
 type Permission struct {
@@ -115,25 +116,23 @@ type TLSConfig struct {
 
 func (t TLSConfig) enabled() bool { return t.Cert != "" || t.Key != "" || t.CA != "" }
 
-func (t TLSConfig) validate(what string, listener bool) error {
+// rules are the rules of t, the setting name: a listener's (listener) needs
+// a certificate once anything is set.
+func (t TLSConfig) rules(name string, listener bool) []setting.Rule {
 	if !t.enabled() {
 		return nil
 	}
-	if (t.Cert == "") != (t.Key == "") {
-		return fmt.Errorf("fanout: %s TLS needs both a certificate and a key", what)
-	}
-	if listener && t.Cert == "" {
-		return fmt.Errorf("fanout: %s TLS needs a certificate and a key", what)
-	}
-	if t.Verify && t.CA == "" {
-		return fmt.Errorf("fanout: %s TLS verification of client certificates needs a CA", what)
-	}
-	for _, f := range []string{t.Cert, t.Key, t.CA} {
-		if strings.ContainsAny(f, "\"\\\n") {
-			return fmt.Errorf("fanout: %s TLS file name %q", what, f)
-		}
-	}
-	return nil
+	return setting.Under(name,
+		setting.Check("Key", setting.Text(t.Key), (t.Cert == "") == (t.Key == ""), "want both a certificate and a key, or neither"),
+		setting.Check("Cert", setting.Text(t.Cert), !listener || t.Cert != "", "want a certificate and a key for a listener"),
+		setting.Check("CA", setting.Text(t.CA), !t.Verify || t.CA != "", "want a CA to verify client certificates (Verify)"),
+		fileName("Cert", t.Cert), fileName("Key", t.Key), fileName("CA", t.CA),
+	)
+}
+
+// fileName is the rule that a file name can be written into a .conf string.
+func fileName(name, f string) setting.Rule {
+	return setting.Check(name, f, !strings.ContainsAny(f, "\"\\\n"), "want a file name without quotes, backslashes or newlines")
 }
 
 // isLoopback reports whether a listen host only takes local connections.

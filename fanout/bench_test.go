@@ -20,10 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // TestLeafProcess is not a test: BenchmarkWebSocketViewers runs the test

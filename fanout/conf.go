@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -37,22 +38,19 @@ var hubLatestSwarmRequests = wire.LatestSwarmRequestsIn(HubDomain)
 // between leaf and hub.
 var hubSwarmsGet = "$JS." + HubDomain + ".API." + strings.TrimPrefix(wire.SwarmsGet, "$JS.API.")
 
-// ErrBadCredential is returned for a user name or password that a .conf
-// file could not carry verbatim.
+// ErrBadCredential is wrapped, beside ErrConfig, by the error of a user
+// name or password that a .conf file could not carry verbatim.
 var ErrBadCredential = errors.New("fanout: user names and passwords must be 1-128 of [A-Za-z0-9._~-]")
 
-// checkCredential reports whether s is safe to write into a .conf string.
-func checkCredential(s string) error {
-	if len(s) == 0 || len(s) > 128 {
-		return ErrBadCredential
-	}
+// credential is the rule that setting name, a user name or password, is
+// safe to write into a .conf string. The value is not shown: it may be a
+// secret.
+func credential(name, s string) setting.Rule {
+	ok := len(s) > 0 && len(s) <= 128
 	for _, c := range s {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._~-", c)
-		if !ok {
-			return ErrBadCredential
-		}
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._~-", c))
 	}
-	return nil
+	return setting.Check(name, nil, ok, "want 1-128 of [A-Za-z0-9._~-]").Wrapping(ErrBadCredential)
 }
 
 // randomSecret returns 32 hex digits from crypto/rand.

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // TestLeafFailover: when a viewer's leaf dies, the viewer reconnects to the

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // testLogger shows server logs only with EMOSTREAM_TEST_LOG=1.
@@ -49,7 +50,7 @@ func startHubConfig(t testing.TB, cfg HubConfig) *Hub {
 // leafConfig is a loopback leaf of remote with random ports.
 func leafConfig(name, remote string, withLeafListener bool) LeafConfig {
 	c := LeafConfig{Name: name, Remotes: []string{remote}, WebSocketListen: "127.0.0.1:0",
-		MonitorListen: "127.0.0.1:0", WriteDeadline: 500 * time.Millisecond, Logger: testLogger()}
+		MonitorListen: "127.0.0.1:0", WriteTimeout: 500 * time.Millisecond, Logger: testLogger()}
 	if withLeafListener {
 		c.LeafListen = "127.0.0.1:0"
 	}

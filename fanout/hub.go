@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"cmp"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -11,20 +10,21 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of HubConfig.
 const (
-	DefaultHubName        = "emostream-hub"
-	DefaultDataDir        = "./.emostream"
-	DefaultClientListen   = "127.0.0.1:4222"
-	DefaultHubLeafListen  = "127.0.0.1:7422"
-	DefaultStageUser      = "stages"
-	DefaultLeafUser       = "leaf"
-	DefaultHubMaxConns    = 1024
-	DefaultHubMaxPayload  = 1 << 20
-	DefaultHubWriteDeadln = 10 * time.Second
+	DefaultHubName           = "emostream-hub"
+	DefaultDataDir           = "./.emostream"
+	DefaultClientListen      = "127.0.0.1:4222"
+	DefaultHubLeafListen     = "127.0.0.1:7422"
+	DefaultStageUser         = "stages"
+	DefaultLeafUser          = "leaf"
+	DefaultHubMaxConnections = 1024
+	DefaultHubMaxPayload     = 1 << 20
+	DefaultHubWriteTimeout   = 10 * time.Second
 )
 
 // HubConfig builds the hub when no .conf file is given. It renders to the
@@ -85,9 +85,9 @@ type HubConfig struct {
 	MaxConnections int
 	// MaxPayload caps a message's size. Zero means 1 MiB.
 	MaxPayload int
-	// WriteDeadline cuts off a connection that cannot take writes for this
-	// long. Zero means 10s.
-	WriteDeadline time.Duration
+	// WriteTimeout cuts off a connection that cannot take writes for this
+	// long (nats-server's write_deadline). Zero means 10s.
+	WriteTimeout time.Duration
 	// Logger receives the server's log. Nil discards it.
 	Logger *slog.Logger
 }
@@ -117,9 +117,11 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c HubConfig) override(opts *server.Options) error {
-	if c.Passwords != nil || c.AnonymousAdmin || c.LeafPassword != "" || c.StageUser != "" || c.LeafUser != "" ||
-		c.ClientTLS != (TLSConfig{}) || c.LeafTLS != (TLSConfig{}) {
-		return ErrFileOnly
+	if err := setting.First(ErrConfig, fileOnly("StageUser", c.StageUser != ""), fileOnly("Passwords", c.Passwords != nil),
+		fileOnly("AnonymousAdmin", c.AnonymousAdmin), fileOnly("ClientTLS", c.ClientTLS != (TLSConfig{})),
+		fileOnly("LeafTLS", c.LeafTLS != (TLSConfig{})), fileOnly("LeafUser", c.LeafUser != ""),
+		fileOnly("LeafPassword", c.LeafPassword != "")); err != nil {
+		return err
 	}
 	if c.Name != "" {
 		opts.ServerName = c.Name
@@ -154,39 +156,30 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 		}
 		c.Passwords = pw
 	}
-	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConns)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConnections)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultHubMaxPayload)
-	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultHubWriteDeadln)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultHubWriteTimeout)
 	return c, c.validate()
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c HubConfig) validate() error {
-	for _, s := range []string{c.StageUser, c.LeafUser, c.LeafPassword} {
-		if err := checkCredential(s); err != nil {
-			return err
-		}
+	rules := []setting.Rule{credential("StageUser", c.StageUser)}
+	for _, u := range slices.Sorted(maps.Keys(c.Passwords)) { // withDefaults kept the StageUsers'
+		rules = append(rules, credential("Passwords["+u+"]", c.Passwords[u]))
 	}
-	for u, pw := range c.Passwords {
-		if !slices.Contains(StageUsers, u) {
-			return fmt.Errorf("fanout: unknown stage user %q (want one of %v)", u, StageUsers)
-		}
-		if err := checkCredential(pw); err != nil {
-			return err
-		}
-	}
-	if c.AnonymousAdmin && c.Passwords == nil {
-		return fmt.Errorf("fanout: AnonymousAdmin needs Passwords")
-	}
-	if err := c.ClientTLS.validate("client port", true); err != nil {
-		return err
-	}
-	if err := c.LeafTLS.validate("leafnode port", true); err != nil {
-		return err
-	}
-	if c.MaxConnections < 0 || c.MaxPayload < 0 || c.WriteDeadline < 0 {
-		return fmt.Errorf("fanout: hub limits must not be negative")
-	}
-	return nil
+	rules = append(rules, setting.Check("AnonymousAdmin", c.AnonymousAdmin, !c.AnonymousAdmin || c.Passwords != nil, "want Passwords beside it"))
+	rules = append(rules, c.ClientTLS.rules("ClientTLS", true)...)
+	rules = append(rules, c.LeafTLS.rules("LeafTLS", true)...)
+	rules = append(rules,
+		credential("LeafUser", c.LeafUser),
+		credential("LeafPassword", c.LeafPassword),
+		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
+	)
+	return setting.First(ErrConfig, rules...)
 }
 
 func (c HubConfig) render() (string, error) {
@@ -261,7 +254,7 @@ http: {{.Monitor}}
 {{- end}}
 max_connections: {{.C.MaxConnections}}
 max_payload: {{.C.MaxPayload}}
-write_deadline: "{{.C.WriteDeadline}}"
+write_deadline: "{{.C.WriteTimeout}}"
 jetstream {
   store_dir: {{q .Store}}
   sync_interval: always

@@ -3,7 +3,6 @@ package fanout
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"text/template"
@@ -11,24 +10,26 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of LeafConfig.
 const (
-	DefaultLeafName          = "emostream-leaf"
-	DefaultWebSocketListen   = "127.0.0.1:9222"
-	DefaultLeafClientListen  = "127.0.0.1:0"
-	DefaultLeafMaxConns      = 16384
-	DefaultLeafMaxSubs       = 256
-	DefaultLeafMaxPayload    = 64 << 10
-	DefaultLeafMaxPending    = 256 << 10
-	DefaultLeafWriteDeadline = 2 * time.Second
-	DefaultLeafPingInterval  = 30 * time.Second
-	viewerUser               = "viewer"
+	DefaultLeafName           = "emostream-leaf"
+	DefaultWebSocketListen    = "127.0.0.1:9222"
+	DefaultLeafClientListen   = "127.0.0.1:0"
+	DefaultLeafMaxConnections = 16384
+	DefaultLeafMaxSubs        = 256
+	DefaultLeafMaxPayload     = 64 << 10
+	DefaultLeafMaxPending     = 256 << 10
+	DefaultLeafWriteTimeout   = 2 * time.Second
+	DefaultLeafPingInterval   = 30 * time.Second
+	viewerUser                = "viewer"
 )
 
-// ErrNoRemotes is returned for a leaf with no hub to connect to.
+// ErrNoRemotes is wrapped, beside ErrConfig, by the error of a leaf with no
+// hub to connect to.
 var ErrNoRemotes = errors.New("fanout: a leaf needs at least one remote (hub or parent leaf)")
 
 // LeafConfig builds a leaf cluster node when no .conf file is given. It
@@ -50,9 +51,9 @@ type LeafConfig struct {
 	// WebSocketListen serves viewers. Port 0 picks a free port. Zero means
 	// "127.0.0.1:9222".
 	WebSocketListen string
-	// NoWebSocket turns the WebSocket listener off: viewers come through
+	// DisableWebSocket turns the WebSocket listener off: viewers come through
 	// edges on ClientListen (emostream edge) instead.
-	NoWebSocket bool
+	DisableWebSocket bool
 	// ClientListen is the plain NATS port, which no viewer can use (viewers
 	// are WebSocket-only). Zero means "127.0.0.1:0".
 	ClientListen string
@@ -90,9 +91,10 @@ type LeafConfig struct {
 	// MaxPending is the most bytes buffered for one slow viewer before it is
 	// cut off as a slow consumer. Zero means 256 KiB.
 	MaxPending int
-	// WriteDeadline cuts off a viewer that cannot take writes for this long
-	// (counted as a slow consumer). Zero means 2s.
-	WriteDeadline time.Duration
+	// WriteTimeout cuts off a viewer that cannot take writes for this long
+	// (nats-server's write_deadline; counted as a slow consumer). Zero
+	// means 2s.
+	WriteTimeout time.Duration
 	// PingInterval is how often idle viewers are pinged. Zero means 30s.
 	PingInterval time.Duration
 	// Logger receives the server's log. Nil discards it.
@@ -123,8 +125,10 @@ func NewLeaf(cfg LeafConfig) (*Leaf, error) {
 
 // override applies the set fields of c to the options of c.ConfigFile.
 func (c LeafConfig) override(opts *server.Options) error {
-	if c.LeafUser != "" || c.LeafPassword != "" || c.EdgePassword != "" || c.TLSCert != "" || c.TLSKey != "" || c.RemoteTLS != (TLSConfig{}) {
-		return ErrFileOnly
+	if err := setting.First(ErrConfig, fileOnly("RemoteTLS", c.RemoteTLS != (TLSConfig{})), fileOnly("LeafUser", c.LeafUser != ""),
+		fileOnly("LeafPassword", c.LeafPassword != ""), fileOnly("EdgePassword", c.EdgePassword != ""),
+		fileOnly("TLSCert", c.TLSCert != ""), fileOnly("TLSKey", c.TLSKey != "")); err != nil {
+		return err
 	}
 	if c.Name != "" {
 		opts.ServerName = c.Name
@@ -154,38 +158,34 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.LeafUser = cmp.Or(c.LeafUser, DefaultLeafUser)
 	c.LeafPassword = cmp.Or(c.LeafPassword, randomSecret())
 	c.EdgePassword = cmp.Or(c.EdgePassword, randomSecret())
-	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConns)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConnections)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
 	c.MaxPending = cmp.Or(c.MaxPending, DefaultLeafMaxPending)
-	c.WriteDeadline = cmp.Or(c.WriteDeadline, DefaultLeafWriteDeadline)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultLeafWriteTimeout)
 	c.PingInterval = cmp.Or(c.PingInterval, DefaultLeafPingInterval)
 	return c, c.validate()
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c LeafConfig) validate() error {
-	if len(c.Remotes) == 0 {
-		return ErrNoRemotes
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("fanout: leaf TLS needs both a certificate and a key")
-	}
-	if c.MaxConnections < 0 || c.MaxSubscriptions < 0 || c.MaxPayload < 0 || c.MaxPending < 0 ||
-		c.WriteDeadline < 0 || c.PingInterval < 0 {
-		return fmt.Errorf("fanout: leaf limits must not be negative")
-	}
-	if c.RemoteTLS.Verify {
-		return fmt.Errorf("fanout: leaf remote TLS: Verify is for listeners")
-	}
-	if err := c.RemoteTLS.validate("leaf remote", false); err != nil {
-		return err
-	}
-	for _, s := range []string{c.LeafUser, c.LeafPassword, c.EdgePassword} {
-		if err := checkCredential(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	rules := []setting.Rule{setting.Check("Remotes", nil, len(c.Remotes) > 0, "want at least one: the hub, or a parent leaf").Wrapping(ErrNoRemotes)}
+	rules = append(rules, setting.Check("RemoteTLS.Verify", c.RemoteTLS.Verify, !c.RemoteTLS.Verify, "want false: Verify is for listeners"))
+	rules = append(rules, c.RemoteTLS.rules("RemoteTLS", false)...)
+	rules = append(rules,
+		credential("LeafUser", c.LeafUser),
+		credential("LeafPassword", c.LeafPassword),
+		credential("EdgePassword", c.EdgePassword),
+		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
+		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
+		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
+		setting.AtLeast("MaxPending", c.MaxPending, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
+		setting.AtLeast("PingInterval", c.PingInterval, 0),
+	)
+	return setting.First(ErrConfig, rules...)
 }
 
 func (c LeafConfig) render() (string, error) {
@@ -195,7 +195,7 @@ func (c LeafConfig) render() (string, error) {
 		"ViewerGet":   []string{wire.LatestSwarmRequests, wire.SwarmsGet},
 		"ViewerAllow": []string{wire.LiveSubjects, inboxes}, "Viewer": viewerUser}
 	ws := c.WebSocketListen
-	if c.NoWebSocket {
+	if c.DisableWebSocket {
 		ws = ""
 	}
 	addrs := map[string]string{"WS": ws, "Client": c.ClientListen,
@@ -214,7 +214,7 @@ func (c LeafConfig) render() (string, error) {
 }
 
 // WebSocketURL is where viewers connect, e.g. ws://127.0.0.1:9222; "" with
-// NoWebSocket.
+// DisableWebSocket.
 func (l *Leaf) WebSocketURL() string {
 	if l.opts.Websocket.Port == 0 {
 		return ""
@@ -256,7 +256,7 @@ max_connections: {{.C.MaxConnections}}
 max_subscriptions: {{.C.MaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 max_pending: {{.C.MaxPending}}
-write_deadline: "{{.C.WriteDeadline}}"
+write_deadline: "{{.C.WriteTimeout}}"
 {{- if .WS}}
 websocket {
   listen: {{.WS}}

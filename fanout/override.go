@@ -8,11 +8,24 @@ import (
 	"path/filepath"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
-// ErrFileOnly is returned for a setting that a configuration file must
-// carry itself (credentials, TLS) when a ConfigFile is given.
+// ErrFileOnly is wrapped, beside ErrConfig, by the error of a setting that
+// a configuration file must carry itself (credentials, TLS) when a
+// ConfigFile is given.
 var ErrFileOnly = errors.New("fanout: with a configuration file, credentials and TLS come from the file")
+
+// ErrConfig is wrapped by every error of NewHub, NewLeaf and NewWatcher
+// about their configs.
+var ErrConfig = errors.New("fanout: invalid config")
+
+// fileOnly is the rule that setting name, which a configuration file must
+// carry itself, is not set (set false) beside one.
+func fileOnly(name string, set bool) setting.Rule {
+	return setting.Check(name, nil, !set, "want it in the configuration file (ConfigFile), not beside it").Wrapping(ErrFileOnly)
+}
 
 // overrideListen sets host and port from a non-empty listen address, as
 // nats-server's own flags override its configuration file.

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func TestConfigFileOverrides(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(store, "jetstream")); err != nil {
 		t.Fatalf("DataDir did not override store_dir: %v", err)
 	}
-	if _, err := NewHub(HubConfig{ConfigFile: conf, LeafPassword: "x"}); err != ErrFileOnly {
+	if _, err := NewHub(HubConfig{ConfigFile: conf, LeafPassword: "x"}); !errors.Is(err, ErrFileOnly) || !strings.Contains(err.Error(), "LeafPassword") {
 		t.Fatalf("a password with a file: %v, want ErrFileOnly", err)
 	}
 

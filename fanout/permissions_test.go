@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // violations connects a viewer to url and returns the connection and the

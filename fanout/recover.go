@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // lastSeqHeader, on a live message the stream republished, is the sequence

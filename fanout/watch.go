@@ -7,13 +7,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emostream/emostream/internal/recovery"
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/internal/setting"
+	"github.com/emostream/emostream/wire"
 )
 
-// ErrBadMatch is returned by Watch for a match id that is not one subject
-// token.
+// ErrBadMatch is wrapped, beside ErrConfig, by the error of NewWatcher for
+// a match id that is not one subject token.
 var ErrBadMatch = errors.New("fanout: bad match id")
 
 // getTimeout bounds one stored-swarm request.
@@ -120,11 +122,10 @@ type Watcher struct {
 
 // NewWatcher validates cfg.
 func NewWatcher(nc *nats.Conn, cfg WatchConfig) (*Watcher, error) {
-	if err := wire.CheckMatchID(cfg.Match); err != nil {
-		return nil, fmt.Errorf("%w %w", ErrBadMatch, err)
-	}
-	if cfg.OnSwarm == nil {
-		return nil, errors.New("fanout: WatchConfig.OnSwarm is required")
+	if err := setting.First(ErrConfig,
+		setting.Check("Match", cfg.Match, wire.ValidMatchID(cfg.Match), "want "+wire.MatchIDRule).Wrapping(ErrBadMatch),
+		setting.Check("OnSwarm", nil, cfg.OnSwarm != nil, "want a func that shows a swarm")); err != nil {
+		return nil, err
 	}
 	if cfg.MaxRecovery <= 0 {
 		cfg.MaxRecovery = DefaultMaxRecovery

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emostream/emostream/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // watched is a Watcher running until the test ends, with what it showed.
@@ -687,11 +688,11 @@ func TestWatchWaitingBound(t *testing.T) {
 }
 
 // A match id that is not one subject token is refused before anything is
-// read, with the rule of wire.CheckMatchID.
+// read, naming the setting, with the rule of wire.CheckMatchID.
 func TestNewWatcherRefusesBadMatch(t *testing.T) {
 	for _, m := range []string{"", "a b", "a.b", "a>"} {
 		_, err := NewWatcher(nil, WatchConfig{Match: m, OnSwarm: func([]byte, Source) {}})
-		if !errors.Is(err, ErrBadMatch) || err.Error() != "fanout: bad match id "+wire.CheckMatchID(m).Error() {
+		if !errors.Is(err, ErrBadMatch) || !errors.Is(err, ErrConfig) || err.Error() != "fanout: invalid config: Match "+wire.CheckMatchID(m).Error() {
 			t.Errorf("match %q: %v, want ErrBadMatch with the rule", m, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -103,25 +104,25 @@ func (a *AuthConfig) withDefaults(listener net.Addr, sessions bool) {
 	a.Leeway = max(a.Leeway, 0)
 }
 
+// validate checks a, with its defaults: the rules of Config.Auth.
 func (a *AuthConfig) validate() error {
-	switch {
-	case a.Mode != AuthNone && a.Mode != AuthJWT:
-		return fmt.Errorf("%w: auth mode %q: want none or jwt", ErrConfig, a.Mode)
-	case a.Mode == AuthNone:
+	if a.Mode == AuthNone {
 		return nil
-	case len(a.HMACSecret) > 0 && (len(a.PublicKeys) > 0 || a.JWKSFile != ""):
-		return fmt.Errorf("%w: auth: an HMAC secret and public keys together would let HS256 tokens be checked with a public key; give one kind", ErrConfig)
-	case len(a.HMACSecret) > 0 && len(a.HMACSecret) < MinHMACSecret:
-		return fmt.Errorf("%w: auth: the HMAC secret has %d bytes, want at least %d", ErrConfig, len(a.HMACSecret), MinHMACSecret)
-	case a.MaxTokenBytes < 0:
-		return fmt.Errorf("%w: auth: negative token size", ErrConfig)
+	}
+	secret := setting.Text(fmt.Sprintf("(%d bytes)", len(a.HMACSecret)))
+	rules := []setting.Rule{
+		setting.Check("Mode", a.Mode, a.Mode == AuthJWT, "want none or jwt"),
+		setting.Check("HMACSecret", secret, len(a.HMACSecret) == 0 || len(a.PublicKeys) == 0 && a.JWKSFile == "",
+			"want none beside PublicKeys or JWKSFile: HS256 tokens would be checked with a public key; give one kind"),
+		setting.Check("HMACSecret", secret, len(a.HMACSecret) == 0 || len(a.HMACSecret) >= MinHMACSecret,
+			fmt.Sprintf("want at least %d bytes", MinHMACSecret)),
+		setting.AtLeast("MaxTokenBytes", a.MaxTokenBytes, 0),
 	}
 	for _, k := range a.PublicKeys {
-		if _, err := algOf(k); err != nil {
-			return fmt.Errorf("%w: auth: %v", ErrConfig, err)
-		}
+		_, err := algOf(k)
+		rules = append(rules, setting.Err("PublicKeys", nil, err))
 	}
-	return nil
+	return setting.First(ErrConfig, setting.Under("Auth", rules...)...)
 }
 
 func isLoopback(a net.Addr) bool {

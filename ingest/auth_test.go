@@ -351,7 +351,7 @@ func TestAuthConfig(t *testing.T) {
 		{"non-loopback without keys", ingest.Config{Listener: public}},
 		{"sessions with auth none", ingest.Config{Auth: ingest.AuthConfig{Mode: ingest.AuthNone}, Session: ingest.SessionConfig{Enabled: true}}},
 		{"bad CORS origin", ingest.Config{CORSOrigins: []string{"example.com"}}},
-		{"bad WebSocket URL", ingest.Config{WSURLs: []string{"ws://x; script-src *"}}},
+		{"bad WebSocket URL", ingest.Config{WebSocketURLs: []string{"ws://x; script-src *"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -38,12 +39,12 @@ const (
 	DefaultMaxBuffered     = 200_000
 
 	// Connections and client networks (docs/api.md, "Limits").
-	DefaultMaxConns          = 10_000 // or fewer: see Config.MaxConns
-	DefaultMaxConnsPerPrefix = 4_096
+	DefaultMaxConnections    = 10_000 // or fewer: see Config.MaxConnections
+	DefaultMaxPerNetwork     = 4_096
 	DefaultFDReserve         = 1_024 // file descriptors left to Kafka, NATS, the store and listeners
 	DefaultIPPrefixV4        = 24
 	DefaultIPPrefixV6        = 64
-	minDefaultMaxConns       = 64
+	minDefaultMaxConnections = 64
 )
 
 // AckMode says when POST /v1/emojis answers 202.
@@ -90,8 +91,8 @@ type Config struct {
 	// SwarmThreshold is served in GET /v1/config. Zero means
 	// wire.DefaultSwarmThreshold.
 	SwarmThreshold int64
-	// WSURLs are the NATS WebSocket URLs served in GET /v1/config.
-	WSURLs []string
+	// WebSocketURLs are the NATS WebSocket URLs served in GET /v1/config.
+	WebSocketURLs []string
 
 	// UserRate is the sustained events/s allowed per user_id. Zero means
 	// DefaultUserRate; negative turns the per-user limit off.
@@ -128,22 +129,22 @@ type Config struct {
 	// holds them all. Zero means DefaultIPPrefixV4 and DefaultIPPrefixV6;
 	// 32 and 128 limit single addresses.
 	IPPrefixV4, IPPrefixV6 int
-	// MaxConns caps the open HTTP connections; a connection past it is
-	// answered 503 too_many_connections and closed. Zero means
-	// DefaultMaxConns or, if lower, the soft open-file limit less
+	// MaxConnections caps the open HTTP connections; a connection past it
+	// is answered 503 too_many_connections and closed. Zero means
+	// DefaultMaxConnections or, if lower, the soft open-file limit less
 	// FDReserve (at least 64), so clients cannot take the file descriptors
 	// Kafka, NATS and the listeners need.
-	MaxConns int
-	// MaxConnsPerPrefix caps the open connections from one client network
+	MaxConnections int
+	// MaxPerNetwork caps the open connections from one client network
 	// (IPPrefixV4, IPPrefixV6) of TCP peers, and once three quarters of
-	// MaxConns are open a network gets another only while it holds less
-	// than its share (package conncap: the last slots are kept for networks
-	// that hold few). Peers in TrustedProxies are exempt from both. Zero
-	// means DefaultMaxConnsPerPrefix, or MaxConns if lower; above MaxConns
-	// it is refused; negative turns both rules off.
-	MaxConnsPerPrefix int
-	// FDReserve is how many file descriptors a defaulted MaxConns leaves
-	// free. Zero means DefaultFDReserve.
+	// MaxConnections are open a network gets another only while it holds
+	// less than its share (package conncap: the last slots are kept for
+	// networks that hold few). Peers in TrustedProxies are exempt from
+	// both. Zero means DefaultMaxPerNetwork, or MaxConnections if lower;
+	// above MaxConnections it is refused; negative turns both rules off.
+	MaxPerNetwork int
+	// FDReserve is how many file descriptors a defaulted MaxConnections
+	// leaves free. Zero means DefaultFDReserve.
 	FDReserve int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the HTTP connection.
 	// Zero means DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout.
@@ -237,6 +238,15 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Validate reports the first setting of c, with its defaults, that New
+// refuses (a *setting.Error wrapping ErrConfig), without binding or
+// starting anything: for a caller that must refuse a configuration before
+// it binds the listeners ("emostream ingest"). New validates again.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with every zero field set to its default, or an
 // error wrapping ErrConfig.
 func (c Config) withDefaults() (Config, error) {
@@ -263,8 +273,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.IPPrefixV4 = cmp.Or(c.IPPrefixV4, DefaultIPPrefixV4)
 	c.IPPrefixV6 = cmp.Or(c.IPPrefixV6, DefaultIPPrefixV6)
 	c.FDReserve = cmp.Or(c.FDReserve, DefaultFDReserve)
-	c.MaxConns = cmp.Or(c.MaxConns, defaultMaxConns(c.FDReserve))
-	c.MaxConnsPerPrefix = cmp.Or(c.MaxConnsPerPrefix, min(DefaultMaxConnsPerPrefix, c.MaxConns))
+	c.MaxConnections = cmp.Or(c.MaxConnections, defaultMaxConnections(c.FDReserve))
+	c.MaxPerNetwork = cmp.Or(c.MaxPerNetwork, min(DefaultMaxPerNetwork, c.MaxConnections))
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
@@ -283,68 +293,78 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	var err error
-	if c.kafka, err = c.KafkaSecurity.Build(); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	return c, nil
+	c.kafka, err = c.KafkaSecurity.Build()
+	return c, setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err))
 }
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c *Config) validate() error {
-	switch {
-	case c.Ack != AckAll && c.Ack != AckBuffered:
-		return fmt.Errorf("%w: ack %q: want all or buffered", ErrConfig, c.Ack)
-	case c.FlushInterval < 0:
-		return fmt.Errorf("%w: negative flush interval", ErrConfig)
-	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
-	case c.UserBurst < 0 || c.IPBurst < 0 || c.MatchesBurst < 0 || c.MaxBuckets < 0 || c.AdminGuessBurst < 0:
-		return fmt.Errorf("%w: negative burst or bucket count", ErrConfig)
-	case c.BodyLimit < 0 || c.MaxBatchBytes < 0 || c.MaxInFlight < 0 || c.SwarmThreshold < 0:
-		return fmt.Errorf("%w: negative body limit, batch size, in-flight count or swarm threshold", ErrConfig)
-	case c.MaxBuffered < wire.MaxBatch:
-		return fmt.Errorf("%w: max buffered %d is below one full request (%d)", ErrConfig, c.MaxBuffered, wire.MaxBatch)
-	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.ProduceTimeout < 0 || c.ShutdownTimeout < 0:
-		return fmt.Errorf("%w: negative timeout", ErrConfig)
-	case c.IPPrefixV4 < 1 || c.IPPrefixV4 > 32 || c.IPPrefixV6 < 1 || c.IPPrefixV6 > 128:
-		return fmt.Errorf("%w: client prefix lengths /%d, /%d: want 1 to 32 and 1 to 128", ErrConfig, c.IPPrefixV4, c.IPPrefixV6)
-	case c.MaxConns < 1 || c.FDReserve < 0:
-		return fmt.Errorf("%w: max connections %d: want at least 1 (and a non-negative fd reserve)", ErrConfig, c.MaxConns)
-	}
-	if err := c.connCaps().Check("MaxConns", "MaxConnsPerPrefix"); err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminToken || c.Matches == nil) {
-		return fmt.Errorf("%w: the admin token needs a match registry and at least %d bytes", ErrConfig, MinAdminToken)
-	}
-	for _, b := range c.KafkaBrokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("%w: broker %q: %v", ErrConfig, b, err)
-		}
-	}
-	return nil
+	rules := brokerRules(c.KafkaBrokers)
+	rules = append(rules,
+		setting.Check("Ack", c.Ack, c.Ack == AckAll || c.Ack == AckBuffered, "want all or buffered"),
+		setting.AtLeast("FlushInterval", c.FlushInterval, 0),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 0),
+		setting.AtLeast("UserBurst", c.UserBurst, 0),
+		setting.AtLeast("IPBurst", c.IPBurst, 0),
+		setting.AtLeast("MaxBuckets", c.MaxBuckets, 0),
+		setting.AtLeast("BodyLimit", c.BodyLimit, 0),
+		setting.Between("IPPrefixV4", c.IPPrefixV4, 1, 32),
+		setting.Between("IPPrefixV6", c.IPPrefixV6, 1, 128),
+	)
+	rules = append(rules, c.connCaps().Rules("MaxConnections", "MaxPerNetwork")...)
+	rules = append(rules,
+		setting.AtLeast("FDReserve", c.FDReserve, 0),
+		setting.AtLeast("ReadTimeout", c.ReadTimeout, 0),
+		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
+		setting.AtLeast("IdleTimeout", c.IdleTimeout, 0),
+		setting.AtLeast("ProduceTimeout", c.ProduceTimeout, 0),
+		setting.AtLeast("ShutdownTimeout", c.ShutdownTimeout, 0),
+		setting.AtLeast("MaxBatchBytes", c.MaxBatchBytes, 0),
+		setting.AtLeast("MaxInFlight", c.MaxInFlight, 0),
+		setting.Check("MaxBuffered", c.MaxBuffered, c.MaxBuffered >= wire.MaxBatch,
+			fmt.Sprintf("want at least one full request (%d)", wire.MaxBatch)),
+		setting.AtLeast("MatchesBurst", c.MatchesBurst, 0),
+		setting.Check("AdminToken", setting.Text(fmt.Sprintf("(%d bytes)", len(c.AdminToken))),
+			c.AdminToken == "" || len(c.AdminToken) >= MinAdminToken, fmt.Sprintf("want at least %d bytes, or none", MinAdminToken)),
+		setting.Check("Matches", nil, c.AdminToken == "" || c.Matches != nil, "want a match registry for the admin API (AdminToken)"),
+		setting.AtLeast("AdminGuessBurst", c.AdminGuessBurst, 0),
+	)
+	return setting.First(ErrConfig, rules...)
 }
 
-// defaultMaxConns is MaxConnsFor the process's soft open-file limit, or
-// DefaultMaxConns where it is unknown.
-func defaultMaxConns(reserve int) int {
+// brokerRules are the rules of KafkaBrokers: each a host:port.
+func brokerRules(brokers []string) []setting.Rule {
+	rules := make([]setting.Rule, len(brokers))
+	for i, b := range brokers {
+		_, _, err := net.SplitHostPort(b)
+		rules[i] = setting.Err("KafkaBrokers", b, err)
+	}
+	return rules
+}
+
+// defaultMaxConnections is MaxConnectionsFor the process's soft open-file limit, or
+// DefaultMaxConnections where it is unknown.
+func defaultMaxConnections(reserve int) int {
 	soft, ok := openFileLimit()
 	if !ok {
-		return DefaultMaxConns
+		return DefaultMaxConnections
 	}
-	return MaxConnsFor(soft, reserve)
+	return MaxConnectionsFor(soft, reserve)
 }
 
-// MaxConnsFor is the MaxConns a zero one stands for at an open-file limit
-// of soft: DefaultMaxConns, or soft less reserve if that is lower, but at
+// MaxConnectionsFor is the MaxConnections a zero one stands for at an open-file limit
+// of soft: DefaultMaxConnections, or soft less reserve if that is lower, but at
 // least 64.
-func MaxConnsFor(soft uint64, reserve int) int {
-	if soft >= DefaultMaxConns+uint64(max(reserve, 0)) {
-		return DefaultMaxConns
+func MaxConnectionsFor(soft uint64, reserve int) int {
+	if soft >= DefaultMaxConnections+uint64(max(reserve, 0)) {
+		return DefaultMaxConnections
 	}
-	return max(int(soft)-reserve, minDefaultMaxConns)
+	return max(int(soft)-reserve, minDefaultMaxConnections)
 }
 
 // connCaps are the connection caps, for the listener (conncap).
 func (c *Config) connCaps() conncap.Caps {
-	return conncap.Caps{Total: c.MaxConns, PerNetwork: c.MaxConnsPerPrefix}
+	return conncap.Caps{Total: c.MaxConnections, PerNetwork: c.MaxPerNetwork}
 }

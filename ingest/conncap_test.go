@@ -23,12 +23,12 @@ func clientAt(local string) *http.Client {
 
 // TestOneNetworkCannotTakeEverySlot: one /24 opens as many idle
 // connections as it can; past the high-water mark (three quarters of
-// MaxConns) it is refused, 503 network_share, and clients of 12 other
+// MaxConnections) it is refused, 503 network_share, and clients of 12 other
 // networks still connect and post while it holds its connections.
 func TestOneNetworkCannotTakeEverySlot(t *testing.T) {
 	k := testenv.StartKafka(t, 1).Target()
 	const total, highWater, flood = 64, 48, 80
-	st := startIngest(t, k, ingest.Config{MaxConns: total, UserRate: -1, IPRate: -1, ReadTimeout: time.Minute})
+	st := startIngest(t, k, ingest.Config{MaxConnections: total, UserRate: -1, IPRate: -1, ReadTimeout: time.Minute})
 	addr := strings.TrimPrefix(st.url, "http://")
 	var conns []net.Conn
 	for i := range flood {
@@ -68,13 +68,13 @@ func TestOneNetworkCannotTakeEverySlot(t *testing.T) {
 // TestConnCapsAddUp: a per-network cap above the total is refused at
 // start, naming both; a defaulted one is never above the total.
 func TestConnCapsAddUp(t *testing.T) {
-	_, err := ingest.New(ingest.Config{MaxConns: 3072, MaxConnsPerPrefix: 4096})
-	if !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), "MaxConnsPerPrefix 4096 is above MaxConns 3072") {
+	_, err := ingest.New(ingest.Config{MaxConnections: 3072, MaxPerNetwork: 4096})
+	if !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), "MaxPerNetwork 4096: want at most MaxConnections (3072)") {
 		t.Fatalf("got %v, want the caps refused", err)
 	}
-	for _, c := range []struct{ soft, want int }{{1 << 20, ingest.DefaultMaxConns}, {4096, 3072}, {1100, 76}, {100, 64}} {
-		if got := ingest.MaxConnsFor(uint64(c.soft), ingest.DefaultFDReserve); got != c.want {
-			t.Errorf("MaxConnsFor(%d) = %d, want %d", c.soft, got, c.want)
+	for _, c := range []struct{ soft, want int }{{1 << 20, ingest.DefaultMaxConnections}, {4096, 3072}, {1100, 76}, {100, 64}} {
+		if got := ingest.MaxConnectionsFor(uint64(c.soft), ingest.DefaultFDReserve); got != c.want {
+			t.Errorf("MaxConnectionsFor(%d) = %d, want %d", c.soft, got, c.want)
 		}
 	}
 }

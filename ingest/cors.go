@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -28,18 +29,16 @@ var corsPaths = map[string]string{
 	"/v1/config": "GET, HEAD", "/v1/matches": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD",
 }
 
-// checkOrigins validates Config.CORSOrigins: "*" or scheme://host[:port].
-func checkOrigins(origins []string) error {
-	for _, o := range origins {
-		if o == "*" {
-			continue
-		}
+// originRules are the rules of Config.CORSOrigins: "*" or
+// scheme://host[:port].
+func originRules(origins []string) []setting.Rule {
+	rules := make([]setting.Rule, len(origins))
+	for i, o := range origins {
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-			return fmt.Errorf("%w: CORS origin %q: want scheme://host[:port] or *", ErrConfig, o)
-		}
+		ok := o == "*" || err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.User == nil
+		rules[i] = setting.Check("CORSOrigins", o, ok, "want scheme://host[:port] or *")
 	}
-	return nil
+	return rules
 }
 
 // originAllowed reports whether a browser page of origin may call the API
@@ -84,16 +83,16 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// checkWSURLs validates Config.WSURLs, which go into the page's
+// webSocketURLRules are the rules of Config.WebSocketURLs, which go into the page's
 // Content-Security-Policy: ws:// or wss:// URLs of plain hosts.
-func checkWSURLs(urls []string) error {
-	for _, w := range urls {
+func webSocketURLRules(urls []string) []setting.Rule {
+	rules := make([]setting.Rule, len(urls))
+	for i, w := range urls {
 		u, err := url.Parse(w)
-		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
-			return fmt.Errorf("%w: WebSocket URL %q: want ws:// or wss://host[:port][/path]", ErrConfig, w)
-		}
+		ok := err == nil && (u.Scheme == "ws" || u.Scheme == "wss") && u.Host != "" && !strings.ContainsAny(u.Host, " ;,'\"")
+		rules[i] = setting.Check("WebSocketURLs", w, ok, "want ws:// or wss://host[:port][/path]")
 	}
-	return nil
+	return rules
 }
 
 // contentSecurityPolicy allows the page its own scripts, styles and API,
@@ -102,7 +101,7 @@ func checkWSURLs(urls []string) error {
 func contentSecurityPolicy(wsURLs []string) string {
 	connect := []string{"'self'"}
 	for _, w := range wsURLs {
-		u, _ := url.Parse(w) // checked by checkWSURLs
+		u, _ := url.Parse(w) // checked by webSocketURLRules
 		connect = append(connect, u.Scheme+"://"+u.Host)
 	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +

@@ -111,7 +111,7 @@ func TestCORS(t *testing.T) {
 
 // TestSecurityHeaders: the page and the API carry the CSP and friends.
 func TestSecurityHeaders(t *testing.T) {
-	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{WSURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"}})
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{WebSocketURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"}})
 	for _, path := range []string{"/", "/app.js", "/v1/config"} {
 		r := st.do(t, http.MethodGet, path, "", nil)
 		want := map[string]string{

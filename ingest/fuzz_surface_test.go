@@ -338,7 +338,7 @@ func FuzzAdmin(f *testing.F) {
 			return
 		}
 		code := checkJSONError(t, ctx, 400, 401, 403, 404, 405, 409, 413, 503)
-		if status == 503 && code != wire.CodeRegistryUnavailable && code != wire.CodeUnavailable {
+		if status == 503 && code != wire.CodeRegistryUnavailable && code != wire.CodeKafkaUnavailable {
 			t.Fatalf("503 %s", code)
 		}
 	})

@@ -163,7 +163,7 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 // readyz answers 200 while Kafka answered recently, else 503.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.prod.ready(); err != nil {
-		return s.fail(c, wire.CodeUnavailable, err.Error(), -1)
+		return s.fail(c, wire.CodeKafkaUnavailable, err.Error(), -1)
 	}
 	if s.cfg.Ready != nil {
 		if err := s.cfg.Ready(); err != nil {
@@ -204,5 +204,5 @@ func (s *Server) unavailable(err error) *httpError {
 	if errors.Is(err, ErrBusy) {
 		msg = "the producer is overloaded; nothing of this request was stored, retry later"
 	}
-	return &httpError{code: wire.CodeUnavailable, msg: msg, index: -1, retryAfter: 1}
+	return &httpError{code: wire.CodeKafkaUnavailable, msg: msg, index: -1, retryAfter: 1}
 }

@@ -238,7 +238,7 @@ func refusedWith503(t *testing.T, c net.Conn) {
 func TestIdleConnectionFlood(t *testing.T) {
 	k := testenv.StartKafka(t, 2).Target()
 	const perPrefix, total = 20, 50
-	st := startIngest(t, k, ingest.Config{MaxConns: total, MaxConnsPerPrefix: perPrefix, UserRate: -1, IPRate: -1,
+	st := startIngest(t, k, ingest.Config{MaxConnections: total, MaxPerNetwork: perPrefix, UserRate: -1, IPRate: -1,
 		ReadTimeout: time.Minute}) // the idle flood stays until the test closes it
 	addr := strings.TrimPrefix(st.url, "http://")
 	legit := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}

@@ -318,7 +318,7 @@ func TestBrokerDown(t *testing.T) {
 			k.Embedded.Stop()
 			st.waitReady(t, false)
 			r := st.post(t, event("u", "m", "🔥"))
-			checkError(t, r, 503, wire.CodeUnavailable, -1)
+			checkError(t, r, 503, wire.CodeKafkaUnavailable, -1)
 			k.Embedded.Start()
 			st.waitReady(t, true)
 			before := k.EndOffsets(t)

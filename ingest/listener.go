@@ -20,8 +20,8 @@ import (
 // Reasons a connection is refused, the label of
 // emostream_ingest_connections_refused_total.
 const (
-	refusedTotal     = "max_conns"            // Config.MaxConns reached
-	refusedPrefix    = "max_conns_per_prefix" // Config.MaxConnsPerPrefix reached for the peer's network
+	refusedTotal     = "max_conns"            // Config.MaxConnections reached
+	refusedPrefix    = "max_conns_per_prefix" // Config.MaxPerNetwork reached for the peer's network
 	refusedShare     = "network_share"        // past the high-water mark, the peer's network holds its share
 	refusedExhausted = "fd_exhausted"         // accept failed: EMFILE, ENFILE, ENOBUFS or ENOMEM
 )

@@ -12,13 +12,14 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
 // The ops listener serves what operators and their tools need, apart from
 // the public API: GET /metrics, /healthz, /readyz and the admin API
 // (/v1/admin/matches…, with its bearer token). "emostream ingest" binds it
-// on --ops-listen, 127.0.0.1:9100 by default. It answers no browser: a
+// on --ops, 127.0.0.1:9100 by default. It answers no browser: a
 // request with an Origin header, and every OPTIONS, is refused with 403,
 // and so is one whose Host names none of the listener's own addresses or
 // names (Config.OpsHosts; internal/hostcheck), which a DNS-rebinding page
@@ -40,16 +41,16 @@ func (s *Server) initSecurity() error {
 	if err := cfg.Auth.validate(); err != nil {
 		return err
 	}
-	if err := checkOrigins(cfg.CORSOrigins); err != nil {
+	_, hostsErr := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ","))
+	rules := append(originRules(cfg.CORSOrigins), webSocketURLRules(cfg.WebSocketURLs)...)
+	rules = append(rules,
+		setting.Check("Session.Enabled", cfg.Session.Enabled, !cfg.Session.Enabled || cfg.Auth.Mode == AuthJWT,
+			"want Auth.Mode jwt: sessions issue tokens"),
+		setting.Err("OpsHosts", setting.Text(strings.Join(cfg.OpsHosts, ",")), hostsErr))
+	if err := setting.First(ErrConfig, rules...); err != nil {
 		return err
 	}
-	if err := checkWSURLs(cfg.WSURLs); err != nil {
-		return err
-	}
-	s.csp = contentSecurityPolicy(cfg.WSURLs)
-	if cfg.Session.Enabled && cfg.Auth.Mode != AuthJWT {
-		return fmt.Errorf("%w: sessions issue tokens, so they need auth mode jwt", ErrConfig)
-	}
+	s.csp = contentSecurityPolicy(cfg.WebSocketURLs)
 	if err := s.initAuth(); err != nil {
 		return err
 	}
@@ -58,9 +59,6 @@ func (s *Server) initSecurity() error {
 		if err := s.admin.register(cfg.Registerer); err != nil {
 			return err
 		}
-	}
-	if _, err := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ",")); err != nil {
-		return fmt.Errorf("%w: ops host %v", ErrConfig, err)
 	}
 	if s.opsLn = cfg.OpsListener; s.opsLn == nil {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -88,8 +86,9 @@ func (s *Server) initAuth() error {
 		if err != nil {
 			return err
 		}
-		if pub != nil && len(cfg.Auth.HMACSecret) > 0 {
-			return fmt.Errorf("%w: a session key with an HMAC secret would mix HS256 and public keys; give one kind", ErrConfig)
+		if err := setting.First(ErrConfig, setting.Check("Auth.HMACSecret", setting.Text(fmt.Sprintf("(%d bytes)", len(cfg.Auth.HMACSecret))),
+			pub == nil || len(cfg.Auth.HMACSecret) == 0, "want none beside the session key, which would mix HS256 and public keys; give one kind")); err != nil {
+			return err
 		}
 		if pub != nil {
 			extra = append(extra, pub)

@@ -2,5 +2,5 @@
 
 package ingest
 
-// openFileLimit is unknown here: MaxConns defaults to DefaultMaxConns.
+// openFileLimit is unknown here: MaxConnections defaults to DefaultMaxConnections.
 func openFileLimit() (uint64, bool) { return 0, false }

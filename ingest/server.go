@@ -18,6 +18,7 @@ import (
 
 	"github.com/emostream/emostream/internal/hostcheck"
 	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/web"
 	"github.com/emostream/emostream/wire"
 )
@@ -56,8 +57,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	set, err := wire.NewEmojiSet(cfg.Emojis)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	if err := setting.First(ErrConfig, setting.Err("Emojis", nil, err)); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, dec: wire.NewDecoder(set), lim: newLimits(&cfg)}
 	s.cfg.Logger = cfg.Logger.With("component", "ingest")
@@ -95,8 +96,8 @@ func (s *Server) initMetrics() error {
 	if g, ok := reg.(prometheus.Gatherer); ok && gath == nil {
 		gath = g
 	}
-	if gath == nil {
-		return fmt.Errorf("%w: a Registerer that is no Gatherer needs a Gatherer", ErrConfig)
+	if err := setting.First(ErrConfig, setting.Check("Gatherer", nil, gath != nil, "want one beside a Registerer that is no Gatherer")); err != nil {
+		return err
 	}
 	s.gatherer, s.cfg.Registerer = gath, reg
 	s.prod = newProducer(&s.cfg, nil)
@@ -122,11 +123,11 @@ func (s *Server) initJSON(emojis []string) {
 
 // clientConfig is the page's configuration, GET /v1/config.
 func clientConfig(cfg *Config, emojis []string) web.ClientConfig {
-	ws := cfg.WSURLs
+	ws := cfg.WebSocketURLs
 	if ws == nil {
 		ws = []string{}
 	}
-	return web.ClientConfig{WSURLs: ws, WindowMS: cfg.Window.Milliseconds(),
+	return web.ClientConfig{WebSocketURLs: ws, WindowMs: cfg.Window.Milliseconds(),
 		SwarmThreshold: cfg.SwarmThreshold, EmojiTypes: emojis, Limits: clientLimits(cfg),
 		Auth: clientAuth(cfg), Sessions: cfg.Session.Enabled}
 }
@@ -189,7 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- s.app.Listener(s.ln) }()
 	opsc := s.serveOps()
 	s.cfg.Logger.Info("serving", "addr", s.ln.Addr().String(), "ops", s.opsLn.Addr().String(), "auth", s.cfg.Auth.Mode, "brokers", s.cfg.KafkaBrokers, "topic", s.cfg.Topic, "ack", s.cfg.Ack,
-		"max_conns", s.cfg.MaxConns, "max_conns_per_prefix", s.cfg.MaxConnsPerPrefix, "accept_gzip", s.cfg.AcceptGzip)
+		"max_conns", s.cfg.MaxConnections, "max_conns_per_prefix", s.cfg.MaxPerNetwork, "accept_gzip", s.cfg.AcceptGzip)
 	var err error
 	select {
 	case err = <-errc:

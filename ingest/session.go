@@ -14,6 +14,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // Defaults of SessionConfig.
@@ -61,10 +63,11 @@ func (c *SessionConfig) withDefaults() error {
 	c.TTL = cmp.Or(c.TTL, DefaultSessionTTL)
 	c.Rate = cmp.Or(c.Rate, DefaultSessionRate)
 	c.Burst = cmp.Or(c.Burst, DefaultSessionBurst)
-	if c.TTL < 0 || c.TTL > maxSessionTTL || c.Rate < 0 || c.Burst < 1 {
-		return fmt.Errorf("%w: sessions: TTL %v (want up to %v), rate %v, burst %d", ErrConfig, c.TTL, maxSessionTTL, c.Rate, c.Burst)
-	}
-	return nil
+	return setting.First(ErrConfig, setting.Under("Session",
+		setting.Between("TTL", c.TTL, 0, maxSessionTTL),
+		setting.AtLeast("Rate", c.Rate, 0),
+		setting.AtLeast("Burst", c.Burst, 1),
+	)...)
 }
 
 // newSessions builds the issuer, and returns the public key that must

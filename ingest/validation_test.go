@@ -128,7 +128,7 @@ func TestAccepted(t *testing.T) {
 // TestOtherRoutes checks the GET endpoints and the JSON 404 and 405.
 func TestOtherRoutes(t *testing.T) {
 	k := testenv.StartKafka(t, 1).Target()
-	st := startIngest(t, k, ingest.Config{Emojis: []string{"🔥", "👏"}, WSURLs: []string{"ws://127.0.0.1:9222"}})
+	st := startIngest(t, k, ingest.Config{Emojis: []string{"🔥", "👏"}, WebSocketURLs: []string{"ws://127.0.0.1:9222"}})
 	r := st.do(t, http.MethodGet, "/v1/emoji-types", "", nil)
 	if r.status != 200 || string(r.body) != `{"emoji_types":["🔥","👏"]}` {
 		t.Errorf("emoji-types: %d %s", r.status, r.body)

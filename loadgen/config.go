@@ -3,11 +3,12 @@ package loadgen
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // Defaults and hard limits of a Config.
@@ -28,8 +29,8 @@ const (
 
 // Sentinel errors.
 var (
-	// ErrInvalidConfig wraps every problem New finds in a Config.
-	ErrInvalidConfig = errors.New("loadgen: invalid config")
+	// ErrConfig wraps every problem New finds in a Config.
+	ErrConfig = errors.New("loadgen: invalid config")
 	// ErrRemoteTarget is returned for a target that does not resolve only to
 	// loopback addresses, unless AllowRemote is set.
 	ErrRemoteTarget = errors.New("loadgen: target is not a loopback address")
@@ -132,39 +133,40 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate reports the first problem of a config with defaults applied.
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	switch {
-	case c.Rate < 0:
-		return invalid("rate %v is negative", c.Rate)
-	case c.Duration < 0 || c.Duration > MaxDuration:
-		return invalid("duration %v not in (0, %v]", c.Duration, MaxDuration)
-	case c.Events < 0:
-		return invalid("events %d is negative", c.Events)
-	case c.Users < 1 || c.Matches < 1:
-		return invalid("users %d and matches %d must be positive", c.Users, c.Matches)
-	case c.Batch < 1 || c.Batch > MaxBatch:
-		return invalid("batch %d not in 1..%d", c.Batch, MaxBatch)
-	case c.Connections < 1 || c.Connections > MaxConnections:
-		return invalid("connections %d not in 1..%d", c.Connections, MaxConnections)
-	case c.Timeout < 0 || c.ProgressInterval < 0:
-		return invalid("timeout %v and progress interval %v must be positive", c.Timeout, c.ProgressInterval)
-	}
-	return c.Mix.validate()
+	_, targetErr := targetURL(c.Target)
+	return setting.First(ErrConfig,
+		setting.Err("Target", c.Target, targetErr),
+		setting.AtLeast("Rate", c.Rate, 0),
+		setting.Between("Duration", c.Duration, 0, MaxDuration),
+		setting.AtLeast("Events", c.Events, 0),
+		setting.AtLeast("Users", c.Users, 1),
+		setting.AtLeast("Matches", c.Matches, 1),
+		setting.Between("Batch", c.Batch, 1, MaxBatch),
+		setting.Between("Connections", c.Connections, 1, MaxConnections),
+		setting.Err("Mix", nil, c.Mix.validate()),
+		setting.AtLeast("Timeout", c.Timeout, 0),
+		setting.AtLeast("ProgressInterval", c.ProgressInterval, 0),
+	)
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-}
-
-// parseTarget checks that target is an absolute http(s) URL with a host.
+// parseTarget checks that target is an absolute http(s) URL with a host:
+// its error names the setting (Target) and wraps ErrConfig.
 func parseTarget(target string) (*url.URL, error) {
+	u, err := targetURL(target)
+	return u, setting.First(ErrConfig, setting.Err("Target", target, err))
+}
+
+// targetURL parses target, an absolute http(s) URL with a host.
+func targetURL(target string) (*url.URL, error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, invalid("target %q: %v", target, err)
+		return nil, err
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, invalid("target %q: want http://host:port", target)
+		return nil, errors.New("want http://host:port")
 	}
 	return u, nil
 }

@@ -218,8 +218,8 @@ func TestConfigValidation(t *testing.T) {
 			if tt.ok != (err == nil) {
 				t.Fatalf("New = %v, want ok %v", err, tt.ok)
 			}
-			if err != nil && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, ErrBadMix) {
-				t.Fatalf("New = %v, want ErrInvalidConfig or ErrBadMix", err)
+			if err != nil && !errors.Is(err, ErrConfig) && !errors.Is(err, ErrBadMix) {
+				t.Fatalf("New = %v, want ErrConfig or ErrBadMix", err)
 			}
 		})
 	}

@@ -18,7 +18,7 @@ type swarmBound struct {
 }
 
 func newSwarmBound(max int, r MomentRule) *swarmBound {
-	b := &swarmBound{max: max, base: wire.SwarmBaseBytes(""), moment: wire.MomentBytes(""), moments: !r.Off}
+	b := &swarmBound{max: max, base: wire.SwarmBaseBytes(""), moment: wire.MomentBytes(""), moments: !r.Disable}
 	if r.Share < 1 {
 		b.shares = int(min(1/r.Share, 1<<20)) // each share moment has at least this share
 	}

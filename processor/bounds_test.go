@@ -139,7 +139,7 @@ func TestWorstCaseSwarmFits(t *testing.T) {
 // when the split partition's last partial arrived.
 func TestSplitPartialsMergeIntoOneSwarm(t *testing.T) {
 	r := newRig(t, 2, streams.Config{})
-	r.processor(Config{Deadline: time.Hour}) // only all_partitions closes
+	r.processor(Config{PartitionWait: time.Hour}) // only all_partitions closes
 	counts := func(n int64) wire.Counts { c := wire.Counts{}; c.Add("m1", "🔥", n); return c }
 	r.publishPart(0, pastWindow(0), winMs, counts(10), true)
 	r.publishPart(0, pastWindow(0), winMs, counts(20), true)

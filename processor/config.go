@@ -11,19 +11,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of Config.
 const (
-	// DefaultDeadline is how long after a window's end the processor waits
-	// for missing partitions. Healthy bridges deliver every partial within
+	// DefaultPartitionWait is how long after a window's end the processor
+	// waits for missing partitions. Healthy bridges deliver every partial within
 	// their close delay (about 100ms), so windows close by all_partitions
 	// well before it; 400ms bounds the delivery lag of a window with one
 	// stalled bridge to about 0.4s, inside the 0.5s target, and a partial
 	// later than that is not lost but folded into the next window.
-	DefaultDeadline = 400 * time.Millisecond
+	DefaultPartitionWait = 400 * time.Millisecond
 	// DefaultConsumer is the durable consumer shared by all processors.
 	DefaultConsumer = "emostream-processor"
 	// DefaultGroup is the priority group of DefaultConsumer.
@@ -57,7 +58,8 @@ const (
 var (
 	// ErrConfig is wrapped by every configuration error of New.
 	ErrConfig = errors.New("processor: invalid config")
-	// ErrNoPartitions means neither Partitions nor KafkaBrokers was given.
+	// ErrNoPartitions is wrapped, beside ErrConfig, when neither
+	// Partitions nor KafkaBrokers was given.
 	ErrNoPartitions = errors.New("processor: no partition count: set Partitions or KafkaBrokers")
 	// errConflict means the swarm stream holds a newer swarm of a match than
 	// this processor knew: another processor, or an earlier attempt, stored it.
@@ -92,9 +94,14 @@ type Config struct {
 	PartitionRefresh time.Duration
 	// Window is the window length. Zero means wire.DefaultWindow.
 	Window time.Duration
-	// Deadline is how long after a window's end a missing partition is
-	// waited for. Zero means DefaultDeadline.
-	Deadline time.Duration
+	// PartitionWait is how long after a window's end the processor waits
+	// for the partial of a partition that has not delivered it: at the
+	// window's deadline, its end plus PartitionWait, it closes without it
+	// (closed_by "deadline"). It is the second wait after a window's end,
+	// after the bridges' (bridge.Config.CloseDelay, for their last
+	// records), and longer than that plus a publish. Zero means
+	// DefaultPartitionWait.
+	PartitionWait time.Duration
 	// RestartGrace is how long after the processor starts or takes over a
 	// window past its deadline still waits for a partition that has not
 	// delivered a partial since, or is catching up: after a restart of
@@ -158,7 +165,7 @@ func (c Config) withDefaults() Config {
 	c.Topic = cmp.Or(c.Topic, wire.DefaultTopic)
 	c.PartitionRefresh = cmp.Or(c.PartitionRefresh, DefaultPartitionRefresh)
 	c.Window = cmp.Or(c.Window, wire.DefaultWindow)
-	c.Deadline = cmp.Or(c.Deadline, DefaultDeadline)
+	c.PartitionWait = cmp.Or(c.PartitionWait, DefaultPartitionWait)
 	c.RestartGrace = cmp.Or(c.RestartGrace, DefaultRestartGrace)
 	c.PinnedTTL = cmp.Or(c.PinnedTTL, DefaultPinnedTTL)
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
@@ -189,27 +196,29 @@ const minSwarmBytes = 4 << 10
 // swarmHeaderBytes is room for a swarm publish's headers.
 const swarmHeaderBytes = 1 << 10
 
+// validate checks c, with its defaults, one rule per setting in field order
+// (package setting): its error names the setting and wraps ErrConfig.
 func (c Config) validate() error {
-	switch {
-	case !wire.ValidWindow(c.Window):
-		return fmt.Errorf("%w: window %w", ErrConfig, wire.CheckWindow(c.Window))
-	case c.Deadline < 0 || c.Deadline > time.Hour:
-		return fmt.Errorf("%w: deadline %v", ErrConfig, c.Deadline)
-	case c.SwarmThreshold < 1:
-		return fmt.Errorf("%w: swarm threshold %d", ErrConfig, c.SwarmThreshold)
-	case c.PinnedTTL < 2*time.Second:
-		return fmt.Errorf("%w: pinned TTL %v is below 2s", ErrConfig, c.PinnedTTL)
-	case c.Partitions < 0 || c.PartitionRefresh < 0 || c.AckWait < time.Second:
-		return fmt.Errorf("%w: partitions %d, refresh %v, ack wait %v", ErrConfig, c.Partitions, c.PartitionRefresh, c.AckWait)
-	case c.Partitions == 0 && len(c.KafkaBrokers) == 0:
-		return ErrNoPartitions
-	case c.MaxOpenWindows < 1 || c.MaxMatchStates < 1 || c.MaxSwarmBytes < minSwarmBytes:
-		return fmt.Errorf("%w: max open windows %d, max match states %d, max swarm bytes %d (want >= 1, 1, %d)",
-			ErrConfig, c.MaxOpenWindows, c.MaxMatchStates, c.MaxSwarmBytes, minSwarmBytes)
-	case c.MaxEdges < 1 || c.MaxOccupancy < 1:
-		return fmt.Errorf("%w: max edges %d, max occupancy %d (want >= 1)", ErrConfig, c.MaxEdges, c.MaxOccupancy)
-	case c.MaxEdgeViewers < 1 || c.MaxEdgeViewers > maxViewersSum/int64(c.MaxEdges):
-		return fmt.Errorf("%w: max edge viewers %d (want 1 to 2^62 / max edges %d)", ErrConfig, c.MaxEdgeViewers, c.MaxEdges)
+	rules := []setting.Rule{
+		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Check("Partitions", c.Partitions, c.Partitions > 0 || len(c.KafkaBrokers) > 0,
+			"want a partition count, or KafkaBrokers to ask").Wrapping(ErrNoPartitions),
+		setting.AtLeast("PartitionRefresh", c.PartitionRefresh, 0),
+		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
+		setting.Between("PartitionWait", c.PartitionWait, 0, time.Hour),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 1),
+		setting.AtLeast("PinnedTTL", c.PinnedTTL, 2*time.Second),
+		setting.AtLeast("AckWait", c.AckWait, time.Second),
+		setting.AtLeast("MaxOpenWindows", c.MaxOpenWindows, 1),
+		setting.AtLeast("MaxMatchStates", c.MaxMatchStates, 1),
+		setting.AtLeast("MaxSwarmBytes", c.MaxSwarmBytes, minSwarmBytes),
 	}
-	return c.Moments.validate(c.Window)
+	rules = append(rules, setting.Under("Moments", c.Moments.rules(c.Window)...)...)
+	rules = append(rules,
+		setting.AtLeast("MaxEdges", c.MaxEdges, 1),
+		setting.AtLeast("MaxOccupancy", c.MaxOccupancy, 1),
+		setting.Check("MaxEdgeViewers", c.MaxEdgeViewers, c.MaxEdgeViewers >= 1 && c.MaxEdgeViewers <= maxViewersSum/int64(max(c.MaxEdges, 1)),
+			fmt.Sprintf("want 1 to 2^62 / MaxEdges (%d)", c.MaxEdges)),
+	)
+	return setting.First(ErrConfig, rules...)
 }

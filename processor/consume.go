@@ -88,7 +88,7 @@ func (p *Processor) startSession(ctx context.Context, pin string) error {
 		p.log.Info("taking over: this processor now holds the partials consumer's pin", "pin", pin)
 		p.standby = false
 	}
-	m := newMerger(p.cfg.Window, p.cfg.Deadline, p.parts)
+	m := newMerger(p.cfg.Window, p.cfg.PartitionWait, p.parts)
 	m.maxOpen, m.started, m.grace = p.cfg.MaxOpenWindows, p.cfg.Now(), p.cfg.RestartGrace
 	p.s = &session{pin: pin, m: m, states: newStateCache(p.cfg.MaxMatchStates),
 		lastMsg: p.cfg.Now(), replaying: true}

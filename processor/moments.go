@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -55,8 +56,8 @@ type MomentRule struct {
 	// Share is the least jump of an emoji's share (0 to 1). Zero means
 	// DefaultMomentShare; 1 or more turns the share rule off.
 	Share float64
-	// Off turns moment detection off.
-	Off bool
+	// Disable turns moment detection off.
+	Disable bool
 }
 
 // maxBaselineSlots bounds the recent totals kept per match.
@@ -71,13 +72,16 @@ func (r MomentRule) withDefaults() MomentRule {
 	return r
 }
 
-func (r MomentRule) validate(window time.Duration) error {
-	if r.Factor < 1 || math.IsInf(r.Factor, 0) || r.Floor < 1 || r.Cooldown < 0 || r.Share < 0 || math.IsNaN(r.Share) ||
-		r.Baseline < 3*window || r.slots(window) > maxBaselineSlots {
-		return fmt.Errorf("%w: moment rule factor %v (>= 1), floor %d (>= 1), baseline %v (3 windows to %d), cooldown %v, share %v (>= 0)",
-			ErrConfig, r.Factor, r.Floor, r.Baseline, maxBaselineSlots, r.Cooldown, r.Share)
+// rules are the rules of r, with its defaults, for windows of length window.
+func (r MomentRule) rules(window time.Duration) []setting.Rule {
+	return []setting.Rule{
+		setting.Check("Factor", r.Factor, r.Factor >= 1 && !math.IsInf(r.Factor, 0), "want at least 1, finite"),
+		setting.AtLeast("Floor", r.Floor, 1),
+		setting.Check("Baseline", r.Baseline, r.Baseline >= 3*window && r.slots(window) <= maxBaselineSlots,
+			fmt.Sprintf("want 3 to %d windows of %v", maxBaselineSlots, window)),
+		setting.AtLeast("Cooldown", r.Cooldown, 0),
+		setting.AtLeast("Share", r.Share, 0),
 	}
-	return nil
 }
 
 // slots is how many windows the baseline spans.
@@ -152,7 +156,7 @@ func (r *recentTotals) median(start, windowMs int64) (float64, bool) {
 // counts (total events), given the match's recent totals and last moment.
 func (r MomentRule) detect(rt *recentTotals, match string, start int64, counts map[string]int64, total int64,
 	window time.Duration, lastMoment int64) []wire.Moment {
-	if r.Off || total < r.Floor || lastMoment != math.MinInt64 && start-lastMoment < r.Cooldown.Milliseconds() {
+	if r.Disable || total < r.Floor || lastMoment != math.MinInt64 && start-lastMoment < r.Cooldown.Milliseconds() {
 		return nil
 	}
 	base, ok := rt.median(start, window.Milliseconds())

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/internal/timeline"
@@ -130,7 +131,7 @@ func TestMomentRule(t *testing.T) {
 
 func TestMomentRuleValidate(t *testing.T) {
 	for _, r := range []MomentRule{{Factor: 0.5}, {Floor: -1}, {Baseline: time.Second}, {Baseline: 2 * time.Hour}} {
-		if err := r.withDefaults().validate(2 * time.Second); err == nil {
+		if err := setting.First(ErrConfig, r.withDefaults().rules(2*time.Second)...); err == nil {
 			t.Errorf("%+v: no error", r)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/wire"
@@ -112,8 +113,8 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	kc, err := cfg.KafkaSecurity.Build()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	if err := setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err)); err != nil {
+		return nil, err
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc,
 		waiting: natsconn.Waiting{For: "processor: waiting for NATS and the streams"}}
@@ -145,9 +146,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		return nilIfDone(ctx, err)
 	}
 	defer nc.Close()
-	if mp := nc.MaxPayload(); mp > 0 && int64(p.cfg.MaxSwarmBytes+swarmHeaderBytes) > mp {
-		return fmt.Errorf("%w: max swarm bytes %d plus %d for headers exceed the server's max_payload %d",
-			ErrConfig, p.cfg.MaxSwarmBytes, swarmHeaderBytes, mp)
+	mp := nc.MaxPayload()
+	if err := setting.First(ErrConfig, setting.Check("MaxSwarmBytes", p.cfg.MaxSwarmBytes, mp <= 0 || int64(p.cfg.MaxSwarmBytes+swarmHeaderBytes) <= mp,
+		fmt.Sprintf("want at most the server's max_payload %d less %d for headers", mp, swarmHeaderBytes))); err != nil {
+		return err
 	}
 	// The streams may not be reachable yet (JetStream starting, a hub
 	// restarting): wait for them rather than exit.
@@ -162,7 +164,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	defer occ.Unsubscribe()
 	p.log.Info("processor started", "consumer", p.cfg.Consumer, "partitions", p.parts,
-		"window", p.cfg.Window, "deadline", p.cfg.Deadline)
+		"window", p.cfg.Window, "partition_wait", p.cfg.PartitionWait)
 	err = p.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -275,7 +277,7 @@ func (p *Processor) live(now time.Time) bool {
 	return !p.s.replaying && (p.s.pending == 0 || now.Sub(p.s.lastMsg) >= p.stall())
 }
 
-func (p *Processor) stall() time.Duration { return max(p.cfg.Deadline, time.Second) }
+func (p *Processor) stall() time.Duration { return max(p.cfg.PartitionWait, time.Second) }
 
 // closeDue hands out due acknowledgements and closes, in order, every
 // window that may close now.

@@ -130,7 +130,7 @@ func TestTwoProcessors(t *testing.T) {
 func TestSlowPartitionFoldsIntoNextWindow(t *testing.T) {
 	const win = 500 * time.Millisecond
 	r := newRig(t, 3, streams.Config{})
-	r.processor(Config{Window: win, Deadline: 150 * time.Millisecond, RestartGrace: -1})
+	r.processor(Config{Window: win, PartitionWait: 150 * time.Millisecond, RestartGrace: -1})
 	w0 := wire.WindowStart(time.Now().UnixMilli(), win.Milliseconds()) + win.Milliseconds()
 	counts := func(n int64) wire.Counts { c := wire.Counts{}; c.Add("m1", "🔥", n); return c }
 	r.publish(0, w0, win.Milliseconds(), counts(10))

@@ -130,7 +130,7 @@ func benchWindows(b *testing.B, parts, matches int, emojis []string, cfg Config)
 	if err := p.open(ctx, nc); err != nil {
 		b.Fatal(err)
 	}
-	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.Deadline, parts), states: newStateCache(p.cfg.MaxMatchStates)}
+	p.s = &session{m: newMerger(p.cfg.Window, p.cfg.PartitionWait, parts), states: newStateCache(p.cfg.MaxMatchStates)}
 	counts := wire.Counts{}
 	per := max(1, 1_000_000/int64(parts*matches*len(emojis)))
 	for m := range matches {

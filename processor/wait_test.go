@@ -18,7 +18,7 @@ func TestStartsWhileTheHubIsDown(t *testing.T) {
 	r := newRig(t, 2, streams.Config{})
 	r.nats.Server.Shutdown()
 	r.nats.Server.WaitForShutdown()
-	_, _, p := r.processor(Config{Window: 500 * time.Millisecond, Deadline: 100 * time.Millisecond})
+	_, _, p := r.processor(Config{Window: 500 * time.Millisecond, PartitionWait: 100 * time.Millisecond})
 	testenv.WaitFor(t, 10*time.Second, "the processor to say it waits", func() bool {
 		err := p.Ready()
 		return err != nil && strings.Contains(err.Error(), "waiting for NATS")

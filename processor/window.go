@@ -81,15 +81,15 @@ func (w *window) matches() []string {
 // merger holds the open windows of one session. It is pure: the caller
 // passes time in, and performs every acknowledgement it hands out.
 type merger struct {
-	windowMs   int64
-	deadline   time.Duration
-	partitions int
-	closed     int64            // start of the last closed window
-	open       []*window        // sorted by start
-	mark       map[int32]int64  // per partition: latest window it delivered
-	seen       map[int32]uint64 // per partition: highest stream sequence merged
-	ackNow     []acker          // acknowledgements due now (redeliveries)
-	now        time.Time        // the time of the last call of add or next
+	windowMs      int64
+	partitionWait time.Duration
+	partitions    int
+	closed        int64            // start of the last closed window
+	open          []*window        // sorted by start
+	mark          map[int32]int64  // per partition: latest window it delivered
+	seen          map[int32]uint64 // per partition: highest stream sequence merged
+	ackNow        []acker          // acknowledgements due now (redeliveries)
+	now           time.Time        // the time of the last call of add or next
 	// maxOpen caps the open windows (0: no cap): past it the earliest
 	// closes by closedByCap.
 	maxOpen int
@@ -106,8 +106,8 @@ type merger struct {
 // Its swarms say wire.ClosedByDeadline: it closed without waiting.
 const closedByCap = "open_windows_cap"
 
-func newMerger(window, deadline time.Duration, partitions int) *merger {
-	return &merger{windowMs: window.Milliseconds(), deadline: deadline, partitions: partitions,
+func newMerger(window, partitionWait time.Duration, partitions int) *merger {
+	return &merger{windowMs: window.Milliseconds(), partitionWait: partitionWait, partitions: partitions,
 		closed: math.MinInt64, mark: map[int32]int64{}, seen: map[int32]uint64{}, heard: map[int32]time.Time{}}
 }
 
@@ -245,7 +245,7 @@ func (m *merger) due(w *window) time.Time {
 	if w.opened.After(end) {
 		end = w.opened
 	}
-	return end.Add(m.deadline)
+	return end.Add(m.partitionWait)
 }
 
 // nextDue is when the earliest open window may next close by deadline,

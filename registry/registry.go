@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -121,6 +122,23 @@ func Bind(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, e
 	return newRegistry(cfg, js, kv)
 }
 
+// validate checks cfg, with its defaults, one rule per setting in field
+// order (package setting): its error names the setting and wraps ErrConfig.
+func (cfg Config) validate() error {
+	return setting.First(ErrConfig,
+		setting.AtLeast("Replicas", cfg.Replicas, 0),
+		setting.AtLeast("MaxMatches", cfg.MaxMatches, 0),
+		setting.Check("AutoMatches", cfg.AutoMatches, cfg.AutoMatches >= 0 && cfg.AutoMatches <= cfg.MaxMatches,
+			fmt.Sprintf("want 0 to MaxMatches (%d)", cfg.MaxMatches)),
+		setting.AtLeast("AutoMatchIdle", cfg.AutoMatchIdle, 0),
+		setting.AtLeast("AutoMatchRetention", cfg.AutoMatchRetention, 0),
+		setting.Above("SweepInterval", cfg.SweepInterval, 0),
+	)
+}
+
+// ErrConfig is wrapped by every error of Open and Bind about their Config.
+var ErrConfig = errors.New("registry: invalid config")
+
 // ErrNoBucket is returned by Bind when the registry's bucket does not exist.
 var ErrNoBucket = errors.New("registry: bucket " + wire.MatchesBucket +
 	" does not exist: an admin creates it (emostream match ls, or emostream up)")
@@ -131,13 +149,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.AutoMatchIdle = cmp.Or(cfg.AutoMatchIdle, DefaultAutoMatchIdle)
 	cfg.AutoMatchRetention = cmp.Or(cfg.AutoMatchRetention, DefaultAutoMatchRetention)
 	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, min(DefaultSweepInterval, cfg.AutoMatchIdle/4))
-	switch {
-	case cfg.MaxMatches < 0 || cfg.AutoMatches < 0 || cfg.Replicas < 0:
-		return cfg, fmt.Errorf("%w: negative max matches, auto matches or replicas", ErrInvalid)
-	case cfg.AutoMatches > cfg.MaxMatches:
-		return cfg, fmt.Errorf("%w: auto matches %d: at most max matches (%d)", ErrInvalid, cfg.AutoMatches, cfg.MaxMatches)
-	case cfg.AutoMatchIdle < 0 || cfg.AutoMatchRetention < 0 || cfg.SweepInterval <= 0:
-		return cfg, fmt.Errorf("%w: auto match idle time, retention and sweep interval must be positive", ErrInvalid)
+	if err := cfg.validate(); err != nil {
+		return cfg, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

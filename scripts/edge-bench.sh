@@ -135,8 +135,8 @@ for target in $TARGETS; do
 		edge_pids=() edge_urls=()
 		for i in $(seq "$SERVERS"); do
 			# shellcheck disable=SC2086 # EDGE_FLAGS is a word list
-			"$BIN" edge --upstream "${leaf_edge[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
-				--listen 127.0.0.1:0 --metrics "127.0.0.1:$((EDGE_METRICS + i))" --max-connections $((per_server + 64)) \
+			"$BIN" edge --nats "${leaf_edge[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
+				--listen 127.0.0.1:0 --ops "127.0.0.1:$((EDGE_METRICS + i))" --max-connections $((per_server + 64)) \
 				--log-level "${EDGE_LOG:-warn}" ${PROFILE:+--pprof 127.0.0.1:$((EDGE_METRICS + 100 + i))} \
 				$EDGE_FLAGS >"$OUT/edge-$i.out" 2>"$OUT/edge-$i.err" &
 			pids+=($!) edge_pids+=($!)

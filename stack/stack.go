@@ -26,6 +26,7 @@ import (
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/processor"
 	"github.com/emostream/emostream/registry"
@@ -76,7 +77,7 @@ type Config struct {
 	// (docs/security.md, "Viewer entry point"). Zero means edges.
 	LeafWebSocket bool
 	// Edge tunes the edges (limits); the stack fills in the listener,
-	// upstream, domain, ID, metrics and logger.
+	// NATSURL, domain, ID, metrics and logger.
 	Edge edge.Config
 	// Window is the counting window. Zero means wire.DefaultWindow.
 	Window time.Duration
@@ -100,6 +101,26 @@ type Config struct {
 	// NATSLogger receives the log of the hub's and leaves' nats-servers
 	// (their start-up banners, connections). Nil means Logger.
 	NATSLogger *slog.Logger
+}
+
+// ErrConfig is wrapped by every error of Start about its Config.
+var ErrConfig = errors.New("stack: invalid config")
+
+// Validate checks what the stack itself takes of c, one rule per setting
+// (package setting): its error names the setting and wraps ErrConfig.
+// Start calls it before anything starts, and so may a caller that must
+// refuse a configuration before it binds listeners ("emostream up"). The
+// stages check the rest in their New.
+func (c Config) Validate() error {
+	window := cmp.Or(c.Window, wire.DefaultWindow)
+	return setting.First(ErrConfig,
+		setting.Check("DataDir", c.DataDir, c.DataDir != "", "want a directory"),
+		setting.Check("KafkaSecurity", nil, len(c.KafkaBrokers) > 0 || c.KafkaSecurity == (kafkaconn.Security{}),
+			"want none with the embedded broker, which is plaintext on loopback: TLS and SASL need external brokers (KafkaBrokers)"),
+		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Check("Window", window, wire.ValidWindow(window), "want "+wire.WindowRule),
+		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 0),
+	)
 }
 
 // anyLoopback is the listen address of every listener the Config leaves
@@ -130,8 +151,8 @@ func Start(cfg Config) (*Stack, error) { return StartContext(context.Background(
 // StartContext is Start that gives up, stopping what it started, once ctx
 // ends (Ctrl-C during start-up).
 func StartContext(ctx context.Context, cfg Config) (st *Stack, err error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("stack: DataDir is required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -166,9 +187,6 @@ func (st *Stack) startKafka() error {
 	if len(st.cfg.KafkaBrokers) > 0 {
 		return nil
 	}
-	if st.cfg.KafkaSecurity != (kafkaconn.Security{}) {
-		return errors.New("stack: Kafka TLS and SASL need external brokers: the embedded broker is plaintext on loopback")
-	}
 	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
 		Partitions: st.cfg.Partitions, GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
 	if err != nil {
@@ -202,7 +220,7 @@ func (st *Stack) startFanout(ctx context.Context) error {
 	}
 	for i, addr := range ws {
 		leaf, err := fanout.NewLeaf(fanout.LeafConfig{Name: fmt.Sprintf("emostream-leaf-%d", i+1),
-			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, NoWebSocket: !st.cfg.LeafWebSocket,
+			Remotes: []string{hub.LeafRemote()}, WebSocketListen: addr, DisableWebSocket: !st.cfg.LeafWebSocket,
 			RemoteTLS: st.clientTLS(), Logger: st.cfg.NATSLogger})
 		if err != nil {
 			return err
@@ -228,7 +246,7 @@ func (st *Stack) startEdge(n int, addr string, leaf *fanout.Leaf) error {
 	}
 	id := fmt.Sprintf("edge-%d", n)
 	c := st.cfg.Edge
-	c.Listener, c.Upstream, c.Domain, c.ID = ln, leaf.EdgeUpstream(), fanout.HubDomain, id
+	c.Listener, c.NATSURL, c.Domain, c.ID = ln, leaf.EdgeUpstream(), fanout.HubDomain, id
 	c.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"edge": id}, st.Registry)
 	c.Logger = st.cfg.Logger
 	e, err := edge.New(c)
@@ -301,8 +319,8 @@ func (st *Stack) buildStages() error {
 	if st.Broker != nil {
 		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
 	}
-	if len(ic.WSURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
-		ic.WSURLs = st.WebSocketURLs()
+	if len(ic.WebSocketURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
+		ic.WebSocketURLs = st.WebSocketURLs()
 	}
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
 	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }

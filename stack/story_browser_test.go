@@ -121,7 +121,7 @@ func TestStoryMomentFullStack(t *testing.T) {
 		// for every partition's partial rather than closing by deadline,
 		// so each batch is counted in the window the ingest API answered.
 		Bridge:    bridge.Config{CloseDelay: 400 * time.Millisecond},
-		Processor: processor.Config{Moments: rule, Deadline: 10 * time.Second}})
+		Processor: processor.Config{Moments: rule, PartitionWait: 10 * time.Second}})
 	base, winMs := st.HTTPURL(), window.Milliseconds()
 
 	totals := map[int64]int64{} // events per window start, as the ingest API answered

@@ -142,8 +142,8 @@ func newFakeIngest(t *testing.T, n *natsServer) *fakeIngest {
 		t:  t,
 		js: n.JS,
 		cfg: web.ClientConfig{
-			WSURLs:         []string{n.WSURL},
-			WindowMS:       testWindow.Milliseconds(),
+			WebSocketURLs:  []string{n.WSURL},
+			WindowMs:       testWindow.Milliseconds(),
 			SwarmThreshold: testThreshold,
 			EmojiTypes:     wire.DefaultEmojis,
 		},

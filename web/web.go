@@ -30,13 +30,13 @@ func Client() []byte { return clientModule }
 // It is the contract between ingest, which serves it, and the page; see
 // web/README.md.
 type ClientConfig struct {
-	// WSURLs are the NATS WebSocket URLs of the leaf clusters, e.g.
+	// WebSocketURLs are the NATS WebSocket URLs of the leaf clusters, e.g.
 	// "ws://127.0.0.1:9222". The page connects to one of them and fails over
 	// to the others.
-	WSURLs []string `json:"ws_urls"`
-	// WindowMS is the window length in milliseconds (2000 by default). The
+	WebSocketURLs []string `json:"ws_urls"`
+	// WindowMs is the window length in milliseconds (2000 by default). The
 	// page spreads each window's swarm animation over that long.
-	WindowMS int64 `json:"window_ms"`
+	WindowMs int64 `json:"window_ms"`
 	// SwarmThreshold is how many identical emojis make one swarm unit (1000
 	// by default). The page only shows it in its legend.
 	SwarmThreshold int64 `json:"swarm_threshold"`

@@ -91,8 +91,8 @@ func TestClientConfigJSON(t *testing.T) {
 // ExampleClientConfig shows the body of GET /v1/config.
 func ExampleClientConfig() {
 	cfg := web.ClientConfig{
-		WSURLs:         []string{"ws://127.0.0.1:9222", "ws://127.0.0.1:9223"},
-		WindowMS:       2000,
+		WebSocketURLs:  []string{"ws://127.0.0.1:9222", "ws://127.0.0.1:9223"},
+		WindowMs:       2000,
 		SwarmThreshold: 1000,
 		EmojiTypes:     []string{"🔥", "👏", "😂"},
 	}

@@ -27,7 +27,7 @@ const (
 	CodeUnsupportedMedia    = "unsupported_media"
 	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
-	CodeUnavailable         = "kafka_unavailable"
+	CodeKafkaUnavailable    = "kafka_unavailable"
 	CodeRegistryUnavailable = "registry_unavailable"
 	CodeStageFailing        = "stage_failing"
 	CodeTooManyConnections  = "too_many_connections"
@@ -69,7 +69,7 @@ var ClientErrors = []ClientError{
 	{CodeUnsupportedMedia, http.StatusUnsupportedMediaType, "Content-Type is not application/json, or a Content-Encoding not accepted"},
 	{CodeRateLimited, http.StatusTooManyRequests, "over the user's or client network's rate; Retry-After says when to retry"},
 	{CodeInternal, http.StatusInternalServerError, "a bug: logged"},
-	{CodeUnavailable, http.StatusServiceUnavailable, "Kafka did not take the events in time; Retry-After: 1"},
+	{CodeKafkaUnavailable, http.StatusServiceUnavailable, "Kafka did not take the events in time; Retry-After: 1"},
 	{CodeRegistryUnavailable, http.StatusServiceUnavailable, "the match registry is not loaded or unreachable"},
 	{CodeStageFailing, http.StatusServiceUnavailable, "/readyz only: a later stage cannot publish"},
 	{CodeTooManyConnections, http.StatusServiceUnavailable, "the connection cap was reached; written on the connection before it is closed"},

@@ -53,8 +53,9 @@ func validMatchID[S string | []byte](m S) bool {
 	return true
 }
 
-// matchIDRule says what a match id is, in every message that refuses one.
-var matchIDRule = fmt.Sprintf("want 1 to %d characters of A-Z a-z 0-9 _ -", MaxMatchID)
+// MatchIDRule says what a match id is, in every message that refuses one
+// and in the help of every flag that takes one.
+var MatchIDRule = fmt.Sprintf("1 to %d characters of A-Z a-z 0-9 _ -", MaxMatchID)
 
 // CheckMatchID returns nil for a valid match id (ValidMatchID), else the
 // error every stage refuses one with: the id quoted, then the rule, as in
@@ -64,7 +65,7 @@ func CheckMatchID(m string) error {
 	if ValidMatchID(m) {
 		return nil
 	}
-	return fmt.Errorf("%q: %s", m, matchIDRule)
+	return fmt.Errorf("%q: want %s", m, MatchIDRule)
 }
 
 // ValidUserID reports whether s is a valid user_id: 1 to MaxUserID bytes of

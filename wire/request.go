@@ -233,7 +233,7 @@ func (d *Decoder) check(ev *Event, seen, i int) error {
 	case seen&fMatch == 0:
 		return reqErr(CodeBadField, i, "field \"match_id\" is required")
 	case !ValidMatchID(ev.MatchID):
-		return reqErr(CodeBadField, i, "field \"match_id\": %s", matchIDRule)
+		return reqErr(CodeBadField, i, "field \"match_id\": want %s", MatchIDRule)
 	case seen&fEmoji == 0:
 		return reqErr(CodeBadField, i, "field \"emoji_type\" is required")
 	case seen&fEventID != 0 && seen&fNullEventID == 0 && !validText(ev.EventID, MaxEventID):

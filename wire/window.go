@@ -1,9 +1,6 @@
 package wire
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // WindowStart returns the start, in Unix milliseconds, of the window of
 // length windowMs that contains the instant tMs. Windows are aligned to the
@@ -33,13 +30,8 @@ func ValidWindow(d time.Duration) bool {
 	return d >= 100*time.Millisecond && d <= time.Hour && d%time.Millisecond == 0
 }
 
-// CheckWindow returns nil for a valid window length (ValidWindow), else the
-// error every stage refuses one with: the length, then the rule, as in
-// "150.5ms: want whole milliseconds from 100ms to 1h". The caller puts the
-// name of the setting first: fmt.Errorf("--window %w", err).
-func CheckWindow(d time.Duration) error {
-	if ValidWindow(d) {
-		return nil
-	}
-	return fmt.Errorf("%v: want whole milliseconds from 100ms to 1h", d)
-}
+// WindowRule says what ValidWindow takes, in every message that refuses a
+// window length: a stage's Config names its Window setting and the length
+// before it ("Window 150.5ms: want whole milliseconds from 100ms to 1h"),
+// and "emostream" the flag ("--window 150.5ms: …").
+const WindowRule = "whole milliseconds from 100ms to 1h"

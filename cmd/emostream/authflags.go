@@ -23,15 +23,13 @@ import (
 // docs/security.md).
 type securityFlags struct {
 	auth, secretFile, publicKeys, jwks, audience, issuer string
-	corsOrigins, ops, opsFlag, opsHosts                  string
+	corsOrigins, ops, opsHosts                           string
 	sessions                                             bool
 	sessionTTL                                           time.Duration
 }
 
-// addSecurityFlags adds them; opsFlag is the ops listener's flag name
-// (--ops-listen for ingest, --ops for up).
-func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
-	f := &securityFlags{opsFlag: opsFlag}
+func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
+	f := &securityFlags{}
 	fs.StringVar(&f.auth, "auth", "", "POST /v1/emojis authentication: jwt or none; empty means jwt unless the API listens on loopback")
 	fs.StringVar(&f.secretFile, "jwt-secret-file", "", "file with the HS256 secret that verifies tokens (else EMOSTREAM_JWT_SECRET), at least 32 bytes")
 	fs.StringVar(&f.publicKeys, "jwt-public-key", "", "PEM files of Ed25519 or P-256 public keys that verify EdDSA/ES256 tokens, comma-separated")
@@ -41,8 +39,8 @@ func addSecurityFlags(fs *flag.FlagSet, opsFlag string) *securityFlags {
 	fs.StringVar(&f.corsOrigins, "cors-origins", "", "browser origins besides the page's own allowed to call the API (https://app.example), comma-separated; * for any")
 	fs.BoolVar(&f.sessions, "sessions", false, "demo convenience: POST /v1/session hands anyone a short-lived token for a new random user (turns --auth to jwt)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", ingest.DefaultSessionTTL, "lifetime of a POST /v1/session token, at most 1h")
-	fs.StringVar(&f.ops, opsFlag, ingest.DefaultOpsListen, "ops listener: /metrics, /healthz, /readyz and the admin API (keep it private)")
-	fs.StringVar(&f.opsHosts, "ops-host", "", hostsUsage(opsFlag))
+	fs.StringVar(&f.ops, "ops", ingest.DefaultOpsListen, "ops listener: /metrics, /healthz, /readyz and the admin API (keep it private)")
+	fs.StringVar(&f.opsHosts, "ops-host", "", hostsUsage())
 	return f
 }
 
@@ -74,7 +72,7 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 }
 
 // listenOps binds the ops listener.
-func (f *securityFlags) listenOps() (net.Listener, error) { return listenFlag(f.opsFlag, f.ops) }
+func (f *securityFlags) listenOps() (net.Listener, error) { return listenFlag("ops", f.ops) }
 
 // readSecret reads a secret from file, or else from the environment
 // variable env (never a flag of its own: flags show in ps).

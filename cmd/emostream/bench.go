@@ -47,7 +47,7 @@ type benchFlags struct {
 	cfg                 bench.Config
 	ws, out, cpuProfile string
 	partitions          int
-	json                bool
+	json, ceilings      bool
 }
 
 func addBenchFlags(fs *flag.FlagSet) *benchFlags {
@@ -65,7 +65,8 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 	fs.IntVar(&c.ViewersPerProcess, "viewers-per-process", bench.DefaultViewersPerProcess, "most viewers per child process")
 	fs.DurationVar(&c.Window, "window", 0, "counting window of the embedded stack (or of --against's); 0 means 2s")
 	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
-	fs.BoolVar(&c.SkipCeilings, "skip-ceilings", false, "leave out the ceiling and null-pipeline phases")
+	fs.BoolVar(&f.ceilings, "ceilings", true, "run the ceiling and null-pipeline phases (false: the pipeline only)")
+	deprecateNegation(fs, "skip-ceilings", "ceilings")
 	fs.StringVar(&f.out, "out", "", "directory for report.json, report.md and the plots (default emostream-bench-<date>-<time>)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON instead of Markdown")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the pipeline phase to this file")
@@ -75,7 +76,7 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 // config returns the bench.Config of the flags, short of its CPU profile.
 func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, error) {
 	c := f.cfg
-	c.Logger, c.Partitions, c.WebSocketURLs = log, int32(f.partitions), splitList(f.ws)
+	c.Logger, c.Partitions, c.WebSocketURLs, c.DisableCeilings = log, int32(f.partitions), splitList(f.ws), !f.ceilings
 	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }
 	var err error
 	c.ViewerCommand, err = viewerCommand()
@@ -83,7 +84,7 @@ func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, e
 }
 
 func runBench(ctx context.Context, env *environment, args []string) error {
-	_, f, log, err := parseLogged(env, "bench", benchSynopsis, args, addBenchFlags)
+	fs, f, log, err := parseLogged(env, "bench", benchSynopsis, args, addBenchFlags)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,9 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		defer file.Close()
 		c.CPUProfile = file
 	}
-	return benchAndReport(ctx, env, c, f.out, f.json)
+	err = benchAndReport(ctx, env, c, f.out, f.json)
+	return flagError(err, settingFlags{bench.ErrConfig, boundFlags(fs, &f.cfg,
+		map[string]string{"Partitions": "partitions", "WebSocketURLs": "ws", "DisableCeilings": "ceilings"})})
 }
 
 func benchAndReport(ctx context.Context, env *environment, c bench.Config, out string, asJSON bool) error {

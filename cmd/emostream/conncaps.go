@@ -22,7 +22,7 @@ func connBudget(files fileLimit, reserve int) (n int, ok bool) {
 	return int(min(files.soft, 1<<40)) - reserve, true
 }
 
-// ingestConns is ingest's --max-conns, and how it was derived (for
+// ingestConns is ingest's --max-connections, and how it was derived (for
 // errors): as given; else ingest's own default at this open-file limit;
 // in up, whose edges serve viewers from the same descriptors, half the
 // budget if the defaults do not all fit. 0 leaves it to ingest.
@@ -31,11 +31,11 @@ func ingestConns(files fileLimit, given, reserve, edges int) (n int, why string)
 	switch {
 	case given > 0 || !ok:
 		return given, ""
-	case edges == 0 || budget >= ingest.DefaultMaxConns+edges*edge.DefaultMaxConnections:
-		return ingest.MaxConnsFor(files.soft, reserve),
+	case edges == 0 || budget >= ingest.DefaultMaxConnections+edges*edge.DefaultMaxConnections:
+		return ingest.MaxConnectionsFor(files.soft, reserve),
 			fmt.Sprintf(" (its default at an open-file limit of %d less --fd-reserve %d)", files.soft, reserve)
 	}
-	return max(min(ingest.DefaultMaxConns, budget/2), minShare),
+	return max(min(ingest.DefaultMaxConnections, budget/2), minShare),
 		fmt.Sprintf(" (up's default: half the open-file limit of %d less --fd-reserve %d; the edges' viewers have the rest)", files.soft, reserve)
 }
 

@@ -20,8 +20,8 @@ func TestConnCapsAddUp(t *testing.T) {
 		soft                   uint64
 		edges, ingest, perEdge int
 	}{
-		{1 << 20, 2, ingest.DefaultMaxConns, 0}, // every default fits
-		{65536, 2, ingest.DefaultMaxConns, (65536 - 1024 - ingest.DefaultMaxConns) / 2},
+		{1 << 20, 2, ingest.DefaultMaxConnections, 0}, // every default fits
+		{65536, 2, ingest.DefaultMaxConnections, (65536 - 1024 - ingest.DefaultMaxConnections) / 2},
 		{4096, 2, 1536, 768},
 		{4096, 0, 3072, 0}, // ingest alone: ingest's own default
 		{4096, 1, 1536, 1536},
@@ -36,10 +36,10 @@ func TestConnCapsAddUp(t *testing.T) {
 		if budget := int(c.soft) - ingest.DefaultFDReserve; budget > 2*minShare && perEdge > 0 && got+c.edges*perEdge > budget {
 			t.Errorf("open-file limit %d: %d + %d × %d connections, above %d", c.soft, got, c.edges, perEdge, budget)
 		}
-		if per := min(ingest.DefaultMaxConnsPerPrefix, got); per > got {
+		if per := min(ingest.DefaultMaxPerNetwork, got); per > got {
 			t.Errorf("open-file limit %d: per-network %d above %d", c.soft, per, got)
 		}
-		if perEdge > 0 && min(edge.DefaultMaxPerPrefix, perEdge) > perEdge {
+		if perEdge > 0 && min(edge.DefaultMaxPerNetwork, perEdge) > perEdge {
 			t.Errorf("edge per-network above its total")
 		}
 	}
@@ -47,7 +47,7 @@ func TestConnCapsAddUp(t *testing.T) {
 		t.Errorf("unknown open-file limit: %d, want 0 (ingest's default)", got)
 	}
 	if got, _ := ingestConns(fileLimit{known: true, soft: 4096}, 500, 1024, 2); got != 500 {
-		t.Errorf("--max-conns 500 became %d", got)
+		t.Errorf("--max-connections 500 became %d", got)
 	}
 }
 
@@ -58,19 +58,19 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 	// Free ports everywhere: a command that wrongly starts takes none that
 	// matter.
 	brokers := []string{"--kafka-brokers", "127.0.0.1:1"}
-	ingestArgs := slices.Concat([]string{"ingest", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"}, brokers)
+	ingestArgs := slices.Concat([]string{"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"}, brokers)
 	upArgs := slices.Concat(quietUp(t), brokers)
-	edgeArgs := []string{"edge", "--listen", "127.0.0.1:0", "--metrics", "", "--upstream", "nats://127.0.0.1:1"}
+	edgeArgs := []string{"edge", "--listen", "127.0.0.1:0", "--ops", "", "--nats", "nats://127.0.0.1:1"}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{slices.Concat(ingestArgs, []string{"--max-conns", "100", "--max-conns-per-prefix", "200"}),
-			"--max-conns-per-prefix 200 is above --max-conns 100: one network could hold every connection"},
-		{slices.Concat(ingestArgs, []string{"--max-conns-per-prefix", "4096"}),
-			"--max-conns-per-prefix 4096 is above --max-conns 3072 (its default at an open-file limit of 4096 less --fd-reserve 1024)"},
-		{slices.Concat(upArgs, []string{"--max-conns-per-prefix", "2000"}),
-			"--max-conns-per-prefix 2000 is above --max-conns 1536 (up's default: half the open-file limit of 4096"},
+		{slices.Concat(ingestArgs, []string{"--max-connections", "100", "--max-per-network", "200"}),
+			"--max-per-network 200 is above --max-connections 100: one network could hold every connection"},
+		{slices.Concat(ingestArgs, []string{"--max-per-network", "4096"}),
+			"--max-per-network 4096 is above --max-connections 3072 (its default at an open-file limit of 4096 less --fd-reserve 1024)"},
+		{slices.Concat(upArgs, []string{"--max-per-network", "2000"}),
+			"--max-per-network 2000 is above --max-connections 1536 (up's default: half the open-file limit of 4096"},
 		{slices.Concat(edgeArgs, []string{"--max-connections", "100", "--max-per-network", "200"}),
 			"--max-per-network 200 is above --max-connections 100"},
 	} {
@@ -94,8 +94,8 @@ func TestPerNetworkAboveTotalRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ic, err := f.serverConfig(fs, fileLimit{known: true, soft: 4096}, 0)
-	if err != nil || ic.MaxConns != 3072 || ic.MaxConnsPerPrefix != 0 {
-		t.Errorf("defaults at an open-file limit of 4096: --max-conns %d, per prefix %d (%v); want 3072 and 0 (its default, 3072)",
-			ic.MaxConns, ic.MaxConnsPerPrefix, err)
+	if err != nil || ic.MaxConnections != 3072 || ic.MaxPerNetwork != 0 {
+		t.Errorf("defaults at an open-file limit of 4096: --max-connections %d, per network %d (%v); want 3072 and 0 (its default, 3072)",
+			ic.MaxConnections, ic.MaxPerNetwork, err)
 	}
 }

@@ -12,8 +12,8 @@ import (
 
 // Defaults of emostream edge.
 const (
-	defaultEdgeListen  = "127.0.0.1:9222"
-	defaultEdgeMetrics = "127.0.0.1:9104"
+	defaultEdgeListen = "127.0.0.1:9222"
+	defaultEdgeOps    = "127.0.0.1:9104"
 )
 
 const edgeSynopsis = `Runs a viewer edge: it serves viewers NATS over WebSocket (ws://, or wss://
@@ -37,37 +37,39 @@ const edgeUpstreamTimeout = 2 * time.Second
 type edgeFlags struct {
 	cfg                    edge.Config
 	listen, origins, pprof string
-	maxPerNet              int
+	maxPerNetwork          int
 	nats                   *natsFlags
-	metrics                *metricsFlags
+	ops                    *opsFlags
 }
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	f := &edgeFlags{}
 	c := &f.cfg
 	fs.StringVar(&f.listen, "listen", defaultEdgeListen, "address viewers connect to (WebSocket)")
-	f.nats = addNATSFlagsURL(fs, "upstream", "nats://"+defaultNATSAddr, "NATS URL(s) of the leaf cluster (or hub) the edge reads from, comma-separated (user edge)")
-	fs.StringVar(&c.Domain, "js-domain", "", `JetStream domain of the swarm stream as seen from --upstream: "hub" on a leaf, empty on the hub`)
+	f.nats = addNATSFlags(fs, "nats://"+defaultNATSAddr, "NATS URL(s) of the leaf cluster (or hub) the edge reads from, its upstream (user edge)")
+	deprecate(fs, "upstream", "nats")
+	fs.StringVar(&c.Domain, "js-domain", "", `JetStream domain of the swarm stream as seen from --nats: "hub" on a leaf, empty on the hub`)
 	fs.StringVar(&c.ID, "id", "", "name of this edge in occupancy reports; empty: host name and port")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
 	fs.IntVar(&c.MaxConnections, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
-	fs.IntVar(&f.maxPerNet, "max-per-network", edge.DefaultMaxPerPrefix, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
+	fs.IntVar(&f.maxPerNetwork, "max-per-network", edge.DefaultMaxPerNetwork, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
 	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
 	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
 	fs.DurationVar(&c.PingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
 	fs.IntVar(&c.MaxPingsOut, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
-	fs.DurationVar(&c.WriteDeadline, "write-deadline", edge.DefaultWriteDeadline, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", edge.DefaultWriteTimeout, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
+	deprecate(fs, "write-deadline", "write-timeout")
 	fs.IntVar(&c.MaxPending, "max-pending", edge.DefaultMaxPending, "bytes waiting for one viewer before it is cut off (slow consumer)")
 	fs.IntVar(&c.MaxMatches, "max-matches", edge.DefaultMaxMatches, "most matches with viewers on this edge")
 	fs.IntVar(&c.RingSize, "ring-size", edge.DefaultRingSize, "recent swarms kept per match to answer next requests")
 	fs.IntVar(&c.MaxUpstreamRequests, "max-upstream-requests", edge.DefaultMaxUpstreamRequests, "most direct gets in flight upstream (more: 503 to the viewer)")
-	fs.DurationVar(&c.OccupancyInterval, "occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported")
+	fs.DurationVar(&c.OccupancyInterval, "occupancy-interval", edge.DefaultOccupancyInterval, "how often viewer counts are reported (0: never)")
 	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
-	f.metrics = addMetricsFlags(fs, defaultEdgeMetrics, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
+	f.ops = addOpsFlags(fs, defaultEdgeOps, "address of /metrics, /healthz and /readyz; empty disables it (the default, if taken, is skipped with a warning)")
 	return f
 }
 
@@ -76,15 +78,19 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, error) {
 	c := f.cfg
 	if err := checkPositive(fs, "max-connections", "max-per-network", "max-subscriptions", "max-control-line", "max-payload",
-		"connect-timeout", "ping-interval", "max-pings-out", "write-deadline", "max-pending", "max-matches", "ring-size",
-		"max-upstream-requests", "occupancy-interval"); err != nil {
+		"connect-timeout", "ping-interval", "max-pings-out", "write-timeout", "max-pending", "max-matches", "ring-size",
+		"max-upstream-requests"); err != nil {
+		return c, err
+	}
+	if err := checkNotNegative(fs, "occupancy-interval"); err != nil {
 		return c, err
 	}
 	var err error
-	if c.MaxPerPrefix, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNet, 0, ""); err != nil {
+	if c.MaxPerNetwork, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNetwork, 0, ""); err != nil {
 		return c, err
 	}
-	c.Upstream, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
+	c.OccupancyInterval = zeroIsOff(env, "occupancy-interval", c.OccupancyInterval, "turns the reports off")
+	c.NATSURL, c.AllowedOrigins, c.UpstreamTimeout = f.nats.o.URL, splitList(f.origins), edgeUpstreamTimeout
 	c.NATSOptions, err = f.nats.natsOptions(env)
 	return c, err
 }
@@ -100,16 +106,16 @@ func runEdge(ctx context.Context, env *environment, args []string) error {
 	}
 	reg := stageRegistry()
 	cfg.Registerer, cfg.Logger = reg, log
-	e, ms, err := f.start(ctx, fs, env, log, cfg)
+	e, ops, err := f.start(ctx, fs, env, log, cfg)
 	if err != nil {
 		return err
 	}
-	return ms.runBeside(ctx, "edge_metrics", reg, e.Ready, e.Run)
+	return ops.runBeside(ctx, "edge_metrics", reg, e.Ready, e.Run)
 }
 
 // start binds the edge's listeners (viewers, metrics, profiles) and builds
 // the edge of cfg on them.
-func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg edge.Config) (*edge.Edge, *metricsServer, error) {
+func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg edge.Config) (*edge.Edge, *opsServer, error) {
 	logFileLimit(log, env)
 	ln, err := listenFlag("listen", f.listen)
 	if err != nil {
@@ -119,9 +125,10 @@ func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environmen
 	e, err := edge.New(cfg)
 	if err != nil {
 		ln.Close()
-		return nil, nil, err
+		return nil, nil, flagError(err, settingFlags{edge.ErrConfig, boundFlags(fs, &f.cfg,
+			map[string]string{"NATSURL": "nats", "MaxPerNetwork": "max-per-network", "Listener": "listen"})})
 	}
-	ms, err := f.metrics.listen(log, fs)
+	ops, err := f.ops.listen(log, fs)
 	if err != nil {
 		ln.Close()
 		return nil, nil, err
@@ -135,5 +142,5 @@ func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environmen
 		fmt.Fprintf(env.stdout, "edge: profiles on %s/debug/pprof/\n", u)
 	}
 	fmt.Fprintf(env.stdout, "edge: viewers connect to %s\n", e.URL())
-	return e, ms, nil
+	return e, ops, nil
 }

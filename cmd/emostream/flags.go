@@ -12,7 +12,14 @@ package main
 // After parsing (parseFlags, or addLogFlags(fs).parse), the struct's config
 // method checks the values, naming the flag at fault, and returns the
 // library's Config; the run function binds listeners and starts the stage.
-// Every flag falls back to its EMOSTREAM_<COMMAND>_<FLAG> variable (envName).
+// What the library refuses names a Config field, which flagError turns
+// into the flag that sets it (settingflags.go). Every flag falls back to
+// its EMOSTREAM_<COMMAND>_<FLAG> variable (envName). A renamed flag keeps
+// its old spelling, and its variable, as a deprecated alias (deprecate).
+//
+// A setting that can be off is turned off by its zero: false for a feature
+// that is on by default (--moments=false), 0 for a number or a duration
+// (--user-rate 0, --dedup-horizon 0), empty for an address (--ops "").
 
 import (
 	"errors"
@@ -38,15 +45,81 @@ func newFlags(env *environment, name, synopsis string) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: emostream %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, synopsis)
+		var old []string
 		fs.VisitAll(func(f *flag.Flag) {
+			if d, ok := f.Value.(*deprecated); ok {
+				old = append(old, "--"+d.old+" (now "+d.spelling("--", d.now)+")")
+				return
+			}
 			def := ""
 			if f.DefValue != "" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(name, f.Name), f.Usage, def)
 		})
+		if len(old) > 0 {
+			fmt.Fprintf(w, "\nDeprecated spellings, still accepted with a warning: %s.\n", strings.Join(old, ", "))
+		}
 	}
 	return fs
+}
+
+// deprecated is the Value of the old spelling of a renamed flag: setting it
+// sets the flag now (to the opposite, for a --no-… spelling of a boolean
+// negate), and warns once on the flag set's output, naming now.
+type deprecated struct {
+	fs       *flag.FlagSet
+	old, now string
+	negate   bool
+	// env is the old spelling's variable while parseFlags sets it from
+	// there; the warning then names the variables.
+	env string
+}
+
+// deprecate defines old as a deprecated spelling of the flag now, defined
+// before it: given on the command line or through its variable, it sets
+// now and warns.
+func deprecate(fs *flag.FlagSet, old, now string) {
+	fs.Var(&deprecated{fs: fs, old: old, now: now}, old, "deprecated: use --"+now)
+}
+
+// deprecateNegation defines old as a deprecated boolean whose true turns
+// the boolean flag now off: --no-moments for --moments=false.
+func deprecateNegation(fs *flag.FlagSet, old, now string) {
+	fs.Var(&deprecated{fs: fs, old: old, now: now, negate: true}, old, "deprecated: use --"+now+"=false")
+}
+
+func (d *deprecated) String() string { return "" }
+
+// IsBoolFlag lets a --no-… spelling stand alone, as booleans do.
+func (d *deprecated) IsBoolFlag() bool { return d.negate }
+
+func (d *deprecated) Set(v string) error {
+	if d.negate {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		v = strconv.FormatBool(!b)
+	}
+	if err := d.fs.Set(d.now, v); err != nil {
+		return err
+	}
+	if d.env != "" {
+		fmt.Fprintf(d.fs.Output(), "emostream: %s is deprecated: use %s\n", d.env, d.spelling("", envName(d.fs.Name(), d.now)))
+	} else {
+		fmt.Fprintf(d.fs.Output(), "emostream: --%s is deprecated: use %s\n", d.old, d.spelling("--", d.now))
+	}
+	return nil
+}
+
+// spelling is the new spelling of the setting, name after prefix, as the
+// warning and the help show it: with =false for a negation.
+func (d *deprecated) spelling(prefix, name string) string {
+	if d.negate {
+		return prefix + name + "=false"
+	}
+	return prefix + name
 }
 
 // envName is the environment variable that backs a flag of a command:
@@ -69,7 +142,9 @@ func envName(command, flagName string) string {
 
 // parseFlags parses args, then fills every flag not given on the command line
 // from its EMOSTREAM_<COMMAND>_<FLAG> environment variable (envName); a flag
-// filled so counts as given (fs.Visit). Positional arguments are refused.
+// filled so counts as given (fs.Visit). The variable of a deprecated
+// spelling counts last, where neither the flag nor its own variable was
+// given. Positional arguments are refused.
 func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,18 +152,33 @@ func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (flags only; see --help)", fs.Name(), fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := fillFromEnv(fs, env, false); err != nil {
+		return err
+	}
+	return fillFromEnv(fs, env, true)
+}
+
+// fillFromEnv sets the flags of fs not given yet from their variables:
+// the deprecated spellings (old), or the others.
+func fillFromEnv(fs *flag.FlagSet, env *environment, old bool) error {
+	set := given(fs)
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		d, isOld := f.Value.(*deprecated)
+		if isOld != old || set[f.Name] || isOld && set[d.now] || err != nil {
 			return
 		}
 		name := envName(fs.Name(), f.Name)
-		if v := env.getenv(name); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
-			}
+		v := env.getenv(name)
+		if v == "" {
+			return
+		}
+		if isOld {
+			d.env = name
+			defer func() { d.env = "" }()
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("%s=%q: %w", name, v, e)
 		}
 	})
 	return err
@@ -212,6 +302,19 @@ func checkPositive(fs *flag.FlagSet, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// zeroIsOff is the library value of a flag whose 0 turns its setting off
+// (what says how): the library's negative. A negative value, the old
+// spelling of off, still works, with a warning.
+func zeroIsOff[T int | time.Duration](env *environment, flagName string, v T, what string) T {
+	if v < 0 {
+		fmt.Fprintf(env.stderr, "emostream: --%s %v: a negative value is deprecated: 0 %s\n", flagName, v, what)
+	}
+	if v <= 0 {
+		return -1
+	}
+	return v
 }
 
 // checkNotNegative refuses a negative value of the named flags, whose 0

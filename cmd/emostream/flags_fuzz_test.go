@@ -114,14 +114,14 @@ func FuzzIngestFlags(f *testing.F) {
 }
 
 // FuzzStageFlags parses the flags of "emostream bridge" with the
-// processor's moment flags and a stage's --metrics flags.
+// processor's moment flags and a stage's --ops flags.
 func FuzzStageFlags(f *testing.F) {
 	addFlagSeeds(f, "bridge")
 	f.Fuzz(func(t *testing.T, args, envText string) {
 		list, env := fuzzArgs(args, envText)
 		fs := newFlags(env, "bridge", bridgeSynopsis)
 		bf, pf := addBridgeFlags(fs), addProcessorFlags(fs, false)
-		mf := bf.metrics
+		mf := bf.ops
 		if _, err := addLogFlags(fs).parse(fs, env, list); err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				namesFlag(t, err)

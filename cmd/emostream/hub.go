@@ -68,6 +68,16 @@ func (f *hubFlags) config(fs *flag.FlagSet, log *slog.Logger) (cfg fanout.HubCon
 	return cfg, err
 }
 
+// settings names the flags that set fanout.HubConfig's fields, for its
+// errors (flagError).
+func (f *hubFlags) settings(fs *flag.FlagSet) settingFlags {
+	extra := map[string]string{"Passwords": "nats-auth-dir", "StageUser": "nats-auth-dir"}
+	for _, tls := range []string{"ClientTLS", "LeafTLS"} {
+		extra[tls+".Cert"], extra[tls+".Key"], extra[tls+".CA"], extra[tls+".Verify"] = "tls-cert", "tls-key", "tls-ca", "tls-verify"
+	}
+	return settingFlags{fanout.ErrConfig, boundFlags(fs, &f.cfg, extra)}
+}
+
 // flagConfig is the hub of the flags without -c, whose passwords and leaf
 // password it reads or creates.
 func (f *hubFlags) flagConfig() (fanout.HubConfig, error) {
@@ -107,7 +117,7 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	}
 	h, err := fanout.NewHub(cfg)
 	if err != nil {
-		return err
+		return flagError(err, f.settings(fs))
 	}
 	if err := startServer(ctx, h, "hub", cfg.ConfigFile); err != nil {
 		return err

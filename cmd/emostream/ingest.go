@@ -30,7 +30,7 @@ func init() {
 
 const ingestSynopsis = `Serves POST /v1/emojis, GET /v1/emoji-types, /v1/config, /v1/matches,
 /healthz, /readyz and the web client on --listen, and /metrics, health and,
-with an admin token, the admin API (/v1/admin/matches) on --ops-listen; with
+with an admin token, the admin API (/v1/admin/matches) on --ops; with
 --auth=jwt (the default off loopback) a reaction needs a bearer token whose
 subject is its user. It writes every accepted event to the Kafka
 topic (key user_id, timestamp = receive time). Reactions are taken only for
@@ -42,7 +42,7 @@ type ingestFlags struct {
 	cfg                                   ingest.Config
 	brokers, ack, emojis, proxies, wsURLs string
 	userRate, ipRate                      float64
-	maxConns, maxConnsPerPrefix           int
+	maxConnections, maxPerNetwork         int
 	kafka                                 *kafkaSecurityFlags
 	admission                             *admissionFlags
 	security                              *securityFlags
@@ -54,17 +54,16 @@ type ingestFlags struct {
 
 // ingestSetup says which of ingest's flags a command adds, and how.
 type ingestSetup struct {
-	// alone adds --listen and the registry's --nats flags.
+	// alone adds --listen and the registry's --nats flags (and --ops-listen,
+	// the old spelling of --ops).
 	alone bool
 	// brokers and brokersUsage are --kafka-brokers' default and help.
 	brokers, brokersUsage string
-	// ops names the ops listener's flag.
-	ops string
 }
 
 var (
-	ingestAlone = ingestSetup{alone: true, brokers: ingest.DefaultBroker, brokersUsage: "Kafka bootstrap brokers, host:port,...", ops: "ops-listen"}
-	ingestInUp  = ingestSetup{brokers: "", brokersUsage: "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka", ops: "ops"}
+	ingestAlone = ingestSetup{alone: true, brokers: ingest.DefaultBroker, brokersUsage: "Kafka bootstrap brokers, host:port,..."}
+	ingestInUp  = ingestSetup{brokers: "", brokersUsage: "external Kafka bootstrap brokers, host:port,...; empty runs the embedded broker on --kafka"}
 )
 
 func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingestFlags {
@@ -81,8 +80,9 @@ func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingest
 	fs.StringVar(&f.wsURLs, "ws-urls", "", "NATS WebSocket URLs the web client connects to, comma-separated")
 	fs.Int64Var(&c.SwarmThreshold, "swarm-threshold", wire.DefaultSwarmThreshold, "identical emojis per swarm unit (shown by the web client)")
 	f.admission = addAdmissionFlags(fs)
-	f.security = addSecurityFlags(fs, set.ops)
+	f.security = addSecurityFlags(fs)
 	if set.alone {
+		deprecate(fs, "ops-listen", "ops")
 		fs.StringVar(&f.listen, "listen", ingest.DefaultListen, "address of the HTTP API")
 		f.registry = addRegistryFlags(fs, env)
 	}
@@ -100,11 +100,13 @@ func (f *ingestFlags) addLimits(fs *flag.FlagSet) {
 	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated")
 	fs.IntVar(&c.BodyLimit, "body-limit", ingest.DefaultBodyLimit, "largest request body, bytes, as sent and once inflated")
 	fs.BoolVar(&c.AcceptGzip, "accept-gzip", false, "accept Content-Encoding: gzip bodies, inflated to at most --body-limit (otherwise 415)")
-	fs.IntVar(&c.IPPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-conns-per-prefix")
+	fs.IntVar(&c.IPPrefixV4, "ip-prefix-v4", ingest.DefaultIPPrefixV4, "IPv4 prefix length that makes one client network for the per-IP limit and --max-per-network")
 	fs.IntVar(&c.IPPrefixV6, "ip-prefix-v6", ingest.DefaultIPPrefixV6, "IPv6 prefix length that makes one client network")
-	fs.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConns))
-	fs.IntVar(&f.maxConnsPerPrefix, "max-conns-per-prefix", ingest.DefaultMaxConnsPerPrefix, "most open HTTP connections from one client network, or --max-conns if lower, never above it; past 3/4 of --max-conns a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
-	fs.IntVar(&c.FDReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-conns leaves to Kafka, NATS and listeners")
+	fs.IntVar(&f.maxConnections, "max-connections", 0, fmt.Sprintf("most open HTTP connections; 0 means %d or the open-file limit less --fd-reserve, if lower (in up: half of that, if up's edges need the rest)", ingest.DefaultMaxConnections))
+	deprecate(fs, "max-conns", "max-connections")
+	fs.IntVar(&f.maxPerNetwork, "max-per-network", ingest.DefaultMaxPerNetwork, "most open HTTP connections from one client network, or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1); trusted proxies exempt (0 disables both)")
+	deprecate(fs, "max-conns-per-prefix", "max-per-network")
+	fs.IntVar(&c.FDReserve, "fd-reserve", ingest.DefaultFDReserve, "file descriptors a default --max-connections leaves to Kafka, NATS and listeners")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", ingest.DefaultReadTimeout, "a new connection's first request, and every request, must arrive whole within this")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", ingest.DefaultWriteTimeout, "longest time to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", ingest.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
@@ -144,43 +146,40 @@ func (f *ingestFlags) serverConfig(fs *flag.FlagSet, files fileLimit, edges int)
 		return ingest.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg := f.cfg
-	maxConns, why := ingestConns(files, f.maxConns, cfg.FDReserve, edges)
-	perPrefix, err := perNetwork(fs, "max-conns", "max-conns-per-prefix", maxConns, f.maxConnsPerPrefix, -1, why)
+	maxConnections, why := ingestConns(files, f.maxConnections, cfg.FDReserve, edges)
+	perNetwork, err := perNetwork(fs, "max-connections", "max-per-network", maxConnections, f.maxPerNetwork, -1, why)
 	if err != nil {
 		return ingest.Config{}, err
 	}
 	cfg.KafkaBrokers, cfg.Ack, cfg.Emojis = splitList(f.brokers), ingest.AckMode(f.ack), splitList(f.emojis)
 	cfg.UserRate, cfg.IPRate = disabledIfZero(f.userRate), disabledIfZero(f.ipRate)
-	cfg.TrustedProxies, cfg.WSURLs, cfg.MaxConns, cfg.MaxConnsPerPrefix = proxies, splitList(f.wsURLs), maxConns, perPrefix
+	cfg.TrustedProxies, cfg.WebSocketURLs, cfg.MaxConnections, cfg.MaxPerNetwork = proxies, splitList(f.wsURLs), maxConnections, perNetwork
 	return cfg, nil
 }
 
 // check refuses what ingest.Config would take as a default or refuse only
 // once the servers run: an explicit 0 for a positive quantity, a negative
 // rate, a word where an emoji or a URL belongs. 0 means "off" only for
-// --user-rate, --ip-rate and --max-conns-per-prefix, and "the default" for
-// --max-conns.
+// --user-rate, --ip-rate and --max-per-network, and "the default" for
+// --max-connections. The rest, ingest.Config.Validate refuses.
 func (f *ingestFlags) check() error {
 	if f.ack != string(ingest.AckAll) && f.ack != string(ingest.AckBuffered) {
 		return fmt.Errorf("--ack %q: want %s or %s", f.ack, ingest.AckAll, ingest.AckBuffered)
 	}
 	cfg := f.cfg
-	if !wire.ValidWindow(cfg.Window) {
-		return fmt.Errorf("--window %v: want whole milliseconds from 100ms to 1h", cfg.Window)
-	}
 	type value struct {
 		name string
 		v    any // an int, int64, float64 or time.Duration
 	}
-	for _, c := range []value{{"flush-interval", cfg.FlushInterval}, {"swarm-threshold", cfg.SwarmThreshold},
+	for _, c := range []value{{"window", cfg.Window}, {"flush-interval", cfg.FlushInterval}, {"swarm-threshold", cfg.SwarmThreshold},
 		{"user-burst", cfg.UserBurst}, {"ip-burst", cfg.IPBurst}, {"body-limit", cfg.BodyLimit},
 		{"read-timeout", cfg.ReadTimeout}, {"write-timeout", cfg.WriteTimeout}, {"idle-timeout", cfg.IdleTimeout}} {
 		if sign(c.v) <= 0 {
 			return fmt.Errorf("--%s %v: want a positive value", c.name, c.v)
 		}
 	}
-	for _, c := range []value{{"user-rate", f.userRate}, {"ip-rate", f.ipRate}, {"max-conns", f.maxConns},
-		{"max-conns-per-prefix", f.maxConnsPerPrefix}, {"fd-reserve", cfg.FDReserve}} {
+	for _, c := range []value{{"user-rate", f.userRate}, {"ip-rate", f.ipRate}, {"max-connections", f.maxConnections},
+		{"max-per-network", f.maxPerNetwork}, {"fd-reserve", cfg.FDReserve}} {
 		if sign(c.v) < 0 {
 			return fmt.Errorf("--%s %v: want 0 (off) or more", c.name, c.v)
 		}
@@ -218,6 +217,20 @@ func looksLikeEmoji(s string) bool {
 	return pictographs > 0
 }
 
+// settings names the flags that set ingest.Config's fields, for its errors
+// (flagError): listen names the API's listener flag (--listen, or up's
+// --http).
+func (f *ingestFlags) settings(fs *flag.FlagSet, listen string) settingFlags {
+	return settingFlags{ingest.ErrConfig, boundFlags(fs, &f.cfg, map[string]string{
+		"KafkaBrokers": "kafka-brokers", "Ack": "ack", "Emojis": "emojis", "TrustedProxies": "trusted-proxies",
+		"WebSocketURLs": "ws-urls", "UserRate": "user-rate", "IPRate": "ip-rate", "MaxConnections": "max-connections",
+		"MaxPerNetwork": "max-per-network", "AdminToken": "admin-token-file", "OpsHosts": "ops-host", "OpsListener": "ops",
+		"CORSOrigins": "cors-origins", "Auth.Mode": "auth", "Auth.HMACSecret": "jwt-secret-file",
+		"Auth.PublicKeys": "jwt-public-key", "Session.TTL": "session-ttl", "Session.Enabled": "sessions", "Listener": listen})}
+}
+
+// disabledIfZero is a rate's library value: 0, which turns the limit off on
+// the command line, is the library's negative.
 func disabledIfZero(rate float64) float64 {
 	if rate == 0 {
 		return -1
@@ -237,6 +250,9 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	rc.Logger = log
 	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
+	if err := cfg.Validate(); err != nil { // before anything is bound or dialled
+		return flagError(err, f.settings(fs, "listen"))
+	}
 	// The timeline's reads wait for the hub the same way (503 until then).
 	tlnc, err := f.registry.nats.options(env).Connect(nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true))
@@ -245,7 +261,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	}
 	defer tlnc.Close()
 	cfg.Timeline, cfg.Logger = timeline.NewReader(tlnc, wire.TimelineStream, 0), log
-	srv, err := f.start(env, log, cfg)
+	srv, err := f.start(fs, env, log, cfg)
 	if err != nil {
 		return err
 	}
@@ -259,7 +275,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 }
 
 // start binds ingest's listeners and builds the server of cfg.
-func (f *ingestFlags) start(env *environment, log *slog.Logger, cfg ingest.Config) (*ingest.Server, error) {
+func (f *ingestFlags) start(fs *flag.FlagSet, env *environment, log *slog.Logger, cfg ingest.Config) (*ingest.Server, error) {
 	ln, err := listenFlag("listen", f.listen)
 	if err != nil {
 		return nil, err
@@ -273,7 +289,7 @@ func (f *ingestFlags) start(env *environment, log *slog.Logger, cfg ingest.Confi
 	srv, err := ingest.New(cfg)
 	if err != nil {
 		closeAll(ln, cfg.OpsListener)
-		return nil, err
+		return nil, flagError(err, f.settings(fs, "listen"))
 	}
 	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	return srv, nil

@@ -36,7 +36,7 @@ func TestIngestStartsWhileTheHubIsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- dispatch(ctx, env, []string{"ingest", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+		done <- dispatch(ctx, env, []string{"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0",
 			"--kafka-brokers", k.Addr(), "--nats", n.URL})
 	}()
 	t.Cleanup(func() {

@@ -30,7 +30,7 @@ const kafkaSynopsis = "Runs the embedded Kafka-protocol broker (franz-go kfake) 
 type kafkaFlags struct {
 	dataDir, listen, topic string
 	partitions             int
-	noSync                 bool
+	sync                   bool
 	security               *brokerSecurityFlags
 }
 
@@ -40,7 +40,8 @@ func addKafkaFlags(fs *flag.FlagSet) *kafkaFlags {
 	fs.StringVar(&f.listen, "listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
 	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "topic to create if missing")
 	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
-	fs.BoolVar(&f.noSync, "no-sync", false, "do not fsync every produced batch (faster; a crash may lose acknowledged records)")
+	fs.BoolVar(&f.sync, "sync", true, "fsync every produced batch (false: faster, and a crash may lose acknowledged records)")
+	deprecateNegation(fs, "no-sync", "sync")
 	f.security = addBrokerSecurityFlags(fs)
 	return f
 }
@@ -51,7 +52,7 @@ func (f *kafkaFlags) config(fs *flag.FlagSet, env *environment, log *slog.Logger
 	if err := checkPositive(fs, "partitions"); err != nil {
 		return broker.Config{}, err
 	}
-	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), NoSync: f.noSync,
+	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), DisableSync: !f.sync,
 		Logger: log.With("component", "kafka")}
 	if err := f.security.apply(env, &cfg); err != nil {
 		return cfg, fmt.Errorf("kafka: %w", err)
@@ -73,7 +74,7 @@ func runKafka(ctx context.Context, env *environment, args []string) error {
 	}
 	b, err := broker.Start(cfg)
 	if err != nil {
-		return err
+		return flagError(err, settingFlags{broker.ErrConfig, map[string]string{"Partitions": "partitions", "DataDir": "data-dir"}})
 	}
 	fmt.Fprintf(env.stdout, "Kafka broker on %s (%s), topic %s, data in %s\n", b.Addr(), f.security, f.topic, f.dataDir)
 	<-ctx.Done()

@@ -50,7 +50,7 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 	fs.StringVar(&c.RemoteTLS.Cert, "remote-cert", "", "PEM client certificate for the remote, when it verifies leaves (with --remote-key)")
 	fs.StringVar(&c.RemoteTLS.Key, "remote-key", "", "PEM private key of --remote-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any")
-	fs.IntVar(&c.MaxConnections, "max-connections", fanout.DefaultLeafMaxConns, "most viewers (and leaves) at once; keep below the open-file limit")
+	fs.IntVar(&c.MaxConnections, "max-connections", fanout.DefaultLeafMaxConnections, "most viewers (and leaves) at once; keep below the open-file limit")
 	fs.StringVar(&f.gcPercent, "gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
 	fs.StringVar(&f.memLimit, "memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
 	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
@@ -91,7 +91,8 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	}
 	l, err := fanout.NewLeaf(cfg)
 	if err != nil {
-		return err
+		return flagError(err, settingFlags{fanout.ErrConfig, boundFlags(fs, &f.cfg,
+			map[string]string{"Remotes": "remote", "AllowedOrigins": "allowed-origins"})})
 	}
 	if f.pprof != "" {
 		u, err := servePprof(ctx, log, f.pprof)

@@ -89,19 +89,20 @@ func (f *loadgenFlags) config(ctx context.Context, env *environment, log *slog.L
 }
 
 func runLoadgen(ctx context.Context, env *environment, args []string) error {
-	_, f, log, err := parseLogged(env, "loadgen", loadgenSynopsis, args, addLoadgenFlags)
+	fs, f, log, err := parseLogged(env, "loadgen", loadgenSynopsis, args, addLoadgenFlags)
 	if err != nil {
 		return err
 	}
+	settings := settingFlags{loadgen.ErrConfig, boundFlags(fs, &f.cfg, map[string]string{"Mix": "emoji-mix"})}
 	cfg, err := f.config(ctx, env, log.With("component", "loadgen"))
 	if err != nil {
-		return err
+		return flagError(err, settings)
 	}
 	first := &firstError{}
 	cfg.OnResult = first.note
 	g, err := loadgen.New(cfg)
 	if err != nil {
-		return err
+		return flagError(err, settings)
 	}
 	s, err := g.Run(ctx)
 	if err != nil {

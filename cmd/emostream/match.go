@@ -54,7 +54,7 @@ func addMatchFlags(fs *flag.FlagSet, env *environment, mode string) (*matchFlags
 		fs.BoolVar(&f.live, "live", false, "create it live at once")
 		fallthrough
 	case "start", "end", "rm":
-		fs.StringVar(&f.id, "id", "", "match id: 1-64 of A-Z a-z 0-9 _ - (required)")
+		fs.StringVar(&f.id, "id", "", "match id, "+wire.MatchIDRule+" (required)")
 	case "ls":
 		fs.BoolVar(&f.asJSON, "json", false, "print JSON instead of a table")
 	default:

@@ -29,14 +29,11 @@ type natsFlags struct {
 	o natsconn.Options
 }
 
+// addNATSFlags adds --nats, the NATS server URL of every command that
+// dials one, and the credentials and TLS flags.
 func addNATSFlags(fs *flag.FlagSet, defaultURL, usage string) *natsFlags {
-	return addNATSFlagsURL(fs, "nats", defaultURL, usage)
-}
-
-// addNATSFlagsURL is addNATSFlags with the URL's flag named urlFlag.
-func addNATSFlagsURL(fs *flag.FlagSet, urlFlag, defaultURL, usage string) *natsFlags {
 	f := &natsFlags{}
-	fs.StringVar(&f.o.URL, urlFlag, defaultURL, usage+"; several comma-separated URLs (every member of a hub cluster) fail over")
+	fs.StringVar(&f.o.URL, "nats", defaultURL, usage+"; several comma-separated URLs (every member of a hub cluster) fail over")
 	fs.StringVar(&f.o.User, "nats-user", "", "NATS user (ingest, bridge, processor, admin or edge on the hub); its password comes from --nats-password-file or "+natsPasswordEnv)
 	fs.StringVar(&f.o.PasswordFile, "nats-password-file", "", "file holding the --nats-user password")
 	fs.StringVar(&f.o.NKeyFile, "nats-nkey", "", "NKEY seed file, instead of a user and password")

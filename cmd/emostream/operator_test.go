@@ -132,15 +132,13 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"up", "--partitions", "0"}, "--partitions 0"},
 		{[]string{"processor", "--swarm-threshold", "0"}, "--swarm-threshold 0"},
 		{[]string{"processor", "--window", "0"}, "--window 0s"},
-		{[]string{"processor", "--deadline", "0s"}, "--deadline 0s"},
+		{[]string{"processor", "--partition-wait", "0s"}, "--partition-wait 0s"},
 		{[]string{"processor", "--partitions", "-1"}, "--partitions -1"},
 		{[]string{"bridge", "--window", "0"}, "--window 0s"},
 		{[]string{"bridge", "--dedup-memory", "0"}, "--dedup-memory 0"},
 		{[]string{"bridge", "--dedup-memory", "64KiB"}, "--dedup-memory 64KiB"},
-		{[]string{"bridge", "--dedup-per-user", "0"}, "--dedup-per-user 0"},
 		{[]string{"bridge", "--dedup-per-user", "70000"}, "--dedup-per-user 70000"},
 		{[]string{"bridge", "--dedup-horizon", "10ms"}, "--dedup-horizon 10ms"},
-		{[]string{"bridge", "--dedup-horizon", "0s"}, "--dedup-horizon 0s"},
 		{[]string{"leaf", "--remote", "nats-leaf://127.0.0.1:1", "--max-connections", "0"}, "--max-connections 0"},
 		{[]string{"kafka", "--partitions", "0"}, "--partitions 0"},
 		{[]string{"up", "--nats-log", "loud"}, "--nats-log"},
@@ -320,21 +318,21 @@ func TestHubLeafPasswordKept(t *testing.T) {
 	}
 }
 
-// TestBusyDefaultMetricsIsWarning: a hot standby on the same host finds the
-// default metrics port taken and runs without it, warning; an address
+// TestBusyDefaultOpsIsWarning: a hot standby on the same host finds the
+// default ops port taken and runs without it, warning; an address
 // given explicitly must be free.
-func TestBusyDefaultMetricsIsWarning(t *testing.T) {
+func TestBusyDefaultOpsIsWarning(t *testing.T) {
 	addr := testenv.BusyAddr(t)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	ln, err := listenMetrics(log, addr, addr, false)
+	ln, err := bindOps(log, addr, addr, false)
 	if err != nil || ln != nil || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), addr) {
 		t.Fatalf("default taken: %v, %v, log %q; want a warning and no listener", ln, err, logs.String())
 	}
-	if _, err := listenMetrics(log, addr, addr, true); err == nil || !strings.Contains(err.Error(), "--metrics "+addr) {
-		t.Fatalf("explicit taken: %v, want an error naming --metrics", err)
+	if _, err := bindOps(log, addr, addr, true); err == nil || !strings.Contains(err.Error(), "--ops "+addr) {
+		t.Fatalf("explicit taken: %v, want an error naming --ops", err)
 	}
-	if _, err := listenMetrics(log, addr, "127.0.0.1:9", false); err == nil {
+	if _, err := bindOps(log, addr, "127.0.0.1:9", false); err == nil {
 		t.Fatal("a taken address other than the default: no error")
 	}
 }

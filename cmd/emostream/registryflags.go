@@ -58,10 +58,15 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 	}
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, nil, flagError(err, registrySettings)
 	}
 	return r, nc.Close, nil
 }
+
+// registrySettings names the flags that set registry.Config's fields, for
+// its errors (flagError).
+var registrySettings = settingFlags{registry.ErrConfig, map[string]string{"Replicas": "replicas", "MaxMatches": "max-matches",
+	"AutoMatches": "auto-matches", "AutoMatchIdle": "auto-match-idle", "AutoMatchRetention": "auto-match-retention"}}
 
 // admissionFlags are the registry flags that "emostream ingest" and
 // "emostream up" share.

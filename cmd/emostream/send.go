@@ -88,7 +88,7 @@ func (f *sendFlags) config(fs *flag.FlagSet, env *environment, out io.Writer) (*
 	}
 	c, err := client.New(client.Config{Target: f.target})
 	if err != nil {
-		return nil, r, fmt.Errorf("send: --target: %w", err)
+		return nil, r, fmt.Errorf("send: %w", flagError(err, clientSettings))
 	}
 	return c, r, nil
 }

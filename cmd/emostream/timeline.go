@@ -60,7 +60,7 @@ func (f *timelineFlags) config() (*client.Client, client.TimelineQuery, error) {
 	}
 	c, err := client.New(client.Config{Target: f.target})
 	if err != nil {
-		return nil, q, fmt.Errorf("timeline: --target: %w", err)
+		return nil, q, fmt.Errorf("timeline: %w", flagError(err, clientSettings))
 	}
 	return c, q, nil
 }

@@ -71,7 +71,7 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 	f.ingest = addIngestFlags(fs, env, ingestInUp)
 	fs.StringVar(&f.demo, "demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
 	f.streams = addStreamFlags(fs)
-	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "with --kafka-brokers and a new --data-dir: count the records received this far back; older ones are history (negative: count the whole topic)")
+	fs.DurationVar(&f.freshLookback, "fresh-lookback", bridge.DefaultFreshLookback, "with --kafka-brokers and a new --data-dir: count the records received this far back; older ones are history (0: count the whole topic)")
 	f.processor = addProcessorFlags(fs, false)
 	fs.StringVar(&f.natsAddr, "nats", defaultNATSAddr, "hub client port (stages connect here)")
 	fs.StringVar(&f.authDir, "nats-auth-dir", "", "directory of the hub client port's passwords (<user>.password, created if missing); empty: random ones per start, and clients without credentials are the admin user (loopback only)")
@@ -92,7 +92,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	return f.start(ctx, env, log, cfg)
+	return f.start(ctx, fs, env, log, cfg)
 }
 
 // edges is how many viewer edges up runs: one per leaf, unless the leaves
@@ -120,15 +120,17 @@ func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment
 	}
 	cfg.KafkaBrokers, cfg.KafkaSecurity = cfg.Ingest.KafkaBrokers, cfg.Ingest.KafkaSecurity
 	cfg.Window, cfg.SwarmThreshold = cfg.Ingest.Window, cfg.Ingest.SwarmThreshold
-	if f.demo != "" && !wire.ValidMatchID(f.demo) {
-		return cfg, fmt.Errorf("--demo-match %q: want 1-%d of A-Z a-z 0-9 _ -", f.demo, wire.MaxMatchID)
+	if f.demo != "" {
+		if err := wire.CheckMatchID(f.demo); err != nil {
+			return cfg, fmt.Errorf("--demo-match %w", err)
+		}
 	}
 	cfg.DemoMatch = f.demo
 	// The bridge and the processor, on the same streams.
 	if cfg.Bridge.Streams, err = f.streams.config(); err != nil {
 		return cfg, err
 	}
-	cfg.Bridge.FreshLookback = f.freshLookback
+	cfg.Bridge.FreshLookback = zeroIsOff(env, "fresh-lookback", f.freshLookback, "counts the whole topic")
 	if cfg.Processor, err = f.processor.config(fs, env); err != nil {
 		return cfg, err
 	}
@@ -136,14 +138,25 @@ func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment
 	// The hub, the leaves and their edges.
 	cfg.HubListen, cfg.LeafListen, cfg.MonitorListen = f.natsAddr, f.leafAddr, f.monitor
 	cfg.WebSocketListens, cfg.LeafWebSocket = splitList(f.wsAddrs), !f.viewerEdge
-	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConns, cfg.Ingest.FDReserve, f.edges())
-	cfg.NATSLogger, err = natsLogger(log, f.natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug))
-	return cfg, err
+	cfg.Edge.MaxConnections = edgeConns(env.files, cfg.Ingest.MaxConnections, cfg.Ingest.FDReserve, f.edges())
+	if cfg.NATSLogger, err = natsLogger(log, f.natsLog, given(fs)["log-level"] && log.Enabled(ctx, slog.LevelDebug)); err != nil {
+		return cfg, err
+	}
+	return cfg, flagError(cfg.Validate(), f.settings(fs)...) // before anything is bound or started
+}
+
+// settings name the flags that set the fields of the stack's Config and
+// of the stages' it carries, for their errors (flagError).
+func (f *upFlags) settings(fs *flag.FlagSet) []settingFlags {
+	stackFlags := map[string]string{"DataDir": "data-dir", "Partitions": "partitions", "KafkaBrokers": "kafka-brokers",
+		"Window": "window", "SwarmThreshold": "swarm-threshold", "DemoMatch": "demo-match", "HubListen": "nats",
+		"LeafListen": "leafnodes", "MonitorListen": "monitor", "WebSocketListens": "ws", "LeafWebSocket": "viewer-edge"}
+	return []settingFlags{{stack.ErrConfig, stackFlags}, f.ingest.settings(fs, "http"), f.processor.settings(fs)}
 }
 
 // start checks that up's addresses are free, binds its listeners, starts
 // the stack of cfg and runs it until ctx ends.
-func (f *upFlags) start(ctx context.Context, env *environment, log *slog.Logger, cfg stack.Config) error {
+func (f *upFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg stack.Config) error {
 	// Every address is checked before anything starts, so that a taken one
 	// is one line naming its flag.
 	for _, a := range []flagAddr{{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}} {
@@ -168,7 +181,7 @@ func (f *upFlags) start(ctx context.Context, env *environment, log *slog.Logger,
 		if ctx.Err() != nil {
 			return fmt.Errorf("up: interrupted while starting")
 		}
-		return err
+		return flagError(err, f.settings(fs)...)
 	}
 	printURLs(env, st, f.dataDir, f.demo)
 	go reloadOnHUP(ctx, log, st.Ingest)

@@ -88,20 +88,40 @@ func runViewersHold(ctx context.Context, env *environment, args []string) error 
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	urls := splitList(f.ws)
-	if len(urls) == 0 || f.count < 1 || f.out == "" || !wire.ValidMatchID(f.match) {
-		return errors.New("viewers hold: need --ws, --count ≥ 1, --out and a valid --match")
+	if err := f.checkHold(); err != nil {
+		return fmt.Errorf("viewers hold: %w", err)
 	}
 	out, err := os.Create(f.out)
 	if err != nil {
 		return err
 	}
 	ready := func(n int) { fmt.Fprintf(env.stdout, "ready %d\n", n) }
-	if err := bench.HoldViewers(ctx, urls, f.count, f.dialers, f.match, out, ready); err != nil {
+	if err := bench.HoldViewers(ctx, splitList(f.ws), f.count, f.dialers, f.match, out, ready); err != nil {
 		out.Close()
 		return fmt.Errorf("viewers hold: %w", err)
 	}
 	return out.Close()
+}
+
+// checkHold checks the flags of "viewers hold".
+func (f *viewersFlags) checkHold() error {
+	switch {
+	case len(splitList(f.ws)) == 0:
+		return errors.New("--ws: want at least one URL")
+	case f.count < 1:
+		return fmt.Errorf("--count %d: want at least 1", f.count)
+	case f.out == "":
+		return errors.New("--out is required")
+	}
+	return f.checkMatch()
+}
+
+// checkMatch checks --match.
+func (f *viewersFlags) checkMatch() error {
+	if err := wire.CheckMatchID(f.match); err != nil {
+		return fmt.Errorf("--match %w", err)
+	}
+	return nil
 }
 
 func addViewersPublishFlags(fs *flag.FlagSet) *viewersFlags {
@@ -119,8 +139,11 @@ func runViewersPublish(ctx context.Context, env *environment, args []string) err
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if !wire.ValidMatchID(f.match) || f.swarms < 1 || f.interval <= 0 {
-		return errors.New("viewers publish: need a valid --match, --swarms ≥ 1 and --interval > 0")
+	if err := f.checkMatch(); err != nil {
+		return fmt.Errorf("viewers publish: %w", err)
+	}
+	if err := checkPositive(fs, "swarms", "interval"); err != nil {
+		return fmt.Errorf("viewers publish: %w", err)
 	}
 	nc, err := nats.Connect(f.nats, nats.Name("emostream viewers publish"))
 	if err != nil {

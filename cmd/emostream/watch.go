@@ -71,7 +71,7 @@ func runWatch(ctx context.Context, env *environment, args []string) error {
 	}
 	nc, err := o.Connect(nats.Name("emostream watch"), nats.DontRandomize(), nats.MaxReconnects(-1))
 	if err != nil {
-		return fmt.Errorf("watch: %w", err)
+		return fmt.Errorf("watch: %w", flagError(err, settingFlags{fanout.ErrConfig, map[string]string{"Match": "match"}}))
 	}
 	defer nc.Close()
 	fmt.Fprintf(env.stdout, "watching %s on %s\n", f.match, nc.ConnectedUrl())

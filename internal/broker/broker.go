@@ -18,8 +18,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/emostream/emostream/internal/dirlock"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
+
+// ErrConfig is wrapped by every error of Start about its Config.
+var ErrConfig = errors.New("broker: invalid config")
 
 // Config describes the broker. Zero values are the documented defaults.
 type Config struct {
@@ -34,9 +38,9 @@ type Config struct {
 	Topic string
 	// Partitions of Topic when it is created. Zero means wire.DefaultPartitions.
 	Partitions int32
-	// NoSync turns off the fsync of every produced batch (faster, and a
+	// DisableSync turns off the fsync of every produced batch (faster, and a
 	// machine crash may lose what the broker acknowledged).
-	NoSync bool
+	DisableSync bool
 	// GroupSync replaces the broker's fsync of every produced batch with
 	// Broker.Sync, which the one producer that uses it (ingest in "emostream
 	// up") calls after each produce and before it acknowledges anything:
@@ -68,7 +72,7 @@ type User struct {
 type Broker struct {
 	c    *kfake.Cluster
 	addr string
-	sync *syncer       // nil without a data directory or with NoSync
+	sync *syncer       // nil without a data directory or with DisableSync
 	lock *dirlock.Lock // nil without a data directory
 }
 
@@ -80,8 +84,8 @@ const LockFile = "kafka.lock"
 func Start(cfg Config) (*Broker, error) {
 	cfg.Topic = cmp.Or(cfg.Topic, wire.DefaultTopic)
 	cfg.Partitions = cmp.Or(cfg.Partitions, wire.DefaultPartitions)
-	if cfg.Partitions < 0 {
-		return nil, errors.New("broker: negative partition count")
+	if err := setting.First(ErrConfig, append([]setting.Rule{setting.AtLeast("Partitions", cfg.Partitions, 0)}, userRules(cfg.Users)...)...); err != nil {
+		return nil, err
 	}
 	ln := cfg.Listener
 	if ln == nil {
@@ -109,7 +113,7 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: starting: %w", err)
 	}
 	b.c = c
-	if cfg.DataDir != "" && !cfg.NoSync {
+	if cfg.DataDir != "" && !cfg.DisableSync {
 		b.sync = newSyncer(filepath.Join(cfg.DataDir, "kafka"))
 	}
 	if c.TopicInfo(cfg.Topic) == nil { // loaded from a data dir without it
@@ -140,7 +144,7 @@ func clusterOpts(cfg Config, ln net.Listener) ([]kfake.Opt, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")))
-		if !cfg.NoSync && !cfg.GroupSync {
+		if !cfg.DisableSync && !cfg.GroupSync {
 			opts = append(opts, kfake.SyncWrites())
 		}
 	}
@@ -149,7 +153,7 @@ func clusterOpts(cfg Config, ln net.Listener) ([]kfake.Opt, error) {
 }
 
 // Sync returns once everything the broker acknowledged before the call is on
-// disk. Without a data directory, or with NoSync, it does nothing.
+// disk. Without a data directory, or with DisableSync, it does nothing.
 func (b *Broker) Sync(ctx context.Context) error {
 	if b.sync == nil {
 		return nil

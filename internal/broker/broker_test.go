@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/emostream/emostream/internal/dirlock"
+	"github.com/emostream/emostream/internal/setting"
 )
 
 func TestSyncPicksUpChangedFiles(t *testing.T) {
@@ -123,4 +124,35 @@ func TestDataDirLocked(t *testing.T) {
 		t.Fatalf("after the first stopped: %v", err)
 	}
 	again.Close()
+}
+
+// TestConfigErrorsNameTheSetting: every setting Start refuses is named in
+// its error, with the reason (a password never shown); the error wraps
+// ErrConfig, and nothing starts.
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"Partitions", Config{Partitions: -1}, "Partitions -1: want at least 0"},
+		{"Users[0].Mechanism", Config{Users: []User{{Mechanism: "gssapi", Name: "u", Password: "secret"}}}, `Users[0].Mechanism "gssapi": unknown SASL mechanism`},
+		{"Users[1].Name", Config{Users: []User{{Mechanism: "plain", Name: "u", Password: "secret"}, {Mechanism: "plain", Password: "secret"}}}, `Users[1].Name "": want a user name`},
+		{"Users[0].Password", Config{Users: []User{{Mechanism: "plain", Name: "u"}}}, "Users[0].Password: want a password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Start(tt.cfg)
+			if b != nil {
+				b.Close()
+			}
+			var se *setting.Error
+			if !errors.Is(err, ErrConfig) || !errors.As(err, &se) {
+				t.Fatalf("got %v, want a setting error wrapping ErrConfig", err)
+			}
+			if se.Name != tt.name || !strings.HasPrefix(se.Error(), tt.want) || strings.Contains(err.Error(), "secret") {
+				t.Errorf("got %q (setting %s), want %q", se.Error(), se.Name, tt.want)
+			}
+		})
+	}
 }

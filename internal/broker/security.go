@@ -8,7 +8,25 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/emostream/emostream/internal/setting"
 )
+
+// userRules are the rules of Config.Users: a known mechanism, a name and a
+// password (never shown).
+func userRules(users []User) []setting.Rule {
+	var rules []setting.Rule
+	for i, u := range users {
+		m := strings.ToUpper(u.Mechanism)
+		rules = append(rules, setting.Under(fmt.Sprintf("Users[%d]", i),
+			setting.Check("Mechanism", u.Mechanism, m == "PLAIN" || m == "SCRAM-SHA-256" || m == "SCRAM-SHA-512",
+				"unknown SASL mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+			setting.Check("Name", u.Name, u.Name != "", "want a user name"),
+			setting.Check("Password", nil, u.Password != "", "want a password"),
+		)...)
+	}
+	return rules
+}
 
 // securityOpts are the kfake options of cfg.TLS and cfg.Users. With users,
 // the SASL users kfake persisted in the data directory are removed first,
@@ -22,14 +40,7 @@ func securityOpts(cfg Config) ([]kfake.Opt, error) {
 		return opts, nil
 	}
 	for _, u := range cfg.Users {
-		m := strings.ToUpper(u.Mechanism)
-		switch {
-		case m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512":
-			return nil, fmt.Errorf("broker: user %q: unknown SASL mechanism %q", u.Name, u.Mechanism)
-		case u.Name == "" || u.Password == "":
-			return nil, fmt.Errorf("broker: SASL %s user %q without a name or password", m, u.Name)
-		}
-		opts = append(opts, kfake.Superuser(m, u.Name, u.Password))
+		opts = append(opts, kfake.Superuser(strings.ToUpper(u.Mechanism), u.Name, u.Password))
 	}
 	if cfg.DataDir != "" {
 		err := os.Remove(filepath.Join(cfg.DataDir, "kafka", "sasl.json"))

@@ -1,6 +1,10 @@
 package conncap
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/emostream/emostream/internal/setting"
+)
 
 // Verdict is the answer to a new connection.
 type Verdict uint8
@@ -29,17 +33,16 @@ type Caps struct {
 	Total, PerNetwork int
 }
 
-// Check refuses caps that do not add up: a per-network cap above the total
-// would let one network take every slot. totalName and perName name the
-// settings in the error.
-func (c Caps) Check(totalName, perName string) error {
-	if c.Total < 1 {
-		return fmt.Errorf("%s %d: want at least 1", totalName, c.Total)
+// Rules are the rules of caps that add up, for a Config's validate table
+// (package setting): a total of at least 1, and no per-network cap above
+// the total, which would let one network take every slot. totalName and
+// perName name the settings.
+func (c Caps) Rules(totalName, perName string) []setting.Rule {
+	return []setting.Rule{
+		setting.AtLeast(totalName, c.Total, 1),
+		setting.Check(perName, c.PerNetwork, c.PerNetwork <= c.Total,
+			fmt.Sprintf("want at most %s (%d): one network could hold every connection", totalName, c.Total)),
 	}
-	if c.PerNetwork > c.Total {
-		return fmt.Errorf("%s %d is above %s %d: one network could hold every connection", perName, c.PerNetwork, totalName, c.Total)
-	}
-	return nil
 }
 
 // HighWater is the count of open connections from which shares apply:

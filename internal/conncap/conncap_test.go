@@ -1,9 +1,12 @@
 package conncap
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 func TestAdmit(t *testing.T) {
@@ -66,15 +69,17 @@ func TestOneNetworkCannotFill(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	if err := (Caps{Total: 3072, PerNetwork: 3072}).Check("--max-conns", "--max-conns-per-prefix"); err != nil {
+func TestRules(t *testing.T) {
+	errConfig := errors.New("stage: invalid config")
+	check := func(c Caps) error { return setting.First(errConfig, c.Rules("MaxConnections", "MaxPerNetwork")...) }
+	if err := check(Caps{Total: 3072, PerNetwork: 3072}); err != nil {
 		t.Fatal(err)
 	}
-	err := (Caps{Total: 3072, PerNetwork: 4096}).Check("--max-conns", "--max-conns-per-prefix")
-	if err == nil || !strings.Contains(err.Error(), "--max-conns-per-prefix 4096 is above --max-conns 3072") {
+	err := check(Caps{Total: 3072, PerNetwork: 4096})
+	if err == nil || !strings.Contains(err.Error(), "MaxPerNetwork 4096: want at most MaxConnections (3072)") {
 		t.Fatalf("got %v", err)
 	}
-	if err := (Caps{}).Check("MaxConnections", "MaxPerPrefix"); err == nil {
-		t.Fatal(fmt.Errorf("a total of 0 passed"))
+	if err := check(Caps{}); err == nil || !strings.Contains(err.Error(), "MaxConnections 0: want at least 1") {
+		t.Fatal(fmt.Errorf("a total of 0: %v", err))
 	}
 }

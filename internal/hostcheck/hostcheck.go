@@ -111,7 +111,7 @@ func stripPort(host string) string {
 func normal(name string) string { return strings.TrimSuffix(strings.ToLower(name), ".") }
 
 // Refusal is the body of the 403 for a Host that is not the listener's.
-const Refusal = `{"error":{"code":"forbidden","message":"the Host header names none of this listener's addresses or names (see --ops-host / --metrics-host)"}}`
+const Refusal = `{"error":{"code":"forbidden","message":"the Host header names none of this listener's addresses or names (see --ops-host)"}}`
 
 // Handler wraps h: a request with another Host is refused 403.
 func (c *Checker) Handler(h http.Handler) http.Handler {

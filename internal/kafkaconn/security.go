@@ -11,6 +11,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // SASL mechanism names, as Kafka spells them. Security.SASL also takes them
@@ -63,21 +65,22 @@ func (s Security) tlsOn() bool {
 	return s.TLS || s.CAFile != "" || s.CertFile != "" || s.KeyFile != "" || s.ServerName != "" || s.InsecureSkipVerify
 }
 
-// Build validates s and loads its files into a Conn.
+// Build validates s and loads its files into a Conn. Its errors name the
+// setting (package setting) and wrap ErrConfig.
 func (s Security) Build() (Conn, error) {
-	if err := s.validate(); err != nil {
-		return Conn{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	if err := setting.First(ErrConfig, s.rules()...); err != nil {
+		return Conn{}, err
 	}
 	var c Conn
 	var err error
 	if s.tlsOn() {
 		if c.TLS, err = s.tlsConfig(); err != nil {
-			return Conn{}, fmt.Errorf("%w: %w", ErrConfig, err)
+			return Conn{}, err
 		}
 	}
 	if s.SASL != "" {
 		if c.SASL, err = s.mechanism(); err != nil {
-			return Conn{}, fmt.Errorf("%w: %w", ErrConfig, err)
+			return Conn{}, err
 		}
 		c.user = s.User
 	}
@@ -93,26 +96,26 @@ func mechanismName(m string) string {
 	return ""
 }
 
-func (s Security) validate() error {
-	switch {
-	case s.SASL != "" && mechanismName(s.SASL) == "":
-		return fmt.Errorf("unknown SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", s.SASL)
-	case s.SASL == "" && (s.User != "" || s.Password != "" || s.PasswordFile != ""):
-		return errors.New("a SASL user or password without a SASL mechanism: name one (plain, scram-sha-256, scram-sha-512)")
-	case s.SASL != "" && s.User == "":
-		return fmt.Errorf("SASL %s without a user", mechanismName(s.SASL))
-	case s.SASL != "" && s.Password == "" && s.PasswordFile == "":
-		return fmt.Errorf("SASL %s without a password (give a password file or the password in the environment)", mechanismName(s.SASL))
-	case s.Password != "" && s.PasswordFile != "":
-		return errors.New("both a password and a password file: give one")
-	case mechanismName(s.SASL) == Plain && !s.tlsOn():
-		return errors.New("SASL PLAIN sends the password in clear: turn TLS on, or use scram-sha-256 or scram-sha-512")
-	case (s.CertFile == "") != (s.KeyFile == ""):
-		return errors.New("a client certificate needs both its certificate and its key file")
-	case s.InsecureSkipVerify && (s.CAFile != "" || s.ServerName != ""):
-		return errors.New("insecure skip-verify with a CA file or server name: they would not be checked; drop one")
+// rules are the rules of s, one per setting (package setting).
+func (s Security) rules() []setting.Rule {
+	mech := mechanismName(s.SASL)
+	credentials := s.User != "" || s.Password != "" || s.PasswordFile != ""
+	return []setting.Rule{
+		setting.Check("TLS", s.tlsOn(), mech != Plain || s.tlsOn(),
+			"SASL PLAIN sends the password in clear: turn TLS on, or use scram-sha-256 or scram-sha-512"),
+		setting.Check("KeyFile", s.KeyFile, (s.CertFile == "") == (s.KeyFile == ""),
+			"a client certificate needs both its certificate and its key file"),
+		setting.Check("InsecureSkipVerify", s.InsecureSkipVerify, !s.InsecureSkipVerify || s.CAFile == "" && s.ServerName == "",
+			"with a CA file or server name, which would not be checked: drop one"),
+		setting.Check("SASL", s.SASL, s.SASL == "" || mech != "", "unknown SASL mechanism: want plain, scram-sha-256 or scram-sha-512"),
+		setting.Check("SASL", s.SASL, s.SASL != "" || !credentials,
+			"a SASL user or password without a SASL mechanism: name one (plain, scram-sha-256, scram-sha-512)"),
+		setting.Check("User", s.User, s.SASL == "" || s.User != "", fmt.Sprintf("SASL %s without a user: give one", mech)),
+		setting.Check("Password", nil, s.SASL == "" || s.Password != "" || s.PasswordFile != "",
+			fmt.Sprintf("SASL %s without a password: give a password file or the password in the environment", mech)),
+		setting.Check("PasswordFile", s.PasswordFile, s.Password == "" || s.PasswordFile == "",
+			"both a password and a password file: give one"),
 	}
-	return nil
 }
 
 func (s Security) tlsConfig() (*tls.Config, error) {
@@ -120,17 +123,18 @@ func (s Security) tlsConfig() (*tls.Config, error) {
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading the CA file: %w", err)
+			return nil, setting.First(ErrConfig, setting.Err("CAFile", s.CAFile, err))
 		}
 		c.RootCAs = x509.NewCertPool()
 		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", s.CAFile)
+			return nil, setting.First(ErrConfig, setting.Check("CAFile", s.CAFile, false, "holds no PEM certificate"))
 		}
 	}
 	if s.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("loading the client certificate %s and key %s: %w", s.CertFile, s.KeyFile, err)
+			return nil, setting.First(ErrConfig, setting.Err("CertFile", s.CertFile,
+				fmt.Errorf("loading the client certificate and its key %s: %w", s.KeyFile, err)))
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
@@ -155,7 +159,7 @@ func (s Security) mechanism() (sasl.Mechanism, error) {
 func scramMechanism(algo scram.Algorithm, user, pass string) (sasl.Mechanism, error) {
 	m, err := scram.Mechanism(algo, user, pass)
 	if err != nil {
-		return nil, fmt.Errorf("SASL %s for user %q: %w", algo.Name(), user, err)
+		return nil, setting.First(ErrConfig, setting.Err("User", user, fmt.Errorf("SASL %s: %w", algo.Name(), err)))
 	}
 	return m, nil
 }
@@ -167,11 +171,11 @@ func (s Security) password() (string, error) {
 	}
 	b, err := os.ReadFile(s.PasswordFile)
 	if err != nil {
-		return "", fmt.Errorf("reading the password file: %w", err)
+		return "", setting.First(ErrConfig, setting.Err("PasswordFile", s.PasswordFile, fmt.Errorf("reading the password file: %w", err)))
 	}
 	pass := strings.TrimRight(string(b), "\r\n")
 	if pass == "" || strings.ContainsAny(pass, "\r\n") {
-		return "", fmt.Errorf("password file %s: want one non-empty line", s.PasswordFile)
+		return "", setting.First(ErrConfig, setting.Check("PasswordFile", s.PasswordFile, false, "want one non-empty line"))
 	}
 	return pass, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 func TestBuildRefusesMisconfiguration(t *testing.T) {
@@ -21,27 +23,31 @@ func TestBuildRefusesMisconfiguration(t *testing.T) {
 		name string
 		s    Security
 		want string // in the error
+		set  string // the setting it names
 	}{
-		{"unknown mechanism", Security{SASL: "gssapi", User: "u", Password: "p"}, `unknown SASL mechanism "gssapi"`},
-		{"password without user", Security{SASL: "scram-sha-256", Password: "p"}, "without a user"},
-		{"user without password", Security{SASL: "scram-sha-512", User: "u"}, "without a password"},
-		{"password without mechanism", Security{User: "u", Password: "p"}, "without a SASL mechanism"},
-		{"password and password file", Security{SASL: "scram-sha-256", User: "u", Password: "p", PasswordFile: pass}, "give one"},
-		{"plain without TLS", Security{SASL: "plain", User: "u", Password: "p"}, "in clear"},
-		{"cert without key", Security{CertFile: "c.pem"}, "both its certificate and its key"},
-		{"skip-verify with CA", Security{InsecureSkipVerify: true, CAFile: notPEM}, "would not be checked"},
-		{"missing CA file", Security{TLS: true, CAFile: missing}, "missing.pem: no such file"},
-		{"CA file not PEM", Security{CAFile: notPEM}, "holds no PEM certificate"},
-		{"missing client cert", Security{CertFile: missing, KeyFile: missing}, "loading the client certificate"},
-		{"missing password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: missing}, "reading the password file"},
-		{"empty password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: empty}, "want one non-empty line"},
-		{"two-line password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: twoLines}, "want one non-empty line"},
+		{"unknown mechanism", Security{SASL: "gssapi", User: "u", Password: "p"}, `SASL "gssapi": unknown SASL mechanism`, "SASL"},
+		{"password without user", Security{SASL: "scram-sha-256", Password: "p"}, "without a user", "User"},
+		{"user without password", Security{SASL: "scram-sha-512", User: "u"}, "without a password", "Password"},
+		{"password without mechanism", Security{User: "u", Password: "p"}, "without a SASL mechanism", "SASL"},
+		{"password and password file", Security{SASL: "scram-sha-256", User: "u", Password: "p", PasswordFile: pass}, "give one", "PasswordFile"},
+		{"plain without TLS", Security{SASL: "plain", User: "u", Password: "p"}, "in clear", "TLS"},
+		{"cert without key", Security{CertFile: "c.pem"}, "both its certificate and its key", "KeyFile"},
+		{"skip-verify with CA", Security{InsecureSkipVerify: true, CAFile: notPEM}, "would not be checked", "InsecureSkipVerify"},
+		{"missing CA file", Security{TLS: true, CAFile: missing}, "missing.pem: no such file", "CAFile"},
+		{"CA file not PEM", Security{CAFile: notPEM}, "holds no PEM certificate", "CAFile"},
+		{"missing client cert", Security{CertFile: missing, KeyFile: missing}, "loading the client certificate", "CertFile"},
+		{"missing password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: missing}, "reading the password file", "PasswordFile"},
+		{"empty password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: empty}, "want one non-empty line", "PasswordFile"},
+		{"two-line password file", Security{SASL: "scram-sha-256", User: "u", PasswordFile: twoLines}, "want one non-empty line", "PasswordFile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.s.Build()
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want ErrConfig saying %q", err, tt.want)
+			}
+			if se := (*setting.Error)(nil); !errors.As(err, &se) || se.Name != tt.set {
+				t.Errorf("%v: want it to name the setting %s", err, tt.set)
 			}
 		})
 	}

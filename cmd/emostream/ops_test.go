@@ -15,14 +15,14 @@ import (
 	"github.com/emostream/emostream/internal/recovery"
 )
 
-// The --metrics listener of bridge, processor and edge answers only Hosts
-// that name it (its address, localhost, --metrics-host); a DNS rebinding
+// The --ops listener of bridge, processor and edge answers only Hosts
+// that name it (its address, localhost, --ops-host); a DNS rebinding
 // page's Host gets 403. A panic in one of its handlers fails only that
 // request.
 func TestMetricsListener(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	mf := addMetricsFlags(fs, "127.0.0.1:0", "")
-	if err := fs.Parse([]string{"--metrics", "127.0.0.1:0", "--metrics-host", "prom.internal"}); err != nil {
+	mf := addOpsFlags(fs, "127.0.0.1:0", "")
+	if err := fs.Parse([]string{"--ops", "127.0.0.1:0", "--ops-host", "prom.internal"}); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
@@ -66,9 +66,9 @@ func TestMetricsListener(t *testing.T) {
 		t.Errorf("panics counted %v, logged:\n%s", c, logs.String())
 	}
 	fs = flag.NewFlagSet("test", flag.ContinueOnError)
-	mf = addMetricsFlags(fs, "127.0.0.1:0", "")
-	_ = fs.Parse([]string{"--metrics-host", "http://prom.internal"})
-	if _, err := mf.listen(slog.New(slog.DiscardHandler), fs); err == nil || !strings.Contains(err.Error(), "--metrics-host") {
-		t.Errorf("--metrics-host with a scheme: %v, want an error naming the flag", err)
+	mf = addOpsFlags(fs, "127.0.0.1:0", "")
+	_ = fs.Parse([]string{"--ops-host", "http://prom.internal"})
+	if _, err := mf.listen(slog.New(slog.DiscardHandler), fs); err == nil || !strings.Contains(err.Error(), "--ops-host") {
+		t.Errorf("--ops-host with a scheme: %v, want an error naming the flag", err)
 	}
 }

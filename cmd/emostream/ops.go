@@ -21,52 +21,58 @@ import (
 	"github.com/emostream/emostream/internal/recovery"
 )
 
-// hostsUsage is the help of --metrics-host (and, for ingest and up, of
-// --ops-host): the names the listener of listenFlag answers to.
-func hostsUsage(listenFlag string) string {
-	return "names (or addresses) the --" + listenFlag + " listener answers to besides its own addresses, localhost and the host name, " +
+// Every process's own HTTP listener for /metrics, /healthz, /readyz (and,
+// in ingest, the admin API) is --ops, and the extra names it answers to
+// --ops-host; --monitor is only ever a nats-server's monitoring port.
+
+// hostsUsage is the help of --ops-host: the names the --ops listener
+// answers to.
+func hostsUsage() string {
+	return "names (or addresses) the --ops listener answers to besides its own addresses, localhost and the host name, " +
 		"comma-separated (e.g. the name Prometheus scrapes it by); a request with another Host header is refused 403 (DNS rebinding)"
 }
 
-// metricsFlags are --metrics and --metrics-host of a stage run alone
-// (bridge, processor, edge).
-type metricsFlags struct {
+// opsFlags are --ops and --ops-host of a stage run alone (bridge,
+// processor, edge), with their old spellings --metrics and --metrics-host.
+type opsFlags struct {
 	addr, hosts string
-	def         string // the stage's default --metrics
+	def         string // the stage's default --ops
 }
 
-func addMetricsFlags(fs *flag.FlagSet, def, usage string) *metricsFlags {
-	f := &metricsFlags{def: def}
-	fs.StringVar(&f.addr, "metrics", def, usage)
-	fs.StringVar(&f.hosts, "metrics-host", "", hostsUsage("metrics"))
+func addOpsFlags(fs *flag.FlagSet, def, usage string) *opsFlags {
+	f := &opsFlags{def: def}
+	fs.StringVar(&f.addr, "ops", def, usage)
+	fs.StringVar(&f.hosts, "ops-host", "", hostsUsage())
+	deprecate(fs, "metrics", "ops")
+	deprecate(fs, "metrics-host", "ops-host")
 	return f
 }
 
-// metricsServer is a bound --metrics listener and the Hosts it answers.
-type metricsServer struct {
+// opsServer is a bound --ops listener and the Hosts it answers.
+type opsServer struct {
 	ln    net.Listener
 	hosts *hostcheck.Checker
 	log   *slog.Logger
 }
 
-// listen checks --metrics-host and binds --metrics (see listenMetrics);
-// nil when there is none.
-func (f *metricsFlags) listen(log *slog.Logger, fs *flag.FlagSet) (*metricsServer, error) {
+// listen checks --ops-host and binds --ops (see bindOps); nil when there
+// is none.
+func (f *opsFlags) listen(log *slog.Logger, fs *flag.FlagSet) (*opsServer, error) {
 	names, err := hostcheck.ParseNames(f.hosts)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-host %w", err)
+		return nil, fmt.Errorf("--ops-host %w", err)
 	}
-	ln, err := listenMetrics(log, f.addr, f.def, given(fs)["metrics"])
+	ln, err := bindOps(log, f.addr, f.def, given(fs)["ops"])
 	if err != nil || ln == nil {
 		return nil, err
 	}
-	return &metricsServer{ln: ln, hosts: hostcheck.New(ln.Addr(), names), log: log}, nil
+	return &opsServer{ln: ln, hosts: hostcheck.New(ln.Addr(), names), log: log}, nil
 }
 
-// listenMetrics binds a stage's --metrics address; nil for none. A taken
-// default address (a hot standby on the same host) is a warning, and the
-// stage runs without metrics; a taken address given explicitly is an error.
-func listenMetrics(log *slog.Logger, addr, def string, explicit bool) (net.Listener, error) {
+// bindOps binds a stage's --ops address; nil for none. A taken default
+// address (a hot standby on the same host) is a warning, and the stage
+// runs without it; a taken address given explicitly is an error.
+func bindOps(log *slog.Logger, addr, def string, explicit bool) (net.Listener, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -75,11 +81,11 @@ func listenMetrics(log *slog.Logger, addr, def string, explicit bool) (net.Liste
 		return ln, nil
 	}
 	if addr == def && !explicit && errors.Is(err, syscall.EADDRINUSE) {
-		log.Warn("the default metrics address is taken (another instance on this host?): running without /metrics, /healthz and /readyz; give --metrics another address",
+		log.Warn("the default ops address is taken (another instance on this host?): running without /metrics, /healthz and /readyz; give --ops another address",
 			"addr", addr)
 		return nil, nil
 	}
-	return nil, listenError("metrics", addr, err)
+	return nil, listenError("ops", addr, err)
 }
 
 // serve serves reg at /metrics until ctx ends. With ready set, it also
@@ -87,7 +93,7 @@ func listenMetrics(log *slog.Logger, addr, def string, explicit bool) (net.Liste
 // ready's error while it fails). Only Hosts that name the listener are
 // answered, and a panic in a handler (component in emostream_panics_total)
 // fails only its request.
-func (m *metricsServer) serve(ctx context.Context, component string, reg *prometheus.Registry, ready func() error) error {
+func (m *opsServer) serve(ctx context.Context, component string, reg *prometheus.Registry, ready func() error) error {
 	if err := recovery.Register(reg, component); err != nil {
 		return err
 	}
@@ -110,7 +116,7 @@ func stageRegistry() *prometheus.Registry {
 
 // runBeside runs the stage (run) until ctx ends or either fails, serving
 // m beside it when there is one (see serve).
-func (m *metricsServer) runBeside(ctx context.Context, component string, reg *prometheus.Registry, ready func() error, run func(context.Context) error) error {
+func (m *opsServer) runBeside(ctx context.Context, component string, reg *prometheus.Registry, ready func() error, run func(context.Context) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return run(ctx) })
 	if m != nil {
