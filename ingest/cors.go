@@ -42,6 +42,20 @@ func checkOrigins(origins []string) error {
 	return nil
 }
 
+// checkVideoOrigins validates Config.VideoOrigins, which go into the
+// page's Content-Security-Policy as they are: http(s)://host[:port] and
+// nothing more, no wildcard.
+func checkVideoOrigins(origins []string) error {
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			o != u.Scheme+"://"+u.Host || strings.ContainsAny(u.Host, " ;,'\"*") {
+			return fmt.Errorf("%w: video origin %q: want http(s)://host[:port]", ErrConfig, o)
+		}
+	}
+	return nil
+}
+
 // originAllowed reports whether a browser page of origin may call the API
 // answering at host: its own origin always, others only when listed.
 func (s *Server) originAllowed(origin, host string) (allowed, cross bool) {
@@ -96,17 +110,20 @@ func checkWSURLs(urls []string) error {
 	return nil
 }
 
-// contentSecurityPolicy allows the page its own scripts, styles and API,
-// and WebSockets to the leaves only; no frames, no plugins, no inline
-// script.
-func contentSecurityPolicy(wsURLs []string) string {
+// contentSecurityPolicy allows the pages their own scripts, styles and
+// API, WebSockets to the leaves only, and the player page media from its
+// own origin, the video origins and the Media Source Extensions' blob:
+// URLs (hls.js); no frames, no plugins, no workers, no inline script.
+func contentSecurityPolicy(wsURLs, videoOrigins []string) string {
 	connect := []string{"'self'"}
 	for _, w := range wsURLs {
 		u, _ := url.Parse(w) // checked by checkWSURLs
 		connect = append(connect, u.Scheme+"://"+u.Host)
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"connect-src " + strings.Join(connect, " ") + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	connect = append(connect, videoOrigins...) // checked by checkVideoOrigins
+	media := append([]string{"'self'", "blob:"}, videoOrigins...)
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src " + strings.Join(media, " ") +
+		"; connect-src " + strings.Join(connect, " ") + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 // securityHeaders go on every public response.

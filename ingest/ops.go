@@ -46,7 +46,10 @@ func (s *Server) initSecurity() error {
 	if err := checkWSURLs(cfg.WSURLs); err != nil {
 		return err
 	}
-	s.csp = contentSecurityPolicy(cfg.WSURLs)
+	if err := checkVideoOrigins(cfg.VideoOrigins); err != nil {
+		return err
+	}
+	s.csp = contentSecurityPolicy(cfg.WSURLs, cfg.VideoOrigins)
 	if cfg.Session.Enabled && cfg.Auth.Mode != AuthJWT {
 		return fmt.Errorf("%w: sessions issue tokens, so they need auth mode jwt", ErrConfig)
 	}
