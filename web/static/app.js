@@ -6,7 +6,7 @@
 import { createClient } from "./client/emostream.min.js";
 import { describe, getConfig, getMatches } from "./api.js";
 import { Sender } from "./sender.js";
-import { sessionProvider } from "./session.js";
+import { localUser, sessionProvider } from "./session.js";
 import { Story } from "./story.js";
 import { SwarmView } from "./swarm.js";
 
@@ -22,7 +22,6 @@ const state = {
   delayMs: 0,     // the spoiler-free delay: a window shows once its end plus this has passed
   sinceJoin: {},  // emoji -> count summed over the windows shown
   rows: {},       // emoji -> {last, swarm, total} elements of its tile
-  userID: userID(),
   registry: [],   // the registry's live and scheduled matches, GET /v1/matches
   status: "",
 };
@@ -53,7 +52,7 @@ async function boot() {
   showMessage("");
   // With sessions, reactions go as the session's user (session.js);
   // otherwise as this browser's.
-  const who = raw.sessions === true ? { token: sessionProvider } : { userId: state.userID };
+  const who = raw.sessions === true ? { token: sessionProvider } : { userId: localUser() };
   client = createClient({ config: raw, ...who, send: { maxAttempts: 1 } });
   bulk = createClient({ config: raw, ...who });
   start(await client.config());
@@ -460,13 +459,4 @@ function clock(ms) {
 
 function fmtDelay(ms) {
   return Math.abs(ms) < 10000 ? `${fmt.format(Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function userID() {
-  let id = localStorage.getItem("emostream.user");
-  if (!id) {
-    id = `web-${crypto.getRandomValues(new Uint32Array(2)).join("")}`.slice(0, 32);
-    localStorage.setItem("emostream.user", id);
-  }
-  return id;
 }

@@ -1,8 +1,9 @@
-// Demo sessions. When the server has them on (GET /v1/config says
+// Who the pages react as. With demo sessions on (GET /v1/config says
 // "sessions": true), POST /v1/session hands the page a short-lived token for
 // a new random user; the page gives the client library sessionProvider as
 // its token provider, so its reactions go as that user. Production
-// platforms issue the tokens themselves (docs/api.md).
+// platforms issue the tokens themselves (docs/api.md). Without sessions,
+// the page reacts as localUser, this browser's own user_id.
 
 const RENEW_BEFORE_MS = 30000; // take a new token this long before expiry
 
@@ -38,4 +39,15 @@ async function newSession() {
   const d = await res.json();
   current = { token: d.token, userID: d.user_id, expiresAt: Date.parse(d.expires_at) };
   return current;
+}
+
+// localUser is this browser's user_id when the server has no sessions,
+// kept in localStorage.
+export function localUser() {
+  let id = localStorage.getItem("emostream.user");
+  if (!id) {
+    id = `web-${crypto.getRandomValues(new Uint32Array(2)).join("")}`.slice(0, 32);
+    localStorage.setItem("emostream.user", id);
+  }
+  return id;
 }
