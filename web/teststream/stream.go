@@ -2,7 +2,9 @@ package teststream
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -118,4 +120,37 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "public, max-age=3600")
 	h.Set("Content-Length", strconv.Itoa(len(s.segs[n])))
 	w.Write(s.segs[n])
+}
+
+// Serve serves s on ln until ctx ends, then shuts down, waiting at most 5 s
+// for the requests in flight. It is a development tool: ln must be on
+// loopback.
+func (s *Stream) Serve(ctx context.Context, ln net.Listener) error {
+	if err := CheckLoopback(ln); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("teststream: %w", err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		return fmt.Errorf("teststream: shutting down: %w", err)
+	}
+	return nil
+}
+
+// CheckLoopback refuses a listener off loopback: a Stream is for a
+// developer's machine and tests.
+func CheckLoopback(ln net.Listener) error {
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		return fmt.Errorf("teststream: listening on %s: want a loopback address", ln.Addr())
+	}
+	return nil
 }

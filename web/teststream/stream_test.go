@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,6 +127,39 @@ func TestServe(t *testing.T) {
 		if tc.path == "/seg/59.ts" && string(body) != "\x47\x3b" {
 			t.Errorf("segment 59: %q", body)
 		}
+	}
+}
+
+// TestServeLoopbackOnly: Serve serves on loopback until its context ends,
+// and refuses any other address.
+func TestServeLoopbackOnly(t *testing.T) {
+	s, err := New(Config{Dir: fakeLoop(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ln, err := net.Listen("tcp", "0.0.0.0:0"); err == nil {
+		if err := s.Serve(context.Background(), ln); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("Serve on %s: %v, want refused", ln.Addr(), err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	res, err := http.Get("http://" + ln.Addr().String() + PlaylistPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("GET %s: %d", PlaylistPath, res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 }
 
