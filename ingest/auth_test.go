@@ -352,6 +352,12 @@ func TestAuthConfig(t *testing.T) {
 		{"sessions with auth none", ingest.Config{Auth: ingest.AuthConfig{Mode: ingest.AuthNone}, Session: ingest.SessionConfig{Enabled: true}}},
 		{"bad CORS origin", ingest.Config{CORSOrigins: []string{"example.com"}}},
 		{"bad WebSocket URL", ingest.Config{WebSocketURLs: []string{"ws://x; script-src *"}}},
+		{"video origin with a path", ingest.Config{VideoOrigins: []string{"https://cdn.example/live"}}},
+		{"video origin wildcard", ingest.Config{VideoOrigins: []string{"*"}}},
+		{"video origin injecting", ingest.Config{VideoOrigins: []string{"https://cdn.example; script-src *"}}},
+		{"video origin of a wildcard host", ingest.Config{VideoOrigins: []string{"https://*.example"}}},
+		{"video origin with a query", ingest.Config{VideoOrigins: []string{"https://cdn.example?"}}},
+		{"video origin without a scheme", ingest.Config{VideoOrigins: []string{"cdn.example"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

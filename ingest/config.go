@@ -232,6 +232,11 @@ type Config struct {
 	// besides the page's own ("https://app.example.com", or "*" for any).
 	// Empty means the page's own origin only (cors.go).
 	CORSOrigins []string
+	// VideoOrigins are the origins of the HLS streams the player page
+	// (/player.html) may play ("https://cdn.example.com"): its
+	// Content-Security-Policy lets it fetch and play media from them.
+	// Empty means the page's own origin only (cors.go).
+	VideoOrigins []string
 	// Logger receives the stage's logs. Nil discards them.
 	Logger *slog.Logger
 	// Now is the clock. Nil means time.Now.

@@ -41,6 +41,20 @@ func originRules(origins []string) []setting.Rule {
 	return rules
 }
 
+// videoOriginRules validate Config.VideoOrigins, which go into the
+// page's Content-Security-Policy as they are: http(s)://host[:port] and
+// nothing more, no wildcard.
+func videoOriginRules(origins []string) []setting.Rule {
+	rules := make([]setting.Rule, len(origins))
+	for i, o := range origins {
+		u, err := url.Parse(o)
+		ok := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+			o == u.Scheme+"://"+u.Host && !strings.ContainsAny(u.Host, " ;,'\"*")
+		rules[i] = setting.Check("VideoOrigins", o, ok, "want http(s)://host[:port]")
+	}
+	return rules
+}
+
 // originAllowed reports whether a browser page of origin may call the API
 // answering at host: its own origin always, others only when listed.
 func (s *Server) originAllowed(origin, host string) (allowed, cross bool) {
@@ -95,17 +109,20 @@ func webSocketURLRules(urls []string) []setting.Rule {
 	return rules
 }
 
-// contentSecurityPolicy allows the page its own scripts, styles and API,
-// and WebSockets to the leaves only; no frames, no plugins, no inline
-// script.
-func contentSecurityPolicy(wsURLs []string) string {
+// contentSecurityPolicy allows the pages their own scripts, styles and
+// API, WebSockets to the leaves only, and the player page media from its
+// own origin, the video origins and the Media Source Extensions' blob:
+// URLs (hls.js); no frames, no plugins, no workers, no inline script.
+func contentSecurityPolicy(wsURLs, videoOrigins []string) string {
 	connect := []string{"'self'"}
 	for _, w := range wsURLs {
 		u, _ := url.Parse(w) // checked by webSocketURLRules
 		connect = append(connect, u.Scheme+"://"+u.Host)
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"connect-src " + strings.Join(connect, " ") + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	connect = append(connect, videoOrigins...) // checked by videoOriginRules
+	media := append([]string{"'self'", "blob:"}, videoOrigins...)
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src " + strings.Join(media, " ") +
+		"; connect-src " + strings.Join(connect, " ") + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 // securityHeaders go on every public response.

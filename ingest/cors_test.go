@@ -109,14 +109,18 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-// TestSecurityHeaders: the page and the API carry the CSP and friends.
+// TestSecurityHeaders: the pages and the API carry the CSP and friends;
+// the player page may play media from the video origins (and MSE's blob:).
 func TestSecurityHeaders(t *testing.T) {
-	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{WebSocketURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"}})
-	for _, path := range []string{"/", "/app.js", "/v1/config"} {
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{WebSocketURLs: []string{"ws://127.0.0.1:9222", "wss://leaf.example/ws"},
+		VideoOrigins: []string{"https://cdn.example", "http://127.0.0.1:8090"}})
+	for _, path := range []string{"/", "/app.js", "/player.html", "/v1/config"} {
 		r := st.do(t, http.MethodGet, path, "", nil)
 		want := map[string]string{
 			"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-				"connect-src 'self' ws://127.0.0.1:9222 wss://leaf.example; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+				"media-src 'self' blob: https://cdn.example http://127.0.0.1:8090; " +
+				"connect-src 'self' ws://127.0.0.1:9222 wss://leaf.example https://cdn.example http://127.0.0.1:8090; " +
+				"base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
 		}
 		for h, v := range want {

@@ -89,6 +89,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		code, msg = wire.CodeBodyTooLarge, "request body is larger than "+strconv.Itoa(s.cfg.BodyLimit)+" bytes"
 	case status == fiber.StatusNotFound:
 		code = wire.CodeNotFound
+	case status == fiber.StatusForbidden: // the page's files: a folder, which has nothing to serve
+		status, code, msg = fiber.StatusNotFound, wire.CodeNotFound, "no such path: "+c.Path()
 	case status == fiber.StatusMethodNotAllowed:
 		code = wire.CodeMethodNotAllowed
 	case status >= 400 && status < 500:

@@ -43,6 +43,7 @@ func (s *Server) initSecurity() error {
 	}
 	_, hostsErr := hostcheck.ParseNames(strings.Join(cfg.OpsHosts, ","))
 	rules := append(originRules(cfg.CORSOrigins), webSocketURLRules(cfg.WebSocketURLs)...)
+	rules = append(rules, videoOriginRules(cfg.VideoOrigins)...)
 	rules = append(rules,
 		setting.Check("Session.Enabled", cfg.Session.Enabled, !cfg.Session.Enabled || cfg.Auth.Mode == AuthJWT,
 			"want Auth.Mode jwt: sessions issue tokens"),
@@ -50,7 +51,7 @@ func (s *Server) initSecurity() error {
 	if err := setting.First(ErrConfig, rules...); err != nil {
 		return err
 	}
-	s.csp = contentSecurityPolicy(cfg.WebSocketURLs)
+	s.csp = contentSecurityPolicy(cfg.WebSocketURLs, cfg.VideoOrigins)
 	if err := s.initAuth(); err != nil {
 		return err
 	}

@@ -51,8 +51,14 @@ func (p page) eval(js string) string {
 // until waits, with a deadline, for a JavaScript expression to become truthy.
 func (p page) until(what, js string) {
 	p.t.Helper()
+	p.untilWithin(20*time.Second, what, js)
+}
+
+// untilWithin is until with the deadline d.
+func (p page) untilWithin(d time.Duration, what, js string) {
+	p.t.Helper()
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](js,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
 	if err != nil {
 		p.t.Fatalf("waiting for %s (%s): %v\nlog:\n%s", what, js, err, p.eval(`document.getElementById("log").innerText`))
 	}

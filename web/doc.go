@@ -1,14 +1,16 @@
 // Package web is the browser client, embedded in the binary and served by
 // ingest at "/".
 //
-// It writes nothing and reads nothing itself: [Static] holds the page, its
-// script and the vendored NATS JavaScript client. In the browser the page
-// reads GET /v1/config (a [ClientConfig]), writes reactions with
-// POST /v1/emojis, and reads swarms over NATS WebSocket from a leaf cluster:
-// live ones on emostream.live.<match> and, on join, the latest stored one by a
-// JetStream direct get on the EMOSTREAM_SWARMS stream.
+// It writes nothing and reads nothing itself: [Static] holds the pages,
+// their scripts, the embeddable JavaScript client ([Client], built from
+// web/client) and the vendored hls.js of the player page. In the browser the
+// pages read GET /v1/config (a [ClientConfig]), write reactions with
+// POST /v1/emojis, and read swarms over NATS WebSocket from a leaf cluster or
+// an edge, all through the client: live ones on emostream.live.<match> and,
+// on join and after a gap, stored ones by JetStream direct gets on the
+// EMOSTREAM_SWARMS stream.
 //
-// The static files live in web/static; web/build/build.sh rebuilds
-// web/static/vendor/nats.js from npm. Subpackage webtest starts headless
+// The static files live in web/static; web/build/build.sh vendors hls.js
+// from npm into web/static/vendor. Subpackage webtest starts headless
 // Chromium for browser tests.
 package web

@@ -3,28 +3,57 @@ package web
 import (
 	"embed"
 	"io/fs"
+	"strings"
 )
 
-//go:embed static
+//go:embed static client/dist/emostream.min.js
 var files embed.FS
 
-// Static returns the client's files, rooted so that "index.html" is the page.
-// Serve it at "/".
+// ClientPath is where [Static] holds the embeddable client, so that ingest
+// serves it at "/client/emostream.min.js" beside the page, which imports it
+// from there.
+const ClientPath = "client/emostream.min.js"
+
+// Static returns the page's files, rooted so that "index.html" is the page,
+// with the embeddable client at [ClientPath]. Serve it at "/", with ".js"
+// as text/javascript.
 func Static() fs.FS {
-	sub, err := fs.Sub(files, "static")
-	if err != nil {
-		panic("web: embedded static folder missing: " + err.Error()) // cannot happen: go:embed checked it
-	}
-	return sub
+	return pageFS{static: sub("static"), client: sub("client/dist")}
 }
 
-//go:embed client/dist/emostream.min.js
-var clientModule []byte
+func sub(dir string) fs.FS {
+	s, err := fs.Sub(files, dir)
+	if err != nil {
+		panic("web: embedded folder missing: " + err.Error()) // cannot happen: go:embed checked it
+	}
+	return s
+}
+
+// pageFS is web/static with the built client under "client/": two embedded
+// folders seen as one tree. A name under "client/" is looked up in
+// client/dist, which holds only emostream.min.js.
+type pageFS struct{ static, client fs.FS }
+
+func (p pageFS) Open(name string) (fs.File, error) {
+	if rest, ok := strings.CutPrefix(name, "client/"); ok {
+		return p.client.Open(rest)
+	}
+	if name == "client" {
+		return p.client.Open(".")
+	}
+	return p.static.Open(name)
+}
 
 // Client returns the embeddable JavaScript client (web/client, built into
-// client/dist/emostream.min.js; docs/client.md), an ES module to serve as
-// text/javascript at /client/emostream.min.js.
-func Client() []byte { return clientModule }
+// client/dist/emostream.min.js; docs/client.md): the ES module [Static]
+// holds at [ClientPath].
+func Client() []byte {
+	b, err := fs.ReadFile(files, "client/dist/emostream.min.js")
+	if err != nil {
+		panic("web: embedded client missing: " + err.Error()) // cannot happen: go:embed checked it
+	}
+	return b
+}
 
 // ClientConfig is the body of GET /v1/config, which the page reads on load.
 // It is the contract between ingest, which serves it, and the page; see

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -19,21 +21,23 @@ var (
 	remoteRef = regexp.MustCompile(`(?i)(?:src|href)="(?:https?:)?//|url\(\s*["']?(?:https?:)?//|from\s+"(?:https?:)?//`)
 )
 
-// TestStaticReferencesResolve checks that every file the page loads is
-// embedded, and that the page loads nothing from another host (it must work
+// TestStaticReferencesResolve checks that every file the pages load is
+// embedded, and that they load nothing from another host (they must work
 // offline).
 func TestStaticReferencesResolve(t *testing.T) {
 	files := web.Static()
-	for _, name := range []string{"index.html", "app.css", "app.js", "api.js", "live.js", "sender.js", "swarm.js", "vendor/nats.js"} {
+	pages, err := fs.Glob(files, "*.html")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("pages %v (%v), want index.html and more", pages, err)
+	}
+	scripts, _ := fs.Glob(files, "*.js")
+	for _, name := range append(pages, scripts...) {
 		data, err := fs.ReadFile(files, name)
 		if err != nil {
 			t.Fatalf("embedded file: %v", err)
 		}
 		if len(data) == 0 {
 			t.Errorf("%s is empty", name)
-		}
-		if name == "vendor/nats.js" {
-			continue // generated; checked for its exports below
 		}
 		if m := remoteRef.Find(data); m != nil {
 			t.Errorf("%s loads from another host: %s", name, m)
@@ -55,21 +59,58 @@ func TestStaticReferencesResolve(t *testing.T) {
 	}
 }
 
-// TestVendoredClientExports checks that the bundled NATS client exports what
-// live.js imports from it.
-func TestVendoredClientExports(t *testing.T) {
-	data, err := fs.ReadFile(web.Static(), "vendor/nats.js")
+// TestStaticClient: the page's tree holds the embeddable client at
+// web.ClientPath, the bytes of web.Client(); the folder holds nothing else.
+func TestStaticClient(t *testing.T) {
+	got, err := fs.ReadFile(web.Static(), web.ClientPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exports := regexp.MustCompile(`export\s*\{([^}]*)\}`).FindSubmatch(data)
-	if exports == nil {
-		t.Fatal("vendor/nats.js is not an ES module (no export list)")
+	if !bytes.Equal(got, web.Client()) {
+		t.Errorf("%s is not web.Client()", web.ClientPath)
 	}
-	for _, name := range []string{"wsconnect", "Empty"} {
-		if !regexp.MustCompile(`\bas ` + name + `\b`).Match(exports[1]) {
-			t.Errorf("vendor/nats.js does not export %s; export list: %s", name, exports[1])
+	entries, err := fs.ReadDir(web.Static(), "client")
+	if err != nil || len(entries) != 1 || entries[0].Name() != path.Base(web.ClientPath) {
+		t.Errorf("client/ holds %v (%v), want only %s", entries, err, path.Base(web.ClientPath))
+	}
+	for _, name := range []string{"client/emostream.js", "client/../index.html", "client/", "live.js", "vendor/nats.js"} {
+		if _, err := fs.Stat(web.Static(), name); err == nil {
+			t.Errorf("%s is embedded", name)
 		}
+	}
+}
+
+// TestVendoredHLS checks that the vendored hls.js is the version
+// web/build pins, with its licence header and LICENSE, an ES module
+// exporting Hls as its default.
+func TestVendoredHLS(t *testing.T) {
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	b, err := os.ReadFile("build/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	version := pkg.Dependencies["hls.js"]
+	data, err := fs.ReadFile(web.Static(), "vendor/hls.light.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(data, []byte("\n"))
+	if want := "// hls.js " + version + " (Apache-2.0, https://github.com/video-dev/hls.js)"; version == "" || !strings.HasPrefix(string(first), want) {
+		t.Errorf("vendor/hls.light.min.js starts %q, want %q (web/build/build.sh)", first, want)
+	}
+	if !regexp.MustCompile(`export\s*\{[^}]*\bas default\b`).Match(data) {
+		t.Error("vendor/hls.light.min.js is not an ES module with a default export")
+	}
+	if bytes.Contains(data, []byte("sourceMappingURL")) {
+		t.Error("vendor/hls.light.min.js points at a source map that is not vendored")
+	}
+	if lic, err := fs.ReadFile(web.Static(), "vendor/hls.js.LICENSE"); err != nil || !bytes.Contains(lic, []byte("Apache License")) {
+		t.Errorf("vendor/hls.js.LICENSE: %v", err)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // docs/security.md).
 type securityFlags struct {
 	auth, secretFile, publicKeys, jwks, audience, issuer string
-	corsOrigins, ops, opsHosts                           string
+	corsOrigins, videoOrigins, ops, opsHosts             string
 	sessions                                             bool
 	sessionTTL                                           time.Duration
 }
@@ -37,6 +37,7 @@ func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
 	fs.StringVar(&f.audience, "jwt-audience", ingest.DefaultJWTAudience, "audience a token must name")
 	fs.StringVar(&f.issuer, "jwt-issuer", ingest.DefaultJWTIssuer, "issuer a token must name")
 	fs.StringVar(&f.corsOrigins, "cors-origins", "", "browser origins besides the page's own allowed to call the API (https://app.example), comma-separated; * for any")
+	fs.StringVar(&f.videoOrigins, "video-origins", "", "origins of the HLS streams the player page (/player.html) may play (https://cdn.example), comma-separated")
 	fs.BoolVar(&f.sessions, "sessions", false, "demo convenience: POST /v1/session hands anyone a short-lived token for a new random user (turns --auth to jwt)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", ingest.DefaultSessionTTL, "lifetime of a POST /v1/session token, at most 1h")
 	fs.StringVar(&f.ops, "ops", ingest.DefaultOpsListen, "ops listener: /metrics, /healthz, /readyz and the admin API (keep it private)")
@@ -44,7 +45,7 @@ func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
 	return f
 }
 
-// apply fills cfg's Auth, Session, CORSOrigins and OpsHosts.
+// apply fills cfg's Auth, Session, CORSOrigins, VideoOrigins and OpsHosts.
 func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	a := ingest.AuthConfig{Mode: ingest.AuthMode(f.auth), JWKSFile: f.jwks, Audience: f.audience, Issuer: f.issuer}
 	secret, err := readSecret(env, f.secretFile, "EMOSTREAM_JWT_SECRET", "--jwt-secret-file")
@@ -63,7 +64,7 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 		}
 		a.PublicKeys = append(a.PublicKeys, k)
 	}
-	cfg.Auth, cfg.CORSOrigins = a, splitList(f.corsOrigins)
+	cfg.Auth, cfg.CORSOrigins, cfg.VideoOrigins = a, splitList(f.corsOrigins), splitList(f.videoOrigins)
 	cfg.Session = ingest.SessionConfig{Enabled: f.sessions, TTL: f.sessionTTL}
 	if cfg.OpsHosts, err = hostcheck.ParseNames(f.opsHosts); err != nil {
 		return fmt.Errorf("--ops-host %w", err)

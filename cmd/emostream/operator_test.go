@@ -104,6 +104,8 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--emojis", "🔥,a🔥"}, `"a🔥" is not an emoji`},
 		{[]string{"--ws-urls", "notaurl"}, `--ws-urls: "notaurl"`},
 		{[]string{"--ws-urls", "http://x:1"}, `want ws:// or wss://`},
+		{[]string{"--video-origins", "cdn.example"}, `video origin "cdn.example": want http(s)://host[:port]`},
+		{[]string{"--video-origins", "https://cdn.example/hls"}, `video origin "https://cdn.example/hls"`},
 		{[]string{"--user-rate", "-5"}, "--user-rate -5: want 0 (off) or more"},
 		{[]string{"--body-limit", "0"}, "--body-limit 0: want a positive value"},
 		{[]string{"--ack", "maybe"}, `--ack "maybe"`},

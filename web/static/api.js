@@ -1,29 +1,15 @@
-// The ingest HTTP API: GET /v1/config and POST /v1/emojis, with API errors
-// turned into sentences a viewer can read.
-import { dropSession, sessionToken } from "./session.js";
+// What the pages read of the ingest API beside the client library
+// (client/emostream.min.js): GET /v1/config as sent (handed to the
+// library, which checks it), GET /v1/matches, and the library's refusals
+// (ApiError) as sentences a viewer can read.
 
-// withSession is set by useSessions: POST /v1/emojis then carries the
-// session's token and no user_id (the server takes the token's user).
-let withSession = false;
-
-// useSessions makes every POST /v1/emojis send as the page's session user.
-export function useSessions() {
-  withSession = true;
-}
-
-// getConfig reads GET /v1/config (web.ClientConfig in Go).
+// getConfig reads GET /v1/config (web.ClientConfig in Go) as it is.
 export async function getConfig() {
   const res = await fetch("/v1/config", { headers: { Accept: "application/json" } });
   if (!res.ok) throw new Error(`GET /v1/config answered ${res.status}`);
-  const cfg = await res.json();
-  return {
-    wsURLs: cfg.ws_urls || [],
-    windowMs: cfg.window_ms || 2000,
-    swarmThreshold: cfg.swarm_threshold || 1000,
-    emojiTypes: cfg.emoji_types || [],
-    auth: cfg.auth || "none",
-    sessions: cfg.sessions === true,
-  };
+  const raw = await res.json();
+  if (!raw || typeof raw !== "object") throw new Error("GET /v1/config: not an object");
+  return raw;
 }
 
 // getMatches reads GET /v1/matches: the registry's live matches, then the
@@ -36,61 +22,24 @@ export async function getMatches() {
   return Array.isArray(data.matches) ? data.matches : [];
 }
 
-// postEvents sends one event object or an array of them. It never throws:
-// it resolves to {ok, status, accepted, text, retryAfterMs, ms}, where text
-// explains a failure.
-export async function postEvents(body) {
-  const start = performance.now();
-  let res;
-  try {
-    res = await post(body);
-    if (res.status === 401 && withSession) { // expired or from a restarted server: once more with a new one
-      dropSession();
-      res = await post(body);
-    }
-  } catch (err) {
-    if (err.status === 429) {
-      return { ok: false, status: 429, accepted: 0, ms: performance.now() - start, retryAfterMs: 1000,
-        text: "Slow down: too many new sessions from this network. Try again shortly." };
-    }
-    return { ok: false, status: 0, accepted: 0, ms: performance.now() - start,
-      text: "Can't reach the server. Check that EmoStream is running." };
-  }
-  const data = await res.json().catch(() => ({}));
-  const out = { ok: res.ok, status: res.status, accepted: data.accepted || 0,
-    ms: performance.now() - start, retryAfterMs: retryAfterMs(res) };
-  if (!res.ok) out.text = describe(res.status, data.error || {}, out.retryAfterMs);
-  return out;
+// serverMessage is the server's own message of an ApiError (the library
+// writes "<status> <code>: <message>").
+function serverMessage(err) {
+  const prefix = `${err.status} ${err.code}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
-// post sends body, with the session's token when sessions are on.
-async function post(body) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
-  if (withSession) {
-    headers.Authorization = `Bearer ${(await sessionToken()).token}`;
-    body = Array.isArray(body) ? body.map(withoutUser) : withoutUser(body);
-  }
-  return fetch("/v1/emojis", { method: "POST", headers, body: JSON.stringify(body) });
-}
-
-function withoutUser(ev) {
-  const { user_id: _, ...rest } = ev;
-  return rest;
-}
-
-function retryAfterMs(res) {
-  const v = res.headers.get("Retry-After");
-  if (!v) return 0;
-  const secs = Number(v);
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 0;
-}
-
-// describe turns an API error {code, message, index} into a sentence.
-export function describe(status, err, retryMs) {
-  const detail = err.message ? `: ${err.message}` : "";
-  switch (status) {
+// describe turns a refusal of the library (ApiError: status, code, index,
+// retryAfterMs) into a sentence.
+export function describe(err) {
+  const msg = serverMessage(err);
+  const detail = msg ? `: ${msg}` : "";
+  switch (err.status) {
+    case 0:
+      if (err.code === "network" || err.code === "timeout") return "Can't reach the server. Check that EmoStream is running.";
+      if (err.code === "token") return `Can't get a session to react with (${msg}). Try again shortly.`;
+      if (err.code === "queue_full") return "Too many reactions wait to be sent: slow down.";
+      return `Not sent${detail}.`;
     case 400: {
       const which = Number.isInteger(err.index) ? ` (event #${err.index + 1})` : "";
       return `Rejected, nothing was counted${which}${detail}.`;
@@ -106,10 +55,10 @@ export function describe(status, err, retryMs) {
     case 413: return "Rejected: too many events in one request (at most 1,000).";
     case 415: return "Rejected: the request was not sent as JSON.";
     case 429: {
-      const secs = Math.max(1, Math.ceil((retryMs || 1000) / 1000));
+      const secs = Math.max(1, Math.ceil((err.retryAfterMs || 1000) / 1000));
       return `Slow down: rate limited. Try again in ${secs} s.`;
     }
     case 503: return "The server can't store reactions right now (Kafka unavailable); nothing was counted. Try again shortly.";
   }
-  return `The server answered ${status}${detail}.`;
+  return `The server answered ${err.status}${detail}.`;
 }

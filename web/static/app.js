@@ -1,9 +1,12 @@
-// The page: reads /v1/config, builds the emoji buttons, sends reactions,
-// shows the live swarm of one match (after the spoiler-free delay), the
-// match's story (story.js), and logs what went in and came out.
-import { getConfig, getMatches, postEvents, useSessions } from "./api.js";
-import { Live } from "./live.js";
+// The page: builds the emoji buttons, sends reactions, shows the live swarm
+// of one match (after the spoiler-free delay), the match's story
+// (story.js), and logs what went in and came out. The connection, gap
+// recovery, verification, the delay, sending and the timeline are the
+// embeddable client's (client/emostream.min.js, docs/client.md).
+import { createClient } from "./client/emostream.min.js";
+import { describe, getConfig, getMatches } from "./api.js";
 import { Sender } from "./sender.js";
+import { localUser, sessionProvider } from "./session.js";
 import { Story } from "./story.js";
 import { SwarmView } from "./swarm.js";
 
@@ -16,20 +19,17 @@ const fmt = new Intl.NumberFormat("en");
 const state = {
   cfg: null,
   match: "",
-  lastWindowStart: -Infinity,
+  delayMs: 0,     // the spoiler-free delay: a window shows once its end plus this has passed
   sinceJoin: {},  // emoji -> count summed over the windows shown
   rows: {},       // emoji -> {last, swarm, total} elements of its tile
-  userID: userID(),
   registry: [],   // the registry's live and scheduled matches, GET /v1/matches
+  status: "",
 };
 const MATCHES_REFRESH_MS = 30000;
 const MAX_DELAY_S = 300;
-const MAX_HELD = 1000; // swarms waiting for their delay; more drops the oldest
-let live, sender, view, story;
-
-// The spoiler-free delay: a swarm is shown when its window end plus delayMs
-// has passed, never earlier.
-const delay = { ms: 0, held: [], timer: 0 };
+// client sends the clicks (once: a refusal is shown at once) and watches;
+// bulk is the automated sender's, which retries with the same event ids.
+let client, bulk, watch, sender, view, story;
 let dropped = 0, missed = 0;
 
 boot();
@@ -39,9 +39,10 @@ async function boot() {
   view = new SwarmView($("stage"));
   setDelay(initialDelay());
   wireControls();
+  let raw;
   for (let wait = 1000; ; wait = Math.min(wait * 2, 10000)) {
     try {
-      state.cfg = await getConfig();
+      raw = await getConfig();
       break;
     } catch (err) {
       showMessage(`Can't load the configuration (${err.message}); retrying…`, "error");
@@ -49,7 +50,12 @@ async function boot() {
     }
   }
   showMessage("");
-  start(state.cfg);
+  // With sessions, reactions go as the session's user (session.js);
+  // otherwise as this browser's.
+  const who = raw.sessions === true ? { token: sessionProvider } : { userId: localUser() };
+  client = createClient({ config: raw, ...who, send: { maxAttempts: 1 } });
+  bulk = createClient({ config: raw, ...who });
+  start(await client.config());
   refreshMatches();
 }
 
@@ -66,31 +72,24 @@ async function refreshMatches() {
 }
 
 function start(cfg) {
-  if (cfg.sessions) useSessions(); // reactions go as the session's user (session.js)
+  state.cfg = cfg;
   buildEmojiButtons(cfg.emojiTypes);
   for (const e of cfg.emojiTypes) countRow(e);
   $("legend").textContent = `Each large emoji is one swarm unit of ${fmt.format(cfg.swarmThreshold)} identical reactions. Small ones sample the window's raw reactions.`;
-  sender = new Sender({ getMatch: () => state.match, emojiTypes: cfg.emojiTypes,
-    onResult: senderResult, onChange: renderSender });
+  sender = new Sender({ client: bulk, getMatch: () => state.match, emojiTypes: cfg.emojiTypes,
+    userOf: (i) => (cfg.sessions ? undefined : `sim-${i}`), onResult: senderResult, onChange: renderSender });
+  readSenderInputs();
   story = new Story({
     els: { chart: $("chart"), axisFrom: $("chart-from"), axisTo: $("chart-to"), legend: $("chart-legend"), markers: $("markers"), detail: $("moment-detail"),
       replayFrom: $("replay-from"), replayFromOut: $("replay-from-out"), replaySpeed: $("replay-speed"),
       replayToggle: $("replay-toggle"), replayStatus: $("replay-status") },
-    emojis: cfg.emojiTypes, horizon: () => Date.now() - delay.ms,
-    onReplay: (swarm, ms) => view.play({ ...swarm, swarm: unitsOf(swarm.counts, cfg.swarmThreshold) }, ms),
+    emojis: cfg.emojiTypes, timeline: (match) => client.timeline(match, { step: "2s" }),
+    horizon: () => (watch && watch.programTime()) ?? Date.now() - state.delayMs,
+    onReplay: (s, ms) => view.play({ swarm: unitsOf(s.counts, cfg.swarmThreshold), counts: s.counts }, ms),
     onNote: (text) => log("info", text) });
   story.load(state.match);
   setInterval(() => story.render(), 1000); // the horizon moves on
-  live = new Live({ servers: cfg.wsURLs, onStatus: renderStatus, onNote: (text) => log("info", text),
-    onSwarm: (swarm, source) => { story.addSwarm(swarm); hold(swarm, source); },
-    onDrop: (reason) => { dropped++; renderVerify(); log("info", `dropped a message on the live subject: ${reason}`); },
-    onGap: (g) => {
-      missed += g.windows;
-      renderVerify();
-      log("error", `windows ${clock(g.from)}–${clock(g.to)} (up to ${g.windows}) not recovered: ${g.reason}`);
-    } });
-  live.watch(state.match);
-  if (cfg.wsURLs.length) live.connect();
+  if (cfg.wsURLs.length) connect();
   else renderStatus("disconnected", "the server lists no WebSocket URLs");
   document.body.dataset.ready = "true";
 }
@@ -101,8 +100,8 @@ function wireControls() {
     const m = $("match-input").value.trim();
     if (MATCH_RE.test(m)) setMatch(m, true);
   });
-  $("connect").addEventListener("click", () => live && live.connect());
-  $("disconnect").addEventListener("click", () => live && live.disconnect());
+  $("connect").addEventListener("click", () => client && connect());
+  $("disconnect").addEventListener("click", disconnect);
   $("auto-toggle").addEventListener("click", () => {
     if (!sender) return;
     sender.running ? sender.stop() : sender.start();
@@ -111,6 +110,46 @@ function wireControls() {
   $("auto-rate").addEventListener("input", readSenderInputs);
   $("auto-users").addEventListener("input", readSenderInputs);
   readSenderInputs();
+}
+
+// ---- watching ----
+
+// connect watches the current match: the library connects to one of the
+// ws_urls, reconnects on its own, recovers missed windows and hands each
+// window on once its end plus the delay has passed.
+function connect() {
+  if (watch) return;
+  renderStatus("connecting", state.cfg.wsURLs.join(", "));
+  watch = openWatch(state.match);
+}
+
+// openWatch starts a watch whose events the page takes while it is the
+// current one.
+function openWatch(match) {
+  const w = client.watch(match, { delayMs: state.delayMs });
+  const mine = (fn) => (v) => { if (w === watch) fn(v); };
+  w.on("status", mine((s) => renderStatus(s.state === "closed" ? "disconnected" : s.state, s.error || s.server || "")));
+  w.on("swarm", mine(showSwarm));
+  w.on("viewers", mine(renderWatching));
+  w.on("drop", mine((reason) => { dropped++; renderVerify(); log("info", `dropped a message on the live subject: ${reason}`); }));
+  w.on("gap", mine((g) => {
+    missed += g.windows;
+    renderVerify();
+    log("error", `windows ${clock(g.from)}–${clock(g.to)} (up to ${g.windows}) not recovered: ${g.reason}`);
+  }));
+  w.on("skip", mine((s) => log("info", `windows ${clock(s.from)}–${clock(s.to)} not shown: ${s.reason}`)));
+  w.on("note", mine((text) => log("info", text)));
+  w.on("error", mine((err) => log("error", err.message)));
+  return w;
+}
+
+// disconnect ends the watch (and with it the connection).
+function disconnect() {
+  if (!watch) return;
+  const w = watch;
+  watch = null;
+  w.close();
+  renderStatus("disconnected", "by you");
 }
 
 // ---- match ----
@@ -135,9 +174,12 @@ function setMatch(match, switching) {
   if (!switching) return;
   resetCounts();
   if (view) view.clear();
-  delay.held = [];
   if (story) story.load(match);
-  if (live) live.watch(match);
+  if (watch) { // the new watch shares the connection: the old one ends once it started
+    const old = watch;
+    watch = openWatch(match);
+    watch.ready.finally(() => old.close());
+  }
   log("info", `watching ${match}`);
 }
 
@@ -190,23 +232,28 @@ function buildEmojiButtons(emojis) {
 async function react(emoji, button) {
   button.animate([{ transform: "scale(1)" }, { transform: "scale(1.25)" }, { transform: "scale(1)" }],
     { duration: 220, easing: "ease-out" });
-  const res = await postEvents({ user_id: state.userID, match_id: state.match, emoji_type: emoji });
-  if (res.ok) {
-    log("sent", `${emoji} → ${res.status} accepted ${res.accepted} (${Math.round(res.ms)} ms)`);
+  const start = performance.now();
+  try {
+    const r = await client.react({ matchId: state.match, emoji });
+    const win = r.windows.length ? ` in window ${clock(r.windows[0])}` : "";
+    log("sent", `${emoji} → accepted${win} (${Math.round(performance.now() - start)} ms)`);
     showMessage("");
-  } else {
-    log("error", `${emoji} → ${res.status || "network"}: ${res.text}`);
-    showMessage(res.text, "error");
+  } catch (err) {
+    const text = describe(err);
+    log("error", `${emoji} → ${err.status || err.code}: ${text}`);
+    showMessage(text, "error");
   }
 }
 
 function senderResult(res, n) {
-  if (res.ok) {
-    log("sent", `auto ${fmt.format(n)} events → ${res.status} accepted ${fmt.format(res.accepted)} (${Math.round(res.ms)} ms)`);
-  } else {
-    log("error", `auto ${fmt.format(n)} events → ${res.status || "network"}: ${res.text}`);
-    showMessage(res.text, "error");
+  const ms = `(${Math.round(res.ms)} ms)`;
+  if (!res.failed) {
+    log("sent", `auto ${fmt.format(n)} events → accepted ${ms}`);
+    return;
   }
+  const text = describe(res.error);
+  log("error", `auto ${fmt.format(n)} events → ${fmt.format(res.accepted)} accepted, ${fmt.format(res.failed)} refused: ${text} ${ms}`);
+  showMessage(text, "error");
 }
 
 function readSenderInputs() {
@@ -225,9 +272,9 @@ function renderSender() {
   btn.textContent = sender.running ? "Stop sender" : "Start sender";
   btn.setAttribute("aria-pressed", String(sender.running));
   btn.classList.toggle("on", sender.running);
-  const paused = sender.running && Date.now() < sender.pausedUntil ? " · paused" : "";
-  $("auto-stats").textContent = `${sender.running ? "Running" : "Stopped"}${paused} · ${fmt.format(s.accepted)} accepted` +
-    (s.failed ? ` · ${fmt.format(s.failed)} refused` : "");
+  const waiting = sender.waiting > sender.rate ? ` · ${fmt.format(sender.waiting)} waiting` : "";
+  $("auto-stats").textContent = `${sender.running ? "Running" : "Stopped"} · ${fmt.format(s.accepted)} accepted` +
+    (s.failed ? ` · ${fmt.format(s.failed)} refused` : "") + waiting;
 }
 
 // ---- the spoiler-free delay ----
@@ -241,40 +288,16 @@ function initialDelay() {
 }
 
 function setDelay(ms) {
-  delay.ms = Math.min(MAX_DELAY_S * 1000, Math.max(0, Math.round(ms) || 0));
-  $("delay").value = String(Math.round(delay.ms / 1000));
-  $("delay-out").textContent = `${delay.ms / 1000} s`;
-  document.body.dataset.delayMs = String(delay.ms);
+  state.delayMs = Math.min(MAX_DELAY_S * 1000, Math.max(0, Math.round(ms) || 0));
+  $("delay").value = String(Math.round(state.delayMs / 1000));
+  $("delay-out").textContent = `${state.delayMs / 1000} s`;
+  document.body.dataset.delayMs = String(state.delayMs);
   const url = new URL(location.href);
-  if (delay.ms) url.searchParams.set("delay", `${delay.ms / 1000}s`);
+  if (state.delayMs) url.searchParams.set("delay", `${state.delayMs / 1000}s`);
   else url.searchParams.delete("delay");
   history.replaceState(null, "", url);
+  if (watch) watch.setDelay(state.delayMs);
   if (story) story.render();
-  release();
-}
-
-// hold keeps a verified swarm until its window end plus the delay.
-function hold(swarm, source) {
-  delay.held.push({ swarm, source, due: Date.parse(swarm.window_end) });
-  while (delay.held.length > MAX_HELD) delay.held.shift();
-  release();
-}
-
-// release shows every held swarm whose time has come, then sleeps until
-// the next one is due.
-function release() {
-  clearTimeout(delay.timer);
-  const now = Date.now();
-  let shown = 0;
-  while (delay.held.length && delay.held[0].due + delay.ms <= now) {
-    const { swarm, source } = delay.held.shift();
-    showSwarm(swarm, source);
-    shown++;
-  }
-  if (shown && story) story.render(); // the chart keeps pace with what is shown
-  if (delay.held.length) {
-    delay.timer = setTimeout(release, Math.max(10, delay.held[0].due + delay.ms - Date.now()));
-  }
 }
 
 function unitsOf(counts, threshold) {
@@ -303,58 +326,61 @@ function renderStatus(st, detail) {
   const open = st !== "disconnected";
   $("connect").disabled = open;
   $("disconnect").disabled = !open;
-  log("status", `${text}${detail ? ` (${detail})` : ""}`);
+  if (st !== state.status) log("status", `${text}${detail ? ` (${detail})` : ""}`);
+  state.status = st;
 }
 
-function showSwarm(swarm, source) {
-  const received = Date.now();
-  const start = Date.parse(swarm.window_start);
-  const end = Date.parse(swarm.window_end);
-  if (!(start > state.lastWindowStart)) {
-    if (source === "latest") log("info", `stored window ${clock(start)} already shown`);
-    return;
-  }
-  state.lastWindowStart = start;
-  const lag = received - end;
-  const info = $("window-info");
-  info.dataset.windowStart = String(start);
-  info.dataset.windowEnd = String(end);
-  info.dataset.shownAt = String(received);
-  info.dataset.source = source;
-  if (source === "recovered") info.dataset.recovered = String(Number(info.dataset.recovered || 0) + 1);
+// renderWatching shows the occupancy ("N watching") as it is received: it
+// is no spoiler.
+function renderWatching(n) {
   const watching = $("watching");
-  watching.hidden = !(swarm.viewers > 0);
-  watching.textContent = swarm.viewers > 0 ? `${fmt.format(swarm.viewers)} watching` : "";
-  watching.dataset.viewers = String(swarm.viewers || 0);
-  const counts = swarm.counts || {};
-  const units = swarm.swarm || {};
+  watching.hidden = !(n > 0);
+  watching.textContent = n > 0 ? `${fmt.format(n)} watching` : "";
+  watching.dataset.viewers = String(n || 0);
+}
+
+const TAGS = { latest: "stored · ", recovered: "recovered · ", timeline: "from the timeline · " };
+
+// showSwarm shows one window the library hands on (a Display).
+function showSwarm(d) {
+  const shown = Date.now();
+  const lag = shown - d.end;
+  const info = $("window-info");
+  info.dataset.windowStart = String(d.start);
+  info.dataset.windowEnd = String(d.end);
+  info.dataset.shownAt = String(shown);
+  info.dataset.source = d.source;
+  if (d.source === "recovered") info.dataset.recovered = String(Number(info.dataset.recovered || 0) + 1);
   let total = 0, totalUnits = 0;
   for (const [e, row] of Object.entries(state.rows)) {
-    row.last.parentElement.classList.toggle("hot", (counts[e] || 0) > 0);
-    row.last.textContent = fmt.format(counts[e] || 0);
-    setUnits(row, units[e] || 0);
+    row.last.parentElement.classList.toggle("hot", (d.counts[e] || 0) > 0);
+    row.last.textContent = fmt.format(d.counts[e] || 0);
+    setUnits(row, d.units[e] || 0);
   }
-  for (const [e, n] of Object.entries(counts)) {
+  for (const [e, n] of Object.entries(d.counts)) {
     const row = countRow(e);
     row.last.parentElement.classList.toggle("hot", n > 0);
     row.last.textContent = fmt.format(n);
-    setUnits(row, units[e] || 0);
+    setUnits(row, d.units[e] || 0);
     state.sinceJoin[e] = (state.sinceJoin[e] || 0) + n;
     row.total.textContent = fmt.format(state.sinceJoin[e]);
     total += n;
   }
-  for (const n of Object.values(units)) totalUnits += n;
-  $("total-last").textContent = fmt.format(swarm.total ?? total);
+  for (const n of Object.values(d.units)) totalUnits += n;
+  $("total-last").textContent = fmt.format(d.total || total);
   $("total-swarm").textContent = fmt.format(totalUnits);
   $("total-swarm-word").textContent = totalUnits === 1 ? "swarm unit" : "swarm units";
   $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, 0));
-  const tag = source === "latest" ? "stored · " : source === "recovered" ? "recovered · " : "";
-  $("window-info").textContent = `${tag}${clock(start)}–${clock(end)} · delay ${fmtDelay(lag)}` +
-    (swarm.partitions ? ` · ${swarm.partitions} partition${swarm.partitions === 1 ? "" : "s"}` : "") + (swarm.closed_by ? ` · closed by ${swarm.closed_by.replace(/_/g, " ")}` : "");
+  const tag = TAGS[d.source] || "";
+  const s = d.swarm || {};
+  $("window-info").textContent = `${tag}${clock(d.start)}–${clock(d.end)} · delay ${fmtDelay(lag)}` +
+    (s.partitions ? ` · ${s.partitions} partition${s.partitions === 1 ? "" : "s"}` : "") + (s.closed_by ? ` · closed by ${String(s.closed_by).replace(/_/g, " ")}` : "");
   $("stage-idle").hidden = true;
-  log("window", `${tag}window ${clock(start)}–${clock(end)}: ${plural(total, "reaction")}, ${plural(totalUnits, "unit")}, delay ${fmtDelay(lag)}`);
-  for (const m of swarm.moments || []) log("window", `moment: ${m.emoji || "all reactions"} ${fmt.format(m.size)} (${Number(m.ratio).toFixed(1)}×)`);
-  view.play(swarm, state.cfg.windowMs);
+  log("window", `${tag}window ${clock(d.start)}–${clock(d.end)}: ${plural(total, "reaction")}, ${plural(totalUnits, "unit")}, delay ${fmtDelay(lag)}`);
+  for (const m of d.moments) log("window", `moment: ${m.emoji || "all reactions"} ${fmt.format(m.size)} (${Number(m.ratio).toFixed(1)}×)`);
+  story.addSwarm(d);
+  story.render(); // the chart keeps pace with what is shown
+  view.play({ swarm: d.units, counts: d.counts }, state.cfg.windowMs);
 }
 
 // plural is "1 unit", "2 units", "1,000 units".
@@ -387,7 +413,6 @@ function countRow(emoji) {
 }
 
 function resetCounts() {
-  state.lastWindowStart = -Infinity;
   state.sinceJoin = {};
   for (const row of Object.values(state.rows)) {
     row.last.textContent = row.swarm.textContent = row.total.textContent = "0";
@@ -434,13 +459,4 @@ function clock(ms) {
 
 function fmtDelay(ms) {
   return Math.abs(ms) < 10000 ? `${fmt.format(Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function userID() {
-  let id = localStorage.getItem("emostream.user");
-  if (!id) {
-    id = `web-${crypto.getRandomValues(new Uint32Array(2)).join("")}`.slice(0, 32);
-    localStorage.setItem("emostream.user", id);
-  }
-  return id;
 }

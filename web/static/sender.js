@@ -1,18 +1,22 @@
-// The automated sender: simulated users reacting at a chosen rate, batched
-// into array POSTs of at most 1,000 events, pausing as the API asks (429
-// Retry-After) or when storage is down (503).
-import { postEvents } from "./api.js";
+// The automated sender: simulated users reacting at a chosen rate through
+// the client library, which batches them into array POSTs of at most the
+// server's limits and retries 429, 503 and network failures with the same
+// event ids (after Retry-After, else backing off). At most MAX_WAITING of
+// its reactions wait at once: past that the sender skips, so a stalled
+// server is not flooded later.
 
 const TICK_MS = 250;
-const MAX_BATCH = 1000;
-const MAX_IN_FLIGHT = 4;
-const BACKOFF_503_MS = 2000;
+const MAX_WAITING = 8000; // under the library's queue bound (10,000)
 
 export class Sender {
-  // getMatch returns the match to send to; onResult(result, events) is
-  // called after each request; onChange() after any state change.
-  constructor({ getMatch, emojiTypes, onResult, onChange }) {
+  // client is the library's client; getMatch returns the match to send to;
+  // userOf(i) the user_id of simulated user i (undefined: the session's);
+  // onResult({accepted, failed, error, ms}, events) is called once the
+  // reactions of one tick are settled; onChange() after any state change.
+  constructor({ client, getMatch, userOf, emojiTypes, onResult, onChange }) {
+    this.client = client;
     this.getMatch = getMatch;
+    this.userOf = userOf;
     this.emojis = emojiTypes;
     this.weights = cumulativeWeights(emojiTypes.length);
     this.onResult = onResult;
@@ -21,8 +25,7 @@ export class Sender {
     this.users = 500;
     this.timer = 0;
     this.owed = 0;
-    this.inFlight = 0;
-    this.pausedUntil = 0;
+    this.waiting = 0;
     this.stats = { sent: 0, accepted: 0, failed: 0 };
   }
 
@@ -46,27 +49,32 @@ export class Sender {
     const now = performance.now();
     const dt = (now - this.last) / 1000;
     this.last = now;
-    if (Date.now() < this.pausedUntil) return;
-    // Owe at most one second of events, so a stalled server is not flooded later.
+    // Owe at most one second of events.
     this.owed = Math.min(this.owed + this.rate * dt, Math.max(this.rate, 1));
-    while (this.owed >= 1 && this.inFlight < MAX_IN_FLIGHT) {
-      const n = Math.min(Math.floor(this.owed), MAX_BATCH);
-      this.owed -= n;
-      this.send(this.batch(n));
-    }
+    const n = Math.min(Math.floor(this.owed), MAX_WAITING - this.waiting);
+    if (n < 1) return;
+    this.owed -= n;
+    this.send(n);
   }
 
-  batch(n) {
+  // send hands n reactions to the library and counts how they end.
+  async send(n) {
     const match = this.getMatch();
-    const events = new Array(n);
+    const start = performance.now();
+    const sent = [];
     for (let i = 0; i < n; i++) {
-      events[i] = {
-        user_id: `sim-${Math.floor(Math.random() * this.users)}`,
-        match_id: match,
-        emoji_type: this.pick(),
-      };
+      sent.push(this.client.react({ matchId: match, emoji: this.pick(), userId: this.userOf(Math.floor(Math.random() * this.users)) }));
     }
-    return events;
+    this.waiting += n;
+    this.stats.sent += n;
+    const results = await Promise.allSettled(sent);
+    this.waiting -= n;
+    const failed = results.filter((r) => r.status === "rejected");
+    this.stats.accepted += n - failed.length;
+    this.stats.failed += failed.length;
+    this.onResult({ accepted: n - failed.length, failed: failed.length, error: failed.length ? failed[0].reason : null,
+      ms: performance.now() - start }, n);
+    this.onChange();
   }
 
   // pick chooses an emoji, favouring the first ones (a few emojis dominate
@@ -75,19 +83,6 @@ export class Sender {
     const r = Math.random();
     const i = this.weights.findIndex((w) => r <= w);
     return this.emojis[i < 0 ? this.emojis.length - 1 : i];
-  }
-
-  async send(events) {
-    this.inFlight++;
-    const res = await postEvents(events);
-    this.inFlight--;
-    this.stats.sent += events.length;
-    if (res.ok) this.stats.accepted += res.accepted;
-    else this.stats.failed += events.length;
-    if (res.status === 429) this.pausedUntil = Date.now() + (res.retryAfterMs || 1000);
-    if (res.status === 503 || res.status === 0) this.pausedUntil = Date.now() + BACKOFF_503_MS;
-    this.onResult(res, events.length);
-    this.onChange();
   }
 }
 

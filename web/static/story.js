@@ -1,8 +1,9 @@
 // The match as a story: a "mood over time" chart (stacked counts per emoji in
-// 2-second steps, from GET /v1/matches/{id}/timeline?step=2s and then the live
-// swarms), crowd moments as markers you can click, and a replay of a past
-// stretch at 1×–16×. Everything is drawn only up to the horizon (now minus the
-// spoiler-free delay), so nothing shows before its time.
+// 2-second steps, from GET /v1/matches/{id}/timeline?step=2s and then the
+// windows shown), crowd moments as markers you can click, and a replay of a
+// past stretch at 1×–16×. Everything is drawn only up to the horizon (the
+// program time the display follows: now less the spoiler-free delay, or
+// the video's), so nothing shows before its time.
 
 const STEP_MS = 2000;
 const MAX_STEPS = 10800;   // 6 hours of 2 s steps; the oldest go first
@@ -17,10 +18,12 @@ const stepOf = (ms) => Math.floor(ms / STEP_MS) * STEP_MS;
 
 export class Story {
   // els: {chart, axisFrom, axisTo, legend, markers, detail, replayFrom, replayFromOut, replaySpeed, replayToggle, replayStatus}
+  // timeline(match): the client library's read of the 2 s timeline;
   // horizon(): the latest time that may be shown (ms); onReplay(swarm): show one replayed step.
-  constructor({ els, emojis, horizon, onReplay, onNote }) {
+  constructor({ els, emojis, timeline, horizon, onReplay, onNote }) {
     this.els = els;
     this.emojis = [...emojis];
+    this.timeline = timeline;
     this.horizon = horizon;
     this.onReplay = onReplay;
     this.onNote = onNote;
@@ -43,44 +46,37 @@ export class Story {
     this.render();
   }
 
-  // load reads the match's 2 s timeline so far; without the endpoint (404 or
-  // an older server) the chart starts from the live swarms.
+  // load reads the match's 2 s timeline so far; without it (a 404, an
+  // older server) the chart starts from the windows shown.
   async load(match) {
     this.reset(match);
     let data;
     try {
-      const res = await fetch(`/v1/matches/${encodeURIComponent(match)}/timeline?step=2s`, { headers: { Accept: "application/json" } });
-      if (!res.ok) {
-        this.onNote(`no timeline for ${match} (${res.status}): the chart starts now`);
-        return;
-      }
-      data = await res.json();
+      data = await this.timeline(match);
     } catch (err) {
-      this.onNote(`no timeline for ${match} (${err.message}): the chart starts now`);
+      if (match === this.match) this.onNote(`no timeline for ${match} (${err.message}): the chart starts now`);
       return;
     }
     if (match !== this.match) return;
-    for (const s of data.steps || []) {
-      const start = Date.parse(s.start);
-      if (!Number.isFinite(start) || this.steps.has(stepOf(start))) continue; // a live swarm came first
-      this.history.add(stepOf(start));
-      this.addCounts(stepOf(start), s.counts || {});
+    for (const s of data.steps) {
+      if (this.steps.has(stepOf(s.start))) continue; // a window shown came first
+      this.history.add(stepOf(s.start));
+      this.addCounts(stepOf(s.start), s.counts);
     }
-    for (const m of data.moments || []) this.addMoment(m);
-    this.onNote(`timeline of ${match}: ${(data.steps || []).length} steps with reactions`);
+    for (const m of data.moments) this.addMoment(m);
+    this.onNote(`timeline of ${match}: ${data.steps.length} steps with reactions`);
     this.render();
   }
 
-  // addSwarm counts a live (or recovered) swarm of the match.
-  addSwarm(swarm) {
-    const start = Date.parse(swarm.window_start);
-    const end = Date.parse(swarm.window_end);
-    for (const m of swarm.moments || []) this.addMoment(m);
+  // addSwarm counts a window shown (the client library's Display: start,
+  // end, counts, moments).
+  addSwarm({ start, end, counts, moments }) {
+    for (const m of moments || []) this.addMoment(m);
     // A window the timeline already counted (with 2 s windows, one step
     // each) is not counted again.
     if (!(end > start) || this.windows.has(start) || this.history.has(stepOf(start))) return this.scheduleRender();
     this.windows.add(start);
-    this.addCounts(stepOf(start), swarm.counts || {});
+    this.addCounts(stepOf(start), counts || {});
     this.scheduleRender();
   }
 
