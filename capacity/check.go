@@ -23,6 +23,9 @@ type Small struct {
 	// Produces is the produce requests a second ingest sent (measured: the
 	// group commit's batching depends on the produce latency).
 	Produces float64
+	// RF is the topic's replication factor, one replica a Kafka node. Zero
+	// means 1.
+	RF int
 }
 
 // Measured is one tier of a run: its processes, their CPU (cores, over
@@ -42,9 +45,10 @@ func Predict(s Small) []Measured {
 	deliveries := float64(s.Edges) * m / w // swarms the leaves write to edges, a second
 	stored := (float64(s.Partitions) + 2*m) / w
 	leaf, edge := float64(s.Leaves), float64(s.Edges)
+	rf := max(s.RF, 1)
 	return []Measured{
 		{"ingest", 1, IngestBaseCores + (s.Reactions/s.Batch*IngestCPUPerRequestUS+s.Reactions*IngestCPUPerEventUS)*us, IngestRSSMiB},
-		{"kafka", 1, KafkaBaseCores + (s.Produces*KafkaCPUPerProduceUS+s.Reactions*s.RecordBytes/1e6*KafkaCPUPerMBUS)*us, KafkaRSSMiB},
+		{"kafka", rf, float64(rf)*KafkaBaseCores + (s.Produces*KafkaCPUPerProduceUS+float64(rf)*s.Reactions*s.RecordBytes/1e6*KafkaCPUPerMBUS)*us, float64(rf) * KafkaRSSMiB},
 		{"bridge", 1, BridgeBaseCores + s.Reactions*BridgeCPUPerEventUS*us, BridgeRSSMiB},
 		{"processor", 1, ProcessorBaseCores + float64(s.Partitions)*m/w*ProcessorCPUPerEntryUS*us, ProcessorRSSMiB},
 		{"hub", 1, HubBaseCores + (stored+m*leaf/w)*HubCPUPerMessageUS*us, HubRSSMiB},
@@ -55,7 +59,7 @@ func Predict(s Small) []Measured {
 
 // ReadCheck reads what scripts/capacity-check.sh wrote of a run: "key
 // value" lines of the deployment and load (viewers, reactions, batch,
-// matches, leaves, edges, partitions, record_bytes, produces), and one line per
+// matches, leaves, edges, partitions, record_bytes, produces, rf), and one line per
 // tier, "tier NAME PROCESSES CORES RSS_MIB".
 func ReadCheck(r io.Reader) (Small, []Measured, error) {
 	var s Small
@@ -107,7 +111,7 @@ func readLine(f []string, s *Small, ms *[]Measured) error {
 	fields := map[string]func(){"viewers": func() { s.Viewers = v }, "reactions": func() { s.Reactions = v },
 		"batch": func() { s.Batch = v }, "matches": func() { s.Matches = int(v) }, "leaves": func() { s.Leaves = int(v) },
 		"edges": func() { s.Edges = int(v) }, "partitions": func() { s.Partitions = int(v) }, "record_bytes": func() { s.RecordBytes = v },
-		"produces": func() { s.Produces = v }}
+		"produces": func() { s.Produces = v }, "rf": func() { s.RF = int(v) }}
 	set, ok := fields[f[0]]
 	if !ok {
 		return fmt.Errorf("unknown key %q", f[0])

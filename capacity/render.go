@@ -37,14 +37,14 @@ func WritePlan(w io.Writer, p Plan) {
 
 // WriteSteps writes the tenfold steps as one Markdown table.
 func WriteSteps(w io.Writer, steps []Step) {
-	fmt.Fprintln(w, "| viewers | reactions/s | ingest | brokers | bridges | processors | hub | leaf servers | edges | partitions | USD an hour | at 10× on this deployment, first full |")
+	fmt.Fprintln(w, "| viewers | reactions/s | ingest | brokers | bridges | processors | hub | leaf servers | edges | partitions | USD an hour | at 10× on this deployment: first full, then |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, s := range steps {
 		p, u := s.Plan, s.Plan.Uses
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %s | %s | %d | %s | %s: %s at %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %s | %s | %d | %s | %s: %s at %s; %s: %s at %s |\n",
 			group(p.Load.Viewers), group(p.Load.Reactions), u[0].Machines, u[1].Machines, u[2].Machines, u[3].Machines,
 			u[4].Machines, group(float64(u[5].Machines)), group(float64(u[6].Machines)), p.Deployment.Partitions,
-			money(p.Total()), s.First.Tier, s.First.Resource, percent(s.First.Util))
+			money(p.Total()), s.First.Tier, s.First.Resource, percent(s.First.Util), s.Second.Tier, s.Second.Resource, percent(s.Second.Util))
 	}
 }
 

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -112,9 +113,10 @@ func (p Plan) Total() float64 {
 // Step is one tenfold step of the load: its plan, and the tier that
 // breaks first when the load grows tenfold on that plan's deployment.
 type Step struct {
-	Plan  Plan
-	Next  Load
-	First Use // the fullest tier at Next on Plan's deployment
+	Plan Plan
+	Next Load
+	// First and Second are the fullest tiers at Next on Plan's deployment.
+	First, Second Use
 }
 
 // Steps plans n tenfold steps from l and finds, at each, the tier that the
@@ -132,7 +134,9 @@ func Steps(l Load, n int) ([]Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, Step{Plan: p, Next: next, First: Fullest(uses)})
+		first := Fullest(uses)
+		rest := slices.DeleteFunc(uses, func(u Use) bool { return u.Tier == first.Tier })
+		steps = append(steps, Step{Plan: p, Next: next, First: first, Second: Fullest(rest)})
 	}
 	return steps, nil
 }

@@ -4,7 +4,7 @@
 # capacity) or to check it (docs/capacity.md):
 #
 #   scripts/capacity-check.sh calibrate   the unit costs: 1 leaf, 2 edges, 20,000 viewers,
-#                                         single events at 2,000/s, then 50-event arrays at 30,000/s
+#                                         single events at 1,000/s, 50-event arrays at 30,000/s, 10-event at 10,000/s
 #   scripts/capacity-check.sh check       the model against a run it was not fitted on: 3 leaves,
 #                                         each in its own network namespace (a "region", as root),
 #                                         6 edges, 100,000 viewers, 20-event arrays at 50,000/s
@@ -27,7 +27,8 @@
 # prints the unit costs the phases imply (fit.txt). The load average is
 # recorded before and after each phase.
 # Knobs (environment): VIEWERS LEAVES EDGES MATCHES PARTITIONS PHASES NETNS
-# DUR (30) WARM (10) CONNECTIONS (64) OUT KAFKA_HEAP (384m).
+# DUR (30) WARM (10) CONNECTIONS (64) OUT KAFKA_HEAP (384m) KAFKA_NODES
+# (1; 3 runs a 3-node cluster with the topic at replication factor 3).
 # Traffic stays on loopback and the namespaces' private veth addresses;
 # everything started (processes, namespaces, the Kafka node) is removed at
 # exit.
@@ -37,7 +38,7 @@ MODE=${1:-}
 case $MODE in
 calibrate)
 	: "${VIEWERS:=20000}" "${LEAVES:=1}" "${EDGES:=2}" "${MATCHES:=4}" "${PARTITIONS:=8}"
-	: "${PHASES:=1:2000 50:30000}" "${NETNS:=0}"
+	: "${PHASES:=1:1000 50:30000 10:10000}" "${NETNS:=0}"
 	;;
 check)
 	: "${VIEWERS:=100000}" "${LEAVES:=3}" "${EDGES:=6}" "${MATCHES:=4}" "${PARTITIONS:=12}"
@@ -48,6 +49,7 @@ check)
 	exit 2
 	;;
 esac
+KAFKA_NODES=${KAFKA_NODES:-1} # 3: a 3-node cluster, the topic at RF 3
 DUR=${DUR:-30}
 WARM=${WARM:-10}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -126,8 +128,8 @@ if ((NETNS)); then
 fi
 
 # Kafka: one node, the events topic with PARTITIONS partitions.
-boot=$("$HERE/kafka-cluster.sh" start -n 1 -p "$PARTITIONS" -d "$kafka_dir" 2>"$OUT/kafka.err" | tail -1)
-kafka_pid=$(cat "$kafka_dir/node1/pid")
+boot=$("$HERE/kafka-cluster.sh" start -n "$KAFKA_NODES" -p "$PARTITIONS" -d "$kafka_dir" 2>"$OUT/kafka.err" | tail -1)
+kafka_pid=$(cat "$kafka_dir"/node*/pid | tr '\n' ' ')
 
 pass=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 auth=$OUT/auth
@@ -214,7 +216,8 @@ snapshot() {
 		for rp in "${edge_metrics[@]}"; do d=$((d + $(inr "${rp%%:*}" curl -fsS "http://127.0.0.1:${rp#*:}/metrics" | awk '$1 == "emostream_edge_messages_delivered_total" {printf "%.0f", $2}'))); done
 		echo "deliveries $d"
 		curl -fsS "$hub_mon" | jq -r '"hub_in \(.in_msgs)\nhub_out \(.out_msgs)"'
-		echo "kafka_bytes $(find "$kafka_dir"/node1/data/emostream.events-* -name '*.log' -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+		# the records' bytes once: every node's logs over the replicas
+		echo "kafka_bytes $(find "$kafka_dir"/node*/data/emostream.events-* -name '*.log' -printf '%s\n' | awk -v n="$KAFKA_NODES" '{s += $1} END {print int(s / n)}')"
 		echo "time $(date +%s.%N)"
 	} >>"$1"
 }
@@ -291,6 +294,7 @@ for ph in $PHASES; do
 		echo "leaves $LEAVES"
 		echo "edges $EDGES"
 		echo "partitions $PARTITIONS"
+		echo "rf $KAFKA_NODES"
 		echo "produces $(rates produces_per_s)"
 		echo "record_bytes $rec"
 		awk -v ph="$name" '$1 == ph {print "tier", $2, $3, $4, $5}' "$OUT/measured.txt"
