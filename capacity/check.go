@@ -47,9 +47,9 @@ func Predict(s Small) []Measured {
 	leaf, edge := float64(s.Leaves), float64(s.Edges)
 	rf := max(s.RF, 1)
 	return []Measured{
-		{"ingest", 1, IngestBaseCores + (s.Reactions/s.Batch*IngestCPUPerRequestUS+s.Reactions*IngestCPUPerEventUS)*us, IngestRSSMiB},
-		{"kafka", rf, float64(rf)*KafkaBaseCores + (s.Produces*KafkaCPUPerProduceUS+float64(rf)*s.Reactions*s.RecordBytes/1e6*KafkaCPUPerMBUS)*us, float64(rf) * KafkaRSSMiB},
-		{"bridge", 1, BridgeBaseCores + s.Reactions*BridgeCPUPerEventUS*us, BridgeRSSMiB},
+		{"ingest", 1, IngestActiveCores + (s.Reactions/s.Batch*IngestCPUPerRequestUS+s.Reactions*IngestCPUPerEventUS)*us, IngestRSSMiB},
+		{"kafka", rf, float64(rf)*KafkaActiveCores + (s.Produces*KafkaCPUPerProduceUS+float64(rf)*s.Reactions*s.RecordBytes/1e6*KafkaCPUPerMBUS)*us, float64(rf) * KafkaRSSMiB},
+		{"bridge", 1, BridgeActiveCores + (s.Produces*BridgeCPUPerBatchUS+s.Reactions*BridgeCPUPerEventUS)*us, BridgeRSSMiB},
 		{"processor", 1, ProcessorBaseCores + float64(s.Partitions)*m/w*ProcessorCPUPerEntryUS*us, ProcessorRSSMiB},
 		{"hub", 1, HubBaseCores + (stored+m*leaf/w)*HubCPUPerMessageUS*us, HubRSSMiB},
 		{"leaf", s.Leaves, leaf*LeafBaseCores + deliveries*LeafCPUPerDeliveryUS*us, leaf * LeafRSSMiB},

@@ -33,6 +33,9 @@ type need struct {
 	resource    string
 	demand, per float64
 	shared      bool
+	// fixed is what each machine spends of the resource however little
+	// load it takes (a stage's active cores).
+	fixed float64
 }
 
 // rates are the flows a load and a deployment imply.
@@ -52,8 +55,9 @@ type rates struct {
 
 func flows(l Load, d Deployment) rates {
 	w := Window.Seconds()
-	r := rates{requests: l.Reactions / l.Batch, events: l.Reactions, kafkaBytes: l.Reactions * RecordBytes()}
-	r.produces = min(r.requests, float64(d.Ingest*d.Partitions)/ProduceRTT.Seconds())
+	r := rates{requests: l.Reactions / l.Batch, events: l.Reactions}
+	r.produces = min(r.requests, float64(max(d.Ingest, 1)*d.Partitions)/ProduceRTT.Seconds())
+	r.kafkaBytes = r.events * RecordBytes(r.events/max(r.produces, 1))
 	r.viewersPerRegion = l.Viewers / float64(l.Regions)
 	r.viewersPerEdge = r.viewersPerRegion / float64(max(d.Edges, 1))
 	r.matchesPerEdge = min(float64(l.Matches), max(r.viewersPerEdge, 1))
@@ -97,13 +101,13 @@ func cpu(m Machine) float64 { return float64(m.VCPU) }
 func netBytes(m Machine) float64 { return m.NetGbps * 1e9 / 8 }
 
 func ingestNeeds(r rates, _ Load, _ Deployment) []need {
-	return []need{{resource: "CPU", demand: r.requests*IngestCPUPerRequestUS*us + r.events*IngestCPUPerEventUS*us, per: cpu(IngestMachine)}}
+	return []need{{resource: "CPU", demand: (r.requests*IngestCPUPerRequestUS + r.events*IngestCPUPerEventUS) * us, per: cpu(IngestMachine), fixed: IngestActiveCores}}
 }
 
 func brokerNeeds(r rates, _ Load, d Deployment) []need {
 	rf := float64(d.RF)
 	return []need{
-		{resource: "CPU", demand: (r.produces*KafkaCPUPerProduceUS + rf*r.kafkaBytes/1e6*KafkaCPUPerMBUS) * us, per: cpu(BrokerMachine)},
+		{resource: "CPU", demand: (r.produces*KafkaCPUPerProduceUS + rf*r.kafkaBytes/1e6*KafkaCPUPerMBUS) * us, per: cpu(BrokerMachine), fixed: KafkaActiveCores},
 		{resource: "network", demand: rf * r.kafkaBytes, per: netBytes(BrokerMachine)},
 		{resource: "disk throughput", demand: rf * r.kafkaBytes, per: GP3BytesPerSec},
 		{resource: "partitions", demand: float64(d.Partitions) * rf, per: MaxPartitionsPerBroker / TargetUtil},
@@ -111,7 +115,7 @@ func brokerNeeds(r rates, _ Load, d Deployment) []need {
 }
 
 func bridgeNeeds(r rates, _ Load, _ Deployment) []need {
-	return []need{{resource: "CPU", demand: r.events * BridgeCPUPerEventUS * us, per: cpu(BridgeMachine)}}
+	return []need{{resource: "CPU", demand: (r.produces*BridgeCPUPerBatchUS + r.events*BridgeCPUPerEventUS) * us, per: cpu(BridgeMachine), fixed: BridgeActiveCores}}
 }
 
 func processorNeeds(r rates, _ Load, _ Deployment) []need {
@@ -120,20 +124,20 @@ func processorNeeds(r rates, _ Load, _ Deployment) []need {
 
 func hubNeeds(r rates, _ Load, _ Deployment) []need {
 	msgs := r.storedPerSec + r.hubForwards
-	return []need{{resource: "CPU", demand: msgs*HubCPUPerMessageUS*us + HubBaseCores, per: cpu(HubMachine), shared: true}}
+	return []need{{resource: "CPU", demand: msgs * HubCPUPerMessageUS * us, per: cpu(HubMachine), shared: true, fixed: HubBaseCores}}
 }
 
 func leafNeeds(r rates, _ Load, _ Deployment) []need {
-	return []need{{resource: "CPU", demand: r.leafDeliveries * LeafCPUPerDeliveryUS * us, per: LeafServersPerCluster * cpu(LeafMachine)}}
+	return []need{{resource: "CPU", demand: r.leafDeliveries * LeafCPUPerDeliveryUS * us, per: LeafServersPerCluster * cpu(LeafMachine), fixed: LeafServersPerCluster * LeafBaseCores}}
 }
 
 func edgeNeeds(r rates, _ Load, _ Deployment) []need {
 	v, w := r.viewersPerRegion, Window.Seconds()
-	mem := float64(EdgeMachine.MemGiB)*1024*1024 - EdgeRSSMiB*1024
+	mem := float64(EdgeMachine.MemGiB) * 1024 * 1024
 	return []need{
-		{resource: "CPU", demand: v / w * EdgeCPUPerDeliveryUS * us, per: cpu(EdgeMachine)},
+		{resource: "CPU", demand: v / w * EdgeCPUPerDeliveryUS * us, per: cpu(EdgeMachine), fixed: EdgeBaseCores},
 		{resource: "broadcast time", demand: v * EdgeCPUPerDeliveryUS * us / cpu(EdgeMachine), per: EdgeBroadcastBudget.Seconds()},
-		{resource: "memory", demand: v * (EdgeRSSPerViewerKiB + KernelPerConnKiB), per: mem},
+		{resource: "memory", demand: v * (EdgeRSSPerViewerKiB + KernelPerConnKiB), per: mem, fixed: EdgeRSSMiB * 1024},
 		{resource: "connections", demand: v, per: EdgeMaxConnections},
 		{resource: "network", demand: v / w * r.frameBytes, per: netBytes(EdgeMachine)},
 	}
@@ -153,10 +157,11 @@ func (t tierRule) use(needs []need, n, regions int) Use {
 		u.Machines *= LeafServersPerCluster
 	}
 	for _, nd := range needs {
-		util := nd.demand / nd.per
+		load := nd.demand
 		if !nd.shared {
-			util /= float64(max(n, 1))
+			load /= float64(max(n, 1))
 		}
+		util := (load + nd.fixed) / nd.per
 		if util > u.Util || u.Resource == "" {
 			u.Resource, u.Util = nd.resource, util
 		}
@@ -172,54 +177,47 @@ func (t tierRule) size(needs []need) int {
 		return n
 	}
 	for _, nd := range needs {
-		n = max(n, ceilDiv(nd.demand, nd.per*TargetUtil))
+		room := nd.per*TargetUtil - nd.fixed
+		if room <= 0 { // a machine is full before any load: the least count it is
+			continue
+		}
+		n = max(n, ceilDiv(nd.demand, room))
 	}
 	return n
 }
 
 // Size plans the deployment of a load: each scaled-out tier at the least
-// count that keeps it at TargetUtil, the fixed ones at their counts.
+// count that keeps it at TargetUtil, the fixed ones at their counts. The
+// tiers depend on each other (the partitions on the brokers and bridges,
+// the produce requests on the ingest machines and partitions, the frames
+// on the partitions, the leaves on the edges), so the counts are worked
+// out again until none changes.
 func Size(l Load) (Deployment, error) {
 	l, err := l.withDefaults()
 	if err != nil {
 		return Deployment{}, err
 	}
-	d := Deployment{Regions: l.Regions, RF: ReplicationFactor, Edges: 1, LeafClusters: 1}
-	d.Partitions = 1
-	// The bridges and brokers first, which the partitions follow (and the
-	// brokers again for those), then the edges (their frames carry an
-	// offset per partition), the leaves that feed them, the hub that
-	// feeds the leaves.
-	for _, name := range []string{"ingest", "bridge", "kafka brokers", "processor", "edges", "leaf clusters", "hub cluster"} {
-		t := rule(name)
-		*t.count(&d) = t.size(t.needs(flows(l, d), l, d))
-		if name == "kafka brokers" {
-			sizeBrokers(t, l, &d)
+	d := Deployment{Regions: l.Regions, RF: ReplicationFactor, Partitions: 1}
+	for range 20 {
+		before := d
+		for _, t := range tiers {
+			*t.count(&d) = t.size(t.needs(flows(l, d), l, d))
+		}
+		d.Partitions = partitions(l, d)
+		if d == before {
+			break
 		}
 	}
 	return d, nil
-}
-
-// sizeBrokers settles the brokers and the partitions, which depend on
-// each other (a multiple of the brokers; produce requests per partition).
-func sizeBrokers(t tierRule, l Load, d *Deployment) {
-	for range 10 {
-		d.Partitions = partitions(l, *d)
-		n := t.size(t.needs(flows(l, *d), l, *d))
-		if n == d.Brokers {
-			return
-		}
-		d.Brokers = n
-	}
-	d.Partitions = partitions(l, *d)
 }
 
 // partitions is the topic's partition count: enough for the produce rate
 // at PartitionBytesPerSec and one per bridge at least, rounded up to a
 // multiple of the brokers so that leaders spread evenly.
 func partitions(l Load, d Deployment) int {
-	p := max(ceilDiv(l.Reactions*RecordBytes(), PartitionBytesPerSec), d.Bridges, 1)
-	return ceilDiv(float64(p), float64(d.Brokers)) * d.Brokers
+	p := max(ceilDiv(flows(l, d).kafkaBytes, PartitionBytesPerSec), d.Bridges, 1)
+	b := max(d.Brokers, 1)
+	return ceilDiv(float64(p), float64(b)) * b
 }
 
 func rule(name string) tierRule {

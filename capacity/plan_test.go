@@ -105,12 +105,16 @@ func TestSizeWorked(t *testing.T) {
 		{Load{Viewers: 600_000, Reactions: 0, Regions: 1}, 10, 3, MinIngest, "connections"},
 		{Load{Viewers: 600_001, Reactions: 0, Regions: 1}, 11, 3, MinIngest, "connections"},
 		{Load{Viewers: 1_200_000, Reactions: 0, Regions: 2}, 10, 3, MinIngest, "connections"},
-		{Load{Viewers: 1, Reactions: 1e6, Regions: 1}, 1, ceilDiv(1e6*RecordBytes(), PartitionBytesPerSec), 2, ""},
+		{Load{Viewers: 1, Reactions: 1e6, Regions: 1}, 1, 0, 2, ""},
 	}
 	for _, tt := range tests {
 		d, err := Size(tt.l)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if tt.partitions == 0 { // the produce rate's: records of the planned batching at 10 MB/s a partition
+			l, _ := tt.l.withDefaults()
+			tt.partitions = ceilDiv(flows(l, d).kafkaBytes, PartitionBytesPerSec)
 		}
 		if d.Edges != tt.edges || d.Partitions < tt.partitions || d.Partitions >= tt.partitions+d.Brokers || d.Ingest < tt.ingestAtLeast {
 			t.Errorf("%+v: got edges %d, partitions %d, ingest %d; want %d, %d (rounded up to %d brokers), ≥ %d",
@@ -133,8 +137,12 @@ func TestSizes(t *testing.T) {
 	if f := FrameBytes(8); f <= SwarmBytes(8) || f > SwarmBytes(8)+64 {
 		t.Errorf("frame %d for a swarm of %d", f, SwarmBytes(8))
 	}
-	if got, want := RecordBytes(), float64(len(recordValue.AppendJSON(nil))+len(recordValue.UserID))+KafkaRecordOverheadBytes; got != want {
-		t.Errorf("RecordBytes %v, want %v", got, want)
+	value := float64(len(recordValue.AppendJSON(nil)) + len(recordValue.UserID))
+	if got, want := RecordBytes(1), value+KafkaRecordOverheadBytes+KafkaBatchOverheadBytes; got != want {
+		t.Errorf("RecordBytes(1) %v, want %v", got, want)
+	}
+	if got, want := RecordBytes(61), value+KafkaRecordOverheadBytes+1; got != want {
+		t.Errorf("RecordBytes(61) %v, want %v", got, want)
 	}
 	if PartialBytes(10) <= PartialBytes(1) {
 		t.Error("a partial of more matches is not larger")

@@ -43,7 +43,8 @@ func NewPlan(l Load) (Plan, error) {
 	}
 	l, _ = l.withDefaults()
 	uses, _ := Evaluate(l, d)
-	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: RecordBytes(),
+	r := flows(l, d)
+	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: r.kafkaBytes / max(r.events, 1),
 		SwarmBytes: SwarmBytes(d.Partitions), FrameBytes: FrameBytes(d.Partitions)}
 	p.Hops = hops(l, d)
 	p.Costs = costs(l, d, uses, p.Hops)
@@ -92,7 +93,7 @@ func costs(l Load, d Deployment, uses []Use, hs []Hop) []Cost {
 		n := float64(uses[i].Machines)
 		cs = append(cs, Cost{t.name + " (" + t.machine.Name + ")", n, "machines", t.machine.PerHour, n * t.machine.PerHour})
 	}
-	kafkaGB := RecordBytes() * l.Reactions * float64(d.RF) * PeakHoursKept * 3600 / 1e9
+	kafkaGB := flows(l, d).kafkaBytes * float64(d.RF) * PeakHoursKept * 3600 / 1e9
 	hubGB := float64(HubMembers * HubStoreGiB)
 	egress := hs[len(hs)-1].PerWindow / Window.Seconds() * 3600 / 1e9
 	return append(cs,

@@ -18,9 +18,10 @@ var recordValue = wire.Record{EventID: strings.Repeat("5f", 16), UserID: "8c4f1e
 	MatchID: "final-2026", EmojiType: "🔥", ClientTS: 1795410000123, ReceivedAt: 1795410000456}
 
 // RecordBytes is one event's bytes on a broker's disk and on the wire to
-// and from it: value, key (the user id) and the record overhead.
-func RecordBytes() float64 {
-	return float64(len(recordValue.AppendJSON(nil))+len(recordValue.UserID)) + KafkaRecordOverheadBytes
+// and from it, when a produce request carries perBatch of them: value, key
+// (the user id), the record's header and its share of the batch's.
+func RecordBytes(perBatch float64) float64 {
+	return float64(len(recordValue.AppendJSON(nil))+len(recordValue.UserID)) + KafkaRecordOverheadBytes + KafkaBatchOverheadBytes/max(perBatch, 1)
 }
 
 // windowTime is a window start of a late date (the longest numbers).

@@ -7,7 +7,7 @@
 #                                         single events at 1,000/s, 50-event arrays at 30,000/s, 10-event at 10,000/s
 #   scripts/capacity-check.sh check       the model against a run it was not fitted on: 3 leaves,
 #                                         each in its own network namespace (a "region", as root),
-#                                         6 edges, 100,000 viewers, 20-event arrays at 50,000/s
+#                                         6 edges, 100,000 viewers, 100-event arrays at 50,000/s
 #
 # It starts a 1-node Apache Kafka (scripts/kafka-cluster.sh; `install`
 # once), `emostream hub` (stage passwords in a directory), LEAVES leaves
@@ -16,7 +16,8 @@
 # processor, MATCHES live matches, and per region MATCHES viewer processes
 # (`emostream viewers hold`, one match each, spread over the region's
 # edges). Then, for each phase, DUR seconds after WARM seconds: "start"
-# (RSS before the viewers), "idle" (viewers held, no reactions) and each
+# (RSS before the viewers), a warm-up at the first phase's load (WARMUP
+# seconds, 20, not measured), "idle" (viewers held, no reactions) and each
 # BATCH:RATE of PHASES (`emostream loadgen` at RATE events/s in requests
 # of BATCH). Per phase it reads each process's CPU time (utime + stime)
 # and VmRSS from /proc, and the rates from the stages' metrics.
@@ -42,7 +43,7 @@ calibrate)
 	;;
 check)
 	: "${VIEWERS:=100000}" "${LEAVES:=3}" "${EDGES:=6}" "${MATCHES:=4}" "${PARTITIONS:=12}"
-	: "${PHASES:=20:50000}" "${NETNS:=1}"
+	: "${PHASES:=100:50000}" "${NETNS:=1}"
 	;;
 *)
 	sed -n '2,30p' "$0" >&2
@@ -84,7 +85,7 @@ trap stop_all EXIT
 free_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	echo "no free port" >&2
@@ -243,6 +244,8 @@ measure() {
 	done | tee -a "$OUT/measured.txt"
 	paste -d' ' <(grep -v '^cpu' "$OUT/$ph.a") <(grep -v '^cpu' "$OUT/$ph.b") | awk -v ph="$ph" -v s="$secs" \
 		'$1 != "time" {printf "%s %s_per_s %.2f\n", ph, $1, ($4 - $2) / s}' | tee -a "$OUT/rates.txt"
+	echo "$ph slab_kib $(awk '/^Slab:/ {print $2}' /proc/meminfo)" >>"$OUT/rates.txt"
+	echo "$ph tcp_mem_pages $(awk '/^TCP:/ {print $NF}' /proc/net/sockstat)" >>"$OUT/rates.txt"
 	echo "$ph: load average after $(load)" | tee -a "$OUT/load.txt"
 }
 
@@ -271,7 +274,13 @@ for f in $(for r in $(seq "$LEAVES"); do for m in $(seq 0 $((MATCHES - 1))); do 
 done
 held=$((per_proc * LEAVES * MATCHES))
 echo "$held viewers held"
-sleep 2
+# Warm-up, not measured: the first phase's load for WARMUP seconds, so that
+# the Kafka JVM's JIT has compiled the produce path (in the first runs it
+# cost 0.05-0.1 cores more in the first load phase than later).
+first=${PHASES%% *}
+"$BIN" loadgen --target "$ingest_url" --rate "${first#*:}" --batch "${first%%:*}" --connections "$CONNECTIONS" \
+	--matches "$MATCHES" --duration "${WARMUP:-20}s" >/dev/null 2>"$OUT/loadgen-warmup.err"
+sleep 5 # the last windows drain before the idle phase
 measure idle
 
 for ph in $PHASES; do
