@@ -1,0 +1,79 @@
+package capacity
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Defaults of Load.
+const (
+	DefaultRegions = 4
+	DefaultMatches = 10
+	DefaultBatch   = 1
+)
+
+// Bounds of Load: beyond them the model is not meant to answer.
+const (
+	MaxViewers   = 1e10
+	MaxReactions = 1e9
+	MaxRegions   = 1000
+	MaxMatches   = 10_000 // the registry's --max-matches
+	MaxBatch     = 1000   // events per request, the API's bound
+)
+
+// ErrLoad wraps every problem of a Load.
+var ErrLoad = errors.New("capacity: bad load")
+
+// Load is what the system carries at peak. Zero fields mean the defaults.
+type Load struct {
+	// Viewers watching at once, each one match, split evenly over the
+	// regions.
+	Viewers float64
+	// Reactions accepted per second over all matches.
+	Reactions float64
+	// Regions with their own leaf clusters and edges. Zero means
+	// DefaultRegions.
+	Regions int
+	// Matches live at once. Zero means DefaultMatches.
+	Matches int
+	// Batch is the mean number of events per ingest request: a browser
+	// sends the taps of one moment together, and at 0.02 taps a viewer a
+	// second nearly every request is one event. Zero means DefaultBatch.
+	Batch float64
+}
+
+// withDefaults fills the zero fields and checks the load.
+func (l Load) withDefaults() (Load, error) {
+	l.Regions = cmp.Or(l.Regions, DefaultRegions)
+	l.Matches = cmp.Or(l.Matches, DefaultMatches)
+	l.Batch = cmp.Or(l.Batch, DefaultBatch)
+	switch {
+	case !(l.Viewers >= 1 && l.Viewers <= MaxViewers):
+		return l, fmt.Errorf("%w: viewers %v: want 1 to %g", ErrLoad, l.Viewers, float64(MaxViewers))
+	case !(l.Reactions >= 0 && l.Reactions <= MaxReactions):
+		return l, fmt.Errorf("%w: reactions %v: want 0 to %g a second", ErrLoad, l.Reactions, float64(MaxReactions))
+	case l.Regions < 1 || l.Regions > MaxRegions:
+		return l, fmt.Errorf("%w: regions %d: want 1 to %d", ErrLoad, l.Regions, MaxRegions)
+	case l.Matches < 1 || l.Matches > MaxMatches:
+		return l, fmt.Errorf("%w: matches %d: want 1 to %d", ErrLoad, l.Matches, MaxMatches)
+	case !(l.Batch >= 1 && l.Batch <= MaxBatch):
+		return l, fmt.Errorf("%w: batch %v: want 1 to %d events a request", ErrLoad, l.Batch, MaxBatch)
+	}
+	return l, nil
+}
+
+// Times returns the load with viewers and reactions multiplied by k.
+func (l Load) Times(k float64) Load {
+	l.Viewers, l.Reactions = l.Viewers*k, l.Reactions*k
+	return l
+}
+
+// ceilDiv is ⌈a / b⌉ as an int, at least 0.
+func ceilDiv(a, b float64) int {
+	if a <= 0 {
+		return 0
+	}
+	return int(math.Ceil(a/b - 1e-9))
+}

@@ -1,0 +1,201 @@
+package capacity
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/emostream/emostream/edge"
+	"github.com/emostream/emostream/wire"
+)
+
+// The model's copies of the code's defaults stay equal to them.
+func TestDefaultsMatchTheCode(t *testing.T) {
+	if EdgeMaxConnections != edge.DefaultMaxConnections {
+		t.Errorf("EdgeMaxConnections %d, edge.DefaultMaxConnections %d", EdgeMaxConnections, edge.DefaultMaxConnections)
+	}
+	if Emojis != len(wire.DefaultEmojis) {
+		t.Errorf("Emojis %d, wire.DefaultEmojis has %d", Emojis, len(wire.DefaultEmojis))
+	}
+	if Window != wire.DefaultWindow {
+		t.Errorf("Window %v, wire.DefaultWindow %v", Window, wire.DefaultWindow)
+	}
+}
+
+// A load outside the model's bounds is refused with ErrLoad, naming the
+// field; zero fields take the defaults.
+func TestLoadBounds(t *testing.T) {
+	tests := []struct {
+		name string
+		l    Load
+		ok   bool
+	}{
+		{"defaults", Load{Viewers: 1, Reactions: 0}, true},
+		{"no viewers", Load{Viewers: 0, Reactions: 1}, false},
+		{"NaN viewers", Load{Viewers: math.NaN()}, false},
+		{"infinite reactions", Load{Viewers: 1, Reactions: math.Inf(1)}, false},
+		{"negative reactions", Load{Viewers: 1, Reactions: -1}, false},
+		{"too many viewers", Load{Viewers: 2e10}, false},
+		{"negative regions", Load{Viewers: 1, Regions: -1}, false},
+		{"too many regions", Load{Viewers: 1, Regions: MaxRegions + 1}, false},
+		{"too many matches", Load{Viewers: 1, Matches: MaxMatches + 1}, false},
+		{"batch under 1", Load{Viewers: 1, Batch: 0.5}, false},
+		{"batch over the API's", Load{Viewers: 1, Batch: 1001}, false},
+		{"year-9999 sized", Load{Viewers: MaxViewers, Reactions: MaxReactions, Regions: MaxRegions, Matches: MaxMatches, Batch: MaxBatch}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewPlan(tt.l)
+			if got := err == nil; got != tt.ok {
+				t.Fatalf("NewPlan(%+v) = %v, want ok %v", tt.l, err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrLoad) {
+				t.Errorf("error %v does not wrap ErrLoad", err)
+			}
+		})
+	}
+	l, _ := Load{Viewers: 1}.withDefaults()
+	if l.Regions != DefaultRegions || l.Matches != DefaultMatches || l.Batch != DefaultBatch {
+		t.Errorf("defaults: got %+v", l)
+	}
+}
+
+// Size keeps every scaled-out tier at or under TargetUtil, the fixed ones
+// at their counts, and grows with the load.
+func TestSizeKeepsTargetUtil(t *testing.T) {
+	for _, l := range []Load{
+		{Viewers: 1, Reactions: 0},
+		{Viewers: 50_000, Reactions: 1_000},
+		{Viewers: 1e6, Reactions: 1e5, Regions: 1, Batch: 10},
+		{Viewers: 50e6, Reactions: 1e6},
+		{Viewers: 5e8, Reactions: 1e7, Matches: 100},
+	} {
+		d, err := Size(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uses, _ := Evaluate(l, d)
+		for i, u := range uses {
+			if !tiers[i].fixed && u.Util > TargetUtil+1e-9 {
+				t.Errorf("%+v: %s at %.3f of its %s, over %v", l, u.Tier, u.Util, u.Resource, TargetUtil)
+			}
+		}
+		if d.Processors != Processors || d.HubMembers != HubMembers || d.Brokers < MinBrokers || d.Ingest < MinIngest {
+			t.Errorf("%+v: fixed or least counts broken: %+v", l, d)
+		}
+		if d.Partitions%d.Brokers != 0 || d.Partitions < d.Bridges {
+			t.Errorf("%+v: %d partitions for %d brokers and %d bridges", l, d.Partitions, d.Brokers, d.Bridges)
+		}
+		if more, _ := Size(l.Times(10)); more.Edges < d.Edges || more.Ingest < d.Ingest || more.Brokers < d.Brokers {
+			t.Errorf("%+v: ten times the load needs fewer machines: %+v, then %+v", l, d, more)
+		}
+	}
+}
+
+// Worked cases, checked by hand from the constants: the edges are bound by
+// connections (TargetUtil of EdgeMaxConnections each), the partitions by
+// Kafka's 10 MB/s guidance, the ingest machines by CPU.
+func TestSizeWorked(t *testing.T) {
+	tests := []struct {
+		l                  Load
+		edges, partitions  int
+		ingestAtLeast      int
+		resourceOfTheEdges string
+	}{
+		{Load{Viewers: 600_000, Reactions: 0, Regions: 1}, 10, 3, MinIngest, "connections"},
+		{Load{Viewers: 600_001, Reactions: 0, Regions: 1}, 11, 3, MinIngest, "connections"},
+		{Load{Viewers: 1_200_000, Reactions: 0, Regions: 2}, 10, 3, MinIngest, "connections"},
+		{Load{Viewers: 1, Reactions: 1e6, Regions: 1}, 1, 0, 2, ""},
+	}
+	for _, tt := range tests {
+		d, err := Size(tt.l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.partitions == 0 { // the produce rate's: records of the planned batching at 10 MB/s a partition
+			l, _ := tt.l.withDefaults()
+			tt.partitions = ceilDiv(flows(l, d).kafkaBytes, PartitionBytesPerSec)
+		}
+		if d.Edges != tt.edges || d.Partitions < tt.partitions || d.Partitions >= tt.partitions+d.Brokers || d.Ingest < tt.ingestAtLeast {
+			t.Errorf("%+v: got edges %d, partitions %d, ingest %d; want %d, %d (rounded up to %d brokers), ≥ %d",
+				tt.l, d.Edges, d.Partitions, d.Ingest, tt.edges, tt.partitions, d.Brokers, tt.ingestAtLeast)
+		}
+		uses, _ := Evaluate(tt.l, d)
+		if tt.resourceOfTheEdges != "" && uses[6].Resource != tt.resourceOfTheEdges {
+			t.Errorf("%+v: edges bound by %s, want %s", tt.l, uses[6].Resource, tt.resourceOfTheEdges)
+		}
+	}
+}
+
+// Every viewer's swarm carries an offset and a partial sequence per
+// partition: a frame grows with the partitions, by the same bytes each.
+func TestSizes(t *testing.T) {
+	a, b, c := SwarmBytes(10), SwarmBytes(20), SwarmBytes(30)
+	if b-a != c-b || b <= a {
+		t.Errorf("swarm bytes %d, %d, %d for 10, 20, 30 partitions: want even growth", a, b, c)
+	}
+	if f := FrameBytes(8); f <= SwarmBytes(8) || f > SwarmBytes(8)+64 {
+		t.Errorf("frame %d for a swarm of %d", f, SwarmBytes(8))
+	}
+	value := float64(len(recordValue.AppendJSON(nil)) + len(recordValue.UserID))
+	if got, want := RecordBytes(1), value+KafkaRecordOverheadBytes+KafkaBatchOverheadBytes; got != want {
+		t.Errorf("RecordBytes(1) %v, want %v", got, want)
+	}
+	if got, want := RecordBytes(61), value+KafkaRecordOverheadBytes+1; got != want {
+		t.Errorf("RecordBytes(61) %v, want %v", got, want)
+	}
+	if PartialBytes(10) <= PartialBytes(1) {
+		t.Error("a partial of more matches is not larger")
+	}
+	if WireBytes(1448) != 1448+52+29 || WireBytes(1449) != 1449+104+29 {
+		t.Errorf("WireBytes: %v, %v", WireBytes(1448), WireBytes(1449))
+	}
+}
+
+// Each step is ten times the one before, and its breaking tier is the
+// fullest at ten times its load on its own deployment.
+func TestSteps(t *testing.T) {
+	steps, err := Steps(Load{Viewers: 50_000, Reactions: 1_000}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 4 {
+		t.Fatalf("%d steps", len(steps))
+	}
+	for i, s := range steps {
+		if want := 50_000 * math.Pow(10, float64(i)); math.Abs(s.Plan.Load.Viewers-want) > 1e-6*want {
+			t.Errorf("step %d: %v viewers, want %v", i, s.Plan.Load.Viewers, want)
+		}
+		uses, _ := Evaluate(s.Next, s.Plan.Deployment)
+		for _, u := range uses {
+			if u.Util > s.First.Util {
+				t.Errorf("step %d: %s at %.2f is fuller than the named %s at %.2f", i, u.Tier, u.Util, s.First.Tier, s.First.Util)
+			}
+		}
+		if s.First.Util <= TargetUtil {
+			t.Errorf("step %d: ten times the load leaves every tier at or under %v", i, TargetUtil)
+		}
+	}
+}
+
+// The plan's bill adds up, and the egress line is the viewers' hop.
+func TestPlanCosts(t *testing.T) {
+	p, err := NewPlan(Load{Viewers: 50e6, Reactions: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, c := range p.Costs {
+		if math.Abs(c.Count*c.Each-c.PerHour) > 1e-9*c.PerHour {
+			t.Errorf("%s: %v × %v ≠ %v", c.Item, c.Count, c.Each, c.PerHour)
+		}
+		sum += c.PerHour
+	}
+	if sum != p.Total() || sum <= 0 {
+		t.Errorf("total %v, sum %v", p.Total(), sum)
+	}
+	last := p.Hops[len(p.Hops)-1]
+	if want := 50e6 * WireBytes(p.FrameBytes); last.PerWindow != want {
+		t.Errorf("viewers' hop %v bytes a window, want %v", last.PerWindow, want)
+	}
+}

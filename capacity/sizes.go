@@ -1,0 +1,88 @@
+package capacity
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emostream/emostream/wire"
+)
+
+// Message sizes, from the real encoders (wire) on representative values:
+// what a busy production match looks like, not the benchmarks' short ids.
+
+// recordValue is a production event as Kafka keeps it: a UUID user, a
+// 32-hex event id (the web client's), a client timestamp.
+var recordValue = wire.Record{EventID: strings.Repeat("5f", 16), UserID: "8c4f1e2a-3b5d-4c6e-9f70-812a3b4c5d6e",
+	MatchID: "final-2026", EmojiType: "🔥", ClientTS: 1795410000123, ReceivedAt: 1795410000456}
+
+// RecordBytes is one event's bytes on a broker's disk and on the wire to
+// and from it, when a produce request carries perBatch of them: value, key
+// (the user id), the record's header and its share of the batch's.
+func RecordBytes(perBatch float64) float64 {
+	return float64(len(recordValue.AppendJSON(nil))+len(recordValue.UserID)) + KafkaRecordOverheadBytes + KafkaBatchOverheadBytes/max(perBatch, 1)
+}
+
+// windowTime is a window start of a late date (the longest numbers).
+var windowTime = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+
+// SwarmBytes is one swarm's JSON: every emoji of the allow-list counted,
+// in units and carried, and an offset and a partial sequence per
+// partition, as the processor writes them.
+func SwarmBytes(partitions int) int {
+	s := wire.Swarm{MatchID: "final-2026", WindowStart: windowTime, WindowEnd: windowTime.Add(Window),
+		Counts: map[string]int64{}, Swarm: map[string]int64{}, Carry: map[string]int64{},
+		Total: 1_234_567, Partitions: partitions, ClosedBy: "all_partitions",
+		PublishedAt: windowTime.Add(Window + 41*time.Millisecond), Viewers: 12_345_678,
+		Offsets: map[int32]int64{}, Partials: map[int32]uint64{}}
+	for _, e := range wire.DefaultEmojis[:Emojis] {
+		s.Counts[e], s.Swarm[e], s.Carry[e] = 123_456, 123, 456
+	}
+	for p := range int32(partitions) {
+		s.Offsets[p], s.Partials[p] = 12_345_678_901, 123_456_789
+	}
+	b, err := s.Encode()
+	if err != nil {
+		panic(fmt.Sprintf("capacity: encoding a swarm: %v", err))
+	}
+	return len(b)
+}
+
+// FrameBytes is what an edge writes to a viewer for one swarm: the NATS
+// MSG line (subject, sid "1", size) and the swarm in one WebSocket frame.
+func FrameBytes(partitions int) int {
+	n := SwarmBytes(partitions)
+	line := len("MSG "+wire.LiveSubject("final-2026")+" 1 "+strconv.Itoa(n)) + 2 + n + 2
+	switch {
+	case line < 126:
+		return line + 2
+	case line <= 0xffff:
+		return line + 4
+	}
+	return line + 10
+}
+
+// WireBytes adds TCP/IP (40 bytes a 1,448-byte segment, 52 with
+// timestamps) and TLS (29 bytes a record) to n bytes of payload.
+func WireBytes(n int) float64 {
+	segments := (n + 1447) / 1448
+	return float64(n + 52*segments + 29)
+}
+
+// PartialBytes is one partial of a partition and window that counted
+// every emoji of every match.
+func PartialBytes(matches int) int {
+	p := wire.Partial{Topic: wire.DefaultTopic, Partition: 123, WindowStartMs: windowTime.UnixMilli(),
+		WindowMs: Window.Milliseconds(), FirstOffset: 12_345_678_901, LastOffset: 12_345_699_999, Counts: wire.Counts{}}
+	for m := range matches {
+		for _, e := range wire.DefaultEmojis[:Emojis] {
+			p.Counts.Add("match-"+strconv.Itoa(m), e, 1234)
+		}
+	}
+	b, err := p.Encode()
+	if err != nil {
+		panic(fmt.Sprintf("capacity: encoding a partial: %v", err))
+	}
+	return len(b)
+}

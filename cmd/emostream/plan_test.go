@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// emostream plan prints the plan and its steps; bad flags are refused
+// naming the flag, and --check compares a run's file.
+func TestPlanCommand(t *testing.T) {
+	out, err := runCLI(t, "plan", "--viewers", "5e6", "--reactions", "1e5", "--steps", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Plan for 5,000,000 viewers and 100,000 reactions/s", "| edges |", "| 500,000 | 10,000 |", "| 5,000,000 | 100,000 |", "**total**"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--viewers", "0"}, "--viewers 0: want a positive value"},
+		{[]string{"--regions", "0"}, "--regions 0: want a positive value"},
+		{[]string{"--reactions", "-1"}, "--reactions -1: want 0 or more"},
+		{[]string{"--batch", "5000"}, "batch 5000: want 1 to 1000"},
+		{[]string{"--viewers", "NaN"}, "viewers NaN"},
+		{[]string{"--steps", "7"}, "--steps 7: want 0 to 6"},
+		{[]string{"--check", filepath.Join(t.TempDir(), "none")}, "--check"},
+	} {
+		if _, err := runCLI(t, append([]string{"plan"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("plan %v: got %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "check.txt")
+	os.WriteFile(file, []byte("viewers 1000\nreactions 10\nbatch 1\nmatches 1\nleaves 1\nedges 1\npartitions 1\ntier edge 1 0.01 25\n"), 0o600)
+	if out, err := runCLI(t, "plan", "--check", file); err != nil || !strings.Contains(out, "| edge | 1 |") {
+		t.Errorf("--check: %v\n%s", err, out)
+	}
+}
