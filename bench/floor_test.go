@@ -139,6 +139,8 @@ func TestFloorDropsNeverReadingViewer(t *testing.T) {
 	reader, stalled := vs[0], vs[1]
 	defer reader.Close()
 	defer stalled.Close()
+	// A viewer is counted once its loop took it, just after its PONG.
+	testenv.WaitFor(t, 10*time.Second, "both viewers on a loop", func() bool { return f.Viewers() == 2 })
 	body := []byte(strings.Repeat("x", 1000))
 	sent := 0
 	// Enough to fill both sockets' buffers many times over, in steps the

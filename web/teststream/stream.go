@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/internal/setting"
 )
 
@@ -135,7 +137,7 @@ func (s *Stream) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: recovery.HTTP(slog.Default(), "teststream", s), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
