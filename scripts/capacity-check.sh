@@ -159,7 +159,7 @@ for e in $(seq "$EDGES"); do
 	port=$(free_port)
 	pre "$r"
 	"${pre[@]}" "$BIN" edge --nats "${leaf_edge[$((r - 1))]}" --js-domain hub --id "cap-edge-$e" --listen 127.0.0.1:0 \
-		--metrics "127.0.0.1:$port" --max-connections $((per_edge + 64)) --log-level warn >"$OUT/edge-$e.out" 2>"$OUT/edge-$e.err" &
+		--ops "127.0.0.1:$port" --max-connections $((per_edge + 64)) --log-level warn >"$OUT/edge-$e.out" 2>"$OUT/edge-$e.err" &
 	pids+=($!) edge_pids+=($!) edge_metrics+=("$r:$port")
 done
 for e in $(seq "$EDGES"); do
@@ -173,16 +173,16 @@ for m in $(seq 0 $((MATCHES - 1))); do
 done
 ingest_ops=$(free_port) bridge_met=$(free_port) proc_met=$(free_port)
 # shellcheck disable=SC2046 # stage prints words
-"$BIN" ingest --kafka-brokers "$boot" $(stage ingest) --listen 127.0.0.1:0 --ops-listen "127.0.0.1:$ingest_ops" \
+"$BIN" ingest --kafka-brokers "$boot" $(stage ingest) --listen 127.0.0.1:0 --ops "127.0.0.1:$ingest_ops" \
 	--user-rate 0 --ip-rate 0 --log-level warn >"$OUT/ingest.out" 2>"$OUT/ingest.err" &
 ingest_pid=$!
 pids+=($!)
 # shellcheck disable=SC2046
-"$BIN" bridge --kafka-brokers "$boot" $(stage bridge) --metrics "127.0.0.1:$bridge_met" --log-level warn >"$OUT/bridge.out" 2>"$OUT/bridge.err" &
+"$BIN" bridge --kafka-brokers "$boot" $(stage bridge) --ops "127.0.0.1:$bridge_met" --log-level warn >"$OUT/bridge.out" 2>"$OUT/bridge.err" &
 bridge_pid=$!
 pids+=($!)
 # shellcheck disable=SC2046
-"$BIN" processor --kafka-brokers "$boot" $(stage processor) --metrics "127.0.0.1:$proc_met" --log-level warn >"$OUT/processor.out" 2>"$OUT/processor.err" &
+"$BIN" processor --kafka-brokers "$boot" $(stage processor) --ops "127.0.0.1:$proc_met" --log-level warn >"$OUT/processor.out" 2>"$OUT/processor.err" &
 proc_pid=$!
 pids+=($!)
 ingest_url=$(wait_line "$OUT/ingest.out" 'ingest listening on' | awk '{print $4}')
