@@ -247,7 +247,8 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	rc.Logger = log
+	metrics := stageRegistry() // the process, ingest and the registry: one /metrics
+	rc.Logger, rc.Registerer, cfg.Registerer = log, metrics, metrics
 	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
 	cfg.Matches = reg
 	if err := cfg.Validate(); err != nil { // before anything is bound or dialled
