@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,13 +29,13 @@ func TestMonitorUser(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		args     func(dir string) []string
-		password func(dir, user string) string
+		password func(t *testing.T, dir, user string) string
 	}{
-		{"nats.conf", func(dir string) []string { return append(hub, "-c", conf, "--data-dir", dir) },
-			func(_, user string) string { return confPassword(user) }},
+		{"nats.conf", func(dir string) []string { return slices.Concat(hub, []string{"-c", conf, "--data-dir", dir}) },
+			func(_ *testing.T, _, user string) string { return confPassword(user) }},
 		{"nats-auth-dir", func(dir string) []string {
-			return append(hub, "--data-dir", dir, "--nats-auth-dir", filepath.Join(dir, "auth"))
-		}, func(dir, user string) string {
+			return slices.Concat(hub, []string{"--data-dir", dir, "--nats-auth-dir", filepath.Join(dir, "auth")})
+		}, func(t *testing.T, dir, user string) string {
 			b, err := os.ReadFile(filepath.Join(dir, "auth", user+".password"))
 			if err != nil {
 				t.Fatal(err)
@@ -43,6 +44,7 @@ func TestMonitorUser(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each mostly waits for refusals to time out
 			dir := t.TempDir()
 			var env []string
 			for _, u := range []string{"ingest", "bridge", "processor", "admin", "edge", "monitor", "leaf"} {
@@ -50,9 +52,9 @@ func TestMonitorUser(t *testing.T) {
 			}
 			_, got := startStage(t, dir, env, tt.args(dir), `stages connect to (nats://\S+)`)
 			url := got[0]
-			creds := func(user string) []nats.Option { return []nats.Option{nats.UserInfo(user, tt.password(dir, user))} }
+			creds := func(user string) []nats.Option { return []nats.Option{nats.UserInfo(user, tt.password(t, dir, user))} }
 			fx := testenv.NewMonitorFixture(t, url, creds)
-			testenv.CheckMonitorUser(t, bin, url, tt.password(dir, "monitor"), fx)
+			testenv.CheckMonitorUser(t, bin, url, tt.password(t, dir, "monitor"), fx)
 		})
 	}
 }
