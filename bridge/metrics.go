@@ -85,6 +85,22 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
+// declare gives each counter of partition label a series at 0 when the
+// bridge takes the partition, so that an alert on its increase sees the
+// first one.
+func (m *metrics) declare(label string) {
+	for _, c := range []*prometheus.CounterVec{m.events, m.late, m.duplicates, m.bad, m.published, m.fenced,
+		m.regressions, m.splits, m.history} {
+		c.WithLabelValues(label)
+	}
+	for _, r := range []string{reasonTooLarge, reasonFenced, reasonOther} {
+		m.publishErrors.WithLabelValues(label, r)
+	}
+	for _, r := range notRememberedReasons {
+		m.dedupNotRemembered.WithLabelValues(label, r)
+	}
+}
+
 // partial records the partial p, acknowledged by JetStream at now.
 func (m *metrics) partial(p *wire.Partial, now time.Time) {
 	l := strconv.Itoa(int(p.Partition))

@@ -47,6 +47,7 @@ type resumed struct {
 // runPartition works partition id until ctx ends or something fails: it
 // reads the last partial, reads Kafka from there, and publishes partials.
 func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, int64)) error {
+	b.metrics.declare(strconv.Itoa(int(id)))
 	st, err := b.resume(ctx, id)
 	if err != nil {
 		return err

@@ -222,7 +222,7 @@ func TestKubernetesConfMatchesRepository(t *testing.T) {
 
 // setConfSecrets sets every variable the .conf files read.
 func setConfSecrets(t testing.TB) {
-	for _, v := range []string{"LEAF", "INGEST", "BRIDGE", "PROCESSOR", "ADMIN", "EDGE"} {
+	for _, v := range []string{"LEAF", "INGEST", "BRIDGE", "PROCESSOR", "ADMIN", "EDGE", "MONITOR"} {
 		t.Setenv("EMOSTREAM_"+v+"_PASSWORD", "test-"+strings.ToLower(v))
 	}
 	t.Setenv("EMOSTREAM_LEAF_REMOTE", "nats-leaf://leaf:test-leaf@127.0.0.1:7422")

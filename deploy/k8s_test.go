@@ -399,7 +399,7 @@ func mountedVolume(p *corev1.PodSpec, dir string) *corev1.Volume {
 // password, which is never a flag.
 var envAllowed = map[string]bool{"POD_NAME": true, "EMOSTREAM_LEAF_REMOTE": true, "EMOSTREAM_LEAF_PASSWORD": true,
 	"EMOSTREAM_INGEST_PASSWORD": true, "EMOSTREAM_BRIDGE_PASSWORD": true, "EMOSTREAM_PROCESSOR_PASSWORD": true,
-	"EMOSTREAM_ADMIN_PASSWORD": true, "EMOSTREAM_EDGE_PASSWORD": true, "EMOSTREAM_ROUTE_PASSWORD": true,
+	"EMOSTREAM_ADMIN_PASSWORD": true, "EMOSTREAM_EDGE_PASSWORD": true, "EMOSTREAM_MONITOR_PASSWORD": true, "EMOSTREAM_ROUTE_PASSWORD": true,
 	"EMOSTREAM_HUB_ROUTES": true, "EMOSTREAM_LEAF_ROUTES": true, "EMOSTREAM_KAFKA_PASSWORD": true}
 
 func checkEnv(t *testing.T, c *corev1.Container) {

@@ -52,5 +52,23 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
 	}
+	m.declare()
 	return m
+}
+
+// declare gives the label values that alerts watch a series at 0 from the
+// start, so that an alert on an increase sees the first one.
+func (m *metrics) declare() {
+	for _, reason := range refusedFor {
+		m.refused.WithLabelValues(reason)
+	}
+	m.refused.WithLabelValues("origin")
+	for _, reason := range []string{"client", "slow_consumer", "stale", "connect_timeout", "protocol"} {
+		m.closed.WithLabelValues(reason)
+	}
+	for _, kind := range []string{"latest", "next"} {
+		for _, answer := range []string{"cache", "upstream", "busy"} {
+			m.requests.WithLabelValues(kind, answer)
+		}
+	}
 }

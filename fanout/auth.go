@@ -27,10 +27,15 @@ const (
 	// UserEdge is a viewer edge (emostream edge) connected to the hub: it
 	// reads live swarms, asks for stored ones and reports its viewers.
 	UserEdge = "edge"
+	// UserMonitor is an operator's read-only view of the hub (the NATS
+	// CLI): it lists and reads streams, consumers, key-value buckets and
+	// their messages, and can change, publish or create nothing.
+	UserMonitor = "monitor"
 )
 
-// StageUsers lists the client port's users in pipeline order.
-var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin, UserEdge}
+// StageUsers lists the client port's users in pipeline order, the
+// operator's read-only user last.
+var StageUsers = []string{UserIngest, UserBridge, UserProcessor, UserAdmin, UserEdge, UserMonitor}
 
 // ErrNoCredentials is returned for a hub whose client port would take
 // clients without credentials on a non-loopback address. It wraps
@@ -61,6 +66,19 @@ var registryRead = []string{
 	jsAPI + "CONSUMER.INFO." + kv + ".>", "$JS.FC." + kv + ".>",
 }
 
+// monitorRead is what the read-only operator may ask JetStream, of any
+// stream of the account: the account's limits and usage, the streams' and
+// consumers' names, lists and information, and single messages (a
+// key-value get is a direct get, or a message get on a bucket without
+// direct gets). Nothing that creates, changes, deletes or purges, and no
+// consumer (reading a stream by consumer, as "nats stream view" or
+// listing a bucket's keys do, creates one).
+var monitorRead = []string{
+	jsAPI + "INFO", jsAPI + "STREAM.LIST", jsAPI + "STREAM.NAMES", jsAPI + "STREAM.INFO.*",
+	jsAPI + "CONSUMER.LIST.*", jsAPI + "CONSUMER.NAMES.*", jsAPI + "CONSUMER.INFO.*.*",
+	jsAPI + "STREAM.MSG.GET.*", jsAPI + "DIRECT.GET.*", jsAPI + "DIRECT.GET.*.>",
+}
+
 // Permissions returns each stage user's permissions. Every user may
 // subscribe only to reply inboxes: JetStream answers and deliveries come
 // there.
@@ -81,7 +99,8 @@ func Permissions() map[string]Permission {
 			Subscribe: []string{inboxes, wire.ViewersSubjects}},
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
 			"$KV." + wire.MatchesBucket + ".>"}, registryRead), Subscribe: sub},
-		UserEdge: {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
+		UserEdge:    {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
+		UserMonitor: {Publish: monitorRead, Subscribe: sub},
 	}
 }
 

@@ -59,8 +59,8 @@ type HubConfig struct {
 	// credentials, with every permission. Zero means "stages".
 	StageUser string
 	// Passwords are the passwords of the client port's users (StageUsers:
-	// ingest, bridge, processor, admin), each with the least permissions
-	// of its stage (Permissions). A missing or empty one is random; read
+	// ingest, bridge, processor, admin, edge and the read-only monitor),
+	// each with the least permissions of its role (Permissions). A missing or empty one is random; read
 	// them back with Passwords. Nil means no credentials at all (StageUser,
 	// above), which NewHub refuses unless ClientListen is loopback
 	// (ErrNoCredentials).

@@ -233,6 +233,9 @@ func (a *authenticator) register(reg prometheus.Registerer) error {
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_ingest_auth_failures_total",
 		Help: "Bearer tokens refused, by reason (missing, too_large, malformed, signature, algorithm, expired, not_yet_valid, issued_in_future, audience, issuer, subject)."},
 		[]string{"reason"})
+	for _, r := range authFailureReasons {
+		a.failures.WithLabelValues(r) // at 0 from the start: an alert sees the first
+	}
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_auth_keys",
 		Help: "Keys that verify bearer tokens (HMAC secret, public keys, JWKS keys)."},
 		func() float64 { return float64(a.keys.Load().len()) })
@@ -291,6 +294,11 @@ func (a *authenticator) verify(tok string) (string, *authError) {
 	}
 	return claims.Subject, nil
 }
+
+// authFailureReasons label emostream_ingest_auth_failures_total: every
+// reason of an authError.
+var authFailureReasons = []string{"missing", "too_large", "malformed", "signature", "algorithm", "expired",
+	"not_yet_valid", "issued_in_future", "audience", "issuer", "subject"}
 
 // authError is why a token was refused: a metric label and a message.
 type authError struct{ reason, msg string }

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/recovery"
+	"github.com/emostream/emostream/wire"
 )
 
 // metrics are the processor's Prometheus series.
@@ -83,7 +84,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err := recovery.Register(reg, panicOccupancy); err != nil {
 		return nil, fmt.Errorf("processor: registering metrics: %w", err)
 	}
+	m.declare()
 	return m, nil
+}
+
+// declare gives every label value of the counters a series at 0 from the
+// start, so that an alert on an increase sees the first one.
+func (m *metrics) declare() {
+	for c, values := range map[*prometheus.CounterVec][]string{
+		m.closed:           {wire.ClosedByAllPartitions, wire.ClosedByDeadline, closedByCap},
+		m.partials:         {"merged", "late", "redelivered", "bad"},
+		m.publishErrors:    {"too_large"},
+		m.timelineRecords:  {"window", "late", "rollup", "moment"},
+		m.occupancyReports: {"applied", "clamped", "partial", "over_edges", "bad"},
+	} {
+		for _, v := range values {
+			c.WithLabelValues(v)
+		}
+	}
 }
 
 // panicOccupancy is the component of emostream_panics_total for the

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/emostream/emostream/internal/natsconn"
 )
 
@@ -42,6 +44,19 @@ func (l *Late) OpenWhenReachable(ctx context.Context, log *slog.Logger, open Ope
 	defer closeReg()
 	l.r.Store(reg)
 	return reg.Run(ctx)
+}
+
+// Register registers the registry's metrics on reg from the start, the
+// matches' gauges at 0 until the registry is opened: give the registry
+// the same Registerer (Config.Registerer), which then counts into them.
+func (l *Late) Register(reg prometheus.Registerer) error {
+	_, err := newMetrics(reg, func(auto bool, s State) int {
+		if r := l.r.Load(); r != nil {
+			return r.count(auto, s)
+		}
+		return 0
+	})
+	return err
 }
 
 // opened calls f with the opened registry, or returns ErrNotReady.

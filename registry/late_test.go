@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
@@ -101,4 +102,54 @@ func openOn(ctx context.Context, url string) (*registry.Registry, func(), error)
 	}
 	nc.Close()
 	return nil, nil, err
+}
+
+// A Late's metrics exist from the start, the matches at 0, and count the
+// registry once it is opened with the same Registerer (whose own
+// registration reuses them).
+func TestLateMetrics(t *testing.T) {
+	n := testenv.StartNATS(t)
+	seed := open(t, n, registry.Config{})
+	if _, err := seed.Create(context.Background(), registry.Match{ID: "m1", State: registry.Live}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	var l registry.Late
+	if err := l.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	live := func() float64 { return gaugeValue(t, reg, "emostream_registry_matches", "operator", "live") }
+	if got := live(); got != 0 {
+		t.Fatalf("live operator matches before opening: %v, want 0", got)
+	}
+	testenv.Background(t, "late registry", func(ctx context.Context) error {
+		return l.OpenWhenReachable(ctx, testenv.Logger(t), func(ctx context.Context) (*registry.Registry, func(), error) {
+			_, js := n.Connect()
+			r, err := registry.Bind(ctx, js, registry.Config{Registerer: reg})
+			return r, func() {}, err
+		})
+	})
+	testenv.WaitFor(t, 10*time.Second, "the opened registry counted", func() bool { return live() == 1 })
+}
+
+// gaugeValue is the value of name{origin, state} gathered from g.
+func gaugeValue(t *testing.T, g prometheus.Gatherer, name, origin, state string) float64 {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if f.GetName() == name && labels["origin"] == origin && labels["state"] == state {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s{origin=%q,state=%q}", name, origin, state)
+	return 0
 }

@@ -167,7 +167,7 @@ func (cfg Config) withDefaults() (Config, error) {
 func newRegistry(cfg Config, js jetstream.JetStream, kv jetstream.KeyValue) (*Registry, error) {
 	r := &Registry{cfg: cfg, js: js, kv: kv, log: cfg.Logger.With("component", "registry")}
 	var err error
-	if r.met, err = newMetrics(cfg.Registerer, r); err != nil {
+	if r.met, err = newMetrics(cfg.Registerer, r.count); err != nil {
 		return nil, err
 	}
 	return r, nil

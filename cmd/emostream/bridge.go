@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/wire"
@@ -119,7 +118,7 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
+	reg := stageRegistry()
 	cfg.Logger, cfg.Registerer = log, reg
 	b, err := bridge.New(cfg)
 	if err != nil {
@@ -129,8 +128,6 @@ func runBridge(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ops != nil {
-		fmt.Fprintf(env.stdout, "bridge metrics on http://%s/metrics\n", ops.ln.Addr())
-	}
+	ops.announce(env.stdout, "bridge")
 	return ops.runBeside(ctx, "bridge_metrics", reg, b.Ready, b.Run)
 }

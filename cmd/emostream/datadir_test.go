@@ -92,7 +92,7 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hubEnv []string
-	for _, u := range []string{"INGEST", "BRIDGE", "PROCESSOR", "ADMIN", "EDGE", "LEAF"} {
+	for _, u := range []string{"INGEST", "BRIDGE", "PROCESSOR", "ADMIN", "EDGE", "MONITOR", "LEAF"} {
 		hubEnv = append(hubEnv, "EMOSTREAM_"+u+"_PASSWORD=test-password-"+strings.ToLower(u))
 	}
 	hub := []string{"hub", "-c", nats, "--nats", "127.0.0.1:0", "--leafnodes", "127.0.0.1:0", "--monitor", "127.0.0.1:0"}

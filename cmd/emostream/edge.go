@@ -142,5 +142,6 @@ func (f *edgeFlags) start(ctx context.Context, fs *flag.FlagSet, env *environmen
 		fmt.Fprintf(env.stdout, "edge: profiles on %s/debug/pprof/\n", u)
 	}
 	fmt.Fprintf(env.stdout, "edge: viewers connect to %s\n", e.URL())
+	ops.announce(env.stdout, "edge")
 	return e, ops, nil
 }

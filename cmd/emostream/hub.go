@@ -36,6 +36,7 @@ const leafPasswordFile = "leaf.password"
 type hubFlags struct {
 	cfg  fanout.HubConfig
 	auth *hubAuthFlags
+	ops  *opsFlags
 }
 
 func addHubFlags(fs *flag.FlagSet) *hubFlags {
@@ -48,6 +49,7 @@ func addHubFlags(fs *flag.FlagSet) *hubFlags {
 	fs.StringVar(&c.MonitorListen, "monitor", defaultMonitorAddr, "monitoring address (/varz /connz /leafz /jsz); empty for none")
 	fs.StringVar(&c.LeafPassword, "leaf-password", "", "password of user \"leaf\" for leaf clusters; empty: the one in <data-dir>/"+leafPasswordFile+", created once at random")
 	f.auth = addHubAuthFlags(fs)
+	f.ops = addNewOpsFlags(fs, "", serverOpsUsage)
 	return f
 }
 
@@ -119,11 +121,17 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return flagError(err, f.settings(fs))
 	}
+	ops, err := f.ops.listen(log, fs)
+	if err != nil {
+		return err
+	}
 	if err := startServer(ctx, h, "hub", cfg.ConfigFile); err != nil {
+		ops.close()
 		return err
 	}
 	f.printStarted(env, h, cfg)
-	return h.Run(ctx)
+	ops.announce(env.stdout, "hub")
+	return ops.runBeside(ctx, "hub_metrics", stageRegistry(), nil, h.Run)
 }
 
 // printStarted says where the started hub h serves.

@@ -247,8 +247,12 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	rc.Logger = log
-	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready, meanwhile
+	metrics := stageRegistry() // the process, ingest and the registry: one /metrics
+	rc.Logger, rc.Registerer, cfg.Registerer = log, metrics, metrics
+	reg := &registry.Late{} // opened once the hub is reachable: ingest serves, not ready (its series at 0), meanwhile
+	if err := reg.Register(metrics); err != nil {
+		return err
+	}
 	cfg.Matches = reg
 	if err := cfg.Validate(); err != nil { // before anything is bound or dialled
 		return flagError(err, f.settings(fs, "listen"))

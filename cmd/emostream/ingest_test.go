@@ -45,14 +45,22 @@ func TestIngestStartsWhileTheHubIsDown(t *testing.T) {
 			t.Errorf("ingest: %v\n%s", err, out.String())
 		}
 	})
-	addr := regexp.MustCompile(`ingest listening on (http://\S+)`)
-	var url string
+	addr := regexp.MustCompile(`ingest listening on (http://\S+) \(ops: (http://\S+)\)`)
+	var url, ops string
 	testenv.WaitFor(t, 20*time.Second, "ingest serving", func() bool {
 		if m := addr.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
+			url, ops = m[1], m[2]
 		}
 		return url != ""
 	})
+	// The registry's series exist from the start, at 0 while it is not
+	// opened, beside the process's.
+	fams := scrape(t, ops+"/metrics")
+	for _, name := range []string{"emostream_registry_matches", "emostream_registry_auto_matches_total", "process_cpu_seconds_total"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("ingest with the hub down serves no %s", name)
+		}
+	}
 	readyz := func() (int, string) {
 		res, err := http.Get(url + "/readyz")
 		if err != nil {

@@ -33,6 +33,7 @@ type leafFlags struct {
 	cfg                        fanout.LeafConfig
 	remote, origins            string
 	gcPercent, memLimit, pprof string
+	ops                        *opsFlags
 }
 
 func addLeafFlags(fs *flag.FlagSet) *leafFlags {
@@ -54,6 +55,7 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 	fs.StringVar(&f.gcPercent, "gc-percent", defaultLeafGCPercent, "Go GC target percent of the leaf process (as GOGC, which it overrides); lower holds less memory per viewer for more GC work; empty for GOGC or 100")
 	fs.StringVar(&f.memLimit, "memory-limit", "", "soft memory limit of the leaf process (as GOMEMLIMIT, e.g. 2GiB); keep it well above ~65 KiB × viewers or the GC runs flat out (docs/benchmarks.md, Fan-out); empty for none")
 	fs.StringVar(&f.pprof, "pprof", "", "debug address serving /debug/pprof/ (heap, goroutine profiles); empty for none")
+	f.ops = addNewOpsFlags(fs, "", serverOpsUsage)
 	return f
 }
 
@@ -101,11 +103,17 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "leaf: profiles on %s/debug/pprof/\n", u)
 	}
+	ops, err := f.ops.listen(log, fs)
+	if err != nil {
+		return err
+	}
 	if err := startServer(ctx, l, "leaf", cfg.ConfigFile); err != nil {
+		ops.close()
 		return err
 	}
 	printLeafStarted(env, l, cfg.ConfigFile)
-	return l.Run(ctx)
+	ops.announce(env.stdout, "leaf")
+	return ops.runBeside(ctx, "leaf_metrics", stageRegistry(), nil, l.Run)
 }
 
 // printLeafStarted says where the started leaf l serves.

@@ -84,7 +84,7 @@ type hubAuthFlags struct {
 
 func addHubAuthFlags(fs *flag.FlagSet) *hubAuthFlags {
 	f := &hubAuthFlags{}
-	fs.StringVar(&f.authDir, "nats-auth-dir", "", "directory of the client port's passwords, <user>.password for ingest, bridge, processor and admin; missing ones are created, random, mode 0600. Empty: no credentials (loopback only)")
+	fs.StringVar(&f.authDir, "nats-auth-dir", "", "directory of the client port's passwords, <user>.password for ingest, bridge, processor, admin, edge and the read-only monitor; missing ones are created, random, mode 0600. Empty: no credentials (loopback only)")
 	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate: serve the client and leafnode ports over TLS (with --tls-key)")
 	fs.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.ca, "tls-ca", "", "PEM CA of client certificates (with --tls-verify)")

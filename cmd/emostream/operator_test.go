@@ -204,7 +204,7 @@ func TestFlagEnvironmentVariables(t *testing.T) {
 		"EMOSTREAM_ADMIN_TOKEN": "", "EMOSTREAM_TOKEN": "", "EMOSTREAM_LEAF_PASSWORD": "",
 		"EMOSTREAM_LEAF_REMOTE":     "leaf --remote", // deploy/leaf-*.conf: the same hub URL with credentials
 		"EMOSTREAM_INGEST_PASSWORD": "", "EMOSTREAM_BRIDGE_PASSWORD": "", "EMOSTREAM_PROCESSOR_PASSWORD": "",
-		"EMOSTREAM_ADMIN_PASSWORD": "", "EMOSTREAM_EDGE_PASSWORD": ""}
+		"EMOSTREAM_ADMIN_PASSWORD": "", "EMOSTREAM_EDGE_PASSWORD": "", "EMOSTREAM_MONITOR_PASSWORD": ""}
 	byVar := map[string]string{}
 	for cf, v := range vars {
 		cmd, flagName, _ := strings.Cut(cf, " --")

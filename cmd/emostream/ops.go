@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,13 +41,23 @@ type opsFlags struct {
 }
 
 func addOpsFlags(fs *flag.FlagSet, def, usage string) *opsFlags {
-	f := &opsFlags{def: def}
-	fs.StringVar(&f.addr, "ops", def, usage)
-	fs.StringVar(&f.hosts, "ops-host", "", hostsUsage())
+	f := addNewOpsFlags(fs, def, usage)
 	deprecate(fs, "metrics", "ops")
 	deprecate(fs, "metrics-host", "ops-host")
 	return f
 }
+
+// addNewOpsFlags are --ops and --ops-host of a command that never had
+// the old spellings (hub, leaf).
+func addNewOpsFlags(fs *flag.FlagSet, def, usage string) *opsFlags {
+	f := &opsFlags{def: def}
+	fs.StringVar(&f.addr, "ops", def, usage)
+	fs.StringVar(&f.hosts, "ops-host", "", hostsUsage())
+	return f
+}
+
+// serverOpsUsage is the help of --ops of hub and leaf.
+const serverOpsUsage = "address of /metrics: this process's go_* and process_* metrics (the NATS server's own: --monitor); empty for none"
 
 // opsServer is a bound --ops listener and the Hosts it answers.
 type opsServer struct {
@@ -112,6 +123,20 @@ func stageRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return reg
+}
+
+// announce prints where the stage serves its metrics, when it does.
+func (m *opsServer) announce(w io.Writer, stage string) {
+	if m != nil {
+		fmt.Fprintf(w, "%s: metrics on http://%s/metrics\n", stage, m.ln.Addr())
+	}
+}
+
+// close closes the listener of a stage that failed to start.
+func (m *opsServer) close() {
+	if m != nil {
+		m.ln.Close()
+	}
 }
 
 // runBeside runs the stage (run) until ctx ends or either fails, serving

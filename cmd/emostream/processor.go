@@ -146,5 +146,6 @@ func runProcessor(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	ops.announce(env.stdout, "processor")
 	return ops.runBeside(ctx, "processor_metrics", reg, p.Ready, p.Run)
 }

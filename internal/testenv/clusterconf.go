@@ -111,7 +111,7 @@ func StagePassword(user string) string { return "test-" + user }
 // member), as KEY=VALUE.
 func (c *ClusterConfs) Env() []string {
 	var env []string
-	for _, u := range []string{"ingest", "bridge", "processor", "admin", "edge", "leaf", "route"} {
+	for _, u := range []string{"ingest", "bridge", "processor", "admin", "edge", "monitor", "leaf", "route"} {
 		env = append(env, fmt.Sprintf("EMOSTREAM_%s_PASSWORD=%s", strings.ToUpper(u), StagePassword(u)))
 	}
 	list := func(urls []string) string { return "[" + strings.Join(urls, ", ") + "]" }
