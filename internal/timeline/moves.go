@@ -27,7 +27,9 @@ type move struct {
 
 // moves reads match's records of kind (wire.LateRecord: counts carried by
 // the swarm of the window starting at s that belong to the windows of w)
-// and sums them into q's steps. The moves of a window before the earliest
+// and sums them into q's steps. A record of a window before q.From may
+// move counts into it (a video_ts up to wire.MaxVideoLead after its
+// receive time), so every record is read. The moves of a window before the earliest
 // one q's records cover (the stream dropped its record, which held the
 // counts) are left out. A step whose own records were dropped while a
 // later window's moves to it are kept shows only what was moved to it:
@@ -46,8 +48,8 @@ func (r *Reader) moves(ctx context.Context, q Query, kind string, intern func([]
 		rec, err := wire.ScanLateRecord(m.Data, func(to int64, e []byte, n int64) {
 			scratch = append(scratch, move{to, intern(e), n})
 		})
-		if err != nil || rec.Start < q.From || rec.Start < covered {
-			return true, nil // a bad record, skipped as everywhere; or one that moves nothing here
+		if err != nil || rec.Start < covered {
+			return true, nil // a bad record, skipped as everywhere; or one whose counts the stream dropped
 		}
 		from := wire.WindowStart(rec.Start, stepMs)
 		for _, c := range scratch {
