@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		held: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_held_partials_total",
 			Help: "Partials whose counts for a match were held for its next window: its swarm had reached MaxSwarmBytes."}),
 		timelineRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_timeline_records_total",
-			Help: "Records stored in the timeline stream, by kind: window, rollup, moment."}, []string{"kind"}),
+			Help: "Records stored in the timeline stream, by kind: window, late, video, rollup, moment."}, []string{"kind"}),
 		timelineLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_loads_total",
 			Help: "Match timelines read back from the timeline stream."}),
 		timelineErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_errors_total",
