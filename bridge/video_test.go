@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/emostream/emostream/wire"
@@ -57,7 +59,10 @@ func TestWindowerVideoWindowsSplit(t *testing.T) {
 // swarm: the first partial a swarm must take always fits it.
 func TestWindowerVideoBytesPerMatchBounded(t *testing.T) {
 	w := newWindower("t", 0, 2000, 100, 0, noFloor, 1<<20)
-	emojis := []string{"🔥", "👏", "😂", "😮", "😢", "❤️", "👍", "🎉"}
+	var emojis []string // 8 emojis of the longest spelling
+	for i := range 8 {
+		emojis = append(emojis, fmt.Sprint(i)+strings.Repeat("<", wire.MaxEmojiBytes-1))
+	}
 	var parts []*wire.Partial
 	off := int64(0)
 	for v := range 31 {
@@ -69,7 +74,7 @@ func TestWindowerVideoBytesPerMatchBounded(t *testing.T) {
 		}
 	}
 	if len(parts) == 0 {
-		t.Fatal("31 windows × 8 emojis in one partial: no split")
+		t.Fatal("31 windows × 8 long emojis in one partial: no split")
 	}
 	for _, p := range parts {
 		size := 0
@@ -82,5 +87,29 @@ func TestWindowerVideoBytesPerMatchBounded(t *testing.T) {
 		if size > wire.MaxPartialVideoBytes || !p.More {
 			t.Errorf("partial %d-%d: video windows of %d bytes (bound %d), more %v", p.FirstOffset, p.LastOffset, size, wire.MaxPartialVideoBytes, p.More)
 		}
+	}
+}
+
+// BenchmarkWindowerVideo counts records into a partial, without video_ts
+// and with video_ts spread over the 31 windows of the last minute (the
+// program-time windows of viewers 0-60 s behind live).
+//
+//	go test ./bridge -run '^$' -bench WindowerVideo -count 5
+func BenchmarkWindowerVideo(b *testing.B) {
+	emojis := []string{"🔥", "👏", "😂", "😮"}
+	for _, spread := range []int64{0, 31} {
+		b.Run(fmt.Sprintf("windows=%d", spread), func(b *testing.B) {
+			w := newWindower("t", 0, 2000, 100, 0, noFloor, 256<<10)
+			var off int64
+			b.ReportAllocs()
+			for b.Loop() {
+				var v int64
+				if spread > 0 {
+					v = 200_000 - 2000*(off%spread)
+				}
+				w.addVideo(off, 200_500, v, "final-2026", emojis[off%4], counted)
+				off++
+			}
+		})
 	}
 }

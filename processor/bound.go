@@ -103,11 +103,13 @@ func newSizer(t *tally, match string, st *matchState, b *swarmBound) *sizer {
 }
 
 // fits reports whether taking e (its counts for the match c) keeps the
-// swarm within the bound, and if so counts what e adds. first takes e
-// whatever it adds.
-func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
+// swarm within the bound, and if so counts what e adds; video says
+// whether with e's program-time moves. first takes e whatever it adds,
+// but its program-time moves only if they fit: hostile video_ts values
+// can cost the program-time view its moves, never the swarm its bound.
+func (sz *sizer) fits(e *entry, c map[string]int64, first bool) (ok, video bool) {
 	if sz.b == nil {
-		return true
+		return true, true
 	}
 	t, add := sz.t, 0
 	if _, ok := t.offsets[e.p.Partition]; !ok {
@@ -139,13 +141,17 @@ func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
 			add += wire.EmojiMemberBytes(emoji)
 		}
 	})
-	add += sz.videoGrowth(e, c)
-	if !first && sz.size+add > sz.b.max {
-		return false
+	vadd := sz.videoGrowth(e, c)
+	video = sz.size+add+vadd <= sz.b.max
+	if !first && !video {
+		return false, false
+	}
+	if video {
+		add += vadd
 	}
 	sz.size += add
 	sz.emojis += newEmojis
-	return true
+	return true, video
 }
 
 // videoGrowth is what taking e (its counts for the match c) adds to the

@@ -367,3 +367,39 @@ func TestTallyVideoWindows(t *testing.T) {
 		})
 	}
 }
+
+// A swarm's first partial, over the bound with its program-time moves
+// (video_ts values spread over many windows), is taken without them: the
+// swarm stays within its bound and counts every event; those moves are
+// counted as dropped. A later partial that would pass the bound with its
+// moves is held for the next window as any other.
+func TestTallyDropsVideoPastTheBound(t *testing.T) {
+	m := newMerger(testWindow, time.Second, 2)
+	st, b := newMatchState(), newSwarmBound(2<<10, MomentRule{Disable: true})
+	spread := func(p *wire.Partial) *wire.Partial {
+		p.VideoCounts = map[int64]wire.Counts{}
+		for i := range 30 { // 30 windows of moves: about 1.5 KiB
+			p.VideoCounts[w(10-i-1)] = wire.Counts{"m1": {"🔥": 1}}
+		}
+		return p
+	}
+	m.add(spread(part(0, 10, 0, 99, 100)), 1, end(10, 0), nil)
+	m.add(spread(part(1, 10, 0, 99, 100)), 2, end(10, 0), nil)
+	win, rule := m.next(end(10, 0), true)
+	tl := tallyOf(win, "m1", st, b)
+	sw := buildSwarm(win, "m1", tl, st, swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(10, 0)})
+	data, _ := sw.Encode()
+	if len(data) > b.max || sw.Counts["🔥"] != 100 || len(tl.held) != 1 {
+		t.Fatalf("swarm of %d bytes (bound %d), counts %v, %d held, %d moves dropped, video windows %v",
+			len(data), b.max, sw.Counts, len(tl.held), tl.videoDropped, sw.VideoWindows)
+	}
+	small := newSwarmBound(1<<10, MomentRule{Disable: true}) // not even the first one's moves fit
+	tl = tallyOf(win, "m1", newMatchState(), small)
+	sw = buildSwarm(win, "m1", tl, newMatchState(), swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(10, 0)})
+	if data, _ := sw.Encode(); len(data) > small.max {
+		t.Errorf("swarm of %d bytes, bound %d", len(data), small.max)
+	}
+	if tl.videoDropped != 30 || len(tl.videoWindows) != 0 || tl.counts["🔥"] != 100 {
+		t.Errorf("with a 1 KiB bound: %d moves dropped, video windows %v, counts %v; want 30, none, 100", tl.videoDropped, tl.videoWindows, tl.counts)
+	}
+}

@@ -70,7 +70,10 @@ type tally struct {
 	// videoWindows is the part of counts that the program-time view
 	// puts in another window (wire.Swarm.VideoWindows).
 	videoWindows map[int64]map[string]int64
-	start        int64            // the swarm's window
+	start        int64 // the swarm's window
+	// videoDropped counts the events of entries taken without their
+	// program-time moves: the first entry, over the bound with them.
+	videoDropped int64
 	offsets      map[int32]int64  // st.offsets advanced past every partial taken
 	partials     map[int32]uint64 // st.partials advanced likewise
 	entries      []entry          // the entries that contributed counts
@@ -110,7 +113,8 @@ func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 		if st.counted(&e) {
 			continue
 		}
-		if stopped[e.p.Partition] || !sz.fits(&e, c, len(t.entries) == 0) {
+		ok, video := sz.fits(&e, c, len(t.entries) == 0)
+		if stopped[e.p.Partition] || !ok {
 			if stopped == nil {
 				stopped = map[int32]bool{}
 			}
@@ -120,14 +124,15 @@ func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 			}
 			continue
 		}
-		t.take(e, c, match)
+		t.take(e, c, match, video)
 	}
 	return t
 }
 
 // take adds e's counts for match (c) to t, and moves the partition's
-// marks past it.
-func (t *tally) take(e entry, c map[string]int64, match string) {
+// marks past it; with video, its program-time moves too (else they are
+// counted in videoDropped).
+func (t *tally) take(e entry, c map[string]int64, match string, video bool) {
 	if e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
 		t.offsets[e.p.Partition] = e.p.NextOffset()
 		t.partials[e.p.Partition] = e.seq
@@ -152,6 +157,10 @@ func (t *tally) take(e entry, c map[string]int64, match string) {
 		t.late += n
 	})
 	e.videoParts(match, c, t.start, func(window int64, emoji string, n int64) {
+		if !video {
+			t.videoDropped += n
+			return
+		}
 		t.videoWindows = addWindow(t.videoWindows, window, emoji, n)
 	})
 }

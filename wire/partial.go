@@ -112,10 +112,13 @@ const MaxPartialVideoWindows = 40
 // MaxPartialVideoBytes bounds what one partial's VideoCounts of one match
 // add to that match's swarm's video_windows (LateWindowBytes per window,
 // EmojiMemberBytes per emoji in it): a record that would pass it splits
-// the partial. So the first partial of a swarm, which the processor
-// always takes, brings at most this much of program-time counts, however
-// many windows and emojis hostile video_ts values spread a match over.
-const MaxPartialVideoBytes = 4096
+// the partial. The reactions of viewers 0-60 s behind live with the
+// default emojis (33 windows × 12 emojis, 11.9 KB) fit one partial; a
+// wider spread (hostile video_ts values, long emoji spellings) splits it,
+// so no partial brings a swarm more than this of program-time counts.
+// (The processor takes a swarm's first partial without its moves if they
+// would pass the swarm's bound.)
+const MaxPartialVideoBytes = 16 << 10
 
 // PartialBaseBytes is an upper bound on the JSON encoding of a partial of
 // topic with empty counts: every number at its widest, More set, and an
