@@ -30,10 +30,17 @@ func BenchmarkTimelineQuery(b *testing.B) {
 	for _, hours := range []int{1, 3} {
 		h := timelineMatch(b, hours)
 		for _, step := range []string{"2s", "1m", "5m"} {
-			for _, q := range []struct{ format, by string }{{"json", "named"}, {"json", "video"}, {"csv", "named"}} {
-				format := q.format
-				b.Run(fmt.Sprintf("%dh/%s/%s/%s", hours, step, format, q.by), func(b *testing.B) {
+			for _, q := range []struct{ format, by, last string }{{"json", "named", ""}, {"json", "video", ""},
+				{"json", "named", "10m"}, {"json", "video", "10m"}, {"csv", "named", ""}} {
+				format, name := q.format, fmt.Sprintf("%dh/%s/%s/%s", hours, step, q.format, q.by)
+				if q.last != "" {
+					name += "/last" + q.last
+				}
+				b.Run(name, func(b *testing.B) {
 					uri := "/v1/matches/busy/timeline?step=" + step + "&format=" + format + "&by=" + q.by
+					if q.last != "" { // the last 10 minutes
+						uri += fmt.Sprint("&from=", time.Now().Add(-10*time.Minute).UnixMilli())
+					}
 					var bytes int
 					for range b.N {
 						var ctx fasthttp.RequestCtx
