@@ -128,12 +128,18 @@ func TestBadRecordsCountedNotFatal(t *testing.T) {
 	}
 }
 
+// Retries of events (the same records again, as a producer's retry
+// writes them) before and after a bridge restart count once, in counts
+// and in the program-time counts of their video_ts.
 func TestDuplicateEventIDsCountOnceAcrossRestart(t *testing.T) {
 	e := newEnv(t, 2)
 	stop := e.start(e.config(nil))
+	t0 := time.Now()
+	video := t0.Add(-20 * time.Second).UnixMilli()
 	rec := func(id string) kafka.Message {
-		r := wire.Record{EventID: id, UserID: "u-" + id, MatchID: "final-2026", EmojiType: "🔥"}
-		return kafka.Message{Key: []byte(r.UserID), Value: r.AppendJSON(nil), Time: time.Now()}
+		r := wire.Record{EventID: id, UserID: "u-" + id, MatchID: "final-2026", EmojiType: "🔥",
+			ReceivedAt: t0.UnixMilli(), VideoTS: video}
+		return kafka.Message{Key: []byte(r.UserID), Value: r.AppendJSON(nil), Time: t0}
 	}
 	var first []kafka.Message
 	for i := 0; i < 100; i++ {
@@ -146,9 +152,21 @@ func TestDuplicateEventIDsCountOnceAcrossRestart(t *testing.T) {
 	stop()
 	e.start(e.config(nil))
 	e.write(first[30:50]...) // retries after a takeover
-	_, dups := e.check(e.waitCovered())
+	ps := e.waitCovered()
+	_, dups := e.check(ps)
 	if dups != 50 {
 		t.Errorf("duplicates = %d, want 50", dups)
+	}
+	var moved int64
+	for _, p := range ps {
+		for w, c := range p.VideoCounts {
+			if w == wire.WindowStart(video, p.WindowMs) {
+				moved += c["final-2026"]["🔥"]
+			}
+		}
+	}
+	if moved != 100 {
+		t.Errorf("%d events in the program-time window of their video_ts, want 100", moved)
 	}
 }
 

@@ -54,7 +54,8 @@ func TestWindowerLateCounts(t *testing.T) {
 func TestWindowerLateKeysSplitAtTheBound(t *testing.T) {
 	m := match64(1)
 	base := wire.PartialBaseBytes("t")
-	bound := base + wire.CountKeyBytes(m, "🔥", true) + wire.LateKeyBytes(m, "🔥", true, true)
+	// a late record without video_ts has a late key and a video key
+	bound := base + wire.CountKeyBytes(m, "🔥", true) + 2*wire.LateKeyBytes(m, "🔥", true, true)
 	w := newWindower("t", 0, 1000, 100, 0, noFloor, bound)
 	w.add(0, 2500, m, "🔥", counted)
 	if p := w.add(1, 1500, m, "🔥", counted); p != nil { // late: its late key fits the bound

@@ -318,7 +318,7 @@ func (p *partition) record(ctx context.Context, it *item) error {
 	if o == counted && p.dd.repeat(it.event, it.user, ts) {
 		o = duplicate
 	}
-	if closed := p.windower.add(it.off, it.tsMs, it.match, it.emoji, o); closed != nil {
+	if closed := p.windower.addVideo(it.off, it.tsMs, it.videoMs, it.match, it.emoji, o); closed != nil {
 		return p.publish(ctx, closed)
 	}
 	return nil

@@ -30,6 +30,7 @@ const (
 // item is one Kafka record, decoded as far as the worker needs it.
 type item struct {
 	off, tsMs    int64
+	videoMs      int64   // the record's video_ts within its bounds, else 0
 	match, emoji string  // interned: no allocation per record
 	event        uint64  // eventHasher.sum of the event's identity, 0 for none
 	user         uint64  // eventHasher.user of its user_id, with an event
@@ -135,6 +136,9 @@ func (f *fetcher) item(off int64, value []byte) item {
 	}
 	if it.tsMs == 0 {
 		it.tsMs = f.now().UnixMilli()
+	}
+	if v := f.rec.VideoTS; v != 0 && wire.VideoInRange(v, it.tsMs) {
+		it.videoMs = v // ingest checked it; one written by another producer out of bounds counts as absent
 	}
 	return it
 }

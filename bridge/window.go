@@ -46,6 +46,9 @@ type windower struct {
 	// maxBytes bounds a partial's encoding; base is the bound of one with
 	// no counts and size that of cur.
 	maxBytes, base, size int
+	// videoBytes is, per match, what cur's video_counts add to the match's
+	// swarm (wire.MaxPartialVideoBytes bounds it).
+	videoBytes map[string]int
 }
 
 // newWindower returns the state of a partition whose next record is at
@@ -60,10 +63,10 @@ func newWindower(topic string, partition int32, windowMs, closeDelayMs, next, fl
 }
 
 // minPartialBytes is the least bound on a partial's size that holds one
-// late record of the longest match and emoji.
+// late record of the longest match and emoji, with a video_ts.
 func minPartialBytes(topic string) int {
 	m, e := strings.Repeat("m", wire.MaxMatchID), strings.Repeat("<", wire.MaxEmojiBytes)
-	return wire.PartialBaseBytes(topic) + wire.CountKeyBytes(m, e, true) + wire.LateKeyBytes(m, e, true, true)
+	return wire.PartialBaseBytes(topic) + wire.CountKeyBytes(m, e, true) + 2*wire.LateKeyBytes(m, e, true, true)
 }
 
 // next is the offset of the next record to read.
@@ -74,6 +77,13 @@ func (w *windower) next() int64 { return w.cur.LastOffset + 1 }
 // partial add returns; a record of an earlier window counts in the open one
 // as late, and in its late_counts under the window it was received in.
 func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed *wire.Partial) {
+	return w.addVideo(off, tsMs, 0, match, emoji, o)
+}
+
+// addVideo is add for a record with a video_ts of videoMs (0: none),
+// which the program-time view counts in the window containing it: in the
+// partial's video_counts when that is not the partial's window.
+func (w *windower) addVideo(off, tsMs, videoMs int64, match, emoji string, o outcome) (closed *wire.Partial) {
 	ws := wire.WindowStart(tsMs, w.windowMs)
 	switch {
 	case !w.open:
@@ -86,18 +96,92 @@ func (w *windower) add(off, tsMs int64, match, emoji string, o outcome) (closed 
 	if ws < w.cur.WindowStartMs {
 		origin = ws
 	}
-	grow := 0
+	video := origin // the program-time window: the video_ts's, else the receive window
+	if videoMs != 0 {
+		video = wire.WindowStart(videoMs, w.windowMs)
+	}
+	if video == w.cur.WindowStartMs {
+		video = notLate
+	}
+	grow, vgrow := 0, 0
 	if o == counted {
-		grow = w.grows(match, emoji, origin)
-		if (w.size+grow > w.maxBytes || w.tooManyOrigins(origin)) && closed == nil {
+		grow, vgrow = w.grows(match, emoji, origin)+w.growsVideo(match, emoji, video), w.growsVideoSwarm(match, emoji, video)
+		if (w.size+grow > w.maxBytes || w.tooManyOrigins(origin) || w.tooManyVideo(video) ||
+			w.videoBytes[match]+vgrow > wire.MaxPartialVideoBytes) && closed == nil {
 			closed = w.split(off - 1)
-			grow = w.grows(match, emoji, origin) // the new partial has none of the old one's keys
+			// the new partial has none of the old one's keys
+			grow, vgrow = w.grows(match, emoji, origin)+w.growsVideo(match, emoji, video), w.growsVideoSwarm(match, emoji, video)
 		}
 	}
 	w.cur.LastOffset = off
 	w.size += grow
 	w.count(origin, match, emoji, o)
+	if o == counted && video != notLate {
+		w.cur.VideoCounts = addTo(w.cur.VideoCounts, video, match, emoji)
+		if w.videoBytes == nil {
+			w.videoBytes = map[string]int{}
+		}
+		w.videoBytes[match] += vgrow
+	}
 	return closed
+}
+
+// growsVideoSwarm is how much counting (match, emoji) in the program-time
+// window video adds to the match's swarm's video_windows, as
+// wire.MaxPartialVideoBytes counts it: nothing for keys cur has.
+func (w *windower) growsVideoSwarm(match, emoji string, video int64) int {
+	if video == notLate {
+		return 0
+	}
+	vm, ok := w.cur.VideoCounts[video][match]
+	switch _, has := vm[emoji]; {
+	case has:
+		return 0
+	case ok:
+		return wire.EmojiMemberBytes(emoji)
+	}
+	return wire.LateWindowBytes + wire.EmojiMemberBytes(emoji)
+}
+
+// growsVideo is how much counting (match, emoji) in the program-time
+// window video (notLate: the partial's own) adds to the open partial's
+// video_counts: nothing for keys it has.
+func (w *windower) growsVideo(match, emoji string, video int64) int {
+	if video == notLate {
+		return 0
+	}
+	vw, okW := w.cur.VideoCounts[video]
+	vm, okM := vw[match]
+	if _, has := vm[emoji]; has {
+		return 0
+	}
+	return wire.LateKeyBytes(match, emoji, !okW, !okM)
+}
+
+// tooManyVideo reports whether counting a record in the program-time
+// window video would make the open partial name more than
+// wire.MaxPartialVideoWindows of them.
+func (w *windower) tooManyVideo(video int64) bool {
+	if video == notLate {
+		return false
+	}
+	_, has := w.cur.VideoCounts[video]
+	return !has && len(w.cur.VideoCounts) >= wire.MaxPartialVideoWindows
+}
+
+// addTo counts one (match, emoji) in window of m, which it returns (made
+// if nil).
+func addTo(m map[int64]wire.Counts, window int64, match, emoji string) map[int64]wire.Counts {
+	if m == nil {
+		m = make(map[int64]wire.Counts, 1)
+	}
+	c := m[window]
+	if c == nil {
+		c = make(wire.Counts, 1)
+		m[window] = c
+	}
+	c.Add(match, emoji, 1)
+	return m
 }
 
 // grows is how much counting (match, emoji), late from origin unless
@@ -166,7 +250,7 @@ func (w *windower) split(last int64) *wire.Partial {
 	p.LastOffset, p.More = last, true
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowStartMs: p.WindowStartMs,
 		WindowMs: w.windowMs, FirstOffset: last + 1, LastOffset: last}
-	w.size = w.base
+	w.size, w.videoBytes = w.base, nil
 	return &p
 }
 
@@ -213,7 +297,7 @@ func (w *windower) close(last int64) *wire.Partial {
 	w.open = false
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.windowMs,
 		FirstOffset: last + 1, LastOffset: last}
-	w.size = w.base
+	w.size, w.videoBytes = w.base, nil
 	return &p
 }
 

@@ -26,9 +26,11 @@ func part(ws, first, last int64, c wire.Counts, late int64) wire.Partial {
 		FirstOffset: first, LastOffset: last, Counts: c, Late: late}
 }
 
-// lateFrom is p with its late records received in the window at origin.
+// lateFrom is p with its late records received in the window at origin
+// (where the program-time view counts them too: they have no video_ts).
 func lateFrom(p wire.Partial, origin int64) wire.Partial {
 	p.LateCounts = map[int64]wire.Counts{origin: counts(p.Late)}
+	p.VideoCounts = map[int64]wire.Counts{origin: counts(p.Late)}
 	return p
 }
 

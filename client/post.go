@@ -25,6 +25,9 @@ type Event struct {
 	// EventID makes a retry count once: a request answered 503 may have
 	// been stored although Kafka's answer timed out.
 	EventID string `json:"event_id"`
+	// VideoTS is the program time (Unix ms) of the video frame the viewer
+	// saw when reacting; 0 sends none (docs/api.md, "POST /v1/emojis").
+	VideoTS int64 `json:"video_ts,omitempty"`
 }
 
 // Reply is the server's answer to one POST /v1/emojis.

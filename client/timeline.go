@@ -19,7 +19,7 @@ type TimelineQuery struct {
 	Step string
 	// From and To are RFC 3339 instants or Unix milliseconds.
 	From, To string
-	// By is "named" or "arrival".
+	// By is "named", "arrival" or "video" (by program time).
 	By string
 	// Format is "csv" or "json"; WriteTimeline copies the answer in it.
 	Format string

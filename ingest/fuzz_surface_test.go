@@ -114,6 +114,7 @@ func FuzzTimeline(f *testing.F) {
 		{"final", "", "", "", "", "", ""},
 		{"final", ms(0), ms(time.Minute), "2s", "json", "", "named"},
 		{"final", ms(0), ms(time.Minute), "2s", "json", "", "arrival"},
+		{"final", ms(0), ms(time.Minute), "2s", "json", "", "video"},
 		{"final", "", "", "", "", "", "Arrival"},
 		{"final", ms(0), ms(5 * time.Minute), "1m", "csv", "", ""},
 		{"final", "", "", "10s", "", "text/csv", ""},
@@ -153,7 +154,7 @@ func FuzzTimeline(f *testing.F) {
 		if step != "" && !slices.Contains([]string{"2s", "10s", "1m", "5m"}, step) {
 			t.Fatalf("200 for step %q", step)
 		}
-		if by != "" && by != "named" && by != "arrival" {
+		if by != "" && by != "named" && by != "arrival" && by != "video" {
 			t.Fatalf("200 for by %q", by)
 		}
 		csv := format == "csv" || format == "" && strings.Contains(accept, "text/csv")

@@ -2,8 +2,10 @@ package ingest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -14,8 +16,9 @@ import (
 
 // FuzzPost drives POST /v1/emojis through the server's handler with any body
 // and content type: it never panics, answers 202 exactly when the wire
-// decoder accepts the body (and a JSON content type was sent), with the
-// decoder's event count, and otherwise a JSON error from the code table.
+// decoder accepts the body (and a JSON content type was sent) and its
+// video_ts are within the bounds of the server's clock, with the decoder's
+// event count, and otherwise a JSON error from the code table.
 func FuzzPost(f *testing.F) {
 	for _, seed := range []string{
 		`{"user_id":"u-42","match_id":"final-2026","emoji_type":"🔥"}`,
@@ -27,6 +30,12 @@ func FuzzPost(f *testing.F) {
 		`[]`, `[1]`, `{`, `null`, ``, `{"user_id":"\ud800","match_id":"m","emoji_type":"🔥"}`,
 	} {
 		f.Add("application/json", []byte(seed))
+	}
+	// video_ts: within its bounds of the server's clock (made now, so
+	// they are when the seeds run), and outside them.
+	now := time.Now().UnixMilli()
+	for _, v := range []string{fmt.Sprint(now - 20_000), fmt.Sprint(now + 60_000), fmt.Sprint(now - 120_000), "null"} {
+		f.Add("application/json", []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥","video_ts":`+v+`}`))
 	}
 	f.Add("text/plain", []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥"}`))
 	f.Add("application/json; charset=utf-8", []byte(`{"user_id":"u","match_id":"m","emoji_type":"🔥"}`))
@@ -62,7 +71,7 @@ func checkFuzzReply(t *testing.T, ctx *fasthttp.RequestCtx, dec *wire.Decoder, c
 	if !slices.Contains([]int{400, 415, 503}, status) {
 		t.Fatalf("status %d (%s) for %q", status, reply, body)
 	}
-	if status == 400 && derr == nil {
-		t.Fatalf("400 %s for a body the decoder accepts: %q", reply, body)
+	if status == 400 && derr == nil && (e.Error.Code != wire.CodeBadVideoTS || wire.CheckVideoTS(evs, time.Now().UnixMilli()) == nil) {
+		t.Fatalf("400 %s for a body the decoder accepts, whose video_ts are within bounds: %q", reply, body)
 	}
 }

@@ -44,6 +44,10 @@ func (s *Server) accept(c *fiber.Ctx, now time.Time, sub string) (int, *httpErro
 		releaseRequest(r)
 		return 0, badRequest(err)
 	}
+	if rerr := wire.CheckVideoTS(r.events, now.UnixMilli()); rerr != nil {
+		releaseRequest(r)
+		return 0, badRequest(rerr)
+	}
 	if herr := bindUser(r, sub); herr != nil {
 		releaseRequest(r)
 		return 0, herr

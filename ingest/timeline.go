@@ -152,7 +152,7 @@ func (s *Server) parseTimeline(c *fiber.Ctx, id string, now time.Time) (timeline
 	}
 	q.By = timeline.View(c.Query("by", string(timeline.ByNamed)))
 	if !q.By.Valid() {
-		return q, fmt.Errorf("by %q: want named (the window each 202 named) or arrival (the live swarms')", q.By)
+		return q, fmt.Errorf("by %q: want named (the window each 202 named), arrival (the live swarms') or video (the program time each reaction's video_ts named)", q.By)
 	}
 	var err error
 	if q.csv, err = wantCSV(c); err != nil {

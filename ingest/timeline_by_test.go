@@ -15,8 +15,11 @@ import (
 )
 
 // by= picks the view: named (the default) moves a late count back to the
-// window its 202 named, arrival leaves it where its swarm carried it; any
-// other view is a bad query.
+// window its 202 named, arrival leaves it where its swarm carried it,
+// video moves each count to its program-time window (the video record:
+// the late counts, which had no video_ts, to the window they were
+// received in, and one with a video_ts 10 s earlier there); any other
+// view is a bad query.
 func TestTimelineBy(t *testing.T) {
 	env := registrytest.Start(t, "m")
 	ctx := context.Background()
@@ -30,12 +33,13 @@ func TestTimelineBy(t *testing.T) {
 	put(wire.TimelineWindows, wire.TimelineRecord{Start: w0, Counts: map[string]int64{"🔥": 1}, Total: 1, Swarm: 1})
 	put(wire.TimelineWindows, wire.TimelineRecord{Start: w0 + 2000, Counts: map[string]int64{"🔥": 3}, Total: 3, Swarm: 2, Late: 2})
 	put(wire.TimelineLate, wire.LateRecord{Start: w0 + 2000, Swarm: 2, Windows: map[int64]map[string]int64{w0: {"🔥": 2}}})
+	put(wire.TimelineVideo, wire.LateRecord{Start: w0 + 2000, Swarm: 2, Windows: map[int64]map[string]int64{w0: {"🔥": 2}, w0 - 10_000: {"🔥": 1}}})
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: env.Registry,
 		Timeline: timeline.NewReader(env.NC, wire.TimelineStream, 0), TimelineRate: -1})
 	for _, tt := range []struct {
 		by, want string
 		counts   []int64
-	}{{"", "named", []int64{3, 1}}, {"named", "named", []int64{3, 1}}, {"arrival", "arrival", []int64{1, 3}}} {
+	}{{"", "named", []int64{3, 1}}, {"named", "named", []int64{3, 1}}, {"arrival", "arrival", []int64{1, 3}}, {"video", "video", []int64{1, 3}}} {
 		r := st.do(t, http.MethodGet, "/v1/matches/m/timeline?step=2s&by="+tt.by, "", nil)
 		a := decodeJSON[wire.TimelineAnswer](t, r.body)
 		var got []int64

@@ -45,6 +45,8 @@ type sizer struct {
 	size   int
 	emojis int     // distinct emojis of counts and carry
 	fresh  []int64 // late windows new with the entry being sized
+	// freshVideo are the video windows new with the entry being sized.
+	freshVideo []int64
 }
 
 // holds reports whether match's swarm of t (built on st) is within b.
@@ -70,10 +72,12 @@ func (b *swarmBound) holds(t *tally, match string, st *matchState) bool {
 			n += wire.SwarmEmojiBytes(e)
 		}
 	}
-	for _, c := range t.lateWindows {
-		n += wire.LateWindowBytes
-		for e := range c {
-			n += wire.EmojiMemberBytes(e)
+	for _, ws := range []map[int64]map[string]int64{t.lateWindows, t.videoWindows} {
+		for _, c := range ws {
+			n += wire.LateWindowBytes
+			for e := range c {
+				n += wire.EmojiMemberBytes(e)
+			}
 		}
 	}
 	return n <= b.max
@@ -99,11 +103,13 @@ func newSizer(t *tally, match string, st *matchState, b *swarmBound) *sizer {
 }
 
 // fits reports whether taking e (its counts for the match c) keeps the
-// swarm within the bound, and if so counts what e adds. first takes e
-// whatever it adds.
-func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
+// swarm within the bound, and if so counts what e adds; video says
+// whether with e's program-time moves. first takes e whatever it adds,
+// but its program-time moves only if they fit: hostile video_ts values
+// can cost the program-time view its moves, never the swarm its bound.
+func (sz *sizer) fits(e *entry, c map[string]int64, first bool) (ok, video bool) {
 	if sz.b == nil {
-		return true
+		return true, true
 	}
 	t, add := sz.t, 0
 	if _, ok := t.offsets[e.p.Partition]; !ok {
@@ -135,10 +141,33 @@ func (sz *sizer) fits(e *entry, c map[string]int64, first bool) bool {
 			add += wire.EmojiMemberBytes(emoji)
 		}
 	})
-	if !first && sz.size+add > sz.b.max {
-		return false
+	vadd := sz.videoGrowth(e, c)
+	video = sz.size+add+vadd <= sz.b.max
+	if !first && !video {
+		return false, false
+	}
+	if video {
+		add += vadd
 	}
 	sz.size += add
 	sz.emojis += newEmojis
-	return true
+	return true, video
+}
+
+// videoGrowth is what taking e (its counts for the match c) adds to the
+// swarm's video_windows.
+func (sz *sizer) videoGrowth(e *entry, c map[string]int64) int {
+	add := 0
+	sz.freshVideo = sz.freshVideo[:0]
+	e.videoParts(sz.match, c, sz.t.start, func(window int64, emoji string, _ int64) {
+		vw, ok := sz.t.videoWindows[window]
+		if !ok && !slices.Contains(sz.freshVideo, window) {
+			sz.freshVideo = append(sz.freshVideo, window)
+			add += wire.LateWindowBytes
+		}
+		if _, ok := vw[emoji]; !ok { // videoParts names each (window, emoji) of an entry once
+			add += wire.EmojiMemberBytes(emoji)
+		}
+	})
+	return add
 }

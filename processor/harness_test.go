@@ -95,10 +95,34 @@ func randomCounts(rng *rand.Rand) wire.Counts {
 	return c
 }
 
-// window publishes every partition's partial of window startMs.
+// randomVideo is a random program-time part of c, a partial's counts of
+// the window at startMs: for m1 and m2, some of their 🔥 in a window up to
+// 30 windows earlier, but not before pastWindow(0), and some 👏 of m1 in
+// the next window (a video_ts ahead of the receive time's window).
+func randomVideo(rng *rand.Rand, c wire.Counts, startMs, windowMs int64) map[int64]wire.Counts {
+	v := map[int64]wire.Counts{}
+	for _, m := range []string{"m1", "m2"} {
+		to := max(startMs-windowMs*(1+rng.Int64N(30)), pastWindow(0))
+		if n := rng.Int64N(c[m]["🔥"] + 1); n > 0 && to != startMs {
+			if v[to] == nil {
+				v[to] = wire.Counts{}
+			}
+			v[to].Add(m, "🔥", n)
+		}
+	}
+	if n := rng.Int64N(c["m1"]["👏"]/4 + 1); n > 0 {
+		v[startMs+windowMs] = wire.Counts{"m1": {"👏": n}}
+	}
+	return v
+}
+
+// window publishes every partition's partial of window startMs, with
+// random video counts.
 func (r *rig) window(rng *rand.Rand, startMs, windowMs int64) {
 	for p := range r.parts {
-		r.publish(int32(p), startMs, windowMs, randomCounts(rng))
+		c := randomCounts(rng)
+		r.publishPartial(&wire.Partial{Partition: int32(p), WindowStartMs: startMs, WindowMs: windowMs,
+			Counts: c, VideoCounts: randomVideo(rng, c, startMs, windowMs)})
 	}
 }
 

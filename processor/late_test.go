@@ -279,3 +279,127 @@ func TestLateRecordRepairedAfterCrash(t *testing.T) {
 		t.Errorf("%d late records, want 1", n)
 	}
 }
+
+// A crash between a window record and its video record: the next
+// processor to read the match's timeline back writes the video record
+// from the window's swarm, once, and the program-time view is exact again.
+func TestVideoRecordRepairedAfterCrash(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	ctx := context.Background()
+	w0, w2 := pastWindow(0), pastWindow(2)
+	sw := &wire.Swarm{MatchID: "m1", WindowStart: time.UnixMilli(w2).UTC(), WindowEnd: time.UnixMilli(w2 + winMs).UTC(),
+		Counts: map[string]int64{"🔥": 5}, Swarm: map[string]int64{}, Carry: map[string]int64{"🔥": 5}, Total: 5,
+		ClosedBy: wire.ClosedByAllPartitions, PublishedAt: time.Now(),
+		VideoWindows: map[int64]map[string]int64{w0: {"🔥": 2}}, Partials: map[int32]uint64{0: 0}}
+	data, _ := sw.Encode()
+	ack, err := r.js.Publish(ctx, wire.SwarmSubject("m1"), data, jetstream.WithMsgID(sw.MsgID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := wire.TimelineRecord{Start: w2, Counts: sw.Counts, Total: 5, Swarm: ack.Sequence, Video: 2}
+	if _, err := r.js.Publish(ctx, wire.TimelineSubject("m1", wire.TimelineWindows), mustJSON(rec)); err != nil {
+		t.Fatal(err)
+	}
+	// The processor died here: no video record.
+	for i := range 2 { // the second processor finds the video record and writes none
+		cancel, done, _ := r.processor(Config{})
+		r.publish(0, pastWindow(3+i), winMs, counts1("m1"))
+		arrival := map[int64]int64{w2: 5, pastWindow(3): 1, pastWindow(4): int64(i)}
+		video := map[int64]int64{w0: 2, w2: 3, pastWindow(3): 1, pastWindow(4): int64(i)}
+		if i == 0 {
+			delete(arrival, pastWindow(4))
+			delete(video, pastWindow(4))
+		}
+		r.wantTimeline("m1", 2*time.Second, map[timeline.View]map[int64]int64{
+			timeline.ByArrival: arrival, timeline.ByNamed: arrival, timeline.ByVideo: video})
+		cancel()
+		<-done
+	}
+	if n := r.count(wire.TimelineSubject("m1", wire.TimelineVideo)); n != 1 {
+		t.Errorf("%d video records, want 1", n)
+	}
+}
+
+// videoAt is p with video counts of m1 🔥 by window index.
+func videoAt(p *wire.Partial, video map[int]int64) *wire.Partial {
+	p.VideoCounts = map[int64]wire.Counts{}
+	for i, n := range video {
+		p.VideoCounts[w(i)] = wire.Counts{"m1": {"🔥": n}}
+	}
+	return p
+}
+
+// A swarm's video_windows name, for every count that the program-time
+// view puts in another window, that window: the partial's video counts
+// (but those of the swarm's own window), and the rest of a late partial
+// in its own window.
+func TestTallyVideoWindows(t *testing.T) {
+	const dl = 400 * time.Millisecond
+	tests := []struct {
+		name string
+		in   []delivery
+		want []map[int64]map[string]int64 // per closed window
+	}{
+		{"on time, no video", []delivery{{part(0, 1, 0, 9, 10), 1, end(1, 0)}},
+			[]map[int64]map[string]int64{nil}},
+		{"on time, video counts", []delivery{{videoAt(part(0, 2, 0, 9, 10), map[int]int64{0: 2, 3: 1}), 1, end(2, 0)}},
+			[]map[int64]map[string]int64{{w(0): {"🔥": 2}, w(3): {"🔥": 1}}}},
+		{"a late partial, video counts into the carrying window", []delivery{
+			{part(0, 1, 0, 0, 1), 1, end(1, 0)},                                                   // closes window 1 with partition 1 missing
+			{videoAt(part(1, 1, 0, 9, 10), map[int]int64{0: 3, 2: 4}), 2, end(1, dl+time.Second)}, // then partition 1's window 1
+			{part(0, 2, 1, 1, 1), 3, end(2, 0)}, {part(1, 2, 10, 10, 1), 4, end(2, 0)}},
+			// window 2 carries the late partial: 3 in window 0, 4 in its own, the other 3 in window 1
+			[]map[int64]map[string]int64{nil, {w(0): {"🔥": 3}, w(1): {"🔥": 3}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMerger(testWindow, dl, 2)
+			var got []map[int64]map[string]int64
+			for _, d := range tt.in {
+				m.add(d.p, d.seq, d.received, nil)
+				for win, _ := m.next(d.received.Add(dl), true); win != nil; win, _ = m.next(d.received.Add(dl), true) {
+					got = append(got, tallyOf(win, "m1", newMatchState(), nil).videoWindows)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("video windows %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A swarm's first partial, over the bound with its program-time moves
+// (video_ts values spread over many windows), is taken without them: the
+// swarm stays within its bound and counts every event; those moves are
+// counted as dropped. A later partial that would pass the bound with its
+// moves is held for the next window as any other.
+func TestTallyDropsVideoPastTheBound(t *testing.T) {
+	m := newMerger(testWindow, time.Second, 2)
+	st, b := newMatchState(), newSwarmBound(2<<10, MomentRule{Disable: true})
+	spread := func(p *wire.Partial) *wire.Partial {
+		p.VideoCounts = map[int64]wire.Counts{}
+		for i := range 30 { // 30 windows of moves: about 1.5 KiB
+			p.VideoCounts[w(10-i-1)] = wire.Counts{"m1": {"🔥": 1}}
+		}
+		return p
+	}
+	m.add(spread(part(0, 10, 0, 99, 100)), 1, end(10, 0), nil)
+	m.add(spread(part(1, 10, 0, 99, 100)), 2, end(10, 0), nil)
+	win, rule := m.next(end(10, 0), true)
+	tl := tallyOf(win, "m1", st, b)
+	sw := buildSwarm(win, "m1", tl, st, swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(10, 0)})
+	data, _ := sw.Encode()
+	if len(data) > b.max || sw.Counts["🔥"] != 100 || len(tl.held) != 1 {
+		t.Fatalf("swarm of %d bytes (bound %d), counts %v, %d held, %d moves dropped, video windows %v",
+			len(data), b.max, sw.Counts, len(tl.held), tl.videoDropped, sw.VideoWindows)
+	}
+	small := newSwarmBound(1<<10, MomentRule{Disable: true}) // not even the first one's moves fit
+	tl = tallyOf(win, "m1", newMatchState(), small)
+	sw = buildSwarm(win, "m1", tl, newMatchState(), swarmParams{window: testWindow, threshold: 1000, closedBy: rule, now: end(10, 0)})
+	if data, _ := sw.Encode(); len(data) > small.max {
+		t.Errorf("swarm of %d bytes, bound %d", len(data), small.max)
+	}
+	if tl.videoDropped != 30 || len(tl.videoWindows) != 0 || tl.counts["🔥"] != 100 {
+		t.Errorf("with a 1 KiB bound: %d moves dropped, video windows %v, counts %v; want 30, none, 100", tl.videoDropped, tl.videoWindows, tl.counts)
+	}
+}

@@ -67,9 +67,16 @@ type tally struct {
 	// lateWindows is the late part of counts by the window each event was
 	// received in (wire.Swarm.LateWindows).
 	lateWindows map[int64]map[string]int64
-	offsets     map[int32]int64  // st.offsets advanced past every partial taken
-	partials    map[int32]uint64 // st.partials advanced likewise
-	entries     []entry          // the entries that contributed counts
+	// videoWindows is the part of counts that the program-time view
+	// puts in another window (wire.Swarm.VideoWindows).
+	videoWindows map[int64]map[string]int64
+	start        int64 // the swarm's window
+	// videoDropped counts the events of entries taken without their
+	// program-time moves: the first entry, over the bound with them.
+	videoDropped int64
+	offsets      map[int32]int64  // st.offsets advanced past every partial taken
+	partials     map[int32]uint64 // st.partials advanced likewise
+	entries      []entry          // the entries that contributed counts
 	// held are entries with counts for the match that would have passed
 	// the bound, with the later entries of their partitions: they belong
 	// to the match's next window.
@@ -92,7 +99,7 @@ func tallyOf(w *window, match string, st *matchState, b *swarmBound) tally {
 
 // tallyWithin is tallyOf, the bound b (nil: none) kept entry by entry.
 func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
-	t := tally{counts: map[string]int64{}, offsets: maps.Clone(st.offsets), partials: maps.Clone(st.partials)}
+	t := tally{counts: map[string]int64{}, start: w.start, offsets: maps.Clone(st.offsets), partials: maps.Clone(st.partials)}
 	if t.partials == nil {
 		t.partials = map[int32]uint64{}
 	}
@@ -106,7 +113,8 @@ func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 		if st.counted(&e) {
 			continue
 		}
-		if stopped[e.p.Partition] || !sz.fits(&e, c, len(t.entries) == 0) {
+		ok, video := sz.fits(&e, c, len(t.entries) == 0)
+		if stopped[e.p.Partition] || !ok {
 			if stopped == nil {
 				stopped = map[int32]bool{}
 			}
@@ -116,14 +124,15 @@ func tallyWithin(w *window, match string, st *matchState, b *swarmBound) tally {
 			}
 			continue
 		}
-		t.take(e, c, match)
+		t.take(e, c, match, video)
 	}
 	return t
 }
 
 // take adds e's counts for match (c) to t, and moves the partition's
-// marks past it.
-func (t *tally) take(e entry, c map[string]int64, match string) {
+// marks past it; with video, its program-time moves too (else they are
+// counted in videoDropped).
+func (t *tally) take(e entry, c map[string]int64, match string, video bool) {
 	if e.seq >= t.partials[e.p.Partition] { // the partition's newest partial so far
 		t.offsets[e.p.Partition] = e.p.NextOffset()
 		t.partials[e.p.Partition] = e.seq
@@ -147,6 +156,57 @@ func (t *tally) take(e entry, c map[string]int64, match string) {
 		lw[emoji] += n
 		t.late += n
 	})
+	e.videoParts(match, c, t.start, func(window int64, emoji string, n int64) {
+		if !video {
+			t.videoDropped += n
+			return
+		}
+		t.videoWindows = addWindow(t.videoWindows, window, emoji, n)
+	})
+}
+
+// addWindow adds n of emoji to window in m, which it returns (made if
+// nil).
+func addWindow(m map[int64]map[string]int64, window int64, emoji string, n int64) map[int64]map[string]int64 {
+	if m == nil {
+		m = map[int64]map[string]int64{}
+	}
+	c := m[window]
+	if c == nil {
+		c = map[string]int64{}
+		m[window] = c
+	}
+	c[emoji] += n
+	return m
+}
+
+// videoParts calls f with each part of e's counts for match (c) that the
+// program-time view puts in another window than start, the window of the
+// swarm counting it: the partial's video_counts (each record with a
+// video_ts in the window containing it, each late one without in the
+// window it was received in), and, for an entry of an earlier window (it
+// reached the processor after its window closed), the rest of its counts,
+// whose program-time window is the partial's.
+func (e *entry) videoParts(match string, c map[string]int64, start int64, f func(window int64, emoji string, n int64)) {
+	for window, vc := range e.p.VideoCounts {
+		if window == start {
+			continue
+		}
+		for emoji, n := range vc[match] {
+			f(window, emoji, n)
+		}
+	}
+	if e.p.WindowStartMs == start {
+		return
+	}
+	for emoji, n := range c {
+		for _, vc := range e.p.VideoCounts {
+			n -= vc[match][emoji]
+		}
+		if n > 0 {
+			f(e.p.WindowStartMs, emoji, n)
+		}
+	}
 }
 
 // lateParts calls f with each part of e's counts for match (c) that was
@@ -194,6 +254,6 @@ func buildSwarm(w *window, match string, t tally, st *matchState, sp swarmParams
 		MatchID: match, WindowStart: start, WindowEnd: start.Add(sp.window),
 		Counts: t.counts, Swarm: units, Carry: rest, Total: total,
 		Partitions: len(w.parts), ClosedBy: sp.closedBy, PublishedAt: sp.now,
-		Late: t.late, LateWindows: t.lateWindows, Offsets: t.offsets, Partials: t.partials,
+		Late: t.late, LateWindows: t.lateWindows, VideoWindows: t.videoWindows, Offsets: t.offsets, Partials: t.partials,
 	}
 }

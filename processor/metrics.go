@@ -22,6 +22,7 @@ type metrics struct {
 	states, openWindows, openEntries prometheus.Gauge
 	stateLoads, stateEvictions       prometheus.Counter
 	held                             prometheus.Counter
+	videoDropped                     prometheus.Counter
 
 	timelineRecords                                   *prometheus.CounterVec // by kind
 	timelineLoads, timelineErrors, timelineBackfilled prometheus.Counter
@@ -58,8 +59,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Partials merged into the open windows."}),
 		held: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_held_partials_total",
 			Help: "Partials whose counts for a match were held for its next window: its swarm had reached MaxSwarmBytes."}),
+		videoDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_video_moves_dropped_total",
+			Help: "Events whose program-time window a swarm does not carry: the first partial of a swarm, over MaxSwarmBytes with its video_windows, is taken without them."}),
 		timelineRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_timeline_records_total",
-			Help: "Records stored in the timeline stream, by kind: window, rollup, moment."}, []string{"kind"}),
+			Help: "Records stored in the timeline stream, by kind: window, late, video, rollup, moment."}, []string{"kind"}),
 		timelineLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_loads_total",
 			Help: "Match timelines read back from the timeline stream."}),
 		timelineErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_timeline_errors_total",
@@ -74,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "(edge, match) viewer counts kept; capped by MaxOccupancy."}),
 	}
 	for _, c := range []prometheus.Collector{m.closed, m.swarms, m.rejected, m.partials, m.lag, m.partitions,
-		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries, m.held,
+		m.publishErrors, m.states, m.stateLoads, m.stateEvictions, m.openWindows, m.openEntries, m.held, m.videoDropped,
 		m.timelineRecords, m.timelineLoads, m.timelineErrors, m.timelineBackfilled,
 		m.occupancyReports, m.occupancyEdges, m.occupancyEntries} {
 		if err := reg.Register(c); err != nil {

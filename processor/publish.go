@@ -82,6 +82,9 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 		p.met.held.Add(float64(len(t.held)))
 		p.s.m.foldMatch(w, match, t.held)
 	}
+	if t.videoDropped > 0 {
+		p.met.videoDropped.Add(float64(t.videoDropped))
+	}
 	if rule == closedByCap {
 		rule = wire.ClosedByDeadline
 	}

@@ -28,8 +28,13 @@ type tlState struct {
 	swarm     uint64 // swarm stream sequence of the swarm it records
 	// lateLast and lateStart are the timeline sequence and window of the
 	// last late record (0 and MinInt64: none).
-	lateLast   uint64
-	lateStart  int64
+	lateLast  uint64
+	lateStart int64
+	// lastVideo is the last window record's video count; videoLast and
+	// videoStart the sequence and window of the last video record.
+	lastVideo  int64
+	videoLast  uint64
+	videoStart int64
 	steps      []stepAcc
 	recent     *recentTotals
 	lastMoment int64 // window start of the last stored moment; MinInt64: none
@@ -57,12 +62,12 @@ type tlItem struct {
 	seq uint64
 }
 
-// tlMsg is one timeline publish; window and late say it is the window
-// record or the late record.
+// tlMsg is one timeline publish; window, late and video say it is the
+// window record, the late record or the video record.
 type tlMsg struct {
-	msg          *nats.Msg
-	opts         []jetstream.PublishOpt
-	window, late bool
+	msg                 *nats.Msg
+	opts                []jetstream.PublishOpt
+	window, late, video bool
 }
 
 // timelineOf is match's timeline state, read back from the timeline
@@ -80,6 +85,9 @@ func (p *Processor) timelineOf(ctx context.Context, match string, st *matchState
 	tl, err := p.loadTimeline(ctx, match)
 	if err == nil {
 		err = p.repairLate(ctx, match, tl)
+	}
+	if err == nil {
+		err = p.repairVideo(ctx, match, tl)
 	}
 	if err == nil {
 		err = p.backfill(ctx, match, tl, st.seq)
@@ -125,7 +133,7 @@ func (p *Processor) timelineFailed(match string, err error) {
 }
 
 func (p *Processor) newTimeline() *tlState {
-	tl := &tlState{lastStart: math.MinInt64, lateStart: math.MinInt64, lastMoment: math.MinInt64,
+	tl := &tlState{lastStart: math.MinInt64, lateStart: math.MinInt64, videoStart: math.MinInt64, lastMoment: math.MinInt64,
 		recent: newRecentTotals(p.cfg.Moments.slots(p.cfg.Window))}
 	tl.steps = make([]stepAcc, len(wire.RollupSteps))
 	for i := range tl.steps {
@@ -168,6 +176,9 @@ func (p *Processor) loadTimeline(ctx context.Context, match string) (*tlState, e
 		}
 	}
 	if err := p.loadLate(ctx, match, tl); err != nil {
+		return nil, err
+	}
+	if err := p.loadVideo(ctx, match, tl); err != nil {
 		return nil, err
 	}
 	if lastW.Seq == 0 || from > lastW.Seq {
@@ -213,7 +224,7 @@ func (p *Processor) setLast(tl *tlState, m timeline.Msg) error {
 	if err != nil {
 		return err
 	}
-	tl.last, tl.lastStart, tl.lastLate, tl.swarm = m.Seq, rec.Start, rec.Late, rec.Swarm
+	tl.last, tl.lastStart, tl.lastLate, tl.lastVideo, tl.swarm = m.Seq, rec.Start, rec.Late, rec.Video, rec.Swarm
 	return nil
 }
 
@@ -258,6 +269,8 @@ func (p *Processor) recordStored(tl *tlState, m tlMsg, seq uint64) {
 		p.acked(tl, seq)
 	case m.late:
 		tl.lateLast = seq
+	case m.video:
+		tl.videoLast = seq
 	}
 }
 
@@ -277,6 +290,8 @@ func kindOf(m tlMsg) string {
 		return "window"
 	case m.late:
 		return "late"
+	case m.video:
+		return "video"
 	case m.msg.Header.Get("Emostream-Kind") == "moment":
 		return "moment"
 	}
@@ -285,19 +300,24 @@ func kindOf(m tlMsg) string {
 
 // tlMessages advances tl past swarm sw (stored at swarm sequence seq) and
 // returns what to publish, in order: the rollups of the steps it closes,
-// its window record, its late record (if it has late counts), its moments.
+// its window record, its late record (if it has late counts), its video
+// record (if it has video_windows), its moments.
 // The late record comes after the window record, so a reader never finds
 // it without the counts it attributes (a crash in between is repaired by
 // repairLate).
 func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg {
 	start := sw.WindowStart.UnixMilli()
 	msgs := p.advance(tl, sw.MatchID, start, sw.Counts, sw.Total)
-	rec := wire.TimelineRecord{Start: start, Counts: sw.Counts, Total: sw.Total, Swarm: seq, Late: sw.Late}
+	video := sumWindows(sw.VideoWindows)
+	rec := wire.TimelineRecord{Start: start, Counts: sw.Counts, Total: sw.Total, Swarm: seq, Late: sw.Late, Video: video}
 	msgs = append(msgs, tlMsg{msg: encodeMsg(wire.TimelineSubject(sw.MatchID, wire.TimelineWindows), rec),
 		opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.TimelineMsgID(sw.MatchID, wire.TimelineWindows, start)),
 			jetstream.WithExpectLastSequencePerSubject(tl.last)}, window: true})
 	if len(sw.LateWindows) > 0 && start > tl.lateStart {
 		msgs = append(msgs, p.lateMsg(tl, sw, seq))
+	}
+	if video > 0 && start > tl.videoStart {
+		msgs = append(msgs, p.videoMsg(tl, sw, seq))
 	}
 	if len(sw.Moments) > 0 && start > tl.lastMoment { // a window's moments are stored together, once
 		for i := range sw.Moments {
@@ -307,7 +327,7 @@ func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg 
 		}
 		tl.lastMoment = start
 	}
-	tl.lastStart, tl.lastLate, tl.swarm = start, sw.Late, seq
+	tl.lastStart, tl.lastLate, tl.lastVideo, tl.swarm = start, sw.Late, video, seq
 	tl.recent.add(start, sw.Total, sw.Counts)
 	return msgs
 }

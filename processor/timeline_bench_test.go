@@ -30,9 +30,17 @@ func BenchmarkTimelineQuery(b *testing.B) {
 	for _, hours := range []int{1, 3} {
 		h := timelineMatch(b, hours)
 		for _, step := range []string{"2s", "1m", "5m"} {
-			for _, format := range []string{"json", "csv"} {
-				b.Run(fmt.Sprintf("%dh/%s/%s", hours, step, format), func(b *testing.B) {
-					uri := "/v1/matches/busy/timeline?step=" + step + "&format=" + format
+			for _, q := range []struct{ format, by, last string }{{"json", "named", ""}, {"json", "video", ""},
+				{"json", "named", "10m"}, {"json", "video", "10m"}, {"csv", "named", ""}} {
+				format, name := q.format, fmt.Sprintf("%dh/%s/%s/%s", hours, step, q.format, q.by)
+				if q.last != "" {
+					name += "/last" + q.last
+				}
+				b.Run(name, func(b *testing.B) {
+					uri := "/v1/matches/busy/timeline?step=" + step + "&format=" + format + "&by=" + q.by
+					if q.last != "" { // the last 10 minutes
+						uri += fmt.Sprint("&from=", time.Now().Add(-10*time.Minute).UnixMilli())
+					}
 					var bytes int
 					for range b.N {
 						var ctx fasthttp.RequestCtx
@@ -58,8 +66,24 @@ type countWriter int
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
-// timelineMatch stores hours of match "busy" in a fresh NATS server and
-// returns ingest's handler on it.
+// benchVideo is the video_windows of window i of a match starting at
+// start with counts c: a twentieth of every emoji's count in each of the
+// 15 windows before (viewers up to 30 s behind live), none before start.
+func benchVideo(start int64, i int, c map[string]int64) map[int64]map[string]int64 {
+	v := map[int64]map[string]int64{}
+	for k := 1; k <= 15 && i-k >= 0; k++ {
+		w := map[string]int64{}
+		for e, n := range c {
+			w[e] = n / 20
+		}
+		v[start+int64(i-k)*2000] = w
+	}
+	return v
+}
+
+// timelineMatch stores hours of match "busy" in a fresh NATS server, with
+// a video record for every window (benchVideo), and returns ingest's
+// handler on it.
 func timelineMatch(b *testing.B, hours int) fasthttp.RequestHandler {
 	env := registrytest.Start(b, "busy")
 	nc, ctx := env.NC, context.Background()
@@ -80,7 +104,8 @@ func timelineMatch(b *testing.B, hours int) fasthttp.RequestHandler {
 			total += c[e]
 		}
 		ws := time.UnixMilli(start + int64(i)*2000).UTC()
-		sw := &wire.Swarm{MatchID: "busy", WindowStart: ws, WindowEnd: ws.Add(2 * time.Second), Counts: c, Total: total}
+		sw := &wire.Swarm{MatchID: "busy", WindowStart: ws, WindowEnd: ws.Add(2 * time.Second), Counts: c, Total: total,
+			VideoWindows: benchVideo(start, i, c)}
 		if err := p.writeSync(ctx, tl, sw, uint64(i+1)); err != nil {
 			b.Fatal(err)
 		}
@@ -95,7 +120,20 @@ func timelineMatch(b *testing.B, hours int) fasthttp.RequestHandler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv.Handler()
+	// Run builds the routes' tree the handler serves from (without it,
+	// every path is 404); it serves until the benchmark ends.
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(rctx) }()
+	b.Cleanup(func() { stop(); <-done })
+	h := srv.Handler()
+	testenv.WaitFor(b, 10*time.Second, "the timeline route", func() bool {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/v1/matches/busy/timeline?step=5m")
+		h(&ctx)
+		return ctx.Response.StatusCode() == 200
+	})
+	return h
 }
 
 // BenchmarkTimelineCost measures the processor's cost of the timeline

@@ -41,7 +41,8 @@ func (r *rig) querySteps(match string, step time.Duration, by timeline.View) map
 
 // liveSteps sums the swarms the viewer received for match into steps, in
 // view by: ByArrival as they carried them, ByNamed with their
-// late_windows moved to the windows they name.
+// late_windows moved to the windows they name, ByVideo with their
+// video_windows moved likewise.
 func (r *rig) liveSteps(match string, step time.Duration, by timeline.View) map[int64]map[string]int64 {
 	r.viewer.mu.Lock()
 	defer r.viewer.mu.Unlock()
@@ -62,10 +63,14 @@ func (r *rig) liveSteps(match string, step time.Duration, by timeline.View) map[
 		for e, n := range sw.Counts {
 			add(sw.WindowStart.UnixMilli(), e, n)
 		}
-		if by == timeline.ByArrival {
+		moved := sw.LateWindows
+		switch by {
+		case timeline.ByArrival:
 			continue
+		case timeline.ByVideo:
+			moved = sw.VideoWindows
 		}
-		for origin, c := range sw.LateWindows {
+		for origin, c := range moved {
 			for e, n := range c {
 				add(origin, e, n)
 				add(sw.WindowStart.UnixMilli(), e, -n)
@@ -80,7 +85,7 @@ func (r *rig) liveSteps(match string, step time.Duration, by timeline.View) map[
 	return out
 }
 
-// timelineExact waits until, for every step size and both views, each
+// timelineExact waits until, for every step size and every view, each
 // step of the timeline equals the sum of the live swarms in it.
 func (r *rig) timelineExact(matches ...string) {
 	r.t.Helper()
@@ -89,7 +94,7 @@ func (r *rig) timelineExact(matches ...string) {
 	ok := testenv.Until(timeout, func() bool {
 		for _, m := range matches {
 			for _, step := range steps {
-				for _, by := range []timeline.View{timeline.ByArrival, timeline.ByNamed} {
+				for _, by := range []timeline.View{timeline.ByArrival, timeline.ByNamed, timeline.ByVideo} {
 					got, want := r.querySteps(m, step, by), r.liveSteps(m, step, by)
 					if !maps.EqualFunc(got, want, maps.Equal) {
 						diff = fmt.Sprintf("%s at %v by %s:\n got  %v\n want %v", m, step, by, got, want)
@@ -144,6 +149,9 @@ func TestTimelineExactAcrossRestarts(t *testing.T) {
 	windows(60)
 	r.exact(timeout)
 	r.timelineExact("m1", "m2", "m3")
+	if a, v := r.liveSteps("m1", 2*time.Second, timeline.ByArrival), r.liveSteps("m1", 2*time.Second, timeline.ByVideo); maps.EqualFunc(a, v, maps.Equal) {
+		t.Error("the program-time view equals the arrival view: the swarms carried no video_windows")
+	}
 	var m dto.Metric
 	_ = p3.met.timelineBackfilled.Write(&m)
 	if n := m.GetCounter().GetValue(); n < 1 {

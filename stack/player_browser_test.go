@@ -20,6 +20,7 @@ import (
 	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/web/teststream"
 	"github.com/emostream/emostream/web/webtest"
+	"github.com/emostream/emostream/wire"
 )
 
 // TestPlayerFullStack: the player page served by ingest, under its
@@ -29,7 +30,11 @@ import (
 // through the whole pipeline in step with it: each when the frame at its
 // window's end is on screen (within ±250 ms, never before), read back
 // from the frame itself. A stream of another origin is refused by the
-// policy.
+// policy. A reaction clicked on the page at video time T carries T as
+// video_ts and is counted in T's window in the timeline by program time
+// (and in the window it arrived in by named window, 10 s later); hostile
+// video_ts values sent with fetch from the page are refused with 400
+// bad_video_ts and counted nowhere.
 func TestPlayerFullStack(t *testing.T) {
 	testenv.RequireTool(t, "ffmpeg", teststream.InstallHint)
 	ctx := webtest.NewBrowser(t)
@@ -89,6 +94,84 @@ func TestPlayerFullStack(t *testing.T) {
 	}
 	slices.Sort(frames)
 	t.Logf("%d windows shown over the video, 10 s behind live; the frame on screen at their end: %v ms", len(rec), frames)
+	reactAtVideoTime(ctx, t, st.HTTPURL(), match)
+}
+
+// postedJS records, in window.posted, every POST /v1/emojis the page
+// makes: its events, status and answer.
+const postedJS = `window.posted = []; { const f = window.fetch; window.fetch = async (url, init) => {
+  const res = await f(url, init);
+  if (String(url).endsWith("/v1/emojis")) {
+    window.posted.push({ body: JSON.parse(init.body), status: res.status, answer: await res.clone().json().catch(() => null) });
+  }
+  return res;
+}; }`
+
+// reactAtVideoTime clicks 👏 on the player page, playing behind live, and
+// checks where the timeline counts it; then posts hostile video_ts values
+// with fetch from the page (😂, which nothing else sends).
+func reactAtVideoTime(ctx context.Context, t *testing.T, base, match string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](postedJS)); err != nil {
+		t.Fatal(err)
+	}
+	before := evalString(ctx, t, `document.getElementById("program").dataset.ms`)
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#emoji-buttons [data-emoji="👏"]').click()`)); err != nil {
+		t.Fatal(err)
+	}
+	until(ctx, t, "the click's POST answered", `window.posted.some((p) => p.body.some((e) => e.emoji_type === "👏"))`)
+	after := evalString(ctx, t, `document.getElementById("program").dataset.ms`)
+	var posted []struct {
+		Body   []map[string]any `json:"body"`
+		Status int              `json:"status"`
+		Answer struct {
+			Windows []int64 `json:"windows"`
+		} `json:"answer"`
+	}
+	if err := json.Unmarshal([]byte(evalString(ctx, t, `JSON.stringify(window.posted)`)), &posted); err != nil {
+		t.Fatal(err)
+	}
+	p := posted[0]
+	v, ok := p.Body[0]["video_ts"].(float64)
+	var lo, hi float64
+	fmt.Sscan(before, &lo)
+	fmt.Sscan(after, &hi)
+	if p.Status != http.StatusAccepted || len(p.Answer.Windows) != 1 || !ok || v < lo || v > hi+250 {
+		t.Fatalf("the click posted %+v (status %d); want video_ts between the program times %s and %s around it, and a 202", p.Body, p.Status, before, after)
+	}
+	videoWin, namedWin := wire.WindowStart(int64(v), 2000), p.Answer.Windows[0]
+	if namedWin-videoWin < 6000 {
+		t.Fatalf("video window %d, named %d: want the video about 10 s behind live", videoWin, namedWin)
+	}
+	// Hostile program times, sent by a script on the page: each refused.
+	for _, hostile := range []string{"Date.now() + 3600e3", "253402300799999", "Date.now() - 120e3", "-1", `"now"`} {
+		js := fmt.Sprintf(`fetch("/v1/emojis", {method: "POST", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify([{user_id: "h", match_id: %q, emoji_type: "😂"}, {user_id: "h", match_id: %q, emoji_type: "😂", video_ts: %s}])})
+			.then(async (r) => r.status + " " + (await r.json()).error.code)`, match, match, hostile)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		want := "400 bad_video_ts"
+		if hostile == `"now"` {
+			want = "400 bad_field"
+		}
+		if err != nil || got != want {
+			t.Errorf("video_ts %s from the page: %q (%v), want %q", hostile, got, err, want)
+		}
+	}
+	for by, win := range map[string]int64{"video": videoWin, "named": namedWin} {
+		url := base + "/v1/matches/" + match + "/timeline?step=2s&by=" + by
+		var got map[int64]map[string]int64
+		if !testenv.Until(30*time.Second, func() bool {
+			got = tryTimelineSteps(url)
+			return got[win]["👏"] == 1
+		}) {
+			t.Fatalf("timeline by %s: %v; want the 👏 in window %d", by, got, win)
+		}
+		for w, c := range got {
+			if (c["👏"] != 0) != (w == win) || c["😂"] != 0 {
+				t.Errorf("timeline by %s: window %d counts %v; want 👏 only in %d and no 😂", by, w, c, win)
+			}
+		}
+	}
 }
 
 // postEvery posts one reaction to match every interval until stop.

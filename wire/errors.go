@@ -33,6 +33,7 @@ const (
 	CodeTooManyConnections  = "too_many_connections"
 	CodeBadTimelineQuery    = "bad_timeline_query"
 	CodeBadMatchesQuery     = "bad_matches_query"
+	CodeBadVideoTS          = "bad_video_ts"
 )
 
 // ClientError is one row of the table of errors a client sees.
@@ -55,6 +56,7 @@ var ClientErrors = []ClientError{
 	{CodeUnknownEmoji, http.StatusBadRequest, "emoji_type is not in the allow-list"},
 	{CodeTooManyEvents, http.StatusBadRequest, "more than MaxBatch events, or none"},
 	{CodeBadEncoding, http.StatusBadRequest, "a gzip body that does not inflate (corrupt or truncated)"},
+	{CodeBadVideoTS, http.StatusBadRequest, "video_ts is not a positive whole number, is ahead of the server's clock by more than MaxVideoLead (2 s) or behind it by more than MaxVideoLag (60 s)"},
 	{CodeBadTimelineQuery, http.StatusBadRequest, "a timeline query's from, to, step, by or format is malformed, to is before from, or the range has too many steps"},
 	{CodeBadMatchesQuery, http.StatusBadRequest, "a match list's state, limit or cursor is malformed or out of range"},
 	{CodeBurstExceeded, http.StatusBadRequest, "more events of one user (or client IP prefix) than its burst: never passes"},

@@ -21,9 +21,11 @@ const (
 // Event is one reaction as a viewer sends it to POST /v1/emojis:
 //
 //	{"user_id": "u-42", "match_id": "final-2026", "emoji_type": "🔥",
-//	 "timestamp": "2026-11-23T05:00:00.123Z", "event_id": "optional"}
+//	 "timestamp": "2026-11-23T05:00:00.123Z", "event_id": "optional",
+//	 "video_ts": 1795409980123}
 //
-// timestamp (RFC 3339 or Unix milliseconds) and event_id are optional.
+// timestamp (RFC 3339 or Unix milliseconds), event_id and video_ts are
+// optional.
 type Event struct {
 	EventID   string
 	UserID    string
@@ -32,6 +34,28 @@ type Event struct {
 	// ClientTS is the client's timestamp in Unix milliseconds, 0 if absent.
 	// It is informational: the server's receive time decides the window.
 	ClientTS int64
+	// VideoTS is the program time (Unix ms) of the video frame the viewer
+	// saw when reacting, 0 if absent. The decoder checks its type; ingest
+	// checks it against its clock (CheckVideoTS): the match's timeline
+	// counts the event in the window containing it (docs/api.md,
+	// "Timeline", by=video).
+	VideoTS int64
+}
+
+// Bounds of video_ts against the server's receive time: a reaction's
+// program time is at most MaxVideoLag behind it (a viewer's stream that
+// far behind live) and at most MaxVideoLead ahead (clock skew between the
+// stream's packager and ingest).
+const (
+	MaxVideoLag  = 60 * time.Second
+	MaxVideoLead = 2 * time.Second
+)
+
+// VideoInRange reports whether a video_ts of videoMs is within the bounds
+// of a reaction received at receivedMs: in [receivedMs-MaxVideoLag,
+// receivedMs+MaxVideoLead].
+func VideoInRange(videoMs, receivedMs int64) bool {
+	return videoMs >= receivedMs-MaxVideoLag.Milliseconds() && videoMs <= receivedMs+MaxVideoLead.Milliseconds()
 }
 
 // ValidMatchID reports whether m can be a match_id: 1 to 64 bytes of

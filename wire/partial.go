@@ -70,6 +70,14 @@ type Partial struct {
 	// that). Partials stored before this field existed have none: their
 	// late records are attributed to the window that counted them.
 	LateCounts map[int64]Counts `json:"late_counts,omitempty"`
+	// VideoCounts is the part of Counts that the program-time view of the
+	// timeline (docs/api.md, "Timeline", by=video) puts in another window
+	// than this partial's, keyed by that window's start in Unix ms: a
+	// record with a video_ts under the window containing it, a late
+	// record without one under the window it was received in (as in
+	// LateCounts). A partial names at most MaxPartialVideoWindows of them
+	// (the bridge splits the window past that).
+	VideoCounts map[int64]Counts `json:"video_counts,omitempty"`
 	// Duplicates counts records dropped because their event_id was seen
 	// before (not in Counts).
 	Duplicates int64 `json:"duplicates,omitempty"`
@@ -94,6 +102,24 @@ const MaxEmojiBytes = 64
 // processor.DefaultMaxSwarmBytes).
 const MaxPartialLateWindows = 2
 
+// MaxPartialVideoWindows bounds the distinct windows of a partial's
+// VideoCounts: a record of yet another window splits the partial. A
+// video_ts is at most wire.MaxVideoLag behind its receive time, so one
+// receive window's records name at most 32 windows of 2 s; late records
+// add theirs.
+const MaxPartialVideoWindows = 40
+
+// MaxPartialVideoBytes bounds what one partial's VideoCounts of one match
+// add to that match's swarm's video_windows (LateWindowBytes per window,
+// EmojiMemberBytes per emoji in it): a record that would pass it splits
+// the partial. The reactions of viewers 0-60 s behind live with the
+// default emojis (33 windows × 12 emojis, 11.9 KB) fit one partial; a
+// wider spread (hostile video_ts values, long emoji spellings) splits it,
+// so no partial brings a swarm more than this of program-time counts.
+// (The processor takes a swarm's first partial without its moves if they
+// would pass the swarm's bound.)
+const MaxPartialVideoBytes = 16 << 10
+
 // PartialBaseBytes is an upper bound on the JSON encoding of a partial of
 // topic with empty counts: every number at its widest, More set, and an
 // empty late_counts object.
@@ -104,7 +130,7 @@ func PartialBaseBytes(topic string) int {
 	if err != nil { // a string and numbers always encode
 		panic(err)
 	}
-	return len(data) + len(`,"late_counts":{}`)
+	return len(data) + len(`,"late_counts":{}`) + len(`,"video_counts":{}`)
 }
 
 // widestKey is an int64 map key at its widest, quotes included.
@@ -203,7 +229,35 @@ func (p *Partial) Validate() error {
 			}
 		}
 	}
-	return p.validateLate()
+	if err := p.validateLate(); err != nil {
+		return err
+	}
+	return p.validateVideo()
+}
+
+// validateVideo checks VideoCounts: aligned windows other than the
+// partial's, positive counts, and, per match and emoji, no more moved
+// than counted.
+func (p *Partial) validateVideo() error {
+	if len(p.VideoCounts) > MaxPartialVideoWindows {
+		return fmt.Errorf("wire: partial: %d video windows, over %d", len(p.VideoCounts), MaxPartialVideoWindows)
+	}
+	sums := Counts{}
+	for w, c := range p.VideoCounts {
+		if w == p.WindowStartMs || w%p.WindowMs != 0 {
+			return fmt.Errorf("wire: partial: video window %d of window %d+%dms", w, p.WindowStartMs, p.WindowMs)
+		}
+		for match, emojis := range c {
+			for e, n := range emojis {
+				if n <= 0 || n > p.Counts[match][e]-sums[match][e] {
+					return fmt.Errorf("wire: partial: video count %d/%q/%q = %d: not positive, or more than counted",
+						w, match, e, n)
+				}
+				sums.Add(match, e, n)
+			}
+		}
+	}
+	return nil
 }
 
 // validateLate checks LateCounts: earlier aligned windows, positive

@@ -10,10 +10,11 @@ import (
 // timestamp is ReceivedAt, and its value is this JSON object:
 //
 //	{"event_id":"","user_id":"u-42","match_id":"final-2026","emoji_type":"🔥",
-//	 "client_ts":1795410000123,"received_at":1795410000456}
+//	 "client_ts":1795410000123,"received_at":1795410000456,"video_ts":1795409980123}
 //
-// client_ts and received_at are Unix milliseconds; client_ts is 0 when the
-// client sent no timestamp, event_id is "" when it sent no event_id.
+// client_ts, received_at and video_ts are Unix milliseconds; client_ts is
+// 0 when the client sent no timestamp, event_id is "" when it sent no
+// event_id, and video_ts is left out when the client sent none.
 type Record struct {
 	EventID    string
 	UserID     string
@@ -21,12 +22,13 @@ type Record struct {
 	EmojiType  string
 	ClientTS   int64
 	ReceivedAt int64
+	VideoTS    int64
 }
 
 // Record returns the record of ev received at receivedAt (Unix ms).
 func (ev *Event) Record(receivedAt int64) Record {
 	return Record{EventID: ev.EventID, UserID: ev.UserID, MatchID: ev.MatchID,
-		EmojiType: ev.EmojiType, ClientTS: ev.ClientTS, ReceivedAt: receivedAt}
+		EmojiType: ev.EmojiType, ClientTS: ev.ClientTS, ReceivedAt: receivedAt, VideoTS: ev.VideoTS}
 }
 
 // AppendJSON appends r's JSON encoding to dst.
@@ -43,6 +45,10 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendInt(dst, r.ClientTS, 10)
 	dst = append(dst, `,"received_at":`...)
 	dst = strconv.AppendInt(dst, r.ReceivedAt, 10)
+	if r.VideoTS != 0 {
+		dst = append(dst, `,"video_ts":`...)
+		dst = strconv.AppendInt(dst, r.VideoTS, 10)
+	}
 	return append(dst, '}')
 }
 
@@ -66,7 +72,7 @@ func DecodeRecord(data []byte, r *Record) error {
 		return err
 	}
 	*r = Record{EventID: string(sc.EventID), UserID: string(sc.UserID), MatchID: string(sc.MatchID),
-		EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt}
+		EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt, VideoTS: sc.VideoTS}
 	return nil
 }
 

@@ -7,7 +7,7 @@ import "fmt"
 // A bridge reads a million records a second per core through it.
 type RecordScanner struct {
 	EventID, UserID, MatchID, EmojiType []byte
-	ClientTS, ReceivedAt                int64
+	ClientTS, ReceivedAt, VideoTS       int64
 
 	s scanner
 }
@@ -15,7 +15,7 @@ type RecordScanner struct {
 // Scan decodes one record value, with DecodeRecord's rules.
 func (r *RecordScanner) Scan(data []byte) error {
 	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.EventID[:0], r.UserID[:0], r.MatchID[:0], r.EmojiType[:0]
-	r.ClientTS, r.ReceivedAt = 0, 0
+	r.ClientTS, r.ReceivedAt, r.VideoTS = 0, 0, 0
 	r.s.data, r.s.pos = data, 0
 	err := r.s.document(r.field)
 	switch {
@@ -44,6 +44,8 @@ func (r *RecordScanner) field(key []byte) error {
 		return r.s.intInto(&r.ClientTS)
 	case "received_at":
 		return r.s.intInto(&r.ReceivedAt)
+	case "video_ts":
+		return r.s.intInto(&r.VideoTS)
 	default:
 		return r.s.skip(0)
 	}

@@ -98,6 +98,7 @@ const (
 	fEventID
 	fTimestamp
 	fNullEventID // event_id was null, which means absent
+	fVideoTS
 )
 
 func (d *Decoder) event(s *scanner, i int) (Event, error) {
@@ -167,6 +168,8 @@ func (d *Decoder) field(s *scanner, ev *Event, key []byte, i int) (int, *Request
 		bit = fEventID
 	case "timestamp":
 		return fTimestamp, d.timestamp(s, ev, i)
+	case "video_ts":
+		return fVideoTS, d.videoTS(s, ev, i)
 	default:
 		return 0, reqErr(CodeBadField, i, "unknown field %q", key)
 	}
@@ -212,6 +215,45 @@ func (d *Decoder) timestamp(s *scanner, ev *Event, i int) *RequestError {
 		return nil
 	}
 	return notA(s, "a string or a number", []byte("timestamp"), i)
+}
+
+// videoTS reads video_ts: Unix milliseconds as a whole number, or null
+// (absent). Its range against the server's clock is ingest's to check
+// (CheckVideoTS), but a value that cannot be a program time (negative,
+// past year 9999) is refused here.
+func (d *Decoder) videoTS(s *scanner, ev *Event, i int) *RequestError {
+	switch c := s.peek(); {
+	case c == 'n' && s.null():
+		return nil
+	case c == '-' || c >= '0' && c <= '9':
+		ms, err := s.integer()
+		if err != nil || ms <= 0 || ms > maxClientTS {
+			return reqErr(CodeBadVideoTS, i, "field \"video_ts\": want the program time of the frame on screen, in Unix milliseconds as a whole number")
+		}
+		ev.VideoTS = ms
+		return nil
+	}
+	return notA(s, "a number (Unix milliseconds)", []byte("video_ts"), i)
+}
+
+// CheckVideoTS returns the error for the first event of evs whose
+// video_ts is outside the bounds of a reaction received at receivedMs
+// (VideoInRange), or nil.
+func CheckVideoTS(evs []Event, receivedMs int64) *RequestError {
+	for i := range evs {
+		v := evs[i].VideoTS
+		switch {
+		case v == 0 || VideoInRange(v, receivedMs):
+			continue
+		case v > receivedMs:
+			return reqErr(CodeBadVideoTS, i, "field \"video_ts\": %d ms ahead of the server's clock (at most %d ms: a program time is of a frame already on screen)",
+				v-receivedMs, MaxVideoLead.Milliseconds())
+		default:
+			return reqErr(CodeBadVideoTS, i, "field \"video_ts\": %d ms behind the server's clock (at most %d ms: the timeline takes reactions to the last %d s of the match)",
+				receivedMs-v, MaxVideoLag.Milliseconds(), int(MaxVideoLag.Seconds()))
+		}
+	}
+	return nil
 }
 
 // notA is the error for a value of the wrong type: bad_field if it is

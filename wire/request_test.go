@@ -149,7 +149,16 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// BenchmarkDecodeBatch100 decodes 100 events, without and with a video_ts
+// each (and, with, checks them against the clock as ingest does).
+//
+//	go test ./wire -run '^$' -bench DecodeBatch100 -count 5
 func BenchmarkDecodeBatch100(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchDecode(b, "") })
+	b.Run("video_ts", func(b *testing.B) { benchDecode(b, `,"video_ts":1795409980123`) })
+}
+
+func benchDecode(b *testing.B, extra string) {
 	d := wire.NewDecoder(nil)
 	var sb strings.Builder
 	sb.WriteString("[")
@@ -157,7 +166,7 @@ func BenchmarkDecodeBatch100(b *testing.B) {
 		if i > 0 {
 			sb.WriteString(",")
 		}
-		fmt.Fprintf(&sb, `{"user_id":"user-%d","match_id":"final-2026","emoji_type":"🔥","event_id":"ev-%d"}`, i, i)
+		fmt.Fprintf(&sb, `{"user_id":"user-%d","match_id":"final-2026","emoji_type":"🔥","event_id":"ev-%d"%s}`, i, i, extra)
 	}
 	sb.WriteString("]")
 	body := []byte(sb.String())
@@ -167,6 +176,9 @@ func BenchmarkDecodeBatch100(b *testing.B) {
 	for b.Loop() {
 		var err error
 		if evs, err = d.Decode(evs[:0], body); err != nil {
+			b.Fatal(err)
+		}
+		if err := wire.CheckVideoTS(evs, 1795410000000); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -48,6 +48,13 @@ type Swarm struct {
 	// was received in this window; the timeline attributes LateWindows to
 	// their own windows (docs/api.md, "Timeline").
 	LateWindows map[int64]map[string]int64 `json:"late_windows,omitempty"`
+	// VideoWindows is the part of Counts that the program-time view of the
+	// timeline puts in another window, keyed by that window's start in
+	// Unix ms: an event with a video_ts under the window containing it,
+	// a late event without one under the window it was received in (as
+	// in LateWindows). The live swarm counts by arrival; the timeline's
+	// by=video view moves these counts (docs/api.md, "Timeline").
+	VideoWindows map[int64]map[string]int64 `json:"video_windows,omitempty"`
 	// Offsets is, per Kafka partition, the next offset after the partials
 	// that this match's swarms have counted so far (for operators: compare
 	// with the partition's end offset).
@@ -117,7 +124,29 @@ func DecodeSwarm(data []byte) (*Swarm, error) {
 	if !s.WindowEnd.After(s.WindowStart) {
 		return nil, fmt.Errorf("wire: swarm: window %v..%v: want an end after the start", s.WindowStart, s.WindowEnd)
 	}
-	return s, s.validateLate()
+	if err := s.validateLate(); err != nil {
+		return nil, err
+	}
+	return s, s.validateVideo()
+}
+
+// validateVideo checks VideoWindows: windows other than the swarm's,
+// positive counts, and per emoji no more moved than counted.
+func (s *Swarm) validateVideo() error {
+	start := s.WindowStart.UnixMilli()
+	sums := map[string]int64{}
+	for w, c := range s.VideoWindows {
+		if w == start {
+			return fmt.Errorf("wire: swarm: video window %d is the swarm's own", w)
+		}
+		for e, n := range c {
+			if n <= 0 || n > s.Counts[e]-sums[e] {
+				return fmt.Errorf("wire: swarm: video count %d/%q = %d: not positive, or more than counted", w, e, n)
+			}
+			sums[e] += n
+		}
+	}
+	return nil
 }
 
 // validateLate checks LateWindows: earlier windows, positive counts, and
@@ -146,8 +175,8 @@ const (
 	// SwarmPartitionBytes is what one partition adds: its members of
 	// offsets and partials.
 	SwarmPartitionBytes = 2 * (len(`"-2147483648":`) + maxCountDigits + len(","))
-	// LateWindowBytes is what one window of late_windows adds, without its
-	// emojis.
+	// LateWindowBytes is what one window of late_windows (or of
+	// video_windows) adds, without its emojis.
 	LateWindowBytes = widestKey + len(":{},")
 )
 
@@ -170,7 +199,7 @@ func SwarmBaseBytes(match string) int {
 	if err != nil { // strings, numbers and times always encode
 		panic(err)
 	}
-	return len(data) + len(`,"offsets":{},"partials":{},"late_windows":{},"moments":[]`)
+	return len(data) + len(`,"offsets":{},"partials":{},"late_windows":{},"video_windows":{},"moments":[]`)
 }
 
 // MomentBytes is an upper bound on one of match's moments in a swarm's

@@ -23,6 +23,10 @@ const (
 	// TimelineLate names the subject of a match's late records: which
 	// earlier windows a window record's late counts were received in.
 	TimelineLate = "late"
+	// TimelineVideo names the subject of a match's video records: which
+	// windows a window record's counts belong to by program time (the
+	// swarm's video_windows), in the format of a late record.
+	TimelineVideo = "video"
 )
 
 // RollupSteps are the steps the processor writes rollups of, shortest
@@ -61,6 +65,11 @@ func TimelineSubject(match, kind string) string {
 // window each late count was received in (the window its 202 named):
 //
 //	{"s":1795410002000,"q":4711,"w":{"1795410000000":{"🔥":2}}}
+//
+// A window record whose swarm has video_windows is followed (after its
+// late record) by a video record on TimelineSubject(match, TimelineVideo),
+// a LateRecord of its swarm's video_windows: the window each count belongs
+// to by the program time of the frame its viewer saw.
 type TimelineRecord struct {
 	Start  int64            `json:"s"`
 	Counts map[string]int64 `json:"c"`
@@ -69,6 +78,9 @@ type TimelineRecord struct {
 	First  uint64           `json:"a,omitempty"`
 	Last   uint64           `json:"z,omitempty"`
 	Late   int64            `json:"l,omitempty"`
+	// Video is, on a window record, the sum of its swarm's video_windows:
+	// a video record follows it when it is not 0.
+	Video int64 `json:"v,omitempty"`
 }
 
 // TimelineAnswer is the JSON answer of GET /v1/matches/{id}/timeline
@@ -79,7 +91,7 @@ type TimelineRecord struct {
 type TimelineAnswer struct {
 	Match   string           `json:"match_id"`
 	Step    string           `json:"step"` // StepName of the step: "2s", "10s", "1m", "5m"
-	By      string           `json:"by"`   // "named" or "arrival"
+	By      string           `json:"by"`   // "named", "arrival" or "video"
 	From    time.Time        `json:"from"`
 	To      time.Time        `json:"to"`
 	Steps   []TimelineStep   `json:"steps"`
@@ -111,6 +123,12 @@ type LateRecord struct {
 // starting at startMs.
 func LateMsgID(match string, startMs int64) string {
 	return TimelineMsgID(match, TimelineLate, startMs)
+}
+
+// VideoMsgID is the Nats-Msg-Id of match's video record of the window
+// starting at startMs.
+func VideoMsgID(match string, startMs int64) string {
+	return TimelineMsgID(match, TimelineVideo, startMs)
 }
 
 // DecodeLateRecord parses a late record.
@@ -160,6 +178,8 @@ func ScanTimelineRecord(data []byte, count func(emoji []byte, n int64)) (Timelin
 			r.Last, err = s.sequence()
 		case "l":
 			r.Late, err = s.integer()
+		case "v":
+			r.Video, err = s.integer()
 		case "c":
 			err = s.object(func(emoji []byte) error {
 				n, err := s.integer()

@@ -201,7 +201,7 @@ func FuzzRecordScanner(f *testing.F) {
 			return
 		}
 		got := wire.Record{EventID: string(sc.EventID), UserID: string(sc.UserID), MatchID: string(sc.MatchID),
-			EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt}
+			EmojiType: string(sc.EmojiType), ClientTS: sc.ClientTS, ReceivedAt: sc.ReceivedAt, VideoTS: sc.VideoTS}
 		if got != r {
 			t.Fatalf("Scan %+v, DecodeRecord %+v", got, r)
 		}

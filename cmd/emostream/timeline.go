@@ -48,7 +48,7 @@ func addTimelineFlags(fs *flag.FlagSet) *timelineFlags {
 	fs.StringVar(&f.from, "from", "", "first instant (RFC 3339 or Unix ms); empty: the match's first record")
 	fs.StringVar(&f.to, "to", "", "last instant (RFC 3339 or Unix ms); empty: now")
 	fs.BoolVar(&f.csv, "csv", false, "print CSV instead of a table")
-	fs.StringVar(&f.by, "by", defaultTimelineBy, "named (the window each 202 named) or arrival (the live swarms')")
+	fs.StringVar(&f.by, "by", defaultTimelineBy, "named (the window each 202 named), arrival (the live swarms') or video (the program time each reaction's video_ts named)")
 	return f
 }
 

@@ -27,7 +27,12 @@ type move struct {
 
 // moves reads match's records of kind (wire.LateRecord: counts carried by
 // the swarm of the window starting at s that belong to the windows of w)
-// and sums them into q's steps. The moves of a window before the earliest
+// and sums them into q's steps. Late records (a sparse subject) are read
+// from the first; video records (one per window with video_ts) from the
+// first that can move a count into q: a record moves counts back, or
+// forward by less than a window and wire.MaxVideoLead (a video_ts ahead
+// of its receive time), so those of windows before q.From less a step
+// and MaxVideoLead cannot (found by bisection, recordsFrom). The moves of a window before the earliest
 // one q's records cover (the stream dropped its record, which held the
 // counts) are left out. A step whose own records were dropped while a
 // later window's moves to it are kept shows only what was moved to it:
@@ -41,13 +46,19 @@ func (r *Reader) moves(ctx context.Context, q Query, kind string, intern func([]
 	stepMs := q.Step.Milliseconds()
 	mv := &moves{steps: map[int64]map[string]int64{}}
 	var scratch []move
-	err = r.Scan(ctx, wire.TimelineSubject(q.Match, kind), 1, func(m Msg) (bool, error) {
+	subject, from := wire.TimelineSubject(q.Match, kind), uint64(1)
+	if kind == wire.TimelineVideo {
+		if from, err = r.recordsFrom(ctx, subject, q.From-stepMs-wire.MaxVideoLead.Milliseconds()); err != nil {
+			return nil, err
+		}
+	}
+	err = r.Scan(ctx, subject, from, func(m Msg) (bool, error) {
 		scratch = scratch[:0]
 		rec, err := wire.ScanLateRecord(m.Data, func(to int64, e []byte, n int64) {
 			scratch = append(scratch, move{to, intern(e), n})
 		})
-		if err != nil || rec.Start < q.From || rec.Start < covered {
-			return true, nil // a bad record, skipped as everywhere; or one that moves nothing here
+		if err != nil || rec.Start < covered {
+			return true, nil // a bad record, skipped as everywhere; or one whose counts the stream dropped
 		}
 		from := wire.WindowStart(rec.Start, stepMs)
 		for _, c := range scratch {
@@ -68,6 +79,51 @@ func (r *Reader) moves(ctx context.Context, q Query, kind string, intern func([]
 	}
 	slices.Sort(mv.order)
 	return mv, nil
+}
+
+// recordsFrom is the stream sequence of the first of subject's records
+// (late-record form, stored in order of their window) whose window starts
+// at or after fromMs, or after the last record if none does: found by
+// bisection over the stream's sequences, a direct get per step. A record
+// that does not decode counts as at or after fromMs, so it never hides
+// one that is.
+func (r *Reader) recordsFrom(ctx context.Context, subject string, fromMs int64) (uint64, error) {
+	startAt := func(seq uint64) (int64, uint64, error) {
+		m, err := r.Next(ctx, subject, seq)
+		if err != nil || m.Seq == 0 {
+			return math.MaxInt64, m.Seq, err
+		}
+		rec, err := wire.ScanLateRecord(m.Data, func(int64, []byte, int64) {})
+		if err != nil {
+			return math.MaxInt64, m.Seq, nil
+		}
+		return rec.Start, m.Seq, nil
+	}
+	s, lo, err := startAt(1)
+	if err != nil || lo == 0 || s >= fromMs {
+		return max(lo, 1), err
+	}
+	last, err := r.Last(ctx, subject)
+	if err != nil {
+		return 0, err
+	}
+	hi := last.Seq // the start at lo is before fromMs; the first at or after hi is the last record
+	if s, _, err = startAt(hi); err != nil || s < fromMs {
+		return hi + 1, err
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		s, _, err := startAt(mid)
+		if err != nil {
+			return 0, err
+		}
+		if s >= fromMs {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, nil
 }
 
 // add moves n of emoji into (or, negative, out of) step s, if q asks for it.

@@ -16,11 +16,22 @@ import (
 )
 
 // event is n reactions of emoji received in window named and carried by
-// the swarm of window carried (later than named when they came late).
+// the swarm of window carried (later than named when they came late),
+// with a video_ts in window video (0: none).
 type event struct {
 	named, carried int64
 	emoji          string
 	n              int64
+	video          int64
+}
+
+// programWindow is e's window by program time: its video_ts's, else the
+// window it was received in.
+func (e event) programWindow() int64 {
+	if e.video != 0 {
+		return e.video
+	}
+	return e.named
 }
 
 // A match's records as the processor stores them, with late counts (into
@@ -35,22 +46,27 @@ func TestStepsByView(t *testing.T) {
 	var events []event
 	for i := range 45 { // 90 s: the first minute rolled up
 		if i != 3 { // every event of window 3 came late
-			events = append(events, event{win(i), win(i), "🔥", int64(i + 1)})
+			events = append(events, event{win(i), win(i), "🔥", int64(i + 1), 0})
 		}
 	}
 	events = append(events,
-		event{win(3), win(4), "👏", 5},    // into a window with no record, same minute
-		event{win(3), win(31), "🔥", 6},   // into the rolled-up minute
-		event{win(28), win(31), "👏", 7},  // likewise, from another window
-		event{win(29), win(40), "😂", 8},  // an emoji the window did not have
-		event{win(33), win(34), "🔥", 9},  // within the open minute
-		event{win(-5), win(32), "🔥", 10}, // before the match's first window record
-		event{win(-9), win(-2), "👏", 11}, // carried by a window whose record the stream dropped
+		event{win(3), win(4), "👏", 5, 0},          // into a window with no record, same minute
+		event{win(3), win(31), "🔥", 6, 0},         // into the rolled-up minute
+		event{win(28), win(31), "👏", 7, 0},        // likewise, from another window
+		event{win(29), win(40), "😂", 8, 0},        // an emoji the window did not have
+		event{win(33), win(34), "🔥", 9, 0},        // within the open minute
+		event{win(-5), win(32), "🔥", 10, 0},       // before the match's first window record
+		event{win(-9), win(-2), "👏", 11, 0},       // carried by a window whose record the stream dropped
+		event{win(40), win(40), "🔥", 12, win(20)}, // seen 40 s behind live: into the rolled-up minute
+		event{win(30), win(30), "👏", 13, win(31)}, // a video_ts ahead of its window: into the next
+		event{win(10), win(12), "😂", 14, win(5)},  // late, with a video_ts before its named window
+		event{win(2), win(2), "🔥", 15, win(-20)},  // before the match's first window record
+		event{win(8), win(8), "👏", 16, win(8)},    // in its own window
 	)
 	store(t, env, "m", events, win(0))
 	for _, tt := range []struct{ from, to int64 }{{win(0), win(60)}, {win(3), win(34)}, {win(31), win(45)}, {win(-30), win(4)}} {
 		for _, step := range []time.Duration{2 * time.Second, 10 * time.Second, time.Minute, 5 * time.Minute} {
-			for _, by := range []timeline.View{timeline.ByNamed, timeline.ByArrival, ""} {
+			for _, by := range []timeline.View{timeline.ByNamed, timeline.ByArrival, timeline.ByVideo, ""} {
 				ms := step.Milliseconds()
 				q := timeline.Query{Match: "m", Step: step, From: wire.WindowStart(tt.from, ms), To: wire.WindowStart(tt.to+ms-1, ms), By: by}
 				t.Run(fmt.Sprintf("%v/%s/%d-%d", step, by, (q.From-t0)/1000, (q.To-t0)/1000), func(t *testing.T) {
@@ -81,8 +97,8 @@ func TestStepsByView(t *testing.T) {
 	}
 }
 
-// sumBy is what q should answer for events: by the named window, or
-// (ByArrival) by the carrying one. Events carried before covered (the
+// sumBy is what q should answer for events: by the named window, by the
+// carrying one (ByArrival) or by program time (ByVideo). Events carried before covered (the
 // first window record kept) are gone.
 func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string]int64 {
 	out := map[int64]map[string]int64{}
@@ -91,8 +107,11 @@ func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string
 			continue
 		}
 		w := e.named
-		if q.By == timeline.ByArrival {
+		switch q.By {
+		case timeline.ByArrival:
 			w = e.carried
+		case timeline.ByVideo:
+			w = e.programWindow()
 		}
 		s := wire.WindowStart(w, q.Step.Milliseconds())
 		if s < q.From || s >= q.To {
@@ -107,7 +126,8 @@ func sumBy(events []event, q timeline.Query, covered int64) map[int64]map[string
 }
 
 // store writes match's timeline as the processor would for events: per
-// carrying window its window record, and its late record after it; each
+// carrying window its window record, and its late and video records after
+// it; each
 // minute's rollup before the first record of the next. The window records
 // of windows before dropBefore are left out, as the stream drops the
 // oldest.
@@ -140,9 +160,17 @@ func store(t *testing.T, env *testenv.Streams, match string, events []event, dro
 		}
 		rec := wire.TimelineRecord{Start: w, Counts: map[string]int64{}, Swarm: uint64(w)}
 		late := wire.LateRecord{Start: w, Swarm: uint64(w), Windows: map[int64]map[string]int64{}}
+		video := wire.LateRecord{Start: w, Swarm: uint64(w), Windows: map[int64]map[string]int64{}}
 		for _, e := range byWindow[w] {
 			rec.Counts[e.emoji] += e.n
 			rec.Total += e.n
+			if pw := e.programWindow(); pw != w {
+				rec.Video += e.n
+				if video.Windows[pw] == nil {
+					video.Windows[pw] = map[string]int64{}
+				}
+				video.Windows[pw][e.emoji] += e.n
+			}
 			if e.named != w {
 				rec.Late += e.n
 				if late.Windows[e.named] == nil {
@@ -153,6 +181,7 @@ func store(t *testing.T, env *testenv.Streams, match string, events []event, dro
 		}
 		if w < dropBefore {
 			put(wire.TimelineLate, late, fmt.Sprint(w))
+			put(wire.TimelineVideo, video, fmt.Sprint(w))
 			continue
 		}
 		seq := put(wire.TimelineWindows, rec, fmt.Sprint(w))
@@ -166,6 +195,9 @@ func store(t *testing.T, env *testenv.Streams, match string, events []event, dro
 		rollup.Total += rec.Total
 		if rec.Late > 0 {
 			put(wire.TimelineLate, late, fmt.Sprint(w))
+		}
+		if rec.Video > 0 {
+			put(wire.TimelineVideo, video, fmt.Sprint(w))
 		}
 	}
 }

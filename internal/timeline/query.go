@@ -31,8 +31,7 @@ type Query struct {
 
 // View is how a timeline attributes counts to steps. Every view is the
 // counts as the swarms carried them (ByArrival) with some of them moved to
-// other windows by records of the view's kind (views); a view by the
-// video program time a reaction carries would be one more kind of moves.
+// other windows by records of the view's kind (views).
 type View string
 
 const (
@@ -44,13 +43,18 @@ const (
 	// ByArrival counts each event in the window whose swarm carried it:
 	// the live swarms' view.
 	ByArrival View = "arrival"
+	// ByVideo counts each event that carried a video_ts in the window
+	// containing it (the program time of the frame its viewer saw), and
+	// each event without one as ByNamed does, in the window it was
+	// received in: the swarms' video_windows, stored as video records.
+	ByVideo View = "video"
 )
 
 // views are the views a query may ask for, each with the kind of the
 // records (wire.TimelineSubject(match, kind)) that move counts from the
 // window whose swarm carried them to the window they belong to; "" moves
 // nothing.
-var views = map[View]string{ByNamed: wire.TimelineLate, ByArrival: ""}
+var views = map[View]string{ByNamed: wire.TimelineLate, ByArrival: "", ByVideo: wire.TimelineVideo}
 
 // Valid reports whether a query may ask for v.
 func (v View) Valid() bool {
@@ -290,9 +294,10 @@ func (r *Reader) Moments(ctx context.Context, match string, fromMs, toMs int64, 
 
 // Earliest is the start of match's earliest stored record (a rollup or a
 // window record), or of the earliest window a late record names if that
-// is earlier (a match whose first events all came late), and false if it
-// has none. It reads the first record of each kind and every late record
-// (a sparse subject).
+// is earlier (a match whose first events all came late), less
+// wire.MaxVideoLag if the match has video records (a program time that
+// far before its receive time), and false if it has none. It reads the
+// first record of each kind and every late record (a sparse subject).
 func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error) {
 	best, found := int64(math.MaxInt64), false
 	kinds := []string{wire.TimelineWindows}
@@ -311,12 +316,22 @@ func (r *Reader) Earliest(ctx context.Context, match string) (int64, bool, error
 			best, found = rec.Start, true
 		}
 	}
-	err := r.Scan(ctx, wire.TimelineSubject(match, wire.TimelineLate), 1, func(m Msg) (bool, error) {
+	earliest := func(m Msg) (bool, error) {
 		first := int64(math.MaxInt64)
 		if _, err := wire.ScanLateRecord(m.Data, func(origin int64, _ []byte, _ int64) { first = min(first, origin) }); err == nil && first < best {
 			best, found = first, true
 		}
 		return true, nil
-	})
-	return best, found, err
+	}
+	if err := r.Scan(ctx, wire.TimelineSubject(match, wire.TimelineLate), 1, earliest); err != nil {
+		return 0, false, err
+	}
+	// A video record moves an event at most wire.MaxVideoLag before its
+	// receive time, which is at or after the earliest so far (a late
+	// event's, to where late records do).
+	m, err := r.First(ctx, wire.TimelineSubject(match, wire.TimelineVideo))
+	if err != nil || m.Seq == 0 || !found {
+		return best, found, err
+	}
+	return best - wire.MaxVideoLag.Milliseconds(), true, nil
 }

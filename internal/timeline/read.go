@@ -61,12 +61,18 @@ func (r *Reader) Last(ctx context.Context, subject string) (Msg, error) {
 
 // First returns the first message on subject, or a zero Msg.
 func (r *Reader) First(ctx context.Context, subject string) (Msg, error) {
+	return r.Next(ctx, subject, 1)
+}
+
+// Next returns the first message on subject at stream sequence seq or
+// later, or a zero Msg.
+func (r *Reader) Next(ctx context.Context, subject string, seq uint64) (Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	req, _ := json.Marshal(map[string]any{"seq": 1, "next_by_subj": subject})
+	req, _ := json.Marshal(map[string]any{"seq": max(seq, 1), "next_by_subj": subject})
 	m, err := r.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+r.stream, req)
 	if err != nil {
-		return Msg{}, fmt.Errorf("%w: first of %s: %w", ErrUnavailable, subject, err)
+		return Msg{}, fmt.Errorf("%w: next of %s from %d: %w", ErrUnavailable, subject, seq, err)
 	}
 	return reply(m, subject)
 }

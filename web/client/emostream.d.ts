@@ -7,6 +7,9 @@ export type VideoClock = () => number | null;
 /** The token provider: a JWT for `Authorization: Bearer`, or null for none. */
 export type TokenProvider = (opts: { refresh: boolean }) => string | null | Promise<string | null>;
 
+/** A view of the timeline (docs/api.md, "Timeline"); other names pass through to the server. */
+export type TimelineView = "named" | "arrival" | "video" | (string & {});
+
 /** What the client reads the time, timers and randomness from (tests pass a fake one). */
 export interface Env {
   now(): number;
@@ -97,7 +100,13 @@ export interface Reaction {
   /** 1-64 characters of A-Z a-z 0-9 _ -. */
   matchId: string;
   emoji: string;
-  /** Program time (Unix ms) of the frame the viewer saw; sent as video_ts only when given. */
+  /**
+   * Program time (Unix ms, a whole positive number) of the frame the viewer
+   * saw, sent as video_ts: the timeline by program time (`by: "video"`)
+   * counts the reaction in the window containing it. The server refuses
+   * one more than 2 s ahead of its clock or 60 s behind it (400
+   * `bad_video_ts`, that reaction only).
+   */
   videoTs?: number;
   /** Unix ms; informational. */
   timestamp?: number;
@@ -132,8 +141,13 @@ export interface TimelineQuery {
   from?: number | Date | string;
   to?: number | Date | string;
   step?: "2s" | "10s" | "1m" | "5m";
-  /** Passed through as `by` when given. */
-  by?: string;
+  /**
+   * Passed through as `by` when given. The view: `"named"` (the server's
+   * default: each reaction in the window it was received in), `"arrival"`
+   * (where the live swarms carried it) or `"video"` (by program time: in
+   * the window of its video_ts, or, without one, where it was received).
+   */
+  by?: TimelineView;
   signal?: AbortSignal;
 }
 
@@ -246,8 +260,12 @@ export interface WatchOptions {
   /** false: never read the timeline (no replay on seek back). */
   replay?: boolean;
   /** The timeline's `by` for replays. */
-  replayBy?: string;
-  /** watch.react stamps the video clock as videoTs. Default false. */
+  replayBy?: TimelineView;
+  /**
+   * watch.react stamps the video clock (when it knows the program time) as
+   * videoTs; a stamp the server refuses as out of bounds is sent again
+   * without. Default true; false sends none.
+   */
   sendVideoTs?: boolean;
   /** Gap recovery bounds. */
   recovery?: { maxRecovery?: number; maxWaiting?: number; retryMs?: number; maxQueued?: number; requestTimeoutMs?: number };

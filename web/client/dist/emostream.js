@@ -1143,7 +1143,7 @@ var badField = (message) => new ApiError(0, "bad_field", message);
 // src/sender.js
 var utf8 = new TextEncoder();
 var bytes = (s) => utf8.encode(s).length;
-var ONE_EVENT = /* @__PURE__ */ new Set(["bad_field", "unknown_emoji", "forbidden"]);
+var ONE_EVENT = /* @__PURE__ */ new Set(["bad_field", "unknown_emoji", "forbidden", "bad_video_ts"]);
 var ITS_MATCH = /* @__PURE__ */ new Set(["unknown_match", "match_not_live"]);
 var Sender = class {
   // o: {http, env, limits: () => Promise<limits|null>, token, userId,
@@ -1156,8 +1156,11 @@ var Sender = class {
     this.closed = false;
   }
   // react queues one reaction and resolves when the server took it:
-  // {eventId, accepted, windows}; it rejects with an ApiError.
-  react(r) {
+  // {eventId, accepted, windows}; it rejects with an ApiError. stamped says
+  // the client, not the app, gave videoTs (a Watch's video clock): a
+  // bad_video_ts refusal of it sends the reaction again without, counted
+  // where it arrives, rather than failing it.
+  react(r, stamped = false) {
     let ev;
     try {
       ev = this.event(r || {});
@@ -1169,7 +1172,7 @@ var Sender = class {
       return Promise.reject(new ApiError(0, "queue_full", `${this.o.maxQueued} reactions already wait`, { retryable: true }));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ ev, resolve, reject });
+      this.queue.push({ ev, resolve, reject, stamped: stamped && ev.video_ts != null });
       if (!this.busy) {
         this.busy = true;
         Promise.resolve().then(() => this.pump());
@@ -1189,7 +1192,7 @@ var Sender = class {
       ev.user_id = user;
     }
     if (r.videoTs != null) {
-      if (!Number.isSafeInteger(r.videoTs) || r.videoTs < 0) throw badField("videoTs: Unix milliseconds (a whole number)");
+      if (!Number.isSafeInteger(r.videoTs) || r.videoTs <= 0) throw badField("videoTs: Unix milliseconds (a whole positive number)");
       ev.video_ts = r.videoTs;
     }
     if (r.timestamp != null) {
@@ -1278,6 +1281,11 @@ var Sender = class {
       this.queue = batch.slice(half).concat(this.queue);
       return batch.slice(0, half);
     }
+    if (named && err.code === "bad_video_ts" && batch[i].stamped) {
+      delete batch[i].ev.video_ts;
+      batch[i].stamped = false;
+      return batch;
+    }
     if (named && ONE_EVENT.has(err.code)) {
       batch[i].reject(err);
       return batch.filter((_, j) => j !== i);
@@ -1346,8 +1354,8 @@ var Client = class {
     }
     return this.cfg;
   }
-  react(r) {
-    return this.sender.react(r);
+  react(r, stamped = false) {
+    return this.sender.react(r, stamped);
   }
   send(list) {
     return Promise.all(list.map((r) => this.react(r)));
@@ -1514,16 +1522,23 @@ var Watch = class extends Emitter {
   programTime() {
     return this.sync.clock();
   }
-  // react sends a reaction to this match; with sendVideoTs, stamped with
-  // the program time of the frame on screen.
+  // react sends a reaction to this match; unless sendVideoTs is false,
+  // stamped with the program time of the frame on screen when a video
+  // clock knows it (the server counts it in that window of the timeline
+  // by program time; one the server refuses as out of its bounds is sent
+  // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
     const video = this.sync.o.video;
-    if (this.o.sendVideoTs && r.videoTs == null && video) {
+    let stamped = false;
+    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
       const t = video();
-      if (Number.isFinite(t)) r.videoTs = Math.floor(t);
+      if (Number.isFinite(t) && t > 0) {
+        r.videoTs = Math.floor(t);
+        stamped = true;
+      }
     }
-    return this.client.react(r);
+    return this.client.react(r, stamped);
   }
   close() {
     if (this.closed) return;

@@ -37,8 +37,8 @@ export class Client {
     return this.cfg;
   }
 
-  react(r) {
-    return this.sender.react(r);
+  react(r, stamped = false) {
+    return this.sender.react(r, stamped);
   }
 
   send(list) {
@@ -195,16 +195,23 @@ export class Watch extends Emitter {
     return this.sync.clock();
   }
 
-  // react sends a reaction to this match; with sendVideoTs, stamped with
-  // the program time of the frame on screen.
+  // react sends a reaction to this match; unless sendVideoTs is false,
+  // stamped with the program time of the frame on screen when a video
+  // clock knows it (the server counts it in that window of the timeline
+  // by program time; one the server refuses as out of its bounds is sent
+  // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
     const video = this.sync.o.video;
-    if (this.o.sendVideoTs && r.videoTs == null && video) {
+    let stamped = false;
+    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
       const t = video();
-      if (Number.isFinite(t)) r.videoTs = Math.floor(t);
+      if (Number.isFinite(t) && t > 0) {
+        r.videoTs = Math.floor(t);
+        stamped = true;
+      }
     }
-    return this.client.react(r);
+    return this.client.react(r, stamped);
   }
 
   close() {

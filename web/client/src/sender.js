@@ -12,7 +12,7 @@ const utf8 = new TextEncoder();
 const bytes = (s) => utf8.encode(s).length;
 
 // One event's refusals that leave the others valid.
-const ONE_EVENT = new Set(["bad_field", "unknown_emoji", "forbidden"]);
+const ONE_EVENT = new Set(["bad_field", "unknown_emoji", "forbidden", "bad_video_ts"]);
 // Refusals about an event's match: every event of that match fails.
 const ITS_MATCH = new Set(["unknown_match", "match_not_live"]);
 
@@ -28,8 +28,11 @@ export class Sender {
   }
 
   // react queues one reaction and resolves when the server took it:
-  // {eventId, accepted, windows}; it rejects with an ApiError.
-  react(r) {
+  // {eventId, accepted, windows}; it rejects with an ApiError. stamped says
+  // the client, not the app, gave videoTs (a Watch's video clock): a
+  // bad_video_ts refusal of it sends the reaction again without, counted
+  // where it arrives, rather than failing it.
+  react(r, stamped = false) {
     let ev;
     try {
       ev = this.event(r || {});
@@ -41,7 +44,7 @@ export class Sender {
       return Promise.reject(new ApiError(0, "queue_full", `${this.o.maxQueued} reactions already wait`, { retryable: true }));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ ev, resolve, reject });
+      this.queue.push({ ev, resolve, reject, stamped: stamped && ev.video_ts != null });
       if (!this.busy) {
         this.busy = true;
         Promise.resolve().then(() => this.pump()); // reactions of the same tick go together
@@ -62,7 +65,7 @@ export class Sender {
       ev.user_id = user;
     }
     if (r.videoTs != null) {
-      if (!Number.isSafeInteger(r.videoTs) || r.videoTs < 0) throw badField("videoTs: Unix milliseconds (a whole number)");
+      if (!Number.isSafeInteger(r.videoTs) || r.videoTs <= 0) throw badField("videoTs: Unix milliseconds (a whole positive number)");
       ev.video_ts = r.videoTs;
     }
     if (r.timestamp != null) {
@@ -151,6 +154,11 @@ export class Sender {
       const half = Math.ceil(batch.length / 2);
       this.queue = batch.slice(half).concat(this.queue);
       return batch.slice(0, half);
+    }
+    if (named && err.code === "bad_video_ts" && batch[i].stamped) {
+      delete batch[i].ev.video_ts; // the video clock was off the server's bounds: counted where it arrives
+      batch[i].stamped = false;
+      return batch;
     }
     if (named && ONE_EVENT.has(err.code)) {
       batch[i].reject(err);

@@ -134,6 +134,18 @@ test("a refusal naming one event fails that reaction; the others go again with t
   assert.deepEqual(s.calls[1].body.map((e) => e.emoji_type), ["🔥", "👏"]);
 });
 
+test("a videoTs the app gave and the server refuses (bad_video_ts) fails that reaction only", async () => {
+  const s = server([refusal(400, "bad_video_ts", 1)]);
+  const c = client(s);
+  const ps = [{ emoji: "🔥" }, { emoji: "👏", videoTs: 1795409000000 }, { emoji: "🔥" }].map((r) =>
+    c.react({ matchId: "m1", ...r }).then((x) => x.eventId, (e) => e));
+  const [a, b, d] = await Promise.all(ps);
+  assert.ok(b instanceof ApiError);
+  assert.equal(b.code, "bad_video_ts");
+  assert.deepEqual(s.calls[1].body.map((e) => e.event_id), [a, d]);
+  await assert.rejects(c.react({ matchId: "m1", emoji: "🔥", videoTs: 0 }), (e) => e.code === "bad_field");
+});
+
 test("an unknown or ended match fails every reaction to it; the other matches go on", async () => {
   const s = server([refusal(409, "match_not_live", 1)]);
   const c = client(s);

@@ -114,18 +114,34 @@ test("windows lost while away are reported as a gap event", async () => {
   assert.deepEqual(s.ev.swarm.map((x) => `${x.source}:${(x.start - T0) / 2000}`), ["latest:0", "recovered:2", "recovered:3", "recovered:4"]);
 });
 
-test("watch.react stamps the frame's program time only when asked (sendVideoTs)", async () => {
+test("watch.react stamps the frame's program time unless sendVideoTs is false; a stamp refused as out of bounds goes again without", async () => {
   const posts = [];
   const env = new FakeEnv(T0);
-  const fetch = async (url, init) => { posts.push(JSON.parse(init.body)[0]); return Response.json({ accepted: 1, windows: [] }, { status: 202 }); };
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push(body);
+    if (body[0].video_ts === T0 - 90000) { // a stream further behind live than the server takes
+      return Response.json({ error: { code: "bad_video_ts", message: "video_ts: 90000 ms behind", index: 0 } }, { status: 400 });
+    }
+    return Response.json({ accepted: body.length, windows: [] }, { status: 202 });
+  };
   const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: new FakeNats().WebSocket });
-  const plain = c.watch(M, { video: () => T0 - 20000 });
-  const stamped = c.watch(M, { video: () => T0 - 20000, sendVideoTs: true });
+  const stamped = c.watch(M, { video: () => T0 - 20000 });
+  const off = c.watch(M, { video: () => T0 - 20000, sendVideoTs: false });
+  const unknown = c.watch(M, { video: () => null });
+  const behind = c.watch(M, { video: () => T0 - 90000 });
   await env.advance(0);
-  await plain.react("🔥");
   await stamped.react("🔥");
-  assert.equal("video_ts" in posts[0], false);
-  assert.equal(posts[1].video_ts, T0 - 20000);
+  await off.react("🔥");
+  await unknown.react("🔥");
+  const r = await behind.react("🔥");
+  assert.equal(posts[0][0].video_ts, T0 - 20000);
+  assert.equal("video_ts" in posts[1][0], false);
+  assert.equal("video_ts" in posts[2][0], false);
+  assert.equal(posts[3][0].video_ts, T0 - 90000);
+  assert.equal("video_ts" in posts[4][0], false); // sent again without, same event_id
+  assert.equal(posts[4][0].event_id, posts[3][0].event_id);
+  assert.equal(r.eventId, posts[3][0].event_id);
 });
 
 test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {

@@ -40,7 +40,7 @@ async function tap(): Promise<void> {
 }
 
 async function story(): Promise<Timeline> {
-  const t = await client.timeline("final-2026", { step: "1m", from: new Date(Date.now() - 3600000), by: "program" });
+  const t = await client.timeline("final-2026", { step: "1m", from: new Date(Date.now() - 3600000), by: "video" });
   for (const s of t.steps) console.log(s.start, s.total, s.counts["🔥"] ?? 0);
   return t;
 }
