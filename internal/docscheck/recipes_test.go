@@ -221,8 +221,11 @@ func runRecipe(t *testing.T, r *recipe) {
 	}
 	err = cmd.Wait()
 	stopGroup(t, cmd.Process.Pid)
+	log, _ := os.ReadFile(out.Name())
+	if err == nil && !t.Failed() && testing.Verbose() {
+		t.Logf("recipe %s: output:\n%s", r.name, log)
+	}
 	if err != nil || t.Failed() {
-		log, _ := os.ReadFile(out.Name())
 		t.Errorf("recipe %s (docs/operations.md lines %v): %v\nscript:\n%s\noutput:\n%s", r.name, r.lines, err, script, log)
 	}
 }
