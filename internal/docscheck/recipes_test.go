@@ -111,6 +111,7 @@ func TestOperationsRecipes(t *testing.T) {
 	}
 	for _, r := range all {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel() // each on its own ports and in its own directory
 			requireTools(t, r.needs)
 			runRecipe(t, r)
 		})
@@ -196,13 +197,22 @@ func (w *workspace) copy(path string) error {
 	return os.WriteFile(dst, []byte(w.rewrite(string(b))), 0o600)
 }
 
-// recipeTimeout bounds one recipe's run.
-const recipeTimeout = 3 * time.Minute
+// recipeTimeout bounds one recipe's run: 3 minutes, 5 with a real Kafka
+// cluster to start; $EMOSTREAM_RECIPE_TIMEOUT (a Go duration) overrides it.
+func recipeTimeout(r *recipe) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("EMOSTREAM_RECIPE_TIMEOUT")); err == nil {
+		return d
+	}
+	if slices.Contains(r.needs, "kafka") {
+		return 5 * time.Minute
+	}
+	return 3 * time.Minute
+}
 
 func runRecipe(t *testing.T, r *recipe) {
 	w := newWorkspace(t)
 	script := w.rewrite(r.script.String())
-	ctx, cancel := context.WithTimeout(context.Background(), recipeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), recipeTimeout(r))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-x", "-e", "-o", "pipefail", "-c", script)
 	cmd.Dir = w.dir
