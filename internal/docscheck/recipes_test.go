@@ -122,7 +122,7 @@ func TestOperationsRecipes(t *testing.T) {
 // real Kafka cluster takes 20–40 s to start, so not with -short.
 func requireTools(t *testing.T, needs []string) {
 	t.Helper()
-	for _, n := range needs {
+	for _, n := range append([]string{"curl", "openssl"}, needs...) { // every recipe's
 		switch n {
 		case "kafka":
 			if testing.Short() {
