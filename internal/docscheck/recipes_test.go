@@ -209,9 +209,37 @@ func recipeTimeout(r *recipe) time.Duration {
 	return 3 * time.Minute
 }
 
+// comment is a shell comment (after a blank, to the end of the line).
+var comment = regexp.MustCompile(`(?m)(^|\s)#.*$`)
+
+// number is a bare number of 4 or 5 digits, which may be a port.
+var number = regexp.MustCompile(`(^|[^0-9A-Za-z_.:/-])(\d{4,5})\b`)
+
+// portProblems says where a recipe names one of its ports other than as
+// 127.0.0.1:PORT (in a loop, after another host): the substitution would
+// miss it, and the recipe would reach whatever serves the fixed port.
+func portProblems(w *workspace, script string) []string {
+	var out []string
+	script = comment.ReplaceAllString(script, "")
+	for _, m := range number.FindAllStringSubmatch(script, -1) {
+		if w.ports[m[2]] != "" {
+			out = append(out, "the recipe names port "+m[2]+" without 127.0.0.1: (write each address out in full)")
+		}
+	}
+	for _, host := range []string{"localhost:", "0.0.0.0:", "[::1]:"} {
+		if strings.Contains(script, host) {
+			out = append(out, "the recipe names an address "+host+"…: write 127.0.0.1:PORT, which the test substitutes")
+		}
+	}
+	return out
+}
+
 func runRecipe(t *testing.T, r *recipe) {
 	w := newWorkspace(t)
 	script := w.rewrite(r.script.String())
+	for _, p := range portProblems(w, r.script.String()) {
+		t.Error(p)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), recipeTimeout(r))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-x", "-e", "-o", "pipefail", "-c", script)
@@ -251,5 +279,26 @@ func stopGroup(t *testing.T, pgid int) {
 		t.Errorf("recipe's processes still running 10 s after SIGTERM: killed")
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		testenv.Until(5*time.Second, gone)
+	}
+}
+
+// TestPortProblems: a port named other than as 127.0.0.1:PORT fails the
+// recipe; comments and numbers that are no port of it do not.
+func TestPortProblems(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		fails  bool
+	}{
+		{"ready http://127.0.0.1:8222/healthz\n", false},
+		{"for m in 8222 8232; do ready http://127.0.0.1:$m/healthz; done\n", true},
+		{"emostream edge --listen 0.0.0.0:9230\n", true},
+		{"emostream edge --listen 127.0.0.1:9230   # elsewhere: 0.0.0.0:9230\n", false},
+		{"emostream send --count 3000 # 8222\n", false},
+	} {
+		w := &workspace{dir: t.TempDir(), ports: map[string]string{}}
+		w.rewrite("127.0.0.1:8222 127.0.0.1:8232 " + c.script)
+		if got := portProblems(w, c.script); (len(got) > 0) != c.fails {
+			t.Errorf("%q: %q, want failing %v", c.script, got, c.fails)
+		}
 	}
 }
