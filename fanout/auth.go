@@ -79,6 +79,21 @@ var monitorRead = []string{
 	jsAPI + "STREAM.MSG.GET.*", jsAPI + "DIRECT.GET.*", jsAPI + "DIRECT.GET.*.>",
 }
 
+// backupRestore is what the NATS CLI's backup and restore of every stream
+// take (nats backup account, nats backup restore account: docs/operations.md,
+// "Backup and restore"): list the streams and read their info, take a
+// snapshot (chunks acknowledged on $JS.SNAPSHOT.ACK), and restore one
+// (chunks sent to $JS.SNAPSHOT.RESTORE) of the pipeline's four streams
+// only. A restore creates only a stream that does not exist; nothing here
+// deletes, purges or changes one.
+var backupRestore = []string{
+	jsAPI + "STREAM.NAMES", jsAPI + "STREAM.LIST", jsAPI + "STREAM.INFO.*", jsAPI + "STREAM.SNAPSHOT.*",
+	"$JS.SNAPSHOT.ACK.>", streamRestore(wire.PartialsStream), streamRestore(wire.SwarmsStream),
+	streamRestore(wire.TimelineStream), streamRestore(kv), "$JS.SNAPSHOT.RESTORE.>",
+}
+
+func streamRestore(s string) string { return jsAPI + "STREAM.RESTORE." + s }
+
 // Permissions returns each stage user's permissions. Every user may
 // subscribe only to reply inboxes: JetStream answers and deliveries come
 // there.
@@ -98,7 +113,7 @@ func Permissions() map[string]Permission {
 			ensure(ts), []string{wire.TimelineSubjects, wire.MomentsSubjects, directGet(ts), directGet(ts) + ".>", directGet(ss)}),
 			Subscribe: []string{inboxes, wire.ViewersSubjects}},
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
-			"$KV." + wire.MatchesBucket + ".>"}, registryRead), Subscribe: sub},
+			"$KV." + wire.MatchesBucket + ".>"}, registryRead, backupRestore), Subscribe: sub},
 		UserEdge:    {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
 		UserMonitor: {Publish: monitorRead, Subscribe: sub},
 	}

@@ -200,6 +200,9 @@ func TestStageUsersRefused(t *testing.T) {
 			s.js.Publish(ctx, subject, []byte(`{}`)) //nolint:errcheck // refused
 		}
 	}
+	publishCore := func(subject string) func(*stage) {
+		return func(s *stage) { s.nc.Publish(subject, []byte(`{}`)) } //nolint:errcheck // refused
+	}
 	cases := []struct {
 		user, job string
 		do        func(*stage)
@@ -236,11 +239,13 @@ func TestStageUsersRefused(t *testing.T) {
 		{UserBridge, "listen to occupancy", func(s *stage) { s.nc.SubscribeSync(wire.ViewersSubjects) }, wire.ViewersSubjects}, //nolint:errcheck // refused
 		{UserIngest, "listen to live swarms", func(s *stage) { s.nc.SubscribeSync(wire.LiveSubjects) }, wire.LiveSubjects},     //nolint:errcheck // refused
 		{UserAdmin, "publish a swarm", publish(wire.SwarmSubject("final")), wire.SwarmSubject("final")},
-		{UserAdmin, "read partials", func(s *stage) {
-			ctx, cancel := short()
-			defer cancel()
-			s.js.Stream(ctx, wire.PartialsStream) //nolint:errcheck // refused
-		}, "$JS.API.STREAM.INFO.EMOSTREAM_PARTIALS"},
+		// admin backs up and restores every stream (backupRestore), and
+		// changes nothing of the pipeline's streams
+		{UserAdmin, "purge the partials", publishCore("$JS.API.STREAM.PURGE.EMOSTREAM_PARTIALS"), "$JS.API.STREAM.PURGE.EMOSTREAM_PARTIALS"},
+		{UserAdmin, "change the swarm stream", publishCore("$JS.API.STREAM.UPDATE.EMOSTREAM_SWARMS"), "$JS.API.STREAM.UPDATE.EMOSTREAM_SWARMS"},
+		{UserAdmin, "restore another stream", publishCore("$JS.API.STREAM.RESTORE.EVIL"), "$JS.API.STREAM.RESTORE.EVIL"},
+		{UserAdmin, "delete the partials consumer", publishCore("$JS.API.CONSUMER.DELETE.EMOSTREAM_PARTIALS.processor"),
+			"$JS.API.CONSUMER.DELETE.EMOSTREAM_PARTIALS.processor"},
 		{UserAdmin, "delete the registry", func(s *stage) {
 			ctx, cancel := short()
 			defer cancel()
