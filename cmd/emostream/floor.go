@@ -29,8 +29,8 @@ and then only receives. Loopback only: it is a benchmark tool.`
 
 // Defaults of emostream floor.
 const (
-	defaultFloorListen   = "127.0.0.1:0"
-	defaultFloorNATS = "nats://" + defaultNATSAddr
+	defaultFloorListen = "127.0.0.1:0"
+	defaultFloorNATS   = "nats://" + defaultNATSAddr
 )
 
 // floorFlags are the flags of "emostream floor".
