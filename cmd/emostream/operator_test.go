@@ -104,8 +104,8 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--emojis", "🔥,a🔥"}, `"a🔥" is not an emoji`},
 		{[]string{"--ws-urls", "notaurl"}, `--ws-urls: "notaurl"`},
 		{[]string{"--ws-urls", "http://x:1"}, `want ws:// or wss://`},
-		{[]string{"--video-origins", "cdn.example"}, `video origin "cdn.example": want http(s)://host[:port]`},
-		{[]string{"--video-origins", "https://cdn.example/hls"}, `video origin "https://cdn.example/hls"`},
+		{[]string{"--video-origins", "cdn.example"}, `--video-origins "cdn.example": want http(s)://host[:port]`},
+		{[]string{"--video-origins", "https://cdn.example/hls"}, `--video-origins "https://cdn.example/hls"`},
 		{[]string{"--user-rate", "-5"}, "--user-rate -5: want 0 (off) or more"},
 		{[]string{"--body-limit", "0"}, "--body-limit 0: want a positive value"},
 		{[]string{"--ack", "maybe"}, `--ack "maybe"`},
@@ -117,10 +117,14 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--auto-match-idle", "0s"}, "--auto-match-idle 0s: want a positive value"},
 		{[]string{"--auto-match-retention", "-1h"}, "--auto-match-retention -1h0m0s"},
 	}
+	onFreePorts := map[string][]string{ // whether the defaults are free or not (up may run)
+		"up":     quietUp(t),
+		"ingest": {"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0"},
+	}
 	for _, cmd := range []string{"up", "ingest"} {
 		for _, tt := range tests {
 			t.Run(cmd+strings.Join(tt.args, " "), func(t *testing.T) {
-				args := append([]string{cmd, "--kafka-brokers", "127.0.0.1:1"}, tt.args...)
+				args := append(append(slices.Clone(onFreePorts[cmd]), "--kafka-brokers", "127.0.0.1:1"), tt.args...)
 				if err := runCommand(t, nil, args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("got %v, want %q", err, tt.want)
 				}
