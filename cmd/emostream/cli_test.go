@@ -1,8 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/emostream/emostream/internal/testenv"
 )
 
 // TestFlagParseErrorIsOneLine: a flag that does not parse ends the
@@ -36,5 +47,59 @@ func TestFlagParseErrorIsOneLine(t *testing.T) {
 	out, err := runCLI(t, "ingest", "--help")
 	if err == nil || err.Error() != "flag: help requested" || !strings.Contains(out, "Usage: emostream ingest") || !strings.Contains(out, "--kafka-brokers") {
 		t.Errorf("ingest --help: %v, %q; want the usage", err, out)
+	}
+}
+
+// TestHubNeverLogsAPassword: hub without -c, at --log-level debug and with
+// stage passwords (--nats-auth-dir), prints and logs none of its
+// passwords: not at start, not when a client is refused its password or
+// admitted, not when a second hub fails on the same data directory
+// (issue 21: it printed the leaf remote with the leaf password).
+func TestHubNeverLogsAPassword(t *testing.T) {
+	data, auth := t.TempDir(), t.TempDir()
+	args := []string{"hub", "--data-dir", data, "--nats-auth-dir", auth, "--nats", "127.0.0.1:0",
+		"--leafnodes", "127.0.0.1:0", "--monitor", "127.0.0.1:0", "--log-level", "debug"}
+	var out syncBuffer
+	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dispatch(ctx, env, args) }()
+	re := regexp.MustCompile(`stages connect to (nats://\S+)`)
+	testenv.WaitFor(t, 20*time.Second, "the hub started", func() bool { return re.MatchString(out.String()) })
+	url := re.FindStringSubmatch(out.String())[1]
+	passwords := map[string]string{}
+	for _, f := range []string{filepath.Join(data, leafPasswordFile), filepath.Join(auth, "ingest.password"), filepath.Join(auth, "admin.password")} {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) < 16 {
+			t.Fatalf("%s: %q, %v", f, b, err)
+		}
+		passwords[f] = strings.TrimSpace(string(b))
+	}
+	if nc, err := nats.Connect(url, nats.UserInfo("ingest", passwords[filepath.Join(auth, "ingest.password")]+"x"), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Error("a wrong password was admitted")
+	}
+	nc, err := nats.Connect(url, nats.UserInfo("admin", passwords[filepath.Join(auth, "admin.password")]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	var second bytes.Buffer
+	env2 := &environment{stdin: strings.NewReader(""), stdout: &second, stderr: &second, getenv: func(string) string { return "" }}
+	err = dispatch(context.Background(), env2, args)
+	fmt.Fprintf(&second, "%v\n", err)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{out.String(), second.String()} {
+		for f, p := range passwords {
+			if strings.Contains(text, p) {
+				t.Errorf("the password of %s is in the hub's output:\n%s", f, text)
+			}
+		}
+	}
+	if !strings.Contains(out.String(), "the password in "+filepath.Join(data, leafPasswordFile)) {
+		t.Errorf("the output does not say where the leaf password is:\n%s", out.String())
 	}
 }

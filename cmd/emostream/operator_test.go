@@ -305,15 +305,27 @@ func TestHubConfigFileOverride(t *testing.T) {
 }
 
 // TestHubLeafPasswordKept: the flag form of hub keeps its leaf password in
-// the data dir, mode 0600, so leaves reconnect after a restart.
+// the data dir, mode 0600, so leaves reconnect after a restart; it prints
+// where the password is, never the password.
 func TestHubLeafPasswordKept(t *testing.T) {
 	data := t.TempDir()
-	re := regexp.MustCompile(`leaf clusters connect to nats-leaf://leaf:(\S+)@`)
+	re := regexp.MustCompile(`leaf clusters connect to (nats-leaf://\S+ as user leaf, the password in \S+):`)
 	args := []string{"hub", "--data-dir", data, "--nats", "127.0.0.1:0", "--leafnodes", "127.0.0.1:0", "--monitor", ""}
-	first := runUntil(t, re, args...)
-	second := runUntil(t, re, args...)
-	if first == "" || first != second {
+	read := func() string {
+		b, err := os.ReadFile(filepath.Join(data, leafPasswordFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	printed := runUntil(t, re, args...)
+	first := read()
+	runUntil(t, re, args...)
+	if second := read(); first == "" || first != second {
 		t.Fatalf("leaf password %q, then %q after a restart", first, second)
+	}
+	if !strings.HasSuffix(printed, filepath.Join(data, leafPasswordFile)) || strings.Contains(printed, first) {
+		t.Errorf("printed %q: want where the password is, not the password", printed)
 	}
 	fi, err := os.Stat(filepath.Join(data, leafPasswordFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
