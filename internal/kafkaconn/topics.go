@@ -78,9 +78,9 @@ func nameRule(name string) setting.Rule {
 // Partition is one partition of a topic as the cluster's metadata
 // describes it: node IDs, Leader -1 when it has none.
 type Partition struct {
-	ID      int32
-	Leader  int32
-	Epoch   int32
+	ID                     int32
+	Leader                 int32
+	Epoch                  int32
 	Replicas, ISR, Offline []int32
 	// Err is the partition's error in the metadata (LEADER_NOT_AVAILABLE
 	// while a leader is elected), or nil.
