@@ -167,7 +167,8 @@ func TestBadFlagsRefused(t *testing.T) {
 // environment variable of each flag, by "command flag".
 func flagVars(t *testing.T) map[string]string {
 	t.Helper()
-	modes := map[string][]string{"match": {"create", "start", "end", "ls", "rm"}, "viewers": {"hold", "publish", "report"}}
+	modes := map[string][]string{"match": {"create", "start", "end", "ls", "rm"}, "viewers": {"hold", "publish", "report"},
+		"topic": {"describe", "create", "add-partitions"}}
 	line := regexp.MustCompile(`(?m)^  --(\S+)  \[(\S+)\]$`)
 	out := map[string]string{}
 	for name, c := range commands {

@@ -62,6 +62,10 @@ type TopicSpec struct {
 	Configs map[string]string
 }
 
+// Validate refuses a spec out of bounds, naming the setting; its errors
+// wrap ErrTopicSpec. CreateTopic calls it first.
+func (s TopicSpec) Validate() error { return setting.First(ErrTopicSpec, s.rules()...) }
+
 func (s TopicSpec) rules() []setting.Rule {
 	return []setting.Rule{
 		nameRule(s.Name),
@@ -105,11 +109,28 @@ type Broker struct {
 	Addr string
 }
 
+// adminClientID is the Kafka client ID of the admin requests.
+const adminClientID = "emostream-topic"
+
+// explainAdmin is Explain for an admin request's error: kafka-go's
+// Transport reports a refused SASL exchange as a closed connection, so
+// with TLS or SASL it asks the brokers once more as Check does, and
+// returns their refusal (wrapping ErrRefused) if that is what it was.
+func (c Conn) explainAdmin(ctx context.Context, brokers []string, err error) error {
+	if err = c.Explain(err); errors.Is(err, ErrRefused) || !c.Secure() || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if cerr := c.Check(ctx, brokers, adminClientID); errors.Is(cerr, ErrRefused) {
+		return cerr
+	}
+	return err
+}
+
 // admin is a kafka-go client through c, new for each operation: kafka-go's
 // Transport answers metadata requests from a cache it refreshes every few
 // seconds, and an operation must see the cluster as it is now.
 func (c Conn) admin(brokers []string) (*kafka.Client, func()) {
-	tr := c.Transport("emostream-topic")
+	tr := c.Transport(adminClientID)
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: AdminTimeout, Transport: tr}, tr.CloseIdleConnections
 }
 
@@ -126,7 +147,7 @@ func (c Conn) DescribeTopic(ctx context.Context, brokers []string, topic string)
 	defer done()
 	res, err := cl.Transport.RoundTrip(ctx, cl.Addr, &metadataAPI.Request{TopicNames: []string{topic}})
 	if err != nil {
-		return TopicInfo{}, fmt.Errorf("describing topic %s: %w", topic, c.Explain(err))
+		return TopicInfo{}, fmt.Errorf("describing topic %s: %w", topic, c.explainAdmin(ctx, brokers, err))
 	}
 	return topicInfo(res.(*metadataAPI.Response), topic)
 }
@@ -165,7 +186,7 @@ func codeError(code int16) error {
 // AdminTimeout, until every partition has a leader. A topic that exists
 // already is an error (kafka.TopicAlreadyExists), whatever its settings.
 func (c Conn) CreateTopic(ctx context.Context, brokers []string, spec TopicSpec) error {
-	if err := setting.First(ErrTopicSpec, spec.rules()...); err != nil {
+	if err := spec.Validate(); err != nil {
 		return err
 	}
 	tc := kafka.TopicConfig{Topic: spec.Name, NumPartitions: spec.Partitions, ReplicationFactor: spec.ReplicationFactor}
@@ -179,7 +200,7 @@ func (c Conn) CreateTopic(ctx context.Context, brokers []string, spec TopicSpec)
 		err = res.Errors[spec.Name]
 	}
 	if err != nil {
-		return fmt.Errorf("creating topic %s: %w", spec.Name, c.Explain(err))
+		return fmt.Errorf("creating topic %s: %w", spec.Name, c.explainAdmin(ctx, brokers, err))
 	}
 	return c.waitLeaders(ctx, brokers, spec.Name, spec.Partitions)
 }
@@ -205,7 +226,7 @@ func (c Conn) AddPartitions(ctx context.Context, brokers []string, topic string,
 		err = res.Errors[topic]
 	}
 	if err != nil {
-		return had, fmt.Errorf("adding partitions to %s: %w", topic, c.Explain(err))
+		return had, fmt.Errorf("adding partitions to %s: %w", topic, c.explainAdmin(ctx, brokers, err))
 	}
 	return had, c.waitLeaders(ctx, brokers, topic, total)
 }
