@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -110,4 +111,51 @@ func TestTopicSpecRefused(t *testing.T) {
 	if _, err := c.DescribeTopic(context.Background(), nowhere, "bad/name"); !errors.Is(err, kafkaconn.ErrTopicSpec) {
 		t.Errorf("describe bad/name: %v, want ErrTopicSpec", err)
 	}
+}
+
+// TestTopicDescribeShowsAFailedNode: on a real 3-node Apache Kafka, after a
+// kill -9 of one node, describe shows each partition under-replicated
+// (the node out of the ISR, still a replica, no longer a leader), as the
+// cluster sees it now, not as a client cached it; after the node's
+// restart, in sync again.
+func TestTopicDescribeShowsAFailedNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts a real Kafka node: 30 s")
+	}
+	k := realKafka.Get(t)
+	var c kafkaconn.Conn
+	ctx := context.Background()
+	const topic = "admin.kill"
+	if err := c.CreateTopic(ctx, k.Brokers(), kafkaconn.TopicSpec{Name: topic, Partitions: 3, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	wantPartitions(t, c, k.Brokers(), topic, 3, 3)
+	dead := k.Node(3)
+	dead.Kill()
+	t.Cleanup(func() {
+		if !dead.Running() {
+			_ = dead.Restart()
+		}
+	})
+	live := []string{k.Node(1).Addr, k.Node(2).Addr}
+	var info kafkaconn.TopicInfo
+	testenv.WaitFor(t, time.Minute, "node 3 out of every ISR", func() bool {
+		var err error
+		info, err = c.DescribeTopic(ctx, live, topic)
+		return err == nil && !slices.ContainsFunc(info.Partitions, func(p kafkaconn.Partition) bool {
+			return slices.Contains(p.ISR, 3) || p.Leader == 3 || p.Leader < 0
+		})
+	})
+	for _, p := range info.Partitions {
+		if !slices.Contains(p.Replicas, 3) || !p.UnderReplicated() {
+			t.Errorf("partition %d with node 3 down: %+v, want node 3 a replica out of the ISR", p.ID, p)
+		}
+	}
+	if err := dead.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, time.Minute, "node 3 back in every ISR", func() bool {
+		info, err := c.DescribeTopic(ctx, k.Brokers(), topic)
+		return err == nil && !slices.ContainsFunc(info.Partitions, kafkaconn.Partition.UnderReplicated)
+	})
 }
