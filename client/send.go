@@ -18,6 +18,9 @@ import (
 // Reactions.Users is zero: under ingest's default per-user burst.
 const DefaultUserShare = 50
 
+// DefaultUserPrefix starts the random user id of Reactions without a User.
+const DefaultUserPrefix = "cli"
+
 // ErrReactions wraps every problem Send finds in a Reactions.
 var ErrReactions = errors.New("client: invalid reactions")
 
@@ -28,7 +31,9 @@ type Reactions struct {
 	// Count is how many events to send, at least 1.
 	Count int
 	// User is the user_id of the events, or with more than one user the
-	// prefix of the simulated users' ids (User-0, User-1, …).
+	// prefix of the simulated users' ids (User-0, User-1, …). Empty means
+	// DefaultUserPrefix and a random suffix, one per Send ("cli-3f9a1c0b"):
+	// concurrent Sends then never share a user, nor its rate limit.
 	User string
 	// Users is how many simulated users the events go to. Zero means one
 	// per DefaultUserShare events.
@@ -64,6 +69,9 @@ func (r *Reactions) check() error {
 	}
 	if r.Batch == 0 {
 		r.Batch = wire.MaxBatch
+	}
+	if r.User == "" {
+		r.User = DefaultUserPrefix + "-" + randomHex(4)
 	}
 	if r.Users == 0 {
 		r.Users = (r.Count + DefaultUserShare - 1) / DefaultUserShare
@@ -155,10 +163,13 @@ func userID(prefix string, users, i int) string {
 }
 
 // randomRunID names one Send in its events' ids.
-func randomRunID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "send-" + hex.EncodeToString(b[:])
+func randomRunID() string { return "send-" + randomHex(6) }
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // FitBatch is the largest array, at most want events, that the server's

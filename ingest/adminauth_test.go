@@ -71,3 +71,42 @@ func metricValue(t testing.TB, st *stack, series string) float64 {
 	t.Helper()
 	return seriesValue(string(st.doAt(t, st.ops, http.MethodGet, "/metrics", "", nil).body), series)
 }
+
+// TestAdminOffSaysHowToTurnItOn: without an admin token every admin path
+// on the ops listener answers 404 not_found naming the flag and the
+// variable that turn it on; on the public listener, with or without a
+// token, it names the ops listener (issue 21).
+func TestAdminOffSaysHowToTurnItOn(t *testing.T) {
+	k := testenv.StartKafka(t, 1).Target()
+	off := startIngest(t, k, ingest.Config{})
+	on, _ := startWithRegistry(t, testAdminToken)
+	tests := []struct {
+		base, method, path, want string
+	}{
+		{off.ops, "GET", "/v1/admin/matches", "--admin-token-file"},
+		{off.ops, "POST", "/v1/admin/matches/final/start", "EMOSTREAM_ADMIN_TOKEN"},
+		{off.ops, "GET", "/v1/admin", "--admin-token-file"},
+		{off.url, "GET", "/v1/admin/matches", "ops listener (--ops"},
+		{on.url, "DELETE", "/v1/admin/matches/final", "ops listener (--ops"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, tt.base+tt.path, nil)
+		r := off.send(t, req)
+		e := decodeJSON[apiError](t, r.body)
+		if r.status != 404 || e.Error.Code != wire.CodeNotFound || !strings.Contains(e.Error.Message, tt.want) {
+			t.Errorf("%s %s%s: %d %s, want 404 not_found saying %q", tt.method, tt.base, tt.path, r.status, r.body, tt.want)
+		}
+	}
+	if r := off.send(t, mustRequest(t, "GET", off.ops+"/v1/adminx")); r.status != 404 || strings.Contains(string(r.body), "admin API") {
+		t.Errorf("GET /v1/adminx: %d %s, want the plain 404", r.status, r.body)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

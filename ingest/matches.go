@@ -96,6 +96,8 @@ func (s *Server) matchRoutes(app *fiber.App) error {
 // adminRoutes adds, with an admin token, the admin API to the ops listener.
 func (s *Server) adminRoutes(app *fiber.App) {
 	if s.cfg.Matches == nil || s.cfg.AdminToken == "" {
+		app.All("/v1/admin", s.adminOff)
+		app.All("/v1/admin/*", s.adminOff)
 		return
 	}
 	admin := app.Group("/v1/admin", s.requireAdmin)
@@ -105,6 +107,25 @@ func (s *Server) adminRoutes(app *fiber.App) {
 	admin.Delete("/matches/:id", s.adminRemove)
 	admin.Post("/matches/:id/start", s.adminMatch(Registry.Start))
 	admin.Post("/matches/:id/end", s.adminMatch(Registry.End))
+}
+
+// AdminOffMessage is the 404 of the admin API's paths when it is off: how
+// to turn it on.
+const AdminOffMessage = "the admin API is off: start ingest (or up) with --admin-token-file FILE " +
+	"or EMOSTREAM_ADMIN_TOKEN, a token of at least 16 bytes (docs/matches.md, \"Operating it\")"
+
+// AdminElsewhereMessage is the 404 of the admin API's paths on the public
+// listener: the admin API is only ever on the ops listener.
+const AdminElsewhereMessage = "the admin API is served on the ops listener (--ops, 127.0.0.1:9100 by default), never on the public one"
+
+// adminOff answers the admin API's paths while it is off.
+func (s *Server) adminOff(c *fiber.Ctx) error {
+	return s.fail(c, wire.CodeNotFound, AdminOffMessage, -1)
+}
+
+// adminElsewhere answers the admin API's paths on the public listener.
+func (s *Server) adminElsewhere(c *fiber.Ctx) error {
+	return s.fail(c, wire.CodeNotFound, AdminElsewhereMessage, -1)
 }
 
 // createRequest is the body of POST /v1/admin/matches.

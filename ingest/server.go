@@ -164,6 +164,8 @@ func (s *Server) newApp() (*fiber.App, error) {
 		return nil, fmt.Errorf("ingest: registering metrics: %w", err)
 	}
 	s.sessionRoutes(app)
+	app.All("/v1/admin", s.adminElsewhere)
+	app.All("/v1/admin/*", s.adminElsewhere)
 	app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.static()), Index: "index.html"}))
 	app.Use(func(c *fiber.Ctx) error {
 		return s.fail(c, wire.CodeNotFound, "no such path: "+c.Path(), -1)

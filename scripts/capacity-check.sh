@@ -139,14 +139,17 @@ auth=$OUT/auth
 hub_pid=$!
 pids+=($!)
 hub_nats=$(wait_line "$OUT/hub.out" 'stages connect to' | awk '{print $NF}')
-hub_leaf=$(wait_line "$OUT/hub.out" 'leaf clusters connect to' | awk '{print $NF}')
+# The hub prints the leafnode URL without the password (--leaf-password
+# "$pass"); the leaves read it with the password from EMOSTREAM_LEAF_REMOTE.
+hub_leaf_url=$(wait_line "$OUT/hub.out" 'leaf clusters connect to' | awk '{print $6}')
+hub_leaf="nats-leaf://leaf:$pass@${hub_leaf_url#nats-leaf://}"
 hub_mon=$(wait_line "$OUT/hub.out" 'monitoring on' | awk '{print $NF}')
 stage() { echo --nats "$hub_nats" --nats-user "$1" --nats-password-file "$auth/$1.password"; }
 
 leaf_pids=() edge_pids=() edge_metrics=() leaf_edge=()
 for i in $(seq "$LEAVES"); do
 	pre "$i"
-	"${pre[@]}" "$BIN" leaf --name "cap-leaf-$i" --remote "$hub_leaf" --ws 127.0.0.1:0 --monitor 127.0.0.1:0 \
+	"${pre[@]}" env EMOSTREAM_LEAF_REMOTE="$hub_leaf" "$BIN" leaf --name "cap-leaf-$i" --ws 127.0.0.1:0 --monitor 127.0.0.1:0 \
 		--log-level warn >"$OUT/leaf-$i.out" 2>"$OUT/leaf-$i.err" &
 	pids+=($!) leaf_pids+=($!)
 done

@@ -47,12 +47,15 @@ pass=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	--monitor 127.0.0.1:0 --leaf-password "$pass" --log-level warn >"$OUT/hub.out" 2>"$OUT/hub.err" &
 pids+=($!)
 hub_nats=$(wait_line "$OUT/hub.out" 'stages connect to' | awk '{print $NF}')
-hub_leaf=$(wait_line "$OUT/hub.out" 'leaf clusters connect to' | awk '{print $NF}')
+# The hub prints the leafnode URL without the password (--leaf-password
+# "$pass"); the leaves read it with the password from EMOSTREAM_LEAF_REMOTE.
+hub_leaf_url=$(wait_line "$OUT/hub.out" 'leaf clusters connect to' | awk '{print $6}')
+hub_leaf="nats-leaf://leaf:$pass@${hub_leaf_url#nats-leaf://}"
 
 leaf_pids=() leaf_ws=() leaf_mon=() leaf_prof=()
 for i in $(seq "$LEAVES"); do
 	# shellcheck disable=SC2086 # LEAF_FLAGS and LEAF_ENV are word lists
-	env $LEAF_ENV "$BIN" leaf --name "bench-leaf-$i" --remote "$hub_leaf" --ws 127.0.0.1:0 \
+	env $LEAF_ENV EMOSTREAM_LEAF_REMOTE="$hub_leaf" "$BIN" leaf --name "bench-leaf-$i" --ws 127.0.0.1:0 \
 		--monitor 127.0.0.1:0 --pprof 127.0.0.1:0 --max-connections $((per_leaf + 64)) --log-level warn \
 		$LEAF_FLAGS >"$OUT/leaf-$i.out" 2>"$OUT/leaf-$i.err" &
 	pids+=($!) leaf_pids+=($!)

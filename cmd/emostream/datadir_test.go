@@ -18,11 +18,16 @@ import (
 const asMainEnv = "EMOSTREAM_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
+	guardDefaultPorts() // ports_test.go
 	if os.Getenv(asMainEnv) == "1" {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if !reportDefaultPorts() && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // child is emostream running as a child process.

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -69,6 +70,7 @@ func newFlags(env *environment, name, synopsis string) *flag.FlagSet {
 // negate), and warns once on the flag set's output, naming now.
 type deprecated struct {
 	fs       *flag.FlagSet
+	out      io.Writer // the flag set's output when defined: parseFlags silences fs while it parses
 	old, now string
 	negate   bool
 	// env is the old spelling's variable while parseFlags sets it from
@@ -80,13 +82,13 @@ type deprecated struct {
 // before it: given on the command line or through its variable, it sets
 // now and warns.
 func deprecate(fs *flag.FlagSet, old, now string) {
-	fs.Var(&deprecated{fs: fs, old: old, now: now}, old, "deprecated: use --"+now)
+	fs.Var(&deprecated{fs: fs, out: fs.Output(), old: old, now: now}, old, "deprecated: use --"+now)
 }
 
 // deprecateNegation defines old as a deprecated boolean whose true turns
 // the boolean flag now off: --no-moments for --moments=false.
 func deprecateNegation(fs *flag.FlagSet, old, now string) {
-	fs.Var(&deprecated{fs: fs, old: old, now: now, negate: true}, old, "deprecated: use --"+now+"=false")
+	fs.Var(&deprecated{fs: fs, out: fs.Output(), old: old, now: now, negate: true}, old, "deprecated: use --"+now+"=false")
 }
 
 func (d *deprecated) String() string { return "" }
@@ -106,9 +108,9 @@ func (d *deprecated) Set(v string) error {
 		return err
 	}
 	if d.env != "" {
-		fmt.Fprintf(d.fs.Output(), "emostream: %s is deprecated: use %s\n", d.env, d.spelling("", envName(d.fs.Name(), d.now)))
+		fmt.Fprintf(d.out, "emostream: %s is deprecated: use %s\n", d.env, d.spelling("", envName(d.fs.Name(), d.now)))
 	} else {
-		fmt.Fprintf(d.fs.Output(), "emostream: --%s is deprecated: use %s\n", d.old, d.spelling("--", d.now))
+		fmt.Fprintf(d.out, "emostream: --%s is deprecated: use %s\n", d.old, d.spelling("--", d.now))
 	}
 	return nil
 }
@@ -144,10 +146,20 @@ func envName(command, flagName string) string {
 // from its EMOSTREAM_<COMMAND>_<FLAG> environment variable (envName); a flag
 // filled so counts as given (fs.Visit). The variable of a deprecated
 // spelling counts last, where neither the flag nor its own variable was
-// given. Positional arguments are refused.
+// given. Positional arguments are refused. A flag that does not parse is
+// a FlagParseError, one line with a hint, never the whole usage; --help
+// prints the usage.
 func parseFlags(fs *flag.FlagSet, env *environment, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package would print the error and the usage
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
 		return err
+	case err != nil:
+		return &FlagParseError{Command: fs.Name(), Err: err}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (flags only; see --help)", fs.Name(), fs.Arg(0))
@@ -183,6 +195,21 @@ func fillFromEnv(fs *flag.FlagSet, env *environment, old bool) error {
 	})
 	return err
 }
+
+// FlagParseError is a command line the flag package refused: an unknown
+// flag, a missing or malformed value. main prints it as one line,
+// "emostream ingest: flag provided but not defined: -x (see emostream
+// ingest --help)", and exits 2.
+type FlagParseError struct {
+	Command string
+	Err     error
+}
+
+func (e *FlagParseError) Error() string {
+	return fmt.Sprintf("%s: %v (see emostream %s --help)", e.Command, e.Err, e.Command)
+}
+
+func (e *FlagParseError) Unwrap() error { return e.Err }
 
 // parseLogged makes the flag set of a command that logs, adds its flags
 // (add) and the log flags, parses args and builds the logger.
@@ -332,6 +359,11 @@ func checkNotNegative(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
+// listenTCP binds every address the commands listen on or check, so that
+// the package's tests can refuse the default ports (TestMain): a test on
+// a default port fails while "emostream up" runs on this machine.
+var listenTCP = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
 // checkFree tells in one line which flag names a listen address that is
 // taken, before any server starts: e.g. "--monitor 127.0.0.1:8222: address
 // already in use". Empty addresses and port 0 always pass.
@@ -345,7 +377,7 @@ func checkFree(flagName string, addrs ...string) error {
 		} else if port == "0" {
 			continue
 		}
-		ln, err := net.Listen("tcp", a)
+		ln, err := listenTCP(a)
 		if err != nil {
 			return listenError(flagName, a, err)
 		}
@@ -382,7 +414,7 @@ func listenError(flagName, addr string, err error) error {
 
 // listenFlag binds a flag's address, naming the flag in the error.
 func listenFlag(flagName, addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return nil, listenError(flagName, addr, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emostream/emostream/bridge"
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/processor"
 )
 
@@ -174,6 +175,41 @@ func FuzzParseBytes(f *testing.F) {
 		}
 		if m, err := parseBytes(strconv.FormatInt(n, 10)); err != nil || m != n {
 			t.Fatalf("parseBytes(%q) = %d, but its count reads %d, %v", s, n, m, err)
+		}
+	})
+}
+
+// FuzzTopicFlags parses the flags of "emostream topic create": whatever
+// they are, the command refuses them naming a flag or a variable, or
+// builds a topic within kafkaconn's bounds.
+func FuzzTopicFlags(f *testing.F) {
+	addFlagSeeds(f, "topic")
+	for _, s := range []string{"--partitions\n0", "--partitions\n4097", "--partitions=-1", "--replication-factor\n8",
+		"--topic\n..", "--topic\n" + strings.Repeat("t", 250), "--config\n=x", "--config\nmin.insync.replicas=2,a=b=c",
+		"--partitions\n9223372036854775807"} {
+		f.Add(s, "")
+	}
+	f.Add("", "EMOSTREAM_TOPIC_PARTITIONS=99999\nEMOSTREAM_TOPIC_TOPIC=a b")
+	f.Fuzz(func(t *testing.T, args, envText string) {
+		list, env := fuzzArgs(args, envText)
+		fs := newFlags(env, "topic create", topicSynopsis)
+		fl, _ := addTopicFlags(fs, "create")
+		if err := parseFlags(fs, env, list); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				namesFlag(t, err)
+			}
+			return
+		}
+		spec, err := fl.spec()
+		if err == nil {
+			err = flagError(spec.Validate(), topicSettings)
+		}
+		if err != nil {
+			namesFlag(t, err)
+			return
+		}
+		if spec.Partitions < 1 || spec.Partitions > kafkaconn.MaxPartitions || spec.ReplicationFactor < 1 || spec.Name == "" {
+			t.Fatalf("flags %q: accepted %+v", list, spec)
 		}
 	})
 }

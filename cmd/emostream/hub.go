@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/emostream/emostream/fanout"
 )
@@ -134,9 +136,10 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	return ops.runBeside(ctx, "hub_metrics", stageRegistry(), nil, h.Run)
 }
 
-// printStarted says where the started hub h serves.
+// printStarted says where the started hub h serves, and where the leaf
+// password is, never the password itself: output is logged and shared.
 func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubConfig) {
-	fmt.Fprintf(env.stdout, "hub: stages connect to %s\nhub: leaf clusters connect to %s\n", h.ClientURL(), h.LeafRemote())
+	fmt.Fprintf(env.stdout, "hub: stages connect to %s\nhub: leaf clusters connect to %s%s\n", h.ClientURL(), h.LeafURL(), f.leafCredentials(cfg, h.LeafURL()))
 	if cfg.Passwords != nil {
 		fmt.Fprintf(env.stdout, "hub: stage users %v; passwords in %s/<user>.password\n", fanout.StageUsers, f.auth.authDir)
 	} else if cfg.ConfigFile == "" {
@@ -145,6 +148,22 @@ func (f *hubFlags) printStarted(env *environment, h *fanout.Hub, cfg fanout.HubC
 	if u := h.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "hub: monitoring on %s/varz\n", u)
 	}
+}
+
+// leafCredentials says, after the leafnode URL u, who a leaf is and
+// where its password is: the -c file's users, --leaf-password, or the file
+// in --data-dir, with the EMOSTREAM_LEAF_REMOTE that emostream leaf reads.
+func (f *hubFlags) leafCredentials(cfg fanout.HubConfig, u string) string {
+	user := cmp.Or(cfg.LeafUser, fanout.DefaultLeafUser)
+	switch {
+	case cfg.ConfigFile != "":
+		return " as a leaf user of " + cfg.ConfigFile
+	case f.cfg.LeafPassword != "":
+		return " as user " + user + ", the password given with --leaf-password"
+	}
+	file, hostPort := filepath.Join(cfg.DataDir, leafPasswordFile), strings.TrimPrefix(u, "nats-leaf://")
+	return fmt.Sprintf(" as user %s, the password in %s: EMOSTREAM_LEAF_REMOTE=nats-leaf://%s:$(cat %s)@%s emostream leaf …",
+		user, file, user, file, hostPort)
 }
 
 // hubFileConfig keeps, of the flags' cfg, the -c file and the flags given:

@@ -225,7 +225,7 @@ func (f *ingestFlags) settings(fs *flag.FlagSet, listen string) settingFlags {
 		"KafkaBrokers": "kafka-brokers", "Ack": "ack", "Emojis": "emojis", "TrustedProxies": "trusted-proxies",
 		"WebSocketURLs": "ws-urls", "UserRate": "user-rate", "IPRate": "ip-rate", "MaxConnections": "max-connections",
 		"MaxPerNetwork": "max-per-network", "AdminToken": "admin-token-file", "OpsHosts": "ops-host", "OpsListener": "ops",
-		"CORSOrigins": "cors-origins", "Auth.Mode": "auth", "Auth.HMACSecret": "jwt-secret-file",
+		"CORSOrigins": "cors-origins", "VideoOrigins": "video-origins", "Auth.Mode": "auth", "Auth.HMACSecret": "jwt-secret-file",
 		"Auth.PublicKeys": "jwt-public-key", "Session.TTL": "session-ttl", "Session.Enabled": "sessions", "Listener": listen})}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,7 +61,12 @@ func TestKafkaSecurityFlagsRefused(t *testing.T) {
 
 func runCommand(t *testing.T, vars map[string]string, args ...string) error {
 	var out bytes.Buffer
-	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out,
+	return runCommandTo(t, &out, vars, args...)
+}
+
+// runCommandTo is runCommand with its output to out.
+func runCommandTo(t *testing.T, out io.Writer, vars map[string]string, args ...string) error {
+	env := &environment{stdin: strings.NewReader(""), stdout: out, stderr: out,
 		getenv: func(k string) string { return vars[k] }}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

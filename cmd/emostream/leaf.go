@@ -41,7 +41,7 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 	c := &f.cfg
 	fs.StringVar(&c.ConfigFile, "c", "", "nats-server .conf to load; the flags named above override its values when given")
 	fs.StringVar(&c.Name, "name", fanout.DefaultLeafName, "server name")
-	fs.StringVar(&f.remote, "remote", "", "hub leafnode URL(s) with credentials, comma-separated (as printed by emostream hub); also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
+	fs.StringVar(&f.remote, "remote", "", "hub leafnode URL(s) with credentials, comma-separated: nats-leaf://leaf:PASSWORD@host:port (emostream hub prints the URL and where the password is); better in this variable than on the command line, which ps shows; also in the form deploy/leaf-*.conf read from the same variable, [url1, url2] (every member of a hub cluster)")
 	fs.StringVar(&c.WebSocketListen, "ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
 	fs.StringVar(&c.LeafListen, "leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
 	fs.StringVar(&c.MonitorListen, "monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")

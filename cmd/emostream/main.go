@@ -52,9 +52,13 @@ func main() {
 		files: raiseFileLimit()}
 	err := dispatch(ctx, env, os.Args[1:])
 	stop()
+	var parse *FlagParseError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.As(err, &parse):
+		fmt.Fprintf(os.Stderr, "emostream %v\n", parse)
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "emostream: %v\n", err)

@@ -16,7 +16,7 @@ func TestExposedWithoutCredentialsRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"hub", "--nats", "0.0.0.0:0", "--leafnodes", "127.0.0.1:0", "--monitor", "", "--data-dir", t.TempDir()},
 		{"hub", "--nats", ":0", "--leafnodes", "127.0.0.1:0", "--monitor", "", "--data-dir", t.TempDir()},
-		{"up", "--nats", "0.0.0.0:0", "--data-dir", t.TempDir()},
+		append(quietUp(t), "--nats", "0.0.0.0:0"),
 	} {
 		_, err := runCLI(t, args...)
 		if err == nil || !strings.Contains(err.Error(), "not a loopback address") || !strings.Contains(err.Error(), "--nats-auth-dir") {

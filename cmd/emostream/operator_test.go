@@ -104,8 +104,8 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--emojis", "🔥,a🔥"}, `"a🔥" is not an emoji`},
 		{[]string{"--ws-urls", "notaurl"}, `--ws-urls: "notaurl"`},
 		{[]string{"--ws-urls", "http://x:1"}, `want ws:// or wss://`},
-		{[]string{"--video-origins", "cdn.example"}, `VideoOrigins "cdn.example": want http(s)://host[:port]`},
-		{[]string{"--video-origins", "https://cdn.example/hls"}, `VideoOrigins "https://cdn.example/hls"`},
+		{[]string{"--video-origins", "cdn.example"}, `--video-origins "cdn.example": want http(s)://host[:port]`},
+		{[]string{"--video-origins", "https://cdn.example/hls"}, `--video-origins "https://cdn.example/hls"`},
 		{[]string{"--user-rate", "-5"}, "--user-rate -5: want 0 (off) or more"},
 		{[]string{"--body-limit", "0"}, "--body-limit 0: want a positive value"},
 		{[]string{"--ack", "maybe"}, `--ack "maybe"`},
@@ -117,10 +117,14 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--auto-match-idle", "0s"}, "--auto-match-idle 0s: want a positive value"},
 		{[]string{"--auto-match-retention", "-1h"}, "--auto-match-retention -1h0m0s"},
 	}
+	onFreePorts := map[string][]string{ // whether the defaults are free or not (up may run)
+		"up":     quietUp(t),
+		"ingest": {"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0"},
+	}
 	for _, cmd := range []string{"up", "ingest"} {
 		for _, tt := range tests {
 			t.Run(cmd+strings.Join(tt.args, " "), func(t *testing.T) {
-				args := append([]string{cmd, "--kafka-brokers", "127.0.0.1:1"}, tt.args...)
+				args := append(append(slices.Clone(onFreePorts[cmd]), "--kafka-brokers", "127.0.0.1:1"), tt.args...)
 				if err := runCommand(t, nil, args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("got %v, want %q", err, tt.want)
 				}
@@ -163,7 +167,8 @@ func TestBadFlagsRefused(t *testing.T) {
 // environment variable of each flag, by "command flag".
 func flagVars(t *testing.T) map[string]string {
 	t.Helper()
-	modes := map[string][]string{"match": {"create", "start", "end", "ls", "rm"}, "viewers": {"hold", "publish", "report"}}
+	modes := map[string][]string{"match": {"create", "start", "end", "ls", "rm"}, "viewers": {"hold", "publish", "report"},
+		"topic": {"describe", "create", "add-partitions"}}
 	line := regexp.MustCompile(`(?m)^  --(\S+)  \[(\S+)\]$`)
 	out := map[string]string{}
 	for name, c := range commands {
@@ -301,15 +306,27 @@ func TestHubConfigFileOverride(t *testing.T) {
 }
 
 // TestHubLeafPasswordKept: the flag form of hub keeps its leaf password in
-// the data dir, mode 0600, so leaves reconnect after a restart.
+// the data dir, mode 0600, so leaves reconnect after a restart; it prints
+// where the password is, never the password.
 func TestHubLeafPasswordKept(t *testing.T) {
 	data := t.TempDir()
-	re := regexp.MustCompile(`leaf clusters connect to nats-leaf://leaf:(\S+)@`)
+	re := regexp.MustCompile(`leaf clusters connect to (nats-leaf://\S+ as user leaf, the password in \S+):`)
 	args := []string{"hub", "--data-dir", data, "--nats", "127.0.0.1:0", "--leafnodes", "127.0.0.1:0", "--monitor", ""}
-	first := runUntil(t, re, args...)
-	second := runUntil(t, re, args...)
-	if first == "" || first != second {
+	read := func() string {
+		b, err := os.ReadFile(filepath.Join(data, leafPasswordFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	printed := runUntil(t, re, args...)
+	first := read()
+	runUntil(t, re, args...)
+	if second := read(); first == "" || first != second {
 		t.Fatalf("leaf password %q, then %q after a restart", first, second)
+	}
+	if !strings.HasSuffix(printed, filepath.Join(data, leafPasswordFile)) || strings.Contains(printed, first) {
+		t.Errorf("printed %q: want where the password is, not the password", printed)
 	}
 	fi, err := os.Stat(filepath.Join(data, leafPasswordFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {

@@ -87,7 +87,7 @@ func bindOps(log *slog.Logger, addr, def string, explicit bool) (net.Listener, e
 	if addr == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err == nil {
 		return ln, nil
 	}
@@ -176,7 +176,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 // servePprof serves the Go profiles on addr until ctx ends and returns its
 // base URL. Like the metrics, it answers only Hosts that name it.
 func servePprof(ctx context.Context, log *slog.Logger, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return "", fmt.Errorf("--pprof: %w", err)
 	}

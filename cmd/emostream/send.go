@@ -29,12 +29,12 @@ small enough for the server's bursts (GET /v1/config, or split where a
 burst_exceeded error points), and a 429 or 503 is retried after its
 Retry-After (at most 30 s), up to three times (each event carries an
 event_id, so a retried 503 counts once), so a count above one user's burst is spread
-over time.`
+over time. Without --user every run is a user (or users) of its own,
+cli-<random>: concurrent sends never share one.`
 
 // Defaults of emostream send.
 const (
 	defaultSendEmoji = "🔥"
-	defaultSendUser  = "cli-user"
 	defaultSendCount = 1
 )
 
@@ -50,7 +50,7 @@ func addSendFlags(fs *flag.FlagSet) *sendFlags {
 	fs.StringVar(&f.target, "target", defaultIngestURL, "ingest base URL")
 	fs.StringVar(&f.match, "match", defaultDemoMatch, "match_id")
 	fs.StringVar(&f.emoji, "emoji", defaultSendEmoji, "emoji_type")
-	fs.StringVar(&f.user, "user", defaultSendUser, "user_id, or the prefix of the simulated users' ids")
+	fs.StringVar(&f.user, "user", "", "user_id, or the prefix of the simulated users' ids; empty: "+client.DefaultUserPrefix+"-<random>, new for every run, so concurrent sends never share a user (nor its rate limit)")
 	fs.IntVar(&f.users, "users", 0, fmt.Sprintf("simulated users; 0 means one per %d events, or just --user if it is given", client.DefaultUserShare))
 	fs.IntVar(&f.count, "count", defaultSendCount, "number of reactions")
 	fs.IntVar(&f.batch, "batch", wire.MaxBatch, "events per POST, 1 to 1000")

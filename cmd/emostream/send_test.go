@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -85,4 +87,68 @@ func waitReady(t *testing.T, url string) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
+}
+
+// TestConcurrentSendsAreDistinctUsers: two sends at once without --user
+// are users of their own (cli-<random>), so they never share a user's
+// rate limit; --user keeps the id given (issue 21: both were "cli-user").
+func TestConcurrentSendsAreDistinctUsers(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	url := startIngest(t, ingest.Config{KafkaBrokers: []string{k.Addr()}})
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	runs := [][]string{{"--count", "1"}, {"--count", "1"}, {"--count", "120"}, {"--count", "2", "--user", "fixed"}}
+	errs := make(chan error, len(runs))
+	for _, args := range runs {
+		go func() {
+			env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+			errs <- dispatch(ctx, env, append([]string{"send", "--target", url}, args...))
+		}()
+	}
+	for range runs {
+		if err := <-errs; err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	// Each run's events share an event_id prefix (send-<hex>-i): group
+	// the users by run.
+	users := map[string]map[string]bool{}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr()}, Topic: k.Topic, Partition: 0})
+	defer r.Close()
+	for n := 0; n < 1+1+120+2; n++ {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading record %d: %v", n, err)
+		}
+		var rec struct {
+			EventID string `json:"event_id"`
+			UserID  string `json:"user_id"`
+		}
+		if err := json.Unmarshal(m.Value, &rec); err != nil {
+			t.Fatal(err)
+		}
+		run := rec.EventID[:strings.LastIndexByte(rec.EventID, '-')]
+		if users[run] == nil {
+			users[run] = map[string]bool{}
+		}
+		users[run][rec.UserID] = true
+	}
+	if len(users) != len(runs) {
+		t.Fatalf("%d runs in the records, want %d: %v", len(users), len(runs), users)
+	}
+	owner := map[string]string{}
+	for run, us := range users {
+		for u := range us {
+			if other, ok := owner[u]; ok {
+				t.Errorf("user %q sent in two runs, %s and %s", u, other, run)
+			}
+			owner[u] = run
+			if u != "fixed" && !strings.HasPrefix(u, "cli-") {
+				t.Errorf("user %q, want cli-<random>[-i] or the --user given", u)
+			}
+		}
+	}
+	if _, ok := owner["fixed"]; !ok {
+		t.Errorf("--user fixed not kept: %v", users)
+	}
 }

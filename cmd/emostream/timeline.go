@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,14 +15,15 @@ import (
 )
 
 func init() {
-	register(&command{name: "timeline", summary: "print a match's reactions over time (the timeline API) as a table or CSV", run: runTimeline})
+	register(&command{name: "timeline", summary: "print a match's reactions over time (the timeline API) as a table, CSV or JSON", run: runTimeline})
 }
 
 const timelineSynopsis = `Prints GET /v1/matches/{match}/timeline of an ingest server: one row per
 step with reactions (steps without any are left out), the total and the
 count of each emoji (the 8 most frequent of the range), a * on the steps
 with a crowd moment, then the moments. --csv prints the API's CSV as is:
-start,end,total and one column per allowed emoji. --from and --to take
+start,end,total and one column per allowed emoji; --json the API's JSON
+answer as is (docs/api.md, "Timeline"), for jq and scripts. --from and --to take
 RFC 3339 or Unix milliseconds; the default range is the whole match.
 --by arrival counts each reaction in the window whose live swarm carried
 it instead of the window its 202 named.`
@@ -37,7 +39,7 @@ const (
 // timelineFlags are the flags of "emostream timeline".
 type timelineFlags struct {
 	target, match, step, from, to, by string
-	csv                               bool
+	csv, json                         bool
 }
 
 func addTimelineFlags(fs *flag.FlagSet) *timelineFlags {
@@ -48,6 +50,7 @@ func addTimelineFlags(fs *flag.FlagSet) *timelineFlags {
 	fs.StringVar(&f.from, "from", "", "first instant (RFC 3339 or Unix ms); empty: the match's first record")
 	fs.StringVar(&f.to, "to", "", "last instant (RFC 3339 or Unix ms); empty: now")
 	fs.BoolVar(&f.csv, "csv", false, "print CSV instead of a table")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer instead of a table")
 	fs.StringVar(&f.by, "by", defaultTimelineBy, "named (the window each 202 named), arrival (the live swarms') or video (the program time each reaction's video_ts named)")
 	return f
 }
@@ -55,8 +58,13 @@ func addTimelineFlags(fs *flag.FlagSet) *timelineFlags {
 // config returns the client and the query of the flags.
 func (f *timelineFlags) config() (*client.Client, client.TimelineQuery, error) {
 	q := client.TimelineQuery{Match: f.match, Step: f.step, From: f.from, To: f.to, By: f.by}
-	if f.csv {
+	switch {
+	case f.csv && f.json:
+		return nil, q, errors.New("timeline: --csv and --json: give one")
+	case f.csv:
 		q.Format = "csv"
+	case f.json:
+		q.Format = "json"
 	}
 	c, err := client.New(client.Config{Target: f.target})
 	if err != nil {

@@ -15,8 +15,9 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-// emostream timeline prints a stored match as a table (with its moment)
-// or as the API's CSV, and says why when the match is unknown.
+// emostream timeline prints a stored match as a table (with its moment),
+// as the API's CSV or as its JSON (--json), and says why when the match is
+// unknown.
 func TestTimelineCommand(t *testing.T) {
 	env := registrytest.Start(t, "final")
 	nc, js, reg, ctx := env.NC, env.JS, env.Registry, context.Background()
@@ -44,6 +45,14 @@ func TestTimelineCommand(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\r\n")
 	if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "start,end,total,🔥,") || !strings.Contains(lines[1], ",145,100,") {
 		t.Errorf("csv: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "timeline", "--target", url, "--match", "final", "--step", "10s", "--json")
+	var a wire.TimelineAnswer
+	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.Total != 145 || len(a.Steps) != 2 || len(a.Moments) != 1 {
+		t.Errorf("--json: %v, %+v\n%s", err, a, out)
+	}
+	if _, err := runCLI(t, "timeline", "--target", url, "--json", "--csv"); err == nil || !strings.Contains(err.Error(), "--csv and --json") {
+		t.Errorf("--json --csv: %v", err)
 	}
 	if _, err := runCLI(t, "timeline", "--target", url, "--match", "nope"); err == nil || !strings.Contains(err.Error(), "unknown_match") {
 		t.Errorf("unknown match: %v", err)
