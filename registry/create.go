@@ -88,7 +88,7 @@ func (r *Registry) room(snap *Snapshot, m Match) error {
 		return fmt.Errorf("%w: %s", ErrExists, m.ID)
 	}
 	if n := snap.Count(true, ""); m.Auto && n >= r.cfg.AutoMatches {
-		return fmt.Errorf("%w of auto-admitted matches: %d of %d; idle ones end after %v (--auto-match-idle) and are removed %v later (--auto-match-retention)",
+		return fmt.Errorf("%w: %d of %d auto-admitted matches; idle ones end after %v (--auto-match-idle) and are removed %v later (--auto-match-retention)",
 			ErrFull, n, r.cfg.AutoMatches, r.cfg.AutoMatchIdle, r.cfg.AutoMatchRetention)
 	}
 	if n := snap.Count(false, ""); !m.Auto && n >= r.cfg.MaxMatches {

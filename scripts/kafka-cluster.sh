@@ -53,11 +53,16 @@ install() {
   echo "$HOME_DIR"
 }
 
-# free_port prints a loopback port nothing listens on (racy, as any probe).
+# free_port prints a loopback port nothing listens on (racy, as any probe),
+# below the kernel's ephemeral range: a port another program asks the kernel
+# for (":0", as the tests do) never comes from there, so it cannot take one
+# of ours between the probe and Kafka's bind.
 free_port() {
-  local p
+  local p lo=32768
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  ((lo > 12000)) || die "the ephemeral port range starts at $lo: no room below it for Kafka's ports"
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   die "no free port"
