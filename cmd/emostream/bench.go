@@ -92,6 +92,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	log.Debug("processors", "gomaxprocs", raiseProcs(env)) // as "up"
 	if f.cpuProfile != "" {
 		file, err := os.Create(f.cpuProfile)
 		if err != nil {
