@@ -31,7 +31,8 @@ func init() {
 }
 
 const benchSynopsis = `Measures EmoStream end to end on this machine. Starts the whole stack on
-free loopback ports (or uses --against a running ingest with its --ws leaves),
+free loopback ports, with its embedded broker or on the Kafka of
+--kafka-brokers (or uses --against a running ingest with its --ws leaves),
 connects --viewers WebSocket viewers (child "bench-viewers" processes when
 there are more than 16), and runs three phases of --duration each with the
 same load: loadgen against a bare 202 handler (the ceiling) and against a null
