@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/loadgen"
 	"github.com/emostream/emostream/wire"
@@ -49,6 +50,16 @@ type Config struct {
 	// Partitions of the embedded stack's events topic. Zero means the
 	// stack's default.
 	Partitions int32
+	// KafkaBrokers, when set, are an external Kafka (plaintext) the embedded
+	// stack uses instead of its embedded broker; its events topic must
+	// exist. The bridge then joins a consumer group of this run alone and
+	// counts only the records received after it started, so that earlier
+	// runs' records on the same topic are not counted again.
+	KafkaBrokers []string
+	// Ingest tunes the embedded stack's ingest (its Kafka producer:
+	// MaxInFlight, MaxBatchBytes, FlushInterval, Compression); the bench
+	// turns its rate limits off and fills in the rest.
+	Ingest ingest.Config
 	// Window is the embedded stack's counting window; with Against it must
 	// equal the running stack's. Zero means wire.DefaultWindow (2 s).
 	Window time.Duration
@@ -115,6 +126,8 @@ func (c Config) validate() error {
 		setting.Check("WebSocketURLs", setting.Text(fmt.Sprint(c.WebSocketURLs)), c.Against == "" || len(c.WebSocketURLs) > 0,
 			"want the WebSocket URLs of the leaves of the stack at Against"),
 		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Check("KafkaBrokers", setting.Text(fmt.Sprint(c.KafkaBrokers)), c.Against == "" || len(c.KafkaBrokers) == 0,
+			"want none with Against: the running stack has its own"),
 		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
 		setting.Between("Duration", c.Duration, 0, MaxDuration),
 		setting.AtLeast("Rate", c.Rate, 0),

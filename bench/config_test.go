@@ -20,6 +20,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Against", Config{Against: "nohost", WebSocketURLs: []string{"ws://x"}}, `Against "nohost": want the base URL`},
 		{"WebSocketURLs", Config{Against: "http://127.0.0.1:8080"}, "WebSocketURLs []: want the WebSocket URLs"},
 		{"Partitions", Config{Partitions: -1}, "Partitions -1: want at least 0"},
+		{"KafkaBrokers", Config{Against: "http://127.0.0.1:8080", WebSocketURLs: []string{"ws://x"}, KafkaBrokers: []string{"127.0.0.1:9092"}}, "KafkaBrokers [127.0.0.1:9092]: want none with Against"},
 		{"Window", Config{Window: 50 * time.Millisecond}, "Window 50ms: want whole milliseconds from 100ms to 1h"},
 		{"Duration", Config{Duration: time.Hour}, "Duration 1h0m0s: want 0s to 10m0s"},
 		{"Rate", Config{Rate: -1}, "Rate -1: want at least 0"},

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 )
 
@@ -78,6 +81,26 @@ func TestBenchInProcessViewers(t *testing.T) {
 		t.Errorf("phases %d, viewer processes %d, ratios %+v", len(rep.Phases), rep.Settings.ViewerProcesses, rep.Ratios)
 	}
 	checkPipeline(t, rep)
+}
+
+// Two benches in a row on the same external Kafka, with a tuned producer
+// (lz4, 3 produces in flight): each run's viewers count exactly its
+// accepted events, the second's with the first's records on the topic.
+func TestBenchExternalKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole stack twice")
+	}
+	k := testenv.StartKafka(t, 2)
+	for i := range 2 {
+		cfg := Config{Duration: time.Second, Rate: 200, Batch: 2, Connections: 2, Matches: 2, Viewers: 2,
+			Window: 500 * time.Millisecond, KafkaBrokers: []string{k.Addr()}, DisableCeilings: true,
+			Ingest: ingest.Config{Compression: kafka.Lz4, MaxInFlight: 3}, Logger: testenv.Logger(t)}
+		rep := runBench(t, cfg)
+		checkPipeline(t, rep)
+		if t.Failed() {
+			t.Fatalf("run %d", i)
+		}
+	}
 }
 
 func runBench(t *testing.T, cfg Config) *Report {

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/conncap"
@@ -161,6 +163,11 @@ type Config struct {
 	// MaxInFlight is the most produce requests in flight per partition.
 	// Zero means DefaultMaxInFlight.
 	MaxInFlight int
+	// Compression of the record batches sent to Kafka (kafka-go's codecs:
+	// gzip, snappy, lz4, zstd). It trades ingest CPU for bytes on the
+	// network and the brokers' disks; MaxBatchBytes counts the bytes before
+	// compression. Zero means none.
+	Compression kafka.Compression
 
 	// MaxBuffered is the most events buffered or in flight to Kafka; a
 	// request that finds no room within ProduceTimeout gets 503. Zero means
@@ -328,6 +335,7 @@ func (c *Config) validate() error {
 		setting.AtLeast("ShutdownTimeout", c.ShutdownTimeout, 0),
 		setting.AtLeast("MaxBatchBytes", c.MaxBatchBytes, 0),
 		setting.AtLeast("MaxInFlight", c.MaxInFlight, 0),
+		setting.Check("Compression", int(c.Compression), c.Compression == 0 || c.Compression.Codec() != nil, "want none, gzip, snappy, lz4 or zstd"),
 		setting.Check("MaxBuffered", c.MaxBuffered, c.MaxBuffered >= wire.MaxBatch,
 			fmt.Sprintf("want at least one full request (%d)", wire.MaxBatch)),
 		setting.AtLeast("MatchesBurst", c.MatchesBurst, 0),

@@ -40,6 +40,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"ShutdownTimeout", func(c *ingest.Config) { c.ShutdownTimeout = -1 }, "ShutdownTimeout -1ns: want at least 0s"},
 		{"MaxBatchBytes", func(c *ingest.Config) { c.MaxBatchBytes = -1 }, "MaxBatchBytes -1: want at least 0"},
 		{"MaxInFlight", func(c *ingest.Config) { c.MaxInFlight = -1 }, "MaxInFlight -1: want at least 0"},
+		{"Compression", func(c *ingest.Config) { c.Compression = 9 }, "Compression 9: want none, gzip, snappy, lz4 or zstd"},
 		{"MaxBuffered", func(c *ingest.Config) { c.MaxBuffered = 10 }, "MaxBuffered 10: want at least one full request (1000)"},
 		{"MatchesBurst", func(c *ingest.Config) { c.MatchesBurst = -1 }, "MatchesBurst -1: want at least 0"},
 		{"AdminToken", func(c *ingest.Config) { c.AdminToken = "short" }, "AdminToken (5 bytes): want at least 16 bytes, or none"},

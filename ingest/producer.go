@@ -161,7 +161,7 @@ func (p *producer) produce(part int, rd *batchReader) error {
 	defer cancel()
 	start := time.Now()
 	res, err := p.client.Produce(ctx, &kafka.ProduceRequest{
-		Topic: p.cfg.Topic, Partition: part, RequiredAcks: kafka.RequireAll, Records: rd,
+		Topic: p.cfg.Topic, Partition: part, RequiredAcks: kafka.RequireAll, Records: rd, Compression: p.cfg.Compression,
 	})
 	if err == nil && res.Error != nil {
 		err = res.Error

@@ -49,8 +49,9 @@ type Config struct {
 	// (TLS, SASL). The embedded broker is plaintext on loopback, so with it
 	// this must be zero.
 	KafkaSecurity kafkaconn.Security
-	// Partitions of the events topic when the embedded broker creates it.
-	// Zero means wire.DefaultPartitions.
+	// Partitions of the events topic when the embedded broker creates it
+	// (a data directory that has the topic keeps its count). Zero means
+	// DefaultPartitions.
 	Partitions int32
 	// HubListen, LeafListen and MonitorListen are the hub's client,
 	// leafnode and monitoring addresses. Empty means 127.0.0.1:0 (and no
@@ -105,6 +106,15 @@ type Config struct {
 
 // ErrConfig is wrapped by every error of Start about its Config.
 var ErrConfig = errors.New("stack: invalid config")
+
+// DefaultPartitions is the partition count the embedded broker of a stack
+// creates the events topic with, fewer than wire.DefaultPartitions: the
+// embedded broker serves every request on one goroutine, so its partitions
+// add no write parallelism, while each partition with new records costs
+// the group fsync that every acknowledgement waits for two more fsyncs
+// (its segment and index) and splits ingest's batches (docs/benchmarks.md,
+// issue 23).
+const DefaultPartitions = 2
 
 // Validate checks what the stack itself takes of c, one rule per setting
 // (package setting): its error names the setting and wraps ErrConfig.
@@ -188,7 +198,7 @@ func (st *Stack) startKafka() error {
 		return nil
 	}
 	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
-		Partitions: st.cfg.Partitions, GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
+		Partitions: cmp.Or(st.cfg.Partitions, DefaultPartitions), GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/bench"
+	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/loadgen"
 )
 
@@ -30,7 +31,8 @@ func init() {
 }
 
 const benchSynopsis = `Measures EmoStream end to end on this machine. Starts the whole stack on
-free loopback ports (or uses --against a running ingest with its --ws leaves),
+free loopback ports, with its embedded broker or on the Kafka of
+--kafka-brokers (or uses --against a running ingest with its --ws leaves),
 connects --viewers WebSocket viewers (child "bench-viewers" processes when
 there are more than 16), and runs three phases of --duration each with the
 same load: loadgen against a bare 202 handler (the ceiling) and against a null
@@ -46,6 +48,7 @@ embedded stack.`
 type benchFlags struct {
 	cfg                 bench.Config
 	ws, out, cpuProfile string
+	kafkaBrokers        string
 	partitions          int
 	json, ceilings      bool
 }
@@ -65,6 +68,9 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 	fs.IntVar(&c.ViewersPerProcess, "viewers-per-process", bench.DefaultViewersPerProcess, "most viewers per child process")
 	fs.DurationVar(&c.Window, "window", 0, "counting window of the embedded stack (or of --against's); 0 means 2s")
 	fs.IntVar(&f.partitions, "partitions", 0, "partitions of the embedded stack's topic; 0 means its default")
+	fs.StringVar(&f.kafkaBrokers, "kafka-brokers", "", "an external Kafka (plaintext, host:port,...) for the embedded stack instead of its embedded broker; the events topic must exist")
+	fs.DurationVar(&c.Ingest.FlushInterval, "flush-interval", 0, "ingest's --flush-interval; 0 means its default")
+	addProducerFlags(fs, &c.Ingest)
 	fs.BoolVar(&f.ceilings, "ceilings", true, "run the ceiling and null-pipeline phases (false: the pipeline only)")
 	deprecateNegation(fs, "skip-ceilings", "ceilings")
 	fs.StringVar(&f.out, "out", "", "directory for report.json, report.md and the plots (default emostream-bench-<date>-<time>)")
@@ -77,6 +83,7 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, error) {
 	c := f.cfg
 	c.Logger, c.Partitions, c.WebSocketURLs, c.DisableCeilings = log, int32(f.partitions), splitList(f.ws), !f.ceilings
+	c.KafkaBrokers = splitList(f.kafkaBrokers)
 	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }
 	var err error
 	c.ViewerCommand, err = viewerCommand()
@@ -92,6 +99,9 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(c.KafkaBrokers) == 0 && c.Against == "" {
+		log.Debug("processors", "gomaxprocs", raiseProcs(env)) // as "up" with its embedded broker
+	}
 	if f.cpuProfile != "" {
 		file, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -101,8 +111,9 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		c.CPUProfile = file
 	}
 	err = benchAndReport(ctx, env, c, f.out, f.json)
-	return flagError(err, settingFlags{bench.ErrConfig, boundFlags(fs, &f.cfg,
-		map[string]string{"Partitions": "partitions", "WebSocketURLs": "ws", "DisableCeilings": "ceilings"})})
+	return flagError(err, settingFlags{bench.ErrConfig, boundFlags(fs, &f.cfg, map[string]string{"Partitions": "partitions",
+		"WebSocketURLs": "ws", "DisableCeilings": "ceilings", "KafkaBrokers": "kafka-brokers"})},
+		settingFlags{ingest.ErrConfig, boundFlags(fs, &f.cfg.Ingest, nil)})
 }
 
 func benchAndReport(ctx context.Context, env *environment, c bench.Config, out string, asJSON bool) error {

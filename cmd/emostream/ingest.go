@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/nats-io/nats.go"
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/ingest"
@@ -74,6 +75,7 @@ func addIngestFlags(fs *flag.FlagSet, env *environment, set ingestSetup) *ingest
 	fs.StringVar(&c.Topic, "topic", wire.DefaultTopic, "Kafka topic of accepted events")
 	fs.StringVar(&f.ack, "ack", string(ingest.AckAll), "answer 202 when Kafka acknowledged (all) or when buffered (buffered)")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", wire.DefaultFlushInterval, "longest an accepted event waits in the producer buffer")
+	addProducerFlags(fs, c)
 	fs.DurationVar(&c.Window, "window", wire.DefaultWindow, "counting window length")
 	fs.StringVar(&f.emojis, "emojis", strings.Join(wire.DefaultEmojis, ","), "allowed emojis, comma-separated")
 	f.addLimits(fs)
@@ -297,4 +299,11 @@ func (f *ingestFlags) start(fs *flag.FlagSet, env *environment, log *slog.Logger
 	}
 	fmt.Fprintf(env.stdout, "ingest listening on http://%s (ops: http://%s)\n", ln.Addr(), srv.OpsAddr())
 	return srv, nil
+}
+
+// addProducerFlags adds the flags that tune ingest's Kafka producer.
+func addProducerFlags(fs *flag.FlagSet, c *ingest.Config) {
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", ingest.DefaultMaxInFlight, "most produce requests in flight per partition (the next starts early when a batch is full or --flush-interval passed)")
+	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", ingest.DefaultMaxBatchBytes, "batch size, bytes before compression, at which a partition sends while a produce is in flight; keep it under the brokers' message.max.bytes")
+	fs.TextVar(&c.Compression, "kafka-compression", kafka.Compression(0), "compression of the record batches sent to Kafka: none, gzip, snappy, lz4, zstd")
 }

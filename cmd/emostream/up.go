@@ -66,7 +66,7 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 	f := &upFlags{}
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
 	fs.StringVar(&f.kafkaAddr, "kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
-	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, "partitions of the events topic when the embedded broker creates it")
+	fs.IntVar(&f.partitions, "partitions", stack.DefaultPartitions, "partitions of the events topic when the embedded broker creates it (a data directory that has the topic keeps its count)")
 	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
 	f.ingest = addIngestFlags(fs, env, ingestInUp)
 	fs.StringVar(&f.demo, "demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
@@ -165,6 +165,9 @@ func (f *upFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment,
 		}
 	}
 	logFileLimit(log, env)
+	if len(cfg.KafkaBrokers) == 0 { // the embedded broker fsyncs
+		log.Debug("processors", "gomaxprocs", raiseProcs(env))
+	}
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}

@@ -171,6 +171,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.c }
 // then lets the directory go.
 func (b *Broker) Close() {
 	b.c.Close()
+	if b.sync != nil {
+		b.sync.close()
+	}
 	b.unlock()
 }
 

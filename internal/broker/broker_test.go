@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,37 +15,6 @@ import (
 	"github.com/emostream/emostream/internal/dirlock"
 	"github.com/emostream/emostream/internal/setting"
 )
-
-func TestSyncPicksUpChangedFiles(t *testing.T) {
-	dir := t.TempDir()
-	s := newSyncer(dir)
-	ctx := context.Background()
-	if err := s.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(dir, "partitions", "t-0", "0.dat")
-	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f, []byte("batch"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for range 50 { // concurrent callers share passes
-		wg.Go(func() { errs <- s.Sync(ctx) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := s.sizes[f]; got != 5 {
-		t.Fatalf("synced size of %s = %d, want 5", f, got)
-	}
-}
 
 // With GroupSync, what was produced and synced survives a restart on the
 // same data directory.

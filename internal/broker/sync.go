@@ -4,38 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 )
+
+// ErrClosed is the error of Sync once the broker is closed.
+var ErrClosed = errors.New("broker: closed")
 
 // syncer makes what the broker wrote durable with one pass of fsyncs shared
 // by every caller waiting at the time: group commit for the disk. A pass
 // fsyncs each file under the data directory whose size changed since the
-// last pass (and a directory that gained files), in parallel, so the file
-// system can fold them into one journal commit.
+// last pass, each file that is new under its name (created, or renamed
+// over an old one) and each directory that gained such a name, in
+// parallel, so the file system can fold them into one journal commit.
+//
+// Every acknowledgement of "emostream up" waits for a pass, so a pass does
+// no more than it must: the syncer keeps every file and directory under
+// the data directory open (kfake's log: two files per segment of each
+// partition, a snapshot per partition, about ten metadata files), lists
+// each directory with one getdents call, which names the inode behind
+// every name, and asks an unchanged inode's size with fstat on the open
+// descriptor: no path lookups and no opens, which cost a quarter of a
+// pass in the directory walk it replaces (docs/benchmarks.md, issue 23).
+// It holds one descriptor per file of the log, closed with the broker.
 type syncer struct {
-	dir string
+	dir   string
+	fsync func(*os.File) error // (*os.File).Sync; tests record the calls
 
 	mu      sync.Mutex
 	running bool
+	closed  bool
 	waiters []chan error
 
 	// owned by the pass loop
-	sizes map[string]int64
+	root *node // nil until the directory exists
+	gen  uint64
+	buf  []byte // directory listings
+}
+
+// node is a file or directory under the data directory, open.
+type node struct {
+	f        *os.File
+	path     string
+	ino      uint64
+	size     int64            // at the last fsync; -1 before the first
+	children map[string]*node // nil for a file
+	gen      uint64           // the pass that last saw it
 }
 
 func newSyncer(dir string) *syncer {
-	return &syncer{dir: dir, sizes: map[string]int64{}}
+	return &syncer{dir: dir, fsync: (*os.File).Sync}
 }
 
 // Sync returns once a pass that started after the call has finished.
 func (s *syncer) Sync(ctx context.Context) error {
 	ch := make(chan error, 1)
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	s.waiters = append(s.waiters, ch)
 	if !s.running {
 		s.running = true
@@ -50,6 +80,18 @@ func (s *syncer) Sync(ctx context.Context) error {
 	}
 }
 
+// close lets every open descriptor go, now or when the pass in progress
+// ends; Sync fails with ErrClosed from then on.
+func (s *syncer) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if !s.running {
+		s.root.close()
+		s.root = nil
+	}
+}
+
 func (s *syncer) loop() {
 	for {
 		s.mu.Lock()
@@ -57,6 +99,10 @@ func (s *syncer) loop() {
 		s.waiters = nil
 		if len(w) == 0 {
 			s.running = false
+			if s.closed {
+				s.root.close()
+				s.root = nil
+			}
 			s.mu.Unlock()
 			return
 		}
@@ -68,70 +114,159 @@ func (s *syncer) loop() {
 	}
 }
 
-// pass fsyncs every changed file and every directory that gained entries.
+// pass fsyncs every changed file and every directory that gained a name.
 func (s *syncer) pass() error {
-	var changed []string
-	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+	if s.root == nil {
+		root, err := openNode(s.dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // nothing written yet
+		}
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // removed while we walked (segment cleanup)
-			}
 			return err
 		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if prev, seen := s.sizes[path]; !seen || prev != info.Size() {
-			if !seen {
-				changed = append(changed, filepath.Dir(path))
+		s.root = root
+	}
+	s.gen++
+	var changed []*os.File
+	if err := s.scan(s.root, &changed); err != nil {
+		return err
+	}
+	return s.fsyncAll(changed)
+}
+
+// scan adds to changed what of directory d must be fsynced, and forgets
+// the names d lost.
+func (s *syncer) scan(d *node, changed *[]*os.File) error {
+	if s.buf == nil {
+		s.buf = make([]byte, 8<<10)
+	}
+	ents, err := readDir(d.f, d.path, s.buf)
+	if err != nil {
+		return fmt.Errorf("broker: sync: listing %s: %w", d.path, err)
+	}
+	gained := false
+	for _, e := range ents {
+		n := d.children[e.name]
+		if n == nil || n.ino != e.ino || e.ino == 0 && !n.same(e.path) {
+			if n, err = openNode(e.path); errors.Is(err, fs.ErrNotExist) {
+				continue // removed since the listing
+			} else if err != nil {
+				return err
 			}
-			s.sizes[path] = info.Size()
-			changed = append(changed, path)
+			d.children[e.name].close()
+			d.children[e.name] = n
+			gained = true
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("broker: sync: %w", err)
-	}
-	return fsyncAll(dedupe(changed))
-}
-
-func dedupe(paths []string) []string {
-	seen := make(map[string]bool, len(paths))
-	out := paths[:0]
-	for _, p := range paths {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		n.gen = s.gen
+		if err := s.check(n, changed); err != nil {
+			return err
 		}
 	}
-	return out
-}
-
-func fsyncAll(paths []string) error {
-	var g errgroup.Group
-	g.SetLimit(16)
-	for _, p := range paths {
-		g.Go(func() error { return fsync(p) })
+	for name, n := range d.children {
+		if n.gen != s.gen { // removed: nothing of it to keep
+			n.close()
+			delete(d.children, name)
+		}
 	}
-	return g.Wait()
-}
-
-func fsync(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("broker: sync: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("broker: sync %s: %w", path, err)
+	if gained {
+		*changed = append(*changed, d.f)
 	}
 	return nil
+}
+
+// check adds file n to changed if its size changed, or scans directory n.
+func (s *syncer) check(n *node, changed *[]*os.File) error {
+	if n.children != nil {
+		return s.scan(n, changed)
+	}
+	fi, err := n.f.Stat()
+	if err != nil {
+		return fmt.Errorf("broker: sync: %w", err)
+	}
+	if fi.Size() != n.size {
+		n.size = fi.Size() // before the fsync, which covers at least this
+		*changed = append(*changed, n.f)
+	}
+	return nil
+}
+
+func openNode(path string) (*node, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("broker: sync: %w", err)
+	}
+	n := &node{f: f, path: path, ino: inode(fi), size: -1}
+	if fi.IsDir() {
+		n.children = map[string]*node{}
+	}
+	return n, nil
+}
+
+// same reports whether path still names n's file, where directory
+// listings do not name inodes.
+func (n *node) same(path string) bool {
+	a, err1 := n.f.Stat()
+	b, err2 := os.Lstat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+func (n *node) close() {
+	if n == nil {
+		return
+	}
+	for _, c := range n.children {
+		c.close()
+	}
+	n.f.Close()
+}
+
+// fsyncAll fsyncs files in parallel, at most 16 at a time.
+func (s *syncer) fsyncAll(files []*os.File) error {
+	if len(files) == 1 {
+		return s.fsyncOne(files[0])
+	}
+	var (
+		wg   sync.WaitGroup
+		next = make(chan *os.File, len(files))
+		errs = make([]error, min(16, len(files)))
+	)
+	for _, f := range files {
+		next <- f
+	}
+	close(next)
+	for i := range errs {
+		wg.Go(func() {
+			for f := range next {
+				if err := s.fsyncOne(f); err != nil && errs[i] == nil {
+					errs[i] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *syncer) fsyncOne(f *os.File) error {
+	if err := s.fsync(f); err != nil {
+		return fmt.Errorf("broker: sync %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// dirent is a name in a directory and the inode behind it (0: unknown).
+type dirent struct {
+	name, path string
+	ino        uint64
+}
+
+// rewind puts a directory's read offset back to its start for a new listing.
+func rewind(d *os.File) error {
+	_, err := d.Seek(0, io.SeekStart)
+	return err
 }

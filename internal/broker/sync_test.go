@@ -1,0 +1,169 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// recorder is a syncer's fsync that records, per pass, each file's path and
+// its size when it was fsynced.
+type recorder struct {
+	mu     sync.Mutex
+	synced map[string]int64
+}
+
+func (r *recorder) fsync(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.synced[f.Name()] = fi.Size()
+	r.mu.Unlock()
+	return f.Sync()
+}
+
+// TestSyncCoversWhatWasWritten: after Sync returns, every file written
+// before the call was fsynced at least at its size then, and every
+// directory that gained a name since the last pass was fsynced: a new
+// partition directory, a segment rolled into an existing one, a file
+// renamed over another of the same size (kfake's snapshots and
+// metadata); nothing unchanged is fsynced again.
+func TestSyncCoversWhatWasWritten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kafka")
+	s := newSyncer(dir)
+	rec := &recorder{}
+	s.fsync = rec.fsync
+	p0, p1 := filepath.Join(dir, "partitions", "t-0"), filepath.Join(dir, "partitions", "t-1")
+	write := func(path, data string, flag int) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|flag, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(data); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	steps := []struct {
+		name   string
+		change func()
+		want   map[string]int64 // path → size at its fsync; -1 for a directory
+	}{
+		{"nothing written yet", func() {}, map[string]int64{}},
+		{"first segment of a new partition", func() { write(filepath.Join(p0, "0.dat"), "batch", os.O_APPEND) },
+			map[string]int64{dir: -1, filepath.Join(dir, "partitions"): -1, p0: -1, filepath.Join(p0, "0.dat"): 5}},
+		{"append", func() { write(filepath.Join(p0, "0.dat"), "more", os.O_APPEND) },
+			map[string]int64{filepath.Join(p0, "0.dat"): 9}},
+		{"nothing changed", func() {}, map[string]int64{}},
+		{"rolled segment", func() {
+			write(filepath.Join(p0, "0.dat"), "x", os.O_APPEND)
+			write(filepath.Join(p0, "10.dat"), "next", os.O_APPEND)
+		}, map[string]int64{p0: -1, filepath.Join(p0, "0.dat"): 10, filepath.Join(p0, "10.dat"): 4}},
+		{"partition created after the last pass", func() { write(filepath.Join(p1, "0.dat"), "b", os.O_APPEND) },
+			map[string]int64{filepath.Join(dir, "partitions"): -1, p1: -1, filepath.Join(p1, "0.dat"): 1}},
+		{"snapshot", func() { write(filepath.Join(p0, "snapshot.json"), "aaaa", os.O_TRUNC) },
+			map[string]int64{p0: -1, filepath.Join(p0, "snapshot.json"): 4}},
+		{"snapshot renamed over, same size", func() {
+			write(filepath.Join(p0, "snapshot.json.tmp"), "bbbb", os.O_TRUNC)
+			if err := os.Rename(filepath.Join(p0, "snapshot.json.tmp"), filepath.Join(p0, "snapshot.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int64{p0: -1, filepath.Join(p0, "snapshot.json"): 4}},
+		{"segment removed", func() { os.Remove(filepath.Join(p0, "0.dat")) }, map[string]int64{}},
+		{"segment recreated under the old name", func() { write(filepath.Join(p0, "0.dat"), "0123456789", os.O_APPEND) },
+			map[string]int64{p0: -1, filepath.Join(p0, "0.dat"): 10}},
+	}
+	for _, st := range steps {
+		st.change()
+		rec.synced = map[string]int64{}
+		if err := s.Sync(context.Background()); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got := map[string]int64{}
+		for p, size := range rec.synced {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				size = -1
+			}
+			got[p] = size
+		}
+		if !maps.Equal(got, st.want) {
+			t.Errorf("%s: fsynced %v, want %v", st.name, got, st.want)
+		}
+	}
+}
+
+// TestSyncSharedByConcurrentCallers: callers at the same time share passes,
+// and each returns only after a pass that saw its write.
+func TestSyncSharedByConcurrentCallers(t *testing.T) {
+	dir := t.TempDir()
+	s := newSyncer(dir)
+	rec := &recorder{synced: map[string]int64{}}
+	s.fsync = rec.fsync
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Go(func() {
+			f := filepath.Join(dir, "partitions", "t-0", "0.dat")
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				errs <- err
+				return
+			}
+			fh, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				errs <- err
+				return
+			}
+			fh.WriteString("x")
+			fh.Close()
+			if err := s.Sync(context.Background()); err != nil {
+				errs <- err
+				return
+			}
+			rec.mu.Lock()
+			got := rec.synced[f]
+			rec.mu.Unlock()
+			if got < 1 {
+				errs <- errors.New("a caller returned before its write was fsynced")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := rec.synced[filepath.Join(dir, "partitions", "t-0", "0.dat")]; got != 50 {
+		t.Errorf("last fsync saw %d bytes, want 50", got)
+	}
+}
+
+// TestSyncAfterClose: a closed syncer refuses Sync, and its descriptors
+// are let go.
+func TestSyncAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "meta.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSyncer(dir)
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	root := s.root
+	s.close()
+	if err := s.Sync(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sync after close: %v, want ErrClosed", err)
+	}
+	if _, err := root.f.Stat(); err == nil {
+		t.Error("the data directory's descriptor is still open after close")
+	}
+}
