@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ func TestLeafNeverLogsAPassword(t *testing.T) {
 		}
 		passwords[name] = strings.TrimSpace(string(b))
 	}
+	passwords["the hub's leaf password (--remote)"] = "hubleafpass0123456789"
 	// The printed edge command's flags reach the leaf as user edge.
 	edgeArgs := strings.Fields(edgeLine[strings.Index(edgeLine, "emostream edge ")+len("emostream edge "):])
 	want := []string{"--nats", "", "--nats-user", "edge", "--nats-password-file", filepath.Join(auth, edgePasswordFile), "--js-domain", "hub"}
@@ -145,5 +147,42 @@ func checkSubLeaf(t *testing.T, out *syncBuffer, password string) {
 	})
 	if strings.Contains(sub.String(), password) {
 		t.Errorf("the parent's leaf password is in the sub-leaf's output:\n%s", sub.String())
+	}
+}
+
+// TestNoPasswordInConnectErrors: a password given in a URL (which the
+// docs advise against, but works) shows in no log line or error of a stage
+// that cannot reach NATS, nor of a leaf or edge whose URL does not parse:
+// they say "xxxxx" (issue 21: the bridge and processor logged "waiting for
+// NATS at nats://bridge:PASSWORD@…", a leaf quoted a bad --remote whole).
+func TestNoPasswordInConnectErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	const secret = "S3CRETpassw0rd"
+	for _, stage := range []string{"bridge", "processor"} {
+		out, stop := runLogged(t, stage, "--nats", "nats://"+stage+":"+secret+"@"+closed, "--kafka-brokers", closed, "--ops", "")
+		testenv.WaitFor(t, 20*time.Second, stage+" waiting for NATS", func() bool { return strings.Contains(out.String(), "waiting for NATS") })
+		_ = stop()
+		if strings.Contains(out.String(), secret) || !strings.Contains(out.String(), stage+":xxxxx@") {
+			t.Errorf("%s's output shows the password or no redacted URL:\n%s", stage, out.String())
+		}
+	}
+	for _, args := range [][]string{
+		{"leaf", "--remote", "nats-leaf://leaf:" + secret + "%zz@" + closed, "--nats-auth-dir", t.TempDir(), "--ws", "127.0.0.1:0"},
+		{"edge", "--nats", "nats://edge:" + secret + "%zz@" + closed, "--listen", "127.0.0.1:0", "--ops", ""},
+	} {
+		var out bytes.Buffer
+		env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
+		err := dispatch(context.Background(), env, args)
+		if err == nil {
+			t.Fatalf("%v started", args)
+		}
+		if text := out.String() + err.Error(); strings.Contains(text, secret) || !strings.Contains(text, "xxxxx@") {
+			t.Errorf("%s shows the password or no redacted URL:\n%s", args[0], text)
+		}
 	}
 }
