@@ -186,3 +186,39 @@ func TestNoPasswordInConnectErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretCreatedOnce: processes that start at once on one directory
+// (leaves in one script, a hub and its restart) all get the same secret,
+// in a file of mode 0600: none replaces another's, none reads a
+// half-written one.
+func TestSecretCreatedOnce(t *testing.T) {
+	for range 20 {
+		file := filepath.Join(t.TempDir(), "edge.password")
+		const n = 8
+		got := make(chan string, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				s, err := readOrCreateSecret(file)
+				if err != nil {
+					s = err.Error()
+				}
+				got <- s
+			}()
+		}
+		close(start)
+		first := <-got
+		for range n - 1 {
+			if s := <-got; s != first {
+				t.Fatalf("two secrets for one file: %q and %q", first, s)
+			}
+		}
+		if b, err := os.ReadFile(file); err != nil || strings.TrimSpace(string(b)) != first {
+			t.Fatalf("%s holds %q, %v; they got %q", file, b, err, first)
+		}
+		if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, %v; want mode 0600", file, st.Mode().Perm(), err)
+		}
+	}
+}
