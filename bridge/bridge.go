@@ -117,7 +117,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return err
 	}
 	var nc *nats.Conn
-	err := natsconn.Until(ctx, b.log, "NATS at "+b.cfg.NATSURL, natsconn.Permanent, b.waiting.Set,
+	err := natsconn.Until(ctx, b.log, "NATS at "+natsconn.Redact(b.cfg.NATSURL), natsconn.Permanent, b.waiting.Set,
 		func(context.Context) (err error) { nc, err = b.connect(); return err })
 	if err != nil {
 		return nilIfDone(ctx, err)
@@ -160,7 +160,7 @@ func (b *Bridge) connect() (*nats.Conn, error) {
 	opts = append(opts, b.cfg.NATSOptions...)
 	nc, err := nats.Connect(b.cfg.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: connecting to NATS at %s: %w", b.cfg.NATSURL, err)
+		return nil, fmt.Errorf("bridge: connecting to NATS at %s: %w", natsconn.Redact(b.cfg.NATSURL), natsconn.RedactError(err, b.cfg.NATSURL))
 	}
 	return nc, nil
 }

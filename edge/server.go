@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/internal/conncap"
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/recovery"
 )
 
@@ -76,7 +77,7 @@ func New(cfg Config) (*Edge, error) {
 		}),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
-		return nil, fmt.Errorf("edge: connecting to %s: %w", cfg.NATSURL, err)
+		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
 	}
 	if err := e.buildEngine(); err != nil {
 		e.nc.Close()

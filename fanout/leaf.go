@@ -171,6 +171,7 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 // (package setting): its error names the setting and wraps ErrConfig.
 func (c LeafConfig) validate() error {
 	rules := []setting.Rule{setting.Check("Remotes", nil, len(c.Remotes) > 0, "want at least one: the hub, or a parent leaf").Wrapping(ErrNoRemotes)}
+	rules = append(rules, remotesRule(c.Remotes))
 	rules = append(rules, setting.Check("RemoteTLS.Verify", c.RemoteTLS.Verify, !c.RemoteTLS.Verify, "want false: Verify is for listeners"))
 	rules = append(rules, c.RemoteTLS.rules("RemoteTLS", false)...)
 	rules = append(rules,

@@ -6,6 +6,8 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -73,11 +75,32 @@ func overrideRemotes(opts *server.Options, remotes []string) error {
 	return nil
 }
 
-// redact hides the password of a remote URL in an error.
+// redact hides the password of a remote URL in an error; of a URL that
+// does not parse, everything between :// and the last @.
 func redact(s string) string {
 	u, err := neturl.Parse(s)
-	if err != nil || u.User == nil {
+	if err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	at := strings.LastIndex(s, "@")
+	if err == nil || at < 0 {
 		return s
 	}
-	return u.Redacted()
+	scheme := strings.Index(s, "://") + len("://")
+	if scheme < len("://") || scheme > at {
+		scheme = 0
+	}
+	return s[:scheme] + "xxxxx" + s[at:]
+}
+
+// remotesRule checks that every remote URL parses and names a host, in
+// an error that never shows its password (nats-server's own parse error
+// would quote the URL whole).
+func remotesRule(remotes []string) setting.Rule {
+	for _, r := range remotes {
+		if u, err := neturl.Parse(r); err != nil || u.Host == "" {
+			return setting.Check("Remotes", nil, false, "want nats-leaf://user:password@host:port, got "+strconv.Quote(redact(r)))
+		}
+	}
+	return setting.Check("Remotes", nil, true, "")
 }

@@ -135,10 +135,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, natsconn.StateLog(p.log, 0)...)
 	opts = append(opts, p.cfg.NATSOptions...)
 	var nc *nats.Conn
-	err := natsconn.Until(ctx, p.log, "NATS at "+p.cfg.NATSURL, natsconn.Permanent, p.waiting.Set,
+	err := natsconn.Until(ctx, p.log, "NATS at "+natsconn.Redact(p.cfg.NATSURL), natsconn.Permanent, p.waiting.Set,
 		func(context.Context) (err error) {
 			if nc, err = nats.Connect(p.cfg.NATSURL, opts...); err != nil {
-				err = fmt.Errorf("processor: connecting to %s: %w", p.cfg.NATSURL, err)
+				err = fmt.Errorf("processor: connecting to %s: %w", natsconn.Redact(p.cfg.NATSURL), natsconn.RedactError(err, p.cfg.NATSURL))
 			}
 			return err
 		})

@@ -146,22 +146,27 @@ hub_leaf="nats-leaf://leaf:$pass@${hub_leaf_url#nats-leaf://}"
 hub_mon=$(wait_line "$OUT/hub.out" 'monitoring on' | awk '{print $NF}')
 stage() { echo --nats "$hub_nats" --nats-user "$1" --nats-password-file "$auth/$1.password"; }
 
-leaf_pids=() edge_pids=() edge_metrics=() leaf_edge=()
+leaf_pids=() edge_pids=() edge_metrics=() leaf_edge=() leaf_edge_pw=()
 for i in $(seq "$LEAVES"); do
 	pre "$i"
 	"${pre[@]}" env EMOSTREAM_LEAF_REMOTE="$hub_leaf" "$BIN" leaf --name "cap-leaf-$i" --ws 127.0.0.1:0 --monitor 127.0.0.1:0 \
+		--nats-auth-dir "$OUT/leaf-$i-auth" \
 		--log-level warn >"$OUT/leaf-$i.out" 2>"$OUT/leaf-$i.err" &
 	pids+=($!) leaf_pids+=($!)
 done
 for i in $(seq "$LEAVES"); do
-	leaf_edge+=("$(wait_line "$OUT/leaf-$i.out" 'edges connect to' | awk '{print $5}')")
+	# "leaf: edges connect to URL as user edge, the password in FILE: …": the
+	# URL and the file, never the password.
+	line=$(wait_line "$OUT/leaf-$i.out" 'edges connect to')
+	leaf_edge+=("$(awk '{print $5}' <<<"$line")")
+	leaf_edge_pw+=("$(awk '{for (i = 1; i < NF; i++) if ($i == "--nats-password-file") print $(i+1)}' <<<"$line")")
 done
 edge_urls=() # per region, comma-separated
 for e in $(seq "$EDGES"); do
 	r=$(((e - 1) % LEAVES + 1))
 	port=$(free_port)
 	pre "$r"
-	"${pre[@]}" "$BIN" edge --nats "${leaf_edge[$((r - 1))]}" --js-domain hub --id "cap-edge-$e" --listen 127.0.0.1:0 \
+	"${pre[@]}" "$BIN" edge --nats "${leaf_edge[$((r - 1))]}" --nats-user edge --nats-password-file "${leaf_edge_pw[$((r - 1))]}" --js-domain hub --id "cap-edge-$e" --listen 127.0.0.1:0 \
 		--ops "127.0.0.1:$port" --max-connections $((per_edge + 64)) --log-level warn >"$OUT/edge-$e.out" 2>"$OUT/edge-$e.err" &
 	pids+=($!) edge_pids+=($!) edge_metrics+=("$r:$port")
 done

@@ -74,15 +74,21 @@ hub_nats=$(wait_line "$OUT/hub.out" 'stages connect to' | awk '{print $NF}')
 hub_leaf_url=$(wait_line "$OUT/hub.out" 'leaf clusters connect to' | awk '{print $6}')
 hub_leaf="nats-leaf://leaf:$pass@${hub_leaf_url#nats-leaf://}"
 
-leaf_pids=() leaf_ws=() leaf_edge=()
+leaf_pids=() leaf_ws=() leaf_edge=() leaf_edge_pw=()
 for i in $(seq "$SERVERS"); do
 	EMOSTREAM_LEAF_REMOTE="$hub_leaf" "$BIN" leaf --name "bench-leaf-$i" --ws 127.0.0.1:0 --monitor 127.0.0.1:0 \
+		--nats-auth-dir "$OUT/leaf-$i-auth" \
 		--max-connections $((per_server + 64)) --log-level warn >"$OUT/leaf-$i.out" 2>"$OUT/leaf-$i.err" &
 	pids+=($!) leaf_pids+=($!)
 done
 for i in $(seq "$SERVERS"); do
 	leaf_ws+=("$(wait_line "$OUT/leaf-$i.out" 'viewers connect to' | awk '{print $NF}')")
-	leaf_edge+=("$(wait_line "$OUT/leaf-$i.out" 'edges connect to' | awk '{print $5}')")
+	# "leaf: edges connect to URL as user edge, the password in FILE: emostream
+	# edge --nats URL --nats-user edge --nats-password-file FILE …": the URL
+	# and the file, never the password.
+	line=$(wait_line "$OUT/leaf-$i.out" 'edges connect to')
+	leaf_edge+=("$(awk '{print $5}' <<<"$line")")
+	leaf_edge_pw+=("$(awk '{for (i = 1; i < NF; i++) if ($i == "--nats-password-file") print $(i+1)}' <<<"$line")")
 done
 sleep 2 # the leaves join the hub
 
@@ -159,11 +165,13 @@ start_servers() {
 	local i
 	for i in $(seq "$SERVERS"); do
 		if [[ $1 == floor ]]; then
-			"$BIN" floor --nats "${leaf_edge[$((i - 1))]}" --listen 127.0.0.1:0 --max-connections $((per_server + 64)) \
+			# floor takes the credentials in its URL (a loopback benchmark tool).
+			local u=${leaf_edge[$((i - 1))]}
+			"$BIN" floor --nats "nats://edge:$(cat "${leaf_edge_pw[$((i - 1))]}")@${u#nats://}" --listen 127.0.0.1:0 --max-connections $((per_server + 64)) \
 				--log-level warn >"$OUT/floor-$i.out" 2>"$OUT/floor-$i.err" &
 		else
 			# shellcheck disable=SC2086 # EDGE_FLAGS is a word list
-			"$BIN" edge --nats "${leaf_edge[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
+			"$BIN" edge --nats "${leaf_edge[$((i - 1))]}" --nats-user edge --nats-password-file "${leaf_edge_pw[$((i - 1))]}" --js-domain hub --id "bench-edge-$i" \
 				--listen 127.0.0.1:0 --ops "127.0.0.1:$((EDGE_METRICS + i))" --max-connections $((per_server + 64)) \
 				--log-level "${EDGE_LOG:-warn}" ${PROFILE:+--pprof 127.0.0.1:$((EDGE_METRICS + 100 + i))} \
 				$EDGE_FLAGS >"$OUT/edge-$i.out" 2>"$OUT/edge-$i.err" &

@@ -57,6 +57,7 @@ for i in $(seq "$LEAVES"); do
 	# shellcheck disable=SC2086 # LEAF_FLAGS and LEAF_ENV are word lists
 	env $LEAF_ENV EMOSTREAM_LEAF_REMOTE="$hub_leaf" "$BIN" leaf --name "bench-leaf-$i" --ws 127.0.0.1:0 \
 		--monitor 127.0.0.1:0 --pprof 127.0.0.1:0 --max-connections $((per_leaf + 64)) --log-level warn \
+		--nats-auth-dir "$OUT/leaf-$i-auth" \
 		$LEAF_FLAGS >"$OUT/leaf-$i.out" 2>"$OUT/leaf-$i.err" &
 	pids+=($!) leaf_pids+=($!)
 done

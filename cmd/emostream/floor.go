@@ -43,7 +43,7 @@ func addFloorFlags(fs *flag.FlagSet) *floorFlags {
 	f := &floorFlags{}
 	c := &f.cfg
 	fs.StringVar(&f.listen, "listen", defaultFloorListen, "loopback address viewers connect to (WebSocket)")
-	fs.StringVar(&c.NATSURL, "nats", defaultFloorNATS, "NATS URL the live swarms are read from (a leaf's edge URL with its credentials, or the hub)")
+	fs.StringVar(&c.NATSURL, "nats", defaultFloorNATS, "NATS URL the live swarms are read from: a leaf's client port with user edge and the password of its edge.password in the URL (nats://edge:PASSWORD@host:port), or the hub")
 	fs.IntVar(&c.MaxConnections, "max-connections", bench.DefaultFloorMaxConnections, "most viewers at once (keep below the open-file limit)")
 	fs.IntVar(&c.Loops, "loops", 0, "epoll loops; 0 means one per CPU (GOMAXPROCS)")
 	return f

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -19,7 +22,10 @@ emostream.live.> and read the latest swarm of a match.
 With -c it loads a standard nats-server .conf (see deploy/leaf-a.conf);
 --name, --remote, --ws, --leafnodes, --monitor, --allowed-origins and
 --max-connections, when given, override the file's values, as nats-server's
-own flags do. Without -c it builds the same configuration from the flags below.
+own flags do. Without -c it builds the same configuration from the flags below;
+the passwords of its edges and of leaves of this leaf are kept in
+--nats-auth-dir (edge.password, leaf.password; created once, mode 0600), and
+it prints where they are, never the passwords.
 A file that enables JetStream locks its store_dir (<store_dir>/jetstream.lock):
 a second leaf of the same store exits at once.`
 
@@ -31,7 +37,7 @@ func init() {
 // cfg they set (ConfigFile is -c).
 type leafFlags struct {
 	cfg                        fanout.LeafConfig
-	remote, origins            string
+	remote, origins, authDir   string
 	gcPercent, memLimit, pprof string
 	ops                        *opsFlags
 }
@@ -45,6 +51,7 @@ func addLeafFlags(fs *flag.FlagSet) *leafFlags {
 	fs.StringVar(&c.WebSocketListen, "ws", fanout.DefaultWebSocketListen, "WebSocket address viewers connect to")
 	fs.StringVar(&c.LeafListen, "leafnodes", "", "leafnode address for leaves of this leaf; empty for none")
 	fs.StringVar(&c.MonitorListen, "monitor", "", "monitoring address (/varz /connz /subsz /leafz); empty for none")
+	fs.StringVar(&f.authDir, "nats-auth-dir", "", "directory of this leaf's passwords: "+edgePasswordFile+" (user edge, on the client port) and "+leafPasswordFile+" (leaves of this leaf, with --leafnodes); missing ones are created, random, mode 0600. Empty: "+defaultDataDir+"/leaf-<name>")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate: serve wss:// (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.RemoteTLS.CA, "remote-ca", "", "PEM CA that verifies the hub's (or parent leaf's) leafnode certificate: TLS to the remote")
@@ -77,9 +84,40 @@ func (f *leafFlags) config(fs *flag.FlagSet, log *slog.Logger) (fanout.LeafConfi
 	var err error
 	if c.ConfigFile != "" {
 		c, err = leafFileConfig(c, set)
+	} else {
+		err = f.passwords(&c)
 	}
 	c.Logger = log
 	return c, err
+}
+
+// edgePasswordFile holds the password of user edge in the leaf's
+// --nats-auth-dir (its leaf password is in leafPasswordFile).
+const edgePasswordFile = fanout.UserEdge + ".password"
+
+// dir is the leaf's --nats-auth-dir, or the default for its --name.
+func (f *leafFlags) dir(name string) string {
+	return cmp.Or(f.authDir, filepath.Join(defaultDataDir, "leaf-"+cmp.Or(name, fanout.DefaultLeafName)))
+}
+
+// passwords reads or creates the edge password and, with --leafnodes,
+// the leaf password of c in the leaf's auth directory, so that they stay
+// the same across restarts and are never printed.
+func (f *leafFlags) passwords(c *fanout.LeafConfig) error {
+	dir := f.dir(c.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("leaf: --nats-auth-dir: %w", err)
+	}
+	var err error
+	if c.EdgePassword, err = readOrCreateSecret(filepath.Join(dir, edgePasswordFile)); err != nil {
+		return fmt.Errorf("leaf: --nats-auth-dir: %w", err)
+	}
+	if c.LeafListen != "" {
+		if c.LeafPassword, err = readOrCreateSecret(filepath.Join(dir, leafPasswordFile)); err != nil {
+			return fmt.Errorf("leaf: --nats-auth-dir: %w", err)
+		}
+	}
+	return nil
 }
 
 func runLeaf(ctx context.Context, env *environment, args []string) error {
@@ -111,19 +149,28 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 		ops.close()
 		return err
 	}
-	printLeafStarted(env, l, cfg.ConfigFile)
+	f.printStarted(env, l, cfg)
 	ops.announce(env.stdout, "leaf")
 	return ops.runBeside(ctx, "leaf_metrics", stageRegistry(), nil, l.Run)
 }
 
-// printLeafStarted says where the started leaf l serves.
-func printLeafStarted(env *environment, l *fanout.Leaf, conf string) {
+// printStarted says where the started leaf l serves, and where the
+// passwords of its edges and leaves are, never the passwords themselves:
+// output is logged and shared.
+func (f *leafFlags) printStarted(env *environment, l *fanout.Leaf, cfg fanout.LeafConfig) {
 	fmt.Fprintf(env.stdout, "leaf: viewers connect to %s\n", l.WebSocketURL())
-	if u := l.LeafRemote(); u != "" {
-		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s\n", u)
+	dir := f.dir(cfg.Name)
+	if u := l.LeafURL(); u != "" && cfg.ConfigFile == "" {
+		file, hostPort := filepath.Join(dir, leafPasswordFile), strings.TrimPrefix(u, "nats-leaf://")
+		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s as user %s, the password in %s: EMOSTREAM_LEAF_REMOTE=nats-leaf://%s:$(cat %s)@%s emostream leaf …\n",
+			u, fanout.DefaultLeafUser, file, fanout.DefaultLeafUser, file, hostPort)
+	} else if u != "" {
+		fmt.Fprintf(env.stdout, "leaf: leaves of this leaf connect to %s as a leaf user of %s\n", u, cfg.ConfigFile)
 	}
-	if conf == "" {
-		fmt.Fprintf(env.stdout, "leaf: edges connect to %s --js-domain %s\n", l.EdgeUpstream(), fanout.HubDomain)
+	if cfg.ConfigFile == "" {
+		u, file := l.ClientURL(), filepath.Join(dir, edgePasswordFile)
+		fmt.Fprintf(env.stdout, "leaf: edges connect to %s as user %s, the password in %s: emostream edge --nats %s --nats-user %s --nats-password-file %s --js-domain %s\n",
+			u, fanout.UserEdge, file, u, fanout.UserEdge, file, fanout.HubDomain)
 	}
 	if u := l.MonitorURL(); u != "" {
 		fmt.Fprintf(env.stdout, "leaf: monitoring on %s/varz\n", u)
@@ -134,9 +181,9 @@ func printLeafStarted(env *environment, l *fanout.Leaf, conf string) {
 // those override the file's values. Credentials and TLS must come from the
 // file.
 func leafFileConfig(cfg fanout.LeafConfig, set map[string]bool) (fanout.LeafConfig, error) {
-	for _, f := range []string{"tls-cert", "tls-key", "remote-ca", "remote-cert", "remote-key"} {
+	for _, f := range []string{"nats-auth-dir", "tls-cert", "tls-key", "remote-ca", "remote-cert", "remote-key"} {
 		if set[f] {
-			return cfg, fmt.Errorf("leaf: --%s with -c: TLS comes from %s", f, cfg.ConfigFile)
+			return cfg, fmt.Errorf("leaf: --%s with -c: credentials and TLS come from %s", f, cfg.ConfigFile)
 		}
 	}
 	out := fanout.LeafConfig{ConfigFile: cfg.ConfigFile}

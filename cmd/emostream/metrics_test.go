@@ -187,8 +187,9 @@ func TestStageMetricsParity(t *testing.T) {
 	if out, err := runCLI(t, "match", "create", "--nats", natsURL, "--id", "m1", "--live"); err != nil {
 		t.Fatalf("match create: %v\n%s", err, out)
 	}
+	leafAuth := filepath.Join(dir, "leaf-auth")
 	leaf, got := startStage(t, dir, nil, []string{"leaf", "--remote", leafRemote, "--ws", "127.0.0.1:0", "--monitor", "127.0.0.1:0",
-		"--ops", "127.0.0.1:0"}, `edges connect to (\S+)`, `leaf: monitoring on (\S+)/varz`, `leaf: metrics on (\S+)`)
+		"--nats-auth-dir", leafAuth, "--ops", "127.0.0.1:0"}, `edges connect to (\S+)`, `leaf: monitoring on (\S+)/varz`, `leaf: metrics on (\S+)`)
 	leafUpstream, leafMonitor := got[0], got[1]
 	stages = append(stages, stageProc{"leaf", leaf, got[2]})
 	ingest, got := startStage(t, dir, nil, []string{"ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0",
@@ -197,7 +198,8 @@ func TestStageMetricsParity(t *testing.T) {
 	stages = append(stages, stageProc{"ingest", ingest, got[1] + "/metrics"})
 	for _, args := range [][]string{{"bridge", "--nats", natsURL, "--kafka-brokers", k.Addr()},
 		{"processor", "--nats", natsURL, "--kafka-brokers", k.Addr()},
-		{"edge", "--nats", leafUpstream, "--js-domain", "hub", "--listen", "127.0.0.1:0"}} {
+		{"edge", "--nats", leafUpstream, "--nats-user", "edge", "--nats-password-file", filepath.Join(leafAuth, edgePasswordFile),
+			"--js-domain", "hub", "--listen", "127.0.0.1:0"}} {
 		c, got := startStage(t, dir, nil, append(args, "--ops", "127.0.0.1:0"), args[0]+`: metrics on (\S+)`)
 		stages = append(stages, stageProc{args[0], c, got[0]})
 	}

@@ -139,10 +139,7 @@ func readPasswords(dir string) (map[string]string, error) {
 func readOrCreateSecret(file string) (string, error) {
 	b, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
-		var r [16]byte
-		_, _ = rand.Read(r[:])
-		b = []byte(hex.EncodeToString(r[:]) + "\n")
-		err = os.WriteFile(file, b, 0o600)
+		b, err = createSecret(file)
 	}
 	if err != nil {
 		return "", err
@@ -152,4 +149,30 @@ func readOrCreateSecret(file string) (string, error) {
 		return "", fmt.Errorf("%s is empty", file)
 	}
 	return s, nil
+}
+
+// createSecret writes a random secret to file, unless another process
+// (two leaves or hubs started at once on one directory) got there first:
+// then it reads theirs. The secret is written whole to a temporary file
+// (mode 0600) and linked into place, and a link never replaces a file, so
+// nobody reads a half-written or a replaced secret.
+func createSecret(file string) ([]byte, error) {
+	var r [16]byte
+	_, _ = rand.Read(r[:])
+	b := []byte(hex.EncodeToString(r[:]) + "\n")
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".secret-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), file); errors.Is(err, os.ErrExist) {
+		return os.ReadFile(file)
+	} else if err != nil {
+		return nil, err
+	}
+	return b, nil
 }

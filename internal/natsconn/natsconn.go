@@ -8,6 +8,7 @@ package natsconn
 import (
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"strings"
 
@@ -133,7 +134,7 @@ func (o Options) Connect(extra ...nats.Option) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(o.URLOrDefault(), append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to NATS at %s%s: %w", o.URLOrDefault(), o.as(), err)
+		return nil, fmt.Errorf("connecting to NATS at %s%s: %w", Redact(o.URLOrDefault()), o.as(), RedactError(err, o.URLOrDefault()))
 	}
 	return nc, nil
 }
@@ -150,3 +151,50 @@ func (o Options) as() string {
 	}
 	return " without credentials"
 }
+
+// Redact hides the passwords of urls, one URL or several comma-separated,
+// for logs and errors: nats://u:p@host becomes nats://u:xxxxx@host, and
+// anything before the last @ of a URL that does not parse is hidden.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, s := range parts {
+		at := strings.LastIndex(s, "@")
+		if at < 0 {
+			continue
+		}
+		if u, err := neturl.Parse(strings.TrimSpace(s)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+			continue
+		}
+		scheme := strings.Index(s, "://") + len("://")
+		if scheme < len("://") || scheme > at {
+			scheme = 0
+		}
+		parts[i] = s[:scheme] + "xxxxx" + s[at:]
+	}
+	return strings.Join(parts, ",")
+}
+
+// RedactError is err with every URL of urls (as Redact takes them) in
+// its message redacted; errors.Is and As still see err. nats.go's own
+// errors may quote a URL that does not parse whole.
+func RedactError(err error, urls string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range strings.Split(urls, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			msg = strings.ReplaceAll(msg, s, Redact(s))
+		}
+	}
+	return redactedError{msg, err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
