@@ -197,7 +197,7 @@ func (st *Stack) startKafka() error {
 	if len(st.cfg.KafkaBrokers) > 0 {
 		return nil
 	}
-	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener,
+	b, err := broker.Start(broker.Config{DataDir: st.cfg.DataDir, Listener: st.cfg.KafkaListener, Topic: st.Topic(),
 		Partitions: cmp.Or(st.cfg.Partitions, DefaultPartitions), GroupSync: true, Logger: st.cfg.Logger.With("component", "kafka")})
 	if err != nil {
 		return err
@@ -310,7 +310,7 @@ func (st *Stack) buildStages() error {
 	threshold := cmp.Or(c.SwarmThreshold, wire.DefaultSwarmThreshold)
 	pc := c.Processor
 	pc.NATSURL, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
-	pc.KafkaSecurity = c.KafkaSecurity
+	pc.KafkaSecurity, pc.Topic = c.KafkaSecurity, cmp.Or(pc.Topic, st.Topic())
 	pc.Registerer, pc.Logger = st.Registry, c.Logger
 	pc.NATSOptions = append(st.NATSOptions(fanout.UserProcessor), pc.NATSOptions...)
 	var err error
@@ -319,7 +319,7 @@ func (st *Stack) buildStages() error {
 	}
 	bc := c.Bridge
 	bc.KafkaBrokers, bc.NATSURL, bc.Window, bc.Registerer, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
-	bc.KafkaSecurity = c.KafkaSecurity
+	bc.KafkaSecurity, bc.Topic = c.KafkaSecurity, cmp.Or(bc.Topic, st.Topic())
 	bc.NATSOptions = append(st.NATSOptions(fanout.UserBridge), bc.NATSOptions...)
 	if st.Bridge, err = bridge.New(bc); err != nil {
 		return err
@@ -367,6 +367,11 @@ func (st *Stack) HTTPURL() string { return "http://" + st.Ingest.Addr().String()
 
 // KafkaBrokers are the brokers the stages use.
 func (st *Stack) KafkaBrokers() []string { return st.cfg.KafkaBrokers }
+
+// Topic is the events topic: ingest's (up --topic), which the embedded
+// broker creates and the bridge and the processor read unless their own
+// Config names another.
+func (st *Stack) Topic() string { return cmp.Or(st.cfg.Ingest.Topic, wire.DefaultTopic) }
 
 // NATSOptions are the credentials of one of the hub's client-port users
 // (fanout.StageUsers), for the in-process stages and for tests.

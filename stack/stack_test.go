@@ -236,3 +236,25 @@ func TestOnEachKafkaPipelineCountsExactly(t *testing.T) {
 		}
 	})
 }
+
+// TestIngestTopicIsTheStacksTopic: a stack whose ingest writes another
+// topic (up --topic) creates that topic on its embedded broker and has the
+// bridge and the processor read it, so the events reach the viewers. Before,
+// the bridge and the processor kept reading wire.DefaultTopic.
+func TestIngestTopicIsTheStacksTopic(t *testing.T) {
+	cfg := stack.Config{Window: 300 * time.Millisecond, Registry: registry.Config{AutoMatches: 10}}
+	cfg.Ingest.Topic = "emostream.other"
+	st := startStackWith(t, cfg)
+	if got := st.Topic(); got != "emostream.other" {
+		t.Errorf("Topic() = %q, want emostream.other", got)
+	}
+	v := watch(t, st.WebSocketURLs()[0])
+	var evs []map[string]string
+	for i := range 3 {
+		evs = append(evs, map[string]string{"user_id": fmt.Sprintf("u-%d", i), "match_id": "m-topic", "emoji_type": "🔥"})
+	}
+	if got := post(t, st.HTTPURL(), evs); got != len(evs) {
+		t.Fatalf("accepted %d of %d", got, len(evs))
+	}
+	testenv.WaitFor(t, 20*time.Second, "the viewer to count 3 events", func() bool { return v.total() >= 3 })
+}

@@ -256,7 +256,7 @@ func printURLs(env *environment, st *stack.Stack, dataDir, demo string) {
 	fmt.Fprintf(w, "EmoStream is up. Data in %s. Ctrl-C stops it.\n", dataDir)
 	fmt.Fprintf(w, "  web client   %s/\n", st.HTTPURL())
 	fmt.Fprintf(w, "  ingest API   %s/v1/emojis   (metrics: http://%s/metrics)\n", st.HTTPURL(), st.Ingest.OpsAddr())
-	fmt.Fprintf(w, "  Kafka        %v   topic %s\n", st.KafkaBrokers(), wire.DefaultTopic)
+	fmt.Fprintf(w, "  Kafka        %v   topic %s\n", st.KafkaBrokers(), st.Topic())
 	fmt.Fprintf(w, "  NATS hub     %s", st.NATSURL())
 	if m := st.Hub.MonitorURL(); m != "" {
 		fmt.Fprintf(w, "   (monitoring: %s/varz)", m)
