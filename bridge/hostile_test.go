@@ -212,3 +212,53 @@ func counterOf(t *testing.T, c *prometheus.CounterVec, labels ...string) float64
 	}
 	return d.GetCounter().GetValue()
 }
+
+func gaugeOf(t *testing.T, g *prometheus.GaugeVec, labels ...string) float64 {
+	t.Helper()
+	m, err := g.GetMetricWithLabelValues(labels...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetGauge().GetValue()
+}
+
+// While a partition re-reads records for its dedup set, before the offset
+// it counts from, dedup_reread_records says how many are left (the lag
+// cannot: it is measured from the counting offset); the re-read records
+// are remembered, not counted.
+func TestRereadRecordsGauge(t *testing.T) {
+	e := newEnv(t, 1)
+	b, err := New(e.config(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.newPartition(0, resumed{subject: wire.PartialSubject(0)}, 100, func(int32, int64) {})
+	now := time.Now().UnixMilli()
+	empty := p.windower.size
+	fetch := func(from, to int64) chunk {
+		c := chunk{end: to, hwm: 100}
+		for off := from; off < to; off++ {
+			c.items = append(c.items, item{off: off, tsMs: now, match: "m", emoji: "🔥", event: uint64(off) + 1, user: 1, o: counted})
+		}
+		return c
+	}
+	ctx := context.Background()
+	for _, step := range []struct {
+		from, to int64
+		left     float64
+	}{{40, 60, 40}, {60, 90, 10}, {90, 100, 0}} {
+		if err := p.take(ctx, fetch(step.from, step.to)); err != nil {
+			t.Fatal(err)
+		}
+		if got := gaugeOf(t, b.metrics.rereading, "0"); got != step.left {
+			t.Errorf("after re-reading to %d: dedup_reread_records = %v, want %v", step.to, got, step.left)
+		}
+	}
+	if p.windower.size != empty || p.dd.len() != 60 {
+		t.Errorf("after the re-read: open partial %d bytes, %d ids remembered; want nothing counted and 60 remembered", p.windower.size, p.dd.len())
+	}
+}

@@ -19,7 +19,7 @@ type metrics struct {
 	dedupNotRemembered              *prometheus.CounterVec // by partition and reason
 	lag, dedupEntries, dedupHorizon *prometheus.GaugeVec
 	dedupCapacity, dedupBytes       *prometheus.GaugeVec
-	openPartialBytes                *prometheus.GaugeVec
+	openPartialBytes, rereading     *prometheus.GaugeVec
 	closeDelay                      prometheus.Histogram
 }
 
@@ -65,6 +65,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		dedupCapacity:    gauge("dedup_capacity", "Event ids the partition's dedup memory holds at most."),
 		dedupBytes:       gauge("dedup_bytes", "Memory the partition's dedup set holds."),
 		openPartialBytes: gauge("open_partial_bytes", "Upper bound on the encoding of the open partial (the split bound caps it)."),
+		rereading:        gauge("dedup_reread_records", "Records left to re-read for the dedup set before the partition counts again, after a start or a rebalance (consumer_lag does not show them)."),
 		closeDelay: register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "close_delay_seconds",
 			Help:    "Time from a window's end to its partial's acknowledgement (live windows only).",
@@ -126,4 +127,5 @@ func (m *metrics) forget(partition int32) {
 	m.dedupCapacity.DeleteLabelValues(l)
 	m.dedupBytes.DeleteLabelValues(l)
 	m.openPartialBytes.DeleteLabelValues(l)
+	m.rereading.DeleteLabelValues(l)
 }

@@ -63,6 +63,7 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 		return err
 	}
 	p := b.newPartition(id, st, next, commit)
+	b.metrics.rereading.WithLabelValues(p.label).Set(float64(max(next-warm, 0)))
 	if st.last != nil && next < st.last.NextOffset() {
 		// After a regression, store the new resume point before anything
 		// else: a restart in between would otherwise resume at the old one
@@ -280,6 +281,7 @@ func (p *partition) take(ctx context.Context, c chunk) error {
 			return err
 		}
 	}
+	p.b.metrics.rereading.WithLabelValues(p.label).Set(float64(max(p.windower.next()-c.end, 0)))
 	p.windower.skip(c.end)
 	p.caughtUp, p.lagHWM = c.end >= c.hwm, c.hwm
 	p.gauges()
