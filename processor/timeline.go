@@ -24,20 +24,12 @@ import (
 type tlState struct {
 	last      uint64 // timeline sequence of the last window record; 0: none
 	lastStart int64  // its window start; MinInt64: none
-	lastLate  int64  // its late count
 	swarm     uint64 // swarm stream sequence of the swarm it records
-	// lateLast and lateStart are the timeline sequence and window of the
-	// last late record (0 and MinInt64: none).
-	lateLast  uint64
-	lateStart int64
-	// lastVideo is the last window record's video count; videoLast and
-	// videoStart the sequence and window of the last video record.
-	lastVideo  int64
-	videoLast  uint64
-	videoStart int64
-	steps      []stepAcc
-	recent     *recentTotals
-	lastMoment int64 // window start of the last stored moment; MinInt64: none
+	// late and video are its late and video records (movesKind).
+	late, video movesState
+	steps       []stepAcc
+	recent      *recentTotals
+	lastMoment  int64 // window start of the last stored moment; MinInt64: none
 	// broken means a publish failed: the state is read back before use.
 	broken bool
 }
@@ -62,12 +54,13 @@ type tlItem struct {
 	seq uint64
 }
 
-// tlMsg is one timeline publish; window, late and video say it is the
-// window record, the late record or the video record.
+// tlMsg is one timeline publish; window says it is the window record,
+// moves the kind of a late or video record.
 type tlMsg struct {
-	msg                 *nats.Msg
-	opts                []jetstream.PublishOpt
-	window, late, video bool
+	msg    *nats.Msg
+	opts   []jetstream.PublishOpt
+	window bool
+	moves  *movesKind
 }
 
 // timelineOf is match's timeline state, read back from the timeline
@@ -84,10 +77,7 @@ func (p *Processor) timelineOf(ctx context.Context, match string, st *matchState
 	st.tl = nil
 	tl, err := p.loadTimeline(ctx, match)
 	if err == nil {
-		err = p.repairLate(ctx, match, tl)
-	}
-	if err == nil {
-		err = p.repairVideo(ctx, match, tl)
+		err = p.repairMoves(ctx, match, tl)
 	}
 	if err == nil {
 		err = p.backfill(ctx, match, tl, st.seq)
@@ -133,7 +123,7 @@ func (p *Processor) timelineFailed(match string, err error) {
 }
 
 func (p *Processor) newTimeline() *tlState {
-	tl := &tlState{lastStart: math.MinInt64, lateStart: math.MinInt64, videoStart: math.MinInt64, lastMoment: math.MinInt64,
+	tl := &tlState{lastStart: math.MinInt64, late: movesState{start: math.MinInt64}, video: movesState{start: math.MinInt64}, lastMoment: math.MinInt64,
 		recent: newRecentTotals(p.cfg.Moments.slots(p.cfg.Window))}
 	tl.steps = make([]stepAcc, len(wire.RollupSteps))
 	for i := range tl.steps {
@@ -175,10 +165,7 @@ func (p *Processor) loadTimeline(ctx context.Context, match string) (*tlState, e
 			tl.lastMoment = m.WindowStart.UnixMilli()
 		}
 	}
-	if err := p.loadLate(ctx, match, tl); err != nil {
-		return nil, err
-	}
-	if err := p.loadVideo(ctx, match, tl); err != nil {
+	if err := p.loadMoves(ctx, match, tl); err != nil {
 		return nil, err
 	}
 	if lastW.Seq == 0 || from > lastW.Seq {
@@ -224,7 +211,7 @@ func (p *Processor) setLast(tl *tlState, m timeline.Msg) error {
 	if err != nil {
 		return err
 	}
-	tl.last, tl.lastStart, tl.lastLate, tl.lastVideo, tl.swarm = m.Seq, rec.Start, rec.Late, rec.Video, rec.Swarm
+	tl.last, tl.lastStart, tl.late.counted, tl.video.counted, tl.swarm = m.Seq, rec.Start, rec.Late, rec.Video, rec.Swarm
 	return nil
 }
 
@@ -267,10 +254,8 @@ func (p *Processor) recordStored(tl *tlState, m tlMsg, seq uint64) {
 	switch {
 	case m.window:
 		p.acked(tl, seq)
-	case m.late:
-		tl.lateLast = seq
-	case m.video:
-		tl.videoLast = seq
+	case m.moves != nil:
+		m.moves.state(tl).last = seq
 	}
 }
 
@@ -288,10 +273,8 @@ func kindOf(m tlMsg) string {
 	switch {
 	case m.window:
 		return "window"
-	case m.late:
-		return "late"
-	case m.video:
-		return "video"
+	case m.moves != nil:
+		return m.moves.name
 	case m.msg.Header.Get("Emostream-Kind") == "moment":
 		return "moment"
 	}
@@ -304,7 +287,7 @@ func kindOf(m tlMsg) string {
 // record (if it has video_windows), its moments.
 // The late record comes after the window record, so a reader never finds
 // it without the counts it attributes (a crash in between is repaired by
-// repairLate).
+// repairMoves).
 func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg {
 	start := sw.WindowStart.UnixMilli()
 	msgs := p.advance(tl, sw.MatchID, start, sw.Counts, sw.Total)
@@ -313,11 +296,11 @@ func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg 
 	msgs = append(msgs, tlMsg{msg: encodeMsg(wire.TimelineSubject(sw.MatchID, wire.TimelineWindows), rec),
 		opts: []jetstream.PublishOpt{jetstream.WithMsgID(wire.TimelineMsgID(sw.MatchID, wire.TimelineWindows, start)),
 			jetstream.WithExpectLastSequencePerSubject(tl.last)}, window: true})
-	if len(sw.LateWindows) > 0 && start > tl.lateStart {
-		msgs = append(msgs, p.lateMsg(tl, sw, seq))
+	if len(sw.LateWindows) > 0 && start > tl.late.start {
+		msgs = append(msgs, p.movesMsg(tl, lateMoves, sw, seq))
 	}
-	if video > 0 && start > tl.videoStart {
-		msgs = append(msgs, p.videoMsg(tl, sw, seq))
+	if video > 0 && start > tl.video.start {
+		msgs = append(msgs, p.movesMsg(tl, videoMoves, sw, seq))
 	}
 	if len(sw.Moments) > 0 && start > tl.lastMoment { // a window's moments are stored together, once
 		for i := range sw.Moments {
@@ -327,7 +310,7 @@ func (p *Processor) tlMessages(tl *tlState, sw *wire.Swarm, seq uint64) []tlMsg 
 		}
 		tl.lastMoment = start
 	}
-	tl.lastStart, tl.lastLate, tl.lastVideo, tl.swarm = start, sw.Late, video, seq
+	tl.lastStart, tl.late.counted, tl.video.counted, tl.swarm = start, sw.Late, video, seq
 	tl.recent.add(start, sw.Total, sw.Counts)
 	return msgs
 }

@@ -119,18 +119,6 @@ type LateRecord struct {
 	Windows map[int64]map[string]int64 `json:"w"`
 }
 
-// LateMsgID is the Nats-Msg-Id of match's late record of the window
-// starting at startMs.
-func LateMsgID(match string, startMs int64) string {
-	return TimelineMsgID(match, TimelineLate, startMs)
-}
-
-// VideoMsgID is the Nats-Msg-Id of match's video record of the window
-// starting at startMs.
-func VideoMsgID(match string, startMs int64) string {
-	return TimelineMsgID(match, TimelineVideo, startMs)
-}
-
 // DecodeLateRecord parses a late record.
 func DecodeLateRecord(data []byte) (*LateRecord, error) {
 	return decode[LateRecord]("late record", data)
