@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -145,21 +146,18 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 // server that must come back on the same port after a restart. It is
 // below the kernel's ephemeral range, so no test asking for ":0" is given
 // it between this probe and the server's bind (Kafka's JVM binds seconds
-// later).
+// later), and one test binary is not given the same port twice: the ports
+// are walked in order from a random start, as the kernel walks its own,
+// so two calls (a test's several servers) cannot draw the same one, and
+// two test binaries only meet if their walks overlap.
 func FreeAddr() string {
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				lo = n
-			}
-		}
-	}
+	freePorts.once.Do(freePorts.init)
 	for range 100 {
-		if lo <= 12000 {
+		if freePorts.span <= 0 {
 			break
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+mrand.IntN(lo-10000)))
+		n := freePorts.next.Add(1)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts.low+int((freePorts.start+n)%int64(freePorts.span))))
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
 			return addr
@@ -171,6 +169,32 @@ func FreeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// portWalk is FreeAddr's walk: ports low to low+span (below the
+// ephemeral range), from start, one step per call.
+type portWalk struct {
+	once      sync.Once
+	low, span int
+	start     int64
+	next      atomic.Int64
+}
+
+var freePorts portWalk
+
+func (w *portWalk) init() {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	w.low, w.span = 10000, lo-10000
+	if w.span > 0 {
+		w.start = mrand.Int64N(int64(w.span))
+	}
 }
 
 // format writes every node's server.properties and formats its storage
