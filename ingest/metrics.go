@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ type metrics struct {
 	batchEvents    prometheus.Histogram
 	produceErrors  prometheus.Counter
 	lost           prometheus.Counter
+	buffered       atomic.Int64 // events queued for Kafka or in flight
 }
 
 func newMetrics(reg prometheus.Registerer, ready func() error) (*metrics, error) {
@@ -30,7 +32,7 @@ func newMetrics(reg prometheus.Registerer, ready func() error) (*metrics, error)
 		requestEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "emostream_ingest_request_events",
 			Help: "Events per accepted request.", Buckets: prometheus.ExponentialBuckets(1, 4, 6)}),
 		produceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "emostream_ingest_kafka_produce_seconds",
-			Help: "Latency of Kafka produce requests (acks from all in-sync replicas).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+			Help: "Latency of Kafka produce requests (acks from all in-sync replicas), with the embedded broker's group fsync.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "emostream_ingest_kafka_batch_events",
 			Help: "Records per Kafka produce request.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
 		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_ingest_kafka_produce_errors_total",
@@ -53,7 +55,10 @@ func newMetrics(reg prometheus.Registerer, ready func() error) (*metrics, error)
 		}
 		return 0
 	})
-	for _, c := range []prometheus.Collector{m.accepted, rejected, m.requestEvents, m.produceSeconds, m.batchEvents, m.produceErrors, m.lost, readyGauge} {
+	buffered := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_buffered_events",
+		Help: "Events waiting in ingest for Kafka: queued for a produce or in one (at most 200,000)."},
+		func() float64 { return float64(m.buffered.Load()) })
+	for _, c := range []prometheus.Collector{m.accepted, rejected, m.requestEvents, m.produceSeconds, m.batchEvents, m.produceErrors, m.lost, readyGauge, buffered} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("ingest: registering metrics: %w", err)
 		}

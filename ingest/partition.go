@@ -133,7 +133,7 @@ func (w *partition) arm(t *time.Timer, q *queue) {
 func (w *partition) send(b []*request, done chan<- struct{}) {
 	err := w.p.write(w.id, b)
 	for _, r := range b {
-		w.p.budget.Release(int64(len(r.ends)))
+		w.p.release(int64(len(r.ends)))
 		r.finish(err)
 	}
 	done <- struct{}{}

@@ -70,11 +70,18 @@ func (p *producer) submit(r *request) error {
 			return ErrBusy
 		}
 	}
+	p.m.buffered.Add(n)
 	if err := p.enqueue(r); err != nil {
-		p.budget.Release(n)
+		p.release(n)
 		return err
 	}
 	return nil
+}
+
+// release gives back n events' room in the buffer.
+func (p *producer) release(n int64) {
+	p.m.buffered.Add(-n)
+	p.budget.Release(n)
 }
 
 func (p *producer) enqueue(r *request) error {
