@@ -113,6 +113,10 @@ func TestFloorRefuses(t *testing.T) {
 	if _, err := dialRawViewer(context.Background(), f.URL(), "emostream.live.>"); err == nil {
 		t.Error("a wildcard subscription was taken")
 	}
+	// The floor answers a refused handshake before it lets the connection
+	// go: wait until both refused ones no longer count against the limit.
+	plain.Close()
+	testenv.WaitFor(t, 10*time.Second, "the refused connections released", func() bool { return f.open.Load() == 0 })
 	good, err := dialRawViewers(context.Background(), []string{f.URL()}, 3, 1, wire.LiveSubject("m"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +124,7 @@ func TestFloorRefuses(t *testing.T) {
 	if _, err := dialRawViewer(context.Background(), f.URL(), wire.LiveSubject("m")); err == nil {
 		t.Error("a viewer past MaxConnections was taken")
 	}
+	testenv.WaitFor(t, 10*time.Second, "3 viewers held", func() bool { return f.Viewers() == 3 })
 	nc.Publish(wire.LiveSubject("m"), []byte("x"))
 	nc.Flush()
 	for _, v := range good {
