@@ -103,25 +103,40 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.pos
+	var high byte // the OR of the plain bytes: ≥ 0x80 if any was not ASCII
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		if !strSpecial[c] {
+			high |= c
+			s.pos++
+			continue
+		}
 		switch {
 		case c == '"':
 			out := s.data[start:s.pos]
 			s.pos++
-			if !utf8.Valid(out) {
+			if high >= utf8.RuneSelf && !utf8.Valid(out) { // ASCII is valid UTF-8
 				return nil, errUTF8
 			}
 			return out, nil
 		case c == '\\':
 			return s.strEscaped(start)
-		case c < 0x20:
+		default:
 			return nil, errControl
 		}
-		s.pos++
 	}
 	return nil, errEOF
 }
+
+// strSpecial marks the bytes that end a string's plain run: the closing
+// quote, a backslash and the control characters JSON forbids in strings.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
 	s.buf = append(s.buf[:0], s.data[start:s.pos]...)
