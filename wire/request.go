@@ -183,9 +183,11 @@ func (d *Decoder) field(s *scanner, ev *Event, key []byte, i int) (int, *Request
 	if err != nil {
 		return 0, reqErr(CodeBadJSON, i, "field %q: %v", key, err)
 	}
-	if c, ok := d.emojis.byKey[string(v)]; ok && bit == fEmoji {
-		ev.EmojiType = c // the configured spelling: no allocation
-		return bit, nil
+	if bit == fEmoji { // the emoji set is asked for emoji_type alone
+		if c, ok := d.emojis.byKey[string(v)]; ok {
+			ev.EmojiType = c // the configured spelling: no allocation
+			return bit, nil
+		}
 	}
 	s.keep(bit, v)
 	return bit, nil
