@@ -27,6 +27,20 @@ func lateAt(p *wire.Partial, late map[int]int64) *wire.Partial {
 	return p
 }
 
+// tallyAsDelivered merges the deliveries in order, over 2 partitions with
+// deadline dl, and tallies m1 in each window as it closes.
+func tallyAsDelivered(dl time.Duration, in []delivery) []tally {
+	m := newMerger(testWindow, dl, 2)
+	var out []tally
+	for _, d := range in {
+		m.add(d.p, d.seq, d.received, nil)
+		for win, _ := m.next(d.received.Add(dl), true); win != nil; win, _ = m.next(d.received.Add(dl), true) {
+			out = append(out, tallyOf(win, "m1", newMatchState(), nil))
+		}
+	}
+	return out
+}
+
 // A swarm's late_windows name, for every count that reached the processor
 // after its own window had closed, the window it was received in: records
 // the bridge counted late by the window the bridge names, and a partial
@@ -50,20 +64,15 @@ func TestTallyLateWindows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newMerger(testWindow, dl, 2)
 			var got []map[int64]map[string]int64
-			for _, d := range tt.in {
-				m.add(d.p, d.seq, d.received, nil)
-				for win, _ := m.next(d.received.Add(dl), true); win != nil; win, _ = m.next(d.received.Add(dl), true) {
-					tl := tallyOf(win, "m1", newMatchState(), nil)
-					got = append(got, tl.lateWindows)
-					var sum int64
-					for _, c := range tl.lateWindows {
-						sum += c["🔥"]
-					}
-					if sum != tl.late {
-						t.Errorf("late %d, late windows sum to %d", tl.late, sum)
-					}
+			for _, tl := range tallyAsDelivered(dl, tt.in) {
+				got = append(got, tl.lateWindows)
+				var sum int64
+				for _, c := range tl.lateWindows {
+					sum += c["🔥"]
+				}
+				if sum != tl.late {
+					t.Errorf("late %d, late windows sum to %d", tl.late, sum)
 				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -353,13 +362,9 @@ func TestTallyVideoWindows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newMerger(testWindow, dl, 2)
 			var got []map[int64]map[string]int64
-			for _, d := range tt.in {
-				m.add(d.p, d.seq, d.received, nil)
-				for win, _ := m.next(d.received.Add(dl), true); win != nil; win, _ = m.next(d.received.Add(dl), true) {
-					got = append(got, tallyOf(win, "m1", newMatchState(), nil).videoWindows)
-				}
+			for _, tl := range tallyAsDelivered(dl, tt.in) {
+				got = append(got, tl.videoWindows)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("video windows %v, want %v", got, tt.want)

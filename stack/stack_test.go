@@ -160,8 +160,9 @@ type postAnswer struct {
 	Error    struct{ Code string }
 }
 
-// postReply posts evs and returns the status and the answer.
-func postReply(t *testing.T, base string, evs []map[string]string) (int, postAnswer) {
+// postReply posts evs (whose values may be numbers too) and returns the
+// status and the answer.
+func postReply[V any](t *testing.T, base string, evs []map[string]V) (int, postAnswer) {
 	t.Helper()
 	body, _ := json.Marshal(evs)
 	resp, err := http.Post(base+"/v1/emojis", "application/json", bytes.NewReader(body))

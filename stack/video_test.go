@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -37,7 +36,7 @@ func TestVideoTSCountsInProgramTimeWindow(t *testing.T) {
 	var sent [][]map[string]any
 	send := func(base string, evs []map[string]any, count bool) {
 		t.Helper()
-		status, a := postAny(t, base, evs)
+		status, a := postReply(t, base, evs)
 		if status != http.StatusAccepted || len(a.Windows) != 1 {
 			t.Fatalf("POST: %d %+v", status, a)
 		}
@@ -121,21 +120,4 @@ func tryTimelineSteps(url string) map[int64]map[string]int64 {
 		out[s.Start.UnixMilli()] = s.Counts
 	}
 	return out
-}
-
-// postAny posts evs, whose values may be numbers, and returns the status
-// and the answer.
-func postAny(t *testing.T, base string, evs []map[string]any) (int, postAnswer) {
-	t.Helper()
-	body, _ := json.Marshal(evs)
-	resp, err := http.Post(base+"/v1/emojis", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out postAnswer
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("POST: status %d, %v", resp.StatusCode, err)
-	}
-	return resp.StatusCode, out
 }

@@ -92,14 +92,21 @@ func TestHubNeverLogsAPassword(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for _, text := range []string{out.String(), second.String()} {
-		for f, p := range passwords {
-			if strings.Contains(text, p) {
-				t.Errorf("the password of %s is in the hub's output:\n%s", f, text)
-			}
-		}
-	}
+	checkPasswordsHidden(t, "hub", passwords, out.String(), second.String())
 	if !strings.Contains(out.String(), "the password in "+filepath.Join(data, leafPasswordFile)) {
 		t.Errorf("the output does not say where the leaf password is:\n%s", out.String())
+	}
+}
+
+// checkPasswordsHidden fails t if any of passwords (by where it is kept)
+// is in one of who's outputs.
+func checkPasswordsHidden(t *testing.T, who string, passwords map[string]string, outputs ...string) {
+	t.Helper()
+	for _, text := range outputs {
+		for f, p := range passwords {
+			if strings.Contains(text, p) {
+				t.Errorf("the password of %s is in the %s's output:\n%s", f, who, text)
+			}
+		}
 	}
 }
