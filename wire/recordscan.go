@@ -1,26 +1,48 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // RecordScanner decodes Kafka record values like DecodeRecord, without
-// allocating: the byte fields of the last Scan are valid until the next one.
+// allocating. The byte fields of the last Scan may alias its data: they are
+// valid until the next Scan and while data is unchanged.
 // A bridge reads a million records a second per core through it.
 type RecordScanner struct {
 	EventID, UserID, MatchID, EmojiType []byte
 	ClientTS, ReceivedAt, VideoTS       int64
 
-	s scanner
+	s   scanner
+	own [4][]byte // the strict path's copies of the byte fields, never aliasing data
 }
 
-// Scan decodes one record value, with DecodeRecord's rules.
+// Scan decodes one record value, with DecodeRecord's rules. A value in
+// exactly the layout Record.AppendJSON writes takes a fast path that
+// accepts only what the strict path accepts, with the same result
+// (FuzzRecordScannerFastPath); any other value takes the strict path.
 func (r *RecordScanner) Scan(data []byte) error {
-	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.EventID[:0], r.UserID[:0], r.MatchID[:0], r.EmojiType[:0]
+	if r.fast(data) {
+		return r.check()
+	}
+	return r.scanStrict(data)
+}
+
+// scanStrict decodes data with the strict JSON scanner.
+func (r *RecordScanner) scanStrict(data []byte) error {
+	r.EventID, r.UserID, r.MatchID, r.EmojiType = r.own[0][:0], r.own[1][:0], r.own[2][:0], r.own[3][:0]
 	r.ClientTS, r.ReceivedAt, r.VideoTS = 0, 0, 0
 	r.s.data, r.s.pos = data, 0
-	err := r.s.document(r.field)
-	switch {
-	case err != nil:
+	if err := r.s.document(r.field); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)
+	}
+	return r.check()
+}
+
+// check applies the rules beyond the syntax: a record that could not be
+// counted is bad.
+func (r *RecordScanner) check() error {
+	switch {
 	case !validMatchID(r.MatchID):
 		return fmt.Errorf("%w: match_id %w", ErrBadRecord, CheckMatchID(string(r.MatchID)))
 	case len(r.EmojiType) == 0:
@@ -31,15 +53,16 @@ func (r *RecordScanner) Scan(data []byte) error {
 
 func (r *RecordScanner) field(key []byte) error {
 	var dst *[]byte
+	var i int // dst's copy in r.own
 	switch string(key) {
 	case "event_id":
-		dst = &r.EventID
+		dst, i = &r.EventID, 0
 	case "user_id":
-		dst = &r.UserID
+		dst, i = &r.UserID, 1
 	case "match_id":
-		dst = &r.MatchID
+		dst, i = &r.MatchID, 2
 	case "emoji_type":
-		dst = &r.EmojiType
+		dst, i = &r.EmojiType, 3
 	case "client_ts":
 		return r.s.intInto(&r.ClientTS)
 	case "received_at":
@@ -53,6 +76,91 @@ func (r *RecordScanner) field(key []byte) error {
 	if err != nil {
 		return fmt.Errorf("field %q: %w", key, err)
 	}
-	*dst = append((*dst)[:0], v...) // v may be the scanner's scratch
+	r.own[i] = append(r.own[i][:0], v...) // v may be the scanner's scratch
+	*dst = r.own[i]
 	return nil
+}
+
+// fast decodes data if it is in exactly the layout AppendJSON writes, with
+// no escape or control character in a string and every integer plain
+// decimal digits that cannot overflow, and reports whether it did. The
+// byte fields alias data. On false the fields are undefined.
+func (r *RecordScanner) fast(data []byte) bool {
+	p, ok := 0, false
+	if r.EventID, p, ok = fastStr(data, p, `{"event_id":"`); !ok {
+		return false
+	}
+	if r.UserID, p, ok = fastStr(data, p, `,"user_id":"`); !ok {
+		return false
+	}
+	if r.MatchID, p, ok = fastStr(data, p, `,"match_id":"`); !ok {
+		return false
+	}
+	if r.EmojiType, p, ok = fastStr(data, p, `,"emoji_type":"`); !ok {
+		return false
+	}
+	if r.ClientTS, p, ok = fastInt(data, p, `,"client_ts":`); !ok {
+		return false
+	}
+	if r.ReceivedAt, p, ok = fastInt(data, p, `,"received_at":`); !ok {
+		return false
+	}
+	if r.VideoTS = 0; p != len(data)-1 {
+		if r.VideoTS, p, ok = fastInt(data, p, `,"video_ts":`); !ok {
+			return false
+		}
+	}
+	return p == len(data)-1 && data[p] == '}'
+}
+
+// fastStr reads prefix at data[p:], then a string's bytes up to its closing
+// quote, and returns them and the position after the quote. It refuses a
+// backslash, a control character and invalid UTF-8.
+func fastStr(data []byte, p int, prefix string) ([]byte, int, bool) {
+	if len(data)-p < len(prefix) || string(data[p:p+len(prefix)]) != prefix {
+		return nil, p, false
+	}
+	p += len(prefix)
+	var high byte // the OR of the bytes: ≥ 0x80 if any was not ASCII
+	for i := p; i < len(data); i++ {
+		c := data[i]
+		if !strSpecial[c] {
+			high |= c
+			continue
+		}
+		if c != '"' {
+			return nil, p, false // an escape or a control character
+		}
+		v := data[p:i]
+		if high >= utf8.RuneSelf && !utf8.Valid(v) {
+			return nil, p, false
+		}
+		return v, i + 1, true
+	}
+	return nil, p, false
+}
+
+// maxFastDigits is the most digits fastInt reads: any 18 fit in an int64.
+const maxFastDigits = 18
+
+// fastInt reads prefix at data[p:], then an unsigned decimal integer of at
+// most maxFastDigits digits without a leading zero, and returns it and the
+// position after it.
+func fastInt(data []byte, p int, prefix string) (int64, int, bool) {
+	if len(data)-p < len(prefix) || string(data[p:p+len(prefix)]) != prefix {
+		return 0, p, false
+	}
+	p += len(prefix)
+	start := p
+	var n int64
+	for ; p < len(data) && data[p] >= '0' && data[p] <= '9'; p++ {
+		n = n*10 + int64(data[p]-'0')
+		if p-start >= maxFastDigits {
+			return 0, p, false
+		}
+	}
+	if p == start || data[start] == '0' && p-start > 1 {
+		return 0, p, false
+	}
+	return n, p, true
 }

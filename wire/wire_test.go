@@ -220,6 +220,20 @@ func BenchmarkRecordScanner(b *testing.B) {
 	}
 }
 
+// A record with every field: video_ts and a multi-byte emoji.
+func BenchmarkRecordScannerVideo(b *testing.B) {
+	r := wire.Record{EventID: "ev-123456", UserID: "user-123456", MatchID: "final-2026", EmojiType: "❤️",
+		ClientTS: 1795410000123, ReceivedAt: 1795410000456, VideoTS: 1795409980123}
+	data := r.AppendJSON(nil)
+	var sc wire.RecordScanner
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sc.Scan(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeRecord(b *testing.B) {
 	r := wire.Record{EventID: "ev-123456", UserID: "user-123456", MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: 1795410000456}
 	data := r.AppendJSON(nil)
