@@ -363,7 +363,7 @@ func TestAckBuffered(t *testing.T) {
 // TestOnEachKafkaCompressedRecordsReadBack: with Compression set, the
 // records land whole and read back the same on both brokers.
 func TestOnEachKafkaCompressedRecordsReadBack(t *testing.T) {
-	for _, c := range []kafka.Compression{kafka.Lz4, kafka.Zstd} {
+	for _, c := range []kafka.Compression{kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
 		t.Run(c.String(), func(t *testing.T) {
 			testenv.OnEachKafka(t, realKafka, 4, func(t *testing.T, k testenv.KafkaTarget) {
 				if k.Real != nil {

@@ -2,11 +2,14 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
@@ -159,4 +162,70 @@ func TestAdminOff(t *testing.T) {
 	if _, err := ingest.New(ingest.Config{AdminToken: "short", Matches: nil}); err == nil {
 		t.Fatal("a short admin token without a registry was accepted")
 	}
+}
+
+// countingRegistry counts the admissions ingest asks a real registry for.
+type countingRegistry struct {
+	*registry.Registry
+	admits atomic.Int64
+}
+
+func (c *countingRegistry) Admit(id string) error {
+	c.admits.Add(1)
+	return c.Registry.Admit(id)
+}
+
+// TestAdmitOncePerMatch: a request asks the registry once per distinct
+// match among its first eight, and still names the first event of a match
+// that is refused.
+func TestAdmitOncePerMatch(t *testing.T) {
+	n := testenv.StartNATS(t)
+	_, js := n.Connect()
+	reg, err := registry.Open(context.Background(), js, registry.Config{AutoMatches: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Background(t, "registry", reg.Run)
+	c := &countingRegistry{Registry: reg}
+	st := startIngest(t, testenv.StartKafka(t, 4).Target(), ingest.Config{Matches: c})
+	sent := 0
+	array := func(matches ...string) string {
+		evs := make([]string, len(matches))
+		for i, m := range matches {
+			sent++ // a user per event, clear of the per-user rate limit
+			evs[i] = fmt.Sprintf(`{"user_id":"u-%d","match_id":%q,"emoji_type":"🔥"}`, sent, m)
+		}
+		return "[" + strings.Join(evs, ",") + "]"
+	}
+	var four, twenty []string
+	for i := range 100 {
+		four = append(four, fmt.Sprintf("m%d", i%4))
+	}
+	for i := range 40 {
+		twenty = append(twenty, fmt.Sprintf("m%d", i%20))
+	}
+	for _, tc := range []struct {
+		name    string
+		matches []string
+		admits  int64
+	}{
+		{"100 events of 4 matches, interleaved", four, 4},
+		{"20 matches twice: the first 8 remembered", twenty, 20 + 12},
+	} {
+		testenv.WaitFor(t, 10*time.Second, "the matches auto-admitted", func() bool {
+			return st.post(t, array(tc.matches...)).status == http.StatusAccepted
+		})
+		c.admits.Store(0)
+		if r := st.post(t, array(tc.matches...)); r.status != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", tc.name, r.status, r.body)
+		}
+		if got := c.admits.Load(); got != tc.admits {
+			t.Errorf("%s: %d admissions asked, want %d", tc.name, got, tc.admits)
+		}
+	}
+	if _, err := reg.Create(context.Background(), registry.Match{ID: "later", Title: "Later", Home: "A", Away: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the scheduled match seen", func() bool { return reg.Admit("later") != nil })
+	wantError(t, st.post(t, array("m0", "m1", "m0", "m1", "later", "m0")), 409, wire.CodeMatchNotLive, 4)
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -146,29 +148,47 @@ func (p *producer) grow(n int) {
 // and the requests' clients see the error; in AckBuffered mode they were
 // answered already, so it retries until it succeeds or close gives up.
 func (p *producer) write(part int, b []*request) error {
-	rd := &batchReader{reqs: b}
+	n := count(b)
+	bp := recordSetPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 4<<20 {
+			recordSetPool.Put(bp)
+		}
+	}()
+	set, err := appendRecordSet((*bp)[:0], b, p.cfg.Compression)
+	*bp = set
+	if err != nil {
+		p.m.observeProduce(0, n, err)
+		return err
+	}
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := p.produce(part, rd)
+		err := p.produce(part, set, n)
 		if err == nil || p.cfg.Ack == AckAll {
 			return err
 		}
 		select {
 		case <-p.abandon.Done():
-			p.m.lost.Add(float64(rd.count()))
-			p.log.Error("dropping buffered events", "partition", part, "events", rd.count(), "err", err)
+			p.m.lost.Add(float64(n))
+			p.log.Error("dropping buffered events", "partition", part, "events", n, "err", err)
 			return err
 		case <-time.After(wait):
 		}
-		rd.reset()
 	}
 }
 
-func (p *producer) produce(part int, rd *batchReader) error {
+// recordSetPool holds the buffers produce requests are written in.
+var recordSetPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// produce sends set, a record set of n records (appendRecordSet), to
+// partition part and waits for every in-sync replica and, if configured,
+// the local broker's fsync.
+func (p *producer) produce(part int, set []byte, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ProduceTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := p.client.Produce(ctx, &kafka.ProduceRequest{
-		Topic: p.cfg.Topic, Partition: part, RequiredAcks: kafka.RequireAll, Records: rd, Compression: p.cfg.Compression,
+	res, err := p.client.RawProduce(ctx, &kafka.RawProduceRequest{
+		Topic: p.cfg.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
+		RawRecords: protocol.RawRecordSet{Reader: bytes.NewReader(set)},
 	})
 	if err == nil && res.Error != nil {
 		err = res.Error
@@ -179,7 +199,7 @@ func (p *producer) produce(part int, rd *batchReader) error {
 	if err != nil {
 		err = fmt.Errorf("producing to %s/%d: %w", p.cfg.Topic, part, err)
 	}
-	p.m.observeProduce(time.Since(start), rd.count(), err)
+	p.m.observeProduce(time.Since(start), n, err)
 	p.report(err)
 	return err
 }

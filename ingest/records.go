@@ -1,9 +1,10 @@
 package ingest
 
 import (
-	"io"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"sync"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -14,15 +15,13 @@ import (
 // whoever finishes last with one releases it.
 type request struct {
 	events     []wire.Event
-	buf        []byte    // every record's key then value, back to back
-	ends       []recEnds // where each record's key and value end in buf
-	receivedAt int64     // Unix ms, the records' timestamp
+	buf        []byte // each record's tail (recordTail), back to back
+	ends       []int  // where each record's tail ends in buf
+	receivedAt int64  // Unix ms, the records' timestamp
 	done       chan error
 	wait       bool           // a handler waits on done (AckAll)
 	users      map[string]int // scratch for the per-user rate limit
 }
-
-type recEnds struct{ key, val int }
 
 var requestPool = sync.Pool{New: func() any {
 	return &request{done: make(chan error, 1), users: make(map[string]int)}
@@ -39,21 +38,39 @@ func releaseRequest(r *request) {
 	requestPool.Put(r)
 }
 
-// encode builds the records of r.events received at receivedAt.
+// valueLenBytes is the room encode leaves for a value's length: a varint of
+// 2 bytes holds lengths up to 8191, and every record value is longer than 63
+// bytes (its key names alone are), so only a value over 8 KiB moves.
+const valueLenBytes = 2
+
+// encode builds the records of r.events received at receivedAt. Each
+// record is kept as its tail in Kafka's record encoding (key length, key,
+// value length, value, no headers), so a produce writes only the part that
+// depends on the record's place in its batch (appendRecordSet).
 func (r *request) encode(receivedAt int64) {
 	r.receivedAt = receivedAt
 	for i := range r.events {
 		ev := &r.events[i]
+		r.buf = binary.AppendVarint(r.buf, int64(len(ev.UserID)))
 		r.buf = append(r.buf, ev.UserID...)
-		k := len(r.buf)
+		at := len(r.buf)
+		r.buf = append(r.buf, make([]byte, valueLenBytes)...)
 		rec := ev.Record(receivedAt)
 		r.buf = rec.AppendJSON(r.buf)
-		r.ends = append(r.ends, recEnds{key: k, val: len(r.buf)})
+		n := len(r.buf) - at - valueLenBytes
+		if lb := binary.AppendVarint(nil, int64(n)); len(lb) == valueLenBytes {
+			copy(r.buf[at:], lb)
+		} else { // a value over 8 KiB: move it to fit its length
+			value := append([]byte(nil), r.buf[at+valueLenBytes:]...)
+			r.buf = append(append(r.buf[:at], lb...), value...)
+		}
+		r.buf = append(r.buf, 0) // no headers
+		r.ends = append(r.ends, len(r.buf))
 	}
 }
 
 // size is the request's approximate share of a produce request in bytes.
-func (r *request) size() int { return len(r.buf) + 16*len(r.ends) }
+func (r *request) size() int { return len(r.buf) + 8*len(r.ends) }
 
 // finish hands the produce result to the waiting handler, or releases r.
 func (r *request) finish(err error) {
@@ -64,67 +81,102 @@ func (r *request) finish(err error) {
 	releaseRequest(r)
 }
 
-// batchReader yields the records of several requests as one record batch,
-// without allocating per record.
-type batchReader struct {
-	reqs     []*request
-	ri, ei   int
-	rec      kafka.Record
-	key, val bytesReader
-}
-
-var _ kafka.RecordReader = (*batchReader)(nil)
-
-// ReadRecord implements kafka.RecordReader; the record is valid until the
-// next call.
-func (b *batchReader) ReadRecord() (*kafka.Record, error) {
-	for b.ri < len(b.reqs) && b.ei >= len(b.reqs[b.ri].ends) {
-		b.ri, b.ei = b.ri+1, 0
-	}
-	if b.ri == len(b.reqs) {
-		return nil, io.EOF
-	}
-	r := b.reqs[b.ri]
-	start := 0
-	if b.ei > 0 {
-		start = r.ends[b.ei-1].val
-	}
-	e := r.ends[b.ei]
-	b.ei++
-	b.key.b, b.val.b = r.buf[start:e.key], r.buf[e.key:e.val]
-	b.rec = kafka.Record{Time: time.UnixMilli(r.receivedAt), Key: &b.key, Value: &b.val}
-	return &b.rec, nil
-}
-
-// reset rewinds the reader for a retry.
-func (b *batchReader) reset() { b.ri, b.ei = 0, 0 }
-
-// count is the number of records.
-func (b *batchReader) count() int {
+// count is the number of records of reqs.
+func count(reqs []*request) int {
 	n := 0
-	for _, r := range b.reqs {
+	for _, r := range reqs {
 		n += len(r.ends)
 	}
 	return n
 }
 
-// bytesReader is kafka-go's protocol.Bytes over a slice.
-type bytesReader struct{ b []byte }
+// Offsets in a version 2 record batch (the Kafka protocol's RecordBatch).
+const (
+	batchLengthAt     = 8  // int32: the bytes after this field
+	batchCRCAt        = 17 // uint32: CRC-32C of the bytes from attributes on
+	batchAttributesAt = 21 // int16: the compression codec in the low 3 bits
+	batchHeaderBytes  = 61 // the records start here
+)
 
-func (r *bytesReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// appendRecordSet appends to dst what a produce request carries for one
+// partition: the record set's int32 size, then one version 2 record batch
+// of every record of reqs, its records compressed with c unless it is 0.
+// Writing the batch here, from the tails encode built, costs a varint or
+// three and one copy per record; kafka-go's record encoder read each key
+// and value through an interface into paged buffers.
+func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, make([]byte, 4+batchHeaderBytes)...)
+	b := start + 4 // the batch
+	first, maxTS := reqs[0].receivedAt, reqs[0].receivedAt
+	n := 0
+	for _, r := range reqs {
+		maxTS = max(maxTS, r.receivedAt)
+		delta := r.receivedAt - first
+		from := 0
+		for _, end := range r.ends {
+			tail := r.buf[from:end]
+			from = end
+			length := 1 + varintLen(delta) + varintLen(int64(n)) + len(tail)
+			dst = binary.AppendVarint(dst, int64(length))
+			dst = append(dst, 0) // record attributes
+			dst = binary.AppendVarint(dst, delta)
+			dst = binary.AppendVarint(dst, int64(n))
+			dst = append(dst, tail...)
+			n++
+		}
 	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
+	if c != 0 {
+		codec := c.Codec()
+		if codec == nil {
+			return dst[:start], fmt.Errorf("ingest: no codec for compression %d", c)
+		}
+		plain := append([]byte(nil), dst[b+batchHeaderBytes:]...)
+		out := &appender{b: dst[:b+batchHeaderBytes]}
+		w := codec.NewWriter(out)
+		if _, err := w.Write(plain); err != nil {
+			return dst[:start], fmt.Errorf("ingest: compressing a batch: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return dst[:start], fmt.Errorf("ingest: compressing a batch: %w", err)
+		}
+		dst = out.b
+	}
+	h := dst[b : b+batchHeaderBytes]
+	binary.BigEndian.PutUint64(h[0:], 0)                                 // base offset (the broker assigns it)
+	binary.BigEndian.PutUint32(h[batchLengthAt:], uint32(len(dst)-b-12)) // batch length
+	binary.BigEndian.PutUint32(h[12:], 0xffffffff)                       // partition leader epoch: -1
+	h[16] = 2                                                            // magic
+	binary.BigEndian.PutUint16(h[batchAttributesAt:], uint16(c)&7)       // attributes
+	binary.BigEndian.PutUint32(h[23:], uint32(n-1))                      // last offset delta
+	binary.BigEndian.PutUint64(h[27:], uint64(first))                    // first timestamp
+	binary.BigEndian.PutUint64(h[35:], uint64(maxTS))                    // max timestamp
+	binary.BigEndian.PutUint64(h[43:], 0xffffffffffffffff)               // producer id: -1
+	binary.BigEndian.PutUint16(h[51:], 0xffff)                           // producer epoch: -1
+	binary.BigEndian.PutUint32(h[53:], 0xffffffff)                       // base sequence: -1
+	binary.BigEndian.PutUint32(h[57:], uint32(n))                        // records
+	binary.BigEndian.PutUint32(h[batchCRCAt:], crc32.Checksum(dst[b+batchAttributesAt:], castagnoli))
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-b)) // the record set's size
+	return dst, nil
 }
 
-func (r *bytesReader) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(r.b)
-	r.b = r.b[n:]
-	return int64(n), err
+// varintLen is the length of v as a Kafka (zig-zag) varint.
+func varintLen(v int64) int {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	n := 1
+	for u >= 0x80 {
+		u >>= 7
+		n++
+	}
+	return n
 }
 
-func (r *bytesReader) Len() int     { return len(r.b) }
-func (r *bytesReader) Close() error { return nil }
+// appender is an io.Writer appending to b.
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
