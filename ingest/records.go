@@ -58,11 +58,12 @@ func (r *request) encode(receivedAt int64) {
 		rec := ev.Record(receivedAt)
 		r.buf = rec.AppendJSON(r.buf)
 		n := len(r.buf) - at - valueLenBytes
-		if lb := binary.AppendVarint(nil, int64(n)); len(lb) == valueLenBytes {
-			copy(r.buf[at:], lb)
+		var lb [binary.MaxVarintLen64]byte
+		if k := binary.PutVarint(lb[:], int64(n)); k == valueLenBytes {
+			copy(r.buf[at:], lb[:k])
 		} else { // a value over 8 KiB: move it to fit its length
 			value := append([]byte(nil), r.buf[at+valueLenBytes:]...)
-			r.buf = append(append(r.buf[:at], lb...), value...)
+			r.buf = append(append(r.buf[:at], lb[:k]...), value...)
 		}
 		r.buf = append(r.buf, 0) // no headers
 		r.ends = append(r.ends, len(r.buf))

@@ -11,3 +11,6 @@ func (r *RecordScanner) ScanFast(data []byte) (ok bool, err error) {
 
 // ScanStrict runs only Scan's strict path.
 func (r *RecordScanner) ScanStrict(data []byte) error { return r.scanStrict(data) }
+
+// AppendString and AppendEscaped are appendString and its escaping path.
+var AppendString, AppendEscaped = appendString, appendEscaped

@@ -85,7 +85,27 @@ func (s *scanner) intInto(dst *int64) error {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+// A string with nothing to escape (every event's strings, nearly) is
+// checked through strSpecial and copied whole.
 func appendString(dst []byte, s string) []byte {
+	var high byte // the OR of the bytes: ≥ 0x80 if any was not ASCII
+	for i := 0; i < len(s); i++ {
+		if strSpecial[s[i]] {
+			return appendEscaped(dst, s)
+		}
+		high |= s[i]
+	}
+	if high >= utf8.RuneSelf && !utf8.ValidString(s) {
+		return appendEscaped(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendEscaped is appendString for a string with something to escape or
+// replace.
+func appendEscaped(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

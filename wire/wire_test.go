@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -244,4 +245,17 @@ func BenchmarkDecodeRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzAppendString: appendString's copy-whole path gives the bytes its
+// escaping path gives, for any string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "u-42", "🔥", "❤️", "e\"1\\", "é\n\x01", "\xff", "a\xed\xa0\x80b", "\x7f", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := wire.AppendString(nil, s), wire.AppendEscaped(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, the escaping path gives %s", s, got, want)
+		}
+	})
 }
