@@ -192,8 +192,12 @@ func (b *Bridge) groupConfig() kafka.ConsumerGroupConfig {
 		SessionTimeout:    b.cfg.SessionTimeout,
 		RebalanceTimeout:  b.cfg.SessionTimeout,
 		JoinGroupBackoff:  b.cfg.Heartbeat,
-		Logger:            kafkaLogger(log, slog.LevelDebug),
-		ErrorLogger:       kafkaLogger(log, slog.LevelWarn),
+		// Partitions added to the topic are worked at the next check,
+		// with no bridge restarted.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: b.cfg.PartitionWatch,
+		Logger:                 kafkaLogger(log, slog.LevelDebug),
+		ErrorLogger:            kafkaLogger(log, slog.LevelWarn),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
@@ -198,4 +199,26 @@ func TestDedupHorizonAcrossRestart(t *testing.T) {
 	if _, dups := e.check(e.waitCovered()); dups != 1 {
 		t.Errorf("duplicates = %d, want 1: the retry after a restart counted again", dups)
 	}
+}
+
+// Partitions added to the topic are worked by the running bridge, exactly
+// from their first record, with no restart: the group's partition watch
+// ends the generation and the rebalance assigns them.
+func TestOnEachKafkaGrownTopicWorkedWithoutRestart(t *testing.T) {
+	testenv.OnEachKafka(t, realKafka, 2, func(t *testing.T, k testenv.KafkaTarget) {
+		e := newEnvOn(t, k)
+		cfg := e.config(nil)
+		cfg.PartitionWatch = 200 * time.Millisecond
+		e.start(cfg)
+		e.produce(200, false)
+		e.waitCovered()
+		if _, err := (kafkaconn.Conn{}).AddPartitions(context.Background(), k.Brokers, k.Topic, 4); err != nil {
+			t.Fatal(err)
+		}
+		e.k.Partitions = 4
+		for p := range 4 { // straight to each partition, old and new
+			e.produceTo(p, 50)
+		}
+		e.check(e.waitCovered())
+	})
 }

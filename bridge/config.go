@@ -42,6 +42,9 @@ const (
 	DefaultSessionTimeout = 10 * time.Second
 	// DefaultHeartbeat is the consumer group heartbeat interval.
 	DefaultHeartbeat = time.Second
+	// DefaultPartitionWatch is how often the topic's partition count is
+	// checked.
+	DefaultPartitionWatch = 5 * time.Second
 	// DefaultMaxPartialBytes bounds a partial's JSON encoding: a quarter of
 	// the hub's default max_payload (1 MiB). About 2,500 keys fit when each
 	// is a new match id of 64 bytes, about 9,000 of emojis of known matches.
@@ -133,6 +136,11 @@ type Config struct {
 	// Heartbeat is the consumer group heartbeat interval, which also bounds
 	// how fast a bridge notices a rebalance. Zero means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// PartitionWatch is how often every bridge of the group reads the
+	// topic's partition count; a change (partitions added) ends the group's
+	// generation, so the rebalance assigns the new partitions too. Zero
+	// means DefaultPartitionWatch.
+	PartitionWatch time.Duration
 	// Now is the clock that closes windows. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the bridge's logs. Nil discards them.
@@ -157,6 +165,7 @@ func (c Config) withDefaults() Config {
 	c.MaxPartialBytes = cmp.Or(c.MaxPartialBytes, DefaultMaxPartialBytes)
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.PartitionWatch = cmp.Or(c.PartitionWatch, DefaultPartitionWatch)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -183,6 +192,7 @@ func (c Config) validate() error {
 		setting.AtMost("DedupPerUser", c.DedupPerUser, MaxDedupPerUser),
 		setting.Between("MaxPartialBytes", c.MaxPartialBytes, minPartialBytes(c.Topic), maxPartialBytes),
 		setting.Above("Heartbeat", c.Heartbeat, 0),
+		setting.Above("PartitionWatch", c.PartitionWatch, 0),
 		setting.Check("SessionTimeout", c.SessionTimeout, c.SessionTimeout >= 2*c.Heartbeat,
 			fmt.Sprintf("want at least twice Heartbeat (%v)", c.Heartbeat)),
 	)

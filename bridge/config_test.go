@@ -25,6 +25,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"DedupPerUser", func(c *Config) { c.DedupPerUser = MaxDedupPerUser + 1 }, "DedupPerUser 65536: want at most 65535"},
 		{"MaxPartialBytes", func(c *Config) { c.MaxPartialBytes = 1 }, "MaxPartialBytes 1: want "},
 		{"Heartbeat", func(c *Config) { c.Heartbeat = -time.Second }, "Heartbeat -1s: want more than 0s"},
+		{"PartitionWatch", func(c *Config) { c.PartitionWatch = -time.Second }, "PartitionWatch -1s: want more than 0s"},
 		{"SessionTimeout", func(c *Config) { c.SessionTimeout = time.Second }, "SessionTimeout 1s: want at least twice Heartbeat (1s)"},
 	}
 	for _, tt := range tests {

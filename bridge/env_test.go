@@ -291,3 +291,27 @@ func counter(c *prometheus.CounterVec, partition string) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// produceTo writes n records to partition p through its leader.
+func (e *env) produceTo(p, n int) {
+	e.t.Helper()
+	var conn *kafka.Conn
+	testenv.WaitFor(e.t, e.patience(), fmt.Sprintf("a leader for partition %d", p), func() bool {
+		var err error
+		conn, err = e.dial.DialLeader(context.Background(), "tcp", e.k.Brokers[0], e.k.Topic, p)
+		return err == nil
+	})
+	defer conn.Close()
+	conn.SetRequiredAcks(int(kafka.RequireAll))
+	msgs := make([]kafka.Message, n)
+	now := time.Now()
+	for i := range msgs {
+		k := e.seq.Add(1)
+		r := wire.Record{UserID: fmt.Sprintf("u-%d", k), MatchID: matches[k%3], EmojiType: emojis[k%4], ReceivedAt: now.UnixMilli()}
+		msgs[i] = kafka.Message{Key: []byte(r.UserID), Value: r.AppendJSON(nil), Time: now}
+		e.want.Add(r.MatchID, r.EmojiType, 1)
+	}
+	if _, err := conn.WriteMessages(msgs...); err != nil {
+		e.t.Fatalf("producing to partition %d: %v", p, err)
+	}
+}
