@@ -110,6 +110,29 @@ func StartRealKafka(t testing.TB, nodes int) *RealKafka {
 // dir, and returns once every node is a registered broker. The caller
 // stops it.
 func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
+	for attempt := 1; ; attempt++ {
+		k, err := startRealKafkaDir(nodes, dir)
+		if err == nil || attempt == bindAttempts || !strings.Contains(err.Error(), "Address already in use") {
+			return k, err
+		}
+		// Another test binary bound a port between FreeAddr's probe and
+		// the JVM's bind: start over on fresh storage and new ports.
+		for i := 1; i <= nodes; i++ {
+			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("node%d", i))); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// kafkaAddr gives the nodes' ports; a test replaces it.
+var kafkaAddr = FreeAddr
+
+// bindAttempts is how many times StartRealKafkaDir starts a cluster whose
+// node lost a port to another process.
+const bindAttempts = 3
+
+func startRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	java, home, missing := realKafkaMissing()
 	if missing != "" {
 		return nil, fmt.Errorf("real kafka: missing %s: %s", missing, RealKafkaInstall)
@@ -120,7 +143,7 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	k := &RealKafka{Dir: dir, java: java, home: home}
 	var voters []string
 	for i := 1; i <= nodes; i++ {
-		n := &RealKafkaNode{ID: i, Addr: FreeAddr(), ControllerAddr: FreeAddr(), Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), k: k}
+		n := &RealKafkaNode{ID: i, Addr: kafkaAddr(), ControllerAddr: kafkaAddr(), Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), k: k}
 		k.Nodes = append(k.Nodes, n)
 		voters = append(voters, fmt.Sprintf("%d@%s", i, n.ControllerAddr))
 	}
