@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -112,7 +113,7 @@ func StartRealKafka(t testing.TB, nodes int) *RealKafka {
 func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	for attempt := 1; ; attempt++ {
 		k, err := startRealKafkaDir(nodes, dir)
-		if err == nil || attempt == bindAttempts || !strings.Contains(err.Error(), "Address already in use") {
+		if err == nil || attempt == bindAttempts || !lostAPort(nodes, dir) {
 			return k, err
 		}
 		// Another test binary bound a port between FreeAddr's probe and
@@ -123,6 +124,19 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 			}
 		}
 	}
+}
+
+// lostAPort reports whether a node's log under dir says it could not bind
+// one of its ports (the exception is somewhere in the log, not always in
+// its tail).
+func lostAPort(nodes int, dir string) bool {
+	for i := 1; i <= nodes; i++ {
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("node%d", i), "kafka.log"))
+		if bytes.Contains(b, []byte("Address already in use")) {
+			return true
+		}
+	}
+	return false
 }
 
 // kafkaAddr gives the nodes' ports; a test replaces it.
