@@ -49,7 +49,11 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 	_ = nc.Publish(wire.ViewersSubject("edge-b"), []byte("{")) // bad
 	report("edge-b", map[string]int64{"m1": 23})               // replaces edge-b's 20
 	report("edge-b", map[string]int64{"m3": 5})                // a fourth count: over MaxOccupancy
-	testenv.WaitFor(t, timeout, "the reports applied", func() bool { return applied() >= 4 })
+	// Wait for the state, not the counter: probes sent while waiting for
+	// the subscription may be applied after it, and count too.
+	testenv.WaitFor(t, timeout, "the reports applied", func() bool {
+		return p.occ.viewers("m1") == 123 && p.occ.viewers("m2") == 7
+	})
 	rng := rand.New(rand.NewPCG(3, 4))
 	r.window(rng, pastWindow(0), winMs)
 	r.exact(timeout)
@@ -62,7 +66,7 @@ func TestOccupancyIntoSwarms(t *testing.T) {
 	// edge-a stays silent for three intervals; edge-b keeps reporting.
 	skew.Store(int64(16 * time.Second))
 	report("edge-b", map[string]int64{"m1": 30})
-	testenv.WaitFor(t, timeout, "edge-b's report", func() bool { return applied() >= 5 })
+	testenv.WaitFor(t, timeout, "edge-b's report", func() bool { return p.occ.viewers("m1") == 30 })
 	r.window(rng, pastWindow(1), winMs)
 	r.exact(timeout)
 	if sw := r.viewer.swarm("m1", pastWindow(1)); sw.Viewers != 30 {
