@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/emostream/emostream/wire"
@@ -150,6 +152,60 @@ func TestFloorAfter(t *testing.T) {
 		p := wire.Partial{WindowStartMs: 2000, WindowMs: 2000, More: true}
 		if got := floorAfter(&p, tt.win); got != tt.want {
 			t.Errorf("split: floorAfter(2000+2000, %d) = %d, want %d", tt.win, got, tt.want)
+		}
+	}
+}
+
+// The fast path of addVideo (again) changes nothing: two windowers, one
+// taking it and one always going the general way, given the same random
+// records (late ones, ones with video_ts, bad ones, duplicates, new and
+// repeated keys, partials small enough to split often), close the same
+// partials and hold the same open one after every record.
+func TestWindowerFastPathSameAsGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	matches := []string{"final-2026", "semi", strings.Repeat("m", wire.MaxMatchID)}
+	emojis := []string{"🔥", "👏", "😂", strings.Repeat("<", wire.MaxEmojiBytes)}
+	// The first bound is below minPartialBytes, so a partial can be over
+	// it right after a split: the general way splits it again.
+	for _, maxBytes := range []int{wire.PartialBaseBytes("t") + 40, minPartialBytes("t"), minPartialBytes("t") + 300, 256 << 10} {
+		fast := newWindower("t", 0, 2000, 100, 0, noFloor, maxBytes)
+		general := newWindower("t", 0, 2000, 100, 0, noFloor, maxBytes)
+		general.general = true
+		ts, taken := int64(1_795_410_000_000), 0
+		for off := int64(0); off < 20_000; off++ {
+			ts += rng.Int64N(3)
+			recTs := ts
+			if rng.IntN(20) == 0 {
+				recTs -= rng.Int64N(10_000) // late
+			}
+			var video int64
+			switch rng.IntN(20) {
+			case 0, 1:
+				video = recTs - rng.Int64N(60_000)
+			case 2: // ahead of its receive time: a late record's may be in the open window
+				video = recTs + rng.Int64N(wire.MaxVideoLead.Milliseconds())
+			}
+			o := counted
+			switch rng.IntN(50) {
+			case 0:
+				o = bad
+			case 1:
+				o = duplicate
+			}
+			m, e := matches[rng.IntN(len(matches))], emojis[rng.IntN(len(emojis))]
+			if fast.cur.Counts[m][e] > 0 {
+				taken++
+			}
+			a := fast.addVideo(off, recTs, video, m, e, o)
+			b := general.addVideo(off, recTs, video, m, e, o)
+			if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(fast.cur, general.cur) || fast.size != general.size ||
+				!reflect.DeepEqual(fast.videoBytes, general.videoBytes) {
+				t.Fatalf("maxBytes %d, offset %d: fast path closed %+v, open %+v; general closed %+v, open %+v",
+					maxBytes, off, a, fast.cur, b, general.cur)
+			}
+		}
+		if taken < 1000 {
+			t.Errorf("maxBytes %d: only %d records had a known key; the fast path was hardly tried", maxBytes, taken)
 		}
 	}
 }
