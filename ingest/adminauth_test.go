@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -19,13 +18,7 @@ import (
 // network keeps its own guesses and the right token works there; each
 // refusal is counted by reason.
 func TestAdminGuessesLimited(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Background(t, "registry", reg.Run)
+	reg, _ := runRegistry(t, registry.Config{})
 	good := strings.Repeat("k", 32)
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: reg, AdminToken: good,
 		AdminGuessRate: 0.001, AdminGuessBurst: 3, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
@@ -19,17 +21,24 @@ import (
 
 const testAdminToken = "0123456789abcdef-test"
 
-// startWithRegistry runs ingest with a match registry on a real NATS
-// server, its watch running.
-func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) {
+// runRegistry opens a match registry of cfg on a new real NATS server and
+// runs its watch until the test ends; js is the server's JetStream.
+func runRegistry(t testing.TB, cfg registry.Config) (*registry.Registry, jetstream.JetStream) {
 	t.Helper()
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{})
+	_, js := testenv.StartNATS(t).Connect()
+	reg, err := registry.Open(context.Background(), js, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	testenv.Background(t, "registry", reg.Run)
+	return reg, js
+}
+
+// startWithRegistry runs ingest with a match registry on a real NATS
+// server, its watch running.
+func startWithRegistry(t *testing.T, token string) (*stack, *registry.Registry) {
+	t.Helper()
+	reg, _ := runRegistry(t, registry.Config{})
 	st := startIngest(t, testenv.StartKafka(t, 4).Target(), ingest.Config{Matches: reg, AdminToken: token})
 	return st, reg
 }
@@ -179,13 +188,7 @@ func (c *countingRegistry) Admit(id string) error {
 // match among its first eight, and still names the first event of a match
 // that is refused.
 func TestAdmitOncePerMatch(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{AutoMatches: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Background(t, "registry", reg.Run)
+	reg, _ := runRegistry(t, registry.Config{AutoMatches: 100})
 	c := &countingRegistry{Registry: reg}
 	st := startIngest(t, testenv.StartKafka(t, 4).Target(), ingest.Config{Matches: c})
 	sent := 0

@@ -24,13 +24,7 @@ import (
 //
 //	go test -run '^$' -bench MatchList -count 3 ./ingest/
 func BenchmarkMatchList(b *testing.B) {
-	n := testenv.StartNATS(b)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	testenv.Background(b, "registry", reg.Run)
+	reg, js := runRegistry(b, registry.Config{})
 	kv, err := js.KeyValue(context.Background(), wire.MatchesBucket)
 	if err != nil {
 		b.Fatal(err)

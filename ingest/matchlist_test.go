@@ -73,13 +73,7 @@ func (st *stack) listAll(t *testing.T, query string, limit int) []string {
 // sort before the operator's, loaded.
 func listRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{AutoMatches: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Background(t, "registry", reg.Run)
+	reg, _ := runRegistry(t, registry.Config{AutoMatches: 300})
 	testenv.WaitFor(t, 10*time.Second, "registry loaded", func() bool { return reg.Ready() == nil })
 	ctx := context.Background()
 	planned := time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)
@@ -162,13 +156,7 @@ func TestMatchList(t *testing.T) {
 // the requests; a page holds at most MaxMatchesPageBytes of matches, and
 // takes a token of the rate limit per MatchesTokenBytes.
 func TestMatchListEncodedOnce(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Background(t, "registry", reg.Run)
+	reg, _ := runRegistry(t, registry.Config{})
 	// Titles and teams of '<', which JSON writes as 6 bytes each: about
 	// 2.5 KiB per match, so 120 of them pass MaxMatchesPageBytes.
 	for i := range 120 {
@@ -226,13 +214,7 @@ func TestMatchListEncodedOnce(t *testing.T) {
 // the rate of a client network, 429 with Retry-After, other networks
 // unaffected.
 func TestMatchListRefusals(t *testing.T) {
-	n := testenv.StartNATS(t)
-	_, js := n.Connect()
-	reg, err := registry.Open(context.Background(), js, registry.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Background(t, "registry", reg.Run)
+	reg, _ := runRegistry(t, registry.Config{})
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: reg, MatchesRate: 0.01, MatchesBurst: 20, IPPrefixV4: 32})
 	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	for _, q := range []string{"state=over", "state=LIVE", "limit=0", "limit=-1", "limit=1001", "limit=ten", "limit=1e3",

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -135,7 +136,7 @@ func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, 
 			return dst[:start], fmt.Errorf("ingest: no codec for compression %d", c)
 		}
 		plain := append([]byte(nil), dst[b+batchHeaderBytes:]...)
-		out := &appender{b: dst[:b+batchHeaderBytes]}
+		out := bytes.NewBuffer(dst[:b+batchHeaderBytes]) // writes append after the header
 		w := codec.NewWriter(out)
 		if _, err := w.Write(plain); err != nil {
 			return dst[:start], fmt.Errorf("ingest: compressing a batch: %w", err)
@@ -143,7 +144,7 @@ func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, 
 		if err := w.Close(); err != nil {
 			return dst[:start], fmt.Errorf("ingest: compressing a batch: %w", err)
 		}
-		dst = out.b
+		dst = out.Bytes()
 	}
 	h := dst[b : b+batchHeaderBytes]
 	binary.BigEndian.PutUint64(h[0:], 0)                                 // base offset (the broker assigns it)
@@ -172,12 +173,4 @@ func varintLen(v int64) int {
 		n++
 	}
 	return n
-}
-
-// appender is an io.Writer appending to b.
-type appender struct{ b []byte }
-
-func (a *appender) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
 }

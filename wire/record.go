@@ -88,14 +88,7 @@ const hexDigits = "0123456789abcdef"
 // A string with nothing to escape (every event's strings, nearly) is
 // checked through strSpecial and copied whole.
 func appendString(dst []byte, s string) []byte {
-	var high byte // the OR of the bytes: ≥ 0x80 if any was not ASCII
-	for i := 0; i < len(s); i++ {
-		if strSpecial[s[i]] {
-			return appendEscaped(dst, s)
-		}
-		high |= s[i]
-	}
-	if high >= utf8.RuneSelf && !utf8.ValidString(s) {
+	if n, ascii := plainRun(s); n < len(s) || !ascii && !utf8.ValidString(s) {
 		return appendEscaped(dst, s)
 	}
 	dst = append(dst, '"')

@@ -121,23 +121,16 @@ func fastStr(data []byte, p int, prefix string) ([]byte, int, bool) {
 		return nil, p, false
 	}
 	p += len(prefix)
-	var high byte // the OR of the bytes: ≥ 0x80 if any was not ASCII
-	for i := p; i < len(data); i++ {
-		c := data[i]
-		if !strSpecial[c] {
-			high |= c
-			continue
-		}
-		if c != '"' {
-			return nil, p, false // an escape or a control character
-		}
-		v := data[p:i]
-		if high >= utf8.RuneSelf && !utf8.Valid(v) {
-			return nil, p, false
-		}
-		return v, i + 1, true
+	n, ascii := plainRun(data[p:])
+	i := p + n
+	if i == len(data) || data[i] != '"' { // the end, an escape or a control character
+		return nil, p, false
 	}
-	return nil, p, false
+	v := data[p:i]
+	if !ascii && !utf8.Valid(v) {
+		return nil, p, false
+	}
+	return v, i + 1, true
 }
 
 // maxFastDigits is the most digits fastInt reads: any 18 fit in an int64.

@@ -103,29 +103,23 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.pos
-	var high byte // the OR of the plain bytes: ≥ 0x80 if any was not ASCII
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		if !strSpecial[c] {
-			high |= c
-			s.pos++
-			continue
-		}
-		switch {
-		case c == '"':
-			out := s.data[start:s.pos]
-			s.pos++
-			if high >= utf8.RuneSelf && !utf8.Valid(out) { // ASCII is valid UTF-8
-				return nil, errUTF8
-			}
-			return out, nil
-		case c == '\\':
-			return s.strEscaped(start)
-		default:
-			return nil, errControl
-		}
+	n, ascii := plainRun(s.data[start:])
+	s.pos += n
+	if s.pos == len(s.data) {
+		return nil, errEOF
 	}
-	return nil, errEOF
+	switch s.data[s.pos] {
+	case '"':
+		out := s.data[start:s.pos]
+		s.pos++
+		if !ascii && !utf8.Valid(out) { // ASCII is valid UTF-8
+			return nil, errUTF8
+		}
+		return out, nil
+	case '\\':
+		return s.strEscaped(start)
+	}
+	return nil, errControl
 }
 
 // strSpecial marks the bytes that end a string's plain run: the closing
@@ -137,6 +131,18 @@ var strSpecial = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// plainRun is the length of b's leading run of bytes that strSpecial does
+// not mark (a JSON string's bytes up to its end or its first escape), and
+// whether they are all ASCII: only then may their UTF-8 check be skipped.
+func plainRun[T ~string | ~[]byte](b T) (n int, ascii bool) {
+	var high byte // the OR of the bytes: ≥ 0x80 if any was not ASCII
+	for n < len(b) && !strSpecial[b[n]] {
+		high |= b[n]
+		n++
+	}
+	return n, high < utf8.RuneSelf
+}
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
 	s.buf = append(s.buf[:0], s.data[start:s.pos]...)

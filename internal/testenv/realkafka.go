@@ -119,7 +119,7 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 		// Another test binary bound a port between FreeAddr's probe and
 		// the JVM's bind: start over on fresh storage and new ports.
 		for i := 1; i <= nodes; i++ {
-			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("node%d", i))); err != nil {
+			if err := os.RemoveAll(nodeDir(dir, i)); err != nil {
 				return nil, err
 			}
 		}
@@ -131,13 +131,16 @@ func StartRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 // its tail).
 func lostAPort(nodes int, dir string) bool {
 	for i := 1; i <= nodes; i++ {
-		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("node%d", i), "kafka.log"))
+		b, _ := os.ReadFile(filepath.Join(nodeDir(dir, i), "kafka.log"))
 		if bytes.Contains(b, []byte("Address already in use")) {
 			return true
 		}
 	}
 	return false
 }
+
+// nodeDir is where node i of a cluster under dir keeps its files.
+func nodeDir(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("node%d", i)) }
 
 // kafkaAddr gives the nodes' ports; a test replaces it.
 var kafkaAddr = FreeAddr
@@ -157,7 +160,7 @@ func startRealKafkaDir(nodes int, dir string) (*RealKafka, error) {
 	k := &RealKafka{Dir: dir, java: java, home: home}
 	var voters []string
 	for i := 1; i <= nodes; i++ {
-		n := &RealKafkaNode{ID: i, Addr: kafkaAddr(), ControllerAddr: kafkaAddr(), Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), k: k}
+		n := &RealKafkaNode{ID: i, Addr: kafkaAddr(), ControllerAddr: kafkaAddr(), Dir: nodeDir(dir, i), k: k}
 		k.Nodes = append(k.Nodes, n)
 		voters = append(voters, fmt.Sprintf("%d@%s", i, n.ControllerAddr))
 	}
