@@ -1,10 +1,12 @@
 package bench
 
 import (
-	"fmt"
+	"errors"
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/loadgen"
 )
 
 // Event-to-screen matches each request to the window its 202 named, per
@@ -43,38 +45,44 @@ func TestEventToScreen(t *testing.T) {
 	}
 }
 
-func TestReplyWindows(t *testing.T) {
+func TestLastReplyWindow(t *testing.T) {
 	tests := []struct {
 		body string
-		want []int64
+		want int64
+		ok   bool
 	}{
-		{`{"accepted":1,"windows":[1795410000000]}`, []int64{1795410000000}},
-		{`{"accepted":3,"windows":[2000, 4000]}`, []int64{2000, 4000}},
-		{`{"accepted":1}`, nil},
-		{`{"accepted":1,"windows":[`, nil},
-		{`{"windows":[]}`, nil},
+		{`{"accepted":1,"windows":[1795410000000]}`, 1795410000000, true},
+		{`{"accepted":3,"windows":[2000, 4000]}`, 4000, true},
+		{`{"accepted":1}`, 0, false},
+		{`{"accepted":1,"windows":[`, 0, false},
+		{`{"windows":[]}`, 0, false},
+		{`{"windows":[2000,x]}`, 0, false},
 	}
 	for _, tt := range tests {
-		if got := replyWindows([]byte(tt.body)); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("replyWindows(%s) = %v, want %v", tt.body, got, tt.want)
+		if got, ok := lastReplyWindow([]byte(tt.body)); got != tt.want || ok != tt.ok {
+			t.Errorf("lastReplyWindow(%s) = %d, %v; want %d, %v", tt.body, got, ok, tt.want, tt.ok)
 		}
 	}
 }
 
-func TestMatchCounts(t *testing.T) {
-	tests := []struct {
-		body string
-		want map[string]int64
-	}{
-		{`{"user_id":"u-1","match_id":"match-0","emoji_type":"🔥"}`, map[string]int64{"match-0": 1}},
-		{`[{"user_id":"u-1","match_id":"m-1","emoji_type":"🔥"},{"user_id":"u-2","match_id":"m-2","emoji_type":"👏"},{"user_id":"u-3","match_id":"m-1","emoji_type":"👏"}]`,
-			map[string]int64{"m-1": 2, "m-2": 1}},
-		{`{"user_id":"u-1"}`, map[string]int64{}},
-		{`{"match_id":"unterminated`, map[string]int64{}},
+// record charges a 202's events, per match as loadgen reports them, to the
+// last window its reply names, at its answer's time; anything else is not
+// recorded.
+func TestRecord(t *testing.T) {
+	base := time.UnixMilli(1_000_000)
+	r := NewRequests()
+	ok := loadgen.Result{Status: 202, Sent: base, Latency: time.Millisecond,
+		Body:    []byte(`{"accepted":5,"windows":[2000,4000]}`),
+		Matches: []loadgen.MatchEvents{{Match: 0, Events: 2}, {Match: 7, Events: 3}}}
+	r.record(ok)
+	r.record(loadgen.Result{Status: 400, Body: ok.Body, Matches: ok.Matches})
+	r.record(loadgen.Result{Status: 202, Body: []byte(`{"accepted":5}`), Matches: ok.Matches})
+	r.record(loadgen.Result{Err: errors.New("timeout"), Matches: ok.Matches})
+	if got, want := r.Accepted(), map[string]int64{"match-0": 2, "match-7": 3}; !maps.Equal(got, want) {
+		t.Errorf("accepted = %v, want %v", got, want)
 	}
-	for _, tt := range tests {
-		if got := matchCounts([]byte(tt.body)); !maps.Equal(got, tt.want) {
-			t.Errorf("matchCounts(%s) = %v, want %v", tt.body, got, tt.want)
-		}
+	d, missing := r.EventToScreen(map[windowKey]time.Time{{"match-0", 4000}: base.Add(time.Second)})
+	if missing != 3 || d.Weight() != 2 || d.Quantile(1) != time.Second-time.Millisecond {
+		t.Errorf("event-to-screen: missing %d, weight %d, max %v; want 3, 2, 999ms", missing, d.Weight(), d.Quantile(1))
 	}
 }

@@ -52,7 +52,7 @@ type PhaseProcess struct {
 type phase struct {
 	name, target string
 	rate         float64
-	wrap         func(loadgen.Doer) loadgen.Doer // nil: none
+	record       *Requests // nil: none
 }
 
 // runPhase runs loadgen as cfg and ph say and measures it.
@@ -65,6 +65,9 @@ func runPhase(ctx context.Context, cfg Config, ph phase) (PhaseReport, error) {
 			mu.Lock()
 			rep.http.Add(r.Latency, 1)
 			mu.Unlock()
+		}
+		if ph.record != nil {
+			ph.record.record(r)
 		}
 	}
 	var prev, before int64             // accepted at the last progress report and the one before
@@ -115,14 +118,10 @@ func loadgenConfig(cfg Config, ph phase) loadgen.Config {
 	lc := loadgen.Config{Target: ph.target, Rate: ph.rate, Duration: cfg.Duration, Users: cfg.Users,
 		Matches: cfg.Matches, Batch: cfg.Batch, Connections: cfg.Connections}
 	u, _ := url.Parse(ph.target)
-	var client loadgen.Doer = &fasthttp.HostClient{Addr: u.Host, MaxConns: cfg.Connections,
+	lc.Client = &fasthttp.HostClient{Addr: u.Host, MaxConns: cfg.Connections,
 		MaxConnWaitTimeout: loadgen.DefaultTimeout, MaxIdemponentCallAttempts: 1,
 		ReadTimeout: loadgen.DefaultTimeout, WriteTimeout: loadgen.DefaultTimeout,
 		NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: true, DisablePathNormalizing: true}
-	if ph.wrap != nil {
-		client = ph.wrap(client)
-	}
-	lc.Client = client
 	return lc
 }
 

@@ -132,8 +132,7 @@ func (r *Runner) loadPipeline(ctx context.Context, t *target, reqs *Requests) (P
 		}
 		defer pprof.StopCPUProfile()
 	}
-	wrap := func(d loadgen.Doer) loadgen.Doer { return &recordingDoer{next: d, reqs: reqs} }
-	return runPhase(ctx, r.cfg, phase{name: PhasePipeline, target: t.httpURL, rate: r.cfg.Rate, wrap: wrap})
+	return runPhase(ctx, r.cfg, phase{name: PhasePipeline, target: t.httpURL, rate: r.cfg.Rate, record: reqs})
 }
 
 // finishMsg asks the viewers to wait for every accepted event, counting

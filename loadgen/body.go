@@ -38,23 +38,23 @@ func newEncoder(c Config, runID string) *encoder {
 }
 
 // appendBody appends n events numbered from first: a bare object when n is
-// one, else an array.
-func (e *encoder) appendBody(dst []byte, r *rand.Rand, first int64, n int) []byte {
+// one, else an array. It appends each event's match number to matches.
+func (e *encoder) appendBody(dst []byte, matches []uint64, r *rand.Rand, first int64, n int) ([]byte, []uint64) {
 	if n == 1 {
-		return e.appendEvent(dst, r, first)
+		return e.appendEvent(dst, matches, r, first)
 	}
 	dst = append(dst, '[')
 	for i := range n {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = e.appendEvent(dst, r, first+int64(i))
+		dst, matches = e.appendEvent(dst, matches, r, first+int64(i))
 	}
-	return append(dst, ']')
+	return append(dst, ']'), matches
 }
 
-// appendEvent appends one event object.
-func (e *encoder) appendEvent(dst []byte, r *rand.Rand, seq int64) []byte {
+// appendEvent appends one event object, and its match number to matches.
+func (e *encoder) appendEvent(dst []byte, matches []uint64, r *rand.Rand, seq int64) ([]byte, []uint64) {
 	if e.noUser {
 		dst = append(dst, `{"match_id":"`+MatchPrefix...)
 	} else {
@@ -62,14 +62,15 @@ func (e *encoder) appendEvent(dst []byte, r *rand.Rand, seq int64) []byte {
 		dst = strconv.AppendUint(dst, r.Uint64N(e.users), 10)
 		dst = append(dst, `","match_id":"`+MatchPrefix...)
 	}
-	dst = strconv.AppendUint(dst, r.Uint64N(e.matches), 10)
+	match := r.Uint64N(e.matches)
+	dst = strconv.AppendUint(dst, match, 10)
 	dst = append(dst, e.emojis[e.picker.pick(r.Uint32N(e.picker.total))]...)
 	if e.runID != "" {
 		dst = append(dst, `,"event_id":"`...)
 		dst = appendEventID(dst, e.runID, seq)
 		dst = append(dst, '"')
 	}
-	return append(dst, '}')
+	return append(dst, '}'), append(matches, match)
 }
 
 // appendEventID appends the event_id of event seq of run runID.

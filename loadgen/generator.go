@@ -33,6 +33,17 @@ type Result struct {
 	Err error
 	// Body is the answer's body, valid only during the callback.
 	Body []byte
+	// Matches are the request's matches (match-<Match>) with the number of
+	// its events in each, by increasing Match; valid only during the
+	// callback. A caller that needs events per match counts them here
+	// instead of reading them back from the request body.
+	Matches []MatchEvents
+}
+
+// MatchEvents is a match of a request and how many of its events are in it.
+type MatchEvents struct {
+	Match  uint64
+	Events int
 }
 
 // Generator sends the load a Config describes.

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -232,5 +233,49 @@ func TestDefaults(t *testing.T) {
 	}
 	if c := (Config{Events: 10}).withDefaults(); c.Duration != MaxDuration {
 		t.Errorf("with events only, duration %v, want the hard maximum %v", c.Duration, MaxDuration)
+	}
+}
+
+// bodyDoer answers 202 and keeps, per request, the events of each match as
+// the body it received says.
+type bodyDoer struct {
+	mu     sync.Mutex
+	counts []map[string]int
+}
+
+func (d *bodyDoer) DoTimeout(req *fasthttp.Request, resp *fasthttp.Response, _ time.Duration) error {
+	var events []struct {
+		MatchID string `json:"match_id"`
+	}
+	if err := json.Unmarshal(req.Body(), &events); err != nil {
+		return err
+	}
+	c := map[string]int{}
+	for _, e := range events {
+		c[e.MatchID]++
+	}
+	d.mu.Lock()
+	d.counts = append(d.counts, c)
+	d.mu.Unlock()
+	resp.SetStatusCode(202)
+	return nil
+}
+
+// Result.Matches is the body's events per match, in increasing order.
+func TestResultMatchesAreTheBodys(t *testing.T) {
+	d := &bodyDoer{}
+	var got []map[string]int
+	run(t, Config{Client: d, Events: 2000, Batch: 50, Matches: 7, Connections: 1, OnResult: func(r Result) {
+		c := map[string]int{}
+		for i, m := range r.Matches {
+			if i > 0 && m.Match <= r.Matches[i-1].Match {
+				t.Errorf("matches out of order: %v", r.Matches)
+			}
+			c[MatchPrefix+strconv.FormatUint(m.Match, 10)] = m.Events
+		}
+		got = append(got, c)
+	}})
+	if len(got) != 40 || !reflect.DeepEqual(got, d.counts) {
+		t.Fatalf("Result.Matches of %d requests differ from the bodies' (%d):\n%v\n%v", len(got), len(d.counts), got, d.counts)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,6 +21,9 @@ type worker struct {
 	resp  *fasthttp.Response
 	body  []byte
 	sleep waiter
+	// the match number of each event of the body, and their tally
+	matches []uint64
+	tally   []MatchEvents
 }
 
 func (g *Generator) newWorker(i uint64) *worker {
@@ -56,7 +60,7 @@ func (w *worker) run(ctx context.Context, s *schedule) {
 // send posts n events numbered from first, records the outcome and returns
 // when the answer came.
 func (w *worker) send(first int64, n int) time.Time {
-	w.body = w.g.enc.appendBody(w.body[:0], w.rng, first, n)
+	w.body, w.matches = w.g.enc.appendBody(w.body[:0], w.matches[:0], w.rng, first, n)
 	w.req.SetBodyRaw(w.body)
 	sent := time.Now()
 	err := w.g.client.DoTimeout(w.req, w.resp, w.g.cfg.Timeout)
@@ -69,9 +73,25 @@ func (w *worker) send(first int64, n int) time.Time {
 	}
 	w.g.stats.record(&r)
 	if w.g.cfg.OnResult != nil {
+		w.tally = tally(w.tally[:0], w.matches)
+		r.Matches = w.tally
 		w.g.cfg.OnResult(r)
 	}
 	return done
+}
+
+// tally appends each distinct match of matches, with how often it occurs,
+// to dst in increasing order. It sorts matches.
+func tally(dst []MatchEvents, matches []uint64) []MatchEvents {
+	slices.Sort(matches)
+	for _, m := range matches {
+		if n := len(dst); n > 0 && dst[n-1].Match == m {
+			dst[n-1].Events++
+			continue
+		}
+		dst = append(dst, MatchEvents{Match: m, Events: 1})
+	}
+	return dst
 }
 
 // record adds one request's outcome to the counters.
