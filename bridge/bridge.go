@@ -104,7 +104,7 @@ func New(cfg Config) (*Bridge, error) {
 		log:     cfg.Logger.With("component", "bridge"),
 		metrics: newMetrics(cfg.Registerer),
 		kafka:   kc,
-		dialer:  kc.Dialer("emostream-bridge"),
+		dialer:  kc.Dialer(clientID),
 		waiting: natsconn.Waiting{For: "bridge: waiting for NATS and its stream"},
 	}, nil
 }

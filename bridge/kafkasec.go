@@ -10,7 +10,7 @@ import (
 // instead of a consumer group retrying forever. A broker that is down is
 // only logged: the group retries it.
 func (b *Bridge) checkKafka(ctx context.Context) error {
-	if err := b.kafka.CheckAtStart(ctx, b.cfg.KafkaBrokers, "emostream-bridge", b.log); err != nil {
+	if err := b.kafka.CheckAtStart(ctx, b.cfg.KafkaBrokers, clientID, b.log); err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -72,8 +73,13 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 			return err
 		}
 	}
-	f := &fetcher{conn: conn, log: b.log, partition: id, free: p.free, now: b.cfg.Now,
-		buf: make([]byte, 0, minValueBytes)}
+	f, err := b.newFetcher(ctx, conn, id, p.free)
+	if err != nil {
+		return err
+	}
+	conn.Close() // the fetches have their own connection
+	defer f.raw.conn.Close()
+	defer context.AfterFunc(ctx, func() { f.raw.conn.Close() })()
 	g, ctx := errgroup.WithContext(ctx)
 	chunks := make(chan chunk, 4)
 	g.Go(func() error { return f.run(ctx, warm, chunks) })
@@ -124,6 +130,23 @@ func (b *Bridge) dial(ctx context.Context, id int32) (*kafka.Conn, error) {
 		}
 	}
 	return nil, fmt.Errorf("dialling the leader of partition %d: %w", id, err)
+}
+
+// newFetcher opens the fetches' own connection to the broker conn is
+// connected to, the partition's leader.
+func (b *Bridge) newFetcher(ctx context.Context, conn *kafka.Conn, id int32, free chan []item) (*fetcher, error) {
+	leader := conn.Broker()
+	addr := net.JoinHostPort(leader.Host, strconv.Itoa(leader.Port))
+	rc, err := b.kafka.DialRaw(ctx, addr, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s, the leader of partition %d, to fetch: %w", addr, id, err)
+	}
+	raw, err := newRawFetcher(rc, b.cfg.Topic, id)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &fetcher{raw: raw, log: b.log, partition: id, free: free, now: b.cfg.Now}, nil
 }
 
 // startOffsets returns the offset to resume counting at, and the earlier

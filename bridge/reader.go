@@ -2,13 +2,9 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -19,10 +15,9 @@ import (
 const (
 	fetchMaxBytes = 4 << 20
 	fetchMaxWait  = 100 * time.Millisecond
-	// minValueBytes and maxValueBytes bound the buffer a record's value is
-	// read into; it grows when a value does not fit.
-	minValueBytes = 1 << 20
-	maxValueBytes = 64 << 20
+	// maxBatchBytes bounds one record batch: as fetched (a broker returns
+	// a first batch larger than fetchMaxBytes whole) and decompressed.
+	maxBatchBytes = 64 << 20
 	// badLogEvery rate-limits the log of undecodable records.
 	badLogEvery = 10 * time.Second
 )
@@ -47,14 +42,14 @@ type chunk struct {
 // fetcher reads one partition from one connection, decodes its records and
 // sends them to the partition's worker a fetch at a time.
 type fetcher struct {
-	conn      *kafka.Conn
+	raw       *rawFetcher
 	log       *slog.Logger
 	lastBad   time.Time // when a bad record was last logged
 	badQuiet  int       // bad records not logged since
 	free      chan []item
 	partition int32
 	now       func() time.Time
-	buf       []byte             // values are read into it
+	batches   batchReader
 	rec       wire.RecordScanner // decoding scratch
 	names     map[string]string  // interned match and emoji names
 	ids       eventHasher
@@ -67,17 +62,15 @@ var errLongEmoji = fmt.Errorf("emoji_type longer than %d bytes", wire.MaxEmojiBy
 
 // run reads from offset from until ctx ends or a fetch fails.
 func (f *fetcher) run(ctx context.Context, from int64, out chan<- chunk) error {
-	if _, err := f.conn.Seek(from, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		return fmt.Errorf("seeking partition %d to %d: %w", f.partition, from, err)
-	}
 	for ctx.Err() == nil {
-		c, err := f.fetch()
+		c, err := f.fetch(from)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("fetching partition %d: %w", f.partition, err)
+			return fmt.Errorf("fetching partition %d at offset %d: %w", f.partition, from, err)
 		}
+		from = c.end
 		select {
 		case out <- c:
 		case <-ctx.Done():
@@ -86,34 +79,31 @@ func (f *fetcher) run(ctx context.Context, from int64, out chan<- chunk) error {
 	return nil
 }
 
-// fetch reads one batch of records. It reads values into one reused buffer
-// (kafka-go's Batch.Read), which makes the bridge about a quarter cheaper per
-// record than ReadMessage but drops the record's Kafka timestamp: the window
-// comes from the value's received_at, which wire.Record defines as that
-// timestamp.
-func (f *fetcher) fetch() (chunk, error) {
-	f.conn.SetReadDeadline(time.Now().Add(fetchMaxWait + 10*time.Second))
-	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-	c := chunk{hwm: b.HighWaterMark(), items: f.buffer()}
-	want, _ := f.conn.Offset()
+// fetch reads the records from offset want on: one Fetch request, its
+// record batches walked in place. The window of a record comes from its
+// value's received_at, which wire.Record defines as the record's Kafka
+// timestamp; the timestamp itself is not read.
+func (f *fetcher) fetch(want int64) (chunk, error) {
+	set, hwm, err := f.raw.fetch(want, fetchMaxWait)
+	if err != nil {
+		return chunk{}, err
+	}
+	c := chunk{hwm: hwm, items: f.buffer()}
+	f.batches.reset(set)
+	f.batches.next = want
 	for {
-		n, err := b.Read(f.buf[:cap(f.buf)])
+		off, value, ok, err := f.batches.record()
 		if err != nil {
+			return chunk{}, err
+		}
+		if !ok {
 			break
 		}
-		if off := b.Offset() - 1; off >= want { // a batch may begin before want
-			c.items = append(c.items, f.item(off, f.buf[:n]))
+		if off >= want { // a batch may begin before want
+			c.items = append(c.items, f.item(off, value))
 		}
 	}
-	err := b.Close()
-	c.end, _ = f.conn.Offset()
-	switch {
-	case errors.Is(err, io.ErrShortBuffer) && cap(f.buf) < maxValueBytes:
-		f.buf = make([]byte, 0, 2*cap(f.buf)) // the next fetch starts at the large record
-	case errors.Is(err, kafka.RequestTimedOut): // how kafka-go reports a fetch that found nothing
-	case err != nil:
-		return c, err
-	}
+	c.end = f.batches.next
 	return c, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/emostream/emostream/internal/broker"
 	"github.com/emostream/emostream/internal/kafkaconn"
@@ -57,6 +58,14 @@ func TestModes(t *testing.T) {
 				t.Fatalf("check: %v", err)
 			}
 			roundTrip(ctx, t, c, k)
+			rc, err := c.DialRaw(ctx, k.Addr(), "test-raw")
+			if err != nil {
+				t.Fatalf("dial raw: %v", err)
+			}
+			defer rc.Close()
+			if v := rc.Versions[protocol.Fetch]; v < 11 {
+				t.Fatalf("broker versions %v: Fetch %d", rc.Versions, v)
+			}
 		})
 	}
 }
@@ -145,6 +154,10 @@ func TestRefused(t *testing.T) {
 				t.Fatalf("got %v, want ErrRefused saying %q", err, tt.want)
 			}
 			t.Log(err)
+			_, err = c.DialRaw(ctx, k.Addr(), "test-raw")
+			if !errors.Is(err, kafkaconn.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("dial raw: got %v, want ErrRefused saying %q", err, tt.want)
+			}
 		})
 	}
 }
