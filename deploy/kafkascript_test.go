@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/testenv"
@@ -126,9 +127,22 @@ func TestKafkaClusterScriptSecure(t *testing.T) {
 		seen[string(m.Value)] = true
 	}
 
+	// The bridge's fetch connection (its own TLS and SCRAM exchange).
+	rc, err := bridge.DialRaw(ctx, brokers[1], "test-bridge-fetch")
+	if err != nil {
+		t.Fatalf("the bridge's fetch connection: %v", err)
+	}
+	if v := rc.Versions[protocol.Fetch]; v < 11 {
+		t.Errorf("the brokers answer Fetch up to version %d; the bridge needs 11", v)
+	}
+	rc.Close()
+
 	// What is refused.
 	if err := as("emostream-bridge", "wrong").Check(ctx, brokers, "test"); !errors.Is(err, kafkaconn.ErrRefused) {
 		t.Errorf("a wrong password: %v; want the broker's refusal", err)
+	}
+	if _, err := as("emostream-bridge", "wrong").DialRaw(ctx, brokers[1], "test"); !errors.Is(err, kafkaconn.ErrRefused) {
+		t.Errorf("a wrong password on the fetch connection: %v; want the broker's refusal", err)
 	}
 	tlsOnly, _ := kafkaconn.Security{CAFile: printed["kafka-ca"]}.Build()
 	for what, c := range map[string]kafkaconn.Conn{"TLS without SASL": tlsOnly, "plaintext": {}} {
