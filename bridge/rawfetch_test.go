@@ -158,3 +158,25 @@ func FuzzFetchResponse(f *testing.F) {
 		readAll(set) //nolint:errcheck // must only return
 	})
 }
+
+// intern returns each name as given, whether it is found in its recent
+// slot, in the map or neither, and allocates only for a name it has not
+// seen.
+func TestIntern(t *testing.T) {
+	f := &fetcher{}
+	names := []string{"match-0", "match-1", "match-10", "match-20", "🔥", "👏", "x", "match-0"}
+	for range 3 {
+		for _, n := range names {
+			if got := f.intern([]byte(n)); got != n {
+				t.Fatalf("intern(%q) = %q", n, got)
+			}
+		}
+	}
+	if got := f.intern(nil); got != "" {
+		t.Fatalf("intern(nil) = %q", got)
+	}
+	b10, b20 := []byte("match-10"), []byte("match-20") // one slot: the second comes from the map
+	if n := testing.AllocsPerRun(100, func() { f.intern(b10); f.intern(b20) }); n != 0 {
+		t.Fatalf("%v allocations per known name, want 0", n)
+	}
+}

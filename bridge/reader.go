@@ -52,6 +52,7 @@ type fetcher struct {
 	batches   batchReader
 	rec       wire.RecordScanner // decoding scratch
 	names     map[string]string  // interned match and emoji names
+	recent    [64]string         // the last name interned in each slot of intern
 	ids       eventHasher
 }
 
@@ -139,15 +140,26 @@ func (f *fetcher) item(off int64, value []byte) item {
 const maxNames = 1 << 16
 
 // intern returns b as a string, allocating only the first time it is seen.
+// A name is first looked for in recent, by its length and last byte: a
+// stream's records repeat a few matches and emojis, and one comparison
+// costs less than the map's hash and lookup.
 func (f *fetcher) intern(b []byte) string {
-	if s, ok := f.names[string(b)]; ok {
-		return s
+	if len(b) == 0 {
+		return ""
 	}
-	if f.names == nil || len(f.names) >= maxNames {
-		f.names = make(map[string]string)
+	slot := &f.recent[(len(b)*7+int(b[len(b)-1]))%len(f.recent)]
+	if *slot == string(b) {
+		return *slot
 	}
-	s := string(b)
-	f.names[s] = s
+	s, ok := f.names[string(b)]
+	if !ok {
+		if f.names == nil || len(f.names) >= maxNames {
+			f.names = make(map[string]string)
+		}
+		s = string(b)
+		f.names[s] = s
+	}
+	*slot = s
 	return s
 }
 
