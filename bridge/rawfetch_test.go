@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/protocol"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/testenv"
 )
 
@@ -85,15 +85,13 @@ func TestBatchReader(t *testing.T) {
 		b := bytes.Clone(set)
 		corrupt(b)
 		if name != "version" && name != "crc" {
-			binary.BigEndian.PutUint32(b[17:], crcOf(b)) // a consistent CRC: the lengths must catch it
+			binary.BigEndian.PutUint32(b[kafkaconn.BatchCRCAt:], kafkaconn.BatchCRC(b)) // a consistent CRC: the lengths must catch it
 		}
 		if _, _, _, err := readAll(b); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 }
-
-func crcOf(batch []byte) uint32 { return crc32.Checksum(batch[21:], castagnoli) }
 
 // fetchResponse is a Fetch response of version fetchVersion (after its
 // size and correlation id) with one partition.
