@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"time"
 
@@ -219,8 +218,6 @@ func parseFetchResponse(b []byte, topic string, partition int32) (set []byte, hw
 	return set, hwm, nil
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // errCorruptBatch means a record batch that its own lengths or CRC
 // contradict.
 var errCorruptBatch = errors.New("corrupt record batch")
@@ -286,18 +283,15 @@ func (r *batchReader) record() (off int64, value []byte, ok bool, err error) {
 	return r.base + fields[1], value, true, nil // headers are not read
 }
 
-// batchHeaderBytes is the size of a version 2 record batch's header.
-const batchHeaderBytes = 61
-
 // batch moves to the next batch that has records; ok is false at the end.
 func (r *batchReader) batch() (ok bool, err error) {
 	for {
-		if len(r.rest) < 17 { // up to the magic byte
+		if len(r.rest) <= kafkaconn.BatchMagicAt {
 			return false, nil
 		}
 		base := int64(binary.BigEndian.Uint64(r.rest))
-		length := int64(int32(binary.BigEndian.Uint32(r.rest[8:])))
-		if length < batchHeaderBytes-12 {
+		length := int64(int32(binary.BigEndian.Uint32(r.rest[kafkaconn.BatchLengthAt:])))
+		if length < kafkaconn.BatchHeaderBytes-12 {
 			return false, fmt.Errorf("%w: batch length %d at offset %d", errCorruptBatch, length, base)
 		}
 		if int64(len(r.rest)) < 12+length {
@@ -305,19 +299,19 @@ func (r *batchReader) batch() (ok bool, err error) {
 		}
 		b := r.rest[:12+length]
 		r.rest = r.rest[12+length:]
-		if magic := b[16]; magic != 2 {
+		if magic := b[kafkaconn.BatchMagicAt]; magic != 2 {
 			return false, fmt.Errorf("record batch at offset %d is of format version %d: the bridge reads version 2 (Kafka 0.11 and later)", base, magic)
 		}
-		if binary.BigEndian.Uint32(b[17:]) != crc32.Checksum(b[21:], castagnoli) {
+		if binary.BigEndian.Uint32(b[kafkaconn.BatchCRCAt:]) != kafkaconn.BatchCRC(b) {
 			return false, fmt.Errorf("%w: CRC mismatch at offset %d", errCorruptBatch, base)
 		}
-		attrs := binary.BigEndian.Uint16(b[21:])
-		r.next = max(r.next, base+int64(int32(binary.BigEndian.Uint32(b[23:])))+1)
-		count := int32(binary.BigEndian.Uint32(b[57:]))
+		attrs := binary.BigEndian.Uint16(b[kafkaconn.BatchAttributesAt:])
+		r.next = max(r.next, base+int64(int32(binary.BigEndian.Uint32(b[kafkaconn.BatchLastOffsetDeltaAt:])))+1)
+		count := int32(binary.BigEndian.Uint32(b[kafkaconn.BatchRecordsAt:]))
 		if attrs&0x20 != 0 || count <= 0 { // a control batch, or none left
 			continue
 		}
-		recs := b[batchHeaderBytes:]
+		recs := b[kafkaconn.BatchHeaderBytes:]
 		if c := compress.Compression(attrs & 7); c != 0 {
 			if recs, err = r.decompress(c, recs); err != nil {
 				return false, fmt.Errorf("batch at offset %d: %w", base, err)

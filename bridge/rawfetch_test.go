@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/protocol"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/testenv"
 )
 
@@ -85,15 +88,13 @@ func TestBatchReader(t *testing.T) {
 		b := bytes.Clone(set)
 		corrupt(b)
 		if name != "version" && name != "crc" {
-			binary.BigEndian.PutUint32(b[17:], crcOf(b)) // a consistent CRC: the lengths must catch it
+			binary.BigEndian.PutUint32(b[kafkaconn.BatchCRCAt:], kafkaconn.BatchCRC(b)) // a consistent CRC: the lengths must catch it
 		}
 		if _, _, _, err := readAll(b); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 }
-
-func crcOf(batch []byte) uint32 { return crc32.Checksum(batch[21:], castagnoli) }
 
 // fetchResponse is a Fetch response of version fetchVersion (after its
 // size and correlation id) with one partition.
@@ -178,5 +179,61 @@ func TestIntern(t *testing.T) {
 	b10, b20 := []byte("match-10"), []byte("match-20") // one slot: the second comes from the map
 	if n := testing.AllocsPerRun(100, func() { f.intern(b10); f.intern(b20) }); n != 0 {
 		t.Fatalf("%v allocations per known name, want 0", n)
+	}
+}
+
+// fakeBroker answers the fetcher's one request with reply, over a pipe.
+func fakeBroker(t *testing.T, reply []byte) *rawFetcher {
+	t.Helper()
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	go func() {
+		var h [4]byte
+		if _, err := io.ReadFull(server, h[:]); err != nil {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, server, int64(binary.BigEndian.Uint32(h[:]))); err != nil {
+			return
+		}
+		server.Write(reply)
+	}()
+	rc := &kafkaconn.RawConn{Conn: protocol.NewConn(client, clientID), Versions: map[protocol.ApiKey]int16{protocol.Fetch: fetchVersion}}
+	f, err := newRawFetcher(rc, "t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// A response larger than maxFetchResponse, or answering another request,
+// is refused before its body is read.
+func TestFetchResponseBounds(t *testing.T) {
+	for name, head := range map[string][2]uint32{
+		"too large":       {maxFetchResponse + 5, 1},
+		"negative size":   {0xfffffff0, 1},
+		"another request": {100, 7},
+		"size without id": {3, 1},
+	} {
+		reply := binary.BigEndian.AppendUint32(nil, head[0])
+		reply = binary.BigEndian.AppendUint32(reply, head[1])
+		_, _, err := fakeBroker(t, reply).fetch(0, time.Millisecond)
+		if !errors.Is(err, errFetchResponse) {
+			t.Errorf("%s: %v, want errFetchResponse", name, err)
+		}
+	}
+	body := fetchResponse("t", 0, 0, 9, recordSet(t, compress.None, "a"))
+	reply := binary.BigEndian.AppendUint32(nil, uint32(4+len(body)))
+	reply = binary.BigEndian.AppendUint32(reply, 1)
+	set, hwm, err := fakeBroker(t, append(reply, body...)).fetch(0, time.Millisecond)
+	if err != nil || hwm != 9 || len(set) == 0 {
+		t.Fatalf("a good response: %d bytes, hwm %d, %v", len(set), hwm, err)
+	}
+}
+
+// A batch that decompresses to more than maxBatchBytes is refused.
+func TestBatchDecompressionBound(t *testing.T) {
+	set := recordSet(t, compress.Gzip, string(make([]byte, maxBatchBytes)))
+	if _, _, _, err := readAll(set); err == nil || !strings.Contains(err.Error(), "decompresses to more than") {
+		t.Fatalf("a batch of more than %d bytes decompressed: %v", maxBatchBytes, err)
 	}
 }

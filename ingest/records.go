@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"sync"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -92,16 +92,6 @@ func count(reqs []*request) int {
 	return n
 }
 
-// Offsets in a version 2 record batch (the Kafka protocol's RecordBatch).
-const (
-	batchLengthAt     = 8  // int32: the bytes after this field
-	batchCRCAt        = 17 // uint32: CRC-32C of the bytes from attributes on
-	batchAttributesAt = 21 // int16: the compression codec in the low 3 bits
-	batchHeaderBytes  = 61 // the records start here
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // appendRecordSet appends to dst what a produce request carries for one
 // partition: the record set's int32 size, then one version 2 record batch
 // of every record of reqs, its records compressed with c unless it is 0.
@@ -110,7 +100,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // and value through an interface into paged buffers.
 func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, error) {
 	start := len(dst)
-	dst = append(dst, make([]byte, 4+batchHeaderBytes)...)
+	dst = append(dst, make([]byte, 4+kafkaconn.BatchHeaderBytes)...)
 	b := start + 4 // the batch
 	first, maxTS := reqs[0].receivedAt, reqs[0].receivedAt
 	n := 0
@@ -135,8 +125,8 @@ func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, 
 		if codec == nil {
 			return dst[:start], fmt.Errorf("ingest: no codec for compression %d", c)
 		}
-		plain := append([]byte(nil), dst[b+batchHeaderBytes:]...)
-		out := bytes.NewBuffer(dst[:b+batchHeaderBytes]) // writes append after the header
+		plain := append([]byte(nil), dst[b+kafkaconn.BatchHeaderBytes:]...)
+		out := bytes.NewBuffer(dst[:b+kafkaconn.BatchHeaderBytes]) // writes append after the header
 		w := codec.NewWriter(out)
 		if _, err := w.Write(plain); err != nil {
 			return dst[:start], fmt.Errorf("ingest: compressing a batch: %w", err)
@@ -146,20 +136,20 @@ func appendRecordSet(dst []byte, reqs []*request, c kafka.Compression) ([]byte, 
 		}
 		dst = out.Bytes()
 	}
-	h := dst[b : b+batchHeaderBytes]
-	binary.BigEndian.PutUint64(h[0:], 0)                                 // base offset (the broker assigns it)
-	binary.BigEndian.PutUint32(h[batchLengthAt:], uint32(len(dst)-b-12)) // batch length
-	binary.BigEndian.PutUint32(h[12:], 0xffffffff)                       // partition leader epoch: -1
-	h[16] = 2                                                            // magic
-	binary.BigEndian.PutUint16(h[batchAttributesAt:], uint16(c)&7)       // attributes
-	binary.BigEndian.PutUint32(h[23:], uint32(n-1))                      // last offset delta
-	binary.BigEndian.PutUint64(h[27:], uint64(first))                    // first timestamp
-	binary.BigEndian.PutUint64(h[35:], uint64(maxTS))                    // max timestamp
-	binary.BigEndian.PutUint64(h[43:], 0xffffffffffffffff)               // producer id: -1
-	binary.BigEndian.PutUint16(h[51:], 0xffff)                           // producer epoch: -1
-	binary.BigEndian.PutUint32(h[53:], 0xffffffff)                       // base sequence: -1
-	binary.BigEndian.PutUint32(h[57:], uint32(n))                        // records
-	binary.BigEndian.PutUint32(h[batchCRCAt:], crc32.Checksum(dst[b+batchAttributesAt:], castagnoli))
+	h := dst[b : b+kafkaconn.BatchHeaderBytes]
+	binary.BigEndian.PutUint64(h[0:], 0)                                           // base offset (the broker assigns it)
+	binary.BigEndian.PutUint32(h[kafkaconn.BatchLengthAt:], uint32(len(dst)-b-12)) // batch length
+	binary.BigEndian.PutUint32(h[12:], 0xffffffff)                                 // partition leader epoch: -1
+	h[kafkaconn.BatchMagicAt] = 2                                                  // magic
+	binary.BigEndian.PutUint16(h[kafkaconn.BatchAttributesAt:], uint16(c)&7)       // attributes
+	binary.BigEndian.PutUint32(h[kafkaconn.BatchLastOffsetDeltaAt:], uint32(n-1))  // last offset delta
+	binary.BigEndian.PutUint64(h[27:], uint64(first))                              // first timestamp
+	binary.BigEndian.PutUint64(h[35:], uint64(maxTS))                              // max timestamp
+	binary.BigEndian.PutUint64(h[43:], 0xffffffffffffffff)                         // producer id: -1
+	binary.BigEndian.PutUint16(h[51:], 0xffff)                                     // producer epoch: -1
+	binary.BigEndian.PutUint32(h[53:], 0xffffffff)                                 // base sequence: -1
+	binary.BigEndian.PutUint32(h[kafkaconn.BatchRecordsAt:], uint32(n))            // records
+	binary.BigEndian.PutUint32(h[kafkaconn.BatchCRCAt:], kafkaconn.BatchCRC(dst[b:]))
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-b)) // the record set's size
 	return dst, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -58,7 +59,7 @@ func TestAppendRecordSetReadsBack(t *testing.T) {
 			if n := binary.BigEndian.Uint32(set); int(n) != len(batch) {
 				t.Fatalf("record set size %d, batch is %d bytes", n, len(batch))
 			}
-			if got, want := binary.BigEndian.Uint32(batch[batchCRCAt:]), crc32.Checksum(batch[batchAttributesAt:], crc32.MakeTable(crc32.Castagnoli)); got != want {
+			if got, want := binary.BigEndian.Uint32(batch[kafkaconn.BatchCRCAt:]), crc32.Checksum(batch[kafkaconn.BatchAttributesAt:], crc32.MakeTable(crc32.Castagnoli)); got != want {
 				t.Fatalf("crc %08x, want %08x", got, want)
 			}
 			var rs protocol.RecordSet

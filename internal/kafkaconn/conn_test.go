@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +257,36 @@ func ExampleSecurity() {
 	_ = c.Dialer("emostream-bridge")    // kafka.Conn, consumer groups
 	_ = c.Transport("emostream-ingest") // kafka.Client, kafka.Writer
 	// Output: TLS, SASL SCRAM-SHA-512 as emostream
+}
+
+// A broker that accepts the connection and never answers holds DialRaw
+// only until its context is cancelled (or DialTimeout).
+func TestDialRawSilentBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { _, err := (kafkaconn.Conn{}).DialRaw(ctx, ln.Addr().String(), "test"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("DialRaw to a silent broker succeeded")
+		}
+	case <-time.After(kafkaconn.DialTimeout / 2):
+		t.Fatal("DialRaw still waiting on a silent broker well after its context was cancelled")
+	}
 }
