@@ -51,6 +51,46 @@ type windower struct {
 	videoBytes map[string]int
 	// general turns the fast path of addVideo off (tests compare the two).
 	general bool
+	// hot holds counts of keys cur.Counts has, not yet added to it: the
+	// fast path counts a repeated (match, emoji) in its slot without a map
+	// lookup. flush adds them before anyone reads cur.
+	hot [hotSlots]hotSlot
+}
+
+// hotSlots is the size of the windower's cache of counted keys: a match
+// has a few emojis in use at a time, a partition a few matches.
+const hotSlots = 64
+
+// hotSlot is one key of the open partial with n counts not yet in it.
+type hotSlot struct {
+	match, emoji string
+	n            int64
+}
+
+// hotSlot picks the slot of (match, emoji) from their lengths and last
+// bytes, which tell a few matches and emojis apart cheaply; a collision
+// only costs the map lookups of the way without the cache.
+func hotSlotOf(match, emoji string) int {
+	h := len(match)*7 + len(emoji)*13
+	if match != "" {
+		h += int(match[len(match)-1]) * 31
+	}
+	if emoji != "" {
+		h += int(emoji[len(emoji)-1]) * 17
+	}
+	return h % hotSlots
+}
+
+// flush adds the counts held in hot to cur.Counts and empties hot (every
+// key in it is in cur.Counts: again puts only such keys there).
+func (w *windower) flush() {
+	for i := range w.hot {
+		s := &w.hot[i]
+		if s.n != 0 {
+			w.cur.Counts[s.match][s.emoji] += s.n
+		}
+		*s = hotSlot{}
+	}
 }
 
 // newWindower returns the state of a partition whose next record is at
@@ -134,17 +174,27 @@ func (w *windower) addVideo(off, tsMs, videoMs int64, match, emoji string, o out
 
 // again counts one more (match, emoji) in the open partial's own window if
 // the partial has the key already, and reports whether it did: what
-// addVideo does for such a record, the common one, with two map lookups
-// instead of six. A partial at or over a bound (only possible right after
+// addVideo does for such a record, the common one, in the key's slot of
+// hot when it is there, else with two map lookups instead of six. A partial at or over a bound (only possible right after
 // a split for a record that did not fit) goes the general way, which splits
 // it.
 func (w *windower) again(match, emoji string) bool {
-	m := w.cur.Counts[match]
-	n, ok := m[emoji]
-	if !ok || w.size > w.maxBytes || w.videoBytes[match] > wire.MaxPartialVideoBytes {
+	if w.size > w.maxBytes || w.videoBytes != nil && w.videoBytes[match] > wire.MaxPartialVideoBytes {
 		return false
 	}
-	m[emoji] = n + 1
+	s := &w.hot[hotSlotOf(match, emoji)]
+	if s.match == match && s.emoji == emoji && s.match != "" {
+		s.n++
+		return true
+	}
+	m := w.cur.Counts[match]
+	if _, ok := m[emoji]; !ok {
+		return false
+	}
+	if s.n != 0 {
+		w.cur.Counts[s.match][s.emoji] += s.n
+	}
+	*s = hotSlot{match: match, emoji: emoji, n: 1}
 	return true
 }
 
@@ -268,6 +318,7 @@ func (w *windower) count(origin int64, match, emoji string, o outcome) {
 // the same window in a new partial from last+1. The floor stays: the window
 // is still open.
 func (w *windower) split(last int64) *wire.Partial {
+	w.flush()
 	p := w.cur
 	p.LastOffset, p.More = last, true
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowStartMs: p.WindowStartMs,
@@ -313,6 +364,7 @@ func (w *windower) due() int64 {
 
 // close ends the open window's range at offset last and returns its partial.
 func (w *windower) close(last int64) *wire.Partial {
+	w.flush()
 	p := w.cur
 	p.LastOffset = last
 	w.floor = p.WindowStartMs + w.windowMs

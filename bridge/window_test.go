@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -171,7 +172,7 @@ func TestWindowerFastPathSameAsGeneral(t *testing.T) {
 		fast := newWindower("t", 0, 2000, 100, 0, noFloor, maxBytes)
 		general := newWindower("t", 0, 2000, 100, 0, noFloor, maxBytes)
 		general.general = true
-		ts, taken := int64(1_795_410_000_000), 0
+		ts, taken, hits := int64(1_795_410_000_000), 0, 0
 		for off := int64(0); off < 20_000; off++ {
 			ts += rng.Int64N(3)
 			recTs := ts
@@ -198,7 +199,10 @@ func TestWindowerFastPathSameAsGeneral(t *testing.T) {
 			}
 			a := fast.addVideo(off, recTs, video, m, e, o)
 			b := general.addVideo(off, recTs, video, m, e, o)
-			if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(fast.cur, general.cur) || fast.size != general.size ||
+			if s := fast.hot[hotSlotOf(m, e)]; s.n > 1 {
+				hits++
+			}
+			if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(withHot(fast), general.cur) || fast.size != general.size ||
 				!reflect.DeepEqual(fast.videoBytes, general.videoBytes) {
 				t.Fatalf("maxBytes %d, offset %d: fast path closed %+v, open %+v; general closed %+v, open %+v",
 					maxBytes, off, a, fast.cur, b, general.cur)
@@ -207,5 +211,27 @@ func TestWindowerFastPathSameAsGeneral(t *testing.T) {
 		if taken < 1000 {
 			t.Errorf("maxBytes %d: only %d records had a known key; the fast path was hardly tried", maxBytes, taken)
 		}
+		if maxBytes > minPartialBytes("t") && hits < 1000 {
+			t.Errorf("maxBytes %d: only %d records were counted in a slot of hot", maxBytes, hits)
+		}
 	}
+}
+
+// withHot is w's open partial with the counts held in w.hot added, in maps
+// of its own: what flush would make of it.
+func withHot(w *windower) wire.Partial {
+	p := w.cur
+	if p.Counts == nil {
+		return p
+	}
+	p.Counts = make(wire.Counts, len(w.cur.Counts))
+	for m, es := range w.cur.Counts {
+		p.Counts[m] = maps.Clone(es)
+	}
+	for _, s := range w.hot {
+		if s.n != 0 {
+			p.Counts[s.match][s.emoji] += s.n
+		}
+	}
+	return p
 }
