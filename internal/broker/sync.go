@@ -19,6 +19,10 @@ var ErrClosed = errors.New("broker: closed")
 // last pass, each file that is new under its name (created, or renamed
 // over an old one) and each directory that gained such a name, in
 // parallel, so the file system can fold them into one journal commit.
+// What a pass could not fsync (its fsync failed, or the pass failed before
+// it) is fsynced by the next pass even if it did not change again: a
+// failed pass fails its callers, and a later caller must not be told that
+// bytes the failed fsync was to cover are durable.
 //
 // Every acknowledgement of "emostream up" waits for a pass, so a pass does
 // no more than it must: the syncer keeps every file and directory under
@@ -52,6 +56,9 @@ type node struct {
 	size     int64            // at the last fsync; -1 before the first
 	children map[string]*node // nil for a file
 	gen      uint64           // the pass that last saw it
+	// failed marks a node whose fsync failed or never ran in a pass that
+	// failed: the next pass fsyncs it whether or not it changed again.
+	failed bool
 }
 
 func newSyncer(dir string) *syncer {
@@ -127,8 +134,11 @@ func (s *syncer) pass() error {
 		s.root = root
 	}
 	s.gen++
-	var changed []*os.File
+	var changed []*node
 	if err := s.scan(s.root, &changed); err != nil {
+		for _, n := range changed {
+			n.failed = true
+		}
 		return err
 	}
 	return s.fsyncAll(changed)
@@ -136,7 +146,7 @@ func (s *syncer) pass() error {
 
 // scan adds to changed what of directory d must be fsynced, and forgets
 // the names d lost.
-func (s *syncer) scan(d *node, changed *[]*os.File) error {
+func (s *syncer) scan(d *node, changed *[]*node) error {
 	if s.buf == nil {
 		s.buf = make([]byte, 8<<10)
 	}
@@ -168,14 +178,15 @@ func (s *syncer) scan(d *node, changed *[]*os.File) error {
 			delete(d.children, name)
 		}
 	}
-	if gained {
-		*changed = append(*changed, d.f)
+	if gained || d.failed {
+		d.failed = false
+		*changed = append(*changed, d)
 	}
 	return nil
 }
 
 // check adds file n to changed if its size changed, or scans directory n.
-func (s *syncer) check(n *node, changed *[]*os.File) error {
+func (s *syncer) check(n *node, changed *[]*node) error {
 	if n.children != nil {
 		return s.scan(n, changed)
 	}
@@ -183,9 +194,9 @@ func (s *syncer) check(n *node, changed *[]*os.File) error {
 	if err != nil {
 		return fmt.Errorf("broker: sync: %w", err)
 	}
-	if fi.Size() != n.size {
-		n.size = fi.Size() // before the fsync, which covers at least this
-		*changed = append(*changed, n.f)
+	if fi.Size() != n.size || n.failed {
+		n.size, n.failed = fi.Size(), false // before the fsync, which covers at least this
+		*changed = append(*changed, n)
 	}
 	return nil
 }
@@ -225,24 +236,25 @@ func (n *node) close() {
 	n.f.Close()
 }
 
-// fsyncAll fsyncs files in parallel, at most 16 at a time.
-func (s *syncer) fsyncAll(files []*os.File) error {
-	if len(files) == 1 {
-		return s.fsyncOne(files[0])
+// fsyncAll fsyncs nodes in parallel, at most 16 at a time, and marks
+// each one whose fsync failed.
+func (s *syncer) fsyncAll(nodes []*node) error {
+	if len(nodes) == 1 {
+		return s.fsyncOne(nodes[0])
 	}
 	var (
 		wg   sync.WaitGroup
-		next = make(chan *os.File, len(files))
-		errs = make([]error, min(16, len(files)))
+		next = make(chan *node, len(nodes))
+		errs = make([]error, min(16, len(nodes)))
 	)
-	for _, f := range files {
-		next <- f
+	for _, n := range nodes {
+		next <- n
 	}
 	close(next)
 	for i := range errs {
 		wg.Go(func() {
-			for f := range next {
-				if err := s.fsyncOne(f); err != nil && errs[i] == nil {
+			for n := range next {
+				if err := s.fsyncOne(n); err != nil && errs[i] == nil {
 					errs[i] = err
 				}
 			}
@@ -252,9 +264,11 @@ func (s *syncer) fsyncAll(files []*os.File) error {
 	return errors.Join(errs...)
 }
 
-func (s *syncer) fsyncOne(f *os.File) error {
-	if err := s.fsync(f); err != nil {
-		return fmt.Errorf("broker: sync %s: %w", f.Name(), err)
+// fsyncOne fsyncs n, or marks it failed.
+func (s *syncer) fsyncOne(n *node) error {
+	if err := s.fsync(n.f); err != nil {
+		n.failed = true
+		return fmt.Errorf("broker: sync %s: %w", n.f.Name(), err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -165,5 +166,53 @@ func TestSyncAfterClose(t *testing.T) {
 	}
 	if _, err := root.f.Stat(); err == nil {
 		t.Error("the data directory's descriptor is still open after close")
+	}
+}
+
+// TestSyncRetriesWhatFailed: a file or directory whose fsync failed is
+// fsynced again by the next pass though it did not change since, so a
+// caller who wrote before the failed pass and called Sync after it is not
+// told its write is durable on the strength of a failed fsync.
+func TestSyncRetriesWhatFailed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kafka")
+	p0 := filepath.Join(dir, "partitions", "t-0")
+	seg := filepath.Join(p0, "0.dat")
+	if err := os.MkdirAll(p0, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seg, []byte("batch"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSyncer(dir)
+	rec := &recorder{synced: map[string]int64{}}
+	failOnce := map[string]bool{seg: true, p0: true}
+	s.fsync = func(f *os.File) error {
+		rec.mu.Lock()
+		fail := failOnce[f.Name()]
+		delete(failOnce, f.Name())
+		rec.mu.Unlock()
+		if fail {
+			return errors.New("EIO")
+		}
+		return rec.fsync(f)
+	}
+	if err := s.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), seg) || !strings.Contains(err.Error(), p0) {
+		t.Fatalf("first Sync: %v, want the failures of %s and %s", err, seg, p0)
+	}
+	for _, want := range []map[string]int64{{seg: 5, p0: 0}, {}} {
+		rec.synced = map[string]int64{}
+		if err := s.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for p, size := range rec.synced {
+			if p == p0 {
+				size = 0
+			}
+			got[p] = size
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("fsynced %v, want %v", got, want)
+		}
 	}
 }
