@@ -49,19 +49,36 @@ type resumed struct {
 // reads the last partial, reads Kafka from there, and publishes partials.
 func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, int64)) error {
 	b.metrics.declare(strconv.Itoa(int(id)))
-	st, err := b.resume(ctx, id)
+	p, f, warm, err := b.openPartition(ctx, id, commit)
 	if err != nil {
 		return err
 	}
+	defer f.raw.conn.Close()
+	defer context.AfterFunc(ctx, func() { f.raw.conn.Close() })()
+	g, ctx := errgroup.WithContext(ctx)
+	chunks := make(chan chunk, 4)
+	g.Go(func() error { return f.run(ctx, warm, chunks) })
+	g.Go(func() error { return p.loop(ctx, chunks) })
+	return g.Wait()
+}
+
+// openPartition resumes partition id: where its last partial ended, the
+// offsets to count and to re-read from (warm) on a kafka-go connection to
+// its leader, which it closes, and the fetcher on a connection of its own.
+func (b *Bridge) openPartition(ctx context.Context, id int32, commit func(int32, int64)) (_ *partition, _ *fetcher, warm int64, _ error) {
+	st, err := b.resume(ctx, id)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	conn, err := b.dial(ctx, id)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	defer conn.Close()
 	defer context.AfterFunc(ctx, func() { conn.Close() })()
 	next, warm, err := b.startOffsets(conn, id, st.last)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	p := b.newPartition(id, st, next, commit)
 	b.metrics.rereading.WithLabelValues(p.label).Set(float64(max(next-warm, 0)))
@@ -70,21 +87,14 @@ func (b *Bridge) runPartition(ctx context.Context, id int32, commit func(int32, 
 		// else: a restart in between would otherwise resume at the old one
 		// and skip the records appended since.
 		if err := p.publish(ctx, regressionMarker(st.last, next)); err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 	}
 	f, err := b.newFetcher(ctx, conn, id, p.free)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
-	conn.Close() // the fetches have their own connection
-	defer f.raw.conn.Close()
-	defer context.AfterFunc(ctx, func() { f.raw.conn.Close() })()
-	g, ctx := errgroup.WithContext(ctx)
-	chunks := make(chan chunk, 4)
-	g.Go(func() error { return f.run(ctx, warm, chunks) })
-	g.Go(func() error { return p.loop(ctx, chunks) })
-	return g.Wait()
+	return p, f, warm, nil
 }
 
 func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int32, int64)) *partition {
