@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
+
+	"github.com/emostream/emostream/wire"
 )
 
 // Defaults of Load.
@@ -42,6 +45,18 @@ type Load struct {
 	// sends the taps of one moment together, and at 0.02 taps a viewer a
 	// second nearly every request is one event. Zero means DefaultBatch.
 	Batch float64
+	// VideoSpread is how far behind live the viewers' video clocks are
+	// spread (reactions with video_ts, issue 24): each Window of it is a
+	// program-time window every swarm and partial names in its
+	// video_windows and video_counts. Zero: every viewer live, none. At
+	// most wire.MaxVideoLag, the furthest behind a video_ts may be.
+	VideoSpread time.Duration
+}
+
+// videoWindows is how many program-time windows other than its own a
+// swarm names under l's VideoSpread.
+func (l Load) videoWindows() int {
+	return ceilDiv(l.VideoSpread.Seconds(), Window.Seconds())
 }
 
 // withDefaults fills the zero fields and checks the load.
@@ -60,6 +75,8 @@ func (l Load) withDefaults() (Load, error) {
 		return l, fmt.Errorf("%w: matches %d: want 1 to %d", ErrLoad, l.Matches, MaxMatches)
 	case !(l.Batch >= 1 && l.Batch <= MaxBatch):
 		return l, fmt.Errorf("%w: batch %v: want 1 to %d events a request", ErrLoad, l.Batch, MaxBatch)
+	case l.VideoSpread < 0 || l.VideoSpread > wire.MaxVideoLag:
+		return l, fmt.Errorf("%w: video spread %v: want 0 to %v", ErrLoad, l.VideoSpread, wire.MaxVideoLag)
 	}
 	return l, nil
 }

@@ -65,7 +65,7 @@ func flows(l Load, d Deployment) rates {
 	r.storedPerSec = (p + 2*m) / w
 	r.leafDeliveries = float64(d.Edges) * r.matchesPerEdge / w
 	r.hubForwards = m * float64(d.Regions*d.LeafClusters*LeafServersPerCluster) / w
-	r.frameBytes = WireBytes(FrameBytes(d.Partitions))
+	r.frameBytes = WireBytes(FrameBytes(d.Partitions, l.videoWindows()))
 	r.processorEntries = p * m
 	return r
 }

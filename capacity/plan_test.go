@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/emostream/emostream/edge"
 	"github.com/emostream/emostream/wire"
@@ -41,6 +42,9 @@ func TestLoadBounds(t *testing.T) {
 		{"too many matches", Load{Viewers: 1, Matches: MaxMatches + 1}, false},
 		{"batch under 1", Load{Viewers: 1, Batch: 0.5}, false},
 		{"batch over the API's", Load{Viewers: 1, Batch: 1001}, false},
+		{"negative video spread", Load{Viewers: 1, VideoSpread: -time.Second}, false},
+		{"video spread past the furthest video_ts", Load{Viewers: 1, VideoSpread: wire.MaxVideoLag + time.Millisecond}, false},
+		{"video spread of a minute", Load{Viewers: 1, VideoSpread: wire.MaxVideoLag}, true},
 		{"year-9999 sized", Load{Viewers: MaxViewers, Reactions: MaxReactions, Regions: MaxRegions, Matches: MaxMatches, Batch: MaxBatch}, true},
 	}
 	for _, tt := range tests {
@@ -130,12 +134,12 @@ func TestSizeWorked(t *testing.T) {
 // Every viewer's swarm carries an offset and a partial sequence per
 // partition: a frame grows with the partitions, by the same bytes each.
 func TestSizes(t *testing.T) {
-	a, b, c := SwarmBytes(10), SwarmBytes(20), SwarmBytes(30)
+	a, b, c := SwarmBytes(10, 0), SwarmBytes(20, 0), SwarmBytes(30, 0)
 	if b-a != c-b || b <= a {
 		t.Errorf("swarm bytes %d, %d, %d for 10, 20, 30 partitions: want even growth", a, b, c)
 	}
-	if f := FrameBytes(8); f <= SwarmBytes(8) || f > SwarmBytes(8)+64 {
-		t.Errorf("frame %d for a swarm of %d", f, SwarmBytes(8))
+	if f := FrameBytes(8, 0); f <= SwarmBytes(8, 0) || f > SwarmBytes(8, 0)+64 {
+		t.Errorf("frame %d for a swarm of %d", f, SwarmBytes(8, 0))
 	}
 	value := float64(len(recordValue.AppendJSON(nil)) + len(recordValue.UserID))
 	if got, want := RecordBytes(1), value+KafkaRecordOverheadBytes+KafkaBatchOverheadBytes; got != want {
@@ -144,8 +148,35 @@ func TestSizes(t *testing.T) {
 	if got, want := RecordBytes(61), value+KafkaRecordOverheadBytes+1; got != want {
 		t.Errorf("RecordBytes(61) %v, want %v", got, want)
 	}
-	if PartialBytes(10) <= PartialBytes(1) {
+	if PartialBytes(10, 0) <= PartialBytes(1, 0) {
 		t.Error("a partial of more matches is not larger")
+	}
+	// Viewers behind live add video_windows to every swarm (and
+	// video_counts to every partial): every emoji in each window of the
+	// spread, at least what the program-time benchmark measured with
+	// reactions spread 10, 30 and 60 s behind live (0.8, 2.1 and 4.2 KB,
+	// docs/benchmarks.md) and not twice that.
+	last := 0
+	for _, tt := range []struct {
+		spread   time.Duration
+		windows  int
+		measured int
+	}{{10 * time.Second, 5, 800}, {30 * time.Second, 15, 2100}, {60 * time.Second, 30, 4200}} {
+		l := Load{VideoSpread: tt.spread}
+		if got := l.videoWindows(); got != tt.windows {
+			t.Errorf("%v behind live: %d video windows, want %d", tt.spread, got, tt.windows)
+		}
+		more := SwarmBytes(8, tt.windows) - SwarmBytes(8, 0)
+		if more < tt.measured || more > 2*tt.measured || more <= last {
+			t.Errorf("%v behind live: the swarm grows by %d bytes, measured %d", tt.spread, more, tt.measured)
+		}
+		last = more
+		if PartialBytes(10, tt.windows) <= PartialBytes(10, 0) {
+			t.Errorf("%v behind live: the partial does not grow", tt.spread)
+		}
+	}
+	if (Load{VideoSpread: 2001 * time.Millisecond}).videoWindows() != 2 || (Load{}).videoWindows() != 0 {
+		t.Error("a spread is not rounded up to whole windows")
 	}
 	if WireBytes(1448) != 1448+52+29 || WireBytes(1449) != 1449+104+29 {
 		t.Errorf("WireBytes: %v, %v", WireBytes(1448), WireBytes(1449))

@@ -12,8 +12,12 @@ import (
 // the bytes per hop and the bill. docs/capacity.md holds this output.
 func WritePlan(w io.Writer, p Plan) {
 	l, d := p.Load, p.Deployment
-	fmt.Fprintf(w, "Plan for %s viewers and %s reactions/s at peak: %d regions, %d live matches, %s events per request (mean).\n\n",
-		group(l.Viewers), group(l.Reactions), l.Regions, l.Matches, trim(l.Batch))
+	video := ""
+	if l.VideoSpread > 0 {
+		video = fmt.Sprintf(", viewers' video up to %v behind live", l.VideoSpread)
+	}
+	fmt.Fprintf(w, "Plan for %s viewers and %s reactions/s at peak: %d regions, %d live matches, %s events per request (mean)%s.\n\n",
+		group(l.Viewers), group(l.Reactions), l.Regions, l.Matches, trim(l.Batch), video)
 	fmt.Fprintln(w, "| tier | machines | instance | busiest resource | use at peak |")
 	fmt.Fprintln(w, "|---|---:|---|---|---:|")
 	for i, u := range p.Uses {
@@ -22,12 +26,18 @@ func WritePlan(w io.Writer, p Plan) {
 	fmt.Fprintf(w, "\nKafka: %d partitions at replication factor %d, %s per record. Per region: leaf clusters %d (%d servers each), edges %s (%s viewers each).\n",
 		d.Partitions, d.RF, byteSize(p.RecordBytes), d.LeafClusters, LeafServersPerCluster, group(float64(d.Edges)),
 		group(math.Ceil(l.Viewers/float64(l.Regions)/float64(d.Edges))))
-	fmt.Fprintf(w, "A swarm is %s, %s of it its %d partitions' offsets and partial sequences; its frame to a viewer %s, %s with TCP/IP and TLS.\n",
-		byteSize(float64(p.SwarmBytes)), byteSize(float64(p.SwarmBytes-SwarmBytes(0))), d.Partitions,
-		byteSize(float64(p.FrameBytes)), byteSize(WireBytes(p.FrameBytes)))
-	lean := l.Viewers * WireBytes(FrameBytes(0)) / Window.Seconds() * 3600 / 1e9 * EgressPerGB
-	fmt.Fprintf(w, "Without those two fields in the viewers' frames, the egress would cost %s an hour instead of %s.\n\n",
-		money(lean), money(p.Costs[len(p.Costs)-1].PerHour))
+	vw := l.videoWindows()
+	fmt.Fprintf(w, "A swarm is %s, %s of it its %d partitions' offsets and partial sequences", byteSize(float64(p.SwarmBytes)),
+		byteSize(float64(p.SwarmBytes-SwarmBytes(0, vw))), d.Partitions)
+	fields := "those two fields"
+	if vw > 0 {
+		fmt.Fprintf(w, " and %s its video_windows (%d windows of program time)", byteSize(float64(p.SwarmBytes-SwarmBytes(d.Partitions, 0))), vw)
+		fields = "those three fields"
+	}
+	fmt.Fprintf(w, "; its frame to a viewer %s, %s with TCP/IP and TLS.\n", byteSize(float64(p.FrameBytes)), byteSize(WireBytes(p.FrameBytes)))
+	lean := l.Viewers * WireBytes(FrameBytes(0, 0)) / Window.Seconds() * 3600 / 1e9 * EgressPerGB
+	fmt.Fprintf(w, "Without %s in the viewers' frames, the egress would cost %s an hour instead of %s.\n\n",
+		fields, money(lean), money(p.Costs[len(p.Costs)-1].PerHour))
 	fmt.Fprintf(w, "| hop | per %s window | per second |\n|---|---:|---:|\n", Window)
 	for _, h := range p.Hops {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", h.Name, byteSize(h.PerWindow), bits(h.PerWindow/Window.Seconds()))

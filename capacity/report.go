@@ -45,7 +45,7 @@ func NewPlan(l Load) (Plan, error) {
 	uses, _ := Evaluate(l, d)
 	r := flows(l, d)
 	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: r.kafkaBytes / max(r.events, 1),
-		SwarmBytes: SwarmBytes(d.Partitions), FrameBytes: FrameBytes(d.Partitions)}
+		SwarmBytes: SwarmBytes(d.Partitions, l.videoWindows()), FrameBytes: FrameBytes(d.Partitions, l.videoWindows())}
 	p.Hops = hops(l, d)
 	p.Costs = costs(l, d, uses, p.Hops)
 	return p, nil
@@ -68,8 +68,8 @@ func hops(l Load, d Deployment) []Hop {
 	r, w := flows(l, d), Window.Seconds()
 	p, m := float64(d.Partitions), float64(l.Matches)
 	kafka := r.kafkaBytes * w
-	partials := p * float64(PartialBytes(l.Matches))
-	swarm := float64(SwarmBytes(d.Partitions))
+	partials := p * float64(PartialBytes(l.Matches, l.videoWindows()))
+	swarm := float64(SwarmBytes(d.Partitions, l.videoWindows()))
 	stored := partials + m*(swarm+float64(timelineRecordBytes()))
 	return []Hop{
 		{"viewers → ingest (requests and 202s, HTTP)", r.requests*w*RequestHeaderBytes + r.events*w*EventBodyBytes},

@@ -28,9 +28,10 @@ func RecordBytes(perBatch float64) float64 {
 var windowTime = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
 
 // SwarmBytes is one swarm's JSON: every emoji of the allow-list counted,
-// in units and carried, and an offset and a partial sequence per
-// partition, as the processor writes them.
-func SwarmBytes(partitions int) int {
+// in units and carried, an offset and a partial sequence per partition,
+// and every emoji counted in each of videoWindows program-time windows
+// (video_windows), as the processor writes them.
+func SwarmBytes(partitions, videoWindows int) int {
 	s := wire.Swarm{MatchID: "final-2026", WindowStart: windowTime, WindowEnd: windowTime.Add(Window),
 		Counts: map[string]int64{}, Swarm: map[string]int64{}, Carry: map[string]int64{},
 		Total: 1_234_567, Partitions: partitions, ClosedBy: "all_partitions",
@@ -42,6 +43,16 @@ func SwarmBytes(partitions int) int {
 	for p := range int32(partitions) {
 		s.Offsets[p], s.Partials[p] = 12_345_678_901, 123_456_789
 	}
+	if videoWindows > 0 {
+		s.VideoWindows = map[int64]map[string]int64{}
+	}
+	for i := range videoWindows {
+		c := map[string]int64{}
+		for _, e := range wire.DefaultEmojis[:Emojis] {
+			c[e] = 1_234
+		}
+		s.VideoWindows[windowTime.Add(-time.Duration(i+1)*Window).UnixMilli()] = c
+	}
 	b, err := s.Encode()
 	if err != nil {
 		panic(fmt.Sprintf("capacity: encoding a swarm: %v", err))
@@ -51,8 +62,8 @@ func SwarmBytes(partitions int) int {
 
 // FrameBytes is what an edge writes to a viewer for one swarm: the NATS
 // MSG line (subject, sid "1", size) and the swarm in one WebSocket frame.
-func FrameBytes(partitions int) int {
-	n := SwarmBytes(partitions)
+func FrameBytes(partitions, videoWindows int) int {
+	n := SwarmBytes(partitions, videoWindows)
 	line := len("MSG "+wire.LiveSubject("final-2026")+" 1 "+strconv.Itoa(n)) + 2 + n + 2
 	switch {
 	case line < 126:
@@ -71,13 +82,23 @@ func WireBytes(n int) float64 {
 }
 
 // PartialBytes is one partial of a partition and window that counted
-// every emoji of every match.
-func PartialBytes(matches int) int {
+// every emoji of every match, in its own window and in each of
+// videoWindows program-time windows (video_counts).
+func PartialBytes(matches, videoWindows int) int {
 	p := wire.Partial{Topic: wire.DefaultTopic, Partition: 123, WindowStartMs: windowTime.UnixMilli(),
 		WindowMs: Window.Milliseconds(), FirstOffset: 12_345_678_901, LastOffset: 12_345_699_999, Counts: wire.Counts{}}
+	if videoWindows > 0 {
+		p.VideoCounts = map[int64]wire.Counts{}
+	}
+	for i := range videoWindows {
+		p.VideoCounts[windowTime.Add(-time.Duration(i+1)*Window).UnixMilli()] = wire.Counts{}
+	}
 	for m := range matches {
 		for _, e := range wire.DefaultEmojis[:Emojis] {
 			p.Counts.Add("match-"+strconv.Itoa(m), e, 1234)
+			for _, c := range p.VideoCounts {
+				c.Add("match-"+strconv.Itoa(m), e, 12)
+			}
 		}
 	}
 	b, err := p.Encode()

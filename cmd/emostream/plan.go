@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/emostream/emostream/capacity"
+	"github.com/emostream/emostream/wire"
 )
 
 func init() {
@@ -45,6 +46,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, "regions with their own leaf clusters and edges (viewers split evenly)")
 	fs.IntVar(&f.load.Matches, "matches", capacity.DefaultMatches, "matches live at once")
 	fs.Float64Var(&f.load.Batch, "batch", capacity.DefaultBatch, "mean events per ingest request (browsers: about 1)")
+	fs.DurationVar(&f.load.VideoSpread, "video-spread", 0, "how far behind live the viewers' video clocks are spread (reactions with video_ts): each window of it adds a program-time window to every swarm; 0 for live viewers only, at most "+wire.MaxVideoLag.String())
 	fs.IntVar(&f.steps, "steps", defaultPlanSteps, fmt.Sprintf("tenfold steps in the table, ending at the load (0 to %d)", maxPlanSteps))
 	fs.StringVar(&f.check, "check", "", "compare the model with a run of scripts/capacity-check.sh: the file it wrote")
 	return f

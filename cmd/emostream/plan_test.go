@@ -29,11 +29,17 @@ func TestPlanCommand(t *testing.T) {
 		{[]string{"--batch", "5000"}, "batch 5000: want 1 to 1000"},
 		{[]string{"--viewers", "NaN"}, "viewers NaN"},
 		{[]string{"--steps", "7"}, "--steps 7: want 0 to 6"},
+		{[]string{"--video-spread", "61s"}, "video spread 1m1s: want 0 to 1m0s"},
+		{[]string{"--video-spread", "-1s"}, "video spread -1s"},
 		{[]string{"--check", filepath.Join(t.TempDir(), "none")}, "--check"},
 	} {
 		if _, err := runCLI(t, append([]string{"plan"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("plan %v: got %v, want %q", tt.args, err, tt.want)
 		}
+	}
+	if out, err := runCLI(t, "plan", "--viewers", "5e6", "--reactions", "1e5", "--video-spread", "30s", "--steps", "0"); err != nil ||
+		!strings.Contains(out, "viewers' video up to 30s behind live") || !strings.Contains(out, "its video_windows (15 windows of program time)") {
+		t.Errorf("--video-spread 30s: %v\n%s", err, out)
 	}
 	file := filepath.Join(t.TempDir(), "check.txt")
 	os.WriteFile(file, []byte("viewers 1000\nreactions 10\nbatch 1\nmatches 1\nleaves 1\nedges 1\npartitions 1\ntier edge 1 0.01 25\n"), 0o600)
