@@ -67,7 +67,7 @@ type hotSlot struct {
 	n            int64
 }
 
-// hotSlot picks the slot of (match, emoji) from their lengths and last
+// hotSlotOf picks the slot of (match, emoji) from their lengths and last
 // bytes, which tell a few matches and emojis apart cheaply; a collision
 // only costs the map lookups of the way without the cache.
 func hotSlotOf(match, emoji string) int {
@@ -175,9 +175,9 @@ func (w *windower) addVideo(off, tsMs, videoMs int64, match, emoji string, o out
 // again counts one more (match, emoji) in the open partial's own window if
 // the partial has the key already, and reports whether it did: what
 // addVideo does for such a record, the common one, in the key's slot of
-// hot when it is there, else with two map lookups instead of six. A partial at or over a bound (only possible right after
-// a split for a record that did not fit) goes the general way, which splits
-// it.
+// hot when it is there, else with two map lookups instead of six. A
+// partial at or over a bound (only possible right after a split for a
+// record that did not fit) goes the general way, which splits it.
 func (w *windower) again(match, emoji string) bool {
 	if w.size > w.maxBytes || w.videoBytes != nil && w.videoBytes[match] > wire.MaxPartialVideoBytes {
 		return false

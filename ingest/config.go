@@ -177,6 +177,7 @@ type Config struct {
 	// Sync, when set, is called after Kafka acknowledged a batch and before
 	// its requests are answered. "emostream up" sets it to the embedded
 	// broker's group fsync; nil means Kafka's acks=all is the durability.
+	// The idle probe calls it too, so /readyz fails while it does.
 	Sync func(context.Context) error
 	// Registerer receives the metrics and Gatherer serves GET /metrics. Nil
 	// Registerer means a private registry; nil Gatherer means the

@@ -84,7 +84,8 @@ func (p *producer) watch(ctx context.Context) {
 }
 
 // probe refreshes the partition count and, when no produce succeeded lately,
-// makes one real round trip so /readyz tells the truth while traffic is low.
+// makes one real round trip (and, with Config.Sync, one Sync) so /readyz
+// tells the truth while traffic is low.
 // A failed probe counts only if no produce succeeded meanwhile: a broker
 // busy with produces may answer a probe late.
 func (p *producer) probe(ctx context.Context) {
@@ -98,6 +99,9 @@ func (p *producer) probe(ctx context.Context) {
 		return
 	}
 	_, err := p.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
+	if err == nil && p.cfg.Sync != nil {
+		err = p.cfg.Sync(ctx) // a 202 waits for it too: a broken fsync is not ready
+	}
 	if err == nil || p.idle() && ctx.Err() != context.Canceled {
 		p.report(p.why(ctx, wrapProbe(err)))
 	}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +385,33 @@ func TestOnEachKafkaCompressedRecordsReadBack(t *testing.T) {
 				checkStored(t, reqs, fromKafkaGo(t, readRange(t, k, before, after)), 4)
 			})
 		})
+	}
+}
+
+// TestSyncFailureIsNotReady: once Config.Sync fails for good (the embedded
+// broker's fsync failed: broker.ErrFsyncFailed), a POST answers 503 and
+// /readyz fails with Sync's error, and stays failed while nothing is
+// posted: the idle probe calls Sync too, so a broker that still answers
+// the Kafka protocol does not make ingest look ready.
+func TestSyncFailureIsNotReady(t *testing.T) {
+	k := testenv.StartKafka(t, 2).Target()
+	var broken atomic.Bool
+	var calls atomic.Int64
+	errFsync := errors.New("broker: an fsync of the data directory failed; restart the broker")
+	st := startIngest(t, k, ingest.Config{Sync: func(context.Context) error {
+		calls.Add(1)
+		if broken.Load() {
+			return errFsync
+		}
+		return nil
+	}})
+	broken.Store(true)
+	checkError(t, st.post(t, event("u", "m", "🔥")), 503, wire.CodeKafkaUnavailable, -1)
+	st.waitReady(t, false)
+	seen := calls.Load()
+	testenv.WaitFor(t, 20*time.Second, "two idle probes", func() bool { return calls.Load() >= seen+2 })
+	r := st.doAt(t, st.ops, http.MethodGet, "/readyz", "", nil)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "fsync of the data directory failed") {
+		t.Errorf("/readyz after idle probes: %d %s, want 503 with Sync's error", r.status, r.body)
 	}
 }

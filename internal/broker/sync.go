@@ -13,16 +13,25 @@ import (
 // ErrClosed is the error of Sync once the broker is closed.
 var ErrClosed = errors.New("broker: closed")
 
+// ErrFsyncFailed is the error of every Sync after an fsync of the data
+// directory failed: nothing written since the broker started can be
+// promised durable until it is restarted.
+var ErrFsyncFailed = errors.New("broker: an fsync of the data directory failed; restart the broker (what is on disk is read back)")
+
 // syncer makes what the broker wrote durable with one pass of fsyncs shared
 // by every caller waiting at the time: group commit for the disk. A pass
 // fsyncs each file under the data directory whose size changed since the
 // last pass, each file that is new under its name (created, or renamed
 // over an old one) and each directory that gained such a name, in
 // parallel, so the file system can fold them into one journal commit.
-// What a pass could not fsync (its fsync failed, or the pass failed before
-// it) is fsynced by the next pass even if it did not change again: a
-// failed pass fails its callers, and a later caller must not be told that
-// bytes the failed fsync was to cover are durable.
+// A pass that fails before its fsyncs (a directory it cannot list, a file
+// it cannot open) fails its callers and leaves what it found to the next
+// pass, which fsyncs it whether or not it changed again. A failed fsync is
+// final: that pass's callers and every Sync after it get ErrFsyncFailed.
+// Linux may drop the dirty pages a failed fsync was writing, so a later
+// fsync that succeeds proves nothing about them, and a caller who wrote
+// before the failure must not be told its bytes are durable; only a
+// restart, which reads the log back from disk, starts afresh.
 //
 // Every acknowledgement of "emostream up" waits for a pass, so a pass does
 // no more than it must: the syncer keeps every file and directory under
@@ -40,6 +49,7 @@ type syncer struct {
 	mu      sync.Mutex
 	running bool
 	closed  bool
+	broken  error // the first failed fsync, wrapped in ErrFsyncFailed
 	waiters []chan error
 
 	// owned by the pass loop
@@ -69,9 +79,13 @@ func newSyncer(dir string) *syncer {
 func (s *syncer) Sync(ctx context.Context) error {
 	ch := make(chan error, 1)
 	s.mu.Lock()
-	if s.closed {
+	switch {
+	case s.closed:
 		s.mu.Unlock()
 		return ErrClosed
+	case s.broken != nil:
+		s.mu.Unlock()
+		return s.broken
 	}
 	s.waiters = append(s.waiters, ch)
 	if !s.running {
@@ -141,12 +155,26 @@ func (s *syncer) pass() error {
 		}
 		return err
 	}
-	return s.fsyncAll(changed)
+	if err := s.fsyncAll(changed); err != nil {
+		s.mu.Lock()
+		if s.broken == nil {
+			s.broken = fmt.Errorf("%w: %w", ErrFsyncFailed, err)
+		}
+		err = s.broken
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // scan adds to changed what of directory d must be fsynced, and forgets
 // the names d lost.
-func (s *syncer) scan(d *node, changed *[]*node) error {
+func (s *syncer) scan(d *node, changed *[]*node) (err error) {
+	defer func() {
+		if err != nil {
+			d.failed = true // it may have gained a name this pass did not fsync
+		}
+	}()
 	if s.buf == nil {
 		s.buf = make([]byte, 8<<10)
 	}
