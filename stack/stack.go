@@ -112,9 +112,13 @@ var ErrConfig = errors.New("stack: invalid config")
 // embedded broker serves every request on one goroutine, so its partitions
 // add no write parallelism, while each partition with new records costs
 // the group fsync that every acknowledgement waits for two more fsyncs
-// (its segment and index) and splits ingest's batches (docs/benchmarks.md,
-// issue 23).
-const DefaultPartitions = 2
+// (its segment and index), makes one partition's commit wait for the pass
+// another one started, and splits ingest's batches. One partition was
+// 1.14× the acked single events of two at 128 connections and 1.05× the
+// 100-event arrays (docs/benchmarks.md, issue 23); one bridge worker
+// counts it faster than the broker serves it. `emostream topic
+// add-partitions` grows it.
+const DefaultPartitions = 1
 
 // Validate checks what the stack itself takes of c, one rule per setting
 // (package setting): its error names the setting and wraps ErrConfig.
