@@ -171,19 +171,27 @@ func TestSyncAfterClose(t *testing.T) {
 	}
 }
 
-// TestSyncFailedFsyncIsFinal: a failed fsync fails its pass's callers
-// and every Sync after it, with ErrFsyncFailed naming the file, without
-// another fsync: Linux may have dropped the pages it was writing, so a
-// later fsync that succeeds would prove nothing about them.
-func TestSyncFailedFsyncIsFinal(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	seg := filepath.Join(dir, "partitions", "t-0", "0.dat")
+// logWithSegment makes a data directory whose one partition has one
+// segment of 5 bytes.
+func logWithSegment(t *testing.T) (dir, seg string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "kafka")
+	seg = filepath.Join(dir, "partitions", "t-0", "0.dat")
 	if err := os.MkdirAll(filepath.Dir(seg), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(seg, []byte("batch"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, seg
+}
+
+// TestSyncFailedFsyncIsFinal: a failed fsync fails its pass's callers
+// and every Sync after it, with ErrFsyncFailed naming the file, without
+// another fsync: Linux may have dropped the pages it was writing, so a
+// later fsync that succeeds would prove nothing about them.
+func TestSyncFailedFsyncIsFinal(t *testing.T) {
+	dir, seg := logWithSegment(t)
 	s := newSyncer(dir)
 	rec := &recorder{synced: map[string]int64{}}
 	failed := false
@@ -221,14 +229,7 @@ func TestSyncFailedFsyncIsFinal(t *testing.T) {
 // the failing pass ran (its write may be in the range the failed fsync
 // was to cover) gets ErrFsyncFailed too, not a pass of its own.
 func TestSyncFailedFsyncFailsThoseWaiting(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	seg := filepath.Join(dir, "partitions", "t-0", "0.dat")
-	if err := os.MkdirAll(filepath.Dir(seg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(seg, []byte("batch"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, seg := logWithSegment(t)
 	s := newSyncer(dir)
 	started, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
