@@ -85,11 +85,15 @@ func hotSlotOf(match, emoji string) int {
 // key in it is in cur.Counts: again puts only such keys there).
 func (w *windower) flush() {
 	for i := range w.hot {
-		s := &w.hot[i]
-		if s.n != 0 {
-			w.cur.Counts[s.match][s.emoji] += s.n
-		}
-		*s = hotSlot{}
+		w.settle(&w.hot[i])
+		w.hot[i] = hotSlot{}
+	}
+}
+
+// settle adds slot s's counts to cur.Counts.
+func (w *windower) settle(s *hotSlot) {
+	if s.n != 0 {
+		w.cur.Counts[s.match][s.emoji] += s.n
 	}
 }
 
@@ -191,9 +195,7 @@ func (w *windower) again(match, emoji string) bool {
 	if _, ok := m[emoji]; !ok {
 		return false
 	}
-	if s.n != 0 {
-		w.cur.Counts[s.match][s.emoji] += s.n
-	}
+	w.settle(s)
 	*s = hotSlot{match: match, emoji: emoji, n: 1}
 	return true
 }

@@ -51,7 +51,7 @@ func SwarmBytes(partitions, videoWindows int) int {
 		for _, e := range wire.DefaultEmojis[:Emojis] {
 			c[e] = 1_234
 		}
-		s.VideoWindows[windowTime.Add(-time.Duration(i+1)*Window).UnixMilli()] = c
+		s.VideoWindows[videoWindow(i)] = c
 	}
 	b, err := s.Encode()
 	if err != nil {
@@ -59,6 +59,10 @@ func SwarmBytes(partitions, videoWindows int) int {
 	}
 	return len(b)
 }
+
+// videoWindow is the start of the i-th program-time window before
+// windowTime, as SwarmBytes and PartialBytes name them.
+func videoWindow(i int) int64 { return windowTime.Add(-time.Duration(i+1) * Window).UnixMilli() }
 
 // FrameBytes is what an edge writes to a viewer for one swarm: the NATS
 // MSG line (subject, sid "1", size) and the swarm in one WebSocket frame.
@@ -91,7 +95,7 @@ func PartialBytes(matches, videoWindows int) int {
 		p.VideoCounts = map[int64]wire.Counts{}
 	}
 	for i := range videoWindows {
-		p.VideoCounts[windowTime.Add(-time.Duration(i+1)*Window).UnixMilli()] = wire.Counts{}
+		p.VideoCounts[videoWindow(i)] = wire.Counts{}
 	}
 	for m := range matches {
 		for _, e := range wire.DefaultEmojis[:Emojis] {

@@ -66,8 +66,8 @@ type node struct {
 	size     int64            // at the last fsync; -1 before the first
 	children map[string]*node // nil for a file
 	gen      uint64           // the pass that last saw it
-	// failed marks a node whose fsync failed or never ran in a pass that
-	// failed: the next pass fsyncs it whether or not it changed again.
+	// failed marks a node a pass found changed but failed before
+	// fsyncing: the next pass fsyncs it whether or not it changed again.
 	failed bool
 }
 
@@ -127,8 +127,12 @@ func (s *syncer) loop() {
 			s.mu.Unlock()
 			return
 		}
+		broken := s.broken // callers who came in while the failing pass ran
 		s.mu.Unlock()
-		err := s.pass()
+		err := broken
+		if err == nil {
+			err = s.pass()
+		}
 		for _, ch := range w {
 			ch <- err
 		}
@@ -264,8 +268,7 @@ func (n *node) close() {
 	n.f.Close()
 }
 
-// fsyncAll fsyncs nodes in parallel, at most 16 at a time, and marks
-// each one whose fsync failed.
+// fsyncAll fsyncs nodes in parallel, at most 16 at a time.
 func (s *syncer) fsyncAll(nodes []*node) error {
 	if len(nodes) == 1 {
 		return s.fsyncOne(nodes[0])
@@ -292,10 +295,8 @@ func (s *syncer) fsyncAll(nodes []*node) error {
 	return errors.Join(errs...)
 }
 
-// fsyncOne fsyncs n, or marks it failed.
 func (s *syncer) fsyncOne(n *node) error {
 	if err := s.fsync(n.f); err != nil {
-		n.failed = true
 		return fmt.Errorf("broker: sync %s: %w", n.f.Name(), err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recorder is a syncer's fsync that records, per pass, each file's path and
@@ -170,19 +171,27 @@ func TestSyncAfterClose(t *testing.T) {
 	}
 }
 
-// TestSyncFailedFsyncIsFinal: a failed fsync fails its pass's callers
-// and every Sync after it, with ErrFsyncFailed naming the file, without
-// another fsync: Linux may have dropped the pages it was writing, so a
-// later fsync that succeeds would prove nothing about them.
-func TestSyncFailedFsyncIsFinal(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	seg := filepath.Join(dir, "partitions", "t-0", "0.dat")
+// logWithSegment makes a data directory whose one partition has one
+// segment of 5 bytes.
+func logWithSegment(t *testing.T) (dir, seg string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "kafka")
+	seg = filepath.Join(dir, "partitions", "t-0", "0.dat")
 	if err := os.MkdirAll(filepath.Dir(seg), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(seg, []byte("batch"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, seg
+}
+
+// TestSyncFailedFsyncIsFinal: a failed fsync fails its pass's callers
+// and every Sync after it, with ErrFsyncFailed naming the file, without
+// another fsync: Linux may have dropped the pages it was writing, so a
+// later fsync that succeeds would prove nothing about them.
+func TestSyncFailedFsyncIsFinal(t *testing.T) {
+	dir, seg := logWithSegment(t)
 	s := newSyncer(dir)
 	rec := &recorder{synced: map[string]int64{}}
 	failed := false
@@ -213,6 +222,62 @@ func TestSyncFailedFsyncIsFinal(t *testing.T) {
 	}
 	if len(rec.synced) != 0 {
 		t.Errorf("fsynced %v after the failure, want nothing", rec.synced)
+	}
+}
+
+// TestSyncFailedFsyncFailsThoseWaiting: a caller who called Sync while
+// the failing pass ran (its write may be in the range the failed fsync
+// was to cover) gets ErrFsyncFailed too, not a pass of its own.
+func TestSyncFailedFsyncFailsThoseWaiting(t *testing.T) {
+	dir, seg := logWithSegment(t)
+	s := newSyncer(dir)
+	started, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	fsynced := 0 // fsyncs of seg after the failed one
+	first := true
+	s.fsync = func(f *os.File) error {
+		if f.Name() != seg {
+			return f.Sync()
+		}
+		mu.Lock()
+		fail := first
+		first = false
+		if !fail {
+			fsynced++
+		}
+		mu.Unlock()
+		if fail {
+			close(started)
+			<-release
+			return errors.New("EIO")
+		}
+		return f.Sync()
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- s.Sync(context.Background()) }()
+	<-started
+	go func() { errs <- s.Sync(context.Background()) }()
+	// (testenv.WaitFor's poll; testenv imports this package)
+	for deadline, wait := time.Now().Add(10*time.Second), time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		s.mu.Lock()
+		waiting := len(s.waiters) == 1
+		s.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second caller never waited")
+		}
+		time.Sleep(wait)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrFsyncFailed) {
+			t.Errorf("Sync: %v, want ErrFsyncFailed", err)
+		}
+	}
+	if fsynced != 0 {
+		t.Errorf("%s fsynced %d times after the failure, want 0", seg, fsynced)
 	}
 }
 
