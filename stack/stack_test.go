@@ -222,6 +222,9 @@ func TestOnEachKafkaPipelineCountsExactly(t *testing.T) {
 		if retries > 0 {
 			t.Logf("%d requests retried after a 503", retries)
 		}
+		if st.Broker != nil && st.Broker.InProcess() < 2 { // ingest's producer and the bridge's fetch at least
+			t.Errorf("%d connections to the embedded broker in process, want ingest's and the bridge's", st.Broker.InProcess())
+		}
 		for i, v := range viewers {
 			testenv.WaitFor(t, patience, fmt.Sprintf("viewer %d to count %d events", i, want.Total()), func() bool { return v.total() >= want.Total() })
 			v.mu.Lock()
