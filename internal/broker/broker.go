@@ -176,8 +176,11 @@ func (b *Broker) Dial(ctx context.Context, network, address string) (net.Conn, e
 	return d.DialContext(ctx, network, address)
 }
 
-// InProcess is how many connections Dial opened in process so far.
-func (b *Broker) InProcess() int64 { return b.ln.n.Load() }
+// Connections is how many connections the broker accepted so far: in
+// process (Dial) and over TCP.
+func (b *Broker) Connections() (inProcess, tcp int64) {
+	return b.ln.dialed.Load(), b.ln.tcpN.Load()
+}
 
 // Addr is the host:port clients bootstrap from.
 func (b *Broker) Addr() string { return b.addr }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,19 +14,21 @@ import (
 // would for a full socket buffer.
 const memBufMax = 4 << 20
 
-// memKeep is the largest buffer a direction keeps once it is read empty.
-const memKeep = 256 << 10
+// memKeep is the largest buffer a direction keeps once it is read empty:
+// one fetch response of the bridge (4 MiB) is reused, not reallocated.
+const memKeep = memBufMax + 64<<10
 
 // memConn is one end of an in-process connection to the broker (Dial):
 // each direction is a buffer a Write appends to and a Read takes from,
 // so a reply wakes the goroutine waiting for it through the scheduler
 // alone, with no system call and no wait for the network poller.
 type memConn struct {
-	in, out  *memBuf
-	rd, wd   deadline
-	addr     net.Addr // the broker's: both ends' local and remote address
-	closed   chan struct{}
-	closeOne sync.Once
+	in, out       *memBuf
+	rd, wd        deadline
+	wmu           sync.Mutex // one Write at a time, whole, as on a socket
+	local, remote net.Addr
+	closed        chan struct{}
+	closeOne      sync.Once
 }
 
 // memBuf is one direction of a memory connection.
@@ -43,11 +46,19 @@ func newMemBuf() *memBuf {
 	return &memBuf{data: make(chan struct{}, 1), room: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 
-// memPipe returns the two ends of a new in-process connection to addr.
-func memPipe(addr net.Addr) (client, server *memConn) {
+// memAddr is the address of the client end of in-process connection n,
+// as the broker's logs and group descriptions show it.
+type memAddr int64
+
+func (memAddr) Network() string  { return "memory" }
+func (a memAddr) String() string { return fmt.Sprintf("in-process:%d", int64(a)) }
+
+// memPipe returns the two ends of a new in-process connection from
+// client address from to the broker at addr.
+func memPipe(from, addr net.Addr) (client, server *memConn) {
 	a, b := newMemBuf(), newMemBuf()
-	client = &memConn{in: a, out: b, addr: addr, closed: make(chan struct{})}
-	server = &memConn{in: b, out: a, addr: addr, closed: make(chan struct{})}
+	client = &memConn{in: a, out: b, local: from, remote: addr, closed: make(chan struct{})}
+	server = &memConn{in: b, out: a, local: addr, remote: from, closed: make(chan struct{})}
 	for _, c := range []*memConn{client, server} {
 		c.rd.init()
 		c.wd.init()
@@ -68,6 +79,9 @@ func (c *memConn) Read(p []byte) (int, error) {
 	for {
 		if err := c.check(&c.rd); err != nil {
 			return 0, err
+		}
+		if len(p) == 0 {
+			return 0, nil
 		}
 		b := c.in
 		b.mu.Lock()
@@ -107,10 +121,15 @@ func (c *memConn) Read(p []byte) (int, error) {
 }
 
 func (c *memConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	n := 0
 	for {
 		if err := c.check(&c.wd); err != nil {
 			return n, err
+		}
+		if n == len(p) {
+			return n, nil // nothing to write
 		}
 		b := c.out
 		select {
@@ -120,10 +139,12 @@ func (c *memConn) Write(p []byte) (int, error) {
 		}
 		b.mu.Lock()
 		if free := memBufMax - (len(b.buf) - b.off); free > 0 {
-			if b.off > 0 && len(b.buf)+min(free, len(p)-n) > cap(b.buf) {
-				b.buf, b.off = b.buf[:copy(b.buf, b.buf[b.off:])], 0 // reuse the read part
-			}
 			k := min(free, len(p)-n)
+			if b.off > 0 && b.off >= len(b.buf)-b.off && len(b.buf)+k > cap(b.buf) {
+				// reuse the read part when it is at least what is left to
+				// move, so each byte is moved at most once per byte read
+				b.buf, b.off = b.buf[:copy(b.buf, b.buf[b.off:])], 0
+			}
 			b.buf = append(b.buf, p[n:n+k]...)
 			n += k
 			room := len(b.buf)-b.off < memBufMax
@@ -179,8 +200,8 @@ func (c *memConn) Close() error {
 	return nil
 }
 
-func (c *memConn) LocalAddr() net.Addr  { return c.addr }
-func (c *memConn) RemoteAddr() net.Addr { return c.addr }
+func (c *memConn) LocalAddr() net.Addr  { return c.local }
+func (c *memConn) RemoteAddr() net.Addr { return c.remote }
 
 func (c *memConn) SetDeadline(t time.Time) error {
 	c.rd.set(t)
