@@ -316,6 +316,9 @@ func (st *Stack) buildStages() error {
 	pc.NATSURL, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
 	pc.KafkaSecurity, pc.Topic = c.KafkaSecurity, cmp.Or(pc.Topic, st.Topic())
 	pc.Registerer, pc.Logger = st.Registry, c.Logger
+	if st.Broker != nil {
+		pc.KafkaDial = st.Broker.Dial // in process
+	}
 	pc.NATSOptions = append(st.NATSOptions(fanout.UserProcessor), pc.NATSOptions...)
 	var err error
 	if st.Processor, err = processor.New(pc); err != nil {
