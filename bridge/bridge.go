@@ -99,6 +99,7 @@ func New(cfg Config) (*Bridge, error) {
 	if err := setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err)); err != nil {
 		return nil, err
 	}
+	kc.Dial = cfg.KafkaDial
 	return &Bridge{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "bridge"),

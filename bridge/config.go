@@ -2,9 +2,11 @@ package bridge
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -81,6 +83,9 @@ type Config struct {
 	// KafkaSecurity is how the bridge connects to Kafka (TLS, SASL). The
 	// zero value is plaintext without authentication.
 	KafkaSecurity kafkaconn.Security
+	// KafkaDial, when set, opens the connections to Kafka ("emostream
+	// up": the embedded broker's Dial, in process). Nil means the network.
+	KafkaDial func(ctx context.Context, network, address string) (net.Conn, error)
 	// NATSURL is the JetStream hub the bridge dials. Empty means
 	// nats.DefaultURL.
 	NATSURL string

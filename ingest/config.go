@@ -179,6 +179,9 @@ type Config struct {
 	// broker's group fsync; nil means Kafka's acks=all is the durability.
 	// The idle probe calls it too, so /readyz fails while it does.
 	Sync func(context.Context) error
+	// KafkaDial, when set, opens the connections to Kafka ("emostream
+	// up": the embedded broker's Dial, in process). Nil means the network.
+	KafkaDial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Registerer receives the metrics and Gatherer serves GET /metrics. Nil
 	// Registerer means a private registry; nil Gatherer means the
 	// Registerer if it is a Gatherer, else the private registry.
@@ -307,6 +310,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	var err error
 	c.kafka, err = c.KafkaSecurity.Build()
+	c.kafka.Dial = c.KafkaDial
 	return c, setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err))
 }
 

@@ -2,9 +2,11 @@ package processor
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -85,6 +87,9 @@ type Config struct {
 	// KafkaSecurity is how the processor connects to Kafka (TLS, SASL).
 	// The zero value is plaintext without authentication.
 	KafkaSecurity kafkaconn.Security
+	// KafkaDial, when set, opens the connections to Kafka ("emostream
+	// up": the embedded broker's Dial, in process). Nil means the network.
+	KafkaDial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Topic is the Kafka topic of the events. Empty means wire.DefaultTopic.
 	Topic string
 	// Partitions, when positive, is the partition count, and Kafka is not

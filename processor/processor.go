@@ -116,6 +116,7 @@ func New(cfg Config) (*Processor, error) {
 	if err := setting.First(ErrConfig, setting.Err("KafkaSecurity", nil, err)); err != nil {
 		return nil, err
 	}
+	kc.Dial = cfg.KafkaDial
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), met: met, parts: cfg.Partitions, kafka: kc,
 		waiting: natsconn.Waiting{For: "processor: waiting for NATS and the streams"}}
 	p.occ = newOccupancy(cfg.MaxEdges, cfg.MaxOccupancy, cfg.MaxEdgeViewers, cfg.Now, met)

@@ -316,6 +316,9 @@ func (st *Stack) buildStages() error {
 	pc.NATSURL, pc.KafkaBrokers, pc.Window, pc.SwarmThreshold = st.Hub.ClientURL(), c.KafkaBrokers, window, threshold
 	pc.KafkaSecurity, pc.Topic = c.KafkaSecurity, cmp.Or(pc.Topic, st.Topic())
 	pc.Registerer, pc.Logger = st.Registry, c.Logger
+	if st.Broker != nil {
+		pc.KafkaDial = st.Broker.Dial // in process
+	}
 	pc.NATSOptions = append(st.NATSOptions(fanout.UserProcessor), pc.NATSOptions...)
 	var err error
 	if st.Processor, err = processor.New(pc); err != nil {
@@ -325,13 +328,17 @@ func (st *Stack) buildStages() error {
 	bc.KafkaBrokers, bc.NATSURL, bc.Window, bc.Registerer, bc.Logger = c.KafkaBrokers, st.Hub.ClientURL(), window, st.Registry, c.Logger
 	bc.KafkaSecurity, bc.Topic = c.KafkaSecurity, cmp.Or(bc.Topic, st.Topic())
 	bc.NATSOptions = append(st.NATSOptions(fanout.UserBridge), bc.NATSOptions...)
+	if st.Broker != nil {
+		bc.KafkaDial = st.Broker.Dial // in process
+	}
 	if st.Bridge, err = bridge.New(bc); err != nil {
 		return err
 	}
 	ic := c.Ingest
 	ic.KafkaBrokers, ic.Window, ic.SwarmThreshold, ic.KafkaSecurity = c.KafkaBrokers, window, threshold, c.KafkaSecurity
 	if st.Broker != nil {
-		ic.Sync = st.Broker.Sync // the embedded broker fsyncs once per round of produces
+		ic.Sync = st.Broker.Sync      // the embedded broker fsyncs once per round of produces
+		ic.KafkaDial = st.Broker.Dial // in process
 	}
 	if len(ic.WebSocketURLs) == 0 { // else the URLs browsers reach the leaves at, e.g. through a proxy
 		ic.WebSocketURLs = st.WebSocketURLs()

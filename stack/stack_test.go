@@ -222,6 +222,11 @@ func TestOnEachKafkaPipelineCountsExactly(t *testing.T) {
 		if retries > 0 {
 			t.Logf("%d requests retried after a 503", retries)
 		}
+		if st.Broker != nil { // ingest, the bridge and the processor connect in process, nobody over TCP
+			if mem, tcp := st.Broker.Connections(); mem < 3 || tcp != 0 {
+				t.Errorf("the embedded broker accepted %d connections in process and %d over TCP, want every stage's in process", mem, tcp)
+			}
+		}
 		for i, v := range viewers {
 			testenv.WaitFor(t, patience, fmt.Sprintf("viewer %d to count %d events", i, want.Total()), func() bool { return v.total() >= want.Total() })
 			v.mu.Lock()

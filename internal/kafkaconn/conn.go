@@ -31,6 +31,9 @@ type Conn struct {
 	TLS *tls.Config
 	// SASL authenticates each connection; nil means none.
 	SASL sasl.Mechanism
+	// Dial, when set, opens the connections (an in-process broker's);
+	// nil means the network.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	user string
 }
 
@@ -59,14 +62,14 @@ func (c Conn) String() string {
 // Dialer returns a kafka-go Dialer (for kafka.Conn and consumer groups)
 // that connects as c says.
 func (c Conn) Dialer(clientID string) *kafka.Dialer {
-	return &kafka.Dialer{ClientID: clientID, Timeout: DialTimeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL}
+	return &kafka.Dialer{ClientID: clientID, Timeout: DialTimeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL, DialFunc: c.Dial}
 }
 
 // Transport returns a kafka-go Transport (for kafka.Client and
 // kafka.Writer) that connects as c says; the caller may set its other
 // fields before first use.
 func (c Conn) Transport(clientID string) *kafka.Transport {
-	return &kafka.Transport{ClientID: clientID, DialTimeout: DialTimeout, TLS: c.TLS, SASL: c.SASL}
+	return &kafka.Transport{ClientID: clientID, DialTimeout: DialTimeout, TLS: c.TLS, SASL: c.SASL, Dial: c.Dial}
 }
 
 // Explain wraps err, an error of talking to Kafka through c, with

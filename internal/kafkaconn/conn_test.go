@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,28 +48,58 @@ func TestModes(t *testing.T) {
 			withSASL(mtls, "SCRAM-SHA-512")},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			k := testenv.StartSecureKafka(t, 2, tt.broker)
-			c, err := tt.client.Build()
-			if err != nil {
-				t.Fatal(err)
+		for _, inProcess := range []bool{false, true} {
+			name := tt.name
+			if inProcess {
+				name += " in process"
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := c.Check(ctx, []string{k.Addr()}, "test"); err != nil {
-				t.Fatalf("check: %v", err)
-			}
-			roundTrip(ctx, t, c, k)
-			rc, err := c.DialRaw(ctx, k.Addr(), "test-raw")
-			if err != nil {
-				t.Fatalf("dial raw: %v", err)
-			}
-			defer rc.Close()
-			if v := rc.Versions[protocol.Fetch]; v < 11 {
-				t.Fatalf("broker versions %v: Fetch %d", rc.Versions, v)
-			}
-		})
+			t.Run(name, func(t *testing.T) { testMode(t, tt.broker, tt.client, inProcess) })
+		}
 	}
+}
+
+// testMode is one case of TestModes; inProcess dials the embedded broker
+// through its Dial (as "emostream up" does) and checks every connection
+// went that way.
+func testMode(t *testing.T, sec testenv.KafkaSecurity, client kafkaconn.Security, inProcess bool) {
+	k := testenv.StartSecureKafka(t, 2, sec)
+	c, err := client.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	if inProcess {
+		c.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := k.Dial(ctx, network, addr)
+			if _, tcp := conn.(*net.TCPConn); err == nil && tcp {
+				t.Errorf("dialled %s over TCP", addr)
+			}
+			dials.Add(1)
+			return conn, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Check(ctx, []string{k.Addr()}, "test"); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	roundTrip(ctx, t, c, k)
+	rc, err := c.DialRaw(ctx, k.Addr(), "test-raw")
+	if err != nil {
+		t.Fatalf("dial raw: %v", err)
+	}
+	defer rc.Close()
+	if v := rc.Versions[protocol.Fetch]; v < 11 {
+		t.Fatalf("broker versions %v: Fetch %d", rc.Versions, v)
+	}
+	if n, mem := dials.Load(), inProcessConns(k); inProcess && (n < 4 || mem != n) {
+		t.Fatalf("%d dials, %d in process; want the check's, the transport's, the dialer's and the raw connection, all in process", n, mem)
+	}
+}
+
+func inProcessConns(k *testenv.Kafka) int64 {
+	mem, _ := k.Connections()
+	return mem
 }
 
 func users(mech string) []broker.User {
