@@ -188,25 +188,7 @@ func addWindow(m map[int64]map[string]int64, window int64, emoji string, n int64
 // reached the processor after its window closed), the rest of its counts,
 // whose program-time window is the partial's.
 func (e *entry) videoParts(match string, c map[string]int64, start int64, f func(window int64, emoji string, n int64)) {
-	for window, vc := range e.p.VideoCounts {
-		if window == start {
-			continue
-		}
-		for emoji, n := range vc[match] {
-			f(window, emoji, n)
-		}
-	}
-	if e.p.WindowStartMs == start {
-		return
-	}
-	for emoji, n := range c {
-		for _, vc := range e.p.VideoCounts {
-			n -= vc[match][emoji]
-		}
-		if n > 0 {
-			f(e.p.WindowStartMs, emoji, n)
-		}
-	}
+	e.parts(e.p.VideoCounts, match, c, func(w int64) bool { return w != start }, e.p.WindowStartMs != start, f)
 }
 
 // lateParts calls f with each part of e's counts for match (c) that was
@@ -215,17 +197,27 @@ func (e *entry) videoParts(match string, c map[string]int64, start int64, f func
 // that is late itself (it reached the processor after its window closed),
 // the rest of its counts, received in its partial's window.
 func (e *entry) lateParts(match string, c map[string]int64, f func(origin int64, emoji string, n int64)) {
-	for origin, lc := range e.p.LateCounts {
-		for emoji, n := range lc[match] {
-			f(origin, emoji, n)
+	e.parts(e.p.LateCounts, match, c, func(int64) bool { return true }, e.late, f)
+}
+
+// parts calls f with match's counts of each window of named that keep
+// keeps and, if rest, with what c counts beyond all of named, in the
+// partial's own window.
+func (e *entry) parts(named map[int64]wire.Counts, match string, c map[string]int64, keep func(window int64) bool, rest bool, f func(window int64, emoji string, n int64)) {
+	for window, wc := range named {
+		if !keep(window) {
+			continue
+		}
+		for emoji, n := range wc[match] {
+			f(window, emoji, n)
 		}
 	}
-	if !e.late {
+	if !rest {
 		return
 	}
 	for emoji, n := range c {
-		for _, lc := range e.p.LateCounts {
-			n -= lc[match][emoji]
+		for _, wc := range named {
+			n -= wc[match][emoji]
 		}
 		if n > 0 {
 			f(e.p.WindowStartMs, emoji, n)
