@@ -147,13 +147,9 @@ func (c *memConn) Write(p []byte) (int, error) {
 			}
 			b.buf = append(b.buf, p[n:n+k]...)
 			n += k
-			room := len(b.buf)-b.off < memBufMax
 			b.mu.Unlock()
 			token(b.data)
 			if n == len(p) {
-				if room {
-					token(b.room) // for another writer
-				}
 				return n, nil
 			}
 			continue
