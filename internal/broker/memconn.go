@@ -27,23 +27,28 @@ type memConn struct {
 	rd, wd        deadline
 	wmu           sync.Mutex // one Write at a time, whole, as on a socket
 	local, remote net.Addr
-	closed        chan struct{}
+	closed        chan struct{} // this end's Close
 	closeOne      sync.Once
+	ended         *ended // either end's Close, shared by the two ends
+}
+
+// ended is closed by the first Close of either end of a connection.
+type ended struct {
+	ch   chan struct{}
+	once sync.Once
 }
 
 // memBuf is one direction of a memory connection.
 type memBuf struct {
-	mu     sync.Mutex
-	buf    []byte
-	off    int           // buf[off:] is unread
-	data   chan struct{} // a token: something to read, for one reader
-	room   chan struct{} // a token: room to write, for one writer
-	closed chan struct{} // closed by either end's Close
-	once   sync.Once
+	mu   sync.Mutex
+	buf  []byte
+	off  int           // buf[off:] is unread
+	data chan struct{} // a token: something to read, for one reader
+	room chan struct{} // a token: room to write, for one writer
 }
 
 func newMemBuf() *memBuf {
-	return &memBuf{data: make(chan struct{}, 1), room: make(chan struct{}, 1), closed: make(chan struct{})}
+	return &memBuf{data: make(chan struct{}, 1), room: make(chan struct{}, 1)}
 }
 
 // memAddr is the address of the client end of in-process connection n,
@@ -56,9 +61,9 @@ func (a memAddr) String() string { return fmt.Sprintf("in-process:%d", int64(a))
 // memPipe returns the two ends of a new in-process connection from
 // client address from to the broker at addr.
 func memPipe(from, addr net.Addr) (client, server *memConn) {
-	a, b := newMemBuf(), newMemBuf()
-	client = &memConn{in: a, out: b, local: from, remote: addr, closed: make(chan struct{})}
-	server = &memConn{in: b, out: a, local: addr, remote: from, closed: make(chan struct{})}
+	a, b, e := newMemBuf(), newMemBuf(), &ended{ch: make(chan struct{})}
+	client = &memConn{in: a, out: b, local: from, remote: addr, closed: make(chan struct{}), ended: e}
+	server = &memConn{in: b, out: a, local: addr, remote: from, closed: make(chan struct{}), ended: e}
 	for _, c := range []*memConn{client, server} {
 		c.rd.init()
 		c.wd.init()
@@ -72,8 +77,6 @@ func token(c chan struct{}) {
 	default:
 	}
 }
-
-func (b *memBuf) close() { b.once.Do(func() { close(b.closed) }) }
 
 func (c *memConn) Read(p []byte) (int, error) {
 	for {
@@ -104,7 +107,7 @@ func (c *memConn) Read(p []byte) (int, error) {
 		}
 		b.mu.Unlock()
 		select {
-		case <-b.closed:
+		case <-c.ended.ch:
 			if c.isClosed() {
 				return 0, net.ErrClosed
 			}
@@ -133,7 +136,7 @@ func (c *memConn) Write(p []byte) (int, error) {
 		}
 		b := c.out
 		select {
-		case <-b.closed:
+		case <-c.ended.ch:
 			return n, io.ErrClosedPipe
 		default:
 		}
@@ -156,7 +159,7 @@ func (c *memConn) Write(p []byte) (int, error) {
 		}
 		b.mu.Unlock()
 		select {
-		case <-b.closed:
+		case <-c.ended.ch:
 		case <-b.room:
 		case <-c.wd.passed():
 		}
@@ -190,8 +193,7 @@ func (c *memConn) isClosed() bool {
 func (c *memConn) Close() error {
 	c.closeOne.Do(func() {
 		close(c.closed)
-		c.in.close()
-		c.out.close()
+		c.ended.once.Do(func() { close(c.ended.ch) })
 	})
 	return nil
 }
