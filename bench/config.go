@@ -130,6 +130,7 @@ func (c Config) validate() error {
 			"want none with Against: the running stack has its own"),
 		setting.Check("Window", c.Window, wire.ValidWindow(c.Window), "want "+wire.WindowRule),
 		setting.Between("Duration", c.Duration, 0, MaxDuration),
+		setting.Finite("Rate", c.Rate),
 		setting.AtLeast("Rate", c.Rate, 0),
 		setting.Between("Batch", c.Batch, 1, loadgen.MaxBatch),
 		setting.Between("Viewers", c.Viewers, 1, MaxViewers),

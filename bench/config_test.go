@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Window", Config{Window: 50 * time.Millisecond}, "Window 50ms: want whole milliseconds from 100ms to 1h"},
 		{"Duration", Config{Duration: time.Hour}, "Duration 1h0m0s: want 0s to 10m0s"},
 		{"Rate", Config{Rate: -1}, "Rate -1: want at least 0"},
+		{"Rate", Config{Rate: math.NaN()}, "Rate NaN: want a finite number"},
 		{"Batch", Config{Batch: 1001}, "Batch 1001: want 1 to 1000"},
 		{"Viewers", Config{Viewers: MaxViewers + 1}, "Viewers 20001: want 1 to 20000"},
 		{"ViewersPerProcess", Config{ViewersPerProcess: -1}, "ViewersPerProcess -1: want at least 1"},

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/netip"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +63,7 @@ func (s *Server) checkAdmin(c *fiber.Ctx) *httpError {
 			return rateLimited(wait, "client network "+cn.String()+" (wrong admin tokens)")
 		}
 	}
-	tok, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	tok, ok := cutBearer(c.Request().Header.Peek(fiber.HeaderAuthorization)) // the scheme in any case (RFC 9110)
 	got := sha256.Sum256([]byte(tok))
 	if ok && subtle.ConstantTimeCompare(got[:], a.want[:]) == 1 {
 		if a.lim.enabled() {

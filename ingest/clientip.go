@@ -48,26 +48,33 @@ func trusted(a netip.Addr, proxies []netip.Prefix) bool {
 
 // clientIP is the address a request is rate-limited by: the TCP peer, or,
 // when the peer is a trusted proxy, the right-most address of
-// X-Forwarded-For that is not a trusted proxy itself. Addresses a client
-// wrote to the left of that are never believed.
-func clientIP(peer netip.Addr, xff []byte, proxies []netip.Prefix) netip.Addr {
+// X-Forwarded-For that is not a trusted proxy itself. xff is every
+// X-Forwarded-For line in the order received: a proxy may add a line of its
+// own rather than extend the client's, so the lines are read as one list,
+// the last line's right-most address first. Addresses a client wrote to the
+// left of the one used, on its line or a line of its own, are never
+// believed.
+func clientIP(peer netip.Addr, xff [][]byte, proxies []netip.Prefix) netip.Addr {
 	peer = peer.Unmap()
 	if len(xff) == 0 || !trusted(peer, proxies) {
 		return peer
 	}
-	for len(xff) > 0 {
-		i := bytes.LastIndexByte(xff, ',')
-		hop := bytes.TrimSpace(xff[i+1:])
-		xff = xff[:max(i, 0)]
-		a, ok := parseHop(hop)
-		if !ok {
-			return peer // garbage: keep the last address a proxy vouched for
-		}
-		if peer = a; !trusted(a, proxies) {
-			return a
-		}
-		if i < 0 {
-			break
+	for l := len(xff) - 1; l >= 0; l-- {
+		line := xff[l]
+		for {
+			i := bytes.LastIndexByte(line, ',')
+			hop := bytes.TrimSpace(line[i+1:])
+			line = line[:max(i, 0)]
+			a, ok := parseHop(hop)
+			if !ok {
+				return peer // garbage: keep the last address a proxy vouched for
+			}
+			if peer = a; !trusted(a, proxies) {
+				return a
+			}
+			if i < 0 {
+				break
+			}
 		}
 	}
 	return peer

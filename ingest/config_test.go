@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"errors"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -24,7 +25,9 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"FlushInterval", func(c *ingest.Config) { c.FlushInterval = -time.Second }, "FlushInterval -1s: want at least 0s"},
 		{"Window", func(c *ingest.Config) { c.Window = 150*time.Millisecond + time.Microsecond }, "Window 150.001ms: want whole milliseconds from 100ms to 1h"},
 		{"SwarmThreshold", func(c *ingest.Config) { c.SwarmThreshold = -1 }, "SwarmThreshold -1: want at least 0"},
+		{"UserRate", func(c *ingest.Config) { c.UserRate = math.Inf(1) }, "UserRate +Inf: want a finite number"},
 		{"UserBurst", func(c *ingest.Config) { c.UserBurst = -1 }, "UserBurst -1: want at least 0"},
+		{"IPRate", func(c *ingest.Config) { c.IPRate = math.NaN() }, "IPRate NaN: want a finite number"},
 		{"IPBurst", func(c *ingest.Config) { c.IPBurst = -1 }, "IPBurst -1: want at least 0"},
 		{"MaxBuckets", func(c *ingest.Config) { c.MaxBuckets = -1 }, "MaxBuckets -1: want at least 0"},
 		{"BodyLimit", func(c *ingest.Config) { c.BodyLimit = -1 }, "BodyLimit -1: want at least 0"},
@@ -42,9 +45,13 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"MaxInFlight", func(c *ingest.Config) { c.MaxInFlight = -1 }, "MaxInFlight -1: want at least 0"},
 		{"Compression", func(c *ingest.Config) { c.Compression = 9 }, "Compression 9: want none, gzip, snappy, lz4 or zstd"},
 		{"MaxBuffered", func(c *ingest.Config) { c.MaxBuffered = 10 }, "MaxBuffered 10: want at least one full request (1000)"},
-		{"MatchesBurst", func(c *ingest.Config) { c.MatchesBurst = -1 }, "MatchesBurst -1: want at least 0"},
+		{"TimelineRate", func(c *ingest.Config) { c.TimelineRate = math.Inf(-1) }, "TimelineRate -Inf: want a finite number"},
+		{"MatchesRate", func(c *ingest.Config) { c.MatchesRate = math.NaN() }, "MatchesRate NaN: want a finite number"},
+		// A page costs up to 9 tokens: a smaller burst could never serve it.
+		{"MatchesBurst", func(c *ingest.Config) { c.MatchesBurst = ingest.MinMatchesBurst - 1 }, "MatchesBurst 8: want at least 9, what the largest page costs"},
 		{"AdminToken", func(c *ingest.Config) { c.AdminToken = "short" }, "AdminToken (5 bytes): want at least 16 bytes, or none"},
 		{"Matches", func(c *ingest.Config) { c.AdminToken = strings.Repeat("t", 32) }, "Matches: want a match registry for the admin API (AdminToken)"},
+		{"AdminGuessRate", func(c *ingest.Config) { c.AdminGuessRate = math.Inf(1) }, "AdminGuessRate +Inf: want a finite number"},
 		{"AdminGuessBurst", func(c *ingest.Config) { c.AdminGuessBurst = -1 }, "AdminGuessBurst -1: want at least 0"},
 		{"KafkaBrokers", func(c *ingest.Config) { c.KafkaBrokers = []string{"noport"} }, `KafkaBrokers "noport": address noport: missing port in address`},
 		{"Emojis", func(c *ingest.Config) { c.Emojis = []string{""} }, "Emojis: "},
@@ -57,6 +64,9 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Session.TTL", func(c *ingest.Config) {
 			c.Auth.Mode, c.Session = ingest.AuthJWT, ingest.SessionConfig{Enabled: true, TTL: 2 * time.Hour}
 		}, "Session.TTL 2h0m0s: want 0s to 1h0m0s"},
+		{"Session.Rate", func(c *ingest.Config) {
+			c.Auth.Mode, c.Session = ingest.AuthJWT, ingest.SessionConfig{Enabled: true, Rate: math.Inf(1)}
+		}, "Session.Rate +Inf: want a finite number"},
 		{"Session.Enabled", func(c *ingest.Config) { c.Auth.Mode, c.Session.Enabled = ingest.AuthNone, true }, "Session.Enabled true: want Auth.Mode jwt: sessions issue tokens"},
 	}
 	for _, tt := range tests {

@@ -23,10 +23,32 @@ import (
 // corsMaxAge is how long a browser may cache a preflight, in seconds.
 const corsMaxAge = "600"
 
-// corsPaths are the public API's paths and their methods, for OPTIONS.
-var corsPaths = map[string]string{
-	"/v1/emojis": "POST", "/v1/session": "POST", "/v1/emoji-types": "GET, HEAD",
-	"/v1/config": "GET, HEAD", "/v1/matches": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD",
+// timelinePath is the route of a match's timeline (timeline.go).
+const timelinePath = "/v1/matches/:id/timeline"
+
+// allowed answers the methods path does not take with 405 and records
+// those it does for OPTIONS (cors): only what the API serves is
+// announced.
+func (s *Server) allowed(app *fiber.App, path, methods string) {
+	app.All(path, s.methodNotAllowed(methods))
+	if s.allow == nil {
+		s.allow = map[string]string{}
+	}
+	s.allow[path] = methods
+}
+
+// allowOf is the methods path takes, or false for a path the public API
+// does not serve.
+func (s *Server) allowOf(path string) (string, bool) {
+	if m, ok := s.allow[path]; ok && !strings.Contains(path, ":") {
+		return m, true
+	}
+	m, served := s.allow[timelinePath]
+	id, ok := strings.CutPrefix(path, "/v1/matches/")
+	if id, ok2 := strings.CutSuffix(id, "/timeline"); served && ok && ok2 && id != "" && !strings.Contains(id, "/") {
+		return m, true
+	}
+	return "", false
 }
 
 // originRules are the rules of Config.CORSOrigins: "*" or
@@ -67,7 +89,7 @@ func (s *Server) originAllowed(origin, host string) (allowed, cross bool) {
 // cors is the public app's first handler after the security headers.
 func (s *Server) cors(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
-	allow, known := corsPaths[c.Path()]
+	allow, known := s.allowOf(c.Path())
 	if c.Method() == fiber.MethodOptions && known && origin == "" {
 		c.Set(fiber.HeaderAllow, allow+", OPTIONS")
 		return c.SendStatus(fiber.StatusNoContent)

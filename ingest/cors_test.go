@@ -9,6 +9,8 @@ import (
 
 	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/testenv"
+	"github.com/emostream/emostream/internal/timeline"
+	"github.com/emostream/emostream/registry/registrytest"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -175,4 +177,35 @@ func TestSessions(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 	checkError(t, st.request(t, st.url, "POST", "/v1/session", "Origin", "http://evil.example"), 403, wire.CodeForbidden, -1)
+}
+
+// TestOptionsAnnouncesWhatIsServed: OPTIONS without Origin answers 204
+// with Allow on every public path the API serves (the timeline's
+// included) and announces none it does not serve (POST /v1/session with
+// sessions off, /v1/matches without a registry).
+func TestOptionsAnnouncesWhatIsServed(t *testing.T) {
+	k := testenv.StartKafka(t, 1).Target()
+	env := registrytest.Start(t, "final")
+	st := startIngest(t, k, ingest.Config{Matches: env.Registry, Timeline: timeline.NewReader(env.NC, wire.TimelineStream, 0)})
+	for path, allow := range map[string]string{"/v1/emojis": "POST, OPTIONS", "/v1/matches": "GET, HEAD, OPTIONS",
+		"/v1/matches/final/timeline": "GET, HEAD, OPTIONS", "/readyz": "GET, HEAD, OPTIONS"} {
+		if r := st.do(t, http.MethodOptions, path, "", nil); r.status != 204 || r.header.Get("Allow") != allow {
+			t.Errorf("OPTIONS %s: %d Allow %q %s, want 204 Allow %q", path, r.status, r.header.Get("Allow"), r.body, allow)
+		}
+	}
+	preflight := []string{"Origin", st.url, "Access-Control-Request-Method", "GET"}
+	if r := st.request(t, st.url, http.MethodOptions, "/v1/matches/final/timeline", preflight...); r.status != 204 {
+		t.Errorf("preflight of the timeline from the page's origin: %d %s, want 204", r.status, r.body)
+	}
+	for _, path := range []string{"/v1/session", "/v1/matches/final/timeline/x", "/v1/matches//timeline"} {
+		if r := st.do(t, http.MethodOptions, path, "", nil); r.status == 204 {
+			t.Errorf("OPTIONS %s: 204 Allow %q, for a path not served", path, r.header.Get("Allow"))
+		}
+	}
+	bare := startIngest(t, k, ingest.Config{})
+	for _, path := range []string{"/v1/matches", "/v1/matches/final/timeline", "/v1/session"} {
+		if r := bare.do(t, http.MethodOptions, path, "", nil); r.status == 204 {
+			t.Errorf("no registry, no sessions: OPTIONS %s: 204 Allow %q", path, r.header.Get("Allow"))
+		}
+	}
 }

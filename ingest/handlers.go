@@ -124,7 +124,7 @@ func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
 	if len(s.cfg.TrustedProxies) == 0 {
 		return peer.Unmap()
 	}
-	return clientIP(peer, c.Request().Header.Peek(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
+	return clientIP(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
 }
 
 var (

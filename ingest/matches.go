@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (s *Server) matchRoutes(app *fiber.App) error {
 		return err
 	}
 	app.Get("/v1/matches", s.listMatches)
-	app.All("/v1/matches", s.methodNotAllowed("GET, HEAD"))
+	s.allowed(app, "/v1/matches", "GET, HEAD")
 	return nil
 }
 
@@ -181,6 +182,9 @@ func (s *Server) adminCreate(c *fiber.Ctx) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		return s.fail(c, wire.CodeBadJSON, "match: "+err.Error(), -1)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s.fail(c, wire.CodeBadJSON, "match: want one JSON object and nothing after it", -1)
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), adminTimeout)
 	defer cancel()

@@ -132,6 +132,8 @@ func TestAdminAPI(t *testing.T) {
 	}{
 		{"POST", "/v1/admin/matches", `{"id":"a.b"}`, 400, wire.CodeBadField},
 		{"POST", "/v1/admin/matches", `{"id":"ok","colour":"red"}`, 400, wire.CodeBadJSON},
+		{"POST", "/v1/admin/matches", `{"id":"ok"} {"id":"ok2","state":"live"}`, 400, wire.CodeBadJSON},
+		{"POST", "/v1/admin/matches", `{"id":"ok"}]`, 400, wire.CodeBadJSON},
 		{"POST", "/v1/admin/matches", `{"id":"ok","state":"ended"}`, 400, wire.CodeBadField},
 		{"POST", "/v1/admin/matches", `{"id":"m1","state":"live","title":"One"}`, 201, ""},
 		{"POST", "/v1/admin/matches", `{"id":"m1"}`, 409, wire.CodeConflict},
@@ -148,6 +150,12 @@ func TestAdminAPI(t *testing.T) {
 		} else if r.status != c.status {
 			t.Fatalf("%s %s %s: %d %s, want %d", c.method, c.path, c.body, r.status, r.body, c.status)
 		}
+	}
+	// The scheme is case-insensitive (RFC 9110 11.1), as for POST /v1/emojis.
+	req, _ := http.NewRequest(http.MethodGet, st.ops+"/v1/admin/matches", nil)
+	req.Header.Set("Authorization", "bearer "+testAdminToken)
+	if r := st.send(t, req); r.status != 200 {
+		t.Errorf("the right token with scheme \"bearer\": %d %s, want 200", r.status, r.body)
 	}
 	r := st.admin(t, "GET", "/v1/admin/matches", testAdminToken, "")
 	list := decodeJSON[struct{ Matches []registry.Match }](t, r.body)

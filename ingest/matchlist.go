@@ -38,6 +38,9 @@ const (
 	// one token, and one more per MatchesTokenBytes of matches its page
 	// holds, so the limit bounds a network's bytes as well as its requests.
 	MatchesTokenBytes = 32 << 10
+	// MinMatchesBurst is the least MatchesBurst: what the largest page
+	// costs, so that every page can be served once the bucket is full.
+	MinMatchesBurst = 1 + MaxMatchesPageBytes/MatchesTokenBytes
 	// maxCursor bounds a cursor's length before it is decoded.
 	maxCursor = 256
 )

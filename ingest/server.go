@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 // Server is the ingest stage: the HTTP API in front of the Kafka producer.
 type Server struct {
 	cfg        Config
+	allow      map[string]string // public paths and their methods (allowed)
 	ln         net.Listener
 	app        *fiber.App
 	dec        *wire.Decoder
@@ -76,8 +78,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s.initJSON(set.List())
-	if s.app, err = s.newApp(); err != nil {
+	if err = s.initJSON(set.List()); err == nil {
+		s.app, err = s.newApp()
+	}
+	if err != nil {
 		if cfg.Listener == nil {
 			s.ln.Close()
 		}
@@ -115,10 +119,15 @@ func (s *Server) initMetrics() error {
 	return err
 }
 
-func (s *Server) initJSON(emojis []string) {
+func (s *Server) initJSON(emojis []string) error {
 	s.emojis = emojis
-	s.emojisJSON, _ = json.Marshal(map[string][]string{"emoji_types": emojis})
-	s.clientJSON, _ = json.Marshal(clientConfig(&s.cfg, emojis))
+	var err, err2 error
+	s.emojisJSON, err = json.Marshal(map[string][]string{"emoji_types": emojis})
+	s.clientJSON, err2 = json.Marshal(clientConfig(&s.cfg, emojis))
+	if err = cmp.Or(err, err2); err != nil {
+		return fmt.Errorf("ingest: encoding the client's configuration: %w", err)
+	}
+	return nil
 }
 
 // clientConfig is the page's configuration, GET /v1/config.
@@ -155,7 +164,7 @@ func (s *Server) newApp() (*fiber.App, error) {
 	app.Get("/readyz", s.readyz)
 	for path, allow := range map[string]string{"/v1/emojis": "POST", "/v1/emoji-types": "GET, HEAD",
 		"/v1/config": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD"} {
-		app.All(path, s.methodNotAllowed(allow))
+		s.allowed(app, path, allow)
 	}
 	if err := s.timelineRoutes(app); err != nil {
 		return nil, fmt.Errorf("ingest: registering metrics: %w", err)

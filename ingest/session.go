@@ -65,6 +65,7 @@ func (c *SessionConfig) withDefaults() error {
 	c.Burst = cmp.Or(c.Burst, DefaultSessionBurst)
 	return setting.First(ErrConfig, setting.Under("Session",
 		setting.Between("TTL", c.TTL, 0, maxSessionTTL),
+		setting.Finite("Rate", c.Rate),
 		setting.AtLeast("Rate", c.Rate, 0),
 		setting.AtLeast("Burst", c.Burst, 1),
 	)...)
@@ -159,5 +160,5 @@ func (s *Server) sessionRoutes(app *fiber.App) {
 		return
 	}
 	app.Post("/v1/session", s.postSession)
-	app.All("/v1/session", s.methodNotAllowed("POST"))
+	s.allowed(app, "/v1/session", "POST")
 }

@@ -61,8 +61,8 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 		return nil
 	}
 	s.tlLim = newLimiter[netip.Prefix](s.cfg.TimelineRate, s.cfg.TimelineBurst, s.cfg.MaxBuckets)
-	app.Get("/v1/matches/:id/timeline", s.getTimeline)
-	app.All("/v1/matches/:id/timeline", s.methodNotAllowed("GET, HEAD"))
+	app.Get(timelinePath, s.getTimeline)
+	s.allowed(app, timelinePath, "GET, HEAD")
 	return s.cfg.Registerer.Register(s.tlLim.gauge("timeline"))
 }
 
@@ -109,14 +109,21 @@ func (s *Server) answerTimeline(c *fiber.Ctx, q timelineQuery) error {
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if c.Method() == fiber.MethodHead {
+		return nil // the headers say it all; nothing is read
+	}
 	// Chunks of 64 KiB: fewer hand-offs to the connection than fasthttp's
 	// 4 KiB writer, still a bounded buffer.
-	s.stream(c, timelineChunk, func(ctx context.Context, w *bufio.Writer) error {
-		ctx, cancel := context.WithTimeout(ctx, timelineTimeout)
+	s.stream(c, timelineChunk, func(client context.Context, w *bufio.Writer) error {
+		ctx, cancel := context.WithTimeout(client, timelineTimeout)
 		defer cancel()
 		w.Write(head)
 		err := s.writeTimeline(ctx, w, q)
-		if err != nil {
+		switch {
+		case err == nil:
+		case client.Err() != nil: // the client stopped reading or left: no fault of the store
+			s.cfg.Logger.Debug("timeline answer not read to its end", "match", q.Match, "err", err)
+		default:
 			s.m.reject(wire.CodeRegistryUnavailable)
 			s.cfg.Logger.Warn("timeline answer cut short", "match", q.Match, "err", err)
 		}

@@ -118,6 +118,11 @@ func TestClientIP(t *testing.T) {
 		{"garbage", "10.1.1.1", "1.2.3.4, nonsense", true, "10.1.1.1"},
 		{"with port", "::1", "1.2.3.4:5678", true, "1.2.3.4"},
 		{"mapped v4 peer", "::ffff:10.1.1.1", "1.2.3.4", true, "1.2.3.4"},
+		{"proxy's own line after the client's", "10.1.1.1", "6.6.6.6\n1.2.3.4", true, "1.2.3.4"},
+		{"client's line, proxies' lines", "10.1.1.1", "6.6.6.6, 7.7.7.7\n1.2.3.4, 10.2.2.2\n192.168.1.1", true, "1.2.3.4"},
+		{"trusted line, then the client's last line", "10.1.1.1", "6.6.6.6\n10.2.2.2, 10.3.3.3", true, "6.6.6.6"},
+		{"garbage on a later line", "10.1.1.1", "1.2.3.4\nnonsense", true, "10.1.1.1"},
+		{"empty line", "10.1.1.1", "1.2.3.4\n", true, "10.1.1.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +130,13 @@ func TestClientIP(t *testing.T) {
 			if tt.proxies {
 				p = proxies
 			}
-			if got := clientIP(a(tt.peer), []byte(tt.xff), p); got != a(tt.want) {
+			var lines [][]byte
+			if tt.xff != "" {
+				for _, l := range strings.Split(tt.xff, "\n") {
+					lines = append(lines, []byte(l))
+				}
+			}
+			if got := clientIP(a(tt.peer), lines, p); got != a(tt.want) {
 				t.Errorf("clientIP = %v, want %v", got, tt.want)
 			}
 		})

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -174,6 +175,19 @@ func TestTrustedProxy(t *testing.T) {
 	trusting := startIngest(t, k, ingest.Config{IPRate: 0.001, IPBurst: 2, UserRate: -1, TrustedProxies: mustCIDRs(t, "127.0.0.0/8")})
 	if a, b, c := postFrom(trusting, "1.1.1.1"), postFrom(trusting, "1.1.1.1"), postFrom(trusting, "2.2.2.2"); a != 202 || b != 429 || c != 202 {
 		t.Errorf("trusting proxy: statuses %d %d %d, want 202 429 202", a, b, c)
+	}
+	// A proxy may add an X-Forwarded-For line of its own rather than extend
+	// the client's (HAProxy's option forwardfor): the client's line comes
+	// first and must not pick the address it is limited by.
+	postLines := func(i int) int {
+		req, _ := http.NewRequest(http.MethodPost, trusting.url+"/v1/emojis",
+			strings.NewReader(batch(2, func(j int) string { return fmt.Sprintf("lines%d-%d", i, j) })))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header["X-Forwarded-For"] = []string{fmt.Sprintf("10.%d.0.1", i), "198.51.100.7"} // the client's line, the proxy's
+		return trusting.send(t, req).status
+	}
+	if a, b, c := postLines(0), postLines(1), postLines(2); a != 202 || b != 429 || c != 429 {
+		t.Errorf("one client forging the first of two X-Forwarded-For lines: statuses %d %d %d, want 202 429 429", a, b, c)
 	}
 	plain := startIngest(t, k, ingest.Config{IPRate: 0.001, IPBurst: 2, UserRate: -1})
 	if a, b := postFrom(plain, "1.1.1.1"), postFrom(plain, "2.2.2.2"); a != 202 || b != 429 {

@@ -139,6 +139,7 @@ func (c Config) validate() error {
 	_, targetErr := targetURL(c.Target)
 	return setting.First(ErrConfig,
 		setting.Err("Target", c.Target, targetErr),
+		setting.Finite("Rate", c.Rate),
 		setting.AtLeast("Rate", c.Rate, 0),
 		setting.Between("Duration", c.Duration, 0, MaxDuration),
 		setting.AtLeast("Events", c.Events, 0),

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"Target", func(c *Config) { c.Target = "ftp://x" }, `Target "ftp://x": want http://host:port`},
 		{"Rate", func(c *Config) { c.Rate = -1 }, "Rate -1: want at least 0"},
+		{"Rate", func(c *Config) { c.Rate = math.Inf(1) }, "Rate +Inf: want a finite number"},
 		{"Duration", func(c *Config) { c.Duration = 2 * time.Hour }, "Duration 2h0m0s: want 0s to 1h0m0s"},
 		{"Events", func(c *Config) { c.Events = -1 }, "Events -1: want at least 0"},
 		{"Users", func(c *Config) { c.Users = -1 }, "Users -1: want at least 1"},

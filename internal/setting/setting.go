@@ -3,6 +3,7 @@ package setting
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 )
@@ -86,6 +87,12 @@ func AtMost[T cmp.Ordered](name string, v, most T) Rule {
 // Above is the rule v > floor.
 func Above[T cmp.Ordered](name string, v, floor T) Rule {
 	return Check(name, v, v > floor, fmt.Sprintf("want more than %v", floor))
+}
+
+// Finite is the rule that v is a number: not NaN, not infinite (a rate of
+// +Inf or NaN passes every comparison rule or none).
+func Finite(name string, v float64) Rule {
+	return Check(name, v, !math.IsNaN(v) && !math.IsInf(v, 0), "want a finite number")
 }
 
 // Between is the rule lo <= v <= hi.

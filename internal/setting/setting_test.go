@@ -3,6 +3,7 @@ package setting_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ func TestFirst(t *testing.T) {
 		{"at most", []setting.Rule{setting.AtMost("DedupPerUser", 70000, 65535)}, "DedupPerUser 70000: want at most 65535"},
 		{"above, a duration", []setting.Rule{setting.Above("Heartbeat", time.Duration(0), 0)}, "Heartbeat 0s: want more than 0s"},
 		{"between", []setting.Rule{setting.Between("IPPrefixV4", 33, 1, 32)}, "IPPrefixV4 33: want 1 to 32"},
+		{"finite", []setting.Rule{setting.Finite("A", 1e308), setting.Finite("UserRate", math.Inf(1))}, "UserRate +Inf: want a finite number"},
+		{"not a number", []setting.Rule{setting.Finite("IPRate", math.NaN())}, "IPRate NaN: want a finite number"},
 		{"a string is quoted", []setting.Rule{setting.Check("Ack", "maybe", false, "want all or buffered")}, `Ack "maybe": want all or buffered`},
 		{"a named string too", []setting.Rule{setting.Check("Ack", mode("a b"), false, "want all")}, `Ack "a b": want all`},
 		{"text is not", []setting.Rule{setting.Check("AdminToken", setting.Text("(3 bytes)"), false, "want at least 32 bytes")}, "AdminToken (3 bytes): want at least 32 bytes"},
