@@ -154,9 +154,10 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) *inbox {
 		t.Fatal(err)
 	}
 	if match, ok := strings.CutPrefix(subject, wire.LiveSubject("")); ok && match != ">" {
-		// The edge subscribes upstream asynchronously; its answer to a latest
-		// request comes after its priming direct get, which its upstream
-		// server handled after the subscription: publishes from now on reach it.
+		// The edge's answer to a latest request comes after its priming
+		// direct get, which went upstream after its subscription to every
+		// match (and, on a leaf, after the leaf's interest at the hub):
+		// publishes from now on reach it.
 		if _, err := nc.Request(wire.LatestSwarmRequest(match), nil, 5*time.Second); err != nil {
 			t.Fatalf("latest of %s: %v", match, err)
 		}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -18,7 +19,8 @@ import (
 // Config.MaxMatches.
 var errTooManyMatches = errors.New("edge: too many matches")
 
-// wildcard is the key of emostream.live.> in Edge.matches.
+// wildcard is the key of emostream.live.> in Edge.matches: the viewers of
+// every match.
 const wildcard = ">"
 
 // sub is one viewer subscription.
@@ -55,7 +57,6 @@ type match struct {
 	id      string
 	refs    int // subscriptions, guarded by Edge.mu
 	viewers int // connections with one subscription or more, guarded by Edge.mu
-	up      *nats.Subscription
 
 	mu      sync.RWMutex
 	groups  map[groupKey]*group
@@ -66,9 +67,9 @@ type match struct {
 	waiters []answer // latest requests waiting for priming
 }
 
-// join adds sb to its match's subscribers, subscribing upstream for the
-// match's first one; first says sb is its connection's first subscription
-// to the match (a new viewer).
+// join adds sb to its match's subscribers, priming the match's cache for
+// its first one; first says sb is its connection's first subscription to
+// the match (a new viewer).
 func (e *Edge) join(sb *sub, id string, first bool) error {
 	m, err := e.matchFor(id, first)
 	if err != nil {
@@ -79,8 +80,7 @@ func (e *Edge) join(sb *sub, id string, first bool) error {
 }
 
 // matchFor counts one more subscription to match id, and one more viewer
-// if first, adding the match (and its upstream subscription) for its
-// first.
+// if first, adding the match (and priming its cache) for its first.
 func (e *Edge) matchFor(id string, first bool) (*match, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -92,7 +92,10 @@ func (e *Edge) matchFor(id string, first bool) (*match, error) {
 		m = &match{id: id, groups: map[groupKey]*group{}}
 		e.matches[id] = m
 		e.m.matches.Set(float64(len(e.matches)))
-		e.subscribe(m)
+		if id != wildcard {
+			m.priming = true
+			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
+		}
 	}
 	m.refs++
 	if first {
@@ -115,8 +118,8 @@ func (m *match) add(sb *sub) {
 	g.subs = append(g.subs, sb)
 }
 
-// leave removes sb, unsubscribing upstream after the match's last one;
-// gone says sb was its connection's last subscription to the match.
+// leave removes sb, dropping its match after the match's last one; gone
+// says sb was its connection's last subscription to the match.
 func (e *Edge) leave(sb *sub, gone bool) {
 	sb.m.remove(sb)
 	e.dropRef(sb.m, gone)
@@ -138,7 +141,7 @@ func (m *match) remove(sb *sub) {
 }
 
 // dropRef counts one subscription to m less, and one viewer less if gone,
-// dropping m (and its upstream subscription) after the last.
+// dropping m after the last.
 func (e *Edge) dropRef(m *match, gone bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -149,30 +152,22 @@ func (e *Edge) dropRef(m *match, gone bool) {
 	if m.refs == 0 {
 		delete(e.matches, m.id)
 		e.m.matches.Set(float64(len(e.matches)))
-		if m.up != nil {
-			_ = m.up.Unsubscribe()
-		}
 	}
 }
 
-// subscribe reads m's live subject upstream and primes its cache. Called
-// with e.mu held.
-func (e *Edge) subscribe(m *match) {
-	subject := wire.LiveSubjects
-	if m.id != wildcard {
-		subject = wire.LiveSubject(m.id)
-	}
-	up, err := e.nc.Subscribe(subject, recovery.Func(e.log, panicUpstream, func(msg *nats.Msg) { e.deliver(m, msg) }))
+// subscribeLive reads every match's live subject upstream, on one
+// subscription for the life of the edge: however many matches its viewers
+// watch, the edge holds two subscriptions on its upstream (this one and
+// nats.go's inbox of replies), so no viewer can take the upstream's
+// max_subscriptions, and the leaf's interest at the hub is one subject
+// (docs/design.md, "Viewers and fan-out"). dispatch drops the swarms of
+// matches nobody watches here.
+func (e *Edge) subscribeLive() error {
+	up, err := e.nc.Subscribe(wire.LiveSubjects, recovery.Func(e.log, panicUpstream, e.dispatch))
 	if err != nil {
-		e.log.Warn("subscribing upstream", "subject", subject, "err", err)
-		return
+		return fmt.Errorf("edge: subscribing to %s: %w", wire.LiveSubjects, err)
 	}
-	_ = up.SetPendingLimits(-1, 64<<20)
-	m.up = up
-	if m.id != wildcard {
-		m.priming = true
-		recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
-	}
+	return up.SetPendingLimits(-1, 64<<20)
 }
 
 // seqOf reads a stored swarm's stream sequence; 0 if it has none.
@@ -184,13 +179,20 @@ func seqOf(msg *nats.Msg) uint64 {
 	return seq
 }
 
-// deliver writes one live message to every subscriber of m, framed once
-// per group.
-func (e *Edge) deliver(m *match, msg *nats.Msg) {
+// dispatch writes one live message to every subscriber of its match and
+// of the wildcard, framed once per group; nobody's, it is dropped.
+func (e *Edge) dispatch(msg *nats.Msg) {
 	e.m.swarms.Inc()
 	e.testHook(panicUpstream, msg.Data)
+	e.mu.Lock()
+	m, all := e.matches[wire.MatchOfSubject(msg.Subject)], e.matches[wildcard]
+	e.mu.Unlock()
+	if m == nil && all == nil {
+		e.m.unwatched.Inc()
+		return
+	}
 	seq := seqOf(msg)
-	if m.id != wildcard && seq > 0 && !m.remember(seq, msg.Data, e.cfg.RingSize) {
+	if m != nil && seq > 0 && !m.remember(seq, msg.Data, e.cfg.RingSize) {
 		e.m.dups.Inc()
 		return
 	}
@@ -199,7 +201,12 @@ func (e *Edge) deliver(m *match, msg *nats.Msg) {
 		out.header = seqHeader(seq)
 	}
 	start := time.Now()
-	done := e.broadcastAll(m, out)
+	var done []*sub
+	for _, x := range [...]*match{m, all} {
+		if x != nil {
+			done = e.broadcastAll(x, out, done)
+		}
+	}
 	e.m.broadcast.Observe(time.Since(start).Seconds())
 	for _, sb := range done {
 		sb.s.unsubscribe(sb.sid)
@@ -218,12 +225,11 @@ func (m *match) remember(seq uint64, data []byte, size int) bool {
 	return true
 }
 
-// broadcastAll writes out to each group of m; it returns the
-// subscriptions whose auto-unsubscribe count ran out.
-func (e *Edge) broadcastAll(m *match, out *message) []*sub {
+// broadcastAll writes out to each group of m; it returns done with the
+// subscriptions whose auto-unsubscribe count ran out appended.
+func (e *Edge) broadcastAll(m *match, out *message, done []*sub) []*sub {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var done []*sub
 	for _, g := range m.groups {
 		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
 	}

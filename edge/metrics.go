@@ -9,7 +9,8 @@ import (
 // metrics are the edge's Prometheus metrics (docs/operations.md, "Edges").
 type metrics struct {
 	conns, prefixes, matches, subs, inflight prometheus.Gauge
-	accepted, swarms, dups, delivered        prometheus.Counter
+	accepted, swarms, unwatched, dups        prometheus.Counter
+	delivered                                prometheus.Counter
 	refused, closed, violations, requests    *prometheus.CounterVec
 	reports                                  prometheus.Counter
 	broadcast                                prometheus.Histogram
@@ -32,7 +33,8 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		subs:       g("subscriptions", "Viewer subscriptions (bounded by connections × MaxSubscriptions)."),
 		inflight:   g("upstream_requests_in_flight", "Direct gets waiting for the upstream (bounded by MaxUpstreamRequests)."),
 		accepted:   c("connections_accepted_total", "Viewer connections accepted."),
-		swarms:     c("swarms_received_total", "Live messages received from the upstream, per match subscription."),
+		swarms:     c("swarms_received_total", "Live messages received from the upstream (every live match's, on one subscription)."),
+		unwatched:  c("swarms_unwatched_total", "Live messages of matches nobody watches on this edge, dropped."),
 		dups:       c("swarms_duplicate_total", "Live swarms received again (sequence not newer), not delivered."),
 		delivered:  c("messages_delivered_total", "Messages written to viewers."),
 		refused:    cv("connections_refused_total", "Connections refused, by reason.", "reason"),
@@ -49,7 +51,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	// command registers it (cmd/emostream, package stack through ingest).
 	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
-		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
+		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.unwatched, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
 	}
 	m.declare()

@@ -75,9 +75,17 @@ func New(cfg Config) (*Edge, error) {
 				e.log.Warn("upstream disconnected", "err", err)
 			}
 		}),
+		// The upstream's asynchronous -ERRs (a refused subscription, a
+		// permissions violation) and nats.go's slow consumer: none comes
+		// from a viewer's input, so each is worth a line.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { e.log.Warn("upstream error", "err", err) }),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
+	}
+	if err := e.subscribeLive(); err != nil {
+		e.nc.Close()
+		return nil, err
 	}
 	if err := e.buildEngine(); err != nil {
 		e.nc.Close()
