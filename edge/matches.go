@@ -2,17 +2,11 @@ package edge
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/internal/recovery"
-	"github.com/emostream/emostream/wire"
 )
 
 // errTooManyMatches refuses a subscription to one match more than
@@ -152,64 +146,6 @@ func (e *Edge) dropRef(m *match, gone bool) {
 	if m.refs == 0 {
 		delete(e.matches, m.id)
 		e.m.matches.Set(float64(len(e.matches)))
-	}
-}
-
-// subscribeLive reads every match's live subject upstream, on one
-// subscription for the life of the edge: however many matches its viewers
-// watch, the edge holds two subscriptions on its upstream (this one and
-// nats.go's inbox of replies), so no viewer can take the upstream's
-// max_subscriptions, and the leaf's interest at the hub is one subject
-// (docs/design.md, "Viewers and fan-out"). dispatch drops the swarms of
-// matches nobody watches here.
-func (e *Edge) subscribeLive() error {
-	up, err := e.nc.Subscribe(wire.LiveSubjects, recovery.Func(e.log, panicUpstream, e.dispatch))
-	if err != nil {
-		return fmt.Errorf("edge: subscribing to %s: %w", wire.LiveSubjects, err)
-	}
-	return up.SetPendingLimits(-1, 64<<20)
-}
-
-// seqOf reads a stored swarm's stream sequence; 0 if it has none.
-func seqOf(msg *nats.Msg) uint64 {
-	if msg.Header == nil {
-		return 0
-	}
-	seq, _ := strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
-	return seq
-}
-
-// dispatch writes one live message to every subscriber of its match and
-// of the wildcard, framed once per group; nobody's, it is dropped.
-func (e *Edge) dispatch(msg *nats.Msg) {
-	e.m.swarms.Inc()
-	e.testHook(panicUpstream, msg.Data)
-	e.mu.Lock()
-	m, all := e.matches[wire.MatchOfSubject(msg.Subject)], e.matches[wildcard]
-	e.mu.Unlock()
-	if m == nil && all == nil {
-		e.m.unwatched.Inc()
-		return
-	}
-	seq := seqOf(msg)
-	if m != nil && seq > 0 && !m.remember(seq, msg.Data, e.cfg.RingSize) {
-		e.m.dups.Inc()
-		return
-	}
-	out := &message{subject: msg.Subject, data: msg.Data}
-	if seq > 0 {
-		out.header = seqHeader(seq)
-	}
-	start := time.Now()
-	var done []*sub
-	for _, x := range [...]*match{m, all} {
-		if x != nil {
-			done = e.broadcastAll(x, out, done)
-		}
-	}
-	e.m.broadcast.Observe(time.Since(start).Seconds())
-	for _, sb := range done {
-		sb.s.unsubscribe(sb.sid)
 	}
 }
 

@@ -83,10 +83,6 @@ func New(cfg Config) (*Edge, error) {
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
 	}
-	if err := e.subscribeLive(); err != nil {
-		e.nc.Close()
-		return nil, err
-	}
 	if err := e.buildEngine(); err != nil {
 		e.nc.Close()
 		return nil, err
@@ -286,17 +282,33 @@ func clientPrefix(addr string, limitLoopback bool) string {
 
 // Run serves viewers until ctx ends.
 func (e *Edge) Run(ctx context.Context) error {
-	if err := e.engine.Start(); err != nil {
-		e.nc.Close()
-		return fmt.Errorf("edge: %w", err)
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
+	if err := e.serve(ctx, &wg); err != nil {
+		cancel()
+		wg.Wait()
+		e.nc.Close()
+		return err
+	}
 	wg.Go(func() { e.keepalive(ctx) })
 	wg.Go(func() { e.reportOccupancy(ctx) })
 	<-ctx.Done()
 	wg.Wait()
 	e.engine.Stop()
 	e.nc.Close()
+	return nil
+}
+
+// serve reads the live swarms (its workers counted in wg, until ctx
+// ends), then takes viewers.
+func (e *Edge) serve(ctx context.Context, wg *sync.WaitGroup) error {
+	if err := e.readLive(ctx, wg); err != nil {
+		return err
+	}
+	if err := e.engine.Start(); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
 	return nil
 }
 
