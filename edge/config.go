@@ -103,8 +103,9 @@ type Config struct {
 	// RingSize is how many recent swarms per match the edge keeps to
 	// answer "next" requests itself. Zero means 16.
 	RingSize int
-	// MaxUpstreamRequests caps direct gets in flight upstream. Zero means
-	// 64.
+	// MaxUpstreamRequests caps direct gets in flight upstream: viewers'
+	// requests, and the reads of a match's latest swarm into the cache
+	// (primes), which hold at most half of them. Zero means 64.
 	MaxUpstreamRequests int
 	// UpstreamTimeout bounds one upstream direct get. Zero means 2s.
 	UpstreamTimeout time.Duration

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -163,6 +164,26 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) *inbox {
 		}
 	}
 	return b
+}
+
+// watchMany connects conns viewers to e, each subscribed to per matches
+// of its own, named prefix<viewer>-<i>.
+func watchMany(t testing.TB, e *Edge, prefix string, conns, per int) []*nats.Conn {
+	t.Helper()
+	var out []*nats.Conn
+	for v := range conns {
+		nc := connect(t, e.URL())
+		for i := range per {
+			if _, err := nc.Subscribe(wire.LiveSubject(fmt.Sprintf("%s%d-%d", prefix, v, i)), func(*nats.Msg) {}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, nc)
+	}
+	return out
 }
 
 func seqHeaderOf(t testing.TB, m *nats.Msg) uint64 {

@@ -2,13 +2,11 @@ package edge
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/fanout/fanouttest"
@@ -91,19 +89,7 @@ func TestMatchesPastTheLeafsSubscriptionCap(t *testing.T) {
 	wd := startWorld(t)
 	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
 	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1", OccupancyInterval: -1})
-	var attackers []*nats.Conn
-	for v := range 17 {
-		nc := connect(t, e.URL())
-		for i := range 15 {
-			if _, err := nc.Subscribe(wire.LiveSubject(fmt.Sprintf("fake%d", v*15+i)), func(*nats.Msg) {}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		attackers = append(attackers, nc)
-	}
+	attackers := watchMany(t, e, "fake", 17, 15)
 	matches := func(n int) func() bool {
 		return func() bool {
 			e.mu.Lock()

@@ -56,9 +56,11 @@ type match struct {
 	groups  map[groupKey]*group
 	ring    []stored // recent swarms, ascending sequence, received in one upstream session
 	primed  bool     // ring[0] is the latest stored swarm at subscription time (or the match has none)
-	priming bool     // a prime is under way
+	priming bool     // a prime is under way, holding a prime slot and an upstream slot
+	cancel  func()   // ends the prime under way
+	gone    bool     // dropped from Edge.matches: no prime starts
 	lastSeq uint64
-	waiters []answer // latest requests waiting for priming
+	waiters []answer // latest requests waiting for the prime under way
 }
 
 // join adds sb to its match's subscribers, priming the match's cache for
@@ -87,8 +89,9 @@ func (e *Edge) matchFor(id string, first bool) (*match, error) {
 		e.matches[id] = m
 		e.m.matches.Set(float64(len(e.matches)))
 		if id != wildcard {
-			m.priming = true
-			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
+			m.mu.Lock()
+			e.startPrime(m)
+			m.mu.Unlock()
 		}
 	}
 	m.refs++
@@ -135,7 +138,7 @@ func (m *match) remove(sb *sub) {
 }
 
 // dropRef counts one subscription to m less, and one viewer less if gone,
-// dropping m after the last.
+// dropping m (and ending its prime) after the last.
 func (e *Edge) dropRef(m *match, gone bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -146,6 +149,7 @@ func (e *Edge) dropRef(m *match, gone bool) {
 	if m.refs == 0 {
 		delete(e.matches, m.id)
 		e.m.matches.Set(float64(len(e.matches)))
+		m.drop()
 	}
 }
 

@@ -12,6 +12,7 @@ type metrics struct {
 	accepted, swarms, unwatched, dups        prometheus.Counter
 	delivered                                prometheus.Counter
 	refused, closed, violations, requests    *prometheus.CounterVec
+	primes                                   *prometheus.CounterVec
 	reports                                  prometheus.Counter
 	broadcast                                prometheus.Histogram
 }
@@ -41,6 +42,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		closed:     cv("connections_closed_total", "Connections closed, by reason.", "reason"),
 		violations: cv("permission_violations_total", "Viewer operations refused with a permissions error.", "op"),
 		requests:   cv("requests_total", "Viewer requests (latest, next) by how they were answered.", "kind", "answer"),
+		primes:     cv("primes_total", "Reads of a match's latest swarm into the edge's cache, by result: read, busy (no slot: not started), canceled (the match lost its viewers), failed.", "result"),
 		reports:    c("occupancy_reports_total", "Occupancy reports published."),
 		broadcast: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "emostream", Subsystem: "edge",
 			Name: "broadcast_seconds", Help: "Time to write one live message to all its viewers on this edge (framing and non-blocking writes).",
@@ -52,7 +54,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
 		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.unwatched, m.dups, m.delivered,
-			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
+			m.refused, m.closed, m.violations, m.requests, m.primes, m.reports, m.broadcast)
 	}
 	m.declare()
 	return m
@@ -67,6 +69,9 @@ func (m *metrics) declare() {
 	m.refused.WithLabelValues("origin")
 	for _, reason := range []string{"client", "slow_consumer", "stale", "connect_timeout", "protocol"} {
 		m.closed.WithLabelValues(reason)
+	}
+	for _, result := range []string{"read", "busy", "canceled", "failed"} {
+		m.primes.WithLabelValues(result)
 	}
 	for _, kind := range []string{"latest", "next"} {
 		for _, answer := range []string{"cache", "upstream", "busy"} {

@@ -43,8 +43,11 @@ type Edge struct {
 	nc     *nats.Conn
 	engine *nbhttp.Engine
 	up     *websocket.Upgrader
-	sem    chan struct{}
-	info   []byte
+	sem    chan struct{} // upstream slots (MaxUpstreamRequests)
+	primes chan struct{} // prime slots (primeShare)
+	// primeErrors logs the primes that failed, sparsely.
+	primeErrors sparseLog
+	info        []byte
 	// hook, when a test sets it, runs at the start of a callback (where:
 	// one of the panic components) with its input: it plants panics.
 	hook func(where string, data []byte)
@@ -64,7 +67,8 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, log: cfg.Logger.With("component", "edge", "edge", cfg.ID), m: newMetrics(cfg.Registerer),
-		sem: make(chan struct{}, cfg.MaxUpstreamRequests), matches: map[string]*match{},
+		sem: make(chan struct{}, cfg.MaxUpstreamRequests), primes: make(chan struct{}, primeShare(cfg.MaxUpstreamRequests)),
+		matches:  map[string]*match{},
 		sessions: map[*session]struct{}{}, prefixes: map[string]int{}}
 	e.info = frame(infoLine(cfg))
 	opts := append([]nats.Option{nats.Name("emostream-edge " + cfg.ID), nats.MaxReconnects(-1),
