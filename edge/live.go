@@ -79,7 +79,8 @@ func (e *Edge) deliver(msg *nats.Msg) {
 	}
 	out := &message{subject: msg.Subject, data: msg.Data}
 	if seq > 0 {
-		out.header = seqHeader(seq)
+		last, ok := lastSeqOf(msg)
+		out.header = liveHeader(seq, last, ok)
 	}
 	start := time.Now()
 	var done []*sub
@@ -101,4 +102,16 @@ func seqOf(msg *nats.Msg) uint64 {
 	}
 	seq, _ := strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
 	return seq
+}
+
+// lastSeqOf reads a live swarm's Nats-Last-Sequence, the sequence of its
+// match's previous stored swarm (0: none), which the stream's RePublish
+// sets; ok is false without one.
+func lastSeqOf(msg *nats.Msg) (last uint64, ok bool) {
+	v := msg.Header.Get(nats.JSLastSequence)
+	if v == "" {
+		return 0, false
+	}
+	last, err := strconv.ParseUint(v, 10, 64)
+	return last, err == nil
 }
