@@ -91,7 +91,7 @@ func (e *Edge) deliver(msg *nats.Msg) {
 	}
 	e.m.broadcast.Observe(time.Since(start).Seconds())
 	for _, sb := range done {
-		sb.s.unsubscribe(sb.sid)
+		sb.s.drop(sb)
 	}
 }
 

@@ -25,7 +25,7 @@ type sub struct {
 	m       *match // nil for an inbox
 	g       *group
 	idx     int          // in g.subs
-	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit
+	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit, -1: ran out
 }
 
 // groupKey groups a match's subscribers that receive the same bytes: the
@@ -206,18 +206,38 @@ func (e *Edge) broadcast(g *group, f []byte, done []*sub) []*sub {
 
 func writeAll(subs []*sub, f []byte, done []*sub) []*sub {
 	for _, sb := range subs {
-		if sb.left.Load() != 0 {
-			left := sb.left.Add(-1)
-			if left < 0 {
-				continue
-			}
-			if left == 0 {
-				done = append(done, sb)
-			}
+		deliver, last := sb.take()
+		if !deliver {
+			continue
+		}
+		if last {
+			done = append(done, sb)
 		}
 		sb.s.write(f)
 	}
 	return done
+}
+
+// take counts one message for sb against its auto-unsubscribe limit:
+// deliver says to write it, last that it was the limit's last (the
+// subscription is then to be removed). Without a limit it is one load.
+func (sb *sub) take() (deliver, last bool) {
+	for {
+		n := sb.left.Load()
+		switch {
+		case n == 0:
+			return true, false
+		case n < 0:
+			return false, false
+		}
+		next := n - 1
+		if next == 0 {
+			next = -1
+		}
+		if sb.left.CompareAndSwap(n, next) {
+			return true, next < 0
+		}
+	}
 }
 
 // insertRing adds st in sequence order unless the ring has it, keeping the

@@ -19,7 +19,8 @@ var errBusy = errors.New("edge: too many upstream requests")
 // maxWaiters bounds the latest requests waiting for one match's cache.
 const maxWaiters = 4096
 
-// answer receives a request's swarm: nil for none (404), or an error.
+// answer receives a request's swarm later (from a goroutine that holds no
+// lock): nil for none (404), or an error.
 type answer func(*stored, error)
 
 // Outcomes of a latest request for a match with viewers here.
@@ -31,8 +32,8 @@ const (
 )
 
 // latest answers match's latest stored swarm, from the cache when the match
-// has viewers here.
-func (e *Edge) latest(id string, done answer) {
+// has viewers here: at once (now), or later through done.
+func (e *Edge) latest(id string, done answer) (st *stored, now bool, err error) {
 	e.mu.Lock()
 	m := e.matches[id]
 	e.mu.Unlock()
@@ -41,18 +42,16 @@ func (e *Edge) latest(id string, done answer) {
 		switch outcome {
 		case fromCache:
 			e.m.requests.WithLabelValues("latest", "cache").Inc()
-			done(last, nil)
-			return
+			return last, true, nil
 		case waiting:
 			e.m.requests.WithLabelValues("latest", "cache").Inc()
-			return
+			return nil, false, nil
 		case refused:
 			e.m.requests.WithLabelValues("latest", "busy").Inc()
-			done(nil, errBusy)
-			return
+			return nil, true, errBusy
 		}
 	}
-	e.upstream("latest", e.api(wire.LatestSwarmRequest(id)), nil, done)
+	return e.upstream("latest", e.api(wire.LatestSwarmRequest(id)), nil, done)
 }
 
 // latestOrWait is m's latest swarm once m is primed; else it queues done
@@ -82,19 +81,19 @@ func lastOf(ring []stored) *stored {
 }
 
 // next answers match's first stored swarm at sequence seq or later: from
-// the ring when it holds the swarms around seq, else upstream.
-func (e *Edge) next(id string, seq uint64, done answer) {
+// the ring when it holds the swarms around seq (now), else upstream
+// (through done).
+func (e *Edge) next(id string, seq uint64, done answer) (st *stored, now bool, err error) {
 	e.mu.Lock()
 	m := e.matches[id]
 	e.mu.Unlock()
 	if m != nil {
 		if st, ok := m.fromRing(seq); ok {
 			e.m.requests.WithLabelValues("next", "cache").Inc()
-			done(st, nil)
-			return
+			return st, true, nil
 		}
 	}
-	e.upstream("next", e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq), done)
+	return e.upstream("next", e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq), done)
 }
 
 func (m *match) fromRing(seq uint64) (*stored, bool) {
@@ -126,16 +125,16 @@ func (e *Edge) api(subject string) string {
 	return "$JS." + e.cfg.Domain + ".API." + strings.TrimPrefix(subject, "$JS.API.")
 }
 
-// upstream answers done with a direct get, or at once with errBusy when
-// MaxUpstreamRequests are in flight.
-func (e *Edge) upstream(kind, subject string, body []byte, done answer) {
+// upstream answers done with a direct get, or at once (now) with errBusy
+// when MaxUpstreamRequests are in flight.
+func (e *Edge) upstream(kind, subject string, body []byte, done answer) (st *stored, now bool, err error) {
 	if !e.takeSlot() {
 		e.m.requests.WithLabelValues(kind, "busy").Inc()
-		done(nil, errBusy)
-		return
+		return nil, true, errBusy
 	}
 	e.m.requests.WithLabelValues(kind, "upstream").Inc()
 	recovery.Go(e.log, panicUpstream, func() { done(e.get(context.Background(), subject, body)) })
+	return nil, false, nil
 }
 
 // takeSlot takes one of the MaxUpstreamRequests slots for a direct get,
