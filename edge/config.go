@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -75,6 +76,13 @@ type Config struct {
 	// too, each 127.x.y.0/24 a network (tests play many networks there).
 	// Zero exempts loopback: a local proxy or load generator.
 	LimitLoopback bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: a
+	// viewer that comes through one (a TLS-terminating proxy or Ingress)
+	// counts in the network of the right-most address there that is not a
+	// trusted proxy itself (package clientip). Zero means none: a viewer's
+	// network is always its TCP peer's, so all the viewers behind one
+	// proxy are one network.
+	TrustedProxies []netip.Prefix
 	// MaxSubscriptions caps subscriptions per connection. Zero means 16.
 	MaxSubscriptions int
 	// MaxControlLine caps a protocol line. Zero means 4096 bytes.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/recovery"
@@ -161,7 +163,7 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	prefix := clientPrefix(r.RemoteAddr, e.cfg.LimitLoopback)
+	prefix := e.clientNetwork(r)
 	if reason := e.admit(prefix); reason != "" {
 		e.m.refused.WithLabelValues(reason).Inc()
 		http.Error(w, "maximum connections exceeded", http.StatusServiceUnavailable)
@@ -267,21 +269,34 @@ func (e *Edge) closed(s *session, err error) {
 	e.release(s)
 }
 
-// clientPrefix is the client's network: its /24 (IPv4) or /64 (IPv6), or ""
-// for loopback, which is not limited unless limitLoopback.
-func clientPrefix(addr string, limitLoopback bool) string {
-	host, _, err := net.SplitHostPort(addr)
+// clientNetwork is the client network a viewer's connection counts in: that
+// of its TCP peer or, behind a proxy of TrustedProxies, of the address the
+// proxies' X-Forwarded-For names (package clientip).
+func (e *Edge) clientNetwork(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return ""
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() && !limitLoopback {
+	a := peer.Addr()
+	if len(e.cfg.TrustedProxies) > 0 {
+		a = clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	}
+	return networkOf(a, e.cfg.LimitLoopback)
+}
+
+// networkOf is a's network: its /24 (IPv4) or /64 (IPv6), or "" for
+// loopback, which is not limited unless limitLoopback (and for no address).
+func networkOf(a netip.Addr, limitLoopback bool) string {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() && !limitLoopback {
 		return ""
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.Mask(net.CIDRMask(24, 32)).String()
+	bits := 64
+	if a.Is4() {
+		bits = 24
 	}
-	return ip.Mask(net.CIDRMask(64, 128)).String()
+	p, _ := a.Prefix(bits)
+	return p.Addr().String()
 }
 
 // Run serves viewers until ctx ends.
