@@ -45,7 +45,7 @@ type rates struct {
 	kafkaBytes       float64 // records produced, bytes a second
 	viewersPerRegion float64
 	viewersPerEdge   float64
-	matchesPerEdge   float64 // matches an edge receives (those its viewers watch)
+	matchesPerEdge   float64 // matches an edge receives: every live one (one upstream subscription)
 	storedPerSec     float64 // hub: partials, swarms and timeline records
 	leafDeliveries   float64 // swarms a region's leaves write to its edges, a second
 	hubForwards      float64 // swarms the hub writes to leaf servers, a second
@@ -60,7 +60,7 @@ func flows(l Load, d Deployment) rates {
 	r.kafkaBytes = r.events * RecordBytes(r.events/max(r.produces, 1))
 	r.viewersPerRegion = l.Viewers / float64(l.Regions)
 	r.viewersPerEdge = r.viewersPerRegion / float64(max(d.Edges, 1))
-	r.matchesPerEdge = min(float64(l.Matches), max(r.viewersPerEdge, 1))
+	r.matchesPerEdge = float64(l.Matches)
 	p, m := float64(d.Partitions), float64(l.Matches)
 	r.storedPerSec = (p + 2*m) / w
 	r.leafDeliveries = float64(d.Edges) * r.matchesPerEdge / w

@@ -24,6 +24,7 @@ import (
 
 	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/fanout/fanouttest"
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
@@ -59,9 +60,13 @@ func checkEdgeFlags(t *testing.T, command string, flags map[string]string, nofil
 
 // checkEdgeUpstream: a Kubernetes edge's --nats is a Service port of
 // the leaf workload, whose .conf listens there off loopback and has the
-// user edge for standard (non-WebSocket) connections.
+// user edge for standard (non-WebSocket) connections; and behind the
+// Ingress the edge believes its X-Forwarded-For (--trusted-proxies).
 func checkEdgeUpstream(t *testing.T, m *manifests, flags map[string]string) {
 	t.Helper()
+	if p, err := clientip.ParsePrefixes(flags["trusted-proxies"]); err != nil || len(p) == 0 {
+		t.Errorf("--trusted-proxies=%q: want the Ingress controller's CIDR, the edges' peer (%v)", flags["trusted-proxies"], err)
+	}
 	u, err := url.Parse(flags["nats"])
 	if err != nil {
 		return // checkEdgeFlags said so

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -75,6 +76,13 @@ type Config struct {
 	// too, each 127.x.y.0/24 a network (tests play many networks there).
 	// Zero exempts loopback: a local proxy or load generator.
 	LimitLoopback bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: a
+	// viewer that comes through one (a TLS-terminating proxy or Ingress)
+	// counts in the network of the right-most address there that is not a
+	// trusted proxy itself (package clientip). Zero means none: a viewer's
+	// network is always its TCP peer's, so all the viewers behind one
+	// proxy are one network.
+	TrustedProxies []netip.Prefix
 	// MaxSubscriptions caps subscriptions per connection. Zero means 16.
 	MaxSubscriptions int
 	// MaxControlLine caps a protocol line. Zero means 4096 bytes.
@@ -103,8 +111,9 @@ type Config struct {
 	// RingSize is how many recent swarms per match the edge keeps to
 	// answer "next" requests itself. Zero means 16.
 	RingSize int
-	// MaxUpstreamRequests caps direct gets in flight upstream. Zero means
-	// 64.
+	// MaxUpstreamRequests caps direct gets in flight upstream: viewers'
+	// requests, and the reads of a match's latest swarm into the cache
+	// (primes), which hold at most half of them. Zero means 64.
 	MaxUpstreamRequests int
 	// UpstreamTimeout bounds one upstream direct get. Zero means 2s.
 	UpstreamTimeout time.Duration

@@ -4,7 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,5 +89,65 @@ func TestEdgeCapsAddUp(t *testing.T) {
 	c.MaxPerNetwork = 0
 	if got, err := c.withDefaults(); err != nil || got.MaxPerNetwork != 100 {
 		t.Fatalf("defaulted per-network cap %d (%v), want 100", got.MaxPerNetwork, err)
+	}
+}
+
+// TestViewersBehindTrustedProxy: behind a TLS-terminating proxy (here
+// net/http/httputil's, which sets X-Forwarded-For as an Ingress does) every
+// viewer comes from the proxy's address. With the proxy in TrustedProxies
+// each counts in its own network, the one X-Forwarded-For names (the last
+// line's right-most address that is no trusted proxy); a client that
+// writes X-Forwarded-For itself is not believed, and counts in its own.
+func TestViewersBehindTrustedProxy(t *testing.T) {
+	wd := startWorld(t)
+	const proxyAddr = "127.0.5.1"
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), MaxConnections: 100, MaxPerNetwork: 2, LimitLoopback: true,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(proxyAddr + "/32")}, ConnectTimeout: time.Minute, OccupancyInterval: -1})
+	target, _ := url.Parse("http://" + e.cfg.Listener.Addr().String())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(proxyAddr)}}
+	proxy.Transport = &http.Transport{DialContext: from.DialContext}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	networks := func() []string {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return slices.Sorted(maps.Keys(e.prefixes))
+	}
+
+	for n := range 5 { // five viewers of five networks, through the proxy
+		local := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.9.%d.1", n))}}
+		conn, err := local.Dial("tcp", srv.Listener.Addr().String())
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			t.Skipf("cannot bind 127.9.%d.1 on this system: %v", n, err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		rc := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+		if st := rc.handshake(); st != 101 {
+			t.Fatalf("viewer %d of 127.9.%d.0/24 through the proxy: status %d, want 101", n, n, st)
+		}
+	}
+	if got, want := networks(), []string{"127.9.0.0", "127.9.1.0", "127.9.2.0", "127.9.3.0", "127.9.4.0"}; !slices.Equal(got, want) {
+		t.Fatalf("networks %v, want %v", got, want)
+	}
+
+	// The proxy's own lines: the client's X-Forwarded-For, then its own.
+	rc := dialRawFrom(t, e, proxyAddr)
+	if st := rc.handshake("X-Forwarded-For: 127.66.0.1\r\n", "X-Forwarded-For: 127.9.9.1\r\n"); st != 101 {
+		t.Fatalf("a viewer with two X-Forwarded-For lines: status %d", st)
+	}
+	if got := networks(); !slices.Contains(got, "127.9.9.0") || slices.Contains(got, "127.66.0.0") {
+		t.Errorf("networks %v: want the last line's 127.9.9.0, not the client's own 127.66.0.0", got)
+	}
+
+	// A client that is no proxy names other networks in vain.
+	for i, want := range []int{101, 101, 503} {
+		rc := dialRawFrom(t, e, "127.8.0.1")
+		if st := rc.handshake(fmt.Sprintf("X-Forwarded-For: 127.70.%d.1\r\n", i)); st != want {
+			t.Fatalf("connection %d from 127.8.0.1 naming 127.70.%d.1: status %d, want %d", i, i, st, want)
+		}
 	}
 }

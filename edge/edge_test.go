@@ -1,13 +1,17 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/emostream/emostream/fanout"
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
@@ -120,5 +124,58 @@ func TestFramedOncePerGroup(t *testing.T) {
 	wd.publish(t, "m1", 1)
 	for i, b := range boxes {
 		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("viewer %d's swarm", i), func() bool { return b.len() == 1 })
+	}
+}
+
+// TestLiveCarriesLastSequence: live messages on the edge carry
+// Nats-Last-Sequence as the stream's RePublish sets it (the sequence of the
+// match's previous stored swarm), which the gap rule reads (docs/api.md):
+// with two live matches, whose swarms interleave in the stream, and a
+// match quiet every other window, a fanout.Watcher on the edge makes no
+// request beyond its join, as one on the hub.
+func TestLiveCarriesLastSequence(t *testing.T) {
+	wd := startWorld(t)
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), OccupancyInterval: -1})
+	type watching struct {
+		w     *fanout.Watcher
+		shown atomic.Int64
+	}
+	watch := func(url string) *watching {
+		var v watching
+		w, err := fanout.NewWatcher(connect(t, url), fanout.WatchConfig{Match: "m1",
+			OnSwarm: func([]byte, fanout.Source) { v.shown.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go func() { _ = w.Run(ctx) }()
+		v.w = w
+		return &v
+	}
+	onHub, onEdge := watch(wd.hub.ClientURL()), watch(e.URL())
+	live := subscribe(t, connect(t, e.URL()), wire.LiveSubject("m1"))
+	testenv.WaitFor(t, 5*time.Second, "both watchers' join", func() bool {
+		return onHub.w.Stats().Requests.Load() == 1 && onEdge.w.Stats().Requests.Load() == 1
+	})
+
+	const n = 10
+	var prev []uint64 // each m1 swarm's previous m1 sequence
+	var last uint64
+	for w := range n {
+		prev = append(prev, last)
+		last = wd.publish(t, "m1", 2*w) // m1 is quiet every other window
+		wd.publish(t, "m2", 2*w)        // m2's swarms come between m1's in the stream
+	}
+	testenv.WaitFor(t, 10*time.Second, "every swarm shown", func() bool {
+		return onHub.shown.Load() == n && onEdge.shown.Load() == n && live.len() == n
+	})
+	for i, m := range live.msgs {
+		if got := m.Header.Get("Nats-Last-Sequence"); got != strconv.FormatUint(prev[i], 10) {
+			t.Errorf("live swarm %d: headers %v, want Nats-Last-Sequence %d", i, m.Header, prev[i])
+		}
+	}
+	if hub, edge := onHub.w.Stats().Requests.Load(), onEdge.w.Stats().Requests.Load(); edge != hub {
+		t.Errorf("requests of a watcher that missed nothing: %d on the edge, %d on the hub", edge, hub)
 	}
 }

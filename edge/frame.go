@@ -56,10 +56,15 @@ func (m *message) encode(sid string, headers bool) []byte {
 	return frame(append(append(b, m.data...), "\r\n"...))
 }
 
-// seqHeader is the header block of a stored swarm.
-func seqHeader(seq uint64) []byte {
+// liveHeader is the header block of a live swarm: its stream sequence
+// and, if hasLast, its Nats-Last-Sequence, which the viewers' gap rule
+// reads (docs/api.md, "Gap rule"). Built once per live message.
+func liveHeader(seq, last uint64, hasLast bool) []byte {
 	b := []byte("NATS/1.0\r\nNats-Sequence: ")
 	b = strconv.AppendUint(b, seq, 10)
+	if hasLast {
+		b = strconv.AppendUint(append(b, "\r\nNats-Last-Sequence: "...), last, 10)
+	}
 	return append(b, "\r\n\r\n"...)
 }
 

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -154,14 +155,35 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) *inbox {
 		t.Fatal(err)
 	}
 	if match, ok := strings.CutPrefix(subject, wire.LiveSubject("")); ok && match != ">" {
-		// The edge subscribes upstream asynchronously; its answer to a latest
-		// request comes after its priming direct get, which its upstream
-		// server handled after the subscription: publishes from now on reach it.
+		// The edge's answer to a latest request comes after its priming
+		// direct get, which went upstream after its subscription to every
+		// match (and, on a leaf, after the leaf's interest at the hub):
+		// publishes from now on reach it.
 		if _, err := nc.Request(wire.LatestSwarmRequest(match), nil, 5*time.Second); err != nil {
 			t.Fatalf("latest of %s: %v", match, err)
 		}
 	}
 	return b
+}
+
+// watchMany connects conns viewers to e, each subscribed to per matches
+// of its own, named prefix<viewer>-<i>.
+func watchMany(t testing.TB, e *Edge, prefix string, conns, per int) []*nats.Conn {
+	t.Helper()
+	var out []*nats.Conn
+	for v := range conns {
+		nc := connect(t, e.URL())
+		for i := range per {
+			if _, err := nc.Subscribe(wire.LiveSubject(fmt.Sprintf("%s%d-%d", prefix, v, i)), func(*nats.Msg) {}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, nc)
+	}
+	return out
 }
 
 func seqHeaderOf(t testing.TB, m *nats.Msg) uint64 {

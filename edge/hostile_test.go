@@ -2,6 +2,7 @@ package edge
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -134,14 +135,16 @@ func TestConnectionLimits(t *testing.T) {
 // TestPerNetworkLimit: MaxPerNetwork counts connections by /24 and /64;
 // loopback is not limited.
 func TestPerNetworkLimit(t *testing.T) {
+	e := &Edge{}
 	for _, c := range []struct{ addr, want string }{
 		{"203.0.113.7:5000", "203.0.113.0"}, {"[2001:db8:1:2:3::4]:80", "2001:db8:1:2::"}, {"127.0.0.9:1", ""}, {"bad", ""},
+		{"[::ffff:203.0.113.7]:80", "203.0.113.0"},
 	} {
-		if got := clientPrefix(c.addr, false); got != c.want {
-			t.Errorf("clientPrefix(%s) = %q, want %q", c.addr, got, c.want)
+		if got := e.clientNetwork(&http.Request{RemoteAddr: c.addr}); got != c.want {
+			t.Errorf("the network of %s: %q, want %q", c.addr, got, c.want)
 		}
 	}
-	e := &Edge{cfg: Config{MaxConnections: 100, MaxPerNetwork: 2}, m: newMetrics(nil), prefixes: map[string]int{}}
+	e = &Edge{cfg: Config{MaxConnections: 100, MaxPerNetwork: 2}, m: newMetrics(nil), prefixes: map[string]int{}}
 	for i, want := range []string{"", "", "max_per_network"} {
 		if got := e.admit("203.0.113.0"); got != want {
 			t.Errorf("connection %d: %q, want %q", i, got, want)

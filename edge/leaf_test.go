@@ -63,16 +63,66 @@ func TestEdgeOnLeaf(t *testing.T) {
 	})
 }
 
-// leafInterest reports whether the hub sends match's live subject to a leaf.
+// leafInterest reports whether the hub sends match's live subject to a
+// leaf: the leaf has interest in it, or in every match's.
 func leafInterest(wd *world, match string) bool {
 	lz, err := wd.hub.Server().Leafz(&server.LeafzOptions{Subscriptions: true})
 	if err != nil {
 		return false
 	}
 	for _, lf := range lz.Leafs {
-		if slices.Contains(lf.Subs, wire.LiveSubject(match)) {
+		if slices.Contains(lf.Subs, wire.LiveSubject(match)) || slices.Contains(lf.Subs, wire.LiveSubjects) {
 			return true
 		}
 	}
 	return false
+}
+
+// TestMatchesPastTheLeafsSubscriptionCap: the leaf caps every connection,
+// the edge's too, at max_subscriptions (256), and an edge takes up to
+// MaxMatches (10,000) matches. A hostile viewer that watches 255 made-up
+// matches (17 connections of 15) takes nothing from the viewers of real
+// matches, while it watches and after it left: the edge reads every match
+// on one upstream subscription, so it holds at most two on the leaf (that
+// one and nats.go's reply inbox) however many matches its viewers watch.
+func TestMatchesPastTheLeafsSubscriptionCap(t *testing.T) {
+	wd := startWorld(t)
+	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
+	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1", OccupancyInterval: -1})
+	attackers := watchMany(t, e, "fake", 17, 15)
+	matches := func(n int) func() bool {
+		return func() bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return len(e.matches) == n
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, "255 made-up matches watched", matches(255))
+
+	watch := func(match string) {
+		t.Helper()
+		live := subscribe(t, connect(t, e.URL()), wire.LiveSubject(match))
+		testenv.WaitFor(t, 10*time.Second, "the leaf's interest at the hub", func() bool { return leafInterest(wd, match) })
+		wd.publish(t, match, 0)
+		wd.publish(t, match, 1)
+		testenv.WaitFor(t, 5*time.Second, "2 live swarms of "+match, func() bool { return live.len() == 2 })
+	}
+	watch("final")
+	for _, nc := range attackers {
+		nc.Close()
+	}
+	testenv.WaitFor(t, 5*time.Second, "the made-up matches gone", matches(1))
+	watch("replay")
+
+	cz, err := leaf.Server().Connz(&server.ConnzOptions{Subscriptions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cz.Conns, func(c *server.ConnInfo) bool { return c.Name == "emostream-edge edge-1" })
+	if i < 0 {
+		t.Fatal("the edge's connection is not on the leaf")
+	}
+	if c := cz.Conns[i]; c.NumSubs > 2 {
+		t.Errorf("the edge holds %d subscriptions on the leaf (%v), want at most 2", c.NumSubs, c.Subs)
+	}
 }

@@ -3,22 +3,18 @@ package edge
 import (
 	"errors"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/emostream/emostream/internal/recovery"
-	"github.com/emostream/emostream/wire"
 )
 
 // errTooManyMatches refuses a subscription to one match more than
 // Config.MaxMatches.
 var errTooManyMatches = errors.New("edge: too many matches")
 
-// wildcard is the key of emostream.live.> in Edge.matches.
+// wildcard is the key of emostream.live.> in Edge.matches: the viewers of
+// every match.
 const wildcard = ">"
 
 // sub is one viewer subscription.
@@ -29,7 +25,7 @@ type sub struct {
 	m       *match // nil for an inbox
 	g       *group
 	idx     int          // in g.subs
-	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit
+	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit, -1: ran out
 }
 
 // groupKey groups a match's subscribers that receive the same bytes: the
@@ -55,20 +51,21 @@ type match struct {
 	id      string
 	refs    int // subscriptions, guarded by Edge.mu
 	viewers int // connections with one subscription or more, guarded by Edge.mu
-	up      *nats.Subscription
 
 	mu      sync.RWMutex
 	groups  map[groupKey]*group
 	ring    []stored // recent swarms, ascending sequence, received in one upstream session
 	primed  bool     // ring[0] is the latest stored swarm at subscription time (or the match has none)
-	priming bool     // a prime is under way
+	priming bool     // a prime is under way, holding a prime slot and an upstream slot
+	cancel  func()   // ends the prime under way
+	gone    bool     // dropped from Edge.matches: no prime starts
 	lastSeq uint64
-	waiters []answer // latest requests waiting for priming
+	waiters []answer // latest requests waiting for the prime under way
 }
 
-// join adds sb to its match's subscribers, subscribing upstream for the
-// match's first one; first says sb is its connection's first subscription
-// to the match (a new viewer).
+// join adds sb to its match's subscribers, priming the match's cache for
+// its first one; first says sb is its connection's first subscription to
+// the match (a new viewer).
 func (e *Edge) join(sb *sub, id string, first bool) error {
 	m, err := e.matchFor(id, first)
 	if err != nil {
@@ -79,8 +76,7 @@ func (e *Edge) join(sb *sub, id string, first bool) error {
 }
 
 // matchFor counts one more subscription to match id, and one more viewer
-// if first, adding the match (and its upstream subscription) for its
-// first.
+// if first, adding the match (and priming its cache) for its first.
 func (e *Edge) matchFor(id string, first bool) (*match, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -92,7 +88,11 @@ func (e *Edge) matchFor(id string, first bool) (*match, error) {
 		m = &match{id: id, groups: map[groupKey]*group{}}
 		e.matches[id] = m
 		e.m.matches.Set(float64(len(e.matches)))
-		e.subscribe(m)
+		if id != wildcard {
+			m.mu.Lock()
+			e.startPrime(m)
+			m.mu.Unlock()
+		}
 	}
 	m.refs++
 	if first {
@@ -115,8 +115,8 @@ func (m *match) add(sb *sub) {
 	g.subs = append(g.subs, sb)
 }
 
-// leave removes sb, unsubscribing upstream after the match's last one;
-// gone says sb was its connection's last subscription to the match.
+// leave removes sb, dropping its match after the match's last one; gone
+// says sb was its connection's last subscription to the match.
 func (e *Edge) leave(sb *sub, gone bool) {
 	sb.m.remove(sb)
 	e.dropRef(sb.m, gone)
@@ -138,7 +138,7 @@ func (m *match) remove(sb *sub) {
 }
 
 // dropRef counts one subscription to m less, and one viewer less if gone,
-// dropping m (and its upstream subscription) after the last.
+// dropping m (and ending its prime) after the last.
 func (e *Edge) dropRef(m *match, gone bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -149,60 +149,7 @@ func (e *Edge) dropRef(m *match, gone bool) {
 	if m.refs == 0 {
 		delete(e.matches, m.id)
 		e.m.matches.Set(float64(len(e.matches)))
-		if m.up != nil {
-			_ = m.up.Unsubscribe()
-		}
-	}
-}
-
-// subscribe reads m's live subject upstream and primes its cache. Called
-// with e.mu held.
-func (e *Edge) subscribe(m *match) {
-	subject := wire.LiveSubjects
-	if m.id != wildcard {
-		subject = wire.LiveSubject(m.id)
-	}
-	up, err := e.nc.Subscribe(subject, recovery.Func(e.log, panicUpstream, func(msg *nats.Msg) { e.deliver(m, msg) }))
-	if err != nil {
-		e.log.Warn("subscribing upstream", "subject", subject, "err", err)
-		return
-	}
-	_ = up.SetPendingLimits(-1, 64<<20)
-	m.up = up
-	if m.id != wildcard {
-		m.priming = true
-		recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
-	}
-}
-
-// seqOf reads a stored swarm's stream sequence; 0 if it has none.
-func seqOf(msg *nats.Msg) uint64 {
-	if msg.Header == nil {
-		return 0
-	}
-	seq, _ := strconv.ParseUint(msg.Header.Get(wire.SeqHeader), 10, 64)
-	return seq
-}
-
-// deliver writes one live message to every subscriber of m, framed once
-// per group.
-func (e *Edge) deliver(m *match, msg *nats.Msg) {
-	e.m.swarms.Inc()
-	e.testHook(panicUpstream, msg.Data)
-	seq := seqOf(msg)
-	if m.id != wildcard && seq > 0 && !m.remember(seq, msg.Data, e.cfg.RingSize) {
-		e.m.dups.Inc()
-		return
-	}
-	out := &message{subject: msg.Subject, data: msg.Data}
-	if seq > 0 {
-		out.header = seqHeader(seq)
-	}
-	start := time.Now()
-	done := e.broadcastAll(m, out)
-	e.m.broadcast.Observe(time.Since(start).Seconds())
-	for _, sb := range done {
-		sb.s.unsubscribe(sb.sid)
+		m.drop()
 	}
 }
 
@@ -218,12 +165,11 @@ func (m *match) remember(seq uint64, data []byte, size int) bool {
 	return true
 }
 
-// broadcastAll writes out to each group of m; it returns the
-// subscriptions whose auto-unsubscribe count ran out.
-func (e *Edge) broadcastAll(m *match, out *message) []*sub {
+// broadcastAll writes out to each group of m; it returns done with the
+// subscriptions whose auto-unsubscribe count ran out appended.
+func (e *Edge) broadcastAll(m *match, out *message, done []*sub) []*sub {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var done []*sub
 	for _, g := range m.groups {
 		done = e.broadcast(g, out.encode(g.key.sid, g.key.headers), done)
 	}
@@ -260,18 +206,38 @@ func (e *Edge) broadcast(g *group, f []byte, done []*sub) []*sub {
 
 func writeAll(subs []*sub, f []byte, done []*sub) []*sub {
 	for _, sb := range subs {
-		if sb.left.Load() != 0 {
-			left := sb.left.Add(-1)
-			if left < 0 {
-				continue
-			}
-			if left == 0 {
-				done = append(done, sb)
-			}
+		deliver, last := sb.take()
+		if !deliver {
+			continue
+		}
+		if last {
+			done = append(done, sb)
 		}
 		sb.s.write(f)
 	}
 	return done
+}
+
+// take counts one message for sb against its auto-unsubscribe limit:
+// deliver says to write it, last that it was the limit's last (the
+// subscription is then to be removed). Without a limit it is one load.
+func (sb *sub) take() (deliver, last bool) {
+	for {
+		n := sb.left.Load()
+		switch {
+		case n == 0:
+			return true, false
+		case n < 0:
+			return false, false
+		}
+		next := n - 1
+		if next == 0 {
+			next = -1
+		}
+		if sb.left.CompareAndSwap(n, next) {
+			return true, next < 0
+		}
+	}
 }
 
 // insertRing adds st in sequence order unless the ring has it, keeping the

@@ -9,8 +9,10 @@ import (
 // metrics are the edge's Prometheus metrics (docs/operations.md, "Edges").
 type metrics struct {
 	conns, prefixes, matches, subs, inflight prometheus.Gauge
-	accepted, swarms, dups, delivered        prometheus.Counter
+	accepted, swarms, unwatched, dups        prometheus.Counter
+	delivered                                prometheus.Counter
 	refused, closed, violations, requests    *prometheus.CounterVec
+	primes                                   *prometheus.CounterVec
 	reports                                  prometheus.Counter
 	broadcast                                prometheus.Histogram
 }
@@ -32,13 +34,15 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		subs:       g("subscriptions", "Viewer subscriptions (bounded by connections × MaxSubscriptions)."),
 		inflight:   g("upstream_requests_in_flight", "Direct gets waiting for the upstream (bounded by MaxUpstreamRequests)."),
 		accepted:   c("connections_accepted_total", "Viewer connections accepted."),
-		swarms:     c("swarms_received_total", "Live messages received from the upstream, per match subscription."),
+		swarms:     c("swarms_received_total", "Live messages received from the upstream (every live match's, on one subscription)."),
+		unwatched:  c("swarms_unwatched_total", "Live messages of matches nobody watches on this edge, dropped."),
 		dups:       c("swarms_duplicate_total", "Live swarms received again (sequence not newer), not delivered."),
 		delivered:  c("messages_delivered_total", "Messages written to viewers."),
 		refused:    cv("connections_refused_total", "Connections refused, by reason.", "reason"),
 		closed:     cv("connections_closed_total", "Connections closed, by reason.", "reason"),
 		violations: cv("permission_violations_total", "Viewer operations refused with a permissions error.", "op"),
 		requests:   cv("requests_total", "Viewer requests (latest, next) by how they were answered.", "kind", "answer"),
+		primes:     cv("primes_total", "Reads of a match's latest swarm into the edge's cache, by result: read, busy (no slot: not started), canceled (the match lost its viewers), failed.", "result"),
 		reports:    c("occupancy_reports_total", "Occupancy reports published."),
 		broadcast: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "emostream", Subsystem: "edge",
 			Name: "broadcast_seconds", Help: "Time to write one live message to all its viewers on this edge (framing and non-blocking writes).",
@@ -49,8 +53,8 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	// command registers it (cmd/emostream, package stack through ingest).
 	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
-		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dups, m.delivered,
-			m.refused, m.closed, m.violations, m.requests, m.reports, m.broadcast)
+		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.unwatched, m.dups, m.delivered,
+			m.refused, m.closed, m.violations, m.requests, m.primes, m.reports, m.broadcast)
 	}
 	m.declare()
 	return m
@@ -65,6 +69,9 @@ func (m *metrics) declare() {
 	m.refused.WithLabelValues("origin")
 	for _, reason := range []string{"client", "slow_consumer", "stale", "connect_timeout", "protocol"} {
 		m.closed.WithLabelValues(reason)
+	}
+	for _, result := range []string{"read", "busy", "canceled", "failed"} {
+		m.primes.WithLabelValues(result)
 	}
 	for _, kind := range []string{"latest", "next"} {
 		for _, answer := range []string{"cache", "upstream", "busy"} {

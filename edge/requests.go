@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,52 +19,57 @@ var errBusy = errors.New("edge: too many upstream requests")
 // maxWaiters bounds the latest requests waiting for one match's cache.
 const maxWaiters = 4096
 
-// answer receives a request's swarm: nil for none (404), or an error.
+// answer receives a request's swarm later (from a goroutine that holds no
+// lock): nil for none (404), or an error.
 type answer func(*stored, error)
 
+// Outcomes of a latest request for a match with viewers here.
+const (
+	fromCache = iota // the match is primed: its latest swarm
+	waiting          // queued for the match's prime
+	refused          // maxWaiters wait already, or no slot for a prime: 503
+	dropped          // the match lost its viewers meanwhile: ask upstream
+)
+
 // latest answers match's latest stored swarm, from the cache when the match
-// has viewers here.
-func (e *Edge) latest(id string, done answer) {
+// has viewers here: at once (now), or later through done.
+func (e *Edge) latest(id string, done answer) (st *stored, now bool, err error) {
 	e.mu.Lock()
 	m := e.matches[id]
 	e.mu.Unlock()
-	if m == nil {
-		e.m.requests.WithLabelValues("latest", "upstream").Inc()
-		recovery.Go(e.log, panicUpstream, func() { done(e.fetch(e.api(wire.LatestSwarmRequest(id)), nil)) })
-		return
-	}
-	last, ready, busy, start := m.latestOrWait(done)
-	switch {
-	case ready:
-		e.m.requests.WithLabelValues("latest", "cache").Inc()
-		done(last, nil)
-	case busy:
-		e.m.requests.WithLabelValues("latest", "busy").Inc()
-		done(nil, errBusy)
-	default:
-		e.m.requests.WithLabelValues("latest", "cache").Inc()
-		if start {
-			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
+	if m != nil {
+		last, outcome := e.latestOrWait(m, done)
+		switch outcome {
+		case fromCache:
+			e.m.requests.WithLabelValues("latest", "cache").Inc()
+			return last, true, nil
+		case waiting:
+			e.m.requests.WithLabelValues("latest", "cache").Inc()
+			return nil, false, nil
+		case refused:
+			e.m.requests.WithLabelValues("latest", "busy").Inc()
+			return nil, true, errBusy
 		}
 	}
+	return e.upstream("latest", e.api(wire.LatestSwarmRequest(id)), nil, done)
 }
 
-// latestOrWait is m's latest swarm when m is primed (ready); else it
-// queues done for m's prime (start: none is under way, start one), or
-// refuses it (busy: maxWaiters wait already).
-func (m *match) latestOrWait(done answer) (last *stored, ready, busy, start bool) {
+// latestOrWait is m's latest swarm once m is primed; else it queues done
+// for m's prime, starting one if none is under way (refused if none can
+// start, or maxWaiters wait already).
+func (e *Edge) latestOrWait(m *match, done answer) (*stored, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
 	case m.primed:
-		return lastOf(m.ring), true, false, false
-	case len(m.waiters) >= maxWaiters:
-		return nil, false, true, false
+		return lastOf(m.ring), fromCache
+	case m.gone:
+		return nil, dropped
+	case len(m.waiters) >= maxWaiters, !m.priming && !e.startPrime(m):
+		return nil, refused
 	}
 	m.waiters = append(m.waiters, done)
-	start = !m.priming
-	m.priming = true
-	return nil, false, false, start
+	return nil, waiting
 }
 
 func lastOf(ring []stored) *stored {
@@ -74,73 +80,20 @@ func lastOf(ring []stored) *stored {
 	return &st
 }
 
-// prime reads m's latest stored swarm into its ring and answers the latest
-// requests that waited for it.
-func (e *Edge) prime(m *match) {
-	st, err := e.fetchWait(e.api(wire.LatestSwarmRequest(m.id)))
-	if err != nil {
-		e.log.Warn("reading a match's latest swarm", "match", m.id, "err", err)
-	}
-	waiters, last := m.endPrime(st, err, e.cfg.RingSize)
-	for _, w := range waiters {
-		w(last, err)
-	}
-}
-
-// endPrime ends a prime that read st (or failed with err): it returns the
-// requests that waited and what to answer them.
-func (m *match) endPrime(st *stored, err error, size int) ([]answer, *stored) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err == nil {
-		if st != nil {
-			m.ring = insertRing(m.ring, *st, size)
-		}
-		m.primed = true
-	}
-	m.priming = false
-	waiters := m.waiters
-	m.waiters = nil
-	return waiters, lastOf(m.ring)
-}
-
-// reprime forgets every match's recent swarms after the upstream
-// connection was lost (swarms may have been missed) and reads them again.
-func (e *Edge) reprime() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, m := range e.matches {
-		if m.id != wildcard && m.forget() {
-			recovery.Go(e.log, panicUpstream, func() { e.prime(m) })
-		}
-	}
-}
-
-// forget drops m's recent swarms; true if a prime must start.
-func (m *match) forget() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.ring, m.primed = nil, false
-	start := !m.priming
-	m.priming = true
-	return start
-}
-
 // next answers match's first stored swarm at sequence seq or later: from
-// the ring when it holds the swarms around seq, else upstream.
-func (e *Edge) next(id string, seq uint64, done answer) {
+// the ring when it holds the swarms around seq (now), else upstream
+// (through done).
+func (e *Edge) next(id string, seq uint64, done answer) (st *stored, now bool, err error) {
 	e.mu.Lock()
 	m := e.matches[id]
 	e.mu.Unlock()
 	if m != nil {
 		if st, ok := m.fromRing(seq); ok {
 			e.m.requests.WithLabelValues("next", "cache").Inc()
-			done(st, nil)
-			return
+			return st, true, nil
 		}
 	}
-	e.m.requests.WithLabelValues("next", "upstream").Inc()
-	recovery.Go(e.log, panicUpstream, func() { done(e.fetch(e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq))) })
+	return e.upstream("next", e.api(wire.SwarmsGet), wire.SwarmsAfter(id, seq), done)
 }
 
 func (m *match) fromRing(seq uint64) (*stored, bool) {
@@ -172,27 +125,37 @@ func (e *Edge) api(subject string) string {
 	return "$JS." + e.cfg.Domain + ".API." + strings.TrimPrefix(subject, "$JS.API.")
 }
 
-// fetch is a direct get upstream, refused with errBusy when
-// MaxUpstreamRequests are in flight.
-func (e *Edge) fetch(subject string, body []byte) (*stored, error) {
+// upstream answers done with a direct get, or at once (now) with errBusy
+// when MaxUpstreamRequests are in flight.
+func (e *Edge) upstream(kind, subject string, body []byte, done answer) (st *stored, now bool, err error) {
+	if !e.takeSlot() {
+		e.m.requests.WithLabelValues(kind, "busy").Inc()
+		return nil, true, errBusy
+	}
+	e.m.requests.WithLabelValues(kind, "upstream").Inc()
+	recovery.Go(e.log, panicUpstream, func() { done(e.get(context.Background(), subject, body)) })
+	return nil, false, nil
+}
+
+// takeSlot takes one of the MaxUpstreamRequests slots for a direct get,
+// without waiting; get gives it back.
+func (e *Edge) takeSlot() bool {
 	select {
 	case e.sem <- struct{}{}:
+		e.m.inflight.Inc()
+		return true
 	default:
-		return nil, errBusy
+		return false
 	}
-	return e.get(subject, body)
 }
 
-// fetchWait is fetch that waits for a free slot.
-func (e *Edge) fetchWait(subject string) (*stored, error) {
-	e.sem <- struct{}{}
-	return e.get(subject, nil)
-}
-
-func (e *Edge) get(subject string, body []byte) (*stored, error) {
-	e.m.inflight.Inc()
+// get is a direct get upstream on a slot takeSlot took, bounded by
+// UpstreamTimeout and ctx.
+func (e *Edge) get(ctx context.Context, subject string, body []byte) (*stored, error) {
 	defer func() { <-e.sem; e.m.inflight.Dec() }()
-	msg, err := e.nc.Request(subject, body, e.cfg.UpstreamTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.UpstreamTimeout)
+	defer cancel()
+	msg, err := e.nc.RequestWithContext(ctx, subject, body)
 	if err != nil {
 		return nil, fmt.Errorf("direct get %s: %w", subject, err)
 	}

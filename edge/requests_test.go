@@ -2,6 +2,7 @@ package edge
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -115,4 +117,78 @@ func receive(t *testing.T, ch <-chan *nats.Msg, what string) *nats.Msg {
 		t.Fatalf("waiting for %s: timed out", what)
 		return nil
 	}
+}
+
+// TestInboxAutoUnsubscribe: "UNSUB <sid> <max>" on an inbox counts the
+// answers delivered to it, as nats-server counts messages: the last one
+// removes the subscription, and none is written past it. Clients that use
+// one inbox per request with an auto-unsubscribe (nats.go's old request
+// style, and the raw protocol below) then never run into
+// MaxSubscriptions.
+func TestInboxAutoUnsubscribe(t *testing.T) {
+	wd := startWorld(t)
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), OccupancyInterval: -1})
+	wd.publish(t, "m1", 0)
+	subs := func() float64 { return testutil.ToFloat64(e.m.subs) }
+	waiting := func() bool { // every request of every viewer answered
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for s := range e.sessions {
+			if s.requests.Load() != 0 {
+				return false
+			}
+		}
+		return true
+	}
+
+	// Raw protocol: 20 requests at once, each on an inbox of its own that
+	// takes 1 message (4 answered upstream, the others busy at once); then
+	// 2 requests on one inbox that takes 1, both answered upstream.
+	rc := dialRaw(t, e)
+	rc.handshake()
+	ask := func(ops string) string {
+		t.Helper()
+		if err := rc.send([]byte(ops + "PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := rc.until("PONG", 5*time.Second) // every request made
+		rc.got.Reset()
+		testenv.WaitFor(t, 5*time.Second, "every request answered", waiting)
+		_ = rc.send([]byte("PING\r\n"))
+		rest, _ := rc.until("PONG", 5*time.Second)
+		rc.got.Reset()
+		return got + rest
+	}
+	var b strings.Builder
+	b.WriteString(connectOp)
+	for i := range 20 {
+		fmt.Fprintf(&b, "SUB _INBOX.r%d %d\r\nUNSUB %d 1\r\nPUB %s _INBOX.r%d 0\r\n\r\n", i, i, i, wire.LatestSwarmRequest("m1"), i)
+	}
+	got := ask(b.String())
+	once := "SUB _INBOX.once 99\r\nUNSUB 99 1\r\n"
+	for range 2 {
+		once += "PUB " + wire.LatestSwarmRequest("m1") + " _INBOX.once 0\r\n\r\n"
+	}
+	got += ask(once)
+	if n := strings.Count(got, textMaxSubs); n > 0 {
+		t.Errorf("%d of 20 requests on inboxes of their own refused: %s", n, textMaxSubs)
+	}
+	if n := strings.Count(got, "HMSG _INBOX.r"); n != 20 {
+		t.Errorf("%d answers on the 20 inboxes, want 20", n)
+	}
+	if n := strings.Count(got, "HMSG _INBOX.once 99 "); n != 1 {
+		t.Errorf("%d answers on an inbox that takes 1, want 1", n)
+	}
+	if n := subs(); n != 0 {
+		t.Errorf("%v subscriptions left after every inbox took its answer, want 0", n)
+	}
+
+	// nats.go with the old request style: an inbox per request, UNSUB 1.
+	nc := connect(t, e.URL(), nats.UseOldRequestStyle())
+	for i := range 2 * DefaultMaxSubscriptions {
+		if _, err := nc.Request(wire.LatestSwarmRequest("m1"), nil, 5*time.Second); err != nil {
+			t.Fatalf("request %d in the old style: %v", i, err)
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, "no subscription left", func() bool { return subs() == 0 })
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/nats-io/nats.go"
 
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/internal/recovery"
@@ -43,8 +45,11 @@ type Edge struct {
 	nc     *nats.Conn
 	engine *nbhttp.Engine
 	up     *websocket.Upgrader
-	sem    chan struct{}
-	info   []byte
+	sem    chan struct{} // upstream slots (MaxUpstreamRequests)
+	primes chan struct{} // prime slots (primeShare)
+	// primeErrors logs the primes that failed, sparsely.
+	primeErrors sparseLog
+	info        []byte
 	// hook, when a test sets it, runs at the start of a callback (where:
 	// one of the panic components) with its input: it plants panics.
 	hook func(where string, data []byte)
@@ -64,7 +69,8 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, log: cfg.Logger.With("component", "edge", "edge", cfg.ID), m: newMetrics(cfg.Registerer),
-		sem: make(chan struct{}, cfg.MaxUpstreamRequests), matches: map[string]*match{},
+		sem: make(chan struct{}, cfg.MaxUpstreamRequests), primes: make(chan struct{}, primeShare(cfg.MaxUpstreamRequests)),
+		matches:  map[string]*match{},
 		sessions: map[*session]struct{}{}, prefixes: map[string]int{}}
 	e.info = frame(infoLine(cfg))
 	opts := append([]nats.Option{nats.Name("emostream-edge " + cfg.ID), nats.MaxReconnects(-1),
@@ -75,6 +81,10 @@ func New(cfg Config) (*Edge, error) {
 				e.log.Warn("upstream disconnected", "err", err)
 			}
 		}),
+		// The upstream's asynchronous -ERRs (a refused subscription, a
+		// permissions violation) and nats.go's slow consumer: none comes
+		// from a viewer's input, so each is worth a line.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { e.log.Warn("upstream error", "err", err) }),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
@@ -153,7 +163,7 @@ func (e *Edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	prefix := clientPrefix(r.RemoteAddr, e.cfg.LimitLoopback)
+	prefix := e.clientNetwork(r)
 	if reason := e.admit(prefix); reason != "" {
 		e.m.refused.WithLabelValues(reason).Inc()
 		http.Error(w, "maximum connections exceeded", http.StatusServiceUnavailable)
@@ -259,36 +269,65 @@ func (e *Edge) closed(s *session, err error) {
 	e.release(s)
 }
 
-// clientPrefix is the client's network: its /24 (IPv4) or /64 (IPv6), or ""
-// for loopback, which is not limited unless limitLoopback.
-func clientPrefix(addr string, limitLoopback bool) string {
-	host, _, err := net.SplitHostPort(addr)
+// clientNetwork is the client network a viewer's connection counts in: that
+// of its TCP peer or, behind a proxy of TrustedProxies, of the address the
+// proxies' X-Forwarded-For names (package clientip).
+func (e *Edge) clientNetwork(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return ""
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() && !limitLoopback {
+	a := peer.Addr()
+	if len(e.cfg.TrustedProxies) > 0 {
+		a = clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	}
+	return networkOf(a, e.cfg.LimitLoopback)
+}
+
+// networkOf is a's network: its /24 (IPv4) or /64 (IPv6), or "" for
+// loopback, which is not limited unless limitLoopback (and for no address).
+func networkOf(a netip.Addr, limitLoopback bool) string {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() && !limitLoopback {
 		return ""
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.Mask(net.CIDRMask(24, 32)).String()
+	bits := 64
+	if a.Is4() {
+		bits = 24
 	}
-	return ip.Mask(net.CIDRMask(64, 128)).String()
+	p, _ := a.Prefix(bits)
+	return p.Addr().String()
 }
 
 // Run serves viewers until ctx ends.
 func (e *Edge) Run(ctx context.Context) error {
-	if err := e.engine.Start(); err != nil {
-		e.nc.Close()
-		return fmt.Errorf("edge: %w", err)
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
+	if err := e.serve(ctx, &wg); err != nil {
+		cancel()
+		wg.Wait()
+		e.nc.Close()
+		return err
+	}
 	wg.Go(func() { e.keepalive(ctx) })
 	wg.Go(func() { e.reportOccupancy(ctx) })
 	<-ctx.Done()
 	wg.Wait()
 	e.engine.Stop()
 	e.nc.Close()
+	return nil
+}
+
+// serve reads the live swarms (its workers counted in wg, until ctx
+// ends), then takes viewers.
+func (e *Edge) serve(ctx context.Context, wg *sync.WaitGroup) error {
+	if err := e.readLive(ctx, wg); err != nil {
+		return err
+	}
+	if err := e.engine.Start(); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,11 +297,12 @@ func (s *session) unsub(f [][]byte) {
 	s.ok()
 }
 
-// unsubscribe removes a subscription whose auto-unsubscribe count ran out.
-func (s *session) unsubscribe(sid string) {
+// drop removes sb, whose auto-unsubscribe count ran out, unless it is
+// gone already.
+func (s *session) drop(sb *sub) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sb := s.find(sid); sb != nil {
+	if slices.Contains(s.subs, sb) {
 		s.remove(sb)
 	}
 }
@@ -352,21 +354,54 @@ func (s *session) pub(f [][]byte, _, body []byte) {
 		return
 	}
 	s.ok()
-	sid, headers := inbox.sid, s.headers
+	s.request(inbox, reply, match, next, seq)
+}
+
+// request asks for match's latest swarm, or if next its next one from seq,
+// and answers it to inbox, the subscription of reply. Called with mu held.
+func (s *session) request(inbox *sub, reply, match string, next bool, seq uint64) {
+	headers := s.headers
 	if s.requests.Add(1) > maxRequests {
 		s.requests.Add(-1)
 		s.e.m.requests.WithLabelValues(map[bool]string{true: "next", false: "latest"}[next], "busy").Inc()
-		s.write(replyTo(reply, match, nil, errBusy).encode(sid, headers))
+		s.answer(inbox, replyTo(reply, match, nil, errBusy).encode(inbox.sid, headers), true)
 		return
 	}
 	done := func(st *stored, err error) {
+		s.answer(inbox, replyTo(reply, match, st, err).encode(inbox.sid, headers), false)
 		s.requests.Add(-1)
-		s.write(replyTo(reply, match, st, err).encode(sid, headers))
 	}
+	var st *stored
+	var now bool
+	var err error
 	if next {
-		s.e.next(match, seq, done)
+		st, now, err = s.e.next(match, seq, done)
 	} else {
-		s.e.latest(match, done)
+		st, now, err = s.e.latest(match, done)
+	}
+	if now {
+		s.requests.Add(-1)
+		s.answer(inbox, replyTo(reply, match, st, err).encode(inbox.sid, headers), true)
+	}
+}
+
+// answer writes the frame f of a request's answer for subscription inbox,
+// counting it against the subscription's auto-unsubscribe limit (UNSUB
+// <sid> <max>), as nats-server counts every message it delivers: the last
+// one removes the subscription, and none is written past it. locked says
+// mu is held.
+func (s *session) answer(inbox *sub, f []byte, locked bool) {
+	deliver, last := inbox.take()
+	if !deliver {
+		return
+	}
+	s.write(f)
+	switch {
+	case !last:
+	case locked:
+		s.remove(inbox)
+	default:
+		s.drop(inbox)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/edge"
+	"github.com/emostream/emostream/internal/clientip"
 )
 
 // Defaults of emostream edge.
@@ -35,11 +36,11 @@ const edgeUpstreamTimeout = 2 * time.Second
 // edgeFlags are the flags of "emostream edge": most bind to the fields of
 // cfg they set.
 type edgeFlags struct {
-	cfg                    edge.Config
-	listen, origins, pprof string
-	maxPerNetwork          int
-	nats                   *natsFlags
-	ops                    *opsFlags
+	cfg                             edge.Config
+	listen, origins, proxies, pprof string
+	maxPerNetwork                   int
+	nats                            *natsFlags
+	ops                             *opsFlags
 }
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
@@ -54,7 +55,8 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated browser origins allowed to connect; empty for any (clients without an Origin always may)")
 	fs.IntVar(&c.MaxConnections, "max-connections", edge.DefaultMaxConnections, "most viewers at once (keep below the open-file limit)")
-	fs.IntVar(&f.maxPerNetwork, "max-per-network", edge.DefaultMaxPerNetwork, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1)")
+	fs.IntVar(&f.maxPerNetwork, "max-per-network", edge.DefaultMaxPerNetwork, "most viewers from one client network (/24, /64; loopback unlimited), or --max-connections if lower, never above it; past 3/4 of --max-connections a network gets more only below its share, total / (networks + 1). Behind a proxy set --trusted-proxies, or all its viewers are one network")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "CIDRs of proxies whose X-Forwarded-For is believed, comma-separated: a viewer through one counts in the network of the right-most address there that is not a trusted proxy")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
 	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
 	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
@@ -86,6 +88,9 @@ func (f *edgeFlags) config(fs *flag.FlagSet, env *environment) (edge.Config, err
 		return c, err
 	}
 	var err error
+	if c.TrustedProxies, err = clientip.ParsePrefixes(f.proxies); err != nil {
+		return c, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if c.MaxPerNetwork, err = perNetwork(fs, "max-connections", "max-per-network", c.MaxConnections, f.maxPerNetwork, 0, ""); err != nil {
 		return c, err
 	}

@@ -148,6 +148,7 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"leaf", "--remote", "nats-leaf://127.0.0.1:1", "--max-connections", "0"}, "--max-connections 0"},
 		{[]string{"kafka", "--partitions", "0"}, "--partitions 0"},
 		{[]string{"up", "--nats-log", "loud"}, "--nats-log"},
+		{[]string{"edge", "--listen", "127.0.0.1:0", "--ops", "", "--trusted-proxies", "10.0.0.0/33"}, `--trusted-proxies: trusted proxy "10.0.0.0/33"`},
 	}
 	for _, tt := range others {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
