@@ -41,7 +41,7 @@ func (e *Edge) readLive(ctx context.Context, wg *sync.WaitGroup) error {
 		case <-ctx.Done():
 		}
 	}
-	up, err := e.nc.Subscribe(wire.LiveSubjects, route)
+	up, err := e.nc.Subscribe(wire.LiveSubjects, recovery.Func(e.log, panicUpstream, route))
 	if err != nil {
 		return fmt.Errorf("edge: subscribing to %s: %w", wire.LiveSubjects, err)
 	}

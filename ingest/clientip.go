@@ -1,93 +1,25 @@
 package ingest
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/wire"
 )
 
 // ParseCIDRs parses a comma-separated list of CIDR prefixes or single
 // addresses, as --trusted-proxies takes them.
 func ParseCIDRs(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range strings.Split(list, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		if !strings.Contains(s, "/") {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return nil, fmt.Errorf("%w: trusted proxy %q: %v", ErrConfig, s, err)
-			}
-			s = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: trusted proxy %q: %v", ErrConfig, s, err)
-		}
-		out = append(out, p.Masked())
+	p, err := clientip.ParsePrefixes(list)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return out, nil
-}
-
-func trusted(a netip.Addr, proxies []netip.Prefix) bool {
-	for _, p := range proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// clientIP is the address a request is rate-limited by: the TCP peer, or,
-// when the peer is a trusted proxy, the right-most address of
-// X-Forwarded-For that is not a trusted proxy itself. xff is every
-// X-Forwarded-For line in the order received: a proxy may add a line of its
-// own rather than extend the client's, so the lines are read as one list,
-// the last line's right-most address first. Addresses a client wrote to the
-// left of the one used, on its line or a line of its own, are never
-// believed.
-func clientIP(peer netip.Addr, xff [][]byte, proxies []netip.Prefix) netip.Addr {
-	peer = peer.Unmap()
-	if len(xff) == 0 || !trusted(peer, proxies) {
-		return peer
-	}
-	for l := len(xff) - 1; l >= 0; l-- {
-		line := xff[l]
-		for {
-			i := bytes.LastIndexByte(line, ',')
-			hop := bytes.TrimSpace(line[i+1:])
-			line = line[:max(i, 0)]
-			a, ok := parseHop(hop)
-			if !ok {
-				return peer // garbage: keep the last address a proxy vouched for
-			}
-			if peer = a; !trusted(a, proxies) {
-				return a
-			}
-			if i < 0 {
-				break
-			}
-		}
-	}
-	return peer
-}
-
-func parseHop(b []byte) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(string(b)); err == nil {
-		return a.Unmap(), true
-	}
-	if ap, err := netip.ParseAddrPort(string(b)); err == nil {
-		return ap.Addr().Unmap(), true
-	}
-	return netip.Addr{}, false
+	return p, nil
 }
 
 // limits applies the per-IP and per-user buckets to a request, all or

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -124,7 +125,7 @@ func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
 	if len(s.cfg.TrustedProxies) == 0 {
 		return peer.Unmap()
 	}
-	return clientIP(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
+	return clientip.Of(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
 }
 
 var (

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/wire"
 )
@@ -164,7 +165,7 @@ func (l *connLimiter) network(c net.Conn) (netip.Prefix, bool) {
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		a = ta.AddrPort().Addr().Unmap()
 	}
-	return network(a, l.v4, l.v6), !trusted(a, l.trusted)
+	return network(a, l.v4, l.v6), !clientip.Trusted(a, l.trusted)
 }
 
 func (l *connLimiter) release(p netip.Prefix, capped bool) {
