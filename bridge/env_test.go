@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"sort"
@@ -281,6 +282,14 @@ func owners(t *testing.T, reg *prometheus.Registry) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// captureLogs makes cfg's bridge log its warnings and errors to the
+// returned buffer (instead of the test's log).
+func captureLogs(cfg *Config) *testenv.LogBuffer {
+	logs := &testenv.LogBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return logs
 }
 
 // counter is the value of a partition-labelled counter.

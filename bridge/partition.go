@@ -205,7 +205,7 @@ func (b *Bridge) freshStart(conn *kafka.Conn, id int32, first, hwm int64) int64 
 	if off > first {
 		b.metrics.history.WithLabelValues(strconv.Itoa(int(id))).Add(float64(off - first))
 		b.log.Warn("no partial of this partition in the store: counting from the records received in the last "+
-			b.cfg.FreshLookback.String()+"; older ones are history and stay uncounted (--fresh-lookback -1s counts them)",
+			b.cfg.FreshLookback.String()+"; older ones are history and stay uncounted (--fresh-lookback 0 counts them)",
 			"partition", id, "skipped_records", off-first, "from_offset", off)
 	}
 	return off
