@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -15,10 +16,15 @@ func TestWindowStart(t *testing.T) {
 	tests := []struct{ t, w, want int64 }{
 		{0, 2000, 0}, {1999, 2000, 0}, {2000, 2000, 2000}, {2001, 2000, 2000},
 		{-1, 2000, -2000}, {1795410001999, 2000, 1795410000000}, {1795410002000, 2000, 1795410002000},
+		// the int64 limits: the first whole window starts 1808 ms after
+		// MinInt64; before it, the window would start before MinInt64
+		{math.MinInt64, 2000, math.MinInt64}, {math.MinInt64 + 1807, 2000, math.MinInt64},
+		{math.MinInt64 + 1808, 2000, math.MinInt64 + 1808}, {math.MinInt64 + 1809, 2000, math.MinInt64 + 1808},
+		{math.MaxInt64, 2000, math.MaxInt64 - 1807}, {math.MaxInt64, 1, math.MaxInt64}, {math.MinInt64, 1, math.MinInt64},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.t), func(t *testing.T) {
-			if got := wire.WindowStart(tt.t, tt.w); got != tt.want {
+			if got := wire.WindowStart(tt.t, tt.w); got != tt.want || got > tt.t {
 				t.Fatalf("WindowStart(%d, %d) = %d, want %d", tt.t, tt.w, got, tt.want)
 			}
 		})
@@ -26,6 +32,45 @@ func TestWindowStart(t *testing.T) {
 	at := time.UnixMilli(1795410001500)
 	if got, want := wire.NextBoundary(at, 2*time.Second), time.UnixMilli(1795410002000); !got.Equal(want) {
 		t.Fatalf("NextBoundary = %v, want %v", got, want)
+	}
+}
+
+// WindowEnd saturates at the int64 limit; WindowInRange takes exactly
+// the windows whose start and end a JSON time can encode.
+func TestWindowEndAndRange(t *testing.T) {
+	ends := []struct{ start, w, want int64 }{
+		{0, 2000, 2000}, {-2000, 2000, 0}, {math.MaxInt64 - 1807, 2000, math.MaxInt64},
+		{math.MaxInt64 - 2000, 2000, math.MaxInt64}, {math.MaxInt64 - 2001, 2000, math.MaxInt64 - 1},
+		{math.MinInt64, 2000, math.MinInt64 + 2000}, {math.MaxInt64, 0, math.MaxInt64},
+	}
+	for _, tt := range ends {
+		if got := wire.WindowEnd(tt.start, tt.w); got != tt.want {
+			t.Errorf("WindowEnd(%d, %d) = %d, want %d", tt.start, tt.w, got, tt.want)
+		}
+	}
+	lastOf9999 := wire.WindowStart(wire.MaxTimeMs, 2000) // ends at 10000-01-01
+	ranges := []struct {
+		start, w int64
+		want     bool
+	}{
+		{wire.MinTimeMs, 2000, true}, {wire.MinTimeMs - 2000, 2000, false},
+		{lastOf9999 - 2000, 2000, true}, {lastOf9999, 2000, false},
+		{0, 2000, true}, {math.MaxInt64 - 1807, 2000, false}, {math.MinInt64, 2000, false},
+		{0, 0, false}, {0, -2000, false}, {0, math.MaxInt64, false},
+	}
+	for _, tt := range ranges {
+		got := wire.WindowInRange(tt.start, tt.w)
+		if got != tt.want {
+			t.Errorf("WindowInRange(%d, %d) = %v, want %v", tt.start, tt.w, got, tt.want)
+		}
+		if !got {
+			continue
+		}
+		for _, ms := range []int64{tt.start, tt.start + tt.w} {
+			if _, err := time.UnixMilli(ms).UTC().MarshalJSON(); err != nil {
+				t.Errorf("WindowInRange(%d, %d), but its instant %d does not encode: %v", tt.start, tt.w, ms, err)
+			}
+		}
 	}
 }
 
