@@ -120,7 +120,13 @@ func (b *Bridge) resume(ctx context.Context, id int32) (resumed, error) {
 	if err != nil {
 		return st, fmt.Errorf("reading the last partial of partition %d: %w", id, err)
 	}
-	if st.last, err = wire.DecodePartial(msg.Data); err != nil {
+	st.last, err = wire.DecodePartial(msg.Data)
+	if errors.Is(err, wire.ErrWindowRange) { // an older bridge's, of an absurd received_at: its offsets still hold
+		b.log.Warn("the last partial of this partition names a window no swarm can encode; resuming after it",
+			"partition", id, "seq", msg.Sequence, "err", err)
+		err = nil
+	}
+	if err != nil {
 		return st, fmt.Errorf("last partial of partition %d (seq %d): %w", id, msg.Sequence, err)
 	}
 	if st.last.Topic != b.cfg.Topic || st.last.Partition != id {

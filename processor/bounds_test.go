@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,8 +213,29 @@ func TestTooLargeSwarmStopsLoudly(t *testing.T) {
 	r.exact(timeout)
 }
 
-// gather sums the series of metric name in reg.
-func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// A partial of a window outside years 0000-9999 (bridges once published
+// one for a record with "received_at":9223372036854775807) is dropped as
+// bad when it arrives: a swarm of its window could not be encoded, and
+// retrying one held up every match's swarms. The other windows' swarms go
+// on.
+func TestPartialOfUnencodableWindowIsDropped(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	reg := prometheus.NewRegistry()
+	r.processor(Config{Registerer: reg})
+	r.publish(0, pastWindow(0), winMs, wire.Counts{"m1": {"🔥": 3}})
+	r.exact(timeout)
+	r.publish(0, wire.WindowStart(math.MaxInt64, winMs), winMs, wire.Counts{"m2": {"🔥": 1}})
+	delete(r.want, "m2") // dropped
+	r.publish(0, wire.WindowStart(time.Now().UnixMilli(), winMs), winMs, wire.Counts{"m3": {"🔥": 7}})
+	r.exact(timeout)
+	if bad := gather(t, reg, "emostream_processor_partials_total", "kind", "bad"); bad != 1 {
+		t.Errorf("partials_total{kind=\"bad\"} = %v, want 1", bad)
+	}
+}
+
+// gather sums the series of metric name in reg that have the labels
+// given as name, value pairs.
+func gather(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -223,11 +245,25 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				sum += value(m)
+				if hasLabels(m, labels) {
+					sum += value(m)
+				}
 			}
 		}
 	}
 	return sum
+}
+
+// hasLabels reports whether m has every label of the name, value pairs.
+func hasLabels(m *dto.Metric, pairs []string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+			return l.GetName() == pairs[i] && l.GetValue() == pairs[i+1]
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 func value(m *dto.Metric) float64 {

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -145,11 +146,47 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
+// A partial names only windows in years 0000 to 9999, so the swarms of
+// the windows it names can be encoded; one that is otherwise valid is
+// refused with ErrWindowRange.
+func TestDecodePartialWindowRange(t *testing.T) {
+	lastOf9999 := wire.WindowStart(wire.MaxTimeMs, 2000) // ends at 10000-01-01
+	partial := func(start int64, more string) []byte {
+		return fmt.Appendf(nil, `{"topic":"t","partition":0,"window_start_ms":%d,"window_ms":2000,"first_offset":0,`+
+			`"last_offset":1,"counts":{"m":{"🔥":2}}%s}`, start, more)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"the first window of year 0", partial(wire.MinTimeMs, ""), true},
+		{"the last window ending in year 9999", partial(lastOf9999-2000, ""), true},
+		{"before year 0", partial(wire.MinTimeMs-2000, ""), false},
+		{"ending in year 10000", partial(lastOf9999, ""), false},
+		{"the window of MaxInt64", partial(math.MaxInt64-1807, ""), false},
+		{"the window of MinInt64", partial(math.MinInt64+1808, ""), false},
+		{"a late window before year 0", partial(0, fmt.Sprintf(`,"late":1,"late_counts":{"%d":{"m":{"🔥":1}}}`, wire.MinTimeMs-2000)), false},
+		{"a video window after year 9999", partial(0, fmt.Sprintf(`,"video_counts":{"%d":{"m":{"🔥":1}}}`, lastOf9999)), false},
+		{"a video window in year 9999", partial(0, fmt.Sprintf(`,"video_counts":{"%d":{"m":{"🔥":1}}}`, lastOf9999-2000)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := wire.DecodePartial(tt.data)
+			if (err == nil) != tt.ok || !tt.ok && !errors.Is(err, wire.ErrWindowRange) {
+				t.Fatalf("DecodePartial: %v, want ok %v or ErrWindowRange", err, tt.ok)
+			}
+		})
+	}
+}
+
 func FuzzDecodePartial(f *testing.F) {
 	f.Add([]byte(`{"topic":"emostream.events","partition":1,"window_start_ms":2000,"window_ms":2000,"first_offset":5,"last_offset":9,"counts":{"m":{"🔥":5}},"late":0}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":9,"counts":{"m":{"🔥":5,"👏":2}},"late":3,"late_counts":{"2000":{"m":{"🔥":2}},"0":{"m":{"🔥":1,"👏":2}}}}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":9223372036854774000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":9223372036854775807}},"late_counts":{"-9223372036854774000":{"m":{"🔥":9223372036854775807}}}}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}},"late_counts":{"+2000":{"m":{"🔥":1}},"2000":null}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":253402300796000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}},"video_counts":{"253402300798000":{"m":{"🔥":1}}}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":-62167219200000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := wire.DecodePartial(b)
 		if err != nil {
@@ -157,6 +194,11 @@ func FuzzDecodePartial(f *testing.F) {
 		}
 		if p.NextOffset() < p.FirstOffset || p.Counts.Total() < 0 {
 			t.Fatalf("accepted %+v", p)
+		}
+		for _, ms := range []int64{p.WindowStartMs, p.WindowStartMs + p.WindowMs} { // a swarm's window_start and window_end
+			if _, err := time.UnixMilli(ms).UTC().MarshalJSON(); err != nil {
+				t.Fatalf("accepted window %d+%dms: %v", p.WindowStartMs, p.WindowMs, err)
+			}
 		}
 		late := wire.Counts{}
 		for origin, c := range p.LateCounts {
