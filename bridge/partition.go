@@ -100,7 +100,7 @@ func (b *Bridge) openPartition(ctx context.Context, id int32, commit func(int32,
 func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int32, int64)) *partition {
 	floor := int64(noFloor)
 	if st.last != nil {
-		floor = floorAfter(st.last, b.cfg.Window.Milliseconds())
+		floor = resumeFloor(st.last, b.cfg.Window.Milliseconds(), b.cfg.Now().UnixMilli())
 	}
 	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
 		windower: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
@@ -162,7 +162,8 @@ func (b *Bridge) newFetcher(ctx context.Context, conn *kafka.Conn, id int32, fre
 		rc.Close()
 		return nil, err
 	}
-	return &fetcher{raw: raw, log: b.log, partition: id, free: free, now: b.cfg.Now}, nil
+	return &fetcher{raw: raw, log: b.log, partition: id, free: free, now: b.cfg.Now,
+		leadMs: b.cfg.Window.Milliseconds()}, nil
 }
 
 // startOffsets returns the offset to resume counting at, and the earlier
@@ -238,7 +239,7 @@ func (b *Bridge) freshWarm(conn *kafka.Conn, first, next int64) int64 {
 func (b *Bridge) afterRegression(conn *kafka.Conn, id int32, last *wire.Partial, first, hwm int64) (next, warm int64, err error) {
 	b.metrics.regressions.WithLabelValues(strconv.Itoa(int(id))).Inc()
 	next = hwm
-	end := time.UnixMilli(last.WindowStartMs + last.WindowMs)
+	end := time.UnixMilli(wire.WindowEnd(last.WindowStartMs, last.WindowMs))
 	if off, err := conn.ReadOffset(end); err == nil && off >= first && off < hwm {
 		next = off
 	}
@@ -259,7 +260,7 @@ func regressionMarker(last *wire.Partial, next int64) *wire.Partial {
 // warmStart is the first offset to re-read for the dedup set: the horizon
 // before the last partial's window end (warmFrom).
 func (b *Bridge) warmStart(conn *kafka.Conn, last *wire.Partial, first, next int64) int64 {
-	return b.warmFrom(conn, time.UnixMilli(last.WindowStartMs+last.WindowMs), first, next)
+	return b.warmFrom(conn, time.UnixMilli(wire.WindowEnd(last.WindowStartMs, last.WindowMs)), first, next)
 }
 
 // warmFrom is the first offset to re-read so that the dedup set of a
@@ -354,6 +355,9 @@ func (p *partition) record(ctx context.Context, it *item) error {
 	if it.off < p.windower.next() { // re-read to rebuild the dedup set
 		p.dd.repeat(it.event, it.user, ts)
 		return nil
+	}
+	if it.retimed {
+		p.b.metrics.retimed.WithLabelValues(p.label).Inc()
 	}
 	o := it.o
 	if o == counted && p.dd.repeat(it.event, it.user, ts) {
