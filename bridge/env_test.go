@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"sort"
@@ -164,6 +165,13 @@ func (e *env) write(msgs ...kafka.Message) {
 // partials reads every partial stored so far, in stream order.
 func (e *env) partials() []wire.Partial {
 	e.t.Helper()
+	return e.partialsAfter(0)
+}
+
+// partialsAfter reads the partials stored after stream sequence after, in
+// stream order.
+func (e *env) partialsAfter(after uint64) []wire.Partial {
+	e.t.Helper()
 	ctx := context.Background()
 	s, err := e.js.Stream(ctx, wire.PartialsStream)
 	if err != nil {
@@ -174,7 +182,7 @@ func (e *env) partials() []wire.Partial {
 		e.t.Fatal(err)
 	}
 	var out []wire.Partial
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+	for seq := max(info.State.FirstSeq, after+1); seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
@@ -281,6 +289,14 @@ func owners(t *testing.T, reg *prometheus.Registry) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// captureLogs makes cfg's bridge log its warnings and errors to the
+// returned buffer (instead of the test's log).
+func captureLogs(cfg *Config) *testenv.LogBuffer {
+	logs := &testenv.LogBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return logs
 }
 
 // counter is the value of a partition-labelled counter.

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,10 @@ func (e *env) produceAt(n int, at time.Time, count bool) {
 
 // TestFreshStoreOnOldTopic: a bridge whose store has no partial of a
 // partition (a new JetStream store on a topic with history) counts only the
-// records received within FreshLookback and reports the rest; a negative
-// lookback counts the whole topic on purpose.
+// records received within FreshLookback and reports the rest, in a warning
+// that names the flag's spelling that counts them (--fresh-lookback 0; a
+// negative one is deprecated); a negative lookback counts the whole topic
+// on purpose.
 func TestFreshStoreOnOldTopic(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -44,6 +47,7 @@ func TestFreshStoreOnOldTopic(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			cfg := e.config(reg)
 			cfg.FreshLookback = tc.lookback
+			logs := captureLogs(&cfg)
 			b, stop := e.startBridge(cfg)
 			defer stop()
 			ps := e.waitCovered()
@@ -60,6 +64,10 @@ func TestFreshStoreOnOldTopic(t *testing.T) {
 			}
 			if want := map[bool]float64{false: 300, true: 0}[tc.history]; skipped != want {
 				t.Errorf("history_skipped_records_total = %v, want %v", skipped, want)
+			}
+			warned := strings.Contains(logs.String(), "older ones are history")
+			if warned == tc.history || warned && !strings.Contains(logs.String(), "(--fresh-lookback 0 counts them)") {
+				t.Errorf("the warning about history, want one naming --fresh-lookback 0 if skipped:\n%s", logs)
 			}
 		})
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
@@ -260,5 +263,89 @@ func TestRereadRecordsGauge(t *testing.T) {
 	}
 	if p.windower.size != empty || p.dd.len() != 60 {
 		t.Errorf("after the re-read: open partial %d bytes, %d ids remembered; want nothing counted and 60 remembered", p.windower.size, p.dd.len())
+	}
+}
+
+// A record whose received_at is absurd (year 9999 or MaxInt64 from another
+// producer, an hour ahead from an ingest host whose clock jumped, negative)
+// counts as received when the bridge reads it, in a window of now: the
+// partition's tick closes its windows in time, so the records after it are
+// neither held nor late in a window of the far future, and no partial
+// names a window a swarm cannot encode. retimed_records_total counts it.
+func TestAbsurdReceivedAtCountsAsReceivedNow(t *testing.T) {
+	e := newEnv(t, 1)
+	b, _ := e.startBridge(e.config(prometheus.NewRegistry()))
+	e.produce(10, false)
+	e.waitCovered()
+	year9999 := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for i, at := range []int64{year9999, math.MaxInt64, time.Now().Add(time.Hour).UnixMilli(), -1, math.MinInt64} {
+		r := wire.Record{UserID: "far", MatchID: "final-2026", EmojiType: "🔥", ReceivedAt: at}
+		e.write(kafka.Message{Key: []byte(r.UserID), Value: r.AppendJSON(nil)})
+		e.want.Add(r.MatchID, r.EmojiType, 1)
+		e.produce(10, false)
+		ps := e.waitCovered() // before, a window of year 9999 stayed open, holding every later record
+		reach := wire.WindowStart(time.Now().Add(testWindow).UnixMilli(), testWindow.Milliseconds())
+		for _, p := range ps {
+			if p.WindowStartMs > reach {
+				t.Fatalf("received_at %d: partial %s of a window after now", at, p.MsgID())
+			}
+		}
+		if got := counter(b.metrics.retimed, "0"); got != float64(i+1) {
+			t.Errorf("received_at %d: retimed_records_total = %v, want %d", at, got, i+1)
+		}
+	}
+	e.check(e.partials())
+}
+
+// A partition whose last stored partial is of a window no record can open
+// now (a bridge's before receive times were bounded, for an absurd
+// received_at: a window of year 9999, or the window of MaxInt64, which no
+// swarm can encode) resumes after its offsets at the window of now: its
+// windows close again and every record after it is counted there.
+func TestResumeAfterPartialOfAbsurdWindow(t *testing.T) {
+	win := testWindow.Milliseconds()
+	for _, tt := range []struct {
+		name  string
+		start int64
+		more  bool
+	}{
+		{"year 9999", wire.WindowStart(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli(), win), false},
+		{"split in year 9999", wire.WindowStart(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli(), win), true},
+		{"the window of MaxInt64", wire.WindowStart(math.MaxInt64, win), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 1)
+			e.produce(5, false)
+			stored := &wire.Partial{Topic: e.k.Topic, WindowStartMs: tt.start, WindowMs: win, FirstOffset: 0,
+				LastOffset: e.hwms()[0] - 1, Counts: e.want, More: tt.more}
+			data, err := stored.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack, err := e.js.Publish(context.Background(), wire.PartialSubject(0), data, jetstream.WithMsgID(stored.MsgID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.want = wire.Counts{}
+			e.start(e.config(prometheus.NewRegistry()))
+			e.produce(10, false)
+			hwm := e.hwms()[0]
+			var ps []wire.Partial
+			testenv.WaitFor(t, e.patience(), "partials after the stored one covering every record", func() bool {
+				ps = e.partialsAfter(ack.Sequence)
+				return len(ps) > 0 && ps[len(ps)-1].NextOffset() == hwm && !ps[len(ps)-1].More
+			})
+			got := wire.Counts{}
+			reach := wire.WindowStart(time.Now().Add(testWindow).UnixMilli(), win)
+			for _, p := range ps {
+				got.Merge(p.Counts)
+				if p.WindowStartMs > reach {
+					t.Errorf("partial %s of a window after now", p.MsgID())
+				}
+			}
+			if !reflect.DeepEqual(got, e.want) {
+				t.Errorf("counted %v after the stored partial, want %v", got, e.want)
+			}
+		})
 	}
 }

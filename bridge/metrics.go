@@ -14,7 +14,7 @@ import (
 type metrics struct {
 	events, late, duplicates, bad   *prometheus.CounterVec
 	published, fenced, regressions  *prometheus.CounterVec
-	splits, history                 *prometheus.CounterVec
+	splits, history, retimed        *prometheus.CounterVec
 	publishErrors                   *prometheus.CounterVec // by partition and reason
 	dedupNotRemembered              *prometheus.CounterVec // by partition and reason
 	lag, dedupEntries, dedupHorizon *prometheus.GaugeVec
@@ -52,6 +52,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		regressions: counter("offset_regressions_total", "Times the Kafka log ended before the resume offset."),
 		history:     counter("history_skipped_records_total", "Records left uncounted because the partition had no partial in the store and they were received before the fresh-start lookback."),
 		splits:      counter("partial_splits_total", "Partials closed before their window's end because the next key would have outgrown the size bound."),
+		retimed:     counter("retimed_records_total", "Records counted as received when the bridge read them, not at their received_at: negative, or more than one window ahead of the bridge's clock."),
 		publishErrors: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "emostream", Subsystem: "bridge", Name: "publish_errors_total",
 			Help: "Partial publishes that failed, by reason: too_large, fenced, other."}, []string{"partition", "reason"})),
@@ -91,7 +92,7 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 // first one.
 func (m *metrics) declare(label string) {
 	for _, c := range []*prometheus.CounterVec{m.events, m.late, m.duplicates, m.bad, m.published, m.fenced,
-		m.regressions, m.splits, m.history} {
+		m.regressions, m.splits, m.history, m.retimed} {
 		c.WithLabelValues(label)
 	}
 	for _, r := range []string{reasonTooLarge, reasonFenced, reasonOther} {
@@ -113,7 +114,7 @@ func (m *metrics) partial(p *wire.Partial, now time.Time) {
 	}
 	m.duplicates.WithLabelValues(l).Add(float64(p.Duplicates))
 	m.bad.WithLabelValues(l).Add(float64(p.Bad))
-	if d := now.Sub(time.UnixMilli(p.WindowStartMs + p.WindowMs)); d < time.Duration(p.WindowMs)*time.Millisecond {
+	if d := now.Sub(time.UnixMilli(wire.WindowEnd(p.WindowStartMs, p.WindowMs))); d < time.Duration(p.WindowMs)*time.Millisecond {
 		m.closeDelay.Observe(d.Seconds())
 	}
 }

@@ -100,7 +100,7 @@ func (b *Bridge) openPartition(ctx context.Context, id int32, commit func(int32,
 func (b *Bridge) newPartition(id int32, st resumed, next int64, commit func(int32, int64)) *partition {
 	floor := int64(noFloor)
 	if st.last != nil {
-		floor = floorAfter(st.last, b.cfg.Window.Milliseconds())
+		floor = resumeFloor(st.last, b.cfg.Window.Milliseconds(), b.cfg.Now().UnixMilli())
 	}
 	return &partition{b: b, id: id, label: strconv.Itoa(int(id)), seq: st.seq, commit: commit,
 		windower: newWindower(b.cfg.Topic, id, b.cfg.Window.Milliseconds(), b.cfg.CloseDelay.Milliseconds(), next, floor,
@@ -120,7 +120,13 @@ func (b *Bridge) resume(ctx context.Context, id int32) (resumed, error) {
 	if err != nil {
 		return st, fmt.Errorf("reading the last partial of partition %d: %w", id, err)
 	}
-	if st.last, err = wire.DecodePartial(msg.Data); err != nil {
+	st.last, err = wire.DecodePartial(msg.Data)
+	if errors.Is(err, wire.ErrWindowRange) { // an older bridge's, of an absurd received_at: its offsets still hold
+		b.log.Warn("the last partial of this partition names a window no swarm can encode; resuming after it",
+			"partition", id, "seq", msg.Sequence, "err", err)
+		err = nil
+	}
+	if err != nil {
 		return st, fmt.Errorf("last partial of partition %d (seq %d): %w", id, msg.Sequence, err)
 	}
 	if st.last.Topic != b.cfg.Topic || st.last.Partition != id {
@@ -156,7 +162,8 @@ func (b *Bridge) newFetcher(ctx context.Context, conn *kafka.Conn, id int32, fre
 		rc.Close()
 		return nil, err
 	}
-	return &fetcher{raw: raw, log: b.log, partition: id, free: free, now: b.cfg.Now}, nil
+	return &fetcher{raw: raw, log: b.log, partition: id, free: free, now: b.cfg.Now,
+		leadMs: b.cfg.Window.Milliseconds()}, nil
 }
 
 // startOffsets returns the offset to resume counting at, and the earlier
@@ -205,7 +212,7 @@ func (b *Bridge) freshStart(conn *kafka.Conn, id int32, first, hwm int64) int64 
 	if off > first {
 		b.metrics.history.WithLabelValues(strconv.Itoa(int(id))).Add(float64(off - first))
 		b.log.Warn("no partial of this partition in the store: counting from the records received in the last "+
-			b.cfg.FreshLookback.String()+"; older ones are history and stay uncounted (--fresh-lookback -1s counts them)",
+			b.cfg.FreshLookback.String()+"; older ones are history and stay uncounted (--fresh-lookback 0 counts them)",
 			"partition", id, "skipped_records", off-first, "from_offset", off)
 	}
 	return off
@@ -232,7 +239,7 @@ func (b *Bridge) freshWarm(conn *kafka.Conn, first, next int64) int64 {
 func (b *Bridge) afterRegression(conn *kafka.Conn, id int32, last *wire.Partial, first, hwm int64) (next, warm int64, err error) {
 	b.metrics.regressions.WithLabelValues(strconv.Itoa(int(id))).Inc()
 	next = hwm
-	end := time.UnixMilli(last.WindowStartMs + last.WindowMs)
+	end := time.UnixMilli(wire.WindowEnd(last.WindowStartMs, last.WindowMs))
 	if off, err := conn.ReadOffset(end); err == nil && off >= first && off < hwm {
 		next = off
 	}
@@ -253,7 +260,7 @@ func regressionMarker(last *wire.Partial, next int64) *wire.Partial {
 // warmStart is the first offset to re-read for the dedup set: the horizon
 // before the last partial's window end (warmFrom).
 func (b *Bridge) warmStart(conn *kafka.Conn, last *wire.Partial, first, next int64) int64 {
-	return b.warmFrom(conn, time.UnixMilli(last.WindowStartMs+last.WindowMs), first, next)
+	return b.warmFrom(conn, time.UnixMilli(wire.WindowEnd(last.WindowStartMs, last.WindowMs)), first, next)
 }
 
 // warmFrom is the first offset to re-read so that the dedup set of a
@@ -348,6 +355,9 @@ func (p *partition) record(ctx context.Context, it *item) error {
 	if it.off < p.windower.next() { // re-read to rebuild the dedup set
 		p.dd.repeat(it.event, it.user, ts)
 		return nil
+	}
+	if it.retimed {
+		p.b.metrics.retimed.WithLabelValues(p.label).Inc()
 	}
 	o := it.o
 	if o == counted && p.dd.repeat(it.event, it.user, ts) {

@@ -18,8 +18,9 @@ const (
 	// maxBatchBytes bounds one record batch: as fetched (a broker returns
 	// a first batch larger than fetchMaxBytes whole) and decompressed.
 	maxBatchBytes = 64 << 20
-	// badLogEvery rate-limits the log of undecodable records.
-	badLogEvery = 10 * time.Second
+	// recordLogEvery rate-limits each warning about records (undecodable,
+	// received_at refused).
+	recordLogEvery = 10 * time.Second
 )
 
 // item is one Kafka record, decoded as far as the worker needs it.
@@ -30,6 +31,7 @@ type item struct {
 	event        uint64  // eventHasher.sum of the event's identity, 0 for none
 	user         uint64  // eventHasher.user of its user_id, with an event
 	o            outcome // counted or bad
+	retimed      bool    // windowed by the bridge's clock: its received_at was absurd (saneReceiveTime)
 }
 
 // chunk is what one fetch returned.
@@ -44,11 +46,12 @@ type chunk struct {
 type fetcher struct {
 	raw       *rawFetcher
 	log       *slog.Logger
-	lastBad   time.Time // when a bad record was last logged
-	badQuiet  int       // bad records not logged since
+	badLog    rateLog // undecodable records
+	timeLog   rateLog // records windowed by the bridge's clock
 	free      chan []item
 	partition int32
 	now       func() time.Time
+	leadMs    int64 // how far ahead of now a received_at may be: one window (saneReceiveTime)
 	batches   batchReader
 	rec       wire.RecordScanner // decoding scratch
 	names     map[string]string  // interned match and emoji names
@@ -90,6 +93,7 @@ func (f *fetcher) fetch(want int64) (chunk, error) {
 		return chunk{}, err
 	}
 	c := chunk{hwm: hwm, items: f.buffer()}
+	nowMs := f.now().UnixMilli()
 	f.batches.reset(set)
 	f.batches.next = want
 	for {
@@ -101,37 +105,54 @@ func (f *fetcher) fetch(want int64) (chunk, error) {
 			break
 		}
 		if off >= want { // a batch may begin before want
-			c.items = append(c.items, f.item(off, value))
+			c.items = append(c.items, f.item(off, value, nowMs))
 		}
 	}
 	c.end = f.batches.next
 	return c, nil
 }
 
-// item decodes the record at offset off. A record without received_at is
-// windowed by the time it is read.
-func (f *fetcher) item(off int64, value []byte) item {
-	it := item{off: off}
+// item decodes the record at offset off, read when the bridge's clock
+// was at nowMs. A bad record, or one whose received_at saneReceiveTime
+// refuses, is windowed by nowMs.
+func (f *fetcher) item(off int64, value []byte, nowMs int64) item {
+	it := item{off: off, tsMs: nowMs}
 	err := f.rec.Scan(value)
 	if err == nil && len(f.rec.EmojiType) > wire.MaxEmojiBytes {
 		err = errLongEmoji
 	}
 	if err != nil {
-		it.o, it.tsMs = bad, f.now().UnixMilli()
+		it.o = bad
 		f.logBad(off, err)
 		return it
 	}
-	it.tsMs, it.match, it.emoji = f.rec.ReceivedAt, f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType)
+	it.match, it.emoji = f.intern(f.rec.MatchID), f.intern(f.rec.EmojiType)
 	if it.event = f.ids.sum(f.rec.UserID, f.rec.MatchID, f.rec.EventID); it.event != 0 {
 		it.user = f.ids.user(f.rec.UserID)
 	}
-	if it.tsMs == 0 {
-		it.tsMs = f.now().UnixMilli()
+	if at := f.rec.ReceivedAt; saneReceiveTime(at, nowMs, f.leadMs) {
+		it.tsMs = at
+	} else if at != 0 {
+		it.retimed = true
+		f.logRetimed(off, at, nowMs)
 	}
 	if v := f.rec.VideoTS; v != 0 && wire.VideoInRange(v, it.tsMs) {
 		it.videoMs = v // ingest checked it; one written by another producer out of bounds counts as absent
 	}
 	return it
+}
+
+// saneReceiveTime reports whether receivedAt, a record's received_at read
+// at the bridge's clock nowMs, is the receive time to window the record
+// by. It is ingest's clock when it took the event, so a sane one is near
+// now: positive (0 is absent; a negative one came from another producer)
+// and at most leadMs ahead of nowMs (not from an ingest host whose clock
+// jumped ahead, nor year 9999 or math.MaxInt64 from another producer). A
+// record with any other is windowed by nowMs, as if received when read:
+// counted, never lost, and never in a window that the partition's tick
+// would not close in time or that a swarm could not encode.
+func saneReceiveTime(receivedAt, nowMs, leadMs int64) bool {
+	return receivedAt > 0 && receivedAt-nowMs <= leadMs
 }
 
 // maxNames bounds the interned names (match ids of at most 64 bytes and
@@ -163,15 +184,39 @@ func (f *fetcher) intern(b []byte) string {
 	return s
 }
 
-// logBad logs an undecodable record, at most once per badLogEvery.
+// logBad logs an undecodable record, at most once per recordLogEvery.
 func (f *fetcher) logBad(off int64, err error) {
-	if now := time.Now(); now.Sub(f.lastBad) >= badLogEvery {
+	if quiet, ok := f.badLog.allow(); ok {
 		f.log.Warn("undecodable record counted as bad", "partition", f.partition, "offset", off,
-			"err", err, "not_logged_since", f.badQuiet)
-		f.lastBad, f.badQuiet = now, 0
-		return
+			"err", err, "not_logged_since", quiet)
 	}
-	f.badQuiet++
+}
+
+// logRetimed logs a record windowed by the bridge's clock nowMs instead of
+// its received_at, at most once per recordLogEvery.
+func (f *fetcher) logRetimed(off, receivedAt, nowMs int64) {
+	if quiet, ok := f.timeLog.allow(); ok {
+		f.log.Warn("record's received_at is not positive or ahead of the clock; counted as received now",
+			"partition", f.partition, "offset", off, "received_at", receivedAt, "now", nowMs,
+			"not_logged_since", quiet)
+	}
+}
+
+// rateLog lets a kind of warning be logged at most once per recordLogEvery.
+type rateLog struct {
+	last  time.Time // when it was last logged
+	quiet int       // occurrences not logged since
+}
+
+// allow reports whether to log an occurrence now, and how many were not
+// logged since the last one.
+func (r *rateLog) allow() (quiet int, ok bool) {
+	if now := time.Now(); now.Sub(r.last) >= recordLogEvery {
+		quiet, r.last, r.quiet = r.quiet, now, 0
+		return quiet, true
+	}
+	r.quiet++
+	return 0, false
 }
 
 // buffer returns an empty item slice, reused if the worker gave one back.

@@ -134,7 +134,7 @@ func (w *windower) addVideo(off, tsMs, videoMs int64, match, emoji string, o out
 	switch {
 	case !w.open:
 		w.openAt(max(ws, w.floor))
-	case ws >= w.cur.WindowStartMs+w.windowMs:
+	case ws >= w.end():
 		closed = w.close(off - 1)
 		w.openAt(ws)
 	}
@@ -346,7 +346,7 @@ func (w *windower) tick(nowMs int64, caughtUp bool) (closed *wire.Partial) {
 	if !caughtUp {
 		return nil
 	}
-	if w.open && nowMs < w.cur.WindowStartMs+w.windowMs+w.closeDelayMs {
+	if w.open && nowMs < w.due() {
 		return nil
 	}
 	if w.open {
@@ -361,15 +361,18 @@ func (w *windower) due() int64 {
 	if !w.open {
 		return math.MinInt64
 	}
-	return w.cur.WindowStartMs + w.windowMs + w.closeDelayMs
+	return min(w.end(), math.MaxInt64-w.closeDelayMs) + w.closeDelayMs
 }
+
+// end is the end of the open window.
+func (w *windower) end() int64 { return wire.WindowEnd(w.cur.WindowStartMs, w.windowMs) }
 
 // close ends the open window's range at offset last and returns its partial.
 func (w *windower) close(last int64) *wire.Partial {
 	w.flush()
 	p := w.cur
 	p.LastOffset = last
-	w.floor = p.WindowStartMs + w.windowMs
+	w.floor = wire.WindowEnd(p.WindowStartMs, w.windowMs)
 	w.open = false
 	w.cur = wire.Partial{Topic: p.Topic, Partition: p.Partition, WindowMs: w.windowMs,
 		FirstOffset: last + 1, LastOffset: last}
@@ -390,10 +393,26 @@ func floorAfter(p *wire.Partial, windowMs int64) int64 {
 	if p.More && p.WindowMs == windowMs {
 		return p.WindowStartMs
 	}
-	end := p.WindowStartMs + p.WindowMs
+	end := wire.WindowEnd(p.WindowStartMs, p.WindowMs)
 	ws := wire.WindowStart(end, windowMs)
 	if ws < end {
-		ws += windowMs
+		ws = wire.WindowEnd(ws, windowMs)
 	}
 	return ws
+}
+
+// resumeFloor is the floor of a partition whose last partial is last, at
+// the bridge's clock nowMs: floorAfter, unless that is past the end of any
+// window a record can open now (saneReceiveTime: at most one window ahead
+// of the clock). Such a partial is of a window an older bridge opened for
+// a record with an absurd received_at, and the floor is then the window of
+// now, so that the partition counts in the windows of now again instead
+// of in that one. (A partial of a window the partition had published
+// before is merged by the processor like any late one.)
+func resumeFloor(last *wire.Partial, windowMs, nowMs int64) int64 {
+	floor := floorAfter(last, windowMs)
+	if reach := wire.WindowStart(nowMs+windowMs, windowMs); floor > wire.WindowEnd(reach, windowMs) {
+		return wire.WindowStart(nowMs, windowMs)
+	}
+	return floor
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -154,6 +155,61 @@ func TestFloorAfter(t *testing.T) {
 		if got := floorAfter(&p, tt.win); got != tt.want {
 			t.Errorf("split: floorAfter(2000+2000, %d) = %d, want %d", tt.win, got, tt.want)
 		}
+	}
+}
+
+// A partition resumes after its last partial's window, unless that window
+// is later than any record can open now (a receive time at most one window
+// ahead of the clock): a window an older bridge opened for an absurd
+// received_at. Then it resumes at the window of now, so its tick closes
+// its windows again.
+func TestResumeFloor(t *testing.T) {
+	const now, win = 1_795_410_001_500, 2000 // in the window starting at 1_795_410_000_000
+	nowWin := int64(1_795_410_000_000)
+	year9999 := wire.WindowStart(wire.MaxTimeMs, win) - win
+	tests := []struct {
+		name      string
+		start, ms int64
+		more      bool
+		want      int64
+	}{
+		{"a window of the past", nowWin - 10*win, win, false, nowWin - 9*win},
+		{"the window of now", nowWin, win, false, nowWin + win},
+		{"the next window (a clock a little ahead)", nowWin + win, win, false, nowWin + 2*win},
+		{"split in the next window", nowWin + win, win, true, nowWin + win},
+		{"two windows ahead", nowWin + 2*win, win, false, nowWin},
+		{"split in year 9999", year9999, win, true, nowWin},
+		{"year 9999", year9999, win, false, nowWin},
+		{"the window of MaxInt64", wire.WindowStart(math.MaxInt64, win), win, false, nowWin},
+		{"a window before 1970", -10 * win, win, false, -9 * win},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := wire.Partial{WindowStartMs: tt.start, WindowMs: tt.ms, More: tt.more}
+			if got := resumeFloor(&p, win, now); got != tt.want {
+				t.Errorf("resumeFloor(%d+%d, more %v) = %d, want %d", tt.start, tt.ms, tt.more, got, tt.want)
+			}
+		})
+	}
+}
+
+// Window arithmetic near the int64 limits does not overflow: a window
+// that ends past MaxInt64 is never due, and the floor after it saturates.
+func TestWindowerNearInt64Limits(t *testing.T) {
+	top := wire.WindowStart(math.MaxInt64, 1000)
+	w := newWindower("t", 3, 1000, 200, 0, top, 1<<20)
+	if p := w.add(0, 1000, "m", "🔥", counted); p != nil {
+		t.Fatalf("a record before the floor closed %+v", p)
+	}
+	if w.cur.WindowStartMs != top || w.due() != math.MaxInt64 {
+		t.Fatalf("window %d due %d, want %d due MaxInt64", w.cur.WindowStartMs, w.due(), top)
+	}
+	if p := w.tick(1_795_410_000_000, true); p != nil {
+		t.Fatalf("a tick of now closed the window of MaxInt64: %+v", p)
+	}
+	p := wire.Partial{WindowStartMs: top, WindowMs: 1000}
+	if got := floorAfter(&p, 1000); got != math.MaxInt64 {
+		t.Errorf("floorAfter the window of MaxInt64 = %d, want MaxInt64", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,14 +165,7 @@ func TestRestartLoadsMatchStatesLazily(t *testing.T) {
 	r.publish(0, pastWindow(0), winMs, c)
 	cancel, done, _ := r.processor(Config{Registerer: prometheus.NewRegistry()})
 	r.exact(timeout)
-	testenv.WaitFor(t, timeout, "the flood's partial acknowledged", func() bool {
-		cons, err := r.js.Consumer(context.Background(), wire.PartialsStream, DefaultConsumer)
-		if err != nil {
-			return false
-		}
-		info, err := cons.Info(context.Background())
-		return err == nil && info.AckFloor.Stream >= 1
-	})
+	r.waitAcked(1, "the flood's partial")
 	cancel()
 	<-done
 	reg := prometheus.NewRegistry()
@@ -212,8 +206,70 @@ func TestTooLargeSwarmStopsLoudly(t *testing.T) {
 	r.exact(timeout)
 }
 
-// gather sums the series of metric name in reg.
-func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// A partial of a window outside years 0000-9999 (bridges once published
+// one for a record with "received_at":9223372036854775807) is dropped as
+// bad when it arrives: a swarm of its window could not be encoded, and
+// retrying one held up every match's swarms. The other windows' swarms go
+// on.
+func TestPartialOfUnencodableWindowIsDropped(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	reg := prometheus.NewRegistry()
+	r.processor(Config{Registerer: reg})
+	r.publish(0, pastWindow(0), winMs, wire.Counts{"m1": {"🔥": 3}})
+	r.exact(timeout)
+	r.publish(0, wire.WindowStart(math.MaxInt64, winMs), winMs, wire.Counts{"m2": {"🔥": 1}})
+	delete(r.want, "m2") // dropped
+	r.publish(0, wire.WindowStart(time.Now().UnixMilli(), winMs), winMs, wire.Counts{"m3": {"🔥": 7}})
+	r.exact(timeout)
+	if bad := gather(t, reg, "emostream_processor_partials_total", "kind", "bad"); bad != 1 {
+		t.Errorf("partials_total{kind=\"bad\"} = %v, want 1", bad)
+	}
+}
+
+// A swarm that cannot be encoded (here the processor's clock is past year
+// 9999, so its published_at has no JSON form) is dropped, loudly, and its
+// window's partials acknowledged, so a restart does not replay it: no
+// retry can change it, and retrying it in the goroutine that owns every
+// window stopped every match's swarms. The next window is handled too.
+// (A session that starts while the window is open replays it, and drops
+// it again: the metric may count a swarm more than once.)
+func TestUnencodableSwarmIsDropped(t *testing.T) {
+	r := newRig(t, 1, streams.Config{})
+	reg := prometheus.NewRegistry()
+	r.processor(Config{Registerer: reg, Now: func() time.Time { return time.Now().AddDate(8000, 0, 0) }})
+	dropped := func() float64 {
+		return gather(t, reg, "emostream_processor_publish_errors_total", "reason", "unencodable")
+	}
+	r.publish(0, pastWindow(0), winMs, wire.Counts{"m1": {"🔥": 3}, "m2": {"👏": 1}})
+	r.waitAcked(1, "the partial of window 0")
+	n := dropped()
+	if n < 2 {
+		t.Fatalf("publish_errors_total{reason=\"unencodable\"} = %v after window 0, want m1's and m2's swarms", n)
+	}
+	r.publish(0, pastWindow(1), winMs, wire.Counts{"m3": {"🔥": 7}})
+	r.waitAcked(2, "the partial of window 1")
+	if m := dropped(); m < n+1 {
+		t.Errorf("publish_errors_total{reason=\"unencodable\"} = %v after window 1, want at least %v", m, n+1)
+	}
+}
+
+// waitAcked waits until the processors' consumer has acknowledged every
+// partial up to stream sequence seq: what.
+func (r *rig) waitAcked(seq uint64, what string) {
+	r.t.Helper()
+	testenv.WaitFor(r.t, timeout, what+" acknowledged", func() bool {
+		cons, err := r.js.Consumer(context.Background(), wire.PartialsStream, DefaultConsumer)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(context.Background())
+		return err == nil && info.AckFloor.Stream >= seq
+	})
+}
+
+// gather sums the series of metric name in reg that have the labels
+// given as name, value pairs.
+func gather(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -223,11 +279,25 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				sum += value(m)
+				if hasLabels(m, labels) {
+					sum += value(m)
+				}
 			}
 		}
 	}
 	return sum
+}
+
+// hasLabels reports whether m has every label of the name, value pairs.
+func hasLabels(m *dto.Metric, pairs []string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+			return l.GetName() == pairs[i] && l.GetValue() == pairs[i+1]
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 func value(m *dto.Metric) float64 {

@@ -70,6 +70,10 @@ var (
 	// Run stops with it, its window's partials unacknowledged, and Ready
 	// reports it.
 	ErrTooLarge = errors.New("processor: swarm too large to publish")
+	// errUnencodable means a swarm cannot be encoded (a time outside years
+	// 0000-9999, a number JSON has no form for): no retry can change that,
+	// so the swarm is dropped.
+	errUnencodable = errors.New("processor: swarm cannot be encoded")
 )
 
 // Config configures a Processor. The zero value of every field is its

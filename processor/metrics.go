@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_partitions",
 			Help: "Kafka partitions whose partials each window waits for."}),
 		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_processor_publish_errors_total",
-			Help: "Swarms that could not be published, by reason (too_large stops the processor)."}, []string{"reason"}),
+			Help: "Swarms that could not be published, by reason (too_large stops the processor; unencodable is dropped)."}, []string{"reason"}),
 		states: prometheus.NewGauge(prometheus.GaugeOpts{Name: "emostream_processor_match_states",
 			Help: "Match states (last swarm) cached in the session; capped by MaxMatchStates."}),
 		stateLoads: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_processor_match_state_loads_total",
@@ -97,7 +97,7 @@ func (m *metrics) declare() {
 	for c, values := range map[*prometheus.CounterVec][]string{
 		m.closed:           {wire.ClosedByAllPartitions, wire.ClosedByDeadline, closedByCap},
 		m.partials:         {"merged", "late", "redelivered", "bad"},
-		m.publishErrors:    {"too_large"},
+		m.publishErrors:    {"too_large", reasonUnencodable},
 		m.timelineRecords:  {"window", "late", "rollup", "moment"},
 		m.occupancyReports: {"applied", "clamped", "partial", "over_edges", "bad"},
 	} {
@@ -106,6 +106,10 @@ func (m *metrics) declare() {
 		}
 	}
 }
+
+// reasonUnencodable is the publish_errors_total reason of a swarm that
+// cannot be encoded, dropped.
+const reasonUnencodable = "unencodable"
 
 // panicOccupancy is the component of emostream_panics_total for the
 // handler of the edges' occupancy reports (a NATS subscription): a panic

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -214,7 +213,7 @@ func TestStandbySaysSo(t *testing.T) {
 	cancel1, done1, _ := r.processor(Config{})
 	r.window(rng, pastWindow(0), winMs)
 	r.exact(timeout)
-	var logs lockedLog
+	var logs testenv.LogBuffer
 	r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	testenv.WaitFor(t, timeout, "the standby line", func() bool { return strings.Contains(logs.String(), "standby: another processor") })
 	cancel1()
@@ -225,21 +224,4 @@ func TestStandbySaysSo(t *testing.T) {
 	if n := strings.Count(logs.String(), "standby: another processor"); n != 1 {
 		t.Fatalf("standby said %d times:\n%s", n, logs.String())
 	}
-}
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -98,14 +98,33 @@ func (p *Processor) prepare(ctx context.Context, w *window, match, rule string) 
 }
 
 // failed handles a swarm of match that could not be prepared or
-// published: a swarm too large stops the processor, anything else is
-// settled.
+// published: a swarm too large stops the processor, one that cannot be
+// encoded is dropped, anything else is settled.
 func (p *Processor) failed(ctx context.Context, w *window, match, rule string, err error) error {
 	if stop := p.stopping(ctx, err); stop != nil {
 		return stop
 	}
+	if p.dropped(w, match, err) {
+		return nil
+	}
 	p.refused(match, err)
 	return p.settle(ctx, w, match, rule)
+}
+
+// dropped drops match's swarm of w if err says that it cannot be encoded,
+// and reports whether it did: retrying it in the goroutine that owns every
+// window would stop every match's swarms, and no retry can change it. Its
+// counts are lost, loudly (an error log, publish_errors_total with reason
+// unencodable); w's partials are acknowledged with the others, so a
+// restart does not replay it.
+func (p *Processor) dropped(w *window, match string, err error) bool {
+	if !errors.Is(err, errUnencodable) {
+		return false
+	}
+	p.met.publishErrors.WithLabelValues(reasonUnencodable).Inc()
+	p.log.Error("dropping a swarm that cannot be encoded; its counts are lost", "match", match,
+		"window_start_ms", w.start, "err", err)
+	return true
 }
 
 // stopping is what ends the handling of a swarm that failed with err: ctx
@@ -134,7 +153,8 @@ func (p *Processor) await(ctx context.Context, w *window, pd pending, rule strin
 
 // settle reads match's last swarm back from the stream, then publishes
 // what it has not counted of w, or folds it forward; it retries until that
-// is done or ctx ends, or stops at a swarm too large to publish.
+// is done or ctx ends, stops at a swarm too large to publish, and drops
+// one that cannot be encoded.
 func (p *Processor) settle(ctx context.Context, w *window, match, rule string) error {
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		_, err := p.resync(ctx, match)
@@ -154,6 +174,9 @@ func (p *Processor) settle(ctx context.Context, w *window, match, rule string) e
 		}
 		if stop := p.stopping(ctx, err); stop != nil {
 			return stop
+		}
+		if p.dropped(w, match, err) {
+			return nil
 		}
 		p.refused(match, err)
 		if !errors.Is(err, errConflict) {

@@ -41,7 +41,7 @@ func (s *swarmStore) load(ctx context.Context, match string) (*matchState, error
 func (s *swarmStore) publish(sw *wire.Swarm, lastSeq uint64) (jetstream.PubAckFuture, error) {
 	data, err := sw.Encode()
 	if err != nil {
-		return nil, fmt.Errorf("encoding swarm %s: %w", sw.MsgID(), err)
+		return nil, fmt.Errorf("%w: swarm %s: %w", errUnencodable, sw.MsgID(), err)
 	}
 	if len(data) > s.maxBytes {
 		return nil, fmt.Errorf("%w: swarm %s is %d bytes, over the bound of %d", ErrTooLarge, sw.MsgID(), len(data), s.maxBytes)

@@ -119,6 +119,3 @@ func parseTimestamp(s string) (int64, bool) {
 	}
 	return t.UnixMilli(), true
 }
-
-// maxClientTS is the last millisecond of year 9999.
-const maxClientTS = 253402300799999

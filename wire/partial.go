@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -209,7 +210,16 @@ func (p *Partial) MsgID() string {
 		"/" + strconv.FormatInt(p.FirstOffset, 10) + "-" + strconv.FormatInt(p.LastOffset, 10)
 }
 
-// Validate checks the invariants a processor relies on.
+// ErrWindowRange is what Validate returns, wrapped, for a partial that
+// names a window outside years 0000 to 9999 (WindowInRange) and is
+// otherwise valid. Bridges published one for a record whose received_at
+// was absurd before they bounded receive times; a swarm of such a window
+// cannot be encoded.
+var ErrWindowRange = errors.New("wire: partial: window outside years 0000-9999")
+
+// Validate checks the invariants a processor relies on. Every window a
+// valid partial names, its own, its late and its video windows, is in
+// years 0000 to 9999, so a swarm of any of them can be encoded.
 func (p *Partial) Validate() error {
 	switch {
 	case p.Partition < 0:
@@ -232,7 +242,26 @@ func (p *Partial) Validate() error {
 	if err := p.validateLate(); err != nil {
 		return err
 	}
-	return p.validateVideo()
+	if err := p.validateVideo(); err != nil {
+		return err
+	}
+	return p.validateRange()
+}
+
+// validateRange checks that every window the partial names is in years
+// 0000 to 9999: ErrWindowRange.
+func (p *Partial) validateRange() error {
+	if !WindowInRange(p.WindowStartMs, p.WindowMs) {
+		return fmt.Errorf("%w: window %d+%dms", ErrWindowRange, p.WindowStartMs, p.WindowMs)
+	}
+	for _, ws := range []map[int64]Counts{p.LateCounts, p.VideoCounts} {
+		for w := range ws {
+			if !WindowInRange(w, p.WindowMs) {
+				return fmt.Errorf("%w: window %d+%dms names window %d", ErrWindowRange, p.WindowStartMs, p.WindowMs, w)
+			}
+		}
+	}
+	return nil
 }
 
 // validateVideo checks VideoCounts: aligned windows other than the

@@ -210,7 +210,7 @@ func (d *Decoder) timestamp(s *scanner, ev *Event, i int) *RequestError {
 		return nil
 	case c == '-' || c >= '0' && c <= '9':
 		ms, err := s.integer()
-		if err != nil || ms < 0 || ms > maxClientTS {
+		if err != nil || ms < 0 || ms > MaxTimeMs {
 			return reqErr(CodeBadField, i, "field \"timestamp\": want Unix milliseconds as a whole number from 0 to year 9999")
 		}
 		ev.ClientTS = ms
@@ -229,7 +229,7 @@ func (d *Decoder) videoTS(s *scanner, ev *Event, i int) *RequestError {
 		return nil
 	case c == '-' || c >= '0' && c <= '9':
 		ms, err := s.integer()
-		if err != nil || ms <= 0 || ms > maxClientTS {
+		if err != nil || ms <= 0 || ms > MaxTimeMs {
 			return reqErr(CodeBadVideoTS, i, "field \"video_ts\": want the program time of the frame on screen, in Unix milliseconds as a whole number")
 		}
 		ev.VideoTS = ms

@@ -1,16 +1,48 @@
 package wire
 
-import "time"
+import (
+	"math"
+	"time"
+)
+
+// The first and last Unix millisecond of years 0000 to 9999: the instants
+// a JSON time (a swarm's window_start and window_end) can encode.
+const (
+	MinTimeMs int64 = -62167219200000 // 0000-01-01T00:00:00Z
+	MaxTimeMs int64 = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
 
 // WindowStart returns the start, in Unix milliseconds, of the window of
-// length windowMs that contains the instant tMs. Windows are aligned to the
-// Unix epoch: window w covers [w·windowMs, (w+1)·windowMs).
+// length windowMs (positive) that contains the instant tMs. Windows are
+// aligned to the Unix epoch: window w covers [w·windowMs, (w+1)·windowMs).
+// An instant so close to math.MinInt64 that its window would start before
+// it gets math.MinInt64 (not aligned): the result is never after tMs.
 func WindowStart(tMs, windowMs int64) int64 {
-	w := tMs / windowMs
-	if tMs%windowMs < 0 {
-		w--
+	r := tMs % windowMs
+	if r < 0 {
+		r += windowMs
+		if tMs < math.MinInt64+r {
+			return math.MinInt64
+		}
 	}
-	return w * windowMs
+	return tMs - r
+}
+
+// WindowEnd returns the end of the window of length windowMs (not
+// negative) that starts at startMs, the first instant after it:
+// startMs+windowMs, or math.MaxInt64 where that would overflow.
+func WindowEnd(startMs, windowMs int64) int64 {
+	if startMs > math.MaxInt64-windowMs {
+		return math.MaxInt64
+	}
+	return startMs + windowMs
+}
+
+// WindowInRange reports whether the window of length windowMs (positive)
+// that starts at startMs lies in years 0000 to 9999, its end included
+// (MinTimeMs to MaxTimeMs), so that a swarm of it can be encoded.
+func WindowInRange(startMs, windowMs int64) bool {
+	return windowMs > 0 && startMs >= MinTimeMs && startMs <= MaxTimeMs-windowMs
 }
 
 // WindowOf returns the start of the window of length d that contains t.

@@ -3,7 +3,9 @@ package wire_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -15,10 +17,15 @@ func TestWindowStart(t *testing.T) {
 	tests := []struct{ t, w, want int64 }{
 		{0, 2000, 0}, {1999, 2000, 0}, {2000, 2000, 2000}, {2001, 2000, 2000},
 		{-1, 2000, -2000}, {1795410001999, 2000, 1795410000000}, {1795410002000, 2000, 1795410002000},
+		// the int64 limits: the first whole window starts 1808 ms after
+		// MinInt64; before it, the window would start before MinInt64
+		{math.MinInt64, 2000, math.MinInt64}, {math.MinInt64 + 1807, 2000, math.MinInt64},
+		{math.MinInt64 + 1808, 2000, math.MinInt64 + 1808}, {math.MinInt64 + 1809, 2000, math.MinInt64 + 1808},
+		{math.MaxInt64, 2000, math.MaxInt64 - 1807}, {math.MaxInt64, 1, math.MaxInt64}, {math.MinInt64, 1, math.MinInt64},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.t), func(t *testing.T) {
-			if got := wire.WindowStart(tt.t, tt.w); got != tt.want {
+			if got := wire.WindowStart(tt.t, tt.w); got != tt.want || got > tt.t {
 				t.Fatalf("WindowStart(%d, %d) = %d, want %d", tt.t, tt.w, got, tt.want)
 			}
 		})
@@ -26,6 +33,45 @@ func TestWindowStart(t *testing.T) {
 	at := time.UnixMilli(1795410001500)
 	if got, want := wire.NextBoundary(at, 2*time.Second), time.UnixMilli(1795410002000); !got.Equal(want) {
 		t.Fatalf("NextBoundary = %v, want %v", got, want)
+	}
+}
+
+// WindowEnd saturates at the int64 limit; WindowInRange takes exactly
+// the windows whose start and end a JSON time can encode.
+func TestWindowEndAndRange(t *testing.T) {
+	ends := []struct{ start, w, want int64 }{
+		{0, 2000, 2000}, {-2000, 2000, 0}, {math.MaxInt64 - 1807, 2000, math.MaxInt64},
+		{math.MaxInt64 - 2000, 2000, math.MaxInt64}, {math.MaxInt64 - 2001, 2000, math.MaxInt64 - 1},
+		{math.MinInt64, 2000, math.MinInt64 + 2000}, {math.MaxInt64, 0, math.MaxInt64},
+	}
+	for _, tt := range ends {
+		if got := wire.WindowEnd(tt.start, tt.w); got != tt.want {
+			t.Errorf("WindowEnd(%d, %d) = %d, want %d", tt.start, tt.w, got, tt.want)
+		}
+	}
+	lastOf9999 := wire.WindowStart(wire.MaxTimeMs, 2000) // ends at 10000-01-01
+	ranges := []struct {
+		start, w int64
+		want     bool
+	}{
+		{wire.MinTimeMs, 2000, true}, {wire.MinTimeMs - 2000, 2000, false},
+		{lastOf9999 - 2000, 2000, true}, {lastOf9999, 2000, false},
+		{0, 2000, true}, {math.MaxInt64 - 1807, 2000, false}, {math.MinInt64, 2000, false},
+		{0, 0, false}, {0, -2000, false}, {0, math.MaxInt64, false},
+	}
+	for _, tt := range ranges {
+		got := wire.WindowInRange(tt.start, tt.w)
+		if got != tt.want {
+			t.Errorf("WindowInRange(%d, %d) = %v, want %v", tt.start, tt.w, got, tt.want)
+		}
+		if !got {
+			continue
+		}
+		for _, ms := range []int64{tt.start, tt.start + tt.w} {
+			if _, err := time.UnixMilli(ms).UTC().MarshalJSON(); err != nil {
+				t.Errorf("WindowInRange(%d, %d), but its instant %d does not encode: %v", tt.start, tt.w, ms, err)
+			}
+		}
 	}
 }
 
@@ -100,11 +146,47 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
+// A partial names only windows in years 0000 to 9999, so the swarms of
+// the windows it names can be encoded; one that is otherwise valid is
+// refused with ErrWindowRange.
+func TestDecodePartialWindowRange(t *testing.T) {
+	lastOf9999 := wire.WindowStart(wire.MaxTimeMs, 2000) // ends at 10000-01-01
+	partial := func(start int64, more string) []byte {
+		return fmt.Appendf(nil, `{"topic":"t","partition":0,"window_start_ms":%d,"window_ms":2000,"first_offset":0,`+
+			`"last_offset":1,"counts":{"m":{"🔥":2}}%s}`, start, more)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"the first window of year 0", partial(wire.MinTimeMs, ""), true},
+		{"the last window ending in year 9999", partial(lastOf9999-2000, ""), true},
+		{"before year 0", partial(wire.MinTimeMs-2000, ""), false},
+		{"ending in year 10000", partial(lastOf9999, ""), false},
+		{"the window of MaxInt64", partial(math.MaxInt64-1807, ""), false},
+		{"the window of MinInt64", partial(math.MinInt64+1808, ""), false},
+		{"a late window before year 0", partial(0, fmt.Sprintf(`,"late":1,"late_counts":{"%d":{"m":{"🔥":1}}}`, wire.MinTimeMs-2000)), false},
+		{"a video window after year 9999", partial(0, fmt.Sprintf(`,"video_counts":{"%d":{"m":{"🔥":1}}}`, lastOf9999)), false},
+		{"a video window in year 9999", partial(0, fmt.Sprintf(`,"video_counts":{"%d":{"m":{"🔥":1}}}`, lastOf9999-2000)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := wire.DecodePartial(tt.data)
+			if (err == nil) != tt.ok || !tt.ok && !errors.Is(err, wire.ErrWindowRange) {
+				t.Fatalf("DecodePartial: %v, want ok %v or ErrWindowRange", err, tt.ok)
+			}
+		})
+	}
+}
+
 func FuzzDecodePartial(f *testing.F) {
 	f.Add([]byte(`{"topic":"emostream.events","partition":1,"window_start_ms":2000,"window_ms":2000,"first_offset":5,"last_offset":9,"counts":{"m":{"🔥":5}},"late":0}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":9,"counts":{"m":{"🔥":5,"👏":2}},"late":3,"late_counts":{"2000":{"m":{"🔥":2}},"0":{"m":{"🔥":1,"👏":2}}}}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":9223372036854774000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":9223372036854775807}},"late_counts":{"-9223372036854774000":{"m":{"🔥":9223372036854775807}}}}`))
 	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":4000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}},"late_counts":{"+2000":{"m":{"🔥":1}},"2000":null}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":253402300796000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}},"video_counts":{"253402300798000":{"m":{"🔥":1}}}}`))
+	f.Add([]byte(`{"topic":"t","partition":0,"window_start_ms":-62167219200000,"window_ms":2000,"first_offset":0,"last_offset":0,"counts":{"m":{"🔥":1}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := wire.DecodePartial(b)
 		if err != nil {
@@ -112,6 +194,11 @@ func FuzzDecodePartial(f *testing.F) {
 		}
 		if p.NextOffset() < p.FirstOffset || p.Counts.Total() < 0 {
 			t.Fatalf("accepted %+v", p)
+		}
+		for _, ms := range []int64{p.WindowStartMs, p.WindowStartMs + p.WindowMs} { // a swarm's window_start and window_end
+			if _, err := time.UnixMilli(ms).UTC().MarshalJSON(); err != nil {
+				t.Fatalf("accepted window %d+%dms: %v", p.WindowStartMs, p.WindowMs, err)
+			}
 		}
 		late := wire.Counts{}
 		for origin, c := range p.LateCounts {

@@ -104,7 +104,7 @@ func (f *bridgeFlags) checkDedup() (int64, error) {
 	}
 	mem, err := parseBytes(f.dedupMemory)
 	if err != nil || mem < 1<<20 || mem > 16<<30 {
-		return 0, fmt.Errorf("--dedup-memory %s: want a size from 1MiB to 16GiB", f.dedupMemory)
+		return 0, fmt.Errorf("--dedup-memory %s: want a size from 1MiB to 16GiB, a whole number of B, KB, KiB, MB, MiB, GB or GiB (1536KiB, not 1.5MiB)", f.dedupMemory)
 	}
 	return mem, nil
 }

@@ -456,7 +456,8 @@ func sign(v any) int {
 	return 0
 }
 
-// parseBytes reads 512MiB, 2GiB, 100MB or a plain byte count.
+// parseBytes reads 512MiB, 2GiB, 100MB or a plain byte count: a whole
+// number of the unit (1536KiB, not 1.5MiB).
 func parseBytes(s string) (int64, error) {
 	units := []struct {
 		suffix string
@@ -466,7 +467,7 @@ func parseBytes(s string) (int64, error) {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseInt(num, 10, 64)
 			if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
-				return 0, fmt.Errorf("bad size %q (want a positive count below 8 EiB)", s)
+				return 0, fmt.Errorf("bad size %q (want a positive whole count of the unit below 8 EiB: 1536KiB, not 1.5MiB)", s)
 			}
 			return n * u.mult, nil
 		}

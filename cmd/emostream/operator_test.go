@@ -143,6 +143,7 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"bridge", "--window", "0"}, "--window 0s"},
 		{[]string{"bridge", "--dedup-memory", "0"}, "--dedup-memory 0"},
 		{[]string{"bridge", "--dedup-memory", "64KiB"}, "--dedup-memory 64KiB"},
+		{[]string{"bridge", "--dedup-memory", "1.5MiB"}, "--dedup-memory 1.5MiB: want a size from 1MiB to 16GiB, a whole number"},
 		{[]string{"bridge", "--dedup-per-user", "70000"}, "--dedup-per-user 70000"},
 		{[]string{"bridge", "--dedup-horizon", "10ms"}, "--dedup-horizon 10ms"},
 		{[]string{"leaf", "--remote", "nats-leaf://127.0.0.1:1", "--max-connections", "0"}, "--max-connections 0"},
