@@ -80,7 +80,7 @@ func (r MomentRule) rules(window time.Duration) []setting.Rule {
 		setting.Check("Baseline", r.Baseline, r.Baseline >= 3*window && r.slots(window) <= maxBaselineSlots,
 			fmt.Sprintf("want 3 to %d windows of %v", maxBaselineSlots, window)),
 		setting.AtLeast("Cooldown", r.Cooldown, 0),
-		setting.AtLeast("Share", r.Share, 0),
+		setting.Check("Share", r.Share, r.Share >= 0 && !math.IsInf(r.Share, 0), "want at least 0, finite"),
 	}
 }
 
