@@ -164,6 +164,9 @@ start_servers() {
 	srv_pids=() srv_urls=()
 	local i
 	for i in $(seq "$SERVERS"); do
+		# Emptied here, not by the server's own redirection: that runs in the
+		# child, and wait_line below could still read the last round's URL.
+		: >"$OUT/$1-$i.out"
 		if [[ $1 == floor ]]; then
 			# floor takes the credentials in its URL (a loopback benchmark tool).
 			local u=${leaf_edge[$((i - 1))]}
