@@ -3,6 +3,7 @@ package bridge
 import (
 	"math"
 	"strings"
+	"time"
 
 	"github.com/emostream/emostream/wire"
 )
@@ -401,17 +402,28 @@ func floorAfter(p *wire.Partial, windowMs int64) int64 {
 	return ws
 }
 
+// maxClockLeadMs is how far ahead of a bridge's clock the last partial of
+// a partition it resumes may be and still be a window of a real clock:
+// another bridge's, ahead of this one (a rebalance, or NTP stepping this
+// host back). Past it the window is taken for one an older bridge opened
+// for an absurd received_at.
+const maxClockLeadMs = int64(24 * time.Hour / time.Millisecond)
+
 // resumeFloor is the floor of a partition whose last partial is last, at
-// the bridge's clock nowMs: floorAfter, unless that is past the end of any
-// window a record can open now (saneReceiveTime: at most one window ahead
-// of the clock). Such a partial is of a window an older bridge opened for
-// a record with an absurd received_at, and the floor is then the window of
-// now, so that the partition counts in the windows of now again instead
-// of in that one. (A partial of a window the partition had published
-// before is merged by the processor like any late one.)
+// the bridge's clock nowMs: floorAfter, never going back, unless last is
+// of a window no clock could have opened, more than maxClockLeadMs ahead
+// of this one or outside years 0000-9999 (an older bridge's, for an
+// absurd received_at). Then the floor is the window of now, so that the
+// partition counts in the windows of now again instead of in that one;
+// the processor takes the partials of that window, stored before, as a
+// partition going back and skips them (their counts reach no swarm).
+// Within the lead the floor stays: a partition that another bridge, whose
+// clock was ahead, counted into later windows goes on counting late into
+// them, delayed but exact, for the processor skips a partial of a window
+// before one its partition already delivered.
 func resumeFloor(last *wire.Partial, windowMs, nowMs int64) int64 {
 	floor := floorAfter(last, windowMs)
-	if reach := wire.WindowStart(nowMs+windowMs, windowMs); floor > wire.WindowEnd(reach, windowMs) {
+	if !wire.WindowInRange(last.WindowStartMs, windowMs) || floor-windowMs > nowMs+maxClockLeadMs {
 		return wire.WindowStart(nowMs, windowMs)
 	}
 	return floor

@@ -158,11 +158,11 @@ func TestFloorAfter(t *testing.T) {
 	}
 }
 
-// A partition resumes after its last partial's window, unless that window
-// is later than any record can open now (a receive time at most one window
-// ahead of the clock): a window an older bridge opened for an absurd
-// received_at. Then it resumes at the window of now, so its tick closes
-// its windows again.
+// A partition resumes after its last partial's window, never going back
+// within a day of the clock (another bridge's clock may have been ahead):
+// only a window more than a day ahead, or outside years 0000-9999, is one
+// an older bridge opened for an absurd received_at. Then it resumes at the
+// window of now, so its tick closes its windows again.
 func TestResumeFloor(t *testing.T) {
 	const now, win = 1_795_410_001_500, 2000 // in the window starting at 1_795_410_000_000
 	nowWin := int64(1_795_410_000_000)
@@ -177,7 +177,9 @@ func TestResumeFloor(t *testing.T) {
 		{"the window of now", nowWin, win, false, nowWin + win},
 		{"the next window (a clock a little ahead)", nowWin + win, win, false, nowWin + 2*win},
 		{"split in the next window", nowWin + win, win, true, nowWin + win},
-		{"two windows ahead", nowWin + 2*win, win, false, nowWin},
+		{"two windows ahead (another bridge's clock)", nowWin + 2*win, win, false, nowWin + 3*win},
+		{"a day ahead", nowWin + 86_400_000, win, false, nowWin + 86_400_000 + win},
+		{"more than a day ahead", nowWin + 86_400_000 + 2*win, win, false, nowWin},
 		{"split in year 9999", year9999, win, true, nowWin},
 		{"year 9999", year9999, win, false, nowWin},
 		{"the window of MaxInt64", wire.WindowStart(math.MaxInt64, win), win, false, nowWin},
