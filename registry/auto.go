@@ -56,12 +56,18 @@ func (r *Registry) seenAt(id string) time.Time {
 func (r *Registry) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(r.cfg.SweepInterval)
 	defer t.Stop()
+	markers := time.NewTicker(markerInterval)
+	defer markers.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			r.sweep(ctx)
+		case <-markers.C:
+			mctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+			r.purgeMarkers(mctx)
+			cancel()
 		}
 	}
 }
@@ -156,7 +162,7 @@ func (r *Registry) removeExpired(ctx context.Context, id string, now time.Time) 
 		return errSkip
 	}
 	if err := r.kv.Purge(ctx, id, jetstream.LastRevision(rev)); err != nil {
-		return fmt.Errorf("removing %s: %w", id, err)
+		return fmt.Errorf("removing %s: %w", id, bucketFull(err))
 	}
 	r.met.swept.WithLabelValues("removed").Inc()
 	r.log.Info("auto-admitted match removed: retention over", "match", id, "retention", r.cfg.AutoMatchRetention)

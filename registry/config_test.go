@@ -19,7 +19,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		want string
 	}{
 		{"Replicas", Config{Replicas: -1}, "Replicas -1: want at least 0"},
-		{"MaxMatches", Config{MaxMatches: -1}, "MaxMatches -1: want at least 0"},
+		{"MaxMatches", Config{MaxMatches: -1}, "MaxMatches -1: want 0 to 1000000"},
 		{"AutoMatches", Config{MaxMatches: 5, AutoMatches: 6}, "AutoMatches 6: want 0 to MaxMatches (5)"},
 		{"AutoMatchIdle", Config{AutoMatchIdle: -time.Second, SweepInterval: time.Second}, "AutoMatchIdle -1s: want at least 0s"},
 		{"AutoMatchRetention", Config{AutoMatchRetention: -time.Second}, "AutoMatchRetention -1s: want at least 0s"},

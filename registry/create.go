@@ -57,7 +57,7 @@ func (r *Registry) Create(ctx context.Context, m Match) (Match, error) {
 			return m, nil
 		}
 		if !conflict(err) {
-			return m, fmt.Errorf("registry: creating %s: %w", m.ID, err)
+			return m, fmt.Errorf("registry: creating %s: %w", m.ID, bucketFull(err))
 		}
 		snap, err = r.newer(ctx, snap)
 	}

@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	auto  prometheus.Counter
 	swept *prometheus.CounterVec
+	bytes prometheus.Gauge
 }
 
 // newMetrics registers the registry's metrics on reg, the matches' gauges
@@ -25,7 +26,14 @@ func newMetrics(reg prometheus.Registerer, count func(auto bool, s State) int) (
 		Name: "emostream_registry_auto_matches_swept_total",
 		Help: "Auto-admitted matches this process ended as idle (action=ended) or removed after their retention (action=removed).",
 	}, []string{"action"})}
+	m.bytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "emostream_registry_bucket_bytes",
+		Help: "Bytes the match registry's bucket holds (matches and recent removals' markers), as last read by a process that purges the markers; its bound is 4 values of 4 KiB a match of MaxMatches.",
+	})
 	var err error
+	if m.bytes, err = register(reg, m.bytes); err != nil {
+		return nil, err
+	}
 	if m.auto, err = register(reg, m.auto); err != nil {
 		return nil, err
 	}

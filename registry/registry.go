@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,11 +36,22 @@ const (
 	// MaxValueSize is the bucket's largest value: a Match within the
 	// metadata limits is well under it.
 	MaxValueSize = 4 << 10
+	// MaxMaxMatches is the largest MaxMatches: the bucket's size, four
+	// values of MaxValueSize a match (16 GiB here), stays a number.
+	MaxMaxMatches = 1_000_000
+	// markerAge is how long the delete marker of a removed match stays in
+	// the bucket before Run or a later Remove purges it: long past the
+	// moment every watch has read it (a watch that restarts reloads the
+	// bucket whole).
+	markerAge = 30 * time.Minute
+	// markerInterval is how often Run purges the old markers.
+	markerInterval = 5 * time.Minute
 )
 
 // Config configures a Registry. The zero value is the documented default.
 type Config struct {
-	// Replicas of the bucket on a NATS cluster. Zero means 1.
+	// Replicas of the bucket on a NATS cluster, where Open creates it (zero
+	// means 1) or changes an existing bucket to (zero keeps its own).
 	Replicas int
 	// MaxMatches is the most operator-created matches the bucket holds, in
 	// any state; Create refuses more with ErrFull. Auto-admitted matches
@@ -74,11 +86,12 @@ type Config struct {
 // Registry reads and writes the match bucket. Admit and Snapshot answer
 // from a copy that Run keeps current.
 type Registry struct {
-	cfg      Config
-	js       jetstream.JetStream
-	kv       jetstream.KeyValue
-	log      *slog.Logger
-	writable bool // opened with Open: Run sweeps auto-admitted matches
+	cfg       Config
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue
+	log       *slog.Logger
+	writable  bool // opened with Open: Run sweeps auto-admitted matches and old markers
+	markerAge time.Duration
 
 	snap  atomic.Pointer[Snapshot] // nil until Run loaded the bucket
 	autoM sync.Mutex               // one auto-admission at a time in this process
@@ -86,14 +99,25 @@ type Registry struct {
 	met   *metrics
 }
 
-// Open creates the bucket if needed (or updates its limits) and returns the
-// registry: for admins (user "admin" on the hub) and emostream up.
+// Open creates the bucket if needed and returns the registry: for admins
+// (user "admin" on the hub) and emostream up. An existing bucket keeps its
+// replicas unless Config.Replicas names others, and its size unless
+// MaxMatches needs more: an admin command with the defaults never shrinks
+// a registry another process sized, nor scales it down to one replica.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, error) {
+	replicas := cfg.Replicas
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, bucketConfig(cfg))
+	want := bucketConfig(cfg)
+	kv, err := js.KeyValue(ctx, wire.MatchesBucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		kv, err = js.CreateKeyValue(ctx, want)
+	case err == nil:
+		kv, err = grow(ctx, js, kv, want, replicas)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("registry: opening bucket %s: %w", wire.MatchesBucket, err)
 	}
@@ -102,6 +126,22 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, e
 		r.writable = true
 	}
 	return r, err
+}
+
+// grow updates an existing bucket only where want asks for more room, or
+// replicas (nonzero) for another count.
+func grow(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, want jetstream.KeyValueConfig, replicas int) (jetstream.KeyValue, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+	want.MaxBytes = max(want.MaxBytes, have.MaxBytes)
+	want.Replicas = cmp.Or(replicas, have.Replicas)
+	if want.MaxBytes == have.MaxBytes && want.Replicas == have.Replicas {
+		return kv, nil
+	}
+	return js.UpdateKeyValue(ctx, want)
 }
 
 // Bind returns the registry of the existing bucket without creating or
@@ -127,7 +167,7 @@ func Bind(ctx context.Context, js jetstream.JetStream, cfg Config) (*Registry, e
 func (cfg Config) validate() error {
 	return setting.First(ErrConfig,
 		setting.AtLeast("Replicas", cfg.Replicas, 0),
-		setting.AtLeast("MaxMatches", cfg.MaxMatches, 0),
+		setting.Between("MaxMatches", cfg.MaxMatches, 0, MaxMaxMatches),
 		setting.Check("AutoMatches", cfg.AutoMatches, cfg.AutoMatches >= 0 && cfg.AutoMatches <= cfg.MaxMatches,
 			fmt.Sprintf("want 0 to MaxMatches (%d)", cfg.MaxMatches)),
 		setting.AtLeast("AutoMatchIdle", cfg.AutoMatchIdle, 0),
@@ -165,7 +205,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 func newRegistry(cfg Config, js jetstream.JetStream, kv jetstream.KeyValue) (*Registry, error) {
-	r := &Registry{cfg: cfg, js: js, kv: kv, log: cfg.Logger.With("component", "registry")}
+	r := &Registry{cfg: cfg, js: js, kv: kv, log: cfg.Logger.With("component", "registry"), markerAge: markerAge}
 	var err error
 	if r.met, err = newMetrics(cfg.Registerer, r.count); err != nil {
 		return nil, err
@@ -246,7 +286,7 @@ func (r *Registry) update(ctx context.Context, id string, change func(Match) (Ma
 			return m, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt >= 5 {
-			return m, fmt.Errorf("registry: updating %s: %w", id, err)
+			return m, fmt.Errorf("registry: updating %s: %w", id, bucketFull(err))
 		}
 	}
 }
@@ -258,10 +298,35 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	if err := r.kv.Purge(ctx, id); err != nil {
-		return fmt.Errorf("registry: removing %s: %w", id, err)
+		return fmt.Errorf("registry: removing %s: %w", id, bucketFull(err))
 	}
 	r.log.Info("match removed", "match", id)
+	r.purgeMarkers(ctx)
 	return nil
+}
+
+// purgeMarkers drops the delete markers older than markerAge: each
+// removed match leaves one (about 120 bytes), and nothing else ever
+// clears them, so without this a registry with matches created and
+// removed for long enough fills its bucket, empty or not.
+func (r *Registry) purgeMarkers(ctx context.Context) {
+	if err := r.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(r.markerAge)); err != nil {
+		r.log.Warn("purging removed matches' markers", "err", err)
+	}
+	if st, err := r.kv.Status(ctx); err == nil {
+		r.met.bytes.Set(float64(st.Bytes()))
+	}
+}
+
+// bucketFull says what a write the bucket has no room for means.
+func bucketFull(err error) error {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && strings.Contains(api.Description, "maximum bytes exceeded") ||
+		strings.Contains(err.Error(), "maximum bytes exceeded") {
+		return fmt.Errorf("%w: the bucket %s has no room left (emostream_registry_bucket_bytes; removed matches' markers are purged after %v): %w",
+			ErrFull, wire.MatchesBucket, markerAge, err)
+	}
+	return err
 }
 
 // List reads every match from the bucket, in listing order

@@ -24,12 +24,14 @@ type registryFlags struct {
 	// (registry.Open, user "admin"); else it binds to the existing bucket
 	// to read it (registry.Bind, user "ingest"), unless AutoMatches is on.
 	admin bool
-	// replicas of the bucket, when this command creates or updates it.
+	// replicas of the bucket, when this command creates it or, given
+	// explicitly, changes it.
 	replicas int
+	fs       *flag.FlagSet
 }
 
 func addRegistryFlags(fs *flag.FlagSet, env *environment) *registryFlags {
-	f := &registryFlags{env: env, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
+	f := &registryFlags{env: env, fs: fs, nats: addNATSFlags(fs, "nats://"+defaultNATSAddr,
 		"NATS hub holding the match registry (user \"admin\" to change it, \"ingest\" to read it)")}
 	fs.IntVar(&f.replicas, "replicas", defaultReplicas, replicasUsage("the match registry bucket "+wire.MatchesBucket+" where this command creates it (user \"admin\", or --auto-matches)"))
 	return f
@@ -40,7 +42,14 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 	if f.replicas < 1 || f.replicas > maxReplicas {
 		return nil, nil, fmt.Errorf("--replicas %d: want 1 to %d", f.replicas, maxReplicas)
 	}
-	cfg.Replicas = f.replicas
+	// An existing bucket keeps its replicas unless --replicas is given: a
+	// "match start" without it must not scale an R3 registry down to R1.
+	cfg.Replicas = 0
+	f.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "replicas" {
+			cfg.Replicas = f.replicas
+		}
+	})
 	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
 	if err != nil {
