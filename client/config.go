@@ -18,6 +18,13 @@ const (
 	DefaultMaxRetryWait = 30 * time.Second
 	// DefaultTimelineTimeout bounds the reading of one timeline answer.
 	DefaultTimelineTimeout = time.Minute
+	// DefaultRequestTimeout bounds one POST, from its sending to its
+	// reply: a server or proxy that takes a request and never answers
+	// cannot hold a sender for ever.
+	DefaultRequestTimeout = 30 * time.Second
+	// MaxTimelineAnswer bounds the timeline answer Timeline decodes
+	// (50,000 steps of every emoji, and the moments, are well under it).
+	MaxTimelineAnswer = 64 << 20
 )
 
 // Bounds of what the client reads.
@@ -52,6 +59,9 @@ type Config struct {
 	// TimelineTimeout bounds the reading of one timeline answer. Zero
 	// means DefaultTimelineTimeout.
 	TimelineTimeout time.Duration
+	// RequestTimeout bounds one POST of Post and Send. Zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Client talks to one ingest server.
@@ -69,6 +79,7 @@ func New(cfg Config) (*Client, error) {
 		setting.AtLeast("MaxRetries", cfg.MaxRetries, 0),
 		setting.AtLeast("MaxRetryWait", cfg.MaxRetryWait, 0),
 		setting.AtLeast("TimelineTimeout", cfg.TimelineTimeout, 0),
+		setting.AtLeast("RequestTimeout", cfg.RequestTimeout, 0),
 	); err != nil {
 		return nil, err
 	}
@@ -83,6 +94,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.TimelineTimeout == 0 {
 		cfg.TimelineTimeout = DefaultTimelineTimeout
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	return &Client{cfg: cfg, base: strings.TrimSuffix(cfg.Target, "/")}, nil
 }

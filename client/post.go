@@ -79,6 +79,8 @@ func (c *Client) Post(ctx context.Context, tok string, evs []Event) (Reply, erro
 	if err != nil {
 		return Reply{}, fmt.Errorf("client: encoding %d events: %w", len(evs), err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/emojis", bytes.NewReader(b))
 	if err != nil {
 		return Reply{}, fmt.Errorf("client: %w", err)

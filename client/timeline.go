@@ -41,7 +41,12 @@ func (c *Client) Timeline(ctx context.Context, q TimelineQuery) (*wire.TimelineA
 	q.Format = ""
 	var a wire.TimelineAnswer
 	err := c.timeline(ctx, q, func(r io.Reader) error {
-		if err := json.NewDecoder(r).Decode(&a); err != nil {
+		lr := &io.LimitedReader{R: r, N: MaxTimelineAnswer + 1}
+		err := json.NewDecoder(lr).Decode(&a)
+		if lr.N == 0 {
+			return fmt.Errorf("the answer is over %d MiB: not a timeline", MaxTimelineAnswer>>20)
+		}
+		if err != nil {
 			return fmt.Errorf("decoding the answer: %w", err)
 		}
 		return nil
