@@ -216,3 +216,25 @@ func TestSecretCreatedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A password file an operator wrote with what a .conf file cannot carry
+// is refused with an error naming the file (the hub or leaf used to stop
+// with "EdgePassword: want 1-128 of …", naming neither file nor flag).
+func TestOddSecretFileNamed(t *testing.T) {
+	for _, content := range []string{"pass word", "quote\"d", strings.Repeat("a", 129), "tab\there"} {
+		file := filepath.Join(t.TempDir(), "edge.password")
+		if err := os.WriteFile(file, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readOrCreateSecret(file); err == nil || !strings.Contains(err.Error(), file) {
+			t.Errorf("%q: %v, want an error naming %s", content, err, file)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "ok.password")
+	if err := os.WriteFile(file, []byte("Abc.1_~-z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := readOrCreateSecret(file); err != nil || s != "Abc.1_~-z" {
+		t.Errorf("a good password: %q, %v", s, err)
+	}
+}

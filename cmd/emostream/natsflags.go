@@ -148,6 +148,9 @@ func readOrCreateSecret(file string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("%s is empty", file)
 	}
+	if strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") != "" || len(s) > 128 {
+		return "", fmt.Errorf("%s: a NATS password is 1-128 of [A-Za-z0-9._~-] (a .conf file carries it verbatim): write one, or delete the file and one is made", file)
+	}
 	return s, nil
 }
 
