@@ -76,6 +76,14 @@ func TestRequestsPerViewer(t *testing.T) {
 // gets are held, in arrival order, until the test answers them.
 func startStallingUpstream(t *testing.T) (url string, held <-chan *nats.Msg) {
 	t.Helper()
+	s, held := startStallingServer(t)
+	return s.ClientURL(), held
+}
+
+// startStallingServer is startStallingUpstream's server, for tests that
+// disconnect its clients.
+func startStallingServer(t *testing.T) (*server.Server, <-chan *nats.Msg) {
+	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func startStallingUpstream(t *testing.T) (url string, held <-chan *nats.Msg) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return s.ClientURL(), ch
+	return s, ch
 }
 
 // notFound answers a held direct get as JetStream does for no message.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/llib/std/crypto/tls"
@@ -50,6 +51,11 @@ type Edge struct {
 	// primeErrors logs the primes that failed, sparsely.
 	primeErrors sparseLog
 	info        []byte
+	// gen counts the upstream connection's breaks (disconnects,
+	// reconnects, dropped live swarms): a prime started in an older
+	// generation may have read a latest that the swarms the edge missed
+	// since then follow, so it primes nothing (prime.go).
+	gen atomic.Uint64
 	// hook, when a test sets it, runs at the start of a callback (where:
 	// one of the panic components) with its input: it plants panics.
 	hook func(where string, data []byte)
@@ -77,6 +83,7 @@ func New(cfg Config) (*Edge, error) {
 		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ReconnectHandler(func(*nats.Conn) { e.log.Info("upstream reconnected"); e.reprime() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			e.gen.Add(1)
 			if err != nil {
 				e.log.Warn("upstream disconnected", "err", err)
 			}
