@@ -56,6 +56,10 @@ type Edge struct {
 	// generation may have read a latest that the swarms the edge missed
 	// since then follow, so it primes nothing (prime.go).
 	gen atomic.Uint64
+	// live is the one subscription to every match's live swarms, and
+	// dropped how many of its messages nats.go dropped, as counted so far.
+	live    atomic.Pointer[nats.Subscription]
+	dropped atomic.Int64
 	// hook, when a test sets it, runs at the start of a callback (where:
 	// one of the panic components) with its input: it plants panics.
 	hook func(where string, data []byte)
@@ -91,7 +95,12 @@ func New(cfg Config) (*Edge, error) {
 		// The upstream's asynchronous -ERRs (a refused subscription, a
 		// permissions violation) and nats.go's slow consumer: none comes
 		// from a viewer's input, so each is worth a line.
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { e.log.Warn("upstream error", "err", err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			e.log.Warn("upstream error", "err", err)
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && sub == e.live.Load() {
+				e.checkDropped(sub)
+			}
+		}),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
