@@ -287,17 +287,20 @@ func (e *Edge) closed(s *session, err error) {
 
 // clientNetwork is the client network a viewer's connection counts in: that
 // of its TCP peer or, behind a proxy of TrustedProxies, of the address the
-// proxies' X-Forwarded-For names (package clientip).
+// proxies' X-Forwarded-For names (package clientip). Only a TCP peer on
+// loopback (a local proxy or load generator) is exempt: a loopback address
+// in X-Forwarded-For is the client's word, and counts in its network.
 func (e *Edge) clientNetwork(r *http.Request) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return ""
 	}
 	a := peer.Addr()
-	if len(e.cfg.TrustedProxies) > 0 {
-		a = clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	if len(e.cfg.TrustedProxies) == 0 {
+		return networkOf(a, e.cfg.LimitLoopback)
 	}
-	return networkOf(a, e.cfg.LimitLoopback)
+	fwd := clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	return networkOf(fwd, e.cfg.LimitLoopback || fwd != a)
 }
 
 // networkOf is a's network: its /24 (IPv4) or /64 (IPv6), or "" for
