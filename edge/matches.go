@@ -26,6 +26,7 @@ type sub struct {
 	g       *group
 	idx     int          // in g.subs
 	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit, -1: ran out
+	got     int64        // an inbox's answers delivered, guarded by s.mu (a live subscription counts none)
 }
 
 // groupKey groups a match's subscribers that receive the same bytes: the
