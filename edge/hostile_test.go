@@ -3,6 +3,7 @@ package edge
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +153,29 @@ func TestPerNetworkLimit(t *testing.T) {
 	}
 	if got := e.admit("203.0.114.0"); got != "" {
 		t.Errorf("another network: %q", got)
+	}
+}
+
+// TestForwardedLoopbackIsLimited: the loopback exemption is for a TCP
+// peer on loopback (a local proxy or load generator). A client behind a
+// trusted proxy (the shipped manifest trusts 10.0.0.0/8) that writes
+// 127.0.0.1 into X-Forwarded-For counts in the loopback network, not in
+// none; a local trusted proxy keeps its own exemption.
+func TestForwardedLoopbackIsLimited(t *testing.T) {
+	e := &Edge{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}}
+	for _, c := range []struct{ peer, xff, want string }{
+		{"10.0.0.7:4000", "127.0.0.1, 10.20.30.40", "127.0.0.0"}, // the client's own entry, then the Ingress controller's
+		{"10.0.0.7:4000", "::1", "::"},
+		{"10.0.0.7:4000", "203.0.113.7", "203.0.113.0"},
+		{"127.0.0.1:4000", "", ""}, // the local proxy itself
+	} {
+		r := &http.Request{RemoteAddr: c.peer, Header: http.Header{}}
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := e.clientNetwork(r); got != c.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: network %q, want %q", c.peer, c.xff, got, c.want)
+		}
 	}
 }
 

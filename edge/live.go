@@ -17,7 +17,7 @@ import (
 
 // liveQueue is how many live messages wait for one delivery worker before
 // the upstream callback waits too (and nats.go's pending buffer of the
-// subscription, 64 MiB, takes the next ones).
+// subscription, livePending, takes the next ones).
 const liveQueue = 256
 
 // readLive reads every match's live subject upstream on one subscription,
@@ -36,6 +36,10 @@ func (e *Edge) readLive(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	seed := maphash.MakeSeed()
 	route := func(msg *nats.Msg) {
+		e.m.swarms.Inc()
+		if up := e.live.Load(); up != nil {
+			e.checkDropped(up)
+		}
 		select {
 		case queues[maphash.String(seed, msg.Subject)%uint64(len(queues))] <- msg:
 		case <-ctx.Done():
@@ -45,7 +49,30 @@ func (e *Edge) readLive(ctx context.Context, wg *sync.WaitGroup) error {
 	if err != nil {
 		return fmt.Errorf("edge: subscribing to %s: %w", wire.LiveSubjects, err)
 	}
-	return up.SetPendingLimits(-1, 64<<20)
+	e.live.Store(up)
+	return up.SetPendingLimits(-1, livePending)
+}
+
+// livePending is how many bytes of live messages nats.go holds for the
+// live subscription while the workers' queues are full; past it, it drops
+// them (checkDropped).
+const livePending = 64 << 20
+
+// checkDropped counts the live messages that nats.go dropped since the
+// last check and, if any, forgets every match's ring, which would have a
+// hole (reprime). nats.go reports its slow consumer once per burst, at its
+// first drop: every live message checks too, so that a drop later in the
+// burst is caught by the next message received (the upstream sends a few
+// live messages a second, so the lock this takes is not contended).
+func (e *Edge) checkDropped(up *nats.Subscription) {
+	n, err := up.Dropped()
+	if err != nil {
+		return
+	}
+	if d := int64(n) - e.dropped.Swap(int64(n)); d > 0 {
+		e.m.dropped.Add(float64(d))
+		e.reprime()
+	}
 }
 
 // deliverLoop delivers the live messages of q until ctx ends.
@@ -63,7 +90,6 @@ func (e *Edge) deliverLoop(ctx context.Context, q <-chan *nats.Msg) {
 // deliver writes one live message to every subscriber of its match and
 // of the wildcard, framed once per group; nobody's, it is dropped.
 func (e *Edge) deliver(msg *nats.Msg) {
-	e.m.swarms.Inc()
 	e.testHook(panicUpstream, msg.Data)
 	e.mu.Lock()
 	m, all := e.matches[wire.MatchOfSubject(msg.Subject)], e.matches[wildcard]

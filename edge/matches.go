@@ -26,6 +26,7 @@ type sub struct {
 	g       *group
 	idx     int          // in g.subs
 	left    atomic.Int64 // messages before an auto-unsubscribe; 0: no limit, -1: ran out
+	got     int64        // an inbox's answers delivered, guarded by s.mu (a live subscription counts none)
 }
 
 // groupKey groups a match's subscribers that receive the same bytes: the
@@ -52,15 +53,16 @@ type match struct {
 	refs    int // subscriptions, guarded by Edge.mu
 	viewers int // connections with one subscription or more, guarded by Edge.mu
 
-	mu      sync.RWMutex
-	groups  map[groupKey]*group
-	ring    []stored // recent swarms, ascending sequence, received in one upstream session
-	primed  bool     // ring[0] is the latest stored swarm at subscription time (or the match has none)
-	priming bool     // a prime is under way, holding a prime slot and an upstream slot
-	cancel  func()   // ends the prime under way
-	gone    bool     // dropped from Edge.matches: no prime starts
-	lastSeq uint64
-	waiters []answer // latest requests waiting for the prime under way
+	mu       sync.RWMutex
+	groups   map[groupKey]*group
+	ring     []stored // recent swarms, ascending sequence, received in one upstream connection generation
+	primed   bool     // ring[0] is the latest stored swarm at subscription time (or the match has none)
+	priming  bool     // a prime is under way, holding a prime slot and an upstream slot
+	cancel   func()   // ends the prime under way
+	primeGen uint64   // the connection generation (Edge.gen) the prime under way started in
+	gone     bool     // dropped from Edge.matches: no prime starts
+	lastSeq  uint64
+	waiters  []answer // latest requests waiting for the prime under way
 }
 
 // join adds sb to its match's subscribers, priming the match's cache for

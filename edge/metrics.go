@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	conns, prefixes, matches, subs, inflight prometheus.Gauge
 	accepted, swarms, unwatched, dups        prometheus.Counter
+	dropped                                  prometheus.Counter
 	delivered                                prometheus.Counter
 	refused, closed, violations, requests    *prometheus.CounterVec
 	primes                                   *prometheus.CounterVec
@@ -35,6 +36,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		inflight:   g("upstream_requests_in_flight", "Direct gets waiting for the upstream (bounded by MaxUpstreamRequests)."),
 		accepted:   c("connections_accepted_total", "Viewer connections accepted."),
 		swarms:     c("swarms_received_total", "Live messages received from the upstream (every live match's, on one subscription)."),
+		dropped:    c("swarms_dropped_total", "Live messages dropped before delivery: the workers fell behind by 64 MiB (the caches are read again)."),
 		unwatched:  c("swarms_unwatched_total", "Live messages of matches nobody watches on this edge, dropped."),
 		dups:       c("swarms_duplicate_total", "Live swarms received again (sequence not newer), not delivered."),
 		delivered:  c("messages_delivered_total", "Messages written to viewers."),
@@ -53,7 +55,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	// command registers it (cmd/emostream, package stack through ingest).
 	recovery.Declare(panicHTTP, panicViewer, panicUpstream, panicKeepalive)
 	if r != nil {
-		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.unwatched, m.dups, m.delivered,
+		r.MustRegister(m.conns, m.prefixes, m.matches, m.subs, m.inflight, m.accepted, m.swarms, m.dropped, m.unwatched, m.dups, m.delivered,
 			m.refused, m.closed, m.violations, m.requests, m.primes, m.reports, m.broadcast)
 	}
 	m.declare()

@@ -35,7 +35,7 @@ func (e *Edge) startPrime(m *match) bool {
 		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.priming, m.cancel = true, cancel
+	m.priming, m.cancel, m.primeGen = true, cancel, e.gen.Load()
 	recovery.Go(e.log, panicUpstream, func() { e.prime(ctx, m) })
 	return true
 }
@@ -57,8 +57,8 @@ func (e *Edge) takePrimeSlot() bool {
 // prime reads m's latest stored swarm into its ring and answers the latest
 // requests that waited for it.
 func (e *Edge) prime(ctx context.Context, m *match) {
-	defer func() { <-e.primes }()
 	st, err := e.get(ctx, e.api(wire.LatestSwarmRequest(m.id)), nil)
+	<-e.primes // free for the prime that a stale one starts again
 	switch {
 	case err == nil:
 		e.m.primes.WithLabelValues("read").Inc()
@@ -68,28 +68,52 @@ func (e *Edge) prime(ctx context.Context, m *match) {
 		e.m.primes.WithLabelValues("failed").Inc()
 		e.primeErrors.warn(e.log, time.Now(), "reading matches' latest swarms", "err", err)
 	}
-	waiters, last := m.endPrime(st, err, e.cfg.RingSize)
+	waiters, last := e.endPrime(m, st, err)
 	for _, w := range waiters {
 		w(last, err)
 	}
 }
 
-// endPrime ends a prime that read st (or failed with err): it returns the
-// requests that waited and what to answer them.
-func (m *match) endPrime(st *stored, err error, size int) ([]answer, *stored) {
+// endPrime ends m's prime, which read st (or failed with err): it returns
+// the requests that waited and what to answer them. A prime of an older
+// connection generation is stale (it may have read its latest before
+// swarms the edge missed): it primes nothing, and a new one starts, which
+// the waiters then wait for (else they get the stale answer, a stored
+// swarm all the same). A prime that read a swarm keeps of the ring only
+// what follows it, and makes older live swarms duplicates: those still
+// queued from before a break would leave a hole in the ring.
+func (e *Edge) endPrime(m *match, st *stored, err error) ([]answer, *stored) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.cancel()
+	m.priming, m.cancel = false, nil
+	if m.primeGen != e.gen.Load() {
+		if !m.gone && e.startPrime(m) {
+			return nil, nil
+		}
+		waiters := m.waiters
+		m.waiters = nil
+		return waiters, st
+	}
 	if err == nil {
 		if st != nil {
-			m.ring = insertRing(m.ring, *st, size)
+			m.ring = insertRing(dropBefore(m.ring, st.seq), *st, e.cfg.RingSize)
+			m.lastSeq = max(m.lastSeq, st.seq)
 		}
 		m.primed = true
 	}
-	m.cancel()
-	m.priming, m.cancel = false, nil
 	waiters := m.waiters
 	m.waiters = nil
 	return waiters, lastOf(m.ring)
+}
+
+// dropBefore keeps the entries of ring from sequence seq on.
+func dropBefore(ring []stored, seq uint64) []stored {
+	i := 0
+	for i < len(ring) && ring[i].seq < seq {
+		i++
+	}
+	return append(ring[:0], ring[i:]...)
 }
 
 // drop marks m gone from Edge.matches and ends its prime.
@@ -103,8 +127,10 @@ func (m *match) drop() {
 }
 
 // reprime forgets every match's recent swarms after the upstream
-// connection was lost (swarms may have been missed) and reads them again.
+// connection was lost or dropped live swarms (swarms may have been
+// missed), in a new connection generation, and reads them again.
 func (e *Edge) reprime() {
+	e.gen.Add(1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range e.matches {
@@ -114,14 +140,17 @@ func (e *Edge) reprime() {
 	}
 }
 
-// forget drops m's recent swarms and primes it again, unless a prime is
-// under way.
+// forget drops m's recent swarms and primes it again: a prime under way of
+// an older generation is canceled, and its end starts the new one.
 func (e *Edge) forget(m *match) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ring, m.primed = nil, false
-	if !m.priming {
+	switch {
+	case !m.priming:
 		e.startPrime(m)
+	case m.primeGen != e.gen.Load():
+		m.cancel()
 	}
 }
 

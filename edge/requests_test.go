@@ -72,9 +72,58 @@ func TestRequestsPerViewer(t *testing.T) {
 	}
 }
 
+// TestInboxUnsubMaxCountsFromSub: "UNSUB <sid> <max>" on an inbox counts
+// the answers it got since its SUB, as nats-server and nats.go's
+// AutoUnsubscribe do: one that got 2 and is told UNSUB 2 goes at once, one
+// told UNSUB 3 takes one more answer. (A live subscription counts from the
+// UNSUB: docs/api.md, "Viewer protocol".)
+func TestInboxUnsubMaxCountsFromSub(t *testing.T) {
+	wd := startWorld(t)
+	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), OccupancyInterval: -1})
+	wd.publish(t, "m1", 0)
+	rc := dialRaw(t, e)
+	rc.handshake()
+	do := func(ops, until string) string {
+		t.Helper()
+		if err := rc.send([]byte(ops)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := rc.until(until, 5*time.Second)
+		rc.got.Reset()
+		if !strings.Contains(got, until) {
+			t.Fatalf("after %q: no %q in %q", ops, until, got)
+		}
+		return got
+	}
+	ask := func(inbox string) string {
+		return "PUB " + wire.LatestSwarmRequest("m1") + " " + inbox + " 0\r\n\r\n"
+	}
+	do(connectOp+"SUB _INBOX.a 1\r\nSUB _INBOX.b 2\r\nPING\r\n", "PONG")
+	for _, inbox := range []string{"_INBOX.a", "_INBOX.a", "_INBOX.b", "_INBOX.b"} {
+		do(ask(inbox), "HMSG "+inbox+" ")
+	}
+	do("UNSUB 1 2\r\nUNSUB 2 3\r\nPING\r\n", "PONG")
+	if n := testutil.ToFloat64(e.m.subs); n != 1 {
+		t.Errorf("subscriptions after UNSUB 1 2 and UNSUB 2 3 on inboxes that got 2: %v, want 1", n)
+	}
+	if got := do(ask("_INBOX.a")+"PING\r\n", "PONG"); !strings.Contains(got, "Permissions Violation for Publish with Reply") {
+		t.Errorf("a request to the inbox that took its 2: %q, want no inbox", got)
+	}
+	do(ask("_INBOX.b"), "HMSG _INBOX.b ")
+	testenv.WaitFor(t, 5*time.Second, "the inbox that took its 3 to go", func() bool { return testutil.ToFloat64(e.m.subs) == 0 })
+}
+
 // startStallingUpstream runs a NATS server without JetStream whose direct
 // gets are held, in arrival order, until the test answers them.
 func startStallingUpstream(t *testing.T) (url string, held <-chan *nats.Msg) {
+	t.Helper()
+	s, held := startStallingServer(t)
+	return s.ClientURL(), held
+}
+
+// startStallingServer is startStallingUpstream's server, for tests that
+// disconnect its clients.
+func startStallingServer(t *testing.T) (*server.Server, <-chan *nats.Msg) {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -93,7 +142,7 @@ func startStallingUpstream(t *testing.T) (url string, held <-chan *nats.Msg) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return s.ClientURL(), ch
+	return s, ch
 }
 
 // notFound answers a held direct get as JetStream does for no message.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/llib/std/crypto/tls"
@@ -50,6 +51,15 @@ type Edge struct {
 	// primeErrors logs the primes that failed, sparsely.
 	primeErrors sparseLog
 	info        []byte
+	// gen counts the upstream connection's breaks (disconnects,
+	// reconnects, dropped live swarms): a prime started in an older
+	// generation may have read a latest that the swarms the edge missed
+	// since then follow, so it primes nothing (prime.go).
+	gen atomic.Uint64
+	// live is the one subscription to every match's live swarms, and
+	// dropped how many of its messages nats.go dropped, as counted so far.
+	live    atomic.Pointer[nats.Subscription]
+	dropped atomic.Int64
 	// hook, when a test sets it, runs at the start of a callback (where:
 	// one of the panic components) with its input: it plants panics.
 	hook func(where string, data []byte)
@@ -77,6 +87,7 @@ func New(cfg Config) (*Edge, error) {
 		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ReconnectHandler(func(*nats.Conn) { e.log.Info("upstream reconnected"); e.reprime() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			e.gen.Add(1)
 			if err != nil {
 				e.log.Warn("upstream disconnected", "err", err)
 			}
@@ -84,7 +95,12 @@ func New(cfg Config) (*Edge, error) {
 		// The upstream's asynchronous -ERRs (a refused subscription, a
 		// permissions violation) and nats.go's slow consumer: none comes
 		// from a viewer's input, so each is worth a line.
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { e.log.Warn("upstream error", "err", err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			e.log.Warn("upstream error", "err", err)
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && sub == e.live.Load() {
+				e.checkDropped(sub)
+			}
+		}),
 	}, cfg.NATSOptions...)
 	if e.nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
 		return nil, fmt.Errorf("edge: connecting to %s: %w", natsconn.Redact(cfg.NATSURL), natsconn.RedactError(err, cfg.NATSURL))
@@ -271,17 +287,20 @@ func (e *Edge) closed(s *session, err error) {
 
 // clientNetwork is the client network a viewer's connection counts in: that
 // of its TCP peer or, behind a proxy of TrustedProxies, of the address the
-// proxies' X-Forwarded-For names (package clientip).
+// proxies' X-Forwarded-For names (package clientip). Only a TCP peer on
+// loopback (a local proxy or load generator) is exempt: a loopback address
+// in X-Forwarded-For is the client's word, and counts in its network.
 func (e *Edge) clientNetwork(r *http.Request) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return ""
 	}
 	a := peer.Addr()
-	if len(e.cfg.TrustedProxies) > 0 {
-		a = clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	if len(e.cfg.TrustedProxies) == 0 {
+		return networkOf(a, e.cfg.LimitLoopback)
 	}
-	return networkOf(a, e.cfg.LimitLoopback)
+	fwd := clientip.Of(a, r.Header.Values("X-Forwarded-For"), e.cfg.TrustedProxies)
+	return networkOf(fwd, e.cfg.LimitLoopback || fwd != a)
 }
 
 // networkOf is a's network: its /24 (IPv4) or /64 (IPv6), or "" for

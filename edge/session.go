@@ -287,8 +287,8 @@ func (s *session) unsub(f [][]byte) {
 		return
 	}
 	if len(f) == 2 {
-		if n, err := strconv.ParseInt(string(f[1]), 10, 64); err == nil && n > 0 {
-			sb.left.Store(n)
+		if n, err := strconv.ParseInt(string(f[1]), 10, 64); err == nil && n > sb.got {
+			sb.left.Store(n - sb.got)
 			s.ok()
 			return
 		}
@@ -386,22 +386,27 @@ func (s *session) request(inbox *sub, reply, match string, next bool, seq uint64
 }
 
 // answer writes the frame f of a request's answer for subscription inbox,
-// counting it against the subscription's auto-unsubscribe limit (UNSUB
-// <sid> <max>), as nats-server counts every message it delivers: the last
-// one removes the subscription, and none is written past it. locked says
-// mu is held.
+// unless the viewer unsubscribed it meanwhile. As nats-server, it counts
+// the answer against the subscription's auto-unsubscribe limit (UNSUB
+// <sid> <max>) and in the messages it got since its SUB, which such a
+// limit counts from: the last one removes the subscription, and none is
+// written past it. locked says mu is held.
 func (s *session) answer(inbox *sub, f []byte, locked bool) {
+	if !locked {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	if !slices.Contains(s.subs, inbox) {
+		return
+	}
 	deliver, last := inbox.take()
 	if !deliver {
 		return
 	}
+	inbox.got++
 	s.write(f)
-	switch {
-	case !last:
-	case locked:
+	if last {
 		s.remove(inbox)
-	default:
-		s.drop(inbox)
 	}
 }
 
