@@ -72,7 +72,7 @@ func (m *metrics) declare() {
 	for _, reason := range []string{"client", "slow_consumer", "stale", "connect_timeout", "protocol"} {
 		m.closed.WithLabelValues(reason)
 	}
-	for _, result := range []string{"read", "busy", "canceled", "failed"} {
+	for _, result := range []string{"read", "busy", "limited", "canceled", "failed"} {
 		m.primes.WithLabelValues(result)
 	}
 	for _, kind := range []string{"latest", "next"} {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/wire"
 )
@@ -27,11 +29,19 @@ import (
 // half, at least one.
 func primeShare(n int) int { return max(1, n/2) }
 
+// primeRate is how many primes a second may start, primeShare per 100 ms
+// (a burst of as many): a viewer subscribing to and leaving fresh match
+// ids cancels each prime at once and frees its slot, but the direct get
+// was sent, so the slots alone bound primes in flight, not their rate.
+func primeRate(n int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(10*primeShare(n)), 10*primeShare(n))
+}
+
 // startPrime starts m's prime if a prime slot and an upstream slot are
 // free; called with m.mu held, when no prime of m is under way.
 func (e *Edge) startPrime(m *match) bool {
-	if !e.takePrimeSlot() {
-		e.m.primes.WithLabelValues("busy").Inc()
+	if ok, why := e.takePrimeSlot(); !ok {
+		e.m.primes.WithLabelValues(why).Inc()
 		return false
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,18 +50,23 @@ func (e *Edge) startPrime(m *match) bool {
 	return true
 }
 
-// takePrimeSlot takes a prime slot and an upstream slot, or neither.
-func (e *Edge) takePrimeSlot() bool {
+// takePrimeSlot takes a prime slot and an upstream slot, or neither, and
+// says why not.
+func (e *Edge) takePrimeSlot() (ok bool, why string) {
 	select {
 	case e.primes <- struct{}{}:
 	default:
-		return false
+		return false, "busy"
+	}
+	if !e.primeRate.Allow() {
+		<-e.primes
+		return false, "limited"
 	}
 	if e.takeSlot() {
-		return true
+		return true, ""
 	}
 	<-e.primes
-	return false
+	return false, "busy"
 }
 
 // prime reads m's latest stored swarm into its ring and answers the latest

@@ -76,6 +76,7 @@ func TestPrimesBoundedByShareAndViewers(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "the churned matches' primes ended", inflight(0))
 
+	e.primeRate = primeRate(DefaultMaxUpstreamRequests) // a second later (TestPrimesBoundedPerSecond)
 	holders := watchMany(t, e, "held", 4, DefaultMaxSubscriptions)
 	share := float64(DefaultMaxUpstreamRequests / 2)
 	testenv.WaitFor(t, 5*time.Second, "primes on half the upstream slots", inflight(share))
@@ -114,5 +115,47 @@ func TestFailedPrimesLoggedSparsely(t *testing.T) {
 	})
 	if n := logs.count("latest swarm"); n != 1 {
 		t.Errorf("%d failed primes logged in %d lines, want 1", matches, n)
+	}
+}
+
+// One viewer subscribing to and leaving fresh match ids as fast as it
+// can: each prime is cancelled at once and frees its slot, but its direct
+// get was sent, so primes are also bounded a second (primeRate); the rest
+// are counted primes_total{result="limited"} and leave their matches
+// unprimed (their latest requests go upstream within each viewer's cap).
+// Without the rate one connection sent ~4,000 direct gets a second.
+func TestPrimesBoundedPerSecond(t *testing.T) {
+	up, _ := startStallingUpstream(t)
+	e, _ := startEdge(t, Config{NATSURL: up, UpstreamTimeout: time.Minute, OccupancyInterval: -1})
+	rc := dialRaw(t, e)
+	rc.handshake()
+	_ = rc.send([]byte(connectOp))
+	const ids = 2000
+	start := time.Now()
+	for i := range ids / 16 {
+		var sub, unsub strings.Builder
+		for j := range 16 {
+			fmt.Fprintf(&sub, "SUB emostream.live.churn%d-%d %d\r\n", i, j, j)
+			fmt.Fprintf(&unsub, "UNSUB %d\r\n", j)
+		}
+		_ = rc.send([]byte(sub.String() + "PING\r\n"))
+		if got, _ := rc.until("PONG", 10*time.Second); !strings.Contains(got, "PONG") {
+			t.Fatalf("no PONG: %q", got)
+		}
+		rc.got.Reset()
+		_ = rc.send([]byte(unsub.String()))
+	}
+	elapsed := time.Since(start)
+	result := func(r string) float64 { return testutil.ToFloat64(e.m.primes.WithLabelValues(r)) }
+	started := func() float64 { return result("read") + result("canceled") + result("failed") }
+	testenv.WaitFor(t, 10*time.Second, "every fresh match's prime started and ended, or refused", func() bool {
+		return started()+result("busy")+result("limited") == ids
+	})
+	share := float64(primeShare(DefaultMaxUpstreamRequests))
+	if bound := 10*share + 10*share*(elapsed.Seconds()+1); started() > bound {
+		t.Errorf("%v primes started for %d ids in %v, want at most %v (primeRate)", started(), ids, elapsed, bound)
+	}
+	if result("limited") == 0 {
+		t.Errorf("no prime limited: %v started, %v busy in %v", started(), result("busy"), elapsed)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/conncap"
@@ -48,6 +49,8 @@ type Edge struct {
 	up     *websocket.Upgrader
 	sem    chan struct{} // upstream slots (MaxUpstreamRequests)
 	primes chan struct{} // prime slots (primeShare)
+	// primeRate bounds the primes started a second.
+	primeRate *rate.Limiter
 	// primeErrors logs the primes that failed, sparsely.
 	primeErrors sparseLog
 	info        []byte
@@ -80,8 +83,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e := &Edge{cfg: cfg, log: cfg.Logger.With("component", "edge", "edge", cfg.ID), m: newMetrics(cfg.Registerer),
 		sem: make(chan struct{}, cfg.MaxUpstreamRequests), primes: make(chan struct{}, primeShare(cfg.MaxUpstreamRequests)),
-		matches:  map[string]*match{},
-		sessions: map[*session]struct{}{}, prefixes: map[string]int{}}
+		primeRate: primeRate(cfg.MaxUpstreamRequests),
+		matches:   map[string]*match{},
+		sessions:  map[*session]struct{}{}, prefixes: map[string]int{}}
 	e.info = frame(infoLine(cfg))
 	opts := append([]nats.Option{nats.Name("emostream-edge " + cfg.ID), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
