@@ -90,8 +90,9 @@ type Config struct {
 	// MaxPayload caps a viewer's publish payload (requests). Zero means
 	// 1024 bytes.
 	MaxPayload int
-	// ConnectTimeout is how long a viewer has for the WebSocket handshake
-	// and then for CONNECT. Zero means 5s.
+	// ConnectTimeout is how long a viewer has for CONNECT after the
+	// WebSocket handshake (for the handshake itself, twice this). Zero
+	// means 5s.
 	ConnectTimeout time.Duration
 	// PingInterval is how often the edge pings viewers; MaxPingsOut
 	// unanswered pings close the connection ("Stale Connection"). Zero

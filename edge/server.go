@@ -120,9 +120,13 @@ func (e *Edge) buildEngine() error {
 	c := e.cfg
 	ln := c.Listener
 	conf := nbhttp.Config{Name: "edge", Network: "tcp", Handler: http.HandlerFunc(e.serveHTTP),
-		Listen:                       func(string, string) (net.Listener, error) { return ln, nil },
-		MaxLoad:                      c.MaxConnections + 4096,
-		KeepaliveTime:                c.ConnectTimeout,
+		Listen:  func(string, string) (net.Listener, error) { return ln, nil },
+		MaxLoad: c.MaxConnections + 4096,
+		// The handshake's read deadline, which nbio sets from its accept
+		// goroutine, possibly after the upgrade set the viewer's: twice
+		// ConnectTimeout, so that a viewer that sends no CONNECT is closed
+		// by the keepalive sweep, with its -ERR, not silently by this.
+		KeepaliveTime:                2 * c.ConnectTimeout,
 		MaxWriteBufferSize:           c.MaxPending,
 		ReadLimit:                    c.MaxControlLine + c.MaxPayload + 1024,
 		MaxWebsocketFramePayloadSize: c.MaxControlLine + c.MaxPayload,

@@ -228,10 +228,12 @@ func TestStageUsersRefused(t *testing.T) {
 		{UserProcessor, "publish a live swarm past the stream", publish(wire.LiveSubject("final")), wire.LiveSubject("final")},
 		{UserProcessor, "write the registry", publish("$KV.EMOSTREAM_MATCHES.final"), "$KV.EMOSTREAM_MATCHES.final"},
 		{UserIngest, "write the registry", publish("$KV.EMOSTREAM_MATCHES.final"), "$KV.EMOSTREAM_MATCHES.final"},
-		{UserIngest, "create the registry", func(s *stage) {
+		// Opening the existing registry changes nothing (registry.Open binds
+		// it); growing it is an update, whose first call is refused.
+		{UserIngest, "grow the registry", func(s *stage) {
 			ctx, cancel := short()
 			defer cancel()
-			registry.Open(ctx, s.js, registry.Config{}) //nolint:errcheck // refused
+			registry.Open(ctx, s.js, registry.Config{MaxMatches: registry.MaxMaxMatches}) //nolint:errcheck // refused
 		}, "$JS.API.INFO"},
 		{UserIngest, "publish a partial", publish(wire.PartialSubject(0)), wire.PartialSubject(0)},
 		{UserIngest, "write the timeline", publish(wire.TimelineSubject("final", "w")), wire.TimelineSubject("final", "w")},

@@ -60,7 +60,7 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", edge.DefaultMaxSubscriptions, "most subscriptions per viewer")
 	fs.IntVar(&c.MaxControlLine, "max-control-line", edge.DefaultMaxControlLine, "longest protocol line, bytes")
 	fs.IntVar(&c.MaxPayload, "max-payload", edge.DefaultMaxPayload, "largest request a viewer may send, bytes")
-	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for the WebSocket handshake, then for CONNECT")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", edge.DefaultConnectTimeout, "time for CONNECT after the WebSocket handshake (the handshake itself: twice this)")
 	fs.DurationVar(&c.PingInterval, "ping-interval", edge.DefaultPingInterval, "how often viewers are pinged")
 	fs.IntVar(&c.MaxPingsOut, "max-pings-out", edge.DefaultMaxPingsOut, "unanswered pings before a viewer is cut off")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", edge.DefaultWriteTimeout, "checked on each ping: a viewer whose writes stall is cut off (slow consumer) within --ping-interval + this")
