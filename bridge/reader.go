@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/emostream/emostream/internal/ratelog"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -46,8 +47,8 @@ type chunk struct {
 type fetcher struct {
 	raw       *rawFetcher
 	log       *slog.Logger
-	badLog    rateLog // undecodable records
-	timeLog   rateLog // records windowed by the bridge's clock
+	badLog    ratelog.Limiter // undecodable records
+	timeLog   ratelog.Limiter // records windowed by the bridge's clock
 	free      chan []item
 	partition int32
 	now       func() time.Time
@@ -186,7 +187,7 @@ func (f *fetcher) intern(b []byte) string {
 
 // logBad logs an undecodable record, at most once per recordLogEvery.
 func (f *fetcher) logBad(off int64, err error) {
-	if quiet, ok := f.badLog.allow(); ok {
+	if quiet, ok := f.badLog.Allow(time.Now(), recordLogEvery); ok {
 		f.log.Warn("undecodable record counted as bad", "partition", f.partition, "offset", off,
 			"err", err, "not_logged_since", quiet)
 	}
@@ -195,28 +196,11 @@ func (f *fetcher) logBad(off int64, err error) {
 // logRetimed logs a record windowed by the bridge's clock nowMs instead of
 // its received_at, at most once per recordLogEvery.
 func (f *fetcher) logRetimed(off, receivedAt, nowMs int64) {
-	if quiet, ok := f.timeLog.allow(); ok {
+	if quiet, ok := f.timeLog.Allow(time.Now(), recordLogEvery); ok {
 		f.log.Warn("record's received_at is not positive or ahead of the clock; counted as received now",
 			"partition", f.partition, "offset", off, "received_at", receivedAt, "now", nowMs,
 			"not_logged_since", quiet)
 	}
-}
-
-// rateLog lets a kind of warning be logged at most once per recordLogEvery.
-type rateLog struct {
-	last  time.Time // when it was last logged
-	quiet int       // occurrences not logged since
-}
-
-// allow reports whether to log an occurrence now, and how many were not
-// logged since the last one.
-func (r *rateLog) allow() (quiet int, ok bool) {
-	if now := time.Now(); now.Sub(r.last) >= recordLogEvery {
-		quiet, r.last, r.quiet = r.quiet, now, 0
-		return quiet, true
-	}
-	r.quiet++
-	return 0, false
 }
 
 // buffer returns an empty item slice, reused if the worker gave one back.

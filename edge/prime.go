@@ -3,8 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -24,6 +22,10 @@ import (
 // primes run in at most primeShare goroutines and leave viewers' own
 // requests at least the other half of the upstream slots, however fast
 // viewers subscribe and unsubscribe.
+
+// primeErrorsEvery is how often failed primes are logged at most: a match
+// id a viewer made up is one more failed prime.
+const primeErrorsEvery = time.Minute
 
 // primeShare is how many of n upstream slots primes may hold at once:
 // half, at least one.
@@ -81,7 +83,9 @@ func (e *Edge) prime(ctx context.Context, m *match) {
 		e.m.primes.WithLabelValues("canceled").Inc()
 	default:
 		e.m.primes.WithLabelValues("failed").Inc()
-		e.primeErrors.warn(e.log, time.Now(), "reading matches' latest swarms", "err", err)
+		if skipped, ok := e.primeErrors.Allow(time.Now(), primeErrorsEvery); ok {
+			e.log.Warn("reading matches' latest swarms", "err", err, "left_out", skipped)
+		}
 	}
 	waiters, last := e.endPrime(m, st, err)
 	for _, w := range waiters {
@@ -167,29 +171,4 @@ func (e *Edge) forget(m *match) {
 	case m.primeGen != e.gen.Load():
 		m.cancel()
 	}
-}
-
-// sparseEvery is how often a sparseLog writes at most.
-const sparseEvery = time.Minute
-
-// sparseLog logs errors that viewers can cause at will (a match id they
-// made up is one more failed prime) at most once per sparseEvery, with how
-// many it left out since its last line.
-type sparseLog struct {
-	mu      sync.Mutex
-	last    time.Time
-	skipped int
-}
-
-func (l *sparseLog) warn(log *slog.Logger, now time.Time, msg string, args ...any) {
-	l.mu.Lock()
-	if !l.last.IsZero() && now.Sub(l.last) < sparseEvery {
-		l.skipped++
-		l.mu.Unlock()
-		return
-	}
-	skipped := l.skipped
-	l.last, l.skipped = now, 0
-	l.mu.Unlock()
-	log.Warn(msg, append(args, "left_out", skipped)...)
 }

@@ -105,7 +105,7 @@ func TestPrimesBoundedByShareAndViewers(t *testing.T) {
 // line a minute about them, whatever match ids viewers make up.
 func TestFailedPrimesLoggedSparsely(t *testing.T) {
 	up, _ := startStallingUpstream(t)
-	logs := &logLines{}
+	logs := &testenv.LogBuffer{}
 	e, _ := startEdge(t, Config{NATSURL: up, UpstreamTimeout: 50 * time.Millisecond, OccupancyInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	const matches = 2 * DefaultMaxSubscriptions
@@ -113,7 +113,7 @@ func TestFailedPrimesLoggedSparsely(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d failed primes", matches), func() bool {
 		return testutil.ToFloat64(e.m.primes.WithLabelValues("failed")) == matches
 	})
-	if n := logs.count("latest swarm"); n != 1 {
+	if n := strings.Count(logs.String(), "latest swarm"); n != 1 {
 		t.Errorf("%d failed primes logged in %d lines, want 1", matches, n)
 	}
 }

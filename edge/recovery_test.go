@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,23 +15,6 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // A panic planted in each kind of edge callback fails only its input: the
 // viewer whose message panicked is closed, the upgrade that panicked gets
 // 500 (its connection slot freed), the live swarm that panicked is not
@@ -40,7 +22,7 @@ func (l *logLines) count(s string) int {
 // swarms, and new viewers connect. Each panic is logged once and counted.
 func TestPanicFailsOnlyItsViewer(t *testing.T) {
 	wd := startWorld(t)
-	logs := &logLines{}
+	logs := &testenv.LogBuffer{}
 	boomWindow := swarmBody("m1", 2)
 	e, _ := startEdge(t, Config{NATSURL: wd.hub.ClientURL(), Logger: slog.New(slog.NewTextHandler(logs, nil))}, func(e *Edge) {
 		e.hook = func(where string, data []byte) {
@@ -97,7 +79,7 @@ func TestPanicFailsOnlyItsViewer(t *testing.T) {
 		if got := recovery.Count(c) - before[c]; got != 1 {
 			t.Errorf("%s: %v panics counted, want 1", c, got)
 		}
-		if n := logs.count(`panic="planted in ` + c + `"`); n != 1 {
+		if n := strings.Count(logs.String(), `panic="planted in `+c+`"`); n != 1 {
 			t.Errorf("%s: logged %d times, want once", c, n)
 		}
 	}

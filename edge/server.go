@@ -24,6 +24,7 @@ import (
 	"github.com/emostream/emostream/internal/clientip"
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/natsconn"
+	"github.com/emostream/emostream/internal/ratelog"
 	"github.com/emostream/emostream/internal/recovery"
 )
 
@@ -52,7 +53,7 @@ type Edge struct {
 	// primeRate bounds the primes started a second.
 	primeRate *rate.Limiter
 	// primeErrors logs the primes that failed, sparsely.
-	primeErrors sparseLog
+	primeErrors ratelog.Limiter
 	info        []byte
 	// gen counts the upstream connection's breaks (disconnects,
 	// reconnects, dropped live swarms): a prime started in an older

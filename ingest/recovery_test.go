@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emostream/emostream/ingest"
@@ -45,24 +43,6 @@ type panickyRegistry struct{ *registry.Registry }
 
 func (panickyRegistry) List(context.Context) ([]registry.Match, error) { panic("planted in List") }
 
-// lockedBuffer collects a server's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A panic planted in a public handler, in a streamed answer and in an ops
 // (admin) handler fails only that request: 500 internal, or a cut stream;
 // each is logged once with its stack and counted in emostream_panics_total;
@@ -75,7 +55,7 @@ func TestPanicFailsOnlyItsRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: panickyRegistry{env.Registry},
 		Timeline: panickyTimeline{timeline.NewReader(env.NC, wire.TimelineStream, 0)}, TimelineRate: -1,
 		AdminToken: strings.Repeat("a", 32), Logger: slog.New(slog.NewTextHandler(logs, nil))})

@@ -179,7 +179,7 @@ func TestTimelineClientsAreNotStoreFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{Matches: env.Registry,
 		Timeline: timeline.NewReader(env.NC, wire.TimelineStream, 0), TimelineRate: -1,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -320,9 +320,7 @@ func (r *Registry) purgeMarkers(ctx context.Context) {
 
 // bucketFull says what a write the bucket has no room for means.
 func bucketFull(err error) error {
-	var api *jetstream.APIError
-	if errors.As(err, &api) && strings.Contains(api.Description, "maximum bytes exceeded") ||
-		strings.Contains(err.Error(), "maximum bytes exceeded") {
+	if strings.Contains(err.Error(), "maximum bytes exceeded") { // the stream's store error, in the API error's text
 		return fmt.Errorf("%w: the bucket %s has no room left (emostream_registry_bucket_bytes; removed matches' markers are purged after %v): %w",
 			ErrFull, wire.MatchesBucket, markerAge, err)
 	}

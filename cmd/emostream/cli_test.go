@@ -59,7 +59,7 @@ func TestHubNeverLogsAPassword(t *testing.T) {
 	data, auth := t.TempDir(), t.TempDir()
 	args := []string{"hub", "--data-dir", data, "--nats-auth-dir", auth, "--nats", "127.0.0.1:0",
 		"--leafnodes", "127.0.0.1:0", "--monitor", "127.0.0.1:0", "--log-level", "debug"}
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // child is emostream running as a child process.
 type child struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testenv.LogBuffer
 	done           chan struct{}
 }
 

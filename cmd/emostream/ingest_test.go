@@ -31,7 +31,7 @@ func TestIngestStartsWhileTheHubIsDown(t *testing.T) {
 	n.Server.WaitForShutdown()
 	k := testenv.StartKafka(t, 1)
 
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

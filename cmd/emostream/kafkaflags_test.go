@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,31 +72,12 @@ func runCommandTo(t *testing.T, out io.Writer, vars map[string]string, args ...s
 	return dispatch(ctx, env, args)
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // "emostream kafka" with --tls-cert, --tls-client-ca and --sasl requires
 // what it says: a client with the CA, a client certificate and the
 // password connects; one with a wrong password is refused.
 func TestKafkaCommandSecurity(t *testing.T) {
 	certs := testenv.NewCerts(t)
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out,
 		getenv: func(k string) string { return map[string]string{kafkaPasswordEnv: "s3cret"}[k] }}
 	ctx, cancel := context.WithCancel(context.Background())

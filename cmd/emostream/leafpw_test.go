@@ -22,9 +22,9 @@ import (
 // runLogged runs args as emostream does, in the background, everything it
 // prints (stdout and stderr, the log) in the returned buffer; stop ends it
 // and returns its error.
-func runLogged(t *testing.T, args ...string) (out *syncBuffer, stop func() error) {
+func runLogged(t *testing.T, args ...string) (out *testenv.LogBuffer, stop func() error) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testenv.LogBuffer{}
 	env := &environment{stdin: strings.NewReader(""), stdout: out, stderr: out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -43,7 +43,7 @@ func runLogged(t *testing.T, args ...string) (out *syncBuffer, stop func() error
 }
 
 // waitMatch waits for re in out and returns its first group.
-func waitMatch(t *testing.T, out *syncBuffer, what, re string) string {
+func waitMatch(t *testing.T, out *testenv.LogBuffer, what, re string) string {
 	t.Helper()
 	r := regexp.MustCompile(re)
 	testenv.WaitFor(t, 20*time.Second, what, func() bool { return r.MatchString(out.String()) })
@@ -115,7 +115,7 @@ func TestLeafNeverLogsAPassword(t *testing.T) {
 // checkSubLeaf starts a leaf of the leaf whose output is out with the
 // EMOSTREAM_LEAF_REMOTE line it printed, $(cat file) read as the shell
 // would, and waits until the parent's /leafz shows it.
-func checkSubLeaf(t *testing.T, out *syncBuffer, password string) {
+func checkSubLeaf(t *testing.T, out *testenv.LogBuffer, password string) {
 	t.Helper()
 	line := waitMatch(t, out, "the sub-leaf line", `EMOSTREAM_LEAF_REMOTE=(.+?) emostream leaf`)
 	m := regexp.MustCompile(`^(nats-leaf://leaf:)\$\(cat (\S+)\)(@\S+)$`).FindStringSubmatch(line)

@@ -62,7 +62,7 @@ func TestBusyPortFailsFast(t *testing.T) {
 				addr, flagName = testenv.BusyAddr(t), "--"+tt.flag
 				args = append(slices.Clone(args), flagName, addr)
 			}
-			var out syncBuffer
+			var out testenv.LogBuffer
 			env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 			ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 			defer cancel()
@@ -81,7 +81,7 @@ func TestBusyPortFailsFast(t *testing.T) {
 // TestStartInterrupted: a context that ends (Ctrl-C) during start-up stops
 // up at once.
 func TestStartInterrupted(t *testing.T) {
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -253,7 +253,7 @@ func TestFlagEnvironmentVariables(t *testing.T) {
 // stops it; it returns the first submatch.
 func runUntil(t *testing.T, re *regexp.Regexp, args ...string) string {
 	t.Helper()
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -24,7 +24,7 @@ func TestTestStreamCommand(t *testing.T) {
 			t.Errorf("teststream %v: started", bad)
 		}
 	}
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

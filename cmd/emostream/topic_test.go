@@ -23,7 +23,7 @@ func TestTopicCommand(t *testing.T) {
 		k := testenv.StartSecureKafka(t, 8, m.Broker)
 		vars := map[string]string{kafkaPasswordEnv: testenv.KafkaPassword}
 		run := func(args ...string) (string, error) {
-			var out syncBuffer
+			var out testenv.LogBuffer
 			err := runCommandTo(t, &out, vars, append(append([]string{"topic"}, args...), "--kafka-brokers", k.Addr(),
 				"--kafka-ca", certs.CAFile, "--kafka-sasl", "scram-sha-512", "--kafka-user", "admin")...)
 			return out.String(), err

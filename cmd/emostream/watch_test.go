@@ -78,7 +78,7 @@ func TestWatchReportsMissed(t *testing.T) {
 	}
 	store(1)
 
-	var out syncBuffer
+	var out testenv.LogBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

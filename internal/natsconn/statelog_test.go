@@ -1,10 +1,8 @@
 package natsconn
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,28 +11,11 @@ import (
 	"github.com/emostream/emostream/internal/testenv"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStateLog: a stage says when its hub is gone, keeps saying so while
 // it stays gone, and says when it is back.
 func TestStateLog(t *testing.T) {
 	n := testenv.StartNATS(t)
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	opts := append(StateLog(log, 20*time.Millisecond), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
 	nc, err := nats.Connect(n.URL, opts...)

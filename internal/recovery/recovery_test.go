@@ -1,13 +1,11 @@
 package recovery_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +16,8 @@ import (
 	"github.com/emostream/emostream/internal/testenv"
 )
 
-// logBuffer is a logger whose lines a test can count.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
-func newLog() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newLog() (*slog.Logger, *testenv.LogBuffer) {
+	b := &testenv.LogBuffer{}
 	return slog.New(slog.NewJSONHandler(b, nil)), b
 }
 
@@ -86,8 +66,8 @@ func TestDoLogsOnceAndCounts(t *testing.T) {
 	if got := recovery.Count("test_do") - before; got != 1 {
 		t.Errorf("counted %v panics, want 1", got)
 	}
-	if lines.count("panic recovered") != 1 || lines.count("recovery_test.planted") != 1 {
-		t.Errorf("log, want one line with the stack of planted:\n%s", lines.buf.String())
+	if strings.Count(lines.String(), "panic recovered") != 1 || strings.Count(lines.String(), "recovery_test.planted") != 1 {
+		t.Errorf("log, want one line with the stack of planted:\n%s", lines.String())
 	}
 }
 
@@ -133,8 +113,8 @@ func TestFuncOnNATSSubscription(t *testing.T) {
 			t.Fatalf("no %q after the panic", want)
 		}
 	}
-	if c := recovery.Count("test_nats") - before; c != 1 || lines.count("panic recovered") != 1 {
-		t.Errorf("counted %v, logged %d, want 1 and 1", c, lines.count("panic recovered"))
+	if c := recovery.Count("test_nats") - before; c != 1 || strings.Count(lines.String(), "panic recovered") != 1 {
+		t.Errorf("counted %v, logged %d, want 1 and 1", c, strings.Count(lines.String(), "panic recovered"))
 	}
 }
 
@@ -175,7 +155,7 @@ func TestHTTP(t *testing.T) {
 	if code, body, err := get("/"); code != 200 || body != "ok" || err != nil {
 		t.Errorf("/ after the panics: %d %q %v", code, body, err)
 	}
-	if c := recovery.Count("test_http") - before; c != 2 || lines.count("panic recovered") != 2 {
-		t.Errorf("counted %v, logged %d, want 2 and 2:\n%s", c, lines.count("panic recovered"), lines.buf.String())
+	if c := recovery.Count("test_http") - before; c != 2 || strings.Count(lines.String(), "panic recovered") != 2 {
+		t.Errorf("counted %v, logged %d, want 2 and 2:\n%s", c, strings.Count(lines.String(), "panic recovered"), lines.String())
 	}
 }
