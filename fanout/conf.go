@@ -83,15 +83,36 @@ func listen(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strconv.Quote(net.JoinHostPort(h, strconv.Itoa(p))), nil
+	return quote(net.JoinHostPort(h, strconv.Itoa(p))), nil
+}
+
+// quote writes s as a .conf string. nats-server's lexer knows only the
+// escapes \xXX, \t, \n, \r, \" and \\ (strconv.Quote's \a or \u00a0
+// fail it), so every byte outside printable ASCII is written as \xXX.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 var confFuncs = template.FuncMap{
-	"q": strconv.Quote,
+	"q": quote,
 	"join": func(ss []string) string {
 		q := make([]string, len(ss))
 		for i, s := range ss {
-			q[i] = strconv.Quote(s)
+			q[i] = quote(s)
 		}
 		return strings.Join(q, ", ")
 	},

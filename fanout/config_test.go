@@ -2,11 +2,14 @@ package fanout
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emostream/emostream/internal/setting"
+	"github.com/emostream/emostream/wire"
 )
 
 // TestConfigErrorsNameTheSetting: every setting NewHub, NewLeaf and
@@ -76,5 +79,34 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("%q shows the secret %q", err, tt.secret)
 			}
 		})
+	}
+}
+
+// TestConfigQuotesValues: names and paths reach the servers as given, with
+// quotes, backslashes, braces, control characters and bytes outside ASCII,
+// which the rendered configuration carries as nats-server's escapes.
+func TestConfigQuotesValues(t *testing.T) {
+	odd := "x\"}\n{\\\a\u00a0é\xff"
+	dir := filepath.Join(t.TempDir(), odd)
+	h := startHubConfig(t, HubConfig{Name: "hub" + odd, DataDir: dir, ClientListen: "127.0.0.1:0",
+		LeafListen: "127.0.0.1:0", Logger: testLogger()})
+	if got := h.Server().Name(); got != "hub"+odd {
+		t.Errorf("hub name %q, want %q", got, "hub"+odd)
+	}
+	stageJS(t, h) // a stream in the store
+	if _, err := os.Stat(filepath.Join(dir, "jetstream", "STAGES", "streams", wire.SwarmsStream)); err != nil {
+		t.Errorf("the store is not in DataDir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StoreLockFile)); err != nil {
+		t.Errorf("the store's lock is not in DataDir: %v", err)
+	}
+	l := startLeaf(t, LeafConfig{Name: "leaf" + odd, Remotes: []string{h.LeafRemote()}, WebSocketListen: "127.0.0.1:0",
+		AllowedOrigins: []string{"https://é.example"}, Logger: testLogger()})
+	waitLeafs(t, l.embedded, 1)
+	if got := l.Server().Name(); got != "leaf"+odd {
+		t.Errorf("leaf name %q, want %q", got, "leaf"+odd)
+	}
+	if got := l.opts.Websocket.AllowedOrigins; len(got) != 1 || got[0] != "https://é.example" {
+		t.Errorf("allowed origins %q", got)
 	}
 }
