@@ -187,6 +187,8 @@ func (c LeafConfig) validate() error {
 	rules = append(rules, c.RemoteTLS.rules("RemoteTLS", false)...)
 	rules = append(rules,
 		credential("LeafUser", c.LeafUser),
+		setting.Check("LeafUser", c.LeafUser, c.LeafUser != UserEdge && c.LeafUser != viewerUser,
+			"want a name other than "+UserEdge+" and "+viewerUser+", the leaf's other users"),
 		credential("LeafPassword", c.LeafPassword),
 		credential("EdgePassword", c.EdgePassword),
 		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
