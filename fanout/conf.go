@@ -15,9 +15,10 @@ import (
 )
 
 // Subjects of the permission model. A viewer (and a leaf, towards its hub)
-// may receive wire.LiveSubjects and reply inboxes, and may send exactly one
-// kind of request: wire.LatestSwarmRequests, the direct get of the last
-// swarm of a match.
+// may receive wire.LiveSubjects and reply inboxes, and may send two kinds
+// of request: wire.LatestSwarmRequests, the direct get of the last swarm of
+// a match, and wire.SwarmsGet, the read of a match's next stored swarm (a
+// leaf and an edge also publish occupancy, wire.ViewersSubjects).
 const (
 	// HubDomain is the hub's JetStream domain. nats-server never forwards
 	// plain $JS.API.> over a leafnode connection, so a leaf forwards a
