@@ -15,9 +15,10 @@ import (
 )
 
 // Subjects of the permission model. A viewer (and a leaf, towards its hub)
-// may receive wire.LiveSubjects and reply inboxes, and may send exactly one
-// kind of request: wire.LatestSwarmRequests, the direct get of the last
-// swarm of a match.
+// may receive wire.LiveSubjects and reply inboxes, and may send two kinds
+// of request: wire.LatestSwarmRequests, the direct get of the last swarm of
+// a match, and wire.SwarmsGet, the read of a match's next stored swarm (a
+// leaf and an edge also publish occupancy, wire.ViewersSubjects).
 const (
 	// HubDomain is the hub's JetStream domain. nats-server never forwards
 	// plain $JS.API.> over a leafnode connection, so a leaf forwards a
@@ -83,15 +84,36 @@ func listen(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strconv.Quote(net.JoinHostPort(h, strconv.Itoa(p))), nil
+	return quote(net.JoinHostPort(h, strconv.Itoa(p))), nil
+}
+
+// quote writes s as a .conf string. nats-server's lexer knows only the
+// escapes \xXX, \t, \n, \r, \" and \\ (strconv.Quote's \a or \u00a0
+// fail it), so every byte outside printable ASCII is written as \xXX.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 var confFuncs = template.FuncMap{
-	"q": strconv.Quote,
+	"q": quote,
 	"join": func(ss []string) string {
 		q := make([]string, len(ss))
 		for i, s := range ss {
-			q[i] = strconv.Quote(s)
+			q[i] = quote(s)
 		}
 		return strings.Join(q, ", ")
 	},

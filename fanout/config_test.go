@@ -2,11 +2,14 @@ package fanout
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emostream/emostream/internal/setting"
+	"github.com/emostream/emostream/wire"
 )
 
 // TestConfigErrorsNameTheSetting: every setting NewHub, NewLeaf and
@@ -43,6 +46,9 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"ClientTLS.CA", hub(func(c *HubConfig) { c.ClientTLS = TLSConfig{Cert: "c", Key: "k", Verify: true} }), "ClientTLS.CA: want a CA", ""},
 		{"ClientTLS.Cert", hub(func(c *HubConfig) { c.ClientTLS = TLSConfig{Cert: "c\"", Key: "k"} }), `ClientTLS.Cert "c\"": want a file name without quotes`, ""},
 		{"LeafUser", hub(func(c *HubConfig) { c.LeafUser = "ü" }), "LeafUser: want 1-128", "ü"},
+		{"LeafUser", hub(func(c *HubConfig) { c.StageUser = "leaf" }), `LeafUser "leaf": want a name no user of the client port has`, ""},
+		{"LeafUser", hub(func(c *HubConfig) { c.Passwords, c.LeafUser = map[string]string{}, UserAdmin }),
+			`LeafUser "admin": want a name no user of the client port has`, ""},
 		{"LeafPassword", hub(func(c *HubConfig) { c.LeafPassword = "pass word" }), "LeafPassword: want 1-128", "pass word"},
 		{"MaxConnections", hub(func(c *HubConfig) { c.MaxConnections = -1 }), "MaxConnections -1: want at least 0", ""},
 		{"MaxPayload", hub(func(c *HubConfig) { c.MaxPayload = -1 }), "MaxPayload -1: want at least 0", ""},
@@ -50,6 +56,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Remotes", leaf(func(c *LeafConfig) { c.Remotes = nil }), "Remotes: want at least one", ""},
 		{"RemoteTLS.Verify", leaf(func(c *LeafConfig) { c.RemoteTLS.Verify = true }), "RemoteTLS.Verify true: want false", ""},
 		{"RemoteTLS.Key", leaf(func(c *LeafConfig) { c.RemoteTLS.Cert = "c" }), "RemoteTLS.Key: want both", ""},
+		{"LeafUser", leaf(func(c *LeafConfig) { c.LeafUser = UserEdge }), `LeafUser "edge": want a name other than edge and viewer`, ""},
+		{"LeafUser", leaf(func(c *LeafConfig) { c.LeafUser = viewerUser }), `LeafUser "viewer": want a name other than edge and viewer`, ""},
 		{"EdgePassword", leaf(func(c *LeafConfig) { c.EdgePassword = "secret!" }), "EdgePassword: want 1-128", "secret!"},
 		{"TLSKey", leaf(func(c *LeafConfig) { c.TLSCert = "c" }), "TLSKey: want both a certificate and a key, or neither", ""},
 		{"MaxSubscriptions", leaf(func(c *LeafConfig) { c.MaxSubscriptions = -1 }), "MaxSubscriptions -1: want at least 0", ""},
@@ -76,5 +84,34 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("%q shows the secret %q", err, tt.secret)
 			}
 		})
+	}
+}
+
+// TestConfigQuotesValues: names and paths reach the servers as given, with
+// quotes, backslashes, braces, control characters and bytes outside ASCII,
+// which the rendered configuration carries as nats-server's escapes.
+func TestConfigQuotesValues(t *testing.T) {
+	odd := "x\"}\n{\\\a\u00a0é\xff"
+	dir := filepath.Join(t.TempDir(), odd)
+	h := startHubConfig(t, HubConfig{Name: "hub" + odd, DataDir: dir, ClientListen: "127.0.0.1:0",
+		LeafListen: "127.0.0.1:0", Logger: testLogger()})
+	if got := h.Server().Name(); got != "hub"+odd {
+		t.Errorf("hub name %q, want %q", got, "hub"+odd)
+	}
+	stageJS(t, h) // a stream in the store
+	if _, err := os.Stat(filepath.Join(dir, "jetstream", "STAGES", "streams", wire.SwarmsStream)); err != nil {
+		t.Errorf("the store is not in DataDir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StoreLockFile)); err != nil {
+		t.Errorf("the store's lock is not in DataDir: %v", err)
+	}
+	l := startLeaf(t, LeafConfig{Name: "leaf" + odd, Remotes: []string{h.LeafRemote()}, WebSocketListen: "127.0.0.1:0",
+		AllowedOrigins: []string{"https://é.example"}, Logger: testLogger()})
+	waitLeafs(t, l.embedded, 1)
+	if got := l.Server().Name(); got != "leaf"+odd {
+		t.Errorf("leaf name %q, want %q", got, "leaf"+odd)
+	}
+	if got := l.opts.Websocket.AllowedOrigins; len(got) != 1 || got[0] != "https://é.example" {
+		t.Errorf("allowed origins %q", got)
 	}
 }

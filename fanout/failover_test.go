@@ -162,3 +162,77 @@ func writeFrame(t *testing.T, w net.Conn, payload string) {
 		t.Fatal(err)
 	}
 }
+
+// TestEdgeTakesABurst: a leaf without WebSocket serves only edges, each
+// reading every match's swarms on one connection; the burst of a window
+// whose swarms are published at once (10,000 matches, 8 MB) reaches an
+// edge that starts reading it late, and is not cut off at a viewer's
+// 256 KiB.
+func TestEdgeTakesABurst(t *testing.T) {
+	h := startHub(t)
+	cfg := leafConfig("leaf-a", h.LeafRemote(), false)
+	cfg.DisableWebSocket = true
+	l := startLeaf(t, cfg)
+	waitLeafs(t, h.embedded, 1)
+	edge, br := rawEdge(t, l)
+	waitInterest(t, h.embedded, wire.LiveSubjects, 1)
+	pub := connect(t, h.ClientURL())
+	body := make([]byte, 800)
+	const matches = 10000
+	for m := range matches {
+		if err := pub.Publish(wire.LiveSubject(fmt.Sprintf("m%d", m)), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	edge.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for got := 0; got < matches; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("edge read %d of %d swarms, then %v (leaf slow consumers %d)", got, matches, err,
+				l.Server().NumSlowConsumersClients())
+		}
+		if strings.HasPrefix(line, "INFO ") || line == "PING\r\n" {
+			continue // an updated INFO; pings come every 2 minutes
+		}
+		var subject string
+		var sid, size int
+		if _, err := fmt.Sscanf(line, "MSG %s %d %d\r\n", &subject, &sid, &size); err != nil {
+			t.Fatalf("edge read %q: %v", line, err)
+		}
+		if _, err := br.Discard(size + 2); err != nil {
+			t.Fatal(err)
+		}
+		got++
+	}
+}
+
+// rawEdge connects to l's client port as user edge, subscribes to every
+// live swarm and waits for the server's PONG; it reads nothing more until
+// the caller does.
+func rawEdge(t *testing.T, l *Leaf) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(l.ClientURL(), "nats://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "CONNECT {\"verbose\":false,\"protocol\":1,\"user\":%q,\"pass\":%q}\r\nSUB %s 1\r\nPING\r\n",
+		UserEdge, l.cfg.EdgePassword, wire.LiveSubjects)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("edge handshake: %v", err)
+		}
+		if strings.HasPrefix(line, "-ERR") {
+			t.Fatalf("edge handshake: %s", line)
+		}
+		if line == "PONG\r\n" {
+			return conn, br
+		}
+	}
+}

@@ -174,6 +174,7 @@ func (c HubConfig) validate() error {
 	rules = append(rules, c.LeafTLS.rules("LeafTLS", true)...)
 	rules = append(rules,
 		credential("LeafUser", c.LeafUser),
+		setting.Check("LeafUser", c.LeafUser, !slices.Contains(c.clientUsers(), c.LeafUser), "want a name no user of the client port has"),
 		credential("LeafPassword", c.LeafPassword),
 		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
@@ -198,6 +199,15 @@ func (c HubConfig) render() (string, error) {
 		data[k] = l
 	}
 	return render(hubTemplate, data)
+}
+
+// clientUsers are the names of the client port's users: StageUsers, or
+// StageUser alone without Passwords. nats-server takes a name once.
+func (c HubConfig) clientUsers() []string {
+	if c.Passwords == nil {
+		return []string{c.StageUser}
+	}
+	return StageUsers
 }
 
 // stageUser is one user of the client port, as rendered.

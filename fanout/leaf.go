@@ -23,6 +23,11 @@ const (
 	DefaultLeafMaxSubs        = 256
 	DefaultLeafMaxPayload     = 64 << 10
 	DefaultLeafMaxPending     = 256 << 10
+	// DefaultLeafEdgeMaxPending is MaxPending with DisableWebSocket, when
+	// the leaf's clients are edges: each reads every match's swarms on one
+	// connection, and the processor publishes a window's swarms at once
+	// (500 matches' are 400 KB), which a viewer's 256 KiB would cut off.
+	DefaultLeafEdgeMaxPending = 64 << 20
 	DefaultLeafWriteTimeout   = 2 * time.Second
 	DefaultLeafPingInterval   = 30 * time.Second
 	viewerUser                = "viewer"
@@ -89,7 +94,9 @@ type LeafConfig struct {
 	// MaxPayload caps a message's size. Zero means 64 KiB.
 	MaxPayload int
 	// MaxPending is the most bytes buffered for one slow viewer before it is
-	// cut off as a slow consumer. Zero means 256 KiB.
+	// cut off as a slow consumer; nats-server applies it to every client
+	// connection, edges' too. Zero means 256 KiB, or 64 MiB with
+	// DisableWebSocket (no viewers: only edges, which carry every match).
 	MaxPending int
 	// WriteTimeout cuts off a viewer that cannot take writes for this long
 	// (nats-server's write_deadline; counted as a slow consumer). Zero
@@ -161,7 +168,11 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConnections)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
-	c.MaxPending = cmp.Or(c.MaxPending, DefaultLeafMaxPending)
+	pending := DefaultLeafMaxPending
+	if c.DisableWebSocket {
+		pending = DefaultLeafEdgeMaxPending
+	}
+	c.MaxPending = cmp.Or(c.MaxPending, pending)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultLeafWriteTimeout)
 	c.PingInterval = cmp.Or(c.PingInterval, DefaultLeafPingInterval)
 	return c, c.validate()
@@ -176,6 +187,8 @@ func (c LeafConfig) validate() error {
 	rules = append(rules, c.RemoteTLS.rules("RemoteTLS", false)...)
 	rules = append(rules,
 		credential("LeafUser", c.LeafUser),
+		setting.Check("LeafUser", c.LeafUser, c.LeafUser != UserEdge && c.LeafUser != viewerUser,
+			"want a name other than "+UserEdge+" and "+viewerUser+", the leaf's other users"),
 		credential("LeafPassword", c.LeafPassword),
 		credential("EdgePassword", c.EdgePassword),
 		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),

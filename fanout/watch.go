@@ -158,6 +158,8 @@ func Watch(ctx context.Context, nc *nats.Conn, match string, fn func(body []byte
 // it has one or a swarm was shown), then live ones. After a reconnect, or when a live swarm starts after
 // the last shown window ended, it first reads the stored swarms after the
 // last shown one ("next", bounded by MaxRecovery) and shows them in order.
+// Live swarms that nats.go dropped because the viewer fell behind (a slow
+// consumer) are read back the same way.
 // A recovery that gets no answer declares nothing lost: the live swarms
 // wait (at most MaxWaiting) and it reads again every second.
 // A swarm is shown only if its match_id is the watched match and its window
@@ -181,6 +183,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.handle(ctx, msg, &err)
 		case errors.Is(err, context.DeadlineExceeded):
 			err = nil
+		case errors.Is(err, nats.ErrSlowConsumer): // nats.go dropped live swarms: read them back
+			err = nil
+			w.due, w.retryAt = true, time.Time{}
 		default:
 			return fmt.Errorf("watching %s: %w", w.cfg.Match, err)
 		}

@@ -697,3 +697,59 @@ func TestNewWatcherRefusesBadMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchSlowConsumer: a viewer that falls so far behind that nats.go
+// drops live swarms (a slow consumer: 64 MiB pending) reads them back from
+// the stream, as after a reconnect, and goes on watching.
+func TestWatchSlowConsumer(t *testing.T) {
+	h := startHub(t)
+	js := stageJS(t, h)
+	slow := make(chan struct{}, 1)
+	nc := connect(t, h.ClientURL(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			select {
+			case slow <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	release := make(chan struct{})
+	r := &recorder{}
+	add := r.add(t)
+	w, err := NewWatcher(nc, WatchConfig{Match: "final", OnSwarm: func(b []byte, src Source) {
+		add(b, src != SourceLive)
+		if windowOf(t, b) == 1 {
+			<-release // the viewer stalls on its first swarm
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWatcher(t, w)
+	waitViewer(t, h, "final")
+	publishSwarm(t, js, "final", 1)
+	waitFor(t, 10*time.Second, func() bool { return len(r.got()) == 1 }, "window 1 shown")
+	// Exactly the subscription's 64 MiB of pending bytes (nats.go's
+	// default), then windows 2 and 3, which nats.go drops.
+	pub := connect(t, h.ClientURL())
+	junk := make([]byte, DefaultHubMaxPayload)
+	for range nats.DefaultSubPendingBytesLimit / len(junk) {
+		if err := pub.Publish(wire.LiveSubject("final"), junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	publishSwarm(t, js, "final", 2)
+	publishSwarm(t, js, "final", 3)
+	select {
+	case <-slow:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no slow consumer")
+	}
+	close(release)
+	waitWindows(t, "the slow viewer", r, []int{1, 2, 3})
+	publishSwarm(t, js, "final", 4)
+	waitWindows(t, "the slow viewer, after", r, []int{1, 2, 3, 4})
+}
