@@ -1343,6 +1343,7 @@ var Client = class {
     });
     this.conn = null;
     this.refs = 0;
+    this.watches = /* @__PURE__ */ new Set();
   }
   // config reads GET /v1/config once (options.config stands in for it).
   config() {
@@ -1382,7 +1383,9 @@ var Client = class {
     return timelineOf(raw);
   }
   watch(matchId, options) {
-    return new Watch(this, matchId, options || {});
+    const w = new Watch(this, matchId, options || {});
+    this.watches.add(w);
+    return w;
   }
   // acquire shares one NATS connection among the watches.
   acquire(cfg) {
@@ -1400,6 +1403,7 @@ var Client = class {
   }
   close() {
     this.sender.close();
+    for (const w of this.watches) w.close();
     if (this.conn) this.conn.close();
     this.conn = null;
     this.refs = 0;
@@ -1548,6 +1552,7 @@ var Watch = class extends Emitter {
     if (this.offStatus) this.offStatus();
     if (this.offError) this.offError();
     if (this.conn) this.client.release();
+    this.client.watches.delete(this);
     this.emit("status", { state: "closed" });
     for (const w of this.iterators || []) w();
   }

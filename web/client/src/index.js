@@ -26,6 +26,7 @@ export class Client {
       limits: async () => (await this.config()).limits, ...o.send });
     this.conn = null;
     this.refs = 0;
+    this.watches = new Set(); // open: close() ends them
   }
 
   // config reads GET /v1/config once (options.config stands in for it).
@@ -68,7 +69,9 @@ export class Client {
   }
 
   watch(matchId, options) {
-    return new Watch(this, matchId, options || {});
+    const w = new Watch(this, matchId, options || {});
+    this.watches.add(w);
+    return w;
   }
 
   // acquire shares one NATS connection among the watches.
@@ -89,6 +92,7 @@ export class Client {
 
   close() {
     this.sender.close();
+    for (const w of this.watches) w.close(); // their timers stop, and each releases the connection
     if (this.conn) this.conn.close();
     this.conn = null;
     this.refs = 0;
@@ -222,6 +226,7 @@ export class Watch extends Emitter {
     if (this.offStatus) this.offStatus();
     if (this.offError) this.offError();
     if (this.conn) this.client.release();
+    this.client.watches.delete(this);
     this.emit("status", { state: "closed" });
     for (const w of this.iterators || []) w();
   }

@@ -159,3 +159,25 @@ test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause an
   unbind();
   assert.deepEqual(Object.keys(handlers), []);
 });
+
+test("client.close ends its watches: no timer left, and a later watch's connection is not closed by an old one", async () => {
+  const s = setup({ program: win(0) });
+  s.nats.publish(swarmOf(M, win(0)), { live: false });
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1);
+  s.c.close(); // the app's unmount, without closing the watch first
+  await s.env.advance(0);
+  assert.equal(s.ev.status.at(-1).state, "closed");
+  assert.equal(s.env.timers.size, 0, "no timer of the closed client's watch runs on");
+  s.w.close(); // closing it again afterwards changes nothing
+  const a = s.c.watch(M, { fillOnJoin: false });
+  const b = s.c.watch(M, { fillOnJoin: false });
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1);
+  a.close();
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1, "the connection stays while watch b uses it");
+  assert.equal(b.state, "connected");
+  b.close();
+  assert.equal(s.nats.sockets.length, 0, "the last watch closed the connection");
+});
