@@ -1261,7 +1261,8 @@ var Sender = class {
       if (err.retryable) {
         if (++tries >= this.o.maxAttempts || this.closed) return fail(batch, err);
         const backoff = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (tries - 1)) * (0.75 + this.env.random() / 2);
-        await sleep(this.env, err.retryAfterMs ?? backoff);
+        await this.nap(err.retryAfterMs ?? backoff);
+        if (this.closed) return fail(batch, new ApiError(0, "closed", "sender closed"));
         continue;
       }
       batch = this.narrow(batch, err);
@@ -1310,9 +1311,20 @@ var Sender = class {
     const body = JSON.stringify(batch.map((x) => x.ev));
     return this.o.http.call("/v1/emojis", { method: "POST", headers, body });
   }
-  // close fails every waiting reaction.
+  // nap waits ms, or until close().
+  nap(ms) {
+    return new Promise((resolve) => {
+      const t = this.env.setTimeout(resolve, ms);
+      this.wake = () => {
+        this.env.clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+  // close fails every waiting reaction, those waiting to be tried again too.
   close() {
     this.closed = true;
+    if (this.wake) this.wake();
     fail(this.queue, new ApiError(0, "closed", "sender closed"));
     this.queue = [];
   }
