@@ -1548,9 +1548,9 @@ var Watch = class extends Emitter {
     const video = this.sync.o.video;
     let stamped = false;
     if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = video();
-      if (Number.isFinite(t) && t > 0) {
-        r.videoTs = Math.floor(t);
+      const t = Math.floor(video());
+      if (Number.isSafeInteger(t) && t > 0) {
+        r.videoTs = t;
         stamped = true;
       }
     }

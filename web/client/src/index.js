@@ -209,9 +209,9 @@ export class Watch extends Emitter {
     const video = this.sync.o.video;
     let stamped = false;
     if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = video();
-      if (Number.isFinite(t) && t > 0) {
-        r.videoTs = Math.floor(t);
+      const t = Math.floor(video());
+      if (Number.isSafeInteger(t) && t > 0) { // a clock off that scale (ns) sends none, as an unknown one
+        r.videoTs = t;
         stamped = true;
       }
     }

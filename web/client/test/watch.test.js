@@ -144,6 +144,24 @@ test("watch.react stamps the frame's program time unless sendVideoTs is false; a
   assert.equal(r.eventId, posts[3][0].event_id);
 });
 
+test("a video clock off the scale of Unix ms (nanoseconds) sends the reaction without a stamp, not fails it", async () => {
+  const posts = [];
+  const env = new FakeEnv(T0);
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push(body);
+    return Response.json({ accepted: body.length, windows: [] }, { status: 202 });
+  };
+  const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: new FakeNats().WebSocket });
+  const w = c.watch(M, { video: () => T0 * 1e6 }); // a player reporting nanoseconds
+  await env.advance(0);
+  const r = await w.react("🔥");
+  assert.equal(posts.length, 1);
+  assert.equal("video_ts" in posts[0][0], false);
+  assert.equal(r.eventId, posts[0][0].event_id);
+  w.close();
+});
+
 test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {
   const hls = { playingDate: null };
   const clock = hlsClock(hls);
