@@ -251,3 +251,35 @@ func TestRecoveryUnanswered(t *testing.T) {
 		t.Errorf("missed %s windows, want 0", got)
 	}
 }
+
+// TestServerEmojiKeys: a swarm whose counts carry emojis the page does
+// not know, named like Object's own properties ("__proto__",
+// "constructor") and by the hundred, is counted whole, shown in a bounded
+// number of rows and charted without breaking a column.
+func TestServerEmojiKeys(t *testing.T) {
+	p, _, ingest := newPage(t)
+	const match = "keys-1"
+	p.do(chromedp.Navigate(ingest.URL + "/?match=" + match))
+	p.until("the join found nothing stored", `[...document.querySelectorAll("#log .text")].some((e) => e.textContent === "no stored swarm for `+match+` yet")`)
+	counts := map[string]int64{"__proto__": 2, "constructor": 3, "toString": 4}
+	for i := range 200 {
+		counts[fmt.Sprintf("x%03d", i)] = 1
+	}
+	ingest.publish(match, counts)
+	p.until("the window counted whole", number("total-all")+` === 209`)
+	ingest.publish(match, map[string]int64{"😮": 1})
+	p.until("the next window", number("total-all")+` === 210`)
+	if got := p.eval(`String(document.querySelectorAll("#counts li").length)`); got != "64" {
+		t.Errorf("%s rows of counts, want at most 64", got)
+	}
+	if got := p.eval(`document.querySelector('#counts li[data-emoji="constructor"] .last').textContent + "/" + document.querySelector('#counts li[data-emoji="constructor"] .total').textContent`); got != "0/3" {
+		t.Errorf(`"constructor" last window/total %s, want 0/3`, got)
+	}
+	p.until("the chart", attr("chart", "total")+` > 0`)
+	if got := p.eval(`String([...document.querySelectorAll("#chart rect")].filter((r) => !Number.isFinite(Number(r.getAttribute("height")))).length)`); got != "0" {
+		t.Errorf("%s bars of the chart have no height", got)
+	}
+	if got, _ := strconv.Atoi(p.eval(`String(document.querySelectorAll("#chart-legend li").length)`)); got == 0 || got > 64 {
+		t.Errorf("%d emojis in the chart's legend, want 1 to 64", got)
+	}
+}

@@ -301,6 +301,7 @@ export class Client {
   send(list: Reaction[]): Promise<Receipt[]>;
   timeline(matchId: string, q?: TimelineQuery): Promise<Timeline>;
   watch(matchId: string, options?: WatchOptions): Watch;
+  /** Closes the client's open watches and its connection, and fails the reactions still waiting. */
   close(): void;
 }
 

@@ -14,14 +14,17 @@ const $ = (id) => document.getElementById(id);
 const MATCH_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_MATCH = "final-2026";
 const LOG_MAX = 150;
+const MAX_ROWS = 64; // emoji rows of the counts; a swarm's other emojis count in the totals only
+const own = (o, k) => (Object.hasOwn(o, k) ? o[k] : 0); // a server's emoji may be named "constructor"
 const fmt = new Intl.NumberFormat("en");
 
 const state = {
   cfg: null,
   match: "",
   delayMs: 0,     // the spoiler-free delay: a window shows once its end plus this has passed
-  sinceJoin: {},  // emoji -> count summed over the windows shown
-  rows: {},       // emoji -> {last, swarm, total} elements of its tile
+  sinceJoin: Object.create(null), // emoji -> count summed over the windows shown
+  others: 0,      // the count of the emojis without a row, summed likewise
+  rows: Object.create(null),       // emoji -> {last, swarm, total} elements of its tile
   registry: [],   // the registry's live and scheduled matches, GET /v1/matches
   status: "",
 };
@@ -353,24 +356,28 @@ function showSwarm(d) {
   if (d.source === "recovered") info.dataset.recovered = String(Number(info.dataset.recovered || 0) + 1);
   let total = 0, totalUnits = 0;
   for (const [e, row] of Object.entries(state.rows)) {
-    row.last.parentElement.classList.toggle("hot", (d.counts[e] || 0) > 0);
-    row.last.textContent = fmt.format(d.counts[e] || 0);
-    setUnits(row, d.units[e] || 0);
+    row.last.parentElement.classList.toggle("hot", own(d.counts, e) > 0);
+    row.last.textContent = fmt.format(own(d.counts, e));
+    setUnits(row, own(d.units, e));
   }
   for (const [e, n] of Object.entries(d.counts)) {
+    total += n;
     const row = countRow(e);
+    if (!row) {
+      state.others += n;
+      continue;
+    }
     row.last.parentElement.classList.toggle("hot", n > 0);
     row.last.textContent = fmt.format(n);
-    setUnits(row, d.units[e] || 0);
+    setUnits(row, own(d.units, e));
     state.sinceJoin[e] = (state.sinceJoin[e] || 0) + n;
     row.total.textContent = fmt.format(state.sinceJoin[e]);
-    total += n;
   }
   for (const n of Object.values(d.units)) totalUnits += n;
   $("total-last").textContent = fmt.format(d.total || total);
   $("total-swarm").textContent = fmt.format(totalUnits);
   $("total-swarm-word").textContent = totalUnits === 1 ? "swarm unit" : "swarm units";
-  $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, 0));
+  $("total-all").textContent = fmt.format(Object.values(state.sinceJoin).reduce((a, b) => a + b, state.others));
   const tag = TAGS[d.source] || "";
   const s = d.swarm || {};
   $("window-info").textContent = `${tag}${clock(d.start)}–${clock(d.end)} · delay ${fmtDelay(lag)}` +
@@ -393,8 +400,10 @@ function setUnits(row, n) {
   row.unitWord.textContent = n === 1 ? " unit" : " units";
 }
 
+// countRow is emoji's row, made on first use; null past MAX_ROWS rows.
 function countRow(emoji) {
   if (state.rows[emoji]) return state.rows[emoji];
+  if (Object.keys(state.rows).length >= MAX_ROWS) return null;
   const li = document.createElement("li");
   li.dataset.emoji = emoji;
   const span = (cls, text) => {
@@ -413,7 +422,8 @@ function countRow(emoji) {
 }
 
 function resetCounts() {
-  state.sinceJoin = {};
+  state.sinceJoin = Object.create(null);
+  state.others = 0;
   for (const row of Object.values(state.rows)) {
     row.last.textContent = row.swarm.textContent = row.total.textContent = "0";
     row.last.parentElement.classList.remove("hot");

@@ -8,6 +8,7 @@
 const STEP_MS = 2000;
 const MAX_STEPS = 10800;   // 6 hours of 2 s steps; the oldest go first
 const MAX_MOMENTS = 500;
+const MAX_EMOJIS = 64;     // emojis charted; a server's others are left out
 const MAX_COLUMNS = 240;   // bars drawn; more steps are folded together
 const SVG = "http://www.w3.org/2000/svg";
 const PALETTE = ["#ff8a3d", "#ffc46b", "#3ccf8e", "#5aa9ff", "#c58bff", "#ff6b9a", "#7fe0e0", "#d9d36a",
@@ -81,10 +82,13 @@ export class Story {
   }
 
   addCounts(step, counts) {
-    const cur = this.steps.get(step) || { counts: {}, total: 0 };
+    const cur = this.steps.get(step) || { counts: Object.create(null), total: 0 };
     for (const [e, n] of Object.entries(counts)) {
       if (!(n > 0)) continue;
-      if (!this.emojis.includes(e)) this.emojis.push(e);
+      if (!this.emojis.includes(e)) {
+        if (this.emojis.length >= MAX_EMOJIS) continue;
+        this.emojis.push(e);
+      }
       cur.counts[e] = (cur.counts[e] || 0) + n;
       cur.total += n;
     }
@@ -124,8 +128,8 @@ export class Story {
     const span = Math.max(STEP_MS, last - first);
     const cols = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(span / STEP_MS)));
     const colMs = span / cols;
-    const columns = Array.from({ length: cols }, () => ({}));
-    const totals = {};
+    const columns = Array.from({ length: cols }, () => Object.create(null)); // a server's emoji may be named "constructor"
+    const totals = Object.create(null);
     let total = 0;
     for (const [s, v] of steps) {
       const c = columns[Math.min(cols - 1, Math.floor((s - first) / colMs))];

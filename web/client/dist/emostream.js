@@ -1261,7 +1261,8 @@ var Sender = class {
       if (err.retryable) {
         if (++tries >= this.o.maxAttempts || this.closed) return fail(batch, err);
         const backoff = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (tries - 1)) * (0.75 + this.env.random() / 2);
-        await sleep(this.env, err.retryAfterMs ?? backoff);
+        await this.nap(err.retryAfterMs ?? backoff);
+        if (this.closed) return fail(batch, new ApiError(0, "closed", "sender closed"));
         continue;
       }
       batch = this.narrow(batch, err);
@@ -1310,9 +1311,20 @@ var Sender = class {
     const body = JSON.stringify(batch.map((x) => x.ev));
     return this.o.http.call("/v1/emojis", { method: "POST", headers, body });
   }
-  // close fails every waiting reaction.
+  // nap waits ms, or until close().
+  nap(ms) {
+    return new Promise((resolve) => {
+      const t = this.env.setTimeout(resolve, ms);
+      this.wake = () => {
+        this.env.clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+  // close fails every waiting reaction, those waiting to be tried again too.
   close() {
     this.closed = true;
+    if (this.wake) this.wake();
     fail(this.queue, new ApiError(0, "closed", "sender closed"));
     this.queue = [];
   }
@@ -1343,6 +1355,7 @@ var Client = class {
     });
     this.conn = null;
     this.refs = 0;
+    this.watches = /* @__PURE__ */ new Set();
   }
   // config reads GET /v1/config once (options.config stands in for it).
   config() {
@@ -1382,7 +1395,9 @@ var Client = class {
     return timelineOf(raw);
   }
   watch(matchId, options) {
-    return new Watch(this, matchId, options || {});
+    const w = new Watch(this, matchId, options || {});
+    this.watches.add(w);
+    return w;
   }
   // acquire shares one NATS connection among the watches.
   acquire(cfg) {
@@ -1400,6 +1415,7 @@ var Client = class {
   }
   close() {
     this.sender.close();
+    for (const w of this.watches) w.close();
     if (this.conn) this.conn.close();
     this.conn = null;
     this.refs = 0;
@@ -1532,9 +1548,9 @@ var Watch = class extends Emitter {
     const video = this.sync.o.video;
     let stamped = false;
     if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = video();
-      if (Number.isFinite(t) && t > 0) {
-        r.videoTs = Math.floor(t);
+      const t = Math.floor(video());
+      if (Number.isSafeInteger(t) && t > 0) {
+        r.videoTs = t;
         stamped = true;
       }
     }
@@ -1548,6 +1564,7 @@ var Watch = class extends Emitter {
     if (this.offStatus) this.offStatus();
     if (this.offError) this.offError();
     if (this.conn) this.client.release();
+    this.client.watches.delete(this);
     this.emit("status", { state: "closed" });
     for (const w of this.iterators || []) w();
   }

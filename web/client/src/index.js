@@ -26,6 +26,7 @@ export class Client {
       limits: async () => (await this.config()).limits, ...o.send });
     this.conn = null;
     this.refs = 0;
+    this.watches = new Set(); // open: close() ends them
   }
 
   // config reads GET /v1/config once (options.config stands in for it).
@@ -68,7 +69,9 @@ export class Client {
   }
 
   watch(matchId, options) {
-    return new Watch(this, matchId, options || {});
+    const w = new Watch(this, matchId, options || {});
+    this.watches.add(w);
+    return w;
   }
 
   // acquire shares one NATS connection among the watches.
@@ -89,6 +92,7 @@ export class Client {
 
   close() {
     this.sender.close();
+    for (const w of this.watches) w.close(); // their timers stop, and each releases the connection
     if (this.conn) this.conn.close();
     this.conn = null;
     this.refs = 0;
@@ -205,9 +209,9 @@ export class Watch extends Emitter {
     const video = this.sync.o.video;
     let stamped = false;
     if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = video();
-      if (Number.isFinite(t) && t > 0) {
-        r.videoTs = Math.floor(t);
+      const t = Math.floor(video());
+      if (Number.isSafeInteger(t) && t > 0) { // a clock off that scale (ns) sends none, as an unknown one
+        r.videoTs = t;
         stamped = true;
       }
     }
@@ -222,6 +226,7 @@ export class Watch extends Emitter {
     if (this.offStatus) this.offStatus();
     if (this.offError) this.offError();
     if (this.conn) this.client.release();
+    this.client.watches.delete(this);
     this.emit("status", { state: "closed" });
     for (const w of this.iterators || []) w();
   }

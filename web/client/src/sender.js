@@ -4,7 +4,7 @@
 // 502-504 and no answer (Retry-After honoured, else a doubling backoff),
 // with a token from the app's provider. A refusal that names one event
 // fails that reaction only and the rest are sent again.
-import { ApiError, errorOf, readJSON, sleep, badField } from "./api.js";
+import { ApiError, errorOf, readJSON, badField } from "./api.js";
 import { randomHex, withDefaults } from "./env.js";
 import { MATCH_ID } from "./viewer.js";
 
@@ -134,7 +134,8 @@ export class Sender {
       if (err.retryable) {
         if (++tries >= this.o.maxAttempts || this.closed) return fail(batch, err);
         const backoff = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (tries - 1)) * (0.75 + this.env.random() / 2);
-        await sleep(this.env, err.retryAfterMs ?? backoff);
+        await this.nap(err.retryAfterMs ?? backoff);
+        if (this.closed) return fail(batch, new ApiError(0, "closed", "sender closed"));
         continue;
       }
       batch = this.narrow(batch, err);
@@ -186,9 +187,18 @@ export class Sender {
     return this.o.http.call("/v1/emojis", { method: "POST", headers, body });
   }
 
-  // close fails every waiting reaction.
+  // nap waits ms, or until close().
+  nap(ms) {
+    return new Promise((resolve) => {
+      const t = this.env.setTimeout(resolve, ms);
+      this.wake = () => { this.env.clearTimeout(t); resolve(); };
+    });
+  }
+
+  // close fails every waiting reaction, those waiting to be tried again too.
   close() {
     this.closed = true;
+    if (this.wake) this.wake();
     fail(this.queue, new ApiError(0, "closed", "sender closed"));
     this.queue = [];
   }

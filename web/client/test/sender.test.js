@@ -214,6 +214,20 @@ test("the queue is bounded; close fails what waits", async () => {
   assert.equal(ps.length, 4);
 });
 
+test("close during a retry's wait fails the reaction and sends nothing more", async () => {
+  const s = server([refusal(429, "rate_limited", undefined, { "Retry-After": "60" })]);
+  const c = client(s);
+  const outcome = c.react({ matchId: "m1", emoji: "🔥" }).then(() => "sent", (e) => e.code);
+  await s.env.advance(1000);
+  assert.equal(s.calls.length, 1);
+  c.close();
+  await settle();
+  assert.equal(s.env.timers.size, 0, "the wait ends with close");
+  await s.env.advance(60000);
+  assert.equal(s.calls.length, 1, "no request after close");
+  assert.equal(await outcome, "closed");
+});
+
 test("timeline: the query passed through, times as Unix ms, a bad answer refused", async () => {
   const body = { match_id: "m1", step: "2s", from: "2026-11-23T05:00:00Z", to: "2026-11-23T05:00:04Z",
     steps: [{ start: "2026-11-23T05:00:00Z", end: "2026-11-23T05:00:02Z", counts: { "🔥": 3, "bad": -1 }, total: 3 }, { start: "x" }],

@@ -144,6 +144,24 @@ test("watch.react stamps the frame's program time unless sendVideoTs is false; a
   assert.equal(r.eventId, posts[3][0].event_id);
 });
 
+test("a video clock off the scale of Unix ms (nanoseconds) sends the reaction without a stamp, not fails it", async () => {
+  const posts = [];
+  const env = new FakeEnv(T0);
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push(body);
+    return Response.json({ accepted: body.length, windows: [] }, { status: 202 });
+  };
+  const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: new FakeNats().WebSocket });
+  const w = c.watch(M, { video: () => T0 * 1e6 }); // a player reporting nanoseconds
+  await env.advance(0);
+  const r = await w.react("🔥");
+  assert.equal(posts.length, 1);
+  assert.equal("video_ts" in posts[0][0], false);
+  assert.equal(r.eventId, posts[0][0].event_id);
+  w.close();
+});
+
 test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {
   const hls = { playingDate: null };
   const clock = hlsClock(hls);
@@ -158,4 +176,26 @@ test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause an
   assert.deepEqual(calls, ["pause", "play", "seeked", "pause"]);
   unbind();
   assert.deepEqual(Object.keys(handlers), []);
+});
+
+test("client.close ends its watches: no timer left, and a later watch's connection is not closed by an old one", async () => {
+  const s = setup({ program: win(0) });
+  s.nats.publish(swarmOf(M, win(0)), { live: false });
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1);
+  s.c.close(); // the app's unmount, without closing the watch first
+  await s.env.advance(0);
+  assert.equal(s.ev.status.at(-1).state, "closed");
+  assert.equal(s.env.timers.size, 0, "no timer of the closed client's watch runs on");
+  s.w.close(); // closing it again afterwards changes nothing
+  const a = s.c.watch(M, { fillOnJoin: false });
+  const b = s.c.watch(M, { fillOnJoin: false });
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1);
+  a.close();
+  await s.env.advance(0);
+  assert.equal(s.nats.sockets.length, 1, "the connection stays while watch b uses it");
+  assert.equal(b.state, "connected");
+  b.close();
+  assert.equal(s.nats.sockets.length, 0, "the last watch closed the connection");
 });
