@@ -231,12 +231,18 @@ func Evaluate(l Load, d Deployment) ([]Use, error) {
 	if err != nil {
 		return nil, err
 	}
+	return evaluate(l, d), nil
+}
+
+// evaluate is Evaluate of a load with its defaults, unchecked: Steps loads
+// a deployment with ten times a load that may pass the bounds of Load.
+func evaluate(l Load, d Deployment) []Use {
 	r := flows(l, d)
 	var uses []Use
 	for _, t := range tiers {
 		uses = append(uses, t.use(t.needs(r, l, d), *t.count(&d), d.Regions))
 	}
-	return uses, nil
+	return uses
 }
 
 // Fullest is the use with the highest utilisation (the first in pipeline

@@ -209,6 +209,24 @@ func TestSteps(t *testing.T) {
 	}
 }
 
+// A load near the bounds has its steps too: ten times it, past the bounds,
+// is what the last step's deployment is loaded with, not a load to plan.
+func TestStepsAtTheBounds(t *testing.T) {
+	for _, l := range []Load{
+		{Viewers: MaxViewers, Reactions: MaxReactions},
+		{Viewers: 2e9, Reactions: 1e6},
+		{Viewers: 50e6, Reactions: 5e8},
+	} {
+		steps, err := Steps(l.Times(0.01), 3)
+		if err != nil {
+			t.Fatalf("Steps up to %+v: %v", l, err)
+		}
+		if last := steps[len(steps)-1]; last.First.Util <= TargetUtil || math.IsNaN(last.First.Util) {
+			t.Errorf("Steps up to %+v: at ten times, the fullest tier %+v", l, last.First)
+		}
+	}
+}
+
 // The plan's bill adds up, and the egress line is the viewers' hop.
 func TestPlanCosts(t *testing.T) {
 	p, err := NewPlan(Load{Viewers: 50e6, Reactions: 1e6})

@@ -121,7 +121,8 @@ type Step struct {
 }
 
 // Steps plans n tenfold steps from l and finds, at each, the tier that the
-// next tenfold step fills first.
+// next tenfold step fills first. Each step's load must be within the
+// bounds of Load; the ten times more it is loaded with need not be.
 func Steps(l Load, n int) ([]Step, error) {
 	var steps []Step
 	for i := range n {
@@ -131,10 +132,7 @@ func Steps(l Load, n int) ([]Step, error) {
 			return nil, err
 		}
 		next := p.Load.Times(10)
-		uses, err := Evaluate(next, p.Deployment)
-		if err != nil {
-			return nil, err
-		}
+		uses := evaluate(next, p.Deployment)
 		first := Fullest(uses)
 		rest := slices.DeleteFunc(uses, func(u Use) bool { return u.Tier == first.Tier })
 		steps = append(steps, Step{Plan: p, Next: next, First: first, Second: Fullest(rest)})
