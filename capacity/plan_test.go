@@ -227,6 +227,20 @@ func TestStepsAtTheBounds(t *testing.T) {
 	}
 }
 
+// A plan states a record's size however few reactions it carries: one
+// record a produce request, its batch's header its own.
+func TestPlanRecordBytes(t *testing.T) {
+	for _, reactions := range []float64{0, 0.5, 1} {
+		p, err := NewPlan(Load{Viewers: 1000, Reactions: reactions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := RecordBytes(1); p.RecordBytes != want {
+			t.Errorf("%v reactions/s: %v bytes a record, want %v", reactions, p.RecordBytes, want)
+		}
+	}
+}
+
 // The plan's bill adds up, and the egress line is the viewers' hop.
 func TestPlanCosts(t *testing.T) {
 	p, err := NewPlan(Load{Viewers: 50e6, Reactions: 1e6})

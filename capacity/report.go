@@ -44,7 +44,7 @@ func NewPlan(l Load) (Plan, error) {
 	l, _ = l.withDefaults()
 	uses, _ := Evaluate(l, d)
 	r := flows(l, d)
-	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: r.kafkaBytes / max(r.events, 1),
+	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: RecordBytes(r.events / max(r.produces, 1)),
 		SwarmBytes: SwarmBytes(d.Partitions, l.videoWindows()), FrameBytes: FrameBytes(d.Partitions, l.videoWindows())}
 	p.Hops = hops(l, d)
 	p.Costs = costs(l, d, uses, p.Hops)
