@@ -78,6 +78,27 @@ func TestRatePacesRequests(t *testing.T) {
 	})
 }
 
+// A rate so low that the due time of a later request does not fit a
+// time.Duration still ends the run at its Duration: only the request due
+// at the start is sent.
+func TestTinyRateKeepsTheDuration(t *testing.T) {
+	for _, rate := range []float64{1e-9, 1e-300} {
+		synctest.Test(t, func(t *testing.T) {
+			d := &fakeDoer{latency: time.Millisecond}
+			g, err := New(Config{Target: "http://127.0.0.1:1", Client: d, Rate: rate, Batch: 1000, Duration: time.Second, Connections: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			s, err := g.Run(ctx)
+			if err != nil || s.Requests != 1 || s.Elapsed > time.Second {
+				t.Fatalf("rate %g: Run = %d requests in %v, %v; want 1 within the second", rate, s.Requests, s.Elapsed, err)
+			}
+		})
+	}
+}
+
 func TestStopsAfterEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDoer{latency: time.Millisecond}
