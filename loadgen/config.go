@@ -25,6 +25,10 @@ const (
 	MaxConnections          = 10_000
 	DefaultTimeout          = 5 * time.Second
 	DefaultProgressInterval = time.Second
+	// MaxReplyBytes is the longest reply body read; a longer one is an
+	// error (ingest's replies are a few hundred bytes), so that a target
+	// cannot fill memory with Connections huge replies at once.
+	MaxReplyBytes = 1 << 20
 )
 
 // Sentinel errors.

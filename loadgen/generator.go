@@ -90,7 +90,8 @@ func newRunID() string {
 }
 
 // newHostClient returns a client that keeps up to c.Connections connections
-// to host and never retries a POST (a retry would count events twice).
+// to host, never retries a POST (a retry would count events twice) and
+// reads replies of up to MaxReplyBytes.
 func newHostClient(scheme, host string, c Config) *fasthttp.HostClient {
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, map[string]string{"http": "80", "https": "443"}[scheme])
@@ -101,6 +102,7 @@ func newHostClient(scheme, host string, c Config) *fasthttp.HostClient {
 		MaxConns:                      c.Connections,
 		MaxConnWaitTimeout:            c.Timeout,
 		MaxIdemponentCallAttempts:     1,
+		MaxResponseBodySize:           MaxReplyBytes,
 		ReadTimeout:                   c.Timeout,
 		WriteTimeout:                  c.Timeout,
 		NoDefaultUserAgentHeader:      true,

@@ -126,6 +126,35 @@ func TestCountsByStatusOverHTTP(t *testing.T) {
 	}
 }
 
+// A reply longer than MaxReplyBytes, with its length or chunked, is an
+// error: a target cannot fill loadgen's memory with long replies.
+func TestRefusesLongReplies(t *testing.T) {
+	long := make([]byte, 16*MaxReplyBytes)
+	for _, chunked := range []bool{false, true} {
+		t.Run("chunked "+strconv.FormatBool(chunked), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(long)))
+				}
+				w.WriteHeader(http.StatusAccepted)
+				w.Write(long)
+			}))
+			defer srv.Close()
+			g, err := New(Config{Target: srv.URL, Events: 4, Connections: 1, Duration: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := g.Run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Requests != 4 || s.Errors != 4 || s.Accepted != 0 {
+				t.Fatalf("counts %+v, want 4 requests, each an error", s.Counts)
+			}
+		})
+	}
+}
+
 func BenchmarkAgainstCeiling(b *testing.B) {
 	for _, batch := range []int{1, 100} {
 		b.Run("batch "+strconv.Itoa(batch), func(b *testing.B) {
