@@ -59,8 +59,9 @@ type Config struct {
 	Path string
 	// AllowRemote permits a target that resolves to non-loopback addresses.
 	AllowRemote bool
-	// Resolver looks up the target's host for the loopback check. Zero means
-	// net.DefaultResolver.
+	// Resolver looks up the target's host for the loopback check and,
+	// unless AllowRemote or Client is set, again for every connection the
+	// run opens. Zero means net.DefaultResolver.
 	Resolver Resolver
 
 	// Rate is the total events per second across all connections. Zero means

@@ -90,13 +90,14 @@ func newRunID() string {
 }
 
 // newHostClient returns a client that keeps up to c.Connections connections
-// to host, never retries a POST (a retry would count events twice) and
-// reads replies of up to MaxReplyBytes.
+// to host, never retries a POST (a retry would count events twice), reads
+// replies of up to MaxReplyBytes and, unless c.AllowRemote, connects to
+// loopback addresses only.
 func newHostClient(scheme, host string, c Config) *fasthttp.HostClient {
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, map[string]string{"http": "80", "https": "443"}[scheme])
 	}
-	return &fasthttp.HostClient{
+	hc := &fasthttp.HostClient{
 		Addr:                          host,
 		IsTLS:                         scheme == "https",
 		MaxConns:                      c.Connections,
@@ -109,6 +110,10 @@ func newHostClient(scheme, host string, c Config) *fasthttp.HostClient {
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 	}
+	if !c.AllowRemote {
+		hc.Dial = dialLoopback(c.Resolver, c.Timeout)
+	}
+	return hc
 }
 
 // Config returns the generator's config with defaults filled in.
