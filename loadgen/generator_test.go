@@ -193,6 +193,28 @@ func TestCountsByOutcome(t *testing.T) {
 	}
 }
 
+func TestAcceptedOf(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   int
+	}{
+		{202, `{"accepted":3,"windows":[1]}`, 3},
+		{202, `{"accepted": 0}`, 0},
+		{202, `{}`, 5},
+		{202, `{"accepted":"x"}`, 5},
+		{202, `{"accepted":7}`, 5},
+		{202, `{"accepted":99999999999999999999999}`, 5},
+		{202, `{"accepted":9223372036854775808}`, 5},
+		{429, `{"accepted":3}`, 0},
+	}
+	for _, tt := range tests {
+		if got := acceptedOf(tt.status, []byte(tt.body), 5); got != tt.want {
+			t.Errorf("acceptedOf(%d, %s, 5) = %d, want %d", tt.status, tt.body, got, tt.want)
+		}
+	}
+}
+
 func TestProgressReportsIntervals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDoer{latency: 500 * time.Microsecond}
