@@ -48,7 +48,7 @@ func TestDocsEqualTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	WritePlan(&plan, p)
-	s, err := Steps(Load{Viewers: 50e3, Reactions: 1e3}, 4)
+	s, err := StepsTo(Load{Viewers: 50e6, Reactions: 1e6}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

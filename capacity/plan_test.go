@@ -3,6 +3,7 @@ package capacity
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -237,6 +238,39 @@ func TestPlanRecordBytes(t *testing.T) {
 		}
 		if want := RecordBytes(1); p.RecordBytes != want {
 			t.Errorf("%v reactions/s: %v bytes a record, want %v", reactions, p.RecordBytes, want)
+		}
+	}
+}
+
+// StepsTo ends at the load itself, however many steps are asked for, and
+// leaves out the steps under one viewer; scaling the load down and up
+// again in floating point (math.Pow(10, 1-n), then Steps) can pass the
+// bounds it started within.
+func TestStepsTo(t *testing.T) {
+	tests := []struct {
+		l    Load
+		n    int
+		want []float64 // viewers of each step
+	}{
+		{Load{Viewers: MaxViewers, Reactions: 1e6}, 6, []float64{1e5, 1e6, 1e7, 1e8, 1e9, 1e10}},
+		{Load{Viewers: 1, Reactions: 0}, 4, []float64{1}},
+		{Load{Viewers: 150, Reactions: 10}, 4, []float64{1.5, 15, 150}},
+		{Load{Viewers: 50e6, Reactions: 1e6}, 0, nil},
+	}
+	for _, tt := range tests {
+		steps, err := StepsTo(tt.l, tt.n)
+		if err != nil {
+			t.Fatalf("StepsTo(%+v, %d): %v", tt.l, tt.n, err)
+		}
+		var got []float64
+		for _, s := range steps {
+			got = append(got, s.Plan.Load.Viewers)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("StepsTo(%+v, %d): steps of %v viewers, want %v", tt.l, tt.n, got, tt.want)
+		}
+		if len(steps) > 0 && steps[len(steps)-1].Plan.Load.Reactions != tt.l.Reactions {
+			t.Errorf("StepsTo(%+v, %d): the last step is not the load", tt.l, tt.n)
 		}
 	}
 }
