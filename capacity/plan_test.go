@@ -74,6 +74,10 @@ func TestSizeKeepsTargetUtil(t *testing.T) {
 		{Viewers: 1e6, Reactions: 1e5, Regions: 1, Batch: 10},
 		{Viewers: 50e6, Reactions: 1e6},
 		{Viewers: 5e8, Reactions: 1e7, Matches: 100},
+		// Loads whose brokers, bridges and partitions went round a cycle
+		// while Size worked each count out afresh.
+		{Viewers: 3798.557853370348, Reactions: 2.33328281610236e+06, Regions: 800, Matches: 4448, VideoSpread: 11902581273},
+		{Viewers: 7123.468443776407, Reactions: 2.5269794037648547e+06, Regions: 356, Matches: 2506, VideoSpread: 36810588711},
 	} {
 		d, err := Size(l)
 		if err != nil {
