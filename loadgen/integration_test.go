@@ -60,6 +60,19 @@ func TestAgainstCeiling(t *testing.T) {
 	}
 }
 
+// With tokens the events carry no user_id; the ceiling still counts them.
+func TestCeilingCountsEventsWithTokens(t *testing.T) {
+	c, target := serveCeiling(t)
+	g, err := New(Config{Target: target, Events: 100, Batch: 10, Connections: 2, Tokens: []string{"t"}, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Run(t.Context())
+	if err != nil || s.Accepted != 100 || c.Events() != 100 {
+		t.Fatalf("Run = %+v, %v, the ceiling counted %d; want 100 accepted", s.Counts, err, c.Events())
+	}
+}
+
 // patternHandler checks every event it gets and answers request k with 202
 // when k%4 is 0 or 1, 429 when it is 2 and 400 when it is 3.
 type patternHandler struct {
