@@ -113,13 +113,14 @@ func withTail(tl []TimePoint, accepted int64, end time.Duration, before int64, b
 	return append(tl, TimePoint{Seconds: end.Seconds(), EventsPerSec: ratio(float64(accepted-prev), (end - prevAt).Seconds())})
 }
 
-// loadgenConfig is the load of a phase, with a client that never retries.
+// loadgenConfig is the load of a phase, with a client that never retries
+// and reads replies of up to loadgen.MaxReplyBytes.
 func loadgenConfig(cfg Config, ph phase) loadgen.Config {
 	lc := loadgen.Config{Target: ph.target, Rate: ph.rate, Duration: cfg.Duration, Users: cfg.Users,
 		Matches: cfg.Matches, Batch: cfg.Batch, Connections: cfg.Connections}
 	u, _ := url.Parse(ph.target)
 	lc.Client = &fasthttp.HostClient{Addr: u.Host, MaxConns: cfg.Connections,
-		MaxConnWaitTimeout: loadgen.DefaultTimeout, MaxIdemponentCallAttempts: 1,
+		MaxConnWaitTimeout: loadgen.DefaultTimeout, MaxIdemponentCallAttempts: 1, MaxResponseBodySize: loadgen.MaxReplyBytes,
 		ReadTimeout: loadgen.DefaultTimeout, WriteTimeout: loadgen.DefaultTimeout,
 		NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: true, DisablePathNormalizing: true}
 	return lc

@@ -2,9 +2,11 @@ package capacity
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // docsFile is the capacity plan's page; its tables are this package's
@@ -46,7 +48,7 @@ func TestDocsEqualTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	WritePlan(&plan, p)
-	s, err := Steps(Load{Viewers: 50e3, Reactions: 1e3}, 4)
+	s, err := StepsTo(Load{Viewers: 50e6, Reactions: 1e6}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,4 +78,53 @@ func TestDocsEqualTheModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestDocsProseEqualsTheModel: the figures the prose of docs/capacity.md
+// reads off plans it does not print (another resource of a tier, another
+// load) are the model's.
+func TestDocsProseEqualsTheModel(t *testing.T) {
+	b, err := os.ReadFile(docsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	worked := Load{Viewers: 50e6, Reactions: 1e6}
+	many, err := NewPlan(Load{Viewers: 5e8, Reactions: 1e7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	video, err := NewPlan(Load{Viewers: 50e6, Reactions: 1e6, VideoSpread: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, claim := range []string{
+		"memory is at " + percent(resourceUtil(t, worked, "edges", "memory")) + ";",
+		"`emostream plan --matches 100` puts it at " + percent(resourceUtil(t, Load{Viewers: 50e6, Reactions: 1e6, Matches: 100}, "processor", "window time")),
+		fmt.Sprintf("(%d partitions) at %s", many.Deployment.Partitions, percent(many.Uses[3].Util)),
+		"makes a swarm " + byteSize(float64(video.SwarmBytes)),
+		"the egress " + money(video.Costs[len(video.Costs)-1].PerHour) + " an hour",
+	} {
+		if !strings.Contains(doc, claim) {
+			t.Errorf("%s does not say %q, which the model does", docsFile, claim)
+		}
+	}
+}
+
+// resourceUtil is how full one resource of a tier is in l's plan.
+func resourceUtil(t *testing.T, l Load, tier, resource string) float64 {
+	t.Helper()
+	d, err := Size(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ = l.withDefaults()
+	tr := rule(tier)
+	for _, nd := range tr.needs(flows(l, d), l, d) {
+		if nd.resource == resource {
+			return tr.use([]need{nd}, *tr.count(&d), d.Regions).Util
+		}
+	}
+	t.Fatalf("no %s need of the %s", resource, tier)
+	return 0
 }

@@ -191,7 +191,9 @@ func (t tierRule) size(needs []need) int {
 // tiers depend on each other (the partitions on the brokers and bridges,
 // the produce requests on the ingest machines and partitions, the frames
 // on the partitions, the leaves on the edges), so the counts are worked
-// out again until none changes.
+// out again until none changes. A count only grows: worked out afresh
+// each time, the brokers, bridges and partitions of some loads went round
+// a cycle and the last round left a tier over TargetUtil.
 func Size(l Load) (Deployment, error) {
 	l, err := l.withDefaults()
 	if err != nil {
@@ -201,7 +203,8 @@ func Size(l Load) (Deployment, error) {
 	for range 20 {
 		before := d
 		for _, t := range tiers {
-			*t.count(&d) = t.size(t.needs(flows(l, d), l, d))
+			n := t.count(&d)
+			*n = max(*n, t.size(t.needs(flows(l, d), l, d)))
 		}
 		d.Partitions = partitions(l, d)
 		if d == before {
@@ -212,10 +215,10 @@ func Size(l Load) (Deployment, error) {
 }
 
 // partitions is the topic's partition count: enough for the produce rate
-// at PartitionBytesPerSec and one per bridge at least, rounded up to a
-// multiple of the brokers so that leaders spread evenly.
+// at PartitionBytesPerSec, one per bridge and d's at least, rounded up to
+// a multiple of the brokers so that leaders spread evenly.
 func partitions(l Load, d Deployment) int {
-	p := max(ceilDiv(flows(l, d).kafkaBytes, PartitionBytesPerSec), d.Bridges, 1)
+	p := max(ceilDiv(flows(l, d).kafkaBytes, PartitionBytesPerSec), d.Bridges, d.Partitions, 1)
 	b := max(d.Brokers, 1)
 	return ceilDiv(float64(p), float64(b)) * b
 }
@@ -231,12 +234,18 @@ func Evaluate(l Load, d Deployment) ([]Use, error) {
 	if err != nil {
 		return nil, err
 	}
+	return evaluate(l, d), nil
+}
+
+// evaluate is Evaluate of a load with its defaults, unchecked: Steps loads
+// a deployment with ten times a load that may pass the bounds of Load.
+func evaluate(l Load, d Deployment) []Use {
 	r := flows(l, d)
 	var uses []Use
 	for _, t := range tiers {
 		uses = append(uses, t.use(t.needs(r, l, d), *t.count(&d), d.Regions))
 	}
-	return uses, nil
+	return uses
 }
 
 // Fullest is the use with the highest utilisation (the first in pipeline

@@ -3,6 +3,7 @@ package capacity
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +74,10 @@ func TestSizeKeepsTargetUtil(t *testing.T) {
 		{Viewers: 1e6, Reactions: 1e5, Regions: 1, Batch: 10},
 		{Viewers: 50e6, Reactions: 1e6},
 		{Viewers: 5e8, Reactions: 1e7, Matches: 100},
+		// Loads whose brokers, bridges and partitions went round a cycle
+		// while Size worked each count out afresh.
+		{Viewers: 3798.557853370348, Reactions: 2.33328281610236e+06, Regions: 800, Matches: 4448, VideoSpread: 11902581273},
+		{Viewers: 7123.468443776407, Reactions: 2.5269794037648547e+06, Regions: 356, Matches: 2506, VideoSpread: 36810588711},
 	} {
 		d, err := Size(l)
 		if err != nil {
@@ -205,6 +210,71 @@ func TestSteps(t *testing.T) {
 		}
 		if s.First.Util <= TargetUtil {
 			t.Errorf("step %d: ten times the load leaves every tier at or under %v", i, TargetUtil)
+		}
+	}
+}
+
+// A load near the bounds has its steps too: ten times it, past the bounds,
+// is what the last step's deployment is loaded with, not a load to plan.
+func TestStepsAtTheBounds(t *testing.T) {
+	for _, l := range []Load{
+		{Viewers: MaxViewers, Reactions: MaxReactions},
+		{Viewers: 2e9, Reactions: 1e6},
+		{Viewers: 50e6, Reactions: 5e8},
+	} {
+		steps, err := Steps(l.Times(0.01), 3)
+		if err != nil {
+			t.Fatalf("Steps up to %+v: %v", l, err)
+		}
+		if last := steps[len(steps)-1]; last.First.Util <= TargetUtil || math.IsNaN(last.First.Util) {
+			t.Errorf("Steps up to %+v: at ten times, the fullest tier %+v", l, last.First)
+		}
+	}
+}
+
+// A plan states a record's size however few reactions it carries: one
+// record a produce request, its batch's header its own.
+func TestPlanRecordBytes(t *testing.T) {
+	for _, reactions := range []float64{0, 0.5, 1} {
+		p, err := NewPlan(Load{Viewers: 1000, Reactions: reactions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := RecordBytes(1); p.RecordBytes != want {
+			t.Errorf("%v reactions/s: %v bytes a record, want %v", reactions, p.RecordBytes, want)
+		}
+	}
+}
+
+// StepsTo ends at the load itself, however many steps are asked for, and
+// leaves out the steps under one viewer; scaling the load down and up
+// again in floating point (math.Pow(10, 1-n), then Steps) can pass the
+// bounds it started within.
+func TestStepsTo(t *testing.T) {
+	tests := []struct {
+		l    Load
+		n    int
+		want []float64 // viewers of each step
+	}{
+		{Load{Viewers: MaxViewers, Reactions: 1e6}, 6, []float64{1e5, 1e6, 1e7, 1e8, 1e9, 1e10}},
+		{Load{Viewers: 1, Reactions: 0}, 4, []float64{1}},
+		{Load{Viewers: 150, Reactions: 10}, 4, []float64{1.5, 15, 150}},
+		{Load{Viewers: 50e6, Reactions: 1e6}, 0, nil},
+	}
+	for _, tt := range tests {
+		steps, err := StepsTo(tt.l, tt.n)
+		if err != nil {
+			t.Fatalf("StepsTo(%+v, %d): %v", tt.l, tt.n, err)
+		}
+		var got []float64
+		for _, s := range steps {
+			got = append(got, s.Plan.Load.Viewers)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("StepsTo(%+v, %d): steps of %v viewers, want %v", tt.l, tt.n, got, tt.want)
+		}
+		if len(steps) > 0 && steps[len(steps)-1].Plan.Load.Reactions != tt.l.Reactions {
+			t.Errorf("StepsTo(%+v, %d): the last step is not the load", tt.l, tt.n)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func NewPlan(l Load) (Plan, error) {
 	l, _ = l.withDefaults()
 	uses, _ := Evaluate(l, d)
 	r := flows(l, d)
-	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: r.kafkaBytes / max(r.events, 1),
+	p := Plan{Load: l, Deployment: d, Uses: uses, RecordBytes: RecordBytes(r.events / max(r.produces, 1)),
 		SwarmBytes: SwarmBytes(d.Partitions, l.videoWindows()), FrameBytes: FrameBytes(d.Partitions, l.videoWindows())}
 	p.Hops = hops(l, d)
 	p.Costs = costs(l, d, uses, p.Hops)
@@ -121,25 +121,52 @@ type Step struct {
 }
 
 // Steps plans n tenfold steps from l and finds, at each, the tier that the
-// next tenfold step fills first.
+// next tenfold step fills first. Each step's load must be within the
+// bounds of Load; the ten times more it is loaded with need not be.
 func Steps(l Load, n int) ([]Step, error) {
 	var steps []Step
 	for i := range n {
-		cur := l.Times(pow10(i))
-		p, err := NewPlan(cur)
+		s, err := step(l.Times(pow10(i)))
 		if err != nil {
 			return nil, err
 		}
-		next := p.Load.Times(10)
-		uses, err := Evaluate(next, p.Deployment)
-		if err != nil {
-			return nil, err
-		}
-		first := Fullest(uses)
-		rest := slices.DeleteFunc(uses, func(u Use) bool { return u.Tier == first.Tier })
-		steps = append(steps, Step{Plan: p, Next: next, First: first, Second: Fullest(rest)})
+		steps = append(steps, s)
 	}
 	return steps, nil
+}
+
+// StepsTo is the n tenfold steps that end at l ("emostream plan"'s table):
+// the last is l itself, not l scaled down and up again in floating point,
+// and the steps under one viewer are left out.
+func StepsTo(l Load, n int) ([]Step, error) {
+	var steps []Step
+	for i := range n {
+		down := pow10(n - 1 - i)
+		cur := l
+		cur.Viewers, cur.Reactions = l.Viewers/down, l.Reactions/down
+		if cur.Viewers < 1 {
+			continue
+		}
+		s, err := step(cur)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
+}
+
+// step plans l and finds the fullest tiers of its deployment at ten times l.
+func step(l Load) (Step, error) {
+	p, err := NewPlan(l)
+	if err != nil {
+		return Step{}, err
+	}
+	next := p.Load.Times(10)
+	uses := evaluate(next, p.Deployment)
+	first := Fullest(uses)
+	rest := slices.DeleteFunc(uses, func(u Use) bool { return u.Tier == first.Tier })
+	return Step{Plan: p, Next: next, First: first, Second: Fullest(rest)}, nil
 }
 
 func pow10(i int) float64 {

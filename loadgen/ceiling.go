@@ -13,7 +13,8 @@ import (
 // Ceiling is the bare HTTP server that bounds what any ingest can reach on
 // a machine: it answers every request with 202 {"accepted":N} and does
 // nothing else. N is 1 for a body that is not a JSON array, else the number
-// of "user_id" keys in it (a cheap guess, not a parse). The zero value is
+// of "match_id" keys in it (a cheap guess, not a parse; every event has
+// one, and with Config.Tokens no user_id). The zero value is
 // ready; Serve it on a listener and Shutdown when done.
 type Ceiling struct {
 	once     sync.Once
@@ -53,13 +54,13 @@ func (c *Ceiling) Requests() int64 { return c.requests.Load() }
 // Events returns the sum of the N it answered.
 func (c *Ceiling) Events() int64 { return c.events.Load() }
 
-var userIDKey = []byte(`"user_id"`)
+var matchIDKey = []byte(`"match_id"`)
 
 func (c *Ceiling) handle(ctx *fasthttp.RequestCtx) {
 	n := 1
 	body := ctx.Request.Body()
 	if len(body) > 0 && body[0] == '[' {
-		n = bytes.Count(body, userIDKey)
+		n = bytes.Count(body, matchIDKey)
 	}
 	c.requests.Add(1)
 	c.events.Add(int64(n))

@@ -25,6 +25,10 @@ const (
 	MaxConnections          = 10_000
 	DefaultTimeout          = 5 * time.Second
 	DefaultProgressInterval = time.Second
+	// MaxReplyBytes is the longest reply body read; a longer one is an
+	// error (ingest's replies are a few hundred bytes), so that a target
+	// cannot fill memory with Connections huge replies at once.
+	MaxReplyBytes = 1 << 20
 )
 
 // Sentinel errors.
@@ -55,8 +59,9 @@ type Config struct {
 	Path string
 	// AllowRemote permits a target that resolves to non-loopback addresses.
 	AllowRemote bool
-	// Resolver looks up the target's host for the loopback check. Zero means
-	// net.DefaultResolver.
+	// Resolver looks up the target's host for the loopback check and,
+	// unless AllowRemote or Client is set, again for every connection the
+	// run opens. Zero means net.DefaultResolver.
 	Resolver Resolver
 
 	// Rate is the total events per second across all connections. Zero means

@@ -90,23 +90,30 @@ func newRunID() string {
 }
 
 // newHostClient returns a client that keeps up to c.Connections connections
-// to host and never retries a POST (a retry would count events twice).
+// to host, never retries a POST (a retry would count events twice), reads
+// replies of up to MaxReplyBytes and, unless c.AllowRemote, connects to
+// loopback addresses only.
 func newHostClient(scheme, host string, c Config) *fasthttp.HostClient {
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, map[string]string{"http": "80", "https": "443"}[scheme])
 	}
-	return &fasthttp.HostClient{
+	hc := &fasthttp.HostClient{
 		Addr:                          host,
 		IsTLS:                         scheme == "https",
 		MaxConns:                      c.Connections,
 		MaxConnWaitTimeout:            c.Timeout,
 		MaxIdemponentCallAttempts:     1,
+		MaxResponseBodySize:           MaxReplyBytes,
 		ReadTimeout:                   c.Timeout,
 		WriteTimeout:                  c.Timeout,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 	}
+	if !c.AllowRemote {
+		hc.Dial = dialLoopback(c.Resolver, c.Timeout)
+	}
+	return hc
 }
 
 // Config returns the generator's config with defaults filled in.

@@ -78,6 +78,27 @@ func TestRatePacesRequests(t *testing.T) {
 	})
 }
 
+// A rate so low that the due time of a later request does not fit a
+// time.Duration still ends the run at its Duration: only the request due
+// at the start is sent.
+func TestTinyRateKeepsTheDuration(t *testing.T) {
+	for _, rate := range []float64{1e-9, 1e-300} {
+		synctest.Test(t, func(t *testing.T) {
+			d := &fakeDoer{latency: time.Millisecond}
+			g, err := New(Config{Target: "http://127.0.0.1:1", Client: d, Rate: rate, Batch: 1000, Duration: time.Second, Connections: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			s, err := g.Run(ctx)
+			if err != nil || s.Requests != 1 || s.Elapsed > time.Second {
+				t.Fatalf("rate %g: Run = %d requests in %v, %v; want 1 within the second", rate, s.Requests, s.Elapsed, err)
+			}
+		})
+	}
+}
+
 func TestStopsAfterEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDoer{latency: time.Millisecond}
@@ -169,6 +190,28 @@ func TestCountsByOutcome(t *testing.T) {
 	}
 	if len(results) != 300 || results[5].Err != errBoom || results[1].Accepted != 2 || results[1].FirstEvent != 2 {
 		t.Fatalf("results: %d, 6th %+v, 2nd %+v", len(results), results[5], results[1])
+	}
+}
+
+func TestAcceptedOf(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   int
+	}{
+		{202, `{"accepted":3,"windows":[1]}`, 3},
+		{202, `{"accepted": 0}`, 0},
+		{202, `{}`, 5},
+		{202, `{"accepted":"x"}`, 5},
+		{202, `{"accepted":7}`, 5},
+		{202, `{"accepted":99999999999999999999999}`, 5},
+		{202, `{"accepted":9223372036854775808}`, 5},
+		{429, `{"accepted":3}`, 0},
+	}
+	for _, tt := range tests {
+		if got := acceptedOf(tt.status, []byte(tt.body), 5); got != tt.want {
+			t.Errorf("acceptedOf(%d, %s, 5) = %d, want %d", tt.status, tt.body, got, tt.want)
+		}
 	}
 }
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Resolver looks up a host name; *net.Resolver is one.
@@ -30,22 +33,57 @@ func CheckTarget(ctx context.Context, r Resolver, target string) error {
 // to loopback addresses: 127.0.0.0/8 or ::1. Otherwise it returns an error
 // wrapping ErrRemoteTarget, or the lookup error.
 func CheckLoopback(ctx context.Context, r Resolver, host string) error {
+	_, err := loopbackAddrs(ctx, r, host)
+	return err
+}
+
+// loopbackAddrs returns host's addresses if they are all loopback ones,
+// else CheckLoopback's error.
+func loopbackAddrs(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
 	if r == nil {
 		r = net.DefaultResolver
 	}
 	addrs, err := lookup(ctx, r, host)
 	if err != nil {
-		return fmt.Errorf("resolving target host %q: %w", host, err)
+		return nil, fmt.Errorf("resolving target host %q: %w", host, err)
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("%w: %q resolves to no address", ErrRemoteTarget, host)
+		return nil, fmt.Errorf("%w: %q resolves to no address", ErrRemoteTarget, host)
 	}
 	for _, a := range addrs {
 		if !isLoopback(a) {
-			return fmt.Errorf("%w: %q resolves to %v (use --allow-remote to load a remote system)", ErrRemoteTarget, host, a)
+			return nil, fmt.Errorf("%w: %q resolves to %v (use --allow-remote to load a remote system)", ErrRemoteTarget, host, a)
 		}
 	}
-	return nil
+	return addrs, nil
+}
+
+// dialLoopback is a HostClient's dial without AllowRemote: it resolves the
+// host again at every dial, with r, and connects only if every address is
+// a loopback one, to the first that answers. A name that passed the check
+// in New cannot then resolve elsewhere when a connection opens (DNS
+// rebinding, or a dialer's resolver that answers otherwise than r).
+func dialLoopback(r Resolver, timeout time.Duration) fasthttp.DialFunc {
+	return func(hostport string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		addrs, err := loopbackAddrs(ctx, r, host)
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		for _, a := range addrs {
+			var conn net.Conn
+			if conn, err = d.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), port)); err == nil {
+				return conn, nil
+			}
+		}
+		return nil, err
+	}
 }
 
 // lookup resolves host, taking IP literals as they are.

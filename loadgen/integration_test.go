@@ -60,6 +60,19 @@ func TestAgainstCeiling(t *testing.T) {
 	}
 }
 
+// With tokens the events carry no user_id; the ceiling still counts them.
+func TestCeilingCountsEventsWithTokens(t *testing.T) {
+	c, target := serveCeiling(t)
+	g, err := New(Config{Target: target, Events: 100, Batch: 10, Connections: 2, Tokens: []string{"t"}, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Run(t.Context())
+	if err != nil || s.Accepted != 100 || c.Events() != 100 {
+		t.Fatalf("Run = %+v, %v, the ceiling counted %d; want 100 accepted", s.Counts, err, c.Events())
+	}
+}
+
 // patternHandler checks every event it gets and answers request k with 202
 // when k%4 is 0 or 1, 429 when it is 2 and 400 when it is 3.
 type patternHandler struct {
@@ -123,6 +136,35 @@ func TestCountsByStatusOverHTTP(t *testing.T) {
 		if !h.ids[g.EventID(i)] {
 			t.Fatalf("event %s never arrived", g.EventID(i))
 		}
+	}
+}
+
+// A reply longer than MaxReplyBytes, with its length or chunked, is an
+// error: a target cannot fill loadgen's memory with long replies.
+func TestRefusesLongReplies(t *testing.T) {
+	long := make([]byte, 16*MaxReplyBytes)
+	for _, chunked := range []bool{false, true} {
+		t.Run("chunked "+strconv.FormatBool(chunked), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(long)))
+				}
+				w.WriteHeader(http.StatusAccepted)
+				w.Write(long)
+			}))
+			defer srv.Close()
+			g, err := New(Config{Target: srv.URL, Events: 4, Connections: 1, Duration: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := g.Run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Requests != 4 || s.Errors != 4 || s.Accepted != 0 {
+				t.Fatalf("counts %+v, want 4 requests, each an error", s.Counts)
+			}
+		})
 	}
 }
 

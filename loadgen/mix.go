@@ -129,13 +129,16 @@ func (p picker) pick(r uint32) int {
 }
 
 // FetchEmojiTypes reads the allowed emoji types from the target's
-// GET /v1/emoji-types, which answers {"emoji_types":[...]}.
+// GET /v1/emoji-types, which answers {"emoji_types":[...]} in at most
+// MaxReplyBytes.
 func FetchEmojiTypes(ctx context.Context, target string) ([]string, error) {
 	timeout := 2 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	status, body, err := fasthttp.GetTimeout(nil, strings.TrimSuffix(target, "/")+"/v1/emoji-types", timeout)
+	c := &fasthttp.Client{MaxResponseBodySize: MaxReplyBytes}
+	defer c.CloseIdleConnections()
+	status, body, err := c.GetTimeout(nil, strings.TrimSuffix(target, "/")+"/v1/emoji-types", timeout)
 	if err != nil {
 		return nil, fmt.Errorf("fetching emoji types: %w", err)
 	}

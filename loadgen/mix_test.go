@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -97,6 +98,18 @@ func TestFetchEmojiTypes(t *testing.T) {
 	ln.Close()
 	if _, err := FetchEmojiTypes(context.Background(), "http://"+addr); err == nil {
 		t.Fatal("FetchEmojiTypes from a closed port succeeded")
+	}
+}
+
+// A list longer than MaxReplyBytes is an error, not read whole.
+func TestFetchEmojiTypesRefusesALongReply(t *testing.T) {
+	pad := strings.Repeat("x", 16*MaxReplyBytes)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"emoji_types":["🔥"],"pad":"` + pad + `"}`))
+	}))
+	defer srv.Close()
+	if got, err := FetchEmojiTypes(context.Background(), srv.URL); err == nil {
+		t.Fatalf("FetchEmojiTypes of a %d-byte reply = %v, want an error", len(pad), got)
 	}
 }
 

@@ -19,8 +19,8 @@ type schedule struct {
 
 func newSchedule(c Config, start time.Time) *schedule {
 	s := &schedule{start: start, deadline: start.Add(c.Duration), batch: int64(c.Batch), events: c.Events}
-	if c.Rate > 0 {
-		s.nsPerEvent = float64(time.Second) / c.Rate
+	if c.Rate > 0 { // a gap longer than the run is the run (and never +Inf)
+		s.nsPerEvent = min(float64(time.Second)/c.Rate, float64(c.Duration))
 	}
 	return s
 }
@@ -37,7 +37,12 @@ func (s *schedule) take(now time.Time) (first int64, n int, due time.Time, ok bo
 		n = int(min(s.batch, s.events-first))
 	}
 	if s.nsPerEvent > 0 {
-		due = s.start.Add(time.Duration(float64(first) * s.nsPerEvent))
+		// Compared as a float: past the run it may not fit a Duration.
+		offset := float64(first) * s.nsPerEvent
+		if offset >= float64(s.deadline.Sub(s.start)) {
+			return 0, 0, time.Time{}, false
+		}
+		due = s.start.Add(time.Duration(offset))
 		now = due
 	}
 	if !now.Before(s.deadline) {

@@ -16,7 +16,7 @@ type Counts struct {
 	// Events is the number of events in those requests.
 	Events int64 `json:"events"`
 	// Accepted is the number of events the target accepted (the sum of the
-	// "accepted" fields of 2xx replies).
+	// "accepted" fields of 2xx replies, each at most its request's events).
 	Accepted int64 `json:"accepted"`
 	// Rejected is the number of events in requests answered with a status
 	// other than 2xx.

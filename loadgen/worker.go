@@ -124,7 +124,8 @@ func isTimeout(err error) bool {
 var acceptedKey = []byte(`"accepted":`)
 
 // acceptedOf reads N from a 2xx reply {"accepted":N,...} without decoding
-// the rest. A 2xx reply without it counts all events; others count none.
+// the rest. A 2xx reply without it counts all events, and so does an N
+// over them (read no further than that, however long); others count none.
 func acceptedOf(status int, body []byte, events int) int {
 	if status/100 != 2 {
 		return 0
@@ -139,6 +140,9 @@ func acceptedOf(status int, body []byte, events int) int {
 			break
 		}
 		n, digits = n*10+int(c-'0'), digits+1
+		if n > events {
+			return events
+		}
 	}
 	if digits == 0 {
 		return events
