@@ -60,8 +60,8 @@ type Lock struct {
 
 // Acquire creates dir if it is missing and takes the exclusive lock on the
 // file name in it, writing this process's PID and command line into the
-// file. If the lock is held, the error is a *HeldError that names the
-// holder. Paths that lead to one directory (relative, through symbolic
+// file (or leaving it empty if that write fails). If the lock is held, the
+// error is a *HeldError that names the holder. Paths that lead to one directory (relative, through symbolic
 // links) lead to one lock. A directory this user cannot write is an error
 // that says so.
 func Acquire(dir, name string) (*Lock, error) {
@@ -76,12 +76,18 @@ func Acquire(dir, name string) (*Lock, error) {
 	case err != nil:
 		return nil, fmt.Errorf("data directory %s: cannot lock %s (the directory must be writable by this user): %w", dir, name, err)
 	}
-	if err := record(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data directory %s: writing %s: %w", dir, name, err)
+	if err := writeRecord(f); err != nil {
+		// The record only names the holder for a HeldError: a full disk
+		// (a server restarted on it must still start and serve what it
+		// stored) or a quota keeps the lock with an empty file, whose
+		// holder a HeldError calls "another process".
+		f.Truncate(0)
 	}
 	return &Lock{f: f}, nil
 }
+
+// writeRecord is record; tests make it fail as on a full disk.
+var writeRecord = record
 
 // Release gives the lock up and empties the file; it may be called more
 // than once. The file stays: removing it would let a process that opened it

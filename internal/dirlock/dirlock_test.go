@@ -201,3 +201,29 @@ func TestHolderWithoutRecord(t *testing.T) {
 	}
 	t.Logf("%v after %v", err, time.Since(start))
 }
+
+// A record that cannot be written (a full disk) keeps the lock, with an
+// empty file: a server restarted on a full disk still starts, and a second
+// Acquire is refused as held by another process.
+func TestRecordFailureKeepsTheLock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "test.lock")
+	if err := os.WriteFile(path, []byte("123\nold holder\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeRecord = func(*os.File) error { return syscall.ENOSPC }
+	defer func() { writeRecord = record }()
+	l, err := Acquire(dir, "test.lock")
+	if err != nil {
+		t.Fatalf("Acquire with the record failing: %v", err)
+	}
+	defer l.Release()
+	if b, err := os.ReadFile(path); err != nil || len(b) != 0 {
+		t.Fatalf("lock file %q (%v), want it empty: a dead holder's record would mislead", b, err)
+	}
+	_, err = Acquire(dir, "test.lock")
+	var he *HeldError
+	if !errors.As(err, &he) || he.PID != 0 || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Acquire: %v, want held by another process", err)
+	}
+}
