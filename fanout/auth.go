@@ -12,8 +12,9 @@ import (
 	"github.com/emostream/emostream/wire"
 )
 
-// Users of the hub's client port: one per stage role, all in account
-// STAGES, each with the least permissions its stage needs (Permissions).
+// Users of the hub's client port: one per stage role, each with the least
+// permissions its stage needs (Permissions), in the account UserAccount
+// names.
 const (
 	// UserIngest reads the match registry.
 	UserIngest = "ingest"
@@ -25,13 +26,43 @@ const (
 	// admin API and --auto-matches).
 	UserAdmin = "admin"
 	// UserEdge is a viewer edge (emostream edge) connected to the hub: it
-	// reads live swarms, asks for stored ones and reports its viewers.
+	// reads live swarms, asks for stored ones and reports its viewers, as
+	// a leaf cluster does and in the leaves' account.
 	UserEdge = "edge"
 	// UserMonitor is an operator's read-only view of the hub (the NATS
 	// CLI): it lists and reads streams, consumers, key-value buckets and
-	// their messages, and can change, publish or create nothing.
+	// their messages, and can change, publish or create nothing. It is
+	// alone in its own account.
 	UserMonitor = "monitor"
 )
+
+// Accounts of the hub. nats-server lets a requester choose any reply
+// subject, and sends the answer to it in the account that answered: a
+// user of STAGES, which holds the streams, could aim a JetStream answer at
+// a stream's subject and have it stored. So the two users that may only
+// read (edge and monitor) are in other accounts, and reach the JetStream
+// API they use through service imports from STAGES, whose answers go back
+// to the reply subject in their own account, where no stream listens.
+const (
+	// AccountStages has JetStream and the pipeline's stage users.
+	AccountStages = "STAGES"
+	// AccountLeaf has the leaf clusters and the hub's edges: live swarms,
+	// the two swarm reads, occupancy reports.
+	AccountLeaf = "LEAF"
+	// AccountMonitor has the read-only operator: monitorRead, imported.
+	AccountMonitor = "MONITOR"
+)
+
+// UserAccount is the account of a user of the hub's client port.
+func UserAccount(user string) string {
+	switch user {
+	case UserEdge:
+		return AccountLeaf
+	case UserMonitor:
+		return AccountMonitor
+	}
+	return AccountStages
+}
 
 // StageUsers lists the client port's users in pipeline order, the
 // operator's read-only user last.
@@ -67,7 +98,7 @@ var registryRead = []string{
 }
 
 // monitorRead is what the read-only operator may ask JetStream, of any
-// stream of the account: the account's limits and usage, the streams' and
+// stream of STAGES (which exports exactly these subjects to MONITOR): the account's limits and usage, the streams' and
 // consumers' names, lists and information, and single messages (a
 // key-value get is a direct get, or a message get on a bucket without
 // direct gets). Nothing that creates, changes, deletes or purges, and no

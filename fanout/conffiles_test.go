@@ -121,7 +121,8 @@ func runConfigFiles(t *testing.T, certs *testenv.Certs, stage []nats.Option) {
 }
 
 // TestConfigPermissions: nats.conf gives each stage user exactly the
-// permissions fanout.Permissions renders for emostream hub and up.
+// permissions fanout.Permissions renders for emostream hub and up, in the
+// account UserAccount names.
 func TestConfigPermissions(t *testing.T) {
 	pw := confPasswords(t)
 	opts := &server.Options{}
@@ -134,7 +135,7 @@ func TestConfigPermissions(t *testing.T) {
 			continue
 		}
 		w, ok := want[u.Username]
-		if !ok || u.Password != pw[u.Username] || u.Account.Name != "STAGES" {
+		if !ok || u.Password != pw[u.Username] || u.Account.Name != UserAccount(u.Username) {
 			t.Errorf("nats.conf: unexpected user %q (account %s)", u.Username, u.Account.Name)
 			continue
 		}
@@ -151,5 +152,25 @@ func TestConfigPermissions(t *testing.T) {
 	}
 	if opts.NoAuthUser != "" {
 		t.Errorf("nats.conf: no_auth_user %q", opts.NoAuthUser)
+	}
+	// STAGES exports to MONITOR, and MONITOR imports, its user's subjects
+	// and nothing else.
+	b, err := os.ReadFile("../nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	for _, s := range monitorRead {
+		for _, entry := range []string{`{service: "` + s + `", accounts: [MONITOR]}`, `{service: {account: STAGES, subject: "` + s + `"}}`} {
+			if strings.Count(conf, entry) != 1 {
+				t.Errorf("nats.conf: want %s once", entry)
+			}
+		}
+	}
+	if n := strings.Count(conf, "accounts: [MONITOR]}"); n != len(monitorRead) {
+		t.Errorf("nats.conf: %d exports to MONITOR, want %d", n, len(monitorRead))
+	}
+	if n := strings.Count(conf, "{service: {account: STAGES, subject: \"$JS.API."); n != len(monitorRead)+2 { // and LEAF's two swarm reads
+		t.Errorf("nats.conf: %d JetStream API imports from STAGES, want %d", n, len(monitorRead)+2)
 	}
 }

@@ -60,7 +60,8 @@ type HubConfig struct {
 	StageUser string
 	// Passwords are the passwords of the client port's users (StageUsers:
 	// ingest, bridge, processor, admin, edge and the read-only monitor),
-	// each with the least permissions of its role (Permissions). A missing or empty one is random; read
+	// each with the least permissions of its role (Permissions), in the
+	// account UserAccount names. A missing or empty one is random; read
 	// them back with Passwords. Nil means no credentials at all (StageUser,
 	// above), which NewHub refuses unless ClientListen is loopback
 	// (ErrNoCredentials).
@@ -187,7 +188,8 @@ func (c HubConfig) render() (string, error) {
 	data := map[string]any{"C": c, "Store": storeDir(c.DataDir),
 		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet,
 		"LeafPublish": edgePublish(HubDomain), "Viewers": wire.ViewersSubjects, "Domain": HubDomain, "Live": wire.LiveSubjects,
-		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin}
+		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin,
+		"MonitorRead": monitorRead}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue
@@ -216,12 +218,15 @@ type stageUser struct {
 	Permission
 }
 
-func (c HubConfig) users() []stageUser {
+// users are the client port's users with passwords, by account
+// (UserAccount).
+func (c HubConfig) users() map[string][]stageUser {
 	perms := Permissions()
-	var out []stageUser
+	out := map[string][]stageUser{}
 	for _, u := range StageUsers {
 		if pw, ok := c.Passwords[u]; ok {
-			out = append(out, stageUser{Name: u, Password: pw, Permission: perms[u]})
+			a := UserAccount(u)
+			out[a] = append(out[a], stageUser{Name: u, Password: pw, Permission: perms[u]})
 		}
 	}
 	return out
@@ -255,8 +260,13 @@ func (h *Hub) LeafRemote() string {
 	return u[:len("nats-leaf://")] + h.cfg.LeafUser + ":" + h.cfg.LeafPassword + "@" + u[len("nats-leaf://"):]
 }
 
+// userTemplate renders a stageUser of the client port.
+var userTemplate = template.Must(template.Must(tlsTemplate.Clone()).New("user").Parse(
+	`{user: {{q .Name}}, password: {{q .Password}}, allowed_connection_types: ["STANDARD"],
+        permissions: {publish: {allow: [{{join .Publish}}]}, subscribe: {allow: [{{join .Subscribe}}]}}}`))
+
 // hubTemplate mirrors nats.conf at the repository root.
-var hubTemplate = template.Must(template.Must(tlsTemplate.Clone()).New("hub").Parse(`
+var hubTemplate = template.Must(template.Must(userTemplate.Clone()).New("hub").Parse(`
 server_name: {{q .C.Name}}
 listen: {{.Client}}
 {{- if .Monitor}}
@@ -274,24 +284,47 @@ accounts {
   STAGES {
     jetstream: enabled
     users: [
-{{- range .Users}}
-      {user: {{q .Name}}, password: {{q .Password}}, allowed_connection_types: ["STANDARD"],
-        permissions: {publish: {allow: [{{join .Publish}}]}, subscribe: {allow: [{{join .Subscribe}}]}}}
+{{- range index .Users "STAGES"}}
+      {{template "user" .}}
 {{- else}}
       {user: {{q .C.StageUser}}, allowed_connection_types: ["STANDARD"]}
 {{- end}}
     ]
-    exports: [{stream: {{q .Live}}}, {service: {{q .Get}}}, {service: {{q .Next}}}]
+    exports: [
+      {stream: {{q .Live}}}
+      {service: {{q .Get}}}
+      {service: {{q .Next}}}
+{{- range .MonitorRead}}
+      {service: {{q .}}, accounts: [MONITOR]}
+{{- end}}
+    ]
     imports: [{stream: {account: LEAF, subject: {{q .Viewers}}}}]
   }
   LEAF {
-    users: [{user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
-      permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .Allow}}]}}}]
+    users: [
+      {user: {{q .C.LeafUser}}, password: {{q .C.LeafPassword}}, allowed_connection_types: ["LEAFNODE"],
+        permissions: {publish: {allow: [{{join .LeafPublish}}]}, subscribe: {allow: [{{join .Allow}}]}}}
+{{- range index .Users "LEAF"}}
+      {{template "user" .}}
+{{- end}}
+    ]
     exports: [{stream: {{q .Viewers}}}]
     imports: [
       {stream: {account: STAGES, subject: {{q .Live}}}}
       {service: {account: STAGES, subject: {{q .Get}}}}
       {service: {account: STAGES, subject: {{q .Next}}}}
+    ]
+  }
+  MONITOR {
+    users: [
+{{- range index .Users "MONITOR"}}
+      {{template "user" .}}
+{{- end}}
+    ]
+    imports: [
+{{- range .MonitorRead}}
+      {service: {account: STAGES, subject: {{q .}}}}
+{{- end}}
     ]
   }
 }
