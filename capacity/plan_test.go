@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -298,5 +299,25 @@ func TestPlanCosts(t *testing.T) {
 	last := p.Hops[len(p.Hops)-1]
 	if want := 50e6 * WireBytes(p.FrameBytes); last.PerWindow != want {
 		t.Errorf("viewers' hop %v bytes a window, want %v", last.PerWindow, want)
+	}
+}
+
+// A plan whose fixed tier is over 100% says so under the tier table; one
+// within the design does not.
+func TestPlanWarnsOverCapacity(t *testing.T) {
+	for _, c := range []struct {
+		l    Load
+		want bool
+	}{{Load{Viewers: 2e9, Reactions: 2e8}, true}, {Load{Viewers: 5e7, Reactions: 1e6}, false}} {
+		p, err := NewPlan(c.l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		WritePlan(&b, p)
+		got := strings.Contains(b.String(), "**Over capacity:** the processor's window time at ")
+		if got != c.want {
+			t.Errorf("%v viewers: over-capacity warning %v, want %v:\n%s", c.l.Viewers, got, c.want, b.String())
+		}
 	}
 }

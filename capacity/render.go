@@ -23,6 +23,7 @@ func WritePlan(w io.Writer, p Plan) {
 	for i, u := range p.Uses {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", u.Tier, group(float64(u.Machines)), tiers[i].machine.Name, u.Resource, percent(u.Util))
 	}
+	writeOver(w, p.Uses)
 	fmt.Fprintf(w, "\nKafka: %d partitions at replication factor %d, %s per record. Per region: leaf clusters %d (%d servers each), edges %s (%s viewers each).\n",
 		d.Partitions, d.RF, byteSize(p.RecordBytes), d.LeafClusters, LeafServersPerCluster, group(float64(d.Edges)),
 		group(math.Ceil(l.Viewers/float64(l.Regions)/float64(d.Edges))))
@@ -47,6 +48,18 @@ func WritePlan(w io.Writer, p Plan) {
 		fmt.Fprintf(w, "| %s | %s %s | %s | %s |\n", c.Item, group(c.Count), c.Unit, price(c.Each), money(c.PerHour))
 	}
 	fmt.Fprintf(w, "| **total** | | | **%s** |\n", money(p.Total()))
+}
+
+// writeOver warns of each tier over 100% at peak: only a tier of fixed
+// size can be, and more machines do not help it, so the load is past what
+// the design carries.
+func writeOver(w io.Writer, uses []Use) {
+	for i, u := range uses {
+		if u.Util > 1 && tiers[i].fixed {
+			fmt.Fprintf(w, "\n**Over capacity:** the %s's %s at %s. Its size is fixed by the design (%d machines), so more machines do not help: this load is past what EmoStream carries (docs/capacity.md, \"Tenfold steps\").\n",
+				u.Tier, u.Resource, percent(u.Util), u.Machines)
+		}
+	}
 }
 
 // WriteSteps writes the tenfold steps as one Markdown table.
