@@ -384,8 +384,9 @@ func policyAllows(m *manifests, p peer, w *workload, port corev1.ContainerPort) 
 // hub's client port, the hub's members to each other's routes, leaves to
 // the hub's leafnode port and to each other's routes, edges to the
 // leaves' client port, Prometheus to every scrape port, anyone to the
-// public ports (ingest's API, the edges' and leaves' WebSocket); and
-// every workload is isolated by exactly one policy.
+// public ports (ingest's API, the edges' WebSocket), nobody to the leaves'
+// own WebSocket (trusted networks only: viewers reach edges); and every
+// workload is isolated by exactly one policy.
 func TestKubernetesNetworkPaths(t *testing.T) {
 	m := loadManifests(t)
 	ns := map[string]string{"kubernetes.io/metadata.name": "emostream"}
@@ -437,7 +438,6 @@ func TestKubernetesNetworkPaths(t *testing.T) {
 		{pods["edge"], "leaf", "nats", true},
 		{outsider, "ingest", "http", true},
 		{outsider, "edge", "ws", true},
-		{outsider, "leaf", "ws", true},
 
 		{pods["edge"], "hub", "client", false},
 		{pods["leaf"], "hub", "client", false},
@@ -451,6 +451,8 @@ func TestKubernetesNetworkPaths(t *testing.T) {
 		{stranger, "hub", "monitor", false},
 		{outsider, "hub", "client", false},
 		{outsider, "leaf", "nats", false},
+		{outsider, "leaf", "ws", false},
+		{stranger, "leaf", "ws", false},
 		{outsider, "ingest", "ops", false},
 		{pods["ingest"], "bridge", "metrics", false},
 		{outsider, "processor", "metrics", false},
