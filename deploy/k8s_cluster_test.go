@@ -52,7 +52,7 @@ type serviceMonitor struct {
 // flags, as far as the manifests use them, are exporterFlags.
 var (
 	exporterImage = regexp.MustCompile(`^natsio/prometheus-nats-exporter:\d+\.\d+\.\d+$`)
-	exporterFlags = regexp.MustCompile(`^-(port=\d+|addr=0\.0\.0\.0|varz|connz|routez|leafz|subz|healthz|jsz=all)$`)
+	exporterFlags = regexp.MustCompile(`^-(port=\d+|addr=0\.0\.0\.0|varz|connz|routez|leafz|subz|healthz|jsz=all|use_internal_server_name)$`)
 )
 
 // checkExporter: the exporter sidecar of a NATS server (hub, leaf) polls
@@ -84,6 +84,12 @@ func checkExporter(t *testing.T, command string, c *corev1.Container, ln []liste
 	}
 	if !seen["-varz"] || command == "hub" && !seen["-jsz"] {
 		t.Errorf("exporter %q: want -varz (the dashboard's gnatsd_varz_*), and -jsz=all on the hub", c.Args)
+	}
+	// Without it every series' server_id is the polled URL, the same
+	// http://localhost:PORT in every pod: the dashboard's NATS server
+	// variable and legends could not tell the members apart.
+	if !seen["-use_internal_server_name"] {
+		t.Errorf("exporter %q: want -use_internal_server_name (server_id the server's name, its pod's, not the polled URL)", c.Args)
 	}
 	i := slices.IndexFunc(ln, func(l listener) bool { return l.what == "http" })
 	if i < 0 || url != fmt.Sprintf("http://localhost:%d", ln[i].port) {
