@@ -172,11 +172,15 @@ type confSettings struct {
 	SyncAlways                               bool
 	NoAuthUser                               string
 	Compression                              bool
+	// Link liveness: how soon a leaf notices a partition from its hub.
+	PingInterval, WSPingInterval time.Duration
+	MaxPingsOut                  int
 }
 
 func settings(o *server.Options) confSettings {
 	return confSettings{int64(o.MaxConn), int64(o.MaxSubs), o.MaxPending, int64(o.MaxPayload), o.WriteDeadline,
-		o.JetStreamDomain, o.SyncAlways, o.Websocket.NoAuthUser, o.Websocket.Compression}
+		o.JetStreamDomain, o.SyncAlways, o.Websocket.NoAuthUser, o.Websocket.Compression,
+		o.PingInterval, o.Websocket.PingInterval, o.MaxPingsOut}
 }
 
 // TestKubernetesConfMatchesRepository: the ConfigMaps' hub.conf and

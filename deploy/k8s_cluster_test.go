@@ -52,7 +52,7 @@ type serviceMonitor struct {
 // flags, as far as the manifests use them, are exporterFlags.
 var (
 	exporterImage = regexp.MustCompile(`^natsio/prometheus-nats-exporter:\d+\.\d+\.\d+$`)
-	exporterFlags = regexp.MustCompile(`^-(port=\d+|addr=0\.0\.0\.0|varz|connz|routez|leafz|subz|healthz|jsz=all)$`)
+	exporterFlags = regexp.MustCompile(`^-(port=\d+|addr=0\.0\.0\.0|varz|connz|routez|leafz|subz|healthz|jsz=all|use_internal_server_name)$`)
 )
 
 // checkExporter: the exporter sidecar of a NATS server (hub, leaf) polls
@@ -84,6 +84,12 @@ func checkExporter(t *testing.T, command string, c *corev1.Container, ln []liste
 	}
 	if !seen["-varz"] || command == "hub" && !seen["-jsz"] {
 		t.Errorf("exporter %q: want -varz (the dashboard's gnatsd_varz_*), and -jsz=all on the hub", c.Args)
+	}
+	// Without it every series' server_id is the polled URL, the same
+	// http://localhost:PORT in every pod: the dashboard's NATS server
+	// variable and legends could not tell the members apart.
+	if !seen["-use_internal_server_name"] {
+		t.Errorf("exporter %q: want -use_internal_server_name (server_id the server's name, its pod's, not the polled URL)", c.Args)
 	}
 	i := slices.IndexFunc(ln, func(l listener) bool { return l.what == "http" })
 	if i < 0 || url != fmt.Sprintf("http://localhost:%d", ln[i].port) {
@@ -384,8 +390,9 @@ func policyAllows(m *manifests, p peer, w *workload, port corev1.ContainerPort) 
 // hub's client port, the hub's members to each other's routes, leaves to
 // the hub's leafnode port and to each other's routes, edges to the
 // leaves' client port, Prometheus to every scrape port, anyone to the
-// public ports (ingest's API, the edges' and leaves' WebSocket); and
-// every workload is isolated by exactly one policy.
+// public ports (ingest's API, the edges' WebSocket), nobody to the leaves'
+// own WebSocket (trusted networks only: viewers reach edges); and every
+// workload is isolated by exactly one policy.
 func TestKubernetesNetworkPaths(t *testing.T) {
 	m := loadManifests(t)
 	ns := map[string]string{"kubernetes.io/metadata.name": "emostream"}
@@ -437,7 +444,6 @@ func TestKubernetesNetworkPaths(t *testing.T) {
 		{pods["edge"], "leaf", "nats", true},
 		{outsider, "ingest", "http", true},
 		{outsider, "edge", "ws", true},
-		{outsider, "leaf", "ws", true},
 
 		{pods["edge"], "hub", "client", false},
 		{pods["leaf"], "hub", "client", false},
@@ -451,6 +457,8 @@ func TestKubernetesNetworkPaths(t *testing.T) {
 		{stranger, "hub", "monitor", false},
 		{outsider, "hub", "client", false},
 		{outsider, "leaf", "nats", false},
+		{outsider, "leaf", "ws", false},
+		{stranger, "leaf", "ws", false},
 		{outsider, "ingest", "ops", false},
 		{pods["ingest"], "bridge", "metrics", false},
 		{outsider, "processor", "metrics", false},

@@ -251,3 +251,24 @@ func TestSystemdAnalyze(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdUnitsDocumented: docs/operations.md's "Deploying with
+// systemd" names every unit of deploy/systemd, so an operator following
+// it installs and enables each stage.
+func TestSystemdUnitsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Deploying with systemd\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for name := range unitStages {
+		if !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("docs/operations.md, \"Deploying with systemd\", does not name %s", name)
+		}
+		unit := strings.TrimSuffix(strings.Replace(name, "@.service", "@a", 1), ".service")
+		if !strings.Contains(section, "systemctl enable --now") || !regexp.MustCompile(`systemctl enable --now[^\n]* `+regexp.QuoteMeta(unit)+`\b`).MatchString(section) {
+			t.Errorf("docs/operations.md, \"Deploying with systemd\": systemctl enable --now does not start %s", unit)
+		}
+	}
+}
