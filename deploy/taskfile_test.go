@@ -64,6 +64,52 @@ var fuzzTarget = regexp.MustCompile(`(?m)^func (Fuzz[A-Za-z0-9_]*)\(\w+ \*testin
 // says runs every fuzz target, names each Fuzz function of the module
 // with its package, and nothing else.
 func TestTaskfileFuzzesEveryTarget(t *testing.T) {
+	want := moduleFuzzTargets(t)
+	got := taskFuzzTargets(t)
+	slices.Sort(got)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("task fuzz does not run %s", w)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			t.Errorf("task fuzz runs %s, which is no fuzz target", g)
+		}
+	}
+}
+
+// TestFuzzTableListsEveryTarget: docs/reliability.md's table of fuzz
+// targets ("Fuzzing") names each Fuzz function of the module in the row
+// of its package, and no other.
+func TestFuzzTableListsEveryTarget(t *testing.T) {
+	b, err := os.ReadFile("../docs/reliability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	row := regexp.MustCompile("(?m)^\\| (`Fuzz[^|]*) \\| `([^`]+)` \\|")
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		for _, name := range regexp.MustCompile("`(Fuzz\\w+)`").FindAllStringSubmatch(m[1], -1) {
+			got = append(got, m[2]+" "+name[1])
+		}
+	}
+	want := moduleFuzzTargets(t)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("docs/reliability.md's fuzz table lacks %s", w)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			t.Errorf("docs/reliability.md's fuzz table names %s, which is no fuzz target", g)
+		}
+	}
+}
+
+// moduleFuzzTargets are the module's fuzz targets as "package Target",
+// sorted.
+func moduleFuzzTargets(t *testing.T) []string {
 	var want []string
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -88,20 +134,9 @@ func TestTaskfileFuzzesEveryTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := taskFuzzTargets(t)
-	slices.Sort(want)
-	slices.Sort(got)
 	if len(want) == 0 {
 		t.Fatal("no fuzz targets found in the module")
 	}
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			t.Errorf("task fuzz does not run %s", w)
-		}
-	}
-	for _, g := range got {
-		if !slices.Contains(want, g) {
-			t.Errorf("task fuzz runs %s, which is no fuzz target", g)
-		}
-	}
+	slices.Sort(want)
+	return want
 }
