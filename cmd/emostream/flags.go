@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -342,6 +343,17 @@ func zeroIsOff[T int | time.Duration](env *environment, flagName string, v T, wh
 		return -1
 	}
 	return v
+}
+
+// checkPartitions refuses a --partitions of an embedded broker's topic
+// below least or above kafkaconn.MaxPartitions, before it becomes the
+// library's int32: 4294967298 wrapped to 2, and 99999999 had the broker
+// spend gigabytes, deaf to Ctrl-C, creating them.
+func checkPartitions(n, least int) error {
+	if n < least || n > kafkaconn.MaxPartitions {
+		return fmt.Errorf("--partitions %d: want %d to %d", n, least, kafkaconn.MaxPartitions)
+	}
+	return nil
 }
 
 // checkNotNegative refuses a negative value of the named flags, whose 0

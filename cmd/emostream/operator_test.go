@@ -136,6 +136,11 @@ func TestBadFlagsRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"up", "--partitions", "0"}, "--partitions 0"},
+		// Past MaxPartitions: no int32 wrap-around (4294967298 ran 2
+		// partitions), and no broker spending gigabytes on millions.
+		{[]string{"up", "--partitions", "4294967298"}, "--partitions 4294967298: want 1 to 4096"},
+		{[]string{"kafka", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--partitions", "4294967297"}, "--partitions 4294967297: want 1 to 4096"},
+		{[]string{"bench", "--out", t.TempDir(), "--duration", "1s", "--partitions", "4294967296"}, "--partitions 4294967296: want 0 to 4096"},
 		{[]string{"processor", "--swarm-threshold", "0"}, "--swarm-threshold 0"},
 		{[]string{"processor", "--window", "0"}, "--window 0s"},
 		{[]string{"processor", "--partition-wait", "0s"}, "--partition-wait 0s"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
@@ -66,7 +67,7 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 	f := &upFlags{}
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
 	fs.StringVar(&f.kafkaAddr, "kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
-	fs.IntVar(&f.partitions, "partitions", stack.DefaultPartitions, "partitions of the events topic when the embedded broker creates it (a data directory that has the topic keeps its count)")
+	fs.IntVar(&f.partitions, "partitions", stack.DefaultPartitions, fmt.Sprintf("partitions of the events topic when the embedded broker creates it, 1 to %d (a data directory that has the topic keeps its count)", kafkaconn.MaxPartitions))
 	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
 	f.ingest = addIngestFlags(fs, env, ingestInUp)
 	fs.StringVar(&f.demo, "demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
@@ -108,7 +109,7 @@ func (f *upFlags) edges() int {
 // stage in pipeline order. It binds nothing and starts nothing.
 func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger) (stack.Config, error) {
 	// Kafka: the embedded broker on --kafka, or ingest's --kafka-brokers.
-	if err := checkPositive(fs, "partitions"); err != nil {
+	if err := checkPartitions(f.partitions, 1); err != nil {
 		return stack.Config{}, err
 	}
 	cfg := stack.Config{DataDir: f.dataDir, Partitions: int32(f.partitions), Logger: log}
