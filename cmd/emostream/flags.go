@@ -416,6 +416,25 @@ func checkFreeGiven(fromFile bool, set map[string]bool, addrs []flagAddr) error 
 	return nil
 }
 
+// checkDistinct refuses an address that two of a command's listeners
+// would share (port 0 aside), naming both flags: the second bind would
+// fail as if another process held it. A flag's value may be a list (--ws).
+func checkDistinct(addrs []flagAddr) error {
+	seen := map[string]string{}
+	for _, a := range addrs {
+		for _, addr := range splitList(a.addr) {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
+				continue // checkFree names a malformed address
+			}
+			if other, dup := seen[addr]; dup {
+				return fmt.Errorf("--%s %s: --%s listens there too: give each listener its own address", a.flag, addr, other)
+			}
+			seen[addr] = a.flag
+		}
+	}
+	return nil
+}
+
 // listenError names the flag and the address of a failed listen.
 func listenError(flagName, addr string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {

@@ -78,6 +78,26 @@ func TestBusyPortFailsFast(t *testing.T) {
 	}
 }
 
+// TestSharedAddressNamesBothFlags: two of up's listeners given one
+// address end up before anything starts, with one line naming both
+// flags, not "another process listens there" (the second bind's error).
+func TestSharedAddressNamesBothFlags(t *testing.T) {
+	for _, pair := range [][2]string{{"http", "ws"}, {"http", "ops"}, {"nats", "leafnodes"}, {"kafka", "monitor"}, {"ws", "ws"}} {
+		t.Run(pair[0]+"/"+pair[1], func(t *testing.T) {
+			addr := testenv.BusyAddr(t) // taken too: the shared address is named first
+			args := append(quietUp(t), "--"+pair[0], addr, "--"+pair[1], addr)
+			if pair[0] == pair[1] {
+				args = append(quietUp(t), "--"+pair[0], addr+","+addr)
+			}
+			err := runCommand(t, nil, args...)
+			want := fmt.Sprintf("--%s %s: --%s listens there too", pair[1], addr, pair[0])
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v; want one line with %q", err, want)
+			}
+		})
+	}
+}
+
 // TestStartInterrupted: a context that ends (Ctrl-C) during start-up stops
 // up at once.
 func TestStartInterrupted(t *testing.T) {

@@ -159,7 +159,16 @@ func (f *upFlags) settings(fs *flag.FlagSet) []settingFlags {
 // the stack of cfg and runs it until ctx ends.
 func (f *upFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg stack.Config) error {
 	// Every address is checked before anything starts, so that a taken one
-	// is one line naming its flag.
+	// is one line naming its flag: taken by another of up's, or by another
+	// process.
+	kafka := f.kafkaAddr
+	if len(cfg.KafkaBrokers) > 0 {
+		kafka = "" // not served
+	}
+	if err := checkDistinct([]flagAddr{{"kafka", kafka}, {"http", f.httpAddr}, {"ops", f.ingest.security.ops},
+		{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}}); err != nil {
+		return err
+	}
 	for _, a := range []flagAddr{{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}} {
 		if err := checkFree(a.flag, splitList(a.addr)...); err != nil {
 			return err
