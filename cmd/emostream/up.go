@@ -97,12 +97,13 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 }
 
 // edges is how many viewer edges up runs: one per leaf, unless the leaves
-// serve viewers themselves.
+// serve viewers themselves. An empty --ws is one leaf on a free port
+// (stack.Config.WebSocketListens).
 func (f *upFlags) edges() int {
 	if !f.viewerEdge {
 		return 0
 	}
-	return len(splitList(f.wsAddrs))
+	return max(len(splitList(f.wsAddrs)), 1)
 }
 
 // config checks the flags and builds the stack they describe, stage by
