@@ -136,6 +136,8 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--auto-matches", "-1"}, "--auto-matches -1"},
 		{[]string{"--auto-match-idle", "0s"}, "--auto-match-idle 0s: want a positive value"},
 		{[]string{"--auto-match-retention", "-1h"}, "--auto-match-retention -1h0m0s"},
+		// Not off: it bound every interface on a random port.
+		{[]string{"--ops", ""}, `--ops "": ingest always serves /metrics`},
 	}
 	onFreePorts := map[string][]string{ // whether the defaults are free or not (up may run)
 		"up":     quietUp(t),
