@@ -23,7 +23,10 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"DataDir", stack.Config{}, `DataDir "": want a directory`},
 		{"KafkaSecurity", stack.Config{DataDir: dir, KafkaSecurity: kafkaconn.Security{TLS: true}}, "KafkaSecurity: want none with the embedded broker"},
-		{"Partitions", stack.Config{DataDir: dir, Partitions: -1}, "Partitions -1: want at least 0"},
+		{"Partitions", stack.Config{DataDir: dir, Partitions: -1}, "Partitions -1: want 0 to 4096"},
+		// Millions of partitions took the embedded broker gigabytes and
+		// minutes, deaf to Ctrl-C: the bound is the topic command's.
+		{"Partitions", stack.Config{DataDir: dir, Partitions: 4097}, "Partitions 4097: want 0 to 4096"},
 		{"Window", stack.Config{DataDir: dir, Window: time.Minute + time.Microsecond}, "Window 1m0.000001s: want whole milliseconds from 100ms to 1h"},
 		{"SwarmThreshold", stack.Config{DataDir: dir, SwarmThreshold: -1}, "SwarmThreshold -1: want at least 0"},
 	}

@@ -50,8 +50,8 @@ type Config struct {
 	// this must be zero.
 	KafkaSecurity kafkaconn.Security
 	// Partitions of the events topic when the embedded broker creates it
-	// (a data directory that has the topic keeps its count). Zero means
-	// DefaultPartitions.
+	// (a data directory that has the topic keeps its count), at most
+	// kafkaconn.MaxPartitions. Zero means DefaultPartitions.
 	Partitions int32
 	// HubListen, LeafListen and MonitorListen are the hub's client,
 	// leafnode and monitoring addresses. Empty means 127.0.0.1:0 (and no
@@ -131,7 +131,7 @@ func (c Config) Validate() error {
 		setting.Check("DataDir", c.DataDir, c.DataDir != "", "want a directory"),
 		setting.Check("KafkaSecurity", nil, len(c.KafkaBrokers) > 0 || c.KafkaSecurity == (kafkaconn.Security{}),
 			"want none with the embedded broker, which is plaintext on loopback: TLS and SASL need external brokers (KafkaBrokers)"),
-		setting.AtLeast("Partitions", c.Partitions, 0),
+		setting.Between("Partitions", c.Partitions, 0, kafkaconn.MaxPartitions),
 		setting.Check("Window", window, wire.ValidWindow(window), "want "+wire.WindowRule),
 		setting.AtLeast("SwarmThreshold", c.SwarmThreshold, 0),
 	)

@@ -72,8 +72,15 @@ func (f *securityFlags) apply(env *environment, cfg *ingest.Config) error {
 	return nil
 }
 
-// listenOps binds the ops listener.
-func (f *securityFlags) listenOps() (net.Listener, error) { return listenFlag("ops", f.ops) }
+// listenOps binds the ops listener, which ingest cannot run without: an
+// empty --ops, "off" for the other stages, bound every interface on a
+// random port.
+func (f *securityFlags) listenOps() (net.Listener, error) {
+	if f.ops == "" {
+		return nil, errors.New(`--ops "": ingest always serves /metrics, its health and the admin API: give an address (127.0.0.1:0 for a free loopback port)`)
+	}
+	return listenFlag("ops", f.ops)
+}
 
 // readSecret reads a secret from file, or else from the environment
 // variable env (never a flag of its own: flags show in ps).

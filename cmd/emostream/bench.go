@@ -82,6 +82,9 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 // config returns the bench.Config of the flags, short of its CPU profile.
 func (f *benchFlags) config(env *environment, log *slog.Logger) (bench.Config, error) {
 	c := f.cfg
+	if err := checkPartitions(f.partitions, 0); err != nil {
+		return c, err
+	}
 	c.Logger, c.Partitions, c.WebSocketURLs, c.DisableCeilings = log, int32(f.partitions), splitList(f.ws), !f.ceilings
 	c.KafkaBrokers = splitList(f.kafkaBrokers)
 	c.Progress = func(phase string, p loadgen.Progress) { fmt.Fprintf(env.stderr, "%-14s %s\n", phase, p) }

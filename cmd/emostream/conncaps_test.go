@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -48,6 +49,28 @@ func TestConnCapsAddUp(t *testing.T) {
 	}
 	if got, _ := ingestConns(fileLimit{known: true, soft: 4096}, 500, 1024, 2); got != 500 {
 		t.Errorf("--max-connections 500 became %d", got)
+	}
+}
+
+// TestUpCapsWithEmptyWS: up --ws "" still runs one leaf and its edge
+// (on a free port), so the edge gets its share of the open-file limit
+// too: it kept its default of 100,000 connections beside ingest's
+// 3072 of a 4096 limit.
+func TestUpCapsWithEmptyWS(t *testing.T) {
+	var out bytes.Buffer
+	env := &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" },
+		files: fileLimit{known: true, soft: 4096, hard: 4096}}
+	fs, f, log, err := parseLogged(env, "up", upSynopsis, slices.Concat(quietUp(t)[1:], []string{"--ws", ""}),
+		func(fs *flag.FlagSet) *upFlags { return addUpFlags(fs, env) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config(context.Background(), fs, env, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, e := cfg.Ingest.MaxConnections, cfg.Edge.MaxConnections; n != 1536 || e != 1536 {
+		t.Errorf("ingest %d, the edge %d connections; want 1536 each (half the limit less --fd-reserve)", n, e)
 	}
 }
 

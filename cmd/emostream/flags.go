@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/wire"
 )
@@ -344,6 +345,17 @@ func zeroIsOff[T int | time.Duration](env *environment, flagName string, v T, wh
 	return v
 }
 
+// checkPartitions refuses a --partitions of an embedded broker's topic
+// below least or above kafkaconn.MaxPartitions, before it becomes the
+// library's int32: 4294967298 wrapped to 2, and 99999999 had the broker
+// spend gigabytes, deaf to Ctrl-C, creating them.
+func checkPartitions(n, least int) error {
+	if n < least || n > kafkaconn.MaxPartitions {
+		return fmt.Errorf("--partitions %d: want %d to %d", n, least, kafkaconn.MaxPartitions)
+	}
+	return nil
+}
+
 // checkNotNegative refuses a negative value of the named flags, whose 0
 // means "off" (or "the default", as their usage says).
 func checkNotNegative(fs *flag.FlagSet, names ...string) error {
@@ -399,6 +411,25 @@ func checkFreeGiven(fromFile bool, set map[string]bool, addrs []flagAddr) error 
 		}
 		if err := checkFree(a.flag, a.addr); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkDistinct refuses an address that two of a command's listeners
+// would share (port 0 aside), naming both flags: the second bind would
+// fail as if another process held it. A flag's value may be a list (--ws).
+func checkDistinct(addrs []flagAddr) error {
+	seen := map[string]string{}
+	for _, a := range addrs {
+		for _, addr := range splitList(a.addr) {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
+				continue // checkFree names a malformed address
+			}
+			if other, dup := seen[addr]; dup {
+				return fmt.Errorf("--%s %s: --%s listens there too: give each listener its own address", a.flag, addr, other)
+			}
+			seen[addr] = a.flag
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/emostream/emostream/internal/broker"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -39,7 +40,7 @@ func addKafkaFlags(fs *flag.FlagSet) *kafkaFlags {
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log (kept across restarts); locked while the broker runs (<dir>/kafka.lock): a second one on it exits at once")
 	fs.StringVar(&f.listen, "listen", defaultKafkaAddr, "address to serve the Kafka protocol on")
 	fs.StringVar(&f.topic, "topic", wire.DefaultTopic, "topic to create if missing")
-	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, "partitions of the topic when it is created")
+	fs.IntVar(&f.partitions, "partitions", wire.DefaultPartitions, fmt.Sprintf("partitions of the topic when it is created, 1 to %d", kafkaconn.MaxPartitions))
 	fs.BoolVar(&f.sync, "sync", true, "fsync every produced batch (false: faster, and a crash may lose acknowledged records)")
 	deprecateNegation(fs, "no-sync", "sync")
 	f.security = addBrokerSecurityFlags(fs)
@@ -49,7 +50,7 @@ func addKafkaFlags(fs *flag.FlagSet) *kafkaFlags {
 // config checks the flags and turns them into a broker.Config, short of
 // its listener.
 func (f *kafkaFlags) config(fs *flag.FlagSet, env *environment, log *slog.Logger) (broker.Config, error) {
-	if err := checkPositive(fs, "partitions"); err != nil {
+	if err := checkPartitions(f.partitions, 1); err != nil {
 		return broker.Config{}, err
 	}
 	cfg := broker.Config{DataDir: f.dataDir, Topic: f.topic, Partitions: int32(f.partitions), DisableSync: !f.sync,

@@ -78,6 +78,26 @@ func TestBusyPortFailsFast(t *testing.T) {
 	}
 }
 
+// TestSharedAddressNamesBothFlags: two of up's listeners given one
+// address end up before anything starts, with one line naming both
+// flags, not "another process listens there" (the second bind's error).
+func TestSharedAddressNamesBothFlags(t *testing.T) {
+	for _, pair := range [][2]string{{"http", "ws"}, {"http", "ops"}, {"nats", "leafnodes"}, {"kafka", "monitor"}, {"ws", "ws"}} {
+		t.Run(pair[0]+"/"+pair[1], func(t *testing.T) {
+			addr := testenv.BusyAddr(t) // taken too: the shared address is named first
+			args := append(quietUp(t), "--"+pair[0], addr, "--"+pair[1], addr)
+			if pair[0] == pair[1] {
+				args = append(quietUp(t), "--"+pair[0], addr+","+addr)
+			}
+			err := runCommand(t, nil, args...)
+			want := fmt.Sprintf("--%s %s: --%s listens there too", pair[1], addr, pair[0])
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v; want one line with %q", err, want)
+			}
+		})
+	}
+}
+
 // TestStartInterrupted: a context that ends (Ctrl-C) during start-up stops
 // up at once.
 func TestStartInterrupted(t *testing.T) {
@@ -116,6 +136,8 @@ func TestBadFlagsRefused(t *testing.T) {
 		{[]string{"--auto-matches", "-1"}, "--auto-matches -1"},
 		{[]string{"--auto-match-idle", "0s"}, "--auto-match-idle 0s: want a positive value"},
 		{[]string{"--auto-match-retention", "-1h"}, "--auto-match-retention -1h0m0s"},
+		// Not off: it bound every interface on a random port.
+		{[]string{"--ops", ""}, `--ops "": ingest always serves /metrics`},
 	}
 	onFreePorts := map[string][]string{ // whether the defaults are free or not (up may run)
 		"up":     quietUp(t),
@@ -136,6 +158,11 @@ func TestBadFlagsRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"up", "--partitions", "0"}, "--partitions 0"},
+		// Past MaxPartitions: no int32 wrap-around (4294967298 ran 2
+		// partitions), and no broker spending gigabytes on millions.
+		{[]string{"up", "--partitions", "4294967298"}, "--partitions 4294967298: want 1 to 4096"},
+		{[]string{"kafka", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--partitions", "4294967297"}, "--partitions 4294967297: want 1 to 4096"},
+		{[]string{"bench", "--out", t.TempDir(), "--duration", "1s", "--partitions", "4294967296"}, "--partitions 4294967296: want 0 to 4096"},
 		{[]string{"processor", "--swarm-threshold", "0"}, "--swarm-threshold 0"},
 		{[]string{"processor", "--window", "0"}, "--window 0s"},
 		{[]string{"processor", "--partition-wait", "0s"}, "--partition-wait 0s"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/bridge"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/stack"
 	"github.com/emostream/emostream/wire"
 )
@@ -66,7 +67,7 @@ func addUpFlags(fs *flag.FlagSet, env *environment) *upFlags {
 	f := &upFlags{}
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the Kafka log and the JetStream store; locked while up runs (<dir>/kafka.lock, <dir>/jetstream.lock): a second process on it exits at once")
 	fs.StringVar(&f.kafkaAddr, "kafka", defaultKafkaAddr, "embedded Kafka-protocol broker")
-	fs.IntVar(&f.partitions, "partitions", stack.DefaultPartitions, "partitions of the events topic when the embedded broker creates it (a data directory that has the topic keeps its count)")
+	fs.IntVar(&f.partitions, "partitions", stack.DefaultPartitions, fmt.Sprintf("partitions of the events topic when the embedded broker creates it, 1 to %d (a data directory that has the topic keeps its count)", kafkaconn.MaxPartitions))
 	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "ingest API and web client (metrics and the admin API: --ops)")
 	f.ingest = addIngestFlags(fs, env, ingestInUp)
 	fs.StringVar(&f.demo, "demo-match", defaultDemoMatch, "match registered live at start if the registry lacks it; empty: none")
@@ -96,19 +97,20 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 }
 
 // edges is how many viewer edges up runs: one per leaf, unless the leaves
-// serve viewers themselves.
+// serve viewers themselves. An empty --ws is one leaf on a free port
+// (stack.Config.WebSocketListens).
 func (f *upFlags) edges() int {
 	if !f.viewerEdge {
 		return 0
 	}
-	return len(splitList(f.wsAddrs))
+	return max(len(splitList(f.wsAddrs)), 1)
 }
 
 // config checks the flags and builds the stack they describe, stage by
 // stage in pipeline order. It binds nothing and starts nothing.
 func (f *upFlags) config(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger) (stack.Config, error) {
 	// Kafka: the embedded broker on --kafka, or ingest's --kafka-brokers.
-	if err := checkPositive(fs, "partitions"); err != nil {
+	if err := checkPartitions(f.partitions, 1); err != nil {
 		return stack.Config{}, err
 	}
 	cfg := stack.Config{DataDir: f.dataDir, Partitions: int32(f.partitions), Logger: log}
@@ -158,7 +160,16 @@ func (f *upFlags) settings(fs *flag.FlagSet) []settingFlags {
 // the stack of cfg and runs it until ctx ends.
 func (f *upFlags) start(ctx context.Context, fs *flag.FlagSet, env *environment, log *slog.Logger, cfg stack.Config) error {
 	// Every address is checked before anything starts, so that a taken one
-	// is one line naming its flag.
+	// is one line naming its flag: taken by another of up's, or by another
+	// process.
+	kafka := f.kafkaAddr
+	if len(cfg.KafkaBrokers) > 0 {
+		kafka = "" // not served
+	}
+	if err := checkDistinct([]flagAddr{{"kafka", kafka}, {"http", f.httpAddr}, {"ops", f.ingest.security.ops},
+		{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}}); err != nil {
+		return err
+	}
 	for _, a := range []flagAddr{{"nats", f.natsAddr}, {"leafnodes", f.leafAddr}, {"monitor", f.monitor}, {"ws", f.wsAddrs}} {
 		if err := checkFree(a.flag, splitList(a.addr)...); err != nil {
 			return err
