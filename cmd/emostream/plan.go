@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/emostream/emostream/capacity"
@@ -72,7 +71,7 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 	if f.steps == 0 {
 		return nil
 	}
-	steps, err := capacity.Steps(f.load.Times(math.Pow(10, float64(1-f.steps))), f.steps)
+	steps, err := capacity.StepsTo(f.load, f.steps)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,14 @@ func TestPlanCommand(t *testing.T) {
 			t.Errorf("plan %v: got %v, want %q", tt.args, err, tt.want)
 		}
 	}
+	// The steps end at the load itself: at the bounds of the model and
+	// under ten viewers, where scaling down and up again in floating point
+	// passed them.
+	for _, args := range [][]string{{"--viewers", "1e10", "--steps", "6"}, {"--viewers", "1", "--reactions", "1"}} {
+		if out, err := runCLI(t, append([]string{"plan"}, args...)...); err != nil || !strings.Contains(out, "at 10× on this deployment") {
+			t.Errorf("plan %v: %v\n%s", args, err, out)
+		}
+	}
 	if out, err := runCLI(t, "plan", "--viewers", "5e6", "--reactions", "1e5", "--video-spread", "30s", "--steps", "0"); err != nil ||
 		!strings.Contains(out, "viewers' video up to 30s behind live") || !strings.Contains(out, "its video_windows (15 windows of program time)") {
 		t.Errorf("--video-spread 30s: %v\n%s", err, out)
