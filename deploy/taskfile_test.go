@@ -64,19 +64,7 @@ var fuzzTarget = regexp.MustCompile(`(?m)^func (Fuzz[A-Za-z0-9_]*)\(\w+ \*testin
 // says runs every fuzz target, names each Fuzz function of the module
 // with its package, and nothing else.
 func TestTaskfileFuzzesEveryTarget(t *testing.T) {
-	want := moduleFuzzTargets(t)
-	got := taskFuzzTargets(t)
-	slices.Sort(got)
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			t.Errorf("task fuzz does not run %s", w)
-		}
-	}
-	for _, g := range got {
-		if !slices.Contains(want, g) {
-			t.Errorf("task fuzz runs %s, which is no fuzz target", g)
-		}
-	}
+	sameTargets(t, taskFuzzTargets(t), "task fuzz does not run %s", "task fuzz runs %s, which is no fuzz target")
 }
 
 // TestFuzzTableListsEveryTarget: docs/reliability.md's table of fuzz
@@ -94,15 +82,22 @@ func TestFuzzTableListsEveryTarget(t *testing.T) {
 			got = append(got, m[2]+" "+name[1])
 		}
 	}
+	sameTargets(t, got, "docs/reliability.md's fuzz table lacks %s", "docs/reliability.md's fuzz table names %s, which is no fuzz target")
+}
+
+// sameTargets fails with missing for each of the module's fuzz targets
+// not in got, and with extra for each of got that is none.
+func sameTargets(t *testing.T, got []string, missing, extra string) {
+	t.Helper()
 	want := moduleFuzzTargets(t)
 	for _, w := range want {
 		if !slices.Contains(got, w) {
-			t.Errorf("docs/reliability.md's fuzz table lacks %s", w)
+			t.Errorf(missing, w)
 		}
 	}
 	for _, g := range got {
 		if !slices.Contains(want, g) {
-			t.Errorf("docs/reliability.md's fuzz table names %s, which is no fuzz target", g)
+			t.Errorf(extra, g)
 		}
 	}
 }
