@@ -1,7 +1,7 @@
 // Types of the EmoStream client (web/client/src, built into
 // dist/emostream.js and dist/emostream.min.js). Manual: docs/client.md.
 
-/** Program time of the frame on screen, Unix ms, or null when unknown. */
+/** Program time of the frame on screen, Unix ms, or null when unknown (a clock that throws reads as null). */
 export type VideoClock = () => number | null;
 
 /** The token provider: a JWT for `Authorization: Bearer`, or null for none. */

@@ -776,13 +776,23 @@ var Sync = class {
   }
   // clock is the program time the display follows now, or null.
   clock() {
-    const v = this.o.video ? this.o.video() : null;
+    const v = this.videoTime();
     if (v != null && Number.isFinite(v)) {
       this.known = true;
       return v;
     }
     if (this.o.video && (this.known || this.o.unknown === "hold")) return null;
     return (this.paused ? this.pausedAt : this.env.now()) - this.offset;
+  }
+  // videoTime reads the video clock; one that throws reads as unknown
+  // (null), so the display goes on.
+  videoTime() {
+    if (!this.o.video) return null;
+    try {
+      return this.o.video();
+    } catch {
+      return null;
+    }
   }
   get videoMode() {
     return !!this.o.video && this.known;
@@ -1545,10 +1555,9 @@ var Watch = class extends Emitter {
   // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    const video = this.sync.o.video;
     let stamped = false;
-    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = Math.floor(video());
+    if (this.o.sendVideoTs !== false && r.videoTs == null && this.sync.o.video) {
+      const t = Math.floor(this.sync.videoTime());
       if (Number.isSafeInteger(t) && t > 0) {
         r.videoTs = t;
         stamped = true;

@@ -206,10 +206,9 @@ export class Watch extends Emitter {
   // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    const video = this.sync.o.video;
     let stamped = false;
-    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = Math.floor(video());
+    if (this.o.sendVideoTs !== false && r.videoTs == null && this.sync.o.video) {
+      const t = Math.floor(this.sync.videoTime()); // a clock that throws sends none, as an unknown one
       if (Number.isSafeInteger(t) && t > 0) { // a clock off that scale (ns) sends none, as an unknown one
         r.videoTs = t;
         stamped = true;

@@ -13,6 +13,7 @@ const MIN_LEAD = -300000;
 //   env {now, setTimeout, clearTimeout}  the wall clock and timers
 //   windowMs [2000]       the window length
 //   video [null]          () => program time of the frame on screen, or null
+//                         (one that throws reads as null)
 //   lead [0]              ms; clamped to [-300000, windowMs]
 //   delayMs [0]           without a video clock: live less this
 //   unknown ["live"]      a video clock that never answered yet: "live" (wall
@@ -55,13 +56,24 @@ export class Sync {
 
   // clock is the program time the display follows now, or null.
   clock() {
-    const v = this.o.video ? this.o.video() : null;
+    const v = this.videoTime();
     if (v != null && Number.isFinite(v)) {
       this.known = true;
       return v;
     }
     if (this.o.video && (this.known || this.o.unknown === "hold")) return null;
     return (this.paused ? this.pausedAt : this.env.now()) - this.offset;
+  }
+
+  // videoTime reads the video clock; one that throws reads as unknown
+  // (null), so the display goes on.
+  videoTime() {
+    if (!this.o.video) return null;
+    try {
+      return this.o.video();
+    } catch {
+      return null;
+    }
   }
 
   get videoMode() {

@@ -162,6 +162,42 @@ test("a video clock off the scale of Unix ms (nanoseconds) sends the reaction wi
   w.close();
 });
 
+test("a video clock that throws reads as unknown: the display goes on, and react sends without a stamp", async () => {
+  const posts = [];
+  const env = new FakeEnv(T0);
+  const nats = new FakeNats();
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push(body);
+    return Response.json({ accepted: body.length, windows: [] }, { status: 202 });
+  };
+  const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: nats.WebSocket });
+  let broken = false;
+  const video = () => {
+    if (broken) throw new TypeError("player detached"); // e.g. a player torn down under the clock
+    return env.now(); // at live edge
+  };
+  const w = c.watch(M, { video, fillOnJoin: false });
+  const shown = [];
+  w.on("swarm", (d) => shown.push((d.start - T0) / 2000));
+  await env.advance(0);
+  nats.publish(swarmOf(M, win(0)));
+  await env.advance(0); // received; the clock answered
+  broken = true;
+  await env.advance(3000); // window 0 is due at 2000: held while the clock is unknown
+  assert.deepEqual(shown, []);
+  assert.equal(w.programTime(), null);
+  await w.react("🔥");
+  assert.equal(posts.length, 1);
+  assert.equal("video_ts" in posts[0][0], false, "sent, without a stamp");
+  broken = false;
+  await env.advance(250); // the loop still polls the clock
+  assert.deepEqual(shown, [0]);
+  await w.react("👏");
+  assert.equal(posts[1][0].video_ts, T0 + 3250);
+  w.close();
+});
+
 test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {
   const hls = { playingDate: null };
   const clock = hlsClock(hls);
