@@ -1578,42 +1578,38 @@ var Watch = class extends Emitter {
     for (const w of this.iterators || []) w();
   }
   // Iterating yields {type, value} for every event; at most 1000 wait
-  // (older ones are dropped, counted in iteratorDropped).
+  // (older ones are dropped, counted in iteratorDropped). Calls of next()
+  // that overlap are answered in the order they were made.
   [Symbol.asyncIterator]() {
     const q = [];
-    let wake = null;
+    const waiting = [];
     let done = false;
     this.iteratorDropped = 0;
+    const end = () => ({ value: void 0, done: true });
     const off = this.on("*", (type, value) => {
+      if (waiting.length) return waiting.shift()({ value: { type, value }, done: false });
       q.push({ type, value });
       if (q.length > 1e3) {
         q.shift();
         this.iteratorDropped++;
       }
-      if (wake) {
-        wake();
-        wake = null;
-      }
     });
     const finish = () => {
+      if (done) return;
       done = true;
       off();
-      if (wake) {
-        wake();
-        wake = null;
-      }
+      for (const r of waiting.splice(0)) r(end());
     };
     (this.iterators ||= []).push(finish);
     return {
-      next: async () => {
-        while (!q.length && !done) await new Promise((r) => {
-          wake = r;
-        });
-        return q.length ? { value: q.shift(), done: false } : { value: void 0, done: true };
+      next: () => {
+        if (q.length) return Promise.resolve({ value: q.shift(), done: false });
+        if (done) return Promise.resolve(end());
+        return new Promise((r) => waiting.push(r));
       },
       return: async () => {
         finish();
-        return { value: void 0, done: true };
+        return end();
       },
       [Symbol.asyncIterator]() {
         return this;

@@ -231,25 +231,33 @@ export class Watch extends Emitter {
   }
 
   // Iterating yields {type, value} for every event; at most 1000 wait
-  // (older ones are dropped, counted in iteratorDropped).
+  // (older ones are dropped, counted in iteratorDropped). Calls of next()
+  // that overlap are answered in the order they were made.
   [Symbol.asyncIterator]() {
     const q = [];
-    let wake = null;
+    const waiting = []; // resolvers of next() calls not answered yet
     let done = false;
     this.iteratorDropped = 0;
+    const end = () => ({ value: undefined, done: true });
     const off = this.on("*", (type, value) => {
+      if (waiting.length) return waiting.shift()({ value: { type, value }, done: false });
       q.push({ type, value });
       if (q.length > 1000) { q.shift(); this.iteratorDropped++; }
-      if (wake) { wake(); wake = null; }
     });
-    const finish = () => { done = true; off(); if (wake) { wake(); wake = null; } };
+    const finish = () => {
+      if (done) return;
+      done = true;
+      off();
+      for (const r of waiting.splice(0)) r(end());
+    };
     (this.iterators ||= []).push(finish);
     return {
-      next: async () => {
-        while (!q.length && !done) await new Promise((r) => { wake = r; });
-        return q.length ? { value: q.shift(), done: false } : { value: undefined, done: true };
+      next: () => {
+        if (q.length) return Promise.resolve({ value: q.shift(), done: false });
+        if (done) return Promise.resolve(end());
+        return new Promise((r) => waiting.push(r));
       },
-      return: async () => { finish(); return { value: undefined, done: true }; },
+      return: async () => { finish(); return end(); },
       [Symbol.asyncIterator]() { return this; },
     };
   }

@@ -98,6 +98,21 @@ test("no video clock: live with a manual delay; the async iterator sees every ev
   assert.equal((await it.next()).done, true);
 });
 
+test("overlapping next() calls of the async iterator are answered in order, and close ends the ones still waiting", async () => {
+  const s = setup({ video: false, watch: { fillOnJoin: false } });
+  await s.env.advance(0);
+  const it = s.w[Symbol.asyncIterator]();
+  const got = [];
+  const calls = [1, 2, 3, 4].map((n) => it.next().then((r) => got.push([n, r.done ? "done" : r.value.type])));
+  s.nats.publish(swarmOf(M, win(0), { "🔥": 1 }, { viewers: 7 })); // "viewers" on receipt, "swarm" at the window's end
+  await s.env.advance(2000);
+  assert.deepEqual(got, [[1, "viewers"], [2, "swarm"]]);
+  s.w.close();
+  await Promise.all(calls);
+  assert.deepEqual(got, [[1, "viewers"], [2, "swarm"], [3, "status"], [4, "done"]]);
+  assert.equal((await it.next()).done, true);
+});
+
 test("windows lost while away are reported as a gap event", async () => {
   const s = setup({ video: false });
   s.nats.publish(swarmOf(M, win(0)), { live: false });
