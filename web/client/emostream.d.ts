@@ -276,7 +276,12 @@ export class Watch implements AsyncIterable<WatchEvent> {
   /** The latest occupancy, or null before any. */
   readonly viewers: number | null;
   readonly state: ConnectionState;
-  /** Resolves once the config was read and the watch started. */
+  /**
+   * Resolves once the config was read and the watch started (or it was
+   * closed first); rejects with the error when the config could not be
+   * read, after the "error" event and the "closed" status. Not awaiting it
+   * is safe: the rejection is handled inside.
+   */
   readonly ready: Promise<void>;
   on<K extends keyof WatchEvents>(type: K, fn: (value: WatchEvents[K]) => void): () => void;
   on(type: "*", fn: (type: keyof WatchEvents, value: unknown) => void): () => void;

@@ -1460,6 +1460,9 @@ var Watch = class extends Emitter {
     this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
       this.status({ state: "closed", error: err.message });
+      throw err;
+    });
+    this.ready.catch(() => {
     });
   }
   begin(cfg) {

@@ -122,10 +122,14 @@ export class Watch extends Emitter {
       onOverflow: (s) => this.emit("overflow", s),
       onError: (err) => this.emit("error", err),
     });
+    // ready rejects when the config could not be read (after the "error"
+    // event and the closed status); a watch nobody awaits rejects unseen.
     this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
       this.status({ state: "closed", error: err.message });
+      throw err;
     });
+    this.ready.catch(() => {});
   }
 
   begin(cfg) {

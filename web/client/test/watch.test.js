@@ -113,6 +113,31 @@ test("overlapping next() calls of the async iterator are answered in order, and 
   assert.equal((await it.next()).done, true);
 });
 
+test("ready rejects when the config could not be read, after the error event and the closed status", async () => {
+  const env = new FakeEnv(T0);
+  let up = false;
+  const fetch = async () => (up
+    ? Response.json({ ws_urls: ["ws://a"], window_ms: 2000, swarm_threshold: 1000, emoji_types: ["🔥"] })
+    : Response.json({ error: { code: "not_found", message: "no config here" } }, { status: 404 }));
+  const nats = new FakeNats();
+  const c = createClient({ fetch, env, WebSocket: nats.WebSocket });
+  const w = c.watch(M);
+  const seen = [];
+  w.on("*", (type, v) => seen.push(type === "status" ? v.state : type));
+  const unawaited = c.watch(M); // a page that never looks at ready: no unhandled rejection
+  await assert.rejects(w.ready, (err) => err.status === 404);
+  assert.deepEqual(seen, ["error", "closed"]);
+  assert.equal(w.state, "closed");
+  await env.advance(0);
+  assert.equal(unawaited.state, "closed");
+  up = true; // the config is read again for the next watch
+  const next = c.watch(M);
+  await next.ready;
+  await env.advance(0);
+  assert.equal(next.state, "connected");
+  next.close();
+});
+
 test("windows lost while away are reported as a gap event", async () => {
   const s = setup({ video: false });
   s.nats.publish(swarmOf(M, win(0)), { live: false });
