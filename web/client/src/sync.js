@@ -242,9 +242,9 @@ export class Sync {
       if (gen !== this.gen || this.stopped) return;
       this.fetching = false;
       this.failures = 0;
-      for (const s of steps) {
-        if (s.end > from && s.end <= to && s.end > this.lastEnd) insert(this.replayQ, { ...s, source: "timeline" });
-      }
+      const got = steps.filter((s) => s.end > from && s.end <= to && s.end > this.lastEnd)
+        .map((s) => ({ ...s, source: "timeline" })).sort((a, b) => a.end - b.end); // once, whatever order it came in
+      this.replayQ = merge(this.replayQ, got);
       if (this.replay === r) {
         r.from = to;
         if (r.from >= r.until) this.replay = null;
@@ -276,6 +276,16 @@ export class Sync {
     }
     if (wake < Infinity) this.timer = this.env.setTimeout(() => this.evaluate(), wake);
   }
+}
+
+// merge merges b into a, both by window end (a's first among equal ends).
+function merge(a, b) {
+  if (!a.length) return b;
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i].end <= b[j].end) ? a[i++] : b[j++]);
+  return out;
 }
 
 // insert puts x into a by window end (almost always at the end).
