@@ -1530,10 +1530,7 @@ var Watch = class extends Emitter {
   // replaySteps reads the timeline's windows ending in (from, to + 1].
   async replaySteps(from, to) {
     const t = await this.client.timeline(this.matchId, { from, to, step: stepOf(this.windowMs), by: this.o.replayBy });
-    return t.steps.map((s) => ({ ...s, moments: t.moments.filter((m) => {
-      const at = Date.parse(m.window_start);
-      return at >= s.start && at < s.end;
-    }) }));
+    return momentsInSteps(t.steps, t.moments);
   }
   play() {
     this.sync.play();
@@ -1627,6 +1624,23 @@ var Watch = class extends Emitter {
     };
   }
 };
+function momentsInSteps(steps, moments) {
+  const out = steps.map((s) => ({ ...s, moments: [] }));
+  const by = out.slice().sort((a, b) => a.start - b.start);
+  for (const m of moments) {
+    const at = Date.parse(m.window_start);
+    let lo = 0;
+    let hi = by.length;
+    while (lo < hi) {
+      const mid = lo + hi >> 1;
+      if (by[mid].start <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = by[lo - 1];
+    if (s && at < s.end) s.moments.push(m);
+  }
+  return out;
+}
 function stepOf(ms) {
   return { 2e3: "2s", 1e4: "10s", 6e4: "1m", 3e5: "5m" }[ms] || "2s";
 }

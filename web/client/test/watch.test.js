@@ -70,6 +70,38 @@ test("a late joiner's screen: the stretch before the first swarm comes from the 
   assert.equal(s.ev.swarm[0].swarm, null);
 });
 
+test("a timeline answer's moments are matched to its steps in (steps + moments) log steps, not steps × moments", async () => {
+  const n = 5000; // steps, 2 s apart from window -5 on
+  const m = 2000; // moments, one every 5 windows
+  const env = new FakeEnv(T0);
+  const nats = new FakeNats();
+  const fetch = async (url) => {
+    if (url.endsWith("/v1/config")) return Response.json({ ws_urls: ["ws://a"], window_ms: 2000, swarm_threshold: 1000, emoji_types: ["🔥"] });
+    const steps = [];
+    for (let i = 0; i < n; i++) steps.push({ start: iso(win(i - 5)), end: iso(win(i - 4)), counts: { "🔥": i }, total: i });
+    const moments = [];
+    for (let k = 0; k < m; k++) moments.push({ match_id: M, window_start: iso(win(5 * k - 5)), window_end: iso(win(5 * k - 4)), size: k, rule: "total" });
+    return Response.json({ match_id: M, step: "2s", steps, moments });
+  };
+  const c = createClient({ baseURL: "http://ingest.test", fetch, env, WebSocket: nats.WebSocket });
+  const w = c.watch(M, { video: () => win(-5) + (env.now() - T0) }); // 10 s behind window 0: its stretch comes from the timeline
+  const shown = [];
+  w.on("swarm", (d) => shown.push([(d.start - T0) / 2000, d.moments.map((x) => x.size)]));
+  nats.publish(swarmOf(M, win(0)), { live: false });
+  const parse = Date.parse;
+  let parsed = 0;
+  Date.parse = (x) => { parsed++; return parse(x); };
+  try {
+    await env.advance(0);
+  } finally {
+    Date.parse = parse;
+  }
+  assert.ok(parsed < 10 * (n + m), `${parsed} dates read for ${n} steps and ${m} moments`);
+  await env.advance(10000);
+  assert.deepEqual(shown, [[-5, [0]], [-4, []], [-3, []], [-2, []], [-1, []]]);
+  w.close();
+});
+
 test("replayBy is passed to the timeline as by", async () => {
   const s = setup({ program: win(-2), watch: { replayBy: "program" } });
   s.nats.publish(swarmOf(M, win(0)), { live: false });
