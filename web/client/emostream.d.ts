@@ -276,6 +276,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
   /** The latest occupancy, or null before any. */
   readonly viewers: number | null;
   readonly state: ConnectionState;
+  /** Events the async iterator dropped unread (at most 1000 wait); set once one is made. */
+  readonly iteratorDropped?: number;
   /**
    * Resolves once the config was read and the watch started (or it was
    * closed first); rejects with the error when the config could not be
