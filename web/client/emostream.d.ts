@@ -1,7 +1,7 @@
 // Types of the EmoStream client (web/client/src, built into
 // dist/emostream.js and dist/emostream.min.js). Manual: docs/client.md.
 
-/** Program time of the frame on screen, Unix ms, or null when unknown. */
+/** Program time of the frame on screen, Unix ms, or null when unknown (a clock that throws reads as null). */
 export type VideoClock = () => number | null;
 
 /** The token provider: a JWT for `Authorization: Bearer`, or null for none. */
@@ -276,7 +276,14 @@ export class Watch implements AsyncIterable<WatchEvent> {
   /** The latest occupancy, or null before any. */
   readonly viewers: number | null;
   readonly state: ConnectionState;
-  /** Resolves once the config was read and the watch started. */
+  /** Events the async iterator dropped unread (at most 1000 wait); set once one is made. */
+  readonly iteratorDropped?: number;
+  /**
+   * Resolves once the config was read and the watch started (or it was
+   * closed first); rejects with the error when the config could not be
+   * read, after the "error" event and the "closed" status. Not awaiting it
+   * is safe: the rejection is handled inside.
+   */
   readonly ready: Promise<void>;
   on<K extends keyof WatchEvents>(type: K, fn: (value: WatchEvents[K]) => void): () => void;
   on(type: "*", fn: (type: keyof WatchEvents, value: unknown) => void): () => void;

@@ -181,7 +181,8 @@ function setMatch(match, switching) {
   if (watch) { // the new watch shares the connection: the old one ends once it started
     const old = watch;
     watch = openWatch(match);
-    watch.ready.finally(() => old.close());
+    const end = () => old.close();
+    watch.ready.then(end, end);
   }
   log("info", `watching ${match}`);
 }

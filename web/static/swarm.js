@@ -11,7 +11,12 @@ const reduceMotion = matchMedia("(prefers-reduced-motion: reduce)");
 export class SwarmView {
   constructor(stage) {
     this.stage = stage;
-    this.alive = 0;
+    this.sprites = new Set(); // {el, anim} on stage
+  }
+
+  // alive is how many sprites are on stage, alive or waiting.
+  get alive() {
+    return this.sprites.size;
   }
 
   // play starts one window's sprites, each delayed so that they enter
@@ -43,20 +48,27 @@ export class SwarmView {
     el.style.left = `${2 + Math.random() * 90}%`;
     if (reduceMotion.matches) el.style.bottom = `${5 + Math.random() * 80}%`; // fade in place
     this.stage.append(el);
-    this.alive++;
     const anim = el.animate(keyframes(this.stage.clientHeight, big), {
       duration: (big ? 3200 : 2400) + Math.random() * 1200,
       delay,
       fill: "backwards",
       easing: "linear",
     });
-    anim.onfinish = () => { el.remove(); this.alive--; };
+    const sprite = { el, anim };
+    this.sprites.add(sprite);
+    anim.onfinish = () => {
+      if (this.sprites.delete(sprite)) el.remove(); // a sprite clear() dropped is gone already
+    };
   }
 
-  // clear drops every sprite (on a match switch).
+  // clear drops every sprite (on a match switch), its animation with it.
   clear() {
+    for (const { el, anim } of this.sprites) {
+      anim.cancel();
+      el.remove();
+    }
+    this.sprites.clear();
     for (const el of this.stage.querySelectorAll(".sprite")) el.remove();
-    this.alive = 0;
   }
 }
 

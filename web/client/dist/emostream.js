@@ -776,13 +776,23 @@ var Sync = class {
   }
   // clock is the program time the display follows now, or null.
   clock() {
-    const v = this.o.video ? this.o.video() : null;
+    const v = this.videoTime();
     if (v != null && Number.isFinite(v)) {
       this.known = true;
       return v;
     }
     if (this.o.video && (this.known || this.o.unknown === "hold")) return null;
     return (this.paused ? this.pausedAt : this.env.now()) - this.offset;
+  }
+  // videoTime reads the video clock; one that throws reads as unknown
+  // (null), so the display goes on.
+  videoTime() {
+    if (!this.o.video) return null;
+    try {
+      return this.o.video();
+    } catch {
+      return null;
+    }
   }
   get videoMode() {
     return !!this.o.video && this.known;
@@ -936,9 +946,8 @@ var Sync = class {
       if (gen !== this.gen || this.stopped) return;
       this.fetching = false;
       this.failures = 0;
-      for (const s of steps) {
-        if (s.end > from && s.end <= to && s.end > this.lastEnd) insert(this.replayQ, { ...s, source: "timeline" });
-      }
+      const got = steps.filter((s) => s.end > from && s.end <= to && s.end > this.lastEnd).map((s) => ({ ...s, source: "timeline" })).sort((a, b) => a.end - b.end);
+      this.replayQ = merge(this.replayQ, got);
       if (this.replay === r) {
         r.from = to;
         if (r.from >= r.until) this.replay = null;
@@ -970,6 +979,14 @@ var Sync = class {
     if (wake < Infinity) this.timer = this.env.setTimeout(() => this.evaluate(), wake);
   }
 };
+function merge(a, b) {
+  if (!a.length) return b;
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || i < a.length && a[i].end <= b[j].end ? a[i++] : b[j++]);
+  return out;
+}
 function insert(a, x) {
   let i = a.length;
   while (i > 0 && a[i - 1].end > x.end) i--;
@@ -1450,6 +1467,9 @@ var Watch = class extends Emitter {
     this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
       this.status({ state: "closed", error: err.message });
+      throw err;
+    });
+    this.ready.catch(() => {
     });
   }
   begin(cfg) {
@@ -1510,10 +1530,7 @@ var Watch = class extends Emitter {
   // replaySteps reads the timeline's windows ending in (from, to + 1].
   async replaySteps(from, to) {
     const t = await this.client.timeline(this.matchId, { from, to, step: stepOf(this.windowMs), by: this.o.replayBy });
-    return t.steps.map((s) => ({ ...s, moments: t.moments.filter((m) => {
-      const at = Date.parse(m.window_start);
-      return at >= s.start && at < s.end;
-    }) }));
+    return momentsInSteps(t.steps, t.moments);
   }
   play() {
     this.sync.play();
@@ -1545,10 +1562,9 @@ var Watch = class extends Emitter {
   // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    const video = this.sync.o.video;
     let stamped = false;
-    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = Math.floor(video());
+    if (this.o.sendVideoTs !== false && r.videoTs == null && this.sync.o.video) {
+      const t = Math.floor(this.sync.videoTime());
       if (Number.isSafeInteger(t) && t > 0) {
         r.videoTs = t;
         stamped = true;
@@ -1569,42 +1585,38 @@ var Watch = class extends Emitter {
     for (const w of this.iterators || []) w();
   }
   // Iterating yields {type, value} for every event; at most 1000 wait
-  // (older ones are dropped, counted in iteratorDropped).
+  // (older ones are dropped, counted in iteratorDropped). Calls of next()
+  // that overlap are answered in the order they were made.
   [Symbol.asyncIterator]() {
     const q = [];
-    let wake = null;
+    const waiting = [];
     let done = false;
     this.iteratorDropped = 0;
+    const end = () => ({ value: void 0, done: true });
     const off = this.on("*", (type, value) => {
+      if (waiting.length) return waiting.shift()({ value: { type, value }, done: false });
       q.push({ type, value });
       if (q.length > 1e3) {
         q.shift();
         this.iteratorDropped++;
       }
-      if (wake) {
-        wake();
-        wake = null;
-      }
     });
     const finish = () => {
+      if (done) return;
       done = true;
       off();
-      if (wake) {
-        wake();
-        wake = null;
-      }
+      for (const r of waiting.splice(0)) r(end());
     };
     (this.iterators ||= []).push(finish);
     return {
-      next: async () => {
-        while (!q.length && !done) await new Promise((r) => {
-          wake = r;
-        });
-        return q.length ? { value: q.shift(), done: false } : { value: void 0, done: true };
+      next: () => {
+        if (q.length) return Promise.resolve({ value: q.shift(), done: false });
+        if (done) return Promise.resolve(end());
+        return new Promise((r) => waiting.push(r));
       },
       return: async () => {
         finish();
-        return { value: void 0, done: true };
+        return end();
       },
       [Symbol.asyncIterator]() {
         return this;
@@ -1612,6 +1624,23 @@ var Watch = class extends Emitter {
     };
   }
 };
+function momentsInSteps(steps, moments) {
+  const out = steps.map((s) => ({ ...s, moments: [] }));
+  const by = out.slice().sort((a, b) => a.start - b.start);
+  for (const m of moments) {
+    const at = Date.parse(m.window_start);
+    let lo = 0;
+    let hi = by.length;
+    while (lo < hi) {
+      const mid = lo + hi >> 1;
+      if (by[mid].start <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = by[lo - 1];
+    if (s && at < s.end) s.moments.push(m);
+  }
+  return out;
+}
 function stepOf(ms) {
   return { 2e3: "2s", 1e4: "10s", 6e4: "1m", 3e5: "5m" }[ms] || "2s";
 }

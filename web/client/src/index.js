@@ -122,10 +122,14 @@ export class Watch extends Emitter {
       onOverflow: (s) => this.emit("overflow", s),
       onError: (err) => this.emit("error", err),
     });
+    // ready rejects when the config could not be read (after the "error"
+    // event and the closed status); a watch nobody awaits rejects unseen.
     this.ready = client.config().then((cfg) => this.begin(cfg)).catch((err) => {
       this.emit("error", err);
       this.status({ state: "closed", error: err.message });
+      throw err;
     });
+    this.ready.catch(() => {});
   }
 
   begin(cfg) {
@@ -180,10 +184,7 @@ export class Watch extends Emitter {
   // replaySteps reads the timeline's windows ending in (from, to + 1].
   async replaySteps(from, to) {
     const t = await this.client.timeline(this.matchId, { from, to, step: stepOf(this.windowMs), by: this.o.replayBy });
-    return t.steps.map((s) => ({ ...s, moments: t.moments.filter((m) => {
-      const at = Date.parse(m.window_start);
-      return at >= s.start && at < s.end;
-    }) }));
+    return momentsInSteps(t.steps, t.moments);
   }
 
   play() { this.sync.play(); }
@@ -206,10 +207,9 @@ export class Watch extends Emitter {
   // again without).
   react(emoji, extra = {}) {
     const r = { matchId: this.matchId, emoji, ...extra };
-    const video = this.sync.o.video;
     let stamped = false;
-    if (this.o.sendVideoTs !== false && r.videoTs == null && video) {
-      const t = Math.floor(video());
+    if (this.o.sendVideoTs !== false && r.videoTs == null && this.sync.o.video) {
+      const t = Math.floor(this.sync.videoTime()); // a clock that throws sends none, as an unknown one
       if (Number.isSafeInteger(t) && t > 0) { // a clock off that scale (ns) sends none, as an unknown one
         r.videoTs = t;
         stamped = true;
@@ -232,28 +232,58 @@ export class Watch extends Emitter {
   }
 
   // Iterating yields {type, value} for every event; at most 1000 wait
-  // (older ones are dropped, counted in iteratorDropped).
+  // (older ones are dropped, counted in iteratorDropped). Calls of next()
+  // that overlap are answered in the order they were made.
   [Symbol.asyncIterator]() {
     const q = [];
-    let wake = null;
+    const waiting = []; // resolvers of next() calls not answered yet
     let done = false;
     this.iteratorDropped = 0;
+    const end = () => ({ value: undefined, done: true });
     const off = this.on("*", (type, value) => {
+      if (waiting.length) return waiting.shift()({ value: { type, value }, done: false });
       q.push({ type, value });
       if (q.length > 1000) { q.shift(); this.iteratorDropped++; }
-      if (wake) { wake(); wake = null; }
     });
-    const finish = () => { done = true; off(); if (wake) { wake(); wake = null; } };
+    const finish = () => {
+      if (done) return;
+      done = true;
+      off();
+      for (const r of waiting.splice(0)) r(end());
+    };
     (this.iterators ||= []).push(finish);
     return {
-      next: async () => {
-        while (!q.length && !done) await new Promise((r) => { wake = r; });
-        return q.length ? { value: q.shift(), done: false } : { value: undefined, done: true };
+      next: () => {
+        if (q.length) return Promise.resolve({ value: q.shift(), done: false });
+        if (done) return Promise.resolve(end());
+        return new Promise((r) => waiting.push(r));
       },
-      return: async () => { finish(); return { value: undefined, done: true }; },
+      return: async () => { finish(); return end(); },
       [Symbol.asyncIterator]() { return this; },
     };
   }
+}
+
+// momentsInSteps gives each step the moments that start in it: each
+// moment goes to the latest-starting step containing it (steps do not
+// overlap; a hostile answer's that do cost no more), found by binary
+// search: O((steps + moments) log steps), not steps × moments.
+function momentsInSteps(steps, moments) {
+  const out = steps.map((s) => ({ ...s, moments: [] }));
+  const by = out.slice().sort((a, b) => a.start - b.start);
+  for (const m of moments) {
+    const at = Date.parse(m.window_start);
+    let lo = 0;
+    let hi = by.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (by[mid].start <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = by[lo - 1];
+    if (s && at < s.end) s.moments.push(m);
+  }
+  return out;
 }
 
 function stepOf(ms) {

@@ -13,6 +13,7 @@ const MIN_LEAD = -300000;
 //   env {now, setTimeout, clearTimeout}  the wall clock and timers
 //   windowMs [2000]       the window length
 //   video [null]          () => program time of the frame on screen, or null
+//                         (one that throws reads as null)
 //   lead [0]              ms; clamped to [-300000, windowMs]
 //   delayMs [0]           without a video clock: live less this
 //   unknown ["live"]      a video clock that never answered yet: "live" (wall
@@ -55,13 +56,24 @@ export class Sync {
 
   // clock is the program time the display follows now, or null.
   clock() {
-    const v = this.o.video ? this.o.video() : null;
+    const v = this.videoTime();
     if (v != null && Number.isFinite(v)) {
       this.known = true;
       return v;
     }
     if (this.o.video && (this.known || this.o.unknown === "hold")) return null;
     return (this.paused ? this.pausedAt : this.env.now()) - this.offset;
+  }
+
+  // videoTime reads the video clock; one that throws reads as unknown
+  // (null), so the display goes on.
+  videoTime() {
+    if (!this.o.video) return null;
+    try {
+      return this.o.video();
+    } catch {
+      return null;
+    }
   }
 
   get videoMode() {
@@ -230,9 +242,9 @@ export class Sync {
       if (gen !== this.gen || this.stopped) return;
       this.fetching = false;
       this.failures = 0;
-      for (const s of steps) {
-        if (s.end > from && s.end <= to && s.end > this.lastEnd) insert(this.replayQ, { ...s, source: "timeline" });
-      }
+      const got = steps.filter((s) => s.end > from && s.end <= to && s.end > this.lastEnd)
+        .map((s) => ({ ...s, source: "timeline" })).sort((a, b) => a.end - b.end); // once, whatever order it came in
+      this.replayQ = merge(this.replayQ, got);
       if (this.replay === r) {
         r.from = to;
         if (r.from >= r.until) this.replay = null;
@@ -264,6 +276,16 @@ export class Sync {
     }
     if (wake < Infinity) this.timer = this.env.setTimeout(() => this.evaluate(), wake);
   }
+}
+
+// merge merges b into a, both by window end (a's first among equal ends).
+function merge(a, b) {
+  if (!a.length) return b;
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i].end <= b[j].end) ? a[i++] : b[j++]);
+  return out;
 }
 
 // insert puts x into a by window end (almost always at the end).

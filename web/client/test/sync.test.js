@@ -203,6 +203,31 @@ test("a timeline read that fails is retried with a backoff, and windows it could
   for (const s of replayed) assert.ok(s.clock >= LIVE + W * (s.i + 1) && s.clock - LIVE - W * (s.i + 1) <= W);
 });
 
+test("a hostile timeline answer in reverse order costs n log n comparisons, not n²", async () => {
+  // 4000 steps, 30 ms apart, newest first, inside one chunk read on join;
+  // each window end counts the comparisons it takes part in.
+  const n = 4000;
+  let compared = 0;
+  const end = (ms) => ({ valueOf: () => { compared++; return ms; } });
+  const env = new FakeEnv(LIVE);
+  const video = new FakeVideo(env, LIVE);
+  const shown = [];
+  const sync = new Sync({ env, windowMs: W, video: video.clock,
+    fetchTimeline: async (from, to) => {
+      const out = [];
+      for (let k = 0; k < n; k++) out.push({ start: to + 1 - 30 * (k + 1), end: end(to + 1 - 30 * k), counts: {}, total: 0 });
+      return out;
+    },
+    onDisplay: (x) => shown.push(+x.end) });
+  sync.push(item(70)); // the stretch before window 70 comes from the timeline: one chunk of 60 windows
+  await env.advance(0);
+  assert.equal(sync.replayQ.length, n);
+  assert.ok(compared < 40 * n, `${compared} comparisons for ${n} steps`);
+  await env.advance(60 * W);
+  assert.equal(shown.length, n, "every step shown, in its time");
+  assert.ok(shown.every((e, i) => i === 0 || e > shown[i - 1]), "in order");
+});
+
 test("without a video clock: live, or live less a manual delay; pausing adds to the delay", async () => {
   const { env, sync, log } = setup({ video: false });
   await env.advance(3000);

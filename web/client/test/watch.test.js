@@ -70,6 +70,38 @@ test("a late joiner's screen: the stretch before the first swarm comes from the 
   assert.equal(s.ev.swarm[0].swarm, null);
 });
 
+test("a timeline answer's moments are matched to its steps in (steps + moments) log steps, not steps × moments", async () => {
+  const n = 5000; // steps, 2 s apart from window -5 on
+  const m = 2000; // moments, one every 5 windows
+  const env = new FakeEnv(T0);
+  const nats = new FakeNats();
+  const fetch = async (url) => {
+    if (url.endsWith("/v1/config")) return Response.json({ ws_urls: ["ws://a"], window_ms: 2000, swarm_threshold: 1000, emoji_types: ["🔥"] });
+    const steps = [];
+    for (let i = 0; i < n; i++) steps.push({ start: iso(win(i - 5)), end: iso(win(i - 4)), counts: { "🔥": i }, total: i });
+    const moments = [];
+    for (let k = 0; k < m; k++) moments.push({ match_id: M, window_start: iso(win(5 * k - 5)), window_end: iso(win(5 * k - 4)), size: k, rule: "total" });
+    return Response.json({ match_id: M, step: "2s", steps, moments });
+  };
+  const c = createClient({ baseURL: "http://ingest.test", fetch, env, WebSocket: nats.WebSocket });
+  const w = c.watch(M, { video: () => win(-5) + (env.now() - T0) }); // 10 s behind window 0: its stretch comes from the timeline
+  const shown = [];
+  w.on("swarm", (d) => shown.push([(d.start - T0) / 2000, d.moments.map((x) => x.size)]));
+  nats.publish(swarmOf(M, win(0)), { live: false });
+  const parse = Date.parse;
+  let parsed = 0;
+  Date.parse = (x) => { parsed++; return parse(x); };
+  try {
+    await env.advance(0);
+  } finally {
+    Date.parse = parse;
+  }
+  assert.ok(parsed < 10 * (n + m), `${parsed} dates read for ${n} steps and ${m} moments`);
+  await env.advance(10000);
+  assert.deepEqual(shown, [[-5, [0]], [-4, []], [-3, []], [-2, []], [-1, []]]);
+  w.close();
+});
+
 test("replayBy is passed to the timeline as by", async () => {
   const s = setup({ program: win(-2), watch: { replayBy: "program" } });
   s.nats.publish(swarmOf(M, win(0)), { live: false });
@@ -96,6 +128,46 @@ test("no video clock: live with a manual delay; the async iterator sees every ev
   s.w.close();
   assert.equal((await it.next()).value.type, "status");
   assert.equal((await it.next()).done, true);
+});
+
+test("overlapping next() calls of the async iterator are answered in order, and close ends the ones still waiting", async () => {
+  const s = setup({ video: false, watch: { fillOnJoin: false } });
+  await s.env.advance(0);
+  const it = s.w[Symbol.asyncIterator]();
+  const got = [];
+  const calls = [1, 2, 3, 4].map((n) => it.next().then((r) => got.push([n, r.done ? "done" : r.value.type])));
+  s.nats.publish(swarmOf(M, win(0), { "🔥": 1 }, { viewers: 7 })); // "viewers" on receipt, "swarm" at the window's end
+  await s.env.advance(2000);
+  assert.deepEqual(got, [[1, "viewers"], [2, "swarm"]]);
+  s.w.close();
+  await Promise.all(calls);
+  assert.deepEqual(got, [[1, "viewers"], [2, "swarm"], [3, "status"], [4, "done"]]);
+  assert.equal((await it.next()).done, true);
+});
+
+test("ready rejects when the config could not be read, after the error event and the closed status", async () => {
+  const env = new FakeEnv(T0);
+  let up = false;
+  const fetch = async () => (up
+    ? Response.json({ ws_urls: ["ws://a"], window_ms: 2000, swarm_threshold: 1000, emoji_types: ["🔥"] })
+    : Response.json({ error: { code: "not_found", message: "no config here" } }, { status: 404 }));
+  const nats = new FakeNats();
+  const c = createClient({ fetch, env, WebSocket: nats.WebSocket });
+  const w = c.watch(M);
+  const seen = [];
+  w.on("*", (type, v) => seen.push(type === "status" ? v.state : type));
+  const unawaited = c.watch(M); // a page that never looks at ready: no unhandled rejection
+  await assert.rejects(w.ready, (err) => err.status === 404);
+  assert.deepEqual(seen, ["error", "closed"]);
+  assert.equal(w.state, "closed");
+  await env.advance(0);
+  assert.equal(unawaited.state, "closed");
+  up = true; // the config is read again for the next watch
+  const next = c.watch(M);
+  await next.ready;
+  await env.advance(0);
+  assert.equal(next.state, "connected");
+  next.close();
 });
 
 test("windows lost while away are reported as a gap event", async () => {
@@ -159,6 +231,42 @@ test("a video clock off the scale of Unix ms (nanoseconds) sends the reaction wi
   assert.equal(posts.length, 1);
   assert.equal("video_ts" in posts[0][0], false);
   assert.equal(r.eventId, posts[0][0].event_id);
+  w.close();
+});
+
+test("a video clock that throws reads as unknown: the display goes on, and react sends without a stamp", async () => {
+  const posts = [];
+  const env = new FakeEnv(T0);
+  const nats = new FakeNats();
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    posts.push(body);
+    return Response.json({ accepted: body.length, windows: [] }, { status: 202 });
+  };
+  const c = createClient({ fetch, env, config: { ws_urls: ["ws://a"] }, userId: "u", WebSocket: nats.WebSocket });
+  let broken = false;
+  const video = () => {
+    if (broken) throw new TypeError("player detached"); // e.g. a player torn down under the clock
+    return env.now(); // at live edge
+  };
+  const w = c.watch(M, { video, fillOnJoin: false });
+  const shown = [];
+  w.on("swarm", (d) => shown.push((d.start - T0) / 2000));
+  await env.advance(0);
+  nats.publish(swarmOf(M, win(0)));
+  await env.advance(0); // received; the clock answered
+  broken = true;
+  await env.advance(3000); // window 0 is due at 2000: held while the clock is unknown
+  assert.deepEqual(shown, []);
+  assert.equal(w.programTime(), null);
+  await w.react("🔥");
+  assert.equal(posts.length, 1);
+  assert.equal("video_ts" in posts[0][0], false, "sent, without a stamp");
+  broken = false;
+  await env.advance(250); // the loop still polls the clock
+  assert.deepEqual(shown, [0]);
+  await w.react("👏");
+  assert.equal(posts[1][0].video_ts, T0 + 3250);
   w.close();
 });
 
