@@ -137,7 +137,10 @@ func (r *clusterRig) publish(pt *wire.Partial) {
 func (r *clusterRig) stored() (sums map[string]int64, dups []string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := r.harness.OrderedConsumer(ctx, wire.SwarmsStream, jetstream.OrderedConsumerConfig{})
+	// A bounded reset: nats.go otherwise recreates a consumer it lost (a
+	// member killed under it) for ever inside Next, past FetchMaxWait and
+	// past the test's deadline; an error here is retried by the caller.
+	c, err := r.harness.OrderedConsumer(ctx, wire.SwarmsStream, jetstream.OrderedConsumerConfig{MaxResetAttempts: 5})
 	if err != nil {
 		return nil, nil, err
 	}
