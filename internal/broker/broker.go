@@ -18,17 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/emostream/emostream/internal/dirlock"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
 // ErrConfig is wrapped by every error of Start about its Config.
 var ErrConfig = errors.New("broker: invalid config")
-
-// MaxPartitions bounds Config.Partitions, as kafkaconn.MaxPartitions
-// bounds a topic created through the Kafka protocol: kfake builds every
-// partition at once, and 10^8 of them held 23 GB for minutes.
-const MaxPartitions = 4096
 
 // Config describes the broker. Zero values are the documented defaults.
 type Config struct {
@@ -41,8 +37,10 @@ type Config struct {
 	Listener net.Listener
 	// Topic is created if missing. Empty means wire.DefaultTopic.
 	Topic string
-	// Partitions of Topic when it is created, at most MaxPartitions. Zero
-	// means wire.DefaultPartitions.
+	// Partitions of Topic when it is created, at most
+	// kafkaconn.MaxPartitions, as a topic created through the Kafka
+	// protocol (kfake builds every partition at once: 10^8 held 23 GB for
+	// minutes). Zero means wire.DefaultPartitions.
 	Partitions int32
 	// DisableSync turns off the fsync of every produced batch (faster, and a
 	// machine crash may lose what the broker acknowledged).
@@ -91,7 +89,7 @@ const LockFile = "kafka.lock"
 func Start(cfg Config) (*Broker, error) {
 	cfg.Topic = cmp.Or(cfg.Topic, wire.DefaultTopic)
 	cfg.Partitions = cmp.Or(cfg.Partitions, wire.DefaultPartitions)
-	if err := setting.First(ErrConfig, append([]setting.Rule{setting.Between("Partitions", cfg.Partitions, 0, MaxPartitions)}, userRules(cfg.Users)...)...); err != nil {
+	if err := setting.First(ErrConfig, append([]setting.Rule{setting.Between("Partitions", cfg.Partitions, 0, kafkaconn.MaxPartitions)}, userRules(cfg.Users)...)...); err != nil {
 		return nil, err
 	}
 	ln := cfg.Listener

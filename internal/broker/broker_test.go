@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/emostream/emostream/internal/dirlock"
+	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/setting"
 )
 
@@ -103,7 +104,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		want string
 	}{
 		{"Partitions", Config{Partitions: -1}, "Partitions -1: want 0 to 4096"},
-		{"Partitions", Config{Partitions: MaxPartitions + 1}, "Partitions 4097: want 0 to 4096"},
+		{"Partitions", Config{Partitions: kafkaconn.MaxPartitions + 1}, "Partitions 4097: want 0 to 4096"},
 		{"Users[0].Mechanism", Config{Users: []User{{Mechanism: "gssapi", Name: "u", Password: "secret"}}}, `Users[0].Mechanism "gssapi": unknown SASL mechanism`},
 		{"Users[1].Name", Config{Users: []User{{Mechanism: "plain", Name: "u", Password: "secret"}, {Mechanism: "plain", Password: "secret"}}}, `Users[1].Name "": want a user name`},
 		{"Users[0].Password", Config{Users: []User{{Mechanism: "plain", Name: "u"}}}, "Users[0].Password: want a password"},
