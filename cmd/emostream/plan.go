@@ -81,15 +81,13 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// validate refuses an explicit 0 for a positive quantity (the library
-// reads 0 as its default) and steps out of range; the model checks the
-// rest (capacity.ErrLoad: its bounds, at least one viewer a region, no
-// more reactions than the viewers may send), and flagError names the flag.
+// validate refuses an explicit 0 or less where the library reads 0 as its
+// default, and steps out of range; the model checks the rest, the one
+// place the bounds are (capacity.ErrLoad: viewers and reactions within
+// theirs, at least one viewer a region, no more reactions than the
+// viewers may send), and flagError names the flag.
 func (f *planFlags) validate(fs *flag.FlagSet) error {
-	if err := checkPositive(fs, "viewers", "regions", "matches", "batch"); err != nil {
-		return err
-	}
-	if err := checkNotNegative(fs, "reactions"); err != nil {
+	if err := checkPositive(fs, "regions", "matches", "batch"); err != nil {
 		return err
 	}
 	if f.steps < 0 || f.steps > maxPlanSteps {

@@ -23,11 +23,15 @@ func TestPlanCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--viewers", "0"}, "--viewers 0: want a positive value"},
+		{[]string{"--viewers", "0"}, "--viewers 0: want 1 to 1e+10"},
+		{[]string{"--viewers", "-5"}, "--viewers -5: want 1 to 1e+10"},
 		{[]string{"--regions", "0"}, "--regions 0: want a positive value"},
-		{[]string{"--reactions", "-1"}, "--reactions -1: want 0 or more"},
+		{[]string{"--reactions", "-1"}, "--reactions -1: want 0 to 1e+09"},
+		{[]string{"--reactions", "2e9", "--viewers", "1e10"}, "--reactions 2e+09: want 0 to 1e+09"},
+		{[]string{"--regions", "-2"}, "--regions -2: want a positive value"},
+		{[]string{"--batch", "0"}, "--batch 0: want a positive value"},
 		{[]string{"--batch", "5000"}, "--batch 5000: want 1 to 1000"},
-		{[]string{"--viewers", "NaN"}, "--viewers NaN: want a positive value"},
+		{[]string{"--viewers", "NaN"}, "--viewers NaN: want 1 to 1e+10"},
 		{[]string{"--viewers", "+Inf"}, "--viewers +Inf: want 1 to 1e+10"},
 		{[]string{"--viewers", "2e10"}, "--viewers 2e+10: want 1 to 1e+10"},
 		{[]string{"--viewers", "0.5"}, "--viewers 0.5: want 1 to 1e+10"},
