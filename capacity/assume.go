@@ -52,6 +52,11 @@ const (
 	MinIngest             = 2
 	MinBridges            = 2
 	MinBrokers            = 3
+	// UserRate is the most reactions a second one viewer sends at peak:
+	// ingest's per-user rate limit (ingest.DefaultUserRate, --user-rate,
+	// kept equal by a test). A load of more reactions than its viewers
+	// may send is refused.
+	UserRate = 20
 	// Emojis is the allow-list's size (wire.DefaultEmojis): a busy match's
 	// window counts every one.
 	Emojis = 12

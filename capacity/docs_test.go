@@ -2,11 +2,14 @@ package capacity
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emostream/emostream/internal/setting"
 )
 
 // docsFile is the capacity plan's page; its tables are this package's
@@ -98,7 +101,15 @@ func TestDocsProseEqualsTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, refused := NewPlan(Load{Viewers: 3, Regions: 5})
+	var se *setting.Error
+	if !errors.As(refused, &se) {
+		t.Fatalf("3 viewers in 5 regions: %v", refused)
+	}
 	for _, claim := range []string{
+		fmt.Sprintf("at most %d reactions a second a viewer", UserRate),
+		"`--regions 5: " + se.Want + "`",
+		fmt.Sprintf("(%s billion viewers, a billion reactions a second, %s regions, %s matches)", group(MaxViewers/1e9), group(MaxRegions), group(MaxMatches)),
 		"memory is at " + percent(resourceUtil(t, worked, "edges", "memory")) + ";",
 		"`emostream plan --matches 100` puts it at " + percent(resourceUtil(t, Load{Viewers: 50e6, Reactions: 1e6, Matches: 100}, "processor", "window time")),
 		fmt.Sprintf("(%d partitions) at %s", many.Deployment.Partitions, percent(many.Uses[3].Util)),

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -26,7 +27,8 @@ const (
 	MaxBatch     = 1000   // events per request, the API's bound
 )
 
-// ErrLoad wraps every problem of a Load.
+// ErrLoad wraps every problem of a Load: a *setting.Error that names the
+// field at fault.
 var ErrLoad = errors.New("capacity: bad load")
 
 // Load is what the system carries at peak. Zero fields mean the defaults.
@@ -59,26 +61,28 @@ func (l Load) videoWindows() int {
 	return ceilDiv(l.VideoSpread.Seconds(), Window.Seconds())
 }
 
-// withDefaults fills the zero fields and checks the load.
+// withDefaults fills the zero fields and checks the load: each field
+// within its bounds, at least one viewer a region (a region of no viewers
+// needs no edges, and its edges would each hold a fraction of one), and
+// no more reactions than the viewers may send at UserRate (within a
+// rounding error: StepsTo divides both by the same power of ten). An
+// error is a *setting.Error naming the field, wrapped in ErrLoad.
 func (l Load) withDefaults() (Load, error) {
 	l.Regions = cmp.Or(l.Regions, DefaultRegions)
 	l.Matches = cmp.Or(l.Matches, DefaultMatches)
 	l.Batch = cmp.Or(l.Batch, DefaultBatch)
-	switch {
-	case !(l.Viewers >= 1 && l.Viewers <= MaxViewers):
-		return l, fmt.Errorf("%w: viewers %v: want 1 to %g", ErrLoad, l.Viewers, float64(MaxViewers))
-	case !(l.Reactions >= 0 && l.Reactions <= MaxReactions):
-		return l, fmt.Errorf("%w: reactions %v: want 0 to %g a second", ErrLoad, l.Reactions, float64(MaxReactions))
-	case l.Regions < 1 || l.Regions > MaxRegions:
-		return l, fmt.Errorf("%w: regions %d: want 1 to %d", ErrLoad, l.Regions, MaxRegions)
-	case l.Matches < 1 || l.Matches > MaxMatches:
-		return l, fmt.Errorf("%w: matches %d: want 1 to %d", ErrLoad, l.Matches, MaxMatches)
-	case !(l.Batch >= 1 && l.Batch <= MaxBatch):
-		return l, fmt.Errorf("%w: batch %v: want 1 to %d events a request", ErrLoad, l.Batch, MaxBatch)
-	case l.VideoSpread < 0 || l.VideoSpread > wire.MaxVideoLag:
-		return l, fmt.Errorf("%w: video spread %v: want 0 to %v", ErrLoad, l.VideoSpread, wire.MaxVideoLag)
-	}
-	return l, nil
+	return l, setting.First(ErrLoad,
+		setting.Between("Viewers", l.Viewers, 1, MaxViewers),
+		setting.Between("Reactions", l.Reactions, 0, MaxReactions),
+		setting.Check("Reactions", l.Reactions, l.Reactions <= l.Viewers*UserRate*(1+1e-9),
+			fmt.Sprintf("want at most %s a second for %s viewers: %d a viewer (ingest's --user-rate)", group(l.Viewers*UserRate), group(l.Viewers), UserRate)),
+		setting.Between("Regions", l.Regions, 1, MaxRegions),
+		setting.Check("Regions", l.Regions, float64(l.Regions) <= l.Viewers,
+			fmt.Sprintf("want at most one a viewer (%s viewers)", group(l.Viewers))),
+		setting.Between("Matches", l.Matches, 1, MaxMatches),
+		setting.Between("Batch", l.Batch, 1, MaxBatch),
+		setting.Between("VideoSpread", l.VideoSpread, 0, wire.MaxVideoLag),
+	)
 }
 
 // Times returns the load with viewers and reactions multiplied by k.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emostream/emostream/edge"
+	"github.com/emostream/emostream/ingest"
+	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -23,44 +25,59 @@ func TestDefaultsMatchTheCode(t *testing.T) {
 	if Window != wire.DefaultWindow {
 		t.Errorf("Window %v, wire.DefaultWindow %v", Window, wire.DefaultWindow)
 	}
+	if UserRate != ingest.DefaultUserRate {
+		t.Errorf("UserRate %d, ingest.DefaultUserRate %d", UserRate, ingest.DefaultUserRate)
+	}
 }
 
 // A load outside the model's bounds is refused with ErrLoad, naming the
-// field; zero fields take the defaults.
+// field at fault; zero fields take the defaults.
 func TestLoadBounds(t *testing.T) {
 	tests := []struct {
-		name string
-		l    Load
-		ok   bool
+		name  string
+		l     Load
+		field string // the setting.Error's; "" for a load that is planned
 	}{
-		{"defaults", Load{Viewers: 1, Reactions: 0}, true},
-		{"no viewers", Load{Viewers: 0, Reactions: 1}, false},
-		{"NaN viewers", Load{Viewers: math.NaN()}, false},
-		{"infinite reactions", Load{Viewers: 1, Reactions: math.Inf(1)}, false},
-		{"negative reactions", Load{Viewers: 1, Reactions: -1}, false},
-		{"too many viewers", Load{Viewers: 2e10}, false},
-		{"negative regions", Load{Viewers: 1, Regions: -1}, false},
-		{"too many regions", Load{Viewers: 1, Regions: MaxRegions + 1}, false},
-		{"too many matches", Load{Viewers: 1, Matches: MaxMatches + 1}, false},
-		{"batch under 1", Load{Viewers: 1, Batch: 0.5}, false},
-		{"batch over the API's", Load{Viewers: 1, Batch: 1001}, false},
-		{"negative video spread", Load{Viewers: 1, VideoSpread: -time.Second}, false},
-		{"video spread past the furthest video_ts", Load{Viewers: 1, VideoSpread: wire.MaxVideoLag + time.Millisecond}, false},
-		{"video spread of a minute", Load{Viewers: 1, VideoSpread: wire.MaxVideoLag}, true},
-		{"year-9999 sized", Load{Viewers: MaxViewers, Reactions: MaxReactions, Regions: MaxRegions, Matches: MaxMatches, Batch: MaxBatch}, true},
+		{"defaults", Load{Viewers: 4, Reactions: 0}, ""},
+		{"fewer viewers than the default regions", Load{Viewers: 3}, "Regions"},
+		{"fewer viewers than regions", Load{Viewers: 3, Regions: 5}, "Regions"},
+		{"a viewer a region", Load{Viewers: 5, Regions: 5}, ""},
+		{"one viewer", Load{Viewers: 1, Regions: 1}, ""},
+		{"every viewer at the per-user rate", Load{Viewers: 10, Reactions: 10 * UserRate}, ""},
+		{"more reactions than the viewers may send", Load{Viewers: 10, Reactions: 10*UserRate + 1}, "Reactions"},
+		{"reactions of one viewer at the bound", Load{Viewers: 1, Regions: 1, Reactions: MaxReactions}, "Reactions"},
+		{"no viewers", Load{Viewers: 0, Reactions: 1}, "Viewers"},
+		{"NaN viewers", Load{Viewers: math.NaN()}, "Viewers"},
+		{"infinite reactions", Load{Viewers: 4, Reactions: math.Inf(1)}, "Reactions"},
+		{"NaN reactions", Load{Viewers: 4, Reactions: math.NaN()}, "Reactions"},
+		{"negative reactions", Load{Viewers: 4, Reactions: -1}, "Reactions"},
+		{"too many viewers", Load{Viewers: 2e10}, "Viewers"},
+		{"negative regions", Load{Viewers: 4, Regions: -1}, "Regions"},
+		{"too many regions", Load{Viewers: MaxViewers, Regions: MaxRegions + 1}, "Regions"},
+		{"too many matches", Load{Viewers: 4, Matches: MaxMatches + 1}, "Matches"},
+		{"batch under 1", Load{Viewers: 4, Batch: 0.5}, "Batch"},
+		{"batch over the API's", Load{Viewers: 4, Batch: 1001}, "Batch"},
+		{"negative video spread", Load{Viewers: 4, VideoSpread: -time.Second}, "VideoSpread"},
+		{"video spread past the furthest video_ts", Load{Viewers: 4, VideoSpread: wire.MaxVideoLag + time.Millisecond}, "VideoSpread"},
+		{"video spread of a minute", Load{Viewers: 4, VideoSpread: wire.MaxVideoLag}, ""},
+		{"year-9999 sized", Load{Viewers: MaxViewers, Reactions: MaxReactions, Regions: MaxRegions, Matches: MaxMatches, Batch: MaxBatch}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewPlan(tt.l)
-			if got := err == nil; got != tt.ok {
-				t.Fatalf("NewPlan(%+v) = %v, want ok %v", tt.l, err, tt.ok)
+			if (err == nil) != (tt.field == "") {
+				t.Fatalf("NewPlan(%+v) = %v, want an error naming %q", tt.l, err, tt.field)
 			}
-			if err != nil && !errors.Is(err, ErrLoad) {
-				t.Errorf("error %v does not wrap ErrLoad", err)
+			if err == nil {
+				return
+			}
+			var se *setting.Error
+			if !errors.Is(err, ErrLoad) || !errors.As(err, &se) || se.Name != tt.field {
+				t.Errorf("NewPlan(%+v) = %v, want ErrLoad naming %s", tt.l, err, tt.field)
 			}
 		})
 	}
-	l, _ := Load{Viewers: 1}.withDefaults()
+	l, _ := Load{Viewers: 4}.withDefaults()
 	if l.Regions != DefaultRegions || l.Matches != DefaultMatches || l.Batch != DefaultBatch {
 		t.Errorf("defaults: got %+v", l)
 	}
@@ -70,15 +87,16 @@ func TestLoadBounds(t *testing.T) {
 // at their counts, and grows with the load.
 func TestSizeKeepsTargetUtil(t *testing.T) {
 	for _, l := range []Load{
-		{Viewers: 1, Reactions: 0},
+		{Viewers: 1, Reactions: 0, Regions: 1},
 		{Viewers: 50_000, Reactions: 1_000},
 		{Viewers: 1e6, Reactions: 1e5, Regions: 1, Batch: 10},
 		{Viewers: 50e6, Reactions: 1e6},
 		{Viewers: 5e8, Reactions: 1e7, Matches: 100},
 		// Loads whose brokers, bridges and partitions went round a cycle
-		// while Size worked each count out afresh.
-		{Viewers: 3798.557853370348, Reactions: 2.33328281610236e+06, Regions: 800, Matches: 4448, VideoSpread: 11902581273},
-		{Viewers: 7123.468443776407, Reactions: 2.5269794037648547e+06, Regions: 356, Matches: 2506, VideoSpread: 36810588711},
+		// while Size worked each count out afresh, given the viewers their
+		// reactions need (UserRate): the second still does.
+		{Viewers: 116_667, Reactions: 2.33328281610236e+06, Regions: 800, Matches: 4448, VideoSpread: 11902581273},
+		{Viewers: 126_349, Reactions: 2.5269794037648547e+06, Regions: 356, Matches: 2506, VideoSpread: 36810588711},
 	} {
 		d, err := Size(l)
 		if err != nil {
@@ -115,7 +133,7 @@ func TestSizeWorked(t *testing.T) {
 		{Load{Viewers: 600_000, Reactions: 0, Regions: 1}, 10, 3, MinIngest, "connections"},
 		{Load{Viewers: 600_001, Reactions: 0, Regions: 1}, 11, 3, MinIngest, "connections"},
 		{Load{Viewers: 1_200_000, Reactions: 0, Regions: 2}, 10, 3, MinIngest, "connections"},
-		{Load{Viewers: 1, Reactions: 1e6, Regions: 1}, 1, 0, 2, ""},
+		{Load{Viewers: 50_000, Reactions: 1e6, Regions: 1}, 1, 0, 2, ""},
 	}
 	for _, tt := range tests {
 		d, err := Size(tt.l)
@@ -248,7 +266,7 @@ func TestPlanRecordBytes(t *testing.T) {
 }
 
 // StepsTo ends at the load itself, however many steps are asked for, and
-// leaves out the steps under one viewer; scaling the load down and up
+// leaves out the steps under one viewer a region; scaling the load down and up
 // again in floating point (math.Pow(10, 1-n), then Steps) can pass the
 // bounds it started within.
 func TestStepsTo(t *testing.T) {
@@ -258,8 +276,11 @@ func TestStepsTo(t *testing.T) {
 		want []float64 // viewers of each step
 	}{
 		{Load{Viewers: MaxViewers, Reactions: 1e6}, 6, []float64{1e5, 1e6, 1e7, 1e8, 1e9, 1e10}},
-		{Load{Viewers: 1, Reactions: 0}, 4, []float64{1}},
-		{Load{Viewers: 150, Reactions: 10}, 4, []float64{1.5, 15, 150}},
+		{Load{Viewers: 1, Reactions: 0, Regions: 1}, 4, []float64{1}},
+		{Load{Viewers: 150, Reactions: 10, Regions: 1}, 4, []float64{1.5, 15, 150}},
+		{Load{Viewers: 150, Reactions: 10}, 4, []float64{15, 150}},
+		{Load{Viewers: 3, Reactions: 60, Regions: 3}, 4, []float64{3}},
+		{Load{Viewers: 3e3, Reactions: 3e3 * UserRate, Regions: 3}, 4, []float64{3, 30, 300, 3000}},
 		{Load{Viewers: 50e6, Reactions: 1e6}, 0, nil},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 
@@ -137,14 +138,15 @@ func Steps(l Load, n int) ([]Step, error) {
 
 // StepsTo is the n tenfold steps that end at l ("emostream plan"'s table):
 // the last is l itself, not l scaled down and up again in floating point,
-// and the steps under one viewer are left out.
+// and the steps under one viewer a region are left out.
 func StepsTo(l Load, n int) ([]Step, error) {
 	var steps []Step
+	regions := float64(max(cmp.Or(l.Regions, DefaultRegions), 1))
 	for i := range n {
 		down := pow10(n - 1 - i)
 		cur := l
 		cur.Viewers, cur.Reactions = l.Viewers/down, l.Reactions/down
-		if cur.Viewers < 1 {
+		if cur.Viewers < regions {
 			continue
 		}
 		s, err := step(cur)

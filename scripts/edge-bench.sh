@@ -168,9 +168,8 @@ start_servers() {
 		# child, and wait_line below could still read the last round's URL.
 		: >"$OUT/$1-$i.out"
 		if [[ $1 == floor ]]; then
-			# floor takes the credentials in its URL (a loopback benchmark tool).
-			local u=${leaf_edge[$((i - 1))]}
-			"$BIN" floor --nats "nats://edge:$(cat "${leaf_edge_pw[$((i - 1))]}")@${u#nats://}" --listen 127.0.0.1:0 --max-connections $((per_server + 64)) \
+			"$BIN" floor --nats "${leaf_edge[$((i - 1))]}" --nats-user edge --nats-password-file "${leaf_edge_pw[$((i - 1))]}" \
+				--listen 127.0.0.1:0 --max-connections $((per_server + 64)) \
 				--log-level warn >"$OUT/floor-$i.out" 2>"$OUT/floor-$i.err" &
 		else
 			# shellcheck disable=SC2086 # EDGE_FLAGS is a word list

@@ -20,7 +20,8 @@ func init() {
 }
 
 const floorSynopsis = `Serves viewers the least a server can: reads live swarms from one NATS
-connection (--nats, as an edge does) and writes each one to every
+connection (--nats, and on a leaf --nats-user edge and --nats-password-file:
+the edge's flags, so it connects as an edge does) and writes each one to every
 WebSocket viewer from epoll loops with non-blocking write(2), nothing else
 (no permissions, no requests, no pings). scripts/edge-bench.sh measures the
 edge against it side by side (TARGETS="floor edge"). A viewer upgrades,
@@ -37,16 +38,36 @@ const (
 type floorFlags struct {
 	cfg    bench.FloorConfig
 	listen string
+	nats   *natsFlags
 }
 
 func addFloorFlags(fs *flag.FlagSet) *floorFlags {
 	f := &floorFlags{}
 	c := &f.cfg
 	fs.StringVar(&f.listen, "listen", defaultFloorListen, "loopback address viewers connect to (WebSocket)")
-	fs.StringVar(&c.NATSURL, "nats", defaultFloorNATS, "NATS URL the live swarms are read from: a leaf's client port with user edge and the password of its edge.password in the URL (nats://edge:PASSWORD@host:port), or the hub")
+	f.nats = addNATSFlags(fs, defaultFloorNATS, "NATS URL(s) the live swarms are read from: a leaf's client port (user edge, as an edge), or the hub")
 	fs.IntVar(&c.MaxConnections, "max-connections", bench.DefaultFloorMaxConnections, "most viewers at once (keep below the open-file limit)")
 	fs.IntVar(&c.Loops, "loops", 0, "epoll loops; 0 means one per CPU (GOMAXPROCS)")
 	return f
+}
+
+// config checks the flags and turns them into a bench.FloorConfig, short
+// of its listener and logger.
+func (f *floorFlags) config(fs *flag.FlagSet, env *environment) (bench.FloorConfig, error) {
+	c := f.cfg
+	if err := checkPositive(fs, "max-connections"); err != nil {
+		return c, err
+	}
+	if err := checkNotNegative(fs, "loops"); err != nil {
+		return c, err
+	}
+	if h, _, err := net.SplitHostPort(f.listen); err != nil || !net.ParseIP(h).IsLoopback() {
+		return c, fmt.Errorf("--listen %q: want a loopback host:port (the floor is a benchmark tool)", f.listen)
+	}
+	var err error
+	c.NATSURL = f.nats.o.URL
+	c.NATSOptions, err = f.nats.natsOptions(env)
+	return c, err
 }
 
 func runFloor(ctx context.Context, env *environment, args []string) error {
@@ -54,21 +75,16 @@ func runFloor(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPositive(fs, "max-connections"); err != nil {
+	cfg, err := f.config(fs, env)
+	if err != nil {
 		return err
-	}
-	if err := checkNotNegative(fs, "loops"); err != nil {
-		return err
-	}
-	if h, _, err := net.SplitHostPort(f.listen); err != nil || !net.ParseIP(h).IsLoopback() {
-		return fmt.Errorf("--listen %q: want a loopback host:port (the floor is a benchmark tool)", f.listen)
 	}
 	ln, err := listenFlag("listen", f.listen)
 	if err != nil {
 		return err
 	}
-	f.cfg.Listener, f.cfg.Logger = ln, log
-	fl, err := bench.NewFloor(f.cfg)
+	cfg.Listener, cfg.Logger = ln, log
+	fl, err := bench.NewFloor(cfg)
 	if err != nil {
 		ln.Close()
 		return err

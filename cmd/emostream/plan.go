@@ -41,8 +41,8 @@ type planFlags struct {
 func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	f := &planFlags{}
 	fs.Float64Var(&f.load.Viewers, "viewers", defaultPlanViewers, "concurrent viewers at peak")
-	fs.Float64Var(&f.load.Reactions, "reactions", defaultPlanReactions, "reactions accepted per second at peak")
-	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, "regions with their own leaf clusters and edges (viewers split evenly)")
+	fs.Float64Var(&f.load.Reactions, "reactions", defaultPlanReactions, fmt.Sprintf("reactions accepted per second at peak, at most %d a viewer (ingest's --user-rate)", capacity.UserRate))
+	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, "regions with their own leaf clusters and edges (viewers split evenly), at most one a viewer")
 	fs.IntVar(&f.load.Matches, "matches", capacity.DefaultMatches, "matches live at once")
 	fs.Float64Var(&f.load.Batch, "batch", capacity.DefaultBatch, "mean events per ingest request (browsers: about 1)")
 	fs.DurationVar(&f.load.VideoSpread, "video-spread", 0, "how far behind live the viewers' video clocks are spread (reactions with video_ts): each window of it adds a program-time window to every swarm; 0 for live viewers only, at most "+wire.MaxVideoLag.String())
@@ -63,9 +63,10 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 	if err := f.validate(fs); err != nil {
 		return err
 	}
+	loadFlags := settingFlags{capacity.ErrLoad, boundFlags(fs, &f.load, nil)}
 	p, err := capacity.NewPlan(f.load)
 	if err != nil {
-		return err
+		return flagError(err, loadFlags)
 	}
 	capacity.WritePlan(env.stdout, p)
 	if f.steps == 0 {
@@ -73,21 +74,20 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 	}
 	steps, err := capacity.StepsTo(f.load, f.steps)
 	if err != nil {
-		return err
+		return flagError(err, loadFlags)
 	}
 	fmt.Fprintln(env.stdout)
 	capacity.WriteSteps(env.stdout, steps)
 	return nil
 }
 
-// validate refuses an explicit 0 for a positive quantity (the library
-// reads 0 as its default) and steps out of range; the model checks the
-// rest (capacity.ErrLoad).
+// validate refuses an explicit 0 or less where the library reads 0 as its
+// default, and steps out of range; the model checks the rest, the one
+// place the bounds are (capacity.ErrLoad: viewers and reactions within
+// theirs, at least one viewer a region, no more reactions than the
+// viewers may send), and flagError names the flag.
 func (f *planFlags) validate(fs *flag.FlagSet) error {
-	if err := checkPositive(fs, "viewers", "regions", "matches", "batch"); err != nil {
-		return err
-	}
-	if err := checkNotNegative(fs, "reactions"); err != nil {
+	if err := checkPositive(fs, "regions", "matches", "batch"); err != nil {
 		return err
 	}
 	if f.steps < 0 || f.steps > maxPlanSteps {

@@ -23,14 +23,29 @@ func TestPlanCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--viewers", "0"}, "--viewers 0: want a positive value"},
+		{[]string{"--viewers", "0"}, "--viewers 0: want 1 to 1e+10"},
+		{[]string{"--viewers", "-5"}, "--viewers -5: want 1 to 1e+10"},
 		{[]string{"--regions", "0"}, "--regions 0: want a positive value"},
-		{[]string{"--reactions", "-1"}, "--reactions -1: want 0 or more"},
-		{[]string{"--batch", "5000"}, "batch 5000: want 1 to 1000"},
-		{[]string{"--viewers", "NaN"}, "viewers NaN"},
+		{[]string{"--reactions", "-1"}, "--reactions -1: want 0 to 1e+09"},
+		{[]string{"--reactions", "2e9", "--viewers", "1e10"}, "--reactions 2e+09: want 0 to 1e+09"},
+		{[]string{"--regions", "-2"}, "--regions -2: want a positive value"},
+		{[]string{"--batch", "0"}, "--batch 0: want a positive value"},
+		{[]string{"--batch", "5000"}, "--batch 5000: want 1 to 1000"},
+		{[]string{"--viewers", "NaN"}, "--viewers NaN: want 1 to 1e+10"},
+		{[]string{"--viewers", "+Inf"}, "--viewers +Inf: want 1 to 1e+10"},
+		{[]string{"--viewers", "2e10"}, "--viewers 2e+10: want 1 to 1e+10"},
+		{[]string{"--viewers", "0.5"}, "--viewers 0.5: want 1 to 1e+10"},
+		{[]string{"--reactions", "NaN"}, "--reactions NaN: want 0 to 1e+09"},
+		{[]string{"--regions", "1001"}, "--regions 1001: want 1 to 1000"},
+		{[]string{"--matches", "10001"}, "--matches 10001: want 1 to 10000"},
 		{[]string{"--steps", "7"}, "--steps 7: want 0 to 6"},
-		{[]string{"--video-spread", "61s"}, "video spread 1m1s: want 0 to 1m0s"},
-		{[]string{"--video-spread", "-1s"}, "video spread -1s"},
+		{[]string{"--video-spread", "61s"}, "--video-spread 1m1s: want 0s to 1m0s"},
+		{[]string{"--video-spread", "-1s"}, "--video-spread -1s"},
+		// More regions than viewers: a region of no viewers is no region.
+		{[]string{"--viewers", "3", "--regions", "5", "--reactions", "0"}, "--regions 5: want at most one a viewer (3 viewers)"},
+		{[]string{"--viewers", "3", "--reactions", "0"}, "--regions 4: want at most one a viewer (3 viewers)"},
+		// More reactions than the viewers may send at ingest's per-user rate.
+		{[]string{"--viewers", "1000", "--reactions", "1e6"}, "--reactions 1e+06: want at most 20,000 a second for 1,000 viewers: 20 a viewer"},
 		{[]string{"--check", filepath.Join(t.TempDir(), "none")}, "--check"},
 	} {
 		if _, err := runCLI(t, append([]string{"plan"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -40,7 +55,7 @@ func TestPlanCommand(t *testing.T) {
 	// The steps end at the load itself: at the bounds of the model and
 	// under ten viewers, where scaling down and up again in floating point
 	// passed them.
-	for _, args := range [][]string{{"--viewers", "1e10", "--steps", "6"}, {"--viewers", "1", "--reactions", "1"}} {
+	for _, args := range [][]string{{"--viewers", "1e10", "--steps", "6"}, {"--viewers", "1", "--reactions", "1", "--regions", "1"}} {
 		if out, err := runCLI(t, append([]string{"plan"}, args...)...); err != nil || !strings.Contains(out, "at 10× on this deployment") {
 			t.Errorf("plan %v: %v\n%s", args, err, out)
 		}

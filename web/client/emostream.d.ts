@@ -226,6 +226,19 @@ export interface GapEvent { from: number; to: number; windows: number; reason: s
 export interface SkipEvent { from: number; to: number; windows: number; reason: "seek" | "passed" | "late" | "buffer full" }
 export interface OverflowEvent { start: number; end: number }
 
+/**
+ * An "error" event: a timeline read's ApiError, a connection's or the
+ * server's error, or the video clock's.
+ */
+export interface WatchError extends Error {
+  /**
+   * "video_clock": the video clock threw (cause is what it threw); told
+   * once per run of throws, again once it answered and threw anew or a new
+   * clock was set. An ApiError's code for a timeline read.
+   */
+  code?: string;
+}
+
 export interface WatchEvents {
   swarm: Display;
   status: StatusEvent;
@@ -235,7 +248,7 @@ export interface WatchEvents {
   overflow: OverflowEvent;
   drop: string;
   note: string;
-  error: Error;
+  error: WatchError;
 }
 
 export type WatchEvent = { [K in keyof WatchEvents]: { type: K; value: WatchEvents[K] } }[keyof WatchEvents];

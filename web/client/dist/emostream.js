@@ -584,9 +584,9 @@ var Viewer = class {
     this.showWaiting();
   }
   showWaiting() {
-    const reason = this.lost;
+    const reason2 = this.lost;
     for (const s of this.waiting) {
-      if (reason && this.missedBefore(s)) this.lost = reason;
+      if (reason2 && this.missedBefore(s)) this.lost = reason2;
       this.show(s, "live");
     }
     this.waiting = [];
@@ -765,6 +765,7 @@ var Sync = class {
     this.pausedAt = 0;
     this.offset = this.o.delayMs;
     this.known = false;
+    this.clockThrew = false;
     this.seekPending = false;
     this.prev = null;
     this.gen = 0;
@@ -785,12 +786,21 @@ var Sync = class {
     return (this.paused ? this.pausedAt : this.env.now()) - this.offset;
   }
   // videoTime reads the video clock; one that throws reads as unknown
-  // (null), so the display goes on.
+  // (null), so the display goes on, and onError hears of it once per run
+  // of throws (an Error of code "video_clock", cause what it threw), not
+  // at every reading: the next run is one after the clock answered again,
+  // or a new clock's (setVideo).
   videoTime() {
     if (!this.o.video) return null;
     try {
-      return this.o.video();
-    } catch {
+      const v = this.o.video();
+      this.clockThrew = false;
+      return v;
+    } catch (err) {
+      if (!this.clockThrew) {
+        this.clockThrew = true;
+        this.o.onError(clientError("video_clock", `emostream: the video clock threw: ${reason(err)}`, { cause: err }));
+      }
       return null;
     }
   }
@@ -850,6 +860,7 @@ var Sync = class {
   setVideo(fn) {
     this.o.video = fn || null;
     this.known = false;
+    this.clockThrew = false;
     this.prev = null;
     this.evaluate();
   }
@@ -979,6 +990,13 @@ var Sync = class {
     if (wake < Infinity) this.timer = this.env.setTimeout(() => this.evaluate(), wake);
   }
 };
+function reason(err) {
+  try {
+    return String(err instanceof Error ? err.message : err).slice(0, 200);
+  } catch {
+    return "(unprintable)";
+  }
+}
 function merge(a, b) {
   if (!a.length) return b;
   const out = [];
@@ -1490,7 +1508,7 @@ var Watch = class extends Emitter {
       ...this.o.recovery,
       onSwarm: (item) => this.received(item),
       onGap: (g) => this.emit("gap", g),
-      onDrop: (reason) => this.emit("drop", reason),
+      onDrop: (reason2) => this.emit("drop", reason2),
       onNote: (text2) => this.emit("note", text2)
     }).start();
   }

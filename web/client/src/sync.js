@@ -5,7 +5,7 @@
 // wall clock less a manual delay. Pure logic: time, timers and the
 // timeline come in through the constructor.
 
-import { withDefaults } from "./env.js";
+import { clientError, withDefaults } from "./env.js";
 
 const MIN_LEAD = -300000;
 
@@ -13,7 +13,8 @@ const MIN_LEAD = -300000;
 //   env {now, setTimeout, clearTimeout}  the wall clock and timers
 //   windowMs [2000]       the window length
 //   video [null]          () => program time of the frame on screen, or null
-//                         (one that throws reads as null)
+//                         (one that throws reads as null, and onError hears
+//                         of it once per run of throws)
 //   lead [0]              ms; clamped to [-300000, windowMs]
 //   delayMs [0]           without a video clock: live less this
 //   unknown ["live"]      a video clock that never answered yet: "live" (wall
@@ -44,6 +45,7 @@ export class Sync {
     this.pausedAt = 0;
     this.offset = this.o.delayMs; // fallback clock: wall - offset
     this.known = false; // the video clock answered once
+    this.clockThrew = false; // its last reading threw: onError was told
     this.seekPending = false;
     this.prev = null; // {clock, wall} of the last reading, to notice seeks
     this.gen = 0; // bumped by a seek back: older timeline reads are ignored
@@ -66,12 +68,21 @@ export class Sync {
   }
 
   // videoTime reads the video clock; one that throws reads as unknown
-  // (null), so the display goes on.
+  // (null), so the display goes on, and onError hears of it once per run
+  // of throws (an Error of code "video_clock", cause what it threw), not
+  // at every reading: the next run is one after the clock answered again,
+  // or a new clock's (setVideo).
   videoTime() {
     if (!this.o.video) return null;
     try {
-      return this.o.video();
-    } catch {
+      const v = this.o.video();
+      this.clockThrew = false;
+      return v;
+    } catch (err) {
+      if (!this.clockThrew) {
+        this.clockThrew = true; // before onError: a listener that reads the clock again is not told twice
+        this.o.onError(clientError("video_clock", `emostream: the video clock threw: ${reason(err)}`, { cause: err }));
+      }
       return null;
     }
   }
@@ -140,6 +151,7 @@ export class Sync {
   setVideo(fn) {
     this.o.video = fn || null;
     this.known = false;
+    this.clockThrew = false;
     this.prev = null;
     this.evaluate();
   }
@@ -275,6 +287,16 @@ export class Sync {
       }
     }
     if (wake < Infinity) this.timer = this.env.setTimeout(() => this.evaluate(), wake);
+  }
+}
+
+// reason is what a clock threw, as at most 200 characters of text: the
+// app's value, whose toString may itself throw.
+function reason(err) {
+  try {
+    return String(err instanceof Error ? err.message : err).slice(0, 200);
+  } catch {
+    return "(unprintable)";
   }
 }
 

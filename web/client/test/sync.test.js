@@ -279,6 +279,46 @@ test("a video clock that never answered: live by default, or hold; one that answ
   assert.deepEqual(shown, [0, 10, 1, 2], "known once: null holds");
 });
 
+test("a video clock that throws is reported once per run of throws, not once per reading", async () => {
+  const env = new FakeEnv(LIVE);
+  let fault = null;
+  const errors = [];
+  const shown = [];
+  const sync = new Sync({ env, windowMs: W, onDisplay: (x) => shown.push(idx(x)), onError: (e) => errors.push(e),
+    video: () => {
+      if (fault) throw fault;
+      return env.now();
+    } });
+  sync.push(item(0));
+  await env.advance(0);
+  fault = new TypeError("player detached");
+  await env.advance(10000); // forty readings (pollMs 250) and more from clock()
+  for (let i = 0; i < 100; i++) assert.equal(sync.clock(), null);
+  assert.equal(errors.length, 1, "one error for the whole run");
+  assert.equal(errors[0].code, "video_clock");
+  assert.equal(errors[0].cause, fault);
+  assert.match(errors[0].message, /video clock threw: player detached/);
+  assert.deepEqual(shown, [], "held while the clock is unknown");
+  fault = null;
+  await env.advance(250);
+  assert.deepEqual(shown, [0], "the clock answered again");
+  fault = "not even an Error"; // a run of throws after an answer is a new failure
+  await env.advance(5000);
+  assert.equal(errors.length, 2);
+  assert.equal(errors[1].cause, fault);
+  sync.setVideo(() => { throw new RangeError("another player"); }); // a new clock that throws at once
+  await env.advance(5000);
+  assert.equal(errors.length, 3);
+  assert.match(errors[2].message, /another player/);
+  for (const odd of [new Error("x".repeat(1e6)), { toString() { throw new Error("no"); } }, Symbol("s"), undefined]) {
+    sync.setVideo(() => { throw odd; });
+    assert.equal(sync.videoTime(), null);
+  }
+  assert.equal(errors.length, 7);
+  assert.ok(errors.slice(3).every((e) => e.code === "video_clock" && e.message.length < 300), "a message of at most 200 characters of what was thrown");
+  sync.stop();
+});
+
 test("property: whatever the video does, no window is shown before its end is on screen, and order holds between seeks", async () => {
   const total = { shown: 0, timeline: 0, skipped: 0, overflow: 0 };
   for (let seed = 1; seed <= 40; seed++) {

@@ -234,7 +234,7 @@ test("a video clock off the scale of Unix ms (nanoseconds) sends the reaction wi
   w.close();
 });
 
-test("a video clock that throws reads as unknown: the display goes on, and react sends without a stamp", async () => {
+test("a video clock that throws reads as unknown: the display goes on, react sends without a stamp, and one error tells the app", async () => {
   const posts = [];
   const env = new FakeEnv(T0);
   const nats = new FakeNats();
@@ -251,7 +251,10 @@ test("a video clock that throws reads as unknown: the display goes on, and react
   };
   const w = c.watch(M, { video, fillOnJoin: false });
   const shown = [];
+  const errors = [];
   w.on("swarm", (d) => shown.push((d.start - T0) / 2000));
+  w.on("error", (e) => errors.push(e));
+  const it = w[Symbol.asyncIterator]();
   await env.advance(0);
   nats.publish(swarmOf(M, win(0)));
   await env.advance(0); // received; the clock answered
@@ -262,12 +265,21 @@ test("a video clock that throws reads as unknown: the display goes on, and react
   await w.react("🔥");
   assert.equal(posts.length, 1);
   assert.equal("video_ts" in posts[0][0], false, "sent, without a stamp");
+  assert.equal(errors.length, 1, "one error for twelve polls, programTime and react");
+  assert.equal(errors[0].code, "video_clock");
+  assert.ok(errors[0].cause instanceof TypeError);
   broken = false;
   await env.advance(250); // the loop still polls the clock
   assert.deepEqual(shown, [0]);
   await w.react("👏");
   assert.equal(posts[1][0].video_ts, T0 + 3250);
+  broken = true;
+  await env.advance(1000);
+  assert.equal(errors.length, 2, "broken again after it answered: a new error");
   w.close();
+  const types = [];
+  for (let e = await it.next(); !e.done; e = await it.next()) types.push(e.value.type);
+  assert.equal(types.filter((t) => t === "error").length, 2, "the iterator yields the errors too");
 });
 
 test("helpers: hlsClock reads hls.playingDate; bindMedia forwards play, pause and seeked", async () => {

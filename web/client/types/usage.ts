@@ -19,6 +19,9 @@ watch.on("swarm", (d) => draw(d));
 watch.on("viewers", (n: number) => console.log(`${n} watching`));
 watch.on("gap", (g) => console.log(`lost ${g.windows} windows: ${g.reason}`));
 watch.on("status", (s) => console.log(s.state, s.error ?? ""));
+watch.on("error", (e) => {
+  if (e.code === "video_clock") console.log("the player's clock is broken:", e.cause);
+});
 watch.setLead(0);
 
 async function loop(): Promise<void> {
