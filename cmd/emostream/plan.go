@@ -42,7 +42,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	f := &planFlags{}
 	fs.Float64Var(&f.load.Viewers, "viewers", defaultPlanViewers, "concurrent viewers at peak")
 	fs.Float64Var(&f.load.Reactions, "reactions", defaultPlanReactions, fmt.Sprintf("reactions accepted per second at peak, at most %d a viewer (ingest's --user-rate)", capacity.UserRate))
-	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, "regions with their own leaf clusters and edges (viewers split evenly), at most one a viewer")
+	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, fmt.Sprintf("regions with their own leaf clusters and edges (viewers split evenly), at most one a viewer (by default one a viewer under %d viewers)", capacity.DefaultRegions))
 	fs.IntVar(&f.load.Matches, "matches", capacity.DefaultMatches, "matches live at once")
 	fs.Float64Var(&f.load.Batch, "batch", capacity.DefaultBatch, "mean events per ingest request (browsers: about 1)")
 	fs.DurationVar(&f.load.VideoSpread, "video-spread", 0, "how far behind live the viewers' video clocks are spread (reactions with video_ts): each window of it adds a program-time window to every swarm; 0 for live viewers only, at most "+wire.MaxVideoLag.String())
@@ -62,6 +62,9 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 	}
 	if err := f.validate(fs); err != nil {
 		return err
+	}
+	if !given(fs)["regions"] && f.load.Viewers >= 1 && f.load.Viewers < float64(f.load.Regions) {
+		f.load.Regions = int(f.load.Viewers) // the default never asks for regions of no viewers
 	}
 	loadFlags := settingFlags{capacity.ErrLoad, boundFlags(fs, &f.load, nil)}
 	p, err := capacity.NewPlan(f.load)
