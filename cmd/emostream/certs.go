@@ -39,7 +39,7 @@ group or others may read is refused). It never overwrites a file without
 (docs/operations.md, "TLS").
 
   emostream certs --out tls --hosts hub.example.com,10.0.0.5 --server hub --client stages,leaf
-  emostream certs --out tls --ca-cert tls/ca.pem --ca-key tls/ca-key.pem --client edge-2`
+  emostream certs --out tls --ca-cert tls/ca.pem --ca-key tls/ca-key.pem --client admin`
 
 // Defaults and bounds of emostream certs.
 const (
@@ -58,6 +58,12 @@ const (
 	maxPEMFile = 1 << 20
 )
 
+// certValidityRange is the range of --valid, as help and errors say it.
+var certValidityRange = hours(minCertValidity) + " to " + hours(maxCertValidity) + " (20 years)"
+
+// hours is d in whole hours, as a flag takes it: 8760h.
+func hours(d time.Duration) string { return fmt.Sprintf("%dh", int64(d/time.Hour)) }
+
 // certsFlags are the flags of "emostream certs".
 type certsFlags struct {
 	out, hosts, server, clients, caCert, caKey string
@@ -73,8 +79,8 @@ func addCertsFlags(fs *flag.FlagSet) *certsFlags {
 	fs.StringVar(&f.clients, "client", "", fmt.Sprintf("client certificates to make, names comma-separated (at most %d): <name>.pem and <name>-key.pem each", maxCertClients))
 	fs.StringVar(&f.caCert, "ca-cert", "", "PEM certificate of an existing CA to sign with (with --ca-key); empty: make a new CA, ca.pem and ca-key.pem")
 	fs.StringVar(&f.caKey, "ca-key", "", "PEM private key of --ca-cert, readable by its owner only")
-	fs.DurationVar(&f.valid, "valid", defaultCertValidity, fmt.Sprintf("how long the server and client certificates are valid, %s to %s (8760h is a year)", minCertValidity, maxCertValidity))
-	fs.DurationVar(&f.caValid, "ca-valid", defaultCAValidity, "how long a new CA is valid, at least --valid, at most "+maxCertValidity.String())
+	fs.DurationVar(&f.valid, "valid", defaultCertValidity, "how long the server and client certificates are valid (8760h is a year): "+certValidityRange)
+	fs.DurationVar(&f.caValid, "ca-valid", defaultCAValidity, "how long a new CA is valid, from --valid to "+hours(maxCertValidity)+" (20 years)")
 	fs.BoolVar(&f.force, "force", false, "overwrite files that exist; without it an existing file is refused and nothing is written")
 	return f
 }
@@ -182,7 +188,7 @@ func certsOut(out string) (string, error) {
 // checkValidity bounds --valid and --ca-valid.
 func (f *certsFlags) checkValidity(fs *flag.FlagSet, now time.Time) error {
 	if f.valid < minCertValidity || f.valid > maxCertValidity {
-		return fmt.Errorf("--valid %s: want %s to %s (until %s at most)", f.valid, minCertValidity, maxCertValidity, now.Add(maxCertValidity).Format(time.DateOnly))
+		return fmt.Errorf("--valid %s: want %s (until %s at most)", f.valid, certValidityRange, now.Add(maxCertValidity).Format(time.DateOnly))
 	}
 	if f.caCert != "" {
 		if given(fs)["ca-valid"] {
@@ -191,7 +197,7 @@ func (f *certsFlags) checkValidity(fs *flag.FlagSet, now time.Time) error {
 		return nil
 	}
 	if f.caValid < f.valid || f.caValid > maxCertValidity {
-		return fmt.Errorf("--ca-valid %s: want --valid (%s) to %s: the CA must outlast its certificates", f.caValid, f.valid, maxCertValidity)
+		return fmt.Errorf("--ca-valid %s: want --valid (%s) to %s: the CA must outlast its certificates", f.caValid, f.valid, hours(maxCertValidity))
 	}
 	return nil
 }
