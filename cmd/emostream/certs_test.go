@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -196,7 +197,7 @@ func TestCertsReuseCA(t *testing.T) {
 	}
 }
 
-// snapshot is a directory's files and their contents and modes.
+// snapshot is a directory's files, their modes and their contents' hashes.
 func snapshot(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
@@ -204,7 +205,7 @@ func snapshot(t *testing.T, dir string) string {
 	for _, e := range entries {
 		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
 		info, _ := e.Info()
-		fmt.Fprintf(&b, "%s %v %x\n", e.Name(), info.Mode(), data)
+		fmt.Fprintf(&b, "%s %v %x\n", e.Name(), info.Mode(), sha256.Sum256(data))
 	}
 	return b.String()
 }
@@ -334,6 +335,27 @@ func TestCertsNeverOverwrites(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "stages-key.pem")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("stages-key.pem after --force: %v, %v; want mode 0600", st.Mode(), err)
+	}
+}
+
+// TestCertsAllOrNothing: when a file cannot be written after others were
+// (here server.pem is a directory that --force cannot remove), the run
+// fails naming it and removes the files it wrote: no CA is left without
+// its certificates.
+func TestCertsAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "keep"), []byte("x"), 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "server.pem", "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	_, err := runCLI(t, "certs", "--out", dir, "--hosts", "localhost", "--force")
+	if err == nil || !strings.Contains(err.Error(), "certs: --out "+dir+": remove "+filepath.Join(dir, "server.pem")) ||
+		!strings.HasSuffix(err.Error(), "(removed what this run wrote)") {
+		t.Errorf("got %v, want the server.pem that could not be removed", err)
+	}
+	if after := snapshot(t, dir); after != before {
+		t.Errorf("left:\n%s\nwas:\n%s", after, before)
 	}
 }
 
