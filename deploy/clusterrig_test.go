@@ -140,11 +140,15 @@ func (r *clusterRig) publish(pt *wire.Partial) {
 // member as live for a few heartbeats and may place a new R1 consumer (an
 // ordered consumer's) there, whose creation then never answers, and
 // nats.go's ordered consumer retries that same consumer past the read's
-// deadline. A replica that lags reads short; exact retries.
+// deadline. A replica that lags reads short; exact retries. The stream's
+// info is asked for with a 2 s deadline: a request sent while the stream
+// has no leader is never answered, and exact asks again sooner.
 func (r *clusterRig) stored() (sums map[string]int64, dups []string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := r.harness.Stream(ctx, wire.SwarmsStream)
+	ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+	defer icancel()
+	s, err := r.harness.Stream(ictx, wire.SwarmsStream)
 	if err != nil {
 		return nil, nil, err
 	}
