@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -133,37 +134,41 @@ func (r *clusterRig) publish(pt *wire.Partial) {
 }
 
 // stored reads EMOSTREAM_SWARMS back: per match, the sum of its swarms'
-// counts, and the windows stored more than once.
+// counts, and the windows stored more than once. It reads each sequence
+// with a direct get, which any current replica answers, and creates no
+// consumer: right after a kill -9 the meta leader still counts the killed
+// member as live for a few heartbeats and may place a new R1 consumer (an
+// ordered consumer's) there, whose creation then never answers, and
+// nats.go's ordered consumer retries that same consumer past the read's
+// deadline. A replica that lags reads short; exact retries. The stream's
+// info is asked for with a 2 s deadline: a request sent while the stream
+// has no leader is never answered, and exact asks again sooner.
 func (r *clusterRig) stored() (sums map[string]int64, dups []string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// A bounded reset: nats.go otherwise recreates a consumer it lost (a
-	// member killed under it) for ever inside Next, past FetchMaxWait and
-	// past the test's deadline; an error here is retried by the caller.
-	c, err := r.harness.OrderedConsumer(ctx, wire.SwarmsStream, jetstream.OrderedConsumerConfig{MaxResetAttempts: 5})
+	ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+	defer icancel()
+	s, err := r.harness.Stream(ictx, wire.SwarmsStream)
 	if err != nil {
 		return nil, nil, err
 	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+	state := s.CachedInfo().State
 	sums, seen := map[string]int64{}, map[string]bool{}
-	for left := info.NumPending; left > 0; left-- {
-		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	for seq := max(state.FirstSeq, 1); seq <= state.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading swarm %d of %d: %w", seq, state.LastSeq, err)
+		}
+		sw, err := wire.DecodeSwarm(m.Data)
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := wire.DecodeSwarm(m.Data())
-		if err != nil {
-			return nil, nil, err
-		}
-		key := wire.SwarmMsgID(s.MatchID, s.WindowStart.UnixMilli())
+		key := wire.SwarmMsgID(sw.MatchID, sw.WindowStart.UnixMilli())
 		if seen[key] {
 			dups = append(dups, key)
 		}
 		seen[key] = true
-		sums[s.MatchID] += s.Total
+		sums[sw.MatchID] += sw.Total
 	}
 	return sums, dups, nil
 }

@@ -47,7 +47,7 @@ func startStock(t testing.TB, binary, conf string) *stockServer {
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
-			t.Logf("%s log:\n%s", s.name, s.logTail())
+			t.Logf("%s log:\n%s", s.name, s.failureLog())
 		}
 	})
 	return s
@@ -61,12 +61,28 @@ func (s *stockServer) kill() {
 	}
 }
 
-func (s *stockServer) logTail() string {
-	b, _ := os.ReadFile(s.log)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
+// failureLog is the server's log for a failed test: every line but the
+// retries of a route to a killed member (one a second per route, which
+// would bury the elections and warnings), at most its last 64 KiB.
+func (s *stockServer) failureLog() string {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return err.Error()
 	}
-	return string(b)
+	var keep []string
+	retries := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "connect to route") {
+			retries++
+			continue
+		}
+		keep = append(keep, line)
+	}
+	out := strings.Join(keep, "\n")
+	if len(out) > 64<<10 {
+		out = "…" + out[len(out)-64<<10:]
+	}
+	return fmt.Sprintf("%s\n(%d lines of route retries left out)", out, retries)
 }
 
 // TestHubClusterStockServer runs the same files on the stock nats-server

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -95,9 +96,9 @@ func (p *Processor) startSession(ctx context.Context, pin string) error {
 	p.met.states.Set(0)
 	p.tlQueue, p.tlSent = nil, nil // a past session's timelines are read back, not trusted from memory
 	defer func() { p.s.replaying = false }()
-	info, err := p.cons.Info(ctx)
+	info, err := p.consumerInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
+		return err
 	}
 	from, to := info.AckFloor.Stream+1, info.Delivered.Stream
 	p.log.Info("session started", "pin", pin, "replay_from", from, "replay_to", to)
@@ -119,9 +120,9 @@ func (p *Processor) startIfIdle(ctx context.Context) error {
 	if p.s != nil {
 		return nil
 	}
-	info, err := p.cons.Info(ctx)
+	info, err := p.consumerInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
+		return err
 	}
 	for _, g := range info.PriorityGroups {
 		if g.PinnedClientID != "" {
@@ -141,7 +142,11 @@ func (p *Processor) startIfIdle(ctx context.Context) error {
 
 // replay merges the partial stored at seq, read straight from the stream.
 func (p *Processor) replay(ctx context.Context, seq uint64) error {
-	raw, err := p.partials.GetMsg(ctx, seq)
+	var raw *jetstream.RawStreamMsg
+	err := p.read(ctx, fmt.Sprintf("%s to replay partial %d", wire.PartialsStream, seq), func(ctx context.Context) (err error) {
+		raw, err = p.partials.GetMsg(ctx, seq)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
 	}
@@ -150,6 +155,29 @@ func (p *Processor) replay(ctx context.Context, seq uint64) error {
 	}
 	p.merge(raw.Data, seq, raw.Time, nil)
 	return p.closeDue(ctx)
+}
+
+// consumerInfo reads the partials consumer's state, as read does.
+func (p *Processor) consumerInfo(ctx context.Context) (info *jetstream.ConsumerInfo, err error) {
+	err = p.read(ctx, "consumer "+p.cfg.Consumer, func(ctx context.Context) (err error) {
+		info, err = p.cons.Info(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("processor: reading consumer %s: %w", p.cfg.Consumer, err)
+	}
+	return info, nil
+}
+
+// read calls try until it succeeds, fails with ErrMsgNotFound, or ctx
+// ends; any other error is tried again with natsconn.Until's backoff and
+// warning, as a swarm's publish is. On a hub cluster a read that gets no
+// answer (no responders, a timeout) is what a member's death looks like
+// until the stream or the consumer has a new leader, seconds later:
+// returning it would stop the processor.
+func (p *Processor) read(ctx context.Context, what string, try func(context.Context) error) error {
+	notFound := func(err error) bool { return errors.Is(err, jetstream.ErrMsgNotFound) }
+	return natsconn.Until(ctx, p.log, what, notFound, nil, try)
 }
 
 // merge decodes a partial, stored at stored, and merges it into the

@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"context"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -31,4 +33,35 @@ func TestStartsWhileTheHubIsDown(t *testing.T) {
 		r.window(rng, start+w*500, 500)
 	}
 	r.exact(30 * time.Second)
+}
+
+// TestReplayWaitsForThePartials: a session's replay that gets no answer
+// from the partials stream (no server answers its direct gets, as while a
+// hub cluster's replicas elect a leader after a member died) waits, says
+// so, and goes on once the stream answers: it does not stop the processor.
+func TestReplayWaitsForThePartials(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	var logs testenv.LogBuffer
+	_, done, _ := r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	testenv.WaitFor(t, timeout, "the processor started", func() bool { return strings.Contains(logs.String(), "processor started") })
+	direct := func(on bool) {
+		t.Helper()
+		sc := streams.Partials(r.scfg)
+		sc.AllowDirect = on
+		if _, err := r.js.UpdateStream(context.Background(), sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct(false) // the processor's direct gets of partials go unanswered
+	r.window(rand.New(rand.NewPCG(7, 9)), pastWindow(0), winMs)
+	testenv.WaitFor(t, timeout, "the replay waiting", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("the processor stopped:\n%s", logs.String())
+		default:
+		}
+		return strings.Contains(logs.String(), "to replay partial")
+	})
+	direct(true)
+	r.exact(timeout)
 }
