@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -23,8 +24,14 @@ const (
 	DefaultStageUser         = "stages"
 	DefaultLeafUser          = "leaf"
 	DefaultHubMaxConnections = 1024
-	DefaultHubMaxPayload     = 1 << 20
-	DefaultHubWriteTimeout   = 10 * time.Second
+	DefaultHubMaxSubs        = 1024
+	// DefaultHubLeafMaxSubs bounds a leaf connection's subscriptions: one
+	// per distinct subject its viewers, edges and leaves watch, so every
+	// match of a full registry (registry.DefaultMaxMatches) live, watched
+	// on one leaf, fits six times.
+	DefaultHubLeafMaxSubs  = 65536
+	DefaultHubMaxPayload   = 1 << 20
+	DefaultHubWriteTimeout = 10 * time.Second
 )
 
 // HubConfig builds the hub when no .conf file is given. It renders to the
@@ -84,6 +91,18 @@ type HubConfig struct {
 	LeafPassword string
 	// MaxConnections caps client connections. Zero means 1024.
 	MaxConnections int
+	// MaxSubscriptions caps the subscriptions of one connection of a
+	// stage or of the monitor user (accounts STAGES and MONITOR); one over
+	// it is refused with an error, the connection kept. At most
+	// LeafMaxSubscriptions. Zero means 1024.
+	MaxSubscriptions int
+	// LeafMaxSubscriptions caps the subscriptions of one leaf connection
+	// (account LEAF, and of an edge connected to the hub), which carries
+	// one per distinct subject the leaf's viewers, edges and leaves watch:
+	// one per live match watched there, and the edges' two. One over it is
+	// refused (the leaf stays connected; that subject's messages do not
+	// reach it). Zero means 65536.
+	LeafMaxSubscriptions int
 	// MaxPayload caps a message's size. Zero means 1 MiB.
 	MaxPayload int
 	// WriteTimeout cuts off a connection that cannot take writes for this
@@ -158,6 +177,8 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 		c.Passwords = pw
 	}
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultHubMaxConnections)
+	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultHubMaxSubs)
+	c.LeafMaxSubscriptions = cmp.Or(c.LeafMaxSubscriptions, DefaultHubLeafMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultHubMaxPayload)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultHubWriteTimeout)
 	return c, c.validate()
@@ -178,6 +199,10 @@ func (c HubConfig) validate() error {
 		setting.Check("LeafUser", c.LeafUser, !slices.Contains(c.clientUsers(), c.LeafUser), "want a name no user of the client port has"),
 		credential("LeafPassword", c.LeafPassword),
 		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
+		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.AtLeast("LeafMaxSubscriptions", c.LeafMaxSubscriptions, 0),
+		setting.Check("MaxSubscriptions", c.MaxSubscriptions, c.MaxSubscriptions <= c.LeafMaxSubscriptions,
+			fmt.Sprintf("want at most LeafMaxSubscriptions (%d): nats-server applies the smaller", c.LeafMaxSubscriptions)),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
 		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
 	)
@@ -273,6 +298,7 @@ listen: {{.Client}}
 http: {{.Monitor}}
 {{- end}}
 max_connections: {{.C.MaxConnections}}
+max_subscriptions: {{.C.LeafMaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 write_deadline: "{{.C.WriteTimeout}}"
 jetstream {
@@ -283,6 +309,7 @@ jetstream {
 accounts {
   STAGES {
     jetstream: enabled
+    limits: {max_subscriptions: {{.C.MaxSubscriptions}}}
     users: [
 {{- range index .Users "STAGES"}}
       {{template "user" .}}
@@ -316,6 +343,7 @@ accounts {
     ]
   }
   MONITOR {
+    limits: {max_subscriptions: {{.C.MaxSubscriptions}}}
     users: [
 {{- range index .Users "MONITOR"}}
       {{template "user" .}}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -13,10 +12,9 @@ import (
 // slogAdapter lets nats-server log through slog.
 type slogAdapter struct {
 	l *slog.Logger
-	// fatal, if set, receives the first fatal error without blocking
-	// while starting is true: the start fails with it.
-	fatal    chan<- error
-	starting *atomic.Bool
+	// fatal, if set, takes every fatal error instead of the log: the
+	// server's owner fails its start or its run with it (embedded.fatalf).
+	fatal func(error)
 	// drop are the prefixes of warnings not passed on: nats-server's advice
 	// about choices fanout made on purpose in a configuration it rendered.
 	drop []string
@@ -42,13 +40,12 @@ func (a slogAdapter) Warnf(format string, v ...any) {
 	a.log(slog.LevelWarn, format, v)
 }
 
+// Fatalf hands the error to fatal, whose owner returns it: logged once, by
+// whoever gets the error. nats-server's own logger would exit the process.
 func (a slogAdapter) Fatalf(format string, v ...any) {
-	if a.fatal != nil && a.starting.Load() {
-		select {
-		case a.fatal <- fmt.Errorf(format, v...):
-			return // the start fails with it: logged once, by whoever gets the error
-		default:
-		}
+	if a.fatal != nil {
+		a.fatal(fmt.Errorf(format, v...))
+		return
 	}
 	a.log(slog.LevelError, format, v)
 }

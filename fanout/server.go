@@ -30,10 +30,12 @@ type embedded struct {
 	log   *slog.Logger
 	once  sync.Once
 	start error
-	// fatal receives the first fatal error the server logs (a listener
-	// that cannot bind), which ends its start.
+	// fatal receives the first fatal error the server logs while it
+	// starts (a listener that cannot bind), which ends its start.
 	fatal    chan error
 	starting atomic.Bool
+	// health is what happens to the server after it started (health.go).
+	health
 	// lock is the JetStream store's lock, held from start to Shutdown;
 	// lockHint is its HeldError's way out (storelock.go).
 	lock     atomic.Pointer[dirlock.Lock]
@@ -108,6 +110,7 @@ func newEmbedded(opts *server.Options, log *slog.Logger, generated bool) (*embed
 		return nil, fmt.Errorf("fanout: nats-server options: %w", err)
 	}
 	e := &embedded{opts: opts, srv: srv, log: log, fatal: make(chan error, 1)}
+	e.failed = make(chan struct{})
 	e.starting.Store(true)
 	var drop []string
 	if generated {
@@ -117,7 +120,7 @@ func newEmbedded(opts *server.Options, log *slog.Logger, generated bool) (*embed
 			drop = append(drop, "Websocket not configured with TLS")
 		}
 	}
-	srv.SetLoggerV2(slogAdapter{l: log, fatal: e.fatal, starting: &e.starting, drop: drop}, opts.Debug, opts.Trace, false)
+	srv.SetLoggerV2(slogAdapter{l: log, fatal: e.fatalf, drop: drop}, opts.Debug, opts.Trace, false)
 	return e, nil
 }
 
@@ -137,18 +140,43 @@ func (e *embedded) StartContext(ctx context.Context) error {
 		e.starting.Store(false)
 		if e.start != nil {
 			e.Shutdown()
+			return
 		}
+		select {
+		case err := <-e.fatal: // logged after waitReady returned, before starting ended
+			e.fatalf(err)
+		default:
+		}
+		go e.watch()
 	})
 	return e.start
+}
+
+// fatalf takes a fatal error of the server: while it starts, the start
+// fails with the first; after, the server has failed (health.go).
+func (e *embedded) fatalf(err error) {
+	if e.starting.Load() {
+		select {
+		case e.fatal <- err:
+			return
+		default: // the start already fails with an earlier one
+		}
+	}
+	e.fail(fmt.Errorf("%w: %s: %w", ErrFailed, e.name(), err))
+}
+
+// name is the server's name for errors.
+func (e *embedded) name() string {
+	if e.opts.ServerName == "" {
+		return "nats-server"
+	}
+	return e.opts.ServerName
 }
 
 // waitReady polls until the server is ready, reports a fatal error, ctx
 // ends or startTimeout passes.
 func (e *embedded) waitReady(ctx context.Context) error {
-	name := e.opts.ServerName
-	if name == "" {
-		name = "nats-server"
-	}
+	name := e.name()
 	deadline := time.Now().Add(startTimeout)
 	for !e.srv.ReadyForConnections(20 * time.Millisecond) {
 		select {
@@ -165,30 +193,26 @@ func (e *embedded) waitReady(ctx context.Context) error {
 	return nil
 }
 
-// Run starts the server if needed, blocks until ctx ends, then shuts it down.
+// Run starts the server if needed and blocks until ctx ends or the server
+// fails (Failed), then shuts it down. It returns the failure, if any.
 func (e *embedded) Run(ctx context.Context) error {
 	if err := e.Start(); err != nil {
 		return err
 	}
 	select {
 	case <-ctx.Done():
-	case <-e.done():
-		return fmt.Errorf("fanout: %s stopped on its own", e.srv.Name())
+		e.Shutdown()
+		return nil
+	case <-e.Failed():
+		e.Shutdown()
+		return e.Err()
 	}
-	e.Shutdown()
-	return nil
-}
-
-// done is closed when the server has shut down.
-func (e *embedded) done() <-chan struct{} {
-	ch := make(chan struct{})
-	go func() { e.srv.WaitForShutdown(); close(ch) }()
-	return ch
 }
 
 // Shutdown stops the server, waits for it and lets its store go; safe to
-// call more than once.
+// call more than once. It is no failure.
 func (e *embedded) Shutdown() {
+	e.stopping.Store(true)
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 	e.unlockStore()

@@ -344,7 +344,7 @@ func (st *Stack) buildStages() error {
 		ic.WebSocketURLs = st.WebSocketURLs()
 	}
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
-	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready()) }
+	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready(), st.serversReady()) }
 	if st.tlnc, err = nats.Connect(st.Hub.ClientURL(), append(st.NATSOptions(fanout.UserIngest), nats.Name("emostream-timeline"),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...); err != nil {
 		return fmt.Errorf("stack: connecting to the hub: %w", err)
@@ -427,9 +427,50 @@ func (st *Stack) Run(ctx context.Context) error {
 	for i, e := range st.Edges {
 		g.Go(func() error { return named(fmt.Sprintf("edge %d", i+1), e.Run(gctx)) })
 	}
+	for _, s := range st.servers() {
+		g.Go(func() error { return watchServer(gctx, s) })
+	}
 	err := g.Wait()
 	st.stopServers()
 	return err
+}
+
+// server is the hub or a leaf, as Run watches them.
+type server interface {
+	Failed() <-chan struct{}
+	Err() error
+	Ready() error
+}
+
+var _, _ server = (*fanout.Hub)(nil), (*fanout.Leaf)(nil)
+
+// servers are the hub and the leaves.
+func (st *Stack) servers() []server {
+	out := []server{st.Hub}
+	for _, l := range st.Leaves {
+		out = append(out, l)
+	}
+	return out
+}
+
+// watchServer returns s's failure if it fails before ctx ends: the stack
+// then stops as on Ctrl-C, ingest flushing what it acknowledged into Kafka.
+func watchServer(ctx context.Context, s server) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.Failed():
+		return s.Err()
+	}
+}
+
+// serversReady is nil while the hub and every leaf serve.
+func (st *Stack) serversReady() error {
+	var errs []error
+	for _, s := range st.servers() {
+		errs = append(errs, s.Ready())
+	}
+	return errors.Join(errs...)
 }
 
 func named(stage string, err error) error {

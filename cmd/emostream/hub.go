@@ -24,7 +24,10 @@ member per file: -c deploy/hub-1.conf, hub-2.conf, hub-3.conf (see
 docs/operations.md, "High availability").
 Without -c it builds the same configuration from the flags below; the leaf
 password is kept in <data-dir>/leaf.password (created once, mode 0600), so
-leaves reconnect after a restart.`
+leaves reconnect after a restart.
+A hub that fails after it started (a fatal server error, JetStream turned off
+because its store cannot be written, a shutdown of its own) answers /readyz
+503 and exits non-zero with the error.`
 
 func init() {
 	register(&command{name: "hub", summary: "run the hub nats-server (JetStream, leafnode listener)", run: runHub})
@@ -133,7 +136,7 @@ func runHub(ctx context.Context, env *environment, args []string) error {
 	}
 	f.printStarted(env, h, cfg)
 	ops.announce(env.stdout, "hub")
-	return ops.runBeside(ctx, "hub_metrics", stageRegistry(), nil, h.Run)
+	return ops.runBeside(ctx, "hub_metrics", stageRegistry(), h.Ready, h.Run)
 }
 
 // printStarted says where the started hub h serves, and where the leaf

@@ -27,7 +27,9 @@ the passwords of its edges and of leaves of this leaf are kept in
 --nats-auth-dir (edge.password, leaf.password; created once, mode 0600), and
 it prints where they are, never the passwords.
 A file that enables JetStream locks its store_dir (<store_dir>/jetstream.lock):
-a second leaf of the same store exits at once.`
+a second leaf of the same store exits at once. A leaf that fails after it
+started (a fatal server error, its JetStream, if any, turned off, a shutdown
+of its own) answers /readyz 503 and exits non-zero with the error.`
 
 func init() {
 	register(&command{name: "leaf", summary: "run a leaf cluster nats-server (WebSocket viewers)", run: runLeaf})
@@ -151,7 +153,7 @@ func runLeaf(ctx context.Context, env *environment, args []string) error {
 	}
 	f.printStarted(env, l, cfg)
 	ops.announce(env.stdout, "leaf")
-	return ops.runBeside(ctx, "leaf_metrics", stageRegistry(), nil, l.Run)
+	return ops.runBeside(ctx, "leaf_metrics", stageRegistry(), l.Ready, l.Run)
 }
 
 // printStarted says where the started leaf l serves, and where the

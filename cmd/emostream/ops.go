@@ -57,7 +57,7 @@ func addNewOpsFlags(fs *flag.FlagSet, def, usage string) *opsFlags {
 }
 
 // serverOpsUsage is the help of --ops of hub and leaf.
-const serverOpsUsage = "address of /metrics: this process's go_* and process_* metrics (the NATS server's own: --monitor); empty for none"
+const serverOpsUsage = "address of /metrics (this process's go_* and process_* metrics; the NATS server's own: --monitor), /healthz and /readyz (503 once the server failed); empty for none"
 
 // opsServer is a bound --ops listener and the Hosts it answers.
 type opsServer struct {
