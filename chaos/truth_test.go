@@ -99,37 +99,6 @@ func (c *cluster) readTimeline(ctx context.Context, match string) (map[int64]map
 	return out, err
 }
 
-// matchTotal is the events of match stored in the swarm stream so far, the
-// sum over its stored swarms.
-func (c *cluster) matchTotal(ctx context.Context, match string) int64 {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	s, err := c.js.Stream(ctx, wire.SwarmsStream)
-	if err != nil {
-		return 0
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{wire.SwarmSubject(match)}})
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(wire.SwarmSubject(match)))
-	if err != nil || info.State.Subjects[wire.SwarmSubject(match)] == 0 {
-		return 0
-	}
-	want := int(info.State.Subjects[wire.SwarmSubject(match)])
-	batch, err := cons.FetchNoWait(want)
-	if err != nil {
-		return 0
-	}
-	var total int64
-	for m := range batch.Messages() {
-		if sw, err := wire.DecodeSwarm(m.Data()); err == nil {
-			total += sw.Total
-		}
-	}
-	return total
-}
-
 // inKafka is what the events topic holds, per match: records, and copies of
 // each event_id (a producer retry or a client retry stores a second copy).
 type inKafka struct {
