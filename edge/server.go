@@ -144,6 +144,7 @@ func (e *Edge) buildEngine() error {
 		conf.Addrs = []string{ln.Addr().String()}
 	}
 	e.engine = nbhttp.NewEngine(conf)
+	showHandOff(e.engine.Engine)
 	u := websocket.NewUpgrader()
 	u.KeepaliveTime = e.readTimeout()
 	u.HandshakeTimeout = c.ConnectTimeout
