@@ -59,6 +59,12 @@ func (c *rawClient) handshake(extra ...string) int {
 
 // send writes b in one masked binary frame.
 func (c *rawClient) send(b []byte) error {
+	_, err := c.conn.Write(wsFrame(b))
+	return err
+}
+
+// wsFrame is b in one masked binary frame.
+func wsFrame(b []byte) []byte {
 	hdr := []byte{0x82, 0}
 	switch n := len(b); {
 	case n < 126:
@@ -71,8 +77,7 @@ func (c *rawClient) send(b []byte) error {
 		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
 	}
 	hdr = append(hdr, 0, 0, 0, 0) // a zero mask leaves the payload as is
-	_, err := c.conn.Write(append(hdr, b...))
-	return err
+	return append(hdr, b...)
 }
 
 // readFrame reads one frame's payload.
