@@ -45,7 +45,14 @@ func TestNATSCLI(t *testing.T) {
 	go func() {
 		subDone <- natsCLI(t, bin, e.URL(), 10*time.Second, "sub", wire.LiveSubject("m1"), "--count", "1")
 	}()
-	testenv.WaitFor(t, 10*time.Second, "the CLI's subscription", func() bool { return e.Occupancy(time.Now())[0].Matches["m1"] == 2 })
+	testenv.WaitFor(t, 10*time.Second, "the CLI's subscription", func() bool {
+		select {
+		case out := <-subDone: // it gave up before subscribing: say why
+			t.Fatalf("nats sub ended before its subscription: %s", out)
+		default:
+		}
+		return e.Occupancy(time.Now())[0].Matches["m1"] == 2
+	})
 
 	for _, c := range []struct{ args []string }{
 		{[]string{"pub", wire.LiveSubject("m1"), "injected"}},

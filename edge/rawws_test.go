@@ -26,7 +26,13 @@ type rawClient struct {
 // dialRaw opens a TCP connection to the edge without a handshake.
 func dialRaw(t testing.TB, e *Edge) *rawClient {
 	t.Helper()
-	conn, err := net.Dial("tcp", e.cfg.Listener.Addr().String())
+	return dialRawAddr(t, e.cfg.Listener.Addr().String())
+}
+
+// dialRawAddr is dialRaw to the listener at addr.
+func dialRawAddr(t testing.TB, addr string) *rawClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +40,15 @@ func dialRaw(t testing.TB, e *Edge) *rawClient {
 	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 
+// upgradeRequest is a WebSocket upgrade request to the edge.
+const upgradeRequest = "GET / HTTP/1.1\r\nHost: edge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
 // handshake upgrades the connection, with extra header lines ("Name:
 // value\r\n"); it returns the HTTP status.
 func (c *rawClient) handshake(extra ...string) int {
 	c.t.Helper()
-	fmt.Fprintf(c.conn, "GET / HTTP/1.1\r\nHost: edge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", strings.Join(extra, ""))
+	fmt.Fprintf(c.conn, "%s%s\r\n", strings.TrimSuffix(upgradeRequest, "\r\n"), strings.Join(extra, ""))
 	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
@@ -50,6 +59,12 @@ func (c *rawClient) handshake(extra ...string) int {
 
 // send writes b in one masked binary frame.
 func (c *rawClient) send(b []byte) error {
+	_, err := c.conn.Write(wsFrame(b))
+	return err
+}
+
+// wsFrame is b in one masked binary frame.
+func wsFrame(b []byte) []byte {
 	hdr := []byte{0x82, 0}
 	switch n := len(b); {
 	case n < 126:
@@ -62,8 +77,7 @@ func (c *rawClient) send(b []byte) error {
 		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
 	}
 	hdr = append(hdr, 0, 0, 0, 0) // a zero mask leaves the payload as is
-	_, err := c.conn.Write(append(hdr, b...))
-	return err
+	return append(hdr, b...)
 }
 
 // readFrame reads one frame's payload.

@@ -117,6 +117,14 @@ func New(cfg Config) (*Edge, error) {
 	return e, nil
 }
 
+// readChunk is the most nbio reads from a viewer at once: viewers send
+// little (CONNECT, SUBs, PONGs, requests), and ReadLimit grows with it.
+const readChunk = 4 << 10
+
+// maxFrameHeader is a WebSocket frame's longest header: 2 bytes, an 8-byte
+// length and a 4-byte mask.
+const maxFrameHeader = 14
+
 func (e *Edge) buildEngine() error {
 	c := e.cfg
 	ln := c.Listener
@@ -127,9 +135,16 @@ func (e *Edge) buildEngine() error {
 		// goroutine, possibly after the upgrade set the viewer's: twice
 		// ConnectTimeout, so that a viewer that sends no CONNECT is closed
 		// by the keepalive sweep, with its -ERR, not silently by this.
-		KeepaliveTime:                2 * c.ConnectTimeout,
-		MaxWriteBufferSize:           c.MaxPending,
-		ReadLimit:                    c.MaxControlLine + c.MaxPayload + 1024,
+		KeepaliveTime:      2 * c.ConnectTimeout,
+		MaxWriteBufferSize: c.MaxPending,
+		ReadBufferSize:     readChunk,
+		// What nbio may hold of a viewer's input: the unfinished end of
+		// a frame (of a request, before the upgrade), and one read. It
+		// closes a connection whose next read would make it hold more
+		// (nbhttp/websocket Conn.Parse, nbhttp Parser.Parse), so without
+		// room for a read after the largest frame it closed viewers that
+		// sent frames faster than the edge read them.
+		ReadLimit:                    c.MaxControlLine + c.MaxPayload + maxFrameHeader + readChunk,
 		MaxWebsocketFramePayloadSize: c.MaxControlLine + c.MaxPayload,
 		ReleaseWebsocketPayload:      true,
 	}
@@ -144,6 +159,7 @@ func (e *Edge) buildEngine() error {
 		conf.Addrs = []string{ln.Addr().String()}
 	}
 	e.engine = nbhttp.NewEngine(conf)
+	showHandOff(e.engine.Engine)
 	u := websocket.NewUpgrader()
 	u.KeepaliveTime = e.readTimeout()
 	u.HandshakeTimeout = c.ConnectTimeout
