@@ -101,6 +101,8 @@ type certPlan struct {
 	// caFile and caKeyFile are the CA's files, absolute; caKeyFile only
 	// when this run makes the CA.
 	caFile, caKeyFile string
+	// givenKey is --ca-key, absolute: like caFile, never written.
+	givenKey string
 }
 
 // certIssuer is a CA that signs.
@@ -148,6 +150,7 @@ func (f *certsFlags) plan(fs *flag.FlagSet, now time.Time) (*certPlan, error) {
 	}
 	if f.caCert != "" {
 		p.caFile, _ = filepath.Abs(f.caCert)
+		p.givenKey, _ = filepath.Abs(f.caKey)
 		p.ca, err = loadIssuer(f.caCert, f.caKey, now, now.Add(f.valid))
 		return p, err
 	}
@@ -409,8 +412,9 @@ func (p *certPlan) fileNames() []string {
 	return names
 }
 
-// checkFiles refuses names that collide, an existing one that is no file
-// and, without force, files that exist, before anything is made.
+// checkFiles refuses names that collide, a name that is a given CA's
+// file, an existing one that is no file and, without force, files that
+// exist, before anything is made.
 func (p *certPlan) checkFiles() error {
 	st, err := os.Stat(p.dir)
 	switch {
@@ -426,6 +430,9 @@ func (p *certPlan) checkFiles() error {
 			return fmt.Errorf("--server and --client: both would write %s: choose other names", n)
 		}
 		path := filepath.Join(p.dir, n)
+		if name, given := p.givenCAFile(path); given != "" {
+			return fmt.Errorf("--server and --client: %s is the CA's file (%s %s): choose another name", n, name, given)
+		}
 		st, err := os.Lstat(path)
 		if err != nil {
 			continue
@@ -439,6 +446,24 @@ func (p *certPlan) checkFiles() error {
 		return fmt.Errorf("--out %s: %s already there: --force overwrites (nothing was written)", p.dir, strings.Join(exist, ", "))
 	}
 	return nil
+}
+
+// givenCAFile is the flag and file of the given CA (--ca-cert, --ca-key)
+// that path is, by name or, through a link, by file; empty if neither.
+func (p *certPlan) givenCAFile(path string) (name, file string) {
+	st, err := os.Stat(path)
+	for _, g := range [][2]string{{"--ca-cert", p.caFile}, {"--ca-key", p.givenKey}} {
+		if p.ca == nil || g[1] == "" {
+			continue
+		}
+		if path == g[1] {
+			return g[0], g[1]
+		}
+		if gst, gerr := os.Stat(g[1]); err == nil && gerr == nil && os.SameFile(st, gst) {
+			return g[0], g[1]
+		}
+	}
+	return "", ""
 }
 
 // make signs the certificates and writes them; it writes all or nothing.

@@ -395,6 +395,28 @@ func TestCertsForceReplacesLinks(t *testing.T) {
 	}
 }
 
+// TestCertsKeepsTheGivenCA: a --client or --server name whose file is the
+// given CA's (--ca-cert, --ca-key, here root.pem and root-key.pem in
+// --out) is refused, --force or not: the CA's key is never overwritten
+// by a client's.
+func TestCertsKeepsTheGivenCA(t *testing.T) {
+	first, _ := makeCerts(t, "--hosts", "localhost")
+	dir := t.TempDir()
+	caCert, caKey := filepath.Join(dir, "root.pem"), filepath.Join(dir, "root-key.pem")
+	copyFile(t, filepath.Join(first, "ca.pem"), caCert, 0o644)
+	copyFile(t, filepath.Join(first, "ca-key.pem"), caKey, 0o600)
+	before := snapshot(t, dir)
+	for _, args := range [][]string{{"--client", "root"}, {"--client", "root", "--force"}, {"--hosts", "localhost", "--server", "root", "--force"}} {
+		_, err := runCLI(t, append([]string{"certs", "--out", dir, "--ca-cert", caCert, "--ca-key", caKey}, args...)...)
+		if want := "certs: --server and --client: root.pem is the CA's file (--ca-cert " + caCert + ")"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%v: got %v, want %s", args, err, want)
+		}
+		if after := snapshot(t, dir); after != before {
+			t.Fatalf("%v changed the CA's files:\n%s\nwere:\n%s", args, after, before)
+		}
+	}
+}
+
 // TestCertsUnwritableOut: a directory certs may not write to is refused
 // with the error of the first file, and nothing is left in it.
 func TestCertsUnwritableOut(t *testing.T) {
