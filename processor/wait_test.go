@@ -103,3 +103,26 @@ func TestStandbyStopsWithoutItsConsumer(t *testing.T) {
 		t.Fatalf("the standby still runs %s after its consumer was deleted:\n%s", timeout, logs.String())
 	}
 }
+
+// TestStopsWhileWaitingForThePartials: a processor whose replay waits for
+// the partials stream to answer stops at once, without an error, when its
+// context ends: the wait is no failure and holds nothing.
+func TestStopsWhileWaitingForThePartials(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	var logs testenv.LogBuffer
+	cancel, done, _ := r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	testenv.WaitFor(t, timeout, "the processor started", func() bool { return strings.Contains(logs.String(), "processor started") })
+	sc := streams.Partials(r.scfg)
+	sc.AllowDirect = false // the processor's direct gets of partials go unanswered
+	if _, err := r.js.UpdateStream(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	r.window(rand.New(rand.NewPCG(7, 11)), pastWindow(0), winMs)
+	testenv.WaitFor(t, timeout, "the replay waiting", func() bool { return strings.Contains(logs.String(), "to replay partial") })
+	cancel()
+	select {
+	case <-done: // Run returned; an error would have failed the test (testenv.Background)
+	case <-time.After(timeout):
+		t.Fatalf("Run still waits %s after its context ended:\n%s", timeout, logs.String())
+	}
+}
