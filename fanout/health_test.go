@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,41 @@ func TestShutdownIsNoFailure(t *testing.T) {
 	}
 	if err := h.Err(); err != nil {
 		t.Errorf("hub shut down: Err %v, want nil", err)
+	}
+}
+
+// watchers counts the goroutines of embedded.watch, the health poll and
+// its wait for the server's shutdown.
+func watchers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "fanout.(*embedded).watch")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// TestShutdownStopsTheWatch: the goroutines that watch a started hub's
+// health (a 250 ms poll and a wait for the server's shutdown) end with
+// Shutdown, and with Run when its context ends: a hub leaves none behind.
+func TestShutdownStopsTheWatch(t *testing.T) {
+	for _, stop := range []string{"Shutdown", "Run"} {
+		t.Run(stop, func(t *testing.T) {
+			before := watchers()
+			h := startHub(t)
+			testenv.WaitFor(t, 10*time.Second, "the hub's watch", func() bool { return watchers() > before })
+			if stop == "Shutdown" {
+				h.Shutdown()
+			} else {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				if err := h.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testenv.WaitFor(t, 10*time.Second, "the watch to end", func() bool { return watchers() <= before })
+		})
 	}
 }

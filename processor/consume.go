@@ -169,15 +169,22 @@ func (p *Processor) consumerInfo(ctx context.Context) (info *jetstream.ConsumerI
 	return info, nil
 }
 
-// read calls try until it succeeds, fails with ErrMsgNotFound, or ctx
-// ends; any other error is tried again with natsconn.Until's backoff and
-// warning, as a swarm's publish is. On a hub cluster a read that gets no
-// answer (no responders, a timeout) is what a member's death looks like
-// until the stream or the consumer has a new leader, seconds later:
-// returning it would stop the processor.
+// read calls try until it succeeds, fails with an answer that names what
+// is not there (the message: ErrMsgNotFound; the stream or the consumer,
+// deleted: no wait brings them back, a restart of the processor creates
+// them), or ctx ends; any other error is tried again with natsconn.Until's
+// backoff and warning, as a swarm's publish is. On a hub cluster a read
+// that gets no answer (no responders, a timeout) is what a member's death
+// looks like until the stream or the consumer has a new leader, seconds
+// later: returning it would stop the processor.
 func (p *Processor) read(ctx context.Context, what string, try func(context.Context) error) error {
-	notFound := func(err error) bool { return errors.Is(err, jetstream.ErrMsgNotFound) }
-	return natsconn.Until(ctx, p.log, what, notFound, nil, try)
+	return natsconn.Until(ctx, p.log, what, notThere, nil, try)
+}
+
+// notThere reports the answers of a read that name what is not there.
+func notThere(err error) bool {
+	return errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // merge decodes a partial, stored at stored, and merges it into the

@@ -2,11 +2,14 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/internal/streams"
 	"github.com/emostream/emostream/internal/testenv"
@@ -64,4 +67,62 @@ func TestReplayWaitsForThePartials(t *testing.T) {
 	})
 	direct(true)
 	r.exact(timeout)
+}
+
+// TestStandbyStopsWithoutItsConsumer: a standby processor whose partials
+// consumer was deleted (an operator's "nats consumer rm") stops with the
+// error, so that its restart creates the consumer again. Its reads of the
+// consumer, retried since a hub member's death looks like a read without
+// an answer, had waited for it forever while /readyz said ready.
+func TestStandbyStopsWithoutItsConsumer(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	r.processor(Config{})
+	r.window(rand.New(rand.NewPCG(7, 10)), pastWindow(0), winMs)
+	r.exact(timeout)
+	var logs testenv.LogBuffer
+	p, err := New(Config{NATSURL: r.nats.URL, Streams: r.scfg, Partitions: r.parts, PinnedTTL: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testenv.WaitFor(t, timeout, "the standby line", func() bool { return strings.Contains(logs.String(), "standby: another processor") })
+	if err := r.js.DeleteConsumer(ctx, wire.PartialsStream, DefaultConsumer); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			t.Fatalf("Run: %v, want the consumer not found", err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("the standby still runs %s after its consumer was deleted:\n%s", timeout, logs.String())
+	}
+}
+
+// TestStopsWhileWaitingForThePartials: a processor whose replay waits for
+// the partials stream to answer stops at once, without an error, when its
+// context ends: the wait is no failure and holds nothing.
+func TestStopsWhileWaitingForThePartials(t *testing.T) {
+	r := newRig(t, 2, streams.Config{})
+	var logs testenv.LogBuffer
+	cancel, done, _ := r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	testenv.WaitFor(t, timeout, "the processor started", func() bool { return strings.Contains(logs.String(), "processor started") })
+	sc := streams.Partials(r.scfg)
+	sc.AllowDirect = false // the processor's direct gets of partials go unanswered
+	if _, err := r.js.UpdateStream(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	r.window(rand.New(rand.NewPCG(7, 11)), pastWindow(0), winMs)
+	testenv.WaitFor(t, timeout, "the replay waiting", func() bool { return strings.Contains(logs.String(), "to replay partial") })
+	cancel()
+	select {
+	case <-done: // Run returned; an error would have failed the test (testenv.Background)
+	case <-time.After(timeout):
+		t.Fatalf("Run still waits %s after its context ended:\n%s", timeout, logs.String())
+	}
 }

@@ -101,6 +101,8 @@ type certPlan struct {
 	// caFile and caKeyFile are the CA's files, absolute; caKeyFile only
 	// when this run makes the CA.
 	caFile, caKeyFile string
+	// givenKey is --ca-key, absolute: like caFile, never written.
+	givenKey string
 }
 
 // certIssuer is a CA that signs.
@@ -148,6 +150,7 @@ func (f *certsFlags) plan(fs *flag.FlagSet, now time.Time) (*certPlan, error) {
 	}
 	if f.caCert != "" {
 		p.caFile, _ = filepath.Abs(f.caCert)
+		p.givenKey, _ = filepath.Abs(f.caKey)
 		p.ca, err = loadIssuer(f.caCert, f.caKey, now, now.Add(f.valid))
 		return p, err
 	}
@@ -409,7 +412,8 @@ func (p *certPlan) fileNames() []string {
 	return names
 }
 
-// checkFiles refuses names that collide and, without force, files that
+// checkFiles refuses names that collide, a name that is a given CA's
+// file, an existing one that is no file and, without force, files that
 // exist, before anything is made.
 func (p *certPlan) checkFiles() error {
 	st, err := os.Stat(p.dir)
@@ -425,14 +429,41 @@ func (p *certPlan) checkFiles() error {
 		if slices.Contains(names[:i], n) {
 			return fmt.Errorf("--server and --client: both would write %s: choose other names", n)
 		}
-		if _, err := os.Lstat(filepath.Join(p.dir, n)); err == nil {
-			exist = append(exist, n)
+		path := filepath.Join(p.dir, n)
+		if name, given := p.givenCAFile(path); given != "" {
+			return fmt.Errorf("--server and --client: %s is the CA's file (%s %s): choose another name", n, name, given)
 		}
+		st, err := os.Lstat(path)
+		if err != nil {
+			continue
+		}
+		if !st.Mode().IsRegular() && st.Mode().Type() != fs.ModeSymlink {
+			return fmt.Errorf("--out %s: %s is there and not a file: nothing was written", p.dir, n)
+		}
+		exist = append(exist, n)
 	}
 	if len(exist) > 0 && !p.force {
 		return fmt.Errorf("--out %s: %s already there: --force overwrites (nothing was written)", p.dir, strings.Join(exist, ", "))
 	}
 	return nil
+}
+
+// givenCAFile is the flag and file of the given CA (--ca-cert, --ca-key)
+// that path is, by name or, through a link, by file; empty if neither.
+func (p *certPlan) givenCAFile(path string) (name, file string) {
+	st, err := os.Stat(path)
+	for _, g := range [][2]string{{"--ca-cert", p.caFile}, {"--ca-key", p.givenKey}} {
+		if p.ca == nil || g[1] == "" {
+			continue
+		}
+		if path == g[1] {
+			return g[0], g[1]
+		}
+		if gst, gerr := os.Stat(g[1]); err == nil && gerr == nil && os.SameFile(st, gst) {
+			return g[0], g[1]
+		}
+	}
+	return "", ""
 }
 
 // make signs the certificates and writes them; it writes all or nothing.
@@ -533,16 +564,21 @@ func (ca *certIssuer) issue(name string, tmpl *x509.Certificate) (*certIssuer, [
 }
 
 // writeCertFiles writes files into dir (made, mode 0700, if missing), each
-// created anew (force removes an old one first, so a key never keeps an
-// old file's wider mode); on an error it removes what it wrote.
+// created anew, so a key never keeps an old file's wider mode; on an error
+// it removes what it wrote. With force it writes every file under a
+// temporary name first and renames them over the old ones only once all
+// are written: a failure leaves the old files as they were.
 func writeCertFiles(dir string, files []certFile, force bool) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("--out %s: %w", dir, err)
 	}
+	if force {
+		return replaceCertFiles(dir, files)
+	}
 	var written []string
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
-		if err := writeNewFile(path, f.data, f.mode, force); err != nil {
+		if err := writeNewFile(path, f.data, f.mode); err != nil {
 			for _, w := range written {
 				_ = os.Remove(w)
 			}
@@ -553,17 +589,52 @@ func writeCertFiles(dir string, files []certFile, force bool) ([]string, error) 
 	return written, nil
 }
 
-func writeNewFile(path string, data []byte, mode os.FileMode, force bool) error {
-	if force {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+// replaceCertFiles writes files into dir under temporary names, then
+// renames each over its name (a symlink there is replaced, not followed).
+func replaceCertFiles(dir string, files []certFile) ([]string, error) {
+	var temps, written []string
+	removeTemps := func() {
+		for _, t := range temps {
+			_ = os.Remove(t)
 		}
 	}
+	for _, f := range files {
+		tmp, err := os.CreateTemp(dir, "."+f.name+".new-*")
+		if err == nil {
+			temps = append(temps, tmp.Name())
+			err = writeSynced(tmp, f.data, f.mode)
+		}
+		if err != nil {
+			removeTemps()
+			return nil, fmt.Errorf("--out %s: %w (nothing was replaced)", dir, err)
+		}
+	}
+	for i, f := range files {
+		path := filepath.Join(dir, f.name)
+		if err := os.Rename(temps[i], path); err != nil {
+			removeTemps()
+			return nil, fmt.Errorf("--out %s: %w (replaced only %d of %d files)", dir, err, len(written), len(files))
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}
+
+func writeNewFile(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	return writeSynced(f, data, mode)
+}
+
+// writeSynced writes data to the new file f, gives it mode, syncs and
+// closes it.
+func writeSynced(f *os.File, data []byte, mode os.FileMode) error {
+	err := f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

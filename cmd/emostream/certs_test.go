@@ -338,24 +338,82 @@ func TestCertsNeverOverwrites(t *testing.T) {
 	}
 }
 
-// TestCertsAllOrNothing: when a file cannot be written after others were
-// (here server.pem is a directory that --force cannot remove), the run
-// fails naming it and removes the files it wrote: no CA is left without
-// its certificates.
+// TestCertsAllOrNothing: a file that --force cannot replace (here
+// server.pem is a directory) fails the run before anything is written,
+// naming it: no CA is left without its certificates, and the files of an
+// earlier run, the old CA's key among them, are all still there. --force
+// had removed the old CA's files before it found server.pem in the way.
 func TestCertsAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "keep"), []byte("x"), 0o644)
 	if err := os.MkdirAll(filepath.Join(dir, "server.pem", "in-the-way"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
-	_, err := runCLI(t, "certs", "--out", dir, "--hosts", "localhost", "--force")
-	if err == nil || !strings.Contains(err.Error(), "certs: --out "+dir+": remove "+filepath.Join(dir, "server.pem")) ||
-		!strings.HasSuffix(err.Error(), "(removed what this run wrote)") {
-		t.Errorf("got %v, want the server.pem that could not be removed", err)
+	for _, c := range []struct{ name, old string }{{"new", ""}, {"over an earlier run", "ca.pem"}} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.old != "" {
+				if out, err := runCLI(t, "certs", "--out", dir, "--server", "hub", "--hosts", "localhost"); err != nil {
+					t.Fatalf("the earlier run: %v\n%s", err, out)
+				}
+			}
+			before := snapshot(t, dir)
+			_, err := runCLI(t, "certs", "--out", dir, "--hosts", "localhost", "--force")
+			if want := "certs: --out " + dir + ": server.pem is there and not a file: nothing was written"; err == nil || err.Error() != want {
+				t.Errorf("got %v, want %s", err, want)
+			}
+			if after := snapshot(t, dir); after != before {
+				t.Errorf("left:\n%s\nwas:\n%s", after, before)
+			}
+		})
 	}
-	if after := snapshot(t, dir); after != before {
-		t.Errorf("left:\n%s\nwas:\n%s", after, before)
+}
+
+// TestCertsForceReplacesLinks: --force replaces a file that is a symlink
+// with a new file, and leaves what it pointed to alone.
+func TestCertsForceReplacesLinks(t *testing.T) {
+	dir, _ := makeCerts(t, "--hosts", "localhost")
+	elsewhere := filepath.Join(t.TempDir(), "precious")
+	writeFile(t, elsewhere, []byte("not a key"), 0o644)
+	key := filepath.Join(dir, "server-key.pem")
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, key); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "certs", "--out", dir, "--hosts", "localhost", "--force"); err != nil {
+		t.Fatalf("--force: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "not a key" {
+		t.Errorf("the symlink's target: %q, %v", b, err)
+	}
+	if st, err := os.Lstat(key); err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Errorf("server-key.pem: %v, %v; want a file of mode 0600", st.Mode(), err)
+	}
+	if s := snapshot(t, dir); strings.Contains(s, ".new-") {
+		t.Errorf("temporary files left:\n%s", s)
+	}
+}
+
+// TestCertsKeepsTheGivenCA: a --client or --server name whose file is the
+// given CA's (--ca-cert, --ca-key, here root.pem and root-key.pem in
+// --out) is refused, --force or not: the CA's key is never overwritten
+// by a client's.
+func TestCertsKeepsTheGivenCA(t *testing.T) {
+	first, _ := makeCerts(t, "--hosts", "localhost")
+	dir := t.TempDir()
+	caCert, caKey := filepath.Join(dir, "root.pem"), filepath.Join(dir, "root-key.pem")
+	copyFile(t, filepath.Join(first, "ca.pem"), caCert, 0o644)
+	copyFile(t, filepath.Join(first, "ca-key.pem"), caKey, 0o600)
+	before := snapshot(t, dir)
+	for _, args := range [][]string{{"--client", "root"}, {"--client", "root", "--force"}, {"--hosts", "localhost", "--server", "root", "--force"}} {
+		_, err := runCLI(t, append([]string{"certs", "--out", dir, "--ca-cert", caCert, "--ca-key", caKey}, args...)...)
+		if want := "certs: --server and --client: root.pem is the CA's file (--ca-cert " + caCert + ")"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%v: got %v, want %s", args, err, want)
+		}
+		if after := snapshot(t, dir); after != before {
+			t.Fatalf("%v changed the CA's files:\n%s\nwere:\n%s", args, after, before)
+		}
 	}
 }
 
