@@ -24,7 +24,7 @@ const (
 	DefaultStageUser         = "stages"
 	DefaultLeafUser          = "leaf"
 	DefaultHubMaxConnections = 1024
-	DefaultHubMaxSubs        = 1024
+	DefaultHubMaxSubs        = 16384
 	// DefaultHubLeafMaxSubs bounds a leaf connection's subscriptions: one
 	// per distinct subject its viewers, edges and leaves watch, so every
 	// match of a full registry (registry.DefaultMaxMatches) live, watched
@@ -94,7 +94,9 @@ type HubConfig struct {
 	// MaxSubscriptions caps the subscriptions of one connection of a
 	// stage or of the monitor user (accounts STAGES and MONITOR); one over
 	// it is refused with an error, the connection kept. At most
-	// LeafMaxSubscriptions. Zero means 1024.
+	// LeafMaxSubscriptions. Zero means 16384: ingest holds one reply inbox
+	// per timeline answer in flight, up to one per HTTP connection, so it
+	// stays above ingest's DefaultMaxConnections (10,000).
 	MaxSubscriptions int
 	// LeafMaxSubscriptions caps the subscriptions of one leaf connection
 	// (account LEAF, and of an edge connected to the hub), which carries

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emostream/emostream/fanout"
+	"github.com/emostream/emostream/ingest"
 	"github.com/emostream/emostream/internal/kafkaconn"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/stack"
@@ -44,5 +46,19 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("got %q (setting %s), want %q", se.Error(), se.Name, tt.want)
 			}
 		})
+	}
+}
+
+// TestHubStageBoundHoldsIngestsAnswers: ingest's connection to the hub
+// holds one reply inbox for each timeline answer in flight, up to one an
+// HTTP connection, so the hub's default bound of subscriptions per stage
+// connection must stay above ingest's default connection cap, with room
+// for ingest's own few (registry watch, reply inboxes). Under it, a few
+// networks holding answers open cut every other timeline answer short.
+func TestHubStageBoundHoldsIngestsAnswers(t *testing.T) {
+	const ingestOwn = 64
+	if fanout.DefaultHubMaxSubs < ingest.DefaultMaxConnections+ingestOwn {
+		t.Errorf("fanout.DefaultHubMaxSubs %d: want at least ingest.DefaultMaxConnections (%d) + %d",
+			fanout.DefaultHubMaxSubs, ingest.DefaultMaxConnections, ingestOwn)
 	}
 }
