@@ -10,7 +10,7 @@ import (
 // from its accept goroutine to a poller goroutine.
 //
 // nbio's accept goroutine builds the connection (nbhttp.Engine.listen in
-// nbhttp/engine.go wraps what net.TCPListener.Accept returned, with its
+// nbhttp/engine.go wraps what the listener's Accept returned, with its
 // remote address; AddConnNonTLSNonBlocking or AddConnTLSNonBlocking give it
 // a parser), then registers its fd with epoll (poller.addConn in
 // poller_epoll.go). A poller goroutine reads the connection only once

@@ -127,7 +127,7 @@ const maxFrameHeader = 14
 
 func (e *Edge) buildEngine() error {
 	c := e.cfg
-	ln := c.Listener
+	ln := closeOnExec{c.Listener} // viewers' sockets stay out of child processes
 	conf := nbhttp.Config{Name: "edge", Network: "tcp", Handler: http.HandlerFunc(e.serveHTTP),
 		Listen:  func(string, string) (net.Listener, error) { return ln, nil },
 		MaxLoad: c.MaxConnections + 4096,
