@@ -176,9 +176,15 @@ func (p *Processor) consumerInfo(ctx context.Context) (info *jetstream.ConsumerI
 // backoff and warning, as a swarm's publish is. On a hub cluster a read
 // that gets no answer (no responders, a timeout) is what a member's death
 // looks like until the stream or the consumer has a new leader, seconds
-// later: returning it would stop the processor.
+// later: returning it would stop the processor. While it waits, Ready
+// names what it waits for: the processor counts nothing meanwhile.
 func (p *Processor) read(ctx context.Context, what string, try func(context.Context) error) error {
-	return natsconn.Until(ctx, p.log, what, notThere, nil, try)
+	return natsconn.Until(ctx, p.log, what, notThere, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		p.waiting.Set(err)
+	}, try)
 }
 
 // notThere reports the answers of a read that name what is not there.

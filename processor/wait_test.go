@@ -45,7 +45,7 @@ func TestStartsWhileTheHubIsDown(t *testing.T) {
 func TestReplayWaitsForThePartials(t *testing.T) {
 	r := newRig(t, 2, streams.Config{})
 	var logs testenv.LogBuffer
-	_, done, _ := r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	_, done, p := r.processor(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	testenv.WaitFor(t, timeout, "the processor started", func() bool { return strings.Contains(logs.String(), "processor started") })
 	direct := func(on bool) {
 		t.Helper()
@@ -65,8 +65,16 @@ func TestReplayWaitsForThePartials(t *testing.T) {
 		}
 		return strings.Contains(logs.String(), "to replay partial")
 	})
+	// While it waits it counts nothing: /readyz says so, with why.
+	testenv.WaitFor(t, timeout, "Ready to name the wait", func() bool {
+		err := p.Ready()
+		return err != nil && strings.Contains(err.Error(), "replay partial")
+	})
 	direct(true)
 	r.exact(timeout)
+	if err := p.Ready(); err != nil {
+		t.Errorf("Ready after the wait: %v", err)
+	}
 }
 
 // TestStandbyStopsWithoutItsConsumer: a standby processor whose partials
