@@ -328,12 +328,19 @@ func detach(conn net.Conn) (int, error) {
 		return 0, err
 	}
 	fd := -1
-	cerr := rc.Control(func(s uintptr) { fd, err = syscall.Dup(int(s)) })
+	cerr := rc.Control(func(s uintptr) {
+		// Dup and close-on-exec under ForkLock, so no child process
+		// started between the two inherits the viewer's socket.
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		if fd, err = syscall.Dup(int(s)); err == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
 	conn.Close()
 	if err = cmp.Or(cerr, err); err != nil {
 		return 0, err
 	}
-	syscall.CloseOnExec(fd)
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		syscall.Close(fd)
 		return 0, err
