@@ -492,7 +492,7 @@ func (p *certPlan) sign() ([]certFile, error) {
 		p.ca, files = ca, pair
 	}
 	if p.server != "" {
-		tmpl := certTemplate(cmpHost(p.hosts, p.ips), p.now, p.valid)
+		tmpl := certTemplate(p.serverNames()[0], p.now, p.valid) // common name: the first DNS name, else the first address
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		tmpl.DNSNames, tmpl.IPAddresses = p.hosts, p.ips
 		if err := p.ca.add(&files, p.server, tmpl); err != nil {
@@ -507,15 +507,6 @@ func (p *certPlan) sign() ([]certFile, error) {
 		}
 	}
 	return files, nil
-}
-
-// cmpHost is the server certificate's common name: its first DNS name,
-// else its first IP address.
-func cmpHost(hosts []string, ips []net.IP) string {
-	if len(hosts) > 0 {
-		return hosts[0]
-	}
-	return ips[0].String()
 }
 
 func certTemplate(cn string, now time.Time, valid time.Duration) *x509.Certificate {
@@ -694,7 +685,8 @@ func (p *certPlan) printClients(w io.Writer) {
 	fmt.Fprintf(w, "  stages to Kafka:  --kafka-ca %s%s\n", p.caFile, kafka)
 }
 
-// serverNames are the server certificate's names, as printed.
+// serverNames are the server certificate's names, DNS names first, as
+// printed.
 func (p *certPlan) serverNames() []string {
 	names := slices.Clone(p.hosts)
 	for _, ip := range p.ips {
