@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,19 @@ func startLeaf(t testing.TB, wd *world, cfg fanout.LeafConfig) *fanout.Leaf {
 	t.Helper()
 	cfg.Remotes = []string{wd.hub.LeafRemote()}
 	cfg.WebSocketListen = "127.0.0.1:0"
-	return fanouttest.StartLeaf(t, cfg)
+	l := fanouttest.StartLeaf(t, cfg)
+	// The link is up before the hub's interest in its JetStream API has
+	// crossed it, and an edge's late-join request in between gets "no
+	// responders": wait for one to be answered (the world's swarm stream
+	// exists, so a match without swarms gets a 404).
+	nc := connect(t, l.EdgeUpstream())
+	probe := "$JS." + fanout.HubDomain + ".API." + strings.TrimPrefix(wire.LatestSwarmRequest("edge-test-probe"), "$JS.API.")
+	testenv.WaitFor(t, 10*time.Second, "the hub's JetStream through the leaf", func() bool {
+		_, err := nc.Request(probe, nil, time.Second)
+		return err == nil
+	})
+	nc.Close()
+	return l
 }
 
 // TestEdgeOnLeaf: an edge on a leaf cluster's client port (user edge)
