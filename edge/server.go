@@ -159,7 +159,9 @@ func (e *Edge) buildEngine() error {
 		conf.Addrs = []string{ln.Addr().String()}
 	}
 	e.engine = nbhttp.NewEngine(conf)
-	showHandOff(e.engine.Engine)
+	if err := showHandOff(e.engine.Engine); err != nil {
+		return err
+	}
 	u := websocket.NewUpgrader()
 	u.KeepaliveTime = e.readTimeout()
 	u.HandshakeTimeout = c.ConnectTimeout
