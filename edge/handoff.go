@@ -1,10 +1,7 @@
 package edge
 
 import (
-	"fmt"
-	"reflect"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/lesismal/nbio"
 )
@@ -25,52 +22,20 @@ import (
 // (nbhttp/processor.go:230, request.RemoteAddr) as racing with the accept,
 // on every edge test (nbio issue #495; unchanged up to v1.6.12).
 //
-// The nbio engine's open hook runs in the accept goroutine after all of
-// that and just before the fd is registered; its data hook runs in the
+// The nbio engine's OnOpen hook runs in the accept goroutine after all of
+// that and just before the fd is registered; its OnData hook runs in the
 // poller goroutine before each read's data is parsed. An atomic counter
 // written by the one and read by the other is the hand-off in terms Go
-// knows: one uncontended add per connection, one load per read.
-//
-// nbio's OnOpen and OnData replace a hook, and it has no getters: setting
-// ours through them would silently drop whatever nbhttp.NewEngine set
-// there (today an OnData that calls the connection's own data handler,
-// nbhttp/engine.go:1184, and no OnOpen; a later version may set one). So
-// showHandOff wraps the hooks in the engine's fields, onOpen and
-// onDataPtr, through reflect: the one set before runs first on open
-// (nbio's own wrapper, which counts the connection for Stop, then the
-// handler) and after our load on data. If a later nbio renames the fields
-// or changes their types, it returns an error, and edge.New with it, on
-// every test: never a lost hook.
+// knows: one uncontended add per connection, one load per read. The OnData
+// hook does what nbhttp.NewEngine's does (nbhttp/engine.go:1184): call the
+// connection's own data handler, which nbhttp set before registering it.
 //
 // Call it on the engine of an nbhttp.Engine before it starts.
-func showHandOff(g *nbio.Engine) error {
-	open, err := engineHook[func(*nbio.Conn)](g, "onOpen")
-	if err != nil {
-		return err
-	}
-	data, err := engineHook[func(*nbio.Conn, *[]byte)](g, "onDataPtr")
-	if err != nil {
-		return err
-	}
+func showHandOff(g *nbio.Engine) {
 	var opened atomic.Uint64 // written by the accept goroutine, read by the pollers
-	prevOpen, prevData := *open, *data
-	*open = func(c *nbio.Conn) {
-		prevOpen(c)
-		opened.Add(1)
-	}
-	*data = func(c *nbio.Conn, p *[]byte) {
+	g.OnOpen(func(*nbio.Conn) { opened.Add(1) })
+	g.OnData(func(c *nbio.Conn, data []byte) {
 		_ = opened.Load() // happens after the accept's Add: the edge the race detector needs
-		prevData(c, p)
-	}
-	return nil
-}
-
-// engineHook is the address of g's unexported hook field name, of type
-// F and set (nbio.NewEngine sets every hook to a default).
-func engineHook[F any](g *nbio.Engine, name string) (*F, error) {
-	f := reflect.ValueOf(g).Elem().FieldByName(name)
-	if !f.IsValid() || f.Type() != reflect.TypeFor[F]() || f.IsNil() {
-		return nil, fmt.Errorf("edge: nbio.Engine has no %s hook of type %v: nbio changed, see edge/handoff.go", name, reflect.TypeFor[F]())
-	}
-	return (*F)(unsafe.Pointer(f.UnsafeAddr())), nil
+		c.DataHandler()(c, data)
+	})
 }

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lesismal/nbio"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -53,67 +51,5 @@ func TestViewersWaitingInTheBacklog(t *testing.T) {
 			t.Errorf("round %d: %v connections accepted, want %d", r, got, viewers)
 		}
 		stop()
-	}
-}
-
-// TestHandOffKeepsTheEngineHooks: showHandOff chains the engine's hooks
-// instead of replacing them, so that one set before it (nbhttp's, or one
-// a later nbio sets in NewEngine) still runs: on open, and on every read.
-func TestHandOffKeepsTheEngineHooks(t *testing.T) {
-	g := nbio.NewEngine(nbio.Config{NPoller: 1})
-	opened, got := make(chan struct{}, 1), make(chan []byte, 8)
-	g.OnOpen(func(*nbio.Conn) { opened <- struct{}{} })
-	g.OnData(func(_ *nbio.Conn, data []byte) { got <- bytes.Clone(data) })
-	if err := showHandOff(g); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer g.Stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client := dialRawAddr(t, ln.Addr().String()).conn
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.AddConn(server); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the OnOpen hook set before showHandOff did not run")
-	}
-	if _, err := client.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	var read []byte
-	for len(read) < len("ping") {
-		select {
-		case b := <-got:
-			read = append(read, b...)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the OnData hook set before showHandOff got %q, want %q", read, "ping")
-		}
-	}
-	if string(read) != "ping" {
-		t.Errorf("read %q, want %q", read, "ping")
-	}
-}
-
-// If nbio renames a hook's field or changes its type, showHandOff says so
-// instead of writing through the wrong field.
-func TestEngineHookRefusesAnotherField(t *testing.T) {
-	g := nbio.NewEngine(nbio.Config{NPoller: 1})
-	if _, err := engineHook[func()](g, "onOpen"); err == nil {
-		t.Error("onOpen as a func(): no error")
-	}
-	if _, err := engineHook[func(*nbio.Conn)](g, "onOpened"); err == nil || !strings.Contains(err.Error(), "onOpened") {
-		t.Errorf("no field onOpened: got %v", err)
 	}
 }

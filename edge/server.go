@@ -159,9 +159,7 @@ func (e *Edge) buildEngine() error {
 		conf.Addrs = []string{ln.Addr().String()}
 	}
 	e.engine = nbhttp.NewEngine(conf)
-	if err := showHandOff(e.engine.Engine); err != nil {
-		return err
-	}
+	showHandOff(e.engine.Engine)
 	u := websocket.NewUpgrader()
 	u.KeepaliveTime = e.readTimeout()
 	u.HandshakeTimeout = c.ConnectTimeout
