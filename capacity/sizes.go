@@ -32,6 +32,12 @@ var windowTime = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
 // and every emoji counted in each of videoWindows program-time windows
 // (video_windows), as the processor writes them.
 func SwarmBytes(partitions, videoWindows int) int {
+	return byEntries(partitions, 2, func(n int) int { return swarmBytes(n, partitions, videoWindows) })
+}
+
+// swarmBytes is the encoded swarm of SwarmBytes with the offsets and
+// partial sequences of only its first n partitions.
+func swarmBytes(n, partitions, videoWindows int) int {
 	s := wire.Swarm{MatchID: "final-2026", WindowStart: windowTime, WindowEnd: windowTime.Add(Window),
 		Counts: map[string]int64{}, Swarm: map[string]int64{}, Carry: map[string]int64{},
 		Total: 1_234_567, Partitions: partitions, ClosedBy: "all_partitions",
@@ -40,7 +46,7 @@ func SwarmBytes(partitions, videoWindows int) int {
 	for _, e := range wire.DefaultEmojis[:Emojis] {
 		s.Counts[e], s.Swarm[e], s.Carry[e] = 123_456, 123, 456
 	}
-	for p := range int32(partitions) {
+	for p := range int32(n) {
 		s.Offsets[p], s.Partials[p] = 12_345_678_901, 123_456_789
 	}
 	if videoWindows > 0 {
@@ -89,6 +95,11 @@ func WireBytes(n int) float64 {
 // every emoji of every match, in its own window and in each of
 // videoWindows program-time windows (video_counts).
 func PartialBytes(matches, videoWindows int) int {
+	return byEntries(matches, 1+videoWindows, func(n int) int { return partialBytes(n, videoWindows) })
+}
+
+// partialBytes is the encoded partial of PartialBytes.
+func partialBytes(matches, videoWindows int) int {
 	p := wire.Partial{Topic: wire.DefaultTopic, Partition: 123, WindowStartMs: windowTime.UnixMilli(),
 		WindowMs: Window.Milliseconds(), FirstOffset: 12_345_678_901, LastOffset: 12_345_699_999, Counts: wire.Counts{}}
 	if videoWindows > 0 {
@@ -110,4 +121,29 @@ func PartialBytes(matches, videoWindows int) int {
 		panic(fmt.Sprintf("capacity: encoding a partial: %v", err))
 	}
 	return len(b)
+}
+
+// byEntries is the size of an encoding that holds n entries keyed by the
+// numbers 0 to n-1 (partitions; matches "match-0" on), each key written
+// keys times, from encoded, the real encoder's size at a number of
+// entries: every entry after the second adds what the second did, and a
+// byte a key for each digit its number has past the first. The encoders
+// run on two entries, not n: a partial of 10,000 matches in 31 windows
+// built whole was half a gigabyte (TestSizesByEntries checks the sum
+// against the encoders across the digit boundaries).
+func byEntries(n, keys int, encoded func(n int) int) int {
+	if n <= 2 {
+		return encoded(n)
+	}
+	one, two := encoded(1), encoded(2)
+	return one + (n-1)*(two-one) + keys*extraDigits(n)
+}
+
+// extraDigits is the digits the numbers 0 to n-1 have past their first.
+func extraDigits(n int) int {
+	sum := 0
+	for p := 10; p < n; p *= 10 {
+		sum += n - p
+	}
+	return sum
 }

@@ -6,6 +6,10 @@ import (
 	"github.com/lesismal/nbio"
 )
 
+// handOffCheckedOn is the nbio version whose nbhttp/engine.go showHandOff
+// was read against.
+const handOffCheckedOn = "v1.6.8"
+
 // showHandOff makes the race detector see how nbio hands a new connection
 // from its accept goroutine to a poller goroutine.
 //
@@ -29,6 +33,9 @@ import (
 // knows: one uncontended add per connection, one load per read. The OnData
 // hook does what nbhttp.NewEngine's does (nbhttp/engine.go:1184): call the
 // connection's own data handler, which nbhttp set before registering it.
+// nbio's hooks replace each other and cannot be read back, so this relies
+// on nbhttp.NewEngine setting no OnOpen and no other OnData: true of the
+// version in handOffCheckedOn, which a test holds go.mod to.
 //
 // Call it on the engine of an nbhttp.Engine before it starts.
 func showHandOff(g *nbio.Engine) {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +54,24 @@ func TestViewersWaitingInTheBacklog(t *testing.T) {
 			t.Errorf("round %d: %v connections accepted, want %d", r, got, viewers)
 		}
 		stop()
+	}
+}
+
+// TestHandOffCheckedAgainstThisNbio fails on an nbio upgrade until somebody
+// has read the new nbhttp.NewEngine for hooks showHandOff would replace
+// (an OnOpen of its own, an OnData doing more than calling the
+// connection's data handler) and moved handOffCheckedOn: no test can see
+// such a hook, since nbio's setters replace and nothing reads them back.
+func TestHandOffCheckedAgainstThisNbio(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/lesismal/nbio (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod requires no github.com/lesismal/nbio")
+	}
+	if v := string(m[1]); v != handOffCheckedOn {
+		t.Errorf("go.mod requires nbio %s, showHandOff was checked against %s: read nbhttp/engine.go's NewEngine for OnOpen and OnData, then move handOffCheckedOn", v, handOffCheckedOn)
 	}
 }

@@ -481,7 +481,10 @@ func dialIdle(b testing.TB, addr string, n int, local func(i int) string) (held 
 }
 
 // streamCounts reads every swarm stored in the swarm stream, the ground
-// truth of what was published, and sums its counts per match.
+// truth of what was published, and sums its counts per match. An ordered
+// consumer is safe here, unlike in deploy's cluster rig (clusterrig_test.go,
+// stored): the stack's hub is one JetStream server, never killed before
+// cleanup, so the consumer cannot be placed on a member that is gone.
 func streamCounts(b testing.TB, st *stack.Stack) wire.Counts {
 	b.Helper()
 	nc, err := nats.Connect(st.NATSURL())

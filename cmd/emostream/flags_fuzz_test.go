@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -18,12 +20,13 @@ import (
 	"github.com/emostream/emostream/processor"
 )
 
-// The command line's parsers, fuzzed: the flags of ingest (and up) and of
-// the bridge and processor, given as arguments and as EMOSTREAM_…
-// variables, and the size, duration and address values in them. Whatever
-// the input, parsing never panics, a refusal names the flag or variable at
-// fault, and what the checks let through the stage's New accepts (or
-// refuses with its ErrConfig, never otherwise).
+// The command line's parsers, fuzzed: the flags of ingest (and up), of
+// the bridge and processor, of topic create and of plan, given as
+// arguments and as EMOSTREAM_… variables, and the size, duration and
+// address values in them. Whatever the input, parsing never panics, a
+// refusal names the flag or variable at fault, and what the checks let
+// through the stage's New accepts (or refuses with its ErrConfig, never
+// otherwise).
 
 // fuzzArgs splits the fuzzer's arguments (one per line) and its
 // environment ("NAME=value" lines). A "/" becomes "_": no argument may
@@ -210,6 +213,48 @@ func FuzzTopicFlags(f *testing.F) {
 		}
 		if spec.Partitions < 1 || spec.Partitions > kafkaconn.MaxPartitions || spec.ReplicationFactor < 1 || spec.Name == "" {
 			t.Fatalf("flags %q: accepted %+v", list, spec)
+		}
+	})
+}
+
+// FuzzPlanFlags runs "emostream plan" on any flags and EMOSTREAM_PLAN_…
+// variables: it refuses them naming a flag or a variable, or prints a
+// plan with no NaN or infinity in it, at a bounded cost (the costliest
+// load in bounds plans in well under a second, capacity's
+// TestPlanCostIsBounded).
+func FuzzPlanFlags(f *testing.F) {
+	for _, s := range []string{"", "--viewers\n1.5", "--viewers=9999999999.5", "--viewers\nNaN", "--viewers\n-0",
+		"--viewers\n1e300", "--viewers\n9e18", "--reactions\n0.5\n--viewers\n10", "--regions\n9223372036854775807",
+		"--regions\n1000\n--viewers\n1000\n--reactions\n0", "--batch\n1.5\n--steps\n0", "--steps\n-1", "--viewers\n 10",
+		"--viewers\n1e10\n--reactions\n1e9\n--regions\n1\n--matches\n10000\n--video-spread\n60s\n--steps\n6",
+		"--check\nplan.go", "--help"} {
+		f.Add(s, "")
+	}
+	f.Add("", "EMOSTREAM_PLAN_VIEWERS=1.5\nEMOSTREAM_PLAN_REGIONS=-0")
+	f.Fuzz(func(t *testing.T, args, envText string) {
+		list, env := fuzzArgs(args, envText)
+		var out strings.Builder
+		env.stdout = &out
+		if err := runPlan(context.Background(), env, list); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				namesFlag(t, err)
+			}
+			return
+		}
+		s := out.String()
+		if strings.Contains(s, "NaN") || strings.Contains(s, "Inf") {
+			t.Fatalf("flags %q: printed\n%s", list, s)
+		}
+		fs := newFlags(env, "plan", planSynopsis)
+		pf := addPlanFlags(fs)
+		if parseFlags(fs, env, list) != nil || pf.check != "" {
+			return
+		}
+		// The plan is of the load asked for, not of one rounded.
+		var viewers, reactions string
+		fmt.Sscanf(strings.ReplaceAll(s, ",", ""), "Plan for %s viewers and %s reactions/s", &viewers, &reactions)
+		if viewers != strconv.FormatFloat(pf.load.Viewers, 'f', -1, 64) || reactions != strconv.FormatFloat(pf.load.Reactions, 'f', -1, 64) {
+			t.Fatalf("flags %q: --viewers %v --reactions %v planned as %s and %s", list, pf.load.Viewers, pf.load.Reactions, viewers, reactions)
 		}
 	})
 }

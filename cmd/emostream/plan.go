@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/emostream/emostream/capacity"
@@ -40,8 +41,8 @@ type planFlags struct {
 
 func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	f := &planFlags{}
-	fs.Float64Var(&f.load.Viewers, "viewers", defaultPlanViewers, "concurrent viewers at peak")
-	fs.Float64Var(&f.load.Reactions, "reactions", defaultPlanReactions, fmt.Sprintf("reactions accepted per second at peak, at most %d a viewer (ingest's --user-rate)", capacity.UserRate))
+	fs.Float64Var(&f.load.Viewers, "viewers", defaultPlanViewers, "concurrent viewers at peak, a whole number")
+	fs.Float64Var(&f.load.Reactions, "reactions", defaultPlanReactions, fmt.Sprintf("reactions accepted per second at peak, a whole number, at most %d a viewer (ingest's --user-rate)", capacity.UserRate))
 	fs.IntVar(&f.load.Regions, "regions", capacity.DefaultRegions, fmt.Sprintf("regions with their own leaf clusters and edges (viewers split evenly), at most one a viewer (by default one a viewer under %d viewers)", capacity.DefaultRegions))
 	fs.IntVar(&f.load.Matches, "matches", capacity.DefaultMatches, "matches live at once")
 	fs.Float64Var(&f.load.Batch, "batch", capacity.DefaultBatch, "mean events per ingest request (browsers: about 1)")
@@ -85,13 +86,21 @@ func runPlan(_ context.Context, env *environment, args []string) error {
 }
 
 // validate refuses an explicit 0 or less where the library reads 0 as its
-// default, and steps out of range; the model checks the rest, the one
-// place the bounds are (capacity.ErrLoad: viewers and reactions within
-// theirs, at least one viewer a region, no more reactions than the
-// viewers may send), and flagError names the flag.
+// default, a fraction of a viewer or of a reaction, and steps out of
+// range; the model checks the rest, the one place the bounds are
+// (capacity.ErrLoad: viewers and reactions within theirs, at least one
+// viewer a region, no more reactions than the viewers may send), and
+// flagError names the flag. The model itself reckons loads in float64:
+// its steps divide one by powers of ten.
 func (f *planFlags) validate(fs *flag.FlagSet) error {
 	if err := checkPositive(fs, "regions", "matches", "batch"); err != nil {
 		return err
+	}
+	for _, n := range []string{"viewers", "reactions"} {
+		v := fs.Lookup(n).Value
+		if x := v.(flag.Getter).Get().(float64); x != math.Trunc(x) && !math.IsNaN(x) {
+			return fmt.Errorf("--%s %s: want a whole number", n, v)
+		}
 	}
 	if f.steps < 0 || f.steps > maxPlanSteps {
 		return fmt.Errorf("--steps %d: want 0 to %d", f.steps, maxPlanSteps)
