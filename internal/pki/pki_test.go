@@ -20,7 +20,7 @@ import (
 // now has a fraction of a second, which certificates do not keep.
 var now = time.Date(2026, 12, 7, 23, 59, 59, 999_999_999, time.UTC)
 
-func newCA(t *testing.T, valid time.Duration) *pki.Issued {
+func newCA(t testing.TB, valid time.Duration) *pki.Issued {
 	t.Helper()
 	ca, err := pki.NewCA(pki.Request{CommonName: "test CA", Now: now, Valid: valid})
 	if err != nil {
