@@ -277,7 +277,7 @@ func loadIssuer(certFile, keyFile string, now, notAfter time.Time) (*pki.Issuer,
 		return nil, fmt.Errorf("--ca-key %s: not the key of --ca-cert %s", keyFile, certFile)
 	}
 	if err := ca.Covers(now, notAfter); err != nil {
-		return nil, fmt.Errorf("--ca-cert %s: %w", certFile, err)
+		return nil, fmt.Errorf("--ca-cert %s, --valid %s: %w", certFile, hours(notAfter.Sub(now)), err)
 	}
 	return ca, nil
 }

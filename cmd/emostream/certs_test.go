@@ -281,7 +281,7 @@ func TestCertsRefusals(t *testing.T) {
 		{"encrypted", []string{"--client", "x", "--ca-cert", caCert, "--ca-key", encrypted}, "the key is encrypted"},
 		{"ca-valid with ca-cert", []string{"--client", "x", "--ca-cert", caCert, "--ca-key", caKey, "--ca-valid", "8760h"}, "--ca-valid with --ca-cert"},
 		{"outlasts the CA", []string{"--client", "x", "--ca-cert", filepath.Join(short, "ca.pem"), "--ca-key", filepath.Join(short, "ca-key.pem"), "--valid", "72h"},
-			"the CA is valid until " + readCert(t, filepath.Join(short, "ca.pem")).NotAfter.Format(time.DateOnly) + ", before the certificates would expire"},
+			"--valid 72h: the CA is valid until " + readCert(t, filepath.Join(short, "ca.pem")).NotAfter.Format(time.DateOnly) + ", before the certificates would expire"},
 		{"out is a file", []string{"--out", aFile, "--hosts", "localhost"}, "--out " + aFile + ": not a directory"},
 		{"out under a file", []string{"--out", filepath.Join(aFile, "tls"), "--hosts", "localhost"}, "not a directory"},
 	}
