@@ -123,7 +123,7 @@ func (r Request) now() time.Time {
 }
 
 // issue makes a P-256 key and its certificate from tmpl, signed by ca
-// (nil: self-signed). The serial number is random (x509's, 128 bits).
+// (nil: self-signed). Its serial number is random (crypto/x509 picks it).
 func issue(tmpl *x509.Certificate, ca *Issuer) (*Issued, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
