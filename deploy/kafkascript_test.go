@@ -27,7 +27,8 @@ import (
 // TestKafkaClusterScriptSecure starts scripts/kafka-cluster.sh start -n 3
 // --secure, as docs/operations.md does, and talks to it with the stages'
 // own Kafka security code (internal/kafkaconn, kafka-go) configured from
-// the flags the script prints: the documented partition count, a produce
+// the flags the script prints (its certificates from emostream certs, no
+// openssl): the documented partition count, a produce
 // at acks=all as emostream-ingest (replicated broker to broker over
 // SASL_SSL) read back by a consumer group as emostream-bridge, and a wrong
 // password, no SASL and no TLS refused. Behind the real-Kafka gate of the
@@ -41,10 +42,11 @@ func TestKafkaClusterScriptSecure(t *testing.T) {
 		t.Skip("starts a 3-node Apache Kafka cluster (~25 s)")
 	}
 	testenv.RequireRealKafka(t)
-	testenv.RequireTool(t, "openssl", "apt-get install -y openssl")
+	testenv.RequireTool(t, "go", "https://go.dev/dl") // the script builds emostream for its certificates
 	dir := t.TempDir()
 	start := time.Now()
 	cmd := exec.Command("bash", filepath.Join("..", "scripts", "kafka-cluster.sh"), "start", "-n", "3", "--secure", "-d", dir)
+	cmd.Env = append(os.Environ(), "PATH="+failingOpenSSL(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t.Cleanup(func() { killNodes(t, dir) })
@@ -158,6 +160,17 @@ func TestKafkaClusterScriptSecure(t *testing.T) {
 			t.Errorf("%s: read the topic's metadata; want it refused", what)
 		}
 	}
+}
+
+// failingOpenSSL is a directory with an openssl that fails: the script
+// makes its certificates with emostream certs, its passwords from
+// /dev/urandom.
+func failingOpenSSL(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "openssl"), []byte("#!/bin/sh\necho \"openssl $*: not to be used\" >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // checkSecretFiles: the passwords and keys the script wrote are the

@@ -13,7 +13,8 @@
 #   scripts/kafka-cluster.sh stop [-d DIR]      stop the nodes (SIGTERM, then SIGKILL after 30 s)
 #
 # --secure: every listener on TLS, clients on SASL_SSL with SCRAM-SHA-512.
-# It makes a development CA and one broker certificate (openssl) in
+# It makes a development CA and one broker certificate with `emostream
+# certs` (built from this repository into DIR/bin, or $EMOSTREAM) in
 # DIR/tls, SCRAM users with random passwords in DIR/secrets/USER.password
 # (emostream, emostream-ingest, emostream-bridge, emostream-processor;
 # created when the storage is formatted, with kafka-storage's --add-scram),
@@ -23,13 +24,14 @@
 #
 # Environment: EMOSTREAM_KAFKA_HOME (cache dir, default
 # ~/.cache/emostream/kafka-$KAFKA_VERSION), JAVA (default java on PATH),
-# KAFKA_HEAP (default 384m per node), TOPIC (default emostream.events).
+# KAFKA_HEAP (default 384m per node), TOPIC (default emostream.events),
+# EMOSTREAM (for --secure: an emostream binary; default: go build one).
 # testenv.StartRealKafka (internal/testenv/realkafka.go) starts the same
 # (plaintext) cluster from Go tests; it needs `install` first.
 set -euo pipefail
 
 KAFKA_VERSION=4.4.0
-HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd -P) # the real directory: $HERE/.. is the repository, through a link too
 HOME_DIR=${EMOSTREAM_KAFKA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/emostream/kafka-$KAFKA_VERSION}
 JAVA=${JAVA:-java}
 KAFKA_HEAP=${KAFKA_HEAP:-384m}
@@ -128,29 +130,34 @@ PROPS
 # (docs/operations.md: a SASL user per stage; "emostream" for up and tools).
 SCRAM_USERS="broker emostream emostream-ingest emostream-bridge emostream-processor"
 
-# secure_files DIR makes DIR/tls (a CA, the brokers' certificate for
-# 127.0.0.1 and localhost, serverAuth and clientAuth) and DIR/secrets (a
-# random password per SCRAM user), unless they exist.
+# emostream_bin DIR prints the emostream binary to run: $EMOSTREAM, else one
+# built from this repository into DIR/bin.
+emostream_bin() {
+  if [ -n "${EMOSTREAM:-}" ]; then echo "$EMOSTREAM"; return; fi
+  command -v go >/dev/null || die "go missing to build emostream (https://go.dev/dl), or set EMOSTREAM to an emostream binary"
+  (cd "$HERE/.." && go build -o "$1/bin/emostream" ./cmd/emostream) || die "building emostream failed"
+  echo "$1/bin/emostream"
+}
+
+# secure_files DIR makes DIR/tls (with emostream certs: a CA, the brokers'
+# certificate for 127.0.0.1 and localhost, serverAuth and clientAuth, 30
+# days, and broker-keystore.pem, its PKCS#8 key and the certificate for
+# Kafka's PEM keystore) and DIR/secrets (a random password per SCRAM
+# user), unless they exist.
 secure_files() {
-  local dir=$1 tls=$1/tls sec=$1/secrets u
-  command -v openssl >/dev/null || die "openssl missing: apt-get install -y openssl"
+  local dir=$1 tls=$1/tls sec=$1/secrets u bin
   mkdir -p "$tls" "$sec"
   chmod 0700 "$tls" "$sec"
   if [ ! -s "$tls/broker-keystore.pem" ]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-      -subj "/CN=emostream development Kafka CA" -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" \
-      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-      -subj "/CN=localhost" -keyout "$tls/broker-key.pem" -out "$tls/broker.csr" 2>/dev/null
-    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "keyUsage=critical,digitalSignature" \
-      "extendedKeyUsage=serverAuth,clientAuth" >"$tls/broker.ext"
-    openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial \
-      -days 30 -extfile "$tls/broker.ext" -out "$tls/broker.pem" 2>/dev/null
-    cat "$tls/broker-key.pem" "$tls/broker.pem" >"$tls/broker-keystore.pem"
-    chmod 0600 "$tls"/*-key.pem "$tls/broker-keystore.pem"
+    bin=$(emostream_bin "$dir")
+    # --force: files of a run that stopped before the keystore are made anew
+    "$bin" certs --out "$tls" --hosts 127.0.0.1,localhost --server broker --valid 720h --ca-valid 720h \
+      --force >/dev/null || die "emostream certs failed"
+    (umask 077 && cat "$tls/broker-key.pem" "$tls/broker.pem" >"$tls/broker-keystore.pem.new")
+    mv "$tls/broker-keystore.pem.new" "$tls/broker-keystore.pem"
   fi
   for u in $SCRAM_USERS; do
-    [ -s "$sec/$u.password" ] || (umask 077 && openssl rand -hex 16 >"$sec/$u.password")
+    [ -s "$sec/$u.password" ] || (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$sec/$u.password" && echo >>"$sec/$u.password")
   done
 }
 

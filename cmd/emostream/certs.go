@@ -2,13 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/emostream/emostream/internal/pki"
 )
 
 func init() {
@@ -45,17 +40,13 @@ group or others may read is refused). It never overwrites a file without
 const (
 	defaultCertValidity = 365 * 24 * time.Hour
 	defaultCAValidity   = 10 * 365 * 24 * time.Hour
-	// maxCertValidity bounds --valid and --ca-valid: 20 years.
-	maxCertValidity = 20 * 365 * 24 * time.Hour
-	minCertValidity = time.Hour
-	// certBackdate starts every certificate this much before now, for
-	// machines whose clocks are a little behind.
-	certBackdate      = 5 * time.Minute
+	// maxCertValidity bounds --valid and --ca-valid: the signer's bound,
+	// 20 years.
+	maxCertValidity   = pki.MaxValidity
+	minCertValidity   = time.Hour
 	defaultCertServer = "server"
 	maxCertHosts      = 100
 	maxCertClients    = 100
-	// maxPEMFile bounds what is read of --ca-cert and --ca-key.
-	maxPEMFile = 1 << 20
 )
 
 // certValidityRange is the range of --valid, as help and errors say it.
@@ -95,7 +86,7 @@ type certPlan struct {
 	clients []string
 	valid   time.Duration
 	caValid time.Duration
-	ca      *certIssuer // nil: make a new CA
+	ca      *pki.Issuer // nil: make a new CA
 	force   bool
 	now     time.Time
 	// caFile and caKeyFile are the CA's files, absolute; caKeyFile only
@@ -103,12 +94,6 @@ type certPlan struct {
 	caFile, caKeyFile string
 	// givenKey is --ca-key, absolute: like caFile, never written.
 	givenKey string
-}
-
-// certIssuer is a CA that signs.
-type certIssuer struct {
-	cert *x509.Certificate
-	key  crypto.Signer
 }
 
 func runCerts(_ context.Context, env *environment, args []string) error {
@@ -278,123 +263,23 @@ func certNames(flagName string, names []string, max int) ([]string, error) {
 
 // loadIssuer reads an existing CA that must be valid from now until
 // notAfter; its key file must be its owner's alone.
-func loadIssuer(certFile, keyFile string, now, notAfter time.Time) (*certIssuer, error) {
-	cert, err := readCACert(certFile, now, notAfter)
+func loadIssuer(certFile, keyFile string, now, notAfter time.Time) (*pki.Issuer, error) {
+	cert, err := pki.ReadCACert(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-cert %s: %w", certFile, err)
 	}
-	key, err := readCAKey(keyFile)
+	key, err := pki.ReadCAKey(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-key %s: %w", keyFile, err)
 	}
-	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+	ca, err := pki.NewIssuer(cert, key)
+	if err != nil {
 		return nil, fmt.Errorf("--ca-key %s: not the key of --ca-cert %s", keyFile, certFile)
 	}
-	return &certIssuer{cert: cert, key: key}, nil
-}
-
-// readCACert reads the first certificate of path: a CA's, valid from now
-// until notAfter.
-func readCACert(path string, now, notAfter time.Time) (*x509.Certificate, error) {
-	blocks, err := readPEM(path, nil)
-	if err != nil {
-		return nil, err
+	if err := ca.Covers(now, notAfter); err != nil {
+		return nil, fmt.Errorf("--ca-cert %s, --valid %s: %w", certFile, hours(notAfter.Sub(now)), err)
 	}
-	i := slices.IndexFunc(blocks, func(b *pem.Block) bool { return b.Type == "CERTIFICATE" })
-	if i < 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	cert, err := x509.ParseCertificate(blocks[i].Bytes)
-	switch {
-	case err != nil:
-		return nil, err
-	case !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0:
-		return nil, fmt.Errorf("%q is not a CA's certificate: it may not sign certificates", cert.Subject.CommonName)
-	case now.Before(cert.NotBefore) || now.After(cert.NotAfter):
-		return nil, fmt.Errorf("the CA is valid from %s until %s, not now", cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
-	case notAfter.After(cert.NotAfter):
-		return nil, fmt.Errorf("the CA is valid until %s, before the certificates would expire (%s): a shorter --valid, or a new CA",
-			cert.NotAfter.Format(time.DateOnly), notAfter.Format(time.DateOnly))
-	}
-	return cert, nil
-}
-
-// readCAKey reads the first private key of path, a file group and others
-// have no access to.
-func readCAKey(path string) (crypto.Signer, error) {
-	blocks, err := readPEM(path, func(st fs.FileInfo) error {
-		if perm := st.Mode().Perm(); perm&0o077 != 0 {
-			return fmt.Errorf("mode %04o lets group or others read the CA's key: chmod 0600 it (and consider whether it leaked)", perm)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range blocks {
-		var key any
-		switch {
-		case b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED"):
-			return nil, errors.New("the key is encrypted: give it unencrypted, on a machine you trust")
-		case b.Type == "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-		case b.Type == "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(b.Bytes)
-		case b.Type == "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if s, ok := key.(crypto.Signer); ok {
-			return s, nil
-		}
-		return nil, fmt.Errorf("a %T cannot sign", key)
-	}
-	return nil, errors.New("no PEM private key")
-}
-
-// readPEM returns the PEM blocks of a file of at most maxPEMFile bytes,
-// after check (if not nil) accepted the open file's mode.
-func readPEM(path string, check func(fs.FileInfo) error) ([]*pem.Block, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	if check != nil {
-		st, err := file.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if err := check(st); err != nil {
-			return nil, err
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(file, maxPEMFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxPEMFile {
-		return nil, fmt.Errorf("larger than %d bytes: not a PEM file", maxPEMFile)
-	}
-	var blocks []*pem.Block
-	for {
-		p, rest := pem.Decode(b)
-		if p == nil {
-			return blocks, nil
-		}
-		blocks, b = append(blocks, p), rest
-	}
-}
-
-// certFile is one file a run writes, in the plan's directory.
-type certFile struct {
-	name string
-	data []byte
-	mode os.FileMode
+	return ca, nil
 }
 
 // fileNames are the files the plan writes, in order: the CA's (when it
@@ -475,161 +360,43 @@ func (p *certPlan) make() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return writeCertFiles(p.dir, files, p.force)
+	written, err := pki.Write(p.dir, files, p.force)
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", p.dir, err)
+	}
+	return written, nil
 }
 
 // sign makes the CA (unless given) and the certificates it signs.
-func (p *certPlan) sign() ([]certFile, error) {
-	var files []certFile
+func (p *certPlan) sign() ([]pki.File, error) {
+	var files []pki.File
 	if p.ca == nil {
-		tmpl := certTemplate("EmoStream private CA "+p.now.UTC().Format(time.DateOnly), p.now, p.caValid)
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.MaxPathLenZero = true, true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-		ca, pair, err := (&certIssuer{}).issue("ca", tmpl)
+		ca, err := pki.NewCA(pki.Request{CommonName: "EmoStream private CA " + p.now.UTC().Format(time.DateOnly), Now: p.now, Valid: p.caValid})
 		if err != nil {
 			return nil, err
 		}
-		p.ca, files = ca, pair
+		p.ca, files = &ca.Issuer, ca.Files("ca")
 	}
-	if p.server != "" {
-		tmpl := certTemplate(p.serverNames()[0], p.now, p.valid) // common name: the first DNS name, else the first address
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		tmpl.DNSNames, tmpl.IPAddresses = p.hosts, p.ips
-		if err := p.ca.add(&files, p.server, tmpl); err != nil {
+	add := func(name string, r pki.Request) error {
+		r.Now, r.Valid = p.now, p.valid
+		c, err := p.ca.Sign(r)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", name, err)
+		}
+		files = append(files, c.Files(name)...)
+		return nil
+	}
+	if p.server != "" { // common name: the first DNS name, else the first address
+		if err := add(p.server, pki.Request{CommonName: p.serverNames()[0], DNSNames: p.hosts, IPs: p.ips, Server: true, Client: true}); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range p.clients {
-		tmpl := certTemplate(c, p.now, p.valid)
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		if err := p.ca.add(&files, c, tmpl); err != nil {
+		if err := add(c, pki.Request{CommonName: c, Client: true}); err != nil {
 			return nil, err
 		}
 	}
 	return files, nil
-}
-
-func certTemplate(cn string, now time.Time, valid time.Duration) *x509.Certificate {
-	return &x509.Certificate{
-		Subject:   pkix.Name{CommonName: cn, Organization: []string{"EmoStream"}},
-		NotBefore: now.Add(-certBackdate), NotAfter: now.Add(valid),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
-	}
-}
-
-// add appends the files of a certificate ca signs from tmpl to files.
-func (ca *certIssuer) add(files *[]certFile, name string, tmpl *x509.Certificate) error {
-	_, pair, err := ca.issue(name, tmpl)
-	*files = append(*files, pair...)
-	return err
-}
-
-// issue makes a P-256 key and its certificate from tmpl, signed by ca (a
-// zero ca: self-signed), and returns it as an issuer with the files
-// name.pem and name-key.pem.
-func (ca *certIssuer) issue(name string, tmpl *x509.Certificate) (*certIssuer, []certFile, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	parent, signer := ca.cert, ca.key
-	if parent == nil {
-		parent, signer = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing %s: %w", name, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &certIssuer{cert: cert, key: key}, []certFile{
-		{name + ".pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644},
-		{name + "-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600},
-	}, nil
-}
-
-// writeCertFiles writes files into dir (made, mode 0700, if missing), each
-// created anew, so a key never keeps an old file's wider mode; on an error
-// it removes what it wrote. With force it writes every file under a
-// temporary name first and renames them over the old ones only once all
-// are written: a failure leaves the old files as they were.
-func writeCertFiles(dir string, files []certFile, force bool) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if force {
-		return replaceCertFiles(dir, files)
-	}
-	var written []string
-	for _, f := range files {
-		path := filepath.Join(dir, f.name)
-		if err := writeNewFile(path, f.data, f.mode); err != nil {
-			for _, w := range written {
-				_ = os.Remove(w)
-			}
-			return nil, fmt.Errorf("--out %s: %w (removed what this run wrote)", dir, err)
-		}
-		written = append(written, path)
-	}
-	return written, nil
-}
-
-// replaceCertFiles writes files into dir under temporary names, then
-// renames each over its name (a symlink there is replaced, not followed).
-func replaceCertFiles(dir string, files []certFile) ([]string, error) {
-	var temps, written []string
-	removeTemps := func() {
-		for _, t := range temps {
-			_ = os.Remove(t)
-		}
-	}
-	for _, f := range files {
-		tmp, err := os.CreateTemp(dir, "."+f.name+".new-*")
-		if err == nil {
-			temps = append(temps, tmp.Name())
-			err = writeSynced(tmp, f.data, f.mode)
-		}
-		if err != nil {
-			removeTemps()
-			return nil, fmt.Errorf("--out %s: %w (nothing was replaced)", dir, err)
-		}
-	}
-	for i, f := range files {
-		path := filepath.Join(dir, f.name)
-		if err := os.Rename(temps[i], path); err != nil {
-			removeTemps()
-			return nil, fmt.Errorf("--out %s: %w (replaced only %d of %d files)", dir, err, len(written), len(files))
-		}
-		written = append(written, path)
-	}
-	return written, nil
-}
-
-func writeNewFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	return writeSynced(f, data, mode)
-}
-
-// writeSynced writes data to the new file f, gives it mode, syncs and
-// closes it.
-func writeSynced(f *os.File, data []byte, mode os.FileMode) error {
-	err := f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
 }
 
 // print says what the run wrote and which flags give each component its
@@ -638,7 +405,7 @@ func (p *certPlan) print(w io.Writer, written []string) {
 	fmt.Fprintf(w, "certs: wrote %s (keys mode 0600)\n", strings.Join(written, ", "))
 	if p.caKeyFile != "" {
 		fmt.Fprintf(w, "certs: a new CA, valid until %s; keep its key off the servers: it signs more with --ca-cert %s --ca-key %s\n",
-			p.ca.cert.NotAfter.Format(time.DateOnly), p.caFile, p.caKeyFile)
+			p.ca.Cert.NotAfter.Format(time.DateOnly), p.caFile, p.caKeyFile)
 	} else {
 		fmt.Fprintf(w, "certs: signed by the CA of %s\n", p.caFile)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/emostream/emostream/internal/pki"
 	"github.com/emostream/emostream/internal/testenv"
 )
 
@@ -223,7 +224,7 @@ func TestCertsRefusals(t *testing.T) {
 	encrypted := filepath.Join(base, "encrypted-key.pem")
 	writeFile(t, encrypted, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}}), 0o600)
 	huge := filepath.Join(base, "huge.pem")
-	writeFile(t, huge, bytes.Repeat([]byte("x"), maxPEMFile+1), 0o644)
+	writeFile(t, huge, bytes.Repeat([]byte("x"), pki.MaxPEMFile+1), 0o644)
 	aFile := filepath.Join(base, "a-file")
 	writeFile(t, aFile, []byte("x"), 0o644)
 	var hosts []string
@@ -280,7 +281,7 @@ func TestCertsRefusals(t *testing.T) {
 		{"encrypted", []string{"--client", "x", "--ca-cert", caCert, "--ca-key", encrypted}, "the key is encrypted"},
 		{"ca-valid with ca-cert", []string{"--client", "x", "--ca-cert", caCert, "--ca-key", caKey, "--ca-valid", "8760h"}, "--ca-valid with --ca-cert"},
 		{"outlasts the CA", []string{"--client", "x", "--ca-cert", filepath.Join(short, "ca.pem"), "--ca-key", filepath.Join(short, "ca-key.pem"), "--valid", "72h"},
-			"the CA is valid until " + readCert(t, filepath.Join(short, "ca.pem")).NotAfter.Format(time.DateOnly) + ", before the certificates would expire"},
+			"--valid 72h: the CA is valid until " + readCert(t, filepath.Join(short, "ca.pem")).NotAfter.Format(time.DateOnly) + ", before the certificates would expire"},
 		{"out is a file", []string{"--out", aFile, "--hosts", "localhost"}, "--out " + aFile + ": not a directory"},
 		{"out under a file", []string{"--out", filepath.Join(aFile, "tls"), "--hosts", "localhost"}, "not a directory"},
 	}
@@ -466,23 +467,20 @@ func FuzzCertHosts(f *testing.F) {
 	if _, err := p.sign(); err != nil {
 		f.Fatal(err)
 	}
-	ca := p.ca
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(p.ca.Cert)
 	f.Fuzz(func(t *testing.T, list string) {
 		hosts, ips, err := parseCertHosts(list)
 		if err != nil || len(hosts)+len(ips) == 0 {
 			return
 		}
-		tmpl := certTemplate("fuzz", time.Now(), time.Hour)
-		tmpl.DNSNames, tmpl.IPAddresses = hosts, ips
-		leaf, _, err := ca.issue("fuzz", tmpl)
+		leaf, err := p.ca.Sign(pki.Request{CommonName: "fuzz", Now: p.now, Valid: time.Hour, DNSNames: hosts, IPs: ips, Server: true})
 		if err != nil {
 			t.Fatalf("%q: accepted, but: %v", list, err)
 		}
 		for _, h := range append(hosts, (&certPlan{ips: ips}).serverNames()...) {
 			h = strings.Replace(h, "*", "x", 1)
-			if _, err := leaf.cert.Verify(x509.VerifyOptions{DNSName: h, Roots: roots}); err != nil {
+			if _, err := leaf.Cert.Verify(x509.VerifyOptions{DNSName: h, Roots: roots}); err != nil {
 				t.Fatalf("%q: the certificate does not verify for %s: %v", list, h, err)
 			}
 		}
