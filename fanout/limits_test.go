@@ -169,23 +169,7 @@ func TestHubSubscriptionBoundsDefaults(t *testing.T) {
 			}
 			nc := connect(t, h.ClientURL(), nats.UserInfo(UserProcessor, pw[UserProcessor]), nats.Name("bounded"),
 				nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
-			for i := range DefaultHubMaxSubs + 1 {
-				if _, err := nc.SubscribeSync(fmt.Sprintf("_INBOX.bound.%d", i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := nc.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			cz, err := h.Server().Connz(&server.ConnzOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			i := slices.IndexFunc(cz.Conns, func(c *server.ConnInfo) bool { return c.Name == "bounded" })
-			if i < 0 {
-				t.Fatal("the processor's connection is not in /connz")
-			}
-			if n := cz.Conns[i].NumSubs; n != DefaultHubMaxSubs {
+			if n := subscribeMany(t, h.embedded, nc, DefaultHubMaxSubs+1, "_INBOX.bound."); n != DefaultHubMaxSubs {
 				t.Errorf("the processor holds %d subscriptions on the hub, want DefaultHubMaxSubs (%d)", n, DefaultHubMaxSubs)
 			}
 		})
@@ -355,4 +339,53 @@ func lateJoin(t *testing.T, nc *nats.Conn, match string) int {
 			t.Fatalf("late join of %s: %v", match, err)
 		}
 	}
+}
+
+// TestLeafSubscriptionBoundsDefaults: the rendered configuration and the
+// deploy/ leaf files bound a viewer at DefaultLeafMaxSubs and every other
+// connection (the link to the hub among them) at DefaultLeafLinkMaxSubs.
+func TestLeafSubscriptionBoundsDefaults(t *testing.T) {
+	h := startHubConfig(t, HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0", LeafListen: "127.0.0.1:0",
+		LeafPassword: "file-test-secret", Logger: testLogger()})
+	t.Setenv("EMOSTREAM_LEAF_PASSWORD", "file-test-secret")
+	t.Setenv("EMOSTREAM_LEAF_REMOTE", strings.Replace(h.LeafURL(), "nats-leaf://", "nats-leaf://leaf:file-test-secret@", 1))
+	for _, name := range []string{"rendered", "deploy/leaf-a.conf", "deploy/leaf-a1.conf", "deploy/leaf-b.conf"} {
+		t.Run(name, func(t *testing.T) {
+			c := leafConfig("bounded", h.LeafRemote(), false)
+			if name != "rendered" {
+				c = LeafConfig{ConfigFile: fileCopy(t, name, nil), Logger: testLogger()}
+			}
+			l := startLeaf(t, c)
+			if l.opts.MaxSubs != DefaultLeafLinkMaxSubs {
+				t.Errorf("max_subscriptions %d, want DefaultLeafLinkMaxSubs (%d)", l.opts.MaxSubs, DefaultLeafLinkMaxSubs)
+			}
+			nc := connect(t, l.WebSocketURL(), nats.Name("bounded"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+			if n := subscribeMany(t, l.embedded, nc, DefaultLeafMaxSubs+1, wire.LiveSubject("m")); n != DefaultLeafMaxSubs {
+				t.Errorf("a viewer holds %d subscriptions on the leaf, want DefaultLeafMaxSubs (%d)", n, DefaultLeafMaxSubs)
+			}
+		})
+	}
+}
+
+// subscribeMany subscribes nc, a connection named "bounded" on e, to n
+// subjects (prefix and a number) and returns how many e holds.
+func subscribeMany(t *testing.T, e *embedded, nc *nats.Conn, n int, prefix string) int {
+	t.Helper()
+	for i := range n {
+		if _, err := nc.SubscribeSync(fmt.Sprintf("%s%d", prefix, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cz, err := e.Server().Connz(&server.ConnzOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cz.Conns, func(c *server.ConnInfo) bool { return c.Name == "bounded" })
+	if i < 0 {
+		t.Fatal("the connection is not in /connz")
+	}
+	return int(cz.Conns[i].NumSubs)
 }
