@@ -213,11 +213,13 @@ func wantTooManySubs(t *testing.T, refused <-chan error, bound int) {
 // import, whose answer comes back on one wildcard (_R_.<id>.>) per leaf.
 func TestViewersPastTheHubsLeafBound(t *testing.T) {
 	const bound, viewers = 8, 3 * 8
+	var log testenv.LogBuffer
 	h := startHubConfig(t, HubConfig{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0", LeafListen: "127.0.0.1:0",
-		MaxSubscriptions: bound, LeafMaxSubscriptions: bound, Logger: testLogger()})
+		MaxSubscriptions: bound, LeafMaxSubscriptions: bound, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	l := startLeaf(t, leafConfig("wide", h.LeafRemote(), false))
 	waitLeafs(t, h.embedded, 1)
 	checkViewersServed(t, h, l, h.embedded, slices.Repeat([]string{"m"}, viewers))
+	wantNoRefusal(t, "the hub", &log)
 }
 
 // TestViewersPastTheParentLeafsBound: more viewers on a leaf of a leaf than
@@ -226,13 +228,15 @@ func TestViewersPastTheHubsLeafBound(t *testing.T) {
 func TestViewersPastTheParentLeafsBound(t *testing.T) {
 	const bound, viewers = minLeafLinkSubs, 3 * minLeafLinkSubs
 	h := startHub(t)
+	var log testenv.LogBuffer
 	c := leafConfig("parent", h.LeafRemote(), true)
-	c.MaxSubscriptions, c.LeafMaxSubscriptions = bound, bound
+	c.MaxSubscriptions, c.LeafMaxSubscriptions, c.Logger = bound, bound, slog.New(slog.NewTextHandler(&log, nil))
 	parent := startLeaf(t, c)
 	child := startLeaf(t, leafConfig("child", parent.LeafRemote(), false))
 	waitLeafs(t, h.embedded, 1)
 	waitLeafs(t, parent.embedded, 2) // its hub and the child
 	checkViewersServed(t, h, child, parent.embedded, slices.Repeat([]string{"m"}, viewers))
+	wantNoRefusal(t, "the parent", &log)
 }
 
 // TestLeafLinkPastTheViewersBound: a leaf's MaxSubscriptions bounds its
@@ -253,9 +257,7 @@ func TestLeafLinkPastTheViewersBound(t *testing.T) {
 	// The hub's interest came in one batch when the link was made, before
 	// any answer on it.
 	checkViewersServed(t, h, l, h.embedded, slices.Repeat([]string{"m"}, 2*bound))
-	if strings.Contains(log.String(), server.ErrTooManySubs.Error()) {
-		t.Errorf("the leaf refused some of the hub's interest:\n%s", log.String())
-	}
+	wantNoRefusal(t, "the leaf", &log)
 	nc, refused := connectRefused(t, l.WebSocketURL())
 	for i := range bound + 1 {
 		if _, err := nc.SubscribeSync(wire.LiveSubject(fmt.Sprintf("m%d", i))); err != nil {
@@ -271,9 +273,10 @@ func TestLeafLinkPastTheViewersBound(t *testing.T) {
 // their late-join and live swarms.
 func TestChildMatchesPastTheParentsViewerBound(t *testing.T) {
 	const bound = 8
+	var log testenv.LogBuffer
 	h := startHub(t)
 	c := leafConfig("parent", h.LeafRemote(), true)
-	c.MaxSubscriptions = bound
+	c.MaxSubscriptions, c.Logger = bound, slog.New(slog.NewTextHandler(&log, nil))
 	parent := startLeaf(t, c)
 	child := startLeaf(t, leafConfig("child", parent.LeafRemote(), false))
 	waitLeafs(t, h.embedded, 1)
@@ -283,6 +286,7 @@ func TestChildMatchesPastTheParentsViewerBound(t *testing.T) {
 		matches[i] = fmt.Sprintf("m%d", i)
 	}
 	checkViewersServed(t, h, child, parent.embedded, matches)
+	wantNoRefusal(t, "the parent", &log)
 }
 
 // checkViewersServed connects one viewer per entry of matches to l's
@@ -320,6 +324,17 @@ func checkViewersServed(t *testing.T, h *Hub, l *Leaf, up *embedded, matches []s
 		if w := windowOf(t, m.Data); w != 2 {
 			t.Errorf("viewer %d of %d: live window %d, want 2", i+1, len(matches), w)
 		}
+	}
+}
+
+// wantNoRefusal fails the test if who logged a subscription refused past
+// its bound. A server logs it as it reads the subscription, and a link
+// carries a viewer's subscriptions before its request: checked after the
+// answers, the log is complete.
+func wantNoRefusal(t *testing.T, who string, log *testenv.LogBuffer) {
+	t.Helper()
+	if strings.Contains(log.String(), server.ErrTooManySubs.Error()) {
+		t.Errorf("%s refused subscriptions past its bound:\n%s", who, log.String())
 	}
 }
 
