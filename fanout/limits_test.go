@@ -227,16 +227,30 @@ func TestViewersPastTheHubsLeafBound(t *testing.T) {
 // live ones.
 func TestViewersPastTheParentLeafsBound(t *testing.T) {
 	const bound, viewers = minLeafLinkSubs, 3 * minLeafLinkSubs
-	h := startHub(t)
-	var log testenv.LogBuffer
-	c := leafConfig("parent", h.LeafRemote(), true)
-	c.MaxSubscriptions, c.LeafMaxSubscriptions, c.Logger = bound, bound, slog.New(slog.NewTextHandler(&log, nil))
-	parent := startLeaf(t, c)
-	child := startLeaf(t, leafConfig("child", parent.LeafRemote(), false))
+	h, parent, child, log := startChain(t, func(c *LeafConfig) { c.MaxSubscriptions, c.LeafMaxSubscriptions = bound, bound })
+	checkViewersServed(t, h, child, parent.embedded, slices.Repeat([]string{"m"}, viewers))
+	wantNoRefusal(t, "the parent", log)
+}
+
+// startChain starts a hub, a leaf "parent" of it (cfg applied, its log in
+// the returned buffer) and a leaf "child" of the parent.
+func startChain(t *testing.T, cfg func(*LeafConfig)) (h *Hub, parent, child *Leaf, log *testenv.LogBuffer) {
+	h = startHub(t)
+	c, log := loggedLeaf("parent", h.LeafRemote(), true)
+	cfg(&c)
+	parent = startLeaf(t, c)
+	child = startLeaf(t, leafConfig("child", parent.LeafRemote(), false))
 	waitLeafs(t, h.embedded, 1)
 	waitLeafs(t, parent.embedded, 2) // its hub and the child
-	checkViewersServed(t, h, child, parent.embedded, slices.Repeat([]string{"m"}, viewers))
-	wantNoRefusal(t, "the parent", &log)
+	return h, parent, child, log
+}
+
+// loggedLeaf is leafConfig logging into the returned buffer.
+func loggedLeaf(name, remote string, withLeafListener bool) (LeafConfig, *testenv.LogBuffer) {
+	log := &testenv.LogBuffer{}
+	c := leafConfig(name, remote, withLeafListener)
+	c.Logger = slog.New(slog.NewTextHandler(log, nil))
+	return c, log
 }
 
 // TestLeafLinkPastTheViewersBound: a leaf's MaxSubscriptions bounds its
@@ -248,16 +262,15 @@ func TestViewersPastTheParentLeafsBound(t *testing.T) {
 // order the hub sent them (at random), the late-join reads' among them.
 func TestLeafLinkPastTheViewersBound(t *testing.T) {
 	const bound = 4
-	var log testenv.LogBuffer
 	h := startHub(t)
-	c := leafConfig("capped", h.LeafRemote(), false)
-	c.MaxSubscriptions, c.Logger = bound, slog.New(slog.NewTextHandler(&log, nil))
+	c, log := loggedLeaf("capped", h.LeafRemote(), false)
+	c.MaxSubscriptions = bound
 	l := startLeaf(t, c)
 	waitLeafs(t, h.embedded, 1)
 	// The hub's interest came in one batch when the link was made, before
 	// any answer on it.
 	checkViewersServed(t, h, l, h.embedded, slices.Repeat([]string{"m"}, 2*bound))
-	wantNoRefusal(t, "the leaf", &log)
+	wantNoRefusal(t, "the leaf", log)
 	nc, refused := connectRefused(t, l.WebSocketURL())
 	for i := range bound + 1 {
 		if _, err := nc.SubscribeSync(wire.LiveSubject(fmt.Sprintf("m%d", i))); err != nil {
@@ -273,20 +286,13 @@ func TestLeafLinkPastTheViewersBound(t *testing.T) {
 // their late-join and live swarms.
 func TestChildMatchesPastTheParentsViewerBound(t *testing.T) {
 	const bound = 8
-	var log testenv.LogBuffer
-	h := startHub(t)
-	c := leafConfig("parent", h.LeafRemote(), true)
-	c.MaxSubscriptions, c.Logger = bound, slog.New(slog.NewTextHandler(&log, nil))
-	parent := startLeaf(t, c)
-	child := startLeaf(t, leafConfig("child", parent.LeafRemote(), false))
-	waitLeafs(t, h.embedded, 1)
-	waitLeafs(t, parent.embedded, 2)
+	h, parent, child, log := startChain(t, func(c *LeafConfig) { c.MaxSubscriptions = bound })
 	matches := make([]string, 3*bound)
 	for i := range matches {
 		matches[i] = fmt.Sprintf("m%d", i)
 	}
 	checkViewersServed(t, h, child, parent.embedded, matches)
-	wantNoRefusal(t, "the parent", &log)
+	wantNoRefusal(t, "the parent", log)
 }
 
 // checkViewersServed connects one viewer per entry of matches to l's
