@@ -91,16 +91,17 @@ func leafInterest(wd *world, match string) bool {
 	return false
 }
 
-// TestMatchesPastTheLeafsSubscriptionCap: the leaf caps every connection,
-// the edge's too, at max_subscriptions (256), and an edge takes up to
-// MaxMatches (10,000) matches. A hostile viewer that watches 255 made-up
-// matches (17 connections of 15) takes nothing from the viewers of real
-// matches, while it watches and after it left: the edge reads every match
-// on one upstream subscription, so it holds at most two on the leaf (that
-// one and nats.go's reply inbox) however many matches its viewers watch.
+// TestMatchesPastTheLeafsSubscriptionCap: the leaf caps an edge's
+// connection at LeafMaxSubscriptions (65,536; here 256, a viewer's
+// bound), and an edge takes up to MaxMatches (10,000) matches. A hostile
+// viewer that watches 255 made-up matches (17 connections of 15) takes
+// nothing from the viewers of real matches, while it watches and after it
+// left: the edge reads every match on one upstream subscription, so it
+// holds at most two on the leaf (that one and nats.go's reply inbox)
+// however many matches its viewers watch.
 func TestMatchesPastTheLeafsSubscriptionCap(t *testing.T) {
 	wd := startWorld(t)
-	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1"})
+	leaf := startLeaf(t, wd, fanout.LeafConfig{Name: "leaf-1", LeafMaxSubscriptions: fanout.DefaultLeafMaxSubs})
 	e, _ := startEdge(t, Config{NATSURL: leaf.EdgeUpstream(), Domain: fanout.HubDomain, ID: "edge-1", OccupancyInterval: -1})
 	attackers := watchMany(t, e, "fake", 17, 15)
 	matches := func(n int) func() bool {

@@ -65,6 +65,10 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"EdgePassword", leaf(func(c *LeafConfig) { c.EdgePassword = "secret!" }), "EdgePassword: want 1-128", "secret!"},
 		{"TLSKey", leaf(func(c *LeafConfig) { c.TLSCert = "c" }), "TLSKey: want both a certificate and a key, or neither", ""},
 		{"MaxSubscriptions", leaf(func(c *LeafConfig) { c.MaxSubscriptions = -1 }), "MaxSubscriptions -1: want at least 0", ""},
+		{"LeafMaxSubscriptions", leaf(func(c *LeafConfig) { c.LeafMaxSubscriptions = 31 }),
+			"LeafMaxSubscriptions 31: want at least 32: the link to Remotes carries the hub's interest, about a dozen subjects", ""},
+		{"MaxSubscriptions", leaf(func(c *LeafConfig) { c.MaxSubscriptions, c.LeafMaxSubscriptions = 100, 99 }),
+			"MaxSubscriptions 100: want at most LeafMaxSubscriptions (99)", ""},
 		{"MaxPending", leaf(func(c *LeafConfig) { c.MaxPending = -1 }), "MaxPending -1: want at least 0", ""},
 		{"PingInterval", leaf(func(c *LeafConfig) { c.PingInterval = -time.Second }), "PingInterval -1s: want at least 0s", ""},
 		{"Match", func() error {

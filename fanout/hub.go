@@ -26,7 +26,8 @@ const (
 	DefaultHubMaxConnections = 1024
 	DefaultHubMaxSubs        = 16384
 	// DefaultHubLeafMaxSubs bounds a leaf connection's subscriptions: one
-	// per distinct subject its viewers, edges and leaves watch, so every
+	// per distinct subject its viewers, edges and leaves watch (not one
+	// per viewer: a viewer's reply inbox stays on its leaf), so every
 	// match of a full registry (registry.DefaultMaxMatches) live, watched
 	// on one leaf, fits six times.
 	DefaultHubLeafMaxSubs  = 65536
@@ -101,8 +102,11 @@ type HubConfig struct {
 	// LeafMaxSubscriptions caps the subscriptions of one leaf connection
 	// (account LEAF, and of an edge connected to the hub), which carries
 	// one per distinct subject the leaf's viewers, edges and leaves watch:
-	// one per live match watched there, and the edges' two. One over it is
-	// refused (the leaf stays connected; that subject's messages do not
+	// one per live match watched there, and the edges' two. A viewer's
+	// reply inbox is not among them: it lives in the leaf's account
+	// VIEWERS, and its reads reach the hub through a service import whose
+	// answers come back on one wildcard (_R_.<id>.>) per leaf. One over it
+	// is refused (the leaf stays connected; that subject's messages do not
 	// reach it). Zero means 65536.
 	LeafMaxSubscriptions int
 	// MaxPayload caps a message's size. Zero means 1 MiB.

@@ -3,6 +3,7 @@ package fanout
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"text/template"
@@ -21,8 +22,12 @@ const (
 	DefaultLeafClientListen   = "127.0.0.1:0"
 	DefaultLeafMaxConnections = 16384
 	DefaultLeafMaxSubs        = 256
-	DefaultLeafMaxPayload     = 64 << 10
-	DefaultLeafMaxPending     = 256 << 10
+	// DefaultLeafLinkMaxSubs bounds a leafnode link's subscriptions, as the
+	// hub's DefaultHubLeafMaxSubs: a leaf of this leaf carries one per
+	// distinct subject its viewers, edges and leaves watch.
+	DefaultLeafLinkMaxSubs = DefaultHubLeafMaxSubs
+	DefaultLeafMaxPayload  = 64 << 10
+	DefaultLeafMaxPending  = 256 << 10
 	// DefaultLeafEdgeMaxPending is MaxPending with DisableWebSocket, when
 	// the leaf's clients are edges: each reads every match's swarms on one
 	// connection, and the processor publishes a window's swarms at once
@@ -31,6 +36,9 @@ const (
 	DefaultLeafWriteTimeout   = 2 * time.Second
 	DefaultLeafPingInterval   = 30 * time.Second
 	viewerUser                = "viewer"
+	// minLeafLinkSubs is the least LeafMaxSubscriptions: what the hub's
+	// interest (about a dozen subjects) needs, with room.
+	minLeafLinkSubs = 32
 )
 
 // ErrNoRemotes is wrapped, beside ErrConfig, by the error of a leaf with no
@@ -88,9 +96,21 @@ type LeafConfig struct {
 	Compression bool
 	// MaxConnections caps connections. Zero means 16384.
 	MaxConnections int
-	// MaxSubscriptions caps subscriptions per connection (also of a leaf of
-	// this leaf: one per match its viewers watch). Zero means 256.
+	// MaxSubscriptions caps the subscriptions of one viewer connection
+	// (account VIEWERS): one per match it watches, and its reply inbox.
+	// One over it is refused, the connection kept. At most
+	// LeafMaxSubscriptions. Zero means 256.
 	MaxSubscriptions int
+	// LeafMaxSubscriptions caps the subscriptions of every other
+	// connection (account HUB): the leafnode link to Remotes, which
+	// carries the hub's interest (its JetStream API and the reads'
+	// imports, about a dozen subjects); that of a leaf of this leaf, which
+	// carries one per distinct subject its viewers, edges and leaves watch
+	// (a viewer's reply inbox never crosses a link: its reads come back on
+	// one wildcard per leaf); and an edge's, which holds two. It is the
+	// hub's LeafMaxSubscriptions one level down. At least 32. Zero means
+	// 65536.
+	LeafMaxSubscriptions int
 	// MaxPayload caps a message's size. Zero means 64 KiB.
 	MaxPayload int
 	// MaxPending is the most bytes buffered for one slow viewer before it is
@@ -167,6 +187,7 @@ func (c LeafConfig) withDefaults() (LeafConfig, error) {
 	c.EdgePassword = cmp.Or(c.EdgePassword, randomSecret())
 	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultLeafMaxConnections)
 	c.MaxSubscriptions = cmp.Or(c.MaxSubscriptions, DefaultLeafMaxSubs)
+	c.LeafMaxSubscriptions = cmp.Or(c.LeafMaxSubscriptions, DefaultLeafLinkMaxSubs)
 	c.MaxPayload = cmp.Or(c.MaxPayload, DefaultLeafMaxPayload)
 	pending := DefaultLeafMaxPending
 	if c.DisableWebSocket {
@@ -194,6 +215,10 @@ func (c LeafConfig) validate() error {
 		setting.Check("TLSKey", setting.Text(c.TLSKey), (c.TLSCert == "") == (c.TLSKey == ""), "want both a certificate and a key, or neither"),
 		setting.AtLeast("MaxConnections", c.MaxConnections, 0),
 		setting.AtLeast("MaxSubscriptions", c.MaxSubscriptions, 0),
+		setting.Check("LeafMaxSubscriptions", c.LeafMaxSubscriptions, c.LeafMaxSubscriptions >= minLeafLinkSubs,
+			fmt.Sprintf("want at least %d: the link to Remotes carries the hub's interest, about a dozen subjects", minLeafLinkSubs)),
+		setting.Check("MaxSubscriptions", c.MaxSubscriptions, c.MaxSubscriptions <= c.LeafMaxSubscriptions,
+			fmt.Sprintf("want at most LeafMaxSubscriptions (%d): nats-server applies the smaller", c.LeafMaxSubscriptions)),
 		setting.AtLeast("MaxPayload", c.MaxPayload, 0),
 		setting.AtLeast("MaxPending", c.MaxPending, 0),
 		setting.AtLeast("WriteTimeout", c.WriteTimeout, 0),
@@ -267,7 +292,7 @@ listen: {{.Client}}
 http: {{.Monitor}}
 {{- end}}
 max_connections: {{.C.MaxConnections}}
-max_subscriptions: {{.C.MaxSubscriptions}}
+max_subscriptions: {{.C.LeafMaxSubscriptions}}
 max_payload: {{.C.MaxPayload}}
 max_pending: {{.C.MaxPending}}
 write_deadline: "{{.C.WriteTimeout}}"
@@ -298,6 +323,7 @@ accounts {
     exports: [{stream: {{q .Live}}}, {service: {{q .HubGet}}}, {service: {{q .HubNext}}}]
   }
   VIEWERS {
+    limits: {max_subscriptions: {{.C.MaxSubscriptions}}}
     users: [{user: {{q .Viewer}}, password: "", allowed_connection_types: ["WEBSOCKET"],
       permissions: {publish: {allow: [{{join .ViewerGet}}]}, subscribe: {allow: [{{join .ViewerAllow}}]}}}]
     imports: [
