@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/web"
@@ -39,8 +40,8 @@ type Server struct {
 	emojisJSON []byte // GET /v1/emoji-types
 	clientJSON []byte // GET /v1/config
 	emojis     []string
-	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
-	mlist      *matchLister           // matchlist.go: GET /v1/matches
+	tlLim      *ratelimit.Limiter[netip.Prefix] // timeline.go: per client network
+	mlist      *matchLister                     // matchlist.go: GET /v1/matches
 
 	opsLn    net.Listener       // ops.go: /metrics, health, admin API
 	ops      *fiber.App         // served on opsLn
@@ -234,10 +235,10 @@ func (s *Server) sweep(ctx context.Context) {
 			s.lim.sweep(s.cfg.Now())
 			s.mlist.sweep(s.cfg.Now())
 			if s.sess != nil {
-				s.sess.lim.sweep(s.cfg.Now())
+				s.sess.lim.Sweep(s.cfg.Now())
 			}
 			if s.admin != nil {
-				s.admin.lim.sweep(s.cfg.Now())
+				s.admin.lim.Sweep(s.cfg.Now())
 			}
 		}
 	}
