@@ -46,6 +46,7 @@ type Server struct {
 	opsLn    net.Listener       // ops.go: /metrics, health, admin API
 	ops      *fiber.App         // served on opsLn
 	opsHosts *hostcheck.Checker // the Hosts opsLn answers
+	opsGuard *ratelimit.Guard   // ops.go: its rates and connection caps
 	auth     *authenticator     // auth.go: nil when tokens are off
 	sess     *sessions          // session.go: nil when sessions are off
 	admin    *adminAuth         // adminauth.go: nil without an admin token
