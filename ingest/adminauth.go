@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -27,13 +28,13 @@ const (
 // adminAuth checks the admin bearer token and limits guesses.
 type adminAuth struct {
 	want     [sha256.Size]byte
-	lim      *limiter[netip.Prefix]
+	lim      *ratelimit.Limiter[netip.Prefix]
 	failures *prometheus.CounterVec
 }
 
 func newAdminAuth(cfg *Config) *adminAuth {
 	return &adminAuth{want: sha256.Sum256([]byte(cfg.AdminToken)),
-		lim: newLimiter[netip.Prefix](cfg.AdminGuessRate, cfg.AdminGuessBurst, cfg.MaxBuckets),
+		lim: ratelimit.New[netip.Prefix](cfg.AdminGuessRate, cfg.AdminGuessBurst, cfg.MaxBuckets),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "emostream_ingest_admin_auth_failures_total",
 			Help: "Admin API requests refused: missing or wrong bearer token (401), or refused unchecked because the client network guessed too often (limited, 429)."},
 			[]string{"reason"})}
@@ -43,7 +44,7 @@ func (a *adminAuth) register(reg prometheus.Registerer) error {
 	for _, r := range []string{"missing", "wrong", "limited"} {
 		a.failures.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{a.failures, a.lim.gauge("admin")} {
+	for _, c := range []prometheus.Collector{a.failures, limiterGauge(a.lim, "admin")} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -57,8 +58,8 @@ func (a *adminAuth) register(reg prometheus.Registerer) error {
 func (s *Server) checkAdmin(c *fiber.Ctx) *httpError {
 	a := s.admin
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
-	if a.lim.enabled() {
-		if ok, wait := a.lim.take(cn, 1, s.cfg.Now()); !ok {
+	if a.lim.Enabled() {
+		if ok, wait := a.lim.Take(cn, 1, s.cfg.Now()); !ok {
 			a.failures.WithLabelValues("limited").Inc()
 			return rateLimited(wait, "client network "+cn.String()+" (wrong admin tokens)")
 		}
@@ -66,8 +67,8 @@ func (s *Server) checkAdmin(c *fiber.Ctx) *httpError {
 	tok, ok := cutBearer(c.Request().Header.Peek(fiber.HeaderAuthorization)) // the scheme in any case (RFC 9110)
 	got := sha256.Sum256([]byte(tok))
 	if ok && subtle.ConstantTimeCompare(got[:], a.want[:]) == 1 {
-		if a.lim.enabled() {
-			a.lim.give(cn, 1)
+		if a.lim.Enabled() {
+			a.lim.Give(cn, 1)
 		}
 		return nil
 	}

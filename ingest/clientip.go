@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emostream/emostream/internal/clientip"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/wire"
 )
 
@@ -25,8 +26,8 @@ func ParseCIDRs(list string) ([]netip.Prefix, error) {
 // limits applies the per-IP and per-user buckets to a request, all or
 // nothing: a refused request takes no tokens.
 type limits struct {
-	ip     *limiter[netip.Prefix] // per client network
-	user   *limiter[string]
+	ip     *ratelimit.Limiter[netip.Prefix] // per client network
+	user   *ratelimit.Limiter[string]
 	v4, v6 int // prefix lengths of a client network
 	// The per-user key is each event's user_id: with tokens on, bindUser
 	// has made every one the token's subject.
@@ -34,8 +35,8 @@ type limits struct {
 
 func newLimits(cfg *Config) *limits {
 	return &limits{
-		ip:   newLimiter[netip.Prefix](cfg.IPRate, cfg.IPBurst, cfg.MaxBuckets),
-		user: newLimiter[string](cfg.UserRate, cfg.UserBurst, cfg.MaxBuckets),
+		ip:   ratelimit.New[netip.Prefix](cfg.IPRate, cfg.IPBurst, cfg.MaxBuckets),
+		user: ratelimit.New[string](cfg.UserRate, cfg.UserBurst, cfg.MaxBuckets),
 		v4:   cfg.IPPrefixV4, v6: cfg.IPPrefixV6,
 	}
 }
@@ -58,8 +59,8 @@ func (l *limits) allow(ip netip.Addr, r *request, now time.Time) *httpError {
 		return herr
 	}
 	n, cn := len(r.events), network(ip, l.v4, l.v6)
-	if l.ip.enabled() {
-		if ok, wait := l.ip.take(cn, n, now); !ok {
+	if l.ip.Enabled() {
+		if ok, wait := l.ip.Take(cn, n, now); !ok {
 			return rateLimited(wait, "client network "+cn.String())
 		}
 	}
@@ -67,8 +68,8 @@ func (l *limits) allow(ip netip.Addr, r *request, now time.Time) *httpError {
 	if user == "" {
 		return nil
 	}
-	if l.ip.enabled() {
-		l.ip.give(cn, len(r.events))
+	if l.ip.Enabled() {
+		l.ip.Give(cn, len(r.events))
 	}
 	return rateLimited(wait, "user "+strconv.Quote(user))
 }
@@ -79,17 +80,17 @@ func (l *limits) allow(ip netip.Addr, r *request, now time.Time) *httpError {
 // event past the burst, so a client can split the request there.
 func (l *limits) overBurst(r *request) *httpError {
 	n := len(r.events)
-	if l.ip.enabled() && float64(n) > l.ip.burst {
-		return burstExceeded(int(l.ip.burst), fmt.Sprintf("%d events in one request: the per-IP burst is %d, so it would never pass", n, int(l.ip.burst)))
+	if l.ip.Enabled() && n > l.ip.Burst() {
+		return burstExceeded(l.ip.Burst(), fmt.Sprintf("%d events in one request: the per-IP burst is %d, so it would never pass", n, l.ip.Burst()))
 	}
-	if !l.user.enabled() || n == 1 {
+	if !l.user.Enabled() || n == 1 {
 		return nil
 	}
 	for i := range r.events {
 		k := r.events[i].UserID
-		if r.users[k]++; float64(r.users[k]) > l.user.burst {
+		if r.users[k]++; r.users[k] > l.user.Burst() {
 			return burstExceeded(i, fmt.Sprintf("more than %d events of user %s in one request: the per-user burst is %d, so it would never pass",
-				int(l.user.burst), strconv.Quote(k), int(l.user.burst)))
+				l.user.Burst(), strconv.Quote(k), l.user.Burst()))
 		}
 	}
 	return nil
@@ -102,18 +103,18 @@ func burstExceeded(index int, msg string) *httpError {
 // allowUsers charges every user of r (counted by overBurst), all or
 // nothing, and returns the first user refused and when they could pass.
 func (l *limits) allowUsers(r *request, now time.Time) (string, time.Duration) {
-	if !l.user.enabled() {
+	if !l.user.Enabled() {
 		return "", 0
 	}
 	if len(r.events) == 1 {
 		u := r.events[0].UserID
-		if ok, wait := l.user.take(u, 1, now); !ok {
+		if ok, wait := l.user.Take(u, 1, now); !ok {
 			return u, wait
 		}
 		return "", 0
 	}
 	for u, n := range r.users {
-		if ok, wait := l.user.take(u, n, now); !ok {
+		if ok, wait := l.user.Take(u, n, now); !ok {
 			l.refund(r.users)
 			return u, wait
 		}
@@ -125,7 +126,7 @@ func (l *limits) allowUsers(r *request, now time.Time) (string, time.Duration) {
 func (l *limits) refund(users map[string]int) {
 	for u, n := range users {
 		if n < 0 {
-			l.user.give(u, -n)
+			l.user.Give(u, -n)
 		}
 	}
 }
@@ -133,23 +134,23 @@ func (l *limits) refund(users map[string]int) {
 // register adds a gauge of each limiter's buckets, the state that grows
 // with distinct users and client networks (bounded by MaxBuckets each).
 func (l *limits) register(reg prometheus.Registerer) error {
-	if err := reg.Register(l.user.gauge("user")); err != nil {
+	if err := reg.Register(limiterGauge(l.user, "user")); err != nil {
 		return err
 	}
-	return reg.Register(l.ip.gauge("ip"))
+	return reg.Register(limiterGauge(l.ip, "ip"))
 }
 
 // giveBack returns the tokens allow charged for r, whose events were then
 // not stored (Kafka unavailable).
 func (l *limits) giveBack(ip netip.Addr, r *request) {
-	if l.ip.enabled() {
-		l.ip.give(network(ip, l.v4, l.v6), len(r.events))
+	if l.ip.Enabled() {
+		l.ip.Give(network(ip, l.v4, l.v6), len(r.events))
 	}
-	if !l.user.enabled() {
+	if !l.user.Enabled() {
 		return
 	}
 	if len(r.events) == 1 {
-		l.user.give(r.events[0].UserID, 1)
+		l.user.Give(r.events[0].UserID, 1)
 		return
 	}
 	l.refund(r.users)
@@ -157,6 +158,15 @@ func (l *limits) giveBack(ip netip.Addr, r *request) {
 
 // sweep drops idle buckets.
 func (l *limits) sweep(now time.Time) {
-	l.ip.sweep(now)
-	l.user.sweep(now)
+	l.ip.Sweep(now)
+	l.user.Sweep(now)
+}
+
+// limiterGauge is emostream_ingest_ratelimit_buckets{limiter=name}: the
+// buckets l holds, the state that grows with distinct keys (bounded by
+// MaxBuckets). Every limiter of ingest is declared by it.
+func limiterGauge[K comparable](l *ratelimit.Limiter[K], name string) prometheus.Collector {
+	return l.Gauge(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
+		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
+		ConstLabels: prometheus.Labels{"limiter": name}})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emostream/emostream/internal/conncap"
 	"github.com/emostream/emostream/internal/kafkaconn"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
@@ -233,6 +234,11 @@ type Config struct {
 	// another Host header is refused 403 (DNS rebinding). E.g. the name
 	// Prometheus scrapes it by.
 	OpsHosts []string
+	// OpsGuard limits the ops listener's clients as every stage's ops
+	// listener is limited: requests per client address and in all (429
+	// rate_limited), connections in all and per client (503). Its zero
+	// fields are package ratelimit's defaults; Component is set.
+	OpsGuard ratelimit.GuardConfig
 	// Auth configures the bearer tokens of POST /v1/emojis (auth.go). The
 	// zero value requires tokens when Listener is not on loopback.
 	Auth AuthConfig
@@ -333,6 +339,7 @@ func (c *Config) validate() error {
 		setting.Between("IPPrefixV6", c.IPPrefixV6, 1, 128),
 	)
 	rules = append(rules, c.connCaps().Rules("MaxConnections", "MaxPerNetwork")...)
+	rules = append(rules, c.OpsGuard.Rules("OpsGuard")...)
 	rules = append(rules,
 		setting.AtLeast("FDReserve", c.FDReserve, 0),
 		setting.AtLeast("ReadTimeout", c.ReadTimeout, 0),

@@ -53,6 +53,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"Matches", func(c *ingest.Config) { c.AdminToken = strings.Repeat("t", 32) }, "Matches: want a match registry for the admin API (AdminToken)"},
 		{"AdminGuessRate", func(c *ingest.Config) { c.AdminGuessRate = math.Inf(1) }, "AdminGuessRate +Inf: want a finite number"},
 		{"AdminGuessBurst", func(c *ingest.Config) { c.AdminGuessBurst = -1 }, "AdminGuessBurst -1: want at least 0"},
+		{"OpsGuard.MaxPerNetwork", func(c *ingest.Config) { c.OpsGuard.MaxConnections, c.OpsGuard.MaxPerNetwork = 4, 8 }, "OpsGuard.MaxPerNetwork 8: want at most MaxConnections (4): one network could hold every connection"},
 		{"KafkaBrokers", func(c *ingest.Config) { c.KafkaBrokers = []string{"noport"} }, `KafkaBrokers "noport": address noport: missing port in address`},
 		{"Emojis", func(c *ingest.Config) { c.Emojis = []string{""} }, "Emojis: "},
 		{"CORSOrigins", func(c *ingest.Config) { c.CORSOrigins = []string{"ftp://x"} }, `CORSOrigins "ftp://x": want scheme://host[:port] or *`},

@@ -53,6 +53,7 @@ func startFuzzServer(f *testing.F, cfg ingest.Config) (*stack, int64) {
 		WindowEnd: time.UnixMilli(t0 + 22_000).UTC(), Size: 50, Ratio: 4, Rule: "total"}, "m")
 	cfg.Matches, cfg.Timeline = env.Registry, timeline.NewReader(env.NC, wire.TimelineStream, 0)
 	cfg.TimelineRate, cfg.UserRate, cfg.IPRate = -1, -1, -1
+	cfg.OpsGuard.Rate, cfg.OpsGuard.ListenerRate = -1, -1 // every input reaches the handlers (TestOpsGuard tests the limits)
 	return startIngest(f, testenv.StartKafka(f, 1).Target(), cfg), t0
 }
 

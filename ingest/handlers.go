@@ -118,14 +118,20 @@ func (s *Server) accepted(c *fiber.Ctx, n int, window int64) error {
 
 // clientIP is the address the per-IP limit charges.
 func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
-	var peer netip.Addr
-	if a, ok := c.Context().RemoteAddr().(*net.TCPAddr); ok {
-		peer = a.AddrPort().Addr()
-	}
+	peer := tcpPeer(c)
 	if len(s.cfg.TrustedProxies) == 0 {
 		return peer.Unmap()
 	}
 	return clientip.Of(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor), s.cfg.TrustedProxies)
+}
+
+// tcpPeer is the address of c's TCP peer; zero for another kind.
+func tcpPeer(c *fiber.Ctx) netip.Addr {
+	var peer netip.Addr
+	if a, ok := c.Context().RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort().Addr()
+	}
+	return peer
 }
 
 var (

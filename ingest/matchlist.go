@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
@@ -54,7 +55,7 @@ var matchViews = map[string]int{"": 0, "live": 1, "scheduled": 2, "ended": 3}
 // encoded (the first request to see a revision encodes it, once, under
 // mu), and its answer is a slice of them.
 type matchLister struct {
-	lim     *limiter[netip.Prefix]
+	lim     *ratelimit.Limiter[netip.Prefix]
 	mu      sync.Mutex
 	pages   atomic.Pointer[matchPages]
 	encodes prometheus.Counter
@@ -95,13 +96,13 @@ type matchesQuery struct {
 }
 
 func newMatchLister(cfg *Config, reg prometheus.Registerer) (*matchLister, error) {
-	l := &matchLister{lim: newLimiter[netip.Prefix](cfg.MatchesRate, cfg.MatchesBurst, cfg.MaxBuckets),
+	l := &matchLister{lim: ratelimit.New[netip.Prefix](cfg.MatchesRate, cfg.MatchesBurst, cfg.MaxBuckets),
 		encodes: prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_ingest_match_list_encodes_total",
 			Help: "Times GET /v1/matches encoded the registry: once per registry revision a request saw."})}
 	for _, c := range []prometheus.Collector{l.encodes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_match_list_bytes",
 			Help: "Bytes of the encoded registry GET /v1/matches answers from."}, l.bytes),
-		l.lim.gauge("matches"),
+		limiterGauge(l.lim, "matches"),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -120,7 +121,7 @@ func (l *matchLister) bytes() float64 {
 // sweep drops the full rate-limit buckets.
 func (l *matchLister) sweep(now time.Time) {
 	if l != nil {
-		l.lim.sweep(now)
+		l.lim.Sweep(now)
 	}
 }
 
@@ -162,10 +163,10 @@ func writePage(c *fiber.Ctx, entries []byte, next *registry.Position) {
 
 // take takes n tokens of network cn's bucket, or refuses the request.
 func (l *matchLister) take(cn netip.Prefix, n int, now time.Time) *httpError {
-	if n == 0 || !l.lim.enabled() {
+	if n == 0 || !l.lim.Enabled() {
 		return nil
 	}
-	ok, wait := l.lim.take(cn, n, now)
+	ok, wait := l.lim.Take(cn, n, now)
 	if ok {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/wire"
 )
@@ -69,8 +70,37 @@ func (s *Server) initSecurity() error {
 		s.opsLn = ln
 	}
 	s.opsHosts = hostcheck.New(s.opsLn.Addr(), cfg.OpsHosts)
+	return s.initOpsGuard()
+}
+
+// initOpsGuard limits the ops listener's clients (ratelimit.Guard): its
+// connections through the listener, its requests in the app's first
+// handler.
+func (s *Server) initOpsGuard() error {
+	gc := s.cfg.OpsGuard
+	gc.Component = panicOps
+	g, err := ratelimit.NewGuard(gc)
+	if err == nil {
+		err = g.Register(s.cfg.Registerer)
+	}
+	if err != nil {
+		return fmt.Errorf("ingest: ops listener: %w", err)
+	}
+	s.opsGuard, s.opsLn = g, g.Listener(s.opsLn)
 	s.ops = s.newOpsApp()
 	return nil
+}
+
+// opsLimit answers a request over the ops listener's rates 429
+// rate_limited with Retry-After, before anything else looks at it. The
+// client is the TCP peer: Prometheus and probes come through no proxy.
+func (s *Server) opsLimit(c *fiber.Ctx) error {
+	a := tcpPeer(c)
+	if wait, ok := s.opsGuard.Allow(a); !ok {
+		secs, msg := ratelimit.Refusal(a, wait)
+		return (&httpError{code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}).write(s, c)
+	}
+	return c.Next()
 }
 
 // initAuth builds the authenticator and the session issuer, and lets a
@@ -122,7 +152,7 @@ func (s *Server) readBufferSize() int {
 
 func (s *Server) newOpsApp() *fiber.App {
 	app := s.newFiber(panicOps, fiber.Config{BodyLimit: opsBodyLimit})
-	app.Use(s.ownHost, s.noBrowsers)
+	app.Use(s.opsLimit, s.ownHost, s.noBrowsers)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)

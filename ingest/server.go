@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/recovery"
 	"github.com/emostream/emostream/internal/setting"
 	"github.com/emostream/emostream/web"
@@ -39,12 +40,13 @@ type Server struct {
 	emojisJSON []byte // GET /v1/emoji-types
 	clientJSON []byte // GET /v1/config
 	emojis     []string
-	tlLim      *limiter[netip.Prefix] // timeline.go: per client network
-	mlist      *matchLister           // matchlist.go: GET /v1/matches
+	tlLim      *ratelimit.Limiter[netip.Prefix] // timeline.go: per client network
+	mlist      *matchLister                     // matchlist.go: GET /v1/matches
 
 	opsLn    net.Listener       // ops.go: /metrics, health, admin API
 	ops      *fiber.App         // served on opsLn
 	opsHosts *hostcheck.Checker // the Hosts opsLn answers
+	opsGuard *ratelimit.Guard   // ops.go: its rates and connection caps
 	auth     *authenticator     // auth.go: nil when tokens are off
 	sess     *sessions          // session.go: nil when sessions are off
 	admin    *adminAuth         // adminauth.go: nil without an admin token
@@ -234,10 +236,10 @@ func (s *Server) sweep(ctx context.Context) {
 			s.lim.sweep(s.cfg.Now())
 			s.mlist.sweep(s.cfg.Now())
 			if s.sess != nil {
-				s.sess.lim.sweep(s.cfg.Now())
+				s.sess.lim.Sweep(s.cfg.Now())
 			}
 			if s.admin != nil {
-				s.admin.lim.sweep(s.cfg.Now())
+				s.admin.lim.Sweep(s.cfg.Now())
 			}
 		}
 	}

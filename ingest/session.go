@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/setting"
 )
 
@@ -55,7 +56,7 @@ type sessions struct {
 	key     any // []byte (HS256) or the private key
 	aud     string
 	iss     string
-	lim     *limiter[netip.Prefix]
+	lim     *ratelimit.Limiter[netip.Prefix]
 	created prometheus.Counter
 }
 
@@ -79,7 +80,7 @@ func newSessions(cfg *Config) (*sessions, crypto.PublicKey, error) {
 		return nil, nil, err
 	}
 	s := &sessions{cfg: sc, aud: cfg.Auth.Audience, iss: cfg.Auth.Issuer,
-		lim: newLimiter[netip.Prefix](sc.Rate, sc.Burst, cfg.MaxBuckets)}
+		lim: ratelimit.New[netip.Prefix](sc.Rate, sc.Burst, cfg.MaxBuckets)}
 	switch {
 	case sc.Key != nil:
 		s.key = sc.Key
@@ -99,7 +100,7 @@ func newSessions(cfg *Config) (*sessions, crypto.PublicKey, error) {
 func (ss *sessions) register(reg prometheus.Registerer) error {
 	ss.created = prometheus.NewCounter(prometheus.CounterOpts{Name: "emostream_ingest_sessions_created_total",
 		Help: "Tokens issued by POST /v1/session (a demo convenience)."})
-	for _, c := range []prometheus.Collector{ss.created, ss.lim.gauge("session")} {
+	for _, c := range []prometheus.Collector{ss.created, limiterGauge(ss.lim, "session")} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -139,7 +140,7 @@ type sessionReply struct {
 func (s *Server) postSession(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
-	if ok, wait := s.sess.lim.take(cn, 1, now); !ok {
+	if ok, wait := s.sess.lim.Take(cn, 1, now); !ok {
 		return rateLimited(wait, "client network "+cn.String()+" (sessions)").write(s, c)
 	}
 	var id [8]byte

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/timeline"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
@@ -60,18 +61,18 @@ func (s *Server) timelineRoutes(app *fiber.App) error {
 	if s.cfg.Matches == nil || s.cfg.Timeline == nil {
 		return nil
 	}
-	s.tlLim = newLimiter[netip.Prefix](s.cfg.TimelineRate, s.cfg.TimelineBurst, s.cfg.MaxBuckets)
+	s.tlLim = ratelimit.New[netip.Prefix](s.cfg.TimelineRate, s.cfg.TimelineBurst, s.cfg.MaxBuckets)
 	app.Get(timelinePath, s.getTimeline)
 	s.allowed(app, timelinePath, "GET, HEAD")
-	return s.cfg.Registerer.Register(s.tlLim.gauge("timeline"))
+	return s.cfg.Registerer.Register(limiterGauge(s.tlLim, "timeline"))
 }
 
 // getTimeline is GET /v1/matches/{id}/timeline?from=&to=&step=&by=&format=.
 func (s *Server) getTimeline(c *fiber.Ctx) error {
 	now := s.cfg.Now()
 	cn := network(s.clientIP(c), s.cfg.IPPrefixV4, s.cfg.IPPrefixV6)
-	if s.tlLim.enabled() {
-		if ok, wait := s.tlLim.take(cn, 1, now); !ok {
+	if s.tlLim.Enabled() {
+		if ok, wait := s.tlLim.Take(cn, 1, now); !ok {
 			return rateLimited(wait, "client network "+cn.String()+" (timeline)").write(s, c)
 		}
 	}

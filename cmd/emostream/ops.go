@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/emostream/emostream/internal/hostcheck"
+	"github.com/emostream/emostream/internal/ratelimit"
 	"github.com/emostream/emostream/internal/recovery"
 )
 
@@ -61,9 +63,30 @@ const serverOpsUsage = "address of /metrics (this process's go_* and process_* m
 
 // opsServer is a bound --ops listener and the Hosts it answers.
 type opsServer struct {
-	ln    net.Listener
-	hosts *hostcheck.Checker
-	log   *slog.Logger
+	ln     net.Listener
+	hosts  *hostcheck.Checker
+	log    *slog.Logger
+	limits opsLimits
+}
+
+// The cost bounds of an --ops listener's server: how long a client may
+// take to send its headers and its whole request, how long an answer may
+// take to write (a /metrics of every series), how long a kept-alive
+// connection may idle, and the most header bytes it reads.
+const (
+	opsReadHeaderTimeout = 5 * time.Second
+	opsReadTimeout       = 10 * time.Second
+	opsWriteTimeout      = 30 * time.Second
+	opsIdleTimeout       = 60 * time.Second
+	opsMaxHeaderBytes    = 16 << 10
+)
+
+// opsLimits are an --ops listener's limits: its guard's (rates and
+// connection caps; zero fields are ratelimit's defaults) and its server's
+// timeouts (zero: the ops… constants).
+type opsLimits struct {
+	guard                         ratelimit.GuardConfig
+	readHeader, read, write, idle time.Duration
 }
 
 // listen checks --ops-host and binds --ops (see bindOps); nil when there
@@ -102,10 +125,21 @@ func bindOps(log *slog.Logger, addr, def string, explicit bool) (net.Listener, e
 // serve serves reg at /metrics until ctx ends. With ready set, it also
 // serves /healthz (200 while the process runs) and /readyz (503 with
 // ready's error while it fails). Only Hosts that name the listener are
-// answered, and a panic in a handler (component in emostream_panics_total)
-// fails only its request.
+// answered, a panic in a handler (component in emostream_panics_total)
+// fails only its request, and m.limits bound what clients cost: a client
+// over its rate or the listener's gets 429, a connection over the caps
+// 503 (ratelimit.Guard, counted under component).
 func (m *opsServer) serve(ctx context.Context, component string, reg *prometheus.Registry, ready func() error) error {
 	if err := recovery.Register(reg, component); err != nil {
+		return err
+	}
+	gc := m.limits.guard
+	gc.Component = component
+	guard, err := ratelimit.NewGuard(gc)
+	if err != nil {
+		return err
+	}
+	if err := guard.Register(reg); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
@@ -114,7 +148,15 @@ func (m *opsServer) serve(ctx context.Context, component string, reg *prometheus
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, nil, "ok") })
 		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready(), "ready") })
 	}
-	return serveHTTP(ctx, m.ln, recovery.HTTP(m.log, component, m.hosts.Handler(mux)))
+	h := recovery.HTTP(m.log, component, guard.HTTP(m.hosts.Handler(mux)))
+	return serveHTTP(ctx, guard.Listener(m.ln), m.limits.server(h))
+}
+
+// server is the http.Server of an --ops listener, within l's timeouts.
+func (l opsLimits) server(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, MaxHeaderBytes: opsMaxHeaderBytes, DisableGeneralOptionsHandler: true, // "OPTIONS *" too meets the guard and the Host check
+		ReadHeaderTimeout: cmp.Or(l.readHeader, opsReadHeaderTimeout), ReadTimeout: cmp.Or(l.read, opsReadTimeout),
+		WriteTimeout: cmp.Or(l.write, opsWriteTimeout), IdleTimeout: cmp.Or(l.idle, opsIdleTimeout)}
 }
 
 // stageRegistry is the metrics registry of a stage run alone, with the Go
@@ -162,9 +204,8 @@ func writeStatus(w http.ResponseWriter, err error, ok string) {
 	_, _ = w.Write([]byte(`{"status":"` + ok + `"}` + "\n"))
 }
 
-// serveHTTP serves h on ln until ctx ends.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+// serveHTTP serves srv on ln until ctx ends.
+func serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -186,6 +227,7 @@ func servePprof(ctx context.Context, log *slog.Logger, addr string) (string, err
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	recovery.Declare("pprof") // served with the stage's metrics
 	h := recovery.HTTP(log, "pprof", hostcheck.New(ln.Addr(), nil).Handler(mux))
-	go serveHTTP(ctx, ln, h) //nolint:errcheck // ends with ctx
+	// No WriteTimeout: a CPU profile takes ?seconds to write.
+	go serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: opsReadHeaderTimeout}) //nolint:errcheck // ends with ctx
 	return "http://" + ln.Addr().String(), nil
 }

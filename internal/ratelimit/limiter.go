@@ -1,4 +1,4 @@
-package ingest
+package ratelimit
 
 import (
 	"hash/maphash"
@@ -9,12 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// limiter is a set of token buckets, one per key, each refilled at rate
+// Limiter is a set of token buckets, one per key, each refilled at rate
 // tokens per second up to burst. A bucket that has refilled completely is
-// the same as no bucket, so sweep drops those; past maxKeys a shard also
+// the same as no bucket, so Sweep drops those; past maxKeys a shard also
 // drops arbitrary ones, which bounds memory at the cost of forgiving some
 // clients.
-type limiter[K comparable] struct {
+type Limiter[K comparable] struct {
 	rate    float64 // tokens per second; <= 0 means no limit
 	burst   float64
 	maxKeys int // per shard
@@ -34,23 +34,26 @@ type bucket struct {
 	last   time.Time
 }
 
-func newLimiter[K comparable](rate float64, burst, maxKeys int) *limiter[K] {
-	l := &limiter[K]{rate: rate, burst: float64(burst), maxKeys: max(maxKeys/limiterShards, 1), seed: maphash.MakeSeed()}
+// New is a Limiter of rate tokens per second (0 or less: no limit) up to
+// burst per key, holding at most about maxKeys buckets.
+func New[K comparable](rate float64, burst, maxKeys int) *Limiter[K] {
+	l := &Limiter[K]{rate: rate, burst: float64(burst), maxKeys: max(maxKeys/limiterShards, 1), seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].buckets = make(map[K]*bucket)
 	}
 	return l
 }
 
-func (l *limiter[K]) enabled() bool { return l != nil && l.rate > 0 }
+// Enabled reports whether l limits at all.
+func (l *Limiter[K]) Enabled() bool { return l != nil && l.rate > 0 }
 
-func (l *limiter[K]) shard(k K) *limiterShard[K] {
+func (l *Limiter[K]) shard(k K) *limiterShard[K] {
 	return &l.shards[maphash.Comparable(l.seed, k)%limiterShards]
 }
 
-// take removes n tokens from k's bucket, or, if it has fewer, removes none
+// Take removes n tokens from k's bucket, or, if it has fewer, removes none
 // and returns how long until it would have n.
-func (l *limiter[K]) take(k K, n int, now time.Time) (ok bool, wait time.Duration) {
+func (l *Limiter[K]) Take(k K, n int, now time.Time) (ok bool, wait time.Duration) {
 	s := l.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,8 +71,8 @@ func (l *limiter[K]) take(k K, n int, now time.Time) (ok bool, wait time.Duratio
 	return false, time.Duration(math.Ceil(missing / l.rate * float64(time.Second)))
 }
 
-// give returns n tokens taken from k's bucket.
-func (l *limiter[K]) give(k K, n int) {
+// Give returns n tokens taken from k's bucket.
+func (l *Limiter[K]) Give(k K, n int) {
 	s := l.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,7 +82,7 @@ func (l *limiter[K]) give(k K, n int) {
 }
 
 // add makes a full bucket for k, making room in the shard if needed.
-func (l *limiter[K]) add(s *limiterShard[K], k K, now time.Time) *bucket {
+func (l *Limiter[K]) add(s *limiterShard[K], k K, now time.Time) *bucket {
 	if len(s.buckets) >= l.maxKeys {
 		l.sweepShard(s, now)
 	}
@@ -94,8 +97,8 @@ func (l *limiter[K]) add(s *limiterShard[K], k K, now time.Time) *bucket {
 	return b
 }
 
-// sweep drops every bucket that has refilled completely.
-func (l *limiter[K]) sweep(now time.Time) {
+// Sweep drops every bucket that has refilled completely.
+func (l *Limiter[K]) Sweep(now time.Time) {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
@@ -104,7 +107,7 @@ func (l *limiter[K]) sweep(now time.Time) {
 	}
 }
 
-func (l *limiter[K]) sweepShard(s *limiterShard[K], now time.Time) {
+func (l *Limiter[K]) sweepShard(s *limiterShard[K], now time.Time) {
 	for k, b := range s.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
 			delete(s.buckets, k)
@@ -112,8 +115,8 @@ func (l *limiter[K]) sweepShard(s *limiterShard[K], now time.Time) {
 	}
 }
 
-// len is the number of buckets held.
-func (l *limiter[K]) len() int {
+// Len is the number of buckets held.
+func (l *Limiter[K]) Len() int {
 	n := 0
 	for i := range l.shards {
 		l.shards[i].mu.Lock()
@@ -123,11 +126,11 @@ func (l *limiter[K]) len() int {
 	return n
 }
 
-// gauge is emostream_ingest_ratelimit_buckets{limiter=name}: the buckets l
-// holds, the state that grows with distinct keys (bounded by MaxBuckets).
-// Every limiter of ingest is declared by it.
-func (l *limiter[K]) gauge(name string) prometheus.Collector {
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emostream_ingest_ratelimit_buckets",
-		Help:        "Token buckets held by a rate limiter (bounded by MaxBuckets; full buckets are dropped).",
-		ConstLabels: prometheus.Labels{"limiter": name}}, func() float64 { return float64(l.len()) })
+// Burst is the most tokens a key's bucket holds.
+func (l *Limiter[K]) Burst() int { return int(l.burst) }
+
+// Gauge is a gauge of opts whose value is the buckets l holds when
+// scraped: the state that grows with distinct keys.
+func (l *Limiter[K]) Gauge(opts prometheus.GaugeOpts) prometheus.Collector {
+	return prometheus.NewGaugeFunc(opts, func() float64 { return float64(l.Len()) })
 }
