@@ -216,7 +216,8 @@ func (c HubConfig) render() (string, error) {
 		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet,
 		"LeafPublish": edgePublish(HubDomain), "Viewers": wire.ViewersSubjects, "Domain": HubDomain, "Live": wire.LiveSubjects,
 		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin,
-		"MonitorRead": monitorRead}
+		"Exports": stagesExports(), "Threshold": streamedThreshold, "IngestInboxes": wire.IngestInboxes,
+		"Readers": []readerAccount{{AccountIngest, ingestImports, []string{wire.IngestInboxes}}, {AccountMonitor, monitorRead, nil}}}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue
@@ -237,6 +238,13 @@ func (c HubConfig) clientUsers() []string {
 		return []string{c.StageUser}
 	}
 	return StageUsers
+}
+
+// readerAccount is an account of users that only read (INGEST, MONITOR):
+// no JetStream, the Services and Streams of STAGES imported.
+type readerAccount struct {
+	Name              string
+	Services, Streams []string
 }
 
 // stageUser is one user of the client port, as rendered.
@@ -323,9 +331,10 @@ accounts {
       {stream: {{q .Live}}}
       {service: {{q .Get}}}
       {service: {{q .Next}}}
-{{- range .MonitorRead}}
-      {service: {{q .}}, accounts: [MONITOR]}
+{{- range .Exports}}
+      {service: {{q .Subject}}, accounts: [{{join .Accounts}}]{{if .Streamed}}, response_type: stream, response_threshold: {{q $.Threshold}}{{end}}}
 {{- end}}
+      {stream: {{q .IngestInboxes}}, accounts: [INGEST]}
     ]
     imports: [{stream: {account: LEAF, subject: {{q .Viewers}}}}]
   }
@@ -344,19 +353,24 @@ accounts {
       {service: {account: STAGES, subject: {{q .Next}}}}
     ]
   }
-  MONITOR {
-    limits: {max_subscriptions: {{.C.MaxSubscriptions}}}
+{{- range .Readers}}
+  {{.Name}} {
+    limits: {max_subscriptions: {{$.C.MaxSubscriptions}}}
     users: [
-{{- range index .Users "MONITOR"}}
+{{- range index $.Users .Name}}
       {{template "user" .}}
 {{- end}}
     ]
     imports: [
-{{- range .MonitorRead}}
+{{- range .Services}}
       {service: {account: STAGES, subject: {{q .}}}}
+{{- end}}
+{{- range .Streams}}
+      {stream: {account: STAGES, subject: {{q .}}}}
 {{- end}}
     ]
   }
+{{- end}}
 }
 {{- if not .C.Passwords}}
 no_auth_user: {{q .C.StageUser}}
