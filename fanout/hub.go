@@ -92,8 +92,8 @@ type HubConfig struct {
 	// MaxConnections caps client connections. Zero means 1024.
 	MaxConnections int
 	// MaxSubscriptions caps the subscriptions of one connection of a
-	// stage or of the monitor user (accounts STAGES and MONITOR); one over
-	// it is refused with an error, the connection kept. At most
+	// stage or of the monitor user (accounts STAGES, INGEST and MONITOR);
+	// one over it is refused with an error, the connection kept. At most
 	// LeafMaxSubscriptions. Zero means 16384: ingest holds one reply inbox
 	// per timeline answer in flight, up to one per HTTP connection, so it
 	// stays above ingest's DefaultMaxConnections (10,000).

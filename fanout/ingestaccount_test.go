@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,26 @@ func checkTimelineScan(ctx context.Context, t *testing.T, proc, ingest *stage) {
 	})
 	if err != nil || len(seqs) != 3 {
 		t.Fatalf("ingest scans the timeline: %v, %v; want 3 records", seqs, err)
+	}
+}
+
+// TestIngestMaxSubscriptions: an ingest connection, in INGEST, has the
+// stages' bound MaxSubscriptions, not the leaves' larger one.
+func TestIngestMaxSubscriptions(t *testing.T) {
+	const max = 4
+	h := startAuthHub(t, HubConfig{MaxSubscriptions: max})
+	ingest := connectAs(t, h, UserIngest)
+	for i := range max + 1 {
+		if _, err := ingest.nc.SubscribeSync(fmt.Sprintf("%s.test.%d", wire.IngestInboxPrefix, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case e := <-ingest.errs:
+		if !strings.Contains(e, nats.ErrMaxSubscriptionsExceeded.Error()) {
+			t.Fatalf("subscription %d: %s, want %v", max+1, e, nats.ErrMaxSubscriptionsExceeded)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("subscription %d of MaxSubscriptions %d: no error", max+1, max)
 	}
 }
