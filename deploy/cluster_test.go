@@ -75,11 +75,12 @@ func streamLeader(hubs []*fanout.Hub, stream string) *fanout.Hub {
 }
 
 // stageConn connects as a stage user to every URL of the list, as
-// --nats with a comma-separated list does.
-func stageConn(t testing.TB, urls []string, user string) (*nats.Conn, jetstream.JetStream) {
+// --nats with a comma-separated list does, with opts besides (ingest's
+// inbox prefix).
+func stageConn(t testing.TB, urls []string, user string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, testenv.StagePassword(user)),
-		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(strings.Join(urls, ","), append(opts, nats.UserInfo(user, testenv.StagePassword(user)),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package fanout
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -39,13 +40,18 @@ const (
 // Accounts of the hub. nats-server lets a requester choose any reply
 // subject, and sends the answer to it in the account that answered: a
 // user of STAGES, which holds the streams, could aim a JetStream answer at
-// a stream's subject and have it stored. So the two users that may only
-// read (edge and monitor) are in other accounts, and reach the JetStream
-// API they use through service imports from STAGES, whose answers go back
-// to the reply subject in their own account, where no stream listens.
+// a stream's subject and have it stored. So the three users that may only
+// read (ingest, edge and monitor) are in other accounts, and reach the
+// JetStream API they use through service imports from STAGES, whose
+// answers go back to the reply subject in their own account, where no
+// stream listens.
 const (
-	// AccountStages has JetStream and the pipeline's stage users.
+	// AccountStages has JetStream and the pipeline's writing stage users
+	// (bridge, processor, admin).
 	AccountStages = "STAGES"
+	// AccountIngest has the internet-facing ingest: ingestRead, imported,
+	// and the registry watch's deliveries (wire.IngestInboxes), imported.
+	AccountIngest = "INGEST"
 	// AccountLeaf has the leaf clusters and the hub's edges: live swarms,
 	// the two swarm reads, occupancy reports.
 	AccountLeaf = "LEAF"
@@ -56,6 +62,8 @@ const (
 // UserAccount is the account of a user of the hub's client port.
 func UserAccount(user string) string {
 	switch user {
+	case UserIngest:
+		return AccountIngest
 	case UserEdge:
 		return AccountLeaf
 	case UserMonitor:
@@ -97,6 +105,48 @@ var registryRead = []string{
 	jsAPI + "CONSUMER.INFO." + kv + ".>", "$JS.FC." + kv + ".>",
 }
 
+// ingestRead is what ingest may ask JetStream: registryRead and the
+// timeline's direct gets.
+var ingestRead = join(registryRead, []string{directGet(wire.TimelineStream), directGet(wire.TimelineStream) + ".>"})
+
+// ingestImports are the services INGEST imports from STAGES: ingestRead and
+// $JS.API.INFO, which ingest may not send. nats-server gives an account
+// without JetStream that does not import $JS.API.INFO an import of all of
+// $JS.API.> from the system account, answering "JetStream not enabled",
+// and that import wins over INGEST's own for the API's requests.
+var ingestImports = append(slices.Clip(ingestRead), jsAPI+"INFO")
+
+// serviceExport is one service STAGES exports, and to which accounts.
+type serviceExport struct {
+	Subject  string
+	Accounts []string
+	// Streamed lets an answer be several messages (response_type: stream):
+	// the timeline's batch direct gets (timeline.Reader.Scan). nats-server
+	// keeps each such request's way back for streamedThreshold.
+	Streamed bool
+}
+
+// streamedThreshold is how long a streamed export's requests may be
+// answered: twice timeline.Reader's default wait for one batch.
+const streamedThreshold = "10s"
+
+// stagesExports are the services STAGES exports to MONITOR and INGEST, one
+// entry per subject (nats-server keeps the last of two for one subject).
+func stagesExports() []serviceExport {
+	var out []serviceExport
+	for _, s := range monitorRead {
+		out = append(out, serviceExport{Subject: s, Accounts: []string{AccountMonitor}})
+	}
+	for _, s := range ingestImports {
+		if i := slices.IndexFunc(out, func(e serviceExport) bool { return e.Subject == s }); i >= 0 {
+			out[i].Accounts = append(out[i].Accounts, AccountIngest)
+			continue
+		}
+		out = append(out, serviceExport{Subject: s, Accounts: []string{AccountIngest}, Streamed: s == directGet(wire.TimelineStream)})
+	}
+	return out
+}
+
 // monitorRead is what the read-only operator may ask JetStream, of any
 // stream of STAGES (which exports exactly these subjects to MONITOR): the account's limits and usage, the streams' and
 // consumers' names, lists and information, and single messages (a
@@ -127,13 +177,13 @@ func streamRestore(s string) string { return jsAPI + "STREAM.RESTORE." + s }
 
 // Permissions returns each stage user's permissions. Every user may
 // subscribe only to reply inboxes: JetStream answers and deliveries come
-// there.
+// there (ingest's have their own prefix, wire.IngestInboxPrefix).
 func Permissions() map[string]Permission {
 	ps, ss, ts := wire.PartialsStream, wire.SwarmsStream, wire.TimelineStream
 	ensure := func(s string) []string { return []string{streamInfo(s), streamCreate(s), streamUpdate(s)} }
 	sub := []string{inboxes}
 	return map[string]Permission{
-		UserIngest: {Publish: join(registryRead, []string{directGet(ts), directGet(ts) + ".>"}), Subscribe: sub},
+		UserIngest: {Publish: ingestRead, Subscribe: []string{wire.IngestInboxes}},
 		UserBridge: {Publish: join(ensure(ps), []string{
 			wire.PartialsSubjects, directGet(ps) + ".>"}), Subscribe: sub},
 		UserProcessor: {Publish: join(ensure(ps), ensure(ss), []string{
@@ -143,8 +193,10 @@ func Permissions() map[string]Permission {
 			// the timeline: records, moments, reading them and swarms back
 			ensure(ts), []string{wire.TimelineSubjects, wire.MomentsSubjects, directGet(ts), directGet(ts) + ".>", directGet(ss)}),
 			Subscribe: []string{inboxes, wire.ViewersSubjects}},
+		// admin receives on ingest's inboxes too: an ingest that writes the
+		// registry (--auto-matches, the admin API) runs as admin.
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
-			"$KV." + wire.MatchesBucket + ".>"}, registryRead, backupRestore), Subscribe: sub},
+			"$KV." + wire.MatchesBucket + ".>"}, registryRead, backupRestore), Subscribe: []string{inboxes, wire.IngestInboxes}},
 		UserEdge:    {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
 		UserMonitor: {Publish: monitorRead, Subscribe: sub},
 	}

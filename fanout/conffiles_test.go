@@ -153,24 +153,42 @@ func TestConfigPermissions(t *testing.T) {
 	if opts.NoAuthUser != "" {
 		t.Errorf("nats.conf: no_auth_user %q", opts.NoAuthUser)
 	}
-	// STAGES exports to MONITOR, and MONITOR imports, its user's subjects
-	// and nothing else.
+	// STAGES exports to MONITOR and INGEST, and each imports, the
+	// subjects of stagesExports and nothing else.
 	b, err := os.ReadFile("../nats.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(b)
-	for _, s := range monitorRead {
-		for _, entry := range []string{`{service: "` + s + `", accounts: [MONITOR]}`, `{service: {account: STAGES, subject: "` + s + `"}}`} {
-			if strings.Count(conf, entry) != 1 {
-				t.Errorf("nats.conf: want %s once", entry)
-			}
+	imports := map[string]int{}
+	for _, e := range stagesExports() {
+		entry := `{service: "` + e.Subject + `", accounts: [` + strings.Join(e.Accounts, ", ") + `]}`
+		if e.Streamed {
+			entry = strings.TrimSuffix(entry, "}") + `, response_type: stream, response_threshold: "` + streamedThreshold + `"}`
+		}
+		if strings.Count(conf, entry) != 1 {
+			t.Errorf("nats.conf: want %s once", entry)
+		}
+		imports[`{service: {account: STAGES, subject: "`+e.Subject+`"}}`] += len(e.Accounts)
+	}
+	for entry, n := range imports {
+		if got := strings.Count(conf, entry); got != n {
+			t.Errorf("nats.conf: %d of %s, want %d", got, entry, n)
 		}
 	}
-	if n := strings.Count(conf, "accounts: [MONITOR]}"); n != len(monitorRead) {
+	if n := strings.Count(conf, "accounts: [MONITOR"); n != len(monitorRead) {
 		t.Errorf("nats.conf: %d exports to MONITOR, want %d", n, len(monitorRead))
 	}
-	if n := strings.Count(conf, "{service: {account: STAGES, subject: \"$JS.API."); n != len(monitorRead)+2 { // and LEAF's two swarm reads
-		t.Errorf("nats.conf: %d JetStream API imports from STAGES, want %d", n, len(monitorRead)+2)
+	if n := strings.Count(conf, "INGEST]"); n != len(ingestImports)+1 { // and the inboxes' stream
+		t.Errorf("nats.conf: %d exports to INGEST, want %d", n, len(ingestImports)+1)
+	}
+	if n := strings.Count(conf, "{service: {account: STAGES, subject: \"$JS."); n != len(monitorRead)+len(ingestImports)+2 { // and LEAF's two swarm reads
+		t.Errorf("nats.conf: %d JetStream imports from STAGES, want %d", n, len(monitorRead)+len(ingestImports)+2)
+	}
+	for _, entry := range []string{`{stream: "` + wire.IngestInboxes + `", accounts: [INGEST]}`,
+		`{stream: {account: STAGES, subject: "` + wire.IngestInboxes + `"}}`} {
+		if strings.Count(conf, entry) != 1 {
+			t.Errorf("nats.conf: want %s once", entry)
+		}
 	}
 }

@@ -93,8 +93,8 @@ type HubConfig struct {
 	// MaxConnections caps client connections. Zero means 1024.
 	MaxConnections int
 	// MaxSubscriptions caps the subscriptions of one connection of a
-	// stage or of the monitor user (accounts STAGES and MONITOR); one over
-	// it is refused with an error, the connection kept. At most
+	// stage or of the monitor user (accounts STAGES, INGEST and MONITOR);
+	// one over it is refused with an error, the connection kept. At most
 	// LeafMaxSubscriptions. Zero means 16384: ingest holds one reply inbox
 	// per timeline answer in flight, up to one per HTTP connection, so it
 	// stays above ingest's DefaultMaxConnections (10,000).
@@ -220,7 +220,8 @@ func (c HubConfig) render() (string, error) {
 		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet,
 		"LeafPublish": edgePublish(HubDomain), "Viewers": wire.ViewersSubjects, "Domain": HubDomain, "Live": wire.LiveSubjects,
 		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin,
-		"MonitorRead": monitorRead}
+		"Exports": stagesExports(), "Threshold": streamedThreshold, "IngestInboxes": wire.IngestInboxes,
+		"Readers": []readerAccount{{AccountIngest, ingestImports, []string{wire.IngestInboxes}}, {AccountMonitor, monitorRead, nil}}}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue
@@ -241,6 +242,13 @@ func (c HubConfig) clientUsers() []string {
 		return []string{c.StageUser}
 	}
 	return StageUsers
+}
+
+// readerAccount is an account of users that only read (INGEST, MONITOR):
+// no JetStream, the Services and Streams of STAGES imported.
+type readerAccount struct {
+	Name              string
+	Services, Streams []string
 }
 
 // stageUser is one user of the client port, as rendered.
@@ -327,9 +335,10 @@ accounts {
       {stream: {{q .Live}}}
       {service: {{q .Get}}}
       {service: {{q .Next}}}
-{{- range .MonitorRead}}
-      {service: {{q .}}, accounts: [MONITOR]}
+{{- range .Exports}}
+      {service: {{q .Subject}}, accounts: [{{join .Accounts}}]{{if .Streamed}}, response_type: stream, response_threshold: {{q $.Threshold}}{{end}}}
 {{- end}}
+      {stream: {{q .IngestInboxes}}, accounts: [INGEST]}
     ]
     imports: [{stream: {account: LEAF, subject: {{q .Viewers}}}}]
   }
@@ -348,19 +357,24 @@ accounts {
       {service: {account: STAGES, subject: {{q .Next}}}}
     ]
   }
-  MONITOR {
-    limits: {max_subscriptions: {{.C.MaxSubscriptions}}}
+{{- range .Readers}}
+  {{.Name}} {
+    limits: {max_subscriptions: {{$.C.MaxSubscriptions}}}
     users: [
-{{- range index .Users "MONITOR"}}
+{{- range index $.Users .Name}}
       {{template "user" .}}
 {{- end}}
     ]
     imports: [
-{{- range .MonitorRead}}
+{{- range .Services}}
       {service: {account: STAGES, subject: {{q .}}}}
+{{- end}}
+{{- range .Streams}}
+      {stream: {account: STAGES, subject: {{q .}}}}
 {{- end}}
     ]
   }
+{{- end}}
 }
 {{- if not .C.Passwords}}
 no_auth_user: {{q .C.StageUser}}

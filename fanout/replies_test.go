@@ -15,25 +15,30 @@ import (
 
 // TestReadOnlyRepliesStoreNothing: nats-server lets a requester choose any
 // reply subject, and the answer goes to that subject in the account that
-// answered. The read-only users (monitor, and edge with its swarm reads)
-// aim answers at the partials, swarm and registry subjects; none of them is
-// stored, because neither user is in the streams' account STAGES: each
+// answered. The read-only users (monitor, edge with its swarm reads, and
+// ingest with its registry and timeline reads) aim answers at the
+// partials, swarm, timeline and registry subjects; none of them is
+// stored, because no such user is in the streams' account STAGES: each
 // reaches the JetStream API it may use through a service import, whose
 // answer goes back to its own account. The reads themselves still work.
 // Both on a hub of HubConfig and on one of the repository's nats.conf.
-func TestReadOnlyRepliesStoreNothing(t *testing.T) {
+func TestReadOnlyRepliesStoreNothing(t *testing.T) { onBothHubs(t, checkRepliesStoreNothing) }
+
+// onBothHubs runs check on a hub of HubConfig with stage users and on one
+// of the repository's nats.conf, with their users' passwords.
+func onBothHubs(t *testing.T, check func(*testing.T, *Hub, map[string]string)) {
 	t.Run("HubConfig", func(t *testing.T) {
 		h := startAuthHub(t, HubConfig{})
-		checkRepliesStoreNothing(t, h, h.Passwords())
+		check(t, h, h.Passwords())
 	})
 	t.Run("nats.conf", func(t *testing.T) {
 		pw := confPasswords(t)
-		checkRepliesStoreNothing(t, startHubConfig(t, HubConfig{ConfigFile: fileCopy(t, "nats.conf", nil), Logger: testLogger()}), pw)
+		check(t, startHubConfig(t, HubConfig{ConfigFile: fileCopy(t, "nats.conf", nil), Logger: testLogger()}), pw)
 	})
 }
 
 func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string) {
-	as := func(user string) *stage { return connectAs(t, h, "", nats.UserInfo(user, passwords[user])) }
+	as := func(user string) *stage { return connectWith(t, h, user, nats.UserInfo(user, passwords[user])) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin := as(UserAdmin)
@@ -53,6 +58,10 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 	if _, err := proc.js.Publish(ctx, wire.SwarmSubject("m1"), swarmBody("m1", 1)); err != nil {
 		t.Fatal(err)
 	}
+	record := wire.TimelineSubject("m1", wire.TimelineWindows)
+	if _, err := proc.js.Publish(ctx, record, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	bridge := as(UserBridge)
 	if _, err := bridge.js.Publish(ctx, wire.PartialSubject(0), []byte(`{}`)); err != nil {
 		t.Fatal(err)
@@ -61,7 +70,7 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 	lastSeqs := func() map[string]uint64 {
 		t.Helper()
 		seqs := map[string]uint64{}
-		for _, name := range []string{wire.PartialsStream, wire.SwarmsStream, kvStream} {
+		for _, name := range []string{wire.PartialsStream, wire.SwarmsStream, wire.TimelineStream, kvStream} {
 			s, err := admin.js.Stream(ctx, name)
 			if err != nil {
 				t.Fatal(err)
@@ -72,17 +81,23 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 	}
 	before := lastSeqs()
 
-	targets := []string{wire.PartialSubject(0), wire.SwarmSubject("evil"), "$KV." + wire.MatchesBucket + ".evil"}
+	targets := []string{wire.PartialSubject(0), wire.SwarmSubject("evil"), wire.TimelineSubject("evil", wire.TimelineWindows),
+		"$KV." + wire.MatchesBucket + ".evil"}
 	latest := wire.LatestSwarmRequest("m1")
+	key := "$KV." + wire.MatchesBucket + ".m1"
 	for _, c := range []struct {
 		user     string
 		requests []string // with a reply subject aimed at a stream
+		read     string   // a direct get the user may make, of subject
+		subject  string
 	}{
 		// $JS.API.INFO and STREAM.INFO are answered by JetStream's pool of
 		// workers, in no set order: only the direct gets, answered in the
 		// order they come, are sure to be answered before the check below.
-		{UserMonitor, []string{jsAPI + "INFO", streamInfo(wire.SwarmsStream), latest, directGet(kvStream) + ".$KV." + wire.MatchesBucket + ".m1"}},
-		{UserEdge, []string{latest, wire.SwarmsGet}},
+		{UserMonitor, []string{jsAPI + "INFO", streamInfo(wire.SwarmsStream), latest, directGet(kvStream) + "." + key}, latest, wire.SwarmSubject("m1")},
+		{UserEdge, []string{latest, wire.SwarmsGet}, latest, wire.SwarmSubject("m1")},
+		{UserIngest, []string{directGet(wire.TimelineStream) + "." + record, directGet(kvStream) + "." + key},
+			directGet(kvStream) + "." + key, key},
 	} {
 		s := as(c.user)
 		for _, subject := range c.requests {
@@ -96,11 +111,11 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 				}
 			}
 		}
-		// The same read with a reply inbox: it works, and its answer comes
-		// after those of the requests above.
-		m, err := s.nc.Request(latest, nil, 5*time.Second)
-		if err != nil || m.Header.Get("Nats-Subject") != wire.SwarmSubject("m1") {
-			t.Fatalf("%s reads the latest swarm: %v %v", c.user, m, err)
+		// A read with a reply inbox: it works, and its answer comes after
+		// those of the requests above.
+		m, err := s.nc.Request(c.read, nil, 5*time.Second)
+		if err != nil || m.Header.Get("Nats-Subject") != c.subject {
+			t.Fatalf("%s reads %s: %v %v", c.user, c.subject, m, err)
 		}
 		select {
 		case e := <-s.errs:
@@ -127,6 +142,9 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 	if _, err := proc.js.Publish(ctx, wire.SwarmSubject("m1"), swarmBody("m1", 2)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := proc.js.Publish(ctx, record, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	kv, err := admin.js.KeyValue(ctx, wire.MatchesBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -149,19 +167,10 @@ func checkRepliesStoreNothing(t *testing.T, h *Hub, passwords map[string]string)
 // leaves' account) gets live swarms, the latest and the next stored swarm,
 // and its occupancy reports reach the processor; on a hub of HubConfig and
 // of nats.conf.
-func TestHubEdgeUser(t *testing.T) {
-	t.Run("HubConfig", func(t *testing.T) {
-		h := startAuthHub(t, HubConfig{})
-		checkHubEdge(t, h, h.Passwords())
-	})
-	t.Run("nats.conf", func(t *testing.T) {
-		pw := confPasswords(t)
-		checkHubEdge(t, startHubConfig(t, HubConfig{ConfigFile: fileCopy(t, "nats.conf", nil), Logger: testLogger()}), pw)
-	})
-}
+func TestHubEdgeUser(t *testing.T) { onBothHubs(t, checkHubEdge) }
 
 func checkHubEdge(t *testing.T, h *Hub, passwords map[string]string) {
-	as := func(user string) *stage { return connectAs(t, h, "", nats.UserInfo(user, passwords[user])) }
+	as := func(user string) *stage { return connectWith(t, h, user, nats.UserInfo(user, passwords[user])) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	proc := as(UserProcessor)

@@ -40,10 +40,20 @@ type stage struct {
 
 func connectAs(t *testing.T, h *Hub, user string, opts ...nats.Option) *stage {
 	t.Helper()
-	s := &stage{errs: make(chan string, 64)}
-	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { s.errs <- err.Error() }))
 	if user != "" {
 		opts = append(opts, nats.UserInfo(user, h.Passwords()[user]))
+	}
+	return connectWith(t, h, user, opts...)
+}
+
+// connectWith connects to h with opts, as ingest does when user is
+// UserIngest (its inbox prefix).
+func connectWith(t *testing.T, h *Hub, user string, opts ...nats.Option) *stage {
+	t.Helper()
+	s := &stage{errs: make(chan string, 64)}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { s.errs <- err.Error() }))
+	if user == UserIngest {
+		opts = append(opts, nats.CustomInboxPrefix(wire.IngestInboxPrefix))
 	}
 	s.nc = connect(t, h.ClientURL(), opts...)
 	var err error

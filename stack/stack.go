@@ -346,6 +346,7 @@ func (st *Stack) buildStages() error {
 	ic.Registerer, ic.Gatherer, ic.Logger, ic.Matches = st.Registry, st.Registry, c.Logger, st.Matches
 	ic.Ready = func() error { return errors.Join(st.Bridge.Ready(), st.Processor.Ready(), st.serversReady()) }
 	if st.tlnc, err = nats.Connect(st.Hub.ClientURL(), append(st.NATSOptions(fanout.UserIngest), nats.Name("emostream-timeline"),
+		nats.CustomInboxPrefix(wire.IngestInboxPrefix), // the hub's INGEST account answers there
 		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...); err != nil {
 		return fmt.Errorf("stack: connecting to the hub: %w", err)
 	}

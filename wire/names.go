@@ -28,6 +28,13 @@ const (
 	MatchesBucket = "EMOSTREAM_MATCHES"
 	// LiveSubjects is what SwarmsStream republishes to and viewers subscribe to.
 	LiveSubjects = "emostream.live.>"
+	// IngestInboxPrefix is the reply-inbox prefix of ingest's connections
+	// to the hub (nats.CustomInboxPrefix): JetStream answers and the
+	// registry watch's deliveries come to IngestInboxes, which the hub's
+	// streams account exports to the ingest account alone.
+	IngestInboxPrefix = "_INBOX_INGEST"
+	// IngestInboxes matches every inbox of IngestInboxPrefix.
+	IngestInboxes = IngestInboxPrefix + ".>"
 
 	// LatestSwarmRequests matches LatestSwarmRequest of every match: the
 	// one request a viewer may make.

@@ -50,8 +50,8 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 			cfg.Replicas = f.replicas
 		}
 	})
-	nc, err := f.nats.options(f.env).Connect(nats.Name("emostream-registry"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))
+	nc, err := f.nats.options(f.env).Connect(append(f.inboxes(), nats.Name("emostream-registry"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("match registry: %w", err)
 	}
@@ -70,6 +70,18 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 		return nil, nil, flagError(err, registrySettings)
 	}
 	return r, nc.Close, nil
+}
+
+// inboxes are the reply-inbox options of the command's connections to the
+// hub: ingest (not an admin command) takes ingest's prefix, the one the
+// hub's INGEST account receives JetStream answers and the registry watch
+// on. User admin, which an ingest writing the registry runs as, may
+// receive there too.
+func (f *registryFlags) inboxes() []nats.Option {
+	if f.admin {
+		return nil
+	}
+	return []nats.Option{nats.CustomInboxPrefix(wire.IngestInboxPrefix)}
 }
 
 // registrySettings names the flags that set registry.Config's fields, for

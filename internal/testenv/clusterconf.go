@@ -138,11 +138,14 @@ func (c *ClusterConfs) AddStagesUser(t testing.TB, entry string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const users = "    users: [\n      {user: ingest"
-	s := strings.Replace(string(b), users, "    users: [\n      "+entry+"\n      {user: ingest", 1)
-	if s == string(b) {
+	s := string(b)
+	stages := strings.Index(s, "\n  STAGES {\n")
+	users := strings.Index(s[max(stages, 0):], "\n    users: [\n")
+	if stages < 0 || users < 0 {
 		t.Fatal("nats.conf: no STAGES users list to add a user to")
 	}
+	at := stages + users + len("\n    users: [\n")
+	s = s[:at] + "      " + entry + "\n" + s[at:]
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
