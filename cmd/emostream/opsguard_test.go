@@ -120,7 +120,10 @@ func TestOpsClientBucketsBounded(t *testing.T) {
 // MaxConnections in all; one over is answered 503 and closed, while another
 // client still gets in; a closed one frees its place.
 func TestOpsConnectionCaps(t *testing.T) {
-	limits := opsLimits{}
+	// Long timeouts: a held connection the server cut off for idling (5 s
+	// by default, passed on a loaded machine) would free a place and let
+	// the ninth in.
+	limits := opsLimits{readHeader: time.Hour, read: time.Hour, idle: time.Hour}
 	limits.guard.MaxConnections, limits.guard.MaxPerNetwork = 8, 4
 	addr, reg := startOps(t, limits)
 	idle := func(from byte) net.Conn {
