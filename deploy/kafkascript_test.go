@@ -42,11 +42,11 @@ func TestKafkaClusterScriptSecure(t *testing.T) {
 		t.Skip("starts a 3-node Apache Kafka cluster (~25 s)")
 	}
 	testenv.RequireRealKafka(t)
-	testenv.RequireTool(t, "go", "https://go.dev/dl") // the script builds emostream for its certificates
 	dir := t.TempDir()
 	start := time.Now()
 	cmd := exec.Command("bash", filepath.Join("..", "scripts", "kafka-cluster.sh"), "start", "-n", "3", "--secure", "-d", dir)
-	cmd.Env = append(os.Environ(), "PATH="+failingOpenSSL(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+failingOpenSSL(t)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"EMOSTREAM="+binary) // TestMain's build: no second go build beside the other suites
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t.Cleanup(func() { killNodes(t, dir) })

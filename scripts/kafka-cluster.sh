@@ -25,7 +25,8 @@
 # Environment: EMOSTREAM_KAFKA_HOME (cache dir, default
 # ~/.cache/emostream/kafka-$KAFKA_VERSION), JAVA (default java on PATH),
 # KAFKA_HEAP (default 384m per node), TOPIC (default emostream.events),
-# EMOSTREAM (for --secure: an emostream binary; default: go build one).
+# EMOSTREAM (for --secure: an emostream binary; default: emostream on
+# PATH, else one built with go from this repository).
 # testenv.StartRealKafka (internal/testenv/realkafka.go) starts the same
 # (plaintext) cluster from Go tests; it needs `install` first.
 set -euo pipefail
@@ -130,10 +131,11 @@ PROPS
 # (docs/operations.md: a SASL user per stage; "emostream" for up and tools).
 SCRAM_USERS="broker emostream emostream-ingest emostream-bridge emostream-processor"
 
-# emostream_bin DIR prints the emostream binary to run: $EMOSTREAM, else one
-# built from this repository into DIR/bin.
+# emostream_bin DIR prints the emostream binary to run: $EMOSTREAM, else
+# emostream on PATH, else one built from this repository into DIR/bin.
 emostream_bin() {
   if [ -n "${EMOSTREAM:-}" ]; then echo "$EMOSTREAM"; return; fi
+  if command -v emostream >/dev/null; then command -v emostream; return; fi
   command -v go >/dev/null || die "go missing to build emostream (https://go.dev/dl), or set EMOSTREAM to an emostream binary"
   (cd "$HERE/.." && go build -o "$1/bin/emostream" ./cmd/emostream) || die "building emostream failed"
   echo "$1/bin/emostream"
