@@ -96,7 +96,7 @@ func (s *Server) initOpsGuard() error {
 // client is the TCP peer: Prometheus and probes come through no proxy.
 func (s *Server) opsLimit(c *fiber.Ctx) error {
 	a := tcpPeer(c)
-	if wait, ok := s.opsGuard.Allow(a); !ok {
+	if wait, ok := s.opsGuard.Allow(a, c.Path()); !ok {
 		secs, msg := ratelimit.Refusal(a, wait)
 		return (&httpError{code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}).write(s, c)
 	}

@@ -68,3 +68,37 @@ func TestOpsGuard(t *testing.T) {
 		t.Errorf("another client while one holds its cap: %d", res.StatusCode)
 	}
 }
+
+// A flood of many addresses that spends the listener's budget leaves the
+// health probes of another address answered (see cmd/emostream's
+// TestOpsProbesSurviveAFloodOfManyAddresses).
+func TestOpsProbesSurviveAFloodOfManyAddresses(t *testing.T) {
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(),
+		ingest.Config{OpsGuard: ratelimit.GuardConfig{ListenerRate: 0.001, ListenerBurst: 5}})
+	for from := byte(2); from < 8; from++ {
+		res, err := testenv.ClientFrom(from, false).Get(st.ops + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	probe := testenv.ClientFrom(9, false)
+	for path, want := range map[string]int{"/metrics": http.StatusTooManyRequests, "/healthz": http.StatusOK} {
+		res, err := probe.Get(st.ops + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("%s from another address past the listener's budget: %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	res, err := probe.Get(st.ops + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusTooManyRequests {
+		t.Errorf("/readyz from another address past the listener's budget: 429")
+	}
+}

@@ -291,3 +291,25 @@ func rawRequest(t *testing.T, addr, method, path, host, name, value string, body
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
 }
+
+// A flood from many addresses, each within its own rate, that spends the
+// listener's budget fails /metrics but not the health probes of another
+// address: three failed liveness probes of a kubelet restart the pod, so
+// the listener's limit would turn the flood into restarts.
+func TestOpsProbesSurviveAFloodOfManyAddresses(t *testing.T) {
+	limits := opsLimits{}
+	limits.guard.ListenerRate, limits.guard.ListenerBurst = 0.001, 5 // no refill within the test
+	addr, _ := startOps(t, limits)
+	for from := byte(2); from < 8; from++ { // one request from each of six addresses: past the burst
+		getStatus(t, testenv.ClientFrom(from, false), addr, "/metrics")
+	}
+	probe := testenv.ClientFrom(9, false)
+	if code, _, _ := getStatus(t, probe, addr, "/metrics"); code != http.StatusTooManyRequests {
+		t.Fatalf("/metrics past the listener's budget: %d, want 429", code)
+	}
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable} {
+		if code, _, body := getStatus(t, probe, addr, path); code != want {
+			t.Errorf("%s from another address past the listener's budget: %d %q, want %d", path, code, body, want)
+		}
+	}
+}

@@ -169,10 +169,17 @@ func client(a netip.Addr) netip.Prefix {
 	return p
 }
 
-// Allow charges a request of address a to its client and to the
-// listener; when either has no token left it charges neither and returns
-// false and how long until it would pass.
-func (g *Guard) Allow(a netip.Addr) (wait time.Duration, ok bool) {
+// Probe reports whether path is a health probe's, /healthz or /readyz:
+// answered from state at hand, so charged to its client alone. The
+// listener's budget bounds what the costly answers cost (a /metrics
+// gathers every series); were probes charged to it, a flood from many
+// addresses would fail a kubelet's liveness probes and restart the pod.
+func Probe(path string) bool { return path == "/healthz" || path == "/readyz" }
+
+// Allow charges a request of address a for path to its client and, but
+// for a probe's (Probe), to the listener; when either has no token left
+// it charges neither and returns false and how long until it would pass.
+func (g *Guard) Allow(a netip.Addr, path string) (wait time.Duration, ok bool) {
 	now, c := g.cfg.Now(), client(a)
 	if g.clients.Enabled() {
 		if ok, wait := g.clients.Take(c, 1, now); !ok {
@@ -180,7 +187,7 @@ func (g *Guard) Allow(a netip.Addr) (wait time.Duration, ok bool) {
 			return wait, false
 		}
 	}
-	if g.listener.Enabled() {
+	if g.listener.Enabled() && !Probe(path) {
 		if ok, wait := g.listener.Take(struct{}{}, 1, now); !ok {
 			g.clients.Give(c, 1) // not this client's doing
 			g.limited.WithLabelValues("listener").Inc()
@@ -202,7 +209,7 @@ func Refusal(a netip.Addr, wait time.Duration) (retryAfter int, msg string) {
 func (g *Guard) HTTP(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := peer(r.RemoteAddr)
-		wait, ok := g.Allow(a)
+		wait, ok := g.Allow(a, r.URL.Path)
 		if ok {
 			h.ServeHTTP(w, r)
 			return

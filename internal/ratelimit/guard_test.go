@@ -33,7 +33,7 @@ func TestGuardAllow(t *testing.T) {
 		{b, false, time.Second},   // the listener's burst spent
 		{v6b, false, time.Second}, // still the /64's
 	} {
-		wait, ok := g.Allow(tt.from)
+		wait, ok := g.Allow(tt.from, "/metrics")
 		if ok != tt.want || wait != tt.wantWait {
 			t.Errorf("request %d from %s: ok %v wait %v, want %v %v", i, tt.from, ok, wait, tt.want, tt.wantWait)
 		}
