@@ -170,16 +170,20 @@ func client(a netip.Addr) netip.Prefix {
 }
 
 // Probe reports whether path is a health probe's, /healthz or /readyz:
-// answered from state at hand, so charged to its client alone. The
-// listener's budget bounds what the costly answers cost (a /metrics
-// gathers every series); were probes charged to it, a flood from many
-// addresses would fail a kubelet's liveness probes and restart the pod.
+// answered from state at hand, at the cost of a 429, so refusing it
+// saves nothing and charges it to no bucket. Were probes charged, a
+// flood from many addresses (the listener's budget) or from the
+// kubelet's own (a mesh sidecar every request comes through, a
+// host-network pod) would fail the liveness probes and restart the pod.
 func Probe(path string) bool { return path == "/healthz" || path == "/readyz" }
 
-// Allow charges a request of address a for path to its client and, but
-// for a probe's (Probe), to the listener; when either has no token left
-// it charges neither and returns false and how long until it would pass.
+// Allow charges a request of address a for path to its client and to the
+// listener, but for a probe's (Probe); when either has no token left it
+// charges neither and returns false and how long until it would pass.
 func (g *Guard) Allow(a netip.Addr, path string) (wait time.Duration, ok bool) {
+	if Probe(path) {
+		return 0, true
+	}
 	now, c := g.cfg.Now(), client(a)
 	if g.clients.Enabled() {
 		if ok, wait := g.clients.Take(c, 1, now); !ok {
@@ -187,7 +191,7 @@ func (g *Guard) Allow(a netip.Addr, path string) (wait time.Duration, ok bool) {
 			return wait, false
 		}
 	}
-	if g.listener.Enabled() && !Probe(path) {
+	if g.listener.Enabled() {
 		if ok, wait := g.listener.Take(struct{}{}, 1, now); !ok {
 			g.clients.Give(c, 1) // not this client's doing
 			g.limited.WithLabelValues("listener").Inc()

@@ -38,6 +38,11 @@ func TestGuardAllow(t *testing.T) {
 			t.Errorf("request %d from %s: ok %v wait %v, want %v %v", i, tt.from, ok, wait, tt.want, tt.wantWait)
 		}
 	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if wait, ok := g.Allow(a, path); !ok || wait != 0 {
+			t.Errorf("a probe of %s from a client past its burst and the listener's: wait %v, refused", path, wait)
+		}
+	}
 	if ok, _ := g.clients.Take(client(b), 1, now); !ok {
 		t.Error("b's bucket is empty: the listener's refusal cost it a token")
 	}
