@@ -318,3 +318,33 @@ func TestOpsProbesSurviveFloods(t *testing.T) {
 		}
 	}
 }
+
+// A 429 says which limit refused it: the client's own rate (slow that
+// client down) or all clients' together (look for a flood), never "this
+// client or all" for a client that sent one request.
+func TestOpsRefusalNamesTheLimit(t *testing.T) {
+	limits := opsLimits{}
+	limits.guard.Rate, limits.guard.Burst = 0.001, 1 // no refill within the test
+	limits.guard.ListenerRate, limits.guard.ListenerBurst = 0.001, 2
+	addr, _ := startOps(t, limits)
+	getStatus(t, testenv.ClientFrom(2, false), addr, "/metrics")
+	for _, tt := range []struct {
+		from      byte
+		want, not string
+	}{
+		{2, "from 127.0.0.2/32:", "together"}, // its one token spent
+		{3, "", ""},                           // the listener's second: 200
+		{4, "all its clients together", "from 127.0.0.4/32 or"},
+	} {
+		code, _, body := getStatus(t, testenv.ClientFrom(tt.from, false), addr, "/metrics")
+		if tt.want == "" {
+			if code != http.StatusOK {
+				t.Fatalf("from 127.0.0.%d: %d %q, want 200", tt.from, code, body)
+			}
+			continue
+		}
+		if code != http.StatusTooManyRequests || !strings.Contains(body, tt.want) || strings.Contains(body, tt.not) {
+			t.Errorf("from 127.0.0.%d: %d %q, want 429 saying %q, not %q", tt.from, code, body, tt.want, tt.not)
+		}
+	}
+}
