@@ -96,8 +96,8 @@ func (s *Server) initOpsGuard() error {
 // client is the TCP peer: Prometheus and probes come through no proxy.
 func (s *Server) opsLimit(c *fiber.Ctx) error {
 	a := tcpPeer(c)
-	if wait, ok := s.opsGuard.Allow(a); !ok {
-		secs, msg := ratelimit.Refusal(a, wait)
+	if scope, wait := s.opsGuard.Allow(a, c.Path()); scope != "" {
+		secs, msg := ratelimit.Refusal(a, scope, wait)
 		return (&httpError{code: wire.CodeRateLimited, msg: msg, index: -1, retryAfter: secs}).write(s, c)
 	}
 	return c.Next()

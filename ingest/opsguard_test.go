@@ -36,7 +36,7 @@ func TestOpsGuard(t *testing.T) {
 	var res *http.Response
 	var body string
 	for i := 0; i < 10_000 && (res == nil || res.StatusCode != http.StatusTooManyRequests); i++ {
-		res, body = get(flood, "/healthz")
+		res, body = get(flood, "/metrics")
 	}
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("10,000 requests from one client: last %d (Retry-After %q), want 429", res.StatusCode, res.Header.Get("Retry-After"))
@@ -66,5 +66,34 @@ func TestOpsGuard(t *testing.T) {
 	}
 	if res, _ := get(testenv.ClientFrom(5, false), "/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("another client while one holds its cap: %d", res.StatusCode)
+	}
+}
+
+// Health probes are never refused 429, neither from another address
+// when a flood of many addresses has spent the listener's budget nor from
+// the flooding address (see cmd/emostream's TestOpsProbesSurviveFloods).
+func TestOpsProbesSurviveFloods(t *testing.T) {
+	st := startIngest(t, testenv.StartKafka(t, 1).Target(), ingest.Config{OpsGuard: ratelimit.GuardConfig{
+		Rate: 0.001, Burst: 1, ListenerRate: 0.001, ListenerBurst: 5}})
+	status := func(from byte, path string) int {
+		res, err := testenv.ClientFrom(from, false).Get(st.ops + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for from := byte(2); from < 8; from++ {
+		status(from, "/metrics")
+	}
+	for _, from := range []byte{2, 9} {
+		if code := status(from, "/metrics"); code != http.StatusTooManyRequests {
+			t.Fatalf("/metrics from 127.0.0.%d past the limits: %d, want 429", from, code)
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if code := status(from, path); code == http.StatusTooManyRequests {
+				t.Errorf("%s from 127.0.0.%d past the limits: 429", path, from)
+			}
+		}
 	}
 }

@@ -81,7 +81,7 @@ func TestOpsRateLimitsAFlood(t *testing.T) {
 	flood := testenv.ClientFrom(2, true)
 	code, retry, body := 0, "", ""
 	for i := 0; i < 10_000 && code != http.StatusTooManyRequests; i++ {
-		code, retry, body = getStatus(t, flood, addr, "/healthz")
+		code, retry, body = getStatus(t, flood, addr, "/metrics")
 	}
 	if code != http.StatusTooManyRequests {
 		t.Fatalf("10,000 requests from one client: last %d, want 429", code)
@@ -107,7 +107,7 @@ func TestOpsClientBucketsBounded(t *testing.T) {
 	const bound = 64 // the limiter's smallest: one bucket per shard
 	addr, reg := startOps(t, opsLimits{guard: ratelimit.GuardConfig{MaxClients: bound}})
 	for from := 2; from < 250; from++ {
-		if code, _, _ := getStatus(t, testenv.ClientFrom(byte(from), false), addr, "/healthz"); code != http.StatusOK {
+		if code, _, _ := getStatus(t, testenv.ClientFrom(byte(from), false), addr, "/metrics"); code != http.StatusOK {
 			t.Fatalf("from 127.0.0.%d: %d", from, code)
 		}
 	}
@@ -293,4 +293,61 @@ func rawRequest(t *testing.T, addr, method, path, host, name, value string, body
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// Health probes are never refused 429 (their answer costs what a 429
+// does): not from another address while a flood from many addresses, each
+// within its own rate, has spent the listener's budget, nor from the
+// flooding address itself (a kubelet behind a mesh sidecar or on the host
+// network shares it). Three failed liveness probes restart the pod, so the
+// limits would turn a flood into restarts; /metrics is refused meanwhile.
+func TestOpsProbesSurviveFloods(t *testing.T) {
+	limits := opsLimits{}
+	limits.guard.Rate, limits.guard.Burst = 0.001, 1 // no refill within the test
+	limits.guard.ListenerRate, limits.guard.ListenerBurst = 0.001, 5
+	addr, _ := startOps(t, limits)
+	for from := byte(2); from < 8; from++ { // one request from each of six addresses: past the listener's burst
+		getStatus(t, testenv.ClientFrom(from, false), addr, "/metrics")
+	}
+	for _, from := range []byte{2, 9} { // a flooder, whose bucket is empty; another address
+		c := testenv.ClientFrom(from, false)
+		if code, _, _ := getStatus(t, c, addr, "/metrics"); code != http.StatusTooManyRequests {
+			t.Fatalf("/metrics from 127.0.0.%d past the limits: %d, want 429", from, code)
+		}
+		for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable} {
+			if code, _, body := getStatus(t, c, addr, path); code != want {
+				t.Errorf("%s from 127.0.0.%d past the limits: %d %q, want %d", path, from, code, body, want)
+			}
+		}
+	}
+}
+
+// A 429 says which limit refused it: the client's own rate (slow that
+// client down) or all clients' together (look for a flood), never "this
+// client or all" for a client that sent one request.
+func TestOpsRefusalNamesTheLimit(t *testing.T) {
+	limits := opsLimits{}
+	limits.guard.Rate, limits.guard.Burst = 0.001, 1 // no refill within the test
+	limits.guard.ListenerRate, limits.guard.ListenerBurst = 0.001, 2
+	addr, _ := startOps(t, limits)
+	getStatus(t, testenv.ClientFrom(2, false), addr, "/metrics")
+	for _, tt := range []struct {
+		from      byte
+		want, not string
+	}{
+		{2, "from 127.0.0.2/32:", "together"}, // its one token spent
+		{3, "", ""},                           // the listener's second: 200
+		{4, "all its clients together", "from 127.0.0.4/32 or"},
+	} {
+		code, _, body := getStatus(t, testenv.ClientFrom(tt.from, false), addr, "/metrics")
+		if tt.want == "" {
+			if code != http.StatusOK {
+				t.Fatalf("from 127.0.0.%d: %d %q, want 200", tt.from, code, body)
+			}
+			continue
+		}
+		if code != http.StatusTooManyRequests || !strings.Contains(body, tt.want) || strings.Contains(body, tt.not) {
+			t.Errorf("from 127.0.0.%d: %d %q, want 429 saying %q, not %q", tt.from, code, body, tt.want, tt.not)
+		}
+	}
 }

@@ -82,12 +82,18 @@ func replaceFiles(dir string, files []File) ([]string, error) {
 	return written, nil
 }
 
+// writeNewFile creates path, which must not exist, with data and mode; a
+// file it could not write whole it removes (a cut key would be "already
+// there" for the next run).
 func writeNewFile(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	return writeSynced(f, data, mode)
+	if err := writeSynced(f, data, mode); err != nil {
+		return errors.Join(err, os.Remove(path))
+	}
+	return nil
 }
 
 // writeSynced writes data to the new file f, gives it mode, syncs and

@@ -142,8 +142,8 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 
 // Register registers the guard's series on reg.
 func (g *Guard) Register(reg prometheus.Registerer) error {
-	g.limited.WithLabelValues("client")
-	g.limited.WithLabelValues("listener")
+	g.limited.WithLabelValues(ScopeClient)
+	g.limited.WithLabelValues(ScopeListener)
 	labels := prometheus.Labels{"component": g.cfg.Component}
 	for _, c := range []prometheus.Collector{g.limited, g.refused,
 		g.clients.Gauge(prometheus.GaugeOpts{Name: "emostream_ops_rate_limit_clients", ConstLabels: labels,
@@ -169,32 +169,55 @@ func client(a netip.Addr) netip.Prefix {
 	return p
 }
 
-// Allow charges a request of address a to its client and to the
-// listener; when either has no token left it charges neither and returns
-// false and how long until it would pass.
-func (g *Guard) Allow(a netip.Addr) (wait time.Duration, ok bool) {
+// Probe reports whether path is a health probe's, /healthz or /readyz:
+// answered from state at hand, at the cost of a 429, so refusing it
+// saves nothing and charges it to no bucket. Were probes charged, a
+// flood from many addresses (the listener's budget) or from the
+// kubelet's own (a mesh sidecar every request comes through, a
+// host-network pod) would fail the liveness probes and restart the pod.
+func Probe(path string) bool { return path == "/healthz" || path == "/readyz" }
+
+// The limits that refuse a request, as Allow returns them and the scope
+// label of emostream_ops_rate_limited_total says them.
+const (
+	ScopeClient   = "client"   // its client's rate
+	ScopeListener = "listener" // all clients' together
+)
+
+// Allow charges a request of address a for path to its client and to the
+// listener, but for a probe's (Probe), and returns "". When either has no
+// token left it charges neither and returns which refused it
+// (ScopeClient, ScopeListener) and how long until it would pass.
+func (g *Guard) Allow(a netip.Addr, path string) (scope string, wait time.Duration) {
+	if Probe(path) {
+		return "", 0
+	}
 	now, c := g.cfg.Now(), client(a)
 	if g.clients.Enabled() {
 		if ok, wait := g.clients.Take(c, 1, now); !ok {
-			g.limited.WithLabelValues("client").Inc()
-			return wait, false
+			g.limited.WithLabelValues(ScopeClient).Inc()
+			return ScopeClient, wait
 		}
 	}
 	if g.listener.Enabled() {
 		if ok, wait := g.listener.Take(struct{}{}, 1, now); !ok {
 			g.clients.Give(c, 1) // not this client's doing
-			g.limited.WithLabelValues("listener").Inc()
-			return wait, false
+			g.limited.WithLabelValues(ScopeListener).Inc()
+			return ScopeListener, wait
 		}
 	}
-	return 0, true
+	return "", 0
 }
 
-// Refusal is the Retry-After of a request refused after wait, in whole
-// seconds, and the one line that says why.
-func Refusal(a netip.Addr, wait time.Duration) (retryAfter int, msg string) {
+// Refusal is the Retry-After of a request of address a that scope refused
+// after wait, in whole seconds, and the one line that says which limit:
+// the client's own (slow it down) or all clients' (look for a flood).
+func Refusal(a netip.Addr, scope string, wait time.Duration) (retryAfter int, msg string) {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
-	return secs, fmt.Sprintf("too many requests to this ops listener from %s or in all: retry after %d s", client(a), secs)
+	if scope == ScopeListener {
+		return secs, fmt.Sprintf("too many requests to this ops listener from all its clients together, not from %s alone: retry after %d s", client(a), secs)
+	}
+	return secs, fmt.Sprintf("too many requests to this ops listener from %s: retry after %d s", client(a), secs)
 }
 
 // HTTP wraps an ops listener's handler: a request over a limit (Allow) is
@@ -202,12 +225,12 @@ func Refusal(a netip.Addr, wait time.Duration) (retryAfter int, msg string) {
 func (g *Guard) HTTP(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := peer(r.RemoteAddr)
-		wait, ok := g.Allow(a)
-		if ok {
+		scope, wait := g.Allow(a, r.URL.Path)
+		if scope == "" {
 			h.ServeHTTP(w, r)
 			return
 		}
-		secs, msg := Refusal(a, wait)
+		secs, msg := Refusal(a, scope, wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusTooManyRequests)

@@ -23,26 +23,34 @@ func TestGuardAllow(t *testing.T) {
 	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	v6a, v6b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
 	for i, tt := range []struct {
-		from     netip.Addr
-		want     bool
-		wantWait time.Duration
+		from      netip.Addr
+		wantScope string // "": passes
+		wantWait  time.Duration
 	}{
-		{a, true, 0}, {a, true, 0}, {a, false, time.Second}, // a's burst
-		{v6a, true, 0}, {v6b, true, 0}, {v6a, false, time.Second}, // one /64
-		{b, true, 0},              // the listener's fifth
-		{b, false, time.Second},   // the listener's burst spent
-		{v6b, false, time.Second}, // still the /64's
+		{a, "", 0}, {a, "", 0}, {a, ScopeClient, time.Second}, // a's burst
+		{v6a, "", 0}, {v6b, "", 0}, {v6a, ScopeClient, time.Second}, // one /64
+		{b, "", 0},                      // the listener's fifth
+		{b, ScopeListener, time.Second}, // the listener's burst spent
+		{v6b, ScopeClient, time.Second}, // still the /64's
 	} {
-		wait, ok := g.Allow(tt.from)
-		if ok != tt.want || wait != tt.wantWait {
-			t.Errorf("request %d from %s: ok %v wait %v, want %v %v", i, tt.from, ok, wait, tt.want, tt.wantWait)
+		scope, wait := g.Allow(tt.from, "/metrics")
+		if scope != tt.wantScope || wait != tt.wantWait {
+			t.Errorf("request %d from %s: scope %q wait %v, want %q %v", i, tt.from, scope, wait, tt.wantScope, tt.wantWait)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if scope, wait := g.Allow(a, path); scope != "" || wait != 0 {
+			t.Errorf("a probe of %s from a client past its burst and the listener's: refused by %s, wait %v", path, scope, wait)
 		}
 	}
 	if ok, _ := g.clients.Take(client(b), 1, now); !ok {
 		t.Error("b's bucket is empty: the listener's refusal cost it a token")
 	}
-	if secs, msg := Refusal(v6a, 1500*time.Millisecond); secs != 2 || !strings.Contains(msg, "2001:db8::/64") || strings.Contains(msg, "\n") {
+	if secs, msg := Refusal(v6a, ScopeClient, 1500*time.Millisecond); secs != 2 || !strings.Contains(msg, "from 2001:db8::/64:") || strings.Contains(msg, "\n") {
 		t.Errorf("Refusal: %d %q, want 2 s, the client's /64, one line", secs, msg)
+	}
+	if _, msg := Refusal(b, ScopeListener, time.Second); !strings.Contains(msg, "all its clients together, not from 10.0.0.2/32 alone") {
+		t.Errorf("Refusal by the listener's limit: %q, want it to say so, not blame the client", msg)
 	}
 }
 
