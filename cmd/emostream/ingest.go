@@ -260,7 +260,7 @@ func runIngest(ctx context.Context, env *environment, args []string) error {
 		return flagError(err, f.settings(fs, "listen"))
 	}
 	// The timeline's reads wait for the hub the same way (503 until then).
-	tlnc, err := f.registry.nats.options(env).Connect(append(f.registry.inboxes(), nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
+	tlnc, err := f.registry.nats.options(env).Connect(append(f.registry.inboxes(func(err error) { log.Error("timeline: " + err.Error()) }), nats.Name("emostream-timeline"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return fmt.Errorf("ingest: timeline: %w", err)

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -174,4 +177,48 @@ func TestIngestAsUserIngest(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !json.Valid(body) {
 		t.Fatalf("the timeline as user ingest: %d %s", res.StatusCode, body)
 	}
+}
+
+// TestIngestOnAnOlderHubSaysSo: a hub whose configuration predates account
+// INGEST (user ingest in the streams' account, receiving only on _INBOX.>)
+// refuses ingest's reply inboxes; "emostream ingest" exits at once naming
+// them and what to change, instead of waiting unready for ever.
+func TestIngestOnAnOlderHubSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "hub.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `listen: "127.0.0.1:-1"
+jetstream {store_dir: %q}
+accounts {STAGES {jetstream: enabled, users: [{user: ingest, password: old-hub,
+  permissions: {publish: {allow: ["$JS.API.>"]}, subscribe: {allow: ["_INBOX.>"]}}}]}}
+`, filepath.Join(dir, "js")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := &server.Options{}
+	if err := opts.ProcessConfigFile(conf); err != nil {
+		t.Fatal(err)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	pw := filepath.Join(dir, "ingest.password")
+	if err := os.WriteFile(pw, []byte("old-hub\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := testenv.StartKafka(t, 1)
+	var out testenv.LogBuffer
+	start := time.Now()
+	err = runCommandTo(t, &out, nil, "ingest", "--listen", "127.0.0.1:0", "--ops", "127.0.0.1:0",
+		"--kafka-brokers", k.Addr(), "--nats", s.ClientURL(), "--nats-user", fanout.UserIngest, "--nats-password-file", pw)
+	if err == nil || !strings.Contains(err.Error(), wire.IngestInboxPrefix+".>") || !strings.Contains(err.Error(), "Upgrading to account INGEST") {
+		t.Fatalf("ingest on an older hub: %v, want an error naming %s.> and the upgrade (after %v)\n%s",
+			err, wire.IngestInboxPrefix, time.Since(start).Round(time.Millisecond), out.String())
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/emostream/emostream/internal/natsconn"
 	"github.com/emostream/emostream/registry"
 	"github.com/emostream/emostream/wire"
 )
@@ -50,20 +52,25 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 			cfg.Replicas = f.replicas
 		}
 	})
-	nc, err := f.nats.options(f.env).Connect(append(f.inboxes(), nats.Name("emostream-registry"), nats.MaxReconnects(-1),
+	refused, stop := context.WithCancelCause(ctx) // ended early if the hub refuses ingest's inboxes
+	defer stop(nil)
+	nc, err := f.nats.options(f.env).Connect(append(f.inboxes(stop), nats.Name("emostream-registry"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond), nats.RetryOnFailedConnect(false))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("match registry: %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {
-		octx, cancel := context.WithTimeout(ctx, registryOpenTimeout)
+		octx, cancel := context.WithTimeout(refused, registryOpenTimeout)
 		if f.admin || cfg.AutoMatches > 0 { // auto matches are created: user "admin"
 			r, err = registry.Open(octx, js, cfg)
 		} else {
 			r, err = registry.Bind(octx, js, cfg)
 		}
 		cancel()
+	}
+	if cause := context.Cause(refused); err != nil && errors.Is(cause, natsconn.ErrInboxesRefused) {
+		err = cause
 	}
 	if err != nil {
 		nc.Close()
@@ -72,16 +79,25 @@ func (f *registryFlags) open(ctx context.Context, cfg registry.Config) (r *regis
 	return r, nc.Close, nil
 }
 
+// olderHub is what a refusal of ingest's reply inboxes means: the hub's
+// configuration is from before account INGEST.
+const olderHub = "the hub's configuration predates account INGEST, whose users receive there: " +
+	"give the hub this version's nats.conf, or run this version's emostream hub, then restart ingest " +
+	"(docs/operations.md, \"Upgrading to account INGEST\")"
+
 // inboxes are the reply-inbox options of the command's connections to the
 // hub: ingest (not an admin command) takes ingest's prefix, the one the
 // hub's INGEST account receives JetStream answers and the registry watch
 // on. User admin, which an ingest writing the registry runs as, may
 // receive there too.
-func (f *registryFlags) inboxes() []nats.Option {
+// A refusal of them by the hub is given to cancel (natsconn.InboxesRefused):
+// the registry's open fails at once, naming what to change.
+func (f *registryFlags) inboxes(cancel context.CancelCauseFunc) []nats.Option {
 	if f.admin {
 		return nil
 	}
-	return []nats.Option{nats.CustomInboxPrefix(wire.IngestInboxPrefix)}
+	return []nats.Option{nats.CustomInboxPrefix(wire.IngestInboxPrefix),
+		natsconn.InboxesRefused(wire.IngestInboxPrefix, olderHub, cancel)}
 }
 
 // registrySettings names the flags that set registry.Config's fields, for

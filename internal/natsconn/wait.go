@@ -65,10 +65,11 @@ func Until(ctx context.Context, log *slog.Logger, what string, permanent func(er
 }
 
 // Permanent reports the connection errors that waiting cannot cure: wrong
-// credentials or a refused TLS setup. A server that is down or still
-// starting is not one of them.
+// credentials, a refused TLS setup, refused reply inboxes
+// (ErrInboxesRefused). A server that is down or still starting is not one
+// of them.
 func Permanent(err error) bool {
-	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+	return errors.Is(err, ErrInboxesRefused) || errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrNkeysNotSupported) ||
 		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted)
 }
