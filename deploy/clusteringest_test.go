@@ -14,10 +14,11 @@ import (
 )
 
 // TestHubClusterIngestWatch: on the 3-member hub of the deploy/ files,
-// ingest (account INGEST) connected to one member watches the registry at
-// 3 replicas, written by admin on another: the watch's consumer is created
-// in STAGES through INGEST's imports, wherever its leader is, and its
-// deliveries cross the routes to ingest's inbox prefix.
+// ingest (account INGEST) connected to one member follows the registry at
+// 3 replicas, written by admin on another: its batch direct gets, through
+// INGEST's imports, are answered by any replica, a lagging one with
+// nothing new yet, and their answers cross the routes to ingest's inbox
+// prefix.
 func TestHubClusterIngestWatch(t *testing.T) {
 	f := newClusterFiles(t)
 	startHubCluster(t, f)

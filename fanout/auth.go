@@ -49,8 +49,7 @@ const (
 	// AccountStages has JetStream and the pipeline's writing stage users
 	// (bridge, processor, admin).
 	AccountStages = "STAGES"
-	// AccountIngest has the internet-facing ingest: ingestRead, imported,
-	// and the registry watch's deliveries (wire.IngestInboxes), imported.
+	// AccountIngest has the internet-facing ingest: ingestRead, imported.
 	AccountIngest = "INGEST"
 	// AccountLeaf has the leaf clusters and the hub's edges: live swarms,
 	// the two swarm reads, occupancy reports.
@@ -98,9 +97,17 @@ func streamUpdate(s string) string { return jsAPI + "STREAM.UPDATE." + s }
 func directGet(s string) string    { return jsAPI + "DIRECT.GET." + s }
 
 // registryRead is what reading the match bucket takes: bind (stream info),
-// get (direct get), watch (an ordered push consumer with flow control).
+// get and follow it (direct gets, batched: registry.Registry.Run). No
+// consumer: its create request names the deliver subject in its body,
+// which no permission checks, so a consumer could deliver the bucket into
+// any subject of STAGES.
 var registryRead = []string{
 	streamInfo(kv), directGet(kv), directGet(kv) + ".>", jsAPI + "STREAM.MSG.GET." + kv,
+}
+
+// registryWatch is what an admin's watch of the bucket takes (nats kv
+// watch, a key listing): an ordered push consumer with flow control.
+var registryWatch = []string{
 	jsAPI + "CONSUMER.CREATE." + kv + ".>", jsAPI + "CONSUMER.DELETE." + kv + ".>",
 	jsAPI + "CONSUMER.INFO." + kv + ".>", "$JS.FC." + kv + ".>",
 }
@@ -121,7 +128,8 @@ type serviceExport struct {
 	Subject  string
 	Accounts []string
 	// Streamed lets an answer be several messages (response_type: stream):
-	// the timeline's batch direct gets (timeline.Reader.Scan). nats-server
+	// the batch direct gets of the timeline and of the registry's bucket
+	// (timeline.Reader.Scan). nats-server
 	// keeps each such request's way back for streamedThreshold.
 	Streamed bool
 }
@@ -142,7 +150,8 @@ func stagesExports() []serviceExport {
 			out[i].Accounts = append(out[i].Accounts, AccountIngest)
 			continue
 		}
-		out = append(out, serviceExport{Subject: s, Accounts: []string{AccountIngest}, Streamed: s == directGet(wire.TimelineStream)})
+		out = append(out, serviceExport{Subject: s, Accounts: []string{AccountIngest},
+			Streamed: s == directGet(wire.TimelineStream) || s == directGet(kv)})
 	}
 	return out
 }
@@ -196,7 +205,7 @@ func Permissions() map[string]Permission {
 		// admin receives on ingest's inboxes too: an ingest that writes the
 		// registry (--auto-matches, the admin API) runs as admin.
 		UserAdmin: {Publish: join([]string{jsAPI + "INFO", streamCreate(kv), streamUpdate(kv),
-			"$KV." + wire.MatchesBucket + ".>"}, registryRead, backupRestore), Subscribe: []string{inboxes, wire.IngestInboxes}},
+			"$KV." + wire.MatchesBucket + ".>"}, registryRead, registryWatch, backupRestore), Subscribe: []string{inboxes, wire.IngestInboxes}},
 		UserEdge:    {Publish: edgePublish(""), Subscribe: []string{wire.LiveSubjects, inboxes}},
 		UserMonitor: {Publish: monitorRead, Subscribe: sub},
 	}

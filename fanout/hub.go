@@ -220,8 +220,8 @@ func (c HubConfig) render() (string, error) {
 		"Get": wire.LatestSwarmRequests, "LeafGet": hubLatestSwarmRequests, "Next": wire.SwarmsGet,
 		"LeafPublish": edgePublish(HubDomain), "Viewers": wire.ViewersSubjects, "Domain": HubDomain, "Live": wire.LiveSubjects,
 		"Allow": []string{wire.LiveSubjects, serviceReplies, inboxes}, "Users": c.users(), "Admin": UserAdmin,
-		"Exports": stagesExports(), "Threshold": streamedThreshold, "IngestInboxes": wire.IngestInboxes,
-		"Readers": []readerAccount{{AccountIngest, ingestImports, []string{wire.IngestInboxes}}, {AccountMonitor, monitorRead, nil}}}
+		"Exports": stagesExports(), "Threshold": streamedThreshold,
+		"Readers": []readerAccount{{AccountIngest, ingestImports}, {AccountMonitor, monitorRead}}}
 	for k, a := range map[string]string{"Client": c.ClientListen, "Leaf": c.LeafListen, "Monitor": c.MonitorListen} {
 		if a == "" {
 			continue
@@ -245,10 +245,10 @@ func (c HubConfig) clientUsers() []string {
 }
 
 // readerAccount is an account of users that only read (INGEST, MONITOR):
-// no JetStream, the Services and Streams of STAGES imported.
+// no JetStream, the Services of STAGES imported.
 type readerAccount struct {
-	Name              string
-	Services, Streams []string
+	Name     string
+	Services []string
 }
 
 // stageUser is one user of the client port, as rendered.
@@ -338,7 +338,6 @@ accounts {
 {{- range .Exports}}
       {service: {{q .Subject}}, accounts: [{{join .Accounts}}]{{if .Streamed}}, response_type: stream, response_threshold: {{q $.Threshold}}{{end}}}
 {{- end}}
-      {stream: {{q .IngestInboxes}}, accounts: [INGEST]}
     ]
     imports: [{stream: {account: LEAF, subject: {{q .Viewers}}}}]
   }
@@ -368,9 +367,6 @@ accounts {
     imports: [
 {{- range .Services}}
       {service: {account: STAGES, subject: {{q .}}}}
-{{- end}}
-{{- range .Streams}}
-      {stream: {account: STAGES, subject: {{q .}}}}
 {{- end}}
     ]
   }

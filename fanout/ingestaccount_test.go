@@ -3,6 +3,7 @@ package fanout
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,14 +18,12 @@ import (
 )
 
 // TestIngestReadsAcrossAccounts: ingest, in its own account, reads STAGES
-// through its imports. It watches the registry's bucket: the watch's
-// consumer is created in STAGES, its deliveries come to ingest's inbox
-// prefix, and its flow-control answers go back. The bucket holds more than
-// twice the bytes a push consumer sends before it waits for a flow-control
-// answer (nats-server's JsFlowControlMaxPending / 16), so the watch sees
-// every key only if those answers reach STAGES. And it scans the timeline
-// with batch direct gets, several answers to one request. On a hub of
-// HubConfig and of nats.conf.
+// through its imports. It follows the registry's bucket (registry.Bind,
+// Run) with batch direct gets, several answers to one request: the bucket
+// holds more than a batch's bytes (4.4 MB, batches of 1 MiB), so the copy
+// reaches the bucket's last revision only if every batch's answers come
+// back. And it scans the timeline the same way. On a hub of HubConfig and
+// of nats.conf.
 func TestIngestReadsAcrossAccounts(t *testing.T) { onBothHubs(t, checkIngestReads) }
 
 func checkIngestReads(t *testing.T, h *Hub, passwords map[string]string) {
@@ -49,40 +48,33 @@ func checkIngestReads(t *testing.T, h *Hub, passwords map[string]string) {
 	}
 	ingest := as(UserIngest)
 	checkTimelineScan(ctx, t, as(UserProcessor), ingest)
-	kv, err := ingest.js.KeyValue(ctx, wire.MatchesBucket)
+	reg, err := registry.Bind(ctx, ingest.js, registry.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop() //nolint:errcheck // test
-	seen := 0
-	for seen < keys {
-		select {
-		case e := <-w.Updates():
-			if e != nil {
-				seen++
-			}
-		case err := <-ingest.errs:
-			t.Fatalf("ingest: %s", err)
-		case <-ctx.Done():
-			t.Fatalf("ingest's watch saw %d of %d keys", seen, keys)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- reg.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	// A change after the first load comes through too.
+	for _, late := range []bool{false, true} {
+		ack, err := admin.js.Publish(ctx, "$KV."+wire.MatchesBucket+".late", []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// A change after the initial values comes through too.
-	if _, err := admin.js.Publish(ctx, "$KV."+wire.MatchesBucket+".late", []byte("{}")); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		select {
-		case e := <-w.Updates():
-			if e != nil && e.Key() == "late" {
-				return
+		for s := reg.Snapshot(); s == nil || s.Revision() < ack.Sequence; s = reg.Snapshot() {
+			var changed <-chan struct{}
+			if s != nil {
+				changed = s.Changed()
 			}
-		case <-ctx.Done():
-			t.Fatal("ingest's watch missed a later put")
+			select {
+			case <-changed:
+			case <-time.After(50 * time.Millisecond): // not loaded yet
+			case err := <-ingest.errs:
+				t.Fatalf("ingest: %s", err)
+			case <-ctx.Done():
+				t.Fatalf("ingest's copy of the registry did not reach revision %d (a later put: %v)", ack.Sequence, late)
+			}
 		}
 	}
 }
@@ -128,5 +120,48 @@ func TestIngestMaxSubscriptions(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("subscription %d of MaxSubscriptions %d: no error", max+1, max)
+	}
+}
+
+// TestIngestCreatesNoConsumer: a stolen ingest login cannot create a
+// consumer on the registry's bucket. The deliver subject is in the
+// request's body, which no permission checks: such a consumer could
+// deliver the bucket into any subject of STAGES, the live swarms edges
+// read among them. Ingest follows the bucket with direct gets instead
+// (registry.Bind), so user ingest may create no consumer at all. On a hub
+// of HubConfig and of nats.conf.
+func TestIngestCreatesNoConsumer(t *testing.T) { onBothHubs(t, checkIngestCreatesNoConsumer) }
+
+func checkIngestCreatesNoConsumer(t *testing.T, h *Hub, passwords map[string]string) {
+	as := func(user string) *stage { return connectWith(t, h, user, nats.UserInfo(user, passwords[user])) }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := as(UserAdmin)
+	if _, err := registry.Open(ctx, admin.js, registry.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.js.Publish(ctx, "$KV."+wire.MatchesBucket+".m1", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	edge := as(UserEdge)
+	live, err := edge.nc.SubscribeSync(wire.LiveSubjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := edge.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const name = "stolen"
+	req, _ := json.Marshal(map[string]any{"stream_name": "KV_" + wire.MatchesBucket, "config": map[string]any{
+		"name": name, "deliver_subject": "emostream.live.m1", "ack_policy": "none", "deliver_policy": "all",
+	}})
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer rcancel()
+	m, err := as(UserIngest).nc.RequestWithContext(rctx, "$JS.API.CONSUMER.CREATE.KV_"+wire.MatchesBucket+"."+name, req)
+	if err == nil {
+		t.Errorf("ingest's consumer create was answered: %s", m.Data)
+	}
+	if got, err := live.NextMsg(time.Second); err == nil {
+		t.Errorf("an edge received %q on %s from a consumer ingest created", got.Data, got.Subject)
 	}
 }

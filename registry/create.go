@@ -220,29 +220,3 @@ func (r *Registry) adopt(snap *Snapshot, m Match, rev uint64) {
 		close(snap.next)
 	}
 }
-
-// load reads the whole bucket once (without Run's watch).
-func (r *Registry) load(ctx context.Context) (*Snapshot, error) {
-	w, err := r.kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the bucket: %w", err)
-	}
-	defer w.Stop()
-	ms := map[string]Match{}
-	var rev uint64
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("reading the bucket: watch closed")
-			}
-			if e == nil {
-				return newSnapshot(rev, ms), nil
-			}
-			r.apply(ms, e)
-			rev = max(rev, e.Revision())
-		case <-ctx.Done():
-			return nil, fmt.Errorf("reading the bucket: %w", ctx.Err())
-		}
-	}
-}

@@ -3,12 +3,16 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/emostream/emostream/internal/testenv"
 	"github.com/emostream/emostream/registry"
+	"github.com/emostream/emostream/wire"
 )
 
 func open(t *testing.T, n *testenv.NATS, cfg registry.Config) *registry.Registry {
@@ -144,4 +148,62 @@ func TestSurvivesHubRestart(t *testing.T) {
 		return err == nil || errors.Is(err, registry.ErrExists)
 	})
 	testenv.WaitFor(t, 20*time.Second, "m2 seen by the watch", func() bool { return r.Admit("m2") == nil })
+}
+
+// TestBindFollowsTheBucket: a registry of Bind, which creates no consumer,
+// loads the bucket and then follows it: matches started, ended and
+// removed; a purge's gap in the sequences; a burst of more than one batch
+// of updates (maxBatch, 1000). An ended match is refused within a second
+// or so of the end's write (the deadline is loose, for a slow machine).
+func TestBindFollowsTheBucket(t *testing.T) {
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	admin := open(t, n, registry.Config{})
+	run(t, admin)
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if _, err := admin.Create(ctx, registry.Match{ID: id, State: registry.Live}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := admin.Remove(ctx, "m3"); err != nil { // a delete marker in the first load
+		t.Fatal(err)
+	}
+	_, js := n.Connect()
+	r, err := registry.Bind(ctx, js, registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, r)
+	if r.Admit("m1") != nil || r.Admit("m2") != nil || !errors.Is(r.Admit("m3"), registry.ErrUnknownMatch) {
+		t.Fatalf("first load: m1 %v, m2 %v, m3 %v", r.Admit("m1"), r.Admit("m2"), r.Admit("m3"))
+	}
+	if _, err := admin.End(ctx, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, "m1 ended", func() bool { return errors.Is(r.Admit("m1"), registry.ErrNotLive) })
+	kv, err := js.KeyValue(ctx, wire.MatchesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(ctx, "m2"); err != nil { // a rollup: m2's earlier messages gone
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, "m2 purged", func() bool { return errors.Is(r.Admit("m2"), registry.ErrUnknownMatch) })
+	var last jetstream.PubAckFuture
+	for i := range 2500 { // asynchronous: more than maxBatch between two reads
+		id := fmt.Sprintf("b%d", i)
+		if last, err = js.PublishAsync("$KV."+wire.MatchesBucket+"."+id, []byte(`{"id":"`+id+`","state":"live"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ack *jetstream.PubAck
+	select {
+	case ack = <-last.Ok():
+	case err := <-last.Err():
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the burst read", func() bool { return r.Snapshot().Revision() == ack.Sequence })
+	if got := r.Snapshot().Count(false, registry.Live); got != 2500 {
+		t.Errorf("%d live matches after the burst, want 2500", got)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/emostream/emostream/internal/recovery"
@@ -49,20 +50,30 @@ func (r *Registry) Run(ctx context.Context) error {
 }
 
 // errReconnected ends a watch after the NATS connection reconnected: the
-// server may have restarted and lost the watch's consumer, which the
-// client would notice only after several missed heartbeats.
+// hub may have restarted, lost the watch's consumer (which the client
+// would notice only after several missed heartbeats) or its bucket's
+// sequences, so Run reloads the bucket whole at once.
 var errReconnected = errors.New("registry: reconnected")
+
+// reconnectCheck returns a function that reports whether nc, connected
+// now, reconnected since reconnectCheck was called.
+func reconnectCheck(nc *nats.Conn) func() bool {
+	n := nc.Stats().Reconnects
+	return func() bool { return nc.Stats().Reconnects != n && nc.IsConnected() }
+}
 
 // maxBatch bounds the updates applied to one new copy.
 const maxBatch = 1000
 
 // watch applies the bucket's updates to the copy until ctx ends or the
-// watch fails. It starts from every current value, so a restarted watch
-// replaces the copy whole once its initial values are in; after that, each
-// burst of updates makes one new copy.
+// watch fails: follow for a registry of Bind, which may create no
+// consumer; a push watch (jetstream.KeyValue.WatchAll) for one of Open,
+// whose creates wait for the copy to move on.
 func (r *Registry) watch(ctx context.Context) error {
-	nc := r.js.Conn()
-	reconnects := nc.Stats().Reconnects
+	if !r.writable {
+		return r.follow(ctx)
+	}
+	reconnected := reconnectCheck(r.js.Conn())
 	w, err := r.kv.WatchAll(ctx)
 	if err != nil {
 		return err
@@ -76,7 +87,7 @@ func (r *Registry) watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if nc.Stats().Reconnects != reconnects && nc.IsConnected() {
+			if reconnected() {
 				return errReconnected
 			}
 		case e, ok := <-w.Updates():
@@ -87,30 +98,54 @@ func (r *Registry) watch(ctx context.Context) error {
 				initial = false
 				r.publish(newSnapshot(rev, ms))
 			case initial:
-				r.applySafe(ms, e)
+				r.applySafe(ms, entryUpdate(e))
 				rev = max(rev, e.Revision())
 			default:
-				r.applyBurst(e, w.Updates())
+				r.applyBurst(burst(e, w.Updates()))
 			}
 		}
 	}
 }
 
-// applyBurst makes one new copy of the current one with e and the updates
-// already waiting (at most maxBatch). Updates the copy holds already (a
-// create adopted) are skipped.
-func (r *Registry) applyBurst(e jetstream.KeyValueEntry, more <-chan jetstream.KeyValueEntry) {
+// burst is e and the updates already waiting (at most maxBatch in all).
+func burst(e jetstream.KeyValueEntry, more <-chan jetstream.KeyValueEntry) []update {
+	ups := []update{entryUpdate(e)}
+	for len(ups) < maxBatch {
+		select {
+		case e = <-more:
+			if e == nil { // a closed channel: the watch sees it closed next
+				return ups
+			}
+			ups = append(ups, entryUpdate(e))
+		default:
+			return ups
+		}
+	}
+	return ups
+}
+
+// entryUpdate is the update of a watch's entry.
+func entryUpdate(e jetstream.KeyValueEntry) update {
+	return update{key: e.Key(), del: e.Operation() != jetstream.KeyValuePut, value: e.Value(), rev: e.Revision()}
+}
+
+// update is one message of the bucket: a key's value, or its removal.
+type update struct {
+	key   string
+	del   bool // a delete or purge marker
+	value []byte
+	rev   uint64 // the message's stream sequence
+}
+
+// applyBurst makes one new copy of the current one with ups. Updates the
+// copy holds already (a create adopted) are skipped.
+func (r *Registry) applyBurst(ups []update) {
 	cur := r.snap.Load()
 	ms, rev := maps.Clone(cur.matches), cur.rev
-	for n := 0; e != nil && n < maxBatch; n++ {
-		if e.Revision() > rev {
-			r.applySafe(ms, e)
-			rev = e.Revision()
-		}
-		select {
-		case e = <-more: // nil, on a closed channel: the caller sees it closed next
-		default:
-			e = nil
+	for _, u := range ups {
+		if u.rev > rev {
+			r.applySafe(ms, u)
+			rev = u.rev
 		}
 	}
 	if rev > cur.rev {
@@ -119,24 +154,24 @@ func (r *Registry) applyBurst(e jetstream.KeyValueEntry, more <-chan jetstream.K
 }
 
 // applySafe is apply, a panic of which drops only that update.
-func (r *Registry) applySafe(into map[string]Match, e jetstream.KeyValueEntry) {
-	recovery.Do(r.log, panicWatch, func() { r.apply(into, e) })
+func (r *Registry) applySafe(into map[string]Match, u update) {
+	recovery.Do(r.log, panicWatch, func() { r.apply(into, u) })
 }
 
 // apply applies one update to a copy's matches. Keys that are no match id
 // (guardKey) are skipped.
-func (r *Registry) apply(into map[string]Match, e jetstream.KeyValueEntry) {
-	if !wire.ValidMatchID(e.Key()) {
+func (r *Registry) apply(into map[string]Match, u update) {
+	if !wire.ValidMatchID(u.key) {
 		return
 	}
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(into, e.Key())
+	if u.del {
+		delete(into, u.key)
 		return
 	}
 	var m Match
-	if err := json.Unmarshal(e.Value(), &m); err != nil || m.ID != e.Key() || m.Validate() != nil {
-		r.log.Error("ignoring a bad registry value", "key", e.Key(), "err", err)
-		delete(into, e.Key())
+	if err := json.Unmarshal(u.value, &m); err != nil || m.ID != u.key || m.Validate() != nil {
+		r.log.Error("ignoring a bad registry value", "key", u.key, "err", err)
+		delete(into, u.key)
 		return
 	}
 	into[m.ID] = m

@@ -29,9 +29,9 @@ const (
 	// LiveSubjects is what SwarmsStream republishes to and viewers subscribe to.
 	LiveSubjects = "emostream.live.>"
 	// IngestInboxPrefix is the reply-inbox prefix of ingest's connections
-	// to the hub (nats.CustomInboxPrefix): JetStream answers and the
-	// registry watch's deliveries come to IngestInboxes, which the hub's
-	// streams account exports to the ingest account alone.
+	// to the hub (nats.CustomInboxPrefix): the answers of its JetStream
+	// reads, imported from the hub's streams account, come to
+	// IngestInboxes, the one subject user ingest may subscribe to.
 	IngestInboxPrefix = "_INBOX_INGEST"
 	// IngestInboxes matches every inbox of IngestInboxPrefix.
 	IngestInboxes = IngestInboxPrefix + ".>"

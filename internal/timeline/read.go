@@ -1,7 +1,8 @@
 // Package timeline reads the timeline stream (wire.TimelineStream): the
 // processor when it rebuilds a match's rollups, ingest when it answers
-// GET /v1/matches/{id}/timeline. Reads are JetStream batched direct gets,
-// so a reader needs no consumer and holds one batch at a time.
+// GET /v1/matches/{id}/timeline; and the registry follows its bucket's
+// stream with it. Reads are JetStream batched direct gets, so a reader
+// needs no consumer and holds one batch at a time.
 package timeline
 
 import (
@@ -44,8 +45,10 @@ func NewReader(nc *nats.Conn, stream string, timeout time.Duration) *Reader {
 
 // Msg is one stored message.
 type Msg struct {
-	Seq  uint64
-	Data []byte
+	Seq     uint64
+	Subject string      // the subject it was stored under
+	Header  nats.Header // its headers, and the direct get's (Nats-Sequence, ...)
+	Data    []byte
 }
 
 // Last returns the last message on subject, or a zero Msg if there is none.
@@ -89,7 +92,7 @@ func reply(m *nats.Msg, subject string) (Msg, error) {
 	if err != nil {
 		return Msg{}, fmt.Errorf("%w: %s: no sequence in the answer", ErrUnavailable, subject)
 	}
-	return Msg{Seq: seq, Data: m.Data}, nil
+	return Msg{Seq: seq, Subject: m.Header.Get("Nats-Subject"), Header: m.Header, Data: m.Data}, nil
 }
 
 // Scan calls fn, in stream order, with every message on subject at stream
