@@ -130,16 +130,7 @@ func TestIngestAsUserIngest(t *testing.T) {
 	t.Cleanup(h.Shutdown)
 	ctx := context.Background()
 	as := func(user string) jetstream.JetStream {
-		nc, err := nats.Connect(h.ClientURL(), nats.UserInfo(user, passwords[user]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return js
+		return testenv.JetStream(t, h.ClientURL(), nats.UserInfo(user, passwords[user]))
 	}
 	reg, err := registry.Open(ctx, as(fanout.UserAdmin), registry.Config{})
 	if err != nil {

@@ -41,28 +41,30 @@ func NewMonitorFixture(t testing.TB, url string, creds Credentials) MonitorFixtu
 		Body: `{"fixture":"partial"}`, Bucket: wire.MatchesBucket, Key: "m1", Value: `{"id":"m1","state":"live"}`}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	kv, err := js(t, url, creds("admin")).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fx.Bucket, History: 1})
+	kv, err := JetStream(t, url, creds("admin")...).CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fx.Bucket, History: 1})
 	if err == nil {
 		_, err = kv.Put(ctx, fx.Key, []byte(fx.Value))
 	}
 	if err != nil {
 		t.Fatalf("the registry bucket, as admin: %v", err)
 	}
-	bridge := js(t, url, creds("bridge"))
+	bridge := JetStream(t, url, creds("bridge")...)
 	if _, err := bridge.CreateStream(ctx, jetstream.StreamConfig{Name: fx.Stream, Subjects: []string{wire.PartialsSubjects}}); err != nil {
 		t.Fatalf("the partials stream, as bridge: %v", err)
 	}
 	if _, err := bridge.Publish(ctx, fx.Subject, []byte(fx.Body)); err != nil {
 		t.Fatalf("a partial, as bridge: %v", err)
 	}
-	if _, err := js(t, url, creds("processor")).CreateOrUpdateConsumer(ctx, fx.Stream,
+	if _, err := JetStream(t, url, creds("processor")...).CreateOrUpdateConsumer(ctx, fx.Stream,
 		jetstream.ConsumerConfig{Durable: fx.Consumer, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatalf("the consumer, as processor: %v", err)
 	}
 	return fx
 }
 
-func js(t testing.TB, url string, opts []nats.Option) jetstream.JetStream {
+// JetStream connects to the NATS server at url with opts, closed when the
+// test ends, and returns its JetStream.
+func JetStream(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -138,7 +140,7 @@ func CheckMonitorUser(t *testing.T, bin, url, password string, fx MonitorFixture
 		})
 	}
 	wg.Wait()
-	checkUnchanged(t, js(t, url, []nats.Option{nats.UserInfo("monitor", password)}), fx)
+	checkUnchanged(t, JetStream(t, url, nats.UserInfo("monitor", password)), fx)
 }
 
 // checkUnchanged checks, as the monitor, that the fixture is as created.
