@@ -87,9 +87,8 @@ const olderHub = "the hub's configuration predates account INGEST, whose users r
 
 // inboxes are the reply-inbox options of the command's connections to the
 // hub: ingest (not an admin command) takes ingest's prefix, the one the
-// hub's INGEST account receives JetStream answers and the registry watch
-// on. User admin, which an ingest writing the registry runs as, may
-// receive there too.
+// hub's INGEST account receives its JetStream answers on. User admin,
+// which an ingest writing the registry runs as, may receive there too.
 // A refusal of them by the hub is given to cancel (natsconn.InboxesRefused):
 // the registry's open fails at once, naming what to change.
 func (f *registryFlags) inboxes(cancel context.CancelCauseFunc) []nats.Option {
